@@ -1,0 +1,27 @@
+#!/usr/bin/env bash
+# Installs the Debian 12 packages BuildTrace needs to build, test and benchmark.
+# Idempotent: packages already present are skipped, so it is cheap to run every time.
+set -euo pipefail
+
+packages=(
+  build-essential cmake ninja-build pkg-config
+  libboost1.81-dev      # Beast/Asio: HTTP server and client
+  libsimdjson-dev       # On-Demand JSON parsing of job states
+  libssl-dev            # SHA-256 (EVP)
+  libsqlite3-dev        # the embedded metrics warehouse
+  libcli11-dev          # command line
+  libgtest-dev libgmock-dev libbenchmark-dev
+  curl sqlite3
+)
+
+missing=()
+for p in "${packages[@]}"; do
+  dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q 'install ok installed' || missing+=("$p")
+done
+if ((${#missing[@]})); then
+  sudo=""
+  [[ $(id -u) -eq 0 ]] || sudo="sudo"
+  echo "installing: ${missing[*]}" >&2
+  $sudo apt-get update -q >/dev/null
+  DEBIAN_FRONTEND=noninteractive $sudo apt-get install -y -q --no-install-recommends "${missing[@]}" >/dev/null
+fi

@@ -1,0 +1,56 @@
+// The object store that holds every job's state: the source of truth of BuildTrace.
+// Implementations: file_state_store (a folder, the embedded default); later S3 and GCS.
+// The store knows nothing about jobs: it keeps named, immutable blobs. job_repository.h decides
+// the names and what goes in them.
+#pragma once
+
+#include <memory>
+#include <string>
+#include <string_view>
+#include <vector>
+
+#include "core/status.h"
+
+namespace buildtrace {
+
+// Object names are relative paths of 1-512 bytes made of segments of [A-Za-z0-9._-], separated by
+// single '/', no segment "." or "..", no leading or trailing '/'. IsValidObjectName() checks this;
+// every method returns kInvalidArgument for a name that fails it, so no caller input can name
+// anything outside the store's root or prefix.
+bool IsValidObjectName(std::string_view name);
+
+// Bytes read from a store, with at least kReadPadding bytes of spare capacity after size() so that
+// a SIMD parser can read past the end without a copy.
+inline constexpr size_t kReadPadding = 64;
+
+// All methods are safe to call concurrently from any thread, also from several processes or
+// instances sharing the same underlying store.
+class StateStore {
+ public:
+  virtual ~StateStore() = default;
+
+  // Stores `data` under `name` unless an object of that name exists.
+  // - Ok: the object was created, durably (it survives a crash of this process or machine once
+  //   this returns) and atomically (a reader sees either nothing or all of `data`).
+  // - kAlreadyExists: an object of that name exists; it is left untouched, whatever its content.
+  // - kUnavailable: the store could not be reached or written; nothing is visible under `name`.
+  //   Safe to retry.
+  virtual Status CreateIfAbsent(std::string_view name, std::string_view data) = 0;
+
+  // Reads a whole object. kNotFound if there is none; kUnavailable if the store cannot be read.
+  // The returned string has kReadPadding bytes of spare capacity (see above).
+  virtual Result<std::string> Read(std::string_view name) = 0;
+
+  // Names of all objects whose name starts with `prefix` (a plain string prefix, so "jobs/a/"
+  // lists the objects below folder "jobs/a"), in byte order. An empty result is not an error.
+  virtual Result<std::vector<std::string>> List(std::string_view prefix) = 0;
+
+  // Checks that the store can be reached and written (for /readyz). Cheap; no side effects that a
+  // reader could see.
+  virtual Status Probe() = 0;
+
+  // The store's URL without secrets, for logs and error messages, e.g. "file:///var/lib/bt".
+  virtual std::string Describe() const = 0;
+};
+
+}  // namespace buildtrace
