@@ -45,15 +45,25 @@ class [[nodiscard]] Status {
   const std::string& message() const { return message_; }
   const std::vector<StatusDetail>& details() const { return details_; }
 
+  // A machine-readable reason more specific than the code, e.g. "malformed_json"; empty if none.
+  const std::string& reason() const { return reason_; }
+  Status WithReason(std::string reason) && {
+    reason_ = std::move(reason);
+    return std::move(*this);
+  }
+
   // Prefixes the message with context, e.g. "reading job 12: ".
   Status WithContext(const std::string& context) const {
-    return Status(code_, context + message_, details_);
+    Status s(code_, context + message_, details_);
+    s.reason_ = reason_;
+    return s;
   }
 
  private:
   StatusCode code_ = StatusCode::kOk;
   std::string message_;
   std::vector<StatusDetail> details_;
+  std::string reason_;
 };
 
 inline Status InvalidArgument(std::string m, std::vector<StatusDetail> d = {}) {

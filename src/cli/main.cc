@@ -1,0 +1,119 @@
+// The `buildtrace` command: serve, simulate, diff. Parses the command line with CLI11 and hands
+// each subcommand a plain options struct.
+#include <CLI/CLI.hpp>
+
+#include <charconv>
+#include <cstdlib>
+#include <iostream>
+
+#include "cli/diff_command.h"
+#include "cli/serve_command.h"
+#include "simulator/simulate.h"
+
+namespace {
+
+// "64MiB", "512KiB", "1GiB", "1000" -> bytes; 0 on error.
+uint64_t ParseSize(const std::string& text) {
+  uint64_t value = 0;
+  auto r = std::from_chars(text.data(), text.data() + text.size(), value);
+  if (r.ec != std::errc() || r.ptr == text.data()) return 0;
+  const std::string unit(r.ptr);
+  if (unit.empty() || unit == "B") return value;
+  if (unit == "KiB" || unit == "K") return value << 10;
+  if (unit == "MiB" || unit == "M") return value << 20;
+  if (unit == "GiB" || unit == "G") return value << 30;
+  return 0;
+}
+
+uint16_t DefaultPort() {
+  const char* env = std::getenv("PORT");
+  if (!env) return 8080;
+  unsigned port = 0;
+  auto r = std::from_chars(env, env + std::char_traits<char>::length(env), port);
+  if (r.ec != std::errc() || *r.ptr != '\0' || port > 65535) {
+    std::cerr << "buildtrace: ignoring PORT=" << env << " (not a port number); using 8080\n";
+    return 8080;
+  }
+  return static_cast<uint16_t>(port);
+}
+
+void AddServe(CLI::App& app, buildtrace::ServeOptions& o, std::string& max_body) {
+  auto* serve = app.add_subcommand("serve", "Run the HTTP service");
+  o.port = DefaultPort();
+  serve->add_option("--host", o.host, "Address to listen on")->capture_default_str();
+  serve->add_option("--port", o.port, "Port to listen on (default: $PORT, else 8080; 0 = any)")
+      ->capture_default_str();
+  serve->add_option("--data-dir", o.data_dir, "Folder for the default store and warehouse")
+      ->capture_default_str();
+  serve->add_option("--store", o.store_url,
+                    "State store URL (default: file://<data-dir>/states)");
+  serve->add_option("--warehouse", o.warehouse_url,
+                    "Metrics warehouse URL (default: sqlite://<data-dir>/metrics.db)");
+  serve->add_option("--max-body", max_body, "Largest request body, e.g. 64MiB")
+      ->capture_default_str();
+  serve->add_option("--threads", o.worker_threads, "Worker threads (0: one per core, min 2)")
+      ->check(CLI::Range(0, 256));
+}
+
+void AddSimulate(CLI::App& app, buildtrace::SimulateOptions& o) {
+  auto* sim = app.add_subcommand("simulate", "Post a deterministic sequence of jobs, then "
+                                             "fetch their reports and latency percentiles");
+  sim->add_option("--url", o.url, "Service URL")->capture_default_str();
+  sim->add_option("--project", o.project, "Project to post to")->capture_default_str();
+  sim->add_option("--jobs", o.jobs, "Number of jobs")->check(CLI::Range(1, 1000000))
+      ->capture_default_str();
+  sim->add_option("--objects", o.objects, "Objects per job")->check(CLI::Range(1, 10000000))
+      ->capture_default_str();
+  sim->add_option("--batch", o.batch, "Jobs per POST request")->check(CLI::Range(1, 10000))
+      ->capture_default_str();
+  sim->add_option("--seed", o.seed, "Random seed")->capture_default_str();
+  sim->add_option("--first-job-id", o.first_job_id, "ID of the first job")
+      ->check(CLI::Range(int64_t{1}, INT64_MAX / 2))->capture_default_str();
+  sim->add_option("--start", o.start_epoch_seconds,
+                  "Timestamp of the first job, in seconds since the epoch (default: so that the "
+                  "last job is about now)");
+  sim->add_option("--failure-rate", o.failure_rate, "Share of jobs that fail")
+      ->check(CLI::Range(0.0, 1.0))->capture_default_str();
+}
+
+void AddDiff(CLI::App& app, buildtrace::DiffOptions& o) {
+  auto* diff = app.add_subcommand("diff", "Compare two job files offline and print the report "
+                                          "(exit 0: no changes, 1: changes, 2: trouble)");
+  diff->add_option("previous", o.previous_path, "The earlier job (JSON)")->required();
+  diff->add_option("current", o.current_path, "The later job (JSON)")->required();
+  diff->add_option("--format", o.format, "text or json")
+      ->check(CLI::IsMember({"text", "json"}))->capture_default_str();
+  diff->add_option("--limit", o.limit, "Listed objects per kind of change")
+      ->check(CLI::Range(size_t{0}, size_t{10000000}))->capture_default_str();
+}
+
+}  // namespace
+
+int main(int argc, char** argv) {
+  CLI::App app{"BuildTrace: what changed between one build job and the one before it"};
+  app.require_subcommand(1);
+  buildtrace::ServeOptions serve;
+  std::string max_body = "64MiB";
+  buildtrace::SimulateOptions simulate;
+  buildtrace::DiffOptions diff;
+  AddServe(app, serve, max_body);
+  AddSimulate(app, simulate);
+  AddDiff(app, diff);
+  try {
+    app.parse(argc, argv);
+  } catch (const CLI::ParseError& e) {
+    const int code = app.exit(e);
+    return code == 0 ? 0 : 2;
+  }
+  if (app.got_subcommand("serve")) {
+    serve.max_body_bytes = ParseSize(max_body);
+    if (serve.max_body_bytes == 0) {
+      std::cerr << "buildtrace serve: --max-body \"" << max_body
+                << "\" is not a size; write e.g. 64MiB, 512KiB or 1000000\n";
+      return 2;
+    }
+    return buildtrace::RunServe(serve);
+  }
+  if (app.got_subcommand("simulate")) return buildtrace::RunSimulate(simulate, std::cout, std::cerr);
+  return buildtrace::RunDiff(diff, std::cout, std::cerr);
+}

@@ -1,0 +1,66 @@
+// The comparison of two job states: which objects were added, removed, modified (and how) or left
+// unchanged. Counts are always exact; the lists hold at most `limit` IDs per kind, sorted by ID
+// bytes, so a report on a million objects stays small and is the same whatever the key order.
+#pragma once
+
+#include <cstdint>
+#include <string>
+#include <vector>
+
+#include "core/job.h"
+
+namespace buildtrace {
+
+// How a modified object changed, judged from its geometry (see pseudo_hash.h). When several
+// aspects changed the strongest wins: retyped over resized over moved.
+enum class ChangeKind {
+  kMoved,    // same type and size, position changed
+  kResized,  // same type, size changed (position may have changed too)
+  kRetyped,  // type changed
+  kChanged,  // anything else: hashes without geometry, or other attributes changed
+};
+
+const char* ChangeKindName(ChangeKind kind);  // "moved", "resized", "retyped", "changed"
+
+// Classifies a modified object from its two values (hash strings or canonical JSON).
+ChangeKind ClassifyChange(const StateEntry& before, const StateEntry& after);
+
+struct DiffCounts {
+  int64_t added = 0;
+  int64_t removed = 0;
+  int64_t unchanged = 0;
+  int64_t moved = 0;
+  int64_t resized = 0;
+  int64_t retyped = 0;
+  int64_t changed = 0;
+
+  int64_t modified() const { return moved + resized + retyped + changed; }
+  bool operator==(const DiffCounts&) const = default;
+};
+
+struct ModifiedObject {
+  std::string id;
+  ChangeKind kind = ChangeKind::kChanged;
+  std::string before;  // the hash, or the canonical JSON of a structured object
+  std::string after;
+  bool before_structured = false;
+  bool after_structured = false;
+
+  bool operator==(const ModifiedObject&) const = default;
+};
+
+struct DiffResult {
+  DiffCounts counts;
+  std::vector<std::string> added;       // sorted, at most `limit`
+  std::vector<std::string> removed;     // sorted, at most `limit`
+  std::vector<ModifiedObject> modified; // by kind (moved, resized, retyped, changed), then ID;
+                                        // at most `limit` of each kind
+  bool truncated = false;               // some list stopped at `limit`
+};
+
+// Compares `before` with `after`. Neither may hold an ID twice (ParseJob* guarantees it).
+// Objects present in both with equal values are unchanged; a structured value and a hash string
+// are never equal. Fast when both list their objects in the same order.
+DiffResult DiffStates(const JobState& before, const JobState& after, size_t limit);
+
+}  // namespace buildtrace

@@ -1,0 +1,390 @@
+// Tests of the state diff: exact counts, change classification, sorted and limited lists, and a
+// randomized comparison with a simple std::map-based reference on ordered and shuffled states.
+#include "core/diff.h"
+
+#include <algorithm>
+#include <array>
+#include <deque>
+#include <map>
+#include <random>
+#include <string>
+#include <vector>
+
+#include <gmock/gmock.h>
+#include <gtest/gtest.h>
+
+namespace buildtrace {
+namespace {
+
+using ::testing::ElementsAre;
+using ::testing::IsEmpty;
+
+// Canonical JSON of a structured door-like object (keys in byte order, as the parser writes them).
+std::string Shape(const std::string& type, int x, int y, int w, int h,
+                  const std::string& color = "") {
+  std::string out = "{";
+  if (!color.empty()) out += "\"color\":\"" + color + "\",";
+  out += "\"h\":" + std::to_string(h) + ",\"type\":\"" + type + "\",\"w\":" + std::to_string(w) +
+         ",\"x\":" + std::to_string(x) + ",\"y\":" + std::to_string(y) + "}";
+  return out;
+}
+
+// Owns the strings that the StateEntry views of a test point to.
+class Strings {
+ public:
+  std::string_view Keep(std::string s) { return strings_.emplace_back(std::move(s)); }
+  StateEntry Entry(std::string id, std::string value, bool structured = false) {
+    return {Keep(std::move(id)), Keep(std::move(value)), structured};
+  }
+
+ private:
+  std::deque<std::string> strings_;
+};
+
+ChangeKind KindOf(const std::string& before, const std::string& after, bool before_structured = false,
+                  bool after_structured = false) {
+  return ClassifyChange({"id", before, before_structured}, {"id", after, after_structured});
+}
+
+TEST(ChangeKindNameTest, Names) {
+  EXPECT_STREQ(ChangeKindName(ChangeKind::kMoved), "moved");
+  EXPECT_STREQ(ChangeKindName(ChangeKind::kResized), "resized");
+  EXPECT_STREQ(ChangeKindName(ChangeKind::kRetyped), "retyped");
+  EXPECT_STREQ(ChangeKindName(ChangeKind::kChanged), "changed");
+}
+
+TEST(ClassifyChangeTest, PseudoHashes) {
+  EXPECT_EQ(KindOf("door_10_20_5_5", "door_11_20_5_5"), ChangeKind::kMoved);
+  EXPECT_EQ(KindOf("door_10_20_5_5", "door_10_-20_5_5"), ChangeKind::kMoved);
+  EXPECT_EQ(KindOf("door_10_20_5_5", "door_10_20_6_5"), ChangeKind::kResized);
+  EXPECT_EQ(KindOf("door_10_20_5_5", "door_10_20_5_5.5"), ChangeKind::kResized);
+  EXPECT_EQ(KindOf("door_10_20_5_5", "door_0_0_6_6"), ChangeKind::kResized);  // moved too
+  EXPECT_EQ(KindOf("door_10_20_5_5", "window_10_20_5_5"), ChangeKind::kRetyped);
+  EXPECT_EQ(KindOf("door_10_20_5_5", "window_0_0_1_1"), ChangeKind::kRetyped);  // wins over all
+  EXPECT_EQ(KindOf("sliding_door_1_2_3_4", "door_1_2_3_4"), ChangeKind::kRetyped);
+}
+
+TEST(ClassifyChangeTest, ChangedWhenThereIsNoComparableGeometry) {
+  EXPECT_EQ(KindOf("abc", "abd"), ChangeKind::kChanged);
+  EXPECT_EQ(KindOf("door_1_2_3_4", "abc"), ChangeKind::kChanged);
+  EXPECT_EQ(KindOf("abc", "door_1_2_3_4"), ChangeKind::kChanged);
+  EXPECT_EQ(KindOf("door_1_2_3_4", "door_1.0_2_3_4"), ChangeKind::kChanged);  // same geometry
+  EXPECT_EQ(KindOf("door_1_2_3", "door_2_2_3"), ChangeKind::kChanged);
+}
+
+TEST(ClassifyChangeTest, StructuredObjectsClassifyLikePseudoHashes) {
+  const std::string door = Shape("door", 10, 20, 5, 5);
+  EXPECT_EQ(KindOf(door, Shape("door", 11, 20, 5, 5), true, true), ChangeKind::kMoved);
+  EXPECT_EQ(KindOf(door, Shape("door", 10, 20, 6, 5), true, true), ChangeKind::kResized);
+  EXPECT_EQ(KindOf(door, Shape("door", 0, 0, 5, 6), true, true), ChangeKind::kResized);
+  EXPECT_EQ(KindOf(door, Shape("window", 10, 20, 5, 5), true, true), ChangeKind::kRetyped);
+  EXPECT_EQ(KindOf(door, Shape("window", 0, 0, 1, 1), true, true), ChangeKind::kRetyped);
+  // Same other attributes: the geometry decides.
+  EXPECT_EQ(KindOf(Shape("door", 1, 1, 1, 1, "red"), Shape("door", 2, 1, 1, 1, "red"), true, true),
+            ChangeKind::kMoved);
+}
+
+TEST(ClassifyChangeTest, StructuredObjectsWithOtherAttributeChangesAreChanged) {
+  EXPECT_EQ(KindOf(Shape("door", 1, 1, 1, 1, "red"), Shape("door", 1, 1, 1, 1, "blue"), true,
+                   true),
+            ChangeKind::kChanged);
+  EXPECT_EQ(KindOf(Shape("door", 1, 1, 1, 1, "red"), Shape("door", 9, 1, 1, 1, "blue"), true,
+                   true),
+            ChangeKind::kChanged);
+  EXPECT_EQ(KindOf(Shape("door", 1, 1, 1, 1, "red"), Shape("window", 1, 1, 1, 1), true, true),
+            ChangeKind::kChanged);
+  EXPECT_EQ(KindOf(R"({"a":1})", R"({"a":2})", true, true), ChangeKind::kChanged);
+  EXPECT_EQ(KindOf(R"({"h":1,"type":"door","w":1,"x":1})", Shape("door", 2, 1, 1, 1), true, true),
+            ChangeKind::kChanged);  // no "y" before: no geometry
+}
+
+TEST(DiffStatesTest, ExactCountsAndLists) {
+  const JobState before = {{"a", "h1"}, {"b", "h2"}, {"c", "h3"}, {"d", "door_1_1_1_1"}};
+  const JobState after = {{"a", "h1"}, {"b", "h2x"}, {"e", "h5"}, {"d", "door_2_1_1_1"}};
+  const DiffResult r = DiffStates(before, after, 100);
+  EXPECT_EQ(r.counts, (DiffCounts{.added = 1, .removed = 1, .unchanged = 1, .moved = 1,
+                                  .resized = 0, .retyped = 0, .changed = 1}));
+  EXPECT_EQ(r.counts.modified(), 2);
+  EXPECT_THAT(r.added, ElementsAre("e"));
+  EXPECT_THAT(r.removed, ElementsAre("c"));
+  EXPECT_THAT(r.modified,
+              ElementsAre(ModifiedObject{"d", ChangeKind::kMoved, "door_1_1_1_1", "door_2_1_1_1"},
+                          ModifiedObject{"b", ChangeKind::kChanged, "h2", "h2x"}));
+  EXPECT_FALSE(r.truncated);
+}
+
+TEST(DiffStatesTest, EmptyStates) {
+  const DiffResult none = DiffStates({}, {}, 10);
+  EXPECT_EQ(none.counts, DiffCounts{});
+  EXPECT_THAT(none.added, IsEmpty());
+  EXPECT_THAT(none.removed, IsEmpty());
+  EXPECT_THAT(none.modified, IsEmpty());
+  EXPECT_FALSE(none.truncated);
+
+  const JobState some = {{"b", "1"}, {"a", "2"}};
+  const DiffResult all_added = DiffStates({}, some, 10);
+  EXPECT_EQ(all_added.counts, DiffCounts{.added = 2});
+  EXPECT_THAT(all_added.added, ElementsAre("a", "b"));
+  const DiffResult all_removed = DiffStates(some, {}, 10);
+  EXPECT_EQ(all_removed.counts, DiffCounts{.removed = 2});
+  EXPECT_THAT(all_removed.removed, ElementsAre("a", "b"));
+}
+
+TEST(DiffStatesTest, StructuredValueAndStringWithTheSameTextAreModified) {
+  const std::string text = Shape("door", 10, 20, 5, 5);
+  const JobState before = {{"o", text, true}, {"p", R"({"a":1})", false}};
+  const JobState after = {{"o", text, false}, {"p", R"({"a":1})", true}};
+  const DiffResult r = DiffStates(before, after, 10);
+  EXPECT_EQ(r.counts, DiffCounts{.changed = 2});
+  EXPECT_THAT(r.modified,
+              ElementsAre(ModifiedObject{"o", ChangeKind::kChanged, text, text, true, false},
+                          ModifiedObject{"p", ChangeKind::kChanged, R"({"a":1})", R"({"a":1})",
+                                         false, true}));
+}
+
+TEST(DiffStatesTest, EqualStructuredValuesAreUnchanged) {
+  const std::string text = Shape("door", 10, 20, 5, 5);
+  const DiffResult r = DiffStates({{"o", text, true}}, {{"o", text, true}}, 10);
+  EXPECT_EQ(r.counts, DiffCounts{.unchanged = 1});
+}
+
+TEST(DiffStatesTest, ListsAreSortedByIdBytes) {
+  const JobState after = {{"b", "1"}, {"\xc3\xa9", "1"}, {"a", "1"}, {"B", "1"}, {"aa", "1"},
+                          {"z", "1"}, {"a\x7f", "1"}};
+  const DiffResult r = DiffStates({}, after, 100);
+  EXPECT_THAT(r.added, ElementsAre("B", "a", "a\x7f", "aa", "b", "z", "\xc3\xa9"));
+  const DiffResult back = DiffStates(after, {}, 100);
+  EXPECT_EQ(back.removed, r.added);
+}
+
+TEST(DiffStatesTest, ModifiedAreGroupedByKindThenSortedById) {
+  const JobState before = {{"z", "door_0_0_1_1"}, {"c", "x"},          {"y", "door_0_0_1_1"},
+                           {"b", "door_0_0_1_1"}, {"a", "door_0_0_1_1"}, {"m", "door_0_0_1_1"}};
+  const JobState after = {{"z", "door_5_0_1_1"}, {"c", "y"},          {"y", "window_0_0_1_1"},
+                          {"b", "door_0_0_2_1"}, {"a", "door_0_9_1_1"}, {"m", "door_0_0_1_1"}};
+  const DiffResult r = DiffStates(before, after, 100);
+  EXPECT_EQ(r.counts, (DiffCounts{.unchanged = 1, .moved = 2, .resized = 1, .retyped = 1,
+                                  .changed = 1}));
+  std::vector<std::string> order;
+  for (const ModifiedObject& m : r.modified) order.push_back(m.id + ":" + ChangeKindName(m.kind));
+  EXPECT_THAT(order, ElementsAre("a:moved", "z:moved", "b:resized", "y:retyped", "c:changed"));
+}
+
+TEST(DiffStatesTest, LimitCutsEachListButNotTheCounts) {
+  const JobState before = {{"r3", "1"}, {"r1", "1"}, {"r2", "1"}, {"m3", "door_0_0_1_1"},
+                           {"m1", "door_0_0_1_1"}, {"m2", "door_0_0_1_1"}, {"c1", "x"}};
+  const JobState after = {{"a5", "1"}, {"a4", "1"}, {"a3", "1"}, {"a2", "1"}, {"a1", "1"},
+                          {"m3", "door_1_0_1_1"}, {"m2", "door_1_0_1_1"}, {"m1", "door_1_0_1_1"},
+                          {"c1", "y"}};
+  const DiffResult r = DiffStates(before, after, 2);
+  EXPECT_EQ(r.counts, (DiffCounts{.added = 5, .removed = 3, .moved = 3, .changed = 1}));
+  EXPECT_THAT(r.added, ElementsAre("a1", "a2"));
+  EXPECT_THAT(r.removed, ElementsAre("r1", "r2"));
+  std::vector<std::string> ids;
+  for (const ModifiedObject& m : r.modified) ids.push_back(m.id);
+  EXPECT_THAT(ids, ElementsAre("m1", "m2", "c1"));
+  EXPECT_TRUE(r.truncated);
+}
+
+TEST(DiffStatesTest, ListsOfExactlyLimitAreNotTruncated) {
+  const DiffResult r = DiffStates({{"x", "1"}}, {{"b", "1"}, {"a", "1"}}, 2);
+  EXPECT_THAT(r.added, ElementsAre("a", "b"));
+  EXPECT_THAT(r.removed, ElementsAre("x"));
+  EXPECT_FALSE(r.truncated);
+}
+
+TEST(DiffStatesTest, TruncatedWhenOnlyModifiedOverflows) {
+  const DiffResult r = DiffStates({{"a", "1"}, {"b", "1"}}, {{"a", "2"}, {"b", "2"}}, 1);
+  EXPECT_EQ(r.counts, DiffCounts{.changed = 2});
+  ASSERT_EQ(r.modified.size(), 1u);
+  EXPECT_EQ(r.modified[0].id, "a");
+  EXPECT_TRUE(r.truncated);
+}
+
+TEST(DiffStatesTest, LimitZero) {
+  const JobState before = {{"a", "1"}, {"b", "1"}};
+  const DiffResult same = DiffStates(before, before, 0);
+  EXPECT_EQ(same.counts, DiffCounts{.unchanged = 2});
+  EXPECT_FALSE(same.truncated);
+
+  for (const JobState& after : {JobState{{"a", "1"}, {"b", "1"}, {"c", "1"}},
+                                JobState{{"a", "1"}}, JobState{{"a", "1"}, {"b", "2"}}}) {
+    const DiffResult r = DiffStates(before, after, 0);
+    EXPECT_THAT(r.added, IsEmpty());
+    EXPECT_THAT(r.removed, IsEmpty());
+    EXPECT_THAT(r.modified, IsEmpty());
+    EXPECT_TRUE(r.truncated);
+    EXPECT_EQ(r.counts.added + r.counts.removed + r.counts.modified(), 1);
+  }
+}
+
+TEST(DiffStatesTest, SameOrderPrefixThenDivergence) {
+  // The lockstep walk covers "a", "b"; the rest goes through the hash join.
+  const JobState before = {{"a", "1"}, {"b", "1"}, {"c", "1"}, {"d", "1"}, {"e", "1"}};
+  const JobState after = {{"a", "1"}, {"b", "2"}, {"x", "1"}, {"e", "1"}, {"c", "3"}};
+  const DiffResult r = DiffStates(before, after, 10);
+  EXPECT_EQ(r.counts, (DiffCounts{.added = 1, .removed = 1, .unchanged = 2, .changed = 2}));
+  EXPECT_THAT(r.added, ElementsAre("x"));
+  EXPECT_THAT(r.removed, ElementsAre("d"));
+}
+
+// ---- Randomized comparison with a reference ----
+
+// The obvious diff: both states in std::maps (which order std::string by bytes).
+DiffResult ReferenceDiff(const JobState& before, const JobState& after, size_t limit) {
+  std::map<std::string, StateEntry> b, a;
+  for (const StateEntry& e : before) b.emplace(std::string(e.id), e);
+  for (const StateEntry& e : after) a.emplace(std::string(e.id), e);
+  DiffResult r;
+  std::array<std::vector<ModifiedObject>, 4> by_kind;
+  for (const auto& [id, e] : a) {
+    if (!b.contains(id)) r.added.push_back(id);
+  }
+  for (const auto& [id, e] : b) {
+    auto it = a.find(id);
+    if (it == a.end()) {
+      r.removed.push_back(id);
+      continue;
+    }
+    const StateEntry& x = it->second;
+    if (e.structured == x.structured && e.value == x.value) {
+      ++r.counts.unchanged;
+      continue;
+    }
+    const ChangeKind kind = ClassifyChange(e, x);
+    by_kind[static_cast<size_t>(kind)].push_back({id, kind, std::string(e.value),
+                                                 std::string(x.value), e.structured,
+                                                 x.structured});
+  }
+  r.counts.added = static_cast<int64_t>(r.added.size());
+  r.counts.removed = static_cast<int64_t>(r.removed.size());
+  r.counts.moved = static_cast<int64_t>(by_kind[0].size());
+  r.counts.resized = static_cast<int64_t>(by_kind[1].size());
+  r.counts.retyped = static_cast<int64_t>(by_kind[2].size());
+  r.counts.changed = static_cast<int64_t>(by_kind[3].size());
+  auto cut = [&](auto& list) {
+    if (list.size() > limit) {
+      list.resize(limit);
+      r.truncated = true;
+    }
+  };
+  cut(r.added);
+  cut(r.removed);
+  for (auto& list : by_kind) {
+    cut(list);
+    r.modified.insert(r.modified.end(), list.begin(), list.end());
+  }
+  return r;
+}
+
+void ExpectSameDiff(const DiffResult& got, const DiffResult& want, const std::string& context) {
+  EXPECT_EQ(got.counts, want.counts) << context;
+  EXPECT_EQ(got.added, want.added) << context;
+  EXPECT_EQ(got.removed, want.removed) << context;
+  EXPECT_EQ(got.modified, want.modified) << context;
+  EXPECT_EQ(got.truncated, want.truncated) << context;
+}
+
+class RandomStates {
+ public:
+  explicit RandomStates(uint32_t seed) : rng_(seed) {}
+
+  int Uniform(int lo, int hi) { return std::uniform_int_distribution<int>(lo, hi)(rng_); }
+
+  // IDs that are short, share a long prefix, differ only in their last byte, or are not ASCII.
+  std::string Id(int n) {
+    switch (n % 4) {
+      case 0: return "o" + std::to_string(n);
+      case 1: return std::string(300, 'p') + std::to_string(n);
+      case 2: return std::string(40, 'q') + std::to_string(n);
+      default: return "\xc3\xa9" + std::to_string(n);
+    }
+  }
+
+  StateEntry Value(Strings& strings, const std::string& id) {
+    static const char* const kTypes[] = {"door", "window", "sliding_door"};
+    const std::string type = kTypes[Uniform(0, 2)];
+    const int x = Uniform(0, 2), y = Uniform(0, 2), w = Uniform(1, 2), h = Uniform(1, 2);
+    switch (Uniform(0, 4)) {
+      case 0: return strings.Entry(id, "h" + std::to_string(Uniform(0, 3)));
+      case 1:
+      case 2:
+        return strings.Entry(id, type + "_" + std::to_string(x) + "_" + std::to_string(y) + "_" +
+                                     std::to_string(w) + "_" + std::to_string(h));
+      case 3: return strings.Entry(id, Shape(type, x, y, w, h), true);
+      default: return strings.Entry(id, Shape(type, x, y, w, h, Uniform(0, 1) ? "red" : "blue"),
+                                    true);
+    }
+  }
+
+  std::mt19937& rng() { return rng_; }
+
+ private:
+  std::mt19937 rng_;
+};
+
+TEST(DiffStatesTest, MatchesReferenceOnRandomStates) {
+  for (uint32_t seed = 1; seed <= 60; ++seed) {
+    RandomStates random(seed);
+    Strings strings;
+    const int pool = seed % 10 == 0 ? 0 : random.Uniform(1, 200);
+    std::vector<int> ids(static_cast<size_t>(pool));
+    for (int i = 0; i < pool; ++i) ids[static_cast<size_t>(i)] = i;
+    std::shuffle(ids.begin(), ids.end(), random.rng());
+
+    JobState before, after;
+    for (int n : ids) {
+      const std::string id = random.Id(n);
+      switch (random.Uniform(0, 9)) {
+        case 0:  // only in after, at a random place
+          after.insert(after.begin() + random.Uniform(0, static_cast<int>(after.size())),
+                       random.Value(strings, id));
+          break;
+        case 1:  // only in before
+          before.push_back(random.Value(strings, id));
+          break;
+        case 2:
+        case 3:
+        case 4: {  // in both, maybe with another value
+          before.push_back(random.Value(strings, id));
+          after.push_back(random.Value(strings, id));
+          break;
+        }
+        default:  // in both, same value
+          before.push_back(random.Value(strings, id));
+          after.push_back(before.back());
+      }
+    }
+    for (size_t limit : {size_t{0}, size_t{1}, size_t{3}, size_t{1000}}) {
+      const std::string context = "seed " + std::to_string(seed) + " limit " +
+                                  std::to_string(limit);
+      const DiffResult want = ReferenceDiff(before, after, limit);
+      ExpectSameDiff(DiffStates(before, after, limit), want, context + " same order");
+      JobState shuffled_after = after, shuffled_before = before;
+      std::shuffle(shuffled_after.begin(), shuffled_after.end(), random.rng());
+      ExpectSameDiff(DiffStates(before, shuffled_after, limit), want, context + " after shuffled");
+      std::shuffle(shuffled_before.begin(), shuffled_before.end(), random.rng());
+      ExpectSameDiff(DiffStates(shuffled_before, shuffled_after, limit), want,
+                     context + " both shuffled");
+      ExpectSameDiff(DiffStates(after, before, limit), ReferenceDiff(after, before, limit),
+                     context + " reversed");
+      ExpectSameDiff(DiffStates(before, before, limit), ReferenceDiff(before, before, limit),
+                     context + " identical");
+    }
+  }
+}
+
+TEST(DiffStatesTest, ReferenceAgreesWithHandCountedCase) {
+  // Guards the reference itself: a wrong reference would make the randomized test meaningless.
+  const JobState before = {{"a", "door_0_0_1_1"}, {"b", "x"}, {"c", "1"}};
+  const JobState after = {{"c", "1"}, {"a", "door_0_0_2_1"}, {"d", "2"}};
+  const DiffResult want = ReferenceDiff(before, after, 10);
+  EXPECT_EQ(want.counts, (DiffCounts{.added = 1, .removed = 1, .unchanged = 1, .resized = 1}));
+  EXPECT_THAT(want.added, ElementsAre("d"));
+  EXPECT_THAT(want.removed, ElementsAre("b"));
+  EXPECT_THAT(want.modified, ElementsAre(ModifiedObject{"a", ChangeKind::kResized, "door_0_0_1_1",
+                                                        "door_0_0_2_1"}));
+}
+
+}  // namespace
+}  // namespace buildtrace

@@ -1,0 +1,50 @@
+// The job model: one build job's header (who, when, how long, how it ended) and its state, the
+// map of object IDs to content hashes. A JobState's strings are views into the buffers of the
+// ParsedJobs that produced it (see job_parser.h), so a million-object state costs no copies.
+#pragma once
+
+#include <cstdint>
+#include <optional>
+#include <string>
+#include <string_view>
+#include <utility>
+#include <vector>
+
+namespace buildtrace {
+
+inline constexpr int64_t kMaxJobId = INT64_MAX;  // job ids are 1 <= id <= 2^63 - 1
+inline constexpr std::string_view kDefaultProject = "default";
+
+enum class JobStatus { kSucceeded, kFailed };
+
+const char* JobStatusName(JobStatus status);  // "succeeded" / "failed"
+
+// One object of a state. `value` is either the client's hash string (structured == false), or
+// the canonical JSON text of a structured object (structured == true; see canonical_hash.h).
+struct StateEntry {
+  std::string_view id;
+  std::string_view value;
+  bool structured = false;
+};
+
+using JobState = std::vector<StateEntry>;  // in the order the client sent it
+
+struct JobHeader {
+  int64_t job_id = 0;
+  std::string project{kDefaultProject};
+  std::string timestamp;  // as the client wrote it
+  int64_t timestamp_ms = 0;
+  double latency_ms = 0;
+  JobStatus status = JobStatus::kSucceeded;
+  std::vector<std::pair<std::string, std::string>> metadata;  // in the client's order
+};
+
+struct Job {
+  JobHeader header;
+  JobState state;
+};
+
+// True for 1-128 characters of [A-Za-z0-9._-] starting with a letter or digit.
+bool IsValidProjectName(std::string_view project);
+
+}  // namespace buildtrace

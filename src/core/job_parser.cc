@@ -1,0 +1,472 @@
+// simdjson On-Demand walk over a job body, checking each rule of the API as it goes. Strings are
+// not copied: the views point into the parser's string buffer, which ParsedJobs keeps alive.
+#include "core/job_parser.h"
+
+#include <cmath>
+#include <string_view>
+#include <unordered_set>
+
+#include "core/canonical_hash.h"
+#include "core/timestamp.h"
+
+namespace buildtrace {
+
+using simdjson::ondemand::json_type;
+
+class JobParser {
+ public:
+  JobParser(const ParseLimits& limits, ParsedJobs& out) : limits_(limits), out_(out) {}
+
+  Status Parse(simdjson::padded_string_view body, bool allow_array);
+
+ private:
+  Status Walk(simdjson::padded_string_view body, bool allow_array);
+  // Which top-level fields a job object has shown so far (to catch repeats and missing ones).
+  enum Field : unsigned {
+    kJobId = 1, kProject = 2, kTimestamp = 4, kLatency = 8, kStatus = 16, kMetadata = 32,
+    kState = 64,
+  };
+
+  Status ParseArray(simdjson::ondemand::array array);
+  Status ParseJobValue(simdjson::ondemand::value value, int64_t index);
+  Status ParseJob(simdjson::ondemand::object object, int64_t index);
+  Status ParseField(std::string_view key, simdjson::ondemand::value value, Job& job,
+                    unsigned& seen);
+  void ParseJobId(simdjson::ondemand::value value, Job& job);
+  void ParseProject(simdjson::ondemand::value value, Job& job);
+  void ParseTimestamp(simdjson::ondemand::value value, Job& job);
+  void ParseLatency(simdjson::ondemand::value value, Job& job);
+  void ParseStatus(simdjson::ondemand::value value, Job& job);
+  Status ParseMetadata(simdjson::ondemand::value value, Job& job);
+  Status ParseState(simdjson::ondemand::value value, Job& job);
+  Status ParseStateValue(std::string_view id, simdjson::ondemand::value value, Job& job);
+
+  void Issue(std::string field, std::string message);
+  Status Malformed(simdjson::error_code error) const;
+  Status Result() const;
+
+  const ParseLimits& limits_;
+  ParsedJobs& out_;
+  std::vector<StatusDetail> issues_;
+  size_t issue_count_ = 0;
+  int64_t index_ = 0;  // of the job being parsed
+  bool has_index_ = true;
+  int64_t jobs_seen_ = 0;
+};
+
+namespace {
+
+bool IsFatal(simdjson::error_code e) {
+  return e != simdjson::SUCCESS && e != simdjson::INCORRECT_TYPE &&
+         e != simdjson::NUMBER_OUT_OF_RANGE;
+}
+
+std::string Quoted(std::string_view s) {
+  std::string out;
+  out.reserve(s.size() + 2);
+  out.push_back('"');
+  out.append(s.substr(0, 64));
+  if (s.size() > 64) out.append("...");
+  out.push_back('"');
+  return out;
+}
+
+constexpr std::string_view kAllowedFields =
+    "job_id, project, timestamp, latency_ms, status, metadata, state";
+
+// Reads a scalar of the given type; an error means it is not valid JSON ("tru", "nul", "12x").
+// `V` is an On-Demand value or a document whose root is a scalar.
+template <typename V>
+simdjson::error_code ReadScalar(V& v, json_type type) {
+  std::string_view text;
+  double number = 0;
+  bool flag = false;
+  switch (type) {
+    case json_type::string: return v.get_string().get(text);
+    case json_type::number: return v.get_double().get(number) ? simdjson::NUMBER_ERROR
+                                                              : simdjson::SUCCESS;
+    case json_type::boolean: return v.get_bool().get(flag) ? simdjson::T_ATOM_ERROR
+                                                           : simdjson::SUCCESS;
+    case json_type::null: return v.is_null().get(flag) || !flag ? simdjson::N_ATOM_ERROR
+                                                                : simdjson::SUCCESS;
+    default: return simdjson::INCORRECT_TYPE;
+  }
+}
+
+// Reads every key and value below `value`; returns the first error.
+simdjson::error_code ReadAll(simdjson::ondemand::value value) {
+  json_type type;
+  if (auto e = value.type().get(type)) return e;
+  if (type == json_type::object) {
+    simdjson::ondemand::object object;
+    if (auto e = value.get_object().get(object)) return e;
+    for (auto field_result : object) {
+      simdjson::ondemand::field field;
+      std::string_view key;
+      if (auto e = std::move(field_result).get(field)) return e;
+      if (auto e = field.unescaped_key().get(key)) return e;
+      if (auto e = ReadAll(field.value())) return e;
+    }
+    return simdjson::SUCCESS;
+  }
+  if (type == json_type::array) {
+    simdjson::ondemand::array array;
+    if (auto e = value.get_array().get(array)) return e;
+    for (auto element : array) {
+      simdjson::ondemand::value child;
+      if (auto e = element.get(child)) return e;
+      if (auto e = ReadAll(child)) return e;
+    }
+    return simdjson::SUCCESS;
+  }
+  return ReadScalar(value, type);
+}
+
+// Reads the whole document once more; an error means the body is not valid JSON.
+simdjson::error_code ReadDocument(simdjson::ondemand::parser& parser,
+                                  simdjson::padded_string_view body) {
+  simdjson::ondemand::document doc;
+  json_type type;
+  if (auto e = parser.iterate(body).get(doc)) return e;
+  if (auto e = doc.type().get(type)) return e;
+  if (type != json_type::object && type != json_type::array) return ReadScalar(doc, type);
+  simdjson::ondemand::value root;
+  if (auto e = doc.get_value().get(root)) return e;
+  if (auto e = ReadAll(root)) return e;
+  const char* trailing = nullptr;
+  return doc.current_location().get(trailing) ? simdjson::SUCCESS : simdjson::TRAILING_CONTENT;
+}
+
+}  // namespace
+
+void JobParser::Issue(std::string field, std::string message) {
+  ++issue_count_;
+  if (issues_.size() >= limits_.max_details) return;
+  StatusDetail d;
+  if (has_index_) d.index = index_;
+  d.field = std::move(field);
+  d.message = std::move(message);
+  issues_.push_back(std::move(d));
+}
+
+Status JobParser::Malformed(simdjson::error_code error) const {
+  return InvalidArgument(std::string("the body is not valid JSON (") +
+                         simdjson::error_message(error) + "); send a JSON object or array")
+      .WithReason("malformed_json");
+}
+
+Status JobParser::Result() const {
+  if (issue_count_ == 0) return Status::Ok();
+  const StatusDetail& first = issues_.front();
+  std::string message = std::to_string(issue_count_) + " problem" +
+                        (issue_count_ == 1 ? "" : "s") + " found, the first: ";
+  if (first.index) message += "job " + std::to_string(*first.index) + ": ";
+  if (!first.field.empty()) message += first.field + ": ";
+  message += first.message;
+  return InvalidArgument(std::move(message), issues_).WithReason("invalid_job");
+}
+
+Status JobParser::Parse(simdjson::padded_string_view body, bool allow_array) {
+  Status status = Walk(body, allow_array);
+  // On-Demand checks a number or literal only when it is read, and the walk leaves unread the
+  // values it rejects by type or skips (unknown fields, repeats), so a rejected body may still
+  // hide "tru" or "12x". Malformed JSON is the answer then; reading the rejected body once more
+  // tells, at no cost to accepted bodies (whose every value the walk has read).
+  if (status.reason() == "invalid_job") {
+    if (auto e = ReadDocument(out_.parser_, body)) return Malformed(e);
+  }
+  return status;
+}
+
+Status JobParser::Walk(simdjson::padded_string_view body, bool allow_array) {
+  simdjson::ondemand::document doc;
+  if (auto e = out_.parser_.iterate(body).get(doc)) return Malformed(e);
+  json_type type;
+  if (auto e = doc.type().get(type)) return Malformed(e);
+  if (type == json_type::array && allow_array) {
+    simdjson::ondemand::array array;
+    if (auto e = doc.get_array().get(array)) return Malformed(e);
+    if (Status s = ParseArray(array); !s.ok()) return s;
+  } else if (type == json_type::object) {
+    simdjson::ondemand::object object;
+    if (auto e = doc.get_object().get(object)) return Malformed(e);
+    if (Status s = ParseJob(object, 0); !s.ok()) return s;
+  } else {
+    has_index_ = false;
+    Issue("", allow_array ? "the body must be a job object or an array of job objects"
+                          : "the document must be a job object");
+    return Result();
+  }
+  const char* trailing = nullptr;
+  if (!doc.current_location().get(trailing)) return Malformed(simdjson::TRAILING_CONTENT);
+  return Result();
+}
+
+Status JobParser::ParseArray(simdjson::ondemand::array array) {
+  int64_t index = 0;
+  for (auto element : array) {
+    simdjson::ondemand::value value;
+    if (auto e = element.get(value)) return Malformed(e);
+    if (static_cast<size_t>(index) >= limits_.max_jobs) {
+      return TooLarge("the request holds more than " + std::to_string(limits_.max_jobs) +
+                      " jobs; split it into smaller requests")
+          .WithReason("too_many_jobs");
+    }
+    if (Status s = ParseJobValue(value, index++); !s.ok()) return s;
+  }
+  if (index == 0) {
+    has_index_ = false;
+    Issue("", "the array holds no jobs; send at least one");
+  }
+  return Status::Ok();
+}
+
+Status JobParser::ParseJobValue(simdjson::ondemand::value value, int64_t index) {
+  simdjson::ondemand::object object;
+  auto e = value.get_object().get(object);
+  if (e == simdjson::INCORRECT_TYPE) {
+    index_ = index;
+    Issue("", "a job must be a JSON object");
+    return Status::Ok();
+  }
+  if (e) return Malformed(e);
+  return ParseJob(object, index);
+}
+
+Status JobParser::ParseJob(simdjson::ondemand::object object, int64_t index) {
+  index_ = index;
+  const size_t issues_before = issue_count_;
+  Job job;
+  unsigned seen = 0;
+  for (auto field_result : object) {
+    simdjson::ondemand::field field;
+    std::string_view key;
+    if (auto e = std::move(field_result).get(field)) return Malformed(e);
+    if (auto e = field.unescaped_key().get(key)) return Malformed(e);
+    if (Status s = ParseField(key, field.value(), job, seen); !s.ok()) return s;
+  }
+  const std::pair<unsigned, const char*> required[] = {
+      {kJobId, "job_id"}, {kTimestamp, "timestamp"}, {kLatency, "latency_ms"}, {kState, "state"}};
+  for (const auto& [bit, name] : required) {
+    if (!(seen & bit)) Issue(name, "is required");
+  }
+  if (issue_count_ == issues_before) out_.jobs_.push_back(std::move(job));
+  ++jobs_seen_;
+  return Status::Ok();
+}
+
+Status JobParser::ParseField(std::string_view key, simdjson::ondemand::value value, Job& job,
+                             unsigned& seen) {
+  static const std::pair<std::string_view, Field> kFields[] = {
+      {"job_id", kJobId},     {"project", kProject},   {"timestamp", kTimestamp},
+      {"latency_ms", kLatency}, {"status", kStatus},   {"metadata", kMetadata},
+      {"state", kState}};
+  Field bit{};
+  for (const auto& [name, b] : kFields) {
+    if (key == name) bit = b;
+  }
+  if (bit == Field{}) {
+    Issue(std::string(key), "unknown field; the fields of a job are " + std::string(kAllowedFields));
+    return Status::Ok();
+  }
+  if (seen & bit) {
+    Issue(std::string(key), "appears twice; send each field once");
+    return Status::Ok();
+  }
+  seen |= bit;
+  switch (bit) {
+    case kJobId: ParseJobId(value, job); return Status::Ok();
+    case kProject: ParseProject(value, job); return Status::Ok();
+    case kTimestamp: ParseTimestamp(value, job); return Status::Ok();
+    case kLatency: ParseLatency(value, job); return Status::Ok();
+    case kStatus: ParseStatus(value, job); return Status::Ok();
+    case kMetadata: return ParseMetadata(value, job);
+    case kState: return ParseState(value, job);
+  }
+  return Status::Ok();
+}
+
+void JobParser::ParseJobId(simdjson::ondemand::value value, Job& job) {
+  int64_t id = 0;
+  json_type type;
+  if (value.type().get(type) || type != json_type::number || value.get_int64().get(id) ||
+      id < 1) {
+    Issue("job_id", "must be an integer from 1 to 9223372036854775807");
+    return;
+  }
+  job.header.job_id = id;
+}
+
+void JobParser::ParseProject(simdjson::ondemand::value value, Job& job) {
+  std::string_view project;
+  if (value.get_string().get(project) || !IsValidProjectName(project)) {
+    Issue("project",
+          "must be 1-128 characters of A-Z, a-z, 0-9, '.', '_' or '-', starting with a letter "
+          "or digit");
+    return;
+  }
+  job.header.project = std::string(project);
+}
+
+void JobParser::ParseTimestamp(simdjson::ondemand::value value, Job& job) {
+  std::string_view text;
+  std::optional<int64_t> ms;
+  if (!value.get_string().get(text)) ms = ParseRfc3339(text);
+  if (!ms) {
+    Issue("timestamp",
+          "must be an RFC 3339 date-time with an offset, e.g. \"2026-11-28T10:00:00Z\"");
+    return;
+  }
+  job.header.timestamp = std::string(text);
+  job.header.timestamp_ms = *ms;
+}
+
+void JobParser::ParseLatency(simdjson::ondemand::value value, Job& job) {
+  double latency = -1;
+  json_type type;
+  if (value.type().get(type) || type != json_type::number || value.get_double().get(latency) ||
+      !std::isfinite(latency) || latency < 0) {
+    Issue("latency_ms", "must be a number of milliseconds >= 0");
+    return;
+  }
+  job.header.latency_ms = latency;
+}
+
+void JobParser::ParseStatus(simdjson::ondemand::value value, Job& job) {
+  std::string_view status;
+  if (!value.get_string().get(status)) {
+    if (status == "succeeded") return void(job.header.status = JobStatus::kSucceeded);
+    if (status == "failed") return void(job.header.status = JobStatus::kFailed);
+  }
+  Issue("status", "must be \"succeeded\" or \"failed\"");
+}
+
+Status JobParser::ParseMetadata(simdjson::ondemand::value value, Job& job) {
+  simdjson::ondemand::object object;
+  if (auto e = value.get_object().get(object)) {
+    if (IsFatal(e)) return Malformed(e);
+    Issue("metadata", "must be an object of string values, e.g. {\"branch\": \"main\"}");
+    return Status::Ok();
+  }
+  for (auto field_result : object) {
+    simdjson::ondemand::field field;
+    std::string_view key, text;
+    if (auto e = std::move(field_result).get(field)) return Malformed(e);
+    if (auto e = field.unescaped_key().get(key)) return Malformed(e);
+    auto e = field.value().get_string().get(text);
+    if (IsFatal(e)) return Malformed(e);
+    const std::string name = "metadata." + std::string(key);
+    if (e) {
+      Issue(name, "must be a string");
+    } else if (key.empty() || key.size() > limits_.max_metadata_key_bytes) {
+      Issue(name, "keys must be 1-" + std::to_string(limits_.max_metadata_key_bytes) + " bytes");
+    } else if (text.size() > limits_.max_metadata_value_bytes) {
+      Issue(name, "must be at most " + std::to_string(limits_.max_metadata_value_bytes) + " bytes");
+    } else if (job.header.metadata.size() >= limits_.max_metadata_entries) {
+      Issue("metadata", "holds more than " + std::to_string(limits_.max_metadata_entries) +
+                            " entries");
+      break;
+    } else {
+      for (const auto& [k, v] : job.header.metadata) {
+        if (k == key) Issue(name, "appears twice; send each key once");
+      }
+      job.header.metadata.emplace_back(key, text);
+    }
+  }
+  return Status::Ok();
+}
+
+Status JobParser::ParseState(simdjson::ondemand::value value, Job& job) {
+  simdjson::ondemand::object object;
+  if (auto e = value.get_object().get(object)) {
+    if (IsFatal(e)) return Malformed(e);
+    Issue("state", "must be an object mapping object IDs to hashes, e.g. {\"D003\": \"door_10_20_5_5\"}");
+    return Status::Ok();
+  }
+  std::unordered_set<std::string_view> ids;
+  for (auto field_result : object) {
+    simdjson::ondemand::field field;
+    std::string_view id;
+    if (auto e = std::move(field_result).get(field)) return Malformed(e);
+    if (auto e = field.unescaped_key().get(id)) return Malformed(e);
+    if (job.state.size() >= limits_.max_objects) {
+      Issue("state", "holds more than " + std::to_string(limits_.max_objects) + " objects");
+      return Status::Ok();
+    }
+    if (id.empty() || id.size() > limits_.max_id_bytes) {
+      Issue("state", "object IDs must be 1-" + std::to_string(limits_.max_id_bytes) +
+                         " bytes; " + Quoted(id) + " is not");
+      continue;
+    }
+    if (!ids.insert(id).second) {
+      Issue("state." + std::string(id), "this object ID appears twice; send each object once");
+      continue;
+    }
+    if (Status s = ParseStateValue(id, field.value(), job); !s.ok()) return s;
+  }
+  return Status::Ok();
+}
+
+Status JobParser::ParseStateValue(std::string_view id, simdjson::ondemand::value value,
+                                  Job& job) {
+  json_type type;
+  if (auto e = value.type().get(type)) return Malformed(e);
+  if (type == json_type::string) {
+    std::string_view hash;
+    if (auto e = value.get_string().get(hash)) return Malformed(e);
+    if (hash.empty() || hash.size() > limits_.max_hash_bytes) {
+      Issue("state." + std::string(id),
+            "a hash must be 1-" + std::to_string(limits_.max_hash_bytes) + " bytes");
+      return Status::Ok();
+    }
+    job.state.push_back({id, hash, false});
+    return Status::Ok();
+  }
+  if (type != json_type::object) {
+    Issue("state." + std::string(id),
+          "must be a hash string or an object of attributes such as {\"type\": \"door\", "
+          "\"x\": 10, \"y\": 20, \"w\": 5, \"h\": 5}");
+    return Status::Ok();
+  }
+  std::string canonical;
+  if (Status s = AppendCanonicalJson(value, limits_.max_depth, canonical); !s.ok()) {
+    if (s.message().find("not valid JSON") != std::string::npos) {
+      return Malformed(simdjson::TAPE_ERROR);
+    }
+    Issue("state." + std::string(id), s.message());
+    return Status::Ok();
+  }
+  if (canonical.size() > limits_.max_structured_bytes) {
+    Issue("state." + std::string(id), "a structured object must be at most " +
+                                          std::to_string(limits_.max_structured_bytes) +
+                                          " bytes of canonical JSON");
+    return Status::Ok();
+  }
+  const std::string& stored = out_.canonical_objects_.emplace_back(std::move(canonical));
+  job.state.push_back({id, stored, true});
+  return Status::Ok();
+}
+
+namespace {
+
+Result<std::unique_ptr<ParsedJobs>> ParseWith(simdjson::padded_string_view body,
+                                              const ParseLimits& limits, bool allow_array) {
+  auto parsed = std::make_unique<ParsedJobs>();
+  JobParser parser(limits, *parsed);
+  if (Status s = parser.Parse(body, allow_array); !s.ok()) return s;
+  return parsed;
+}
+
+}  // namespace
+
+Result<std::unique_ptr<ParsedJobs>> ParseJobBatch(simdjson::padded_string_view body,
+                                                  const ParseLimits& limits) {
+  return ParseWith(body, limits, true);
+}
+
+Result<std::unique_ptr<ParsedJobs>> ParseJobDocument(simdjson::padded_string_view body,
+                                                     const ParseLimits& limits) {
+  return ParseWith(body, limits, false);
+}
+
+}  // namespace buildtrace

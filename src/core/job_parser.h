@@ -1,0 +1,64 @@
+// Parsing and validation of jobs: the body of POST /process, a stored job, or a file given to
+// `buildtrace diff`. Every rule of the API is checked here, once; the answer is either every job
+// of the input, valid, or an InvalidArgument status listing what is wrong with which job.
+#pragma once
+
+#include <cstddef>
+#include <deque>
+#include <memory>
+#include <string>
+#include <vector>
+
+#include <simdjson.h>
+
+#include "core/job.h"
+#include "core/status.h"
+
+namespace buildtrace {
+
+struct ParseLimits {
+  size_t max_jobs = 10'000;             // jobs in one request
+  size_t max_objects = 10'000'000;      // objects in one job's state
+  size_t max_id_bytes = 1024;           // an object ID
+  size_t max_hash_bytes = 1024;         // a hash string
+  size_t max_structured_bytes = 65'536; // a structured object's canonical JSON
+  int max_depth = 16;                   // nesting inside a structured object
+  size_t max_metadata_entries = 64;
+  size_t max_metadata_key_bytes = 128;
+  size_t max_metadata_value_bytes = 4096;
+  size_t max_details = 100;             // validation problems listed in one answer
+};
+
+// Owns the parsed jobs and the buffers their strings point into. Not copyable or movable (the
+// views would dangle); hold it by unique_ptr.
+class ParsedJobs {
+ public:
+  ParsedJobs() = default;
+  ParsedJobs(const ParsedJobs&) = delete;
+  ParsedJobs& operator=(const ParsedJobs&) = delete;
+
+  std::vector<Job>& jobs() { return jobs_; }
+  const std::vector<Job>& jobs() const { return jobs_; }
+
+ private:
+  friend class JobParser;
+  simdjson::ondemand::parser parser_;
+  std::deque<std::string> canonical_objects_;  // canonical JSON of structured state values
+  std::vector<Job> jobs_;
+};
+
+// Parses a request body: one job object, or an array of 1..max_jobs job objects. Errors:
+// - reason "malformed_json": the body is not JSON;
+// - reason "invalid_job": JSON, but some job breaks a rule; details name each problem by job
+//   index and field (at most max_details of them);
+// - reason "too_many_jobs" (kTooLarge): more than max_jobs jobs.
+// `body` must stay alive and unchanged only during the call.
+Result<std::unique_ptr<ParsedJobs>> ParseJobBatch(simdjson::padded_string_view body,
+                                                  const ParseLimits& limits);
+
+// Parses exactly one job object (a stored job, or a file given to `buildtrace diff`), with the
+// same rules and errors as ParseJobBatch.
+Result<std::unique_ptr<ParsedJobs>> ParseJobDocument(simdjson::padded_string_view body,
+                                                     const ParseLimits& limits);
+
+}  // namespace buildtrace

@@ -1,0 +1,523 @@
+// Tests of job parsing and validation: every rule of the API, the exact error (reason, job index,
+// field, message), all-or-nothing batches, malformed JSON and the configurable limits.
+#include "core/job_parser.h"
+
+#include <memory>
+#include <optional>
+#include <string>
+#include <string_view>
+#include <vector>
+
+#include <gmock/gmock.h>
+#include <gtest/gtest.h>
+#include <simdjson.h>
+
+namespace buildtrace {
+namespace {
+
+using ::testing::ElementsAre;
+using ::testing::StartsWith;
+
+using Parsed = Result<std::unique_ptr<ParsedJobs>>;
+
+// The body lives only during the call, as in the service; the jobs must not point into it.
+Parsed Batch(std::string_view body, const ParseLimits& limits = {}) {
+  auto padded = std::make_unique<simdjson::padded_string>(body);
+  return ParseJobBatch(*padded, limits);
+}
+
+Parsed Document(std::string_view body, const ParseLimits& limits = {}) {
+  auto padded = std::make_unique<simdjson::padded_string>(body);
+  return ParseJobDocument(*padded, limits);
+}
+
+constexpr std::string_view kHeader =
+    R"("job_id":7,"timestamp":"2026-11-28T10:00:00Z","latency_ms":5)";
+
+// A valid job with `extra` fields appended (each starting with a comma).
+std::string JobWith(std::string_view extra, std::string_view state = "{}") {
+  return "{" + std::string(kHeader) + R"(,"state":)" + std::string(state) + std::string(extra) +
+         "}";
+}
+
+// A valid job whose field `name` is `value` (replacing the default when there is one).
+std::string JobWithField(const std::string& name, const std::string& value) {
+  std::string job_id = "7", timestamp = R"("2026-11-28T10:00:00Z")", latency = "5", state = "{}";
+  std::string extra;
+  if (name == "job_id") job_id = value;
+  else if (name == "timestamp") timestamp = value;
+  else if (name == "latency_ms") latency = value;
+  else if (name == "state") state = value;
+  else extra = ",\"" + name + "\":" + value;
+  return R"({"job_id":)" + job_id + R"(,"timestamp":)" + timestamp + R"(,"latency_ms":)" +
+         latency + R"(,"state":)" + state + extra + "}";
+}
+
+const Job& OnlyJob(const Parsed& r) {
+  EXPECT_TRUE(r.ok()) << r.status().message();
+  EXPECT_EQ(r.value()->jobs().size(), 1u);
+  return r.value()->jobs().front();
+}
+
+StatusDetail Detail(std::optional<int64_t> index, std::string field, std::string message) {
+  return StatusDetail{index, std::move(field), std::move(message)};
+}
+
+// Expects an invalid_job error whose details are exactly `details`.
+void ExpectInvalid(const Parsed& r, const std::vector<StatusDetail>& details) {
+  ASSERT_FALSE(r.ok());
+  EXPECT_EQ(r.status().code(), StatusCode::kInvalidArgument);
+  EXPECT_EQ(r.status().reason(), "invalid_job");
+  ASSERT_EQ(r.status().details().size(), details.size()) << r.status().message();
+  for (size_t i = 0; i < details.size(); ++i) {
+    const StatusDetail& got = r.status().details()[i];
+    EXPECT_EQ(got.index, details[i].index) << "detail " << i << ": " << got.message;
+    EXPECT_EQ(got.field, details[i].field) << "detail " << i;
+    EXPECT_EQ(got.message, details[i].message) << "detail " << i;
+  }
+}
+
+void ExpectOneProblem(const Parsed& r, std::optional<int64_t> index, const std::string& field,
+                      const std::string& message) {
+  ExpectInvalid(r, {Detail(index, field, message)});
+}
+
+void ExpectMalformed(const Parsed& r) {
+  ASSERT_FALSE(r.ok());
+  EXPECT_EQ(r.status().code(), StatusCode::kInvalidArgument);
+  EXPECT_EQ(r.status().reason(), "malformed_json") << r.status().message();
+  EXPECT_THAT(r.status().message(), StartsWith("the body is not valid JSON ("));
+  EXPECT_TRUE(r.status().details().empty());
+}
+
+const char kJobIdMessage[] = "must be an integer from 1 to 9223372036854775807";
+const char kProjectMessage[] =
+    "must be 1-128 characters of A-Z, a-z, 0-9, '.', '_' or '-', starting with a letter or digit";
+const char kTimestampMessage[] =
+    "must be an RFC 3339 date-time with an offset, e.g. \"2026-11-28T10:00:00Z\"";
+const char kLatencyMessage[] = "must be a number of milliseconds >= 0";
+const char kStatusMessage[] = "must be \"succeeded\" or \"failed\"";
+const char kUnknownFieldMessage[] =
+    "unknown field; the fields of a job are job_id, project, timestamp, latency_ms, status, "
+    "metadata, state";
+
+// ---- Accepted jobs ----
+
+TEST(JobParserTest, AcceptsTheDesignFormatAsIs) {
+  Parsed r = Batch(R"({"job_id": 124, "timestamp": "2026-11-28T10:00:00Z", "latency_ms": 812.5,
+                       "state": {"D003": "door_10_20_5_5", "W001": "sha256:ab"}})");
+  const Job& job = OnlyJob(r);
+  EXPECT_EQ(job.header.job_id, 124);
+  EXPECT_EQ(job.header.project, "default");
+  EXPECT_EQ(job.header.timestamp, "2026-11-28T10:00:00Z");
+  EXPECT_EQ(job.header.timestamp_ms, 1795860000000);
+  EXPECT_EQ(job.header.latency_ms, 812.5);
+  EXPECT_EQ(job.header.status, JobStatus::kSucceeded);
+  EXPECT_TRUE(job.header.metadata.empty());
+  ASSERT_EQ(job.state.size(), 2u);
+  EXPECT_EQ(job.state[0].id, "D003");
+  EXPECT_EQ(job.state[0].value, "door_10_20_5_5");
+  EXPECT_FALSE(job.state[0].structured);
+  EXPECT_EQ(job.state[1].id, "W001");
+  EXPECT_EQ(job.state[1].value, "sha256:ab");
+  EXPECT_FALSE(job.state[1].structured);
+}
+
+TEST(JobParserTest, AcceptsEveryOptionalField) {
+  Parsed r = Batch(R"({"status":"failed","metadata":{"branch":"main","commit":"abc"},
+                       "state":{"b":"2","a":"1"},"project":"web.app_2-x","latency_ms":0,
+                       "timestamp":"2026-11-28t10:00:00.250+02:00","job_id":9})");
+  const Job& job = OnlyJob(r);
+  EXPECT_EQ(job.header.job_id, 9);
+  EXPECT_EQ(job.header.project, "web.app_2-x");
+  EXPECT_EQ(job.header.timestamp, "2026-11-28t10:00:00.250+02:00");  // as the client wrote it
+  EXPECT_EQ(job.header.timestamp_ms, 1795852800250);
+  EXPECT_EQ(job.header.latency_ms, 0);
+  EXPECT_EQ(job.header.status, JobStatus::kFailed);
+  using Entry = std::pair<std::string, std::string>;
+  EXPECT_THAT(job.header.metadata, ElementsAre(Entry{"branch", "main"}, Entry{"commit", "abc"}));
+  ASSERT_EQ(job.state.size(), 2u);  // in the client's order
+  EXPECT_EQ(job.state[0].id, "b");
+  EXPECT_EQ(job.state[1].id, "a");
+}
+
+TEST(JobParserTest, AcceptsAnArrayOfJobsInOrder) {
+  Parsed r = Batch("[" + JobWithField("job_id", "3") + "," + JobWithField("job_id", "1") + "," +
+                   JobWithField("status", R"("failed")") + "]");
+  ASSERT_TRUE(r.ok()) << r.status().message();
+  ASSERT_EQ(r.value()->jobs().size(), 3u);
+  EXPECT_EQ(r.value()->jobs()[0].header.job_id, 3);
+  EXPECT_EQ(r.value()->jobs()[1].header.job_id, 1);
+  EXPECT_EQ(r.value()->jobs()[2].header.job_id, 7);
+  EXPECT_EQ(r.value()->jobs()[2].header.status, JobStatus::kFailed);
+}
+
+TEST(JobParserTest, EmptyStateIsAllowed) {
+  EXPECT_TRUE(OnlyJob(Batch(JobWith(""))).state.empty());
+}
+
+TEST(JobParserTest, EscapedTopLevelKeysNameTheSameFields) {
+  const Job& job = OnlyJob(Batch(
+      R"({"job\u005fid":5,"timestamp":"2026-11-28T10:00:00Z","latency_ms":1,"st\u0061te":{}})"));
+  EXPECT_EQ(job.header.job_id, 5);
+}
+
+TEST(JobParserTest, DocumentAcceptsOneObjectAndRejectsAnArray) {
+  EXPECT_EQ(OnlyJob(Document(JobWith(""))).header.job_id, 7);
+  ExpectOneProblem(Document("[" + JobWith("") + "]"), std::nullopt, "",
+                   "the document must be a job object");
+}
+
+// ---- job_id ----
+
+TEST(JobParserTest, JobIdRange) {
+  EXPECT_EQ(OnlyJob(Batch(JobWithField("job_id", "1"))).header.job_id, 1);
+  EXPECT_EQ(OnlyJob(Batch(JobWithField("job_id", "9223372036854775807"))).header.job_id,
+            INT64_MAX);
+  for (const char* bad : {"0", "-1", "-0", "1.5", "1.0", R"("7")", "9223372036854775808",
+                          "18446744073709551616", "null", "true", "[1]", "{}"}) {
+    ExpectOneProblem(Batch(JobWithField("job_id", bad)), 0, "job_id", kJobIdMessage);
+  }
+}
+
+// ---- project ----
+
+TEST(JobParserTest, ProjectNames) {
+  EXPECT_EQ(OnlyJob(Batch(JobWithField("project", R"("a")"))).header.project, "a");
+  EXPECT_EQ(OnlyJob(Batch(JobWithField("project", R"("9.A_b-c")"))).header.project, "9.A_b-c");
+  const std::string longest(128, 'p');
+  EXPECT_EQ(OnlyJob(Batch(JobWithField("project", "\"" + longest + "\""))).header.project, longest);
+  for (const std::string& bad : std::vector<std::string>{R"("")", R"("_x")", R"(".x")", R"("-x")", R"("a b")", R"("a/b")",
+                                "\"\xc3\xa9\"", R"("a\u0000")", "5", "null",
+                                "\"" + std::string(129, 'p') + "\""}) {
+    ExpectOneProblem(Batch(JobWithField("project", bad)), 0, "project", kProjectMessage);
+  }
+}
+
+// ---- timestamp ----
+
+TEST(JobParserTest, Timestamps) {
+  EXPECT_EQ(OnlyJob(Batch(JobWithField("timestamp", R"("2024-02-29T00:00:00Z")")))
+                .header.timestamp_ms,
+            1709164800000);
+  for (const char* bad :
+       {R"("2026-11-28T10:00:00")", R"("2026-02-30T10:00:00Z")", R"("2023-02-29T10:00:00Z")",
+        R"("2026-11-28T24:00:00Z")", R"("2026-11-28")", R"("")", "1795860000000", "null"}) {
+    ExpectOneProblem(Batch(JobWithField("timestamp", bad)), 0, "timestamp", kTimestampMessage);
+  }
+}
+
+// ---- latency_ms ----
+
+TEST(JobParserTest, Latency) {
+  EXPECT_EQ(OnlyJob(Batch(JobWithField("latency_ms", "0"))).header.latency_ms, 0);
+  EXPECT_EQ(OnlyJob(Batch(JobWithField("latency_ms", "0.25"))).header.latency_ms, 0.25);
+  EXPECT_EQ(OnlyJob(Batch(JobWithField("latency_ms", "1e3"))).header.latency_ms, 1000);
+  for (const char* bad : {"-1", "-0.001", R"("5")", "null", "true", "{}"}) {
+    ExpectOneProblem(Batch(JobWithField("latency_ms", bad)), 0, "latency_ms", kLatencyMessage);
+  }
+}
+
+// ---- status ----
+
+TEST(JobParserTest, Status) {
+  EXPECT_EQ(OnlyJob(Batch(JobWithField("status", R"("succeeded")"))).header.status,
+            JobStatus::kSucceeded);
+  EXPECT_EQ(OnlyJob(Batch(JobWithField("status", R"("failed")"))).header.status,
+            JobStatus::kFailed);
+  for (const char* bad : {R"("Failed")", R"("ok")", R"("")", "1", "null", "false"}) {
+    ExpectOneProblem(Batch(JobWithField("status", bad)), 0, "status", kStatusMessage);
+  }
+}
+
+// ---- metadata ----
+
+TEST(JobParserTest, MetadataMustBeAnObjectOfStrings) {
+  EXPECT_TRUE(OnlyJob(Batch(JobWithField("metadata", "{}"))).header.metadata.empty());
+  for (const char* bad : {"[]", R"("branch=main")", "null", "1"}) {
+    ExpectOneProblem(Batch(JobWithField("metadata", bad)), 0, "metadata",
+                     "must be an object of string values, e.g. {\"branch\": \"main\"}");
+  }
+  ExpectOneProblem(Batch(JobWithField("metadata", R"({"a":"1","b":2})")), 0, "metadata.b",
+                   "must be a string");
+}
+
+TEST(JobParserTest, MetadataKeyTwiceIsRejected) {
+  ExpectOneProblem(Batch(JobWithField("metadata", R"({"a":"1","b":"2","a":"3"})")), 0,
+                   "metadata.a", "appears twice; send each key once");
+}
+
+TEST(JobParserTest, MetadataLimits) {
+  ParseLimits limits;
+  limits.max_metadata_entries = 2;
+  limits.max_metadata_key_bytes = 3;
+  limits.max_metadata_value_bytes = 4;
+  const Job& job = OnlyJob(Batch(JobWithField("metadata", R"({"abc":"1234","k":""})"), limits));
+  EXPECT_EQ(job.header.metadata.size(), 2u);
+
+  ExpectOneProblem(Batch(JobWithField("metadata", R"({"abcd":"1"})"), limits), 0,
+                   "metadata.abcd", "keys must be 1-3 bytes");
+  ExpectOneProblem(Batch(JobWithField("metadata", R"({"":"1"})"), limits), 0, "metadata.",
+                   "keys must be 1-3 bytes");
+  ExpectOneProblem(Batch(JobWithField("metadata", R"({"k":"12345"})"), limits), 0, "metadata.k",
+                   "must be at most 4 bytes");
+  // The walk stops at the entry over the limit and goes on with the job's next field.
+  ExpectInvalid(Batch(JobWithField("metadata", R"({"a":"1","b":"2","c":"3","d":4}, "status":"x")"),
+                      limits),
+                {Detail(0, "metadata", "holds more than 2 entries"),
+                 Detail(0, "status", kStatusMessage)});
+}
+
+TEST(JobParserTest, MetadataDefaultKeyLimitIs128Bytes) {
+  const std::string key128(128, 'k'), key129(129, 'k');
+  EXPECT_EQ(OnlyJob(Batch(JobWithField("metadata", "{\"" + key128 + "\":\"v\"}")))
+                .header.metadata.size(),
+            1u);
+  ExpectOneProblem(Batch(JobWithField("metadata", "{\"" + key129 + "\":\"v\"}")), 0,
+                   "metadata." + key129, "keys must be 1-128 bytes");
+}
+
+// ---- state ----
+
+TEST(JobParserTest, StateMustBeAnObject) {
+  for (const char* bad : {"[]", R"("door")", "null", "5"}) {
+    ExpectOneProblem(
+        Batch(JobWithField("state", bad)), 0, "state",
+        "must be an object mapping object IDs to hashes, e.g. {\"D003\": \"door_10_20_5_5\"}");
+  }
+}
+
+TEST(JobParserTest, StateValueMustBeAHashOrAnObject) {
+  for (const char* bad : {"5", "null", "true", R"(["door"])"}) {
+    ExpectOneProblem(Batch(JobWith("", std::string(R"({"ok":"h","D1":)") + bad + "}")), 0,
+                     "state.D1",
+                     "must be a hash string or an object of attributes such as {\"type\": "
+                     "\"door\", \"x\": 10, \"y\": 20, \"w\": 5, \"h\": 5}");
+  }
+}
+
+TEST(JobParserTest, StateIdTwiceIsRejected) {
+  ExpectOneProblem(Batch(JobWith("", R"({"a":"1","b":"2","a":"1"})")), 0, "state.a",
+                   "this object ID appears twice; send each object once");
+  // Also when the repeat is spelled with an escape.
+  ExpectOneProblem(Batch(JobWith("", R"({"a":"1","\u0061":"2"})")), 0, "state.a",
+                   "this object ID appears twice; send each object once");
+}
+
+TEST(JobParserTest, HashLength) {
+  ParseLimits limits;
+  limits.max_hash_bytes = 4;
+  EXPECT_EQ(OnlyJob(Batch(JobWith("", R"({"a":"1234"})"), limits)).state[0].value, "1234");
+  ExpectOneProblem(Batch(JobWith("", R"({"a":"12345"})"), limits), 0, "state.a",
+                   "a hash must be 1-4 bytes");
+  ExpectOneProblem(Batch(JobWith("", R"({"a":""})")), 0, "state.a",
+                   "a hash must be 1-1024 bytes");
+  const std::string h1024(1024, 'h');
+  EXPECT_EQ(OnlyJob(Batch(JobWith("", "{\"a\":\"" + h1024 + "\"}"))).state[0].value, h1024);
+  ExpectOneProblem(Batch(JobWith("", "{\"a\":\"" + h1024 + "h\"}")), 0, "state.a",
+                   "a hash must be 1-1024 bytes");
+}
+
+TEST(JobParserTest, IdLength) {
+  ExpectOneProblem(Batch(JobWith("", R"({"":"h"})")), 0, "state",
+                   "object IDs must be 1-1024 bytes; \"\" is not");
+  const std::string id1024(1024, 'i');
+  EXPECT_EQ(OnlyJob(Batch(JobWith("", "{\"" + id1024 + "\":\"h\"}"))).state[0].id, id1024);
+  ExpectOneProblem(Batch(JobWith("", "{\"" + id1024 + "i\":\"h\"}")), 0, "state",
+                   "object IDs must be 1-1024 bytes; \"" + std::string(64, 'i') + "...\" is not");
+  ParseLimits limits;
+  limits.max_id_bytes = 2;
+  ExpectOneProblem(Batch(JobWith("", R"({"ab":"h","abc":"h"})"), limits), 0, "state",
+                   "object IDs must be 1-2 bytes; \"abc\" is not");
+}
+
+TEST(JobParserTest, MaxObjects) {
+  ParseLimits limits;
+  limits.max_objects = 2;
+  EXPECT_EQ(OnlyJob(Batch(JobWith("", R"({"a":"1","b":"2"})"), limits)).state.size(), 2u);
+  // The rest of the state is skipped and the job's next field still read.
+  ExpectInvalid(Batch(JobWith(R"(,"status":"x")", R"({"a":"1","b":"2","c":{"d":[1]},"e":"5"})"),
+                      limits),
+                {Detail(0, "state", "holds more than 2 objects"),
+                 Detail(0, "status", kStatusMessage)});
+}
+
+TEST(JobParserTest, StructuredObjectsAreCanonicalised) {
+  Parsed r = Batch("[" + JobWith("", R"({"D1":{"x":10,"type":"door"}})") + "," +
+                   JobWith("", R"({"D1":{"type":"door","x":1e1}})") + "]");
+  ASSERT_TRUE(r.ok()) << r.status().message();
+  const auto& jobs = r.value()->jobs();
+  ASSERT_EQ(jobs.size(), 2u);
+  ASSERT_EQ(jobs[0].state.size(), 1u);
+  ASSERT_EQ(jobs[1].state.size(), 1u);
+  EXPECT_TRUE(jobs[0].state[0].structured);
+  EXPECT_TRUE(jobs[1].state[0].structured);
+  EXPECT_EQ(jobs[0].state[0].value, R"({"type":"door","x":10})");
+  EXPECT_EQ(jobs[1].state[0].value, jobs[0].state[0].value);
+}
+
+TEST(JobParserTest, StructuredObjectErrors) {
+  ExpectOneProblem(Batch(JobWith("", R"({"o":{"x":1,"x":1}})")), 0, "state.o",
+                   R"(structured object: key "x" appears twice; send each attribute once)");
+  ParseLimits limits;
+  limits.max_depth = 2;
+  EXPECT_TRUE(Batch(JobWith("", R"({"o":{"a":{"b":1}}})"), limits).ok());
+  ExpectOneProblem(Batch(JobWith("", R"({"o":{"a":{"b":{}}}})"), limits), 0, "state.o",
+                   "structured object: nests too deeply");
+  limits = ParseLimits{};
+  limits.max_structured_bytes = 10;
+  EXPECT_EQ(OnlyJob(Batch(JobWith("", R"({"o":{ "a" : "bc" }})"), limits)).state[0].value,
+            R"({"a":"bc"})");
+  ExpectOneProblem(Batch(JobWith("", R"({"o":{"a":"bcd"}})"), limits), 0, "state.o",
+                   "a structured object must be at most 10 bytes of canonical JSON");
+}
+
+TEST(JobParserTest, EscapedAndNonAsciiIds) {
+  const Job& job = OnlyJob(Batch(JobWith(
+      "", R"({"\u00e9":"1","a\"b":"2","\ud83d\ude00":"3","raw)" "\xf0\x9f\x98\x80" R"(":"4"})")));
+  ASSERT_EQ(job.state.size(), 4u);
+  EXPECT_EQ(job.state[0].id, "\xc3\xa9");
+  EXPECT_EQ(job.state[1].id, "a\"b");
+  EXPECT_EQ(job.state[2].id, "\xf0\x9f\x98\x80");
+  EXPECT_EQ(job.state[3].id, "raw\xf0\x9f\x98\x80");
+}
+
+// ---- unknown and repeated fields ----
+
+TEST(JobParserTest, UnknownFieldIsRejected) {
+  ExpectOneProblem(Batch(JobWith(R"(,"extra":1)")), 0, "extra", kUnknownFieldMessage);
+  ExpectOneProblem(Batch(JobWith(R"(,"Job_id":1)")), 0, "Job_id", kUnknownFieldMessage);
+}
+
+TEST(JobParserTest, TopLevelKeyTwiceIsRejected) {
+  ExpectOneProblem(Batch(JobWith(R"(,"job_id":8)")), 0, "job_id",
+                   "appears twice; send each field once");
+  ExpectOneProblem(Batch(JobWith(R"(,"state":{})")), 0, "state",
+                   "appears twice; send each field once");
+  ExpectOneProblem(Batch(JobWith(R"(,"status":"failed","status":"failed")")), 0, "status",
+                   "appears twice; send each field once");
+}
+
+TEST(JobParserTest, RequiredFields) {
+  ExpectInvalid(Batch("{}"), {Detail(0, "job_id", "is required"),
+                              Detail(0, "timestamp", "is required"),
+                              Detail(0, "latency_ms", "is required"),
+                              Detail(0, "state", "is required")});
+  ExpectOneProblem(Batch(R"({"job_id":1,"timestamp":"2026-11-28T10:00:00Z","latency_ms":1})"), 0,
+                   "state", "is required");
+}
+
+// ---- batches ----
+
+TEST(JobParserTest, BatchIsAllOrNothing) {
+  Parsed r = Batch("[" + JobWith("") + "," + JobWithField("latency_ms", "-1") + "," +
+                   JobWith("") + "]");
+  ExpectOneProblem(r, 1, "latency_ms", kLatencyMessage);
+  EXPECT_EQ(r.status().message(),
+            "1 problem found, the first: job 1: latency_ms: must be a number of milliseconds >= 0");
+}
+
+TEST(JobParserTest, EveryProblemOfEveryJobIsListed) {
+  Parsed r = Batch("[" + JobWithField("job_id", "0") + "," + JobWith("") + "," +
+                   JobWith(R"(,"status":"x","bad":1)") + "]");
+  ExpectInvalid(r, {Detail(0, "job_id", kJobIdMessage), Detail(2, "status", kStatusMessage),
+                    Detail(2, "bad", kUnknownFieldMessage)});
+  EXPECT_EQ(r.status().message(),
+            "3 problems found, the first: job 0: job_id: must be an integer from 1 to "
+            "9223372036854775807");
+}
+
+TEST(JobParserTest, MaxDetailsCapsTheListNotTheCount) {
+  ParseLimits limits;
+  limits.max_details = 2;
+  Parsed r = Batch("{}", limits);
+  ExpectInvalid(r, {Detail(0, "job_id", "is required"), Detail(0, "timestamp", "is required")});
+  EXPECT_THAT(r.status().message(), StartsWith("4 problems found, the first: job 0: job_id: "));
+}
+
+TEST(JobParserTest, ANonObjectInTheArrayIsAnInvalidJob) {
+  ExpectOneProblem(Batch("[" + JobWith("") + ",5]"), 1, "", "a job must be a JSON object");
+  ExpectOneProblem(Batch("[[]]"), 0, "", "a job must be a JSON object");
+}
+
+TEST(JobParserTest, EmptyArrayIsAnInvalidJob) {
+  Parsed r = Batch(" [ ] ");
+  ExpectOneProblem(r, std::nullopt, "", "the array holds no jobs; send at least one");
+  EXPECT_EQ(r.status().message(),
+            "1 problem found, the first: the array holds no jobs; send at least one");
+}
+
+TEST(JobParserTest, TopLevelScalarIsAnInvalidJob) {
+  for (const char* body : {"5", R"("job")", "true", "null"}) {
+    ExpectOneProblem(Batch(body), std::nullopt, "",
+                     "the body must be a job object or an array of job objects");
+  }
+}
+
+TEST(JobParserTest, TooManyJobs) {
+  ParseLimits limits;
+  limits.max_jobs = 2;
+  const std::string two = "[" + JobWith("") + "," + JobWith("") + "]";
+  ASSERT_TRUE(Batch(two, limits).ok());
+  EXPECT_EQ(Batch(two, limits).value()->jobs().size(), 2u);
+  for (const std::string& third : {JobWith(""), JobWithField("job_id", "0")}) {
+    Parsed r = Batch("[" + JobWith("") + "," + JobWith("") + "," + third + "]", limits);
+    ASSERT_FALSE(r.ok());
+    EXPECT_EQ(r.status().code(), StatusCode::kTooLarge);
+    EXPECT_EQ(r.status().reason(), "too_many_jobs");
+    EXPECT_EQ(r.status().message(),
+              "the request holds more than 2 jobs; split it into smaller requests");
+  }
+}
+
+// ---- malformed JSON ----
+
+TEST(JobParserTest, TruncatedBodyIsMalformed) {
+  const std::string job = JobWith("", R"({"a":"door_1_2_3_4","b":{"x":[1,2]}})");
+  for (size_t n : {size_t{0}, size_t{1}, size_t{10}, job.size() / 2, job.size() - 1}) {
+    ExpectMalformed(Batch(job.substr(0, n)));
+    ExpectMalformed(Batch("[" + job.substr(0, n)));
+  }
+  ExpectMalformed(Batch("[" + job));
+  ExpectMalformed(Batch("[" + job + ","));
+}
+
+TEST(JobParserTest, TrailingGarbageIsMalformed) {
+  for (const char* body : {"{}x", "{} {}", "[] 5", "{}}"}) {
+    ExpectMalformed(Batch(body));
+  }
+  ExpectMalformed(Batch(JobWith("") + "x"));
+  ExpectMalformed(Batch(JobWith("") + " " + JobWith("")));
+  ExpectMalformed(Document(JobWith("") + "]"));
+}
+
+TEST(JobParserTest, BadLiteralsAreMalformed) {
+  // simdjson reads a literal only when asked; a bad one must not pass for a wrong type.
+  for (const std::string& body :
+       {std::string("tru"), std::string("nul"), std::string("[tru]"), JobWithField("status", "tru"),
+        JobWithField("job_id", "12x"), JobWithField("latency_ms", "-"),
+        JobWithField("metadata", R"({"a":fals})"), JobWithField("extra", "[1,{\"a\":nul}]"),
+        JobWith("", R"({"a":nul})"), JobWith("", R"({"a":{"b":nul}})"),
+        JobWith("", R"({"a":{"b":[1,tru]}})"), JobWith(R"(,"job_id":tru)")}) {
+    ExpectMalformed(Batch(body));
+  }
+}
+
+TEST(JobParserTest, OtherSyntaxErrorsAreMalformed) {
+  for (const std::string& body :
+       {std::string(""), std::string("   "), std::string(R"({"job_id" 1})"),
+        std::string(R"({job_id:1})"), JobWith("", R"({"a":"1",})"), "[" + JobWith("") + ",]",
+        JobWith("", R"({"a":"bad \x escape"})"), JobWith("", R"({"a":"unterminated})"),
+        std::string("{\"job_id\":1,\"state\":{\"a\":\"\xff\"}}")}) {
+    ExpectMalformed(Batch(body));
+  }
+}
+
+TEST(JobParserTest, ValidJsonWithABadJobIsNotMalformed) {
+  // The check for malformed JSON reads the whole rejected body; valid values pass it.
+  ExpectOneProblem(Batch(JobWithField("extra", R"([1,{"a":null,"b":[true,false,"s",-1.5e3]}])")),
+                   0, "extra", kUnknownFieldMessage);
+}
+
+}  // namespace
+}  // namespace buildtrace

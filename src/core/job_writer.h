@@ -1,0 +1,19 @@
+// The stored form of a job: one JSON document with the fields in a fixed order and the state in
+// the client's order (so that consecutive jobs of one pipeline diff on the fast path). Parsing it
+// back with ParseJobDocument gives the same job, and writing that again gives the same bytes.
+#pragma once
+
+#include <string>
+
+#include "core/job.h"
+
+namespace buildtrace {
+
+// {"job_id":..,"project":..,"timestamp":..,"latency_ms":..,"status":..,"metadata":{..},
+//  "state":{..}} followed by a newline.
+std::string SerializeJob(const Job& job);
+
+// Appends the job's state object ({"id":"hash",...}) to `out`.
+void AppendStateJson(const JobState& state, std::string& out);
+
+}  // namespace buildtrace

@@ -1,0 +1,42 @@
+// The report on one job: its counts against its base, the listed changes, why that base, and
+// what became of its metrics row. Rendered as JSON (for programs) and as text (for people);
+// both come from the same Report so they never disagree.
+#pragma once
+
+#include <optional>
+#include <string>
+
+#include "core/diff.h"
+#include "core/job.h"
+#include "core/lineage.h"
+
+namespace buildtrace {
+
+// What the warehouse did with the report's metrics row. Absent in offline reports.
+struct WarehouseOutcome {
+  std::string status;   // "recorded" or "failed"
+  bool inserted = false;  // this report wrote the row (false: it was there already)
+  std::string message;
+};
+
+struct Report {
+  JobHeader job;
+  int64_t object_count = 0;  // objects in the job's state
+  BaseSelection base;
+  DiffResult diff;
+  size_t limit = 0;  // the per-kind list limit the diff used
+  std::optional<WarehouseOutcome> warehouse;
+};
+
+// "Job 124 of project default against job 123: 1 added, 0 removed, 2 modified (1 moved,
+// 1 resized, 0 retyped, 0 changed), 100 unchanged." plus the base explanation when the base is
+// not simply the previous job.
+std::string Summarize(const Report& report);
+
+// The JSON answer of GET /report (see docs/api.md for the fields). Ends with a newline.
+std::string RenderReportJson(const Report& report);
+
+// The human-readable report: counts, base and why, then the listed changes grouped by kind.
+std::string RenderReportText(const Report& report);
+
+}  // namespace buildtrace

@@ -1,0 +1,274 @@
+// The API handlers.
+#include "http/api.h"
+
+#include <array>
+
+#include "core/json_writer.h"
+#include "core/report.h"
+#include "http/error_response.h"
+#include "http/request_target.h"
+
+namespace buildtrace {
+namespace {
+
+namespace http = boost::beast::http;
+
+constexpr int64_t kMaxLimit = 1'000'000;
+
+Result<std::string> ProjectParam(const RequestTarget& target) {
+  auto it = target.params.find("project");
+  if (it == target.params.end()) return std::string(kDefaultProject);
+  if (!IsValidProjectName(it->second)) {
+    return InvalidArgument("project must be 1-128 characters of A-Z, a-z, 0-9, '.', '_' or '-', "
+                           "starting with a letter or digit")
+        .WithReason("invalid_request");
+  }
+  return it->second;
+}
+
+bool WantsText(const HttpRequest& request, const RequestTarget& target, Status& error) {
+  auto it = target.params.find("format");
+  if (it != target.params.end()) {
+    if (it->second == "text") return true;
+    if (it->second != "json") {
+      error = InvalidArgument("format must be text or json").WithReason("invalid_request");
+    }
+    return false;
+  }
+  const auto accept = request[http::field::accept];
+  return accept.find("text/plain") != std::string_view::npos &&
+         accept.find("application/json") == std::string_view::npos;
+}
+
+void WriteAccepted(JsonWriter& w, const std::vector<std::pair<const Job*, StoredJob>>& stored) {
+  w.Key("accepted").BeginArray();
+  for (const auto& [job, outcome] : stored) {
+    w.BeginObject();
+    w.Key("project").String(job->header.project);
+    w.Key("job_id").Int(job->header.job_id);
+    w.Key("digest").String(outcome.digest);
+    w.Key("created").Bool(outcome.created);
+    w.EndObject();
+  }
+  w.EndArray();
+}
+
+// {"error": {...}, "accepted": [...]}; the error only when there is one.
+std::string ProcessAnswer(const Status* error,
+                          const std::vector<std::pair<const Job*, StoredJob>>& stored) {
+  std::string out;
+  JsonWriter w(out);
+  w.BeginObject();
+  if (error) w.Key("error").Raw(ErrorObjectJson(*error));
+  WriteAccepted(w, stored);
+  w.EndObject();
+  out.push_back('\n');
+  return out;
+}
+
+HttpResponse MethodNotAllowed(const HttpRequest& request, const char* allow) {
+  HttpResponse res = ErrorResponse(405, "method_not_allowed",
+                                   std::string(request.method_string()) + " is not allowed on " +
+                                       std::string(request.target().substr(0, 200)) +
+                                       "; use " + allow);
+  res.set(http::field::allow, allow);
+  return res;
+}
+
+}  // namespace
+
+Api::Api(ApiContext context)
+    : context_(std::move(context)),
+      jobs_(context_.store, context_.limits),
+      reports_(jobs_, context_.warehouse) {}
+
+HttpResponse Api::Handle(HttpRequest& request) {
+  Result<RequestTarget> target = ParseRequestTarget(request.target());
+  if (!target.ok()) return ErrorResponse(target.status());
+  const auto& seg = target->segments;
+  const bool get = request.method() == http::verb::get;
+  auto route = [&](const char* name, size_t size) { return seg.size() == size && seg[0] == name; };
+  if (route("process", 1)) {
+    if (request.method() != http::verb::post) return MethodNotAllowed(request, "POST");
+    return PostProcess(request, *target);
+  }
+  if (!get && (route("report", 2) || route("jobs", 2) || route("projects", 1) ||
+               route("stats", 2) || route("healthz", 1) || route("readyz", 1))) {
+    return MethodNotAllowed(request, "GET");
+  }
+  if (route("report", 2)) return GetReport(request, *target);
+  if (route("jobs", 2)) return GetJob(*target);
+  if (route("projects", 1)) return GetProjects(*target);
+  if (route("stats", 2) && seg[1] == "latency") return GetLatencyStats(*target);
+  if (route("healthz", 1)) return MakeResponse(200, "{\"status\":\"ok\"}\n");
+  if (route("readyz", 1)) return GetReady();
+  return ErrorResponse(404, "not_found",
+                       "no such endpoint: " + std::string(request.target().substr(0, 200)) +
+                           "; see docs/api.md for the endpoints");
+}
+
+HttpResponse Api::PostProcess(HttpRequest& request, const RequestTarget& target) {
+  if (Status s = CheckParams(target, {}); !s.ok()) return ErrorResponse(s);
+  std::string body = std::move(request.body());
+  body.reserve(body.size() + simdjson::SIMDJSON_PADDING);
+  auto parsed = ParseJobBatch(simdjson::padded_string_view(body.data(), body.size(),
+                                                           body.capacity()),
+                              context_.limits);
+  if (!parsed.ok()) return ErrorResponse(parsed.status());
+  std::vector<std::pair<const Job*, StoredJob>> stored;
+  std::vector<StatusDetail> conflicts;
+  const auto& jobs = (*parsed)->jobs();
+  for (size_t i = 0; i < jobs.size(); ++i) {
+    Result<StoredJob> outcome = jobs_.Store(jobs[i]);
+    if (outcome.ok()) {
+      stored.emplace_back(&jobs[i], *outcome);
+    } else if (outcome.status().code() == StatusCode::kConflict) {
+      conflicts.push_back({static_cast<int64_t>(i), "job_id", outcome.status().message()});
+    } else {
+      // The store failed: say which jobs are stored (each whole) and which are not.
+      Status s = outcome.status().WithContext("job " + std::to_string(i) + " was not stored: ");
+      HttpResponse res = MakeResponse(HttpStatusFor(s.code()), ProcessAnswer(&s, stored));
+      res.set(http::field::retry_after, "5");
+      return res;
+    }
+  }
+  if (conflicts.empty()) return MakeResponse(200, ProcessAnswer(nullptr, stored));
+  const Status s = Conflict(std::to_string(conflicts.size()) + " of " +
+                                std::to_string(jobs.size()) +
+                                " jobs conflict with stored jobs of the same job_id: " +
+                                conflicts.front().message,
+                            conflicts);
+  return MakeResponse(409, ProcessAnswer(&s, stored));
+}
+
+HttpResponse Api::GetReport(const HttpRequest& request, const RequestTarget& target) {
+  static constexpr std::array<std::string_view, 4> kAllowed = {"project", "base", "format",
+                                                               "limit"};
+  if (Status s = CheckParams(target, kAllowed); !s.ok()) return ErrorResponse(s);
+  Result<int64_t> job_id = ParseJobIdText(target.segments[1], "the job ID in /report/{job_id}");
+  if (!job_id.ok()) return ErrorResponse(job_id.status());
+  Result<std::string> project = ProjectParam(target);
+  if (!project.ok()) return ErrorResponse(project.status());
+  Result<int64_t> limit = IntParam(target, "limit", 1000, kMaxLimit);
+  if (!limit.ok()) return ErrorResponse(limit.status());
+  Status format_error;
+  const bool text = WantsText(request, target, format_error);
+  if (!format_error.ok()) return ErrorResponse(format_error);
+  ReportRequest report_request;
+  report_request.project = *project;
+  report_request.job_id = *job_id;
+  report_request.limit = static_cast<size_t>(*limit);
+  if (auto it = target.params.find("base"); it != target.params.end()) {
+    Result<int64_t> base = ParseJobIdText(it->second, "base");
+    if (!base.ok()) return ErrorResponse(base.status());
+    report_request.base_job_id = *base;
+  }
+  Result<Report> report = reports_.Build(report_request);
+  if (!report.ok()) return ErrorResponse(report.status());
+  if (text) return MakeResponse(200, RenderReportText(*report), "text/plain; charset=utf-8");
+  return MakeResponse(200, RenderReportJson(*report));
+}
+
+HttpResponse Api::GetJob(const RequestTarget& target) {
+  static constexpr std::array<std::string_view, 1> kAllowed = {"project"};
+  if (Status s = CheckParams(target, kAllowed); !s.ok()) return ErrorResponse(s);
+  Result<int64_t> job_id = ParseJobIdText(target.segments[1], "the job ID in /jobs/{job_id}");
+  if (!job_id.ok()) return ErrorResponse(job_id.status());
+  Result<std::string> project = ProjectParam(target);
+  if (!project.ok()) return ErrorResponse(project.status());
+  Result<std::string> bytes = jobs_.ReadRaw(*project, *job_id);
+  if (!bytes.ok()) {
+    if (bytes.status().code() == StatusCode::kNotFound) {
+      return ErrorResponse(NotFound("job " + std::to_string(*job_id) + " of project " +
+                                    *project + " does not exist"));
+    }
+    return ErrorResponse(bytes.status());
+  }
+  return MakeResponse(200, std::move(*bytes));
+}
+
+HttpResponse Api::GetProjects(const RequestTarget& target) {
+  if (Status s = CheckParams(target, {}); !s.ok()) return ErrorResponse(s);
+  auto projects = jobs_.ListProjects();
+  if (!projects.ok()) return ErrorResponse(projects.status());
+  std::string out;
+  JsonWriter w(out);
+  w.BeginObject().Key("projects").BeginArray();
+  for (const ProjectSummary& p : *projects) {
+    w.BeginObject();
+    w.Key("project").String(p.project);
+    w.Key("jobs").Int(p.jobs);
+    w.Key("latest_job_id").Int(p.latest_job_id);
+    w.EndObject();
+  }
+  w.EndArray().EndObject();
+  out.push_back('\n');
+  return MakeResponse(200, std::move(out));
+}
+
+HttpResponse Api::GetLatencyStats(const RequestTarget& target) {
+  static constexpr std::array<std::string_view, 3> kAllowed = {"project", "window", "quantiles"};
+  if (Status s = CheckParams(target, kAllowed); !s.ok()) return ErrorResponse(s);
+  LatencyQuery query;
+  if (target.params.count("project")) {
+    Result<std::string> project = ProjectParam(target);
+    if (!project.ok()) return ErrorResponse(project.status());
+    query.project = *project;
+  }
+  auto param = [&](const char* name, const char* fallback) {
+    auto it = target.params.find(name);
+    return it == target.params.end() ? std::string(fallback) : it->second;
+  };
+  const std::string window_text = param("window", "30d");
+  Result<int64_t> window = ParseWindow(window_text);
+  if (!window.ok()) return ErrorResponse(window.status());
+  Result<std::vector<double>> quantiles = ParseQuantiles(param("quantiles", "0.5,0.95,0.99"));
+  if (!quantiles.ok()) return ErrorResponse(quantiles.status());
+  query.to_ms = context_.now_ms();
+  query.from_ms = query.to_ms - *window;
+  query.quantiles = *quantiles;
+  Result<LatencyStats> stats = context_.warehouse.Latency(query);
+  if (!stats.ok()) return ErrorResponse(stats.status());
+  std::string out;
+  JsonWriter w(out);
+  w.BeginObject();
+  w.Key("project");
+  query.project ? w.String(*query.project) : w.Null();
+  w.Key("window").String(window_text);
+  w.Key("count").Int(stats->count);
+  w.Key("quantiles").BeginObject();
+  for (size_t i = 0; i < query.quantiles.size(); ++i) {
+    std::string name;
+    AppendJsonNumber(name, query.quantiles[i]);
+    w.Key(name);
+    stats->values[i] ? w.Number(*stats->values[i]) : w.Null();
+  }
+  w.EndObject();
+  w.Key("unit").String("ms");
+  w.EndObject();
+  out.push_back('\n');
+  return MakeResponse(200, std::move(out));
+}
+
+HttpResponse Api::GetReady() {
+  const Status store = context_.store.Probe();
+  const Status warehouse = context_.warehouse.Probe();
+  std::string out;
+  JsonWriter w(out);
+  w.BeginObject();
+  w.Key("status").String(store.ok() && warehouse.ok() ? "ready" : "unavailable");
+  auto backend = [&](const char* name, const std::string& url, const Status& s) {
+    w.Key(name).BeginObject();
+    w.Key("url").String(url);
+    w.Key("status").String(s.ok() ? "ok" : "unavailable");
+    if (!s.ok()) w.Key("message").String(s.message());
+    w.EndObject();
+  };
+  backend("store", context_.store.Describe(), store);
+  backend("warehouse", context_.warehouse.Describe(), warehouse);
+  w.EndObject();
+  out.push_back('\n');
+  return MakeResponse(store.ok() && warehouse.ok() ? 200 : 503, std::move(out));
+}
+
+}  // namespace buildtrace

@@ -1,0 +1,44 @@
+// BuildTrace's HTTP API (docs/api.md): thin handlers that parse the request, call the service
+// layer and the backends, and render the answer. Routing is a table in api.cc.
+#pragma once
+
+#include <cstdint>
+#include <functional>
+
+#include "core/job_parser.h"
+#include "http/server.h"
+#include "service/job_repository.h"
+#include "service/report_service.h"
+#include "store/state_store.h"
+#include "warehouse/metrics_warehouse.h"
+
+namespace buildtrace {
+
+struct ApiContext {
+  StateStore& store;
+  MetricsWarehouse& warehouse;
+  ParseLimits limits;
+  std::function<int64_t()> now_ms;  // the clock, injected for tests
+};
+
+// Thread-safe: Handle may run on many threads at once.
+class Api {
+ public:
+  explicit Api(ApiContext context);
+
+  HttpResponse Handle(HttpRequest& request);
+
+ private:
+  HttpResponse PostProcess(HttpRequest& request, const struct RequestTarget& target);
+  HttpResponse GetReport(const HttpRequest& request, const struct RequestTarget& target);
+  HttpResponse GetJob(const struct RequestTarget& target);
+  HttpResponse GetProjects(const struct RequestTarget& target);
+  HttpResponse GetLatencyStats(const struct RequestTarget& target);
+  HttpResponse GetReady();
+
+  ApiContext context_;
+  JobRepository jobs_;
+  ReportService reports_;
+};
+
+}  // namespace buildtrace

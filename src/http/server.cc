@@ -1,0 +1,252 @@
+// Beast server: one Session per connection, a strand per session, handlers on a worker pool.
+#include "http/server.h"
+
+#include <algorithm>
+#include <optional>
+#include <thread>
+#include <vector>
+
+#include <boost/asio.hpp>
+#include <boost/beast/core.hpp>
+
+#include "service/log.h"
+
+namespace buildtrace {
+
+namespace net = boost::asio;
+namespace beast = boost::beast;
+namespace http = beast::http;
+using tcp = net::ip::tcp;
+
+class HttpServer::Impl {
+ public:
+  Impl(ServerOptions options, RequestHandler handler, ErrorResponder errors)
+      : options_(std::move(options)),
+        handler_(std::move(handler)),
+        errors_(std::move(errors)),
+        workers_(options_.worker_threads > 0
+                     ? options_.worker_threads
+                     : std::max(2u, std::thread::hardware_concurrency())),
+        acceptor_(ioc_),
+        signals_(ioc_, SIGINT, SIGTERM) {}
+
+  Status Listen();
+  void Run();
+  void Stop() {
+    net::post(ioc_, [this] {
+      beast::error_code ignored;
+      acceptor_.close(ignored);
+      signals_.cancel(ignored);
+      ioc_.stop();
+    });
+  }
+
+  const ServerOptions& options() const { return options_; }
+  const RequestHandler& handler() const { return handler_; }
+  const ErrorResponder& errors() const { return errors_; }
+  net::thread_pool& workers() { return workers_; }
+  uint16_t port() const { return port_; }
+
+ private:
+  void Accept();
+
+  ServerOptions options_;
+  RequestHandler handler_;
+  ErrorResponder errors_;
+  net::io_context ioc_;
+  net::thread_pool workers_;
+  tcp::acceptor acceptor_;
+  net::signal_set signals_;
+  uint16_t port_ = 0;
+};
+
+namespace {
+
+class Session : public std::enable_shared_from_this<Session> {
+ public:
+  Session(tcp::socket socket, HttpServer::Impl& server)
+      : stream_(std::move(socket)), server_(server) {}
+
+  void Start() { ReadHeader(); }
+
+ private:
+  void ReadHeader() {
+    parser_.emplace();
+    parser_->body_limit(server_.options().max_body_bytes);
+    parser_->header_limit(server_.options().max_header_bytes);
+    stream_.expires_after(server_.options().idle_timeout);
+    http::async_read_header(stream_, buffer_, *parser_,
+                            beast::bind_front_handler(&Session::OnHeader, shared_from_this()));
+  }
+
+  void OnHeader(beast::error_code ec, size_t) {
+    if (ec) return OnReadError(ec);
+    const HttpRequest& req = parser_->get();
+    if (auto length = parser_->content_length();
+        length && *length > server_.options().max_body_bytes) {
+      return TooLarge();
+    }
+    stream_.expires_after(server_.options().request_timeout);
+    if (beast::iequals(req[http::field::expect], "100-continue")) {
+      // curl waits a second for this before sending a large body.
+      static constexpr std::string_view kContinue = "HTTP/1.1 100 Continue\r\n\r\n";
+      net::async_write(stream_, net::buffer(kContinue),
+                       [self = shared_from_this()](beast::error_code wec, size_t) {
+                         if (wec) return self->Close();
+                         self->ReadBody();
+                       });
+      return;
+    }
+    ReadBody();
+  }
+
+  void ReadBody() {
+    http::async_read(stream_, buffer_, *parser_,
+                     beast::bind_front_handler(&Session::OnBody, shared_from_this()));
+  }
+
+  void OnBody(beast::error_code ec, size_t) {
+    if (ec) return OnReadError(ec);
+    Dispatch();
+  }
+
+  void OnReadError(beast::error_code ec) {
+    if (ec == http::error::end_of_stream || ec == net::error::eof ||
+        ec == beast::error::timeout || ec == net::error::connection_reset ||
+        ec == net::error::operation_aborted) {
+      return Close();
+    }
+    if (ec == http::error::body_limit) return TooLarge();
+    if (ec == http::error::header_limit) {
+      return WriteError(431, "headers_too_large",
+                        "the request headers exceed " +
+                            std::to_string(server_.options().max_header_bytes) + " bytes");
+    }
+    WriteError(400, "bad_request", "the request is not valid HTTP/1.1: " + ec.message());
+  }
+
+  void TooLarge() {
+    WriteError(413, "body_too_large",
+               "the request body exceeds the limit of " +
+                   std::to_string(server_.options().max_body_bytes) +
+                   " bytes; split the jobs into several requests or raise --max-body");
+  }
+
+  void WriteError(unsigned status, std::string code, std::string message) {
+    HttpResponse res = server_.errors()(status, std::move(code), std::move(message));
+    res.keep_alive(false);
+    Write(std::move(res));
+  }
+
+  void Dispatch() {
+    auto request = std::make_shared<HttpRequest>(parser_->release());
+    net::post(server_.workers(), [self = shared_from_this(), request] {
+      const auto start = std::chrono::steady_clock::now();
+      HttpResponse res;
+      try {
+        res = self->server_.handler()(*request);
+      } catch (const std::exception& e) {
+        // A handler bug must not take the process down; the log says what happened.
+        LogError(std::string("handler threw: ") + e.what());
+        res = self->server_.errors()(500, "internal", "internal error; see the server log");
+      }
+      res.keep_alive(request->keep_alive() && res.keep_alive());
+      LogAccess(*request, res, start);
+      net::post(self->stream_.get_executor(),
+                [self, res = std::move(res)]() mutable { self->Write(std::move(res)); });
+    });
+  }
+
+  static void LogAccess(const HttpRequest& req, const HttpResponse& res,
+                        std::chrono::steady_clock::time_point start) {
+    const auto us = std::chrono::duration_cast<std::chrono::microseconds>(
+                        std::chrono::steady_clock::now() - start)
+                        .count();
+    std::string target(req.target().substr(0, 200));
+    for (char& c : target) {
+      if (static_cast<unsigned char>(c) < 0x20) c = '?';
+    }
+    LogInfo(std::string(req.method_string()) + " " + target + " " +
+            std::to_string(res.result_int()) + " " + std::to_string(res.body().size()) + "B " +
+            std::to_string(us / 1000) + "." + std::to_string(us % 1000 / 100) + "ms");
+  }
+
+  void Write(HttpResponse res) {
+    response_ = std::make_shared<HttpResponse>(std::move(res));
+    response_->prepare_payload();
+    stream_.expires_after(server_.options().request_timeout);
+    http::async_write(stream_, *response_,
+                      beast::bind_front_handler(&Session::OnWrite, shared_from_this()));
+  }
+
+  void OnWrite(beast::error_code ec, size_t) {
+    const bool keep_alive = response_->keep_alive();
+    response_.reset();
+    if (ec || !keep_alive) return Close();
+    ReadHeader();
+  }
+
+  void Close() {
+    beast::error_code ignored;
+    stream_.socket().shutdown(tcp::socket::shutdown_send, ignored);
+    stream_.close();
+  }
+
+  beast::tcp_stream stream_;
+  beast::flat_buffer buffer_;
+  std::optional<http::request_parser<http::string_body>> parser_;
+  std::shared_ptr<HttpResponse> response_;
+  HttpServer::Impl& server_;
+};
+
+}  // namespace
+
+Status HttpServer::Impl::Listen() {
+  beast::error_code ec;
+  const auto address = net::ip::make_address(options_.host, ec);
+  if (ec) {
+    return InvalidArgument("--host \"" + options_.host +
+                           "\" is not an IP address; use e.g. 127.0.0.1 or 0.0.0.0");
+  }
+  const tcp::endpoint endpoint(address, options_.port);
+  const std::string where = options_.host + ":" + std::to_string(options_.port);
+  acceptor_.open(endpoint.protocol(), ec);
+  if (!ec) acceptor_.set_option(net::socket_base::reuse_address(true), ec);
+  if (!ec) acceptor_.bind(endpoint, ec);
+  if (!ec) acceptor_.listen(net::socket_base::max_listen_connections, ec);
+  if (ec) return Unavailable("cannot listen on " + where + ": " + ec.message());
+  port_ = acceptor_.local_endpoint().port();
+  return Status::Ok();
+}
+
+void HttpServer::Impl::Accept() {
+  acceptor_.async_accept(net::make_strand(ioc_), [this](beast::error_code ec, tcp::socket socket) {
+    if (ec == net::error::operation_aborted || !acceptor_.is_open()) return;
+    if (!ec) std::make_shared<Session>(std::move(socket), *this)->Start();
+    Accept();
+  });
+}
+
+void HttpServer::Impl::Run() {
+  signals_.async_wait([this](beast::error_code ec, int signal) {
+    if (ec) return;
+    LogInfo("received signal " + std::to_string(signal) + ", stopping");
+    Stop();
+  });
+  Accept();
+  std::vector<std::thread> threads;
+  for (int i = 1; i < options_.io_threads; ++i) threads.emplace_back([this] { ioc_.run(); });
+  ioc_.run();
+  for (auto& t : threads) t.join();
+  workers_.join();
+}
+
+HttpServer::HttpServer(ServerOptions options, RequestHandler handler, ErrorResponder errors)
+    : impl_(std::make_unique<Impl>(std::move(options), std::move(handler), std::move(errors))) {}
+HttpServer::~HttpServer() = default;
+Status HttpServer::Listen() { return impl_->Listen(); }
+uint16_t HttpServer::port() const { return impl_->port(); }
+void HttpServer::Run() { impl_->Run(); }
+void HttpServer::Stop() { impl_->Stop(); }
+
+}  // namespace buildtrace

@@ -1,0 +1,149 @@
+// Storing, reading and listing jobs in a StateStore.
+#include "service/job_repository.h"
+
+#include <charconv>
+#include <cstdio>
+#include <unordered_map>
+
+#include "core/canonical_hash.h"
+#include "core/job_writer.h"
+
+namespace buildtrace {
+namespace {
+
+constexpr std::string_view kJobsPrefix = "jobs/";
+constexpr std::string_view kJobSuffix = ".json";
+constexpr size_t kIdDigits = 19;
+
+// Parses "<19 digits>.json"; nullopt for any other name (ignored when listing).
+std::optional<int64_t> JobIdFromFileName(std::string_view name) {
+  if (name.size() != kIdDigits + kJobSuffix.size() || !name.ends_with(kJobSuffix)) {
+    return std::nullopt;
+  }
+  int64_t id = 0;
+  auto r = std::from_chars(name.data(), name.data() + kIdDigits, id);
+  if (r.ec != std::errc() || r.ptr != name.data() + kIdDigits || id < 1) return std::nullopt;
+  return id;
+}
+
+}  // namespace
+
+std::string JobObjectName(std::string_view project, int64_t job_id) {
+  char id[24];
+  std::snprintf(id, sizeof id, "%019lld", static_cast<long long>(job_id));
+  std::string name(kJobsPrefix);
+  name.append(project).append("/").append(id).append(kJobSuffix);
+  return name;
+}
+
+bool SameJob(const Job& a, const Job& b) {
+  const JobHeader& x = a.header;
+  const JobHeader& y = b.header;
+  if (x.job_id != y.job_id || x.project != y.project || x.timestamp != y.timestamp ||
+      x.latency_ms != y.latency_ms || x.status != y.status || x.metadata != y.metadata ||
+      a.state.size() != b.state.size()) {
+    return false;
+  }
+  std::unordered_map<std::string_view, const StateEntry*> index;
+  index.reserve(a.state.size());
+  for (const StateEntry& e : a.state) index.emplace(e.id, &e);
+  for (const StateEntry& e : b.state) {
+    auto it = index.find(e.id);
+    if (it == index.end() || it->second->value != e.value ||
+        it->second->structured != e.structured) {
+      return false;
+    }
+  }
+  return true;
+}
+
+Result<StoredJob> JobRepository::Store(const Job& job) {
+  const std::string name = JobObjectName(job.header.project, job.header.job_id);
+  std::string bytes = SerializeJob(job);
+  Status s = store_.CreateIfAbsent(name, bytes);
+  if (s.ok()) return StoredJob{ContentDigest(bytes), true};
+  if (s.code() != StatusCode::kAlreadyExists) return s;
+  return ResolveExisting(job, name, bytes);
+}
+
+Result<StoredJob> JobRepository::ResolveExisting(const Job& job, const std::string& name,
+                                                 const std::string& bytes) {
+  Result<std::string> existing = store_.Read(name);
+  if (!existing.ok()) return existing.status();
+  const std::string conflict =
+      "job " + std::to_string(job.header.job_id) + " of project " + job.header.project +
+      " is already stored with different content; jobs are immutable, post it under a new "
+      "job_id";
+  if (*existing == bytes) return StoredJob{ContentDigest(*existing), false};
+  auto parsed = ParseJobDocument(simdjson::padded_string_view(*existing, existing->capacity()),
+                                 limits_);
+  if (!parsed.ok() || (*parsed)->jobs().size() != 1 || !SameJob((*parsed)->jobs()[0], job)) {
+    return Conflict(conflict);
+  }
+  return StoredJob{ContentDigest(*existing), false};
+}
+
+Result<std::string> JobRepository::ReadRaw(std::string_view project, int64_t job_id) {
+  return store_.Read(JobObjectName(project, job_id));
+}
+
+Result<std::unique_ptr<ParsedJobs>> JobRepository::Load(std::string_view project,
+                                                        int64_t job_id) {
+  const std::string name = JobObjectName(project, job_id);
+  Result<std::string> bytes = store_.Read(name);
+  if (!bytes.ok()) {
+    if (bytes.status().code() == StatusCode::kNotFound) {
+      return NotFound("job " + std::to_string(job_id) + " of project " + std::string(project) +
+                      " does not exist; post it to /process first");
+    }
+    return bytes.status();
+  }
+  // The parsed job's strings point into the parser's own buffers, so `bytes` may go.
+  auto parsed = ParseJobDocument(simdjson::padded_string_view(*bytes, bytes->capacity()),
+                                 limits_);
+  if (!parsed.ok()) {
+    return Internal("stored object " + name + " in " + store_.Describe() +
+                    " is corrupt: " + parsed.status().message());
+  }
+  const Job& job = (*parsed)->jobs().front();
+  if (job.header.job_id != job_id || job.header.project != project) {
+    return Internal("stored object " + name + " in " + store_.Describe() +
+                    " holds another job; it was changed outside BuildTrace");
+  }
+  return parsed;
+}
+
+Result<std::vector<int64_t>> JobRepository::ListJobIds(std::string_view project) {
+  const std::string prefix = std::string(kJobsPrefix) + std::string(project) + "/";
+  Result<std::vector<std::string>> names = store_.List(prefix);
+  if (!names.ok()) return names.status();
+  std::vector<int64_t> ids;
+  ids.reserve(names->size());
+  for (const std::string& name : *names) {
+    const std::string_view rest = std::string_view(name).substr(prefix.size());
+    if (auto id = JobIdFromFileName(rest)) ids.push_back(*id);
+  }
+  return ids;  // byte order of zero-padded IDs is numeric order
+}
+
+Result<std::vector<ProjectSummary>> JobRepository::ListProjects() {
+  Result<std::vector<std::string>> names = store_.List(kJobsPrefix);
+  if (!names.ok()) return names.status();
+  std::vector<ProjectSummary> projects;
+  for (const std::string& name : *names) {
+    const std::string_view rest = std::string_view(name).substr(kJobsPrefix.size());
+    const size_t slash = rest.find('/');
+    if (slash == std::string_view::npos) continue;
+    const std::string_view project = rest.substr(0, slash);
+    const auto id = JobIdFromFileName(rest.substr(slash + 1));
+    if (!id || !IsValidProjectName(project)) continue;
+    if (projects.empty() || projects.back().project != project) {
+      projects.push_back({std::string(project), 0, 0});
+    }
+    ++projects.back().jobs;
+    projects.back().latest_job_id = std::max(projects.back().latest_job_id, *id);
+  }
+  return projects;
+}
+
+}  // namespace buildtrace

@@ -1,0 +1,242 @@
+// Tests of FileStateStore: the StateStore conformance suite, each test in a fresh temporary folder,
+// plus what is specific to files (opening, crash leftovers, on-disk layout, failing writes).
+#include "store/file_state_store.h"
+
+#include <gmock/gmock.h>
+#include <gtest/gtest.h>
+#include <stdlib.h>
+#include <sys/stat.h>
+
+#include <filesystem>
+#include <fstream>
+#include <memory>
+#include <string>
+#include <vector>
+
+#include "testing/state_store_conformance.h"
+
+namespace buildtrace {
+namespace {
+
+namespace fs = std::filesystem;
+using ::testing::HasSubstr;
+using Names = std::vector<std::string>;
+
+// Makes a new empty folder under the test temporary directory.
+std::string MakeTempFolder() {
+  std::string path = ::testing::TempDir() + "bt-file-store-XXXXXX";
+  if (::mkdtemp(path.data()) == nullptr) return "";
+  return path;
+}
+
+// A FileStateStore in a fresh temporary folder, removed (with all objects) on destruction.
+class TempFolderStore : public StateStore {
+ public:
+  static std::unique_ptr<StateStore> Make() {
+    const std::string folder = MakeTempFolder();
+    if (folder.empty()) return nullptr;
+    Result<std::unique_ptr<FileStateStore>> opened = FileStateStore::Open(folder);
+    if (!opened.ok()) {
+      ADD_FAILURE() << opened.status().message();
+      return nullptr;
+    }
+    return std::unique_ptr<StateStore>(new TempFolderStore(folder, std::move(*opened)));
+  }
+  ~TempFolderStore() override {
+    store_.reset();
+    std::error_code ignored;
+    fs::remove_all(folder_, ignored);
+  }
+
+  Status CreateIfAbsent(std::string_view name, std::string_view data) override {
+    return store_->CreateIfAbsent(name, data);
+  }
+  Result<std::string> Read(std::string_view name) override { return store_->Read(name); }
+  Result<Names> List(std::string_view prefix) override { return store_->List(prefix); }
+  Status Probe() override { return store_->Probe(); }
+  std::string Describe() const override { return store_->Describe(); }
+
+ private:
+  TempFolderStore(std::string folder, std::unique_ptr<FileStateStore> store)
+      : folder_(std::move(folder)), store_(std::move(store)) {}
+
+  std::string folder_;
+  std::unique_ptr<FileStateStore> store_;
+};
+
+INSTANTIATE_TEST_SUITE_P(FileStateStore, StateStoreConformanceTest,
+                         ::testing::Values(StateStoreFactory{"File", &TempFolderStore::Make}),
+                         StateStoreFactoryName);
+
+class FileStateStoreTest : public ::testing::Test {
+ protected:
+  void SetUp() override {
+    folder_ = MakeTempFolder();
+    ASSERT_FALSE(folder_.empty()) << "cannot make a temporary folder";
+  }
+  void TearDown() override {
+    std::error_code ignored;
+    fs::remove_all(folder_, ignored);
+  }
+
+  std::unique_ptr<FileStateStore> OpenOk(const std::string& root) {
+    Result<std::unique_ptr<FileStateStore>> opened = FileStateStore::Open(root);
+    EXPECT_TRUE(opened.ok()) << opened.status().message();
+    return opened.ok() ? std::move(*opened) : nullptr;
+  }
+
+  // Relative paths of all files below `root`, sorted.
+  static Names FilesBelow(const std::string& root) {
+    Names files;
+    for (const fs::directory_entry& entry : fs::recursive_directory_iterator(root)) {
+      if (entry.is_regular_file()) files.push_back(fs::relative(entry.path(), root).native());
+    }
+    std::sort(files.begin(), files.end());
+    return files;
+  }
+
+  static void WriteFile(const std::string& path, const std::string& content) {
+    fs::create_directories(fs::path(path).parent_path());
+    std::ofstream(path, std::ios::binary) << content;
+  }
+
+  std::string folder_;
+};
+
+TEST_F(FileStateStoreTest, OpenCreatesMissingRootAndDescribesItsAbsolutePath) {
+  std::unique_ptr<FileStateStore> store = OpenOk(folder_ + "/a/b/c/");
+  ASSERT_NE(store, nullptr);
+  EXPECT_TRUE(fs::is_directory(folder_ + "/a/b/c"));
+  EXPECT_EQ(store->Describe(), "file://" + folder_ + "/a/b/c");
+}
+
+TEST_F(FileStateStoreTest, OpenOnRegularFileFailsNamingThePath) {
+  const std::string path = folder_ + "/plain-file";
+  WriteFile(path, "not a folder");
+  Result<std::unique_ptr<FileStateStore>> opened = FileStateStore::Open(path);
+  ASSERT_FALSE(opened.ok());
+  EXPECT_EQ(opened.status().code(), StatusCode::kUnavailable);
+  EXPECT_THAT(opened.status().message(), HasSubstr(path));
+  EXPECT_THAT(opened.status().message(), HasSubstr("not a folder"));
+}
+
+TEST_F(FileStateStoreTest, OpenBelowRegularFileFailsNamingThePath) {
+  WriteFile(folder_ + "/plain-file", "");
+  Result<std::unique_ptr<FileStateStore>> opened = FileStateStore::Open(folder_ + "/plain-file/x");
+  ASSERT_FALSE(opened.ok());
+  EXPECT_EQ(opened.status().code(), StatusCode::kUnavailable);
+  EXPECT_THAT(opened.status().message(), HasSubstr(folder_ + "/plain-file/x"));
+}
+
+TEST_F(FileStateStoreTest, ObjectsAreFilesUnderTheRoot) {
+  std::unique_ptr<FileStateStore> store = OpenOk(folder_);
+  ASSERT_NE(store, nullptr);
+  ASSERT_TRUE(store->CreateIfAbsent("jobs/a/1.json", "{}").ok());
+  std::ifstream file(folder_ + "/jobs/a/1.json", std::ios::binary);
+  EXPECT_EQ(std::string(std::istreambuf_iterator<char>(file), {}), "{}");
+  EXPECT_EQ(fs::status(folder_ + "/jobs/a/1.json").permissions() & fs::perms::all,
+            fs::perms::owner_read | fs::perms::owner_write | fs::perms::group_read |
+                fs::perms::others_read);
+}
+
+TEST_F(FileStateStoreTest, OpenRemovesStrayTempFilesAndKeepsObjects) {
+  std::unique_ptr<FileStateStore> store = OpenOk(folder_);
+  ASSERT_NE(store, nullptr);
+  ASSERT_TRUE(store->CreateIfAbsent("jobs/a/1.json", "one").ok());
+  ASSERT_TRUE(store->CreateIfAbsent("jobs/.tmp-but-an-object", "kept").ok());
+  WriteFile(folder_ + "/.tmp-00000000deadbeef~", "partial");
+  WriteFile(folder_ + "/jobs/a/.tmp-0123456789abcdef~", "partial");
+  WriteFile(folder_ + "/jobs/a/deep/.tmp-fedcba9876543210~", "partial");
+  store.reset();
+
+  store = OpenOk(folder_);
+  ASSERT_NE(store, nullptr);
+  EXPECT_EQ(FilesBelow(folder_), (Names{"jobs/.tmp-but-an-object", "jobs/a/1.json"}));
+  Result<std::string> read = store->Read("jobs/a/1.json");
+  ASSERT_TRUE(read.ok()) << read.status().message();
+  EXPECT_EQ(*read, "one");
+}
+
+TEST_F(FileStateStoreTest, TempFilesAndInvalidNamesAreNeverListed) {
+  std::unique_ptr<FileStateStore> store = OpenOk(folder_);
+  ASSERT_NE(store, nullptr);
+  ASSERT_TRUE(store->CreateIfAbsent("jobs/a/1.json", "one").ok());
+  WriteFile(folder_ + "/jobs/a/.tmp-0123456789abcdef~", "partial");
+  WriteFile(folder_ + "/jobs/a/not valid", "dropped in by hand");
+  Result<Names> all = store->List("");
+  ASSERT_TRUE(all.ok()) << all.status().message();
+  EXPECT_EQ(*all, Names{"jobs/a/1.json"});
+  Result<Names> temps = store->List("jobs/a/.tmp");
+  ASSERT_TRUE(temps.ok()) << temps.status().message();
+  EXPECT_EQ(*temps, Names{});
+}
+
+TEST_F(FileStateStoreTest, NoTempFileRemainsAfterCreates) {
+  std::unique_ptr<FileStateStore> store = OpenOk(folder_);
+  ASSERT_NE(store, nullptr);
+  ASSERT_TRUE(store->CreateIfAbsent("jobs/a/1.json", "one").ok());
+  ASSERT_EQ(store->CreateIfAbsent("jobs/a/1.json", "two").code(), StatusCode::kAlreadyExists);
+  ASSERT_TRUE(store->CreateIfAbsent("top", "").ok());
+  ASSERT_TRUE(store->Probe().ok());
+  EXPECT_EQ(FilesBelow(folder_), (Names{"jobs/a/1.json", "top"}));
+}
+
+TEST_F(FileStateStoreTest, FailedCreateIsUnavailableNamingTheObjectAndLeavesNothing) {
+  // Tests run as root, where a read-only folder still takes writes; a file where a folder must
+  // be created fails for everyone.
+  WriteFile(folder_ + "/jobs", "a file, not a folder");
+  std::unique_ptr<FileStateStore> store = OpenOk(folder_);
+  ASSERT_NE(store, nullptr);
+  for (const char* name : {"jobs/a/1.json", "jobs/1.json"}) {
+    const Status created = store->CreateIfAbsent(name, "data");
+    EXPECT_EQ(created.code(), StatusCode::kUnavailable) << created.message();
+    EXPECT_THAT(created.message(), HasSubstr("file store " + folder_ + ": create " + name + ": "));
+    EXPECT_EQ(store->Read(name).status().code(), StatusCode::kNotFound) << name;
+  }
+  EXPECT_EQ(FilesBelow(folder_), Names{"jobs"});
+}
+
+TEST_F(FileStateStoreTest, ReadOfMissingNamesTheObject) {
+  std::unique_ptr<FileStateStore> store = OpenOk(folder_);
+  ASSERT_NE(store, nullptr);
+  Result<std::string> read = store->Read("jobs/a/1.json");
+  EXPECT_EQ(read.status().code(), StatusCode::kNotFound);
+  EXPECT_EQ(read.status().message(), "file store " + folder_ + ": object jobs/a/1.json not found");
+}
+
+TEST_F(FileStateStoreTest, NameThatIsAFolderOfObjectsCannotBeCreated) {
+  std::unique_ptr<FileStateStore> store = OpenOk(folder_);
+  ASSERT_NE(store, nullptr);
+  ASSERT_TRUE(store->CreateIfAbsent("jobs/a/1.json", "one").ok());
+  EXPECT_EQ(store->CreateIfAbsent("jobs/a", "x").code(), StatusCode::kAlreadyExists);
+  EXPECT_EQ(store->Read("jobs/a").status().code(), StatusCode::kNotFound);
+}
+
+TEST_F(FileStateStoreTest, SegmentTooLongForTheFileSystemIsInvalid) {
+  std::unique_ptr<FileStateStore> store = OpenOk(folder_);
+  ASSERT_NE(store, nullptr);
+  const std::string name = "jobs/" + std::string(300, 'x');
+  ASSERT_TRUE(IsValidObjectName(name));
+  EXPECT_EQ(store->CreateIfAbsent(name, "x").code(), StatusCode::kInvalidArgument);
+  EXPECT_EQ(store->Read(name).status().code(), StatusCode::kNotFound);
+}
+
+TEST_F(FileStateStoreTest, ListWithLeadingSlashIsInvalid) {
+  std::unique_ptr<FileStateStore> store = OpenOk(folder_);
+  ASSERT_NE(store, nullptr);
+  EXPECT_EQ(store->List("/").status().code(), StatusCode::kInvalidArgument);
+  EXPECT_EQ(store->List("/etc/").status().code(), StatusCode::kInvalidArgument);
+}
+
+TEST_F(FileStateStoreTest, ProbeFailsWhenTheRootIsGone) {
+  std::unique_ptr<FileStateStore> store = OpenOk(folder_ + "/root");
+  ASSERT_NE(store, nullptr);
+  ASSERT_TRUE(store->Probe().ok());
+  fs::remove_all(folder_ + "/root");
+  const Status probe = store->Probe();
+  EXPECT_EQ(probe.code(), StatusCode::kUnavailable);
+  EXPECT_THAT(probe.message(), HasSubstr(folder_ + "/root"));
+}
+
+}  // namespace
+}  // namespace buildtrace

@@ -1,0 +1,36 @@
+// Object-name validation shared by every StateStore implementation: one rule, checked in one place,
+// so that no caller input can name anything outside a store's root or prefix.
+#include "store/state_store.h"
+
+namespace buildtrace {
+namespace {
+
+constexpr size_t kMaxObjectNameBytes = 512;
+
+bool IsNameChar(char c) {
+  return (c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') || (c >= '0' && c <= '9') || c == '.' ||
+         c == '_' || c == '-';
+}
+
+bool IsValidSegment(std::string_view segment) {
+  if (segment.empty() || segment == "." || segment == "..") return false;
+  for (char c : segment) {
+    if (!IsNameChar(c)) return false;
+  }
+  return true;
+}
+
+}  // namespace
+
+bool IsValidObjectName(std::string_view name) {
+  if (name.empty() || name.size() > kMaxObjectNameBytes) return false;
+  // Splitting on every '/' turns a leading, trailing or doubled '/' into an empty segment.
+  while (true) {
+    const size_t slash = name.find('/');
+    if (!IsValidSegment(name.substr(0, slash))) return false;
+    if (slash == std::string_view::npos) return true;
+    name.remove_prefix(slash + 1);
+  }
+}
+
+}  // namespace buildtrace

@@ -1,0 +1,265 @@
+// The MetricsWarehouse conformance tests: what every warehouse promises in metrics_warehouse.h,
+// checked with exact values. Quantiles follow the nearest-rank definition (PostgreSQL
+// percentile_disc): the smallest latency L such that at least ceil(q * n) jobs have latency <= L.
+#include "testing/metrics_warehouse_conformance.h"
+
+#include <atomic>
+#include <cstdint>
+#include <cstdio>
+#include <ctime>
+#include <latch>
+#include <optional>
+#include <string>
+#include <thread>
+#include <utility>
+#include <vector>
+
+namespace buildtrace {
+namespace {
+
+constexpr int64_t kT0 = 1'700'000'000'000;  // 2023-11-14T22:13:20Z
+
+// RFC 3339 UTC text for `ms`, so that rows are realistic; no warehouse should parse it.
+std::string Rfc3339(int64_t ms) {
+  const std::time_t seconds = static_cast<std::time_t>(ms / 1000);
+  std::tm utc{};
+  gmtime_r(&seconds, &utc);
+  char buffer[40];
+  const size_t n = std::strftime(buffer, sizeof(buffer), "%Y-%m-%dT%H:%M:%S", &utc);
+  char millis[8];
+  std::snprintf(millis, sizeof(millis), ".%03dZ", static_cast<int>(ms % 1000));
+  return std::string(buffer, n) + millis;
+}
+
+MetricsRow Row(const std::string& project, int64_t job_id, std::optional<int64_t> base,
+               int64_t timestamp_ms, double latency_ms) {
+  MetricsRow row;
+  row.project = project;
+  row.job_id = job_id;
+  row.base_job_id = base;
+  row.timestamp = Rfc3339(timestamp_ms);
+  row.timestamp_ms = timestamp_ms;
+  row.latency_ms = latency_ms;
+  row.added = 3;
+  row.removed = 1;
+  row.moved = 1;
+  row.resized = 2;
+  row.modified = 3;
+  row.unchanged = 40;
+  return row;
+}
+
+LatencyQuery Query(std::optional<std::string> project, int64_t from_ms, int64_t to_ms,
+                   std::vector<double> quantiles) {
+  return LatencyQuery{std::move(project), from_ms, to_ms, std::move(quantiles)};
+}
+
+using Values = std::vector<std::optional<double>>;
+
+// Records `row`, failing the test unless the warehouse answers `expected`.
+void ExpectRecord(MetricsWarehouse& warehouse, const MetricsRow& row, bool expected) {
+  Result<bool> written = warehouse.Record(row);
+  ASSERT_TRUE(written.ok()) << written.status().message();
+  EXPECT_EQ(*written, expected) << "job " << row.job_id << " of " << row.project << " base "
+                                << row.base_job_id.value_or(0);
+}
+
+LatencyStats LatencyOrDie(MetricsWarehouse& warehouse, const LatencyQuery& query) {
+  Result<LatencyStats> stats = warehouse.Latency(query);
+  EXPECT_TRUE(stats.ok()) << stats.status().message();
+  return stats.ok() ? *stats : LatencyStats{-1, {}};
+}
+
+// Records jobs 1..n of project `project` with latency i, all at kT0 + i, in a scrambled order
+// (n must be coprime with 7) so that nothing can rely on insertion order.
+void RecordOneToN(MetricsWarehouse& warehouse, const std::string& project, int n) {
+  for (int i = 0; i < n; ++i) {
+    const int job = (i * 7) % n + 1;
+    ExpectRecord(warehouse, Row(project, job, std::nullopt, kT0 + job, job), true);
+  }
+}
+
+TEST_P(MetricsWarehouseConformanceTest, RecordReturnsTrueThenFalseAndKeepsTheFirstRow) {
+  ExpectRecord(*warehouse_, Row("p", 12, 11, kT0, 7.0), true);
+  MetricsRow again = Row("p", 12, 11, kT0, 99.0);
+  again.added = 1000;
+  again.unchanged = 0;
+  ExpectRecord(*warehouse_, again, false);
+
+  LatencyStats stats = LatencyOrDie(*warehouse_, Query("p", kT0, kT0, {0.0, 1.0}));
+  EXPECT_EQ(stats.count, 1);
+  EXPECT_EQ(stats.values, (Values{7.0, 7.0}));  // the first row's latency, not 99
+}
+
+TEST_P(MetricsWarehouseConformanceTest, RowsDifferingOnlyInBaseAreAllWritten) {
+  ExpectRecord(*warehouse_, Row("p", 10, std::nullopt, kT0, 5.0), true);
+  ExpectRecord(*warehouse_, Row("p", 10, 5, kT0, 5.0), true);
+  ExpectRecord(*warehouse_, Row("p", 10, 6, kT0, 5.0), true);
+  ExpectRecord(*warehouse_, Row("p", 10, std::nullopt, kT0, 5.0), false);
+  ExpectRecord(*warehouse_, Row("p", 10, 5, kT0, 5.0), false);
+  ExpectRecord(*warehouse_, Row("q", 10, 5, kT0, 5.0), true);  // same ids, other project
+}
+
+TEST_P(MetricsWarehouseConformanceTest, NearestRankQuantilesOverTwentyJobs) {
+  RecordOneToN(*warehouse_, "p", 20);
+  LatencyStats stats = LatencyOrDie(
+      *warehouse_, Query("p", kT0, kT0 + 100, {0.5, 0.95, 0.99, 0.0, 1.0, 0.05, 0.25, 0.051}));
+  EXPECT_EQ(stats.count, 20);
+  EXPECT_EQ(stats.values, (Values{10.0, 19.0, 20.0, 1.0, 20.0, 1.0, 5.0, 2.0}));
+}
+
+TEST_P(MetricsWarehouseConformanceTest, NearestRankAtSmallAndLargeCounts) {
+  RecordOneToN(*warehouse_, "four", 4);
+  RecordOneToN(*warehouse_, "hundred", 100);
+  RecordOneToN(*warehouse_, "one", 1);
+  EXPECT_EQ(LatencyOrDie(*warehouse_, Query("four", kT0, kT0 + 200, {0.5, 0.75, 0.76})).values,
+            (Values{2.0, 3.0, 4.0}));
+  EXPECT_EQ(LatencyOrDie(*warehouse_, Query("hundred", kT0, kT0 + 200, {0.99, 0.5, 0.01})).values,
+            (Values{99.0, 50.0, 1.0}));
+  EXPECT_EQ(LatencyOrDie(*warehouse_, Query("one", kT0, kT0 + 200, {0.0, 0.5, 1.0})).values,
+            (Values{1.0, 1.0, 1.0}));
+}
+
+TEST_P(MetricsWarehouseConformanceTest, JobRecordedWithSeveralBasesCountsOnce) {
+  for (int64_t base : {1, 2, 3}) ExpectRecord(*warehouse_, Row("p", 9, base, kT0, 100.0), true);
+  ExpectRecord(*warehouse_, Row("p", 2, std::nullopt, kT0, 1.0), true);
+  ExpectRecord(*warehouse_, Row("p", 3, 2, kT0, 2.0), true);
+
+  // Jobs {1, 2, 100}: the median is 2. Counting job 9 thrice would give {1, 2, 100, 100, 100}.
+  LatencyStats stats = LatencyOrDie(*warehouse_, Query("p", kT0, kT0, {0.5, 1.0}));
+  EXPECT_EQ(stats.count, 3);
+  EXPECT_EQ(stats.values, (Values{2.0, 100.0}));
+}
+
+TEST_P(MetricsWarehouseConformanceTest, WindowBoundsAreInclusive) {
+  const int64_t from = kT0 + 1000;
+  const int64_t to = kT0 + 2000;
+  ExpectRecord(*warehouse_, Row("p", 1, std::nullopt, from - 1, 1.0), true);
+  ExpectRecord(*warehouse_, Row("p", 2, 1, from, 2.0), true);
+  ExpectRecord(*warehouse_, Row("p", 3, 2, to, 3.0), true);
+  ExpectRecord(*warehouse_, Row("p", 4, 3, to + 1, 4.0), true);
+
+  LatencyStats stats = LatencyOrDie(*warehouse_, Query("p", from, to, {0.0, 1.0}));
+  EXPECT_EQ(stats.count, 2);
+  EXPECT_EQ(stats.values, (Values{2.0, 3.0}));
+
+  stats = LatencyOrDie(*warehouse_, Query("p", to, to, {0.0}));
+  EXPECT_EQ(stats.count, 1);
+  EXPECT_EQ(stats.values, (Values{3.0}));
+}
+
+TEST_P(MetricsWarehouseConformanceTest, ProjectFilterOrAllProjects) {
+  ExpectRecord(*warehouse_, Row("a", 1, std::nullopt, kT0, 1.0), true);
+  ExpectRecord(*warehouse_, Row("a", 2, 1, kT0, 2.0), true);
+  ExpectRecord(*warehouse_, Row("b", 1, std::nullopt, kT0, 10.0), true);  // same id, other project
+  ExpectRecord(*warehouse_, Row("b", 2, 1, kT0, 20.0), true);
+  ExpectRecord(*warehouse_, Row("b", 3, 2, kT0, 30.0), true);
+
+  LatencyStats a = LatencyOrDie(*warehouse_, Query("a", kT0, kT0, {0.0, 1.0}));
+  EXPECT_EQ(a.count, 2);
+  EXPECT_EQ(a.values, (Values{1.0, 2.0}));
+  LatencyStats b = LatencyOrDie(*warehouse_, Query("b", kT0, kT0, {0.0, 1.0}));
+  EXPECT_EQ(b.count, 3);
+  EXPECT_EQ(b.values, (Values{10.0, 30.0}));
+  LatencyStats all = LatencyOrDie(*warehouse_, Query(std::nullopt, kT0, kT0, {0.0, 0.5, 1.0}));
+  EXPECT_EQ(all.count, 5);
+  EXPECT_EQ(all.values, (Values{1.0, 10.0, 30.0}));
+}
+
+TEST_P(MetricsWarehouseConformanceTest, EmptyWindowHasNoValues) {
+  LatencyStats empty = LatencyOrDie(*warehouse_, Query(std::nullopt, kT0, kT0 + 10, {0.5, 1.0}));
+  EXPECT_EQ(empty.count, 0);
+  EXPECT_EQ(empty.values, (Values{std::nullopt, std::nullopt}));
+
+  ExpectRecord(*warehouse_, Row("p", 1, std::nullopt, kT0 + 20, 1.0), true);
+  LatencyStats outside = LatencyOrDie(*warehouse_, Query("p", kT0, kT0 + 10, {0.0, 0.5, 1.0}));
+  EXPECT_EQ(outside.count, 0);
+  EXPECT_EQ(outside.values, (Values{std::nullopt, std::nullopt, std::nullopt}));
+  LatencyStats other = LatencyOrDie(*warehouse_, Query("other", kT0, kT0 + 20, {0.5}));
+  EXPECT_EQ(other.count, 0);
+  EXPECT_EQ(other.values, (Values{std::nullopt}));
+}
+
+TEST_P(MetricsWarehouseConformanceTest, NoQuantilesStillCounts) {
+  ExpectRecord(*warehouse_, Row("p", 1, std::nullopt, kT0, 1.0), true);
+  ExpectRecord(*warehouse_, Row("p", 2, 1, kT0, 2.0), true);
+  LatencyStats stats = LatencyOrDie(*warehouse_, Query("p", kT0, kT0, {}));
+  EXPECT_EQ(stats.count, 2);
+  EXPECT_TRUE(stats.values.empty());
+}
+
+TEST_P(MetricsWarehouseConformanceTest, FractionalLatenciesComeBackExactly) {
+  ExpectRecord(*warehouse_, Row("p", 1, std::nullopt, kT0, 0.5), true);
+  ExpectRecord(*warehouse_, Row("p", 2, 1, kT0, 1.25), true);
+  ExpectRecord(*warehouse_, Row("p", 3, 2, kT0, 0.1), true);
+  ExpectRecord(*warehouse_, Row("p", 4, 3, kT0, 1234.567), true);
+
+  LatencyStats stats = LatencyOrDie(*warehouse_, Query("p", kT0, kT0, {0.0, 0.5, 0.75, 1.0}));
+  EXPECT_EQ(stats.count, 4);
+  EXPECT_EQ(stats.values, (Values{0.1, 0.5, 1.25, 1234.567}));  // exact, not approximately
+}
+
+TEST_P(MetricsWarehouseConformanceTest, ConcurrentRecordOfOneRowWritesItOnce) {
+  constexpr int kThreads = 8;
+  std::latch start(kThreads);
+  std::atomic<int> written{0};
+  std::atomic<int> failed{0};
+  std::vector<std::thread> threads;
+  for (int t = 0; t < kThreads; ++t) {
+    threads.emplace_back([&] {
+      start.arrive_and_wait();
+      Result<bool> result = warehouse_->Record(Row("p", 42, 41, kT0, 3.0));
+      if (!result.ok()) ++failed;
+      if (result.ok() && *result) ++written;
+    });
+  }
+  for (std::thread& thread : threads) thread.join();
+  EXPECT_EQ(failed.load(), 0);
+  EXPECT_EQ(written.load(), 1);
+  EXPECT_EQ(LatencyOrDie(*warehouse_, Query("p", kT0, kT0, {})).count, 1);
+}
+
+TEST_P(MetricsWarehouseConformanceTest, ConcurrentRecordOfDifferentRowsWritesAll) {
+  constexpr int kThreads = 8;
+  constexpr int kRowsPerThread = 25;
+  std::latch start(kThreads);
+  std::atomic<int> written{0};
+  std::vector<std::thread> threads;
+  for (int t = 0; t < kThreads; ++t) {
+    threads.emplace_back([&, t] {
+      start.arrive_and_wait();
+      for (int i = 0; i < kRowsPerThread; ++i) {
+        const int64_t job = t * kRowsPerThread + i + 1;
+        Result<bool> result = warehouse_->Record(Row("p", job, std::nullopt, kT0 + job, 1.0));
+        if (result.ok() && *result) ++written;
+      }
+    });
+  }
+  for (std::thread& thread : threads) thread.join();
+  EXPECT_EQ(written.load(), kThreads * kRowsPerThread);
+  LatencyStats stats = LatencyOrDie(*warehouse_, Query("p", kT0, kT0 + 1000, {1.0}));
+  EXPECT_EQ(stats.count, kThreads * kRowsPerThread);
+  EXPECT_EQ(stats.values, (Values{1.0}));
+}
+
+TEST_P(MetricsWarehouseConformanceTest, ProbeSucceedsAndDescribeIsAUrl) {
+  Status probe = warehouse_->Probe();
+  EXPECT_TRUE(probe.ok()) << probe.message();
+  EXPECT_NE(warehouse_->Describe().find("://"), std::string::npos) << warehouse_->Describe();
+}
+
+}  // namespace
+
+std::string MetricsWarehouseFactoryName(
+    const ::testing::TestParamInfo<MetricsWarehouseFactory>& info) {
+  return info.param.name;
+}
+
+void PrintTo(const MetricsWarehouseFactory& factory, std::ostream* os) { *os << factory.name; }
+
+void MetricsWarehouseConformanceTest::SetUp() {
+  warehouse_ = GetParam().make();
+  ASSERT_NE(warehouse_, nullptr) << "factory " << GetParam().name << " made no warehouse";
+}
+
+}  // namespace buildtrace

@@ -1,0 +1,43 @@
+// The conformance suite every MetricsWarehouse implementation passes. A backend's test binary
+// instantiates it with a factory that returns a fresh, empty warehouse on each call:
+//
+//   INSTANTIATE_TEST_SUITE_P(Sqlite, MetricsWarehouseConformanceTest,
+//                            ::testing::Values(MetricsWarehouseFactory{"sqlite", MakeSqlite}),
+//                            MetricsWarehouseFactoryName);
+//
+// Link the target bt_metrics_warehouse_conformance (an OBJECT library, so the TEST_Ps are kept).
+#pragma once
+
+#include <gtest/gtest.h>
+
+#include <functional>
+#include <memory>
+#include <ostream>
+#include <string>
+
+#include "warehouse/metrics_warehouse.h"
+
+namespace buildtrace {
+
+struct MetricsWarehouseFactory {
+  std::string name;  // [A-Za-z0-9_]+, used in test names
+  // Returns a new warehouse with no rows; called once per test. Cleanup of whatever backs it
+  // (files, schemas) is the returned object's job or the test binary's.
+  std::function<std::unique_ptr<MetricsWarehouse>()> make;
+};
+
+// Names instantiations after the factory, e.g. ".../sqlite".
+std::string MetricsWarehouseFactoryName(
+    const ::testing::TestParamInfo<MetricsWarehouseFactory>& info);
+
+// Prints the factory's name instead of its bytes in gtest messages.
+void PrintTo(const MetricsWarehouseFactory& factory, std::ostream* os);
+
+class MetricsWarehouseConformanceTest : public ::testing::TestWithParam<MetricsWarehouseFactory> {
+ protected:
+  void SetUp() override;
+
+  std::unique_ptr<MetricsWarehouse> warehouse_;
+};
+
+}  // namespace buildtrace

@@ -1,0 +1,254 @@
+// The StateStore conformance tests; see state_store_conformance.h. Each test gets a fresh store
+// from the factory, so tests may assume the store starts empty.
+#include "testing/state_store_conformance.h"
+
+#include <latch>
+#include <random>
+#include <string_view>
+#include <thread>
+#include <vector>
+
+namespace buildtrace {
+
+std::string StateStoreFactoryName(const ::testing::TestParamInfo<StateStoreFactory>& info) {
+  return info.param.name;
+}
+
+void PrintTo(const StateStoreFactory& factory, std::ostream* os) { *os << factory.name; }
+
+void StateStoreConformanceTest::SetUp() {
+  store_ = GetParam().make();
+  ASSERT_NE(store_, nullptr) << "factory " << GetParam().name << " made no store";
+}
+
+void StateStoreConformanceTest::TearDown() { store_.reset(); }
+
+namespace {
+
+using Names = std::vector<std::string>;
+
+std::string StatusText(const Status& status) {
+  return std::string(StatusCodeName(status.code())) + ": " + status.message();
+}
+
+// Deterministic bytes covering all 256 values.
+std::string Blob(size_t size, uint32_t seed) {
+  std::mt19937 engine(seed);
+  std::string bytes(size, '\0');
+  for (char& c : bytes) c = static_cast<char>(engine() & 0xFF);
+  return bytes;
+}
+
+// A valid name of exactly 512 bytes, in short segments that every backend can hold.
+std::string LongestValidName() {
+  std::string name;
+  while (name.size() + 101 <= 512) name += std::string(100, 'n') + "/";
+  name += std::string(512 - name.size(), 'x');
+  return name;
+}
+
+void ExpectCreateThenRead(StateStore& store, std::string_view name, const std::string& data) {
+  const Status created = store.CreateIfAbsent(name, data);
+  ASSERT_TRUE(created.ok()) << name << ": " << StatusText(created);
+  Result<std::string> read = store.Read(name);
+  ASSERT_TRUE(read.ok()) << name << ": " << StatusText(read.status());
+  EXPECT_EQ(read->size(), data.size()) << name;
+  EXPECT_TRUE(*read == data) << name << ": content differs";  // not EXPECT_EQ: may be 5 MiB
+}
+
+TEST_P(StateStoreConformanceTest, CreateThenReadReturnsExactBytes) {
+  ExpectCreateThenRead(store(), "jobs/p1/0001.json", R"({"state":{"D001":"ok"}})");
+  ExpectCreateThenRead(store(), "empty", "");
+  ExpectCreateThenRead(store(), "binary.bin", std::string("\0a\0\xff\x80\n\r\0", 8));
+  ExpectCreateThenRead(store(), "all-bytes/blob", Blob(4096, 1));
+  ExpectCreateThenRead(store(), "A.Z_a-z.0-9/..x/.y", "odd but valid segments");
+  ExpectCreateThenRead(store(), LongestValidName(), "longest name");
+}
+
+TEST_P(StateStoreConformanceTest, CreateThenReadLargeBlob) {
+  ExpectCreateThenRead(store(), "large/5mib", Blob(5 << 20, 2));
+}
+
+TEST_P(StateStoreConformanceTest, ReadLeavesPaddingCapacity) {
+  for (size_t size : {0, 1, 15, 63, 64, 65, 4096, 100000}) {
+    const std::string name = "padding/" + std::to_string(size);
+    ASSERT_TRUE(store().CreateIfAbsent(name, Blob(size, 3)).ok()) << name;
+    Result<std::string> read = store().Read(name);
+    ASSERT_TRUE(read.ok()) << name << ": " << StatusText(read.status());
+    EXPECT_EQ(read->size(), size);
+    EXPECT_GE(read->capacity() - read->size(), kReadPadding) << name;
+  }
+}
+
+TEST_P(StateStoreConformanceTest, SecondCreateIsAlreadyExistsAndKeepsContent) {
+  ASSERT_TRUE(store().CreateIfAbsent("jobs/p1/0001.json", "first").ok());
+  const Status second = store().CreateIfAbsent("jobs/p1/0001.json", "second");
+  EXPECT_EQ(second.code(), StatusCode::kAlreadyExists) << StatusText(second);
+  const Status same = store().CreateIfAbsent("jobs/p1/0001.json", "first");
+  EXPECT_EQ(same.code(), StatusCode::kAlreadyExists) << StatusText(same);
+  Result<std::string> read = store().Read("jobs/p1/0001.json");
+  ASSERT_TRUE(read.ok()) << StatusText(read.status());
+  EXPECT_EQ(*read, "first");
+}
+
+TEST_P(StateStoreConformanceTest, ReadOfMissingIsNotFound) {
+  ASSERT_TRUE(store().CreateIfAbsent("jobs/p1/0001.json", "x").ok());
+  for (std::string_view name : {"missing", "jobs/p1/0002.json", "jobs/p2/0001.json", "jobs/p1",
+                                "jobs", "jobs/p1/0001.json/more"}) {
+    Result<std::string> read = store().Read(name);
+    EXPECT_EQ(read.status().code(), StatusCode::kNotFound)
+        << name << ": " << StatusText(read.status());
+  }
+}
+
+TEST_P(StateStoreConformanceTest, InvalidNamesAreRejected) {
+  const std::vector<std::string> invalid = {"",
+                                            "/a",
+                                            "a/",
+                                            "a//b",
+                                            "../x",
+                                            "a/../b",
+                                            "a/./b",
+                                            ".",
+                                            "..",
+                                            "a b",
+                                            "a\\b",
+                                            "a\nb",
+                                            std::string("a\0b", 3),
+                                            "caf\xc3\xa9",
+                                            LongestValidName() + "x",
+                                            std::string(513, 'a')};
+  for (const std::string& name : invalid) {
+    const Status created = store().CreateIfAbsent(name, "data");
+    EXPECT_EQ(created.code(), StatusCode::kInvalidArgument)
+        << "'" << name << "': " << StatusText(created);
+    EXPECT_EQ(store().Read(name).status().code(), StatusCode::kInvalidArgument) << name;
+  }
+  Result<Names> all = store().List("");
+  ASSERT_TRUE(all.ok()) << StatusText(all.status());
+  EXPECT_EQ(*all, Names{}) << "a rejected create left something behind";
+}
+
+// Fills the store for the List tests. Created out of order; the byte order of '/', '0', 'A', '_'
+// and 'a' matters below.
+void CreateListFixture(StateStore& store) {
+  for (std::string_view name :
+       {"jobs/p1/0010.json", "jobs/p10/0001.json", "jobs/p1/0001.json", "jobs/p1/A", "jobs/p1/_",
+        "jobs/p1/a", "jobs/p1/0002.json", "jobs/p2/0001.json", "jobsx", "index/p1"}) {
+    const Status created = store.CreateIfAbsent(name, name);
+    ASSERT_TRUE(created.ok()) << name << ": " << StatusText(created);
+  }
+}
+
+Names ListOk(StateStore& store, std::string_view prefix) {
+  Result<Names> listed = store.List(prefix);
+  EXPECT_TRUE(listed.ok()) << "'" << prefix << "': " << StatusText(listed.status());
+  return listed.ok() ? *listed : Names{"<error>"};
+}
+
+TEST_P(StateStoreConformanceTest, ListReturnsNamesUnderPrefixInByteOrder) {
+  ASSERT_NO_FATAL_FAILURE(CreateListFixture(store()));
+  EXPECT_EQ(ListOk(store(), ""), (Names{"index/p1", "jobs/p1/0001.json", "jobs/p1/0002.json",
+                                        "jobs/p1/0010.json", "jobs/p1/A", "jobs/p1/_", "jobs/p1/a",
+                                        "jobs/p10/0001.json", "jobs/p2/0001.json", "jobsx"}));
+  EXPECT_EQ(ListOk(store(), "jobs/"),
+            (Names{"jobs/p1/0001.json", "jobs/p1/0002.json", "jobs/p1/0010.json", "jobs/p1/A",
+                   "jobs/p1/_", "jobs/p1/a", "jobs/p10/0001.json", "jobs/p2/0001.json"}));
+  EXPECT_EQ(ListOk(store(), "jobs/p1/"),
+            (Names{"jobs/p1/0001.json", "jobs/p1/0002.json", "jobs/p1/0010.json", "jobs/p1/A",
+                   "jobs/p1/_", "jobs/p1/a"}));
+  EXPECT_EQ(ListOk(store(), "jobs/p1/00"),
+            (Names{"jobs/p1/0001.json", "jobs/p1/0002.json", "jobs/p1/0010.json"}));
+}
+
+TEST_P(StateStoreConformanceTest, ListPrefixIsAPlainStringPrefix) {
+  ASSERT_NO_FATAL_FAILURE(CreateListFixture(store()));
+  EXPECT_EQ(ListOk(store(), "jobs"),
+            (Names{"jobs/p1/0001.json", "jobs/p1/0002.json", "jobs/p1/0010.json", "jobs/p1/A",
+                   "jobs/p1/_", "jobs/p1/a", "jobs/p10/0001.json", "jobs/p2/0001.json", "jobsx"}));
+  EXPECT_EQ(ListOk(store(), "jobs/p1"),
+            (Names{"jobs/p1/0001.json", "jobs/p1/0002.json", "jobs/p1/0010.json", "jobs/p1/A",
+                   "jobs/p1/_", "jobs/p1/a", "jobs/p10/0001.json"}));
+  EXPECT_EQ(ListOk(store(), "jobs/p1/0001.json"), (Names{"jobs/p1/0001.json"}));
+  EXPECT_EQ(ListOk(store(), "i"), (Names{"index/p1"}));
+}
+
+TEST_P(StateStoreConformanceTest, ListWithPrefixMatchingNothingIsEmpty) {
+  ASSERT_NO_FATAL_FAILURE(CreateListFixture(store()));
+  for (std::string_view prefix : {"nothing", "nothing/", "jobs/p3/", "jobs/p1/0001.json/",
+                                  "jobs/p1/9", "jobs//", "jobs/./p1/", "a b/", "zzz"}) {
+    EXPECT_EQ(ListOk(store(), prefix), Names{}) << "'" << prefix << "'";
+  }
+}
+
+TEST_P(StateStoreConformanceTest, ListWithDotDotPrefixIsInvalid) {
+  ASSERT_NO_FATAL_FAILURE(CreateListFixture(store()));
+  for (std::string_view prefix : {"../", "../jobs/", "jobs/../", "jobs/../jobs/p1/"}) {
+    Result<Names> listed = store().List(prefix);
+    EXPECT_EQ(listed.status().code(), StatusCode::kInvalidArgument)
+        << "'" << prefix << "': " << StatusText(listed.status());
+  }
+}
+
+TEST_P(StateStoreConformanceTest, ConcurrentCreatesOfOneNameHaveOneWinner) {
+  constexpr int kThreads = 8;
+  std::vector<Status> results(kThreads);
+  std::latch start(kThreads);
+  std::vector<std::thread> threads;
+  for (int i = 0; i < kThreads; ++i) {
+    threads.emplace_back([&, i] {
+      const std::string data = "writer " + std::to_string(i) + " " + Blob(10000, i);
+      start.arrive_and_wait();
+      results[i] = store().CreateIfAbsent("race/new-folder/object", data);
+    });
+  }
+  for (std::thread& thread : threads) thread.join();
+  int winner = -1;
+  for (int i = 0; i < kThreads; ++i) {
+    if (results[i].ok()) {
+      EXPECT_EQ(winner, -1) << "writers " << winner << " and " << i << " both won";
+      winner = i;
+    } else {
+      EXPECT_EQ(results[i].code(), StatusCode::kAlreadyExists) << StatusText(results[i]);
+    }
+  }
+  ASSERT_NE(winner, -1) << "no writer won";
+  Result<std::string> read = store().Read("race/new-folder/object");
+  ASSERT_TRUE(read.ok()) << StatusText(read.status());
+  EXPECT_TRUE(*read == "writer " + std::to_string(winner) + " " + Blob(10000, winner));
+}
+
+TEST_P(StateStoreConformanceTest, ConcurrentCreatesOfDistinctNamesAllSucceed) {
+  constexpr int kThreads = 8;
+  std::vector<Status> results(kThreads);
+  std::latch start(kThreads);
+  std::vector<std::thread> threads;
+  for (int i = 0; i < kThreads; ++i) {
+    threads.emplace_back([&, i] {
+      start.arrive_and_wait();
+      results[i] = store().CreateIfAbsent("race/a/b/" + std::to_string(i), std::to_string(i));
+    });
+  }
+  for (std::thread& thread : threads) thread.join();
+  Names expected;
+  for (int i = 0; i < kThreads; ++i) {
+    EXPECT_TRUE(results[i].ok()) << i << ": " << StatusText(results[i]);
+    expected.push_back("race/a/b/" + std::to_string(i));
+  }
+  Result<Names> listed = store().List("race/");
+  ASSERT_TRUE(listed.ok()) << StatusText(listed.status());
+  EXPECT_EQ(*listed, expected);
+}
+
+TEST_P(StateStoreConformanceTest, ProbeSucceedsWithoutVisibleSideEffects) {
+  const Status probe = store().Probe();
+  EXPECT_TRUE(probe.ok()) << StatusText(probe);
+  Result<Names> listed = store().List("");
+  ASSERT_TRUE(listed.ok()) << StatusText(listed.status());
+  EXPECT_EQ(*listed, Names{});
+}
+
+TEST_P(StateStoreConformanceTest, DescribeIsNotEmpty) { EXPECT_FALSE(store().Describe().empty()); }
+
+}  // namespace
+}  // namespace buildtrace
