@@ -92,7 +92,8 @@ TEST(AppendCanonicalJsonTest, NumberSpellings) {
   EXPECT_EQ(CanonicalOk("1E2"), "100");
   EXPECT_EQ(CanonicalOk("1e20"), "1e+20");
   EXPECT_EQ(CanonicalOk("-2.50"), "-2.5");
-  EXPECT_EQ(CanonicalOk("12345678901234567890"), "12345678901234567000");
+  // Beyond 2^53 an integer is written as the exact value of its nearest double.
+  EXPECT_EQ(CanonicalOk("12345678901234567890"), "12345678901234567168");
 }
 
 TEST(AppendCanonicalJsonTest, StringSpellings) {

@@ -152,7 +152,7 @@ TEST(DiffStatesTest, ListsAreSortedByIdBytes) {
   const JobState after = {{"b", "1"}, {"\xc3\xa9", "1"}, {"a", "1"}, {"B", "1"}, {"aa", "1"},
                           {"z", "1"}, {"a\x7f", "1"}};
   const DiffResult r = DiffStates({}, after, 100);
-  EXPECT_THAT(r.added, ElementsAre("B", "a", "a\x7f", "aa", "b", "z", "\xc3\xa9"));
+  EXPECT_THAT(r.added, ElementsAre("B", "a", "aa", "a\x7f", "b", "z", "\xc3\xa9"));
   const DiffResult back = DiffStates(after, {}, 100);
   EXPECT_EQ(back.removed, r.added);
 }

@@ -157,8 +157,9 @@ TEST(JobParserTest, EmptyStateIsAllowed) {
 }
 
 TEST(JobParserTest, EscapedTopLevelKeysNameTheSameFields) {
-  const Job& job = OnlyJob(Batch(
-      R"({"job\u005fid":5,"timestamp":"2026-11-28T10:00:00Z","latency_ms":1,"st\u0061te":{}})"));
+  Parsed r = Batch(
+      R"({"job\u005fid":5,"timestamp":"2026-11-28T10:00:00Z","latency_ms":1,"st\u0061te":{}})");
+  const Job& job = OnlyJob(r);
   EXPECT_EQ(job.header.job_id, 5);
 }
 
@@ -252,7 +253,8 @@ TEST(JobParserTest, MetadataLimits) {
   limits.max_metadata_entries = 2;
   limits.max_metadata_key_bytes = 3;
   limits.max_metadata_value_bytes = 4;
-  const Job& job = OnlyJob(Batch(JobWithField("metadata", R"({"abc":"1234","k":""})"), limits));
+  Parsed r = Batch(JobWithField("metadata", R"({"abc":"1234","k":""})"), limits);
+  const Job& job = OnlyJob(r);
   EXPECT_EQ(job.header.metadata.size(), 2u);
 
   ExpectOneProblem(Batch(JobWithField("metadata", R"({"abcd":"1"})"), limits), 0,
@@ -373,8 +375,9 @@ TEST(JobParserTest, StructuredObjectErrors) {
 }
 
 TEST(JobParserTest, EscapedAndNonAsciiIds) {
-  const Job& job = OnlyJob(Batch(JobWith(
-      "", R"({"\u00e9":"1","a\"b":"2","\ud83d\ude00":"3","raw)" "\xf0\x9f\x98\x80" R"(":"4"})")));
+  Parsed r = Batch(JobWith(
+      "", R"({"\u00e9":"1","a\"b":"2","\ud83d\ude00":"3","raw)" "\xf0\x9f\x98\x80" R"(":"4"})"));
+  const Job& job = OnlyJob(r);
   ASSERT_EQ(job.state.size(), 4u);
   EXPECT_EQ(job.state[0].id, "\xc3\xa9");
   EXPECT_EQ(job.state[1].id, "a\"b");

@@ -3,6 +3,8 @@
 // transforms below so the sequence is the same with every standard library.
 #include "simulator/job_generator.h"
 
+#include "core/json_writer.h"
+
 #include <array>
 #include <charconv>
 #include <chrono>
@@ -217,43 +219,6 @@ std::vector<std::pair<std::string, std::string>> JobGenerator::ToState(
   return state;
 }
 
-void AppendJsonString(std::string& out, std::string_view text) {
-  out += '"';
-  for (const char c : text) {
-    switch (c) {
-      case '"':
-        out += "\\\"";
-        break;
-      case '\\':
-        out += "\\\\";
-        break;
-      case '\b':
-        out += "\\b";
-        break;
-      case '\f':
-        out += "\\f";
-        break;
-      case '\n':
-        out += "\\n";
-        break;
-      case '\r':
-        out += "\\r";
-        break;
-      case '\t':
-        out += "\\t";
-        break;
-      default:
-        if (static_cast<unsigned char>(c) < 0x20) {
-          char escaped[8];
-          std::snprintf(escaped, sizeof(escaped), "\\u%04x", static_cast<unsigned>(c));
-          out += escaped;
-        } else {
-          out += c;
-        }
-    }
-  }
-  out += '"';
-}
 
 std::string GeneratedJobToJson(const GeneratedJob& job, std::string_view project) {
   std::string out;

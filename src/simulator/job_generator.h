@@ -76,7 +76,6 @@ class JobGenerator {
 //  "state":{"id":"hash",...}}, with strings escaped as JSON requires.
 std::string GeneratedJobToJson(const GeneratedJob& job, std::string_view project);
 
-// Appends `text` to `out` as a quoted JSON string.
-void AppendJsonString(std::string& out, std::string_view text);
+
 
 }  // namespace buildtrace

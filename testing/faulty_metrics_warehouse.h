@@ -1,0 +1,60 @@
+// FaultyMetricsWarehouse: a MetricsWarehouse that forwards every call to a real warehouse (as
+// LevelDB's EnvWrapper does) and can be told to fail one method with a chosen Status, from a
+// chosen call on. Tests use it to check that a warehouse outage never loses a report.
+#pragma once
+
+#include <array>
+#include <cstdint>
+#include <mutex>
+#include <optional>
+#include <string>
+#include <utility>
+
+#include "core/status.h"
+#include "warehouse/metrics_warehouse.h"
+
+namespace buildtrace {
+
+class FaultyMetricsWarehouse : public MetricsWarehouse {
+ public:
+  enum class Method { kRecord, kLatency, kProbe };
+
+  // Forwards to `target`, which must outlive this wrapper. No faults until told.
+  explicit FaultyMetricsWarehouse(MetricsWarehouse& target) : target_(target) {}
+
+  // The next `succeed_first` calls of `method` are forwarded; every later one returns `status`
+  // (which must not be Ok) without reaching the target, so a failed Record writes nothing.
+  // Replaces an earlier fault of the same method.
+  void FailFrom(Method method, int64_t succeed_first, Status status);
+  // Fails every call of `method` from now on.
+  void Fail(Method method, Status status) { FailFrom(method, 0, std::move(status)); }
+  // Forwards every call again.
+  void Heal();
+
+  // Calls of `method` so far (forwarded or failed).
+  int64_t Calls(Method method) const;
+
+  Result<bool> Record(const MetricsRow& row) override;
+  Result<LatencyStats> Latency(const LatencyQuery& query) override;
+  Status Probe() override;
+  std::string Describe() const override { return target_.Describe(); }
+
+ private:
+  struct Fault {
+    int64_t fail_from_call = 0;  // 1-based number of the first call that fails
+    Status status;
+  };
+  struct MethodState {
+    int64_t calls = 0;
+    std::optional<Fault> fault;
+  };
+
+  // Counts a call of `method`; the Status to return instead of forwarding, or Ok.
+  Status Enter(Method method);
+
+  MetricsWarehouse& target_;
+  mutable std::mutex mutex_;  // guards methods_
+  std::array<MethodState, 3> methods_;
+};
+
+}  // namespace buildtrace
