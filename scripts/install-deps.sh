@@ -11,7 +11,7 @@ packages=(
   libsqlite3-dev        # the embedded metrics warehouse
   libcli11-dev          # command line
   libgtest-dev libgmock-dev libbenchmark-dev
-  curl sqlite3
+  curl sqlite3 time
 )
 
 missing=()

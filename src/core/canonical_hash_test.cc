@@ -2,11 +2,11 @@
 // duplicate keys, depth) and of the SHA-256 helpers.
 #include "core/canonical_hash.h"
 
-#include <string>
-#include <string_view>
-
 #include <gtest/gtest.h>
 #include <simdjson.h>
+
+#include <string>
+#include <string_view>
 
 #include "core/status.h"
 
@@ -150,8 +150,7 @@ TEST(AppendCanonicalJsonTest, RejectsInvalidLiteralsWithoutThrowing) {
 }
 
 TEST(AppendCanonicalJsonTest, RejectsNumbersThatAreNotDoubles) {
-  ExpectRejected(R"({"a":1e400})",
-                 "structured object: holds a number that does not fit a double");
+  ExpectRejected(R"({"a":1e400})", "structured object: holds a number that does not fit a double");
 }
 
 }  // namespace

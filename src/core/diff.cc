@@ -20,7 +20,7 @@ std::optional<Geometry> GeometryOf(const StateEntry& entry) {
 class DiffCollector {
  public:
   void Compare(const StateEntry& before, const StateEntry& after) {
-    if (before.value == after.value) {
+    if (before.structured == after.structured && before.value == after.value) {
       ++counts_.unchanged;
       return;
     }

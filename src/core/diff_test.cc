@@ -2,6 +2,9 @@
 // randomized comparison with a simple std::map-based reference on ordered and shuffled states.
 #include "core/diff.h"
 
+#include <gmock/gmock.h>
+#include <gtest/gtest.h>
+
 #include <algorithm>
 #include <array>
 #include <deque>
@@ -9,9 +12,6 @@
 #include <random>
 #include <string>
 #include <vector>
-
-#include <gmock/gmock.h>
-#include <gtest/gtest.h>
 
 namespace buildtrace {
 namespace {
@@ -41,8 +41,8 @@ class Strings {
   std::deque<std::string> strings_;
 };
 
-ChangeKind KindOf(const std::string& before, const std::string& after, bool before_structured = false,
-                  bool after_structured = false) {
+ChangeKind KindOf(const std::string& before, const std::string& after,
+                  bool before_structured = false, bool after_structured = false) {
   return ClassifyChange({"id", before, before_structured}, {"id", after, after_structured});
 }
 
@@ -85,11 +85,9 @@ TEST(ClassifyChangeTest, StructuredObjectsClassifyLikePseudoHashes) {
 }
 
 TEST(ClassifyChangeTest, StructuredObjectsWithOtherAttributeChangesAreChanged) {
-  EXPECT_EQ(KindOf(Shape("door", 1, 1, 1, 1, "red"), Shape("door", 1, 1, 1, 1, "blue"), true,
-                   true),
+  EXPECT_EQ(KindOf(Shape("door", 1, 1, 1, 1, "red"), Shape("door", 1, 1, 1, 1, "blue"), true, true),
             ChangeKind::kChanged);
-  EXPECT_EQ(KindOf(Shape("door", 1, 1, 1, 1, "red"), Shape("door", 9, 1, 1, 1, "blue"), true,
-                   true),
+  EXPECT_EQ(KindOf(Shape("door", 1, 1, 1, 1, "red"), Shape("door", 9, 1, 1, 1, "blue"), true, true),
             ChangeKind::kChanged);
   EXPECT_EQ(KindOf(Shape("door", 1, 1, 1, 1, "red"), Shape("window", 1, 1, 1, 1), true, true),
             ChangeKind::kChanged);
@@ -102,8 +100,13 @@ TEST(DiffStatesTest, ExactCountsAndLists) {
   const JobState before = {{"a", "h1"}, {"b", "h2"}, {"c", "h3"}, {"d", "door_1_1_1_1"}};
   const JobState after = {{"a", "h1"}, {"b", "h2x"}, {"e", "h5"}, {"d", "door_2_1_1_1"}};
   const DiffResult r = DiffStates(before, after, 100);
-  EXPECT_EQ(r.counts, (DiffCounts{.added = 1, .removed = 1, .unchanged = 1, .moved = 1,
-                                  .resized = 0, .retyped = 0, .changed = 1}));
+  EXPECT_EQ(r.counts, (DiffCounts{.added = 1,
+                                  .removed = 1,
+                                  .unchanged = 1,
+                                  .moved = 1,
+                                  .resized = 0,
+                                  .retyped = 0,
+                                  .changed = 1}));
   EXPECT_EQ(r.counts.modified(), 2);
   EXPECT_THAT(r.added, ElementsAre("e"));
   EXPECT_THAT(r.removed, ElementsAre("c"));
@@ -149,8 +152,8 @@ TEST(DiffStatesTest, EqualStructuredValuesAreUnchanged) {
 }
 
 TEST(DiffStatesTest, ListsAreSortedByIdBytes) {
-  const JobState after = {{"b", "1"}, {"\xc3\xa9", "1"}, {"a", "1"}, {"B", "1"}, {"aa", "1"},
-                          {"z", "1"}, {"a\x7f", "1"}};
+  const JobState after = {{"b", "1"},  {"\xc3\xa9", "1"}, {"a", "1"},    {"B", "1"},
+                          {"aa", "1"}, {"z", "1"},        {"a\x7f", "1"}};
   const DiffResult r = DiffStates({}, after, 100);
   EXPECT_THAT(r.added, ElementsAre("B", "a", "aa", "a\x7f", "b", "z", "\xc3\xa9"));
   const DiffResult back = DiffStates(after, {}, 100);
@@ -158,23 +161,36 @@ TEST(DiffStatesTest, ListsAreSortedByIdBytes) {
 }
 
 TEST(DiffStatesTest, ModifiedAreGroupedByKindThenSortedById) {
-  const JobState before = {{"z", "door_0_0_1_1"}, {"c", "x"},          {"y", "door_0_0_1_1"},
-                           {"b", "door_0_0_1_1"}, {"a", "door_0_0_1_1"}, {"m", "door_0_0_1_1"}};
-  const JobState after = {{"z", "door_5_0_1_1"}, {"c", "y"},          {"y", "window_0_0_1_1"},
-                          {"b", "door_0_0_2_1"}, {"a", "door_0_9_1_1"}, {"m", "door_0_0_1_1"}};
+  const JobState before = {{"z", "door_0_0_1_1"}, {"c", "x"},
+                           {"y", "door_0_0_1_1"}, {"b", "door_0_0_1_1"},
+                           {"a", "door_0_0_1_1"}, {"m", "door_0_0_1_1"}};
+  const JobState after = {{"z", "door_5_0_1_1"},   {"c", "y"},
+                          {"y", "window_0_0_1_1"}, {"b", "door_0_0_2_1"},
+                          {"a", "door_0_9_1_1"},   {"m", "door_0_0_1_1"}};
   const DiffResult r = DiffStates(before, after, 100);
-  EXPECT_EQ(r.counts, (DiffCounts{.unchanged = 1, .moved = 2, .resized = 1, .retyped = 1,
-                                  .changed = 1}));
+  EXPECT_EQ(r.counts,
+            (DiffCounts{.unchanged = 1, .moved = 2, .resized = 1, .retyped = 1, .changed = 1}));
   std::vector<std::string> order;
   for (const ModifiedObject& m : r.modified) order.push_back(m.id + ":" + ChangeKindName(m.kind));
   EXPECT_THAT(order, ElementsAre("a:moved", "z:moved", "b:resized", "y:retyped", "c:changed"));
 }
 
 TEST(DiffStatesTest, LimitCutsEachListButNotTheCounts) {
-  const JobState before = {{"r3", "1"}, {"r1", "1"}, {"r2", "1"}, {"m3", "door_0_0_1_1"},
-                           {"m1", "door_0_0_1_1"}, {"m2", "door_0_0_1_1"}, {"c1", "x"}};
-  const JobState after = {{"a5", "1"}, {"a4", "1"}, {"a3", "1"}, {"a2", "1"}, {"a1", "1"},
-                          {"m3", "door_1_0_1_1"}, {"m2", "door_1_0_1_1"}, {"m1", "door_1_0_1_1"},
+  const JobState before = {{"r3", "1"},
+                           {"r1", "1"},
+                           {"r2", "1"},
+                           {"m3", "door_0_0_1_1"},
+                           {"m1", "door_0_0_1_1"},
+                           {"m2", "door_0_0_1_1"},
+                           {"c1", "x"}};
+  const JobState after = {{"a5", "1"},
+                          {"a4", "1"},
+                          {"a3", "1"},
+                          {"a2", "1"},
+                          {"a1", "1"},
+                          {"m3", "door_1_0_1_1"},
+                          {"m2", "door_1_0_1_1"},
+                          {"m1", "door_1_0_1_1"},
                           {"c1", "y"}};
   const DiffResult r = DiffStates(before, after, 2);
   EXPECT_EQ(r.counts, (DiffCounts{.added = 5, .removed = 3, .moved = 3, .changed = 1}));
@@ -207,8 +223,8 @@ TEST(DiffStatesTest, LimitZero) {
   EXPECT_EQ(same.counts, DiffCounts{.unchanged = 2});
   EXPECT_FALSE(same.truncated);
 
-  for (const JobState& after : {JobState{{"a", "1"}, {"b", "1"}, {"c", "1"}},
-                                JobState{{"a", "1"}}, JobState{{"a", "1"}, {"b", "2"}}}) {
+  for (const JobState& after : {JobState{{"a", "1"}, {"b", "1"}, {"c", "1"}}, JobState{{"a", "1"}},
+                                JobState{{"a", "1"}, {"b", "2"}}}) {
     const DiffResult r = DiffStates(before, after, 0);
     EXPECT_THAT(r.added, IsEmpty());
     EXPECT_THAT(r.removed, IsEmpty());
@@ -252,9 +268,8 @@ DiffResult ReferenceDiff(const JobState& before, const JobState& after, size_t l
       continue;
     }
     const ChangeKind kind = ClassifyChange(e, x);
-    by_kind[static_cast<size_t>(kind)].push_back({id, kind, std::string(e.value),
-                                                 std::string(x.value), e.structured,
-                                                 x.structured});
+    by_kind[static_cast<size_t>(kind)].push_back(
+        {id, kind, std::string(e.value), std::string(x.value), e.structured, x.structured});
   }
   r.counts.added = static_cast<int64_t>(r.added.size());
   r.counts.removed = static_cast<int64_t>(r.removed.size());
@@ -294,10 +309,14 @@ class RandomStates {
   // IDs that are short, share a long prefix, differ only in their last byte, or are not ASCII.
   std::string Id(int n) {
     switch (n % 4) {
-      case 0: return "o" + std::to_string(n);
-      case 1: return std::string(300, 'p') + std::to_string(n);
-      case 2: return std::string(40, 'q') + std::to_string(n);
-      default: return "\xc3\xa9" + std::to_string(n);
+      case 0:
+        return "o" + std::to_string(n);
+      case 1:
+        return std::string(300, 'p') + std::to_string(n);
+      case 2:
+        return std::string(40, 'q') + std::to_string(n);
+      default:
+        return "\xc3\xa9" + std::to_string(n);
     }
   }
 
@@ -306,14 +325,16 @@ class RandomStates {
     const std::string type = kTypes[Uniform(0, 2)];
     const int x = Uniform(0, 2), y = Uniform(0, 2), w = Uniform(1, 2), h = Uniform(1, 2);
     switch (Uniform(0, 4)) {
-      case 0: return strings.Entry(id, "h" + std::to_string(Uniform(0, 3)));
+      case 0:
+        return strings.Entry(id, "h" + std::to_string(Uniform(0, 3)));
       case 1:
       case 2:
         return strings.Entry(id, type + "_" + std::to_string(x) + "_" + std::to_string(y) + "_" +
                                      std::to_string(w) + "_" + std::to_string(h));
-      case 3: return strings.Entry(id, Shape(type, x, y, w, h), true);
-      default: return strings.Entry(id, Shape(type, x, y, w, h, Uniform(0, 1) ? "red" : "blue"),
-                                    true);
+      case 3:
+        return strings.Entry(id, Shape(type, x, y, w, h), true);
+      default:
+        return strings.Entry(id, Shape(type, x, y, w, h, Uniform(0, 1) ? "red" : "blue"), true);
     }
   }
 
@@ -356,8 +377,8 @@ TEST(DiffStatesTest, MatchesReferenceOnRandomStates) {
       }
     }
     for (size_t limit : {size_t{0}, size_t{1}, size_t{3}, size_t{1000}}) {
-      const std::string context = "seed " + std::to_string(seed) + " limit " +
-                                  std::to_string(limit);
+      const std::string context =
+          "seed " + std::to_string(seed) + " limit " + std::to_string(limit);
       const DiffResult want = ReferenceDiff(before, after, limit);
       ExpectSameDiff(DiffStates(before, after, limit), want, context + " same order");
       JobState shuffled_after = after, shuffled_before = before;

@@ -82,21 +82,27 @@ simdjson::error_code ReadScalar(V& v, json_type type) {
   double number = 0;
   bool flag = false;
   switch (type) {
-    case json_type::string: return v.get_string().get(text);
-    case json_type::number: return v.get_double().get(number) ? simdjson::NUMBER_ERROR
-                                                              : simdjson::SUCCESS;
-    case json_type::boolean: return v.get_bool().get(flag) ? simdjson::T_ATOM_ERROR
-                                                           : simdjson::SUCCESS;
-    case json_type::null: return v.is_null().get(flag) || !flag ? simdjson::N_ATOM_ERROR
-                                                                : simdjson::SUCCESS;
-    default: return simdjson::INCORRECT_TYPE;
+    case json_type::string:
+      return v.get_string().get(text);
+    case json_type::number:
+      return v.get_double().get(number) ? simdjson::NUMBER_ERROR : simdjson::SUCCESS;
+    case json_type::boolean:
+      return v.get_bool().get(flag) ? simdjson::T_ATOM_ERROR : simdjson::SUCCESS;
+    case json_type::null:
+      return v.is_null().get(flag) || !flag ? simdjson::N_ATOM_ERROR : simdjson::SUCCESS;
+    default:
+      return simdjson::INCORRECT_TYPE;
   }
 }
 
-// Reads every key and value below `value`; returns the first error.
-simdjson::error_code ReadAll(simdjson::ondemand::value value) {
+// Reads every key and value below `value`; returns the first error. Recursive, so nesting deeper
+// than `depth_left` levels is an error (as in simdjson's DOM parser) rather than a stack overflow.
+simdjson::error_code ReadAll(simdjson::ondemand::value value, size_t depth_left) {
   json_type type;
   if (auto e = value.type().get(type)) return e;
+  if ((type == json_type::object || type == json_type::array) && depth_left == 0) {
+    return simdjson::DEPTH_ERROR;
+  }
   if (type == json_type::object) {
     simdjson::ondemand::object object;
     if (auto e = value.get_object().get(object)) return e;
@@ -105,7 +111,7 @@ simdjson::error_code ReadAll(simdjson::ondemand::value value) {
       std::string_view key;
       if (auto e = std::move(field_result).get(field)) return e;
       if (auto e = field.unescaped_key().get(key)) return e;
-      if (auto e = ReadAll(field.value())) return e;
+      if (auto e = ReadAll(field.value(), depth_left - 1)) return e;
     }
     return simdjson::SUCCESS;
   }
@@ -115,7 +121,7 @@ simdjson::error_code ReadAll(simdjson::ondemand::value value) {
     for (auto element : array) {
       simdjson::ondemand::value child;
       if (auto e = element.get(child)) return e;
-      if (auto e = ReadAll(child)) return e;
+      if (auto e = ReadAll(child, depth_left - 1)) return e;
     }
     return simdjson::SUCCESS;
   }
@@ -132,7 +138,8 @@ simdjson::error_code ReadDocument(simdjson::ondemand::parser& parser,
   if (type != json_type::object && type != json_type::array) return ReadScalar(doc, type);
   simdjson::ondemand::value root;
   if (auto e = doc.get_value().get(root)) return e;
-  if (auto e = ReadAll(root)) return e;
+  // The root is at depth 1 and simdjson tracks depths below max_depth: keep a level spare.
+  if (auto e = ReadAll(root, parser.max_depth() - 2)) return e;
   const char* trailing = nullptr;
   return doc.current_location().get(trailing) ? simdjson::SUCCESS : simdjson::TRAILING_CONTENT;
 }

@@ -2,15 +2,15 @@
 // field, message), all-or-nothing batches, malformed JSON and the configurable limits.
 #include "core/job_parser.h"
 
+#include <gmock/gmock.h>
+#include <gtest/gtest.h>
+#include <simdjson.h>
+
 #include <memory>
 #include <optional>
 #include <string>
 #include <string_view>
 #include <vector>
-
-#include <gmock/gmock.h>
-#include <gtest/gtest.h>
-#include <simdjson.h>
 
 namespace buildtrace {
 namespace {
@@ -44,13 +44,18 @@ std::string JobWith(std::string_view extra, std::string_view state = "{}") {
 std::string JobWithField(const std::string& name, const std::string& value) {
   std::string job_id = "7", timestamp = R"("2026-11-28T10:00:00Z")", latency = "5", state = "{}";
   std::string extra;
-  if (name == "job_id") job_id = value;
-  else if (name == "timestamp") timestamp = value;
-  else if (name == "latency_ms") latency = value;
-  else if (name == "state") state = value;
-  else extra = ",\"" + name + "\":" + value;
-  return R"({"job_id":)" + job_id + R"(,"timestamp":)" + timestamp + R"(,"latency_ms":)" +
-         latency + R"(,"state":)" + state + extra + "}";
+  if (name == "job_id")
+    job_id = value;
+  else if (name == "timestamp")
+    timestamp = value;
+  else if (name == "latency_ms")
+    latency = value;
+  else if (name == "state")
+    state = value;
+  else
+    extra = ",\"" + name + "\":" + value;
+  return R"({"job_id":)" + job_id + R"(,"timestamp":)" + timestamp + R"(,"latency_ms":)" + latency +
+         R"(,"state":)" + state + extra + "}";
 }
 
 const Job& OnlyJob(const Parsed& r) {
@@ -152,9 +157,7 @@ TEST(JobParserTest, AcceptsAnArrayOfJobsInOrder) {
   EXPECT_EQ(r.value()->jobs()[2].header.status, JobStatus::kFailed);
 }
 
-TEST(JobParserTest, EmptyStateIsAllowed) {
-  EXPECT_TRUE(OnlyJob(Batch(JobWith(""))).state.empty());
-}
+TEST(JobParserTest, EmptyStateIsAllowed) { EXPECT_TRUE(OnlyJob(Batch(JobWith(""))).state.empty()); }
 
 TEST(JobParserTest, EscapedTopLevelKeysNameTheSameFields) {
   Parsed r = Batch(
@@ -173,8 +176,7 @@ TEST(JobParserTest, DocumentAcceptsOneObjectAndRejectsAnArray) {
 
 TEST(JobParserTest, JobIdRange) {
   EXPECT_EQ(OnlyJob(Batch(JobWithField("job_id", "1"))).header.job_id, 1);
-  EXPECT_EQ(OnlyJob(Batch(JobWithField("job_id", "9223372036854775807"))).header.job_id,
-            INT64_MAX);
+  EXPECT_EQ(OnlyJob(Batch(JobWithField("job_id", "9223372036854775807"))).header.job_id, INT64_MAX);
   for (const char* bad : {"0", "-1", "-0", "1.5", "1.0", R"("7")", "9223372036854775808",
                           "18446744073709551616", "null", "true", "[1]", "{}"}) {
     ExpectOneProblem(Batch(JobWithField("job_id", bad)), 0, "job_id", kJobIdMessage);
@@ -188,9 +190,9 @@ TEST(JobParserTest, ProjectNames) {
   EXPECT_EQ(OnlyJob(Batch(JobWithField("project", R"("9.A_b-c")"))).header.project, "9.A_b-c");
   const std::string longest(128, 'p');
   EXPECT_EQ(OnlyJob(Batch(JobWithField("project", "\"" + longest + "\""))).header.project, longest);
-  for (const std::string& bad : std::vector<std::string>{R"("")", R"("_x")", R"(".x")", R"("-x")", R"("a b")", R"("a/b")",
-                                "\"\xc3\xa9\"", R"("a\u0000")", "5", "null",
-                                "\"" + std::string(129, 'p') + "\""}) {
+  for (const std::string& bad : std::vector<std::string>{
+           R"("")", R"("_x")", R"(".x")", R"("-x")", R"("a b")", R"("a/b")", "\"\xc3\xa9\"",
+           R"("a\u0000")", "5", "null", "\"" + std::string(129, 'p') + "\""}) {
     ExpectOneProblem(Batch(JobWithField("project", bad)), 0, "project", kProjectMessage);
   }
 }
@@ -198,9 +200,9 @@ TEST(JobParserTest, ProjectNames) {
 // ---- timestamp ----
 
 TEST(JobParserTest, Timestamps) {
-  EXPECT_EQ(OnlyJob(Batch(JobWithField("timestamp", R"("2024-02-29T00:00:00Z")")))
-                .header.timestamp_ms,
-            1709164800000);
+  EXPECT_EQ(
+      OnlyJob(Batch(JobWithField("timestamp", R"("2024-02-29T00:00:00Z")"))).header.timestamp_ms,
+      1709164800000);
   for (const char* bad :
        {R"("2026-11-28T10:00:00")", R"("2026-02-30T10:00:00Z")", R"("2023-02-29T10:00:00Z")",
         R"("2026-11-28T24:00:00Z")", R"("2026-11-28")", R"("")", "1795860000000", "null"}) {
@@ -244,8 +246,8 @@ TEST(JobParserTest, MetadataMustBeAnObjectOfStrings) {
 }
 
 TEST(JobParserTest, MetadataKeyTwiceIsRejected) {
-  ExpectOneProblem(Batch(JobWithField("metadata", R"({"a":"1","b":"2","a":"3"})")), 0,
-                   "metadata.a", "appears twice; send each key once");
+  ExpectOneProblem(Batch(JobWithField("metadata", R"({"a":"1","b":"2","a":"3"})")), 0, "metadata.a",
+                   "appears twice; send each key once");
 }
 
 TEST(JobParserTest, MetadataLimits) {
@@ -257,24 +259,23 @@ TEST(JobParserTest, MetadataLimits) {
   const Job& job = OnlyJob(r);
   EXPECT_EQ(job.header.metadata.size(), 2u);
 
-  ExpectOneProblem(Batch(JobWithField("metadata", R"({"abcd":"1"})"), limits), 0,
-                   "metadata.abcd", "keys must be 1-3 bytes");
+  ExpectOneProblem(Batch(JobWithField("metadata", R"({"abcd":"1"})"), limits), 0, "metadata.abcd",
+                   "keys must be 1-3 bytes");
   ExpectOneProblem(Batch(JobWithField("metadata", R"({"":"1"})"), limits), 0, "metadata.",
                    "keys must be 1-3 bytes");
   ExpectOneProblem(Batch(JobWithField("metadata", R"({"k":"12345"})"), limits), 0, "metadata.k",
                    "must be at most 4 bytes");
   // The walk stops at the entry over the limit and goes on with the job's next field.
-  ExpectInvalid(Batch(JobWithField("metadata", R"({"a":"1","b":"2","c":"3","d":4}, "status":"x")"),
-                      limits),
-                {Detail(0, "metadata", "holds more than 2 entries"),
-                 Detail(0, "status", kStatusMessage)});
+  ExpectInvalid(
+      Batch(JobWithField("metadata", R"({"a":"1","b":"2","c":"3","d":4}, "status":"x")"), limits),
+      {Detail(0, "metadata", "holds more than 2 entries"), Detail(0, "status", kStatusMessage)});
 }
 
 TEST(JobParserTest, MetadataDefaultKeyLimitIs128Bytes) {
   const std::string key128(128, 'k'), key129(129, 'k');
-  EXPECT_EQ(OnlyJob(Batch(JobWithField("metadata", "{\"" + key128 + "\":\"v\"}")))
-                .header.metadata.size(),
-            1u);
+  EXPECT_EQ(
+      OnlyJob(Batch(JobWithField("metadata", "{\"" + key128 + "\":\"v\"}"))).header.metadata.size(),
+      1u);
   ExpectOneProblem(Batch(JobWithField("metadata", "{\"" + key129 + "\":\"v\"}")), 0,
                    "metadata." + key129, "keys must be 1-128 bytes");
 }
@@ -312,8 +313,7 @@ TEST(JobParserTest, HashLength) {
   EXPECT_EQ(OnlyJob(Batch(JobWith("", R"({"a":"1234"})"), limits)).state[0].value, "1234");
   ExpectOneProblem(Batch(JobWith("", R"({"a":"12345"})"), limits), 0, "state.a",
                    "a hash must be 1-4 bytes");
-  ExpectOneProblem(Batch(JobWith("", R"({"a":""})")), 0, "state.a",
-                   "a hash must be 1-1024 bytes");
+  ExpectOneProblem(Batch(JobWith("", R"({"a":""})")), 0, "state.a", "a hash must be 1-1024 bytes");
   const std::string h1024(1024, 'h');
   EXPECT_EQ(OnlyJob(Batch(JobWith("", "{\"a\":\"" + h1024 + "\"}"))).state[0].value, h1024);
   ExpectOneProblem(Batch(JobWith("", "{\"a\":\"" + h1024 + "h\"}")), 0, "state.a",
@@ -338,10 +338,9 @@ TEST(JobParserTest, MaxObjects) {
   limits.max_objects = 2;
   EXPECT_EQ(OnlyJob(Batch(JobWith("", R"({"a":"1","b":"2"})"), limits)).state.size(), 2u);
   // The rest of the state is skipped and the job's next field still read.
-  ExpectInvalid(Batch(JobWith(R"(,"status":"x")", R"({"a":"1","b":"2","c":{"d":[1]},"e":"5"})"),
-                      limits),
-                {Detail(0, "state", "holds more than 2 objects"),
-                 Detail(0, "status", kStatusMessage)});
+  ExpectInvalid(
+      Batch(JobWith(R"(,"status":"x")", R"({"a":"1","b":"2","c":{"d":[1]},"e":"5"})"), limits),
+      {Detail(0, "state", "holds more than 2 objects"), Detail(0, "status", kStatusMessage)});
 }
 
 TEST(JobParserTest, StructuredObjectsAreCanonicalised) {
@@ -375,8 +374,9 @@ TEST(JobParserTest, StructuredObjectErrors) {
 }
 
 TEST(JobParserTest, EscapedAndNonAsciiIds) {
-  Parsed r = Batch(JobWith(
-      "", R"({"\u00e9":"1","a\"b":"2","\ud83d\ude00":"3","raw)" "\xf0\x9f\x98\x80" R"(":"4"})"));
+  Parsed r = Batch(JobWith("", R"({"\u00e9":"1","a\"b":"2","\ud83d\ude00":"3","raw)"
+                               "\xf0\x9f\x98\x80"
+                               R"(":"4"})"));
   const Job& job = OnlyJob(r);
   ASSERT_EQ(job.state.size(), 4u);
   EXPECT_EQ(job.state[0].id, "\xc3\xa9");
@@ -402,10 +402,9 @@ TEST(JobParserTest, TopLevelKeyTwiceIsRejected) {
 }
 
 TEST(JobParserTest, RequiredFields) {
-  ExpectInvalid(Batch("{}"), {Detail(0, "job_id", "is required"),
-                              Detail(0, "timestamp", "is required"),
-                              Detail(0, "latency_ms", "is required"),
-                              Detail(0, "state", "is required")});
+  ExpectInvalid(Batch("{}"),
+                {Detail(0, "job_id", "is required"), Detail(0, "timestamp", "is required"),
+                 Detail(0, "latency_ms", "is required"), Detail(0, "state", "is required")});
   ExpectOneProblem(Batch(R"({"job_id":1,"timestamp":"2026-11-28T10:00:00Z","latency_ms":1})"), 0,
                    "state", "is required");
 }
@@ -413,8 +412,8 @@ TEST(JobParserTest, RequiredFields) {
 // ---- batches ----
 
 TEST(JobParserTest, BatchIsAllOrNothing) {
-  Parsed r = Batch("[" + JobWith("") + "," + JobWithField("latency_ms", "-1") + "," +
-                   JobWith("") + "]");
+  Parsed r =
+      Batch("[" + JobWith("") + "," + JobWithField("latency_ms", "-1") + "," + JobWith("") + "]");
   ExpectOneProblem(r, 1, "latency_ms", kLatencyMessage);
   EXPECT_EQ(r.status().message(),
             "1 problem found, the first: job 1: latency_ms: must be a number of milliseconds >= 0");
@@ -516,10 +515,25 @@ TEST(JobParserTest, OtherSyntaxErrorsAreMalformed) {
   }
 }
 
+TEST(JobParserTest, DeepNestingInARejectedBodyDoesNotOverflowTheStack) {
+  const size_t n = 1'000'000;
+  const std::string deep = std::string(n, '[') + std::string(n, ']');
+  ExpectMalformed(Batch(JobWithField("extra", deep)));
+  ExpectMalformed(Batch(deep));
+  Parsed r = Batch(JobWith("", R"({"o":)" + std::string(n, '[') + std::string(n, ']') + "}"));
+  ExpectMalformed(r);
+  EXPECT_THAT(r.status().message(), ::testing::HasSubstr("too deep"));
+  // Within the JSON parser's depth (1024) the job's own problem is reported.
+  const std::string nested = std::string(1000, '[') + std::string(1000, ']');
+  ExpectOneProblem(Batch(JobWithField("extra", nested)), 0, "extra", kUnknownFieldMessage);
+  ExpectOneProblem(Batch(JobWith("", R"({"o":{"a":)" + nested + "}}")), 0, "state.o",
+                   "structured object: nests too deeply");
+}
+
 TEST(JobParserTest, ValidJsonWithABadJobIsNotMalformed) {
   // The check for malformed JSON reads the whole rejected body; valid values pass it.
-  ExpectOneProblem(Batch(JobWithField("extra", R"([1,{"a":null,"b":[true,false,"s",-1.5e3]}])")),
-                   0, "extra", kUnknownFieldMessage);
+  ExpectOneProblem(Batch(JobWithField("extra", R"([1,{"a":null,"b":[true,false,"s",-1.5e3]}])")), 0,
+                   "extra", kUnknownFieldMessage);
 }
 
 }  // namespace

@@ -2,12 +2,12 @@
 // (same job, and the same bytes when written again), including escaped and non-ASCII keys.
 #include "core/job_writer.h"
 
+#include <gtest/gtest.h>
+#include <simdjson.h>
+
 #include <memory>
 #include <string>
 #include <string_view>
-
-#include <gtest/gtest.h>
-#include <simdjson.h>
 
 #include "core/job_parser.h"
 

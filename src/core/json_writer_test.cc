@@ -1,6 +1,8 @@
 // Tests of the JSON writer: string escaping, number formatting and the streaming writer's commas.
 #include "core/json_writer.h"
 
+#include <gtest/gtest.h>
+
 #include <charconv>
 #include <cmath>
 #include <cstdint>
@@ -9,8 +11,6 @@
 #include <random>
 #include <string>
 #include <string_view>
-
-#include <gtest/gtest.h>
 
 namespace buildtrace {
 namespace {
@@ -49,7 +49,7 @@ TEST(AppendJsonStringTest, EscapesControlCharactersShortFormsFirst) {
 
 TEST(AppendJsonStringTest, LeavesDelAndUtf8Unchanged) {
   EXPECT_EQ(Str("\x7f"), "\"\x7f\"");
-  EXPECT_EQ(Str("\xc3\xa9"), "\"\xc3\xa9\"");              // é
+  EXPECT_EQ(Str("\xc3\xa9"), "\"\xc3\xa9\"");                  // é
   EXPECT_EQ(Str("\xf0\x9f\x98\x80"), "\"\xf0\x9f\x98\x80\"");  // 😀
   EXPECT_EQ(Str("caf\xc3\xa9\n"), "\"caf\xc3\xa9\\n\"");
 }
@@ -127,9 +127,8 @@ TEST(JsonWriterTest, WritesCommasBetweenMembersAndElements) {
   w.Key("r").Raw(R"({"raw":1})");
   w.Key("n").Number(-0.0);
   w.EndObject();
-  EXPECT_EQ(out,
-            R"({"a":1,"b":[true,false,null,"x",2.5],"c":{},"d":[],"e":{"f":"g"},)"
-            R"("r":{"raw":1},"n":0})");
+  EXPECT_EQ(out, R"({"a":1,"b":[true,false,null,"x",2.5],"c":{},"d":[],"e":{"f":"g"},)"
+                 R"("r":{"raw":1},"n":0})");
 }
 
 TEST(JsonWriterTest, ArrayOfObjectsAndNestedArrays) {

@@ -2,12 +2,12 @@
 // of the exact explanation sentences.
 #include "core/lineage.h"
 
+#include <gmock/gmock.h>
+#include <gtest/gtest.h>
+
 #include <cstdint>
 #include <map>
 #include <vector>
-
-#include <gmock/gmock.h>
-#include <gtest/gtest.h>
 
 namespace buildtrace {
 namespace {
@@ -71,7 +71,7 @@ TEST(SelectBaseTest, FailedJobsAreSkippedNewestFirstAndReadOnlyUntilASuccess) {
   const std::vector<int64_t> earlier = {1, 2, 5, 6};
   Result<BaseSelection> r = SelectBase(7, earlier, store.Reader());
   ASSERT_TRUE(r.ok());
-  EXPECT_EQ(*r, Selection(2, {6, 5}, 2));  // 3 and 4 were never posted
+  EXPECT_EQ(*r, Selection(2, {6, 5}, 2));            // 3 and 4 were never posted
   EXPECT_THAT(store.calls(), ElementsAre(6, 5, 2));  // never job 1
 }
 

@@ -1,10 +1,10 @@
 // Tests of geometry extraction from pseudo-hashes ("type_x_y_w_h") and structured objects.
 #include "core/pseudo_hash.h"
 
+#include <gtest/gtest.h>
+
 #include <optional>
 #include <string>
-
-#include <gtest/gtest.h>
 
 namespace buildtrace {
 namespace {
@@ -40,11 +40,28 @@ TEST(ParsePseudoHashTest, NegativesAndDecimals) {
 }
 
 TEST(ParsePseudoHashTest, RejectsWhatIsNotTypeAndFourNumbers) {
-  for (const char* hash :
-       {"", "door", "door_1_2_3", "_1_2_3_4", "1_2_3_4", "door_1_2_3_x", "door_1e3_2_3_4",
-        "door_1_2_3_4_", "door_1__2_3_4", "door__2_3_4", "door_1_2_3_", "door_._2_3_4",
-        "door_-_2_3_4", "door_1.2.3_2_3_4", "door_ 1_2_3_4", "door_0x1_2_3_4", "door_inf_2_3_4",
-        "door_nan_2_3_4", "door_--1_2_3_4", "door_1_2_3_4 ", "____", "_____"}) {
+  for (const char* hash : {"",
+                           "door",
+                           "door_1_2_3",
+                           "_1_2_3_4",
+                           "1_2_3_4",
+                           "door_1_2_3_x",
+                           "door_1e3_2_3_4",
+                           "door_1_2_3_4_",
+                           "door_1__2_3_4",
+                           "door__2_3_4",
+                           "door_1_2_3_",
+                           "door_._2_3_4",
+                           "door_-_2_3_4",
+                           "door_1.2.3_2_3_4",
+                           "door_ 1_2_3_4",
+                           "door_0x1_2_3_4",
+                           "door_inf_2_3_4",
+                           "door_nan_2_3_4",
+                           "door_--1_2_3_4",
+                           "door_1_2_3_4 ",
+                           "____",
+                           "_____"}) {
     EXPECT_FALSE(ParsePseudoHash(hash).has_value()) << hash;
   }
 }
@@ -57,14 +74,14 @@ TEST(ParsePseudoHashTest, ShaHexIsNotAPseudoHash) {
 TEST(GeometryOfStructuredTest, ReadsTypeAndGeometry) {
   ExpectGeometry(GeometryOfStructured(R"({"h":5,"type":"door","w":5,"x":10,"y":20})"), "door", 10,
                  20, 5, 5, "{}");
-  ExpectGeometry(GeometryOfStructured(R"({"h":0.5,"type":"t","w":-1,"x":1e20,"y":0.1})"), "t",
-                 1e20, 0.1, -1, 0.5, "{}");
+  ExpectGeometry(GeometryOfStructured(R"({"h":0.5,"type":"t","w":-1,"x":1e20,"y":0.1})"), "t", 1e20,
+                 0.1, -1, 0.5, "{}");
 }
 
 TEST(GeometryOfStructuredTest, OtherAttributesAreKeptInRest) {
-  ExpectGeometry(
-      GeometryOfStructured(R"({"color":"red","h":5,"tags":["a"],"type":"door","w":5,"x":10,"y":20})"),
-      "door", 10, 20, 5, 5, R"({"color":"red","tags":["a"]})");
+  ExpectGeometry(GeometryOfStructured(
+                     R"({"color":"red","h":5,"tags":["a"],"type":"door","w":5,"x":10,"y":20})"),
+                 "door", 10, 20, 5, 5, R"({"color":"red","tags":["a"]})");
   const auto red = GeometryOfStructured(R"({"color":"red","h":1,"type":"d","w":1,"x":1,"y":1})");
   const auto blue = GeometryOfStructured(R"({"color":"blue","h":1,"type":"d","w":1,"x":9,"y":1})");
   const auto red2 = GeometryOfStructured(R"({"color":"red","h":1,"type":"d","w":1,"x":9,"y":1})");

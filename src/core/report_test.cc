@@ -2,11 +2,11 @@
 // summary sentence for each kind of base.
 #include "core/report.h"
 
-#include <string>
-
 #include <gmock/gmock.h>
 #include <gtest/gtest.h>
 #include <simdjson.h>
+
+#include <string>
 
 namespace buildtrace {
 namespace {
@@ -72,8 +72,7 @@ TEST(RenderReportJsonTest, WholeReport) {
       R"({"id":"s","kind":"changed","before":")" + kDoorDigest +
       R"(","before_object":{"type":"door"},"after":"plain"},)" +
       R"({"id":"t","kind":"changed","before":"door_10_20_5_5","after":")" + kShapeDigest +
-      R"(","after_object":)" + kShape + "}" + R"(],"truncated":false},)" +
-      R"("limit":100,)" +
+      R"(","after_object":)" + kShape + "}" + R"(],"truncated":false},)" + R"("limit":100,)" +
       R"("lineage":{"explicit_base":false,"skipped_failed":[6],"missing_ids":0,)" +
       R"("explanation":"Job 5 is the latest earlier job that succeeded; failed job 6 was )" +
       R"(skipped."},)" +
@@ -95,8 +94,7 @@ TEST(RenderReportJsonTest, NullBaseAndNoWarehouse) {
       R"("total_added":1,"total_removed":0,"total_modified":0,"total_unchanged":0,)" +
       R"("total_moved":0,"total_resized":0,"total_retyped":0,"total_changed":0},)" +
       R"("changes":{"added":["a\"b"],"removed":[],"modified":[],"truncated":false},)" +
-      R"("limit":0,)" +
-      R"("lineage":{"explicit_base":false,"skipped_failed":[],"missing_ids":0,)" +
+      R"("limit":0,)" + R"("lineage":{"explicit_base":false,"skipped_failed":[],"missing_ids":0,)" +
       R"("explanation":"No earlier job succeeded, so every object counts as added."},)" +
       R"("summary":"Job 1 of project default with no base: 1 added, 0 removed, 0 modified )" +
       R"((0 moved, 0 resized, 0 retyped, 0 changed), 0 unchanged. No earlier job succeeded, )" +
@@ -155,9 +153,8 @@ TEST(RenderReportTextTest, NoBaseAndNoWarehouse) {
   const std::string got = RenderReportText(FirstJobReport());
   EXPECT_THAT(got, HasSubstr("BuildTrace report: project default, job 1 (failed)\n"));
   EXPECT_THAT(got, HasSubstr("Latency:   0.1 ms\n"));
-  EXPECT_THAT(got, HasSubstr(
-                       "Base:      none. No earlier job succeeded, so every object counts as "
-                       "added.\n"));
+  EXPECT_THAT(got, HasSubstr("Base:      none. No earlier job succeeded, so every object counts as "
+                             "added.\n"));
   EXPECT_THAT(got, HasSubstr("Summary: 1 added, 0 removed, 0 modified (0 moved, 0 resized, "
                              "0 retyped, 0 changed), 0 unchanged.\n"));
   EXPECT_THAT(got, HasSubstr("Added (1)\n  + a\"b\nRemoved (0)\nMoved (0)\n"));

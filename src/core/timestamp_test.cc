@@ -1,11 +1,11 @@
 // Tests of RFC 3339 parsing (every field's range, leap years, offsets) and UTC formatting.
 #include "core/timestamp.h"
 
+#include <gtest/gtest.h>
+
 #include <cstdint>
 #include <optional>
 #include <string>
-
-#include <gtest/gtest.h>
 
 namespace buildtrace {
 namespace {
@@ -132,8 +132,7 @@ TEST(FormatRfc3339UtcTest, RoundTripsThroughParse) {
   }
   EXPECT_EQ(FormatRfc3339Utc(*ParseRfc3339("2024-02-29T23:59:59.5+01:00")),
             "2024-02-29T22:59:59.500Z");
-  EXPECT_EQ(FormatRfc3339Utc(*ParseRfc3339("2000-03-01T00:00:00+00:01")),
-            "2000-02-29T23:59:00Z");
+  EXPECT_EQ(FormatRfc3339Utc(*ParseRfc3339("2000-03-01T00:00:00+00:01")), "2000-02-29T23:59:00Z");
 }
 
 }  // namespace

@@ -1,1 +1,707 @@
-// placeholder
+// Tests of the API handlers, called directly with Beast requests built by hand (no sockets), on the
+// real FileStateStore and SqliteWarehouse in a fresh temporary folder and an injected clock. The
+// backends are wrapped in the fault-injection wrappers so a test can make them fail mid-request.
+#include "http/api.h"
+
+#include <gmock/gmock.h>
+#include <gtest/gtest.h>
+#include <stdlib.h>
+
+#include <filesystem>
+#include <memory>
+#include <string>
+#include <tuple>
+#include <vector>
+
+#include <simdjson.h>
+
+#include "core/canonical_hash.h"
+#include "core/timestamp.h"
+#include "store/file_state_store.h"
+#include "testing/faulty_metrics_warehouse.h"
+#include "testing/faulty_state_store.h"
+#include "warehouse/sqlite_warehouse.h"
+
+namespace buildtrace {
+namespace {
+
+namespace fs = std::filesystem;
+namespace http = boost::beast::http;
+using ::testing::HasSubstr;
+using ::testing::IsEmpty;
+using StoreMethod = FaultyStateStore::Method;
+using WarehouseMethod = FaultyMetricsWarehouse::Method;
+
+constexpr int64_t kDayMs = 86'400'000;
+constexpr int64_t kNowMs = 1'795'867'200'000;  // 2026-11-28T12:00:00Z
+
+// A job of the default project taking 100 ms at 2026-11-28T10:00:00Z, unless told otherwise.
+std::string JobJson(int64_t id, std::string_view state = R"({"A":"a"})",
+                    std::string_view more_fields = "") {
+  return R"({"job_id":)" + std::to_string(id) +
+         R"(,"timestamp":"2026-11-28T10:00:00Z","latency_ms":100,"state":)" + std::string(state) +
+         std::string(more_fields) + "}";
+}
+
+std::string JobAt(int64_t id, int64_t timestamp_ms, int latency_ms,
+                  std::string_view project = "default") {
+  return R"({"job_id":)" + std::to_string(id) + R"(,"project":")" + std::string(project) +
+         R"(","timestamp":")" + FormatRfc3339Utc(timestamp_ms) +
+         R"(","latency_ms":)" + std::to_string(latency_ms) + R"(,"state":{"A":"a"}})";
+}
+
+// A parsed JSON answer. Accessors take JSON pointers ("/error/code") and fail the test, rather
+// than crash, when the value is missing or of another type.
+class JsonBody {
+ public:
+  explicit JsonBody(const std::string& text) : text_(text) {
+    if (auto e = parser_.parse(text_).get(root_)) {
+      ADD_FAILURE() << "answer is not JSON (" << simdjson::error_message(e) << "): " << text;
+    }
+  }
+  std::string Str(std::string_view pointer) const {
+    std::string_view s;
+    if (auto e = At(pointer).get_string().get(s)) return Missing(pointer, e);
+    return std::string(s);
+  }
+  int64_t Int(std::string_view pointer) const {
+    int64_t v = 0;
+    if (auto e = At(pointer).get_int64().get(v)) Missing(pointer, e);
+    return v;
+  }
+  double Number(std::string_view pointer) const {
+    double v = 0;
+    if (auto e = At(pointer).get_double().get(v)) Missing(pointer, e);
+    return v;
+  }
+  bool Bool(std::string_view pointer) const {
+    bool v = false;
+    if (auto e = At(pointer).get_bool().get(v)) Missing(pointer, e);
+    return v;
+  }
+  bool IsNull(std::string_view pointer) const {
+    simdjson::dom::element element;
+    if (auto e = At(pointer).get(element)) {
+      Missing(pointer, e);
+      return false;
+    }
+    return element.is_null();
+  }
+  bool Has(std::string_view pointer) const { return At(pointer).error() == simdjson::SUCCESS; }
+  // The strings of an array of strings.
+  std::vector<std::string> Strings(std::string_view pointer) const {
+    std::vector<std::string> out;
+    simdjson::dom::array array;
+    if (auto e = At(pointer).get_array().get(array)) {
+      Missing(pointer, e);
+      return out;
+    }
+    for (simdjson::dom::element item : array) {
+      std::string_view s;
+      if (item.get_string().get(s)) {
+        ADD_FAILURE() << pointer << " holds a non-string";
+      } else {
+        out.emplace_back(s);
+      }
+    }
+    return out;
+  }
+  size_t Size(std::string_view pointer) const {
+    simdjson::dom::array array;
+    if (auto e = At(pointer).get_array().get(array)) {
+      Missing(pointer, e);
+      return 0;
+    }
+    return array.size();
+  }
+
+ private:
+  simdjson::simdjson_result<simdjson::dom::element> At(std::string_view pointer) const {
+    return root_.at_pointer(pointer);
+  }
+  std::string Missing(std::string_view pointer, simdjson::error_code e) const {
+    ADD_FAILURE() << pointer << ": " << simdjson::error_message(e) << " in " << text_;
+    return "<missing>";
+  }
+
+  std::string text_;
+  mutable simdjson::dom::parser parser_;
+  simdjson::dom::element root_;
+};
+
+class ApiTest : public ::testing::Test {
+ protected:
+  void SetUp() override {
+    folder_ = ::testing::TempDir() + "bt-api-XXXXXX";
+    ASSERT_NE(::mkdtemp(folder_.data()), nullptr) << "cannot make a temporary folder";
+    auto store = FileStateStore::Open(folder_ + "/store");
+    ASSERT_TRUE(store.ok()) << store.status().message();
+    file_store_ = std::move(*store);
+    auto warehouse = SqliteWarehouse::Open(folder_ + "/metrics.db");
+    ASSERT_TRUE(warehouse.ok()) << warehouse.status().message();
+    sqlite_ = std::move(*warehouse);
+    store_ = std::make_unique<FaultyStateStore>(*file_store_);
+    warehouse_ = std::make_unique<FaultyMetricsWarehouse>(*sqlite_);
+    api_ = std::make_unique<Api>(
+        ApiContext{*store_, *warehouse_, ParseLimits{}, [this] { return now_ms_; }});
+    jobs_ = std::make_unique<JobRepository>(*file_store_, ParseLimits{});
+  }
+  void TearDown() override {
+    jobs_.reset();
+    api_.reset();
+    warehouse_.reset();
+    store_.reset();
+    sqlite_.reset();
+    file_store_.reset();
+    std::error_code ignored;
+    fs::remove_all(folder_, ignored);
+  }
+
+  HttpResponse Send(http::verb method, std::string_view target, std::string body = "",
+                    std::string_view accept = "") {
+    HttpRequest request{method, target, 11};
+    if (!accept.empty()) request.set(http::field::accept, accept);
+    request.body() = std::move(body);
+    request.prepare_payload();
+    return api_->Handle(request);
+  }
+  HttpResponse Post(std::string body) { return Send(http::verb::post, "/process", body); }
+  HttpResponse Get(std::string_view target, std::string_view accept = "") {
+    return Send(http::verb::get, target, "", accept);
+  }
+  // Posts and expects 200.
+  void PostOk(std::string body) {
+    const HttpResponse res = Post(std::move(body));
+    ASSERT_EQ(res.result_int(), 200u) << res.body();
+  }
+
+  // The stored bytes of a job, read from the real store (past the wrapper).
+  std::string Stored(int64_t job_id, std::string_view project = "default") {
+    Result<std::string> bytes = file_store_->Read(JobObjectName(project, job_id));
+    EXPECT_TRUE(bytes.ok()) << bytes.status().message();
+    return bytes.ok() ? *bytes : "";
+  }
+  std::vector<int64_t> StoredIds(std::string_view project = "default") {
+    Result<std::vector<int64_t>> ids = jobs_->ListJobIds(project);
+    EXPECT_TRUE(ids.ok()) << ids.status().message();
+    return ids.ok() ? *ids : std::vector<int64_t>{};
+  }
+  // {"project":..,"job_id":..,"digest":..,"created":..}, an entry of "accepted".
+  std::string Accepted(int64_t job_id, bool created, std::string_view project = "default") {
+    return R"({"project":")" + std::string(project) + R"(","job_id":)" + std::to_string(job_id) +
+           R"(,"digest":")" + ContentDigest(Stored(job_id, project)) + R"(","created":)" +
+           (created ? "true" : "false") + "}";
+  }
+
+  std::string folder_;
+  int64_t now_ms_ = kNowMs;
+  std::unique_ptr<FileStateStore> file_store_;
+  std::unique_ptr<SqliteWarehouse> sqlite_;
+  std::unique_ptr<FaultyStateStore> store_;
+  std::unique_ptr<FaultyMetricsWarehouse> warehouse_;
+  std::unique_ptr<Api> api_;
+  std::unique_ptr<JobRepository> jobs_;  // for looking at the store directly
+};
+
+// --- POST /process ---
+
+TEST_F(ApiTest, PostOneJobStoresItAndListsItAsAccepted) {
+  const HttpResponse res = Post(JobJson(1));
+  ASSERT_EQ(res.result_int(), 200u) << res.body();
+  EXPECT_EQ(res[http::field::content_type], "application/json");
+  EXPECT_EQ(res.body(), R"({"accepted":[)" + Accepted(1, true) + "]}\n");
+  EXPECT_EQ(Stored(1),
+            "{\"job_id\":1,\"project\":\"default\",\"timestamp\":\"2026-11-28T10:00:00Z\","
+            "\"latency_ms\":100,\"status\":\"succeeded\",\"metadata\":{},\"state\":{\"A\":\"a\"}}"
+            "\n");
+}
+
+TEST_F(ApiTest, PostAnArrayStoresEveryJob) {
+  const HttpResponse res = Post("[" + JobJson(1) + "," + JobJson(2) + "," +
+                                JobAt(1, kNowMs, 5, "web") + "]");
+  ASSERT_EQ(res.result_int(), 200u) << res.body();
+  EXPECT_EQ(res.body(), R"({"accepted":[)" + Accepted(1, true) + "," + Accepted(2, true) + "," +
+                            Accepted(1, true, "web") + "]}\n");
+  EXPECT_EQ(StoredIds(), (std::vector<int64_t>{1, 2}));
+  EXPECT_EQ(StoredIds("web"), (std::vector<int64_t>{1}));
+}
+
+TEST_F(ApiTest, IdenticalRepostIsAcceptedAsNotCreated) {
+  PostOk(JobJson(1));
+  // The same job with its fields in another order and the latency spelled differently.
+  const HttpResponse res = Post(
+      R"({"state":{"A":"a"},"latency_ms":1e2,"job_id":1,"timestamp":"2026-11-28T10:00:00Z"})");
+  ASSERT_EQ(res.result_int(), 200u) << res.body();
+  EXPECT_EQ(res.body(), R"({"accepted":[)" + Accepted(1, false) + "]}\n");
+}
+
+TEST_F(ApiTest, BatchWithOneInvalidJobStoresNothing) {
+  const HttpResponse res = Post("[" + JobJson(1) + "," +
+                                R"({"job_id":2,"timestamp":"2026-11-28T10:00:00Z",)"
+                                R"("latency_ms":-5,"state":{}})" +
+                                "," + JobJson(3) + "]");
+  ASSERT_EQ(res.result_int(), 400u) << res.body();
+  const JsonBody body(res.body());
+  EXPECT_EQ(body.Str("/error/code"), "invalid_job");
+  EXPECT_EQ(body.Size("/error/details"), 1u);
+  EXPECT_EQ(body.Int("/error/details/0/index"), 1);
+  EXPECT_EQ(body.Str("/error/details/0/field"), "latency_ms");
+  EXPECT_THAT(body.Str("/error/message"), HasSubstr("job 1: latency_ms"));
+  EXPECT_FALSE(body.Has("/accepted"));
+  EXPECT_THAT(StoredIds(), IsEmpty());
+  EXPECT_EQ(store_->Calls(StoreMethod::kCreateIfAbsent), 0);
+}
+
+TEST_F(ApiTest, MalformedJsonIsRejected) {
+  for (const std::string body : {R"({"job_id": 1,)", "", "[1, 2", R"({"job_id":1}x)"}) {
+    SCOPED_TRACE(body);
+    const HttpResponse res = Post(body);
+    ASSERT_EQ(res.result_int(), 400u) << res.body();
+    EXPECT_EQ(JsonBody(res.body()).Str("/error/code"), "malformed_json");
+  }
+  EXPECT_THAT(StoredIds(), IsEmpty());
+}
+
+TEST_F(ApiTest, ConflictingRepostIs409AndLeavesTheStoredJob) {
+  PostOk(JobJson(1));
+  const std::string before = Stored(1);
+  const HttpResponse res = Post(JobJson(1, R"({"A":"changed"})"));
+  ASSERT_EQ(res.result_int(), 409u) << res.body();
+  const JsonBody body(res.body());
+  EXPECT_EQ(body.Str("/error/code"), "conflict");
+  EXPECT_THAT(body.Str("/error/message"),
+              HasSubstr("1 of 1 jobs conflict with stored jobs of the same job_id"));
+  EXPECT_EQ(body.Int("/error/details/0/index"), 0);
+  EXPECT_EQ(body.Str("/error/details/0/field"), "job_id");
+  EXPECT_EQ(body.Size("/accepted"), 0u);
+  EXPECT_EQ(Stored(1), before);
+  EXPECT_EQ(Get("/jobs/1").body(), before);
+}
+
+TEST_F(ApiTest, ConflictInABatchStillStoresTheOtherJobs) {
+  PostOk(JobJson(1));
+  const HttpResponse res =
+      Post("[" + JobJson(2) + "," + JobJson(1, R"({"A":"changed"})") + "," + JobJson(3) + "]");
+  ASSERT_EQ(res.result_int(), 409u) << res.body();
+  const JsonBody body(res.body());
+  EXPECT_EQ(body.Str("/error/code"), "conflict");
+  EXPECT_EQ(body.Size("/error/details"), 1u);
+  EXPECT_EQ(body.Int("/error/details/0/index"), 1);
+  EXPECT_EQ(body.Size("/accepted"), 2u);
+  EXPECT_EQ(body.Int("/accepted/0/job_id"), 2);
+  EXPECT_EQ(body.Int("/accepted/1/job_id"), 3);
+  EXPECT_EQ(StoredIds(), (std::vector<int64_t>{1, 2, 3}));
+}
+
+TEST_F(ApiTest, StoreFailingMidBatchIs503AndListsWhatWasStored) {
+  store_->FailFrom(StoreMethod::kCreateIfAbsent, 1, Unavailable("disk went away"));
+  const HttpResponse res = Post("[" + JobJson(1) + "," + JobJson(2) + "," + JobJson(3) + "]");
+  ASSERT_EQ(res.result_int(), 503u) << res.body();
+  EXPECT_EQ(res[http::field::retry_after], "5");
+  EXPECT_EQ(res.body(),
+            R"({"error":{"code":"unavailable","message":"job 1 was not stored: disk went away"},)"
+            R"("accepted":[)" +
+                Accepted(1, true) + "]}\n");
+  EXPECT_EQ(StoredIds(), (std::vector<int64_t>{1}));
+
+  // Retrying the whole batch once the store is back completes it.
+  store_->Heal();
+  const HttpResponse retry = Post("[" + JobJson(1) + "," + JobJson(2) + "," + JobJson(3) + "]");
+  ASSERT_EQ(retry.result_int(), 200u) << retry.body();
+  EXPECT_EQ(retry.body(), R"({"accepted":[)" + Accepted(1, false) + "," + Accepted(2, true) +
+                              "," + Accepted(3, true) + "]}\n");
+}
+
+TEST_F(ApiTest, PostProcessTakesNoQueryParameters) {
+  const HttpResponse res = Send(http::verb::post, "/process?dry_run=1", JobJson(1));
+  ASSERT_EQ(res.result_int(), 400u) << res.body();
+  EXPECT_EQ(JsonBody(res.body()).Str("/error/code"), "invalid_request");
+  EXPECT_THAT(StoredIds(), IsEmpty());
+}
+
+// --- GET /report ---
+
+class ApiReportTest : public ApiTest {
+ protected:
+  void SetUp() override {
+    ApiTest::SetUp();
+    PostOk("[" + JobJson(1, R"({"A":"door_0_0_1_1","B":"b","C":"c"})") + "," +
+           JobJson(2, R"({"A":"door_5_0_1_1","C":"c","D":"d"})",
+                   R"(,"metadata":{"branch":"main"})") +
+           "]");
+  }
+};
+
+TEST_F(ApiReportTest, FirstJobHasANullBaseAndEverythingAdded) {
+  const HttpResponse res = Get("/report/1");
+  ASSERT_EQ(res.result_int(), 200u) << res.body();
+  EXPECT_EQ(res[http::field::content_type], "application/json");
+  const JsonBody body(res.body());
+  EXPECT_EQ(body.Str("/project"), "default");
+  EXPECT_EQ(body.Int("/job_id"), 1);
+  EXPECT_TRUE(body.IsNull("/base_job_id"));
+  EXPECT_EQ(body.Str("/status"), "succeeded");
+  EXPECT_EQ(body.Int("/objects"), 3);
+  EXPECT_EQ(body.Int("/metrics/job_id"), 1);
+  EXPECT_EQ(body.Str("/metrics/timestamp"), "2026-11-28T10:00:00Z");
+  EXPECT_EQ(body.Number("/metrics/latency_ms"), 100);
+  EXPECT_EQ(body.Int("/metrics/total_added"), 3);
+  EXPECT_EQ(body.Int("/metrics/total_removed"), 0);
+  EXPECT_EQ(body.Int("/metrics/total_modified"), 0);
+  EXPECT_EQ(body.Int("/metrics/total_unchanged"), 0);
+  EXPECT_EQ(body.Strings("/changes/added"), (std::vector<std::string>{"A", "B", "C"}));
+  EXPECT_EQ(body.Size("/changes/removed"), 0u);
+  EXPECT_EQ(body.Size("/changes/modified"), 0u);
+  EXPECT_FALSE(body.Bool("/changes/truncated"));
+  EXPECT_EQ(body.Int("/limit"), 1000);
+  EXPECT_FALSE(body.Bool("/lineage/explicit_base"));
+  EXPECT_EQ(body.Int("/lineage/missing_ids"), 0);
+  EXPECT_EQ(body.Str("/summary"),
+            "Job 1 of project default with no base: 3 added, 0 removed, 0 modified (0 moved, "
+            "0 resized, 0 retyped, 0 changed), 0 unchanged. No earlier job succeeded, so every "
+            "object counts as added.");
+  EXPECT_EQ(body.Str("/warehouse/status"), "recorded");
+  EXPECT_TRUE(body.Bool("/warehouse/inserted"));
+}
+
+TEST_F(ApiReportTest, SecondJobIsDiffedWithTheFirst) {
+  const HttpResponse res = Get("/report/2");
+  ASSERT_EQ(res.result_int(), 200u) << res.body();
+  const JsonBody body(res.body());
+  EXPECT_EQ(body.Int("/base_job_id"), 1);
+  EXPECT_EQ(body.Str("/metadata/branch"), "main");
+  EXPECT_EQ(body.Int("/metrics/total_added"), 1);
+  EXPECT_EQ(body.Int("/metrics/total_removed"), 1);
+  EXPECT_EQ(body.Int("/metrics/total_modified"), 1);
+  EXPECT_EQ(body.Int("/metrics/total_unchanged"), 1);
+  EXPECT_EQ(body.Int("/metrics/total_moved"), 1);
+  EXPECT_EQ(body.Int("/metrics/total_resized"), 0);
+  EXPECT_EQ(body.Int("/metrics/total_retyped"), 0);
+  EXPECT_EQ(body.Int("/metrics/total_changed"), 0);
+  EXPECT_EQ(body.Strings("/changes/added"), (std::vector<std::string>{"D"}));
+  EXPECT_EQ(body.Strings("/changes/removed"), (std::vector<std::string>{"B"}));
+  EXPECT_EQ(body.Size("/changes/modified"), 1u);
+  EXPECT_EQ(body.Str("/changes/modified/0/id"), "A");
+  EXPECT_EQ(body.Str("/changes/modified/0/kind"), "moved");
+  EXPECT_EQ(body.Str("/changes/modified/0/before"), "door_0_0_1_1");
+  EXPECT_EQ(body.Str("/changes/modified/0/after"), "door_5_0_1_1");
+  EXPECT_EQ(body.Str("/summary"),
+            "Job 2 of project default against job 1: 1 added, 1 removed, 1 modified (1 moved, "
+            "0 resized, 0 retyped, 0 changed), 1 unchanged.");
+  EXPECT_EQ(body.Str("/lineage/explanation"), "Job 1 is the previous job.");
+}
+
+TEST_F(ApiReportTest, SecondReportFindsTheRowAlreadyRecorded) {
+  ASSERT_EQ(Get("/report/2").result_int(), 200u);
+  const HttpResponse res = Get("/report/2");
+  ASSERT_EQ(res.result_int(), 200u) << res.body();
+  const JsonBody body(res.body());
+  EXPECT_EQ(body.Str("/warehouse/status"), "recorded");
+  EXPECT_FALSE(body.Bool("/warehouse/inserted"));
+}
+
+TEST_F(ApiReportTest, ExplicitBase) {
+  const HttpResponse res = Get("/report/2?base=2");
+  ASSERT_EQ(res.result_int(), 200u) << res.body();
+  const JsonBody body(res.body());
+  EXPECT_EQ(body.Int("/base_job_id"), 2);
+  EXPECT_TRUE(body.Bool("/lineage/explicit_base"));
+  EXPECT_EQ(body.Int("/metrics/total_unchanged"), 3);
+
+  const HttpResponse missing = Get("/report/2?base=7");
+  ASSERT_EQ(missing.result_int(), 404u) << missing.body();
+  const JsonBody missing_body(missing.body());
+  EXPECT_EQ(missing_body.Str("/error/code"), "not_found");
+  EXPECT_THAT(missing_body.Str("/error/message"), HasSubstr("base job 7"));
+
+  EXPECT_EQ(Get("/report/2?base=0").result_int(), 400u);
+  EXPECT_EQ(Get("/report/2?base=x").result_int(), 400u);
+}
+
+TEST_F(ApiReportTest, TextFormatByParameterOrAcceptHeader) {
+  const std::string summary_line =
+      "Summary: 1 added, 1 removed, 1 modified (1 moved, 0 resized, 0 retyped, 0 changed), "
+      "1 unchanged.\n";
+  for (const HttpResponse& res : {Get("/report/2?format=text"), Get("/report/2", "text/plain")}) {
+    ASSERT_EQ(res.result_int(), 200u) << res.body();
+    EXPECT_EQ(res[http::field::content_type], "text/plain; charset=utf-8");
+    EXPECT_THAT(res.body(), HasSubstr(summary_line));
+    EXPECT_THAT(res.body(), HasSubstr("Base:      job 1. Job 1 is the previous job.\n"));
+    EXPECT_THAT(res.body(), HasSubstr("  ~ A: door_0_0_1_1 -> door_5_0_1_1\n"));
+  }
+  // JSON when the client accepts it too, or asks for it explicitly.
+  EXPECT_EQ(Get("/report/2", "text/plain, application/json")[http::field::content_type],
+            "application/json");
+  EXPECT_EQ(Get("/report/2?format=json", "text/plain")[http::field::content_type],
+            "application/json");
+  const HttpResponse bad = Get("/report/2?format=xml");
+  ASSERT_EQ(bad.result_int(), 400u) << bad.body();
+  EXPECT_EQ(JsonBody(bad.body()).Str("/error/code"), "invalid_request");
+}
+
+TEST_F(ApiReportTest, LimitTruncatesTheListsNotTheTotals) {
+  const HttpResponse res = Get("/report/1?limit=1");
+  ASSERT_EQ(res.result_int(), 200u) << res.body();
+  const JsonBody body(res.body());
+  EXPECT_EQ(body.Strings("/changes/added"), (std::vector<std::string>{"A"}));
+  EXPECT_TRUE(body.Bool("/changes/truncated"));
+  EXPECT_EQ(body.Int("/limit"), 1);
+  EXPECT_EQ(body.Int("/metrics/total_added"), 3);
+
+  EXPECT_EQ(Get("/report/1?limit=1000000").result_int(), 200u);
+  EXPECT_EQ(Get("/report/1?limit=1000001").result_int(), 400u);
+  EXPECT_EQ(Get("/report/1?limit=-1").result_int(), 400u);
+}
+
+TEST_F(ApiReportTest, RejectsUnknownParametersAndInvalidProjects) {
+  const HttpResponse unknown = Get("/report/1?colour=red");
+  ASSERT_EQ(unknown.result_int(), 400u) << unknown.body();
+  const JsonBody unknown_body(unknown.body());
+  EXPECT_EQ(unknown_body.Str("/error/code"), "invalid_request");
+  EXPECT_EQ(unknown_body.Str("/error/message"),
+            "unknown query parameter \"colour\"; this endpoint takes project, base, format, "
+            "limit");
+
+  for (const char* target : {"/report/1?project=-web", "/report/1?project=a%2Fb",
+                             "/report/1?project=", "/report/1?project=a%20b"}) {
+    SCOPED_TRACE(target);
+    const HttpResponse res = Get(target);
+    ASSERT_EQ(res.result_int(), 400u) << res.body();
+    const JsonBody body(res.body());
+    EXPECT_EQ(body.Str("/error/code"), "invalid_request");
+    EXPECT_THAT(body.Str("/error/message"), HasSubstr("project must be 1-128 characters"));
+  }
+  EXPECT_EQ(Get("/report/abc").result_int(), 400u);
+  EXPECT_EQ(Get("/report/0").result_int(), 400u);
+  EXPECT_EQ(Get("/report/1?limit=1&limit=2").result_int(), 400u);
+}
+
+TEST_F(ApiReportTest, MissingJobIs404) {
+  for (const char* target : {"/report/3", "/report/1?project=other"}) {
+    SCOPED_TRACE(target);
+    const HttpResponse res = Get(target);
+    ASSERT_EQ(res.result_int(), 404u) << res.body();
+    EXPECT_EQ(JsonBody(res.body()).Str("/error/code"), "not_found");
+  }
+}
+
+TEST_F(ApiReportTest, FailingWarehouseStillAnswersWithTheReport) {
+  warehouse_->Fail(WarehouseMethod::kRecord, Unavailable("warehouse is read-only"));
+  const HttpResponse res = Get("/report/2");
+  ASSERT_EQ(res.result_int(), 200u) << res.body();
+  const JsonBody body(res.body());
+  EXPECT_EQ(body.Int("/metrics/total_added"), 1);
+  EXPECT_EQ(body.Str("/warehouse/status"), "failed");
+  EXPECT_FALSE(body.Bool("/warehouse/inserted"));
+  EXPECT_EQ(body.Str("/warehouse/message"), "warehouse is read-only");
+
+  const HttpResponse text = Get("/report/2?format=text");
+  EXPECT_THAT(text.body(), HasSubstr("Warehouse: failed (warehouse is read-only)\n"));
+}
+
+TEST_F(ApiReportTest, FailingStoreIs503WithRetryAfter) {
+  store_->Fail(StoreMethod::kRead, Unavailable("store unreachable"));
+  const HttpResponse res = Get("/report/2");
+  ASSERT_EQ(res.result_int(), 503u) << res.body();
+  EXPECT_EQ(res[http::field::retry_after], "5");
+  const JsonBody body(res.body());
+  EXPECT_EQ(body.Str("/error/code"), "unavailable");
+  EXPECT_EQ(body.Str("/error/message"), "store unreachable");
+}
+
+// --- GET /jobs, GET /projects ---
+
+TEST_F(ApiTest, GetJobReturnsTheStoredJson) {
+  PostOk(R"({"metadata":{"b":"2","a":"1"},"project":"web","job_id":7,"latency_ms":12.50,)"
+         R"("status":"failed","timestamp":"2026-11-28T11:00:00+01:00",)"
+         R"("state":{"Z":"z","Y":{"y":1,"type":"t"}}})");
+  const HttpResponse res = Get("/jobs/7?project=web");
+  ASSERT_EQ(res.result_int(), 200u) << res.body();
+  EXPECT_EQ(res[http::field::content_type], "application/json");
+  EXPECT_EQ(res.body(),
+            "{\"job_id\":7,\"project\":\"web\",\"timestamp\":\"2026-11-28T11:00:00+01:00\","
+            "\"latency_ms\":12.5,\"status\":\"failed\",\"metadata\":{\"b\":\"2\",\"a\":\"1\"},"
+            "\"state\":{\"Z\":\"z\",\"Y\":{\"type\":\"t\",\"y\":1}}}\n");
+  EXPECT_EQ(res.body(), Stored(7, "web"));
+
+  const HttpResponse missing = Get("/jobs/7");
+  ASSERT_EQ(missing.result_int(), 404u) << missing.body();
+  const JsonBody body(missing.body());
+  EXPECT_EQ(body.Str("/error/code"), "not_found");
+  EXPECT_EQ(body.Str("/error/message"), "job 7 of project default does not exist");
+  EXPECT_EQ(Get("/jobs/x").result_int(), 400u);
+  EXPECT_EQ(Get("/jobs/7?base=1").result_int(), 400u);
+}
+
+TEST_F(ApiTest, GetProjectsListsEachProjectWithItsCountAndLatestJob) {
+  const HttpResponse empty = Get("/projects");
+  ASSERT_EQ(empty.result_int(), 200u) << empty.body();
+  EXPECT_EQ(empty.body(), "{\"projects\":[]}\n");
+
+  PostOk("[" + JobAt(3, kNowMs, 1, "web") + "," + JobAt(12, kNowMs, 1, "web") + "," +
+         JobAt(1, kNowMs, 1, "api") + "," + JobJson(5) + "]");
+  const HttpResponse res = Get("/projects");
+  ASSERT_EQ(res.result_int(), 200u) << res.body();
+  EXPECT_EQ(res.body(),
+            R"({"projects":[{"project":"api","jobs":1,"latest_job_id":1},)"
+            R"({"project":"default","jobs":1,"latest_job_id":5},)"
+            R"({"project":"web","jobs":2,"latest_job_id":12}]})"
+            "\n");
+  EXPECT_EQ(Get("/projects?project=web").result_int(), 400u);
+}
+
+// --- GET /stats/latency ---
+
+class ApiStatsTest : public ApiTest {
+ protected:
+  void SetUp() override {
+    ApiTest::SetUp();
+    // Job 1 is 40 days old; job 3 is exactly one day old (on the edge of window=1d).
+    PostOk("[" + JobAt(1, kNowMs - 40 * kDayMs, 1000) + "," + JobAt(2, kNowMs - 2 * kDayMs, 100) +
+           "," + JobAt(3, kNowMs - kDayMs, 300) + "," + JobAt(4, kNowMs - 3'600'000, 200) + "," +
+           JobAt(1, kNowMs - 3'600'000, 50, "other") + "]");
+    for (const char* target : {"/report/1", "/report/2", "/report/3", "/report/4",
+                               "/report/4?base=2", "/report/1?project=other"}) {
+      const HttpResponse res = Get(target);
+      ASSERT_EQ(res.result_int(), 200u) << target << ": " << res.body();
+      ASSERT_TRUE(JsonBody(res.body()).Bool("/warehouse/inserted")) << target;
+    }
+  }
+};
+
+TEST_F(ApiStatsTest, CountsEachJobOnceInTheWindow) {
+  const HttpResponse res = Get("/stats/latency?project=default&quantiles=0,0.5,1");
+  ASSERT_EQ(res.result_int(), 200u) << res.body();
+  // Jobs 2, 3, 4 (latencies 100, 300, 200); job 4 has two rows but counts once.
+  EXPECT_EQ(res.body(),
+            R"({"project":"default","window":"30d","count":3,)"
+            R"("quantiles":{"0":100,"0.5":200,"1":300},"unit":"ms"})"
+            "\n");
+}
+
+TEST_F(ApiStatsTest, DefaultsToAllProjectsThirtyDaysAndThreeQuantiles) {
+  const HttpResponse res = Get("/stats/latency");
+  ASSERT_EQ(res.result_int(), 200u) << res.body();
+  // Latencies 50, 100, 200, 300: ranks ceil(2) = 2, ceil(3.8) = 4, ceil(3.96) = 4.
+  EXPECT_EQ(res.body(),
+            R"({"project":null,"window":"30d","count":4,)"
+            R"("quantiles":{"0.5":100,"0.95":300,"0.99":300},"unit":"ms"})"
+            "\n");
+}
+
+TEST_F(ApiStatsTest, WindowEndsAtTheInjectedClockAndIncludesItsStart) {
+  const HttpResponse day = Get("/stats/latency?project=default&window=1d&quantiles=0,1");
+  ASSERT_EQ(day.result_int(), 200u) << day.body();
+  EXPECT_EQ(JsonBody(day.body()).Int("/count"), 2);  // jobs 3 (exactly 1d old) and 4
+  EXPECT_EQ(JsonBody(day.body()).Number("/quantiles/0"), 200);
+  EXPECT_EQ(JsonBody(day.body()).Number("/quantiles/1"), 300);
+
+  const HttpResponse all = Get("/stats/latency?project=default&window=50d&quantiles=1");
+  EXPECT_EQ(JsonBody(all.body()).Int("/count"), 4);
+  EXPECT_EQ(JsonBody(all.body()).Number("/quantiles/1"), 1000);
+
+  // Two hours earlier, job 4 (one hour old now) lies in the future, outside the window.
+  now_ms_ = kNowMs - 2 * 3'600'000;
+  const HttpResponse earlier = Get("/stats/latency?project=default&window=1d&quantiles=1");
+  EXPECT_EQ(JsonBody(earlier.body()).Int("/count"), 1);  // job 3 only
+  EXPECT_EQ(JsonBody(earlier.body()).Number("/quantiles/1"), 300);
+}
+
+TEST_F(ApiStatsTest, EmptyWindowHasNullQuantiles) {
+  const HttpResponse res = Get("/stats/latency?project=nobody");
+  ASSERT_EQ(res.result_int(), 200u) << res.body();
+  EXPECT_EQ(res.body(),
+            R"({"project":"nobody","window":"30d","count":0,)"
+            R"("quantiles":{"0.5":null,"0.95":null,"0.99":null},"unit":"ms"})"
+            "\n");
+}
+
+TEST_F(ApiStatsTest, RejectsBadParameters) {
+  for (const char* target : {"/stats/latency?window=0d", "/stats/latency?window=30y",
+                             "/stats/latency?quantiles=1.5", "/stats/latency?quantiles=",
+                             "/stats/latency?project=-x", "/stats/latency?limit=1"}) {
+    SCOPED_TRACE(target);
+    const HttpResponse res = Get(target);
+    ASSERT_EQ(res.result_int(), 400u) << res.body();
+    EXPECT_EQ(JsonBody(res.body()).Str("/error/code"), "invalid_request");
+  }
+}
+
+TEST_F(ApiStatsTest, FailingWarehouseIs503) {
+  warehouse_->Fail(WarehouseMethod::kLatency, Unavailable("warehouse unreachable"));
+  const HttpResponse res = Get("/stats/latency");
+  ASSERT_EQ(res.result_int(), 503u) << res.body();
+  EXPECT_EQ(res[http::field::retry_after], "5");
+  EXPECT_EQ(JsonBody(res.body()).Str("/error/message"), "warehouse unreachable");
+}
+
+// --- health, readiness, routing ---
+
+TEST_F(ApiTest, HealthzIsOk) {
+  const HttpResponse res = Get("/healthz");
+  EXPECT_EQ(res.result_int(), 200u);
+  EXPECT_EQ(res.body(), "{\"status\":\"ok\"}\n");
+}
+
+TEST_F(ApiTest, ReadyzReportsEachBackend) {
+  const std::string store_url = file_store_->Describe();
+  const std::string warehouse_url = sqlite_->Describe();
+  const HttpResponse ready = Get("/readyz");
+  ASSERT_EQ(ready.result_int(), 200u) << ready.body();
+  EXPECT_EQ(ready.body(), R"({"status":"ready","store":{"url":")" + store_url +
+                              R"(","status":"ok"},"warehouse":{"url":")" + warehouse_url +
+                              R"(","status":"ok"}})" + "\n");
+
+  store_->Fail(StoreMethod::kProbe, Unavailable("file store: cannot write: disk full"));
+  const HttpResponse store_down = Get("/readyz");
+  ASSERT_EQ(store_down.result_int(), 503u) << store_down.body();
+  EXPECT_EQ(store_down.body(),
+            R"({"status":"unavailable","store":{"url":")" + store_url +
+                R"(","status":"unavailable","message":"file store: cannot write: disk full"},)"
+                R"("warehouse":{"url":")" + warehouse_url + R"(","status":"ok"}})" + "\n");
+
+  store_->Heal();
+  warehouse_->Fail(WarehouseMethod::kProbe, Unavailable("database is locked"));
+  const HttpResponse warehouse_down = Get("/readyz");
+  ASSERT_EQ(warehouse_down.result_int(), 503u) << warehouse_down.body();
+  const JsonBody body(warehouse_down.body());
+  EXPECT_EQ(body.Str("/status"), "unavailable");
+  EXPECT_EQ(body.Str("/store/status"), "ok");
+  EXPECT_EQ(body.Str("/warehouse/status"), "unavailable");
+  EXPECT_EQ(body.Str("/warehouse/message"), "database is locked");
+}
+
+TEST_F(ApiTest, UnknownPathIs404) {
+  for (const char* target : {"/nope", "/report", "/report/1/2", "/stats/other", "/", "/jobs"}) {
+    SCOPED_TRACE(target);
+    const HttpResponse res = Get(target);
+    ASSERT_EQ(res.result_int(), 404u) << res.body();
+    EXPECT_EQ(JsonBody(res.body()).Str("/error/code"), "not_found");
+  }
+}
+
+TEST_F(ApiTest, WrongMethodIs405WithAllow) {
+  const std::vector<std::tuple<http::verb, std::string, std::string>> cases = {
+      {http::verb::get, "/process", "POST"},      {http::verb::put, "/process", "POST"},
+      {http::verb::post, "/report/1", "GET"},     {http::verb::delete_, "/jobs/1", "GET"},
+      {http::verb::post, "/projects", "GET"},     {http::verb::post, "/stats/latency", "GET"},
+      {http::verb::post, "/healthz", "GET"},      {http::verb::put, "/readyz", "GET"},
+  };
+  for (const auto& [method, target, allow] : cases) {
+    SCOPED_TRACE(target);
+    const HttpResponse res = Send(method, target, JobJson(1));
+    ASSERT_EQ(res.result_int(), 405u) << res.body();
+    EXPECT_EQ(res[http::field::allow], allow);
+    EXPECT_EQ(JsonBody(res.body()).Str("/error/code"), "method_not_allowed");
+  }
+  EXPECT_THAT(StoredIds(), IsEmpty());
+}
+
+TEST_F(ApiTest, MalformedTargetIs400) {
+  const HttpResponse res = Get("/report/1?project=%zz");
+  ASSERT_EQ(res.result_int(), 400u) << res.body();
+  EXPECT_EQ(JsonBody(res.body()).Str("/error/code"), "invalid_request");
+}
+
+}  // namespace
+}  // namespace buildtrace

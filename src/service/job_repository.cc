@@ -1,6 +1,7 @@
 // Storing, reading and listing jobs in a StateStore.
 #include "service/job_repository.h"
 
+#include <algorithm>
 #include <charconv>
 #include <cstdio>
 #include <unordered_map>
@@ -40,10 +41,16 @@ bool SameJob(const Job& a, const Job& b) {
   const JobHeader& x = a.header;
   const JobHeader& y = b.header;
   if (x.job_id != y.job_id || x.project != y.project || x.timestamp != y.timestamp ||
-      x.latency_ms != y.latency_ms || x.status != y.status || x.metadata != y.metadata ||
-      a.state.size() != b.state.size()) {
+      x.latency_ms != y.latency_ms || x.status != y.status ||
+      x.metadata.size() != y.metadata.size() || a.state.size() != b.state.size()) {
     return false;
   }
+  // Metadata is a JSON object: its key order carries no meaning (keys are unique).
+  auto x_metadata = x.metadata;
+  auto y_metadata = y.metadata;
+  std::sort(x_metadata.begin(), x_metadata.end());
+  std::sort(y_metadata.begin(), y_metadata.end());
+  if (x_metadata != y_metadata) return false;
   std::unordered_map<std::string_view, const StateEntry*> index;
   index.reserve(a.state.size());
   for (const StateEntry& e : a.state) index.emplace(e.id, &e);
@@ -143,6 +150,10 @@ Result<std::vector<ProjectSummary>> JobRepository::ListProjects() {
     ++projects.back().jobs;
     projects.back().latest_job_id = std::max(projects.back().latest_job_id, *id);
   }
+  // Each project's names are contiguous in byte order, but the projects are not in name order:
+  // "jobs/a-b/..." sorts before "jobs/a/..." because '-' and '.' sort before '/'.
+  std::sort(projects.begin(), projects.end(),
+            [](const ProjectSummary& l, const ProjectSummary& r) { return l.project < r.project; });
   return projects;
 }
 

@@ -63,7 +63,8 @@ class JobRepository {
   ParseLimits limits_;
 };
 
-// True if the two jobs have the same header fields and the same objects, in any order.
+// True if the two jobs have the same header fields and the same objects; the order of the
+// metadata keys and of the objects does not matter.
 bool SameJob(const Job& a, const Job& b);
 
 }  // namespace buildtrace

@@ -1,1 +1,344 @@
-// placeholder
+// Tests of JobRepository on the real FileStateStore, each in a fresh temporary folder: object
+// names, the digest, immutability and idempotency of Store, listing, and how Load reports
+// missing and corrupt jobs. Store failures come from FaultyStateStore.
+#include "service/job_repository.h"
+
+#include <gmock/gmock.h>
+#include <gtest/gtest.h>
+#include <stdlib.h>
+
+#include <filesystem>
+#include <memory>
+#include <string>
+#include <tuple>
+#include <vector>
+
+#include <simdjson.h>
+
+#include "core/job_writer.h"
+#include "store/file_state_store.h"
+#include "testing/faulty_state_store.h"
+
+namespace buildtrace {
+namespace {
+
+namespace fs = std::filesystem;
+using ::testing::ElementsAre;
+using ::testing::HasSubstr;
+using ::testing::IsEmpty;
+using Method = FaultyStateStore::Method;
+
+// Job 12 of project "p" as a client might send it: fields out of order, extra spaces, a latency
+// written as 1500.0 and no status (so "succeeded").
+constexpr std::string_view kJob12 =
+    R"({"state": {"A": "door_10_20_5_5", "B": "wall_0_0_100_10"}, "latency_ms": 1500.0,
+        "timestamp": "2026-11-28T10:00:00Z", "job_id": 12, "project": "p",
+        "metadata": {"branch": "main", "commit": "abc"}})";
+
+// Its stored form, and the SHA-256 of those bytes (computed with sha256sum).
+constexpr std::string_view kJob12Stored =
+    "{\"job_id\":12,\"project\":\"p\",\"timestamp\":\"2026-11-28T10:00:00Z\",\"latency_ms\":1500,"
+    "\"status\":\"succeeded\",\"metadata\":{\"branch\":\"main\",\"commit\":\"abc\"},"
+    "\"state\":{\"A\":\"door_10_20_5_5\",\"B\":\"wall_0_0_100_10\"}}\n";
+constexpr std::string_view kJob12Digest =
+    "sha256:1156de1e18c1d205c8cc28e3a1889a9925220f6d0afc5ba4654d6e8dc53727ba";
+
+std::unique_ptr<ParsedJobs> Parse(std::string_view json) {
+  simdjson::padded_string padded(json);
+  Result<std::unique_ptr<ParsedJobs>> parsed = ParseJobDocument(padded, ParseLimits{});
+  if (!parsed.ok()) {
+    ADD_FAILURE() << "test job does not parse: " << parsed.status().message();
+    return nullptr;
+  }
+  return std::move(*parsed);
+}
+
+// A minimal succeeded job of `project` with the given ID and state JSON.
+std::string JobJson(std::string_view project, int64_t id, std::string_view state = R"({"A":"a"})",
+                    std::string_view extra = "") {
+  return R"({"job_id":)" + std::to_string(id) + R"(,"project":")" + std::string(project) +
+         R"(","timestamp":"2026-11-28T10:00:00Z","latency_ms":10,"state":)" +
+         std::string(state) + std::string(extra) + "}";
+}
+
+auto Summary(const ProjectSummary& p) { return std::tuple(p.project, p.jobs, p.latest_job_id); }
+
+class JobRepositoryTest : public ::testing::Test {
+ protected:
+  void SetUp() override {
+    folder_ = ::testing::TempDir() + "bt-job-repository-XXXXXX";
+    ASSERT_NE(::mkdtemp(folder_.data()), nullptr) << "cannot make a temporary folder";
+    auto opened = FileStateStore::Open(folder_ + "/store");
+    ASSERT_TRUE(opened.ok()) << opened.status().message();
+    file_store_ = std::move(*opened);
+    store_ = std::make_unique<FaultyStateStore>(*file_store_);
+    jobs_ = std::make_unique<JobRepository>(*store_, ParseLimits{});
+  }
+  void TearDown() override {
+    jobs_.reset();
+    store_.reset();
+    file_store_.reset();
+    std::error_code ignored;
+    fs::remove_all(folder_, ignored);
+  }
+
+  // Parses and stores `json`, expecting success.
+  StoredJob StoreOk(std::string_view json) {
+    auto parsed = Parse(json);
+    if (!parsed) return {};
+    Result<StoredJob> stored = jobs_->Store(parsed->jobs().front());
+    EXPECT_TRUE(stored.ok()) << stored.status().message();
+    return stored.ok() ? *stored : StoredJob{};
+  }
+
+  // The bytes under `name` in the real store, read past the wrapper.
+  std::string StoredBytes(const std::string& name) {
+    Result<std::string> bytes = file_store_->Read(name);
+    EXPECT_TRUE(bytes.ok()) << bytes.status().message();
+    return bytes.ok() ? *bytes : "";
+  }
+
+  std::string folder_;
+  std::unique_ptr<FileStateStore> file_store_;
+  std::unique_ptr<FaultyStateStore> store_;
+  std::unique_ptr<JobRepository> jobs_;
+};
+
+TEST(JobObjectNameTest, PadsTheIdToNineteenDigits) {
+  EXPECT_EQ(JobObjectName("p", 12), "jobs/p/0000000000000000012.json");
+  EXPECT_EQ(JobObjectName("default", 1), "jobs/default/0000000000000000001.json");
+  EXPECT_EQ(JobObjectName("web.app-2", kMaxJobId), "jobs/web.app-2/9223372036854775807.json");
+}
+
+TEST_F(JobRepositoryTest, StoreWritesTheSerializedJobAndReturnsItsDigest) {
+  auto parsed = Parse(kJob12);
+  ASSERT_NE(parsed, nullptr);
+  const Job& job = parsed->jobs().front();
+  ASSERT_EQ(SerializeJob(job), kJob12Stored);
+
+  Result<StoredJob> stored = jobs_->Store(job);
+  ASSERT_TRUE(stored.ok()) << stored.status().message();
+  EXPECT_TRUE(stored->created);
+  EXPECT_EQ(stored->digest, kJob12Digest);
+  EXPECT_EQ(StoredBytes("jobs/p/0000000000000000012.json"), kJob12Stored);
+}
+
+TEST_F(JobRepositoryTest, StoringTheSameJobAgainIsNotACreate) {
+  const StoredJob first = StoreOk(kJob12);
+  const StoredJob second = StoreOk(kJob12);
+  EXPECT_TRUE(first.created);
+  EXPECT_FALSE(second.created);
+  EXPECT_EQ(second.digest, kJob12Digest);
+}
+
+TEST_F(JobRepositoryTest, SameJobWithItsStateInAnotherOrderIsNotACreate) {
+  StoreOk(kJob12);
+  const StoredJob again = StoreOk(
+      R"({"job_id":12,"project":"p","timestamp":"2026-11-28T10:00:00Z","latency_ms":1500,
+          "status":"succeeded","metadata":{"branch":"main","commit":"abc"},
+          "state":{"B":"wall_0_0_100_10","A":"door_10_20_5_5"}})");
+  EXPECT_FALSE(again.created);
+  EXPECT_EQ(again.digest, kJob12Digest);  // the digest of what is stored, not of the new order
+  EXPECT_EQ(StoredBytes("jobs/p/0000000000000000012.json"), kJob12Stored);
+}
+
+TEST_F(JobRepositoryTest, SameJobWithItsMetadataInAnotherOrderIsNotACreate) {
+  StoreOk(kJob12);
+  const StoredJob again = StoreOk(
+      R"({"job_id":12,"project":"p","timestamp":"2026-11-28T10:00:00Z","latency_ms":1500,
+          "metadata":{"commit":"abc","branch":"main"},
+          "state":{"A":"door_10_20_5_5","B":"wall_0_0_100_10"}})");
+  EXPECT_FALSE(again.created);
+  EXPECT_EQ(again.digest, kJob12Digest);
+}
+
+// Each variant differs from kJob12 in one respect; all must conflict and leave the stored job.
+TEST_F(JobRepositoryTest, DifferentJobUnderTheSameIdConflictsAndLeavesTheStoredOne) {
+  StoreOk(kJob12);
+  const std::string header =
+      R"("job_id":12,"project":"p","timestamp":"2026-11-28T10:00:00Z",)";
+  const std::string metadata = R"("metadata":{"branch":"main","commit":"abc"},)";
+  const std::string state = R"("state":{"A":"door_10_20_5_5","B":"wall_0_0_100_10"})";
+  const std::vector<std::string> variants = {
+      "{" + header + R"("latency_ms":1501,)" + metadata + state + "}",
+      "{" + header + R"("latency_ms":1500,"status":"failed",)" + metadata + state + "}",
+      "{" + header + R"("latency_ms":1500,"metadata":{"branch":"dev","commit":"abc"},)" + state +
+          "}",
+      "{" + header + R"("latency_ms":1500,)" + metadata +
+          R"("state":{"A":"door_10_20_5_6","B":"wall_0_0_100_10"}})",
+      "{" + header + R"("latency_ms":1500,)" + metadata +
+          R"("state":{"A":"door_10_20_5_5","B":"wall_0_0_100_10","C":"c"}})",
+      "{" + header + R"("latency_ms":1500,)" + metadata + R"("state":{"A":"door_10_20_5_5"}})",
+      R"({"job_id":12,"project":"p","timestamp":"2026-11-28T10:00:01Z","latency_ms":1500,)" +
+          metadata + state + "}",
+  };
+  for (const std::string& variant : variants) {
+    SCOPED_TRACE(variant);
+    auto parsed = Parse(variant);
+    ASSERT_NE(parsed, nullptr);
+    Result<StoredJob> stored = jobs_->Store(parsed->jobs().front());
+    ASSERT_FALSE(stored.ok());
+    EXPECT_EQ(stored.status().code(), StatusCode::kConflict);
+    EXPECT_THAT(stored.status().message(),
+                HasSubstr("job 12 of project p is already stored with different content"));
+    EXPECT_EQ(StoredBytes("jobs/p/0000000000000000012.json"), kJob12Stored);
+  }
+}
+
+TEST_F(JobRepositoryTest, SameIdInAnotherProjectIsAnotherJob) {
+  StoreOk(JobJson("p", 12));
+  const StoredJob other = StoreOk(JobJson("q", 12, R"({"A":"different"})"));
+  EXPECT_TRUE(other.created);
+}
+
+TEST_F(JobRepositoryTest, ListJobIdsIsAscendingNumericAndOnlyThatProject) {
+  for (int64_t id : {100, 2, 10}) StoreOk(JobJson("p", id));
+  StoreOk(JobJson("pa", 5));
+  StoreOk(JobJson("q", 1));
+  // Objects below the project's folder that are not jobs are ignored.
+  ASSERT_TRUE(file_store_->CreateIfAbsent("jobs/p/notes.json", "x").ok());
+  ASSERT_TRUE(file_store_->CreateIfAbsent("jobs/p/0000000000000000000.json", "x").ok());
+
+  Result<std::vector<int64_t>> ids = jobs_->ListJobIds("p");
+  ASSERT_TRUE(ids.ok()) << ids.status().message();
+  EXPECT_THAT(*ids, ElementsAre(2, 10, 100));
+
+  Result<std::vector<int64_t>> none = jobs_->ListJobIds("nobody");
+  ASSERT_TRUE(none.ok()) << none.status().message();
+  EXPECT_THAT(*none, IsEmpty());
+}
+
+TEST_F(JobRepositoryTest, ListProjectsCountsJobsAndTakesTheHighestId) {
+  StoreOk(JobJson("beta", 1));
+  StoreOk(JobJson("alpha", 7));
+  StoreOk(JobJson("alpha", 3));
+  StoreOk(JobJson("alpha", 10));
+
+  Result<std::vector<ProjectSummary>> projects = jobs_->ListProjects();
+  ASSERT_TRUE(projects.ok()) << projects.status().message();
+  ASSERT_EQ(projects->size(), 2u);
+  EXPECT_EQ(Summary((*projects)[0]), std::tuple(std::string("alpha"), int64_t{3}, int64_t{10}));
+  EXPECT_EQ(Summary((*projects)[1]), std::tuple(std::string("beta"), int64_t{1}, int64_t{1}));
+}
+
+// "a-b" and "a.c" list before "a/" in byte order of object names ('-' and '.' sort before '/'),
+// but the projects themselves are listed by name.
+TEST_F(JobRepositoryTest, ListProjectsIsSortedByProjectName) {
+  StoreOk(JobJson("a-b", 1));
+  StoreOk(JobJson("a", 4));
+  StoreOk(JobJson("a", 2));
+  StoreOk(JobJson("a.c", 3));
+
+  Result<std::vector<ProjectSummary>> projects = jobs_->ListProjects();
+  ASSERT_TRUE(projects.ok()) << projects.status().message();
+  ASSERT_EQ(projects->size(), 3u);
+  EXPECT_EQ(Summary((*projects)[0]), std::tuple(std::string("a"), int64_t{2}, int64_t{4}));
+  EXPECT_EQ(Summary((*projects)[1]), std::tuple(std::string("a-b"), int64_t{1}, int64_t{1}));
+  EXPECT_EQ(Summary((*projects)[2]), std::tuple(std::string("a.c"), int64_t{1}, int64_t{3}));
+}
+
+TEST_F(JobRepositoryTest, ListProjectsOfAnEmptyStoreIsEmpty) {
+  Result<std::vector<ProjectSummary>> projects = jobs_->ListProjects();
+  ASSERT_TRUE(projects.ok()) << projects.status().message();
+  EXPECT_THAT(*projects, IsEmpty());
+}
+
+TEST_F(JobRepositoryTest, LoadGivesBackTheStoredJob) {
+  auto original = Parse(kJob12);
+  ASSERT_NE(original, nullptr);
+  StoreOk(kJob12);
+  Result<std::unique_ptr<ParsedJobs>> loaded = jobs_->Load("p", 12);
+  ASSERT_TRUE(loaded.ok()) << loaded.status().message();
+  ASSERT_EQ((*loaded)->jobs().size(), 1u);
+  EXPECT_TRUE(SameJob((*loaded)->jobs().front(), original->jobs().front()));
+  EXPECT_EQ(SerializeJob((*loaded)->jobs().front()), kJob12Stored);
+
+  Result<std::string> raw = jobs_->ReadRaw("p", 12);
+  ASSERT_TRUE(raw.ok()) << raw.status().message();
+  EXPECT_EQ(*raw, kJob12Stored);
+}
+
+TEST_F(JobRepositoryTest, LoadOfAMissingJobIsNotFound) {
+  StoreOk(JobJson("p", 4));
+  Result<std::unique_ptr<ParsedJobs>> loaded = jobs_->Load("p", 5);
+  ASSERT_FALSE(loaded.ok());
+  EXPECT_EQ(loaded.status().code(), StatusCode::kNotFound);
+  EXPECT_EQ(loaded.status().message(),
+            "job 5 of project p does not exist; post it to /process first");
+
+  Result<std::string> raw = jobs_->ReadRaw("p", 5);
+  ASSERT_FALSE(raw.ok());
+  EXPECT_EQ(raw.status().code(), StatusCode::kNotFound);
+}
+
+TEST_F(JobRepositoryTest, LoadOfACorruptObjectIsInternalAndNamesIt) {
+  ASSERT_TRUE(file_store_->CreateIfAbsent(JobObjectName("p", 5), "{\"job_id\": 5, garbage").ok());
+  Result<std::unique_ptr<ParsedJobs>> loaded = jobs_->Load("p", 5);
+  ASSERT_FALSE(loaded.ok());
+  EXPECT_EQ(loaded.status().code(), StatusCode::kInternal);
+  EXPECT_THAT(loaded.status().message(), HasSubstr("jobs/p/0000000000000000005.json"));
+  EXPECT_THAT(loaded.status().message(), HasSubstr(file_store_->Describe()));
+  EXPECT_THAT(loaded.status().message(), HasSubstr("corrupt"));
+}
+
+TEST_F(JobRepositoryTest, LoadOfAnObjectHoldingAnotherJobIsInternal) {
+  ASSERT_TRUE(file_store_->CreateIfAbsent(JobObjectName("p", 5), JobJson("p", 6)).ok());
+  Result<std::unique_ptr<ParsedJobs>> loaded = jobs_->Load("p", 5);
+  ASSERT_FALSE(loaded.ok());
+  EXPECT_EQ(loaded.status().code(), StatusCode::kInternal);
+  EXPECT_THAT(loaded.status().message(), HasSubstr("jobs/p/0000000000000000005.json"));
+  EXPECT_THAT(loaded.status().message(), HasSubstr("holds another job"));
+}
+
+TEST_F(JobRepositoryTest, StoreFailureOnCreateIsPropagatedAndStoresNothing) {
+  store_->Fail(Method::kCreateIfAbsent, Unavailable("store is down; retry later"));
+  auto parsed = Parse(kJob12);
+  ASSERT_NE(parsed, nullptr);
+  Result<StoredJob> stored = jobs_->Store(parsed->jobs().front());
+  ASSERT_FALSE(stored.ok());
+  EXPECT_EQ(stored.status().code(), StatusCode::kUnavailable);
+  EXPECT_EQ(stored.status().message(), "store is down; retry later");
+
+  store_->Heal();
+  Result<std::vector<int64_t>> ids = jobs_->ListJobIds("p");
+  ASSERT_TRUE(ids.ok()) << ids.status().message();
+  EXPECT_THAT(*ids, IsEmpty());
+}
+
+// A re-post must read the stored job to compare; when that read fails the answer is the read's
+// error, not a conflict and not a success.
+TEST_F(JobRepositoryTest, StoreFailureReadingTheExistingJobIsPropagated) {
+  StoreOk(kJob12);
+  store_->Fail(Method::kRead, Unavailable("cannot read the store"));
+  auto parsed = Parse(kJob12);
+  ASSERT_NE(parsed, nullptr);
+  Result<StoredJob> stored = jobs_->Store(parsed->jobs().front());
+  ASSERT_FALSE(stored.ok());
+  EXPECT_EQ(stored.status().code(), StatusCode::kUnavailable);
+  EXPECT_EQ(stored.status().message(), "cannot read the store");
+}
+
+TEST_F(JobRepositoryTest, ListFailuresArePropagated) {
+  StoreOk(kJob12);
+  store_->Fail(Method::kList, Unavailable("cannot list"));
+  Result<std::vector<int64_t>> ids = jobs_->ListJobIds("p");
+  ASSERT_FALSE(ids.ok());
+  EXPECT_EQ(ids.status().code(), StatusCode::kUnavailable);
+  Result<std::vector<ProjectSummary>> projects = jobs_->ListProjects();
+  ASSERT_FALSE(projects.ok());
+  EXPECT_EQ(projects.status().code(), StatusCode::kUnavailable);
+  EXPECT_EQ(projects.status().message(), "cannot list");
+}
+
+TEST(SameJobTest, ComparesHeaderAndObjectsInAnyOrder) {
+  auto a = Parse(JobJson("p", 1, R"({"A":"a","B":{"x":1,"type":"t"}})"));
+  auto b = Parse(JobJson("p", 1, R"({"B":{"type":"t","x":1.0},"A":"a"})"));
+  auto c = Parse(JobJson("p", 1, R"({"A":"a","B":"{\"type\":\"t\",\"x\":1}"})"));
+  ASSERT_TRUE(a && b && c);
+  EXPECT_TRUE(SameJob(a->jobs()[0], b->jobs()[0]));
+  // A structured object and a hash string with the same text are different objects.
+  EXPECT_FALSE(SameJob(a->jobs()[0], c->jobs()[0]));
+}
+
+}  // namespace
+}  // namespace buildtrace

@@ -1,1 +1,427 @@
-// placeholder
+// Tests of ReportService on the real FileStateStore and SqliteWarehouse, each in a fresh temporary
+// folder: base selection (lineage and explicit), the counts of a hand-made pair, the metrics row
+// written once per (project, job, base), and what a failing store or warehouse does to a report.
+#include "service/report_service.h"
+
+#include <gmock/gmock.h>
+#include <gtest/gtest.h>
+#include <sqlite3.h>
+#include <stdlib.h>
+
+#include <filesystem>
+#include <memory>
+#include <string>
+#include <vector>
+
+#include <simdjson.h>
+
+#include "core/json_writer.h"
+#include "service/job_repository.h"
+#include "store/file_state_store.h"
+#include "testing/faulty_metrics_warehouse.h"
+#include "testing/faulty_state_store.h"
+#include "warehouse/sqlite_warehouse.h"
+
+namespace buildtrace {
+namespace {
+
+namespace fs = std::filesystem;
+using ::testing::ElementsAre;
+using ::testing::HasSubstr;
+using ::testing::IsEmpty;
+using StoreMethod = FaultyStateStore::Method;
+using WarehouseMethod = FaultyMetricsWarehouse::Method;
+
+constexpr int64_t kTenOClockMs = 1'795'860'000'000;  // 2026-11-28T10:00:00Z
+
+// A job of project "p" at 2026-11-28T10:00:00Z taking 100 ms, unless told otherwise.
+struct JobSpec {
+  int64_t id = 1;
+  std::string state = R"({"A":"a"})";
+  std::string status = "succeeded";
+  std::string project = "p";
+  double latency_ms = 100;
+  std::string timestamp = "2026-11-28T10:00:00Z";
+};
+
+std::string JobJson(const JobSpec& s) {
+  std::string latency;
+  AppendJsonNumber(latency, s.latency_ms);
+  return R"({"job_id":)" + std::to_string(s.id) + R"(,"project":")" + s.project +
+         R"(","timestamp":")" + s.timestamp + R"(","latency_ms":)" + latency +
+         R"(,"status":")" + s.status + R"(","state":)" + s.state + "}";
+}
+
+// Every row of the warehouse file, read with SQLite directly (not through the class under test's
+// collaborator), ordered by key. A missing base (stored as 0) reads back as nullopt.
+std::vector<MetricsRow> ReadRows(const std::string& db_path) {
+  std::vector<MetricsRow> rows;
+  sqlite3* db = nullptr;
+  if (sqlite3_open_v2(db_path.c_str(), &db, SQLITE_OPEN_READONLY, nullptr) != SQLITE_OK) {
+    ADD_FAILURE() << "cannot open " << db_path << ": " << sqlite3_errmsg(db);
+    sqlite3_close(db);
+    return rows;
+  }
+  sqlite3_stmt* statement = nullptr;
+  const char* sql =
+      "SELECT project, job_id, base_job_id, timestamp, timestamp_ms, latency_ms, added, removed, "
+      "modified, unchanged, moved, resized, retyped, changed FROM job_metrics "
+      "ORDER BY project, job_id, base_job_id";
+  if (sqlite3_prepare_v2(db, sql, -1, &statement, nullptr) != SQLITE_OK) {
+    ADD_FAILURE() << "cannot query " << db_path << ": " << sqlite3_errmsg(db);
+  } else {
+    while (sqlite3_step(statement) == SQLITE_ROW) {
+      MetricsRow row;
+      row.project = reinterpret_cast<const char*>(sqlite3_column_text(statement, 0));
+      row.job_id = sqlite3_column_int64(statement, 1);
+      if (const int64_t base = sqlite3_column_int64(statement, 2); base != 0) {
+        row.base_job_id = base;
+      }
+      row.timestamp = reinterpret_cast<const char*>(sqlite3_column_text(statement, 3));
+      row.timestamp_ms = sqlite3_column_int64(statement, 4);
+      row.latency_ms = sqlite3_column_double(statement, 5);
+      int64_t* counts[] = {&row.added, &row.removed, &row.modified, &row.unchanged,
+                           &row.moved, &row.resized, &row.retyped,  &row.changed};
+      for (int i = 0; i < 8; ++i) *counts[i] = sqlite3_column_int64(statement, 6 + i);
+      rows.push_back(row);
+    }
+  }
+  sqlite3_finalize(statement);
+  sqlite3_close(db);
+  return rows;
+}
+
+class ReportServiceTest : public ::testing::Test {
+ protected:
+  void SetUp() override {
+    folder_ = ::testing::TempDir() + "bt-report-service-XXXXXX";
+    ASSERT_NE(::mkdtemp(folder_.data()), nullptr) << "cannot make a temporary folder";
+    auto store = FileStateStore::Open(folder_ + "/store");
+    ASSERT_TRUE(store.ok()) << store.status().message();
+    file_store_ = std::move(*store);
+    auto warehouse = SqliteWarehouse::Open(DbPath());
+    ASSERT_TRUE(warehouse.ok()) << warehouse.status().message();
+    sqlite_ = std::move(*warehouse);
+    store_ = std::make_unique<FaultyStateStore>(*file_store_);
+    warehouse_ = std::make_unique<FaultyMetricsWarehouse>(*sqlite_);
+    jobs_ = std::make_unique<JobRepository>(*store_, ParseLimits{});
+    reports_ = std::make_unique<ReportService>(*jobs_, *warehouse_);
+  }
+  void TearDown() override {
+    reports_.reset();
+    jobs_.reset();
+    warehouse_.reset();
+    store_.reset();
+    sqlite_.reset();
+    file_store_.reset();
+    std::error_code ignored;
+    fs::remove_all(folder_, ignored);
+  }
+
+  std::string DbPath() const { return folder_ + "/metrics.db"; }
+
+  void Post(const JobSpec& spec) {
+    simdjson::padded_string body(JobJson(spec));
+    auto parsed = ParseJobDocument(body, ParseLimits{});
+    ASSERT_TRUE(parsed.ok()) << parsed.status().message();
+    auto stored = jobs_->Store((*parsed)->jobs().front());
+    ASSERT_TRUE(stored.ok()) << stored.status().message();
+  }
+
+  Result<Report> Build(int64_t job_id, std::optional<int64_t> base = std::nullopt,
+                       size_t limit = 1000, std::string project = "p") {
+    ReportRequest request;
+    request.project = std::move(project);
+    request.job_id = job_id;
+    request.base_job_id = base;
+    request.limit = limit;
+    return reports_->Build(request);
+  }
+
+  // Jobs 1 (succeeded), 2 (failed) and 4 (succeeded); 3 never posted.
+  void PostSucceededFailedGapSucceeded() {
+    Post({.id = 1, .state = R"({"A":"a","B":"b"})"});
+    Post({.id = 2, .state = R"({"A":"zzz"})", .status = "failed"});
+    Post({.id = 4, .state = R"({"A":"a","C":"c"})"});
+  }
+
+  std::string folder_;
+  std::unique_ptr<FileStateStore> file_store_;
+  std::unique_ptr<SqliteWarehouse> sqlite_;
+  std::unique_ptr<FaultyStateStore> store_;
+  std::unique_ptr<FaultyMetricsWarehouse> warehouse_;
+  std::unique_ptr<JobRepository> jobs_;
+  std::unique_ptr<ReportService> reports_;
+};
+
+TEST_F(ReportServiceTest, FirstJobHasNoBaseAndEverythingIsAdded) {
+  Post({.id = 1, .state = R"({"C":"c","A":"a","B":"b"})"});
+  Result<Report> report = Build(1);
+  ASSERT_TRUE(report.ok()) << report.status().message();
+  EXPECT_EQ(report->base, (BaseSelection{std::nullopt, false, {}, 0}));
+  EXPECT_EQ(report->object_count, 3);
+  EXPECT_EQ(report->diff.counts, (DiffCounts{.added = 3}));
+  EXPECT_THAT(report->diff.added, ElementsAre("A", "B", "C"));
+  EXPECT_THAT(report->diff.removed, IsEmpty());
+  EXPECT_THAT(report->diff.modified, IsEmpty());
+  EXPECT_EQ(Summarize(*report),
+            "Job 1 of project p with no base: 3 added, 0 removed, 0 modified (0 moved, 0 resized, "
+            "0 retyped, 0 changed), 0 unchanged. No earlier job succeeded, so every object counts "
+            "as added.");
+}
+
+TEST_F(ReportServiceTest, PreviousSucceededJobIsTheBase) {
+  Post({.id = 1, .state = R"({"A":"a","B":"b"})"});
+  Post({.id = 2, .state = R"({"A":"a","B":"b2"})"});
+  Result<Report> report = Build(2);
+  ASSERT_TRUE(report.ok()) << report.status().message();
+  EXPECT_EQ(report->base, (BaseSelection{1, false, {}, 0}));
+  EXPECT_EQ(report->diff.counts, (DiffCounts{.unchanged = 1, .changed = 1}));
+  EXPECT_EQ(Summarize(*report),
+            "Job 2 of project p against job 1: 0 added, 0 removed, 1 modified (0 moved, "
+            "0 resized, 0 retyped, 1 changed), 1 unchanged.");
+}
+
+TEST_F(ReportServiceTest, LineageSkipsFailedJobsAndGaps) {
+  PostSucceededFailedGapSucceeded();
+  Post({.id = 3, .state = R"({"X":"x"})", .project = "other"});  // another project's job 3
+  Result<Report> report = Build(4);
+  ASSERT_TRUE(report.ok()) << report.status().message();
+  EXPECT_EQ(report->base, (BaseSelection{1, false, {2}, 1}));
+  // Against job 1, not the failed job 2: A is unchanged, B removed, C added.
+  EXPECT_EQ(report->diff.counts, (DiffCounts{.added = 1, .removed = 1, .unchanged = 1}));
+  EXPECT_THAT(report->diff.added, ElementsAre("C"));
+  EXPECT_THAT(report->diff.removed, ElementsAre("B"));
+  EXPECT_EQ(Summarize(*report),
+            "Job 4 of project p against job 1: 1 added, 1 removed, 0 modified (0 moved, "
+            "0 resized, 0 retyped, 0 changed), 1 unchanged. Job 1 is the latest earlier job that "
+            "succeeded; failed job 2 was skipped; 1 job ID in between was never posted.");
+}
+
+TEST_F(ReportServiceTest, OnlyFailedEarlierJobsMeansNoBase) {
+  Post({.id = 1, .state = R"({"A":"a"})", .status = "failed"});
+  Post({.id = 2, .state = R"({"A":"a"})", .status = "failed"});
+  Post({.id = 3, .state = R"({"A":"a","B":"b"})"});
+  Result<Report> report = Build(3);
+  ASSERT_TRUE(report.ok()) << report.status().message();
+  EXPECT_EQ(report->base, (BaseSelection{std::nullopt, false, {2, 1}, 0}));
+  EXPECT_EQ(report->diff.counts, (DiffCounts{.added = 2}));
+  EXPECT_EQ(Summarize(*report),
+            "Job 3 of project p with no base: 2 added, 0 removed, 0 modified (0 moved, 0 resized, "
+            "0 retyped, 0 changed), 0 unchanged. No earlier job succeeded, so every object counts "
+            "as added; failed jobs 2, 1 were skipped.");
+}
+
+TEST_F(ReportServiceTest, ExplicitBaseIsUsedEvenIfItFailed) {
+  PostSucceededFailedGapSucceeded();
+  Result<Report> report = Build(4, 2);
+  ASSERT_TRUE(report.ok()) << report.status().message();
+  EXPECT_EQ(report->base, (BaseSelection{2, true, {}, 0}));
+  // Against job 2: A "zzz" -> "a" (no geometry: changed), C added.
+  EXPECT_EQ(report->diff.counts, (DiffCounts{.added = 1, .changed = 1}));
+  ASSERT_EQ(report->diff.modified.size(), 1u);
+  EXPECT_EQ(report->diff.modified[0], (ModifiedObject{"A", ChangeKind::kChanged, "zzz", "a"}));
+  EXPECT_EQ(Summarize(*report),
+            "Job 4 of project p against job 2: 1 added, 0 removed, 1 modified (0 moved, "
+            "0 resized, 0 retyped, 1 changed), 0 unchanged. Job 2 was named as the base by the "
+            "request.");
+}
+
+TEST_F(ReportServiceTest, MissingExplicitBaseIsNotFound) {
+  PostSucceededFailedGapSucceeded();
+  Result<Report> report = Build(4, 3);
+  ASSERT_FALSE(report.ok());
+  EXPECT_EQ(report.status().code(), StatusCode::kNotFound);
+  EXPECT_THAT(report.status().message(), HasSubstr("base job 3 of project p does not exist"));
+  EXPECT_EQ(warehouse_->Calls(WarehouseMethod::kRecord), 0);
+}
+
+TEST_F(ReportServiceTest, MissingJobIsNotFound) {
+  Post({.id = 1});
+  Result<Report> report = Build(2);
+  ASSERT_FALSE(report.ok());
+  EXPECT_EQ(report.status().code(), StatusCode::kNotFound);
+  EXPECT_THAT(report.status().message(), HasSubstr("job 2 of project p does not exist"));
+  Result<Report> other_project = Build(1, std::nullopt, 1000, "q");
+  ASSERT_FALSE(other_project.ok());
+  EXPECT_EQ(other_project.status().code(), StatusCode::kNotFound);
+}
+
+TEST_F(ReportServiceTest, CountsMovedResizedRetypedAndChangedExactly) {
+  Post({.id = 1,
+        .state = R"({"A":"door_0_0_5_5","B":"door_0_0_5_5","C":"window_1_1_2_2",
+                     "D":"wall_0_0_1_1","E":"x","G":"gone_1_1_1_1",
+                     "S":{"type":"door","x":1,"y":2,"w":3,"h":4}})"});
+  Post({.id = 2,
+        .state = R"({"S":{"h":4,"w":3,"y":2,"x":7,"type":"door"},"F":"new_1_1_1_1",
+                     "E":"y","D":"wall_0_0_1_1","C":"door_1_1_2_2","B":"door_0_0_6_5",
+                     "A":"door_1_0_5_5"})"});
+  Result<Report> report = Build(2);
+  ASSERT_TRUE(report.ok()) << report.status().message();
+  EXPECT_EQ(report->diff.counts, (DiffCounts{.added = 1, .removed = 1, .unchanged = 1,
+                                             .moved = 2, .resized = 1, .retyped = 1,
+                                             .changed = 1}));
+  EXPECT_THAT(report->diff.added, ElementsAre("F"));
+  EXPECT_THAT(report->diff.removed, ElementsAre("G"));
+  const ModifiedObject moved_s{"S", ChangeKind::kMoved, R"({"h":4,"type":"door","w":3,"x":1,"y":2})",
+                               R"({"h":4,"type":"door","w":3,"x":7,"y":2})", true, true};
+  EXPECT_THAT(report->diff.modified,
+              ElementsAre(ModifiedObject{"A", ChangeKind::kMoved, "door_0_0_5_5", "door_1_0_5_5"},
+                          moved_s,
+                          ModifiedObject{"B", ChangeKind::kResized, "door_0_0_5_5", "door_0_0_6_5"},
+                          ModifiedObject{"C", ChangeKind::kRetyped, "window_1_1_2_2",
+                                         "door_1_1_2_2"},
+                          ModifiedObject{"E", ChangeKind::kChanged, "x", "y"}));
+  EXPECT_FALSE(report->diff.truncated);
+}
+
+TEST_F(ReportServiceTest, LimitTruncatesListsButNotCounts) {
+  Post({.id = 1, .state = R"({"C":"c","A":"a","B":"b"})"});
+  Result<Report> report = Build(1, std::nullopt, 1);
+  ASSERT_TRUE(report.ok()) << report.status().message();
+  EXPECT_EQ(report->diff.counts.added, 3);
+  EXPECT_THAT(report->diff.added, ElementsAre("A"));
+  EXPECT_TRUE(report->diff.truncated);
+  EXPECT_EQ(report->limit, 1u);
+}
+
+TEST_F(ReportServiceTest, WritesTheMetricsRowOfTheReport) {
+  Post({.id = 1, .state = R"({"A":"door_0_0_5_5","B":"b"})", .latency_ms = 250.5,
+        .timestamp = "2026-11-28T12:00:00+02:00"});
+  Post({.id = 3, .state = R"({"A":"door_1_0_5_5","C":"c"})", .latency_ms = 900});
+  ASSERT_TRUE(Build(1).ok());
+  ASSERT_TRUE(Build(3).ok());
+  MetricsRow first;
+  first.project = "p";
+  first.job_id = 1;
+  first.timestamp = "2026-11-28T10:00:00Z";  // in UTC, whatever the job's offset
+  first.timestamp_ms = kTenOClockMs;
+  first.latency_ms = 250.5;
+  first.added = 2;
+  MetricsRow third;
+  third.project = "p";
+  third.job_id = 3;
+  third.base_job_id = 1;
+  third.timestamp = "2026-11-28T10:00:00Z";
+  third.timestamp_ms = kTenOClockMs;
+  third.latency_ms = 900;
+  third.added = 1;
+  third.removed = 1;
+  third.modified = 1;
+  third.moved = 1;
+  EXPECT_THAT(ReadRows(DbPath()), ElementsAre(first, third));
+}
+
+TEST_F(ReportServiceTest, SameReportTwiceRecordsOneRow) {
+  Post({.id = 1});
+  Post({.id = 2});
+  Result<Report> first = Build(2);
+  Result<Report> second = Build(2);
+  ASSERT_TRUE(first.ok()) << first.status().message();
+  ASSERT_TRUE(second.ok()) << second.status().message();
+  ASSERT_TRUE(first->warehouse && second->warehouse);
+  EXPECT_EQ(first->warehouse->status, "recorded");
+  EXPECT_TRUE(first->warehouse->inserted);
+  EXPECT_EQ(first->warehouse->message, "metrics row written to " + sqlite_->Describe());
+  EXPECT_EQ(second->warehouse->status, "recorded");
+  EXPECT_FALSE(second->warehouse->inserted);
+  EXPECT_THAT(second->warehouse->message, HasSubstr("already in " + sqlite_->Describe()));
+  EXPECT_EQ(ReadRows(DbPath()).size(), 1u);
+
+  // Another base is another row; the job still counts once in the latency statistics.
+  Result<Report> explicit_base = Build(2, 2);
+  ASSERT_TRUE(explicit_base.ok()) << explicit_base.status().message();
+  EXPECT_TRUE(explicit_base->warehouse->inserted);
+  EXPECT_EQ(ReadRows(DbPath()).size(), 2u);
+  Result<LatencyStats> stats =
+      sqlite_->Latency({std::nullopt, kTenOClockMs, kTenOClockMs, {1.0}});
+  ASSERT_TRUE(stats.ok()) << stats.status().message();
+  EXPECT_EQ(stats->count, 1);
+}
+
+TEST_F(ReportServiceTest, FailingWarehouseStillGivesTheReport) {
+  Post({.id = 1, .state = R"({"A":"a","B":"b"})"});
+  warehouse_->Fail(WarehouseMethod::kRecord, Unavailable("metrics database is locked"));
+  Result<Report> report = Build(1);
+  ASSERT_TRUE(report.ok()) << report.status().message();
+  EXPECT_EQ(report->diff.counts.added, 2);
+  ASSERT_TRUE(report->warehouse);
+  EXPECT_EQ(report->warehouse->status, "failed");
+  EXPECT_FALSE(report->warehouse->inserted);
+  EXPECT_EQ(report->warehouse->message, "metrics database is locked");
+  EXPECT_THAT(ReadRows(DbPath()), IsEmpty());
+
+  // Once the warehouse is back, the next report writes the row.
+  warehouse_->Heal();
+  Result<Report> again = Build(1);
+  ASSERT_TRUE(again.ok()) << again.status().message();
+  EXPECT_EQ(again->warehouse->status, "recorded");
+  EXPECT_TRUE(again->warehouse->inserted);
+  EXPECT_EQ(ReadRows(DbPath()).size(), 1u);
+}
+
+TEST_F(ReportServiceTest, FailingStoreReadGivesNoReport) {
+  Post({.id = 1});
+  Post({.id = 2});
+  store_->Fail(StoreMethod::kRead, Unavailable("store unreachable"));
+  Result<Report> report = Build(2);
+  ASSERT_FALSE(report.ok());
+  EXPECT_EQ(report.status().code(), StatusCode::kUnavailable);
+  EXPECT_EQ(report.status().message(), "store unreachable");
+  EXPECT_EQ(warehouse_->Calls(WarehouseMethod::kRecord), 0);
+}
+
+TEST_F(ReportServiceTest, FailingReadOfTheBaseGivesNoReport) {
+  PostSucceededFailedGapSucceeded();
+  // The job itself is read; then lineage reads the failed job 2, then job 1: fail there.
+  store_->FailFrom(StoreMethod::kRead, 2, Unavailable("store unreachable"));
+  Result<Report> report = Build(4);
+  ASSERT_FALSE(report.ok());
+  EXPECT_EQ(report.status().code(), StatusCode::kUnavailable);
+  EXPECT_EQ(store_->Calls(StoreMethod::kRead), 3);
+
+  store_->Heal();
+  store_->FailFrom(StoreMethod::kRead, 1, Unavailable("store unreachable"));
+  Result<Report> explicit_base = Build(4, 1);
+  ASSERT_FALSE(explicit_base.ok());
+  EXPECT_EQ(explicit_base.status().code(), StatusCode::kUnavailable);
+  EXPECT_EQ(warehouse_->Calls(WarehouseMethod::kRecord), 0);
+  EXPECT_THAT(ReadRows(DbPath()), IsEmpty());
+}
+
+TEST_F(ReportServiceTest, FailingListGivesNoReport) {
+  Post({.id = 1});
+  Post({.id = 2});
+  store_->Fail(StoreMethod::kList, Unavailable("cannot list the store"));
+  Result<Report> report = Build(2);
+  ASSERT_FALSE(report.ok());
+  EXPECT_EQ(report.status().code(), StatusCode::kUnavailable);
+  EXPECT_EQ(report.status().message(), "cannot list the store");
+  EXPECT_EQ(warehouse_->Calls(WarehouseMethod::kRecord), 0);
+}
+
+TEST_F(ReportServiceTest, CorruptEarlierJobIsInternal) {
+  Post({.id = 2});
+  ASSERT_TRUE(file_store_->CreateIfAbsent(JobObjectName("p", 1), "not json").ok());
+  Result<Report> report = Build(2);
+  ASSERT_FALSE(report.ok());
+  EXPECT_EQ(report.status().code(), StatusCode::kInternal);
+  EXPECT_THAT(report.status().message(), HasSubstr("jobs/p/0000000000000000001.json"));
+}
+
+TEST(MetricsRowForTest, CopiesTheHeaderAndTheCounts) {
+  Report report;
+  report.job.project = "web";
+  report.job.job_id = 9;
+  report.job.timestamp = "2026-11-28T11:00:00.250+01:00";
+  report.job.timestamp_ms = kTenOClockMs + 250;
+  report.job.latency_ms = 12.5;
+  report.base = BaseSelection{7, false, {8}, 0};
+  report.diff.counts = {1, 2, 3, 4, 5, 6, 7};
+  const MetricsRow row = MetricsRowFor(report);
+  EXPECT_EQ(row, (MetricsRow{"web", 9, 7, "2026-11-28T10:00:00.250Z", kTenOClockMs + 250, 12.5,
+                             1, 2, 22, 3, 4, 5, 6, 7}));
+}
+
+}  // namespace
+}  // namespace buildtrace
