@@ -409,3 +409,20 @@ TEST(DiffStatesTest, ReferenceAgreesWithHandCountedCase) {
 
 }  // namespace
 }  // namespace buildtrace
+
+namespace buildtrace {
+namespace {
+
+TEST(ClassifyChangeTest, StructuredGeometryOnlyComparesWithAPseudoHash) {
+  // An object with nothing but type/x/y/w/h has the same (empty) other attributes as a
+  // pseudo-hash, so switching representation is judged by the geometry alone.
+  EXPECT_EQ(KindOf("door_10_20_5_5", Shape("door", 11, 20, 5, 5), false, true),
+            ChangeKind::kMoved);
+  EXPECT_EQ(KindOf(Shape("door", 10, 20, 5, 5), "window_10_20_5_5", true, false),
+            ChangeKind::kRetyped);
+  EXPECT_EQ(KindOf(Shape("door", 10, 20, 5, 5, "red"), "door_11_20_5_5", true, false),
+            ChangeKind::kChanged);
+}
+
+}  // namespace
+}  // namespace buildtrace

@@ -2,6 +2,7 @@
 // not copied: the views point into the parser's string buffer, which ParsedJobs keeps alive.
 #include "core/job_parser.h"
 
+#include <algorithm>
 #include <cmath>
 #include <string_view>
 #include <unordered_set>
@@ -65,8 +66,11 @@ std::string Quoted(std::string_view s) {
   std::string out;
   out.reserve(s.size() + 2);
   out.push_back('"');
-  out.append(s.substr(0, 64));
-  if (s.size() > 64) out.append("...");
+  size_t cut = std::min<size_t>(s.size(), 64);
+  // Never cut a UTF-8 sequence in two: back up over continuation bytes.
+  while (cut < s.size() && cut > 0 && (static_cast<unsigned char>(s[cut]) & 0xC0) == 0x80) --cut;
+  out.append(s.substr(0, cut));
+  if (cut < s.size()) out.append("...");
   out.push_back('"');
   return out;
 }

@@ -30,8 +30,9 @@ bool ParseDecimal(std::string_view text, double& value) {
   return r.ec == std::errc() && r.ptr == text.data() + text.size();
 }
 
-// The object without the geometry keys, as compact JSON. Only ever compared with the same
-// function's output for another object, so it needs to be deterministic, not pretty.
+// The object without the geometry keys, as compact JSON, or "" when it has no other keys (so it
+// equals a pseudo-hash's empty rest). Only ever compared with the same function's output for
+// another object, so it needs to be deterministic, not pretty.
 std::string OtherAttributes(simdjson::dom::object object) {
   std::string out = "{";
   for (auto field : object) {
@@ -42,6 +43,7 @@ std::string OtherAttributes(simdjson::dom::object object) {
     out.push_back(':');
     out.append(simdjson::minify(field.value));
   }
+  if (out.size() == 1) return "";
   out.push_back('}');
   return out;
 }

@@ -12,8 +12,9 @@ namespace buildtrace {
 struct Geometry {
   std::string type;
   double x = 0, y = 0, w = 0, h = 0;
-  // Canonical JSON of a structured object's other attributes ("" for a pseudo-hash). Two objects
-  // whose other attributes differ have "changed", whatever their geometry.
+  // A structured object's other attributes as JSON ("" for a pseudo-hash and for an object with
+  // no other attributes). Two objects whose other attributes differ have "changed", whatever
+  // their geometry.
   std::string rest;
 };
 

@@ -123,10 +123,29 @@ std::string RenderReportJson(const Report& r) {
 
 namespace {
 
+// A value for the text report: control characters (a newline in an ID, say) are written as
+// \xNN so that one object stays on one line.
+std::string Printable(std::string_view s) {
+  static constexpr char kHex[] = "0123456789abcdef";
+  std::string out;
+  out.reserve(s.size());
+  for (char c : s) {
+    const auto u = static_cast<unsigned char>(c);
+    if (u >= 0x20 && u != 0x7f) {
+      out.push_back(c);
+    } else {
+      out += "\\x";
+      out.push_back(kHex[u >> 4]);
+      out.push_back(kHex[u & 0xf]);
+    }
+  }
+  return out;
+}
+
 void TextSection(std::string& out, const char* title, int64_t total,
                  const std::vector<std::string>& ids, char mark) {
   out += std::string(title) + " (" + std::to_string(total) + ")\n";
-  for (const auto& id : ids) out += std::string("  ") + mark + " " + id + "\n";
+  for (const auto& id : ids) out += std::string("  ") + mark + " " + Printable(id) + "\n";
   if (static_cast<int64_t>(ids.size()) < total) {
     out += "  ... and " + std::to_string(total - static_cast<int64_t>(ids.size())) + " more\n";
   }
@@ -139,7 +158,8 @@ void TextModified(std::string& out, const Report& r, ChangeKind kind, int64_t to
   int64_t shown = 0;
   for (const auto& m : r.diff.modified) {
     if (m.kind != kind) continue;
-    out += "  ~ " + m.id + ": " + m.before + " -> " + m.after + "\n";
+    out += "  ~ " + Printable(m.id) + ": " + Printable(m.before) + " -> " + Printable(m.after) +
+           "\n";
     ++shown;
   }
   if (shown < total) out += "  ... and " + std::to_string(total - shown) + " more\n";
@@ -156,7 +176,9 @@ std::string RenderReportText(const Report& r) {
   AppendJsonNumber(latency, r.job.latency_ms);
   out += "Latency:   " + latency + " ms\n";
   out += "Objects:   " + std::to_string(r.object_count) + "\n";
-  for (const auto& [k, v] : r.job.metadata) out += "Metadata:  " + k + " = " + v + "\n";
+  for (const auto& [k, v] : r.job.metadata) {
+    out += "Metadata:  " + Printable(k) + " = " + Printable(v) + "\n";
+  }
   out += "Base:      " +
          (r.base.base_job_id ? "job " + std::to_string(*r.base.base_job_id) : std::string("none")) +
          ". " + ExplainBase(r.job.job_id, r.base) + "\n\n";

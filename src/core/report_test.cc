@@ -215,3 +215,19 @@ TEST(SummarizeTest, NoBase) {
 
 }  // namespace
 }  // namespace buildtrace
+
+namespace buildtrace {
+namespace {
+
+TEST(RenderReportTextTest, ControlCharactersStayOnOneLine) {
+  Report r = FirstJobReport();
+  r.diff.added = {"a\nb"};
+  r.diff.modified = {{"c\td", ChangeKind::kChanged, "x\ry", "z", false, false}};
+  r.diff.counts.changed = 1;
+  const std::string text = RenderReportText(r);
+  EXPECT_THAT(text, HasSubstr("  + a\\x0ab\n"));
+  EXPECT_THAT(text, HasSubstr("  ~ c\\x09d: x\\x0dy -> z\n"));
+}
+
+}  // namespace
+}  // namespace buildtrace

@@ -126,9 +126,13 @@ HttpResponse Api::PostProcess(HttpRequest& request, const RequestTarget& target)
       conflicts.push_back({static_cast<int64_t>(i), "job_id", outcome.status().message()});
     } else {
       // The store failed: say which jobs are stored (each whole) and which are not.
-      Status s = outcome.status().WithContext("job " + std::to_string(i) + " was not stored: ");
+      // "job N of project P" means job_id N everywhere else, so name the job that way.
+      const JobHeader& header = jobs[i].header;
+      Status s = outcome.status().WithContext(
+          "job " + std::to_string(header.job_id) + " of project " + header.project + " (index " +
+          std::to_string(i) + " in the request) was not stored: ");
       HttpResponse res = MakeResponse(HttpStatusFor(s.code()), ProcessAnswer(&s, stored));
-      res.set(http::field::retry_after, "5");
+      if (s.code() == StatusCode::kUnavailable) res.set(http::field::retry_after, "5");
       return res;
     }
   }

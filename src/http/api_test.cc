@@ -299,7 +299,8 @@ TEST_F(ApiTest, StoreFailingMidBatchIs503AndListsWhatWasStored) {
   ASSERT_EQ(res.result_int(), 503u) << res.body();
   EXPECT_EQ(res[http::field::retry_after], "5");
   EXPECT_EQ(res.body(),
-            R"({"error":{"code":"unavailable","message":"job 1 was not stored: disk went away"},)"
+            R"({"error":{"code":"unavailable","message":"job 2 of project default (index 1 in )"
+            R"(the request) was not stored: disk went away"},)"
             R"("accepted":[)" +
                 Accepted(1, true) + "]}\n");
   EXPECT_EQ(StoredIds(), (std::vector<int64_t>{1}));
@@ -310,6 +311,33 @@ TEST_F(ApiTest, StoreFailingMidBatchIs503AndListsWhatWasStored) {
   ASSERT_EQ(retry.result_int(), 200u) << retry.body();
   EXPECT_EQ(retry.body(), R"({"accepted":[)" + Accepted(1, false) + "," + Accepted(2, true) +
                               "," + Accepted(3, true) + "]}\n");
+}
+
+// A damaged stored object is not the client's conflict: 500, naming the object, no Retry-After.
+TEST_F(ApiTest, RepostOverACorruptStoredJobIsInternal) {
+  ASSERT_TRUE(file_store_->CreateIfAbsent(JobObjectName("default", 1), "{garbage").ok());
+  const HttpResponse res = Post("[" + JobJson(2) + "," + JobJson(1) + "]");
+  ASSERT_EQ(res.result_int(), 500u) << res.body();
+  EXPECT_EQ(res[http::field::retry_after], "");
+  const JsonBody body(res.body());
+  EXPECT_EQ(body.Str("/error/code"), "internal");
+  EXPECT_THAT(body.Str("/error/message"), HasSubstr("jobs/default/0000000000000000001.json"));
+  EXPECT_THAT(body.Str("/error/message"), HasSubstr("corrupt"));
+  EXPECT_EQ(body.Size("/accepted"), 1u);
+  EXPECT_EQ(body.Int("/accepted/0/job_id"), 2);
+}
+
+TEST_F(ApiTest, TooManyJobsIs413AndStoresNothing) {
+  ParseLimits limits;
+  limits.max_jobs = 2;
+  Api small(ApiContext{*store_, *warehouse_, limits, [] { return kNowMs; }});
+  HttpRequest request{http::verb::post, "/process", 11};
+  request.body() = "[" + JobJson(1) + "," + JobJson(2) + "," + JobJson(3) + "]";
+  request.prepare_payload();
+  const HttpResponse res = small.Handle(request);
+  ASSERT_EQ(res.result_int(), 413u) << res.body();
+  EXPECT_EQ(JsonBody(res.body()).Str("/error/code"), "too_many_jobs");
+  EXPECT_THAT(StoredIds(), IsEmpty());
 }
 
 TEST_F(ApiTest, PostProcessTakesNoQueryParameters) {
@@ -414,6 +442,14 @@ TEST_F(ApiReportTest, ExplicitBase) {
   EXPECT_EQ(missing_body.Str("/error/code"), "not_found");
   EXPECT_THAT(missing_body.Str("/error/message"), HasSubstr("base job 7"));
 
+  // A later job may be the base too.
+  const HttpResponse later = Get("/report/1?base=2");
+  ASSERT_EQ(later.result_int(), 200u) << later.body();
+  const JsonBody later_body(later.body());
+  EXPECT_EQ(later_body.Int("/base_job_id"), 2);
+  EXPECT_EQ(later_body.Strings("/changes/added"), (std::vector<std::string>{"B"}));
+  EXPECT_EQ(later_body.Strings("/changes/removed"), (std::vector<std::string>{"D"}));
+
   EXPECT_EQ(Get("/report/2?base=0").result_int(), 400u);
   EXPECT_EQ(Get("/report/2?base=x").result_int(), 400u);
 }
@@ -499,6 +535,15 @@ TEST_F(ApiReportTest, FailingWarehouseStillAnswersWithTheReport) {
   EXPECT_THAT(text.body(), HasSubstr("Warehouse: failed (warehouse is read-only)\n"));
 }
 
+TEST_F(ApiReportTest, CorruptStoredJobIs500NamingTheObject) {
+  ASSERT_TRUE(file_store_->CreateIfAbsent(JobObjectName("default", 3), "[]").ok());
+  const HttpResponse res = Get("/report/3");
+  ASSERT_EQ(res.result_int(), 500u) << res.body();
+  const JsonBody body(res.body());
+  EXPECT_EQ(body.Str("/error/code"), "internal");
+  EXPECT_THAT(body.Str("/error/message"), HasSubstr("jobs/default/0000000000000000003.json"));
+}
+
 TEST_F(ApiReportTest, FailingStoreIs503WithRetryAfter) {
   store_->Fail(StoreMethod::kRead, Unavailable("store unreachable"));
   const HttpResponse res = Get("/report/2");
@@ -523,6 +568,14 @@ TEST_F(ApiTest, GetJobReturnsTheStoredJson) {
             "\"latency_ms\":12.5,\"status\":\"failed\",\"metadata\":{\"b\":\"2\",\"a\":\"1\"},"
             "\"state\":{\"Z\":\"z\",\"Y\":{\"type\":\"t\",\"y\":1}}}\n");
   EXPECT_EQ(res.body(), Stored(7, "web"));
+  // The bytes hash to the digest POST /process answered.
+  const HttpResponse repost = Post(
+      R"({"job_id":7,"project":"web","latency_ms":12.5,"status":"failed","metadata":{"a":"1",)"
+      R"("b":"2"},"timestamp":"2026-11-28T11:00:00+01:00","state":{"Y":{"type":"t","y":1},)"
+      R"("Z":"z"}})");
+  ASSERT_EQ(repost.result_int(), 200u) << repost.body();
+  EXPECT_EQ(JsonBody(repost.body()).Str("/accepted/0/digest"), ContentDigest(res.body()));
+  EXPECT_FALSE(JsonBody(repost.body()).Bool("/accepted/0/created"));
 
   const HttpResponse missing = Get("/jobs/7");
   ASSERT_EQ(missing.result_int(), 404u) << missing.body();

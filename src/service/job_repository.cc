@@ -84,7 +84,12 @@ Result<StoredJob> JobRepository::ResolveExisting(const Job& job, const std::stri
   if (*existing == bytes) return StoredJob{ContentDigest(*existing), false};
   auto parsed = ParseJobDocument(simdjson::padded_string_view(*existing, existing->capacity()),
                                  limits_);
-  if (!parsed.ok() || (*parsed)->jobs().size() != 1 || !SameJob((*parsed)->jobs()[0], job)) {
+  if (!parsed.ok()) {
+    // Not a client's conflict: the stored object is damaged, as Load would report it.
+    return Internal("stored object " + name + " in " + store_.Describe() +
+                    " is corrupt: " + parsed.status().message());
+  }
+  if ((*parsed)->jobs().size() != 1 || !SameJob((*parsed)->jobs()[0], job)) {
     return Conflict(conflict);
   }
   return StoredJob{ContentDigest(*existing), false};
