@@ -185,6 +185,20 @@ TEST_F(JobRepositoryTest, DifferentJobUnderTheSameIdConflictsAndLeavesTheStoredO
   }
 }
 
+// A damaged stored object is not a conflict with the client's job (which says "post it under a
+// new job_id"); it is corruption, reported as Load reports it.
+TEST_F(JobRepositoryTest, StoringOverACorruptObjectIsInternalAndLeavesIt) {
+  ASSERT_TRUE(file_store_->CreateIfAbsent(JobObjectName("p", 12), "{\"job_id\":").ok());
+  auto parsed = Parse(kJob12);
+  ASSERT_NE(parsed, nullptr);
+  Result<StoredJob> stored = jobs_->Store(parsed->jobs().front());
+  ASSERT_FALSE(stored.ok());
+  EXPECT_EQ(stored.status().code(), StatusCode::kInternal);
+  EXPECT_THAT(stored.status().message(), HasSubstr("jobs/p/0000000000000000012.json"));
+  EXPECT_THAT(stored.status().message(), HasSubstr("corrupt"));
+  EXPECT_EQ(StoredBytes("jobs/p/0000000000000000012.json"), "{\"job_id\":");
+}
+
 TEST_F(JobRepositoryTest, SameIdInAnotherProjectIsAnotherJob) {
   StoreOk(JobJson("p", 12));
   const StoredJob other = StoreOk(JobJson("q", 12, R"({"A":"different"})"));

@@ -6,7 +6,6 @@
 
 #include <fcntl.h>
 #include <poll.h>
-#include <signal.h>
 #include <sys/syscall.h>
 #include <sys/wait.h>
 #include <unistd.h>
@@ -195,20 +194,23 @@ void ServerProcess::KillAndReap() {
   Reap();
 }
 
-Status ServerProcess::Stop() {
+Status ServerProcess::Stop(int signal) {
   if (pid_ <= 0) return Internal("the server was already stopped; start a new one");
   const pid_t pid = pid_;
-  if (::kill(pid, SIGTERM) != 0) return Internal(ErrnoText("kill(SIGTERM)"));
+  const std::string name = signal == SIGTERM  ? "SIGTERM"
+                           : signal == SIGINT ? "SIGINT"
+                                              : "signal " + std::to_string(signal);
+  if (::kill(pid, signal) != 0) return Internal(ErrnoText("kill(" + name + ")"));
   if (!WaitForExit(options_.stop_timeout)) {
     KillAndReap();
     return Unavailable("server " + std::to_string(pid) + " did not exit within " +
-                       std::to_string(options_.stop_timeout.count()) +
-                       " ms of SIGTERM and was killed with SIGKILL");
+                       std::to_string(options_.stop_timeout.count()) + " ms of " + name +
+                       " and was killed with SIGKILL");
   }
   const int status = Reap();
   if (WIFEXITED(status) && WEXITSTATUS(status) == 0) return Status::Ok();
   return Internal("server " + std::to_string(pid) + " " + DescribeWaitStatus(status) +
-                  " after SIGTERM; expected a clean exit with status 0");
+                  " after " + name + "; expected a clean exit with status 0");
 }
 
 }  // namespace buildtrace::e2e

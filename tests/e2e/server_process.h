@@ -3,6 +3,7 @@
 // stopped with SIGTERM the way an operator or a service manager stops it.
 #pragma once
 
+#include <signal.h>
 #include <sys/types.h>
 
 #include <chrono>
@@ -38,11 +39,13 @@ class ServerProcess {
   ServerProcess(const ServerProcess&) = delete;
   ServerProcess& operator=(const ServerProcess&) = delete;
 
-  // Sends SIGTERM and waits up to `stop_timeout` for the process to exit. Ok only when it
-  // exited by itself with status 0; otherwise the message says what happened (another exit
-  // status, a signal, or no exit in time, after which it was killed with SIGKILL). Once only.
-  Status Stop();
+  // Sends `signal` (SIGTERM or SIGINT) and waits up to `stop_timeout` for the process to exit.
+  // Ok only when it exited by itself with status 0; otherwise the message says what happened
+  // (another exit status, a signal, or no exit in time, after which it was killed with SIGKILL
+  // and reaped). Once only.
+  Status Stop(int signal = SIGTERM);
 
+  pid_t pid() const { return pid_; }  // -1 once the process is reaped
   uint16_t port() const { return port_; }
   HttpEndpoint endpoint() const { return HttpEndpoint{"127.0.0.1", port_}; }
   std::string url() const { return "http://127.0.0.1:" + std::to_string(port_); }

@@ -1,0 +1,347 @@
+// The fixture and helpers of e2e_fixture.h.
+#include "tests/e2e/e2e_fixture.h"
+
+#include <sqlite3.h>
+#include <stdlib.h>
+
+#include <chrono>
+#include <filesystem>
+#include <iostream>
+#include <system_error>
+
+#include "core/json_writer.h"
+#include "core/timestamp.h"
+
+namespace buildtrace::e2e {
+namespace {
+
+namespace fs = std::filesystem;
+
+// A fresh, empty folder under $TMPDIR (or /tmp), by mkdtemp.
+std::string MakeTempDir() {
+  const char* tmp = std::getenv("TMPDIR");
+  std::string pattern = std::string(tmp && *tmp ? tmp : "/tmp") + "/buildtrace-e2e-XXXXXX";
+  if (::mkdtemp(pattern.data()) == nullptr) return "";
+  return fs::absolute(pattern).lexically_normal().string();
+}
+
+}  // namespace
+
+std::string BinaryPath() { return BUILDTRACE_BINARY; }
+
+std::string TestJob::ToJson() const {
+  std::string out = "{\"job_id\":" + std::to_string(job_id) + ",\"project\":";
+  AppendJsonString(out, project);
+  out += ",\"timestamp\":";
+  AppendJsonString(out, timestamp.empty() ? RecentTimestamp(3600 - job_id) : timestamp);
+  out += ",\"latency_ms\":";
+  AppendJsonNumber(out, latency_ms);
+  out += ",\"status\":";
+  AppendJsonString(out, status);
+  if (!metadata.empty()) out += ",\"metadata\":" + metadata;
+  out += ",\"state\":" + state + "}";
+  return out;
+}
+
+std::string BatchJson(const std::vector<TestJob>& jobs) {
+  std::string out = "[";
+  for (const TestJob& job : jobs) {
+    if (out.size() > 1) out += ",";
+    out += job.ToJson();
+  }
+  return out + "]";
+}
+
+std::string RecentTimestamp(int64_t seconds_ago) {
+  const int64_t now_s = std::chrono::duration_cast<std::chrono::seconds>(
+                            std::chrono::system_clock::now().time_since_epoch())
+                            .count();
+  return FormatRfc3339Utc((now_s - seconds_ago) * 1000);
+}
+
+// --- JsonDoc ---
+
+JsonDoc::JsonDoc(std::string text)
+    : text_(std::move(text)), parser_(std::make_unique<simdjson::dom::parser>()) {
+  error_ = parser_->parse(text_).get(root_);
+  if (error_) {
+    ADD_FAILURE() << "not JSON (" << simdjson::error_message(error_) << "): " << text_;
+  }
+}
+
+simdjson::simdjson_result<simdjson::dom::element> JsonDoc::At(std::string_view pointer) const {
+  if (!ok()) return simdjson::TAPE_ERROR;
+  return root_.at_pointer(pointer);
+}
+
+void JsonDoc::Fail(std::string_view pointer, simdjson::error_code error) const {
+  ADD_FAILURE() << "JSON " << pointer << ": " << simdjson::error_message(error) << " in "
+                << text_.substr(0, 4000);
+}
+
+bool JsonDoc::Has(std::string_view pointer) const { return At(pointer).error() == 0; }
+
+int64_t JsonDoc::Int(std::string_view pointer) const {
+  int64_t value = -1;
+  if (auto e = At(pointer).get_int64().get(value)) Fail(pointer, e);
+  return value;
+}
+
+double JsonDoc::Double(std::string_view pointer) const {
+  double value = -1;
+  if (auto e = At(pointer).get_double().get(value)) Fail(pointer, e);
+  return value;
+}
+
+std::string JsonDoc::Str(std::string_view pointer) const {
+  std::string_view value;
+  if (auto e = At(pointer).get_string().get(value)) Fail(pointer, e);
+  return std::string(value);
+}
+
+bool JsonDoc::Bool(std::string_view pointer) const {
+  bool value = false;
+  if (auto e = At(pointer).get_bool().get(value)) Fail(pointer, e);
+  return value;
+}
+
+bool JsonDoc::IsNull(std::string_view pointer) const {
+  simdjson::dom::element element;
+  if (auto e = At(pointer).get(element)) {
+    Fail(pointer, e);
+    return false;
+  }
+  return element.is_null();
+}
+
+size_t JsonDoc::Size(std::string_view pointer) const {
+  simdjson::dom::element element;
+  if (auto e = At(pointer).get(element)) {
+    Fail(pointer, e);
+    return 0;
+  }
+  if (element.is_array()) return simdjson::dom::array(element).size();
+  if (element.is_object()) return simdjson::dom::object(element).size();
+  Fail(pointer, simdjson::INCORRECT_TYPE);
+  return 0;
+}
+
+std::vector<int64_t> JsonDoc::IntArray(std::string_view pointer) const {
+  std::vector<int64_t> out;
+  simdjson::dom::array array;
+  if (auto e = At(pointer).get_array().get(array)) {
+    Fail(pointer, e);
+    return out;
+  }
+  for (simdjson::dom::element item : array) {
+    int64_t value = 0;
+    if (auto e = item.get_int64().get(value)) Fail(pointer, e);
+    out.push_back(value);
+  }
+  return out;
+}
+
+std::vector<std::string> JsonDoc::StrArray(std::string_view pointer) const {
+  std::vector<std::string> out;
+  simdjson::dom::array array;
+  if (auto e = At(pointer).get_array().get(array)) {
+    Fail(pointer, e);
+    return out;
+  }
+  for (simdjson::dom::element item : array) {
+    std::string_view value;
+    if (auto e = item.get_string().get(value)) Fail(pointer, e);
+    out.emplace_back(value);
+  }
+  return out;
+}
+
+std::vector<std::string> JsonDoc::Keys(std::string_view pointer) const {
+  std::vector<std::string> out;
+  simdjson::dom::object object;
+  if (auto e = At(pointer).get_object().get(object)) {
+    Fail(pointer, e);
+    return out;
+  }
+  for (auto field : object) out.emplace_back(field.key);
+  return out;
+}
+
+std::map<std::string, std::string> JsonDoc::StringMap(std::string_view pointer) const {
+  std::map<std::string, std::string> out;
+  simdjson::dom::object object;
+  if (auto e = At(pointer).get_object().get(object)) {
+    Fail(pointer, e);
+    return out;
+  }
+  for (auto field : object) {
+    std::string_view value;
+    if (auto e = field.value.get_string().get(value)) Fail(pointer, e);
+    if (!out.emplace(field.key, value).second) {
+      ADD_FAILURE() << "JSON " << pointer << ": key " << field.key << " appears twice";
+    }
+  }
+  return out;
+}
+
+::testing::AssertionResult IsError(const HttpResponse& response, int status,
+                                   std::string_view code) {
+  auto failure = [&]() {
+    return ::testing::AssertionFailure() << "expected " << status << " " << code << ", got "
+                                         << response.status << " ("
+                                         << response.content_type << "): " << response.body;
+  };
+  if (response.status != status || response.content_type != "application/json") return failure();
+  simdjson::dom::parser parser;
+  simdjson::dom::element root;
+  if (parser.parse(response.body).get(root)) return failure();
+  std::string_view actual_code, message;
+  if (root.at_pointer("/error/code").get(actual_code) || actual_code != code) return failure();
+  if (root.at_pointer("/error/message").get(message) || message.empty()) return failure();
+  return ::testing::AssertionSuccess();
+}
+
+std::vector<std::string> FilesUnder(const std::string& folder) {
+  std::vector<std::string> files;
+  std::error_code ec;
+  if (!fs::exists(folder, ec)) return files;
+  for (auto it = fs::recursive_directory_iterator(folder, ec);
+       !ec && it != fs::recursive_directory_iterator(); it.increment(ec)) {
+    if (!it->is_directory()) files.push_back(fs::relative(it->path(), folder).string());
+  }
+  if (ec) files.push_back("(walking " + folder + " failed: " + ec.message() + ")");
+  return files;
+}
+
+Result<std::vector<std::vector<int64_t>>> QueryInts(const std::string& path,
+                                                    const std::string& sql) {
+  sqlite3* raw = nullptr;
+  const int rc = sqlite3_open_v2(path.c_str(), &raw, SQLITE_OPEN_READONLY, nullptr);
+  std::unique_ptr<sqlite3, int (*)(sqlite3*)> db(raw, sqlite3_close_v2);
+  if (rc != SQLITE_OK) return Unavailable("open " + path + ": " + sqlite3_errstr(rc));
+  sqlite3_stmt* raw_statement = nullptr;
+  if (sqlite3_prepare_v2(db.get(), sql.c_str(), -1, &raw_statement, nullptr) != SQLITE_OK) {
+    return InvalidArgument(sql + ": " + sqlite3_errmsg(db.get()));
+  }
+  std::unique_ptr<sqlite3_stmt, int (*)(sqlite3_stmt*)> statement(raw_statement,
+                                                                  sqlite3_finalize);
+  std::vector<std::vector<int64_t>> rows;
+  int step;
+  while ((step = sqlite3_step(statement.get())) == SQLITE_ROW) {
+    std::vector<int64_t>& row = rows.emplace_back();
+    for (int i = 0; i < sqlite3_column_count(statement.get()); ++i) {
+      row.push_back(sqlite3_column_int64(statement.get(), i));
+    }
+  }
+  if (step != SQLITE_DONE) return Unavailable(sql + ": " + sqlite3_errmsg(db.get()));
+  return rows;
+}
+
+// --- E2eTest ---
+
+void E2eTest::SetUp() {
+  root_dir_ = MakeTempDir();
+  ASSERT_FALSE(root_dir_.empty()) << "cannot create a temporary folder";
+  data_dir_ = root_dir_ + "/data";
+  ASSERT_TRUE(fs::create_directory(data_dir_));
+  if (NeedsServer()) StartServer();
+}
+
+void E2eTest::TearDown() {
+  client_.reset();
+  if (server_) {
+    const Status stopped = server_->Stop();
+    EXPECT_TRUE(stopped.ok()) << stopped.message();
+    server_.reset();
+  }
+  if (HasFailure()) {
+    std::cerr << "---- server log (" << log_path() << ") ----\n"
+              << ReadLog(log_path()) << "---- end of server log ----\n";
+  }
+  std::error_code ec;
+  if (!root_dir_.empty()) fs::remove_all(root_dir_, ec);
+}
+
+void E2eTest::StartServer() {
+  ServerProcess::Options options;
+  options.binary = BinaryPath();
+  options.data_dir = data_dir_;
+  options.log_path = log_path();
+  options.extra_args = ServeArgs();
+  auto started = ServerProcess::Start(std::move(options));
+  ASSERT_TRUE(started.ok()) << started.status().message();
+  server_ = std::move(*started);
+  client_ = std::make_unique<HttpClient>(server_->endpoint(), std::chrono::seconds(20));
+}
+
+void E2eTest::StopServer() {
+  client_.reset();
+  ASSERT_TRUE(server_) << "no server is running";
+  const Status stopped = server_->Stop();
+  server_.reset();
+  ASSERT_TRUE(stopped.ok()) << stopped.message();
+}
+
+void E2eTest::RestartServer() {
+  ASSERT_NO_FATAL_FAILURE(StopServer());
+  ASSERT_NO_FATAL_FAILURE(StartServer());
+}
+
+HttpResponse E2eTest::Send(std::string_view method, std::string_view target, std::string body) {
+  if (!client_) {
+    ADD_FAILURE() << "no server is running";
+    return {};
+  }
+  auto response = client_->Send(method, target, std::move(body), {});
+  if (!response.ok()) {
+    ADD_FAILURE() << method << " " << target << ": " << response.status().message();
+    return {};
+  }
+  return std::move(*response);
+}
+
+HttpResponse E2eTest::Get(std::string_view target,
+                          std::vector<std::pair<std::string, std::string>> headers) {
+  if (!client_) {
+    ADD_FAILURE() << "no server is running";
+    return {};
+  }
+  auto response = client_->Get(target, std::move(headers));
+  if (!response.ok()) {
+    ADD_FAILURE() << "GET " << target << ": " << response.status().message();
+    return {};
+  }
+  return std::move(*response);
+}
+
+HttpResponse E2eTest::Post(std::string_view target, std::string body,
+                           std::string_view content_type) {
+  if (!client_) {
+    ADD_FAILURE() << "no server is running";
+    return {};
+  }
+  auto response = client_->Post(target, std::move(body), content_type);
+  if (!response.ok()) {
+    ADD_FAILURE() << "POST " << target << ": " << response.status().message();
+    return {};
+  }
+  return std::move(*response);
+}
+
+JsonDoc E2eTest::PostOk(std::string body) {
+  HttpResponse response = Post("/process", std::move(body));
+  EXPECT_EQ(response.status, 200) << response.body;
+  return JsonDoc(response.body);
+}
+
+void E2eTest::ExpectNothingStored() {
+  HttpResponse projects = Get("/projects");
+  ASSERT_EQ(projects.status, 200) << projects.body;
+  JsonDoc doc(projects.body);
+  ASSERT_TRUE(doc.ok());
+  EXPECT_EQ(doc.Keys(""), std::vector<std::string>{"projects"});
+  EXPECT_EQ(doc.Size("/projects"), 0u) << projects.body;
+  EXPECT_EQ(FilesUnder(states_dir()), std::vector<std::string>{});
+}
+
+}  // namespace buildtrace::e2e

@@ -1,0 +1,142 @@
+// Shared pieces of the end-to-end tests: a test fixture that gives each test a fresh temporary
+// folder and a running `buildtrace serve` on it, JSON answers read with simdjson, and builders
+// for job bodies. The binary's path comes from the build (BUILDTRACE_BINARY).
+#pragma once
+
+#include <gtest/gtest.h>
+#include <simdjson.h>
+
+#include <cstdint>
+#include <map>
+#include <memory>
+#include <optional>
+#include <string>
+#include <string_view>
+#include <utility>
+#include <vector>
+
+#include "client/http_client.h"
+#include "tests/e2e/server_process.h"
+
+namespace buildtrace::e2e {
+
+// The `buildtrace` binary under test.
+std::string BinaryPath();
+
+// A job body for POST /process. `state` and `metadata` are raw JSON objects, so a test can
+// write exactly the bytes it means (key order, structured objects, odd spellings).
+struct TestJob {
+  int64_t job_id = 1;
+  std::string project = "web";
+  std::string timestamp;  // empty: RecentTimestamp(3600 - job_id), inside any stats window
+  double latency_ms = 1000;
+  std::string status = "succeeded";
+  std::string state = R"({"D1":"door_10_20_5_5"})";
+  std::string metadata;  // empty: no metadata field
+
+  std::string ToJson() const;
+};
+
+// "[job, job, ...]".
+std::string BatchJson(const std::vector<TestJob>& jobs);
+
+// An RFC 3339 UTC time `seconds_ago` seconds before now, in whole seconds.
+std::string RecentTimestamp(int64_t seconds_ago);
+
+// A parsed JSON answer. The accessors take a JSON pointer ("/metrics/total_added"); a missing
+// value or a wrong type is a test failure naming the pointer and the body, and yields a
+// neutral value (-1, "", false, empty) so the test can go on to report more.
+class JsonDoc {
+ public:
+  explicit JsonDoc(std::string text);
+
+  bool ok() const { return error_ == simdjson::SUCCESS; }
+  const std::string& text() const { return text_; }
+  simdjson::dom::element root() const { return root_; }
+
+  bool Has(std::string_view pointer) const;
+  int64_t Int(std::string_view pointer) const;
+  double Double(std::string_view pointer) const;
+  std::string Str(std::string_view pointer) const;
+  bool Bool(std::string_view pointer) const;
+  bool IsNull(std::string_view pointer) const;
+  size_t Size(std::string_view pointer) const;  // of an array or object
+  std::vector<int64_t> IntArray(std::string_view pointer) const;
+  std::vector<std::string> StrArray(std::string_view pointer) const;
+  std::vector<std::string> Keys(std::string_view pointer) const;  // in document order
+  // An object whose values are all strings, such as a job's pseudo-hash state.
+  std::map<std::string, std::string> StringMap(std::string_view pointer) const;
+
+ private:
+  simdjson::simdjson_result<simdjson::dom::element> At(std::string_view pointer) const;
+  void Fail(std::string_view pointer, simdjson::error_code error) const;
+
+  std::string text_;
+  std::unique_ptr<simdjson::dom::parser> parser_;
+  simdjson::error_code error_ = simdjson::SUCCESS;
+  simdjson::dom::element root_;
+};
+
+// The answer is `status` with a JSON error body {"error":{"code":code,"message":"..."}} whose
+// message is not empty.
+::testing::AssertionResult IsError(const HttpResponse& response, int status,
+                                   std::string_view code);
+
+// Every entry below `folder` (recursively) that is not a folder, as paths relative to it; empty
+// when the folder does not exist.
+std::vector<std::string> FilesUnder(const std::string& folder);
+
+// Runs `sql` on the SQLite database at `path`, opened read-only (the server may have it open),
+// and returns its rows; every column must be an integer (NULL reads as 0).
+Result<std::vector<std::vector<int64_t>>> QueryInts(const std::string& path,
+                                                    const std::string& sql);
+
+// Each test gets a fresh temporary folder (removed afterwards) holding the data dir and the
+// server log, and a server started on it in SetUp. The server log is printed when a test
+// fails; TearDown stops the server and expects a clean exit (status 0 on SIGTERM).
+class E2eTest : public ::testing::Test {
+ protected:
+  void SetUp() override;
+  void TearDown() override;
+
+  // Extra `serve` arguments for the server SetUp starts; none by default.
+  virtual std::vector<std::string> ServeArgs() const { return {}; }
+  // Whether SetUp starts a server at all (tests of the offline commands need none).
+  virtual bool NeedsServer() const { return true; }
+
+  // Starts the server on data_dir() (fatal failure if it does not come up).
+  void StartServer();
+  // Stops the server with SIGTERM (fatal failure unless it exits with status 0).
+  void StopServer();
+  // Stop, then start again on the same data dir (a new port, a new client).
+  void RestartServer();
+
+  // One request over the fixture's keep-alive client; a transport failure is a test failure
+  // and yields status 0.
+  HttpResponse Get(std::string_view target,
+                   std::vector<std::pair<std::string, std::string>> headers = {});
+  HttpResponse Post(std::string_view target, std::string body,
+                    std::string_view content_type = "application/json");
+  HttpResponse Send(std::string_view method, std::string_view target, std::string body = "");
+  // POST /process with `body`, expecting 200; the parsed answer.
+  JsonDoc PostOk(std::string body);
+
+  // Fails the test (fatally) unless GET /projects is exactly {"projects":[]} and no file lies under the states
+  // folder (no job, no temporary file).
+  void ExpectNothingStored();
+
+  const std::string& root_dir() const { return root_dir_; }
+  const std::string& data_dir() const { return data_dir_; }
+  std::string states_dir() const { return data_dir_ + "/states"; }
+  std::string metrics_db() const { return data_dir_ + "/metrics.db"; }
+  std::string log_path() const { return root_dir_ + "/server.log"; }
+  ServerProcess& server() { return *server_; }
+
+ private:
+  std::string root_dir_;
+  std::string data_dir_;
+  std::unique_ptr<ServerProcess> server_;
+  std::unique_ptr<HttpClient> client_;
+};
+
+}  // namespace buildtrace::e2e
