@@ -92,14 +92,15 @@ HttpResponse Api::Handle(HttpRequest& request) {
     if (request.method() != http::verb::post) return MethodNotAllowed(request, "POST");
     return PostProcess(request, *target);
   }
-  if (!get && (route("report", 2) || route("jobs", 2) || route("projects", 1) ||
-               route("stats", 2) || route("healthz", 1) || route("readyz", 1))) {
+  const bool stats = route("stats", 2) && seg[1] == "latency";
+  if (!get && (route("report", 2) || route("jobs", 2) || route("projects", 1) || stats ||
+               route("healthz", 1) || route("readyz", 1))) {
     return MethodNotAllowed(request, "GET");
   }
   if (route("report", 2)) return GetReport(request, *target);
   if (route("jobs", 2)) return GetJob(*target);
   if (route("projects", 1)) return GetProjects(*target);
-  if (route("stats", 2) && seg[1] == "latency") return GetLatencyStats(*target);
+  if (stats) return GetLatencyStats(*target);
   if (route("healthz", 1)) return MakeResponse(200, "{\"status\":\"ok\"}\n");
   if (route("readyz", 1)) return GetReady();
   return ErrorResponse(404, "not_found",

@@ -187,9 +187,9 @@ std::map<std::string, std::string> JsonDoc::StringMap(std::string_view pointer) 
 ::testing::AssertionResult IsError(const HttpResponse& response, int status,
                                    std::string_view code) {
   auto failure = [&]() {
-    return ::testing::AssertionFailure() << "expected " << status << " " << code << ", got "
-                                         << response.status << " ("
-                                         << response.content_type << "): " << response.body;
+    return ::testing::AssertionFailure()
+           << "expected " << status << " " << code << ", got " << response.status << " ("
+           << response.content_type << "): " << response.body;
   };
   if (response.status != status || response.content_type != "application/json") return failure();
   simdjson::dom::parser parser;
@@ -223,8 +223,7 @@ Result<std::vector<std::vector<int64_t>>> QueryInts(const std::string& path,
   if (sqlite3_prepare_v2(db.get(), sql.c_str(), -1, &raw_statement, nullptr) != SQLITE_OK) {
     return InvalidArgument(sql + ": " + sqlite3_errmsg(db.get()));
   }
-  std::unique_ptr<sqlite3_stmt, int (*)(sqlite3_stmt*)> statement(raw_statement,
-                                                                  sqlite3_finalize);
+  std::unique_ptr<sqlite3_stmt, int (*)(sqlite3_stmt*)> statement(raw_statement, sqlite3_finalize);
   std::vector<std::vector<int64_t>> rows;
   int step;
   while ((step = sqlite3_step(statement.get())) == SQLITE_ROW) {

@@ -79,8 +79,7 @@ class JsonDoc {
 
 // The answer is `status` with a JSON error body {"error":{"code":code,"message":"..."}} whose
 // message is not empty.
-::testing::AssertionResult IsError(const HttpResponse& response, int status,
-                                   std::string_view code);
+::testing::AssertionResult IsError(const HttpResponse& response, int status, std::string_view code);
 
 // Every entry below `folder` (recursively) that is not a folder, as paths relative to it; empty
 // when the folder does not exist.
@@ -121,7 +120,7 @@ class E2eTest : public ::testing::Test {
   // POST /process with `body`, expecting 200; the parsed answer.
   JsonDoc PostOk(std::string body);
 
-  // Fails the test (fatally) unless GET /projects is exactly {"projects":[]} and no file lies under the states
+  // Fails the test unless GET /projects is {"projects":[]} and no file lies under the states
   // folder (no job, no temporary file).
   void ExpectNothingStored();
 

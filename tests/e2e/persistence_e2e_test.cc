@@ -37,9 +37,13 @@ TEST_F(E2eRestart, SameDataDirServesTheSameJobsReportsAndStats) {
   const std::vector<std::string> report_targets = {
       "/report/1?project=web", "/report/2?project=web", "/report/3?project=web",
       "/report/3?project=web&base=2&limit=1", "/report/1?project=api"};
-  const std::vector<std::string> plain_targets = {
-      "/jobs/1?project=web", "/jobs/2?project=web", "/jobs/3?project=web", "/jobs/1?project=api",
-      "/projects", "/stats/latency?project=web", "/stats/latency?window=7d&quantiles=0,0.5,1"};
+  const std::vector<std::string> plain_targets = {"/jobs/1?project=web",
+                                                  "/jobs/2?project=web",
+                                                  "/jobs/3?project=web",
+                                                  "/jobs/1?project=api",
+                                                  "/projects",
+                                                  "/stats/latency?project=web",
+                                                  "/stats/latency?window=7d&quantiles=0,0.5,1"};
   std::vector<std::string> reports, plain;
   for (const std::string& target : report_targets) {
     HttpResponse r = Get(target);
@@ -82,9 +86,11 @@ TEST_F(E2eRestart, SameDataDirServesTheSameJobsReportsAndStats) {
 // The rows of job_metrics for one job: (base_job_id, latency_ms) sorted by base.
 std::vector<std::vector<int64_t>> MetricsRows(const std::string& db, std::string_view project,
                                               int64_t job_id) {
-  auto rows = QueryInts(db, "SELECT base_job_id, CAST(latency_ms AS INTEGER) FROM job_metrics "
-                            "WHERE project = '" + std::string(project) + "' AND job_id = " +
-                                std::to_string(job_id) + " ORDER BY base_job_id");
+  auto rows = QueryInts(db,
+                        "SELECT base_job_id, CAST(latency_ms AS INTEGER) FROM job_metrics "
+                        "WHERE project = '" +
+                            std::string(project) + "' AND job_id = " + std::to_string(job_id) +
+                            " ORDER BY base_job_id");
   EXPECT_TRUE(rows.ok()) << rows.status().message();
   return rows.ok() ? *rows : std::vector<std::vector<int64_t>>{};
 }

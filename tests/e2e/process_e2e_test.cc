@@ -132,28 +132,32 @@ std::vector<BadInput> BadInputs() {
   third.job_id = 3;
   const std::string whole = valid.ToJson();
   const std::string long_id(1025, 'a');
+  // One case per entry reads better than one field per line.
+  // clang-format off
   return {
       {"malformed JSON", EditedJob(R"("window_0_0_2_3"})", R"("window_0_0_2_3",})"),
        "application/json", "malformed_json", {}},
-      {"truncated JSON", whole.substr(0, whole.size() / 2), "application/json", "malformed_json", {}},
-      {"job 2 of 3 invalid", BatchJson({valid, second, third}), "application/json", "invalid_job",
-       {{1, "status"}}},
+      {"truncated JSON", whole.substr(0, whole.size() / 2), "application/json",
+       "malformed_json", {}},
+      {"job 2 of 3 invalid", BatchJson({valid, second, third}), "application/json",
+       "invalid_job", {{1, "status"}}},
       {"unknown field", EditedJob(R"("latency_ms":5,)", R"("latency_ms":5,"latency":5,)"),
        "application/json", "invalid_job", {{0, "latency"}}},
       {"duplicate field", EditedJob(R"("job_id":1,)", R"("job_id":1,"job_id":1,)"),
        "application/json", "invalid_job", {{0, "job_id"}}},
-      {"duplicate object ID", EditedJob(R"("W1":)", R"("D1":)"), "application/json",
-       "invalid_job", {{0, "state.D1"}}},
-      {"job_id 0", EditedJob(R"("job_id":1,)", R"("job_id":0,)"), "application/json",
-       "invalid_job", {{0, "job_id"}}},
-      {"timestamp without offset", EditedJob("10:00:00Z", "10:00:00"), "application/json",
-       "invalid_job", {{0, "timestamp"}}},
+      {"duplicate object ID", EditedJob(R"("W1":)", R"("D1":)"),
+       "application/json", "invalid_job", {{0, "state.D1"}}},
+      {"job_id 0", EditedJob(R"("job_id":1,)", R"("job_id":0,)"),
+       "application/json", "invalid_job", {{0, "job_id"}}},
+      {"timestamp without offset", EditedJob("10:00:00Z", "10:00:00"),
+       "application/json", "invalid_job", {{0, "timestamp"}}},
       {"negative latency", EditedJob(R"("latency_ms":5,)", R"("latency_ms":-5,)"),
        "application/json", "invalid_job", {{0, "latency_ms"}}},
       {"bad project", EditedJob(R"("project":"web")", R"("project":"../web")"),
        "application/json", "invalid_job", {{0, "project"}}},
-      {"state not an object", EditedJob(R"("state":{"D1":"door_1_2_3_4","W1":"window_0_0_2_3"})",
-                                        R"("state":["D1","door_1_2_3_4"])"),
+      {"state not an object",
+       EditedJob(R"("state":{"D1":"door_1_2_3_4","W1":"window_0_0_2_3"})",
+                 R"("state":["D1","door_1_2_3_4"])"),
        "application/json", "invalid_job", {{0, "state"}}},
       {"object ID over 1024 bytes", EditedJob(R"("W1":)", "\"" + long_id + "\":"),
        "application/json", "invalid_job", {{0, "state"}}},
@@ -162,6 +166,7 @@ std::vector<BadInput> BadInputs() {
        "malformed_json", {}},
       {"plain text", "hello, server", "text/plain", "malformed_json", {}},
   };
+  // clang-format on
 }
 
 TEST_F(E2eProcess, EveryClassOfBadInputIsRejectedAndNothingIsStored) {

@@ -64,8 +64,7 @@ uint16_t PortOfListeningLine(std::string_view line) {
   const std::string_view digits = authority.substr(colon + 1);
   unsigned port = 0;
   auto r = std::from_chars(digits.data(), digits.data() + digits.size(), port);
-  if (r.ec != std::errc() || r.ptr != digits.data() + digits.size() || port == 0 ||
-      port > 65535) {
+  if (r.ec != std::errc() || r.ptr != digits.data() + digits.size() || port == 0 || port > 65535) {
     return 0;
   }
   return static_cast<uint16_t>(port);
@@ -93,8 +92,8 @@ ServerProcess::~ServerProcess() {
 }
 
 Result<std::unique_ptr<ServerProcess>> ServerProcess::Start(Options options) {
-  std::vector<std::string> args = {options.binary, "serve",    "--port",
-                                   "0",            "--data-dir", options.data_dir};
+  std::vector<std::string> args = {options.binary, "serve",         "--port", "0",
+                                   "--data-dir",   options.data_dir};
   args.insert(args.end(), options.extra_args.begin(), options.extra_args.end());
   std::vector<char*> argv;
   for (std::string& arg : args) argv.push_back(arg.data());
@@ -209,8 +208,8 @@ Status ServerProcess::Stop(int signal) {
   }
   const int status = Reap();
   if (WIFEXITED(status) && WEXITSTATUS(status) == 0) return Status::Ok();
-  return Internal("server " + std::to_string(pid) + " " + DescribeWaitStatus(status) +
-                  " after " + name + "; expected a clean exit with status 0");
+  return Internal("server " + std::to_string(pid) + " " + DescribeWaitStatus(status) + " after " +
+                  name + "; expected a clean exit with status 0");
 }
 
 }  // namespace buildtrace::e2e

@@ -63,9 +63,9 @@ class ServerProcess {
   void KillAndReap();
 
   Options options_;
-  pid_t pid_ = -1;       // -1 once reaped
-  int stdout_fd_ = -1;   // read end of the server's stdout
-  int pid_fd_ = -1;      // pidfd of the server, or -1 where the kernel has none
+  pid_t pid_ = -1;      // -1 once reaped
+  int stdout_fd_ = -1;  // read end of the server's stdout
+  int pid_fd_ = -1;     // pidfd of the server, or -1 where the kernel has none
   uint16_t port_ = 0;
   std::string listening_line_;
 };

@@ -54,13 +54,15 @@ TEST_F(E2eServerProcess, RealServerStopsCleanlyOnSigint) {
   auto health = client.Get("/healthz");
   ASSERT_TRUE(health.ok()) << health.status().message();
   EXPECT_EQ(health->status, 200);
+  // The client's keep-alive connection is still open: it must not hold the server up.
   const Status stopped = (*server)->Stop(SIGINT);
   EXPECT_TRUE(stopped.ok()) << stopped.message();
   EXPECT_NE((*server)->Stop().message(), "") << "a second Stop is an error";
 }
 
 TEST_F(E2eServerProcess, PortComesFromTheListeningLine) {
-  auto server = ServerProcess::Start(OptionsFor(FakeServer(std::string(kListening) + "\n" + kRunOn)));
+  auto server =
+      ServerProcess::Start(OptionsFor(FakeServer(std::string(kListening) + "\n" + kRunOn)));
   ASSERT_TRUE(server.ok()) << server.status().message();
   EXPECT_EQ((*server)->port(), 4321);
   EXPECT_EQ((*server)->url(), "http://127.0.0.1:4321");
@@ -71,7 +73,8 @@ TEST_F(E2eServerProcess, PortComesFromTheListeningLine) {
 }
 
 TEST_F(E2eServerProcess, ExitBeforeListeningFailsTheStartWithTheLog) {
-  auto server = ServerProcess::Start(OptionsFor(FakeServer("echo 'cannot open store' >&2\nexit 3")));
+  auto server =
+      ServerProcess::Start(OptionsFor(FakeServer("echo 'cannot open store' >&2\nexit 3")));
   ASSERT_FALSE(server.ok());
   EXPECT_NE(server.status().message().find("exited before"), std::string::npos)
       << server.status().message();
@@ -89,7 +92,8 @@ TEST_F(E2eServerProcess, SilentServerTimesOut) {
 }
 
 TEST_F(E2eServerProcess, WrongLineFailsTheStart) {
-  auto server = ServerProcess::Start(OptionsFor(FakeServer(std::string("echo 'listening somewhere'\n") + kRunOn)));
+  auto server = ServerProcess::Start(
+      OptionsFor(FakeServer(std::string("echo 'listening somewhere'\n") + kRunOn)));
   ASSERT_FALSE(server.ok());
   EXPECT_NE(server.status().message().find("listening somewhere"), std::string::npos)
       << server.status().message();
@@ -97,13 +101,12 @@ TEST_F(E2eServerProcess, WrongLineFailsTheStart) {
 
 TEST_F(E2eServerProcess, NonZeroExitAfterSigtermIsReported) {
   // The shell runs its trap once `wait` is interrupted; the background sleep goes with it.
-  auto server = ServerProcess::Start(OptionsFor(
-      FakeServer(std::string("trap 'kill $child; exit 4' TERM\n") + kListening +
-                 "\nsleep 120 </dev/null >/dev/null 2>&1 &\nchild=$!\nwait")));
+  auto server = ServerProcess::Start(
+      OptionsFor(FakeServer(std::string("trap 'kill $child; exit 4' TERM\n") + kListening +
+                            "\nsleep 120 </dev/null >/dev/null 2>&1 &\nchild=$!\nwait")));
   ASSERT_TRUE(server.ok()) << server.status().message();
   const Status stopped = (*server)->Stop();
-  EXPECT_NE(stopped.message().find("exited with status 4"), std::string::npos)
-      << stopped.message();
+  EXPECT_NE(stopped.message().find("exited with status 4"), std::string::npos) << stopped.message();
 }
 
 TEST_F(E2eServerProcess, ServerIgnoringSigtermIsKilledAfterTheBoundedWait) {
