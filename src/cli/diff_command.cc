@@ -1,6 +1,9 @@
 // The offline diff: the same parser, diff and renderer as the service, without store or warehouse.
 #include "cli/diff_command.h"
 
+#include <cerrno>
+#include <cstring>
+#include <fstream>
 #include <ostream>
 
 #include "core/diff.h"
@@ -10,12 +13,26 @@
 namespace buildtrace {
 namespace {
 
-Result<std::unique_ptr<ParsedJobs>> LoadJobFile(const std::string& path,
-                                                simdjson::padded_string& buffer) {
-  if (auto e = simdjson::padded_string::load(path).get(buffer)) {
-    return InvalidArgument(path + ": cannot read the file (" + simdjson::error_message(e) + ")");
-  }
-  auto parsed = ParseJobDocument(buffer, ParseLimits{});
+// Reads a whole file into a string with room for simdjson's padding, so parsing needs no copy.
+Result<std::string> ReadFile(const std::string& path) {
+  std::ifstream in(path, std::ios::binary | std::ios::ate);
+  if (!in) return InvalidArgument(path + ": cannot open the file (" + std::strerror(errno) + ")");
+  const std::streamoff size = in.tellg();
+  if (size < 0) return InvalidArgument(path + ": cannot read the file");
+  std::string bytes;
+  bytes.reserve(static_cast<size_t>(size) + simdjson::SIMDJSON_PADDING);
+  bytes.resize(static_cast<size_t>(size));
+  in.seekg(0);
+  if (!in.read(bytes.data(), size)) return InvalidArgument(path + ": cannot read the file");
+  return bytes;
+}
+
+Result<std::unique_ptr<ParsedJobs>> LoadJobFile(const std::string& path) {
+  Result<std::string> bytes = ReadFile(path);
+  if (!bytes.ok()) return bytes.status();
+  ParseLimits limits;
+  limits.check_duplicate_ids = false;  // DiffStates checks, as part of its own work
+  auto parsed = ParseJobDocument(std::move(*bytes), limits);
   if (!parsed.ok()) return parsed.status().WithContext(path + ": ");
   return parsed;
 }
@@ -36,10 +53,9 @@ int RunDiff(const DiffOptions& options, std::ostream& out, std::ostream& err) {
     err << "buildtrace diff: --format must be text or json\n";
     return 2;
   }
-  simdjson::padded_string previous_buffer, current_buffer;
-  auto previous = LoadJobFile(options.previous_path, previous_buffer);
+  auto previous = LoadJobFile(options.previous_path);
   if (!previous.ok()) return ReportError(previous.status(), err);
-  auto current = LoadJobFile(options.current_path, current_buffer);
+  auto current = LoadJobFile(options.current_path);
   if (!current.ok()) return ReportError(current.status(), err);
   const Job& before = (*previous)->jobs().front();
   const Job& after = (*current)->jobs().front();
@@ -48,7 +64,9 @@ int RunDiff(const DiffOptions& options, std::ostream& out, std::ostream& err) {
   report.object_count = static_cast<int64_t>(after.state.size());
   report.base = ExplicitBase(before.header.job_id);
   report.limit = options.limit;
-  report.diff = DiffStates(before.state, after.state, options.limit);
+  Result<DiffResult> diff = DiffStates(before.state, after.state, options.limit);
+  if (!diff.ok()) return ReportError(diff.status(), err);
+  report.diff = std::move(*diff);
   out << (options.format == "json" ? RenderReportJson(report) : RenderReportText(report));
   const DiffCounts& c = report.diff.counts;
   return c.added + c.removed + c.modified() == 0 ? 0 : 1;

@@ -48,7 +48,7 @@ int RunServe(const ServeOptions& options) {
     std::fprintf(stderr, "buildtrace serve: %s\n", warehouse.status().message().c_str());
     return 1;
   }
-  Api api(ApiContext{**store, **warehouse, ParseLimits{}, NowMs});
+  Api api(ApiContext{**store, **warehouse, ParseLimits{}, NowMs, options.max_body_bytes});
   ServerOptions server_options;
   server_options.host = options.host;
   server_options.port = options.port;

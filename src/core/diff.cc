@@ -1,13 +1,14 @@
 // The diff: a lockstep walk while both states list the same IDs in the same order (what real
-// pipelines emit), then a hash join over whatever is left.
+// pipelines emit), resynchronised through a flat index of the earlier state wherever they differ.
 #include "core/diff.h"
 
 #include <algorithm>
 #include <array>
 #include <string_view>
-#include <unordered_map>
+#include <unordered_set>
 
 #include "core/pseudo_hash.h"
+#include "core/state_index.h"
 
 namespace buildtrace {
 namespace {
@@ -112,31 +113,89 @@ ChangeKind ClassifyChange(const StateEntry& before, const StateEntry& after) {
   return ChangeKind::kChanged;  // same geometry spelled differently, e.g. "1" and "1.0"
 }
 
-DiffResult DiffStates(const JobState& before, const JobState& after, size_t limit) {
-  DiffCollector collector;
-  const size_t common = std::min(before.size(), after.size());
-  size_t i = 0;
-  while (i < common && before[i].id == after[i].id) {
-    collector.Compare(before[i], after[i]);
-    ++i;
-  }
-  if (i < before.size() || i < after.size()) {
-    std::unordered_map<std::string_view, size_t> position;
-    position.reserve(before.size() - i);
-    for (size_t k = i; k < before.size(); ++k) position.emplace(before[k].id, k);
-    std::vector<bool> matched(before.size() - i, false);
-    for (size_t k = i; k < after.size(); ++k) {
-      auto it = position.find(after[k].id);
-      if (it == position.end()) {
-        collector.Added(after[k]);
-      } else {
-        matched[it->second - i] = true;
-        collector.Compare(before[it->second], after[k]);
+namespace {
+
+// Finds IDs of `after` in the index of `before` while the lockstep walk is lost (shuffled or
+// reordered states). Each lookup is prepared in three stages a few entries ahead — hash and
+// prefetch the slot; read the slot and prefetch the entry; read the entry and prefetch the ID's
+// bytes — so that the cache misses of consecutive lookups overlap instead of queueing.
+class PipelinedFinder {
+ public:
+  PipelinedFinder(const StateIndex& index, const JobState& before, const JobState& after)
+      : index_(index), before_(before), after_(after) {}
+
+  size_t Find(size_t j) {
+    const size_t n = after_.size();
+    if (hashed_ < j) hashed_ = slotted_ = entered_ = j;
+    for (; hashed_ < std::min(n, j + 3 * kStage); ++hashed_) {
+      hashes_[hashed_ % kRing] = HashId(after_[hashed_].id);
+      index_.PrefetchSlot(hashes_[hashed_ % kRing]);
+    }
+    for (; slotted_ < std::min(hashed_, j + 2 * kStage); ++slotted_) {
+      candidates_[slotted_ % kRing] = index_.Candidate(hashes_[slotted_ % kRing]);
+      if (candidates_[slotted_ % kRing] != StateIndex::kNotFound) {
+        __builtin_prefetch(&before_[candidates_[slotted_ % kRing]]);
       }
     }
-    for (size_t k = i; k < before.size(); ++k) {
-      if (!matched[k - i]) collector.Removed(before[k]);
+    for (; entered_ < std::min(slotted_, j + kStage); ++entered_) {
+      if (candidates_[entered_ % kRing] != StateIndex::kNotFound) {
+        __builtin_prefetch(before_[candidates_[entered_ % kRing]].id.data());
+      }
     }
+    return index_.Find(after_[j].id, hashes_[j % kRing]);
+  }
+
+ private:
+  static constexpr size_t kStage = 8;
+  static constexpr size_t kRing = 4 * kStage;
+
+  const StateIndex& index_;
+  const JobState& before_;
+  const JobState& after_;
+  uint64_t hashes_[kRing];
+  size_t candidates_[kRing];
+  size_t hashed_ = 0, slotted_ = 0, entered_ = 0;  // stages done for entries below these
+};
+
+Status DuplicateId(std::string_view id, const char* which) {
+  std::string shown(id.substr(0, 64));
+  return InvalidArgument("object ID \"" + shown + "\" appears twice in the " + which +
+                         " job; each object must appear once");
+}
+
+}  // namespace
+
+Result<DiffResult> DiffStates(const JobState& before, const JobState& after, size_t limit) {
+  DiffCollector collector;
+  if (before.empty()) {
+    // Nothing to join with: every object is added, and the index only checks for duplicates.
+    if (auto dup = StateIndex(after).duplicate()) return DuplicateId(*dup, "current");
+    for (const StateEntry& entry : after) collector.Added(entry);
+    return collector.Finish(limit);
+  }
+  const StateIndex index(before);
+  if (auto dup = index.duplicate()) return DuplicateId(*dup, "earlier");
+  std::vector<uint8_t> matched(before.size(), 0);
+  // IDs of `after` not in `before`: only these can repeat without meeting a matched flag.
+  std::unordered_set<std::string_view> added;
+  PipelinedFinder finder(index, before, after);
+  size_t next = 0;  // where the lockstep walk expects the next ID of `after` in `before`
+  for (size_t j = 0; j < after.size(); ++j) {
+    const StateEntry& entry = after[j];
+    size_t position = next;
+    if (next >= before.size() || before[next].id != entry.id) position = finder.Find(j);
+    if (position == StateIndex::kNotFound) {
+      if (!added.insert(entry.id).second) return DuplicateId(entry.id, "current");
+      collector.Added(entry);
+      continue;
+    }
+    if (matched[position]) return DuplicateId(entry.id, "current");
+    matched[position] = 1;
+    collector.Compare(before[position], entry);
+    next = position + 1;
+  }
+  for (size_t k = 0; k < before.size(); ++k) {
+    if (!matched[k]) collector.Removed(before[k]);
   }
   return collector.Finish(limit);
 }

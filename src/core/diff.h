@@ -8,6 +8,7 @@
 #include <vector>
 
 #include "core/job.h"
+#include "core/status.h"
 
 namespace buildtrace {
 
@@ -58,9 +59,14 @@ struct DiffResult {
   bool truncated = false;               // some list stopped at `limit`
 };
 
-// Compares `before` with `after`. Neither may hold an ID twice (ParseJob* guarantees it).
-// Objects present in both with equal values are unchanged; a structured value and a hash string
-// are never equal. Fast when both list their objects in the same order.
-DiffResult DiffStates(const JobState& before, const JobState& after, size_t limit);
+// Compares `before` with `after`. Objects present in both with equal values are unchanged; a
+// structured value and a hash string are never equal. kInvalidArgument, naming the ID and the
+// job, if either state holds an ID twice (the diff checks this itself, so that parsing for a
+// diff can skip the check; see ParseLimits::check_duplicate_ids).
+//
+// Cost: one pass that walks both states in lockstep while their IDs agree, and looks an ID up in
+// a flat index of `before` when they do not, after which the walk continues from where that ID
+// was found. Same-order states cost about one comparison per object; shuffled ones one lookup.
+Result<DiffResult> DiffStates(const JobState& before, const JobState& after, size_t limit);
 
 }  // namespace buildtrace

@@ -99,7 +99,7 @@ TEST(ClassifyChangeTest, StructuredObjectsWithOtherAttributeChangesAreChanged) {
 TEST(DiffStatesTest, ExactCountsAndLists) {
   const JobState before = {{"a", "h1"}, {"b", "h2"}, {"c", "h3"}, {"d", "door_1_1_1_1"}};
   const JobState after = {{"a", "h1"}, {"b", "h2x"}, {"e", "h5"}, {"d", "door_2_1_1_1"}};
-  const DiffResult r = DiffStates(before, after, 100);
+  const DiffResult r = *DiffStates(before, after, 100);
   EXPECT_EQ(r.counts, (DiffCounts{.added = 1,
                                   .removed = 1,
                                   .unchanged = 1,
@@ -117,7 +117,7 @@ TEST(DiffStatesTest, ExactCountsAndLists) {
 }
 
 TEST(DiffStatesTest, EmptyStates) {
-  const DiffResult none = DiffStates({}, {}, 10);
+  const DiffResult none = *DiffStates({}, {}, 10);
   EXPECT_EQ(none.counts, DiffCounts{});
   EXPECT_THAT(none.added, IsEmpty());
   EXPECT_THAT(none.removed, IsEmpty());
@@ -125,10 +125,10 @@ TEST(DiffStatesTest, EmptyStates) {
   EXPECT_FALSE(none.truncated);
 
   const JobState some = {{"b", "1"}, {"a", "2"}};
-  const DiffResult all_added = DiffStates({}, some, 10);
+  const DiffResult all_added = *DiffStates({}, some, 10);
   EXPECT_EQ(all_added.counts, DiffCounts{.added = 2});
   EXPECT_THAT(all_added.added, ElementsAre("a", "b"));
-  const DiffResult all_removed = DiffStates(some, {}, 10);
+  const DiffResult all_removed = *DiffStates(some, {}, 10);
   EXPECT_EQ(all_removed.counts, DiffCounts{.removed = 2});
   EXPECT_THAT(all_removed.removed, ElementsAre("a", "b"));
 }
@@ -137,7 +137,7 @@ TEST(DiffStatesTest, StructuredValueAndStringWithTheSameTextAreModified) {
   const std::string text = Shape("door", 10, 20, 5, 5);
   const JobState before = {{"o", text, true}, {"p", R"({"a":1})", false}};
   const JobState after = {{"o", text, false}, {"p", R"({"a":1})", true}};
-  const DiffResult r = DiffStates(before, after, 10);
+  const DiffResult r = *DiffStates(before, after, 10);
   EXPECT_EQ(r.counts, DiffCounts{.changed = 2});
   EXPECT_THAT(r.modified,
               ElementsAre(ModifiedObject{"o", ChangeKind::kChanged, text, text, true, false},
@@ -147,16 +147,16 @@ TEST(DiffStatesTest, StructuredValueAndStringWithTheSameTextAreModified) {
 
 TEST(DiffStatesTest, EqualStructuredValuesAreUnchanged) {
   const std::string text = Shape("door", 10, 20, 5, 5);
-  const DiffResult r = DiffStates({{"o", text, true}}, {{"o", text, true}}, 10);
+  const DiffResult r = *DiffStates({{"o", text, true}}, {{"o", text, true}}, 10);
   EXPECT_EQ(r.counts, DiffCounts{.unchanged = 1});
 }
 
 TEST(DiffStatesTest, ListsAreSortedByIdBytes) {
   const JobState after = {{"b", "1"},  {"\xc3\xa9", "1"}, {"a", "1"},    {"B", "1"},
                           {"aa", "1"}, {"z", "1"},        {"a\x7f", "1"}};
-  const DiffResult r = DiffStates({}, after, 100);
+  const DiffResult r = *DiffStates({}, after, 100);
   EXPECT_THAT(r.added, ElementsAre("B", "a", "aa", "a\x7f", "b", "z", "\xc3\xa9"));
-  const DiffResult back = DiffStates(after, {}, 100);
+  const DiffResult back = *DiffStates(after, {}, 100);
   EXPECT_EQ(back.removed, r.added);
 }
 
@@ -167,7 +167,7 @@ TEST(DiffStatesTest, ModifiedAreGroupedByKindThenSortedById) {
   const JobState after = {{"z", "door_5_0_1_1"},   {"c", "y"},
                           {"y", "window_0_0_1_1"}, {"b", "door_0_0_2_1"},
                           {"a", "door_0_9_1_1"},   {"m", "door_0_0_1_1"}};
-  const DiffResult r = DiffStates(before, after, 100);
+  const DiffResult r = *DiffStates(before, after, 100);
   EXPECT_EQ(r.counts,
             (DiffCounts{.unchanged = 1, .moved = 2, .resized = 1, .retyped = 1, .changed = 1}));
   std::vector<std::string> order;
@@ -192,7 +192,7 @@ TEST(DiffStatesTest, LimitCutsEachListButNotTheCounts) {
                           {"m2", "door_1_0_1_1"},
                           {"m1", "door_1_0_1_1"},
                           {"c1", "y"}};
-  const DiffResult r = DiffStates(before, after, 2);
+  const DiffResult r = *DiffStates(before, after, 2);
   EXPECT_EQ(r.counts, (DiffCounts{.added = 5, .removed = 3, .moved = 3, .changed = 1}));
   EXPECT_THAT(r.added, ElementsAre("a1", "a2"));
   EXPECT_THAT(r.removed, ElementsAre("r1", "r2"));
@@ -203,14 +203,14 @@ TEST(DiffStatesTest, LimitCutsEachListButNotTheCounts) {
 }
 
 TEST(DiffStatesTest, ListsOfExactlyLimitAreNotTruncated) {
-  const DiffResult r = DiffStates({{"x", "1"}}, {{"b", "1"}, {"a", "1"}}, 2);
+  const DiffResult r = *DiffStates({{"x", "1"}}, {{"b", "1"}, {"a", "1"}}, 2);
   EXPECT_THAT(r.added, ElementsAre("a", "b"));
   EXPECT_THAT(r.removed, ElementsAre("x"));
   EXPECT_FALSE(r.truncated);
 }
 
 TEST(DiffStatesTest, TruncatedWhenOnlyModifiedOverflows) {
-  const DiffResult r = DiffStates({{"a", "1"}, {"b", "1"}}, {{"a", "2"}, {"b", "2"}}, 1);
+  const DiffResult r = *DiffStates({{"a", "1"}, {"b", "1"}}, {{"a", "2"}, {"b", "2"}}, 1);
   EXPECT_EQ(r.counts, DiffCounts{.changed = 2});
   ASSERT_EQ(r.modified.size(), 1u);
   EXPECT_EQ(r.modified[0].id, "a");
@@ -219,13 +219,13 @@ TEST(DiffStatesTest, TruncatedWhenOnlyModifiedOverflows) {
 
 TEST(DiffStatesTest, LimitZero) {
   const JobState before = {{"a", "1"}, {"b", "1"}};
-  const DiffResult same = DiffStates(before, before, 0);
+  const DiffResult same = *DiffStates(before, before, 0);
   EXPECT_EQ(same.counts, DiffCounts{.unchanged = 2});
   EXPECT_FALSE(same.truncated);
 
   for (const JobState& after : {JobState{{"a", "1"}, {"b", "1"}, {"c", "1"}}, JobState{{"a", "1"}},
                                 JobState{{"a", "1"}, {"b", "2"}}}) {
-    const DiffResult r = DiffStates(before, after, 0);
+    const DiffResult r = *DiffStates(before, after, 0);
     EXPECT_THAT(r.added, IsEmpty());
     EXPECT_THAT(r.removed, IsEmpty());
     EXPECT_THAT(r.modified, IsEmpty());
@@ -238,7 +238,7 @@ TEST(DiffStatesTest, SameOrderPrefixThenDivergence) {
   // The lockstep walk covers "a", "b"; the rest goes through the hash join.
   const JobState before = {{"a", "1"}, {"b", "1"}, {"c", "1"}, {"d", "1"}, {"e", "1"}};
   const JobState after = {{"a", "1"}, {"b", "2"}, {"x", "1"}, {"e", "1"}, {"c", "3"}};
-  const DiffResult r = DiffStates(before, after, 10);
+  const DiffResult r = *DiffStates(before, after, 10);
   EXPECT_EQ(r.counts, (DiffCounts{.added = 1, .removed = 1, .unchanged = 2, .changed = 2}));
   EXPECT_THAT(r.added, ElementsAre("x"));
   EXPECT_THAT(r.removed, ElementsAre("d"));
@@ -380,16 +380,16 @@ TEST(DiffStatesTest, MatchesReferenceOnRandomStates) {
       const std::string context =
           "seed " + std::to_string(seed) + " limit " + std::to_string(limit);
       const DiffResult want = ReferenceDiff(before, after, limit);
-      ExpectSameDiff(DiffStates(before, after, limit), want, context + " same order");
+      ExpectSameDiff(*DiffStates(before, after, limit), want, context + " same order");
       JobState shuffled_after = after, shuffled_before = before;
       std::shuffle(shuffled_after.begin(), shuffled_after.end(), random.rng());
-      ExpectSameDiff(DiffStates(before, shuffled_after, limit), want, context + " after shuffled");
+      ExpectSameDiff(*DiffStates(before, shuffled_after, limit), want, context + " after shuffled");
       std::shuffle(shuffled_before.begin(), shuffled_before.end(), random.rng());
-      ExpectSameDiff(DiffStates(shuffled_before, shuffled_after, limit), want,
+      ExpectSameDiff(*DiffStates(shuffled_before, shuffled_after, limit), want,
                      context + " both shuffled");
-      ExpectSameDiff(DiffStates(after, before, limit), ReferenceDiff(after, before, limit),
+      ExpectSameDiff(*DiffStates(after, before, limit), ReferenceDiff(after, before, limit),
                      context + " reversed");
-      ExpectSameDiff(DiffStates(before, before, limit), ReferenceDiff(before, before, limit),
+      ExpectSameDiff(*DiffStates(before, before, limit), ReferenceDiff(before, before, limit),
                      context + " identical");
     }
   }
@@ -422,6 +422,50 @@ TEST(ClassifyChangeTest, StructuredGeometryOnlyComparesWithAPseudoHash) {
             ChangeKind::kRetyped);
   EXPECT_EQ(KindOf(Shape("door", 10, 20, 5, 5, "red"), "door_11_20_5_5", true, false),
             ChangeKind::kChanged);
+}
+
+}  // namespace
+}  // namespace buildtrace
+
+namespace buildtrace {
+namespace {
+
+TEST(DiffStatesTest, DuplicateIdsAreRejectedNamingTheJob) {
+  Strings s;
+  const JobState dup_before = {s.Entry("a", "1"), s.Entry("b", "1"), s.Entry("a", "2")};
+  const JobState plain = {s.Entry("a", "1"), s.Entry("b", "1")};
+  const JobState dup_matched = {s.Entry("a", "1"), s.Entry("b", "1"), s.Entry("b", "2")};
+  const JobState dup_added = {s.Entry("a", "1"), s.Entry("n", "1"), s.Entry("n", "2")};
+  const JobState dup_lockstep = {s.Entry("a", "1"), s.Entry("a", "1"), s.Entry("b", "1")};
+
+  auto earlier = DiffStates(dup_before, plain, 10);
+  ASSERT_FALSE(earlier.ok());
+  EXPECT_EQ(earlier.status().code(), StatusCode::kInvalidArgument);
+  EXPECT_EQ(earlier.status().message(),
+            "object ID \"a\" appears twice in the earlier job; each object must appear once");
+  for (const JobState* current : {&dup_matched, &dup_added, &dup_lockstep}) {
+    auto r = DiffStates(plain, *current, 10);
+    ASSERT_FALSE(r.ok());
+    EXPECT_EQ(r.status().code(), StatusCode::kInvalidArgument);
+    EXPECT_NE(r.status().message().find("twice in the current job"), std::string::npos);
+  }
+  auto first_job = DiffStates({}, dup_added, 10);
+  ASSERT_FALSE(first_job.ok());
+  EXPECT_EQ(first_job.status().message(),
+            "object ID \"n\" appears twice in the current job; each object must appear once");
+}
+
+TEST(DiffStatesTest, LockstepResynchronisesAfterInsertionsAndRemovals) {
+  Strings s;
+  const JobState before = {s.Entry("a", "1"), s.Entry("b", "1"), s.Entry("c", "1"),
+                           s.Entry("d", "1"), s.Entry("e", "1")};
+  // b removed, x inserted, d moved to the end, e changed.
+  const JobState after = {s.Entry("a", "1"), s.Entry("x", "1"), s.Entry("c", "1"),
+                          s.Entry("e", "2"), s.Entry("d", "1")};
+  const DiffResult r = *DiffStates(before, after, 10);
+  EXPECT_EQ(r.counts, (DiffCounts{.added = 1, .removed = 1, .unchanged = 3, .changed = 1}));
+  EXPECT_EQ(r.added, std::vector<std::string>{"x"});
+  EXPECT_EQ(r.removed, std::vector<std::string>{"b"});
 }
 
 }  // namespace

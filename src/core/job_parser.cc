@@ -1,13 +1,15 @@
-// simdjson On-Demand walk over a job body, checking each rule of the API as it goes. Strings are
-// not copied: the views point into the parser's string buffer, which ParsedJobs keeps alive.
+// simdjson On-Demand walk over a job body, checking each rule of the API as it goes. State IDs and
+// hashes are not copied: without escapes they are views into the input, which ParsedJobs owns;
+// the few with escapes are unescaped into ParsedJobs' own strings. The simdjson parser itself is
+// freed when parsing ends, so a parsed job costs its input and one StateEntry per object.
 #include "core/job_parser.h"
 
 #include <algorithm>
 #include <cmath>
 #include <string_view>
-#include <unordered_set>
 
 #include "core/canonical_hash.h"
+#include "core/state_index.h"
 #include "core/timestamp.h"
 
 namespace buildtrace {
@@ -16,7 +18,12 @@ using simdjson::ondemand::json_type;
 
 class JobParser {
  public:
-  JobParser(const ParseLimits& limits, ParsedJobs& out) : limits_(limits), out_(out) {}
+  JobParser(const ParseLimits& limits, ParsedJobs& out, simdjson::ondemand::parser& parser)
+      : limits_(limits), out_(out), parser_(parser) {}
+
+  // Parses `body` into a new ParsedJobs that owns it.
+  static Result<std::unique_ptr<ParsedJobs>> Run(std::string body, const ParseLimits& limits,
+                                                 bool allow_array);
 
   Status Parse(simdjson::padded_string_view body, bool allow_array);
 
@@ -41,17 +48,20 @@ class JobParser {
   Status ParseMetadata(simdjson::ondemand::value value, Job& job);
   Status ParseState(simdjson::ondemand::value value, Job& job);
   Status ParseStateValue(std::string_view id, simdjson::ondemand::value value, Job& job);
+  Status CheckDuplicateIds(const Job& job);
 
   void Issue(std::string field, std::string message);
   Status Malformed(simdjson::error_code error) const;
-  Status Result() const;
+  Status Outcome() const;
 
   const ParseLimits& limits_;
   ParsedJobs& out_;
+  simdjson::ondemand::parser& parser_;
   std::vector<StatusDetail> issues_;
   size_t issue_count_ = 0;
   int64_t index_ = 0;  // of the job being parsed
   bool has_index_ = true;
+  bool allow_array_ = true;
   int64_t jobs_seen_ = 0;
 };
 
@@ -73,6 +83,28 @@ std::string Quoted(std::string_view s) {
   if (cut < s.size()) out.append("...");
   out.push_back('"');
   return out;
+}
+
+enum class StringForm { kPlain, kEscaped, kInvalid };
+
+// Scans the JSON string whose content starts at `raw` (just after its opening quote) up to its
+// closing quote, which simdjson's first stage guarantees. Plain strings (no escape) can be used
+// in place; JSON forbids raw control characters in strings, which simdjson does not check.
+StringForm ScanString(const char* raw, size_t& length) {
+  bool escaped = false;
+  for (const char* p = raw;; ++p) {
+    const auto c = static_cast<unsigned char>(*p);
+    if (c == '"') {
+      length = static_cast<size_t>(p - raw);
+      return escaped ? StringForm::kEscaped : StringForm::kPlain;
+    }
+    if (c == '\\') {
+      escaped = true;
+      ++p;  // the escaped character, which may be a quote
+    } else if (c < 0x20) {
+      return StringForm::kInvalid;
+    }
+  }
 }
 
 constexpr std::string_view kAllowedFields =
@@ -166,7 +198,7 @@ Status JobParser::Malformed(simdjson::error_code error) const {
       .WithReason("malformed_json");
 }
 
-Status JobParser::Result() const {
+Status JobParser::Outcome() const {
   if (issue_count_ == 0) return Status::Ok();
   const StatusDetail& first = issues_.front();
   std::string message = std::to_string(issue_count_) + " problem" +
@@ -178,20 +210,21 @@ Status JobParser::Result() const {
 }
 
 Status JobParser::Parse(simdjson::padded_string_view body, bool allow_array) {
+  allow_array_ = allow_array;
   Status status = Walk(body, allow_array);
   // On-Demand checks a number or literal only when it is read, and the walk leaves unread the
   // values it rejects by type or skips (unknown fields, repeats), so a rejected body may still
   // hide "tru" or "12x". Malformed JSON is the answer then; reading the rejected body once more
   // tells, at no cost to accepted bodies (whose every value the walk has read).
   if (status.reason() == "invalid_job") {
-    if (auto e = ReadDocument(out_.parser_, body)) return Malformed(e);
+    if (auto e = ReadDocument(parser_, body)) return Malformed(e);
   }
   return status;
 }
 
 Status JobParser::Walk(simdjson::padded_string_view body, bool allow_array) {
   simdjson::ondemand::document doc;
-  if (auto e = out_.parser_.iterate(body).get(doc)) return Malformed(e);
+  if (auto e = parser_.iterate(body).get(doc)) return Malformed(e);
   json_type type;
   if (auto e = doc.type().get(type)) return Malformed(e);
   if (type == json_type::array && allow_array) {
@@ -206,11 +239,11 @@ Status JobParser::Walk(simdjson::padded_string_view body, bool allow_array) {
     has_index_ = false;
     Issue("", allow_array ? "the body must be a job object or an array of job objects"
                           : "the document must be a job object");
-    return Result();
+    return Outcome();
   }
   const char* trailing = nullptr;
   if (!doc.current_location().get(trailing)) return Malformed(simdjson::TRAILING_CONTENT);
-  return Result();
+  return Outcome();
 }
 
 Status JobParser::ParseArray(simdjson::ondemand::array array) {
@@ -394,12 +427,26 @@ Status JobParser::ParseState(simdjson::ondemand::value value, Job& job) {
     Issue("state", "must be an object mapping object IDs to hashes, e.g. {\"D003\": \"door_10_20_5_5\"}");
     return Status::Ok();
   }
-  std::unordered_set<std::string_view> ids;
+  if (out_.jobs_.empty() && !allow_array_) {
+    // One job per document: its objects are most of the input, at 20 bytes or more each.
+    job.state.reserve(out_.input_.size() / 24);
+  }
   for (auto field_result : object) {
     simdjson::ondemand::field field;
-    std::string_view id;
     if (auto e = std::move(field_result).get(field)) return Malformed(e);
-    if (auto e = field.unescaped_key().get(id)) return Malformed(e);
+    std::string_view id;
+    size_t length = 0;
+    switch (ScanString(field.key().raw(), length)) {
+      case StringForm::kPlain:
+        id = std::string_view(field.key().raw(), length);
+        break;
+      case StringForm::kEscaped:
+        if (auto e = field.unescaped_key().get(id)) return Malformed(e);
+        id = out_.strings_.emplace_back(id);
+        break;
+      case StringForm::kInvalid:
+        return Malformed(simdjson::UNESCAPED_CHARS);
+    }
     if (job.state.size() >= limits_.max_objects) {
       Issue("state", "holds more than " + std::to_string(limits_.max_objects) + " objects");
       return Status::Ok();
@@ -409,11 +456,14 @@ Status JobParser::ParseState(simdjson::ondemand::value value, Job& job) {
                          " bytes; " + Quoted(id) + " is not");
       continue;
     }
-    if (!ids.insert(id).second) {
-      Issue("state." + std::string(id), "this object ID appears twice; send each object once");
-      continue;
-    }
     if (Status s = ParseStateValue(id, field.value(), job); !s.ok()) return s;
+  }
+  return limits_.check_duplicate_ids ? CheckDuplicateIds(job) : Status::Ok();
+}
+
+Status JobParser::CheckDuplicateIds(const Job& job) {
+  if (auto dup = StateIndex(job.state).duplicate()) {
+    Issue("state." + std::string(*dup), "this object ID appears twice; send each object once");
   }
   return Status::Ok();
 }
@@ -424,7 +474,22 @@ Status JobParser::ParseStateValue(std::string_view id, simdjson::ondemand::value
   if (auto e = value.type().get(type)) return Malformed(e);
   if (type == json_type::string) {
     std::string_view hash;
-    if (auto e = value.get_string().get(hash)) return Malformed(e);
+    const std::string_view token = value.raw_json_token();
+    size_t length = 0;
+    switch (ScanString(token.data() + 1, length)) {
+      case StringForm::kPlain: {
+        simdjson::ondemand::raw_json_string raw;
+        if (auto e = value.get_raw_json_string().get(raw)) return Malformed(e);
+        hash = std::string_view(token.data() + 1, length);
+        break;
+      }
+      case StringForm::kEscaped:
+        if (auto e = value.get_string().get(hash)) return Malformed(e);
+        hash = out_.strings_.emplace_back(hash);
+        break;
+      case StringForm::kInvalid:
+        return Malformed(simdjson::UNESCAPED_CHARS);
+    }
     if (hash.empty() || hash.size() > limits_.max_hash_bytes) {
       Issue("state." + std::string(id),
             "a hash must be 1-" + std::to_string(limits_.max_hash_bytes) + " bytes");
@@ -453,31 +518,44 @@ Status JobParser::ParseStateValue(std::string_view id, simdjson::ondemand::value
                                           " bytes of canonical JSON");
     return Status::Ok();
   }
-  const std::string& stored = out_.canonical_objects_.emplace_back(std::move(canonical));
+  const std::string& stored = out_.strings_.emplace_back(std::move(canonical));
   job.state.push_back({id, stored, true});
   return Status::Ok();
 }
 
-namespace {
-
-Result<std::unique_ptr<ParsedJobs>> ParseWith(simdjson::padded_string_view body,
-                                              const ParseLimits& limits, bool allow_array) {
+Result<std::unique_ptr<ParsedJobs>> JobParser::Run(std::string body, const ParseLimits& limits,
+                                                   bool allow_array) {
   auto parsed = std::make_unique<ParsedJobs>();
-  JobParser parser(limits, *parsed);
-  if (Status s = parser.Parse(body, allow_array); !s.ok()) return s;
+  parsed->input_ = std::move(body);
+  std::string& input = parsed->input_;
+  if (input.capacity() < input.size() + simdjson::SIMDJSON_PADDING) {
+    input.reserve(input.size() + simdjson::SIMDJSON_PADDING);
+  }
+  // A parser per call: its buffers (several times the input) are freed as soon as it returns.
+  simdjson::ondemand::parser simdjson_parser;
+  JobParser parser(limits, *parsed, simdjson_parser);
+  const simdjson::padded_string_view view(input.data(), input.size(), input.capacity());
+  if (Status s = parser.Parse(view, allow_array); !s.ok()) return s;
   return parsed;
 }
 
-}  // namespace
-
-Result<std::unique_ptr<ParsedJobs>> ParseJobBatch(simdjson::padded_string_view body,
-                                                  const ParseLimits& limits) {
-  return ParseWith(body, limits, true);
+Result<std::unique_ptr<ParsedJobs>> ParseJobBatch(std::string body, const ParseLimits& limits) {
+  return JobParser::Run(std::move(body), limits, true);
 }
 
-Result<std::unique_ptr<ParsedJobs>> ParseJobDocument(simdjson::padded_string_view body,
+Result<std::unique_ptr<ParsedJobs>> ParseJobBatch(std::string_view body,
+                                                  const ParseLimits& limits) {
+  return JobParser::Run(std::string(body), limits, true);
+}
+
+Result<std::unique_ptr<ParsedJobs>> ParseJobDocument(std::string body,
                                                      const ParseLimits& limits) {
-  return ParseWith(body, limits, false);
+  return JobParser::Run(std::move(body), limits, false);
+}
+
+Result<std::unique_ptr<ParsedJobs>> ParseJobDocument(std::string_view body,
+                                                     const ParseLimits& limits) {
+  return JobParser::Run(std::string(body), limits, false);
 }
 
 }  // namespace buildtrace

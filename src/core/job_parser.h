@@ -27,10 +27,13 @@ struct ParseLimits {
   size_t max_metadata_key_bytes = 128;
   size_t max_metadata_value_bytes = 4096;
   size_t max_details = 100;             // validation problems listed in one answer
+  // Reject a state that lists an object ID twice. Off where the state goes straight into
+  // DiffStates, which checks the same thing as part of its own work.
+  bool check_duplicate_ids = true;
 };
 
-// Owns the parsed jobs and the buffers their strings point into. Not copyable or movable (the
-// views would dangle); hold it by unique_ptr.
+// Owns the parsed jobs and the bytes their state entries point into. Not copyable or movable
+// (the views would dangle); hold it by unique_ptr.
 class ParsedJobs {
  public:
   ParsedJobs() = default;
@@ -42,8 +45,8 @@ class ParsedJobs {
 
  private:
   friend class JobParser;
-  simdjson::ondemand::parser parser_;
-  std::deque<std::string> canonical_objects_;  // canonical JSON of structured state values
+  std::string input_;                 // the parsed bytes, padded for simdjson
+  std::deque<std::string> strings_;   // unescaped IDs and hashes, canonical structured objects
   std::vector<Job> jobs_;
 };
 
@@ -52,13 +55,15 @@ class ParsedJobs {
 // - reason "invalid_job": JSON, but some job breaks a rule; details name each problem by job
 //   index and field (at most max_details of them);
 // - reason "too_many_jobs" (kTooLarge): more than max_jobs jobs.
-// `body` must stay alive and unchanged only during the call.
-Result<std::unique_ptr<ParsedJobs>> ParseJobBatch(simdjson::padded_string_view body,
+// Takes the body over (no copy); the string_view overload copies it.
+Result<std::unique_ptr<ParsedJobs>> ParseJobBatch(std::string body, const ParseLimits& limits);
+Result<std::unique_ptr<ParsedJobs>> ParseJobBatch(std::string_view body,
                                                   const ParseLimits& limits);
 
 // Parses exactly one job object (a stored job, or a file given to `buildtrace diff`), with the
 // same rules and errors as ParseJobBatch.
-Result<std::unique_ptr<ParsedJobs>> ParseJobDocument(simdjson::padded_string_view body,
+Result<std::unique_ptr<ParsedJobs>> ParseJobDocument(std::string body, const ParseLimits& limits);
+Result<std::unique_ptr<ParsedJobs>> ParseJobDocument(std::string_view body,
                                                      const ParseLimits& limits);
 
 }  // namespace buildtrace

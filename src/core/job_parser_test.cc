@@ -538,3 +538,52 @@ TEST(JobParserTest, ValidJsonWithABadJobIsNotMalformed) {
 
 }  // namespace
 }  // namespace buildtrace
+
+namespace buildtrace {
+namespace {
+
+TEST(JobParserStringsTest, RawControlCharacterInAStateStringIsMalformedJson) {
+  for (const char* body :
+       {"{\"job_id\":1,\"timestamp\":\"2026-11-28T10:00:00Z\",\"latency_ms\":1,"
+        "\"state\":{\"a\nb\":\"h\"}}",
+        "{\"job_id\":1,\"timestamp\":\"2026-11-28T10:00:00Z\",\"latency_ms\":1,"
+        "\"state\":{\"a\":\"h\tx\"}}"}) {
+    auto r = ParseJobDocument(std::string(body), ParseLimits{});
+    ASSERT_FALSE(r.ok()) << body;
+    EXPECT_EQ(r.status().reason(), "malformed_json") << body;
+  }
+}
+
+TEST(JobParserStringsTest, EscapedAndPlainStringsGiveTheSameViews) {
+  auto r = ParseJobDocument(
+      std::string("{\"job_id\":1,\"timestamp\":\"2026-11-28T10:00:00Z\",\"latency_ms\":1,"
+                  "\"state\":{\"plain\":\"door_1_2_3_4\",\"esc\\u0061ped\":\"a\\\"b\\\\c\","
+                  "\"\\n\":\"\\u00e9\"}}"),
+      ParseLimits{});
+  ASSERT_TRUE(r.ok()) << r.status().message();
+  const JobState& state = (*r)->jobs().front().state;
+  ASSERT_EQ(state.size(), 3u);
+  EXPECT_EQ(state[0].id, "plain");
+  EXPECT_EQ(state[0].value, "door_1_2_3_4");
+  EXPECT_EQ(state[1].id, "escaped");
+  EXPECT_EQ(state[1].value, "a\"b\\c");
+  EXPECT_EQ(state[2].id, "\n");
+  EXPECT_EQ(state[2].value, "\xc3\xa9");
+}
+
+TEST(JobParserStringsTest, DuplicateCheckCanBeLeftToTheDiff) {
+  const std::string body =
+      "{\"job_id\":1,\"timestamp\":\"2026-11-28T10:00:00Z\",\"latency_ms\":1,"
+      "\"state\":{\"a\":\"1\",\"a\":\"2\"}}";
+  auto checked = ParseJobDocument(body, ParseLimits{});
+  ASSERT_FALSE(checked.ok());
+  EXPECT_EQ(checked.status().reason(), "invalid_job");
+  ParseLimits unchecked;
+  unchecked.check_duplicate_ids = false;
+  auto parsed = ParseJobDocument(body, unchecked);
+  ASSERT_TRUE(parsed.ok());
+  EXPECT_EQ((*parsed)->jobs().front().state.size(), 2u);
+}
+
+}  // namespace
+}  // namespace buildtrace

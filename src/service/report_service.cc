@@ -69,8 +69,15 @@ Result<Report> ReportService::Build(const ReportRequest& request) {
   report.object_count = static_cast<int64_t>(job.state.size());
   report.base = std::move(*base);
   report.limit = request.limit;
-  report.diff =
+  Result<DiffResult> diff =
       DiffStates(previous ? previous->jobs().front().state : kEmpty, job.state, request.limit);
+  if (!diff.ok()) {
+    // Stored jobs were checked when they were posted; a duplicate now means the store was
+    // changed behind our back.
+    return Internal("stored jobs of project " + request.project + " are corrupt: " +
+                    diff.status().message());
+  }
+  report.diff = std::move(*diff);
   report.warehouse = Record(report);
   return report;
 }

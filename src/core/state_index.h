@@ -1,0 +1,58 @@
+// An index from object ID to position over one JobState: an open-addressing hash table of
+// 8-byte slots (a hash tag and a position), built in one pass with prefetching. It is how the
+// diff finds an object that is not where the lockstep walk expects it, and how duplicate IDs are
+// caught, at a fraction of the memory and time of a node-based std::unordered_map.
+#pragma once
+
+#include <cstddef>
+#include <cstdint>
+#include <optional>
+#include <string_view>
+#include <vector>
+
+#include "core/job.h"
+
+namespace buildtrace {
+
+// A 64-bit hash of an object ID (our own mix of 8-byte words; not for adversarial use across
+// processes, which never see each other's tables).
+uint64_t HashId(std::string_view id);
+
+class StateIndex {
+ public:
+  static constexpr size_t kNotFound = static_cast<size_t>(-1);
+
+  // Indexes every entry of `state`, which must outlive the index and hold fewer than 2^32
+  // entries. An ID that appears more than once is indexed at its first position and reported by
+  // duplicate().
+  explicit StateIndex(const JobState& state);
+
+  // The position of `id` in the state, or kNotFound.
+  size_t Find(std::string_view id) const { return Find(id, HashId(id)); }
+  // The same, with `hash` == HashId(id) computed beforehand.
+  size_t Find(std::string_view id, uint64_t hash) const;
+
+  // For lookups in bulk, which overlap their cache misses by preparing each a few lookups
+  // ahead: first PrefetchSlot(hash), later Candidate(hash) (reads the slot, now cached, and
+  // names the position Find will most likely compare with, to prefetch its entry), then Find.
+  void PrefetchSlot(uint64_t hash) const { __builtin_prefetch(&slots_[hash & mask_]); }
+  size_t Candidate(uint64_t hash) const;
+
+  // An ID that appears more than once in the state, if any.
+  std::optional<std::string_view> duplicate() const { return duplicate_; }
+
+ private:
+  struct Slot {
+    uint32_t tag = 0;       // the hash's upper half
+    uint32_t position = 0;  // 1 + the entry's position; 0 marks an empty slot
+  };
+
+  void Insert(uint64_t hash, size_t position);
+
+  const JobState& state_;
+  std::vector<Slot> slots_;
+  uint64_t mask_ = 0;
+  std::optional<std::string_view> duplicate_;
+};
+
+}  // namespace buildtrace

@@ -1,0 +1,64 @@
+// Tests of the flat ID index: every ID found at its position, absent IDs not found, duplicates
+// reported, and IDs whose hashes collide in the table still told apart.
+#include "core/state_index.h"
+
+#include <gtest/gtest.h>
+
+#include <deque>
+#include <string>
+
+namespace buildtrace {
+namespace {
+
+JobState StateOf(std::deque<std::string>& ids) {
+  JobState state;
+  for (const std::string& id : ids) state.push_back({id, "h", false});
+  return state;
+}
+
+TEST(StateIndexTest, FindsEveryIdAtItsPosition) {
+  std::deque<std::string> ids;
+  for (int i = 0; i < 5000; ++i) ids.push_back("id-" + std::to_string(i * 7919 % 5000));
+  const JobState state = StateOf(ids);
+  const StateIndex index(state);
+  EXPECT_EQ(index.duplicate(), std::nullopt);
+  for (size_t i = 0; i < state.size(); ++i) EXPECT_EQ(index.Find(state[i].id), i);
+  EXPECT_EQ(index.Find("id-5000"), StateIndex::kNotFound);
+  EXPECT_EQ(index.Find(""), StateIndex::kNotFound);
+}
+
+TEST(StateIndexTest, EmptyState) {
+  const JobState state;
+  const StateIndex index(state);
+  EXPECT_EQ(index.Find("x"), StateIndex::kNotFound);
+  EXPECT_EQ(index.duplicate(), std::nullopt);
+}
+
+TEST(StateIndexTest, ReportsADuplicateAndKeepsTheFirstPosition) {
+  std::deque<std::string> ids = {"a", "b", "c", "b", "d"};
+  const JobState state = StateOf(ids);
+  const StateIndex index(state);
+  ASSERT_TRUE(index.duplicate().has_value());
+  EXPECT_EQ(*index.duplicate(), "b");
+  EXPECT_EQ(index.Find("b"), 1u);
+  EXPECT_EQ(index.Find("d"), 4u);
+}
+
+TEST(StateIndexTest, LongSharedPrefixesAndNonAsciiIdsAreDistinct) {
+  const std::string prefix(1000, 'p');
+  std::deque<std::string> ids = {prefix + "a", prefix + "b", prefix, "\xc3\xa9", "e\xcc\x81",
+                                 std::string("\0x", 2), std::string("\0y", 2)};
+  const JobState state = StateOf(ids);
+  const StateIndex index(state);
+  EXPECT_EQ(index.duplicate(), std::nullopt);
+  for (size_t i = 0; i < state.size(); ++i) EXPECT_EQ(index.Find(state[i].id), i);
+}
+
+TEST(HashIdTest, DependsOnEveryByteAndTheLength) {
+  EXPECT_NE(HashId("abcdefgh1"), HashId("abcdefgh2"));
+  EXPECT_NE(HashId(std::string_view("a\0", 2)), HashId("a"));
+  EXPECT_EQ(HashId("same"), HashId(std::string("same")));
+}
+
+}  // namespace
+}  // namespace buildtrace
