@@ -9,6 +9,7 @@ packages=(
   libsimdjson-dev       # On-Demand JSON parsing of job states
   libssl-dev            # SHA-256 (EVP)
   libsqlite3-dev        # the embedded metrics warehouse
+  zlib1g-dev            # gzip request bodies (Content-Encoding: gzip)
   libcli11-dev          # command line
   libgtest-dev libgmock-dev libbenchmark-dev
   curl sqlite3 time

@@ -109,16 +109,32 @@ std::string RenderReportJson(const Report& r) {
   w.Key("limit").Int(static_cast<int64_t>(r.limit));
   WriteLineage(w, r);
   w.Key("summary").String(Summarize(r));
-  if (r.warehouse) {
-    w.Key("warehouse").BeginObject();
-    w.Key("status").String(r.warehouse->status);
-    w.Key("inserted").Bool(r.warehouse->inserted);
-    w.Key("message").String(r.warehouse->message);
-    w.EndObject();
-  }
   w.EndObject();
   out.push_back('\n');
+  if (r.warehouse) AppendWarehouseSection(out, ReportFormat::kJson, *r.warehouse);
   return out;
+}
+
+std::string RenderReport(const Report& report, ReportFormat format) {
+  return format == ReportFormat::kJson ? RenderReportJson(report) : RenderReportText(report);
+}
+
+void AppendWarehouseSection(std::string& rendered, ReportFormat format,
+                            const WarehouseOutcome& outcome) {
+  if (format == ReportFormat::kText) {
+    rendered += "\nWarehouse: " + outcome.status + " (" + outcome.message + ")\n";
+    return;
+  }
+  // The JSON object ends with "}\n": reopen it for one more member.
+  rendered.resize(rendered.size() - 2);
+  JsonWriter w(rendered);
+  rendered.push_back(',');
+  w.Key("warehouse").BeginObject();
+  w.Key("status").String(outcome.status);
+  w.Key("inserted").Bool(outcome.inserted);
+  w.Key("message").String(outcome.message);
+  w.EndObject();
+  rendered.append("}\n");
 }
 
 namespace {
@@ -192,9 +208,7 @@ std::string RenderReportText(const Report& r) {
   if (r.diff.truncated) {
     out += "\nLists stop at " + std::to_string(r.limit) + " objects per kind (limit=N for more).\n";
   }
-  if (r.warehouse) {
-    out += "\nWarehouse: " + r.warehouse->status + " (" + r.warehouse->message + ")\n";
-  }
+  if (r.warehouse) AppendWarehouseSection(out, ReportFormat::kText, *r.warehouse);
   return out;
 }
 

@@ -39,4 +39,15 @@ std::string RenderReportJson(const Report& report);
 // The human-readable report: counts, base and why, then the listed changes grouped by kind.
 std::string RenderReportText(const Report& report);
 
+enum class ReportFormat { kJson, kText };
+
+// RenderReportJson or RenderReportText.
+std::string RenderReport(const Report& report, ReportFormat format);
+
+// Adds the warehouse section to a report rendered without one, giving what RenderReport gives
+// for the same report with `outcome` as its warehouse. Lets a report be rendered once, kept,
+// and served again with the outcome of the request at hand.
+void AppendWarehouseSection(std::string& rendered, ReportFormat format,
+                            const WarehouseOutcome& outcome);
+
 }  // namespace buildtrace

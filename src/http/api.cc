@@ -5,6 +5,7 @@
 
 #include "core/json_writer.h"
 #include "core/report.h"
+#include "http/content_encoding.h"
 #include "http/error_response.h"
 #include "http/request_target.h"
 
@@ -66,6 +67,17 @@ std::string ProcessAnswer(const Status* error,
   return out;
 }
 
+// The Content-Encoding of a request; several header lines are joined as one list would be.
+std::string ContentEncoding(const HttpRequest& request) {
+  std::string out;
+  auto [first, last] = request.equal_range(http::field::content_encoding);
+  for (auto it = first; it != last; ++it) {
+    if (!out.empty()) out += ", ";
+    out.append(it->value());
+  }
+  return out;
+}
+
 HttpResponse MethodNotAllowed(const HttpRequest& request, const char* allow) {
   HttpResponse res = ErrorResponse(405, "method_not_allowed",
                                    std::string(request.method_string()) + " is not allowed on " +
@@ -110,11 +122,12 @@ HttpResponse Api::Handle(HttpRequest& request) {
 
 HttpResponse Api::PostProcess(HttpRequest& request, const RequestTarget& target) {
   if (Status s = CheckParams(target, {}); !s.ok()) return ErrorResponse(s);
-  std::string body = std::move(request.body());
-  body.reserve(body.size() + simdjson::SIMDJSON_PADDING);
-  auto parsed = ParseJobBatch(simdjson::padded_string_view(body.data(), body.size(),
-                                                           body.capacity()),
-                              context_.limits);
+  Result<std::string> decoded =
+      DecodeBody(ContentEncoding(request), std::move(request.body()), context_.max_body_bytes);
+  if (!decoded.ok()) return ErrorResponse(decoded.status());
+  static_assert(kDecodedBodyPadding >= simdjson::SIMDJSON_PADDING);
+  // The parser takes the body over; a decoded body already has room for simdjson's padding.
+  auto parsed = ParseJobBatch(std::move(*decoded), context_.limits);
   if (!parsed.ok()) return ErrorResponse(parsed.status());
   std::vector<std::pair<const Job*, StoredJob>> stored;
   std::vector<StatusDetail> conflicts;
@@ -168,10 +181,11 @@ HttpResponse Api::GetReport(const HttpRequest& request, const RequestTarget& tar
     if (!base.ok()) return ErrorResponse(base.status());
     report_request.base_job_id = *base;
   }
-  Result<Report> report = reports_.Build(report_request);
+  Result<std::string> report =
+      reports_.Render(report_request, text ? ReportFormat::kText : ReportFormat::kJson);
   if (!report.ok()) return ErrorResponse(report.status());
-  if (text) return MakeResponse(200, RenderReportText(*report), "text/plain; charset=utf-8");
-  return MakeResponse(200, RenderReportJson(*report));
+  return MakeResponse(200, std::move(*report),
+                      text ? "text/plain; charset=utf-8" : "application/json");
 }
 
 HttpResponse Api::GetJob(const RequestTarget& target) {

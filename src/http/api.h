@@ -19,6 +19,9 @@ struct ApiContext {
   MetricsWarehouse& warehouse;
   ParseLimits limits;
   std::function<int64_t()> now_ms;  // the clock, injected for tests
+  // The largest request body accepted after Content-Encoding is undone (--max-body): the server
+  // limits the bytes on the wire, this the decompressed ones.
+  uint64_t max_body_bytes = 64ull << 20;
 };
 
 // Thread-safe: Handle may run on many threads at once.

@@ -14,6 +14,7 @@
 #include <vector>
 
 #include <simdjson.h>
+#include <zlib.h>
 
 #include "core/canonical_hash.h"
 #include "core/timestamp.h"
@@ -48,6 +49,24 @@ std::string JobAt(int64_t id, int64_t timestamp_ms, int latency_ms,
   return R"({"job_id":)" + std::to_string(id) + R"(,"project":")" + std::string(project) +
          R"(","timestamp":")" + FormatRfc3339Utc(timestamp_ms) +
          R"(","latency_ms":)" + std::to_string(latency_ms) + R"(,"state":{"A":"a"}})";
+}
+
+// `data` as one gzip member, the way `gzip -c` makes it.
+std::string Gzip(std::string_view data) {
+  z_stream zs{};
+  if (deflateInit2(&zs, 9, Z_DEFLATED, 16 + MAX_WBITS, 8, Z_DEFAULT_STRATEGY) != Z_OK) {
+    ADD_FAILURE() << "deflateInit2 failed";
+    return "";
+  }
+  std::string out(deflateBound(&zs, data.size()), '\0');
+  zs.next_in = reinterpret_cast<Bytef*>(const_cast<char*>(data.data()));
+  zs.avail_in = static_cast<uInt>(data.size());
+  zs.next_out = reinterpret_cast<Bytef*>(out.data());
+  zs.avail_out = static_cast<uInt>(out.size());
+  EXPECT_EQ(deflate(&zs, Z_FINISH), Z_STREAM_END);
+  out.resize(zs.total_out);
+  deflateEnd(&zs);
+  return out;
 }
 
 // A parsed JSON answer. Accessors take JSON pointers ("/error/code") and fail the test, rather
@@ -166,6 +185,17 @@ class ApiTest : public ::testing::Test {
     return api_->Handle(request);
   }
   HttpResponse Post(std::string body) { return Send(http::verb::post, "/process", body); }
+  // A POST /process with one Content-Encoding header line per entry of `encodings`.
+  HttpResponse PostEncoded(std::string body, std::vector<std::string_view> encodings,
+                           Api* api = nullptr) {
+    HttpRequest request{http::verb::post, "/process", 11};
+    for (std::string_view encoding : encodings) {
+      request.insert(http::field::content_encoding, encoding);
+    }
+    request.body() = std::move(body);
+    request.prepare_payload();
+    return (api != nullptr ? *api : *api_).Handle(request);
+  }
   HttpResponse Get(std::string_view target, std::string_view accept = "") {
     return Send(http::verb::get, target, "", accept);
   }
@@ -345,6 +375,68 @@ TEST_F(ApiTest, PostProcessTakesNoQueryParameters) {
   ASSERT_EQ(res.result_int(), 400u) << res.body();
   EXPECT_EQ(JsonBody(res.body()).Str("/error/code"), "invalid_request");
   EXPECT_THAT(StoredIds(), IsEmpty());
+}
+
+TEST_F(ApiTest, GzipBodyIsStoredAsTheSameJobAsTheUncompressedOne) {
+  const HttpResponse res = PostEncoded(Gzip("[" + JobJson(1) + "," + JobJson(2) + "]"), {"gzip"});
+  ASSERT_EQ(res.result_int(), 200u) << res.body();
+  EXPECT_EQ(res.body(), R"({"accepted":[)" + Accepted(1, true) + "," + Accepted(2, true) + "]}\n");
+  EXPECT_EQ(StoredIds(), (std::vector<int64_t>{1, 2}));
+  // The same job posted uncompressed is the identical job, with the same digest.
+  const HttpResponse plain = Post(JobJson(1));
+  ASSERT_EQ(plain.result_int(), 200u) << plain.body();
+  EXPECT_FALSE(JsonBody(plain.body()).Bool("/accepted/0/created"));
+  EXPECT_EQ(JsonBody(plain.body()).Str("/accepted/0/digest"),
+            JsonBody(res.body()).Str("/accepted/0/digest"));
+}
+
+TEST_F(ApiTest, GzipBombOverTheLimitIs413AndStoresNothing) {
+  ApiContext context{*store_, *warehouse_, ParseLimits{}, [] { return kNowMs; }};
+  context.max_body_bytes = 1 << 20;
+  Api small(context);
+  // Valid JSON once decompressed (a job and 2 MiB of blanks), about 2 KiB on the wire.
+  const std::string bomb = Gzip(JobJson(1) + std::string(2 << 20, ' '));
+  ASSERT_LT(bomb.size(), 10'000u);
+  const HttpResponse res = PostEncoded(bomb, {"gzip"}, &small);
+  ASSERT_EQ(res.result_int(), 413u) << res.body();
+  const JsonBody body(res.body());
+  EXPECT_EQ(body.Str("/error/code"), "body_too_large");
+  EXPECT_THAT(body.Str("/error/message"),
+              HasSubstr("the decompressed request body exceeds the limit of 1048576 bytes"));
+  EXPECT_THAT(StoredIds(), IsEmpty());
+  EXPECT_EQ(store_->Calls(StoreMethod::kCreateIfAbsent), 0);
+  // Under the limit the same Api takes it.
+  const HttpResponse fits =
+      PostEncoded(Gzip(JobJson(1) + std::string(1000, ' ')), {"gzip"}, &small);
+  EXPECT_EQ(fits.result_int(), 200u) << fits.body();
+}
+
+TEST_F(ApiTest, UnsupportedContentEncodingIs415WithAcceptEncoding) {
+  // br, and two header lines that together say "gzip, br".
+  for (const auto& encodings :
+       {std::vector<std::string_view>{"br"}, std::vector<std::string_view>{"gzip", "br"}}) {
+    SCOPED_TRACE(encodings.size());
+    const HttpResponse res = PostEncoded(JobJson(1), encodings);
+    ASSERT_EQ(res.result_int(), 415u) << res.body();
+    EXPECT_EQ(res[http::field::accept_encoding], "gzip");
+    const JsonBody body(res.body());
+    EXPECT_EQ(body.Str("/error/code"), "unsupported_encoding");
+    EXPECT_THAT(body.Str("/error/message"), HasSubstr("is not supported"));
+  }
+  EXPECT_THAT(StoredIds(), IsEmpty());
+}
+
+TEST_F(ApiTest, CorruptGzipBodyIs400BadEncoding) {
+  std::string compressed = Gzip(JobJson(1));
+  compressed.resize(compressed.size() - 3);
+  const HttpResponse res = PostEncoded(compressed, {"gzip"});
+  ASSERT_EQ(res.result_int(), 400u) << res.body();
+  const JsonBody body(res.body());
+  EXPECT_EQ(body.Str("/error/code"), "bad_encoding");
+  EXPECT_THAT(body.Str("/error/message"), HasSubstr("truncated"));
+  // An explicit identity coding is the plain body.
+  const HttpResponse identity = PostEncoded(JobJson(1), {"identity"});
+  EXPECT_EQ(identity.result_int(), 200u) << identity.body();
 }
 
 // --- GET /report ---

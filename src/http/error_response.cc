@@ -1,7 +1,10 @@
 // Status to HTTP mapping.
 #include "http/error_response.h"
 
+#include <string_view>
+
 #include "core/json_writer.h"
+#include "http/content_encoding.h"
 
 namespace buildtrace {
 namespace {
@@ -57,6 +60,13 @@ unsigned HttpStatusFor(StatusCode code) {
   return 500;
 }
 
+unsigned HttpStatusFor(const Status& status) {
+  if (status.code() == StatusCode::kInvalidArgument && status.reason() == "unsupported_encoding") {
+    return 415;
+  }
+  return HttpStatusFor(status.code());
+}
+
 std::string ErrorObjectJson(const Status& status) {
   std::string body;
   JsonWriter w(body);
@@ -74,9 +84,12 @@ HttpResponse MakeResponse(unsigned http_status, std::string body, std::string_vi
 }
 
 HttpResponse ErrorResponse(const Status& status) {
+  const unsigned http_status = HttpStatusFor(status);
   HttpResponse res =
-      MakeResponse(HttpStatusFor(status.code()), "{\"error\":" + ErrorObjectJson(status) + "}\n");
+      MakeResponse(http_status, "{\"error\":" + ErrorObjectJson(status) + "}\n");
   if (status.code() == StatusCode::kUnavailable) res.set(http::field::retry_after, "5");
+  // RFC 9110 section 12.5.3: a 415 for a content coding says which codings would do.
+  if (http_status == 415) res.set(http::field::accept_encoding, kSupportedContentEncodings);
   return res;
 }
 

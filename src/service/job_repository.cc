@@ -64,11 +64,39 @@ bool SameJob(const Job& a, const Job& b) {
   return true;
 }
 
+namespace {
+
+std::string HeaderKey(std::string_view project, int64_t job_id) {
+  return std::string(project) + "/" + std::to_string(job_id);
+}
+
+}  // namespace
+
+void JobRepository::RememberHeader(const JobHeader& header) {
+  std::lock_guard lock(headers_mutex_);
+  if (headers_.size() >= kMaxCachedHeaders) headers_.clear();
+  headers_.insert_or_assign(HeaderKey(header.project, header.job_id), header);
+}
+
+Result<JobHeader> JobRepository::LoadHeader(std::string_view project, int64_t job_id) {
+  {
+    std::lock_guard lock(headers_mutex_);
+    auto it = headers_.find(HeaderKey(project, job_id));
+    if (it != headers_.end()) return it->second;
+  }
+  auto job = Load(project, job_id);  // remembers the header
+  if (!job.ok()) return job.status();
+  return (*job)->jobs().front().header;
+}
+
 Result<StoredJob> JobRepository::Store(const Job& job) {
   const std::string name = JobObjectName(job.header.project, job.header.job_id);
   std::string bytes = SerializeJob(job);
   Status s = store_.CreateIfAbsent(name, bytes);
-  if (s.ok()) return StoredJob{ContentDigest(bytes), true};
+  if (s.ok()) {
+    RememberHeader(job.header);
+    return StoredJob{ContentDigest(bytes), true};
+  }
   if (s.code() != StatusCode::kAlreadyExists) return s;
   return ResolveExisting(job, name, bytes);
 }
@@ -122,6 +150,7 @@ Result<std::unique_ptr<ParsedJobs>> JobRepository::Load(std::string_view project
     return Internal("stored object " + name + " in " + store_.Describe() +
                     " holds another job; it was changed outside BuildTrace");
   }
+  RememberHeader(job.header);
   return parsed;
 }
 

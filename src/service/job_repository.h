@@ -5,6 +5,8 @@
 
 #include <cstdint>
 #include <memory>
+#include <mutex>
+#include <unordered_map>
 #include <string>
 #include <vector>
 
@@ -29,7 +31,8 @@ struct ProjectSummary {
   int64_t latest_job_id = 0;
 };
 
-// Thread-safe if the store is (it holds no state of its own).
+// Thread-safe if the store is. Its only state is a cache of job headers, which is always right
+// because jobs are immutable, whatever other instances do with the same store.
 class JobRepository {
  public:
   JobRepository(StateStore& store, ParseLimits limits) : store_(store), limits_(limits) {}
@@ -47,6 +50,10 @@ class JobRepository {
   // not parse (corruption), naming the object.
   Result<std::unique_ptr<ParsedJobs>> Load(std::string_view project, int64_t job_id);
 
+  // A stored job's header: from memory when this process has stored or read the job before,
+  // otherwise read and parsed like Load. Errors as Load.
+  Result<JobHeader> LoadHeader(std::string_view project, int64_t job_id);
+
   // The project's stored job IDs, ascending.
   Result<std::vector<int64_t>> ListJobIds(std::string_view project);
 
@@ -56,11 +63,17 @@ class JobRepository {
   StateStore& store() { return store_; }
 
  private:
+  void RememberHeader(const JobHeader& header);
   Result<StoredJob> ResolveExisting(const Job& job, const std::string& name,
                                     const std::string& bytes);
 
   StateStore& store_;
   ParseLimits limits_;
+  std::mutex headers_mutex_;
+  // "<project>/<job_id>" -> header. Emptied when it reaches kMaxCachedHeaders entries: a
+  // simple bound, and re-reading a header costs one job read.
+  std::unordered_map<std::string, JobHeader> headers_;
+  static constexpr size_t kMaxCachedHeaders = 100'000;
 };
 
 // True if the two jobs have the same header fields and the same objects; the order of the

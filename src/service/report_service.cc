@@ -2,6 +2,7 @@
 #include "service/report_service.h"
 
 #include <algorithm>
+#include <cstdio>
 
 #include "core/timestamp.h"
 #include "service/log.h"
@@ -28,47 +29,52 @@ MetricsRow MetricsRowFor(const Report& r) {
   return row;
 }
 
-Result<BaseSelection> ReportService::ChooseBase(const ReportRequest& request,
-                                                std::unique_ptr<ParsedJobs>& last_loaded) {
-  if (request.base_job_id) return ExplicitBase(*request.base_job_id);
+std::string ReportObjectName(const ReportRequest& request, const BaseSelection& base,
+                             ReportFormat format) {
+  char ids[64];
+  if (base.base_job_id) {
+    std::snprintf(ids, sizeof ids, "%019lld/%019lld", static_cast<long long>(request.job_id),
+                  static_cast<long long>(*base.base_job_id));
+  } else {
+    std::snprintf(ids, sizeof ids, "%019lld/none", static_cast<long long>(request.job_id));
+  }
+  return "reports/" + request.project + "/" + ids + "-" + (base.explicit_base ? "e" : "l") +
+         std::to_string(base.skipped_failed.size()) + "-" + std::to_string(request.limit) +
+         (format == ReportFormat::kJson ? ".json" : ".txt");
+}
+
+Result<BaseSelection> ReportService::ChooseBase(const ReportRequest& request) {
+  if (request.base_job_id) {
+    Result<JobHeader> base = jobs_.LoadHeader(request.project, *request.base_job_id);
+    if (!base.ok()) {
+      if (base.status().code() != StatusCode::kNotFound) return base.status();
+      return NotFound("base job " + std::to_string(*request.base_job_id) + " of project " +
+                      request.project + " does not exist; name a stored job as base");
+    }
+    return ExplicitBase(*request.base_job_id);
+  }
   Result<std::vector<int64_t>> ids = jobs_.ListJobIds(request.project);
   if (!ids.ok()) return ids.status();
   const auto end = std::lower_bound(ids->begin(), ids->end(), request.job_id);
   const std::span<const int64_t> earlier(ids->data(), end - ids->begin());
   return SelectBase(request.job_id, earlier, [&](int64_t id) -> Result<JobStatus> {
-    auto job = jobs_.Load(request.project, id);
-    if (!job.ok()) return job.status();
-    last_loaded = std::move(*job);  // the last one loaded is the base: keep it for the diff
-    return last_loaded->jobs().front().header.status;
+    Result<JobHeader> header = jobs_.LoadHeader(request.project, id);
+    if (!header.ok()) return header.status();
+    return header->status;
   });
 }
 
-Result<Report> ReportService::Build(const ReportRequest& request) {
+Result<Report> ReportService::Compute(const ReportRequest& request, BaseSelection base) {
   auto current = jobs_.Load(request.project, request.job_id);
   if (!current.ok()) return current.status();
   std::unique_ptr<ParsedJobs> previous;
-  Result<BaseSelection> base = ChooseBase(request, previous);
-  if (!base.ok()) return base.status();
-  if (!base->base_job_id) previous.reset();  // lineage read only failed jobs
-  if (base->base_job_id && base->explicit_base) {
-    auto loaded = jobs_.Load(request.project, *base->base_job_id);
-    if (!loaded.ok()) {
-      const Status& s = loaded.status();
-      if (s.code() == StatusCode::kNotFound && request.base_job_id) {
-        return NotFound("base job " + std::to_string(*request.base_job_id) + " of project " +
-                        request.project + " does not exist; name a stored job as base");
-      }
-      return s;
-    }
+  if (base.base_job_id) {
+    auto loaded = jobs_.Load(request.project, *base.base_job_id);
+    if (!loaded.ok()) return loaded.status();
     previous = std::move(*loaded);
   }
   const Job& job = (*current)->jobs().front();
   static const JobState kEmpty;
-  Report report;
-  report.job = job.header;
-  report.object_count = static_cast<int64_t>(job.state.size());
-  report.base = std::move(*base);
-  report.limit = request.limit;
   Result<DiffResult> diff =
       DiffStates(previous ? previous->jobs().front().state : kEmpty, job.state, request.limit);
   if (!diff.ok()) {
@@ -77,9 +83,51 @@ Result<Report> ReportService::Build(const ReportRequest& request) {
     return Internal("stored jobs of project " + request.project + " are corrupt: " +
                     diff.status().message());
   }
+  Report report;
+  report.job = job.header;
+  report.object_count = static_cast<int64_t>(job.state.size());
+  report.base = std::move(base);
+  report.limit = request.limit;
   report.diff = std::move(*diff);
-  report.warehouse = Record(report);
   return report;
+}
+
+Result<Report> ReportService::Build(const ReportRequest& request) {
+  Result<JobHeader> header = jobs_.LoadHeader(request.project, request.job_id);
+  if (!header.ok()) return header.status();
+  Result<BaseSelection> base = ChooseBase(request);
+  if (!base.ok()) return base.status();
+  Result<Report> report = Compute(request, std::move(*base));
+  if (!report.ok()) return report;
+  report->warehouse = Record(*report);
+  return report;
+}
+
+Result<std::string> ReportService::Render(const ReportRequest& request, ReportFormat format) {
+  Result<JobHeader> header = jobs_.LoadHeader(request.project, request.job_id);
+  if (!header.ok()) return header.status();
+  Result<BaseSelection> base = ChooseBase(request);
+  if (!base.ok()) return base.status();
+  const std::string name = ReportObjectName(request, *base, format);
+  if (Result<std::string> kept = jobs_.store().Read(name); kept.ok()) {
+    AppendWarehouseSection(*kept, format,
+                           {"recorded", false,
+                            "metrics row already in " + warehouse_.Describe() +
+                                " from an earlier report"});
+    return std::move(*kept);
+  }
+  Result<Report> report = Compute(request, std::move(*base));
+  if (!report.ok()) return report.status();
+  const WarehouseOutcome outcome = Record(*report);
+  std::string rendered = RenderReport(*report, format);
+  if (outcome.status == "recorded") {
+    Status kept = jobs_.store().CreateIfAbsent(name, rendered);
+    if (!kept.ok() && kept.code() != StatusCode::kAlreadyExists) {
+      LogWarning("report not kept for later requests: " + kept.message());
+    }
+  }
+  AppendWarehouseSection(rendered, format, outcome);
+  return rendered;
 }
 
 WarehouseOutcome ReportService::Record(const Report& report) {

@@ -1,6 +1,7 @@
 // Builds the report on one job: finds its base (lineage), diffs the two stored states, records
-// the metrics row in the warehouse once per (project, job, base), and returns the Report for the
-// HTTP layer to render. Never computes a report on partial data: a store error is returned as is.
+// the metrics row in the warehouse once per (project, job, base), and renders it. A rendered
+// report is kept in the store next to the states (reports/...), so asking again costs a read.
+// Never computes a report on partial data: a store error is returned as is.
 #pragma once
 
 #include <cstdint>
@@ -26,20 +27,33 @@ class ReportService {
   ReportService(JobRepository& jobs, MetricsWarehouse& warehouse)
       : jobs_(jobs), warehouse_(warehouse) {}
 
-  // kNotFound if the job or the explicit base does not exist; kUnavailable if the store cannot
-  // be read; kInternal if a stored job is corrupt. A warehouse failure is not an error: the
-  // report says so in its `warehouse` section.
+  // Computes the report afresh and records its metrics row. kNotFound if the job or the
+  // explicit base does not exist; kUnavailable if the store cannot be read; kInternal if a
+  // stored job is corrupt. A warehouse failure is not an error: the report says so in its
+  // `warehouse` section.
   Result<Report> Build(const ReportRequest& request);
 
+  // The rendered report, from the store's copy when one was kept, else built, recorded, kept
+  // (only once its row is recorded, so a kept report always has its row) and rendered. Errors as
+  // Build. A kept report's warehouse section says the row is already recorded.
+  Result<std::string> Render(const ReportRequest& request, ReportFormat format);
+
  private:
-  // Chooses the base; when lineage chose it, `last_loaded` holds the base job, already parsed.
-  Result<BaseSelection> ChooseBase(const ReportRequest& request,
-                                   std::unique_ptr<ParsedJobs>& last_loaded);
+  Result<BaseSelection> ChooseBase(const ReportRequest& request);
+  Result<Report> Compute(const ReportRequest& request, BaseSelection base);
   WarehouseOutcome Record(const Report& report);
 
   JobRepository& jobs_;
   MetricsWarehouse& warehouse_;
 };
+
+// Where the rendered report for `request` with `base` is kept:
+// "reports/<project>/<job_id>/<base_id or none>-<e or l><skipped failed>-<limit>.<json|txt>",
+// IDs as 19 digits. The base, how it was chosen and what lineage skipped are all in the name, so
+// a kept report can never be served for a different lineage: jobs are never deleted, so the set
+// of failed jobs skipped between a job and its base only grows, and its size names it.
+std::string ReportObjectName(const ReportRequest& request, const BaseSelection& base,
+                             ReportFormat format);
 
 // The warehouse row for a report.
 MetricsRow MetricsRowFor(const Report& report);

@@ -29,6 +29,7 @@ namespace fs = std::filesystem;
 using ::testing::ElementsAre;
 using ::testing::HasSubstr;
 using ::testing::IsEmpty;
+using ::testing::Not;
 using StoreMethod = FaultyStateStore::Method;
 using WarehouseMethod = FaultyMetricsWarehouse::Method;
 
@@ -373,12 +374,13 @@ TEST_F(ReportServiceTest, FailingStoreReadGivesNoReport) {
 
 TEST_F(ReportServiceTest, FailingReadOfTheBaseGivesNoReport) {
   PostSucceededFailedGapSucceeded();
-  // The job itself is read; then lineage reads the failed job 2, then job 1: fail there.
-  store_->FailFrom(StoreMethod::kRead, 2, Unavailable("store unreachable"));
+  // Lineage takes the headers of the posted jobs from memory; the diff reads job 4, then its
+  // base, job 1: fail there.
+  store_->FailFrom(StoreMethod::kRead, 1, Unavailable("store unreachable"));
   Result<Report> report = Build(4);
   ASSERT_FALSE(report.ok());
   EXPECT_EQ(report.status().code(), StatusCode::kUnavailable);
-  EXPECT_EQ(store_->Calls(StoreMethod::kRead), 3);
+  EXPECT_EQ(store_->Calls(StoreMethod::kRead), 2);
 
   store_->Heal();
   store_->FailFrom(StoreMethod::kRead, 1, Unavailable("store unreachable"));
@@ -421,6 +423,91 @@ TEST(MetricsRowForTest, CopiesTheHeaderAndTheCounts) {
   const MetricsRow row = MetricsRowFor(report);
   EXPECT_EQ(row, (MetricsRow{"web", 9, 7, "2026-11-28T10:00:00.250Z", kTenOClockMs + 250, 12.5,
                              1, 2, 22, 3, 4, 5, 6, 7}));
+}
+
+}  // namespace
+}  // namespace buildtrace
+
+namespace buildtrace {
+namespace {
+
+ReportRequest RequestFor(int64_t job_id, std::optional<int64_t> base = std::nullopt) {
+  ReportRequest request;
+  request.project = "p";
+  request.job_id = job_id;
+  request.base_job_id = base;
+  return request;
+}
+
+TEST(ReportObjectNameTest, NamesEveryPartOfTheLineage) {
+  EXPECT_EQ(ReportObjectName(RequestFor(12), BaseSelection{10, false, {11}, 0},
+                             ReportFormat::kJson),
+            "reports/p/0000000000000000012/0000000000000000010-l1-1000.json");
+  EXPECT_EQ(ReportObjectName(RequestFor(12, 3), ExplicitBase(3), ReportFormat::kText),
+            "reports/p/0000000000000000012/0000000000000000003-e0-1000.txt");
+  EXPECT_EQ(ReportObjectName(RequestFor(1), BaseSelection{}, ReportFormat::kJson),
+            "reports/p/0000000000000000001/none-l0-1000.json");
+  EXPECT_TRUE(IsValidObjectName(ReportObjectName(RequestFor(1), BaseSelection{},
+                                                 ReportFormat::kJson)));
+}
+
+TEST_F(ReportServiceTest, RenderKeepsTheReportAndServesItAgainWithoutTheStates) {
+  Post({.id = 1, .state = R"({"A":"a","B":"b"})"});
+  Post({.id = 2, .state = R"({"A":"a","B":"b2"})"});
+  Result<std::string> first = reports_->Render(RequestFor(2), ReportFormat::kJson);
+  ASSERT_TRUE(first.ok()) << first.status().message();
+  EXPECT_THAT(*first, HasSubstr(R"("warehouse":{"status":"recorded","inserted":true,)"));
+  const std::string name =
+      "reports/p/0000000000000000002/0000000000000000001-l0-1000.json";
+  Result<std::string> kept = file_store_->Read(name);
+  ASSERT_TRUE(kept.ok()) << kept.status().message();
+  EXPECT_THAT(*kept, Not(HasSubstr("warehouse")));
+
+  const int reads_before = store_->Calls(StoreMethod::kRead);
+  Result<std::string> second = reports_->Render(RequestFor(2), ReportFormat::kJson);
+  ASSERT_TRUE(second.ok()) << second.status().message();
+  EXPECT_EQ(store_->Calls(StoreMethod::kRead), reads_before + 1);  // only the kept report
+  EXPECT_THAT(*second, HasSubstr(R"("warehouse":{"status":"recorded","inserted":false,)"));
+  EXPECT_EQ(first->substr(0, first->find("\"warehouse\"")),
+            second->substr(0, second->find("\"warehouse\"")));
+  EXPECT_EQ(ReadRows(DbPath()).size(), 1u);
+
+  Result<std::string> text = reports_->Render(RequestFor(2), ReportFormat::kText);
+  ASSERT_TRUE(text.ok());
+  EXPECT_THAT(*text, HasSubstr("Summary: 0 added, 0 removed, 1 modified"));
+  EXPECT_TRUE(file_store_->Read("reports/p/0000000000000000002/0000000000000000001-l0-1000.txt")
+                  .ok());
+}
+
+TEST_F(ReportServiceTest, AReportWhoseRowFailedIsNotKept) {
+  Post({.id = 1});
+  warehouse_->Fail(WarehouseMethod::kRecord, Unavailable("warehouse down"));
+  Result<std::string> failed = reports_->Render(RequestFor(1), ReportFormat::kJson);
+  ASSERT_TRUE(failed.ok());
+  EXPECT_THAT(*failed, HasSubstr(R"("warehouse":{"status":"failed")"));
+  EXPECT_EQ(file_store_->Read("reports/p/0000000000000000001/none-l0-1000.json").status().code(),
+            StatusCode::kNotFound);
+  warehouse_->Heal();
+  Result<std::string> recorded = reports_->Render(RequestFor(1), ReportFormat::kJson);
+  ASSERT_TRUE(recorded.ok());
+  EXPECT_THAT(*recorded, HasSubstr(R"("inserted":true)"));
+  EXPECT_EQ(ReadRows(DbPath()).size(), 1u);
+}
+
+TEST_F(ReportServiceTest, AKeptReportIsNotServedForAChangedLineage) {
+  Post({.id = 1, .state = R"({"A":"a"})"});
+  Post({.id = 4, .state = R"({"A":"b"})"});
+  Result<std::string> before = reports_->Render(RequestFor(4), ReportFormat::kJson);
+  ASSERT_TRUE(before.ok());
+  EXPECT_THAT(*before, HasSubstr(R"("missing_ids":2)"));
+  Post({.id = 3, .state = R"({"A":"c"})", .status = "failed"});
+  Result<std::string> after = reports_->Render(RequestFor(4), ReportFormat::kJson);
+  ASSERT_TRUE(after.ok());
+  EXPECT_THAT(*after, HasSubstr(R"("skipped_failed":[3],"missing_ids":1)"));
+  Post({.id = 2, .state = R"({"A":"d"})"});
+  Result<std::string> rebased = reports_->Render(RequestFor(4), ReportFormat::kJson);
+  ASSERT_TRUE(rebased.ok());
+  EXPECT_THAT(*rebased, HasSubstr(R"("base_job_id":2)"));
 }
 
 }  // namespace
