@@ -252,3 +252,32 @@ TEST_P(StateStoreConformanceTest, DescribeIsNotEmpty) { EXPECT_FALSE(store().Des
 
 }  // namespace
 }  // namespace buildtrace
+
+namespace buildtrace {
+namespace {
+
+TEST_P(StateStoreConformanceTest, CreateManyGivesEachObjectItsOwnOutcome) {
+  ASSERT_TRUE(store().CreateIfAbsent("batch/taken", "old").ok());
+  const std::string big(100'000, 'x');
+  const std::vector<ObjectToCreate> objects = {
+      {"batch/a", "alpha"}, {"batch/taken", "new"},  {"bad//name", "x"},
+      {"batch/b/c", big},   {"batch/a", "again"},    {"other/d", ""}};
+  const std::vector<Status> results = store().CreateManyIfAbsent(objects);
+  ASSERT_EQ(results.size(), objects.size());
+  EXPECT_TRUE(results[0].ok()) << results[0].message();
+  EXPECT_EQ(results[1].code(), StatusCode::kAlreadyExists);
+  EXPECT_EQ(results[2].code(), StatusCode::kInvalidArgument);
+  EXPECT_TRUE(results[3].ok()) << results[3].message();
+  EXPECT_EQ(results[4].code(), StatusCode::kAlreadyExists);
+  EXPECT_TRUE(results[5].ok()) << results[5].message();
+  EXPECT_EQ(*store().Read("batch/a"), "alpha");
+  EXPECT_EQ(*store().Read("batch/taken"), "old");
+  EXPECT_EQ(*store().Read("batch/b/c"), big);
+  EXPECT_EQ(*store().Read("other/d"), "");
+  EXPECT_EQ(*store().List("batch/"),
+            (std::vector<std::string>{"batch/a", "batch/b/c", "batch/taken"}));
+  EXPECT_TRUE(store().CreateManyIfAbsent({}).empty());
+}
+
+}  // namespace
+}  // namespace buildtrace

@@ -131,24 +131,28 @@ HttpResponse Api::PostProcess(HttpRequest& request, const RequestTarget& target)
   if (!parsed.ok()) return ErrorResponse(parsed.status());
   std::vector<std::pair<const Job*, StoredJob>> stored;
   std::vector<StatusDetail> conflicts;
+  std::optional<Status> failure;  // the first job the store could not take
   const auto& jobs = (*parsed)->jobs();
+  std::vector<Result<StoredJob>> outcomes = jobs_.StoreMany(jobs);
   for (size_t i = 0; i < jobs.size(); ++i) {
-    Result<StoredJob> outcome = jobs_.Store(jobs[i]);
+    const Result<StoredJob>& outcome = outcomes[i];
     if (outcome.ok()) {
       stored.emplace_back(&jobs[i], *outcome);
     } else if (outcome.status().code() == StatusCode::kConflict) {
       conflicts.push_back({static_cast<int64_t>(i), "job_id", outcome.status().message()});
-    } else {
-      // The store failed: say which jobs are stored (each whole) and which are not.
+    } else if (!failure) {
       // "job N of project P" means job_id N everywhere else, so name the job that way.
       const JobHeader& header = jobs[i].header;
-      Status s = outcome.status().WithContext(
+      failure = outcome.status().WithContext(
           "job " + std::to_string(header.job_id) + " of project " + header.project + " (index " +
           std::to_string(i) + " in the request) was not stored: ");
-      HttpResponse res = MakeResponse(HttpStatusFor(s.code()), ProcessAnswer(&s, stored));
-      if (s.code() == StatusCode::kUnavailable) res.set(http::field::retry_after, "5");
-      return res;
     }
+  }
+  if (failure) {
+    // The store failed: say which jobs are stored (each whole); the others are not.
+    HttpResponse res = MakeResponse(HttpStatusFor(*failure), ProcessAnswer(&*failure, stored));
+    if (failure->code() == StatusCode::kUnavailable) res.set(http::field::retry_after, "5");
+    return res;
   }
   if (conflicts.empty()) return MakeResponse(200, ProcessAnswer(nullptr, stored));
   const Status s = Conflict(std::to_string(conflicts.size()) + " of " +

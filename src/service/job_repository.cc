@@ -90,15 +90,33 @@ Result<JobHeader> JobRepository::LoadHeader(std::string_view project, int64_t jo
 }
 
 Result<StoredJob> JobRepository::Store(const Job& job) {
-  const std::string name = JobObjectName(job.header.project, job.header.job_id);
-  std::string bytes = SerializeJob(job);
-  Status s = store_.CreateIfAbsent(name, bytes);
-  if (s.ok()) {
-    RememberHeader(job.header);
-    return StoredJob{ContentDigest(bytes), true};
+  return std::move(StoreMany(std::span<const Job>(&job, 1)).front());
+}
+
+std::vector<Result<StoredJob>> JobRepository::StoreMany(std::span<const Job> jobs) {
+  std::vector<std::string> names, bytes;
+  std::vector<ObjectToCreate> objects;
+  names.reserve(jobs.size());
+  bytes.reserve(jobs.size());
+  for (const Job& job : jobs) {
+    names.push_back(JobObjectName(job.header.project, job.header.job_id));
+    bytes.push_back(SerializeJob(job));
   }
-  if (s.code() != StatusCode::kAlreadyExists) return s;
-  return ResolveExisting(job, name, bytes);
+  for (size_t i = 0; i < jobs.size(); ++i) objects.push_back({names[i], bytes[i]});
+  const std::vector<Status> created = store_.CreateManyIfAbsent(objects);
+  std::vector<Result<StoredJob>> results;
+  results.reserve(jobs.size());
+  for (size_t i = 0; i < jobs.size(); ++i) {
+    if (created[i].ok()) {
+      RememberHeader(jobs[i].header);
+      results.push_back(StoredJob{ContentDigest(bytes[i]), true});
+    } else if (created[i].code() == StatusCode::kAlreadyExists) {
+      results.push_back(ResolveExisting(jobs[i], names[i], bytes[i]));
+    } else {
+      results.push_back(created[i]);
+    }
+  }
+  return results;
 }
 
 Result<StoredJob> JobRepository::ResolveExisting(const Job& job, const std::string& name,

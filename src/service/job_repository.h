@@ -6,6 +6,7 @@
 #include <cstdint>
 #include <memory>
 #include <mutex>
+#include <span>
 #include <unordered_map>
 #include <string>
 #include <vector>
@@ -42,6 +43,10 @@ class JobRepository {
   // different job is stored under the same (project, job_id); the stored one stays as it was.
   // kUnavailable if the store fails.
   Result<StoredJob> Store(const Job& job);
+
+  // Stores several jobs as Store does, grouping the store's flushes (CreateManyIfAbsent); one
+  // result per job, in order. Each job is stored whole or not at all, whatever the others do.
+  std::vector<Result<StoredJob>> StoreMany(std::span<const Job> jobs);
 
   // The stored bytes of a job (kNotFound if there is none), with the store's read padding.
   Result<std::string> ReadRaw(std::string_view project, int64_t job_id);

@@ -12,6 +12,8 @@
 #include <cerrno>
 #include <cstdio>
 #include <filesystem>
+#include <optional>
+#include <set>
 #include <random>
 #include <system_error>
 #include <utility>
@@ -42,6 +44,14 @@ class Fd {
   explicit Fd(int fd) : fd_(fd) {}
   Fd(const Fd&) = delete;
   Fd& operator=(const Fd&) = delete;
+  Fd(Fd&& other) noexcept : fd_(std::exchange(other.fd_, -1)) {}
+  Fd& operator=(Fd&& other) noexcept {
+    if (this != &other) {
+      Close();
+      fd_ = std::exchange(other.fd_, -1);
+    }
+    return *this;
+  }
   ~Fd() { Close(); }
   int get() const { return fd_; }
   bool valid() const { return fd_ >= 0; }
@@ -80,9 +90,9 @@ int WriteAll(int fd, std::string_view data) {
   return 0;
 }
 
-// Writes `data` durably to a new temporary file in `dir_fd` and sets `temp_name`. On failure
-// returns an errno and leaves no temporary file behind.
-int WriteTempFile(int dir_fd, std::string_view data, std::string& temp_name) {
+// Writes `data` to a new temporary file in `dir_fd`, durably unless `sync` is false (the caller
+// then syncs), and sets `temp_name`. On failure returns an errno and leaves no temporary file.
+int WriteTempFile(int dir_fd, std::string_view data, std::string& temp_name, bool sync = true) {
   int fd = -1;
   for (int attempt = 0; attempt < kTempNameAttempts && fd < 0; ++attempt) {
     temp_name = NewTempName();
@@ -92,7 +102,7 @@ int WriteTempFile(int dir_fd, std::string_view data, std::string& temp_name) {
   if (fd < 0) return errno;
   Fd file(fd);
   int err = WriteAll(file.get(), data);
-  if (err == 0 && ::fsync(file.get()) != 0) err = errno;
+  if (err == 0 && sync && ::fsync(file.get()) != 0) err = errno;
   const int close_err = file.Close();
   if (err == 0) err = close_err;
   if (err != 0) ::unlinkat(dir_fd, temp_name.c_str(), 0);
@@ -237,6 +247,81 @@ Status FileStateStore::CreateIfAbsent(std::string_view name, std::string_view da
     return CreateError(name, err);
   }
   return Status::Ok();
+}
+
+std::vector<Status> FileStateStore::CreateManyIfAbsent(std::span<const ObjectToCreate> objects) {
+  struct Pending {
+    Fd dir;
+    std::string temp_name;
+    std::string file_name;
+  };
+  std::vector<Status> results(objects.size());
+  std::vector<std::optional<Pending>> pending(objects.size());
+  for (size_t i = 0; i < objects.size(); ++i) {
+    const std::string_view name = objects[i].name;
+    if (!IsValidObjectName(name)) {
+      results[i] = InvalidArgument(ErrorPrefix("create", name) + std::string(kNameRule));
+      continue;
+    }
+    if (const int err = MakeFolders(root_, name); err != 0) {
+      results[i] = CreateError(name, err);
+      continue;
+    }
+    const std::string path = PathOf(name);
+    const size_t slash = path.rfind('/');
+    Pending p{Fd(::open(path.substr(0, slash == 0 ? 1 : slash).c_str(),
+                        O_RDONLY | O_DIRECTORY | O_CLOEXEC)),
+              "", path.substr(slash + 1)};
+    if (!p.dir.valid()) {
+      results[i] = CreateError(name, errno);
+      continue;
+    }
+    if (const int err = WriteTempFile(p.dir.get(), objects[i].data, p.temp_name, false)) {
+      results[i] = CreateError(name, err);
+      continue;
+    }
+    pending[i] = std::move(p);
+  }
+  // One flush for the data of every temporary file (and anything else on that file system).
+  int sync_err = 0;
+  if (std::any_of(pending.begin(), pending.end(), [](const auto& p) { return p.has_value(); })) {
+    Fd root(::open(root_.c_str(), O_RDONLY | O_DIRECTORY | O_CLOEXEC));
+    sync_err = !root.valid() ? errno : ::syncfs(root.get()) == 0 ? 0 : errno;
+  }
+  std::set<std::string> folders;
+  for (size_t i = 0; i < objects.size(); ++i) {
+    if (!pending[i]) continue;
+    Pending& p = *pending[i];
+    int err = sync_err;
+    if (err == 0) err = RenameNoReplace(p.dir.get(), p.temp_name, p.file_name);
+    if (err != 0) {
+      ::unlinkat(p.dir.get(), p.temp_name.c_str(), 0);
+      results[i] = err == EEXIST ? AlreadyExists(ErrorPrefix("create", objects[i].name) +
+                                                 "object exists")
+                                 : CreateError(objects[i].name, err);
+      pending[i].reset();
+      continue;
+    }
+    const std::string_view name = objects[i].name;
+    for (size_t slash = name.rfind('/'); slash != std::string_view::npos && slash > 0;
+         slash = name.rfind('/', slash - 1)) {
+      folders.insert(JoinPath(root_, name.substr(0, slash)));
+    }
+  }
+  folders.insert(root_);
+  int folder_err = 0;
+  for (const std::string& folder : folders) {
+    if (folder_err == 0) folder_err = SyncFolder(folder);
+  }
+  for (size_t i = 0; i < objects.size(); ++i) {
+    if (!pending[i]) continue;
+    if (folder_err != 0) {
+      // Visible but maybe not durable: take it back, as CreateIfAbsent does.
+      ::unlinkat(pending[i]->dir.get(), pending[i]->file_name.c_str(), 0);
+      results[i] = CreateError(objects[i].name, folder_err);
+    }
+  }
+  return results;
 }
 
 Result<std::string> FileStateStore::Read(std::string_view name) {

@@ -32,6 +32,10 @@ class FileStateStore : public StateStore {
   //   kInvalidArgument from CreateIfAbsent and kNotFound from Read.
   // - Durability relies on fsync of the file and of every folder from the object up to the root.
   Status CreateIfAbsent(std::string_view name, std::string_view data) override;
+  // Writes every temporary file, makes their data durable with one syncfs(2) of the store's file
+  // system, renames each into place, and syncs each folder involved once: a handful of flushes
+  // for the whole batch instead of four per object.
+  std::vector<Status> CreateManyIfAbsent(std::span<const ObjectToCreate> objects) override;
   Result<std::string> Read(std::string_view name) override;
   // kInvalidArgument if `prefix` starts with '/' or contains a complete ".." segment. Only the
   // folder the prefix determines is walked ("jobs/a/00" walks "jobs/a"). Files whose names are not

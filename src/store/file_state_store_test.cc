@@ -178,7 +178,24 @@ TEST_F(FileStateStoreTest, NoTempFileRemainsAfterCreates) {
   ASSERT_EQ(store->CreateIfAbsent("jobs/a/1.json", "two").code(), StatusCode::kAlreadyExists);
   ASSERT_TRUE(store->CreateIfAbsent("top", "").ok());
   ASSERT_TRUE(store->Probe().ok());
-  EXPECT_EQ(FilesBelow(folder_), (Names{"jobs/a/1.json", "top"}));
+  const std::vector<ObjectToCreate> batch = {
+      {"jobs/a/1.json", "three"}, {"jobs/b/2.json", "b"}, {"bad//name", "x"}, {"jobs/c", "c"}};
+  const std::vector<Status> results = store->CreateManyIfAbsent(batch);
+  EXPECT_EQ(results[0].code(), StatusCode::kAlreadyExists);
+  EXPECT_TRUE(results[1].ok() && results[3].ok());
+  EXPECT_EQ(FilesBelow(folder_), (Names{"jobs/a/1.json", "jobs/b/2.json", "jobs/c", "top"}));
+}
+
+TEST_F(FileStateStoreTest, FailedBatchCreateLeavesNothingOfTheFailedObjects) {
+  WriteFile(folder_ + "/jobs", "a file, not a folder");
+  std::unique_ptr<FileStateStore> store = OpenOk(folder_);
+  ASSERT_NE(store, nullptr);
+  const std::vector<ObjectToCreate> batch = {{"jobs/a/1.json", "x"}, {"ok/1.json", "y"}};
+  const std::vector<Status> results = store->CreateManyIfAbsent(batch);
+  EXPECT_EQ(results[0].code(), StatusCode::kUnavailable);
+  EXPECT_THAT(results[0].message(), HasSubstr("file store " + folder_ + ": create jobs/a/1.json"));
+  EXPECT_TRUE(results[1].ok()) << results[1].message();
+  EXPECT_EQ(FilesBelow(folder_), (Names{"jobs", "ok/1.json"}));
 }
 
 TEST_F(FileStateStoreTest, FailedCreateIsUnavailableNamingTheObjectAndLeavesNothing) {

@@ -33,4 +33,13 @@ bool IsValidObjectName(std::string_view name) {
   }
 }
 
+std::vector<Status> StateStore::CreateManyIfAbsent(std::span<const ObjectToCreate> objects) {
+  std::vector<Status> results;
+  results.reserve(objects.size());
+  for (const ObjectToCreate& object : objects) {
+    results.push_back(CreateIfAbsent(object.name, object.data));
+  }
+  return results;
+}
+
 }  // namespace buildtrace

@@ -5,6 +5,7 @@
 #pragma once
 
 #include <memory>
+#include <span>
 #include <string>
 #include <string_view>
 #include <vector>
@@ -23,6 +24,11 @@ bool IsValidObjectName(std::string_view name);
 // a SIMD parser can read past the end without a copy.
 inline constexpr size_t kReadPadding = 64;
 
+struct ObjectToCreate {
+  std::string_view name;
+  std::string_view data;
+};
+
 // All methods are safe to call concurrently from any thread, also from several processes or
 // instances sharing the same underlying store.
 class StateStore {
@@ -36,6 +42,13 @@ class StateStore {
   // - kUnavailable: the store could not be reached or written; nothing is visible under `name`.
   //   Safe to retry.
   virtual Status CreateIfAbsent(std::string_view name, std::string_view data) = 0;
+
+  // Creates several objects, each exactly as CreateIfAbsent would (the same per-object outcomes,
+  // durability and atomicity), and returns one Status per object, in order. It exists so that an
+  // implementation can group the flushes of a batch (the file store syncs once for all of them
+  // rather than once per object). No order among the objects is promised. The default calls
+  // CreateIfAbsent for each.
+  virtual std::vector<Status> CreateManyIfAbsent(std::span<const ObjectToCreate> objects);
 
   // Reads a whole object. kNotFound if there is none; kUnavailable if the store cannot be read.
   // The returned string has kReadPadding bytes of spare capacity (see above).
