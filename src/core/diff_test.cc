@@ -7,11 +7,15 @@
 
 #include <algorithm>
 #include <array>
+#include <cstdio>
 #include <deque>
 #include <map>
 #include <random>
 #include <string>
 #include <vector>
+
+#include "core/job_parser.h"
+#include "core/json_writer.h"
 
 namespace buildtrace {
 namespace {
@@ -466,6 +470,94 @@ TEST(DiffStatesTest, LockstepResynchronisesAfterInsertionsAndRemovals) {
   EXPECT_EQ(r.counts, (DiffCounts{.added = 1, .removed = 1, .unchanged = 3, .changed = 1}));
   EXPECT_EQ(r.added, std::vector<std::string>{"x"});
   EXPECT_EQ(r.removed, std::vector<std::string>{"b"});
+}
+
+}  // namespace
+}  // namespace buildtrace
+
+namespace buildtrace {
+namespace {
+
+// Writes `s` as a JSON string, escaping as JSON requires and, at random, also spelling plain
+// ASCII letters as \u00XX, so that the parser's escaped path is taken as often as its plain one.
+void AppendRandomlyEscaped(std::string& out, std::string_view s, std::mt19937_64& rng) {
+  if (rng() % 2 == 0) return AppendJsonString(out, s);
+  out.push_back('"');
+  for (char c : s) {
+    if (((c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z')) && rng() % 3 == 0) {
+      char buf[8];
+      std::snprintf(buf, sizeof buf, "\\u%04x", static_cast<unsigned>(c));
+      out += buf;
+    } else {
+      std::string one;
+      AppendJsonString(one, std::string_view(&c, 1));
+      out += one.substr(1, one.size() - 2);
+    }
+  }
+  out.push_back('"');
+}
+
+std::string JobDocument(const std::vector<std::pair<std::string, std::string>>& objects,
+                        std::mt19937_64& rng) {
+  std::string out = R"({"job_id":1,"timestamp":"2026-11-28T10:00:00Z","latency_ms":1,"state":{)";
+  for (size_t i = 0; i < objects.size(); ++i) {
+    if (i) out += rng() % 4 == 0 ? " ,\n " : ",";
+    AppendRandomlyEscaped(out, objects[i].first, rng);
+    out += ":";
+    AppendRandomlyEscaped(out, objects[i].second, rng);
+  }
+  return out + "}}";
+}
+
+TEST(DiffThroughTheParserTest, RandomEscapedAndNonAsciiKeysMatchTheReference) {
+  const std::vector<std::string> pieces = {
+      "door", "\xc3\xa9", "\xe6\x97\xa5\xe6\x9c\xac", "\xf0\x9f\x9a\xaa", "a\"b", "c\\d",
+      "line\nbreak", "tab\t", std::string(300, 'p'), "_1_2_3_4", "x"};
+  for (uint64_t seed : {1u, 2u, 3u, 4u, 5u, 6u}) {
+    std::mt19937_64 rng(seed);
+    auto random_id = [&] {
+      std::string id;
+      const size_t parts = 1 + rng() % 3;
+      for (size_t p = 0; p < parts; ++p) id += pieces[rng() % pieces.size()];
+      return id + std::to_string(rng() % 50);
+    };
+    auto random_hash = [&] {
+      const char* types[] = {"door", "window", "wall"};
+      return std::string(types[rng() % 3]) + "_" + std::to_string(rng() % 4) + "_" +
+             std::to_string(rng() % 4) + "_" + std::to_string(rng() % 3) + "_1";
+    };
+    std::map<std::string, std::string> before_map;
+    while (before_map.size() < 200) before_map.emplace(random_id(), random_hash());
+    std::map<std::string, std::string> after_map;
+    for (const auto& [id, hash] : before_map) {
+      const uint64_t roll = rng() % 10;
+      if (roll == 0) continue;                                    // removed
+      after_map.emplace(id, roll == 1 ? random_hash() : hash);    // changed or kept
+    }
+    for (int i = 0; i < 15; ++i) after_map.emplace(random_id(), random_hash());  // added
+    std::vector<std::pair<std::string, std::string>> before(before_map.begin(), before_map.end());
+    std::vector<std::pair<std::string, std::string>> after(after_map.begin(), after_map.end());
+    if (seed % 2 == 0) std::shuffle(after.begin(), after.end(), rng);
+
+    ParseLimits limits;
+    limits.check_duplicate_ids = false;
+    auto parsed_before = ParseJobDocument(JobDocument(before, rng), limits);
+    auto parsed_after = ParseJobDocument(JobDocument(after, rng), limits);
+    ASSERT_TRUE(parsed_before.ok()) << parsed_before.status().message();
+    ASSERT_TRUE(parsed_after.ok()) << parsed_after.status().message();
+    const JobState& b = (*parsed_before)->jobs().front().state;
+    const JobState& a = (*parsed_after)->jobs().front().state;
+    // The parser gives back exactly the strings that were written.
+    ASSERT_EQ(b.size(), before.size());
+    for (size_t i = 0; i < b.size(); ++i) {
+      EXPECT_EQ(b[i].id, before[i].first);
+      EXPECT_EQ(b[i].value, before[i].second);
+    }
+    for (size_t limit : {size_t{0}, size_t{3}, size_t{1000}}) {
+      ExpectSameDiff(*DiffStates(b, a, limit), ReferenceDiff(b, a, limit),
+                     "seed " + std::to_string(seed) + " limit " + std::to_string(limit));
+    }
+  }
 }
 
 }  // namespace
