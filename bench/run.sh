@@ -1,0 +1,218 @@
+#!/usr/bin/env bash
+# The performance table of docs/PERFORMANCE.md, for this machine, in one command from a clean
+# checkout: installs what is missing, builds Release into build-release/, generates the jobs
+# under bench/data/, measures, and prints one table (progress goes to stderr). About 1-3 minutes
+# on 2 cores after the build. Load comes from bench/load (ours, no wrk).
+# Usage: bench/run.sh            BENCH_TMPDIR=/some/disk bench/run.sh  (default: bench/data)
+set -euo pipefail
+cd "$(dirname "$0")/.."
+export LC_ALL=C
+
+log() { echo "run.sh: $*" >&2; }
+die() { log "$*"; exit 1; }
+
+data=bench/data
+mkdir -p "$data"
+work=$(mktemp -d "${BENCH_TMPDIR:-$PWD/$data}/run.XXXXXX")
+server_pid=""
+cleanup() {
+  if [[ -n $server_pid ]]; then kill -TERM "$server_pid" 2>/dev/null || true; wait "$server_pid" || true; fi
+  rm -rf "$work"
+}
+trap cleanup EXIT
+
+scripts/install-deps.sh
+log "building Release into build-release/"
+BUILD_TYPE=Release BUILD_DIR=build-release scripts/build.sh >"$work/build.log" 2>&1 ||
+  { tail -40 "$work/build.log" >&2; die "the build failed (above)"; }
+bin=build-release/buildtrace
+tools=build-release/bench
+
+log "generating 1 000 000- and 100 000-object job pairs under $data/"
+m_prev=$data/1m-prev.json m_cur=$data/1m-cur.json m_shuf=$data/1m-cur-shuffled.json
+k_prev=$data/100k-prev.json k_cur=$data/100k-cur.json
+"$tools/make_job_pair" 1000000 "$m_prev" "$m_cur"
+"$tools/make_job_pair" 1000000 "$m_prev" "$m_shuf" --shuffle
+"$tools/make_job_pair" 100000 "$k_prev" "$k_cur"
+
+# --- helpers ---------------------------------------------------------------------------------
+calc() { awk "BEGIN { printf \"$1\", $2 }"; }  # calc FORMAT EXPRESSIONS
+ratio() {  # A B: "A/Bx", from two numbers or expressions
+  [[ -n $1 && -n $2 ]] || { echo "n/a"; return; }
+  awk "BEGIN { b = $2; if (b > 0) printf \"%.2fx\", ($1) / b; else printf \"n/a\" }"
+}
+mib() { calc "%.0f MiB" "$1 / 1024"; }  # KiB -> "N MiB"
+field() {  # KEY "k=v k=v ...": the value of KEY
+  awk -v k="$1=" '{ for (i = 1; i <= NF; i++) if (index($i, k) == 1) { print substr($i, length(k) + 1); exit } }' <<<"$2"
+}
+size_of() { stat -c %s "$1"; }
+
+# measure5 CMD...: runs CMD 5 times (exit status 0 or 1 is success: `diff` says 1 when the jobs
+# differ) and sets median_s (wall, from our own clock) and peak_kib (largest peak RSS).
+measure5() {
+  local times=() rss=() t0 t1 status
+  for _ in 1 2 3 4 5; do
+    t0=$(date +%s%N)
+    status=0
+    /usr/bin/time -f '%M' -o "$work/time" "$@" >/dev/null 2>"$work/stderr" || status=$?
+    t1=$(date +%s%N)
+    ((status <= 1)) || { cat "$work/stderr" >&2; die "$* failed with status $status"; }
+    times+=("$(((t1 - t0) / 1000))")
+    rss+=("$(tail -1 "$work/time")")
+  done
+  median_s=$(calc "%.3f" "$(printf '%s\n' "${times[@]}" | sort -n | sed -n 3p) / 1e6")
+  peak_kib=$(printf '%s\n' "${rss[@]}" | sort -n | tail -1)
+}
+
+# --- (1) and (2): buildtrace diff against the parse floor ------------------------------------
+log "(1)+(2) buildtrace diff and the parse floor on the 1M pair, 5 runs each"
+input_same=$(($(size_of "$m_prev") + $(size_of "$m_cur")))
+input_shuf=$(($(size_of "$m_prev") + $(size_of "$m_shuf")))
+measure5 "$bin" diff "$m_prev" "$m_cur" --format json
+diff_same=$median_s rss_same=$peak_kib
+measure5 "$bin" diff "$m_prev" "$m_shuf" --format json
+diff_shuf=$median_s rss_shuf=$peak_kib
+measure5 "$tools/parse_floor" "$m_prev" "$m_cur"
+floor_same=$median_s
+measure5 "$tools/parse_floor" "$m_prev" "$m_shuf"
+floor_shuf=$median_s
+measure5 "$bin" diff "$k_prev" "$k_cur" --format json
+diff_100k=$median_s
+
+# --- (3), (4), (5): the server, two identical rounds on fresh projects -----------------------
+# Each round posts the same jobs under its own project names, so nothing is cached from round 1.
+# Each round also measures the disk's own limits (bench/disk_limits), in the folder the server
+# writes to, just before its POSTs: shared disks drift, so each ratio compares like with like.
+with_project() {  # SRC PROJECT DST: the job in SRC, renamed into PROJECT
+  sed '1s/"project":"bench"/"project":"'"$2"'"/' "$1" >"$3"
+  head -c 200 "$3" | grep -q "\"project\":\"$2\"" || die "$1 does not start with project bench"
+}
+for r in 1 2; do
+  with_project "$k_prev" "r$r-report" "$work/r$r-100k-prev.json"
+  with_project "$k_cur" "r$r-report" "$work/r$r-100k-cur.json"
+  with_project "$m_prev" "r$r-large" "$work/r$r-1m.json"
+  with_project "$m_prev" "r$r-gzip" "$work/r$r-1m-gzip.json"
+  gzip -c "$work/r$r-1m-gzip.json" >"$work/r$r-1m.json.gz"
+done
+
+mkdir "$work/server"
+"$bin" serve --port 0 --data-dir "$work/server" >"$work/serve.out" 2>"$work/serve.log" &
+server_pid=$!
+url=""
+for _ in $(seq 100); do
+  url=$(sed -n '1s|^buildtrace listening on \(http://[^ ]*\) .*|\1|p' "$work/serve.out")
+  [[ -n $url ]] && break
+  kill -0 "$server_pid" 2>/dev/null || { cat "$work/serve.log" >&2; die "the server did not start"; }
+  sleep 0.1
+done
+[[ -n $url ]] || die "the server printed no address within 10 s"
+vm() { sed -n "s/^$1:[[:space:]]*\([0-9]*\) kB/\1/p" "/proc/$server_pid/status"; }  # KiB
+declare -A R  # results by "round.name"
+R[0.rss]=$(vm VmRSS)
+
+post() {  # FILE [curl options...]: prints "HTTP_CODE SECONDS"
+  local file=$1
+  shift
+  curl -sS -o "$work/answer" -w '%{http_code} %{time_total}' -H 'Content-Type: application/json' \
+    "$@" --data-binary "@$file" "$url/process"
+}
+expect_2xx() {  # WHAT "CODE SECONDS"
+  [[ ${2%% *} == 2* ]] || { head -c 400 "$work/answer" >&2; echo >&2; die "$1 answered HTTP ${2%% *}"; }
+}
+
+server_round() {
+  local r=$1 out
+  log "round $r: (3) GET /report on the 100k pair"
+  out=$(post "$work/r$r-100k-prev.json") || die "POST of 100k job 1 failed"
+  expect_2xx "POST of 100k job 1" "$out"
+  out=$(post "$work/r$r-100k-cur.json") || die "POST of 100k job 2 failed"
+  expect_2xx "POST of 100k job 2" "$out"
+  out=$(curl -sS -o "$work/answer" -w '%{http_code} %{time_total}' \
+    "$url/report/2?project=r$r-report") || die "the first GET /report/2 failed"
+  expect_2xx "the first GET /report/2" "$out"
+  R[$r.first]=$(calc %.3f "${out#* }")
+  R[$r.get1]=$("$tools/load" get "$url" "/report/2?project=r$r-report" --clients 1 \
+    --requests 300 --max-seconds 10)
+  R[$r.get16]=$("$tools/load" get "$url" "/report/2?project=r$r-report" --clients 16 \
+    --requests 1600 --max-seconds 10)
+  log "round $r: disk limits in $work"
+  out=$("$tools/disk_limits" "$work")
+  R[$r.creates]=$(field durable_creates_per_s "$out") R[$r.write]=$(field write_MB_per_s "$out")
+  log "round $r: (4) POST /process, small jobs and one 1M job"
+  R[$r.small]=$("$tools/load" post-small "$url" --clients 4 --requests 200 --jobs-per-request 10 \
+    --objects 100 --first-job-id 1 --project "r$r-small" --max-seconds 30)
+  out=$(post "$work/r$r-1m.json") || die "POST of the 1M job failed"
+  expect_2xx "POST of the 1M job" "$out"
+  R[$r.large]=$(calc %.3f "${out#* }")
+  out=$(post "$work/r$r-1m.json.gz" -H 'Content-Encoding: gzip') || out="transport-error 0"
+  R[$r.gzip_code]=${out%% *} R[$r.gzip]=$(calc %.3f "${out#* }")
+  R[$r.hwm]=$(vm VmHWM) R[$r.rss]=$(vm VmRSS)
+}
+server_round 1
+server_round 2
+kill -TERM "$server_pid"
+wait "$server_pid" || log "the server exited with status $? on SIGTERM"
+server_pid=""
+
+# --- the table -------------------------------------------------------------------------------
+log "done"
+ms() { awk -v x="$1" 'BEGIN { printf(x >= 100 ? "%.0f" : x >= 10 ? "%.1f" : "%.2f", x) }'; }
+lat() {  # "load output" -> "p50 A, p99 B ms, n=N", with errors when there were some
+  local e
+  e=$(field errors "$1")
+  printf 'p50 %s, p99 %s ms, n=%s' "$(ms "$(field p50_ms "$1")")" "$(ms "$(field p99_ms "$1")")" \
+    "$(field requests "$1")"
+  ((e == 0)) || printf ', %s errors' "$e"
+}
+small_rate() { calc "%.0f jobs/s" "$(field jobs_per_s "$1")"; }
+large_mb_s() { calc "%.1f" "$(size_of "$work/r1-1m.json") / 1e6 / $1"; }
+gzip_cell() {  # ROUND
+  local code=${R[$1.gzip_code]}
+  if [[ $code == 2* ]]; then
+    calc "%.1f MB/s (%.1f on the wire)" \
+      "$(size_of "$work/r$1-1m-gzip.json") / 1e6 / ${R[$1.gzip]}, $(size_of "$work/r$1-1m.json.gz") / 1e6 / ${R[$1.gzip]}"
+  else
+    echo "gzip: not supported (HTTP $code)"
+  fi
+}
+row() { printf '%-45s %-30s %-30s %-32s %-13s %s\n' "$@"; }
+
+echo "BuildTrace bench/run.sh, $(date -u '+%Y-%m-%d %H:%M UTC'): $(nproc) cores" \
+  "$(lscpu | sed -n 's/^Model name: *//p'), $(awk '/MemTotal/ { printf "%.0f GiB", $2 / 1048576 }' /proc/meminfo)," \
+  "$(uname -sr), $(c++ --version | head -1), Release"
+echo "Data: bench/make_job_pair (10 % of objects change); 1M pair $(calc %.1f "$input_same / 1048576") MiB," \
+  "100k pair $(calc %.1f "($(size_of "$k_prev") + $(size_of "$k_cur")) / 1048576") MiB." \
+  "Server data and disk limits on $(df -T "$work" | awk 'NR == 2 { print $2 }') ($work)." \
+  "Load: bench/load (ours, Boost.Beast)."
+echo
+row "figure" "round 1" "round 2" "compared with" "ratio" "target"
+row "(1) diff 1M same order, wall (median of 5)" "$diff_same s" "" "(2) parse floor $floor_same s" \
+  "$(ratio "$diff_same" "$floor_same")" "<= 2x"
+row "(1) diff 1M shuffled, wall (median of 5)" "$diff_shuf s" "" "(2) parse floor $floor_shuf s" \
+  "$(ratio "$diff_shuf" "$floor_shuf")" "<= 4x"
+row "(1) diff 1M same order, peak RSS" "$(mib "$rss_same")" "" \
+  "input $(calc "%.0f MiB" "$input_same / 1048576")" "$(ratio "$rss_same * 1024" "$input_same")" "<= 1.5x"
+row "(1) diff 1M shuffled, peak RSS" "$(mib "$rss_shuf")" "" \
+  "input $(calc "%.0f MiB" "$input_shuf / 1048576")" "$(ratio "$rss_shuf * 1024" "$input_shuf")" "<= 1.5x"
+row "(2) parse floor 1M, same / shuffled order" "$floor_same s / $floor_shuf s" "" \
+  "simdjson On-Demand walk" "" ""
+row "(3) GET /report 100k, first request" "${R[1.first]} s" "${R[2.first]} s" "diff 100k $diff_100k s" \
+  "$(ratio "${R[1.first]}" "$diff_100k")" "<= 2x"
+row "(3) GET /report 100k again, 1 client" "$(lat "${R[1.get1]}")" "$(lat "${R[2.get1]}")" "" "" "p99 < 5 ms"
+row "(3) GET /report 100k again, 16 clients" "$(lat "${R[1.get16]}")" "$(lat "${R[2.get16]}")" "" "" "p99 < 5 ms"
+row "(4) POST small jobs (100 obj, 10/req, 4 cl.)" "$(small_rate "${R[1.small]}")" \
+  "$(small_rate "${R[2.small]}")" "$(calc "%.0f / %.0f" "${R[1.creates]}, ${R[2.creates]}") durable creates/s" \
+  "$(ratio "$(field jobs_per_s "${R[1.small]}")" "${R[1.creates]}") / $(ratio "$(field jobs_per_s "${R[2.small]}")" "${R[2.creates]}")" \
+  ">= 0.5x"
+row "(4) POST small jobs, latency per request" "$(lat "${R[1.small]}")" "$(lat "${R[2.small]}")" "" "" ""
+row "(4) POST one 1M job ($(calc "%.1f MB" "$(size_of "$work/r1-1m.json") / 1e6"))" \
+  "$(large_mb_s "${R[1.large]}") MB/s (${R[1.large]} s)" "$(large_mb_s "${R[2.large]}") MB/s (${R[2.large]} s)" \
+  "$(calc "%.0f / %.0f" "${R[1.write]}, ${R[2.write]}") MB/s write bandwidth" \
+  "$(ratio "$(large_mb_s "${R[1.large]}")" "${R[1.write]}") / $(ratio "$(large_mb_s "${R[2.large]}")" "${R[2.write]}")" \
+  ">= 0.5x"
+row "(4) POST one 1M job, Content-Encoding: gzip" "$(gzip_cell 1)" "$(gzip_cell 2)" \
+  "$(calc "%.1f MB gzipped" "$(size_of "$work/r1-1m.json.gz") / 1e6")" "" "accepted"
+row "(5) server peak RSS (VmHWM) since start" "$(mib "${R[1.hwm]}")" "$(mib "${R[2.hwm]}")" \
+  "" "" "bounded"
+row "(5) server RSS (VmRSS) after the round" "$(mib "${R[1.rss]}")" "$(mib "${R[2.rss]}")" \
+  "$(mib "${R[0.rss]}") at start" "$(ratio "${R[2.rss]}" "${R[1.rss]}")" "no growth"
