@@ -13,7 +13,6 @@
 #include <cstdio>
 #include <filesystem>
 #include <optional>
-#include <set>
 #include <random>
 #include <system_error>
 #include <utility>
@@ -140,17 +139,6 @@ int MakeFolders(const std::string& root, std::string_view name) {
   return 0;
 }
 
-// Fsyncs every folder from the one holding `name` up to the root. The folders a concurrent
-// creator made may not be synced yet when our rename is done, so "newly created by us" is not
-// enough; syncing a clean folder is nearly free.
-int SyncFoldersOf(const std::string& root, std::string_view name) {
-  for (size_t slash = name.rfind('/'); slash != std::string_view::npos && slash > 0;
-       slash = name.rfind('/', slash - 1)) {
-    if (const int err = SyncFolder(JoinPath(root, name.substr(0, slash))); err != 0) return err;
-  }
-  return SyncFolder(root);
-}
-
 // True if `prefix`, split on '/', has a complete ".." segment (a trailing ".." may still grow into
 // a valid segment such as "..a", so it is allowed).
 bool HasDotDotFolder(std::string_view prefix) {
@@ -219,34 +207,33 @@ Result<std::unique_ptr<FileStateStore>> FileStateStore::Open(const std::string& 
 }
 
 Status FileStateStore::CreateIfAbsent(std::string_view name, std::string_view data) {
-  if (!IsValidObjectName(name)) {
-    return InvalidArgument(ErrorPrefix("create", name) + std::string(kNameRule));
+  const ObjectToCreate object{name, data};
+  return std::move(CreateManyIfAbsent(std::span<const ObjectToCreate>(&object, 1)).front());
+}
+
+int FileStateStore::SyncAfterWrites() {
+  std::unique_lock lock(sync_mutex_);
+  const uint64_t mine = ++sync_requested_;
+  while (sync_completed_ < mine) {
+    if (sync_running_) {
+      sync_done_.wait(lock);
+      continue;
+    }
+    // Lead a flush for everyone who has asked so far; who asks later waits for the next one,
+    // since a flush only covers writes made before it started.
+    sync_running_ = true;
+    const uint64_t target = sync_requested_;
+    lock.unlock();
+    Fd root(::open(root_.c_str(), O_RDONLY | O_DIRECTORY | O_CLOEXEC));
+    const int err = !root.valid() ? errno : ::syncfs(root.get()) == 0 ? 0 : errno;
+    lock.lock();
+    sync_running_ = false;
+    // A failed flush covers nobody: the waiters try again, each getting its own answer.
+    if (err == 0) sync_completed_ = std::max(sync_completed_, target);
+    sync_done_.notify_all();
+    if (err != 0) return err;
   }
-  if (const int err = MakeFolders(root_, name); err != 0) {
-    return CreateError(name, err);
-  }
-  const std::string path = PathOf(name);
-  const size_t slash = path.rfind('/');
-  const std::string folder = slash == 0 ? "/" : path.substr(0, slash);
-  const std::string file_name = path.substr(slash + 1);
-  Fd dir(::open(folder.c_str(), O_RDONLY | O_DIRECTORY | O_CLOEXEC));
-  if (!dir.valid()) return CreateError(name, errno);
-  std::string temp_name;
-  if (const int err = WriteTempFile(dir.get(), data, temp_name); err != 0) {
-    return CreateError(name, err);
-  }
-  if (const int err = RenameNoReplace(dir.get(), temp_name, file_name); err != 0) {
-    ::unlinkat(dir.get(), temp_name.c_str(), 0);
-    if (err == EEXIST) return AlreadyExists(ErrorPrefix("create", name) + "object exists");
-    return CreateError(name, err);
-  }
-  if (const int err = SyncFoldersOf(root_, name); err != 0) {
-    // The object is visible but may not survive a crash. Take it back so that the caller's retry
-    // creates it again instead of finding it (the contract: kUnavailable means nothing visible).
-    ::unlinkat(dir.get(), file_name.c_str(), 0);
-    return CreateError(name, err);
-  }
-  return Status::Ok();
+  return 0;
 }
 
 std::vector<Status> FileStateStore::CreateManyIfAbsent(std::span<const ObjectToCreate> objects) {
@@ -282,13 +269,12 @@ std::vector<Status> FileStateStore::CreateManyIfAbsent(std::span<const ObjectToC
     }
     pending[i] = std::move(p);
   }
-  // One flush for the data of every temporary file (and anything else on that file system).
+  // One flush for the data of every temporary file, shared with concurrent batches.
   int sync_err = 0;
   if (std::any_of(pending.begin(), pending.end(), [](const auto& p) { return p.has_value(); })) {
-    Fd root(::open(root_.c_str(), O_RDONLY | O_DIRECTORY | O_CLOEXEC));
-    sync_err = !root.valid() ? errno : ::syncfs(root.get()) == 0 ? 0 : errno;
+    sync_err = SyncAfterWrites();
   }
-  std::set<std::string> folders;
+  bool renamed = false;
   for (size_t i = 0; i < objects.size(); ++i) {
     if (!pending[i]) continue;
     Pending& p = *pending[i];
@@ -302,24 +288,16 @@ std::vector<Status> FileStateStore::CreateManyIfAbsent(std::span<const ObjectToC
       pending[i].reset();
       continue;
     }
-    const std::string_view name = objects[i].name;
-    for (size_t slash = name.rfind('/'); slash != std::string_view::npos && slash > 0;
-         slash = name.rfind('/', slash - 1)) {
-      folders.insert(JoinPath(root_, name.substr(0, slash)));
-    }
+    renamed = true;
   }
-  folders.insert(root_);
-  int folder_err = 0;
-  for (const std::string& folder : folders) {
-    if (folder_err == 0) folder_err = SyncFolder(folder);
-  }
+  // A second flush makes the renames (and any folders made above) durable.
+  const int folder_err = renamed ? SyncAfterWrites() : 0;
   for (size_t i = 0; i < objects.size(); ++i) {
-    if (!pending[i]) continue;
-    if (folder_err != 0) {
-      // Visible but maybe not durable: take it back, as CreateIfAbsent does.
-      ::unlinkat(pending[i]->dir.get(), pending[i]->file_name.c_str(), 0);
-      results[i] = CreateError(objects[i].name, folder_err);
-    }
+    if (!pending[i] || folder_err == 0) continue;
+    // Visible but maybe not durable: take it back (the contract: kUnavailable means nothing
+    // visible), so that the caller's retry creates it again instead of finding it.
+    ::unlinkat(pending[i]->dir.get(), pending[i]->file_name.c_str(), 0);
+    results[i] = CreateError(objects[i].name, folder_err);
   }
   return results;
 }

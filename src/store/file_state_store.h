@@ -5,7 +5,9 @@
 // removes and List() never shows.
 #pragma once
 
+#include <condition_variable>
 #include <memory>
+#include <mutex>
 #include <string>
 #include <string_view>
 #include <vector>
@@ -30,11 +32,12 @@ class FileStateStore : public StateStore {
   //   gives kUnavailable (the parent folder cannot be made).
   // - A name with a segment longer than the file system allows (usually 255 bytes) gives
   //   kInvalidArgument from CreateIfAbsent and kNotFound from Read.
-  // - Durability relies on fsync of the file and of every folder from the object up to the root.
+  // - Durability relies on syncfs(2) of the store's file system: objects are written under
+  //   temporary names, flushed, renamed into place without replacing anything, flushed again.
+  //   Concurrent creates share their flushes (group commit): a flush that starts after a
+  //   caller's writes covers them, so under load one flush serves many requests.
   Status CreateIfAbsent(std::string_view name, std::string_view data) override;
-  // Writes every temporary file, makes their data durable with one syncfs(2) of the store's file
-  // system, renames each into place, and syncs each folder involved once: a handful of flushes
-  // for the whole batch instead of four per object.
+  // The same two flushes for the whole batch, shared with concurrent callers.
   std::vector<Status> CreateManyIfAbsent(std::span<const ObjectToCreate> objects) override;
   Result<std::string> Read(std::string_view name) override;
   // kInvalidArgument if `prefix` starts with '/' or contains a complete ".." segment. Only the
@@ -57,7 +60,16 @@ class FileStateStore : public StateStore {
   Status ListFolder(const std::string& folder, std::string_view relative_folder,
                     std::string_view filter, std::vector<std::string>& names) const;
 
+  // Flushes the file system once writes made so far are to be durable; returns 0 or an errno.
+  // Callers that arrive while a flush runs wait for the next one, which one of them leads.
+  int SyncAfterWrites();
+
   const std::string root_;  // absolute, lexically normal, no trailing '/' (unless it is "/")
+  std::mutex sync_mutex_;
+  std::condition_variable sync_done_;
+  uint64_t sync_requested_ = 0;  // callers that have asked for a flush
+  uint64_t sync_completed_ = 0;  // callers covered by a finished, successful flush
+  bool sync_running_ = false;
 };
 
 }  // namespace buildtrace

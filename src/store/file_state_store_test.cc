@@ -10,7 +10,9 @@
 #include <filesystem>
 #include <fstream>
 #include <memory>
+#include <atomic>
 #include <string>
+#include <thread>
 #include <vector>
 
 #include "testing/state_store_conformance.h"
@@ -253,6 +255,34 @@ TEST_F(FileStateStoreTest, ProbeFailsWhenTheRootIsGone) {
   const Status probe = store->Probe();
   EXPECT_EQ(probe.code(), StatusCode::kUnavailable);
   EXPECT_THAT(probe.message(), HasSubstr(folder_ + "/root"));
+}
+
+}  // namespace
+}  // namespace buildtrace
+
+namespace buildtrace {
+namespace {
+
+TEST_F(FileStateStoreTest, ConcurrentCreatesShareFlushesAndAllLand) {
+  std::unique_ptr<FileStateStore> store = OpenOk(folder_);
+  ASSERT_NE(store, nullptr);
+  constexpr int kThreads = 8, kEach = 20;
+  std::vector<std::thread> threads;
+  std::atomic<int> failures{0};
+  for (int t = 0; t < kThreads; ++t) {
+    threads.emplace_back([&, t] {
+      for (int i = 0; i < kEach; ++i) {
+        const std::string name = "jobs/t" + std::to_string(t) + "/" + std::to_string(i);
+        if (!store->CreateIfAbsent(name, name).ok()) ++failures;
+      }
+    });
+  }
+  for (auto& thread : threads) thread.join();
+  EXPECT_EQ(failures.load(), 0);
+  Result<std::vector<std::string>> names = store->List("jobs/");
+  ASSERT_TRUE(names.ok());
+  EXPECT_EQ(names->size(), static_cast<size_t>(kThreads * kEach));
+  for (const std::string& name : *names) EXPECT_EQ(*store->Read(name), name);
 }
 
 }  // namespace
