@@ -3,6 +3,7 @@
 
 #include <algorithm>
 #include <cstdio>
+#include <future>
 
 #include "core/timestamp.h"
 #include "service/log.h"
@@ -65,14 +66,21 @@ Result<BaseSelection> ReportService::ChooseBase(const ReportRequest& request) {
 }
 
 Result<Report> ReportService::Compute(const ReportRequest& request, BaseSelection base) {
-  auto current = jobs_.Load(request.project, request.job_id);
-  if (!current.ok()) return current.status();
-  std::unique_ptr<ParsedJobs> previous;
+  // The base is read and parsed on a second thread while this one does the job itself.
+  std::future<Result<std::unique_ptr<ParsedJobs>>> pending_base;
   if (base.base_job_id) {
-    auto loaded = jobs_.Load(request.project, *base.base_job_id);
+    pending_base = std::async(std::launch::async, [this, &request, id = *base.base_job_id] {
+      return jobs_.Load(request.project, id);
+    });
+  }
+  auto current = jobs_.Load(request.project, request.job_id);
+  std::unique_ptr<ParsedJobs> previous;
+  if (pending_base.valid()) {
+    auto loaded = pending_base.get();
     if (!loaded.ok()) return loaded.status();
     previous = std::move(*loaded);
   }
+  if (!current.ok()) return current.status();
   const Job& job = (*current)->jobs().front();
   static const JobState kEmpty;
   Result<DiffResult> diff =
