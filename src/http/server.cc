@@ -62,6 +62,9 @@ class HttpServer::Impl {
 
 namespace {
 
+// Spare capacity left after a request body, for parsers that read past the end (simdjson).
+constexpr size_t kBodyPadding = 64;
+
 class Session : public std::enable_shared_from_this<Session> {
  public:
   Session(tcp::socket socket, HttpServer::Impl& server)
@@ -101,13 +104,34 @@ class Session : public std::enable_shared_from_this<Session> {
   }
 
   void ReadBody() {
+    if (auto length = parser_->content_length(); length && !parser_->chunked()) {
+      return ReadBodyDirect(*length);
+    }
     http::async_read(stream_, buffer_, *parser_,
                      beast::bind_front_handler(&Session::OnBody, shared_from_this()));
   }
 
+  // A body of known length goes from the socket straight into the request's string, in reads as
+  // large as the kernel has data for: several times faster than the parser's 64 KiB steps and
+  // copies. The string gets room for the padding a SIMD JSON parser reads past the end.
+  void ReadBodyDirect(uint64_t length) {
+    auto request = std::make_shared<HttpRequest>(parser_->release());
+    std::string& body = request->body();
+    body.reserve(length + kBodyPadding);
+    body.resize(length);
+    const size_t buffered = std::min<size_t>(length, buffer_.size());
+    net::buffer_copy(net::buffer(body.data(), buffered), buffer_.data());
+    buffer_.consume(buffered);
+    net::async_read(stream_, net::buffer(body.data() + buffered, length - buffered),
+                    [self = shared_from_this(), request](beast::error_code ec, size_t) {
+                      if (ec) return self->OnReadError(ec);
+                      self->Dispatch(request);
+                    });
+  }
+
   void OnBody(beast::error_code ec, size_t) {
     if (ec) return OnReadError(ec);
-    Dispatch();
+    Dispatch(std::make_shared<HttpRequest>(parser_->release()));
   }
 
   void OnReadError(beast::error_code ec) {
@@ -138,8 +162,7 @@ class Session : public std::enable_shared_from_this<Session> {
     Write(std::move(res));
   }
 
-  void Dispatch() {
-    auto request = std::make_shared<HttpRequest>(parser_->release());
+  void Dispatch(std::shared_ptr<HttpRequest> request) {
     net::post(server_.workers(), [self = shared_from_this(), request] {
       const auto start = std::chrono::steady_clock::now();
       HttpResponse res;

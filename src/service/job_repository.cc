@@ -4,6 +4,7 @@
 #include <algorithm>
 #include <charconv>
 #include <cstdio>
+#include <future>
 #include <unordered_map>
 
 #include "core/canonical_hash.h"
@@ -103,13 +104,21 @@ std::vector<Result<StoredJob>> JobRepository::StoreMany(std::span<const Job> job
     bytes.push_back(SerializeJob(job));
   }
   for (size_t i = 0; i < jobs.size(); ++i) objects.push_back({names[i], bytes[i]});
+  // The digests are hashed on a second thread while the store writes and flushes.
+  auto digests = std::async(std::launch::async, [&bytes] {
+    std::vector<std::string> out;
+    out.reserve(bytes.size());
+    for (const std::string& b : bytes) out.push_back(ContentDigest(b));
+    return out;
+  });
   const std::vector<Status> created = store_.CreateManyIfAbsent(objects);
+  const std::vector<std::string> digest = digests.get();
   std::vector<Result<StoredJob>> results;
   results.reserve(jobs.size());
   for (size_t i = 0; i < jobs.size(); ++i) {
     if (created[i].ok()) {
       RememberHeader(jobs[i].header);
-      results.push_back(StoredJob{ContentDigest(bytes[i]), true});
+      results.push_back(StoredJob{digest[i], true});
     } else if (created[i].code() == StatusCode::kAlreadyExists) {
       results.push_back(ResolveExisting(jobs[i], names[i], bytes[i]));
     } else {
