@@ -22,6 +22,7 @@
 #include "testing/faulty_metrics_warehouse.h"
 #include "testing/faulty_state_store.h"
 #include "warehouse/sqlite_warehouse.h"
+#include "testing/gzip.h"
 
 namespace buildtrace {
 namespace {
@@ -52,23 +53,6 @@ std::string JobAt(int64_t id, int64_t timestamp_ms, int latency_ms,
 }
 
 // `data` as one gzip member, the way `gzip -c` makes it.
-std::string Gzip(std::string_view data) {
-  z_stream zs{};
-  if (deflateInit2(&zs, 9, Z_DEFLATED, 16 + MAX_WBITS, 8, Z_DEFAULT_STRATEGY) != Z_OK) {
-    ADD_FAILURE() << "deflateInit2 failed";
-    return "";
-  }
-  std::string out(deflateBound(&zs, data.size()), '\0');
-  zs.next_in = reinterpret_cast<Bytef*>(const_cast<char*>(data.data()));
-  zs.avail_in = static_cast<uInt>(data.size());
-  zs.next_out = reinterpret_cast<Bytef*>(out.data());
-  zs.avail_out = static_cast<uInt>(out.size());
-  EXPECT_EQ(deflate(&zs, Z_FINISH), Z_STREAM_END);
-  out.resize(zs.total_out);
-  deflateEnd(&zs);
-  return out;
-}
-
 // A parsed JSON answer. Accessors take JSON pointers ("/error/code") and fail the test, rather
 // than crash, when the value is missing or of another type.
 class JsonBody {

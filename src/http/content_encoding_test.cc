@@ -2,6 +2,7 @@
 // exact size limit, bombs (with memory counted by a replaced operator new), broken streams and
 // unsupported codings.
 #include "http/content_encoding.h"
+#include "testing/gzip.h"
 
 #include <gmock/gmock.h>
 #include <gtest/gtest.h>
@@ -57,24 +58,6 @@ class CountAllocations {
 };
 
 // One gzip member holding `data`.
-std::string Gzip(std::string_view data, int level = Z_DEFAULT_COMPRESSION) {
-  z_stream zs{};
-  if (deflateInit2(&zs, level, Z_DEFLATED, 16 + MAX_WBITS, 8, Z_DEFAULT_STRATEGY) != Z_OK) {
-    ADD_FAILURE() << "deflateInit2 failed";
-    return "";
-  }
-  std::string out(deflateBound(&zs, data.size()), '\0');
-  zs.next_in = reinterpret_cast<Bytef*>(const_cast<char*>(data.data()));
-  zs.avail_in = static_cast<uInt>(data.size());
-  zs.next_out = reinterpret_cast<Bytef*>(out.data());
-  zs.avail_out = static_cast<uInt>(out.size());
-  const int rc = deflate(&zs, Z_FINISH);
-  EXPECT_EQ(rc, Z_STREAM_END);
-  out.resize(zs.total_out);
-  deflateEnd(&zs);
-  return out;
-}
-
 // Bytes that compress poorly, so that the output spans many of the decoder's chunks.
 std::string Noise(size_t size) {
   std::string out(size, '\0');
