@@ -11,6 +11,8 @@ packages=(
   libsqlite3-dev        # the embedded metrics warehouse
   zlib1g-dev            # gzip request bodies (Content-Encoding: gzip)
   libcli11-dev          # command line
+  libcurl4-openssl-dev  # S3, GCS and BigQuery over HTTPS (SigV4 signing)
+  libpq-dev postgresql  # the PostgreSQL warehouse, and the server its tests start
   libgtest-dev libgmock-dev libbenchmark-dev
   curl sqlite3 time
 )
