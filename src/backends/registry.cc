@@ -1,7 +1,15 @@
 // The backend registry and the built-in backends.
 #include "backends/registry.h"
 
+#include <cstdlib>
+#include <mutex>
+
+#include "cloud/google_auth.h"
 #include "store/file_state_store.h"
+#include "store/gcs_state_store.h"
+#include "store/s3_state_store.h"
+#include "warehouse/bigquery_warehouse.h"
+#include "warehouse/postgres_warehouse.h"
 #include "warehouse/sqlite_warehouse.h"
 
 namespace buildtrace {
@@ -50,21 +58,66 @@ Result<std::unique_ptr<MetricsWarehouse>> BackendRegistry::OpenWarehouse(
   return Open<MetricsWarehouse>(warehouses_, url, "warehouse");
 }
 
+namespace {
+
+// Upcasts a backend's own Result to the interface's.
+template <typename Interface, typename Backend>
+Result<std::unique_ptr<Interface>> AsInterface(Result<std::unique_ptr<Backend>> opened) {
+  if (!opened.ok()) return opened.status();
+  return std::unique_ptr<Interface>(std::move(*opened));
+}
+
+// One token source per process for the Google backends, made when the first one opens.
+Result<std::shared_ptr<TokenSource>> GoogleTokens() {
+  static std::mutex mutex;
+  static std::shared_ptr<TokenSource> tokens;
+  std::lock_guard lock(mutex);
+  if (!tokens && (std::getenv("STORAGE_EMULATOR_HOST") || std::getenv("BIGQUERY_EMULATOR_HOST"))) {
+    // Emulators take any bearer token; there is no metadata server or key file next to them.
+    tokens = std::make_shared<StaticTokenSource>("emulator");
+  }
+  if (!tokens) {
+    auto made = DefaultTokenSource();
+    if (!made.ok()) return made.status();
+    tokens = std::move(*made);
+  }
+  return tokens;
+}
+
+}  // namespace
+
 void RegisterBuiltinBackends(BackendRegistry& registry) {
   registry.RegisterStore("file", [](const BackendUrl& url) -> Result<std::unique_ptr<StateStore>> {
     Result<std::string> path = LocalPathOf(url);
     if (!path.ok()) return path.status();
-    auto store = FileStateStore::Open(*path);
-    if (!store.ok()) return store.status();
-    return std::unique_ptr<StateStore>(std::move(*store));
+    return AsInterface<StateStore>(FileStateStore::Open(*path));
+  });
+  registry.RegisterStore("s3", [](const BackendUrl& url) -> Result<std::unique_ptr<StateStore>> {
+    Result<S3Credentials> credentials = S3CredentialsFromEnvironment();
+    if (!credentials.ok()) return credentials.status();
+    return AsInterface<StateStore>(S3StateStore::Open(url.text, *credentials));
+  });
+  registry.RegisterStore("gs", [](const BackendUrl& url) -> Result<std::unique_ptr<StateStore>> {
+    Result<std::shared_ptr<TokenSource>> tokens = GoogleTokens();
+    if (!tokens.ok()) return tokens.status();
+    return AsInterface<StateStore>(GcsStateStore::Open(url.text, *tokens));
   });
   registry.RegisterWarehouse(
       "sqlite", [](const BackendUrl& url) -> Result<std::unique_ptr<MetricsWarehouse>> {
         Result<std::string> path = LocalPathOf(url);
         if (!path.ok()) return path.status();
-        auto warehouse = SqliteWarehouse::Open(*path);
-        if (!warehouse.ok()) return warehouse.status();
-        return std::unique_ptr<MetricsWarehouse>(std::move(*warehouse));
+        return AsInterface<MetricsWarehouse>(SqliteWarehouse::Open(*path));
+      });
+  auto postgres = [](const BackendUrl& url) -> Result<std::unique_ptr<MetricsWarehouse>> {
+    return AsInterface<MetricsWarehouse>(PostgresWarehouse::Open(url.text));
+  };
+  registry.RegisterWarehouse("postgresql", postgres);
+  registry.RegisterWarehouse("postgres", postgres);
+  registry.RegisterWarehouse(
+      "bigquery", [](const BackendUrl& url) -> Result<std::unique_ptr<MetricsWarehouse>> {
+        Result<std::shared_ptr<TokenSource>> tokens = GoogleTokens();
+        if (!tokens.ok()) return tokens.status();
+        return AsInterface<MetricsWarehouse>(BigQueryWarehouse::Open(url.text, *tokens));
       });
 }
 

@@ -1,0 +1,100 @@
+// BigQueryWarehouse: the metrics warehouse in a BigQuery table, through the REST API v2.
+// URL: bigquery://PROJECT/DATASET/TABLE. The dataset must exist; the table is created on Open if
+// it is missing (schema in docs/configuration.md: the SQLite warehouse's columns).
+//
+// How the MetricsWarehouse contract is kept, and where BigQuery makes it weaker:
+// - Record first counts the rows of the key (a query), and inserts only when there are none,
+//   through tabledata.insertAll with insertId "PROJECT/JOB/BASE" (BASE 0 for none). It returns
+//   true when the key was absent before the insert. Records of one key are serialized within
+//   this process, so concurrent callers of one instance get exactly one true. Across instances
+//   the check and the insert are not atomic: two instances may both answer true and both insert;
+//   insertId deduplication (best effort, about a minute) usually drops the second row, and the
+//   latency query deduplicates anyway, so a job is never counted twice.
+// - A 200 that carries insertErrors is kUnavailable naming BigQuery's reason.
+// - Latency runs one GoogleSQL query (jobs.query with named parameters, polling
+//   jobs.getQueryResults while jobComplete is false, bounded) that keeps the first row of each
+//   (project, job_id) by recorded_at and takes APPROX_QUANTILES(latency_ms, 100). Quantile q is
+//   element ceil(100 q) of that array, so q is rounded up to the next whole percent; the elements
+//   are BigQuery's approximate quantiles (exact nearest rank for small inputs, within a small
+//   rank error for large ones). So Latency equals the nearest-rank quantile of the SQLite
+//   warehouse when 100 q is whole or the job count divides 100, and may differ by a rank
+//   otherwise (e.g. q = 0.333 over 3 jobs gives the 2nd, not the 1st).
+// - Every call has a timeout and retries with backoff on 408/429/5xx and lost connections; a 401
+//   fetches a new token and repeats the call once.
+#pragma once
+
+#include <array>
+#include <chrono>
+#include <memory>
+#include <mutex>
+#include <string>
+#include <string_view>
+
+#include "cloud/google_auth.h"
+#include "cloud/http_call.h"
+#include "warehouse/metrics_warehouse.h"
+
+namespace buildtrace {
+
+struct BigQueryOptions {
+  RetryPolicy retry;
+  // Each jobs.query / getQueryResults call waits up to this long on the server for the job.
+  std::chrono::milliseconds query_wait{10'000};
+  // getQueryResults calls before a query that has not completed is given up (kUnavailable).
+  int max_polls = 30;
+};
+
+class BigQueryWarehouse : public MetricsWarehouse {
+ public:
+  // "http://" + $BIGQUERY_EMULATOR_HOST when that is set, else "https://bigquery.googleapis.com".
+  static std::string DefaultApiBase();
+
+  // Parses `url`, then gets the table and creates it when it is missing (a concurrent creator's
+  // 409 is fine). kInvalidArgument for a malformed URL or a table that lacks a needed column;
+  // kUnavailable when BigQuery cannot be reached or refuses.
+  static Result<std::unique_ptr<BigQueryWarehouse>> Open(std::string_view url,
+                                                         std::shared_ptr<TokenSource> tokens,
+                                                         std::string api_base = DefaultApiBase(),
+                                                         BigQueryOptions options = {});
+
+  Result<bool> Record(const MetricsRow& row) override;
+  Result<LatencyStats> Latency(const LatencyQuery& query) override;
+  Status Probe() override;                // tables.get
+  std::string Describe() const override;  // "bigquery://project/dataset/table"
+
+ private:
+  struct QueryParameter {
+    std::string name;
+    std::string type;  // STRING, INT64, BOOL
+    std::string value;
+  };
+
+  BigQueryWarehouse(std::string project, std::string dataset, std::string table,
+                    std::shared_ptr<TokenSource> tokens, std::string api_base,
+                    BigQueryOptions options);
+
+  Status EnsureTable();
+  Status CheckSchema(const HttpReply& reply);
+  Result<int64_t> CountRows(const MetricsRow& row, const std::string& operation);
+  Status InsertRow(const MetricsRow& row, const std::string& insert_id,
+                   const std::string& operation);
+  // Runs `sql` and returns the finished answer (jobs.query or the last getQueryResults).
+  Result<std::string> RunQuery(const std::string& sql, const std::vector<QueryParameter>& params,
+                               const std::string& operation);
+  Result<HttpReply> Call(HttpCall call, const std::string& operation);
+  Status ReplyError(const std::string& operation, const HttpReply& reply) const;
+  std::string TableUrl() const;
+  std::string TableSql() const;  // `project.dataset.table`
+  std::string Prefix() const;
+
+  const std::string project_;
+  const std::string dataset_;
+  const std::string table_;
+  const std::shared_ptr<TokenSource> tokens_;
+  const std::string api_base_;
+  const BigQueryOptions options_;
+  // Records of one key wait for each other (see above); keys are spread over the stripes.
+  std::array<std::mutex, 64> record_stripes_;
+};
+
+}  // namespace buildtrace

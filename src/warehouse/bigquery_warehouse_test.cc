@@ -1,0 +1,295 @@
+// BigQueryWarehouse: the MetricsWarehouse conformance suite against the loopback fake of the
+// BigQuery REST API (testing/fake_google_apis.h), plus the documented failures: insertErrors in
+// a 200, 429/503 then success, lost answers, jobComplete:false polls, expired tokens.
+//
+// With BT_TEST_BIGQUERY_URL=bigquery://PROJECT/DATASET/TABLE set, the conformance suite runs
+// against real BigQuery (or BIGQUERY_EMULATOR_HOST) instead, each test in a new table named
+// TABLE_<random> that it leaves behind (use a dataset with a default table expiration). The
+// fault tests always use the fake.
+#include "warehouse/bigquery_warehouse.h"
+
+#include <gtest/gtest.h>
+
+#include <cstdlib>
+#include <random>
+
+#include "testing/fake_google_apis.h"
+#include "testing/metrics_warehouse_conformance.h"
+
+namespace buildtrace {
+namespace {
+
+using Op = FakeGoogleApis::Op;
+using Field = FakeGoogleApis::Field;
+using Names = std::vector<std::string>;
+constexpr const char* kToken = "test-token";
+constexpr const char* kUrl = "bigquery://bt-project/metrics/job_metrics";
+constexpr int64_t kT0 = 1'700'000'000'000;
+
+BigQueryOptions NoSleep(int attempts = 4) {
+  BigQueryOptions options;
+  options.retry.max_attempts = attempts;
+  options.retry.sleep = [](std::chrono::milliseconds) {};
+  return options;
+}
+
+// Emulators ignore the token; real services get the default credentials.
+Result<std::unique_ptr<TokenSource>> RealTokens(const char* emulator_variable) {
+  const char* emulator = std::getenv(emulator_variable);
+  if (emulator != nullptr && *emulator != '\0') {
+    return std::unique_ptr<TokenSource>(std::make_unique<StaticTokenSource>("emulator"));
+  }
+  return DefaultTokenSource();
+}
+
+std::string RandomHex() {
+  std::mt19937_64 engine{std::random_device{}()};
+  char hex[17];
+  std::snprintf(hex, sizeof(hex), "%016llx", static_cast<unsigned long long>(engine()));
+  return hex;
+}
+
+// A warehouse that owns the fake it talks to, and checks at the end that every request matched
+// the API reference.
+class FakeBackedWarehouse : public MetricsWarehouse {
+ public:
+  FakeBackedWarehouse() {
+    fake_.AddDataset("bt-project", "metrics");
+    fake_.AcceptToken(kToken);
+    auto warehouse = BigQueryWarehouse::Open(kUrl, std::make_shared<StaticTokenSource>(kToken),
+                                             fake_.base_url(), NoSleep());
+    EXPECT_TRUE(warehouse.ok()) << warehouse.status().message();
+    if (warehouse.ok()) warehouse_ = std::move(*warehouse);
+  }
+  ~FakeBackedWarehouse() override {
+    EXPECT_EQ(fake_.ProtocolErrors(), Names{}) << "requests that break the API reference";
+  }
+  bool ok() const { return warehouse_ != nullptr; }
+
+  Result<bool> Record(const MetricsRow& row) override { return warehouse_->Record(row); }
+  Result<LatencyStats> Latency(const LatencyQuery& q) override { return warehouse_->Latency(q); }
+  Status Probe() override { return warehouse_->Probe(); }
+  std::string Describe() const override { return warehouse_->Describe(); }
+
+ private:
+  FakeGoogleApis fake_;
+  std::unique_ptr<BigQueryWarehouse> warehouse_;
+};
+
+std::unique_ptr<MetricsWarehouse> MakeWarehouse() {
+  if (const char* url = std::getenv("BT_TEST_BIGQUERY_URL"); url != nullptr && *url != '\0') {
+    auto tokens = RealTokens("BIGQUERY_EMULATOR_HOST");
+    if (!tokens.ok()) {
+      ADD_FAILURE() << tokens.status().message();
+      return nullptr;
+    }
+    auto warehouse = BigQueryWarehouse::Open(std::string(url) + "_" + RandomHex(),
+                                             std::shared_ptr<TokenSource>(std::move(*tokens)));
+    if (!warehouse.ok()) ADD_FAILURE() << warehouse.status().message();
+    return warehouse.ok() ? std::unique_ptr<MetricsWarehouse>(std::move(*warehouse)) : nullptr;
+  }
+  auto warehouse = std::make_unique<FakeBackedWarehouse>();
+  return warehouse->ok() ? std::move(warehouse) : nullptr;
+}
+
+INSTANTIATE_TEST_SUITE_P(BigQuery, MetricsWarehouseConformanceTest,
+                         ::testing::Values(MetricsWarehouseFactory{"BigQuery", &MakeWarehouse}),
+                         MetricsWarehouseFactoryName);
+
+MetricsRow Row(const std::string& project, int64_t job_id, std::optional<int64_t> base,
+               double latency_ms) {
+  MetricsRow row;
+  row.project = project;
+  row.job_id = job_id;
+  row.base_job_id = base;
+  row.timestamp = "2023-11-14T22:13:20Z";
+  row.timestamp_ms = kT0;
+  row.latency_ms = latency_ms;
+  return row;
+}
+
+class BigQueryWarehouseTest : public ::testing::Test {
+ protected:
+  void SetUp() override {
+    fake_.AddDataset("bt-project", "metrics");
+    fake_.AcceptToken(kToken);
+    warehouse_ = Open(kUrl);
+    ASSERT_NE(warehouse_, nullptr);
+  }
+  void TearDown() override { EXPECT_EQ(fake_.ProtocolErrors(), Names{}); }
+
+  std::unique_ptr<BigQueryWarehouse> Open(std::string_view url,
+                                          std::shared_ptr<TokenSource> tokens = nullptr,
+                                          BigQueryOptions options = NoSleep()) {
+    if (tokens == nullptr) tokens = std::make_shared<StaticTokenSource>(kToken);
+    auto warehouse = BigQueryWarehouse::Open(url, std::move(tokens), fake_.base_url(), options);
+    EXPECT_TRUE(warehouse.ok()) << warehouse.status().message();
+    return warehouse.ok() ? std::move(*warehouse) : nullptr;
+  }
+
+  size_t Rows() const { return fake_.RowCount("bt-project", "metrics", "job_metrics"); }
+
+  LatencyStats Stats(std::vector<double> quantiles) {
+    Result<LatencyStats> stats =
+        warehouse_->Latency(LatencyQuery{"p", kT0, kT0, std::move(quantiles)});
+    EXPECT_TRUE(stats.ok()) << stats.status().message();
+    return stats.ok() ? *stats : LatencyStats{-1, {}};
+  }
+
+  FakeGoogleApis fake_;
+  std::unique_ptr<BigQueryWarehouse> warehouse_;
+};
+
+TEST_F(BigQueryWarehouseTest, OpenCreatesTheTableWithTheDocumentedSchema) {
+  const std::vector<Field> expected = {
+      {"project", "STRING", "REQUIRED"},      {"job_id", "INTEGER", "REQUIRED"},
+      {"base_job_id", "INTEGER", "REQUIRED"}, {"timestamp", "STRING", "REQUIRED"},
+      {"timestamp_ms", "INTEGER", "REQUIRED"}, {"latency_ms", "FLOAT", "REQUIRED"},
+      {"added", "INTEGER", "REQUIRED"},       {"removed", "INTEGER", "REQUIRED"},
+      {"modified", "INTEGER", "REQUIRED"},    {"unchanged", "INTEGER", "REQUIRED"},
+      {"moved", "INTEGER", "REQUIRED"},       {"resized", "INTEGER", "REQUIRED"},
+      {"retyped", "INTEGER", "REQUIRED"},     {"changed", "INTEGER", "REQUIRED"},
+      {"recorded_at", "TIMESTAMP", "REQUIRED"}};
+  EXPECT_EQ(fake_.TableSchema("bt-project", "metrics", "job_metrics"), expected);
+  ASSERT_NE(Open(kUrl), nullptr);  // the table exists now: got, not created again
+  EXPECT_EQ(fake_.Count(Op::kInsertTable), 1);
+  EXPECT_EQ(fake_.Count(Op::kGetTable), 2);
+  EXPECT_EQ(warehouse_->Describe(), "bigquery://bt-project/metrics/job_metrics");
+}
+
+TEST_F(BigQueryWarehouseTest, OpenWithoutTheDatasetSaysSo) {
+  auto warehouse = BigQueryWarehouse::Open("bigquery://bt-project/nodata/t",
+                                           std::make_shared<StaticTokenSource>(kToken),
+                                           fake_.base_url(), NoSleep());
+  EXPECT_EQ(warehouse.status().code(), StatusCode::kUnavailable);
+  EXPECT_NE(warehouse.status().message().find("dataset bt-project:nodata not found"),
+            std::string::npos)
+      << warehouse.status().message();
+}
+
+TEST_F(BigQueryWarehouseTest, OpenRejectsMalformedUrls) {
+  for (std::string_view url :
+       {"bq://p/d/t", "bigquery://p/d", "bigquery://p/d/t/x", "bigquery://P/d/t",
+        "bigquery://p/d-x/t", "bigquery://p/d/t`; DROP", "bigquery:///d/t", "bigquery://p//t"}) {
+    auto warehouse = BigQueryWarehouse::Open(url, std::make_shared<StaticTokenSource>(kToken),
+                                             fake_.base_url(), NoSleep());
+    EXPECT_EQ(warehouse.status().code(), StatusCode::kInvalidArgument) << url;
+  }
+}
+
+TEST_F(BigQueryWarehouseTest, InsertErrorsInA200AreUnavailableWithTheReason) {
+  fake_.InsertErrorsNext("invalid");
+  Result<bool> refused = warehouse_->Record(Row("p", 1, std::nullopt, 5));
+  EXPECT_EQ(refused.status().code(), StatusCode::kUnavailable);
+  EXPECT_NE(refused.status().message().find("insertAll refused the row: invalid"),
+            std::string::npos)
+      << refused.status().message();
+  EXPECT_EQ(Rows(), 0u);
+  Result<bool> retried = warehouse_->Record(Row("p", 1, std::nullopt, 5));
+  ASSERT_TRUE(retried.ok()) << retried.status().message();
+  EXPECT_TRUE(*retried);
+}
+
+TEST_F(BigQueryWarehouseTest, RetriesThrottlingAndServerErrors) {
+  fake_.FailNext(Op::kInsertAll, 429);
+  EXPECT_TRUE(*warehouse_->Record(Row("p", 1, std::nullopt, 5)));
+  fake_.FailNext(Op::kQuery, 503, 2);
+  EXPECT_TRUE(*warehouse_->Record(Row("p", 2, 1, 6)));
+  EXPECT_EQ(Rows(), 2u);
+  fake_.FailNext(Op::kQuery, 503, 100);
+  Result<LatencyStats> down = warehouse_->Latency(LatencyQuery{"p", kT0, kT0, {0.5}});
+  EXPECT_EQ(down.status().code(), StatusCode::kUnavailable);
+  EXPECT_NE(down.status().message().find("bigquery warehouse bigquery://bt-project/metrics/"
+                                         "job_metrics: latency of project p"),
+            std::string::npos)
+      << down.status().message();
+}
+
+TEST_F(BigQueryWarehouseTest, LostInsertAnswerIsRetriedAndDeduplicatedByInsertId) {
+  fake_.FailNextAfterApplying(Op::kInsertAll, 503);
+  EXPECT_TRUE(*warehouse_->Record(Row("p", 1, std::nullopt, 5)));
+  EXPECT_EQ(fake_.Count(Op::kInsertAll), 2);
+  EXPECT_EQ(Rows(), 1u);
+  EXPECT_FALSE(*warehouse_->Record(Row("p", 1, std::nullopt, 5)));
+}
+
+TEST_F(BigQueryWarehouseTest, LatencyDeduplicatesWhatInsertIdDedupMissed) {
+  fake_.SetInsertIdDedup(false);
+  fake_.FailNextAfterApplying(Op::kInsertAll, 503);  // the retry writes a second copy
+  EXPECT_TRUE(*warehouse_->Record(Row("p", 1, std::nullopt, 5)));
+  EXPECT_TRUE(*warehouse_->Record(Row("p", 2, 1, 7)));
+  EXPECT_EQ(Rows(), 3u);
+  LatencyStats stats = Stats({0.0, 1.0});
+  EXPECT_EQ(stats.count, 2);
+  EXPECT_EQ(stats.values, (std::vector<std::optional<double>>{5.0, 7.0}));
+}
+
+TEST_F(BigQueryWarehouseTest, PollsWhileTheJobIsIncomplete) {
+  EXPECT_TRUE(*warehouse_->Record(Row("p", 1, std::nullopt, 5)));
+  fake_.SetIncompleteAnswers(3);
+  LatencyStats stats = Stats({0.5});
+  EXPECT_EQ(stats.count, 1);
+  EXPECT_EQ(fake_.Count(Op::kGetQueryResults), 3);
+}
+
+TEST_F(BigQueryWarehouseTest, GivesUpOnAQueryThatNeverCompletes) {
+  BigQueryOptions options = NoSleep();
+  options.max_polls = 2;
+  auto warehouse = Open(kUrl, nullptr, options);
+  fake_.SetIncompleteAnswers(100);
+  Result<LatencyStats> stats = warehouse->Latency(LatencyQuery{"p", kT0, kT0, {0.5}});
+  EXPECT_EQ(stats.status().code(), StatusCode::kUnavailable);
+  EXPECT_NE(stats.status().message().find("did not complete after 2 polls"), std::string::npos)
+      << stats.status().message();
+  EXPECT_EQ(fake_.Count(Op::kGetQueryResults), 2);
+}
+
+TEST_F(BigQueryWarehouseTest, ExpiredTokenIsRefreshedOnce) {
+  auto tokens = std::make_shared<MetadataServerTokenSource>(fake_.base_url(), WallClock{},
+                                                            NoSleep().retry);
+  auto warehouse = Open(kUrl, tokens);
+  EXPECT_TRUE(*warehouse->Record(Row("p", 1, std::nullopt, 5)));
+  fake_.ExpireAllTokens();
+  Result<bool> again = warehouse->Record(Row("p", 2, 1, 5));
+  ASSERT_TRUE(again.ok()) << again.status().message();
+  EXPECT_TRUE(*again);
+  EXPECT_EQ(fake_.Count(Op::kMetadataToken), 2);
+}
+
+TEST_F(BigQueryWarehouseTest, QuantilesAreRoundedUpToWholePercents) {
+  // BigQuery's quantiles come at 1% steps: q = 0.333 is read as 0.34. Over 3 jobs that is the
+  // 2nd job (nearest rank of 0.34), where an exact nearest rank of 0.333 would give the 1st.
+  for (int job = 1; job <= 3; ++job) {
+    EXPECT_TRUE(*warehouse_->Record(Row("p", job, std::nullopt, job * 10.0)));
+  }
+  LatencyStats stats = Stats({0.333, 0.33, 0.34, 0.95});
+  EXPECT_EQ(stats.values, (std::vector<std::optional<double>>{20.0, 10.0, 20.0, 30.0}));
+}
+
+TEST_F(BigQueryWarehouseTest, RefusesBadInput) {
+  EXPECT_EQ(warehouse_->Record(Row("p", 0, std::nullopt, 1)).status().code(),
+            StatusCode::kInvalidArgument);
+  EXPECT_EQ(warehouse_->Latency(LatencyQuery{"p", 0, 1, {1.5}}).status().code(),
+            StatusCode::kInvalidArgument);
+  EXPECT_EQ(fake_.Count(Op::kQuery), 0);
+}
+
+TEST_F(BigQueryWarehouseTest, ProbeGetsTheTable) {
+  EXPECT_TRUE(warehouse_->Probe().ok());
+  fake_.FailNext(Op::kGetTable, 403);
+  const Status probe = warehouse_->Probe();
+  EXPECT_EQ(probe.code(), StatusCode::kUnavailable);
+  EXPECT_NE(probe.message().find("roles/bigquery"), std::string::npos) << probe.message();
+}
+
+TEST(BigQueryApiBaseTest, EmulatorHostOverridesTheDefault) {
+  {
+    ScopedEnv unset("BIGQUERY_EMULATOR_HOST", nullptr);
+    EXPECT_EQ(BigQueryWarehouse::DefaultApiBase(), "https://bigquery.googleapis.com");
+  }
+  ScopedEnv host("BIGQUERY_EMULATOR_HOST", "localhost:9050");
+  EXPECT_EQ(BigQueryWarehouse::DefaultApiBase(), "http://localhost:9050");
+}
+
+}  // namespace
+}  // namespace buildtrace

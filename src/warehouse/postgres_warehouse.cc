@@ -1,0 +1,516 @@
+// PostgresWarehouse: the metrics warehouse in a PostgreSQL table through libpq. Every value reaches
+// the server as a bound parameter of PQexecParams; the only SQL text is the constants below.
+#include "warehouse/postgres_warehouse.h"
+
+#include <libpq-fe.h>
+
+#include <algorithm>
+#include <bit>
+#include <cctype>
+#include <charconv>
+#include <cstdint>
+#include <cstdlib>
+#include <optional>
+#include <string_view>
+
+namespace buildtrace {
+namespace {
+
+constexpr const char* kDefaultConnectTimeoutSeconds = "5";
+constexpr const char* kStatementTimeoutOption = "-c statement_timeout=10000";
+constexpr const char* kRedacted = "***";
+
+// One statement, so that it runs in one transaction: the advisory lock (released at commit)
+// serializes instances creating the table at the same time, which CREATE TABLE IF NOT EXISTS
+// alone does not (the loser fails on a unique index of the catalog).
+constexpr const char* kCreateTableSql = R"sql(
+DO $$
+BEGIN
+  PERFORM pg_advisory_xact_lock(hashtext('buildtrace_job_metrics'));
+  CREATE TABLE IF NOT EXISTS buildtrace_job_metrics (
+    project      TEXT             NOT NULL,
+    job_id       BIGINT           NOT NULL,
+    base_job_id  BIGINT           NOT NULL,  -- 0 when the job has no base (job ids start at 1)
+    "timestamp"  TEXT             NOT NULL,  -- RFC 3339, UTC
+    timestamp_ms BIGINT           NOT NULL,
+    latency_ms   DOUBLE PRECISION NOT NULL,
+    added        BIGINT           NOT NULL,
+    removed      BIGINT           NOT NULL,
+    modified     BIGINT           NOT NULL,
+    unchanged    BIGINT           NOT NULL,
+    moved        BIGINT           NOT NULL,
+    resized      BIGINT           NOT NULL,
+    retyped      BIGINT           NOT NULL,
+    changed      BIGINT           NOT NULL,
+    recorded_at  TIMESTAMPTZ      NOT NULL DEFAULT now(),
+    PRIMARY KEY (project, job_id, base_job_id));
+  CREATE INDEX IF NOT EXISTS buildtrace_job_metrics_by_timestamp
+    ON buildtrace_job_metrics (timestamp_ms);
+END
+$$
+)sql";
+
+constexpr const char* kRecordSql = R"sql(
+INSERT INTO buildtrace_job_metrics (project, job_id, base_job_id, "timestamp", timestamp_ms,
+  latency_ms, added, removed, modified, unchanged, moved, resized, retyped, changed)
+VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14)
+ON CONFLICT (project, job_id, base_job_id) DO NOTHING
+)sql";
+
+// $1, $2: window [from_ms, to_ms]; $3: project or NULL for all; $4: the quantiles.
+// One row per requested quantile i (1-based), or a single row with i NULL when none is requested,
+// each carrying the job count. percentile_disc with an array computes every quantile in one sort.
+constexpr const char* kLatencySql = R"sql(
+WITH jobs AS (
+  SELECT MIN(latency_ms) AS latency_ms FROM buildtrace_job_metrics
+  WHERE timestamp_ms BETWEEN $1::bigint AND $2::bigint AND ($3::text IS NULL OR project = $3::text)
+  GROUP BY project, job_id),
+stats AS (
+  SELECT COUNT(*) AS n,
+         percentile_disc($4::float8[]) WITHIN GROUP (ORDER BY latency_ms) AS v
+  FROM jobs)
+SELECT s.n, q.i, s.v[q.i]
+FROM stats AS s LEFT JOIN generate_subscripts($4::float8[], 1) AS q(i) ON TRUE
+ORDER BY q.i
+)sql";
+
+using Keywords = std::vector<std::pair<std::string, std::string>>;
+
+bool StartsWithNoCase(std::string_view text, std::string_view prefix) {
+  return text.size() >= prefix.size() &&
+         std::equal(prefix.begin(), prefix.end(), text.begin(),
+                    [](char a, char b) { return std::tolower(a) == std::tolower(b); });
+}
+
+std::string PercentDecode(std::string_view text) {
+  std::string out;
+  for (size_t i = 0; i < text.size(); ++i) {
+    unsigned value = 0;
+    if (text[i] == '%' && i + 2 < text.size() &&
+        std::from_chars(text.data() + i + 1, text.data() + i + 3, value, 16).ptr ==
+            text.data() + i + 3) {
+      out += static_cast<char>(value);
+      i += 2;
+    } else {
+      out += text[i];
+    }
+  }
+  return out;
+}
+
+void ReplaceAll(std::string& text, std::string_view from, std::string_view to) {
+  if (from.empty()) return;
+  for (size_t at = text.find(from); at != std::string::npos; at = text.find(from, at + to.size())) {
+    text.replace(at, from.size(), to);
+  }
+}
+
+// The URL with its passwords replaced by "***", and the passwords themselves (as written and
+// percent-decoded). Finds the user info as libpq does: up to the first '@' before any '/'.
+struct RedactedUrl {
+  std::string text;
+  std::vector<std::string> secrets;
+};
+
+void RedactQuery(std::string& url, size_t query_start, std::vector<std::string>& secrets) {
+  size_t at = query_start;
+  while (at < url.size()) {
+    size_t end = url.find('&', at);
+    if (end == std::string::npos) end = url.size();
+    const size_t equals = url.find('=', at);
+    if (equals < end &&
+        PercentDecode(std::string_view(url).substr(at, equals - at)) == "password") {
+      const std::string value = url.substr(equals + 1, end - equals - 1);
+      secrets.push_back(value);
+      secrets.push_back(PercentDecode(value));
+      url.replace(equals + 1, value.size(), kRedacted);
+      end = equals + 1 + std::string_view(kRedacted).size();
+    }
+    at = end + 1;
+  }
+}
+
+RedactedUrl Redact(const std::string& url) {
+  RedactedUrl out{url, {}};
+  const size_t scheme_end = url.find("://");
+  if (scheme_end == std::string::npos) return out;
+  const size_t start = scheme_end + 3;
+  const size_t slash = url.find('/', start);
+  const size_t at = url.substr(0, slash).find('@', start);
+  size_t rest = start;
+  if (at != std::string::npos) {
+    const size_t colon = url.find(':', start);
+    if (colon < at && colon + 1 < at) {
+      const std::string password = url.substr(colon + 1, at - colon - 1);
+      out.secrets = {password, PercentDecode(password)};
+      out.text.replace(colon + 1, password.size(), kRedacted);
+    }
+    rest = out.text.find('@', start) + 1;
+  }
+  const size_t question = out.text.find('?', rest);
+  if (question != std::string::npos) RedactQuery(out.text, question + 1, out.secrets);
+  return out;
+}
+
+bool IsNumberList(std::string_view text) {  // "5432" or "5432,5433"; empty parts are defaults
+  return std::all_of(text.begin(), text.end(), [](char c) {
+    return std::isdigit(static_cast<unsigned char>(c)) || c == ',';
+  });
+}
+
+// libpq's messages end in a newline and may continue on indented lines; one line reads better
+// inside ours.
+std::string OneLine(std::string text) {
+  for (char& c : text) {
+    if (c == '\n' || c == '\t') c = ' ';
+  }
+  while (!text.empty() && text.back() == ' ') text.pop_back();
+  std::string out;
+  for (char c : text) {
+    if (!(c == ' ' && !out.empty() && out.back() == ' ')) out += c;
+  }
+  return out;
+}
+
+Status CheckQuantiles(const std::vector<double>& quantiles) {
+  for (size_t i = 0; i < quantiles.size(); ++i) {
+    if (!(quantiles[i] >= 0.0 && quantiles[i] <= 1.0)) {  // also rejects NaN
+      return InvalidArgument("quantile " + std::to_string(i) + " is " +
+                             std::to_string(quantiles[i]) + "; each quantile must be in [0, 1]");
+    }
+  }
+  return Status::Ok();
+}
+
+// The shortest text that reads back as the same double, so values cross the wire exactly.
+std::string DoubleText(double value) {
+  char buffer[32];
+  const auto [end, ec] = std::to_chars(buffer, buffer + sizeof(buffer), value);
+  return std::string(buffer, end);
+}
+
+std::string QuantilesArray(const std::vector<double>& quantiles) {
+  std::string text = "{";
+  for (size_t i = 0; i < quantiles.size(); ++i) {
+    if (i > 0) text += ',';
+    text += DoubleText(quantiles[i]);
+  }
+  return text + "}";
+}
+
+// Big-endian integers and float8 of PostgreSQL's binary result format.
+uint64_t ReadBigEndian(const char* bytes, int length) {
+  uint64_t value = 0;
+  for (int i = 0; i < length; ++i) value = (value << 8) | static_cast<unsigned char>(bytes[i]);
+  return value;
+}
+
+std::optional<int64_t> BinaryInt(const PGresult* result, int row, int column) {
+  const int length = PQgetlength(result, row, column);
+  if (PQgetisnull(result, row, column) || (length != 4 && length != 8)) return std::nullopt;
+  const uint64_t bits = ReadBigEndian(PQgetvalue(result, row, column), length);
+  return length == 8 ? static_cast<int64_t>(bits) : static_cast<int32_t>(bits);
+}
+
+std::optional<double> BinaryFloat8(const PGresult* result, int row, int column) {
+  if (PQgetisnull(result, row, column) || PQgetlength(result, row, column) != 8) {
+    return std::nullopt;
+  }
+  return std::bit_cast<double>(ReadBigEndian(PQgetvalue(result, row, column), 8));
+}
+
+std::string RecordOperation(const MetricsRow& row) {
+  return "record job " + std::to_string(row.job_id) + " of project " + row.project;
+}
+
+std::string LatencyOperation(const LatencyQuery& query) {
+  return "latency of " + (query.project ? "project " + *query.project : "all projects") + " in [" +
+         std::to_string(query.from_ms) + ", " + std::to_string(query.to_ms) + "]";
+}
+
+std::string CreateTableOperation() {
+  return std::string("create table ") + kPostgresWarehouseTable;
+}
+
+// What a failed statement means for the caller, from its SQLSTATE class: failures that may pass
+// (connection 08, resources 53, operator intervention and timeouts 57, system 58, serialization
+// 40) are kUnavailable, data PostgreSQL refuses (22) kInvalidArgument, the rest kInternal.
+StatusCode CodeOf(PGconn* conn, const PGresult* result) {
+  const char* sqlstate = result == nullptr ? nullptr : PQresultErrorField(result, PG_DIAG_SQLSTATE);
+  if (PQstatus(conn) != CONNECTION_OK || sqlstate == nullptr) return StatusCode::kUnavailable;
+  const std::string_view error_class(sqlstate, 2);
+  if (error_class == "08" || error_class == "53" || error_class == "57" || error_class == "58" ||
+      error_class == "40") {
+    return StatusCode::kUnavailable;
+  }
+  return error_class == "22" ? StatusCode::kInvalidArgument : StatusCode::kInternal;
+}
+
+void IgnoreNotice(void*, const char*) {}
+
+const char* AdviceFor(StatusCode code) {
+  switch (code) {
+    case StatusCode::kUnavailable:
+      return "; check that the PostgreSQL server is running and reachable, then retry";
+    case StatusCode::kInvalidArgument:
+      return "; fix the value and send it again";
+    default:
+      return "; check the table buildtrace_job_metrics against the documented schema";
+  }
+}
+
+// The URI's parameters as libpq parses them, validated, plus this warehouse's defaults.
+Result<Keywords> ParseConnectionUri(const std::string& uri) {
+  char* error = nullptr;
+  PQconninfoOption* options = PQconninfoParse(uri.c_str(), &error);
+  if (options == nullptr) {
+    std::string cause = error ? OneLine(error) : "out of memory";
+    PQfreemem(error);
+    return InvalidArgument("parse URL: " + cause + "; give a libpq connection URI");
+  }
+  Keywords keywords;
+  std::string user_options;
+  for (PQconninfoOption* option = options; option->keyword != nullptr; ++option) {
+    if (option->val == nullptr) continue;
+    const std::string keyword = option->keyword;
+    if (keyword == "options") {
+      user_options = option->val;
+    } else {
+      keywords.emplace_back(keyword, option->val);
+    }
+  }
+  PQconninfoFree(options);
+  for (const auto& [keyword, value] : keywords) {
+    if ((keyword == "port" || keyword == "connect_timeout") && !IsNumberList(value)) {
+      return InvalidArgument("parse URL: " + keyword + " \"" + value +
+                             "\" is not a number; give a number such as 5432");
+    }
+  }
+  const bool has_timeout = std::any_of(keywords.begin(), keywords.end(), [](const auto& entry) {
+    return entry.first == "connect_timeout";
+  });
+  if (!has_timeout && std::getenv("PGCONNECT_TIMEOUT") == nullptr) {
+    keywords.emplace_back("connect_timeout", kDefaultConnectTimeoutSeconds);
+  }
+  if (user_options.find("statement_timeout") == std::string::npos) {
+    user_options += std::string(user_options.empty() ? "" : " ") + kStatementTimeoutOption;
+  }
+  keywords.emplace_back("options", user_options);
+  keywords.emplace_back("fallback_application_name", "buildtrace");
+  return keywords;
+}
+
+}  // namespace
+
+void PostgresWarehouse::ResultClearer::operator()(PGresult* result) const { PQclear(result); }
+
+// A pooled connection for the duration of one call; returned to the pool (or closed if broken)
+// when it goes out of scope.
+class PostgresWarehouse::Lease {
+ public:
+  Lease(PostgresWarehouse& warehouse, PGconn* conn) : warehouse_(warehouse), conn_(conn) {}
+  ~Lease() {
+    warehouse_.Release(
+        conn_, PQstatus(conn_) == CONNECTION_OK && PQtransactionStatus(conn_) == PQTRANS_IDLE);
+  }
+  Lease(const Lease&) = delete;
+  Lease& operator=(const Lease&) = delete;
+
+  PGconn* get() const { return conn_; }
+
+ private:
+  PostgresWarehouse& warehouse_;
+  PGconn* const conn_;
+};
+
+PostgresWarehouse::PostgresWarehouse(Keywords keywords, std::string described,
+                                     std::vector<std::string> secrets)
+    : keywords_(std::move(keywords)),
+      described_(std::move(described)),
+      secrets_(std::move(secrets)) {}
+
+PostgresWarehouse::~PostgresWarehouse() {
+  for (PGconn* conn : idle_) PQfinish(conn);
+}
+
+std::string PostgresWarehouse::Message(const std::string& operation,
+                                       const std::string& cause) const {
+  std::string message = "postgresql warehouse " + described_ + ": " + operation + ": " + cause;
+  for (const std::string& secret : secrets_) ReplaceAll(message, secret, kRedacted);
+  return message;
+}
+
+Result<PGconn*> PostgresWarehouse::Connect(const std::string& operation) const {
+  std::vector<const char*> keys;
+  std::vector<const char*> values;
+  for (const auto& [key, value] : keywords_) {
+    keys.push_back(key.c_str());
+    values.push_back(value.c_str());
+  }
+  keys.push_back(nullptr);
+  values.push_back(nullptr);
+  PGconn* conn = PQconnectdbParams(keys.data(), values.data(), /*expand_dbname=*/0);
+  if (conn == nullptr) return Unavailable(Message(operation, "connect: out of memory"));
+  if (PQstatus(conn) != CONNECTION_OK) {
+    const std::string cause = OneLine(PQerrorMessage(conn));
+    PQfinish(conn);
+    return Unavailable(Message(operation, cause) + AdviceFor(StatusCode::kUnavailable));
+  }
+  // NOTICEs such as "relation already exists, skipping" would go to stderr by default, and a
+  // CONTEXT (the text of the table definition) would swamp the messages.
+  PQsetNoticeProcessor(conn, IgnoreNotice, nullptr);
+  PQsetErrorContextVisibility(conn, PQSHOW_CONTEXT_NEVER);
+  return conn;
+}
+
+Result<PGconn*> PostgresWarehouse::Acquire(const std::string& operation) {
+  std::unique_lock<std::mutex> lock(mutex_);
+  released_.wait(lock, [this] { return !idle_.empty() || open_ < kMaxConnections; });
+  if (!idle_.empty()) {
+    PGconn* conn = idle_.back();
+    idle_.pop_back();
+    return conn;
+  }
+  ++open_;
+  lock.unlock();  // connecting may take up to connect_timeout; others may use idle connections
+  Result<PGconn*> conn = Connect(operation);
+  if (!conn.ok()) {
+    lock.lock();
+    --open_;
+    released_.notify_one();
+  }
+  return conn;
+}
+
+void PostgresWarehouse::Release(PGconn* conn, bool healthy) {
+  {
+    std::lock_guard<std::mutex> lock(mutex_);
+    if (healthy) {
+      idle_.push_back(conn);
+    } else {
+      --open_;
+    }
+  }
+  if (!healthy) PQfinish(conn);
+  released_.notify_one();
+}
+
+// Runs one statement on a pooled connection and returns its result if it succeeded. When the
+// connection proves broken (typically a pooled connection whose server restarted), resets it and
+// runs the statement once more: every statement here is safe to repeat.
+Result<PostgresWarehouse::ResultPtr> PostgresWarehouse::Execute(const std::string& operation,
+                                                                const char* sql,
+                                                                const Params& params,
+                                                                bool returns_rows,
+                                                                bool binary_results) {
+  const ExecStatusType expected = returns_rows ? PGRES_TUPLES_OK : PGRES_COMMAND_OK;
+  Result<PGconn*> acquired = Acquire(operation);
+  if (!acquired.ok()) return acquired.status();
+  Lease lease(*this, *acquired);
+  std::vector<const char*> values;
+  for (const std::optional<std::string>& param : params) {
+    values.push_back(param ? param->c_str() : nullptr);
+  }
+  for (int attempt = 0;; ++attempt) {
+    ResultPtr result(PQexecParams(lease.get(), sql, static_cast<int>(values.size()), nullptr,
+                                  values.data(), nullptr, nullptr, binary_results ? 1 : 0));
+    if (result != nullptr && PQresultStatus(result.get()) == expected) return result;
+    if (PQstatus(lease.get()) == CONNECTION_OK || attempt == 1) {
+      const StatusCode code = CodeOf(lease.get(), result.get());
+      const std::string cause =
+          OneLine(result ? PQresultErrorMessage(result.get()) : PQerrorMessage(lease.get()));
+      return Status(code, Message(operation, cause) + AdviceFor(code));
+    }
+    PQreset(lease.get());
+    if (PQstatus(lease.get()) != CONNECTION_OK) {
+      return Unavailable(Message(operation, OneLine(PQerrorMessage(lease.get()))) +
+                         AdviceFor(StatusCode::kUnavailable));
+    }
+  }
+}
+
+Result<std::unique_ptr<PostgresWarehouse>> PostgresWarehouse::Open(const std::string& url) {
+  RedactedUrl redacted = Redact(url);
+  if (const char* env_password = std::getenv("PGPASSWORD"); env_password && *env_password) {
+    redacted.secrets.push_back(env_password);
+  }
+  auto invalid = [&](const std::string& what) {
+    std::string message = "postgresql warehouse " + redacted.text + ": " + what;
+    for (const std::string& secret : redacted.secrets) ReplaceAll(message, secret, kRedacted);
+    return InvalidArgument(message);
+  };
+  std::string uri = url;
+  for (std::string_view scheme : {"postgresql://", "postgres://"}) {
+    if (StartsWithNoCase(uri, scheme)) uri.replace(0, scheme.size(), scheme);  // libpq: lower only
+  }
+  if (!uri.starts_with("postgresql://") && !uri.starts_with("postgres://")) {
+    return invalid("the URL must start with postgresql:// or postgres://");
+  }
+  Result<Keywords> keywords = ParseConnectionUri(uri);
+  if (!keywords.ok()) return invalid(keywords.status().message());
+  auto warehouse = std::unique_ptr<PostgresWarehouse>(new PostgresWarehouse(
+      std::move(*keywords), std::move(redacted.text), std::move(redacted.secrets)));
+  Result<ResultPtr> created =
+      warehouse->Execute(CreateTableOperation(), kCreateTableSql, {}, false, false);
+  if (!created.ok()) return created.status();
+  return warehouse;
+}
+
+Result<bool> PostgresWarehouse::Record(const MetricsRow& row) {
+  if (row.job_id < 1 || (row.base_job_id && *row.base_job_id < 1)) {
+    return InvalidArgument(
+        Message(RecordOperation(row), "job ids start at 1; send a job_id and base_job_id >= 1"));
+  }
+  auto text = [](int64_t value) { return std::optional<std::string>(std::to_string(value)); };
+  const Params params = {
+      row.project,         text(row.job_id),       text(row.base_job_id.value_or(0)),
+      row.timestamp,       text(row.timestamp_ms), DoubleText(row.latency_ms),
+      text(row.added),     text(row.removed),      text(row.modified),
+      text(row.unchanged), text(row.moved),        text(row.resized),
+      text(row.retyped),   text(row.changed)};
+  Result<ResultPtr> result =
+      Execute(RecordOperation(row), kRecordSql, params, /*returns_rows=*/false,
+              /*binary_results=*/false);
+  if (!result.ok()) return result.status();
+  return std::string_view(PQcmdTuples(result->get())) == "1";
+}
+
+Result<LatencyStats> PostgresWarehouse::Latency(const LatencyQuery& query) {
+  const std::string operation = LatencyOperation(query);
+  if (Status status = CheckQuantiles(query.quantiles); !status.ok()) {
+    return status.WithContext("postgresql warehouse " + described_ + ": " + operation + ": ");
+  }
+  const Params params = {std::to_string(query.from_ms), std::to_string(query.to_ms), query.project,
+                         QuantilesArray(query.quantiles)};
+  // Binary results: the float8 values arrive as their IEEE 754 bits, exact whatever the
+  // server's extra_float_digits.
+  Result<ResultPtr> result =
+      Execute(operation, kLatencySql, params, /*returns_rows=*/true, /*binary_results=*/true);
+  if (!result.ok()) return result.status();
+  const PGresult* rows = result->get();
+  LatencyStats stats;
+  stats.values.assign(query.quantiles.size(), std::nullopt);
+  for (int row = 0; row < PQntuples(rows); ++row) {
+    const std::optional<int64_t> count = BinaryInt(rows, row, 0);
+    const std::optional<int64_t> index = BinaryInt(rows, row, 1);
+    if (!count) return Internal(Message(operation, "the job count is missing; this is a bug"));
+    stats.count = *count;
+    if (!index) continue;
+    if (*index < 1 || *index > static_cast<int64_t>(stats.values.size())) {
+      return Internal(Message(
+          operation, "quantile index " + std::to_string(*index) + " out of range; this is a bug"));
+    }
+    stats.values[static_cast<size_t>(*index - 1)] = BinaryFloat8(rows, row, 2);
+  }
+  return stats;
+}
+
+Status PostgresWarehouse::Probe() {
+  Result<ResultPtr> result =
+      Execute("probe", "SELECT 1", {}, /*returns_rows=*/true, /*binary_results=*/false);
+  return result.ok() ? Status::Ok() : result.status();
+}
+
+std::string PostgresWarehouse::Describe() const { return described_; }
+
+}  // namespace buildtrace

@@ -1,0 +1,123 @@
+// The PostgreSQL metrics warehouse: rows in the table buildtrace_job_metrics of a PostgreSQL
+// database reached through libpq, for deployments where several BuildTrace instances share one
+// warehouse. It passes testing/metrics_warehouse_conformance like every other warehouse.
+#pragma once
+
+#include <condition_variable>
+#include <memory>
+#include <mutex>
+#include <optional>
+#include <string>
+#include <utility>
+#include <vector>
+
+#include "core/status.h"
+#include "warehouse/metrics_warehouse.h"
+
+typedef struct pg_conn PGconn;
+typedef struct pg_result PGresult;
+
+namespace buildtrace {
+
+// The table this warehouse writes, in the first schema of the connection's search_path (usually
+// "public"). Its columns are those of the SQLite warehouse's job_metrics table, in PostgreSQL
+// types: project TEXT, job_id BIGINT, base_job_id BIGINT NOT NULL (0 = no base), timestamp TEXT,
+// timestamp_ms BIGINT, latency_ms DOUBLE PRECISION, the eight counts BIGINT, recorded_at
+// TIMESTAMPTZ DEFAULT now(); PRIMARY KEY (project, job_id, base_job_id), an index on
+// timestamp_ms.
+inline constexpr const char* kPostgresWarehouseTable = "buildtrace_job_metrics";
+
+// Latency quantiles are PostgreSQL's percentile_disc, computed by the server in one statement
+// over the window's jobs (each job once): the nearest-rank definition, quantile q being the
+// latency at rank ceil(q * n) of the n sorted latencies, q = 0 giving the minimum. PostgreSQL
+// computes q * n in binary floating point without tolerance, so where q * n is an integer in
+// decimal but not in binary it may pick the next rank, unlike the SQLite warehouse: for q = 0.07
+// and n = 100, 0.07 * 100 = 7.000000000000001 and PostgreSQL answers the 8th latency where SQLite
+// answers the 7th. The common quantiles (0.5, 0.9, 0.95, 0.99 of 20 or 100 jobs) agree, as the
+// conformance suite checks.
+//
+// A job recorded against several bases is counted once, with the smallest of its latencies (they
+// are equal by construction).
+//
+// Connections: a pool of up to kMaxConnections libpq connections, opened on demand. Each has a
+// connect_timeout (the URL's, else PGCONNECT_TIMEOUT, else 5 s) and a statement_timeout of 10 s
+// (unless the URL's `options` set one). A call whose connection turns out to be broken (server
+// restarted, network cut) resets it and runs once more; Record may do so because it never
+// duplicates, though a row written just before the break is then reported as not written by
+// this call.
+//
+// Errors: messages name the backend by its redacted URL, the operation and the object, e.g.
+// "postgresql warehouse postgresql://bt:***@127.0.0.1:5432/buildtrace: record job 12 of project
+// p: <libpq message>". kUnavailable when the server cannot be reached or fails for a reason that
+// may pass (connection, shutdown, timeout, lack of resources, serialization); kInvalidArgument
+// for a value PostgreSQL refuses (e.g. text that is not valid UTF-8); kInternal for anything
+// else (e.g. the table altered by hand). A password never appears in a message or in Describe().
+//
+// Thread safety: all methods may be called concurrently; each call holds one pooled connection.
+// Several instances and processes may share a database: the primary key settles concurrent
+// Records, and table creation is serialized by a transaction-scoped advisory lock.
+class PostgresWarehouse : public MetricsWarehouse {
+ public:
+  static constexpr int kMaxConnections = 4;
+
+  // Opens the warehouse at a libpq connection URI, "postgresql://" or "postgres://"
+  // [user[:password]@][host][:port][/dbname][?param=value&...]. The password may also come from
+  // PGPASSWORD or ~/.pgpass (libpq reads them), as may any other PG* environment default.
+  // Connects once and creates the table and its index if missing. Fails with:
+  //  - kInvalidArgument when the URL is not a postgresql:// URI libpq accepts, or its port or
+  //    connect_timeout is not a number;
+  //  - kUnavailable when the server cannot be reached or refuses the connection (including
+  //    authentication failures), or the table cannot be created.
+  static Result<std::unique_ptr<PostgresWarehouse>> Open(const std::string& url);
+
+  ~PostgresWarehouse() override;
+  PostgresWarehouse(const PostgresWarehouse&) = delete;
+  PostgresWarehouse& operator=(const PostgresWarehouse&) = delete;
+
+  // kInvalidArgument when job_id < 1 or base_job_id is present and < 1 (a missing base is stored
+  // as 0). Writes with INSERT ... ON CONFLICT DO NOTHING.
+  Result<bool> Record(const MetricsRow& row) override;
+  // kInvalidArgument when a quantile is outside [0, 1] (or NaN).
+  Result<LatencyStats> Latency(const LatencyQuery& query) override;
+  // Runs "SELECT 1" on a pooled connection.
+  Status Probe() override;
+  // The URL as given, with the password (from the user info or a `password` parameter) replaced
+  // by "***".
+  std::string Describe() const override;
+
+ private:
+  class Lease;
+  using Keywords = std::vector<std::pair<std::string, std::string>>;
+  using Params = std::vector<std::optional<std::string>>;  // nullopt is SQL NULL
+  struct ResultClearer {
+    void operator()(PGresult* result) const;
+  };
+  using ResultPtr = std::unique_ptr<PGresult, ResultClearer>;
+
+  PostgresWarehouse(Keywords keywords, std::string described, std::vector<std::string> secrets);
+
+  // Takes an idle connection or opens a new one when fewer than kMaxConnections are open;
+  // waits otherwise.
+  Result<PGconn*> Acquire(const std::string& operation);
+  // Returns a healthy connection to the pool, or closes a broken one.
+  void Release(PGconn* conn, bool healthy);
+  Result<PGconn*> Connect(const std::string& operation) const;
+  // Runs one statement with text parameters; its result when it succeeded, returning rows if
+  // `returns_rows` (in binary format if `binary_results`). See the .cc for the retry.
+  Result<ResultPtr> Execute(const std::string& operation, const char* sql, const Params& params,
+                            bool returns_rows, bool binary_results);
+
+  // The backend prefix and `operation` before libpq's `cause`, secrets removed.
+  std::string Message(const std::string& operation, const std::string& cause) const;
+
+  const Keywords keywords_;                 // libpq connection parameters, password included
+  const std::string described_;             // the redacted URL
+  const std::vector<std::string> secrets_;  // texts scrubbed from every message
+
+  std::mutex mutex_;  // guards idle_ and open_
+  std::condition_variable released_;
+  std::vector<PGconn*> idle_;
+  int open_ = 0;  // connections handed out or idle
+};
+
+}  // namespace buildtrace

@@ -1,0 +1,153 @@
+// The PostgreSQL test server.
+#include "testing/postgres_server.h"
+
+#include <arpa/inet.h>
+#include <fcntl.h>
+#include <gtest/gtest.h>
+#include <netinet/in.h>
+#include <sys/socket.h>
+#include <sys/stat.h>
+#include <sys/wait.h>
+#include <unistd.h>
+
+#include <cerrno>
+#include <fstream>
+#include <sstream>
+
+namespace buildtrace {
+namespace {
+
+namespace fs = std::filesystem;
+
+constexpr const char* kPostgresBin = "/usr/lib/postgresql/15/bin";
+
+// Runs argv with stdout and stderr appended to `log`; returns the exit status (-1 if it could not
+// run). When this process is root the command runs as the postgres user, as initdb demands.
+int Run(std::vector<std::string> argv, const fs::path& log) {
+  if (::geteuid() == 0) argv.insert(argv.begin(), {"runuser", "-u", "postgres", "--"});
+  const pid_t pid = ::fork();
+  if (pid < 0) return -1;
+  if (pid == 0) {
+    const int fd = ::open(log.c_str(), O_WRONLY | O_CREAT | O_APPEND, 0666);
+    if (fd >= 0) {
+      ::dup2(fd, STDOUT_FILENO);
+      ::dup2(fd, STDERR_FILENO);
+    }
+    std::vector<char*> args;
+    for (std::string& arg : argv) args.push_back(arg.data());
+    args.push_back(nullptr);
+    ::execvp(args[0], args.data());
+    ::_exit(127);
+  }
+  int status = 0;
+  if (::waitpid(pid, &status, 0) != pid || !WIFEXITED(status)) return -1;
+  return WEXITSTATUS(status);
+}
+
+std::string Tail(const fs::path& file) {
+  std::ifstream in(file);
+  std::stringstream text;
+  text << in.rdbuf();
+  const std::string all = text.str();
+  return all.size() > 2000 ? all.substr(all.size() - 2000) : all;
+}
+
+}  // namespace
+
+int FreeLoopbackPort() {
+  const int fd = ::socket(AF_INET, SOCK_STREAM, 0);
+  sockaddr_in address{};
+  address.sin_family = AF_INET;
+  address.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
+  socklen_t length = sizeof(address);
+  int port = 0;
+  if (fd >= 0 && ::bind(fd, reinterpret_cast<sockaddr*>(&address), sizeof(address)) == 0 &&
+      ::getsockname(fd, reinterpret_cast<sockaddr*>(&address), &length) == 0) {
+    port = ntohs(address.sin_port);
+  }
+  if (fd >= 0) ::close(fd);
+  return port;
+}
+
+std::string PostgresServer::Start() {
+  std::string pattern = (fs::path(::testing::TempDir()) / "bt_postgres_XXXXXX").string();
+  if (::mkdtemp(pattern.data()) == nullptr) return "cannot create a temporary directory";
+  dir_ = pattern;
+  ::chmod(dir_.c_str(), 0777);
+  StartGuardian();
+  if (Run({std::string(kPostgresBin) + "/initdb", "-D", (dir_ / "data").string(), "-U",
+           "postgres", "--auth=trust", "-E", "UTF8", "--no-sync"},
+          dir_ / "initdb.log") != 0) {
+    return "initdb failed (is Debian's postgresql 15 installed?):\n" + Tail(dir_ / "initdb.log");
+  }
+  for (int attempt = 0; attempt < 5; ++attempt) {  // another process may take the port first
+    port_ = FreeLoopbackPort();
+    if (StartOnPort().empty()) return "";
+  }
+  return "pg_ctl start failed 5 times:\n" + Tail(dir_ / "server.log");
+}
+
+std::string PostgresServer::StartOnPort() {
+  const std::string options = "-k " + dir_.string() + " -p " + std::to_string(port_) +
+                              " -c listen_addresses=127.0.0.1 -c fsync=off";
+  if (Run({std::string(kPostgresBin) + "/pg_ctl", "-D", (dir_ / "data").string(), "-l",
+           (dir_ / "server.log").string(), "-w", "-t", "60", "-o", options, "start"},
+          dir_ / "pg_ctl.log") != 0) {
+    return "pg_ctl start failed:\n" + Tail(dir_ / "server.log");
+  }
+  running_ = true;
+  return "";
+}
+
+std::string PostgresServer::Stop() {
+  if (!running_) return "";
+  if (Run({std::string(kPostgresBin) + "/pg_ctl", "-D", (dir_ / "data").string(), "-m", "fast",
+           "-w", "stop"},
+          dir_ / "pg_ctl.log") != 0) {
+    return "pg_ctl stop failed:\n" + Tail(dir_ / "pg_ctl.log");
+  }
+  running_ = false;
+  return "";
+}
+
+void PostgresServer::StopAndRemove() {
+  Stop();
+  std::error_code ec;
+  if (!dir_.empty()) fs::remove_all(dir_, ec);
+}
+
+// A child process that outlives this one only long enough to stop the server and remove the
+// directory when this process dies without TearDown (killed by a timeout, a crash, SIGPIPE):
+// it waits for the end of a pipe whose only writer is this process.
+void PostgresServer::StartGuardian() {
+  int fds[2];
+  if (::pipe2(fds, O_CLOEXEC) != 0) return;  // CLOEXEC: postgres must not hold the writer
+  const pid_t pid = ::fork();
+  if (pid == 0) {
+    ::close(fds[1]);
+    const int null = ::open("/dev/null", O_RDWR);
+    ::dup2(null, STDOUT_FILENO);  // so that whoever reads our output is not kept waiting
+    ::dup2(null, STDERR_FILENO);
+    char byte;
+    ssize_t n;
+    do {
+      n = ::read(fds[0], &byte, 1);
+    } while (n > 0 || (n < 0 && errno == EINTR));
+    if (fs::exists(dir_ / "data" / "postmaster.pid")) {
+      Run({std::string(kPostgresBin) + "/pg_ctl", "-D", (dir_ / "data").string(), "-m",
+           "immediate", "-w", "stop"},
+          "/dev/null");
+    }
+    std::error_code ec;
+    fs::remove_all(dir_, ec);
+    ::_exit(0);
+  }
+  ::close(fds[0]);
+  if (pid < 0) {
+    ::close(fds[1]);
+    return;
+  }
+  guardian_pipe_ = fds[1];  // left open: this process's exit closes it
+}
+
+}  // namespace buildtrace

@@ -1,0 +1,42 @@
+// A real PostgreSQL 15 server for tests: initdb in a temporary directory (as the postgres user
+// when run as root, as initdb demands), pg_ctl start on a free loopback port, stop and removal at
+// the end, and a guardian process that cleans up if the test process dies first. Used by the
+// PostgreSQL warehouse's tests and by the end-to-end tests.
+#pragma once
+
+#include <filesystem>
+#include <string>
+#include <vector>
+
+namespace buildtrace {
+
+// A loopback port that was free a moment ago (bound to port 0, then released).
+int FreeLoopbackPort();
+
+// One PostgreSQL server in a temporary directory (mode 777 so the postgres user can write it).
+// Every method returns an empty string on success or what went wrong.
+class PostgresServer {
+ public:
+  // initdb, then start on a free port (retried: another process may take the port first).
+  std::string Start();
+  // Starts the server again on the port it had, keeping its data.
+  std::string StartOnPort();
+  std::string Stop();
+  void StopAndRemove();
+
+  int port() const { return port_; }
+  // A libpq URL for `database` as the superuser (trust authentication).
+  std::string Url(const std::string& database) const {
+    return "postgresql://postgres@127.0.0.1:" + std::to_string(port_) + "/" + database;
+  }
+
+ private:
+  void StartGuardian();
+
+  std::filesystem::path dir_;
+  int port_ = 0;
+  bool running_ = false;
+  int guardian_pipe_ = -1;
+};
+
+}  // namespace buildtrace
