@@ -1,0 +1,176 @@
+// Two `buildtrace serve` processes on different ports over one S3 bucket (moto, checking every
+// signature) and one PostgreSQL database (a real PostgreSQL 15): jobs posted to one are reported
+// by the other, the same job posted to both at once is stored once, a different job under the
+// same ID is stored once and refused by the other, and reports asked of both make one row.
+#include <libpq-fe.h>
+#include <stdlib.h>
+
+#include <filesystem>
+#include <thread>
+
+#include "tests/e2e/e2e_fixture.h"
+#include "testing/moto_server.h"
+#include "testing/postgres_server.h"
+
+namespace buildtrace::e2e {
+namespace {
+
+namespace fs = std::filesystem;
+
+// Runs one statement on `url` and returns the first column of the first row ("" if none), or
+// fails the test.
+std::string QueryOne(const std::string& url, const std::string& sql) {
+  PGconn* conn = PQconnectdb(url.c_str());
+  std::string value;
+  if (PQstatus(conn) != CONNECTION_OK) {
+    ADD_FAILURE() << "cannot connect to " << url << ": " << PQerrorMessage(conn);
+  } else {
+    PGresult* result = PQexec(conn, sql.c_str());
+    const ExecStatusType status = PQresultStatus(result);
+    if (status != PGRES_TUPLES_OK && status != PGRES_COMMAND_OK) {
+      ADD_FAILURE() << sql << ": " << PQerrorMessage(conn);
+    } else if (status == PGRES_TUPLES_OK && PQntuples(result) > 0) {
+      value = PQgetvalue(result, 0, 0);
+    }
+    PQclear(result);
+  }
+  PQfinish(conn);
+  return value;
+}
+
+class E2eScaleOut : public ::testing::Test {
+ protected:
+  void SetUp() override {
+    root_ = ::testing::TempDir() + "bt-scale-out-XXXXXX";
+    ASSERT_NE(::mkdtemp(root_.data()), nullptr);
+    const std::string pg_error = postgres_.Start();
+    ASSERT_EQ(pg_error, "") << "PostgreSQL 15 could not be started";
+    QueryOne(postgres_.Url("postgres"), "CREATE DATABASE buildtrace");
+    auto moto = MotoServer::Start(root_);
+    ASSERT_TRUE(moto.ok()) << moto.status().message();
+    moto_ = std::move(*moto);
+    auto bucket = moto_->NewBucket();
+    ASSERT_TRUE(bucket.ok()) << bucket.status().message();
+    // The servers read their S3 credentials from the environment, as in production.
+    ::setenv("AWS_ACCESS_KEY_ID", moto_->credentials().access_key_id.c_str(), 1);
+    ::setenv("AWS_SECRET_ACCESS_KEY", moto_->credentials().secret_access_key.c_str(), 1);
+    ::unsetenv("AWS_SESSION_TOKEN");
+    store_url_ = "s3://" + *bucket + "/states?endpoint=" + moto_->endpoint() + "&region=us-east-1";
+    warehouse_url_ = postgres_.Url("buildtrace");
+    for (int i = 0; i < 2; ++i) {
+      const std::string dir = root_ + "/server" + std::to_string(i);
+      fs::create_directories(dir);
+      ServerProcess::Options options;
+      options.binary = BinaryPath();
+      options.data_dir = dir;
+      options.log_path = dir + "/server.log";
+      options.extra_args = {"--store", store_url_, "--warehouse", warehouse_url_};
+      auto server = ServerProcess::Start(options);
+      ASSERT_TRUE(server.ok()) << server.status().message();
+      servers_.push_back(std::move(*server));
+      clients_.push_back(std::make_unique<HttpClient>(servers_.back()->endpoint()));
+    }
+  }
+
+  void TearDown() override {
+    for (auto& server : servers_) EXPECT_TRUE(server->Stop().ok());
+    servers_.clear();
+    if (moto_) {
+      EXPECT_TRUE(moto_->Stop().ok());
+    }
+    postgres_.StopAndRemove();
+    std::error_code ignored;
+    fs::remove_all(root_, ignored);
+  }
+
+  HttpResponse Post(int server, const std::string& body) {
+    auto r = clients_[server]->Post("/process", body);
+    EXPECT_TRUE(r.ok()) << r.status().message();
+    return r.ok() ? *r : HttpResponse{};
+  }
+  HttpResponse Get(int server, const std::string& target) {
+    auto r = clients_[server]->Get(target);
+    EXPECT_TRUE(r.ok()) << r.status().message();
+    return r.ok() ? *r : HttpResponse{};
+  }
+  std::string Rows(int64_t job_id) {
+    return QueryOne(warehouse_url_, "SELECT count(*) FROM buildtrace_job_metrics WHERE "
+                                    "project = 'web' AND job_id = " + std::to_string(job_id));
+  }
+
+  std::string root_;
+  PostgresServer postgres_;
+  std::unique_ptr<MotoServer> moto_;
+  std::string store_url_, warehouse_url_;
+  std::vector<std::unique_ptr<ServerProcess>> servers_;
+  std::vector<std::unique_ptr<HttpClient>> clients_;
+};
+
+TEST_F(E2eScaleOut, TwoInstancesShareOneStoreAndOneWarehouse) {
+  // /readyz names both backends, and neither URL holds a secret.
+  HttpResponse ready = Get(1, "/readyz");
+  ASSERT_EQ(ready.status, 200) << ready.body;
+  EXPECT_NE(ready.body.find("s3://"), std::string::npos) << ready.body;
+  EXPECT_NE(ready.body.find("postgresql://"), std::string::npos) << ready.body;
+  EXPECT_EQ(ready.body.find(moto_->credentials().secret_access_key), std::string::npos);
+
+  // Posted to one, reported by the other.
+  TestJob first;
+  first.job_id = 1;
+  first.state = R"({"D1":"door_10_20_5_5","W1":"window_0_0_2_3"})";
+  TestJob second;
+  second.job_id = 2;
+  second.state = R"({"D1":"door_12_20_5_5","W1":"window_0_0_2_3","W2":"window_9_9_2_3"})";
+  ASSERT_EQ(Post(0, BatchJson({first, second})).status, 200);
+  JsonDoc report(Get(1, "/report/2?project=web").body);
+  EXPECT_EQ(report.Int("/base_job_id"), 1);
+  EXPECT_EQ(report.Int("/metrics/total_added"), 1);
+  EXPECT_EQ(report.Int("/metrics/total_moved"), 1);
+  EXPECT_EQ(report.Str("/warehouse/status"), "recorded");
+
+  // Reports asked of both: one warehouse row.
+  JsonDoc again(Get(0, "/report/2?project=web").body);
+  EXPECT_EQ(again.Int("/metrics/total_added"), 1);
+  EXPECT_FALSE(again.Bool("/warehouse/inserted"));
+  EXPECT_EQ(Rows(2), "1");
+
+  // The same job posted to both at once is stored once.
+  TestJob third;
+  third.job_id = 3;
+  HttpResponse answers[2];
+  {
+    std::thread a([&] { answers[0] = Post(0, third.ToJson()); });
+    std::thread b([&] { answers[1] = Post(1, third.ToJson()); });
+    a.join();
+    b.join();
+  }
+  ASSERT_EQ(answers[0].status, 200) << answers[0].body;
+  ASSERT_EQ(answers[1].status, 200) << answers[1].body;
+  const bool created0 = JsonDoc(answers[0].body).Bool("/accepted/0/created");
+  const bool created1 = JsonDoc(answers[1].body).Bool("/accepted/0/created");
+  EXPECT_NE(created0, created1) << "exactly one instance creates the job";
+
+  // Different content under one ID, at once: one stored, the other refused with a conflict.
+  TestJob fourth_a;
+  fourth_a.job_id = 4;
+  TestJob fourth_b = fourth_a;
+  fourth_b.latency_ms = 4321;
+  {
+    std::thread a([&] { answers[0] = Post(0, fourth_a.ToJson()); });
+    std::thread b([&] { answers[1] = Post(1, fourth_b.ToJson()); });
+    a.join();
+    b.join();
+  }
+  const int ok = (answers[0].status == 200) + (answers[1].status == 200);
+  const int conflict = (answers[0].status == 409) + (answers[1].status == 409);
+  EXPECT_EQ(ok, 1) << answers[0].body << answers[1].body;
+  EXPECT_EQ(conflict, 1) << answers[0].body << answers[1].body;
+
+  // Both see the same projects.
+  EXPECT_EQ(Get(0, "/projects").body, Get(1, "/projects").body);
+  JsonDoc projects(Get(0, "/projects").body);
+  EXPECT_EQ(projects.Int("/projects/0/jobs"), 4);
+}
+
+}  // namespace
+}  // namespace buildtrace::e2e
