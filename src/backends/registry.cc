@@ -1,8 +1,6 @@
 // The backend registry and the built-in backends.
 #include "backends/registry.h"
 
-#include <cstdlib>
-#include <mutex>
 
 #include "cloud/google_auth.h"
 #include "store/file_state_store.h"
@@ -67,23 +65,6 @@ Result<std::unique_ptr<Interface>> AsInterface(Result<std::unique_ptr<Backend>> 
   return std::unique_ptr<Interface>(std::move(*opened));
 }
 
-// One token source per process for the Google backends, made when the first one opens.
-Result<std::shared_ptr<TokenSource>> GoogleTokens() {
-  static std::mutex mutex;
-  static std::shared_ptr<TokenSource> tokens;
-  std::lock_guard lock(mutex);
-  if (!tokens && (std::getenv("STORAGE_EMULATOR_HOST") || std::getenv("BIGQUERY_EMULATOR_HOST"))) {
-    // Emulators take any bearer token; there is no metadata server or key file next to them.
-    tokens = std::make_shared<StaticTokenSource>("emulator");
-  }
-  if (!tokens) {
-    auto made = DefaultTokenSource();
-    if (!made.ok()) return made.status();
-    tokens = std::move(*made);
-  }
-  return tokens;
-}
-
 }  // namespace
 
 void RegisterBuiltinBackends(BackendRegistry& registry) {
@@ -98,9 +79,9 @@ void RegisterBuiltinBackends(BackendRegistry& registry) {
     return AsInterface<StateStore>(S3StateStore::Open(url.text, *credentials));
   });
   registry.RegisterStore("gs", [](const BackendUrl& url) -> Result<std::unique_ptr<StateStore>> {
-    Result<std::shared_ptr<TokenSource>> tokens = GoogleTokens();
+    auto tokens = TokenSourceFor("STORAGE_EMULATOR_HOST");
     if (!tokens.ok()) return tokens.status();
-    return AsInterface<StateStore>(GcsStateStore::Open(url.text, *tokens));
+    return AsInterface<StateStore>(GcsStateStore::Open(url.text, std::move(*tokens)));
   });
   registry.RegisterWarehouse(
       "sqlite", [](const BackendUrl& url) -> Result<std::unique_ptr<MetricsWarehouse>> {
@@ -115,9 +96,9 @@ void RegisterBuiltinBackends(BackendRegistry& registry) {
   registry.RegisterWarehouse("postgres", postgres);
   registry.RegisterWarehouse(
       "bigquery", [](const BackendUrl& url) -> Result<std::unique_ptr<MetricsWarehouse>> {
-        Result<std::shared_ptr<TokenSource>> tokens = GoogleTokens();
+        auto tokens = TokenSourceFor("BIGQUERY_EMULATOR_HOST");
         if (!tokens.ok()) return tokens.status();
-        return AsInterface<MetricsWarehouse>(BigQueryWarehouse::Open(url.text, *tokens));
+        return AsInterface<MetricsWarehouse>(BigQueryWarehouse::Open(url.text, std::move(*tokens)));
       });
 }
 

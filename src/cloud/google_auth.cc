@@ -287,6 +287,14 @@ Result<std::unique_ptr<TokenSource>> DefaultTokenSource() {
   return std::unique_ptr<TokenSource>(std::make_unique<MetadataServerTokenSource>());
 }
 
+Result<std::unique_ptr<TokenSource>> TokenSourceFor(const char* emulator_variable) {
+  const char* emulator = std::getenv(emulator_variable);
+  if (emulator != nullptr && *emulator != '\0') {
+    return std::unique_ptr<TokenSource>(std::make_unique<StaticTokenSource>("emulator"));
+  }
+  return DefaultTokenSource();
+}
+
 // ---- Calling Google APIs -------------------------------------------------------------------------
 
 Result<HttpReply> CallGoogleApi(TokenSource& tokens, const RetryPolicy& policy, HttpCall call,

@@ -146,6 +146,11 @@ class ServiceAccountTokenSource : public TokenSource {
 // The key file named by GOOGLE_APPLICATION_CREDENTIALS when that is set, else the metadata server.
 Result<std::unique_ptr<TokenSource>> DefaultTokenSource();
 
+// A fixed token ("emulator") when the environment variable `emulator_variable` (for example
+// STORAGE_EMULATOR_HOST) is set, since emulators take any bearer token and have no metadata
+// server beside them; DefaultTokenSource() otherwise.
+Result<std::unique_ptr<TokenSource>> TokenSourceFor(const char* emulator_variable);
+
 // ---- Calling Google APIs ------------------------------------------------------------------------
 
 // Performs `call` with the token of `tokens` as "Authorization: Bearer", through CallWithRetries

@@ -30,15 +30,6 @@ RetryPolicy NoSleep(int attempts = 4) {
   return policy;
 }
 
-// Emulators ignore the token; real services get the default credentials.
-Result<std::unique_ptr<TokenSource>> RealTokens(const char* emulator_variable) {
-  const char* emulator = std::getenv(emulator_variable);
-  if (emulator != nullptr && *emulator != '\0') {
-    return std::unique_ptr<TokenSource>(std::make_unique<StaticTokenSource>("emulator"));
-  }
-  return DefaultTokenSource();
-}
-
 std::string RandomHex() {
   std::mt19937_64 engine{std::random_device{}()};
   char hex[17];
@@ -79,7 +70,7 @@ class FakeBackedStore : public StateStore {
 
 std::unique_ptr<StateStore> MakeStore() {
   if (const char* url = std::getenv("BT_TEST_GCS_URL"); url != nullptr && *url != '\0') {
-    auto tokens = RealTokens("STORAGE_EMULATOR_HOST");
+    auto tokens = TokenSourceFor("STORAGE_EMULATOR_HOST");
     if (!tokens.ok()) {
       ADD_FAILURE() << tokens.status().message();
       return nullptr;

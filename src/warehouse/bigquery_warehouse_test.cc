@@ -33,15 +33,6 @@ BigQueryOptions NoSleep(int attempts = 4) {
   return options;
 }
 
-// Emulators ignore the token; real services get the default credentials.
-Result<std::unique_ptr<TokenSource>> RealTokens(const char* emulator_variable) {
-  const char* emulator = std::getenv(emulator_variable);
-  if (emulator != nullptr && *emulator != '\0') {
-    return std::unique_ptr<TokenSource>(std::make_unique<StaticTokenSource>("emulator"));
-  }
-  return DefaultTokenSource();
-}
-
 std::string RandomHex() {
   std::mt19937_64 engine{std::random_device{}()};
   char hex[17];
@@ -78,7 +69,7 @@ class FakeBackedWarehouse : public MetricsWarehouse {
 
 std::unique_ptr<MetricsWarehouse> MakeWarehouse() {
   if (const char* url = std::getenv("BT_TEST_BIGQUERY_URL"); url != nullptr && *url != '\0') {
-    auto tokens = RealTokens("BIGQUERY_EMULATOR_HOST");
+    auto tokens = TokenSourceFor("BIGQUERY_EMULATOR_HOST");
     if (!tokens.ok()) {
       ADD_FAILURE() << tokens.status().message();
       return nullptr;
