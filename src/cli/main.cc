@@ -5,6 +5,7 @@
 #include <charconv>
 #include <cstdlib>
 #include <iostream>
+#include <map>
 
 #include "cli/diff_command.h"
 #include "cli/serve_command.h"
@@ -37,6 +38,33 @@ uint16_t DefaultPort() {
   return static_cast<uint16_t>(port);
 }
 
+// Connection limits and timeouts: sizes such as 8KiB, durations such as 10s or 500ms.
+void AddServeLimits(CLI::App& serve, buildtrace::ServeOptions& o) {
+  const auto size = CLI::AsSizeValue(false);
+  const auto ms = CLI::AsNumberWithUnit(std::map<std::string, int64_t>{{"ms", 1}, {"s", 1000}},
+                                        CLI::AsNumberWithUnit::UNIT_REQUIRED, "DURATION");
+  const auto positive = CLI::Range(int64_t{1}, int64_t{24} * 3600 * 1000);
+  serve.add_option("--max-headers", o.max_header_bytes, "Largest request headers (431 beyond)")
+      ->transform(size)->check(CLI::Range(1u, 1u << 30))->capture_default_str();
+  serve.add_option("--max-url", o.max_url_bytes, "Longest request target (414 beyond)")
+      ->transform(size)->check(CLI::Range(1u, 1u << 30))->capture_default_str();
+  serve.add_option("--max-connections", o.max_connections,
+                   "Open connections at most (a new one beyond gets 503)")
+      ->check(CLI::Range(1u, 1u << 20))->capture_default_str();
+  serve.add_option("--idle-timeout", o.idle_timeout_ms,
+                   "How long a connection may wait for its next request (default 60s)")
+      ->transform(ms)->check(positive);
+  serve.add_option("--header-timeout", o.header_timeout_ms,
+                   "How long a request's headers may take to arrive (default 10s)")
+      ->transform(ms)->check(positive);
+  serve.add_option("--request-timeout", o.request_timeout_ms,
+                   "How long a whole request may take to arrive (default 120s)")
+      ->transform(ms)->check(positive);
+  serve.add_option("--shutdown-timeout", o.shutdown_timeout_ms,
+                   "On SIGTERM, how long requests in flight may take to finish (default 10s)")
+      ->transform(ms)->check(positive);
+}
+
 void AddServe(CLI::App& app, buildtrace::ServeOptions& o, std::string& max_body) {
   auto* serve = app.add_subcommand("serve", "Run the HTTP service");
   o.port = DefaultPort();
@@ -53,6 +81,11 @@ void AddServe(CLI::App& app, buildtrace::ServeOptions& o, std::string& max_body)
       ->capture_default_str();
   serve->add_option("--threads", o.worker_threads, "Worker threads (0: one per core, min 2)")
       ->check(CLI::Range(0, 256));
+  AddServeLimits(*serve, o);
+  serve->add_option("--auth-tokens-file", o.auth_tokens_file,
+                    "File of bearer-token hashes, scopes and projects (docs/operations.md)");
+  serve->add_flag("--allow-unauthenticated", o.allow_unauthenticated,
+                  "Listen on a non-loopback --host without a tokens file");
 }
 
 void AddSimulate(CLI::App& app, buildtrace::SimulateOptions& o) {

@@ -6,8 +6,12 @@
 #include <chrono>
 #include <cstdio>
 #include <filesystem>
+#include <optional>
+
+#include <boost/asio/ip/address.hpp>
 
 #include "backends/registry.h"
+#include "http/access_control.h"
 #include "http/api.h"
 #include "http/error_response.h"
 #include "http/server.h"
@@ -29,9 +33,41 @@ int64_t NowMs() {
       .count();
 }
 
+// Whether `host` is in 127.0.0.0/8 or is ::1.
+// nullopt when `host` is not an address at all, which the server reports on its own.
+std::optional<bool> IsLoopbackHost(const std::string& host) {
+  boost::system::error_code ec;
+  const auto address = boost::asio::ip::make_address(host, ec);
+  if (ec) return std::nullopt;
+  return address.is_loopback();
+}
+
+// The access control from --auth-tokens-file, or none; an error (printed) when the file is
+// malformed, or when there is no file and the host is reachable from other machines without
+// --allow-unauthenticated (secure by default).
+Result<std::optional<AccessControl>> LoadAccessControl(const ServeOptions& options) {
+  if (!options.auth_tokens_file.empty()) {
+    Result<AccessControl> access = AccessControl::Load(options.auth_tokens_file);
+    if (!access.ok()) return access.status();
+    return std::optional<AccessControl>(std::move(*access));
+  }
+  if (!options.allow_unauthenticated && !IsLoopbackHost(options.host).value_or(true)) {
+    return InvalidArgument("refusing to listen on " + options.host +
+                           " without access control; give --auth-tokens-file FILE, or "
+                           "--allow-unauthenticated if something in front of the service "
+                           "(e.g. Cloud Run IAM) checks callers, or listen on 127.0.0.1");
+  }
+  return std::optional<AccessControl>();
+}
+
 }  // namespace
 
 int RunServe(const ServeOptions& options) {
+  Result<std::optional<AccessControl>> access = LoadAccessControl(options);
+  if (!access.ok()) {
+    std::fprintf(stderr, "buildtrace serve: %s\n", access.status().message().c_str());
+    return 1;
+  }
   // glibc raises its mmap threshold after a large buffer is freed, up to 32 MiB, so that the
   // next bodies and states of a few MiB come from the heap and stay there once freed. A fixed
   // threshold keeps every large buffer in its own mapping, returned to the system when freed,
@@ -55,12 +91,20 @@ int RunServe(const ServeOptions& options) {
     std::fprintf(stderr, "buildtrace serve: %s\n", warehouse.status().message().c_str());
     return 1;
   }
-  Api api(ApiContext{**store, **warehouse, ParseLimits{}, NowMs, options.max_body_bytes});
+  Api api(ApiContext{**store, **warehouse, ParseLimits{}, NowMs, options.max_body_bytes,
+                     *access ? &**access : nullptr});
   ServerOptions server_options;
   server_options.host = options.host;
   server_options.port = options.port;
   server_options.max_body_bytes = options.max_body_bytes;
   server_options.worker_threads = options.worker_threads;
+  server_options.max_header_bytes = options.max_header_bytes;
+  server_options.max_url_bytes = options.max_url_bytes;
+  server_options.max_connections = options.max_connections;
+  server_options.idle_timeout = std::chrono::milliseconds(options.idle_timeout_ms);
+  server_options.header_timeout = std::chrono::milliseconds(options.header_timeout_ms);
+  server_options.request_timeout = std::chrono::milliseconds(options.request_timeout_ms);
+  server_options.shutdown_timeout = std::chrono::milliseconds(options.shutdown_timeout_ms);
   HttpServer server(
       server_options, [&api](HttpRequest& request) { return api.Handle(request); },
       [](unsigned status, std::string code, std::string message) {
@@ -75,6 +119,10 @@ int RunServe(const ServeOptions& options) {
               options.host.c_str(), static_cast<unsigned>(server.port()),
               (*store)->Describe().c_str(), (*warehouse)->Describe().c_str());
   std::fflush(stdout);
+  // How many tokens, never which: the file holds only hashes, but they stay out of logs too.
+  LogInfo(*access ? "access control: " + std::to_string((*access)->tokens().size()) +
+                        " tokens from " + options.auth_tokens_file
+                  : std::string("access control: none (no --auth-tokens-file)"));
   server.Run();
   LogInfo("stopped");
   return 0;

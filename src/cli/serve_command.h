@@ -14,10 +14,21 @@ struct ServeOptions {
   std::string warehouse_url;  // default: sqlite://<data_dir>/metrics.db
   uint64_t max_body_bytes = 64ull << 20;
   int worker_threads = 0;
+  // Connection limits and timeouts (see ServerOptions in http/server.h), times in milliseconds.
+  uint32_t max_header_bytes = 64u << 10;
+  uint32_t max_url_bytes = 8u << 10;
+  uint32_t max_connections = 1024;
+  int64_t idle_timeout_ms = 60'000;
+  int64_t header_timeout_ms = 10'000;
+  int64_t request_timeout_ms = 120'000;
+  int64_t shutdown_timeout_ms = 10'000;
+  std::string auth_tokens_file;       // empty: no access control
+  bool allow_unauthenticated = false;  // without tokens, listen on a non-loopback host anyway
 };
 
-// Returns the process exit code: 0 after a clean stop, 1 if a backend cannot be opened or the
-// port cannot be bound (the reason is printed to stderr).
+// Returns the process exit code: 0 after a clean stop, 1 if a backend cannot be opened, the
+// port cannot be bound, the tokens file is malformed, or the host is not a loopback address
+// while there is no tokens file and no allow_unauthenticated (the reason is printed to stderr).
 int RunServe(const ServeOptions& options);
 
 }  // namespace buildtrace

@@ -2,6 +2,7 @@
 #include "http/api.h"
 
 #include <array>
+#include <optional>
 
 #include "core/json_writer.h"
 #include "core/report.h"
@@ -87,6 +88,43 @@ HttpResponse MethodNotAllowed(const HttpRequest& request, const char* allow) {
   return res;
 }
 
+// What a path needs from the caller's token, decided from the path alone so that an unknown
+// path or a wrong method is not answered before the caller is authenticated. Null for the
+// health checks, which stay open.
+std::optional<AccessNeed> AccessNeedFor(const RequestTarget& target) {
+  const auto& seg = target.segments;
+  auto route = [&](const char* name, size_t size) { return seg.size() == size && seg[0] == name; };
+  if (route("healthz", 1) || route("readyz", 1)) return std::nullopt;
+  AccessNeed need;
+  auto param = [&](const char* name) -> std::optional<std::string> {
+    auto it = target.params.find(name);
+    if (it == target.params.end()) return std::nullopt;
+    return it->second;
+  };
+  if (route("process", 1)) {
+    need.scope = AccessScope::kIngest;  // the projects are checked once the body is parsed
+  } else if (route("report", 2) || route("jobs", 2)) {
+    need.scope = AccessScope::kRead;
+    need.project = param("project").value_or(std::string(kDefaultProject));
+  } else if (route("projects", 1)) {
+    need.scope = AccessScope::kRead;  // the list is filtered to the token's projects
+  } else if (route("stats", 2) && seg[1] == "latency") {
+    need.scope = AccessScope::kRead;
+    need.project = param("project");
+    need.every_project = !need.project;  // all projects' latencies
+  }
+  return need;
+}
+
+HttpResponse Denied(const AccessDecision& decision) {
+  if (decision.outcome == AccessDecision::Outcome::kForbidden) {
+    return ErrorResponse(403, "forbidden", decision.message);
+  }
+  HttpResponse res = ErrorResponse(401, "unauthenticated", decision.message);
+  res.set(http::field::www_authenticate, "Bearer");
+  return res;
+}
+
 }  // namespace
 
 Api::Api(ApiContext context)
@@ -97,12 +135,22 @@ Api::Api(ApiContext context)
 HttpResponse Api::Handle(HttpRequest& request) {
   Result<RequestTarget> target = ParseRequestTarget(request.target());
   if (!target.ok()) return ErrorResponse(target.status());
+  // Access control, in one place for every endpoint: before routing, on the parsed target.
+  const AccessToken* token = nullptr;
+  if (context_.access != nullptr) {
+    if (std::optional<AccessNeed> need = AccessNeedFor(*target)) {
+      const AccessDecision decision =
+          context_.access->Decide(request[http::field::authorization], *need);
+      if (!decision.allowed()) return Denied(decision);
+      token = decision.token;
+    }
+  }
   const auto& seg = target->segments;
   const bool get = request.method() == http::verb::get;
   auto route = [&](const char* name, size_t size) { return seg.size() == size && seg[0] == name; };
   if (route("process", 1)) {
     if (request.method() != http::verb::post) return MethodNotAllowed(request, "POST");
-    return PostProcess(request, *target);
+    return PostProcess(request, *target, token);
   }
   const bool stats = route("stats", 2) && seg[1] == "latency";
   if (!get && (route("report", 2) || route("jobs", 2) || route("projects", 1) || stats ||
@@ -111,7 +159,7 @@ HttpResponse Api::Handle(HttpRequest& request) {
   }
   if (route("report", 2)) return GetReport(request, *target);
   if (route("jobs", 2)) return GetJob(*target);
-  if (route("projects", 1)) return GetProjects(*target);
+  if (route("projects", 1)) return GetProjects(*target, token);
   if (stats) return GetLatencyStats(*target);
   if (route("healthz", 1)) return MakeResponse(200, "{\"status\":\"ok\"}\n");
   if (route("readyz", 1)) return GetReady();
@@ -120,7 +168,8 @@ HttpResponse Api::Handle(HttpRequest& request) {
                            "; see docs/api.md for the endpoints");
 }
 
-HttpResponse Api::PostProcess(HttpRequest& request, const RequestTarget& target) {
+HttpResponse Api::PostProcess(HttpRequest& request, const RequestTarget& target,
+                              const AccessToken* token) {
   if (Status s = CheckParams(target, {}); !s.ok()) return ErrorResponse(s);
   Result<std::string> decoded =
       DecodeBody(ContentEncoding(request), std::move(request.body()), context_.max_body_bytes);
@@ -129,10 +178,17 @@ HttpResponse Api::PostProcess(HttpRequest& request, const RequestTarget& target)
   // The parser takes the body over; a decoded body already has room for simdjson's padding.
   auto parsed = ParseJobBatch(std::move(*decoded), context_.limits);
   if (!parsed.ok()) return ErrorResponse(parsed.status());
+  const auto& jobs = (*parsed)->jobs();
+  if (token != nullptr) {
+    // The projects of a POST are in its body, so this part of the decision waits for the parse;
+    // a job outside the token's projects rejects the whole request before anything is stored.
+    std::vector<std::string> projects;
+    for (const Job& job : jobs) projects.push_back(job.header.project);
+    if (AccessDecision d = DecideProjects(*token, projects); !d.allowed()) return Denied(d);
+  }
   std::vector<std::pair<const Job*, StoredJob>> stored;
   std::vector<StatusDetail> conflicts;
   std::optional<Status> failure;  // the first job the store could not take
-  const auto& jobs = (*parsed)->jobs();
   std::vector<Result<StoredJob>> outcomes = jobs_.StoreMany(jobs);
   for (size_t i = 0; i < jobs.size(); ++i) {
     const Result<StoredJob>& outcome = outcomes[i];
@@ -210,7 +266,7 @@ HttpResponse Api::GetJob(const RequestTarget& target) {
   return MakeResponse(200, std::move(*bytes));
 }
 
-HttpResponse Api::GetProjects(const RequestTarget& target) {
+HttpResponse Api::GetProjects(const RequestTarget& target, const AccessToken* token) {
   if (Status s = CheckParams(target, {}); !s.ok()) return ErrorResponse(s);
   auto projects = jobs_.ListProjects();
   if (!projects.ok()) return ErrorResponse(projects.status());
@@ -218,6 +274,7 @@ HttpResponse Api::GetProjects(const RequestTarget& target) {
   JsonWriter w(out);
   w.BeginObject().Key("projects").BeginArray();
   for (const ProjectSummary& p : *projects) {
+    if (token != nullptr && !token->AllowsProject(p.project)) continue;
     w.BeginObject();
     w.Key("project").String(p.project);
     w.Key("jobs").Int(p.jobs);

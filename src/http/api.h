@@ -6,6 +6,7 @@
 #include <functional>
 
 #include "core/job_parser.h"
+#include "http/access_control.h"
 #include "http/server.h"
 #include "service/job_repository.h"
 #include "service/report_service.h"
@@ -22,6 +23,9 @@ struct ApiContext {
   // The largest request body accepted after Content-Encoding is undone (--max-body): the server
   // limits the bytes on the wire, this the decompressed ones.
   uint64_t max_body_bytes = 64ull << 20;
+  // Bearer-token access control (--auth-tokens-file); null: no tokens, every request allowed.
+  // Not owned; must outlive the Api.
+  const AccessControl* access = nullptr;
 };
 
 // Thread-safe: Handle may run on many threads at once.
@@ -32,10 +36,12 @@ class Api {
   HttpResponse Handle(HttpRequest& request);
 
  private:
-  HttpResponse PostProcess(HttpRequest& request, const struct RequestTarget& target);
+  // `token` is the caller's token entry, null when no access control is configured.
+  HttpResponse PostProcess(HttpRequest& request, const struct RequestTarget& target,
+                           const AccessToken* token);
   HttpResponse GetReport(const HttpRequest& request, const struct RequestTarget& target);
   HttpResponse GetJob(const struct RequestTarget& target);
-  HttpResponse GetProjects(const struct RequestTarget& target);
+  HttpResponse GetProjects(const struct RequestTarget& target, const AccessToken* token);
   HttpResponse GetLatencyStats(const struct RequestTarget& target);
   HttpResponse GetReady();
 

@@ -832,5 +832,132 @@ TEST_F(ApiTest, MalformedTargetIs400) {
   EXPECT_EQ(JsonBody(res.body()).Str("/error/code"), "invalid_request");
 }
 
+// --- access control ---
+
+// The same backends behind an Api with tokens: "admin" (both scopes, every project), "reader"
+// (read, web and api), "ci" (ingest, web).
+class ApiAccessTest : public ApiTest {
+ protected:
+  void SetUp() override {
+    ApiTest::SetUp();
+    auto line = [](std::string_view token, std::string_view rest) {
+      return "sha256:" + Sha256Hex(token) + " " + std::string(rest) + "\n";
+    };
+    Result<AccessControl> access = AccessControl::Parse(
+        line("admin", "ingest,read") + line("reader", "read web,api") + line("ci", "ingest web"),
+        "tokens");
+    ASSERT_TRUE(access.ok()) << access.status().message();
+    access_ = std::make_unique<AccessControl>(std::move(*access));
+    ApiContext context{*store_, *warehouse_, ParseLimits{}, [this] { return now_ms_; }};
+    context.access = access_.get();
+    secured_ = std::make_unique<Api>(std::move(context));
+  }
+  void TearDown() override {
+    secured_.reset();
+    ApiTest::TearDown();
+  }
+  HttpResponse As(std::string_view token, http::verb method, std::string_view target,
+                  std::string body = "") {
+    HttpRequest request{method, target, 11};
+    if (!token.empty()) request.set(http::field::authorization, "Bearer " + std::string(token));
+    request.body() = std::move(body);
+    request.prepare_payload();
+    return secured_->Handle(request);
+  }
+
+  std::unique_ptr<AccessControl> access_;
+  std::unique_ptr<Api> secured_;
+};
+
+TEST_F(ApiAccessTest, NoOrWrongTokenIs401WithWwwAuthenticate) {
+  const std::vector<std::pair<http::verb, std::string>> requests = {
+      {http::verb::post, "/process"},      {http::verb::get, "/report/1"},
+      {http::verb::get, "/jobs/1"},        {http::verb::get, "/projects"},
+      {http::verb::get, "/stats/latency"}, {http::verb::get, "/nope"},
+  };
+  for (const std::string token : {"", "wrong", "admi"}) {
+    for (const auto& [method, target] : requests) {
+      SCOPED_TRACE(token + " " + target);
+      const HttpResponse res = As(token, method, target, "[" + JobJson(1) + "]");
+      ASSERT_EQ(res.result_int(), 401u) << res.body();
+      EXPECT_EQ(res[http::field::www_authenticate], "Bearer");
+      EXPECT_EQ(JsonBody(res.body()).Str("/error/code"), "unauthenticated");
+    }
+  }
+  EXPECT_THAT(StoredIds(), IsEmpty());
+}
+
+TEST_F(ApiAccessTest, OutOfScopeIs403AndStoresNothing) {
+  const HttpResponse post = As("reader", http::verb::post, "/process", JobAt(1, kNowMs, 1, "web"));
+  ASSERT_EQ(post.result_int(), 403u) << post.body();
+  EXPECT_EQ(JsonBody(post.body()).Str("/error/code"), "forbidden");
+  EXPECT_THAT(StoredIds("web"), IsEmpty());
+  for (const char* target : {"/report/1?project=web", "/jobs/1?project=web", "/projects",
+                             "/stats/latency?project=web"}) {
+    SCOPED_TRACE(target);
+    const HttpResponse res = As("ci", http::verb::get, target);
+    ASSERT_EQ(res.result_int(), 403u) << res.body();
+    EXPECT_EQ(JsonBody(res.body()).Str("/error/code"), "forbidden");
+    EXPECT_TRUE(res[http::field::www_authenticate].empty());
+  }
+}
+
+TEST_F(ApiAccessTest, OutOfProjectIs403AndStoresNothing) {
+  // One job of another project rejects the whole batch.
+  const HttpResponse post = As("ci", http::verb::post, "/process",
+                               "[" + JobAt(1, kNowMs, 1, "web") + "," + JobAt(2, kNowMs, 1, "api") +
+                                   "]");
+  ASSERT_EQ(post.result_int(), 403u) << post.body();
+  EXPECT_THAT(JsonBody(post.body()).Str("/error/message"), HasSubstr("project api"));
+  EXPECT_THAT(StoredIds("web"), IsEmpty());
+  EXPECT_THAT(StoredIds("api"), IsEmpty());
+  // The default project when the job names none.
+  EXPECT_EQ(As("ci", http::verb::post, "/process", JobJson(1)).result_int(), 403u);
+  EXPECT_THAT(StoredIds(), IsEmpty());
+
+  PostOk(JobAt(1, kNowMs, 1, "secret"));
+  for (const char* target : {"/report/1?project=secret", "/jobs/1?project=secret", "/jobs/1",
+                             "/report/1", "/stats/latency?project=secret", "/stats/latency"}) {
+    SCOPED_TRACE(target);
+    const HttpResponse res = As("reader", http::verb::get, target);
+    ASSERT_EQ(res.result_int(), 403u) << res.body();
+    EXPECT_EQ(JsonBody(res.body()).Str("/error/code"), "forbidden");
+  }
+}
+
+TEST_F(ApiAccessTest, AllowedRequestsPass) {
+  const HttpResponse post = As("ci", http::verb::post, "/process", JobAt(1, kNowMs, 1, "web"));
+  ASSERT_EQ(post.result_int(), 200u) << post.body();
+  EXPECT_THAT(StoredIds("web"), ::testing::ElementsAre(1));
+  EXPECT_EQ(As("reader", http::verb::get, "/jobs/1?project=web").result_int(), 200u);
+  EXPECT_EQ(As("reader", http::verb::get, "/report/1?project=web").result_int(), 200u);
+  EXPECT_EQ(As("reader", http::verb::get, "/stats/latency?project=web").result_int(), 200u);
+  EXPECT_EQ(As("admin", http::verb::get, "/stats/latency").result_int(), 200u);
+  EXPECT_EQ(As("admin", http::verb::post, "/process", JobJson(2)).result_int(), 200u);
+  EXPECT_EQ(As("admin", http::verb::get, "/jobs/2").result_int(), 200u);
+  // Authenticated, then the usual answers: 404 for a missing job, 405 for a wrong method.
+  EXPECT_EQ(As("reader", http::verb::get, "/jobs/9?project=web").result_int(), 404u);
+  EXPECT_EQ(As("reader", http::verb::post, "/projects").result_int(), 405u);
+}
+
+TEST_F(ApiAccessTest, HealthAndReadinessStayOpen) {
+  EXPECT_EQ(As("", http::verb::get, "/healthz").result_int(), 200u);
+  EXPECT_EQ(As("", http::verb::get, "/readyz").result_int(), 200u);
+  EXPECT_EQ(As("wrong", http::verb::get, "/healthz").result_int(), 200u);
+}
+
+TEST_F(ApiAccessTest, ProjectsListsOnlyTheTokensProjects) {
+  PostOk("[" + JobAt(3, kNowMs, 1, "web") + "," + JobAt(1, kNowMs, 1, "api") + "," +
+         JobAt(1, kNowMs, 1, "secret") + "]");
+  const HttpResponse reader = As("reader", http::verb::get, "/projects");
+  ASSERT_EQ(reader.result_int(), 200u) << reader.body();
+  EXPECT_EQ(reader.body(), R"({"projects":[{"project":"api","jobs":1,"latest_job_id":1},)"
+                           R"({"project":"web","jobs":1,"latest_job_id":3}]})"
+                           "\n");
+  const HttpResponse admin = As("admin", http::verb::get, "/projects");
+  ASSERT_EQ(admin.result_int(), 200u) << admin.body();
+  EXPECT_EQ(JsonBody(admin.body()).Size("/projects"), 3u);
+}
+
 }  // namespace
 }  // namespace buildtrace

@@ -2,6 +2,9 @@
 #include "http/server.h"
 
 #include <algorithm>
+#include <atomic>
+#include <map>
+#include <mutex>
 #include <optional>
 #include <thread>
 #include <vector>
@@ -18,6 +21,10 @@ namespace beast = boost::beast;
 namespace http = beast::http;
 using tcp = net::ip::tcp;
 
+namespace {
+class Session;
+}  // namespace
+
 class HttpServer::Impl {
  public:
   Impl(ServerOptions options, RequestHandler handler, ErrorResponder errors)
@@ -28,18 +35,21 @@ class HttpServer::Impl {
                      ? options_.worker_threads
                      : std::max(2u, std::thread::hardware_concurrency())),
         acceptor_(ioc_),
-        signals_(ioc_, SIGINT, SIGTERM) {}
+        signals_(ioc_, SIGINT, SIGTERM),
+        shutdown_deadline_(ioc_) {}
 
   Status Listen();
   void Run();
   void Stop() {
-    net::post(ioc_, [this] {
-      beast::error_code ignored;
-      acceptor_.close(ignored);
-      signals_.cancel(ignored);
-      ioc_.stop();
-    });
+    net::post(ioc_, [this] { BeginShutdown(); });
   }
+
+  // Once true, sessions answer the request they are reading and then close.
+  bool stopping() const { return stopping_.load(); }
+  // Every open connection registers here: to be counted against max_connections and to be
+  // told when the server stops. Thread-safe.
+  uint64_t AddSession(std::weak_ptr<Session> session);
+  void RemoveSession(uint64_t id);
 
   const ServerOptions& options() const { return options_; }
   const RequestHandler& handler() const { return handler_; }
@@ -49,14 +59,22 @@ class HttpServer::Impl {
 
  private:
   void Accept();
+  void BeginShutdown();
+  size_t open_sessions();
 
   ServerOptions options_;
   RequestHandler handler_;
   ErrorResponder errors_;
+  // Declared before ioc_: sessions destroyed with the io_context's pending work unregister here.
+  std::mutex sessions_mutex_;
+  std::map<uint64_t, std::weak_ptr<Session>> sessions_;  // guarded by sessions_mutex_
+  uint64_t next_session_id_ = 0;                         // guarded by sessions_mutex_
+  std::atomic<bool> stopping_{false};                    // set under sessions_mutex_
   net::io_context ioc_;
   net::thread_pool workers_;
   tcp::acceptor acceptor_;
   net::signal_set signals_;
+  net::steady_timer shutdown_deadline_;
   uint16_t port_ = 0;
 };
 
@@ -64,27 +82,74 @@ namespace {
 
 // Spare capacity left after a request body, for parsers that read past the end (simdjson).
 constexpr size_t kBodyPadding = 64;
+// After an error answer the server reads (and drops) what the client still sends, for up to this
+// long or this many bytes, before closing: closing a socket with unread data resets the
+// connection, and the client may then lose the answer.
+constexpr auto kLingerTime = std::chrono::seconds(1);
+constexpr size_t kLingerBytes = 1 << 20;
 
 class Session : public std::enable_shared_from_this<Session> {
  public:
   Session(tcp::socket socket, HttpServer::Impl& server)
       : stream_(std::move(socket)), server_(server) {}
+  ~Session() {
+    if (id_) server_.RemoveSession(*id_);
+  }
 
-  void Start() { ReadHeader(); }
+  // Counts the connection as open, until the session is destroyed. Once, before the rest.
+  void Register() { id_ = server_.AddSession(weak_from_this()); }
+  // Start() and Reject() run on the session's strand, one of them once.
+  void Start() { ReadRequest(); }
+  // Answers 503 at once: the server has as many connections as it accepts.
+  void Reject() {
+    WriteError(503, "too_many_connections",
+               "the server already has " + std::to_string(server_.options().max_connections) +
+                   " open connections; retry later or raise --max-connections");
+  }
+  // Called once when the server stops, from any thread: a connection waiting for a request
+  // closes now; one whose request has arrived finishes it first (see Write and ReadRequest).
+  void OnServerStopping() {
+    net::post(stream_.get_executor(), [self = shared_from_this()] {
+      if (self->waiting_for_request_) self->Close();
+    });
+  }
+  net::any_io_executor executor() { return stream_.get_executor(); }
 
  private:
-  void ReadHeader() {
+  // The idle timeout runs until the first byte of a request, the header timeout from there to
+  // the end of the headers, so a client that trickles its headers is cut off early.
+  void ReadRequest() {
+    if (server_.stopping()) return Close();
+    waiting_for_request_ = true;
     parser_.emplace();
     parser_->body_limit(server_.options().max_body_bytes);
     parser_->header_limit(server_.options().max_header_bytes);
+    if (buffer_.size() > 0) return ReadHeader();  // a pipelined request has begun already
     stream_.expires_after(server_.options().idle_timeout);
+    stream_.async_read_some(buffer_.prepare(4096),
+                            [self = shared_from_this()](beast::error_code ec, size_t n) {
+                              if (ec) return self->OnReadError(ec);
+                              self->buffer_.commit(n);
+                              self->ReadHeader();
+                            });
+  }
+
+  void ReadHeader() {
+    stream_.expires_after(server_.options().header_timeout);
     http::async_read_header(stream_, buffer_, *parser_,
                             beast::bind_front_handler(&Session::OnHeader, shared_from_this()));
   }
 
   void OnHeader(beast::error_code ec, size_t) {
     if (ec) return OnReadError(ec);
+    waiting_for_request_ = false;
     const HttpRequest& req = parser_->get();
+    if (req.target().size() > server_.options().max_url_bytes) {
+      return WriteError(414, "uri_too_long",
+                        "the request target (URL) exceeds " +
+                            std::to_string(server_.options().max_url_bytes) +
+                            " bytes; shorten it or raise --max-url");
+    }
     if (auto length = parser_->content_length();
         length && *length > server_.options().max_body_bytes) {
       return TooLarge();
@@ -159,6 +224,7 @@ class Session : public std::enable_shared_from_this<Session> {
   void WriteError(unsigned status, std::string code, std::string message) {
     HttpResponse res = server_.errors()(status, std::move(code), std::move(message));
     res.keep_alive(false);
+    linger_ = true;
     Write(std::move(res));
   }
 
@@ -196,6 +262,7 @@ class Session : public std::enable_shared_from_this<Session> {
 
   void Write(HttpResponse res) {
     response_ = std::make_shared<HttpResponse>(std::move(res));
+    if (server_.stopping()) response_->keep_alive(false);
     response_->prepare_payload();
     stream_.expires_after(server_.options().request_timeout);
     http::async_write(stream_, *response_,
@@ -205,8 +272,25 @@ class Session : public std::enable_shared_from_this<Session> {
   void OnWrite(beast::error_code ec, size_t) {
     const bool keep_alive = response_->keep_alive();
     response_.reset();
-    if (ec || !keep_alive) return Close();
-    ReadHeader();
+    if (ec) return Close();
+    if (!keep_alive) return linger_ ? Linger() : Close();
+    ReadRequest();
+  }
+
+  void Linger() {
+    beast::error_code ignored;
+    stream_.socket().shutdown(tcp::socket::shutdown_send, ignored);
+    stream_.expires_after(kLingerTime);
+    Drain(0);
+  }
+
+  void Drain(size_t drained) {
+    buffer_.clear();
+    stream_.async_read_some(buffer_.prepare(64 << 10), [self = shared_from_this(), drained](
+                                                          beast::error_code ec, size_t n) {
+      if (ec || drained + n > kLingerBytes) return self->Close();
+      self->Drain(drained + n);
+    });
   }
 
   void Close() {
@@ -220,9 +304,57 @@ class Session : public std::enable_shared_from_this<Session> {
   std::optional<http::request_parser<http::string_body>> parser_;
   std::shared_ptr<HttpResponse> response_;
   HttpServer::Impl& server_;
+  std::optional<uint64_t> id_;        // in the server's list of sessions
+  bool waiting_for_request_ = false;  // no request's headers have arrived since the last answer
+  bool linger_ = false;               // the answer is an error: drain the socket before closing
 };
 
 }  // namespace
+
+uint64_t HttpServer::Impl::AddSession(std::weak_ptr<Session> session) {
+  std::lock_guard lock(sessions_mutex_);
+  const uint64_t id = next_session_id_++;
+  sessions_.emplace(id, std::move(session));
+  return id;
+}
+
+void HttpServer::Impl::RemoveSession(uint64_t id) {
+  std::lock_guard lock(sessions_mutex_);
+  sessions_.erase(id);
+  if (stopping_ && sessions_.empty()) ioc_.stop();
+}
+
+size_t HttpServer::Impl::open_sessions() {
+  std::lock_guard lock(sessions_mutex_);
+  return sessions_.size();
+}
+
+// Runs on the io_context. The deadline bounds the wait for connections that do not finish.
+void HttpServer::Impl::BeginShutdown() {
+  if (stopping_) return;
+  beast::error_code ignored;
+  acceptor_.close(ignored);
+  signals_.cancel(ignored);
+  std::vector<std::shared_ptr<Session>> open;
+  {
+    std::lock_guard lock(sessions_mutex_);
+    stopping_ = true;
+    if (sessions_.empty()) return ioc_.stop();
+    for (auto& [id, weak] : sessions_) {
+      if (auto session = weak.lock()) open.push_back(std::move(session));
+    }
+  }
+  LogInfo("stopping: no new connections; finishing the requests of " +
+          std::to_string(open.size()) + " open connections");
+  for (auto& session : open) session->OnServerStopping();
+  shutdown_deadline_.expires_after(options_.shutdown_timeout);
+  shutdown_deadline_.async_wait([this](beast::error_code ec) {
+    if (ec) return;
+    LogError("stopping: connections still open after " +
+             std::to_string(options_.shutdown_timeout.count()) + " ms; closing them");
+    ioc_.stop();
+  });
+}
 
 Status HttpServer::Impl::Listen() {
   beast::error_code ec;
@@ -245,7 +377,15 @@ Status HttpServer::Impl::Listen() {
 void HttpServer::Impl::Accept() {
   acceptor_.async_accept(net::make_strand(ioc_), [this](beast::error_code ec, tcp::socket socket) {
     if (ec == net::error::operation_aborted || !acceptor_.is_open()) return;
-    if (!ec) std::make_shared<Session>(std::move(socket), *this)->Start();
+    if (!ec) {
+      auto session = std::make_shared<Session>(std::move(socket), *this);
+      const bool full = open_sessions() >= options_.max_connections;
+      session->Register();
+      net::post(session->executor(), [session, full] {
+        if (full) return session->Reject();
+        session->Start();
+      });
+    }
     Accept();
   });
 }
@@ -261,6 +401,8 @@ void HttpServer::Impl::Run() {
   for (int i = 1; i < options_.io_threads; ++i) threads.emplace_back([this] { ioc_.run(); });
   ioc_.run();
   for (auto& t : threads) t.join();
+  // Handlers still queued after the shutdown deadline are dropped; running ones are waited for.
+  workers_.stop();
   workers_.join();
 }
 

@@ -33,8 +33,15 @@ struct ServerOptions {
   uint16_t port = 8080;                                // 0 picks a free port
   uint64_t max_body_bytes = 64ull << 20;               // larger bodies get 413
   uint32_t max_header_bytes = 64u << 10;               // larger headers get 431
-  std::chrono::milliseconds idle_timeout{60'000};      // keep-alive wait for the next request
+  uint32_t max_url_bytes = 8u << 10;                   // longer request targets get 414
+  // Beyond this many open connections, a new one gets 503 and is closed.
+  uint32_t max_connections = 1024;
+  std::chrono::milliseconds idle_timeout{60'000};      // keep-alive wait for a request's 1st byte
+  std::chrono::milliseconds header_timeout{10'000};    // from its 1st byte to the end of headers
   std::chrono::milliseconds request_timeout{120'000};  // to receive a whole request
+  // After Stop() or SIGTERM: how long requests in flight may take to finish before the server
+  // stops anyway (Cloud Run kills the container 10 s after SIGTERM).
+  std::chrono::milliseconds shutdown_timeout{10'000};
   int io_threads = 1;
   int worker_threads = 0;  // 0: max(2, hardware threads)
 };
@@ -52,7 +59,11 @@ class HttpServer {
   uint16_t port() const;
   // Serves until Stop() or SIGINT/SIGTERM; returns after in-flight handlers have finished.
   void Run();
-  // Thread-safe; makes Run() return.
+  // Thread-safe; a graceful stop that makes Run() return. The acceptor closes at once, so new
+  // connections are refused; connections waiting for a request are closed; a request whose
+  // headers have arrived is read, handled and answered (with `Connection: close`). Run() returns
+  // when the last connection has closed, or after options.shutdown_timeout at the latest (a
+  // handler still running then is waited for, but its answer is not sent).
   void Stop();
 
   class Impl;  // in server.cc; public only so that the connection code there can name it

@@ -200,16 +200,26 @@ Status ServerProcess::Stop(int signal) {
                            : signal == SIGINT ? "SIGINT"
                                               : "signal " + std::to_string(signal);
   if (::kill(pid, signal) != 0) return Internal(ErrnoText("kill(" + name + ")"));
+  return AwaitExitAfter(name);
+}
+
+Status ServerProcess::AwaitExit() {
+  if (pid_ <= 0) return Internal("the server was already stopped; start a new one");
+  return AwaitExitAfter("the test's signal");
+}
+
+Status ServerProcess::AwaitExitAfter(const std::string& cause) {
+  const pid_t pid = pid_;
   if (!WaitForExit(options_.stop_timeout)) {
     KillAndReap();
     return Unavailable("server " + std::to_string(pid) + " did not exit within " +
-                       std::to_string(options_.stop_timeout.count()) + " ms of " + name +
+                       std::to_string(options_.stop_timeout.count()) + " ms of " + cause +
                        " and was killed with SIGKILL");
   }
   const int status = Reap();
   if (WIFEXITED(status) && WEXITSTATUS(status) == 0) return Status::Ok();
   return Internal("server " + std::to_string(pid) + " " + DescribeWaitStatus(status) + " after " +
-                  name + "; expected a clean exit with status 0");
+                  cause + "; expected a clean exit with status 0");
 }
 
 }  // namespace buildtrace::e2e

@@ -44,6 +44,9 @@ class ServerProcess {
   // (another exit status, a signal, or no exit in time, after which it was killed with SIGKILL
   // and reaped). Once only.
   Status Stop(int signal = SIGTERM);
+  // Like Stop(), for a process the test has already signalled itself (::kill(pid(), ...)):
+  // only waits for its exit and reports it the same way. Once only, instead of Stop().
+  Status AwaitExit();
 
   pid_t pid() const { return pid_; }  // -1 once the process is reaped
   uint16_t port() const { return port_; }
@@ -61,6 +64,8 @@ class ServerProcess {
   // Reaps the exited process; returns its wait status.
   int Reap();
   void KillAndReap();
+  // Waits for the exit that `cause` (e.g. "SIGTERM") should bring, then reaps: see Stop().
+  Status AwaitExitAfter(const std::string& cause);
 
   Options options_;
   pid_t pid_ = -1;      // -1 once reaped

@@ -61,7 +61,7 @@ TEST_F(E2eWire, ChunkedBodyIsStored) {
   job.job_id = 1;
   const std::string body = job.ToJson();
   const size_t half = body.size() / 2;
-  char size1[16], size2[16];
+  char size1[24], size2[24];
   std::snprintf(size1, sizeof size1, "%zx", half);
   std::snprintf(size2, sizeof size2, "%zx", body.size() - half);
   const std::string request =
