@@ -1,5 +1,5 @@
 #!/usr/bin/env bash
-# Installs the Debian 12 packages BuildTrace needs to build, test and benchmark.
+# Installs the Debian 12 packages BuildTrace needs to build, test, fuzz and benchmark.
 # Idempotent: packages already present are skipped, so it is cheap to run every time.
 set -euo pipefail
 
@@ -14,6 +14,7 @@ packages=(
   libcurl4-openssl-dev  # S3, GCS and BigQuery over HTTPS (SigV4 signing)
   libpq-dev postgresql  # the PostgreSQL warehouse, and the server its tests start
   libgtest-dev libgmock-dev libbenchmark-dev
+  clang-14 libclang-rt-14-dev  # libFuzzer targets (scripts/fuzz.sh), with LeakSanitizer
   curl sqlite3 time
 )
 
