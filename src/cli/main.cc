@@ -60,6 +60,17 @@ void AddServeLimits(CLI::App& serve, buildtrace::ServeOptions& o) {
   serve.add_option("--request-timeout", o.request_timeout_ms,
                    "How long a whole request may take to arrive (default 120s)")
       ->transform(ms)->check(positive);
+  serve.add_option("--max-jobs-per-request", o.limits.max_jobs,
+                   "Jobs in one POST /process at most (413 beyond)")
+      ->check(CLI::Range(size_t{1}, size_t{1'000'000}))->capture_default_str();
+  serve.add_option("--max-objects", o.limits.max_objects, "Objects in one job's state at most")
+      ->check(CLI::Range(size_t{1}, size_t{100'000'000}))->capture_default_str();
+  serve.add_option("--max-id-bytes", o.limits.max_id_bytes, "Longest object ID")
+      ->check(CLI::Range(size_t{1}, size_t{65'536}))->capture_default_str();
+  serve.add_option("--max-hash-bytes", o.limits.max_hash_bytes, "Longest hash string")
+      ->check(CLI::Range(size_t{1}, size_t{65'536}))->capture_default_str();
+  serve.add_option("--max-depth", o.limits.max_depth, "Deepest nesting in a structured object")
+      ->check(CLI::Range(1, 256))->capture_default_str();
   serve.add_option("--shutdown-timeout", o.shutdown_timeout_ms,
                    "On SIGTERM, how long requests in flight may take to finish (default 10s)")
       ->transform(ms)->check(positive);

@@ -91,7 +91,7 @@ int RunServe(const ServeOptions& options) {
     std::fprintf(stderr, "buildtrace serve: %s\n", warehouse.status().message().c_str());
     return 1;
   }
-  Api api(ApiContext{**store, **warehouse, ParseLimits{}, NowMs, options.max_body_bytes,
+  Api api(ApiContext{**store, **warehouse, options.limits, NowMs, options.max_body_bytes,
                      *access ? &**access : nullptr});
   ServerOptions server_options;
   server_options.host = options.host;

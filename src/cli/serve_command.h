@@ -4,6 +4,8 @@
 #include <cstdint>
 #include <string>
 
+#include "core/job_parser.h"
+
 namespace buildtrace {
 
 struct ServeOptions {
@@ -22,6 +24,7 @@ struct ServeOptions {
   int64_t header_timeout_ms = 10'000;
   int64_t request_timeout_ms = 120'000;
   int64_t shutdown_timeout_ms = 10'000;
+  ParseLimits limits;  // what one request and one job may hold (see core/job_parser.h)
   std::string auth_tokens_file;       // empty: no access control
   bool allow_unauthenticated = false;  // without tokens, listen on a non-loopback host anyway
 };

@@ -106,5 +106,35 @@ TEST_F(E2eMaxConnections, ConnectionBeyondTheMaximumGets503AndIsClosed) {
   EXPECT_EQ(status, 200);
 }
 
+class E2eJobLimits : public E2eTest {
+ protected:
+  std::vector<std::string> ServeArgs() const override {
+    return {"--max-objects", "2", "--max-jobs-per-request", "2", "--max-id-bytes", "4"};
+  }
+};
+
+TEST_F(E2eJobLimits, EachLimitHasItsOwnErrorAndNothingIsStored) {
+  TestJob many;
+  many.state = R"({"a":"h","b":"h","c":"h"})";
+  HttpResponse objects = Post("/process", many.ToJson());
+  EXPECT_TRUE(IsError(objects, 400, "invalid_job"));
+  EXPECT_NE(objects.body.find("holds more than 2 objects"), std::string::npos) << objects.body;
+
+  TestJob long_id;
+  long_id.state = R"({"abcde":"h"})";
+  HttpResponse id = Post("/process", long_id.ToJson());
+  EXPECT_TRUE(IsError(id, 400, "invalid_job"));
+  EXPECT_NE(id.body.find("object IDs must be 1-4 bytes"), std::string::npos) << id.body;
+
+  TestJob a, b, c;
+  a.job_id = 1;
+  b.job_id = 2;
+  c.job_id = 3;
+  HttpResponse jobs = Post("/process", BatchJson({a, b, c}));
+  EXPECT_TRUE(IsError(jobs, 413, "too_many_jobs"));
+  ExpectNothingStored();
+  EXPECT_EQ(Post("/process", BatchJson({a, b})).status, 200);
+}
+
 }  // namespace
 }  // namespace buildtrace::e2e
