@@ -239,9 +239,8 @@ Status BigQueryWarehouse::CheckSchema(const HttpReply& reply) {
 
 Result<bool> BigQueryWarehouse::Record(const MetricsRow& row) {
   const std::string operation = RecordOperation(row);
-  if (row.job_id < 1 || (row.base_job_id && *row.base_job_id < 1)) {
-    return InvalidArgument(Prefix() + operation +
-                           ": job ids start at 1; send a job_id and base_job_id >= 1");
+  if (Status status = CheckMetricsRow(row); !status.ok()) {
+    return status.WithContext(Prefix() + operation + ": ");
   }
   const std::string insert_id = InsertIdOf(row);
   std::lock_guard lock(record_stripes_[std::hash<std::string>{}(insert_id) %
@@ -330,12 +329,8 @@ Status BigQueryWarehouse::InsertRow(const MetricsRow& row, const std::string& in
 
 Result<LatencyStats> BigQueryWarehouse::Latency(const LatencyQuery& query) {
   const std::string operation = LatencyOperation(query);
-  for (size_t i = 0; i < query.quantiles.size(); ++i) {
-    if (!(query.quantiles[i] >= 0.0 && query.quantiles[i] <= 1.0)) {
-      return InvalidArgument(Prefix() + operation + ": quantile " + std::to_string(i) + " is " +
-                             std::to_string(query.quantiles[i]) +
-                             "; each quantile must be in [0, 1]");
-    }
+  if (Status status = CheckLatencyQuery(query); !status.ok()) {
+    return status.WithContext(Prefix() + operation + ": ");
   }
   Result<std::string> answer = RunQuery(
       WithTable(kLatencySql, TableSql()),

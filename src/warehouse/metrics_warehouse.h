@@ -44,6 +44,12 @@ struct LatencyStats {
   std::vector<std::optional<double>> values;
 };
 
+// What every warehouse requires of its input, checked in one place: job ids (and a base, when
+// there is one) start at 1; each quantile is in [0, 1]. kInvalidArgument with a message for the
+// caller to prefix with the backend and the operation.
+Status CheckMetricsRow(const MetricsRow& row);
+Status CheckLatencyQuery(const LatencyQuery& query);
+
 // All methods are safe to call concurrently from any thread and from several instances sharing
 // one warehouse.
 class MetricsWarehouse {

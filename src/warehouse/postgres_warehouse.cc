@@ -172,16 +172,6 @@ std::string OneLine(std::string text) {
   return out;
 }
 
-Status CheckQuantiles(const std::vector<double>& quantiles) {
-  for (size_t i = 0; i < quantiles.size(); ++i) {
-    if (!(quantiles[i] >= 0.0 && quantiles[i] <= 1.0)) {  // also rejects NaN
-      return InvalidArgument("quantile " + std::to_string(i) + " is " +
-                             std::to_string(quantiles[i]) + "; each quantile must be in [0, 1]");
-    }
-  }
-  return Status::Ok();
-}
-
 // The shortest text that reads back as the same double, so values cross the wire exactly.
 std::string DoubleText(double value) {
   char buffer[32];
@@ -457,9 +447,8 @@ Result<std::unique_ptr<PostgresWarehouse>> PostgresWarehouse::Open(const std::st
 }
 
 Result<bool> PostgresWarehouse::Record(const MetricsRow& row) {
-  if (row.job_id < 1 || (row.base_job_id && *row.base_job_id < 1)) {
-    return InvalidArgument(
-        Message(RecordOperation(row), "job ids start at 1; send a job_id and base_job_id >= 1"));
+  if (Status status = CheckMetricsRow(row); !status.ok()) {
+    return InvalidArgument(Message(RecordOperation(row), status.message()));
   }
   auto text = [](int64_t value) { return std::optional<std::string>(std::to_string(value)); };
   const Params params = {
@@ -477,7 +466,7 @@ Result<bool> PostgresWarehouse::Record(const MetricsRow& row) {
 
 Result<LatencyStats> PostgresWarehouse::Latency(const LatencyQuery& query) {
   const std::string operation = LatencyOperation(query);
-  if (Status status = CheckQuantiles(query.quantiles); !status.ok()) {
+  if (Status status = CheckLatencyQuery(query); !status.ok()) {
     return status.WithContext("postgresql warehouse " + described_ + ": " + operation + ": ");
   }
   const Params params = {std::to_string(query.from_ms), std::to_string(query.to_ms), query.project,

@@ -188,16 +188,6 @@ std::string QuantilesJson(const std::vector<double>& quantiles) {
   return json + "]";
 }
 
-Status CheckQuantiles(const std::vector<double>& quantiles) {
-  for (size_t i = 0; i < quantiles.size(); ++i) {
-    if (!(quantiles[i] >= 0.0 && quantiles[i] <= 1.0)) {  // also rejects NaN
-      return InvalidArgument("quantile " + std::to_string(i) + " is " +
-                             std::to_string(quantiles[i]) + "; each quantile must be in [0, 1]");
-    }
-  }
-  return Status::Ok();
-}
-
 std::string RecordOperation(const MetricsRow& row) {
   return "record job " + std::to_string(row.job_id) + " of project " + row.project;
 }
@@ -233,9 +223,8 @@ Result<std::unique_ptr<SqliteWarehouse>> SqliteWarehouse::Open(const std::string
 }
 
 Result<bool> SqliteWarehouse::Record(const MetricsRow& row) {
-  if (row.job_id < 1 || (row.base_job_id && *row.base_job_id < 1)) {
-    return InvalidArgument(Prefix(path_) + RecordOperation(row) +
-                           ": job ids start at 1; send a job_id and base_job_id >= 1");
+  if (Status status = CheckMetricsRow(row); !status.ok()) {
+    return status.WithContext(Prefix(path_) + RecordOperation(row) + ": ");
   }
   std::lock_guard<std::mutex> lock(mutex_);
   sqlite3* db = db_.get();
@@ -251,7 +240,7 @@ Result<bool> SqliteWarehouse::Record(const MetricsRow& row) {
 }
 
 Result<LatencyStats> SqliteWarehouse::Latency(const LatencyQuery& query) {
-  if (Status status = CheckQuantiles(query.quantiles); !status.ok()) {
+  if (Status status = CheckLatencyQuery(query); !status.ok()) {
     return status.WithContext(Prefix(path_) + LatencyOperation(query) + ": ");
   }
   const std::string quantiles = QuantilesJson(query.quantiles);

@@ -1,0 +1,24 @@
+// Input checks shared by every MetricsWarehouse implementation.
+#include "warehouse/metrics_warehouse.h"
+
+namespace buildtrace {
+
+Status CheckMetricsRow(const MetricsRow& row) {
+  if (row.job_id < 1 || (row.base_job_id && *row.base_job_id < 1)) {
+    return InvalidArgument("job ids start at 1; send a job_id and base_job_id >= 1");
+  }
+  return Status::Ok();
+}
+
+Status CheckLatencyQuery(const LatencyQuery& query) {
+  for (size_t i = 0; i < query.quantiles.size(); ++i) {
+    const double q = query.quantiles[i];
+    if (!(q >= 0.0 && q <= 1.0)) {  // also rejects NaN
+      return InvalidArgument("quantile " + std::to_string(i) + " is " + std::to_string(q) +
+                             "; each quantile must be in [0, 1]");
+    }
+  }
+  return Status::Ok();
+}
+
+}  // namespace buildtrace
