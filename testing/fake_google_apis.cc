@@ -324,6 +324,10 @@ class FakeGoogleApis::Impl {
         p[6] == "o" && r.method == "POST") {
       return Op::kUpload;
     }
+    if (n == 7 && p[1] == "storage" && p[2] == "v1" && p[3] == "b" && p[5] == "o" &&
+        r.method == "DELETE") {
+      return Op::kDeleteObject;
+    }
     if (n >= 5 && p[1] == "storage" && p[2] == "v1" && p[3] == "b" && r.method == "GET") {
       if (n == 6 && p[5] == "o") return Op::kListObjects;
       if (n == 7 && p[5] == "o") return Op::kGetObject;  // the name must be one encoded segment
@@ -368,6 +372,7 @@ class FakeGoogleApis::Impl {
       case Op::kOAuthToken: return OAuthToken(r);
       case Op::kUpload: return Upload(r, p[5]);
       case Op::kGetObject: return GetObject(r, p[4], PercentDecode(p[6], false));
+      case Op::kDeleteObject: return DeleteObject(p[4], PercentDecode(p[6], false));
       case Op::kListObjects: return ListObjects(r, p[4]);
       case Op::kTestPermissions: return TestPermissions(r, p[4]);
       case Op::kGetTable: return GetTable(p[4], p[6], p[8]);
@@ -477,6 +482,16 @@ class FakeGoogleApis::Impl {
     auto o = b->second.find(name);
     if (o == b->second.end()) return GoogleError(404, "notFound", "No such object: " + bucket + "/" + name);
     return Response{200, "application/octet-stream", o->second};
+  }
+
+  // objects.delete: 204 with no body; 404 when there is no such object.
+  Response DeleteObject(const std::string& bucket, const std::string& name) {
+    auto b = buckets_.find(bucket);
+    if (b == buckets_.end()) return GoogleError(404, "notFound", "The specified bucket does not exist.");
+    if (b->second.erase(name) == 0) {
+      return GoogleError(404, "notFound", "No such object: " + bucket + "/" + name);
+    }
+    return Response{204, "application/json", ""};
   }
 
   Response ListObjects(const Request& r, const std::string& bucket) {

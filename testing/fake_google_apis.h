@@ -41,6 +41,7 @@ class FakeGoogleApis {
     kOAuthToken,
     kUpload,
     kGetObject,
+    kDeleteObject,
     kListObjects,
     kTestPermissions,
     kGetTable,

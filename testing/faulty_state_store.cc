@@ -44,6 +44,11 @@ Result<std::vector<std::string>> FaultyStateStore::List(std::string_view prefix)
   return target_.List(prefix);
 }
 
+Status FaultyStateStore::Delete(std::string_view name) {
+  if (Status s = Enter(Method::kDelete); !s.ok()) return s;
+  return target_.Delete(name);
+}
+
 Status FaultyStateStore::Probe() {
   if (Status s = Enter(Method::kProbe); !s.ok()) return s;
   return target_.Probe();

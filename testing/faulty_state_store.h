@@ -19,7 +19,7 @@ namespace buildtrace {
 
 class FaultyStateStore : public StateStore {
  public:
-  enum class Method { kCreateIfAbsent, kRead, kList, kProbe };
+  enum class Method { kCreateIfAbsent, kRead, kList, kDelete, kProbe };
 
   // Forwards to `target`, which must outlive this wrapper. No faults until told.
   explicit FaultyStateStore(StateStore& target) : target_(target) {}
@@ -39,6 +39,7 @@ class FaultyStateStore : public StateStore {
   Status CreateIfAbsent(std::string_view name, std::string_view data) override;
   Result<std::string> Read(std::string_view name) override;
   Result<std::vector<std::string>> List(std::string_view prefix) override;
+  Status Delete(std::string_view name) override;
   Status Probe() override;
   std::string Describe() const override { return target_.Describe(); }
 
@@ -57,7 +58,7 @@ class FaultyStateStore : public StateStore {
 
   StateStore& target_;
   mutable std::mutex mutex_;  // guards methods_
-  std::array<MethodState, 4> methods_;
+  std::array<MethodState, 5> methods_;
 };
 
 }  // namespace buildtrace

@@ -123,10 +123,37 @@ TEST_P(StateStoreConformanceTest, InvalidNamesAreRejected) {
     EXPECT_EQ(created.code(), StatusCode::kInvalidArgument)
         << "'" << name << "': " << StatusText(created);
     EXPECT_EQ(store().Read(name).status().code(), StatusCode::kInvalidArgument) << name;
+    EXPECT_EQ(store().Delete(name).code(), StatusCode::kInvalidArgument) << name;
   }
   Result<Names> all = store().List("");
   ASSERT_TRUE(all.ok()) << StatusText(all.status());
   EXPECT_EQ(*all, Names{}) << "a rejected create left something behind";
+}
+
+TEST_P(StateStoreConformanceTest, DeleteRemovesOnlyThatObject) {
+  for (std::string_view name : {"outbox/p1/1.json", "outbox/p1/2.json", "outbox/p10/1.json"}) {
+    ASSERT_TRUE(store().CreateIfAbsent(name, name).ok()) << name;
+  }
+  const Status deleted = store().Delete("outbox/p1/1.json");
+  ASSERT_TRUE(deleted.ok()) << StatusText(deleted);
+  EXPECT_EQ(store().Read("outbox/p1/1.json").status().code(), StatusCode::kNotFound);
+  Result<Names> left = store().List("outbox/");
+  ASSERT_TRUE(left.ok()) << StatusText(left.status());
+  EXPECT_EQ(*left, (Names{"outbox/p1/2.json", "outbox/p10/1.json"}));
+  Result<std::string> kept = store().Read("outbox/p1/2.json");
+  ASSERT_TRUE(kept.ok()) << StatusText(kept.status());
+  EXPECT_EQ(*kept, "outbox/p1/2.json");
+}
+
+TEST_P(StateStoreConformanceTest, DeleteOfMissingIsOkAndTheNameCanBeCreatedAgain) {
+  ASSERT_TRUE(store().CreateIfAbsent("outbox/p1/1.json", "first").ok());
+  EXPECT_TRUE(store().Delete("outbox/p1/missing.json").ok());
+  EXPECT_TRUE(store().Delete("outbox/p1/1.json").ok());
+  EXPECT_TRUE(store().Delete("outbox/p1/1.json").ok()) << "a second delete is Ok too";
+  ASSERT_TRUE(store().CreateIfAbsent("outbox/p1/1.json", "second").ok());
+  Result<std::string> read = store().Read("outbox/p1/1.json");
+  ASSERT_TRUE(read.ok()) << StatusText(read.status());
+  EXPECT_EQ(*read, "second");
 }
 
 // Fills the store for the List tests. Created out of order; the byte order of '/', '0', 'A', '_'

@@ -10,6 +10,7 @@
 
 #include "core/report.h"
 #include "service/job_repository.h"
+#include "service/metrics_outbox.h"
 #include "warehouse/metrics_warehouse.h"
 
 namespace buildtrace {
@@ -24,13 +25,16 @@ struct ReportRequest {
 // Thread-safe if the repository's store and the warehouse are.
 class ReportService {
  public:
-  ReportService(JobRepository& jobs, MetricsWarehouse& warehouse)
-      : jobs_(jobs), warehouse_(warehouse) {}
+  // `outbox` (may be null: a refused row is then only reported as failed) keeps the rows the
+  // warehouse refuses for a retry in the background.
+  ReportService(JobRepository& jobs, MetricsWarehouse& warehouse, MetricsOutbox* outbox = nullptr)
+      : jobs_(jobs), warehouse_(warehouse), outbox_(outbox) {}
 
   // Computes the report afresh and records its metrics row. kNotFound if the job or the
   // explicit base does not exist; kUnavailable if the store cannot be read; kInternal if a
-  // stored job is corrupt. A warehouse failure is not an error: the report says so in its
-  // `warehouse` section.
+  // stored job is corrupt. A warehouse failure is not an error: the row goes to the outbox and
+  // the report's `warehouse` section says "pending" ("failed" when the outbox cannot keep it
+  // either, or there is none).
   Result<Report> Build(const ReportRequest& request);
 
   // The rendered report, from the store's copy when one was kept, else built, recorded, kept
@@ -45,6 +49,7 @@ class ReportService {
 
   JobRepository& jobs_;
   MetricsWarehouse& warehouse_;
+  MetricsOutbox* outbox_;
 };
 
 // Where the rendered report for `request` with `base` is kept:

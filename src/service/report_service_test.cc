@@ -106,10 +106,14 @@ class ReportServiceTest : public ::testing::Test {
     store_ = std::make_unique<FaultyStateStore>(*file_store_);
     warehouse_ = std::make_unique<FaultyMetricsWarehouse>(*sqlite_);
     jobs_ = std::make_unique<JobRepository>(*store_, ParseLimits{});
-    reports_ = std::make_unique<ReportService>(*jobs_, *warehouse_);
+    // Not started: the tests drive its passes themselves.
+    outbox_ = std::make_unique<MetricsOutbox>(*store_, *warehouse_, OutboxOptions{},
+                                              [] { return kTenOClockMs; });
+    reports_ = std::make_unique<ReportService>(*jobs_, *warehouse_, outbox_.get());
   }
   void TearDown() override {
     reports_.reset();
+    outbox_.reset();
     jobs_.reset();
     warehouse_.reset();
     store_.reset();
@@ -152,6 +156,7 @@ class ReportServiceTest : public ::testing::Test {
   std::unique_ptr<FaultyStateStore> store_;
   std::unique_ptr<FaultyMetricsWarehouse> warehouse_;
   std::unique_ptr<JobRepository> jobs_;
+  std::unique_ptr<MetricsOutbox> outbox_;
   std::unique_ptr<ReportService> reports_;
 };
 
@@ -340,25 +345,72 @@ TEST_F(ReportServiceTest, SameReportTwiceRecordsOneRow) {
   EXPECT_EQ(stats->count, 1);
 }
 
-TEST_F(ReportServiceTest, FailingWarehouseStillGivesTheReport) {
+TEST_F(ReportServiceTest, ARowTheWarehouseRefusesGoesToTheOutboxAndTheReportSaysPending) {
   Post({.id = 1, .state = R"({"A":"a","B":"b"})"});
   warehouse_->Fail(WarehouseMethod::kRecord, Unavailable("metrics database is locked"));
   Result<Report> report = Build(1);
   ASSERT_TRUE(report.ok()) << report.status().message();
   EXPECT_EQ(report->diff.counts.added, 2);
   ASSERT_TRUE(report->warehouse);
-  EXPECT_EQ(report->warehouse->status, "failed");
+  EXPECT_EQ(report->warehouse->status, "pending");
   EXPECT_FALSE(report->warehouse->inserted);
-  EXPECT_EQ(report->warehouse->message, "metrics database is locked");
+  EXPECT_EQ(report->warehouse->message,
+            "the warehouse did not take the row (metrics database is locked); it is kept in the "
+            "outbox and retried in the background");
   EXPECT_THAT(ReadRows(DbPath()), IsEmpty());
+  Result<std::string> entry = file_store_->Read("outbox/p/0000000000000000001-none.json");
+  ASSERT_TRUE(entry.ok()) << entry.status().message();
+  EXPECT_EQ(*entry, EncodeOutboxEntry(MetricsRowFor(*report), kTenOClockMs));
 
-  // Once the warehouse is back, the next report writes the row.
+  // Asked again while the row waits: pending, without asking the warehouse again.
+  Result<Report> again = Build(1);
+  ASSERT_TRUE(again.ok()) << again.status().message();
+  EXPECT_EQ(again->warehouse->status, "pending");
+  EXPECT_THAT(again->warehouse->message, HasSubstr("waits in the outbox"));
+  EXPECT_EQ(warehouse_->Calls(WarehouseMethod::kRecord), 1);
+
+  // The warehouse is back: the outbox writes the row, the next report finds it there.
+  warehouse_->Heal();
+  ASSERT_TRUE(outbox_->DrainOnce().ok());
+  ASSERT_EQ(ReadRows(DbPath()).size(), 1u);
+  EXPECT_EQ(ReadRows(DbPath()).front(), MetricsRowFor(*report));
+  Result<Report> recorded = Build(1);
+  ASSERT_TRUE(recorded.ok()) << recorded.status().message();
+  EXPECT_EQ(recorded->warehouse->status, "recorded");
+  EXPECT_FALSE(recorded->warehouse->inserted);
+  EXPECT_EQ(ReadRows(DbPath()).size(), 1u);
+}
+
+TEST_F(ReportServiceTest, ARowNeitherTheWarehouseNorTheOutboxTakesIsFailed) {
+  Post({.id = 1});
+  warehouse_->Fail(WarehouseMethod::kRecord, Unavailable("warehouse down"));
+  store_->Fail(StoreMethod::kCreateIfAbsent, Unavailable("store full"));
+  Result<Report> report = Build(1);
+  ASSERT_TRUE(report.ok()) << report.status().message();
+  EXPECT_EQ(report->warehouse->status, "failed");
+  EXPECT_EQ(report->warehouse->message,
+            "warehouse down; keeping it in the outbox failed too (store full); it is recorded "
+            "when the report is asked for again");
+  store_->Heal();
   warehouse_->Heal();
   Result<Report> again = Build(1);
   ASSERT_TRUE(again.ok()) << again.status().message();
   EXPECT_EQ(again->warehouse->status, "recorded");
   EXPECT_TRUE(again->warehouse->inserted);
   EXPECT_EQ(ReadRows(DbPath()).size(), 1u);
+}
+
+TEST_F(ReportServiceTest, WithoutAnOutboxARefusedRowIsFailed) {
+  Post({.id = 1});
+  ReportService without_outbox(*jobs_, *warehouse_);
+  warehouse_->Fail(WarehouseMethod::kRecord, Unavailable("warehouse down"));
+  ReportRequest request;
+  request.project = "p";
+  request.job_id = 1;
+  Result<Report> report = without_outbox.Build(request);
+  ASSERT_TRUE(report.ok()) << report.status().message();
+  EXPECT_EQ(report->warehouse->status, "failed");
+  EXPECT_EQ(report->warehouse->message, "warehouse down");
 }
 
 TEST_F(ReportServiceTest, FailingStoreReadGivesNoReport) {
@@ -479,18 +531,21 @@ TEST_F(ReportServiceTest, RenderKeepsTheReportAndServesItAgainWithoutTheStates) 
                   .ok());
 }
 
-TEST_F(ReportServiceTest, AReportWhoseRowFailedIsNotKept) {
+TEST_F(ReportServiceTest, AReportWhoseRowIsPendingIsNotKept) {
   Post({.id = 1});
   warehouse_->Fail(WarehouseMethod::kRecord, Unavailable("warehouse down"));
-  Result<std::string> failed = reports_->Render(RequestFor(1), ReportFormat::kJson);
-  ASSERT_TRUE(failed.ok());
-  EXPECT_THAT(*failed, HasSubstr(R"("warehouse":{"status":"failed")"));
+  Result<std::string> pending = reports_->Render(RequestFor(1), ReportFormat::kJson);
+  ASSERT_TRUE(pending.ok());
+  EXPECT_THAT(*pending, HasSubstr(R"("warehouse":{"status":"pending","inserted":false,)"));
   EXPECT_EQ(file_store_->Read("reports/p/0000000000000000001/none-l0-1000.json").status().code(),
             StatusCode::kNotFound);
   warehouse_->Heal();
+  ASSERT_TRUE(outbox_->DrainOnce().ok());
   Result<std::string> recorded = reports_->Render(RequestFor(1), ReportFormat::kJson);
   ASSERT_TRUE(recorded.ok());
-  EXPECT_THAT(*recorded, HasSubstr(R"("inserted":true)"));
+  EXPECT_THAT(*recorded, HasSubstr(R"("warehouse":{"status":"recorded","inserted":false,)"));
+  EXPECT_TRUE(file_store_->Read("reports/p/0000000000000000001/none-l0-1000.json").ok())
+      << "kept once its row is recorded";
   EXPECT_EQ(ReadRows(DbPath()).size(), 1u);
 }
 

@@ -391,6 +391,18 @@ Status FileStateStore::Probe() {
   return Status::Ok();
 }
 
+Status FileStateStore::Delete(std::string_view name) {
+  if (!IsValidObjectName(name)) {
+    return InvalidArgument(ErrorPrefix("delete", name) + std::string(kNameRule));
+  }
+  if (::unlink(PathOf(name).c_str()) == 0) return Status::Ok();
+  // No such file, a parent that is a file, a name too long to exist, a folder: no such object.
+  if (errno == ENOENT || errno == ENOTDIR || errno == ENAMETOOLONG || errno == EISDIR) {
+    return Status::Ok();
+  }
+  return Unavailable(ErrorPrefix("delete", name) + ErrnoText(errno));
+}
+
 Status FileStateStore::CreateError(std::string_view name, int err) const {
   if (err == ENAMETOOLONG) {
     return InvalidArgument(ErrorPrefix("create", name) + ErrnoText(err) +

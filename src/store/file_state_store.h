@@ -44,6 +44,8 @@ class FileStateStore : public StateStore {
   // folder the prefix determines is walked ("jobs/a/00" walks "jobs/a"). Files whose names are not
   // valid object names (e.g. temporary files) are not listed.
   Result<std::vector<std::string>> List(std::string_view prefix) override;
+  // unlink(2); folders left empty stay. A folder of that name is not an object: Ok.
+  Status Delete(std::string_view name) override;
   // Creates and removes a temporary file in the root.
   Status Probe() override;
   // "file://" + the absolute root path, e.g. "file:///var/lib/buildtrace".

@@ -55,6 +55,7 @@ class TempFolderStore : public StateStore {
   }
   Result<std::string> Read(std::string_view name) override { return store_->Read(name); }
   Result<Names> List(std::string_view prefix) override { return store_->List(prefix); }
+  Status Delete(std::string_view name) override { return store_->Delete(name); }
   Status Probe() override { return store_->Probe(); }
   std::string Describe() const override { return store_->Describe(); }
 

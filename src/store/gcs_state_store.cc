@@ -133,6 +133,20 @@ Result<std::string> GcsStateStore::Read(std::string_view name) {
   return bytes;
 }
 
+Status GcsStateStore::Delete(std::string_view name) {
+  if (!IsValidObjectName(name)) {
+    return InvalidArgument(ErrorPrefix("delete", name) + std::string(kNameRule));
+  }
+  HttpCall call;
+  call.method = "DELETE";
+  call.url = api_base_ + "/storage/v1/b/" + bucket_ + "/o/" + PercentEncode(FullName(name));
+  int attempts = 0;
+  Result<HttpReply> reply = Call(std::move(call), "delete", name, &attempts);
+  if (!reply.ok()) return reply.status();
+  if (reply->status == 204 || reply->status == 200 || reply->status == 404) return Status::Ok();
+  return ReplyError("delete", name, *reply, attempts);
+}
+
 Result<std::vector<std::string>> GcsStateStore::List(std::string_view prefix) {
   if (prefix.starts_with('/') || HasDotDotFolder(prefix)) {
     return InvalidArgument(ErrorPrefix("list", prefix) +

@@ -40,6 +40,8 @@ class GcsStateStore : public StateStore {
   Status CreateIfAbsent(std::string_view name, std::string_view data) override;
   Result<std::string> Read(std::string_view name) override;
   Result<std::vector<std::string>> List(std::string_view prefix) override;
+  // objects.delete; 404 (no such object) is Ok.
+  Status Delete(std::string_view name) override;
   // Asks GCS (buckets.testIamPermissions) whether the credentials may create, get and list
   // objects in the bucket; writes nothing.
   Status Probe() override;

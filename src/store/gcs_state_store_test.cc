@@ -60,6 +60,7 @@ class FakeBackedStore : public StateStore {
   }
   Result<std::string> Read(std::string_view n) override { return store_->Read(n); }
   Result<Names> List(std::string_view p) override { return store_->List(p); }
+  Status Delete(std::string_view n) override { return store_->Delete(n); }
   Status Probe() override { return store_->Probe(); }
   std::string Describe() const override { return store_->Describe(); }
 

@@ -622,6 +622,17 @@ Result<std::string> S3StateStore::Read(std::string_view name) {
   return body;
 }
 
+Status S3StateStore::Delete(std::string_view name) {
+  if (!IsValidObjectName(name)) {
+    return InvalidArgument(ErrorPrefix("delete", name) + std::string(kNameRule));
+  }
+  Result<HttpReply> reply =
+      Send(SignedCall("DELETE", ObjectUrl(name), EmptyPayloadSha256()), "delete", name);
+  if (!reply.ok()) return reply.status();
+  if ((reply->status >= 200 && reply->status < 300) || reply->status == 404) return Status::Ok();
+  return HttpError("delete", name, *reply);
+}
+
 Result<std::vector<std::string>> S3StateStore::List(std::string_view prefix) {
   const std::string object = "prefix \"" + std::string(prefix) + "\"";
   if (prefix.starts_with('/') || HasDotDotFolder(prefix)) {

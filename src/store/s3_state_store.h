@@ -75,6 +75,9 @@ class S3StateStore : public StateStore {
   // under the prefix that are not valid object names (written by other tools) are not listed.
   // kInvalidArgument if `prefix` starts with '/' or has a complete ".." segment.
   Result<std::vector<std::string>> List(std::string_view prefix) override;
+  // One DELETE (S3 answers 204 whether or not the key existed; a 404 is Ok as well). Needs the
+  // s3:DeleteObject permission on PREFIX/outbox/*.
+  Status Delete(std::string_view name) override;
   // A ListObjectsV2 of at most one key under PREFIX: checks the endpoint, the credentials, the
   // bucket and the permission to list. It cannot check the permission to write without leaving
   // an object behind or needing the permission to delete, which an append-only policy lacks.

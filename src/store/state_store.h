@@ -58,6 +58,12 @@ class StateStore {
   // lists the objects below folder "jobs/a"), in byte order. An empty result is not an error.
   virtual Result<std::vector<std::string>> List(std::string_view prefix) = 0;
 
+  // Removes the object `name`. Ok when it is gone afterwards, also when there was none (so a
+  // retried or concurrent delete is Ok too). kUnavailable if the store cannot be written. Need not
+  // be durable: after a crash a deleted object may be back. Only the metrics outbox
+  // (service/metrics_outbox.h) deletes; job states and kept reports are never deleted.
+  virtual Status Delete(std::string_view name) = 0;
+
   // Checks that the store can be reached and written (for /readyz). Cheap; no side effects that a
   // reader could see.
   virtual Status Probe() = 0;
