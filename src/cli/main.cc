@@ -41,7 +41,7 @@ uint16_t DefaultPort() {
 // Connection limits and timeouts: sizes such as 8KiB, durations such as 10s or 500ms.
 void AddServeLimits(CLI::App& serve, buildtrace::ServeOptions& o) {
   const auto size = CLI::AsSizeValue(false);
-  const auto ms = CLI::AsNumberWithUnit(std::map<std::string, int64_t>{{"ms", 1}, {"s", 1000}},
+  const auto ms = CLI::AsNumberWithUnit(std::map<std::string, int64_t>{{"ms", 1}, {"s", 1000}, {"min", 60'000}},
                                         CLI::AsNumberWithUnit::UNIT_REQUIRED, "DURATION");
   const auto positive = CLI::Range(int64_t{1}, int64_t{24} * 3600 * 1000);
   serve.add_option("--max-headers", o.max_header_bytes, "Largest request headers (431 beyond)")
@@ -73,6 +73,15 @@ void AddServeLimits(CLI::App& serve, buildtrace::ServeOptions& o) {
       ->check(CLI::Range(1, 256))->capture_default_str();
   serve.add_option("--shutdown-timeout", o.shutdown_timeout_ms,
                    "On SIGTERM, how long requests in flight may take to finish (default 10s)")
+      ->transform(ms)->check(positive);
+  serve.add_option("--outbox-retry-initial", o.outbox_retry_initial_ms,
+                   "First wait before retrying metrics rows the warehouse refused (default 1s)")
+      ->transform(ms)->check(positive);
+  serve.add_option("--outbox-retry-max", o.outbox_retry_max_ms,
+                   "Longest wait between retries of the outbox; doubles up to it (default 5min)")
+      ->transform(ms)->check(positive);
+  serve.add_option("--outbox-rescan", o.outbox_rescan_ms,
+                   "How often an idle outbox looks for rows other instances left (default 60s)")
       ->transform(ms)->check(positive);
 }
 

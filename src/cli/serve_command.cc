@@ -3,6 +3,7 @@
 
 #include <malloc.h>
 
+#include <algorithm>
 #include <chrono>
 #include <cstdio>
 #include <filesystem>
@@ -16,6 +17,7 @@
 #include "http/error_response.h"
 #include "http/server.h"
 #include "service/log.h"
+#include "service/metrics_outbox.h"
 
 namespace buildtrace {
 namespace {
@@ -91,8 +93,15 @@ int RunServe(const ServeOptions& options) {
     std::fprintf(stderr, "buildtrace serve: %s\n", warehouse.status().message().c_str());
     return 1;
   }
+  OutboxOptions outbox_options;
+  outbox_options.initial_backoff = std::chrono::milliseconds(options.outbox_retry_initial_ms);
+  outbox_options.max_backoff = std::chrono::milliseconds(
+      std::max(options.outbox_retry_max_ms, options.outbox_retry_initial_ms));
+  outbox_options.rescan_interval = std::chrono::milliseconds(options.outbox_rescan_ms);
+  MetricsOutbox outbox(**store, **warehouse, outbox_options, NowMs);
+  ResponseCounters responses;
   Api api(ApiContext{**store, **warehouse, options.limits, NowMs, options.max_body_bytes,
-                     *access ? &**access : nullptr});
+                     *access ? &**access : nullptr, &outbox, &responses});
   ServerOptions server_options;
   server_options.host = options.host;
   server_options.port = options.port;
@@ -105,6 +114,7 @@ int RunServe(const ServeOptions& options) {
   server_options.header_timeout = std::chrono::milliseconds(options.header_timeout_ms);
   server_options.request_timeout = std::chrono::milliseconds(options.request_timeout_ms);
   server_options.shutdown_timeout = std::chrono::milliseconds(options.shutdown_timeout_ms);
+  server_options.counters = &responses;
   HttpServer server(
       server_options, [&api](HttpRequest& request) { return api.Handle(request); },
       [](unsigned status, std::string code, std::string message) {
@@ -123,7 +133,16 @@ int RunServe(const ServeOptions& options) {
   LogInfo(*access ? "access control: " + std::to_string((*access)->tokens().size()) +
                         " tokens from " + options.auth_tokens_file
                   : std::string("access control: none (no --auth-tokens-file)"));
+  // Resumes the rows an earlier run (of any instance sharing the store) left in the outbox.
+  outbox.Start();
   server.Run();
+  // Rows still waiting stay in the store; the next start resumes them.
+  outbox.Stop();
+  const OutboxStats left = outbox.Stats();
+  if (left.pending > 0) {
+    LogWarning("stopped with " + std::to_string(left.pending) +
+               " metrics rows waiting in the outbox; the next start retries them");
+  }
   LogInfo("stopped");
   return 0;
 }

@@ -27,6 +27,10 @@ struct ServeOptions {
   ParseLimits limits;  // what one request and one job may hold (see core/job_parser.h)
   std::string auth_tokens_file;       // empty: no access control
   bool allow_unauthenticated = false;  // without tokens, listen on a non-loopback host anyway
+  // The metrics outbox's retry schedule (see service/metrics_outbox.h), in milliseconds.
+  int64_t outbox_retry_initial_ms = 1'000;
+  int64_t outbox_retry_max_ms = 300'000;
+  int64_t outbox_rescan_ms = 60'000;
 };
 
 // Returns the process exit code: 0 after a clean stop, 1 if a backend cannot be opened, the

@@ -1,11 +1,13 @@
 // The API handlers.
 #include "http/api.h"
 
+#include <algorithm>
 #include <array>
 #include <optional>
 
 #include "core/json_writer.h"
 #include "core/report.h"
+#include "core/timestamp.h"
 #include "http/content_encoding.h"
 #include "http/error_response.h"
 #include "http/request_target.h"
@@ -108,6 +110,8 @@ std::optional<AccessNeed> AccessNeedFor(const RequestTarget& target) {
     need.project = param("project").value_or(std::string(kDefaultProject));
   } else if (route("projects", 1)) {
     need.scope = AccessScope::kRead;  // the list is filtered to the token's projects
+  } else if (route("metrics", 1)) {
+    need.scope = AccessScope::kRead;  // counts only, no project's data: any read token
   } else if (route("stats", 2) && seg[1] == "latency") {
     need.scope = AccessScope::kRead;
     need.project = param("project");
@@ -130,7 +134,7 @@ HttpResponse Denied(const AccessDecision& decision) {
 Api::Api(ApiContext context)
     : context_(std::move(context)),
       jobs_(context_.store, context_.limits),
-      reports_(jobs_, context_.warehouse) {}
+      reports_(jobs_, context_.warehouse, context_.outbox) {}
 
 HttpResponse Api::Handle(HttpRequest& request) {
   Result<RequestTarget> target = ParseRequestTarget(request.target());
@@ -154,7 +158,7 @@ HttpResponse Api::Handle(HttpRequest& request) {
   }
   const bool stats = route("stats", 2) && seg[1] == "latency";
   if (!get && (route("report", 2) || route("jobs", 2) || route("projects", 1) || stats ||
-               route("healthz", 1) || route("readyz", 1))) {
+               route("healthz", 1) || route("readyz", 1) || route("metrics", 1))) {
     return MethodNotAllowed(request, "GET");
   }
   if (route("report", 2)) return GetReport(request, *target);
@@ -163,6 +167,10 @@ HttpResponse Api::Handle(HttpRequest& request) {
   if (stats) return GetLatencyStats(*target);
   if (route("healthz", 1)) return MakeResponse(200, "{\"status\":\"ok\"}\n");
   if (route("readyz", 1)) return GetReady();
+  if (route("metrics", 1)) {
+    if (Status s = CheckParams(*target, {}); !s.ok()) return ErrorResponse(s);
+    return GetMetrics();
+  }
   return ErrorResponse(404, "not_found",
                        "no such endpoint: " + std::string(request.target().substr(0, 200)) +
                            "; see docs/api.md for the endpoints");
@@ -333,10 +341,19 @@ HttpResponse Api::GetLatencyStats(const RequestTarget& target) {
 HttpResponse Api::GetReady() {
   const Status store = context_.store.Probe();
   const Status warehouse = context_.warehouse.Probe();
+  const std::optional<OutboxStats> outbox =
+      context_.outbox ? std::optional(context_.outbox->Stats()) : std::nullopt;
+  const bool backlog = outbox && (outbox->pending > 0 || outbox->corrupt > 0);
+  // Only the store decides readiness: without it nothing can be stored or reported. A warehouse
+  // outage is absorbed by the outbox, so it degrades the service (no /stats/latency, rows wait)
+  // without taking the instance out of rotation.
+  const char* status = !store.ok()                   ? "unavailable"
+                       : !warehouse.ok() || backlog ? "degraded"
+                                                     : "ready";
   std::string out;
   JsonWriter w(out);
   w.BeginObject();
-  w.Key("status").String(store.ok() && warehouse.ok() ? "ready" : "unavailable");
+  w.Key("status").String(status);
   auto backend = [&](const char* name, const std::string& url, const Status& s) {
     w.Key(name).BeginObject();
     w.Key("url").String(url);
@@ -346,9 +363,65 @@ HttpResponse Api::GetReady() {
   };
   backend("store", context_.store.Describe(), store);
   backend("warehouse", context_.warehouse.Describe(), warehouse);
+  if (outbox) {
+    w.Key("outbox").BeginObject();
+    w.Key("pending").Int(outbox->pending);
+    w.Key("oldest_queued_at");
+    if (outbox->oldest_queued_ms) {
+      w.String(FormatRfc3339Utc(*outbox->oldest_queued_ms));
+    } else {
+      w.Null();
+    }
+    w.Key("corrupt").Int(outbox->corrupt);
+    w.Key("last_error").String(outbox->last_error);
+    w.EndObject();
+  }
   w.EndObject();
   out.push_back('\n');
-  return MakeResponse(store.ok() && warehouse.ok() ? 200 : 503, std::move(out));
+  return MakeResponse(store.ok() ? 200 : 503, std::move(out));
+}
+
+HttpResponse Api::GetMetrics() {
+  // The Prometheus text exposition format, version 0.0.4.
+  std::string out;
+  auto metric = [&](const char* name, const char* type, const char* help) {
+    out += std::string("# HELP ") + name + " " + help + "\n# TYPE " + name + " " + type + "\n";
+  };
+  auto value = [&](const std::string& series, double v) {
+    std::string number;
+    AppendJsonNumber(number, v);
+    out += series + " " + number + "\n";
+  };
+  if (context_.outbox != nullptr) {
+    const OutboxStats s = context_.outbox->Stats();
+    metric("buildtrace_outbox_pending", "gauge",
+           "Metrics rows waiting in the outbox for the warehouse.");
+    value("buildtrace_outbox_pending", static_cast<double>(s.pending));
+    metric("buildtrace_outbox_oldest_age_seconds", "gauge",
+           "How long the oldest waiting row has waited; 0 when none waits.");
+    value("buildtrace_outbox_oldest_age_seconds",
+          s.oldest_queued_ms
+              ? static_cast<double>(std::max<int64_t>(0, context_.now_ms() - *s.oldest_queued_ms)) /
+                    1000.0
+              : 0.0);
+    metric("buildtrace_outbox_corrupt", "gauge",
+           "Outbox entries that are not metrics rows, left for an operator.");
+    value("buildtrace_outbox_corrupt", static_cast<double>(s.corrupt));
+    metric("buildtrace_outbox_recorded_total", "counter",
+           "Rows this process moved from the outbox to the warehouse.");
+    value("buildtrace_outbox_recorded_total", static_cast<double>(s.recorded_total));
+    metric("buildtrace_outbox_failed_attempts_total", "counter",
+           "Retries of outbox rows that the warehouse refused.");
+    value("buildtrace_outbox_failed_attempts_total", static_cast<double>(s.failed_attempts_total));
+  }
+  if (context_.responses != nullptr) {
+    metric("buildtrace_http_responses_total", "counter", "HTTP responses sent, by status code.");
+    for (const auto& [code, count] : context_.responses->Snapshot()) {
+      value("buildtrace_http_responses_total{code=\"" + std::to_string(code) + "\"}",
+            static_cast<double>(count));
+    }
+  }
+  return MakeResponse(200, std::move(out), "text/plain; version=0.0.4; charset=utf-8");
 }
 
 }  // namespace buildtrace

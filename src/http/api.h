@@ -9,6 +9,7 @@
 #include "http/access_control.h"
 #include "http/server.h"
 #include "service/job_repository.h"
+#include "service/metrics_outbox.h"
 #include "service/report_service.h"
 #include "store/state_store.h"
 #include "warehouse/metrics_warehouse.h"
@@ -26,6 +27,11 @@ struct ApiContext {
   // Bearer-token access control (--auth-tokens-file); null: no tokens, every request allowed.
   // Not owned; must outlive the Api.
   const AccessControl* access = nullptr;
+  // Keeps the metrics rows the warehouse refuses (reports then say "pending"); null: none, a
+  // refused row is reported as failed. Not owned.
+  MetricsOutbox* outbox = nullptr;
+  // The server's response counts, for GET /metrics; null: none shown. Not owned.
+  const ResponseCounters* responses = nullptr;
 };
 
 // Thread-safe: Handle may run on many threads at once.
@@ -44,6 +50,7 @@ class Api {
   HttpResponse GetProjects(const struct RequestTarget& target, const AccessToken* token);
   HttpResponse GetLatencyStats(const struct RequestTarget& target);
   HttpResponse GetReady();
+  HttpResponse GetMetrics();
 
   ApiContext context_;
   JobRepository jobs_;

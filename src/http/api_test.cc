@@ -145,13 +145,19 @@ class ApiTest : public ::testing::Test {
     sqlite_ = std::move(*warehouse);
     store_ = std::make_unique<FaultyStateStore>(*file_store_);
     warehouse_ = std::make_unique<FaultyMetricsWarehouse>(*sqlite_);
-    api_ = std::make_unique<Api>(
-        ApiContext{*store_, *warehouse_, ParseLimits{}, [this] { return now_ms_; }});
+    // Not started: tests that need a pass make it themselves.
+    outbox_ = std::make_unique<MetricsOutbox>(*store_, *warehouse_, OutboxOptions{},
+                                              [this] { return now_ms_; });
+    ApiContext context{*store_, *warehouse_, ParseLimits{}, [this] { return now_ms_; }};
+    context.outbox = outbox_.get();
+    context.responses = &responses_;
+    api_ = std::make_unique<Api>(std::move(context));
     jobs_ = std::make_unique<JobRepository>(*file_store_, ParseLimits{});
   }
   void TearDown() override {
     jobs_.reset();
     api_.reset();
+    outbox_.reset();
     warehouse_.reset();
     store_.reset();
     sqlite_.reset();
@@ -213,6 +219,8 @@ class ApiTest : public ::testing::Test {
   std::unique_ptr<SqliteWarehouse> sqlite_;
   std::unique_ptr<FaultyStateStore> store_;
   std::unique_ptr<FaultyMetricsWarehouse> warehouse_;
+  std::unique_ptr<MetricsOutbox> outbox_;
+  ResponseCounters responses_;  // counted by the server, which these tests leave out
   std::unique_ptr<Api> api_;
   std::unique_ptr<JobRepository> jobs_;  // for looking at the store directly
 };
@@ -597,18 +605,64 @@ TEST_F(ApiReportTest, MissingJobIs404) {
   }
 }
 
-TEST_F(ApiReportTest, FailingWarehouseStillAnswersWithTheReport) {
+TEST_F(ApiReportTest, FailingWarehouseStillAnswersWithTheReportAndKeepsTheRow) {
   warehouse_->Fail(WarehouseMethod::kRecord, Unavailable("warehouse is read-only"));
   const HttpResponse res = Get("/report/2");
   ASSERT_EQ(res.result_int(), 200u) << res.body();
   const JsonBody body(res.body());
   EXPECT_EQ(body.Int("/metrics/total_added"), 1);
-  EXPECT_EQ(body.Str("/warehouse/status"), "failed");
+  EXPECT_EQ(body.Str("/warehouse/status"), "pending");
   EXPECT_FALSE(body.Bool("/warehouse/inserted"));
-  EXPECT_EQ(body.Str("/warehouse/message"), "warehouse is read-only");
+  EXPECT_EQ(body.Str("/warehouse/message"),
+            "the warehouse did not take the row (warehouse is read-only); it is kept in the "
+            "outbox and retried in the background");
+  EXPECT_TRUE(file_store_->Read("outbox/default/0000000000000000002-0000000000000000001.json").ok());
 
   const HttpResponse text = Get("/report/2?format=text");
-  EXPECT_THAT(text.body(), HasSubstr("Warehouse: failed (warehouse is read-only)\n"));
+  EXPECT_THAT(text.body(), HasSubstr("Warehouse: pending (metrics row of job 2 of project default "
+                                     "waits in the outbox for "));
+}
+
+TEST_F(ApiReportTest, ReadyzAndMetricsShowTheOutboxBacklogUntilItDrains) {
+  warehouse_->Fail(WarehouseMethod::kRecord, Unavailable("warehouse is read-only"));
+  const int64_t queued_at = now_ms_;
+  ASSERT_EQ(Get("/report/2").result_int(), 200u);
+  ASSERT_EQ(Get("/report/1").result_int(), 200u);
+  now_ms_ += 12'500;
+
+  const HttpResponse ready = Get("/readyz");
+  ASSERT_EQ(ready.result_int(), 200u) << ready.body();
+  const JsonBody body(ready.body());
+  EXPECT_EQ(body.Str("/status"), "degraded");
+  EXPECT_EQ(body.Int("/outbox/pending"), 2);
+  EXPECT_EQ(body.Str("/outbox/oldest_queued_at"), FormatRfc3339Utc(queued_at));
+  EXPECT_EQ(body.Int("/outbox/corrupt"), 0);
+
+  responses_.Count(200);
+  responses_.Count(200);
+  responses_.Count(503);
+  const HttpResponse metrics = Get("/metrics");
+  ASSERT_EQ(metrics.result_int(), 200u) << metrics.body();
+  EXPECT_EQ(metrics[http::field::content_type], "text/plain; version=0.0.4; charset=utf-8");
+  EXPECT_THAT(metrics.body(), HasSubstr("\nbuildtrace_outbox_pending 2\n"));
+  EXPECT_THAT(metrics.body(), HasSubstr("\nbuildtrace_outbox_oldest_age_seconds 12.5\n"));
+  EXPECT_THAT(metrics.body(), HasSubstr("\nbuildtrace_outbox_recorded_total 0\n"));
+  EXPECT_THAT(metrics.body(),
+              HasSubstr("# TYPE buildtrace_http_responses_total counter\n"
+                        "buildtrace_http_responses_total{code=\"200\"} 2\n"
+                        "buildtrace_http_responses_total{code=\"503\"} 1\n"));
+
+  warehouse_->Heal();
+  ASSERT_TRUE(outbox_->DrainOnce().ok());
+  const JsonBody drained(Get("/readyz").body());
+  EXPECT_EQ(drained.Str("/status"), "ready");
+  EXPECT_EQ(drained.Int("/outbox/pending"), 0);
+  const HttpResponse after = Get("/metrics");
+  EXPECT_THAT(after.body(), HasSubstr("\nbuildtrace_outbox_pending 0\n"));
+  EXPECT_THAT(after.body(), HasSubstr("\nbuildtrace_outbox_oldest_age_seconds 0\n"));
+  EXPECT_THAT(after.body(), HasSubstr("\nbuildtrace_outbox_recorded_total 2\n"));
+  EXPECT_THAT(after.body(), HasSubstr("\nbuildtrace_outbox_failed_attempts_total 0\n"));
+  EXPECT_EQ(JsonBody(Get("/report/2").body()).Str("/warehouse/status"), "recorded");
 }
 
 TEST_F(ApiReportTest, CorruptStoredJobIs500NamingTheObject) {
@@ -777,9 +831,10 @@ TEST_F(ApiTest, ReadyzReportsEachBackend) {
   const std::string warehouse_url = sqlite_->Describe();
   const HttpResponse ready = Get("/readyz");
   ASSERT_EQ(ready.result_int(), 200u) << ready.body();
+  const std::string outbox = R"("outbox":{"pending":0,"oldest_queued_at":null,"corrupt":0,"last_error":""})";
   EXPECT_EQ(ready.body(), R"({"status":"ready","store":{"url":")" + store_url +
                               R"(","status":"ok"},"warehouse":{"url":")" + warehouse_url +
-                              R"(","status":"ok"}})" + "\n");
+                              R"(","status":"ok"},)" + outbox + "}\n");
 
   store_->Fail(StoreMethod::kProbe, Unavailable("file store: cannot write: disk full"));
   const HttpResponse store_down = Get("/readyz");
@@ -787,14 +842,16 @@ TEST_F(ApiTest, ReadyzReportsEachBackend) {
   EXPECT_EQ(store_down.body(),
             R"({"status":"unavailable","store":{"url":")" + store_url +
                 R"(","status":"unavailable","message":"file store: cannot write: disk full"},)"
-                R"("warehouse":{"url":")" + warehouse_url + R"(","status":"ok"}})" + "\n");
+                R"("warehouse":{"url":")" + warehouse_url + R"(","status":"ok"},)" + outbox +
+                "}\n");
 
+  // A warehouse outage degrades the service but leaves it in rotation: the outbox keeps rows.
   store_->Heal();
   warehouse_->Fail(WarehouseMethod::kProbe, Unavailable("database is locked"));
   const HttpResponse warehouse_down = Get("/readyz");
-  ASSERT_EQ(warehouse_down.result_int(), 503u) << warehouse_down.body();
+  ASSERT_EQ(warehouse_down.result_int(), 200u) << warehouse_down.body();
   const JsonBody body(warehouse_down.body());
-  EXPECT_EQ(body.Str("/status"), "unavailable");
+  EXPECT_EQ(body.Str("/status"), "degraded");
   EXPECT_EQ(body.Str("/store/status"), "ok");
   EXPECT_EQ(body.Str("/warehouse/status"), "unavailable");
   EXPECT_EQ(body.Str("/warehouse/message"), "database is locked");
@@ -815,6 +872,7 @@ TEST_F(ApiTest, WrongMethodIs405WithAllow) {
       {http::verb::post, "/report/1", "GET"},     {http::verb::delete_, "/jobs/1", "GET"},
       {http::verb::post, "/projects", "GET"},     {http::verb::post, "/stats/latency", "GET"},
       {http::verb::post, "/healthz", "GET"},      {http::verb::put, "/readyz", "GET"},
+      {http::verb::post, "/metrics", "GET"},
   };
   for (const auto& [method, target, allow] : cases) {
     SCOPED_TRACE(target);
@@ -874,6 +932,7 @@ TEST_F(ApiAccessTest, NoOrWrongTokenIs401WithWwwAuthenticate) {
       {http::verb::post, "/process"},      {http::verb::get, "/report/1"},
       {http::verb::get, "/jobs/1"},        {http::verb::get, "/projects"},
       {http::verb::get, "/stats/latency"}, {http::verb::get, "/nope"},
+      {http::verb::get, "/metrics"},
   };
   for (const std::string token : {"", "wrong", "admi"}) {
     for (const auto& [method, target] : requests) {
@@ -893,7 +952,7 @@ TEST_F(ApiAccessTest, OutOfScopeIs403AndStoresNothing) {
   EXPECT_EQ(JsonBody(post.body()).Str("/error/code"), "forbidden");
   EXPECT_THAT(StoredIds("web"), IsEmpty());
   for (const char* target : {"/report/1?project=web", "/jobs/1?project=web", "/projects",
-                             "/stats/latency?project=web"}) {
+                             "/stats/latency?project=web", "/metrics"}) {
     SCOPED_TRACE(target);
     const HttpResponse res = As("ci", http::verb::get, target);
     ASSERT_EQ(res.result_int(), 403u) << res.body();
@@ -938,6 +997,11 @@ TEST_F(ApiAccessTest, AllowedRequestsPass) {
   // Authenticated, then the usual answers: 404 for a missing job, 405 for a wrong method.
   EXPECT_EQ(As("reader", http::verb::get, "/jobs/9?project=web").result_int(), 404u);
   EXPECT_EQ(As("reader", http::verb::post, "/projects").result_int(), 405u);
+}
+
+TEST_F(ApiAccessTest, MetricsNeedsAnyReadToken) {
+  EXPECT_EQ(As("reader", http::verb::get, "/metrics").result_int(), 200u);
+  EXPECT_EQ(As("admin", http::verb::get, "/metrics").result_int(), 200u);
 }
 
 TEST_F(ApiAccessTest, HealthAndReadinessStayOpen) {

@@ -261,6 +261,7 @@ class Session : public std::enable_shared_from_this<Session> {
   }
 
   void Write(HttpResponse res) {
+    if (ResponseCounters* counters = server_.options().counters) counters->Count(res.result_int());
     response_ = std::make_shared<HttpResponse>(std::move(res));
     if (server_.stopping()) response_->keep_alive(false);
     response_->prepare_payload();
@@ -413,5 +414,19 @@ Status HttpServer::Listen() { return impl_->Listen(); }
 uint16_t HttpServer::port() const { return impl_->port(); }
 void HttpServer::Run() { impl_->Run(); }
 void HttpServer::Stop() { impl_->Stop(); }
+
+void ResponseCounters::Count(unsigned status) {
+  const size_t slot = status >= 100 && status < counts_.size() ? status : counts_.size() - 1;
+  counts_[slot].fetch_add(1, std::memory_order_relaxed);
+}
+
+std::vector<std::pair<unsigned, uint64_t>> ResponseCounters::Snapshot() const {
+  std::vector<std::pair<unsigned, uint64_t>> out;
+  for (unsigned status = 0; status < counts_.size(); ++status) {
+    const uint64_t n = counts_[status].load(std::memory_order_relaxed);
+    if (n != 0) out.emplace_back(status, n);
+  }
+  return out;
+}
 
 }  // namespace buildtrace

@@ -4,11 +4,15 @@
 // Knows nothing about BuildTrace's API: that is api.h.
 #pragma once
 
+#include <array>
+#include <atomic>
 #include <chrono>
 #include <cstdint>
 #include <functional>
 #include <memory>
 #include <string>
+#include <utility>
+#include <vector>
 
 #include <boost/beast/http.hpp>
 
@@ -28,6 +32,17 @@ using RequestHandler = std::function<HttpResponse(HttpRequest& request)>;
 using ErrorResponder =
     std::function<HttpResponse(unsigned status, std::string code, std::string message)>;
 
+// Responses sent, by status code, for the service's own metrics (GET /metrics). Thread-safe.
+class ResponseCounters {
+ public:
+  void Count(unsigned status);
+  // (status, count) for every status sent at least once, in ascending order of status.
+  std::vector<std::pair<unsigned, uint64_t>> Snapshot() const;
+
+ private:
+  std::array<std::atomic<uint64_t>, 600> counts_{};  // a status outside 100-599 counts as 599
+};
+
 struct ServerOptions {
   std::string host = "127.0.0.1";
   uint16_t port = 8080;                                // 0 picks a free port
@@ -44,6 +59,8 @@ struct ServerOptions {
   std::chrono::milliseconds shutdown_timeout{10'000};
   int io_threads = 1;
   int worker_threads = 0;  // 0: max(2, hardware threads)
+  // Counts every response sent, the server's own rejections included; may be null. Not owned.
+  ResponseCounters* counters = nullptr;
 };
 
 class HttpServer {
