@@ -5,6 +5,7 @@
 #include <libpq-fe.h>
 #include <stdlib.h>
 
+#include <chrono>
 #include <filesystem>
 #include <thread>
 
@@ -65,7 +66,11 @@ class E2eScaleOut : public ::testing::Test {
       options.binary = BinaryPath();
       options.data_dir = dir;
       options.log_path = dir + "/server.log";
-      options.extra_args = {"--store", store_url_, "--warehouse", warehouse_url_};
+      // Quick outbox retries and rescans, so that a test sees one instance take over the rows
+      // another left within a second.
+      options.extra_args = {"--store",          store_url_,     "--warehouse",
+                            warehouse_url_,     "--outbox-retry-initial", "50ms",
+                            "--outbox-retry-max", "200ms",      "--outbox-rescan", "100ms"};
       auto server = ServerProcess::Start(options);
       ASSERT_TRUE(server.ok()) << server.status().message();
       servers_.push_back(std::move(*server));
@@ -74,7 +79,9 @@ class E2eScaleOut : public ::testing::Test {
   }
 
   void TearDown() override {
-    for (auto& server : servers_) EXPECT_TRUE(server->Stop().ok());
+    for (auto& server : servers_) {
+      if (server) EXPECT_TRUE(server->Stop().ok());  // null: a test stopped it already
+    }
     servers_.clear();
     if (moto_) {
       EXPECT_TRUE(moto_->Stop().ok());
@@ -171,6 +178,45 @@ TEST_F(E2eScaleOut, TwoInstancesShareOneStoreAndOneWarehouse) {
   EXPECT_EQ(Get(0, "/projects").body, Get(1, "/projects").body);
   JsonDoc projects(Get(0, "/projects").body);
   EXPECT_EQ(projects.Int("/projects/0/jobs"), 4);
+}
+
+// PostgreSQL goes away: a report on instance 0 keeps its row in the outbox (in the shared S3
+// bucket). Instance 0 stops; PostgreSQL comes back; instance 1, which never saw the row, finds it
+// on its next rescan and writes it, once.
+TEST_F(E2eScaleOut, AnotherInstanceWritesTheRowsAStoppedOneLeftInTheOutbox) {
+  TestJob job;
+  job.job_id = 5;
+  ASSERT_EQ(Post(0, job.ToJson()).status, 200);
+  ASSERT_EQ(postgres_.Stop(), "");
+  const HttpResponse report = Get(0, "/report/5?project=web");
+  ASSERT_EQ(report.status, 200) << report.body;
+  EXPECT_EQ(JsonDoc(report.body).Str("/warehouse/status"), "pending") << report.body;
+  const JsonDoc ready(Get(0, "/readyz").body);
+  EXPECT_EQ(ready.Str("/status"), "degraded");
+  EXPECT_EQ(ready.Str("/warehouse/status"), "unavailable");
+  EXPECT_EQ(ready.Int("/outbox/pending"), 1);
+  EXPECT_EQ(Get(0, "/stats/latency?project=web").status, 503);
+
+  ASSERT_TRUE(servers_[0]->Stop().ok());
+  servers_[0] = nullptr;
+  ASSERT_EQ(postgres_.StartOnPort(), "");
+  const auto deadline = std::chrono::steady_clock::now() + std::chrono::seconds(60);
+  auto recorded = [&] {
+    return Get(1, "/metrics").body.find("\nbuildtrace_outbox_recorded_total 1\n") !=
+           std::string::npos;
+  };
+  while (!recorded() && std::chrono::steady_clock::now() < deadline) {
+    std::this_thread::sleep_for(std::chrono::milliseconds(50));  // poll pacing
+  }
+  ASSERT_TRUE(recorded()) << Get(1, "/metrics").body;
+  EXPECT_EQ(Rows(5), "1");
+  const JsonDoc after(Get(1, "/readyz").body);
+  EXPECT_EQ(after.Str("/status"), "ready");
+  EXPECT_EQ(after.Int("/outbox/pending"), 0);
+  const JsonDoc again(Get(1, "/report/5?project=web").body);
+  EXPECT_EQ(again.Str("/warehouse/status"), "recorded");
+  EXPECT_FALSE(again.Bool("/warehouse/inserted"));
+  EXPECT_EQ(Rows(5), "1");
 }
 
 // `buildtrace serve --store gs://... --warehouse bigquery://...` pointed at emulators through
