@@ -1,6 +1,7 @@
-// Fault injection for MetricsWarehouse: counting calls and failing them on request.
+// Fault injection for MetricsWarehouse: counting calls, failing and slowing them on request.
 #include "testing/faulty_metrics_warehouse.h"
 
+#include <thread>
 #include <utility>
 
 namespace buildtrace {
@@ -11,9 +12,17 @@ void FaultyMetricsWarehouse::FailFrom(Method method, int64_t succeed_first, Stat
   m.fault = Fault{m.calls + succeed_first + 1, std::move(status)};
 }
 
+void FaultyMetricsWarehouse::Delay(Method method, std::chrono::milliseconds delay) {
+  std::lock_guard lock(mutex_);
+  methods_[static_cast<size_t>(method)].delay = delay;
+}
+
 void FaultyMetricsWarehouse::Heal() {
   std::lock_guard lock(mutex_);
-  for (MethodState& m : methods_) m.fault.reset();
+  for (MethodState& m : methods_) {
+    m.fault.reset();
+    m.delay = std::chrono::milliseconds(0);
+  }
 }
 
 int64_t FaultyMetricsWarehouse::Calls(Method method) const {
@@ -22,11 +31,18 @@ int64_t FaultyMetricsWarehouse::Calls(Method method) const {
 }
 
 Status FaultyMetricsWarehouse::Enter(Method method) {
-  std::lock_guard lock(mutex_);
-  MethodState& m = methods_[static_cast<size_t>(method)];
-  ++m.calls;
-  if (m.fault && m.calls >= m.fault->fail_from_call) return m.fault->status;
-  return Status::Ok();
+  Status outcome;
+  std::chrono::milliseconds delay{0};
+  {
+    std::lock_guard lock(mutex_);
+    MethodState& m = methods_[static_cast<size_t>(method)];
+    ++m.calls;
+    if (m.fault && m.calls >= m.fault->fail_from_call) outcome = m.fault->status;
+    delay = m.delay;
+  }
+  // A slow backend: the call takes this long before it even reaches the target.
+  if (delay.count() > 0) std::this_thread::sleep_for(delay);
+  return outcome;
 }
 
 Result<bool> FaultyMetricsWarehouse::Record(const MetricsRow& row) {

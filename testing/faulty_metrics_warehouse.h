@@ -1,9 +1,11 @@
 // FaultyMetricsWarehouse: a MetricsWarehouse that forwards every call to a real warehouse (as
 // LevelDB's EnvWrapper does) and can be told to fail one method with a chosen Status, from a
-// chosen call on. Tests use it to check that a warehouse outage never loses a report.
+// chosen call on, or to slow it down. Tests use it to check that a warehouse outage never loses
+// a report.
 #pragma once
 
 #include <array>
+#include <chrono>
 #include <cstdint>
 #include <mutex>
 #include <optional>
@@ -28,7 +30,10 @@ class FaultyMetricsWarehouse : public MetricsWarehouse {
   void FailFrom(Method method, int64_t succeed_first, Status status);
   // Fails every call of `method` from now on.
   void Fail(Method method, Status status) { FailFrom(method, 0, std::move(status)); }
-  // Forwards every call again.
+  // Every later call of `method` waits `delay` before it is forwarded (or failed): a slow
+  // backend. Replaces an earlier delay of the method; zero removes it.
+  void Delay(Method method, std::chrono::milliseconds delay);
+  // Forwards every call again, without faults or delays.
   void Heal();
 
   // Calls of `method` so far (forwarded or failed).
@@ -47,9 +52,11 @@ class FaultyMetricsWarehouse : public MetricsWarehouse {
   struct MethodState {
     int64_t calls = 0;
     std::optional<Fault> fault;
+    std::chrono::milliseconds delay{0};
   };
 
-  // Counts a call of `method`; the Status to return instead of forwarding, or Ok.
+  // Counts a call of `method` and waits out its delay; the Status to return instead of
+  // forwarding, or Ok.
   Status Enter(Method method);
 
   MetricsWarehouse& target_;

@@ -1,12 +1,16 @@
 // FaultyStateStore: a StateStore that forwards every call to a real store (as LevelDB's EnvWrapper
-// does) and can be told to fail one method with a chosen Status, from a chosen call on. Tests use
-// it to see what the service and the API do when the store goes away halfway through a request.
+// does) and can be told to fail one method with a chosen Status, from a chosen call on, or to
+// slow it down. Tests use it to see what the service and the API do when the store goes away (or
+// crawls) halfway through a request.
 #pragma once
 
 #include <array>
+#include <chrono>
+#include <condition_variable>
 #include <cstdint>
 #include <mutex>
 #include <optional>
+#include <span>
 #include <string>
 #include <string_view>
 #include <utility>
@@ -30,13 +34,23 @@ class FaultyStateStore : public StateStore {
   void FailFrom(Method method, int64_t succeed_first, Status status);
   // Fails every call of `method` from now on.
   void Fail(Method method, Status status) { FailFrom(method, 0, std::move(status)); }
-  // Forwards every call again.
+  // Every later call of `method` waits `delay` before it is forwarded (or failed): a slow
+  // backend. Replaces an earlier delay of the method; zero removes it.
+  void Delay(Method method, std::chrono::milliseconds delay);
+  // Forwards every call again, without faults or delays.
   void Heal();
 
-  // Calls of `method` so far (forwarded or failed).
+  // Calls of `method` so far (forwarded or failed), counted when they start.
   int64_t Calls(Method method) const;
+  // Waits until `calls` calls of `method` have started, at most `timeout`; false on timeout.
+  // Lets a test act while a call it started on another thread is inside the backend.
+  bool WaitForCalls(Method method, int64_t calls, std::chrono::milliseconds timeout) const;
 
   Status CreateIfAbsent(std::string_view name, std::string_view data) override;
+  // Each object counts as one call of kCreateIfAbsent. The objects before the first failing call
+  // are forwarded as one batch to the target's CreateManyIfAbsent (so its own batching runs);
+  // the rest fail without reaching it.
+  std::vector<Status> CreateManyIfAbsent(std::span<const ObjectToCreate> objects) override;
   Result<std::string> Read(std::string_view name) override;
   Result<std::vector<std::string>> List(std::string_view prefix) override;
   Status Delete(std::string_view name) override;
@@ -51,13 +65,16 @@ class FaultyStateStore : public StateStore {
   struct MethodState {
     int64_t calls = 0;
     std::optional<Fault> fault;
+    std::chrono::milliseconds delay{0};
   };
 
-  // Counts a call of `method`; the Status to return instead of forwarding, or Ok.
-  Status Enter(Method method);
+  // Counts `count` calls of `method` and waits out its delay; returns one Status per call: what
+  // to return instead of forwarding, or Ok to forward.
+  std::vector<Status> Enter(Method method, size_t count = 1);
 
   StateStore& target_;
   mutable std::mutex mutex_;  // guards methods_
+  mutable std::condition_variable call_started_;
   std::array<MethodState, 5> methods_;
 };
 

@@ -75,6 +75,7 @@ class MotoServer {
   Status Stop() {
     if (pid_ <= 0) return Status::Ok();
     ::kill(pid_, SIGTERM);
+    ::kill(pid_, SIGCONT);  // a frozen server would keep the SIGTERM pending
     const auto deadline = std::chrono::steady_clock::now() + std::chrono::seconds(10);
     int status = 0;
     pid_t done = 0;
@@ -89,6 +90,11 @@ class MotoServer {
     if (done == 0) return Unavailable("moto ignored SIGTERM for 10 s and was killed");
     return Status::Ok();
   }
+
+  // SIGSTOP / SIGCONT: the server keeps its connections (the kernel still accepts and buffers)
+  // but answers nothing until thawed, as a hung or overloaded server would.
+  Status Freeze() { return Signal(SIGSTOP, "freeze"); }
+  Status Thaw() { return Signal(SIGCONT, "thaw"); }
 
   std::string endpoint() const { return "http://127.0.0.1:" + std::to_string(port_); }
   int port() const { return port_; }
@@ -124,6 +130,13 @@ class MotoServer {
 
  private:
   MotoServer(int port, std::string log) : port_(port), log_(std::move(log)) {}
+
+  Status Signal(int signal, const char* what) {
+    if (pid_ <= 0 || ::kill(pid_, signal) != 0) {
+      return Unavailable(std::string("cannot ") + what + " moto: it is not running");
+    }
+    return Status::Ok();
+  }
 
   Status Spawn() {
     std::vector<std::string> args = {"python3", moto_detail::kMotoServerScript,    "-H", "127.0.0.1",

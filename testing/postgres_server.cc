@@ -5,6 +5,7 @@
 #include <fcntl.h>
 #include <gtest/gtest.h>
 #include <netinet/in.h>
+#include <signal.h>
 #include <sys/socket.h>
 #include <sys/stat.h>
 #include <sys/wait.h>
@@ -101,6 +102,7 @@ std::string PostgresServer::StartOnPort() {
 
 std::string PostgresServer::Stop() {
   if (!running_) return "";
+  SignalAll(SIGCONT);  // a frozen server would never act on pg_ctl's signal
   if (Run({std::string(kPostgresBin) + "/pg_ctl", "-D", (dir_ / "data").string(), "-m", "fast",
            "-w", "stop"},
           dir_ / "pg_ctl.log") != 0) {
@@ -109,6 +111,36 @@ std::string PostgresServer::Stop() {
   running_ = false;
   return "";
 }
+
+// The postmaster first, so that it starts no new process once the others are signalled.
+std::string PostgresServer::SignalAll(int signal) {
+  if (!running_) return "the server is not running";
+  std::ifstream pid_file(dir_ / "data" / "postmaster.pid");
+  pid_t postmaster = 0;
+  if (!(pid_file >> postmaster) || postmaster <= 0) return "no postmaster.pid";
+  if (::kill(postmaster, signal) != 0) return "cannot signal the postmaster";
+  std::error_code ec;
+  for (const fs::directory_entry& entry : fs::directory_iterator("/proc", ec)) {
+    const std::string name = entry.path().filename().string();
+    if (name.find_first_not_of("0123456789") != std::string::npos) continue;
+    // /proc/PID/stat: "PID (COMM) STATE PPID ..."; COMM may hold spaces and parentheses.
+    std::ifstream stat(entry.path() / "stat");
+    std::string line;
+    std::getline(stat, line);
+    const size_t close = line.rfind(')');
+    if (close == std::string::npos) continue;
+    std::istringstream rest(line.substr(close + 1));
+    std::string state;
+    pid_t parent = 0;
+    if (rest >> state >> parent && parent == postmaster) {
+      ::kill(static_cast<pid_t>(std::stol(name)), signal);
+    }
+  }
+  return "";
+}
+
+std::string PostgresServer::Freeze() { return SignalAll(SIGSTOP); }
+std::string PostgresServer::Thaw() { return SignalAll(SIGCONT); }
 
 void PostgresServer::StopAndRemove() {
   Stop();

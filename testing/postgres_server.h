@@ -23,6 +23,11 @@ class PostgresServer {
   std::string StartOnPort();
   std::string Stop();
   void StopAndRemove();
+  // SIGSTOP / SIGCONT to the postmaster and every process it started (backends, checkpointer,
+  // ...): the server keeps its connections open but answers nothing until thawed, as a hung
+  // server or a frozen machine would.
+  std::string Freeze();
+  std::string Thaw();
 
   int port() const { return port_; }
   // A libpq URL for `database` as the superuser (trust authentication).
@@ -32,6 +37,7 @@ class PostgresServer {
 
  private:
   void StartGuardian();
+  std::string SignalAll(int signal);
 
   std::filesystem::path dir_;
   int port_ = 0;

@@ -24,7 +24,9 @@ inline constexpr std::string_view kCloudPlatformScope =
 
 using WallClock = std::function<std::chrono::system_clock::time_point()>;
 
-struct AccessToken {
+// (Not "AccessToken": that is the bearer-token entry of http/access_control.h, and two classes of
+// one name in one namespace, linked into one binary, break the one-definition rule.)
+struct GoogleAccessToken {
   std::string value;
   std::chrono::system_clock::time_point expires_at;
 };
@@ -57,11 +59,11 @@ class TokenSource {
   std::chrono::system_clock::time_point Now() const;
 
   // Gets a new token from the source. Called with the cache locked, so never concurrently.
-  virtual Result<AccessToken> Fetch() = 0;
+  virtual Result<GoogleAccessToken> Fetch() = 0;
 
  private:
   struct Cached {
-    AccessToken token;
+    GoogleAccessToken token;
     std::chrono::system_clock::time_point fetched_at;
   };
 
@@ -77,7 +79,7 @@ class StaticTokenSource : public TokenSource {
   std::string Describe() const override { return "static token"; }
 
  protected:
-  Result<AccessToken> Fetch() override;
+  Result<GoogleAccessToken> Fetch() override;
 
  private:
   std::string token_;
@@ -95,7 +97,7 @@ class MetadataServerTokenSource : public TokenSource {
   std::string Describe() const override { return "metadata server " + base_url_; }
 
  protected:
-  Result<AccessToken> Fetch() override;
+  Result<GoogleAccessToken> Fetch() override;
 
  private:
   std::string base_url_;
@@ -135,7 +137,7 @@ class ServiceAccountTokenSource : public TokenSource {
   std::string Describe() const override;
 
  protected:
-  Result<AccessToken> Fetch() override;
+  Result<GoogleAccessToken> Fetch() override;
 
  private:
   ServiceAccountKey key_;

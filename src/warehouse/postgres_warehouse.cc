@@ -1,14 +1,16 @@
 // PostgresWarehouse: the metrics warehouse in a PostgreSQL table through libpq. Every value reaches
-// the server as a bound parameter of PQexecParams; the only SQL text is the constants below.
+// the server as a bound parameter of PQsendQueryParams; the only SQL text is the constants below.
 #include "warehouse/postgres_warehouse.h"
 
 #include <libpq-fe.h>
+#include <poll.h>
 
 #include <algorithm>
 #include <bit>
 #include <cctype>
 #include <charconv>
 #include <cstdint>
+#include <cerrno>
 #include <cstdlib>
 #include <optional>
 #include <string_view>
@@ -238,6 +240,57 @@ StatusCode CodeOf(PGconn* conn, const PGresult* result) {
 
 void IgnoreNotice(void*, const char*) {}
 
+// Waits until `conn`'s socket is readable or `deadline` passes; false on timeout or error.
+bool WaitReadable(PGconn* conn, std::chrono::steady_clock::time_point deadline) {
+  while (true) {
+    const auto left = std::chrono::ceil<std::chrono::milliseconds>(
+        deadline - std::chrono::steady_clock::now());
+    if (left.count() <= 0) return false;
+    pollfd socket{PQsocket(conn), POLLIN, 0};
+    const int ready = ::poll(&socket, 1, static_cast<int>(left.count()));
+    if (ready > 0) return true;
+    if (ready == 0 || errno != EINTR) return false;
+  }
+}
+
+// PQexecParams with a deadline for the answer. PQexecParams itself waits for ever when the
+// server keeps the connection open but answers nothing (statement_timeout is enforced by the
+// server, which is then not running). Returns what PQexecParams would (the last result, an error
+// result kept over later ones; null when the statement could not be sent or the connection
+// broke); `timed_out` says that the deadline passed, with the statement's fate unknown. The
+// statements are small, so sending them (in libpq's blocking mode) does not wait on the server.
+PGresult* ExecWithin(PGconn* conn, const char* sql, const std::vector<const char*>& values,
+                     int result_format, std::chrono::milliseconds timeout, bool& timed_out) {
+  timed_out = false;
+  if (!PQsendQueryParams(conn, sql, static_cast<int>(values.size()), nullptr, values.data(),
+                         nullptr, nullptr, result_format)) {
+    return nullptr;
+  }
+  const auto deadline = std::chrono::steady_clock::now() + timeout;
+  PGresult* kept = nullptr;
+  while (true) {
+    while (PQisBusy(conn)) {
+      if (!WaitReadable(conn, deadline)) {
+        timed_out = PQstatus(conn) == CONNECTION_OK;
+        PQclear(kept);
+        return nullptr;
+      }
+      if (!PQconsumeInput(conn)) {
+        PQclear(kept);
+        return nullptr;  // the connection broke; PQerrorMessage says how
+      }
+    }
+    PGresult* result = PQgetResult(conn);
+    if (result == nullptr) return kept;
+    if (kept != nullptr && PQresultStatus(kept) == PGRES_FATAL_ERROR) {
+      PQclear(result);
+    } else {
+      PQclear(kept);
+      kept = result;
+    }
+  }
+}
+
 const char* AdviceFor(StatusCode code) {
   switch (code) {
     case StatusCode::kUnavailable:
@@ -314,10 +367,12 @@ class PostgresWarehouse::Lease {
 };
 
 PostgresWarehouse::PostgresWarehouse(Keywords keywords, std::string described,
-                                     std::vector<std::string> secrets)
+                                     std::vector<std::string> secrets,
+                                     std::chrono::milliseconds answer_timeout)
     : keywords_(std::move(keywords)),
       described_(std::move(described)),
-      secrets_(std::move(secrets)) {}
+      secrets_(std::move(secrets)),
+      answer_timeout_(answer_timeout) {}
 
 PostgresWarehouse::~PostgresWarehouse() {
   for (PGconn* conn : idle_) PQfinish(conn);
@@ -402,8 +457,16 @@ Result<PostgresWarehouse::ResultPtr> PostgresWarehouse::Execute(const std::strin
     values.push_back(param ? param->c_str() : nullptr);
   }
   for (int attempt = 0;; ++attempt) {
-    ResultPtr result(PQexecParams(lease.get(), sql, static_cast<int>(values.size()), nullptr,
-                                  values.data(), nullptr, nullptr, binary_results ? 1 : 0));
+    bool timed_out = false;
+    ResultPtr result(ExecWithin(lease.get(), sql, values, binary_results ? 1 : 0,
+                                answer_timeout_, timed_out));
+    if (timed_out) {
+      // The lease closes the connection: its statement is still pending (not idle).
+      return Unavailable(Message(operation, "no answer from the server within " +
+                                                std::to_string(answer_timeout_.count()) +
+                                                " ms") +
+                         AdviceFor(StatusCode::kUnavailable));
+    }
     if (result != nullptr && PQresultStatus(result.get()) == expected) return result;
     if (PQstatus(lease.get()) == CONNECTION_OK || attempt == 1) {
       const StatusCode code = CodeOf(lease.get(), result.get());
@@ -419,7 +482,8 @@ Result<PostgresWarehouse::ResultPtr> PostgresWarehouse::Execute(const std::strin
   }
 }
 
-Result<std::unique_ptr<PostgresWarehouse>> PostgresWarehouse::Open(const std::string& url) {
+Result<std::unique_ptr<PostgresWarehouse>> PostgresWarehouse::Open(
+    const std::string& url, std::chrono::milliseconds answer_timeout) {
   RedactedUrl redacted = Redact(url);
   if (const char* env_password = std::getenv("PGPASSWORD"); env_password && *env_password) {
     redacted.secrets.push_back(env_password);
@@ -439,7 +503,8 @@ Result<std::unique_ptr<PostgresWarehouse>> PostgresWarehouse::Open(const std::st
   Result<Keywords> keywords = ParseConnectionUri(uri);
   if (!keywords.ok()) return invalid(keywords.status().message());
   auto warehouse = std::unique_ptr<PostgresWarehouse>(new PostgresWarehouse(
-      std::move(*keywords), std::move(redacted.text), std::move(redacted.secrets)));
+      std::move(*keywords), std::move(redacted.text), std::move(redacted.secrets),
+      answer_timeout));
   Result<ResultPtr> created =
       warehouse->Execute(CreateTableOperation(), kCreateTableSql, {}, false, false);
   if (!created.ok()) return created.status();

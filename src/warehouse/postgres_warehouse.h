@@ -3,6 +3,7 @@
 // warehouse. It passes testing/metrics_warehouse_conformance like every other warehouse.
 #pragma once
 
+#include <chrono>
 #include <condition_variable>
 #include <memory>
 #include <mutex>
@@ -44,7 +45,11 @@ inline constexpr const char* kPostgresWarehouseTable = "buildtrace_job_metrics";
 // (unless the URL's `options` set one). A call whose connection turns out to be broken (server
 // restarted, network cut) resets it and runs once more; Record may do so because it never
 // duplicates, though a row written just before the break is then reported as not written by
-// this call.
+// this call. statement_timeout is the server's: a server that answers nothing at all (hung, its
+// machine frozen, a network that drops packets without resetting) would keep a call waiting for
+// ever, so the client also waits at most the answer timeout (kDefaultAnswerTimeout, 15 s,
+// above the default statement_timeout) for a statement's answer; then the call is kUnavailable
+// and its connection is closed (the statement may or may not have run).
 //
 // Errors: messages name the backend by its redacted URL, the operation and the object, e.g.
 // "postgresql warehouse postgresql://bt:***@127.0.0.1:5432/buildtrace: record job 12 of project
@@ -59,6 +64,7 @@ inline constexpr const char* kPostgresWarehouseTable = "buildtrace_job_metrics";
 class PostgresWarehouse : public MetricsWarehouse {
  public:
   static constexpr int kMaxConnections = 4;
+  static constexpr std::chrono::milliseconds kDefaultAnswerTimeout{15'000};
 
   // Opens the warehouse at a libpq connection URI, "postgresql://" or "postgres://"
   // [user[:password]@][host][:port][/dbname][?param=value&...]. The password may also come from
@@ -68,7 +74,9 @@ class PostgresWarehouse : public MetricsWarehouse {
   //    connect_timeout is not a number;
   //  - kUnavailable when the server cannot be reached or refuses the connection (including
   //    authentication failures), or the table cannot be created.
-  static Result<std::unique_ptr<PostgresWarehouse>> Open(const std::string& url);
+  // `answer_timeout`: how long a call waits for the answer to a statement it sent (see above).
+  static Result<std::unique_ptr<PostgresWarehouse>> Open(
+      const std::string& url, std::chrono::milliseconds answer_timeout = kDefaultAnswerTimeout);
 
   ~PostgresWarehouse() override;
   PostgresWarehouse(const PostgresWarehouse&) = delete;
@@ -94,7 +102,8 @@ class PostgresWarehouse : public MetricsWarehouse {
   };
   using ResultPtr = std::unique_ptr<PGresult, ResultClearer>;
 
-  PostgresWarehouse(Keywords keywords, std::string described, std::vector<std::string> secrets);
+  PostgresWarehouse(Keywords keywords, std::string described, std::vector<std::string> secrets,
+                    std::chrono::milliseconds answer_timeout);
 
   // Takes an idle connection or opens a new one when fewer than kMaxConnections are open;
   // waits otherwise.
@@ -113,6 +122,7 @@ class PostgresWarehouse : public MetricsWarehouse {
   const Keywords keywords_;                 // libpq connection parameters, password included
   const std::string described_;             // the redacted URL
   const std::vector<std::string> secrets_;  // texts scrubbed from every message
+  const std::chrono::milliseconds answer_timeout_;
 
   std::mutex mutex_;  // guards idle_ and open_
   std::condition_variable released_;

@@ -20,6 +20,7 @@
 #include <cerrno>
 #include <cstdlib>
 #include <filesystem>
+#include <future>
 #include <fstream>
 #include <latch>
 #include <sstream>
@@ -405,6 +406,49 @@ TEST_F(PostgresWarehouseTest, StoppedServerIsUnavailableThenRecordWorksAgain) {
   ASSERT_TRUE(back.ok()) << back.status().message();
   EXPECT_TRUE(*back);
   Result<LatencyStats> stats = warehouse->Latency(LatencyQuery{"p", kT0, kT0, {1.0}});
+  ASSERT_TRUE(stats.ok()) << stats.status().message();
+  EXPECT_EQ(stats->count, 2);
+}
+
+// A server that keeps its connections but answers nothing (SIGSTOP: hung, or its machine frozen)
+// used to keep a call waiting for ever: statement_timeout is enforced by the server itself. The
+// call now gives up after the answer timeout, and the warehouse works again once the server does.
+TEST_F(PostgresWarehouseTest, FrozenServerIsUnavailableWithinTheAnswerTimeout) {
+  const std::string url = url_ + "?connect_timeout=2";
+  Result<std::unique_ptr<PostgresWarehouse>> opened =
+      PostgresWarehouse::Open(url, std::chrono::milliseconds(500));
+  ASSERT_TRUE(opened.ok()) << opened.status().message();
+  PostgresWarehouse& warehouse = **opened;
+  ASSERT_TRUE(warehouse.Record(Row("p", 1, std::nullopt, kT0, 1.0)).ok());  // pools a connection
+
+  ASSERT_EQ(server.Freeze(), "");
+  // On another thread, so that a call that never returns fails this test instead of hanging it.
+  auto frozen = std::async(std::launch::async, [&] {
+    Result<bool> recorded = warehouse.Record(Row("p", 2, 1, kT0, 2.0));
+    Result<LatencyStats> stats = warehouse.Latency(LatencyQuery{"p", kT0, kT0, {0.5}});
+    return std::make_pair(std::move(recorded), std::move(stats));
+  });
+  const bool answered = frozen.wait_for(std::chrono::seconds(60)) == std::future_status::ready;
+  ASSERT_EQ(server.Thaw(), "");
+  ASSERT_TRUE(answered) << "a call on the frozen server did not return within 60 s";
+  const auto [record, latency] = frozen.get();
+  const std::string prefix = "postgresql warehouse " + warehouse.Describe() + ": ";
+  EXPECT_EQ(record.status().code(), StatusCode::kUnavailable);
+  EXPECT_EQ(record.status().message(),
+            prefix + "record job 2 of project p: no answer from the server within 500 ms; check "
+                     "that the PostgreSQL server is running and reachable, then retry");
+  // The timed-out connection was closed; a new one cannot be had within connect_timeout.
+  EXPECT_EQ(latency.status().code(), StatusCode::kUnavailable);
+  EXPECT_THAT(latency.status().message(), StartsWith(prefix + "latency of project p in ["));
+
+  // Thawed: the row is written exactly once (the timed-out INSERT may have run after all).
+  Result<bool> again = warehouse.Record(Row("p", 2, 1, kT0, 2.0));
+  ASSERT_TRUE(again.ok()) << again.status().message();
+  const QueryResult rows = AdminQuery(
+      database_, "SELECT job_id, base_job_id FROM buildtrace_job_metrics ORDER BY job_id");
+  ASSERT_EQ(rows.error, "");
+  EXPECT_EQ(rows.rows, (std::vector<std::vector<std::string>>{{"1", "0"}, {"2", "1"}}));
+  Result<LatencyStats> stats = warehouse.Latency(LatencyQuery{"p", kT0, kT0, {1.0}});
   ASSERT_TRUE(stats.ok()) << stats.status().message();
   EXPECT_EQ(stats->count, 2);
 }
