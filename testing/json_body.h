@@ -29,12 +29,43 @@ class JsonBody {
     if (auto e = At(pointer).get_int64().get(v)) Missing(pointer, e);
     return v;
   }
+  double Number(std::string_view pointer) const {
+    double v = 0;
+    if (auto e = At(pointer).get_double().get(v)) Missing(pointer, e);
+    return v;
+  }
   bool Bool(std::string_view pointer) const {
     bool v = false;
     if (auto e = At(pointer).get_bool().get(v)) Missing(pointer, e);
     return v;
   }
+  bool IsNull(std::string_view pointer) const {
+    simdjson::dom::element element;
+    if (auto e = At(pointer).get(element)) {
+      Missing(pointer, e);
+      return false;
+    }
+    return element.is_null();
+  }
   bool Has(std::string_view pointer) const { return At(pointer).error() == simdjson::SUCCESS; }
+  // The strings of an array of strings.
+  std::vector<std::string> Strings(std::string_view pointer) const {
+    std::vector<std::string> out;
+    simdjson::dom::array array;
+    if (auto e = At(pointer).get_array().get(array)) {
+      Missing(pointer, e);
+      return out;
+    }
+    for (simdjson::dom::element item : array) {
+      std::string_view s;
+      if (item.get_string().get(s)) {
+        ADD_FAILURE() << pointer << " holds a non-string";
+      } else {
+        out.emplace_back(s);
+      }
+    }
+    return out;
+  }
   size_t Size(std::string_view pointer) const {
     simdjson::dom::array array;
     if (auto e = At(pointer).get_array().get(array)) {

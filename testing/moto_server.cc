@@ -4,12 +4,14 @@
 #include <arpa/inet.h>
 #include <fcntl.h>
 #include <netinet/in.h>
+#include <stdlib.h>
 #include <sys/socket.h>
 #include <sys/wait.h>
 #include <unistd.h>
 
 #include <cctype>
 #include <cerrno>
+#include <filesystem>
 #include <fstream>
 #include <sstream>
 
@@ -94,6 +96,35 @@ Result<int> PickFreePort() {
   ::close(fd);
   if (!ok) return Unavailable("cannot bind a loopback port");
   return static_cast<int>(ntohs(address.sin_port));
+}
+
+MotoServer* SharedMotoServer(std::string* failure) {
+  struct Shared {
+    Shared() {
+      char pattern[] = "/tmp/bt-moto-XXXXXX";
+      if (::mkdtemp(pattern) == nullptr) {
+        why = "cannot make a temporary folder for moto";
+        return;
+      }
+      dir = pattern;
+      Result<std::unique_ptr<MotoServer>> started = MotoServer::Start(dir);
+      if (started.ok()) {
+        server = std::move(*started);
+      } else {
+        why = started.status().message();
+      }
+    }
+    ~Shared() {
+      server.reset();
+      std::error_code ignored;
+      if (!dir.empty()) std::filesystem::remove_all(dir, ignored);
+    }
+    std::string dir, why;
+    std::unique_ptr<MotoServer> server;
+  };
+  static Shared shared;
+  if (failure != nullptr) *failure = shared.why;
+  return shared.server.get();
 }
 
 }  // namespace buildtrace

@@ -234,4 +234,9 @@ class MotoServer {
 };
 
 
+// One moto server for every test of a process: started on first use in a temporary folder,
+// stopped (and the folder removed) when the process exits. Null when it cannot start; then
+// `failure` (if given) says why.
+MotoServer* SharedMotoServer(std::string* failure = nullptr);
+
 }  // namespace buildtrace

@@ -96,32 +96,10 @@ HttpResponse Send(Api& api, http::verb method, std::string_view target, std::str
 
 // moto, started once per process on first use.
 MotoServer* Moto() {
-  struct Shared {
-    Shared() {
-      char pattern[] = "/tmp/bt-confine-moto-XXXXXX";
-      if (::mkdtemp(pattern) == nullptr) {
-        failure = "cannot make a temporary folder";
-        return;
-      }
-      dir = pattern;
-      auto started = MotoServer::Start(dir);
-      if (started.ok()) {
-        server = std::move(*started);
-      } else {
-        failure = started.status().message();
-      }
-    }
-    ~Shared() {
-      server.reset();
-      std::error_code ignored;
-      fs::remove_all(dir, ignored);
-    }
-    std::string dir, failure;
-    std::unique_ptr<MotoServer> server;
-  };
-  static Shared shared;
-  if (!shared.server) ADD_FAILURE() << "these tests need moto's S3 server: " << shared.failure;
-  return shared.server.get();
+  std::string failure;
+  MotoServer* server = SharedMotoServer(&failure);
+  if (server == nullptr) ADD_FAILURE() << "these tests need moto's S3 server: " << failure;
+  return server;
 }
 
 enum class Backend { kFile, kS3 };

@@ -87,35 +87,12 @@ std::string WithoutWarehouse(const std::string& report) {
 
 // ---- Servers started once per process, on first use, stopped at its exit.
 
-class SharedMoto {
- public:
-  static MotoServer* Get() {
-    static SharedMoto shared;
-    if (shared.server_ == nullptr) {
-      ADD_FAILURE() << "these tests need moto's S3 server: " << shared.failure_;
-    }
-    return shared.server_.get();
-  }
-
- private:
-  SharedMoto() : dir_(MakeTempDir("bt-fault-moto")) {
-    Result<std::unique_ptr<MotoServer>> server = MotoServer::Start(dir_);
-    if (server.ok()) {
-      server_ = std::move(*server);
-    } else {
-      failure_ = server.status().message();
-    }
-  }
-  ~SharedMoto() {
-    server_.reset();
-    std::error_code ignored;
-    fs::remove_all(dir_, ignored);
-  }
-
-  std::string dir_;
-  std::string failure_;
-  std::unique_ptr<MotoServer> server_;
-};
+MotoServer* SharedMoto() {
+  std::string failure;
+  MotoServer* server = SharedMotoServer(&failure);
+  if (server == nullptr) ADD_FAILURE() << "these tests need moto's S3 server: " << failure;
+  return server;
+}
 
 class SharedPostgres {
  public:
@@ -187,7 +164,7 @@ std::unique_ptr<StateStore> OpenFileStore(const std::string& dir) {
 
 // A store under a prefix of a new bucket.
 std::unique_ptr<StateStore> OpenS3Store(const std::string&) {
-  MotoServer* moto = SharedMoto::Get();
+  MotoServer* moto = SharedMoto();
   if (moto == nullptr) return nullptr;
   Result<std::string> bucket = moto->NewBucket();
   if (!bucket.ok()) {
@@ -513,7 +490,7 @@ INSTANTIATE_TEST_SUITE_P(AllStores, ApiStoreFaultTest,
 // no URL option shortens; so that case is not run here.)
 TEST(ApiFrozenS3Test, BatchWaitsForAFrozenServerAndCompletesWhenThawed) {
   const std::string dir = MakeTempDir("bt-api-frozen-s3");
-  MotoServer* moto = SharedMoto::Get();
+  MotoServer* moto = SharedMoto();
   ASSERT_NE(moto, nullptr);
   std::unique_ptr<StateStore> s3 = OpenS3Store(dir);
   ASSERT_NE(s3, nullptr);

@@ -5,9 +5,7 @@
 
 #include <gmock/gmock.h>
 #include <gtest/gtest.h>
-#include <stdlib.h>
 
-#include <filesystem>
 #include <memory>
 #include <string>
 #include <tuple>
@@ -18,16 +16,13 @@
 
 #include "core/canonical_hash.h"
 #include "core/timestamp.h"
-#include "store/file_state_store.h"
-#include "testing/faulty_metrics_warehouse.h"
-#include "testing/faulty_state_store.h"
-#include "warehouse/sqlite_warehouse.h"
 #include "testing/gzip.h"
+#include "testing/json_body.h"
+#include "testing/temp_backends.h"
 
 namespace buildtrace {
 namespace {
 
-namespace fs = std::filesystem;
 namespace http = boost::beast::http;
 using ::testing::HasSubstr;
 using ::testing::IsEmpty;
@@ -52,99 +47,10 @@ std::string JobAt(int64_t id, int64_t timestamp_ms, int latency_ms,
          R"(","latency_ms":)" + std::to_string(latency_ms) + R"(,"state":{"A":"a"}})";
 }
 
-// `data` as one gzip member, the way `gzip -c` makes it.
-// A parsed JSON answer. Accessors take JSON pointers ("/error/code") and fail the test, rather
-// than crash, when the value is missing or of another type.
-class JsonBody {
- public:
-  explicit JsonBody(const std::string& text) : text_(text) {
-    if (auto e = parser_.parse(text_).get(root_)) {
-      ADD_FAILURE() << "answer is not JSON (" << simdjson::error_message(e) << "): " << text;
-    }
-  }
-  std::string Str(std::string_view pointer) const {
-    std::string_view s;
-    if (auto e = At(pointer).get_string().get(s)) return Missing(pointer, e);
-    return std::string(s);
-  }
-  int64_t Int(std::string_view pointer) const {
-    int64_t v = 0;
-    if (auto e = At(pointer).get_int64().get(v)) Missing(pointer, e);
-    return v;
-  }
-  double Number(std::string_view pointer) const {
-    double v = 0;
-    if (auto e = At(pointer).get_double().get(v)) Missing(pointer, e);
-    return v;
-  }
-  bool Bool(std::string_view pointer) const {
-    bool v = false;
-    if (auto e = At(pointer).get_bool().get(v)) Missing(pointer, e);
-    return v;
-  }
-  bool IsNull(std::string_view pointer) const {
-    simdjson::dom::element element;
-    if (auto e = At(pointer).get(element)) {
-      Missing(pointer, e);
-      return false;
-    }
-    return element.is_null();
-  }
-  bool Has(std::string_view pointer) const { return At(pointer).error() == simdjson::SUCCESS; }
-  // The strings of an array of strings.
-  std::vector<std::string> Strings(std::string_view pointer) const {
-    std::vector<std::string> out;
-    simdjson::dom::array array;
-    if (auto e = At(pointer).get_array().get(array)) {
-      Missing(pointer, e);
-      return out;
-    }
-    for (simdjson::dom::element item : array) {
-      std::string_view s;
-      if (item.get_string().get(s)) {
-        ADD_FAILURE() << pointer << " holds a non-string";
-      } else {
-        out.emplace_back(s);
-      }
-    }
-    return out;
-  }
-  size_t Size(std::string_view pointer) const {
-    simdjson::dom::array array;
-    if (auto e = At(pointer).get_array().get(array)) {
-      Missing(pointer, e);
-      return 0;
-    }
-    return array.size();
-  }
-
- private:
-  simdjson::simdjson_result<simdjson::dom::element> At(std::string_view pointer) const {
-    return root_.at_pointer(pointer);
-  }
-  std::string Missing(std::string_view pointer, simdjson::error_code e) const {
-    ADD_FAILURE() << pointer << ": " << simdjson::error_message(e) << " in " << text_;
-    return "<missing>";
-  }
-
-  std::string text_;
-  mutable simdjson::dom::parser parser_;
-  simdjson::dom::element root_;
-};
-
 class ApiTest : public ::testing::Test {
  protected:
   void SetUp() override {
-    folder_ = ::testing::TempDir() + "bt-api-XXXXXX";
-    ASSERT_NE(::mkdtemp(folder_.data()), nullptr) << "cannot make a temporary folder";
-    auto store = FileStateStore::Open(folder_ + "/store");
-    ASSERT_TRUE(store.ok()) << store.status().message();
-    file_store_ = std::move(*store);
-    auto warehouse = SqliteWarehouse::Open(folder_ + "/metrics.db");
-    ASSERT_TRUE(warehouse.ok()) << warehouse.status().message();
-    sqlite_ = std::move(*warehouse);
-    store_ = std::make_unique<FaultyStateStore>(*file_store_);
-    warehouse_ = std::make_unique<FaultyMetricsWarehouse>(*sqlite_);
+    ASSERT_TRUE(backends_.ok());
     // Not started: tests that need a pass make it themselves.
     outbox_ = std::make_unique<MetricsOutbox>(*store_, *warehouse_, OutboxOptions{},
                                               [this] { return now_ms_; });
@@ -158,12 +64,6 @@ class ApiTest : public ::testing::Test {
     jobs_.reset();
     api_.reset();
     outbox_.reset();
-    warehouse_.reset();
-    store_.reset();
-    sqlite_.reset();
-    file_store_.reset();
-    std::error_code ignored;
-    fs::remove_all(folder_, ignored);
   }
 
   HttpResponse Send(http::verb method, std::string_view target, std::string body = "",
@@ -213,12 +113,12 @@ class ApiTest : public ::testing::Test {
            (created ? "true" : "false") + "}";
   }
 
-  std::string folder_;
   int64_t now_ms_ = kNowMs;
-  std::unique_ptr<FileStateStore> file_store_;
-  std::unique_ptr<SqliteWarehouse> sqlite_;
-  std::unique_ptr<FaultyStateStore> store_;
-  std::unique_ptr<FaultyMetricsWarehouse> warehouse_;
+  TempBackends backends_{"bt-api"};
+  FileStateStore* file_store_ = backends_.file_store();
+  SqliteWarehouse* sqlite_ = backends_.sqlite();
+  FaultyStateStore* store_ = backends_.store();
+  FaultyMetricsWarehouse* warehouse_ = backends_.warehouse();
   std::unique_ptr<MetricsOutbox> outbox_;
   ResponseCounters responses_;  // counted by the server, which these tests leave out
   std::unique_ptr<Api> api_;

@@ -6,24 +6,17 @@
 
 #include <gmock/gmock.h>
 #include <gtest/gtest.h>
-#include <stdlib.h>
-
 #include <atomic>
-#include <filesystem>
 #include <memory>
 #include <string>
 #include <thread>
 #include <vector>
 
-#include "store/file_state_store.h"
-#include "testing/faulty_metrics_warehouse.h"
-#include "testing/faulty_state_store.h"
-#include "warehouse/sqlite_warehouse.h"
+#include "testing/temp_backends.h"
 
 namespace buildtrace {
 namespace {
 
-namespace fs = std::filesystem;
 using ::testing::ElementsAre;
 using ::testing::HasSubstr;
 using ::testing::IsEmpty;
@@ -118,27 +111,10 @@ TEST(OutboxEntryTest, DecodeRejectsAnythingThatIsNotExactlyARow) {
 class MetricsOutboxTest : public ::testing::Test {
  protected:
   void SetUp() override {
-    folder_ = ::testing::TempDir() + "bt-outbox-XXXXXX";
-    ASSERT_NE(::mkdtemp(folder_.data()), nullptr) << "cannot make a temporary folder";
-    auto store = FileStateStore::Open(folder_ + "/store");
-    ASSERT_TRUE(store.ok()) << store.status().message();
-    file_store_ = std::move(*store);
-    auto warehouse = SqliteWarehouse::Open(folder_ + "/metrics.db");
-    ASSERT_TRUE(warehouse.ok()) << warehouse.status().message();
-    sqlite_ = std::move(*warehouse);
-    store_ = std::make_unique<FaultyStateStore>(*file_store_);
-    warehouse_ = std::make_unique<FaultyMetricsWarehouse>(*sqlite_);
+    ASSERT_TRUE(backends_.ok());
     outbox_ = MakeOutbox();
   }
-  void TearDown() override {
-    outbox_.reset();
-    warehouse_.reset();
-    store_.reset();
-    sqlite_.reset();
-    file_store_.reset();
-    std::error_code ignored;
-    fs::remove_all(folder_, ignored);
-  }
+  void TearDown() override { outbox_.reset(); }
 
   std::unique_ptr<MetricsOutbox> MakeOutbox(milliseconds initial_backoff = milliseconds(1)) {
     OutboxOptions options;
@@ -166,11 +142,11 @@ class MetricsOutboxTest : public ::testing::Test {
   }
 
   std::atomic<int64_t> now_ms_{1'795'860'100'000};
-  std::string folder_;
-  std::unique_ptr<FileStateStore> file_store_;
-  std::unique_ptr<SqliteWarehouse> sqlite_;
-  std::unique_ptr<FaultyStateStore> store_;
-  std::unique_ptr<FaultyMetricsWarehouse> warehouse_;
+  TempBackends backends_{"bt-outbox"};
+  FileStateStore* file_store_ = backends_.file_store();
+  SqliteWarehouse* sqlite_ = backends_.sqlite();
+  FaultyStateStore* store_ = backends_.store();
+  FaultyMetricsWarehouse* warehouse_ = backends_.warehouse();
   std::unique_ptr<MetricsOutbox> outbox_;
 };
 

@@ -17,10 +17,7 @@
 
 #include "core/json_writer.h"
 #include "service/job_repository.h"
-#include "store/file_state_store.h"
-#include "testing/faulty_metrics_warehouse.h"
-#include "testing/faulty_state_store.h"
-#include "warehouse/sqlite_warehouse.h"
+#include "testing/temp_backends.h"
 
 namespace buildtrace {
 namespace {
@@ -95,16 +92,7 @@ std::vector<MetricsRow> ReadRows(const std::string& db_path) {
 class ReportServiceTest : public ::testing::Test {
  protected:
   void SetUp() override {
-    folder_ = ::testing::TempDir() + "bt-report-service-XXXXXX";
-    ASSERT_NE(::mkdtemp(folder_.data()), nullptr) << "cannot make a temporary folder";
-    auto store = FileStateStore::Open(folder_ + "/store");
-    ASSERT_TRUE(store.ok()) << store.status().message();
-    file_store_ = std::move(*store);
-    auto warehouse = SqliteWarehouse::Open(DbPath());
-    ASSERT_TRUE(warehouse.ok()) << warehouse.status().message();
-    sqlite_ = std::move(*warehouse);
-    store_ = std::make_unique<FaultyStateStore>(*file_store_);
-    warehouse_ = std::make_unique<FaultyMetricsWarehouse>(*sqlite_);
+    ASSERT_TRUE(backends_.ok());
     jobs_ = std::make_unique<JobRepository>(*store_, ParseLimits{});
     // Not started: the tests drive its passes themselves.
     outbox_ = std::make_unique<MetricsOutbox>(*store_, *warehouse_, OutboxOptions{},
@@ -115,15 +103,9 @@ class ReportServiceTest : public ::testing::Test {
     reports_.reset();
     outbox_.reset();
     jobs_.reset();
-    warehouse_.reset();
-    store_.reset();
-    sqlite_.reset();
-    file_store_.reset();
-    std::error_code ignored;
-    fs::remove_all(folder_, ignored);
   }
 
-  std::string DbPath() const { return folder_ + "/metrics.db"; }
+  std::string DbPath() const { return backends_.db_path(); }
 
   void Post(const JobSpec& spec) {
     simdjson::padded_string body(JobJson(spec));
@@ -150,11 +132,11 @@ class ReportServiceTest : public ::testing::Test {
     Post({.id = 4, .state = R"({"A":"a","C":"c"})"});
   }
 
-  std::string folder_;
-  std::unique_ptr<FileStateStore> file_store_;
-  std::unique_ptr<SqliteWarehouse> sqlite_;
-  std::unique_ptr<FaultyStateStore> store_;
-  std::unique_ptr<FaultyMetricsWarehouse> warehouse_;
+  TempBackends backends_{"bt-report-service"};
+  FileStateStore* file_store_ = backends_.file_store();
+  SqliteWarehouse* sqlite_ = backends_.sqlite();
+  FaultyStateStore* store_ = backends_.store();
+  FaultyMetricsWarehouse* warehouse_ = backends_.warehouse();
   std::unique_ptr<JobRepository> jobs_;
   std::unique_ptr<MetricsOutbox> outbox_;
   std::unique_ptr<ReportService> reports_;

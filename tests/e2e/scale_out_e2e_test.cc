@@ -80,7 +80,9 @@ class E2eScaleOut : public ::testing::Test {
 
   void TearDown() override {
     for (auto& server : servers_) {
-      if (server) EXPECT_TRUE(server->Stop().ok());  // null: a test stopped it already
+      if (server) {  // null: a test stopped it already
+        EXPECT_TRUE(server->Stop().ok());
+      }
     }
     servers_.clear();
     if (moto_) {
