@@ -163,7 +163,8 @@ std::unique_ptr<StateStore> OpenFileStore(const std::string& dir) {
 }
 
 // A store under a prefix of a new bucket.
-std::unique_ptr<StateStore> OpenS3Store(const std::string&) {
+// On a fresh bucket of the shared moto; `options` are more URL parameters ("&timeout-ms=300").
+std::unique_ptr<StateStore> OpenS3Store(const std::string&, const std::string& options = "") {
   MotoServer* moto = SharedMoto();
   if (moto == nullptr) return nullptr;
   Result<std::string> bucket = moto->NewBucket();
@@ -172,7 +173,7 @@ std::unique_ptr<StateStore> OpenS3Store(const std::string&) {
     return nullptr;
   }
   auto store = S3StateStore::Open(
-      "s3://" + *bucket + "/bt/states?endpoint=" + moto->endpoint() + "&region=us-east-1",
+      "s3://" + *bucket + "/bt/states?endpoint=" + moto->endpoint() + "&region=us-east-1" + options,
       moto->credentials());
   EXPECT_TRUE(store.ok()) << store.status().message();
   return store.ok() ? std::move(*store) : nullptr;
@@ -478,16 +479,19 @@ TEST_P(ApiStoreFaultTest, SlowStoreStillCreatesEachJobOnceAndAnswersRightly) {
 
 INSTANTIATE_TEST_SUITE_P(AllStores, ApiStoreFaultTest,
                          ::testing::Values(StoreBackend{"File", &OpenFileStore},
-                                           StoreBackend{"S3", &OpenS3Store},
+                                           StoreBackend{"S3",
+                                                        [](const std::string& dir) {
+                                                          return OpenS3Store(dir);
+                                                        }},
                                            StoreBackend{"Gcs", &OpenGcsStore}),
                          [](const auto& param_info) { return param_info.param.name; });
 
 // ==== A real S3 server that stops answering
 
 // moto frozen with SIGSTOP while a batch is inside the store: the request waits (it does not
-// fail, and stores nothing half-way), and completes rightly once moto is thawed. (A store that
-// stays frozen ends in 503 only after the S3 store's fixed 30 s timeout and 4 attempts, which
-// no URL option shortens; so that case is not run here.)
+// fail, and stores nothing half-way), and completes rightly once moto is thawed. (With the
+// default 30 s per call and 4 attempts a store that stays frozen would take two minutes to give
+// up; the next test shortens that with timeout-ms.)
 TEST(ApiFrozenS3Test, BatchWaitsForAFrozenServerAndCompletesWhenThawed) {
   const std::string dir = MakeTempDir("bt-api-frozen-s3");
   MotoServer* moto = SharedMoto();
@@ -515,6 +519,46 @@ TEST(ApiFrozenS3Test, BatchWaitsForAFrozenServerAndCompletesWhenThawed) {
   ASSERT_EQ(res.result_int(), 200u) << res.body();
   EXPECT_EQ(res.body(), expected);
   EXPECT_EQ(JobObjects(*s3), JobObjects(control.store()));
+  std::error_code ignored;
+  fs::remove_all(dir, ignored);
+}
+
+// A store whose calls time out after 300 ms (timeout-ms): with moto frozen, a report is a 503
+// naming the store after the retries, not a hang and not a report on partial data; thawed, the
+// report is right.
+TEST(ApiFrozenS3Test, ReportOverAFrozenServerIs503AfterTheCallTimeout) {
+  const std::string dir = MakeTempDir("bt-api-frozen-s3-timeout");
+  MotoServer* moto = SharedMoto();
+  ASSERT_NE(moto, nullptr);
+  std::unique_ptr<StateStore> s3 = OpenS3Store(dir, "&timeout-ms=300");
+  ASSERT_NE(s3, nullptr);
+  EXPECT_THAT(s3->Describe(), HasSubstr("&timeout-ms=300"));
+  auto sqlite = SqliteWarehouse::Open(dir + "/metrics.db");
+  ASSERT_TRUE(sqlite.ok());
+  Service service(*s3, **sqlite);
+  Control control(dir);
+  const std::string batch = "[" + kJob1 + "," + kJob2 + "]";
+  control.Post(batch);
+  ASSERT_EQ(service.Post(batch).result_int(), 200u);
+
+  ASSERT_TRUE(moto->Freeze().ok());
+  // On another thread, so that a request that never returns fails the test instead of hanging it.
+  auto frozen = std::async(std::launch::async, [&] { return service.Get("/report/2"); });
+  const bool answered = frozen.wait_for(std::chrono::seconds(60)) == std::future_status::ready;
+  ASSERT_TRUE(moto->Thaw().ok());
+  ASSERT_TRUE(answered) << "a report over a frozen store did not return within 60 s";
+  const HttpResponse res = frozen.get();
+  ASSERT_EQ(res.result_int(), 503u) << res.body();
+  EXPECT_EQ(res[http::field::retry_after], "5");
+  const JsonBody body(res.body());
+  EXPECT_EQ(body.Str("/error/code"), "unavailable");
+  EXPECT_THAT(body.Str("/error/message"), StartsWith("s3 store " + s3->Describe() + ": "));
+  EXPECT_THAT(body.Str("/error/message"), HasSubstr("(4 attempts)"));
+  EXPECT_FALSE(body.Has("/metrics"));
+
+  const HttpResponse healed = service.Get("/report/2");
+  ASSERT_EQ(healed.result_int(), 200u) << healed.body();
+  EXPECT_EQ(WithoutWarehouse(healed.body()), control.Report("/report/2"));
   std::error_code ignored;
   fs::remove_all(dir, ignored);
 }

@@ -375,18 +375,21 @@ Result<S3StateStore::Location> S3StateStore::ParseUrl(std::string_view url) {
   std::optional<std::string> endpoint;
   std::optional<std::string> region;
   std::optional<std::string> max_keys;
+  std::optional<std::string> timeout_ms;
   while (!query.empty()) {
     const size_t amp = query.find('&');
     const std::string_view param = query.substr(0, amp);
     query.remove_prefix(amp == std::string_view::npos ? query.size() : amp + 1);
     const size_t eq = param.find('=');
     const std::string_view name = param.substr(0, eq);
-    std::optional<std::string>* slot = name == "endpoint"   ? &endpoint
-                                       : name == "region"   ? &region
-                                       : name == "max-keys" ? &max_keys
-                                                            : nullptr;
+    std::optional<std::string>* slot = name == "endpoint"     ? &endpoint
+                                       : name == "region"     ? &region
+                                       : name == "max-keys"   ? &max_keys
+                                       : name == "timeout-ms" ? &timeout_ms
+                                                              : nullptr;
     if (slot == nullptr) {
-      return UrlError("unknown parameter " + Shown(name) + "; use endpoint, region or max-keys");
+      return UrlError("unknown parameter " + Shown(name) +
+                      "; use endpoint, region, max-keys or timeout-ms");
     }
     if (slot->has_value()) return UrlError("parameter " + std::string(name) + " is given twice");
     *slot = PercentDecode(eq == std::string_view::npos ? "" : param.substr(eq + 1));
@@ -416,6 +419,15 @@ Result<S3StateStore::Location> S3StateStore::ParseUrl(std::string_view url) {
     location.max_keys = digits ? std::stoi(*max_keys) : 0;
     if (location.max_keys < 1 || location.max_keys > 1000) {
       return UrlError("max-keys must be a number from 1 to 1000");
+    }
+  }
+  if (timeout_ms) {
+    const bool digits =
+        timeout_ms->size() <= 6 && std::all_of(timeout_ms->begin(), timeout_ms->end(),
+                                               [](char c) { return c >= '0' && c <= '9'; });
+    location.timeout_ms = digits ? std::stoi(*timeout_ms) : 0;
+    if (location.timeout_ms < 100 || location.timeout_ms > 600'000) {
+      return UrlError("timeout-ms must be a number of milliseconds from 100 to 600000");
     }
   }
   return location;
@@ -454,6 +466,7 @@ std::string S3StateStore::Describe() const {
   if (!location_.prefix.empty()) text += "/" + location_.prefix;
   text += "?endpoint=" + location_.endpoint + "&region=" + location_.region;
   if (location_.max_keys > 0) text += "&max-keys=" + std::to_string(location_.max_keys);
+  if (location_.timeout_ms > 0) text += "&timeout-ms=" + std::to_string(location_.timeout_ms);
   return text;
 }
 
@@ -489,7 +502,8 @@ HttpCall S3StateStore::SignedCall(std::string method, std::string url,
   }
   call.aws_sigv4 = sigv4_;
   call.user = user_;
-  call.timeout = kCallTimeout;
+  call.timeout = location_.timeout_ms > 0 ? std::chrono::milliseconds(location_.timeout_ms)
+                                          : kCallTimeout;
   return call;
 }
 

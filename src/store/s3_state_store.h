@@ -47,12 +47,15 @@ class S3StateStore : public StateStore {
   //   GCS and R2).
   // - max-keys: 1-1000, keys per ListObjectsV2 page (the server's default, 1000, if absent); for
   //   tests of paging.
+  // - timeout-ms: 100-600000, how long one HTTP call may take (default 30000, plus 1 s per MiB
+  //   uploaded); with the 4 attempts of a failing call it bounds how long a request waits for a
+  //   store that has stopped answering.
   // `credentials` needs an access key id and a secret; it never appears in a message.
   static Result<std::unique_ptr<S3StateStore>> Open(std::string_view url,
                                                     const S3Credentials& credentials);
 
-  // The StateStore contract, with these S3 specifics. Each HTTP call has a timeout (30 s, plus
-  // 1 s per MiB uploaded) and is retried with backoff (4 attempts) on a transport error, 408,
+  // The StateStore contract, with these S3 specifics. Each HTTP call has a timeout (30 s or
+  // timeout-ms, plus 1 s per MiB uploaded) and is retried with backoff (4 attempts) on a transport error, 408,
   // 429 or 5xx. A store that keeps failing gives kUnavailable naming the store, the operation
   // and the object; S3 error answers (403 SignatureDoesNotMatch, AccessDenied, NoSuchBucket...)
   // are kUnavailable carrying S3's code and message. Thread-safe: the store holds no state that
@@ -82,7 +85,8 @@ class S3StateStore : public StateStore {
   // bucket and the permission to list. It cannot check the permission to write without leaving
   // an object behind or needing the permission to delete, which an append-only policy lacks.
   Status Probe() override;
-  // "s3://BUCKET/PREFIX?endpoint=URL&region=R" (and "&max-keys=N" if set); no credentials.
+  // "s3://BUCKET/PREFIX?endpoint=URL&region=R" (and "&max-keys=N", "&timeout-ms=N" if set); no
+  // credentials.
   std::string Describe() const override;
 
   ~S3StateStore() override;
@@ -94,6 +98,7 @@ class S3StateStore : public StateStore {
     std::string endpoint;  // scheme://host[:port], no trailing '/'
     std::string region;
     int max_keys = 0;  // 0: the server's default
+    int timeout_ms = 0;  // 0: kCallTimeout (30 s)
   };
   static Result<Location> ParseUrl(std::string_view url);
 

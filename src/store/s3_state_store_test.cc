@@ -370,7 +370,10 @@ TEST(S3StateStoreOpenTest, ValidatesTheUrl) {
                                         "s3://bucket?colour=blue",
                                         "s3://bucket?max-keys=0",
                                         "s3://bucket?max-keys=1001",
-                                        "s3://bucket?max-keys=ten"};
+                                        "s3://bucket?max-keys=ten",
+                                        "s3://bucket?timeout-ms=99",
+                                        "s3://bucket?timeout-ms=600001",
+                                        "s3://bucket?timeout-ms=1s"};
   for (const std::string& url : bad) {
     Result<std::unique_ptr<S3StateStore>> store = S3StateStore::Open(url, credentials);
     EXPECT_EQ(store.status().code(), StatusCode::kInvalidArgument) << "'" << url << "'";
@@ -385,6 +388,9 @@ TEST(S3StateStoreOpenTest, ValidatesTheUrl) {
        "s3://bkt?endpoint=https://storage.googleapis.com&region=auto"},
       {"s3://bkt?endpoint=http://[::1]:9000",
        "s3://bkt?endpoint=http://[::1]:9000&region=us-east-1"},
+      {"s3://bkt?timeout-ms=2500&max-keys=5",
+       "s3://bkt?endpoint=https://s3.us-east-1.amazonaws.com&region=us-east-1&max-keys=5"
+       "&timeout-ms=2500"},
   };
   for (const auto& [url, described] : good) {
     Result<std::unique_ptr<S3StateStore>> store = S3StateStore::Open(url, credentials);
