@@ -2,6 +2,7 @@
 #include "soak_requests.h"
 
 #include <chrono>
+#include <cstdlib>
 
 #include "testing/gzip.h"
 #include "tests/e2e/raw_connection.h"
@@ -26,12 +27,13 @@ std::string TooManyJobs() {
   return body + "]";
 }
 
-// 70 KB of headers, over the default --max-headers (64 KiB), in fields of 7 KB (Beast refuses to
-// send one field over 64 KiB).
+// 70 KB of headers, over the default --max-headers (64 KiB), in fields of 7 KB (Beast throws on
+// a single field of 70 KB).
 Headers LargeHeaders() {
   Headers headers;
-  for (int i = 0; i < 10; ++i)
+  for (int i = 0; i < 10; ++i) {
     headers.emplace_back("X-Padding-" + std::to_string(i), std::string(7000, 'p'));
+  }
   return headers;
 }
 
