@@ -25,8 +25,10 @@ if [[ ! -f $build_dir/CMakeCache.txt ]]; then
   command -v ninja >/dev/null && generator=(-G Ninja)
   cmake -S . -B "$build_dir" "${generator[@]}" -DCMAKE_BUILD_TYPE="${BUILD_TYPE:-Release}" >/dev/null
 fi
-cmake --build "$build_dir" -j "$(nproc)" --target buildtrace soak >/dev/null ||
-  die "the build of buildtrace and soak in $build_dir failed (is BUILDTRACE_BENCH off there?)"
+if ! build_log=$(cmake --build "$build_dir" -j "$(nproc)" --target buildtrace soak 2>&1); then
+  tail -40 <<<"$build_log" >&2
+  die "the build of buildtrace and soak in $build_dir failed (above; is BUILDTRACE_BENCH off there?)"
+fi
 build_type=$(sed -n 's/^CMAKE_BUILD_TYPE:[^=]*=//p' "$build_dir/CMakeCache.txt")
 
 work=$(mktemp -d "$(realpath "${SOAK_TMPDIR:-$build_dir}")/soak.XXXXXX")
