@@ -13,13 +13,13 @@
 #include <algorithm>
 #include <atomic>
 #include <chrono>
-#include <cmath>
 #include <cstdint>
 #include <cstdio>
 #include <cstdlib>
 #include <fstream>
 #include <iterator>
 #include <mutex>
+#include <optional>
 #include <sstream>
 #include <string>
 #include <string_view>
@@ -28,6 +28,7 @@
 #include <vector>
 
 #include "client/http_client.h"
+#include "load_common.h"
 #include "simulator/job_generator.h"
 
 namespace buildtrace {
@@ -74,21 +75,15 @@ struct Outcome {
 }
 
 int64_t PositiveInteger(std::string_view flag, const char* text) {
-  char* end = nullptr;
-  const long long value = std::strtoll(text, &end, 10);
-  if (end == text || *end != '\0' || value <= 0) {
-    Usage(std::string(flag) + " takes a positive integer, not \"" + text + "\"");
-  }
-  return value;
+  const std::optional<int64_t> value = ParsePositiveInteger(text);
+  if (!value) Usage(std::string(flag) + " takes a positive integer, not \"" + text + "\"");
+  return *value;
 }
 
 double PositiveNumber(std::string_view flag, const char* text) {
-  char* end = nullptr;
-  const double value = std::strtod(text, &end);
-  if (end == text || *end != '\0' || !(value > 0)) {
-    Usage(std::string(flag) + " takes a positive number, not \"" + text + "\"");
-  }
-  return value;
+  const std::optional<double> value = ParsePositiveNumber(text);
+  if (!value) Usage(std::string(flag) + " takes a positive number, not \"" + text + "\"");
+  return *value;
 }
 
 void ParseFlag(Options& o, std::string_view flag, const char* value) {
@@ -148,10 +143,6 @@ Options ParseOptions(int argc, char** argv) {
   return o;
 }
 
-bool IsLoopback(std::string_view host) {
-  return host == "localhost" || host == "::1" || host.substr(0, 4) == "127.";
-}
-
 std::string ReadFile(const std::string& path) {
   std::ifstream in(path, std::ios::binary);
   if (!in) Usage("cannot read " + path);
@@ -169,13 +160,7 @@ std::vector<std::string> SmallJobBodies(const Options& o) {
   std::vector<std::string> bodies;
   bodies.reserve(static_cast<size_t>(o.requests));
   for (int64_t r = 0; r < o.requests; ++r) {
-    std::string body = "[";
-    for (int j = 0; j < o.jobs_per_request; ++j) {
-      if (j > 0) body += ',';
-      body += GeneratedJobToJson(generator.Next(), o.project);
-    }
-    body += ']';
-    bodies.push_back(std::move(body));
+    bodies.push_back(JobBatchBody(generator, o.jobs_per_request, o.project));
   }
   return bodies;
 }
@@ -196,10 +181,9 @@ Outcome Run(const Options& o, const HttpEndpoint& endpoint, const BodyOf& body) 
     for (int64_t i = next++; i < o.requests && Clock::now() < deadline; i = next++) {
       std::string request_body = body(i);  // copied before the clock starts
       const Clock::time_point sent = Clock::now();
-      auto response = o.mode == "get"
-                          ? client.Get(o.target, o.headers)
-                          : client.Post(o.target, std::move(request_body), "application/json",
-                                        o.headers);
+      auto response = o.mode == "get" ? client.Get(o.target, o.headers)
+                                      : client.Post(o.target, std::move(request_body),
+                                                    "application/json", o.headers);
       const double ms = std::chrono::duration<double, std::milli>(Clock::now() - sent).count();
       if (!response.ok()) {
         ++mine.errors;
@@ -211,8 +195,8 @@ Outcome Run(const Options& o, const HttpEndpoint& endpoint, const BodyOf& body) 
       if (response->status < 200 || response->status > 299) {
         ++mine.errors;
         if (mine.first_error.empty()) {
-          mine.first_error = "HTTP " + std::to_string(response->status) + ": " +
-                             response->body.substr(0, 300);
+          mine.first_error =
+              "HTTP " + std::to_string(response->status) + ": " + response->body.substr(0, 300);
         }
       }
     }
@@ -228,13 +212,6 @@ Outcome Run(const Options& o, const HttpEndpoint& endpoint, const BodyOf& body) 
   for (std::thread& t : threads) t.join();
   outcome.seconds = std::chrono::duration<double>(Clock::now() - start).count();
   return outcome;
-}
-
-// Nearest rank: the smallest latency with at least q of them at or below it.
-double Quantile(const std::vector<double>& sorted, double q) {
-  if (sorted.empty()) return 0;
-  const size_t rank = static_cast<size_t>(std::ceil(q * static_cast<double>(sorted.size())));
-  return sorted[std::clamp<size_t>(rank, 1, sorted.size()) - 1];
 }
 
 void Print(const Options& o, Outcome outcome, double body_bytes, int64_t jobs_per_request) {
@@ -256,8 +233,8 @@ void Print(const Options& o, Outcome outcome, double body_bytes, int64_t jobs_pe
     line << " jobs=" << answered_ok * jobs_per_request
          << " jobs_per_s=" << static_cast<double>(answered_ok * jobs_per_request) / outcome.seconds;
   }
-  line << " p50_ms=" << Quantile(outcome.latencies_ms, 0.5)
-       << " p99_ms=" << Quantile(outcome.latencies_ms, 0.99)
+  line << " p50_ms=" << NearestRankQuantile(outcome.latencies_ms, 0.5)
+       << " p99_ms=" << NearestRankQuantile(outcome.latencies_ms, 0.99)
        << " max_ms=" << (outcome.latencies_ms.empty() ? 0 : outcome.latencies_ms.back());
   std::printf("%s\n", line.str().c_str());
   if (!outcome.first_error.empty()) {
@@ -273,7 +250,7 @@ int Main(int argc, char** argv) {
   const Options o = ParseOptions(argc, argv);
   auto endpoint = ParseHttpUrl(o.url);
   if (!endpoint.ok()) Usage(endpoint.status().message());
-  if (!IsLoopback(endpoint->host)) {
+  if (!IsLoopbackHost(endpoint->host)) {
     Usage("only loopback URLs (127.0.0.0/8, ::1, localhost) are load-tested, not " + o.url);
   }
   if (o.mode == "get") {
@@ -281,8 +258,8 @@ int Main(int argc, char** argv) {
   } else if (o.mode == "post") {
     const std::string file = ReadFile(o.file);
     Outcome outcome = Run(o, *endpoint, [&file](int64_t) { return file; });
-    const double bytes = static_cast<double>(file.size()) *
-                         static_cast<double>(outcome.latencies_ms.size());
+    const double bytes =
+        static_cast<double>(file.size()) * static_cast<double>(outcome.latencies_ms.size());
     Print(o, std::move(outcome), bytes, 1);
   } else {
     const std::vector<std::string> bodies = SmallJobBodies(o);

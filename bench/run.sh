@@ -112,6 +112,7 @@ for r in 1 2; do
 done
 
 mkdir "$work/server"
+: >"$work/serve.out"  # so that the first look for the address never races the redirection below
 "$bin" serve --port 0 --data-dir "$work/server" >"$work/serve.out" 2>"$work/serve.log" &
 server_pid=$!
 url=""

@@ -25,6 +25,9 @@ using tcp = asio::ip::tcp;
 using Request = http::request<http::string_body>;
 
 constexpr std::uint64_t kBodyLimit = std::uint64_t{1} << 30;  // 1 GiB
+// Beast keeps a header's name and value in 16-bit lengths that count 2 bytes of punctuation, and
+// throws std::length_error past 65 533 bytes; such a header is refused as an error value instead.
+constexpr size_t kMaxFieldBytes = 65'533;
 
 std::string Lower(std::string_view text) {
   std::string out(text);
@@ -262,6 +265,11 @@ Result<Request> BuildRequest(const HttpEndpoint& endpoint, std::string_view meth
   for (const auto& [name, value] : headers) {
     if (name.empty() || HasLineBreak(name) || HasLineBreak(value)) {
       return InvalidArgument("header \"" + name + "\" has an empty name or a line break");
+    }
+    if (name.size() > kMaxFieldBytes || value.size() > kMaxFieldBytes) {
+      return InvalidArgument("header \"" + name.substr(0, 64) + "\" is over " +
+                             std::to_string(kMaxFieldBytes) +
+                             " bytes, more than one header field can hold; shorten it");
     }
     request.set(name, value);
   }

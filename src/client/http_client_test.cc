@@ -251,6 +251,11 @@ TEST(HttpClientTest, RejectsABadTargetWithoutConnecting) {
   EXPECT_EQ(response.status().code(), StatusCode::kInvalidArgument);
   auto header = client.Get("/", {{"X-Bad", "a\r\nInjected: 1"}});
   EXPECT_EQ(header.status().code(), StatusCode::kInvalidArgument);
+  // Beast throws std::length_error on a header over 65 533 bytes; it must not escape the client.
+  auto huge = client.Get("/", {{"X-Huge", std::string(70'000, 'h')}});
+  ASSERT_FALSE(huge.ok());
+  EXPECT_EQ(huge.status().code(), StatusCode::kInvalidArgument);
+  EXPECT_NE(huge.status().message().find("X-Huge"), std::string::npos) << huge.status().message();
 }
 
 TEST(ParseHttpUrlTest, AcceptsHostAndPort) {

@@ -71,12 +71,34 @@ std::string HeaderKey(std::string_view project, int64_t job_id) {
   return std::string(project) + "/" + std::to_string(job_id);
 }
 
+// What one cached header costs, roughly: its map node and bucket, and the bytes of its strings.
+size_t CachedHeaderBytes(const std::string& key, const JobHeader& header) {
+  size_t bytes = sizeof(std::pair<const std::string, JobHeader>) + 4 * sizeof(void*) + key.size() +
+                 header.project.size() + header.timestamp.size();
+  for (const auto& [name, value] : header.metadata) {
+    bytes += sizeof(std::pair<std::string, std::string>) + name.size() + value.size();
+  }
+  return bytes;
+}
+
 }  // namespace
 
 void JobRepository::RememberHeader(const JobHeader& header) {
+  std::string key = HeaderKey(header.project, header.job_id);
+  const size_t bytes = CachedHeaderBytes(key, header);
   std::lock_guard lock(headers_mutex_);
-  if (headers_.size() >= kMaxCachedHeaders) headers_.clear();
-  headers_.insert_or_assign(HeaderKey(header.project, header.job_id), header);
+  if (headers_.contains(key)) return;  // jobs are immutable: it is the same header
+  if (header_bytes_ + bytes > kMaxCachedHeaderBytes) {
+    headers_.clear();
+    header_bytes_ = 0;
+  }
+  headers_.emplace(std::move(key), header);
+  header_bytes_ += bytes;
+}
+
+size_t JobRepository::cached_header_bytes() {
+  std::lock_guard lock(headers_mutex_);
+  return header_bytes_;
 }
 
 Result<JobHeader> JobRepository::LoadHeader(std::string_view project, int64_t job_id) {

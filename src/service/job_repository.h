@@ -67,6 +67,12 @@ class JobRepository {
 
   StateStore& store() { return store_; }
 
+  // The header cache holds at most this many bytes (its estimate: a fixed cost per entry plus the
+  // bytes of the entry's strings), however large the jobs' metadata.
+  static constexpr size_t kMaxCachedHeaderBytes = 8 << 20;
+  // What the header cache holds now, in that estimate.
+  size_t cached_header_bytes();
+
  private:
   void RememberHeader(const JobHeader& header);
   Result<StoredJob> ResolveExisting(const Job& job, const std::string& name,
@@ -75,10 +81,11 @@ class JobRepository {
   StateStore& store_;
   ParseLimits limits_;
   std::mutex headers_mutex_;
-  // "<project>/<job_id>" -> header. Emptied when it reaches kMaxCachedHeaders entries: a
-  // simple bound, and re-reading a header costs one job read.
+  // "<project>/<job_id>" -> header. Emptied when one more header would take it past
+  // kMaxCachedHeaderBytes: a simple bound, and re-reading a header costs one job read. A bound
+  // on the count of headers alone would not do: a header's metadata may hold 270 KB.
   std::unordered_map<std::string, JobHeader> headers_;
-  static constexpr size_t kMaxCachedHeaders = 100'000;
+  size_t header_bytes_ = 0;
 };
 
 // True if the two jobs have the same header fields and the same objects; the order of the

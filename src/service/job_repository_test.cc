@@ -272,6 +272,31 @@ TEST_F(JobRepositoryTest, LoadGivesBackTheStoredJob) {
   EXPECT_EQ(*raw, kJob12Stored);
 }
 
+// Every stored job's header is cached for lineage; with the metadata limits (64 entries of up
+// to 4 KiB) a header may hold 270 KB, so the cache must be bounded in bytes, not in headers:
+// when it held up to 100 000 headers, the server's memory grew by the metadata of every job.
+TEST_F(JobRepositoryTest, HeaderCacheStaysWithinItsByteBudgetAndDroppedHeadersReadBackWhole) {
+  std::string metadata = R"(,"metadata":{)";
+  for (int i = 0; i < 64; ++i) {
+    metadata +=
+        (i > 0 ? ",\"k" : "\"k") + std::to_string(i) + "\":\"" + std::string(4096, 'v') + "\"";
+  }
+  metadata += "}";
+  constexpr int kJobs = 64;  // about 17 MB of metadata, twice the cache's budget
+  for (int id = 1; id <= kJobs; ++id) StoreOk(JobJson("p", id, R"({"A":"a"})", metadata));
+  EXPECT_GT(jobs_->cached_header_bytes(), 0u);
+  EXPECT_LE(jobs_->cached_header_bytes(), JobRepository::kMaxCachedHeaderBytes);
+
+  for (int id : {1, kJobs}) {  // the first was dropped from the cache, the last is in it
+    Result<JobHeader> header = jobs_->LoadHeader("p", id);
+    ASSERT_TRUE(header.ok()) << header.status().message();
+    EXPECT_EQ(header->job_id, id);
+    ASSERT_EQ(header->metadata.size(), 64u);
+    EXPECT_EQ(header->metadata[63].first, "k63");
+    EXPECT_EQ(header->metadata[63].second, std::string(4096, 'v'));
+  }
+}
+
 TEST_F(JobRepositoryTest, LoadOfAMissingJobIsNotFound) {
   StoreOk(JobJson("p", 4));
   Result<std::unique_ptr<ParsedJobs>> loaded = jobs_->Load("p", 5);
