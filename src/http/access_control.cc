@@ -68,24 +68,30 @@ Result<AccessToken> ParseLine(std::string_view line) {
         "the token's SHA-256 (e.g. from `printf %s TOKEN | sha256sum`)");
   }
   token.sha256_hex = std::move(*hash);
-  for (std::string_view scope : SplitCommas(fields[1])) {
-    if (scope == "ingest") {
+  // Errors name a bad scope or project by its position, never by its value: a token pasted into
+  // the wrong field must not reach the log.
+  const std::vector<std::string_view> scopes = SplitCommas(fields[1]);
+  for (size_t i = 0; i < scopes.size(); ++i) {
+    if (scopes[i] == "ingest") {
       token.scopes |= static_cast<uint8_t>(AccessScope::kIngest);
-    } else if (scope == "read") {
+    } else if (scopes[i] == "read") {
       token.scopes |= static_cast<uint8_t>(AccessScope::kRead);
     } else {
-      return InvalidArgument("unknown scope \"" + std::string(scope.substr(0, 64)) +
-                             "\"; the scopes are ingest and/or read, comma-separated");
+      return InvalidArgument("scope " + std::to_string(i + 1) +
+                             " of the second field is not a scope; the scopes are ingest and/or "
+                             "read, comma-separated");
     }
   }
   if (fields.size() == 3) {
-    for (std::string_view project : SplitCommas(fields[2])) {
-      if (!IsValidProjectName(project)) {
-        return InvalidArgument("\"" + std::string(project.substr(0, 128)) +
-                               "\" is not a project name; list projects comma-separated, each "
-                               "1-128 characters of A-Z, a-z, 0-9, '.', '_' or '-'");
+    const std::vector<std::string_view> projects = SplitCommas(fields[2]);
+    for (size_t i = 0; i < projects.size(); ++i) {
+      if (!IsValidProjectName(projects[i])) {
+        return InvalidArgument("project " + std::to_string(i + 1) +
+                               " of the third field is not a project name; list projects "
+                               "comma-separated, each 1-128 characters of A-Z, a-z, 0-9, '.', "
+                               "'_' or '-'");
       }
-      token.projects.emplace_back(project);
+      token.projects.emplace_back(projects[i]);
     }
   }
   return token;

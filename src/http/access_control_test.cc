@@ -75,10 +75,10 @@ TEST(AccessControlParseTest, EachMalformedLineIsRejectedWithItsLineNumber) {
       {"md5:" + Sha256Hex("bad") + " read\n", "the first field must be sha256:"},
       {"sha256:abc read\n", "the first field must be sha256:"},
       {"sha256:" + std::string(64, 'g') + " read\n", "the first field must be sha256:"},
-      {hash + " write\n", "unknown scope \"write\""},
-      {hash + " read,\n", "unknown scope \"\""},
-      {hash + " read web,,api\n", "\"\" is not a project name"},
-      {hash + " read ../etc\n", "\"../etc\" is not a project name"},
+      {hash + " write\n", "scope 1 of the second field is not a scope"},
+      {hash + " read,\n", "scope 2 of the second field is not a scope"},
+      {hash + " read web,,api\n", "project 2 of the third field is not a project name"},
+      {hash + " read ../etc\n", "project 1 of the third field is not a project name"},
       {good, "the same token hash is already on line 2"},
   };
   for (const Case& c : cases) {
@@ -91,6 +91,16 @@ TEST(AccessControlParseTest, EachMalformedLineIsRejectedWithItsLineNumber) {
     // Messages may be printed and logged: they never carry a hash.
     EXPECT_THAT(access.status().message(), Not(HasSubstr(Sha256Hex("bad"))));
     EXPECT_THAT(access.status().message(), Not(HasSubstr(Sha256Hex("good"))));
+  }
+}
+
+TEST(AccessControlParseTest, ErrorsNameABadFieldByPositionNotByValue) {
+  // A token pasted into the scopes or projects field must not end up in a log.
+  const std::string hash = "sha256:" + Sha256Hex("good");
+  for (const std::string line : {hash + " bt_live_s3cr3t\n", hash + " read web,bt_live_s3cr3t!\n"}) {
+    Result<AccessControl> access = AccessControl::Parse(line, "t.txt");
+    ASSERT_FALSE(access.ok());
+    EXPECT_THAT(access.status().message(), Not(HasSubstr("s3cr3t"))) << line;
   }
 }
 
