@@ -42,7 +42,7 @@ std::string Base64Url(std::string_view bytes) {
 
 // The token answer of both the metadata server and the OAuth2 token endpoint:
 // {"access_token": "...", "expires_in": 3599, "token_type": "Bearer"}.
-Result<AccessToken> ParseTokenAnswer(const std::string& body, Clock::time_point now,
+Result<OAuthAccessToken> ParseTokenAnswer(const std::string& body, Clock::time_point now,
                                      const std::string& what) {
   simdjson::dom::parser parser;
   simdjson::dom::element root;
@@ -55,7 +55,7 @@ Result<AccessToken> ParseTokenAnswer(const std::string& body, Clock::time_point 
   if (root["expires_in"].get_int64().get(expires_in) != simdjson::SUCCESS || expires_in <= 0) {
     return Unavailable(what + ": the answer has no positive expires_in");
   }
-  return AccessToken{std::string(token), now + std::chrono::seconds(expires_in)};
+  return OAuthAccessToken{std::string(token), now + std::chrono::seconds(expires_in)};
 }
 
 // The "error" (and "error_description") of an OAuth2 error answer; they name the problem
@@ -126,7 +126,7 @@ Result<std::string> TokenSource::Token() {
     const auto margin = std::min<Clock::duration>(kRefreshMargin, lifetime / 2);
     if (now < cached_->token.expires_at - margin) return cached_->token.value;
   }
-  Result<AccessToken> fresh = Fetch();
+  Result<OAuthAccessToken> fresh = Fetch();
   if (!fresh.ok()) {
     if (cached_ && now < cached_->token.expires_at) return cached_->token.value;
     return fresh.status();
@@ -140,8 +140,8 @@ void TokenSource::Invalidate(std::string_view rejected) {
   if (cached_ && cached_->token.value == rejected) cached_.reset();
 }
 
-Result<AccessToken> StaticTokenSource::Fetch() {
-  return AccessToken{token_, Clock::time_point::max()};
+Result<OAuthAccessToken> StaticTokenSource::Fetch() {
+  return OAuthAccessToken{token_, Clock::time_point::max()};
 }
 
 // ---- Metadata server -----------------------------------------------------------------------------
@@ -158,7 +158,7 @@ MetadataServerTokenSource::MetadataServerTokenSource(std::string base_url, WallC
   while (!base_url_.empty() && base_url_.back() == '/') base_url_.pop_back();
 }
 
-Result<AccessToken> MetadataServerTokenSource::Fetch() {
+Result<OAuthAccessToken> MetadataServerTokenSource::Fetch() {
   const std::string what = Describe() + ": fetch access token";
   HttpCall call;
   call.url = base_url_ + "/computeMetadata/v1/instance/service-accounts/default/token";
@@ -252,7 +252,7 @@ std::string ServiceAccountTokenSource::Describe() const {
   return "service account " + key_.client_email + " at " + key_.token_uri;
 }
 
-Result<AccessToken> ServiceAccountTokenSource::Fetch() {
+Result<OAuthAccessToken> ServiceAccountTokenSource::Fetch() {
   const std::string what = Describe() + ": fetch access token";
   const Clock::time_point now = Now();
   const int64_t now_s =

@@ -24,7 +24,10 @@ inline constexpr std::string_view kCloudPlatformScope =
 
 using WallClock = std::function<std::chrono::system_clock::time_point()>;
 
-struct AccessToken {
+// An OAuth 2.0 access token for Google APIs. Named apart from http/access_control.h's
+// AccessToken (the service's own bearer tokens): when both were buildtrace::AccessToken, the
+// binary linking both moved one with the other's constructor (an ODR violation ASan caught).
+struct OAuthAccessToken {
   std::string value;
   std::chrono::system_clock::time_point expires_at;
 };
@@ -57,11 +60,11 @@ class TokenSource {
   std::chrono::system_clock::time_point Now() const;
 
   // Gets a new token from the source. Called with the cache locked, so never concurrently.
-  virtual Result<AccessToken> Fetch() = 0;
+  virtual Result<OAuthAccessToken> Fetch() = 0;
 
  private:
   struct Cached {
-    AccessToken token;
+    OAuthAccessToken token;
     std::chrono::system_clock::time_point fetched_at;
   };
 
@@ -77,7 +80,7 @@ class StaticTokenSource : public TokenSource {
   std::string Describe() const override { return "static token"; }
 
  protected:
-  Result<AccessToken> Fetch() override;
+  Result<OAuthAccessToken> Fetch() override;
 
  private:
   std::string token_;
@@ -95,7 +98,7 @@ class MetadataServerTokenSource : public TokenSource {
   std::string Describe() const override { return "metadata server " + base_url_; }
 
  protected:
-  Result<AccessToken> Fetch() override;
+  Result<OAuthAccessToken> Fetch() override;
 
  private:
   std::string base_url_;
@@ -135,7 +138,7 @@ class ServiceAccountTokenSource : public TokenSource {
   std::string Describe() const override;
 
  protected:
-  Result<AccessToken> Fetch() override;
+  Result<OAuthAccessToken> Fetch() override;
 
  private:
   ServiceAccountKey key_;
