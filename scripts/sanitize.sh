@@ -24,10 +24,7 @@ configure() {  # configure BUILD_DIR SANITIZER (the generator only when the fold
 
 # halt_on_error: the first report fails the test (and a server started by an end-to-end test
 # aborts, which the test sees).
-# alloc_dealloc_mismatch=0: src/http/content_encoding_test.cc replaces the global operator new
-# (to count allocations) with std::malloc, while shared libraries keep ASan's operator new and
-# delete; ASan would report every such pair, whichever side frees.
-export ASAN_OPTIONS=${ASAN_OPTIONS:-detect_leaks=1:halt_on_error=1:strict_string_checks=1:alloc_dealloc_mismatch=0}
+export ASAN_OPTIONS=${ASAN_OPTIONS:-detect_leaks=1:halt_on_error=1:strict_string_checks=1}
 export UBSAN_OPTIONS=${UBSAN_OPTIONS:-print_stacktrace=1:halt_on_error=1}
 export TSAN_OPTIONS=${TSAN_OPTIONS:-halt_on_error=1:second_deadlock_stack=1}
 
