@@ -620,8 +620,11 @@ class FakeGoogleApis::Impl {
   // Checks a row against the schema as BigQuery would; returns the error reason or "".
   static std::string ParseRow(const std::vector<Field>& schema, simdjson::dom::object json,
                               Row& out) {
-    for (auto [key, value] : json) {
-      auto f = std::find_if(schema.begin(), schema.end(), [&](const Field& x) { return x.name == key; });
+    for (auto member : json) {
+      // A named variable rather than a structured binding: clang 14 cannot capture those.
+      std::string_view key = member.key;
+      auto f = std::find_if(schema.begin(), schema.end(),
+                            [&](const Field& x) { return x.name == key; });
       if (f == schema.end()) return "invalid";  // no such field
     }
     for (const Field& f : schema) {
