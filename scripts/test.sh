@@ -3,7 +3,7 @@
 # CTest; then the fuzzers (scripts/fuzz.sh), a 30-second soak of the real server with mixed traffic
 # (scripts/soak.sh), the concurrency tests under ThreadSanitizer and the
 # whole suite again under AddressSanitizer + UBSan (scripts/sanitize.sh tsan, asan), each in its
-# own build folder. What CI runs (.ci/run): about 8 minutes on 2 cores from empty build folders,
+# own build folder. What CI runs (.ci/run): 8 to 13 minutes on 2 cores from empty build folders,
 # within its 20-minute budget. TEST_QUICK=1 runs the tests only. The last line sums up; the exit
 # status is non-zero if any step failed.
 set -euo pipefail
