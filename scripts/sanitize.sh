@@ -7,7 +7,8 @@
 # - build-tsan: ThreadSanitizer over the concurrency tests (every test named Concurrent... or
 #   E2eConcurrency..., in whichever binary).
 # Both compile at -O0 with line tables and one precompiled header (CMakeLists.txt says why): about
-# 2 minutes for ASan and 1 for TSan, build and tests, on 2 cores from empty folders.
+# 2 minutes for ASan and 1 for TSan, build and tests, on 2 cores from empty folders (twice that
+# on a machine busy with other builds).
 # `scripts/sanitize.sh asan` or `scripts/sanitize.sh tsan` runs one of them. Exits non-zero on any
 # failure or sanitizer report; the last line says which.
 set -euo pipefail

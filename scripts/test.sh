@@ -2,7 +2,7 @@
 # Installs what is missing, builds, and runs every test (unit, conformance and end-to-end) with
 # CTest; then the fuzzers (scripts/fuzz.sh), the concurrency tests under ThreadSanitizer and the
 # whole suite again under AddressSanitizer + UBSan (scripts/sanitize.sh tsan, asan), each in its
-# own build folder. What CI runs (.ci/run): about 8 minutes on 2 cores from empty build folders,
+# own build folder. What CI runs (.ci/run): 7 to 10 minutes on 2 cores from empty build folders,
 # within its 20-minute budget. TEST_QUICK=1 runs the tests only. The last line sums up; the exit
 # status is non-zero if any step failed.
 set -euo pipefail
