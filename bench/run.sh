@@ -10,6 +10,7 @@ export LC_ALL=C
 
 log() { echo "run.sh: $*" >&2; }
 die() { log "$*"; exit 1; }
+source scripts/start_server.sh
 
 data=bench/data
 mkdir -p "$data"
@@ -112,17 +113,7 @@ for r in 1 2; do
 done
 
 mkdir "$work/server"
-: >"$work/serve.out"  # so that the first look for the address never races the redirection below
-"$bin" serve --port 0 --data-dir "$work/server" >"$work/serve.out" 2>"$work/serve.log" &
-server_pid=$!
-url=""
-for _ in $(seq 100); do
-  url=$(sed -n '1s|^buildtrace listening on \(http://[^ ]*\) .*|\1|p' "$work/serve.out")
-  [[ -n $url ]] && break
-  kill -0 "$server_pid" 2>/dev/null || { cat "$work/serve.log" >&2; die "the server did not start"; }
-  sleep 0.1
-done
-[[ -n $url ]] || die "the server printed no address within 10 s"
+start_server "$work" "$bin" --data-dir "$work/server"
 vm() { sed -n "s/^$1:[[:space:]]*\([0-9]*\) kB/\1/p" "/proc/$server_pid/status"; }  # KiB
 declare -A R  # results by "round.name"
 R[0.rss]=$(vm VmRSS)

@@ -14,6 +14,7 @@ export LC_ALL=C
 
 log() { echo "soak.sh: $*" >&2; }
 die() { log "$*"; exit 1; }
+source scripts/start_server.sh
 
 seconds=${SOAK_SECONDS:-60}
 build_dir=${BUILD_DIR:-build}
@@ -40,18 +41,7 @@ cleanup() {
 trap cleanup EXIT
 
 mkdir "$work/data"
-: >"$work/serve.out"  # so that the first look for the address never races the redirection below
-"$build_dir/buildtrace" serve --port 0 --data-dir "$work/data" --max-body "$max_body" \
-  >"$work/serve.out" 2>"$work/serve.log" &
-server_pid=$!
-url=""
-for _ in $(seq 100); do
-  url=$(sed -n '1s|^buildtrace listening on \(http://[^ ]*\) .*|\1|p' "$work/serve.out")
-  [[ -n $url ]] && break
-  kill -0 "$server_pid" 2>/dev/null || { cat "$work/serve.log" >&2; die "the server did not start"; }
-  sleep 0.1
-done
-[[ -n $url ]] || die "the server printed no address within 10 s"
+start_server "$work" "$build_dir/buildtrace" --data-dir "$work/data" --max-body "$max_body"
 
 log "$(nproc) cores, $(sed -n 's/^model name[[:space:]]*: //p' /proc/cpuinfo | head -1), $build_type" \
   "build in $build_dir; server $url (pid $server_pid), data in $work; $seconds s of traffic"
