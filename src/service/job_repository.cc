@@ -30,11 +30,15 @@ std::optional<int64_t> JobIdFromFileName(std::string_view name) {
 
 }  // namespace
 
-std::string JobObjectName(std::string_view project, int64_t job_id) {
+std::string JobIdDigits(int64_t job_id) {
   char id[24];
   std::snprintf(id, sizeof id, "%019lld", static_cast<long long>(job_id));
+  return id;
+}
+
+std::string JobObjectName(std::string_view project, int64_t job_id) {
   std::string name(kJobsPrefix);
-  name.append(project).append("/").append(id).append(kJobSuffix);
+  name.append(project).append("/").append(JobIdDigits(job_id)).append(kJobSuffix);
   return name;
 }
 

@@ -18,6 +18,10 @@
 
 namespace buildtrace {
 
+// A job ID as object names spell it: 19 digits, zero-padded, so that names list in numeric order.
+// Every name that holds a job ID (jobs, kept reports, outbox entries) uses it.
+std::string JobIdDigits(int64_t job_id);
+
 // "jobs/<project>/<19-digit job_id>.json". `project` must satisfy IsValidProjectName.
 std::string JobObjectName(std::string_view project, int64_t job_id);
 

@@ -5,23 +5,17 @@
 
 #include <algorithm>
 #include <cmath>
-#include <cstdio>
 #include <utility>
 #include <vector>
 
 #include "core/job.h"
 #include "core/json_writer.h"
 #include "core/timestamp.h"
+#include "service/job_repository.h"
 #include "service/log.h"
 
 namespace buildtrace {
 namespace {
-
-std::string Digits19(int64_t id) {
-  char buf[24];
-  std::snprintf(buf, sizeof buf, "%019lld", static_cast<long long>(id));
-  return buf;
-}
 
 // The fields of a row in the order they are written; every one must be there when read back.
 constexpr const char* kCountFields[] = {"added", "removed",  "modified", "unchanged",
@@ -46,8 +40,8 @@ Status Corrupt(std::string_view name, const std::string& what) {
 }  // namespace
 
 std::string OutboxEntryName(const MetricsRow& row) {
-  return std::string(kOutboxPrefix) + row.project + "/" + Digits19(row.job_id) + "-" +
-         (row.base_job_id ? Digits19(*row.base_job_id) : std::string("none")) + ".json";
+  return std::string(kOutboxPrefix) + row.project + "/" + JobIdDigits(row.job_id) + "-" +
+         (row.base_job_id ? JobIdDigits(*row.base_job_id) : std::string("none")) + ".json";
 }
 
 std::string EncodeOutboxEntry(const MetricsRow& row, int64_t queued_at_ms) {

@@ -2,7 +2,6 @@
 #include "service/report_service.h"
 
 #include <algorithm>
-#include <cstdio>
 #include <future>
 
 #include "core/timestamp.h"
@@ -32,16 +31,10 @@ MetricsRow MetricsRowFor(const Report& r) {
 
 std::string ReportObjectName(const ReportRequest& request, const BaseSelection& base,
                              ReportFormat format) {
-  char ids[64];
-  if (base.base_job_id) {
-    std::snprintf(ids, sizeof ids, "%019lld/%019lld", static_cast<long long>(request.job_id),
-                  static_cast<long long>(*base.base_job_id));
-  } else {
-    std::snprintf(ids, sizeof ids, "%019lld/none", static_cast<long long>(request.job_id));
-  }
-  return "reports/" + request.project + "/" + ids + "-" + (base.explicit_base ? "e" : "l") +
-         std::to_string(base.skipped_failed.size()) + "-" + std::to_string(request.limit) +
-         (format == ReportFormat::kJson ? ".json" : ".txt");
+  return "reports/" + request.project + "/" + JobIdDigits(request.job_id) + "/" +
+         (base.base_job_id ? JobIdDigits(*base.base_job_id) : std::string("none")) + "-" +
+         (base.explicit_base ? "e" : "l") + std::to_string(base.skipped_failed.size()) + "-" +
+         std::to_string(request.limit) + (format == ReportFormat::kJson ? ".json" : ".txt");
 }
 
 Result<BaseSelection> ReportService::ChooseBase(const ReportRequest& request) {
