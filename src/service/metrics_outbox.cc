@@ -5,6 +5,7 @@
 
 #include <algorithm>
 #include <cmath>
+#include <optional>
 #include <utility>
 #include <vector>
 
@@ -17,19 +18,24 @@
 namespace buildtrace {
 namespace {
 
-// The fields of a row in the order they are written; every one must be there when read back.
-constexpr const char* kCountFields[] = {"added", "removed",  "modified", "unchanged",
-                                        "moved", "resized", "retyped",  "changed"};
+// The counts of a row, by name, in the order they are written; every one must be there when read
+// back.
+struct CountField {
+  const char* name;
+  int64_t MetricsRow::*member;
+};
+constexpr CountField kCountFields[] = {
+    {"added", &MetricsRow::added},     {"removed", &MetricsRow::removed},
+    {"modified", &MetricsRow::modified}, {"unchanged", &MetricsRow::unchanged},
+    {"moved", &MetricsRow::moved},     {"resized", &MetricsRow::resized},
+    {"retyped", &MetricsRow::retyped}, {"changed", &MetricsRow::changed},
+};
 
-int64_t* CountField(MetricsRow& row, std::string_view name) {
-  if (name == "added") return &row.added;
-  if (name == "removed") return &row.removed;
-  if (name == "modified") return &row.modified;
-  if (name == "unchanged") return &row.unchanged;
-  if (name == "moved") return &row.moved;
-  if (name == "resized") return &row.resized;
-  if (name == "retyped") return &row.retyped;
-  if (name == "changed") return &row.changed;
+// The count called `name` of `row`; null for any other name.
+int64_t* FindCount(MetricsRow& row, std::string_view name) {
+  for (const CountField& field : kCountFields) {
+    if (name == field.name) return &(row.*field.member);
+  }
   return nullptr;
 }
 
@@ -61,8 +67,7 @@ std::string EncodeOutboxEntry(const MetricsRow& row, int64_t queued_at_ms) {
   w.Key("timestamp").String(row.timestamp);
   w.Key("timestamp_ms").Int(row.timestamp_ms);
   w.Key("latency_ms").Number(row.latency_ms);
-  MetricsRow copy = row;
-  for (const char* field : kCountFields) w.Key(field).Int(*CountField(copy, field));
+  for (const CountField& field : kCountFields) w.Key(field.name).Int(row.*field.member);
   w.EndObject();
   w.EndObject();
   out.push_back('\n');
@@ -114,7 +119,7 @@ Result<OutboxEntry> DecodeOutboxEntry(std::string_view name, std::string_view by
           row.latency_ms < 0) {
         return Corrupt(name, "latency_ms is not a number >= 0");
       }
-    } else if (int64_t* count = CountField(row, key)) {
+    } else if (int64_t* count = FindCount(row, key)) {
       if (value.get_int64().get(*count) || *count < 0) {
         return Corrupt(name, std::string(key) + " is not an integer >= 0");
       }
@@ -217,19 +222,15 @@ Status MetricsOutbox::DrainOnce() {
 
   std::map<std::string, int64_t> still_pending = std::move(unread);
   int64_t recorded = 0;
-  int64_t failed = 0;
-  std::string error_text;
-  bool warehouse_refused = false;
+  std::optional<std::string> refused;  // why the warehouse refused a row; the pass stops there
   for (auto& [name, entry] : entries) {
-    if (warehouse_refused) {
+    if (refused) {
       still_pending.emplace(name, entry.queued_at_ms);
       continue;
     }
     Result<bool> written = warehouse_.Record(entry.row);
     if (!written.ok()) {
-      warehouse_refused = true;
-      ++failed;
-      error_text = written.status().message();
+      refused = written.status().message();
       if (first_error.ok()) first_error = written.status();
       still_pending.emplace(name, entry.queued_at_ms);
       continue;
@@ -244,9 +245,9 @@ Status MetricsOutbox::DrainOnce() {
       if (first_error.ok()) first_error = deleted;
     }
   }
-  if (failed > 0) {
+  if (refused) {
     LogWarning("metrics outbox: " + std::to_string(still_pending.size()) +
-               " rows wait for the warehouse " + warehouse_.Describe() + ": " + error_text);
+               " rows wait for the warehouse " + warehouse_.Describe() + ": " + *refused);
   } else if (recorded > 0) {
     LogInfo("metrics outbox: " + std::to_string(recorded) + " rows written to " +
             warehouse_.Describe());
@@ -261,10 +262,10 @@ Status MetricsOutbox::DrainOnce() {
   }
   pending_ = std::move(still_pending);
   recorded_total_ += recorded;
-  failed_attempts_total_ += failed;
+  if (refused) ++failed_attempts_total_;
   ++passes_total_;
-  if (failed > 0) {
-    last_error_ = error_text;
+  if (refused) {
+    last_error_ = *refused;
   } else if (recorded > 0) {
     last_error_.clear();
   }

@@ -133,13 +133,14 @@ Result<std::string> ReportService::Render(const ReportRequest& request, ReportFo
 
 WarehouseOutcome ReportService::Record(const Report& report) {
   const MetricsRow row = MetricsRowFor(report);
-  const std::string which =
-      "metrics row of job " + std::to_string(row.job_id) + " of project " + row.project;
+  auto which = [&] {
+    return "metrics row of job " + std::to_string(row.job_id) + " of project " + row.project;
+  };
   if (outbox_ != nullptr && outbox_->IsPending(row)) {
     // Already queued: the worker retries it with backoff; asking the warehouse again on every
     // report request would defeat the backoff.
     return {"pending", false,
-            which + " waits in the outbox for " + warehouse_.Describe() +
+            which() + " waits in the outbox for " + warehouse_.Describe() +
                 "; it is retried in the background"};
   }
   Result<bool> inserted = warehouse_.Record(row);
@@ -150,17 +151,17 @@ WarehouseOutcome ReportService::Record(const Report& report) {
   }
   const std::string refused = inserted.status().message();
   if (outbox_ == nullptr) {
-    LogError(which + " not recorded: " + refused);
+    LogError(which() + " not recorded: " + refused);
     return {"failed", false, refused};
   }
   if (Status kept = outbox_->Add(row); !kept.ok()) {
-    LogError(which + " not recorded and not kept in the outbox: " + refused + "; " +
+    LogError(which() + " not recorded and not kept in the outbox: " + refused + "; " +
              kept.message());
     return {"failed", false,
             refused + "; keeping it in the outbox failed too (" + kept.message() +
                 "); it is recorded when the report is asked for again"};
   }
-  LogWarning(which + " kept in the outbox: " + refused);
+  LogWarning(which() + " kept in the outbox: " + refused);
   return {"pending", false,
           "the warehouse did not take the row (" + refused +
               "); it is kept in the outbox and retried in the background"};

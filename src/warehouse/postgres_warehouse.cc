@@ -8,9 +8,9 @@
 #include <algorithm>
 #include <bit>
 #include <cctype>
+#include <cerrno>
 #include <charconv>
 #include <cstdint>
-#include <cerrno>
 #include <cstdlib>
 #include <optional>
 #include <string_view>
