@@ -16,6 +16,7 @@
 #include <memory>
 #include <optional>
 #include <string>
+#include <string_view>
 #include <vector>
 
 namespace buildtrace {
@@ -108,5 +109,10 @@ class FakeGoogleApis {
   class Impl;
   std::unique_ptr<Impl> impl_;
 };
+
+// Whether `signature` is an RS256 (RSASSA-PKCS1-v1_5 with SHA-256) signature of `data` by the
+// private key of `public_key_pem` (a PEM SubjectPublicKeyInfo), as Google checks a JWT.
+bool VerifyRs256(const std::string& public_key_pem, std::string_view data,
+                 const std::string& signature);
 
 }  // namespace buildtrace

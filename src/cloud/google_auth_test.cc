@@ -84,21 +84,6 @@ std::string Base64UrlDecode(std::string_view text) {
   return out;
 }
 
-bool Verify(const std::string& public_pem, std::string_view data, const std::string& signature) {
-  BIO* bio = BIO_new_mem_buf(public_pem.data(), static_cast<int>(public_pem.size()));
-  EVP_PKEY* key = PEM_read_bio_PUBKEY(bio, nullptr, nullptr, nullptr);
-  BIO_free(bio);
-  EVP_MD_CTX* ctx = EVP_MD_CTX_new();
-  const bool ok =
-      key != nullptr && EVP_DigestVerifyInit(ctx, nullptr, EVP_sha256(), nullptr, key) == 1 &&
-      EVP_DigestVerify(ctx, reinterpret_cast<const unsigned char*>(signature.data()),
-                       signature.size(), reinterpret_cast<const unsigned char*>(data.data()),
-                       data.size()) == 1;
-  EVP_MD_CTX_free(ctx);
-  EVP_PKEY_free(key);
-  return ok;
-}
-
 ServiceAccountKey TestAccount(const std::string& token_uri) {
   ServiceAccountKey key;
   key.client_email = "bt@example-project.iam.gserviceaccount.com";
@@ -122,11 +107,11 @@ TEST(ServiceAccountJwtTest, IsSignedWithRs256AndCarriesTheClaims) {
             R"("aud":"https://oauth2.googleapis.com/token","iat":1700000000,"exp":1700003600})");
   const std::string signature = Base64UrlDecode(jwt->substr(dot2 + 1));
   EXPECT_EQ(signature.size(), 256u);  // RSA 2048
-  EXPECT_TRUE(Verify(TestKey().public_pem, jwt->substr(0, dot2), signature));
+  EXPECT_TRUE(VerifyRs256(TestKey().public_pem, jwt->substr(0, dot2), signature));
   std::string tampered = jwt->substr(0, dot2);
   tampered[dot1 + 3] ^= 1;
-  EXPECT_FALSE(Verify(TestKey().public_pem, tampered, signature));
-  EXPECT_FALSE(Verify(MakeKeyPair().public_pem, jwt->substr(0, dot2), signature));
+  EXPECT_FALSE(VerifyRs256(TestKey().public_pem, tampered, signature));
+  EXPECT_FALSE(VerifyRs256(MakeKeyPair().public_pem, jwt->substr(0, dot2), signature));
 }
 
 TEST(ServiceAccountJwtTest, RefusesAKeyThatIsNotRsaWithoutEchoingIt) {
