@@ -4,11 +4,11 @@
 #include <algorithm>
 #include <charconv>
 #include <cstdio>
-#include <future>
 #include <unordered_map>
 
 #include "core/canonical_hash.h"
 #include "core/job_writer.h"
+#include "core/stored_job.h"
 
 namespace buildtrace {
 namespace {
@@ -121,32 +121,27 @@ Result<StoredJob> JobRepository::Store(const Job& job) {
 }
 
 std::vector<Result<StoredJob>> JobRepository::StoreMany(std::span<const Job> jobs) {
-  std::vector<std::string> names, bytes;
+  std::vector<std::string> names, bytes, digests;
   std::vector<ObjectToCreate> objects;
   names.reserve(jobs.size());
   bytes.reserve(jobs.size());
+  digests.reserve(jobs.size());
   for (const Job& job : jobs) {
     names.push_back(JobObjectName(job.header.project, job.header.job_id));
     bytes.push_back(SerializeJob(job));
+    digests.push_back(ContentDigest(bytes.back()));
+    SealStoredJob(bytes.back(), digests.back());
   }
   for (size_t i = 0; i < jobs.size(); ++i) objects.push_back({names[i], bytes[i]});
-  // The digests are hashed on a second thread while the store writes and flushes.
-  auto digests = std::async(std::launch::async, [&bytes] {
-    std::vector<std::string> out;
-    out.reserve(bytes.size());
-    for (const std::string& b : bytes) out.push_back(ContentDigest(b));
-    return out;
-  });
   const std::vector<Status> created = store_.CreateManyIfAbsent(objects);
-  const std::vector<std::string> digest = digests.get();
   std::vector<Result<StoredJob>> results;
   results.reserve(jobs.size());
   for (size_t i = 0; i < jobs.size(); ++i) {
     if (created[i].ok()) {
       RememberHeader(jobs[i].header);
-      results.push_back(StoredJob{digest[i], true});
+      results.push_back(StoredJob{digests[i], true});
     } else if (created[i].code() == StatusCode::kAlreadyExists) {
-      results.push_back(ResolveExisting(jobs[i], names[i], bytes[i]));
+      results.push_back(ResolveExisting(jobs[i], names[i], digests[i]));
     } else {
       results.push_back(created[i]);
     }
@@ -154,21 +149,34 @@ std::vector<Result<StoredJob>> JobRepository::StoreMany(std::span<const Job> job
   return results;
 }
 
+Status JobRepository::Corrupt(Status status) {
+  corrupt_objects_.fetch_add(1, std::memory_order_relaxed);
+  return std::move(status).WithReason("corrupt_object");
+}
+
+Result<std::string> JobRepository::ReadChecked(const std::string& name) {
+  Result<std::string> bytes = store_.Read(name);
+  if (!bytes.ok()) return bytes;
+  Result<UnsealedJob> unsealed = UnsealStoredJob(*bytes, name + " in " + store_.Describe());
+  if (!unsealed.ok()) return Corrupt(unsealed.status());
+  return bytes;
+}
+
 Result<StoredJob> JobRepository::ResolveExisting(const Job& job, const std::string& name,
-                                                 const std::string& bytes) {
-  Result<std::string> existing = store_.Read(name);
+                                                 const std::string& digest) {
+  Result<std::string> existing = ReadChecked(name);
   if (!existing.ok()) return existing.status();
   const std::string conflict =
       "job " + std::to_string(job.header.job_id) + " of project " + job.header.project +
       " is already stored with different content; jobs are immutable, post it under a new "
       "job_id";
-  if (*existing == bytes) return StoredJob{ContentDigest(*existing), false};
+  if (ContentDigest(*existing) == digest) return StoredJob{digest, false};
   auto parsed = ParseJobDocument(simdjson::padded_string_view(*existing, existing->capacity()),
                                  limits_);
   if (!parsed.ok()) {
     // Not a client's conflict: the stored object is damaged, as Load would report it.
-    return Internal("stored object " + name + " in " + store_.Describe() +
-                    " is corrupt: " + parsed.status().message());
+    return Corrupt(Internal("stored object " + name + " in " + store_.Describe() +
+                            " is corrupt: " + parsed.status().message()));
   }
   if ((*parsed)->jobs().size() != 1 || !SameJob((*parsed)->jobs()[0], job)) {
     return Conflict(conflict);
@@ -177,13 +185,13 @@ Result<StoredJob> JobRepository::ResolveExisting(const Job& job, const std::stri
 }
 
 Result<std::string> JobRepository::ReadRaw(std::string_view project, int64_t job_id) {
-  return store_.Read(JobObjectName(project, job_id));
+  return ReadChecked(JobObjectName(project, job_id));
 }
 
 Result<std::unique_ptr<ParsedJobs>> JobRepository::Load(std::string_view project,
                                                         int64_t job_id) {
   const std::string name = JobObjectName(project, job_id);
-  Result<std::string> bytes = store_.Read(name);
+  Result<std::string> bytes = ReadChecked(name);
   if (!bytes.ok()) {
     if (bytes.status().code() == StatusCode::kNotFound) {
       return NotFound("job " + std::to_string(job_id) + " of project " + std::string(project) +
@@ -195,13 +203,13 @@ Result<std::unique_ptr<ParsedJobs>> JobRepository::Load(std::string_view project
   auto parsed = ParseJobDocument(simdjson::padded_string_view(*bytes, bytes->capacity()),
                                  limits_);
   if (!parsed.ok()) {
-    return Internal("stored object " + name + " in " + store_.Describe() +
-                    " is corrupt: " + parsed.status().message());
+    return Corrupt(Internal("stored object " + name + " in " + store_.Describe() +
+                            " is corrupt: " + parsed.status().message()));
   }
   const Job& job = (*parsed)->jobs().front();
   if (job.header.job_id != job_id || job.header.project != project) {
-    return Internal("stored object " + name + " in " + store_.Describe() +
-                    " holds another job; it was changed outside BuildTrace");
+    return Corrupt(Internal("stored object " + name + " in " + store_.Describe() +
+                            " holds another job; it was changed outside BuildTrace"));
   }
   RememberHeader(job.header);
   return parsed;

@@ -3,6 +3,7 @@
 // store's byte-ordered listing the numeric order.
 #pragma once
 
+#include <atomic>
 #include <cstdint>
 #include <memory>
 #include <mutex>
@@ -52,11 +53,14 @@ class JobRepository {
   // result per job, in order. Each job is stored whole or not at all, whatever the others do.
   std::vector<Result<StoredJob>> StoreMany(std::span<const Job> jobs);
 
-  // The stored bytes of a job (kNotFound if there is none), with the store's read padding.
+  // The stored bytes of a job in their canonical form (the bytes its digest was computed from;
+  // see core/stored_job.h), with the store's read padding. kNotFound if there is none; kInternal
+  // with reason "corrupt_object", naming the object, if its bytes no longer match their digest.
   Result<std::string> ReadRaw(std::string_view project, int64_t job_id);
 
-  // Reads and parses a stored job. kNotFound if there is none; kInternal if the stored bytes do
-  // not parse (corruption), naming the object.
+  // Reads, checks and parses a stored job. kNotFound if there is none; kInternal with reason
+  // "corrupt_object", naming the object, if the stored bytes do not match their digest or do not
+  // parse.
   Result<std::unique_ptr<ParsedJobs>> Load(std::string_view project, int64_t job_id);
 
   // A stored job's header: from memory when this process has stored or read the job before,
@@ -71,6 +75,11 @@ class JobRepository {
 
   StateStore& store() { return store_; }
 
+  // Stored objects found corrupt since this repository was made (for GET /metrics).
+  uint64_t corrupt_objects() const { return corrupt_objects_.load(std::memory_order_relaxed); }
+  // Counts a corrupt object and gives `status` the reason "corrupt_object".
+  Status Corrupt(Status status);
+
   // The header cache holds at most this many bytes (its estimate: a fixed cost per entry plus the
   // bytes of the entry's strings), however large the jobs' metadata.
   static constexpr size_t kMaxCachedHeaderBytes = 8 << 20;
@@ -80,7 +89,9 @@ class JobRepository {
  private:
   void RememberHeader(const JobHeader& header);
   Result<StoredJob> ResolveExisting(const Job& job, const std::string& name,
-                                    const std::string& bytes);
+                                    const std::string& digest);
+  // Reads a job object and turns it into its canonical bytes, checking the digest kept with it.
+  Result<std::string> ReadChecked(const std::string& name);
 
   StateStore& store_;
   ParseLimits limits_;
@@ -90,6 +101,7 @@ class JobRepository {
   // on the count of headers alone would not do: a header's metadata may hold 270 KB.
   std::unordered_map<std::string, JobHeader> headers_;
   size_t header_bytes_ = 0;
+  std::atomic<uint64_t> corrupt_objects_{0};
 };
 
 // True if the two jobs have the same header fields and the same objects; the order of the

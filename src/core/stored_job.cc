@@ -1,0 +1,49 @@
+// Sealing and checking stored jobs.
+#include "core/stored_job.h"
+
+#include <algorithm>
+
+#include "core/canonical_hash.h"
+
+namespace buildtrace {
+namespace {
+
+constexpr std::string_view kMember = ",\"digest\":\"sha256:";
+constexpr size_t kHexDigits = 64;
+constexpr std::string_view kEnd = "\"}\n";
+constexpr size_t kSealBytes = kMember.size() + kHexDigits + kEnd.size();
+
+bool IsLowerHex(std::string_view s) {
+  return std::all_of(s.begin(), s.end(),
+                     [](char c) { return (c >= '0' && c <= '9') || (c >= 'a' && c <= 'f'); });
+}
+
+}  // namespace
+
+void SealStoredJob(std::string& canonical, std::string_view digest) {
+  // "...}\n" -> "...,"digest":"sha256:<hex>"}\n"
+  canonical.resize(canonical.size() - 2);
+  canonical.append(kMember.substr(0, kMember.size() - 7));  // ,"digest":"
+  canonical.append(digest);
+  canonical.append(kEnd);
+}
+
+Result<UnsealedJob> UnsealStoredJob(std::string& stored, std::string_view what) {
+  const std::string_view bytes(stored);
+  if (bytes.size() < kSealBytes + 2 || !bytes.ends_with(kEnd)) return UnsealedJob{};
+  const size_t seal = bytes.size() - kSealBytes;
+  const std::string_view hex = bytes.substr(seal + kMember.size(), kHexDigits);
+  if (bytes.substr(seal, kMember.size()) != kMember || !IsLowerHex(hex)) return UnsealedJob{};
+  UnsealedJob out{"sha256:" + std::string(hex), true};
+  stored.resize(seal);
+  stored.append("}\n");
+  if (ContentDigest(stored) != out.digest) {
+    return Internal("stored object " + std::string(what) +
+                    " is corrupt: its bytes do not match the SHA-256 kept with them (" +
+                    out.digest + "); restore it from a backup")
+        .WithReason("corrupt_object");
+  }
+  return out;
+}
+
+}  // namespace buildtrace
