@@ -88,6 +88,7 @@ size_t CachedHeaderBytes(const std::string& key, const JobHeader& header) {
 }  // namespace
 
 void JobRepository::RememberHeader(const JobHeader& header) {
+  statuses_.Remember(header.project, header.job_id, header.status);
   std::string key = HeaderKey(header.project, header.job_id);
   const size_t bytes = CachedHeaderBytes(key, header);
   std::lock_guard lock(headers_mutex_);
@@ -114,6 +115,13 @@ Result<JobHeader> JobRepository::LoadHeader(std::string_view project, int64_t jo
   auto job = Load(project, job_id);  // remembers the header
   if (!job.ok()) return job.status();
   return (*job)->jobs().front().header;
+}
+
+Result<JobStatus> JobRepository::LoadStatus(std::string_view project, int64_t job_id) {
+  if (std::optional<JobStatus> known = statuses_.Find(project, job_id)) return *known;
+  Result<JobHeader> header = LoadHeader(project, job_id);
+  if (!header.ok()) return header.status();
+  return header->status;
 }
 
 Result<StoredJob> JobRepository::Store(const Job& job) {

@@ -15,6 +15,7 @@
 #include "core/job.h"
 #include "core/job_parser.h"
 #include "core/status.h"
+#include "service/job_status_cache.h"
 #include "store/state_store.h"
 
 namespace buildtrace {
@@ -67,6 +68,10 @@ class JobRepository {
   // otherwise read and parsed like Load. Errors as Load.
   Result<JobHeader> LoadHeader(std::string_view project, int64_t job_id);
 
+  // A stored job's status: from memory (JobStatusCache) when this process has stored or read the
+  // job before, otherwise from its header (LoadHeader). Errors as Load.
+  Result<JobStatus> LoadStatus(std::string_view project, int64_t job_id);
+
   // The project's stored job IDs, ascending.
   Result<std::vector<int64_t>> ListJobIds(std::string_view project);
 
@@ -102,6 +107,7 @@ class JobRepository {
   std::unordered_map<std::string, JobHeader> headers_;
   size_t header_bytes_ = 0;
   std::atomic<uint64_t> corrupt_objects_{0};
+  JobStatusCache statuses_;
 };
 
 // True if the two jobs have the same header fields and the same objects; the order of the

@@ -15,7 +15,9 @@
 
 #include <simdjson.h>
 
+#include "core/canonical_hash.h"
 #include "core/job_writer.h"
+#include "core/stored_job.h"
 #include "store/file_state_store.h"
 #include "testing/faulty_state_store.h"
 
@@ -40,6 +42,13 @@ constexpr std::string_view kJob12Stored =
     "{\"job_id\":12,\"project\":\"p\",\"timestamp\":\"2026-11-28T10:00:00Z\",\"latency_ms\":1500,"
     "\"status\":\"succeeded\",\"metadata\":{\"branch\":\"main\",\"commit\":\"abc\"},"
     "\"state\":{\"A\":\"door_10_20_5_5\",\"B\":\"wall_0_0_100_10\"}}\n";
+// The stored form: the canonical bytes with their digest kept as a last member.
+std::string Sealed(std::string_view canonical) {
+  std::string sealed(canonical);
+  SealStoredJob(sealed, ContentDigest(canonical));
+  return sealed;
+}
+
 constexpr std::string_view kJob12Digest =
     "sha256:1156de1e18c1d205c8cc28e3a1889a9925220f6d0afc5ba4654d6e8dc53727ba";
 
@@ -120,7 +129,7 @@ TEST_F(JobRepositoryTest, StoreWritesTheSerializedJobAndReturnsItsDigest) {
   ASSERT_TRUE(stored.ok()) << stored.status().message();
   EXPECT_TRUE(stored->created);
   EXPECT_EQ(stored->digest, kJob12Digest);
-  EXPECT_EQ(StoredBytes("jobs/p/0000000000000000012.json"), kJob12Stored);
+  EXPECT_EQ(StoredBytes("jobs/p/0000000000000000012.json"), Sealed(kJob12Stored));
 }
 
 TEST_F(JobRepositoryTest, StoringTheSameJobAgainIsNotACreate) {
@@ -139,7 +148,7 @@ TEST_F(JobRepositoryTest, SameJobWithItsStateInAnotherOrderIsNotACreate) {
           "state":{"B":"wall_0_0_100_10","A":"door_10_20_5_5"}})");
   EXPECT_FALSE(again.created);
   EXPECT_EQ(again.digest, kJob12Digest);  // the digest of what is stored, not of the new order
-  EXPECT_EQ(StoredBytes("jobs/p/0000000000000000012.json"), kJob12Stored);
+  EXPECT_EQ(StoredBytes("jobs/p/0000000000000000012.json"), Sealed(kJob12Stored));
 }
 
 TEST_F(JobRepositoryTest, SameJobWithItsMetadataInAnotherOrderIsNotACreate) {
@@ -181,7 +190,7 @@ TEST_F(JobRepositoryTest, DifferentJobUnderTheSameIdConflictsAndLeavesTheStoredO
     EXPECT_EQ(stored.status().code(), StatusCode::kConflict);
     EXPECT_THAT(stored.status().message(),
                 HasSubstr("job 12 of project p is already stored with different content"));
-    EXPECT_EQ(StoredBytes("jobs/p/0000000000000000012.json"), kJob12Stored);
+    EXPECT_EQ(StoredBytes("jobs/p/0000000000000000012.json"), Sealed(kJob12Stored));
   }
 }
 
@@ -197,6 +206,34 @@ TEST_F(JobRepositoryTest, StoringOverACorruptObjectIsInternalAndLeavesIt) {
   EXPECT_THAT(stored.status().message(), HasSubstr("jobs/p/0000000000000000012.json"));
   EXPECT_THAT(stored.status().message(), HasSubstr("corrupt"));
   EXPECT_EQ(StoredBytes("jobs/p/0000000000000000012.json"), "{\"job_id\":");
+}
+
+// The digest kept in the object: reads give the canonical bytes back, any damage is found, and
+// objects written before sealing existed are still read.
+TEST_F(JobRepositoryTest, ReadsCheckTheDigestKeptWithTheJob) {
+  StoreOk(kJob12);
+  Result<std::string> raw = jobs_->ReadRaw("p", 12);
+  ASSERT_TRUE(raw.ok()) << raw.status().message();
+  EXPECT_EQ(*raw, kJob12Stored);
+  EXPECT_EQ(ContentDigest(*raw), kJob12Digest);
+
+  std::string damaged = Sealed(kJob12Stored);
+  damaged[damaged.find("door_10")] = 'f';
+  ASSERT_TRUE(file_store_->CreateIfAbsent(JobObjectName("p", 13), damaged).ok());
+  for (const Status& s : {jobs_->ReadRaw("p", 13).status(), jobs_->Load("p", 13).status(),
+                          jobs_->LoadHeader("p", 13).status()}) {
+    EXPECT_EQ(s.code(), StatusCode::kInternal);
+    EXPECT_EQ(s.reason(), "corrupt_object");
+    EXPECT_THAT(s.message(), HasSubstr("stored object jobs/p/0000000000000000013.json in file://"));
+  }
+  EXPECT_EQ(jobs_->corrupt_objects(), 3u);
+
+  const std::string legacy = "{\"job_id\":14" + std::string(kJob12Stored).substr(12);
+  ASSERT_TRUE(file_store_->CreateIfAbsent(JobObjectName("p", 14), legacy).ok());
+  Result<std::string> old = jobs_->ReadRaw("p", 14);
+  ASSERT_TRUE(old.ok());
+  EXPECT_EQ(*old, legacy);
+  EXPECT_TRUE(jobs_->Load("p", 14).ok());
 }
 
 TEST_F(JobRepositoryTest, SameIdInAnotherProjectIsAnotherJob) {

@@ -4,6 +4,7 @@
 #include <algorithm>
 #include <future>
 
+#include "core/report_reader.h"
 #include "core/timestamp.h"
 #include "service/log.h"
 
@@ -29,12 +30,11 @@ MetricsRow MetricsRowFor(const Report& r) {
   return row;
 }
 
-std::string ReportObjectName(const ReportRequest& request, const BaseSelection& base,
-                             ReportFormat format) {
-  return "reports/" + request.project + "/" + JobIdDigits(request.job_id) + "/" +
-         (base.base_job_id ? JobIdDigits(*base.base_job_id) : std::string("none")) + "-" +
-         (base.explicit_base ? "e" : "l") + std::to_string(base.skipped_failed.size()) + "-" +
-         std::to_string(request.limit) + (format == ReportFormat::kJson ? ".json" : ".txt");
+std::string KeptReportName(std::string_view project, int64_t job_id, const BaseSelection& base) {
+  return "reports/" + std::string(project) + "/" + JobIdDigits(job_id) + "/" +
+         (base.base_job_id ? JobIdDigits(*base.base_job_id) : std::string("none")) + "-l" +
+         std::to_string(base.skipped_failed.size()) + "-" + std::to_string(kKeptReportLimit) +
+         ".json";
 }
 
 Result<BaseSelection> ReportService::ChooseBase(const ReportRequest& request) {
@@ -51,11 +51,8 @@ Result<BaseSelection> ReportService::ChooseBase(const ReportRequest& request) {
   if (!ids.ok()) return ids.status();
   const auto end = std::lower_bound(ids->begin(), ids->end(), request.job_id);
   const std::span<const int64_t> earlier(ids->data(), end - ids->begin());
-  return SelectBase(request.job_id, earlier, [&](int64_t id) -> Result<JobStatus> {
-    Result<JobHeader> header = jobs_.LoadHeader(request.project, id);
-    if (!header.ok()) return header.status();
-    return header->status;
-  });
+  return SelectBase(request.job_id, earlier,
+                    [&](int64_t id) { return jobs_.LoadStatus(request.project, id); });
 }
 
 Result<Report> ReportService::Compute(const ReportRequest& request, BaseSelection base) {
@@ -104,31 +101,60 @@ Result<Report> ReportService::Build(const ReportRequest& request) {
   return report;
 }
 
+Result<std::optional<Report>> ReportService::ReadKept(const std::string& name,
+                                                     const ReportRequest& request,
+                                                     const BaseSelection& base) {
+  Result<std::string> kept = jobs_.store().Read(name);
+  if (!kept.ok()) return std::optional<Report>();
+  Result<Report> report = ParseReportJson(*kept);
+  std::string problem = report.ok() ? "" : report.status().message();
+  if (report.ok() && (report->job.job_id != request.job_id ||
+                      report->job.project != request.project ||
+                      report->base.base_job_id != base.base_job_id)) {
+    problem = "it holds the report of another job or base";
+  }
+  if (!problem.empty()) {
+    return jobs_.Corrupt(Internal("kept report " + name + " in " + jobs_.store().Describe() +
+                                  " is corrupt: " + problem +
+                                  "; delete it and it is computed again"));
+  }
+  return std::optional<Report>(std::move(*report));
+}
+
 Result<std::string> ReportService::Render(const ReportRequest& request, ReportFormat format) {
   Result<JobHeader> header = jobs_.LoadHeader(request.project, request.job_id);
   if (!header.ok()) return header.status();
   Result<BaseSelection> base = ChooseBase(request);
   if (!base.ok()) return base.status();
-  const std::string name = ReportObjectName(request, *base, format);
-  if (Result<std::string> kept = jobs_.store().Read(name); kept.ok()) {
-    AppendWarehouseSection(*kept, format,
-                           {"recorded", false,
-                            "metrics row already in " + warehouse_.Describe() +
-                                " from an earlier report"});
-    return std::move(*kept);
+  const bool keep = !base->explicit_base;
+  const std::string name = keep ? KeptReportName(request.project, request.job_id, *base) : "";
+  if (keep) {
+    Result<std::optional<Report>> kept = ReadKept(name, request, *base);
+    if (!kept.ok()) return kept.status();
+    if (*kept && CanDeriveReport(**kept, request.limit)) {
+      Report report = DeriveReport(**kept, request.limit);
+      report.warehouse = WarehouseOutcome{
+          "recorded", false,
+          "metrics row already in " + warehouse_.Describe() + " from an earlier report"};
+      return RenderReport(report, format);
+    }
   }
-  Result<Report> report = Compute(request, std::move(*base));
+  ReportRequest computed = request;
+  if (keep) computed.limit = std::max(request.limit, kKeptReportLimit);
+  Result<Report> report = Compute(computed, std::move(*base));
   if (!report.ok()) return report.status();
   const WarehouseOutcome outcome = Record(*report);
-  std::string rendered = RenderReport(*report, format);
-  if (outcome.status == "recorded") {
-    Status kept = jobs_.store().CreateIfAbsent(name, rendered);
+  if (keep && outcome.status == "recorded") {
+    Status kept = jobs_.store().CreateIfAbsent(
+        name, RenderReportJson(DeriveReport(*report, kKeptReportLimit)));
     if (!kept.ok() && kept.code() != StatusCode::kAlreadyExists) {
       LogWarning("report not kept for later requests: " + kept.message());
     }
   }
-  AppendWarehouseSection(rendered, format, outcome);
-  return rendered;
+  Report answer = computed.limit == request.limit ? std::move(*report)
+                                                  : DeriveReport(*report, request.limit);
+  answer.warehouse = outcome;
+  return RenderReport(answer, format);
 }
 
 WarehouseOutcome ReportService::Record(const Report& report) {

@@ -1,6 +1,9 @@
 // Builds the report on one job: finds its base (lineage), diffs the two stored states, records
-// the metrics row in the warehouse once per (project, job, base), and renders it. A rendered
-// report is kept in the store next to the states (reports/...), so asking again costs a read.
+// the metrics row in the warehouse once per (project, job, base), and renders it. The comparison
+// with the lineage base is kept in the store next to the states (reports/...), once per job and
+// lineage, whatever the format or limit asked for: every later report on it, in either format and
+// with any limit it holds, is rendered from that one object without reading the states. Reports
+// against an explicit base are computed and never kept, so readers cannot grow the store.
 // Never computes a report on partial data: a store error is returned as is.
 #pragma once
 
@@ -37,28 +40,39 @@ class ReportService {
   // either, or there is none).
   Result<Report> Build(const ReportRequest& request);
 
-  // The rendered report, from the store's copy when one was kept, else built, recorded, kept
-  // (only once its row is recorded, so a kept report always has its row) and rendered. Errors as
-  // Build. A kept report's warehouse section says the row is already recorded.
+  // The rendered report: from the kept comparison when there is one that holds the limit asked
+  // for, else built, recorded, kept (lineage base only, and only once its row is recorded, so a
+  // kept comparison always has its row) and rendered. Errors as Build; a kept comparison that
+  // does not parse is kInternal with reason "corrupt_object", naming it. A kept report's
+  // warehouse section says the row is already recorded.
   Result<std::string> Render(const ReportRequest& request, ReportFormat format);
 
  private:
   Result<BaseSelection> ChooseBase(const ReportRequest& request);
   Result<Report> Compute(const ReportRequest& request, BaseSelection base);
   WarehouseOutcome Record(const Report& report);
+  // The kept comparison `name`: nullopt when there is none (or it cannot be read now: the report
+  // is then computed); kInternal "corrupt_object" when it does not parse or is another job's.
+  Result<std::optional<Report>> ReadKept(const std::string& name, const ReportRequest& request,
+                                         const BaseSelection& base);
 
   JobRepository& jobs_;
   MetricsWarehouse& warehouse_;
   MetricsOutbox* outbox_;
 };
 
-// Where the rendered report for `request` with `base` is kept:
-// "reports/<project>/<job_id>/<base_id or none>-<e or l><skipped failed>-<limit>.<json|txt>",
-// IDs as 19 digits. The base, how it was chosen and what lineage skipped are all in the name, so
-// a kept report can never be served for a different lineage: jobs are never deleted, so the set
-// of failed jobs skipped between a job and its base only grows, and its size names it.
-std::string ReportObjectName(const ReportRequest& request, const BaseSelection& base,
-                             ReportFormat format);
+// Kept comparisons list at most this many IDs per kind (the default limit): a report with a
+// larger limit is computed unless the kept lists were not cut.
+inline constexpr size_t kKeptReportLimit = 1000;
+
+// Where the comparison of `job_id` with its lineage base is kept:
+// "reports/<project>/<job_id>/<base_id or none>-l<skipped failed>-1000.json", IDs as 19 digits,
+// holding the JSON report (without its warehouse section) at limit kKeptReportLimit. The base
+// and what lineage skipped are in the name, so a kept comparison is never served for a different
+// lineage: jobs are never deleted, so the set of failed jobs skipped between a job and its base
+// only grows, and its size names it. (Earlier versions also kept "-e" explicit-base, ".txt" and
+// other-limit variants under the same folder; they are no longer read or written.)
+std::string KeptReportName(std::string_view project, int64_t job_id, const BaseSelection& base);
 
 // The warehouse row for a report.
 MetricsRow MetricsRowFor(const Report& report);

@@ -40,6 +40,7 @@ struct JobSpec {
   std::string project = "p";
   double latency_ms = 100;
   std::string timestamp = "2026-11-28T10:00:00Z";
+  std::string metadata = "{}";
 };
 
 std::string JobJson(const JobSpec& s) {
@@ -47,7 +48,7 @@ std::string JobJson(const JobSpec& s) {
   AppendJsonNumber(latency, s.latency_ms);
   return R"({"job_id":)" + std::to_string(s.id) + R"(,"project":")" + s.project +
          R"(","timestamp":")" + s.timestamp + R"(","latency_ms":)" + latency +
-         R"(,"status":")" + s.status + R"(","state":)" + s.state + "}";
+         R"(,"status":")" + s.status + R"(","metadata":)" + s.metadata + R"(,"state":)" + s.state + "}";
 }
 
 // Every row of the warehouse file, read with SQLite directly (not through the class under test's
@@ -473,16 +474,12 @@ ReportRequest RequestFor(int64_t job_id, std::optional<int64_t> base = std::null
   return request;
 }
 
-TEST(ReportObjectNameTest, NamesEveryPartOfTheLineage) {
-  EXPECT_EQ(ReportObjectName(RequestFor(12), BaseSelection{10, false, {11}, 0},
-                             ReportFormat::kJson),
+TEST(KeptReportNameTest, NamesEveryPartOfTheLineage) {
+  EXPECT_EQ(KeptReportName("p", 12, BaseSelection{10, false, {11}, 0}),
             "reports/p/0000000000000000012/0000000000000000010-l1-1000.json");
-  EXPECT_EQ(ReportObjectName(RequestFor(12, 3), ExplicitBase(3), ReportFormat::kText),
-            "reports/p/0000000000000000012/0000000000000000003-e0-1000.txt");
-  EXPECT_EQ(ReportObjectName(RequestFor(1), BaseSelection{}, ReportFormat::kJson),
+  EXPECT_EQ(KeptReportName("p", 1, BaseSelection{}),
             "reports/p/0000000000000000001/none-l0-1000.json");
-  EXPECT_TRUE(IsValidObjectName(ReportObjectName(RequestFor(1), BaseSelection{},
-                                                 ReportFormat::kJson)));
+  EXPECT_TRUE(IsValidObjectName(KeptReportName("p", 1, BaseSelection{})));
 }
 
 TEST_F(ReportServiceTest, RenderKeepsTheReportAndServesItAgainWithoutTheStates) {
@@ -509,10 +506,110 @@ TEST_F(ReportServiceTest, RenderKeepsTheReportAndServesItAgainWithoutTheStates) 
   Result<std::string> text = reports_->Render(RequestFor(2), ReportFormat::kText);
   ASSERT_TRUE(text.ok());
   EXPECT_THAT(*text, HasSubstr("Summary: 0 added, 0 removed, 1 modified"));
-  EXPECT_TRUE(file_store_->Read("reports/p/0000000000000000002/0000000000000000001-l0-1000.txt")
-                  .ok());
+  EXPECT_EQ(store_->Calls(StoreMethod::kRead), reads_before + 2);  // the same kept comparison
+  EXPECT_EQ(*file_store_->List("reports/"), std::vector<std::string>{name});
 }
 
+// Readers must not grow the store: every format, limit and explicit base leaves one kept object
+// per job, and what is served from it equals what is computed afresh.
+TEST_F(ReportServiceTest, ReadersKeepOneComparisonPerJobWhateverTheyAsk) {
+  std::string big = "{";
+  for (int i = 0; i < 1500; ++i) big += (i ? ",\"O" : "\"O") + std::to_string(i) + "\":\"a\"";
+  Post({.id = 1, .state = big + "}"});
+  Post({.id = 2, .state = R"({"A":"a"})"});
+  Post({.id = 3, .state = R"({"A":"b"})"});
+  const std::vector<std::string> kept_names = {
+      "reports/p/0000000000000000003/0000000000000000002-l0-1000.json"};
+  std::vector<std::string> answers;
+  for (size_t limit : {1000u, 1u, 7u, 999u, 5000u, 1000000u}) {
+    for (ReportFormat format : {ReportFormat::kJson, ReportFormat::kText}) {
+      for (std::optional<int64_t> base : {std::optional<int64_t>(), std::optional<int64_t>(1)}) {
+        ReportRequest request = RequestFor(3, base);
+        request.limit = limit;
+        Result<std::string> r = reports_->Render(request, format);
+        ASSERT_TRUE(r.ok()) << r.status().message();
+      }
+    }
+  }
+  EXPECT_EQ(*file_store_->List("reports/"), kept_names);
+  // Job 2 against job 1 removes 1500 objects: its kept lists are cut at 1000.
+  ReportRequest wide = RequestFor(2);
+  wide.limit = 5000;
+  const int reads_before = store_->Calls(StoreMethod::kRead);
+  Result<std::string> all = reports_->Render(wide, ReportFormat::kJson);
+  ASSERT_TRUE(all.ok());
+  EXPECT_THAT(*all, HasSubstr(R"("total_removed":1500)"));
+  EXPECT_THAT(*all, HasSubstr(R"("truncated":false)"));
+  EXPECT_GT(store_->Calls(StoreMethod::kRead), reads_before + 1) << "computed: the states read";
+  ReportRequest narrow = RequestFor(2);
+  narrow.limit = 3;
+  Result<std::string> cut = reports_->Render(narrow, ReportFormat::kJson);
+  ASSERT_TRUE(cut.ok());
+  EXPECT_THAT(*cut, HasSubstr(R"("removed":["O0","O1","O10"],)"));
+  EXPECT_EQ(file_store_->List("reports/")->size(), 2u);
+}
+
+TEST_F(ReportServiceTest, AServedKeptReportEqualsAComputedOne) {
+  Post({.id = 1, .state = R"({"A":"door_1_1_1_1","B":"b","S":{"type":"door","w":1}})"});
+  Post({.id = 2, .state = R"({"A":"door_2_1_1_1","C":"c","S":{"type":"door","w":2}})"});
+  ReportRequest request = RequestFor(2);
+  request.limit = 1;
+  Result<std::string> computed = reports_->Render(request, ReportFormat::kText);
+  ASSERT_TRUE(computed.ok());
+  Result<std::string> served = reports_->Render(request, ReportFormat::kText);
+  ASSERT_TRUE(served.ok());
+  const auto body = [](const std::string& s) { return s.substr(0, s.find("\nWarehouse:")); };
+  EXPECT_EQ(body(*served), body(*computed));
+  EXPECT_THAT(*served, HasSubstr("  ~ S: {\"type\":\"door\",\"w\":1} -> {\"type\":\"door\",\"w\":2}"));
+}
+
+TEST_F(ReportServiceTest, ACorruptKeptReportIsAnErrorNamingIt) {
+  Post({.id = 1});
+  const std::string name = "reports/p/0000000000000000001/none-l0-1000.json";
+  ASSERT_TRUE(file_store_->CreateIfAbsent(name, "{\"job_id\":1,\"proj").ok());
+  Result<std::string> r = reports_->Render(RequestFor(1), ReportFormat::kJson);
+  ASSERT_FALSE(r.ok());
+  EXPECT_EQ(r.status().code(), StatusCode::kInternal);
+  EXPECT_EQ(r.status().reason(), "corrupt_object");
+  EXPECT_THAT(r.status().message(), HasSubstr("kept report " + name));
+  EXPECT_EQ(jobs_->corrupt_objects(), 1u);
+}
+
+// After many failed jobs in a row, choosing the base reads no job once their statuses are known:
+// the same store calls as after one failed job. (Their headers, with 8 KB of metadata each, are
+// more than the header cache holds, as 120 000 plain ones would be.)
+TEST_F(ReportServiceTest, BaseSelectionCostsTheSameAtAnyHistoryLength) {
+  const std::string metadata = R"({"a":")" + std::string(4000, 'x') + R"(","b":")" + std::string(4000, 'x') + R"("})";
+  auto reads_for_repeated_report = [&](const std::string& project, int64_t failed) {
+    Post({.id = 1, .project = project});
+    std::vector<std::unique_ptr<ParsedJobs>> parsed;
+    std::vector<Job> batch;
+    for (int64_t id = 2; id <= failed + 1; ++id) {
+      simdjson::padded_string body(JobJson(
+          {.id = id, .status = "failed", .project = project, .metadata = metadata}));
+      parsed.push_back(std::move(ParseJobDocument(body, ParseLimits{})).value());
+      batch.push_back(parsed.back()->jobs().front());
+    }
+    for (const Result<StoredJob>& stored : jobs_->StoreMany(batch)) EXPECT_TRUE(stored.ok());
+    Post({.id = failed + 2, .project = project});
+    jobs_ = std::make_unique<JobRepository>(*store_, ParseLimits{});  // nothing known
+    reports_ = std::make_unique<ReportService>(*jobs_, *warehouse_, outbox_.get());
+    ReportRequest request;
+    request.project = project;
+    request.job_id = failed + 2;
+    EXPECT_TRUE(reports_->Render(request, ReportFormat::kJson).ok());
+    const int reads = store_->Calls(StoreMethod::kRead);
+    const int lists = store_->Calls(StoreMethod::kList);
+    Result<std::string> again = reports_->Render(request, ReportFormat::kJson);
+    EXPECT_TRUE(again.ok());
+    EXPECT_THAT(*again, HasSubstr("\"skipped_failed\":[" + std::to_string(failed + 1)));
+    return std::pair<int64_t, int64_t>(store_->Calls(StoreMethod::kRead) - reads,
+                     store_->Calls(StoreMethod::kList) - lists);
+  };
+  using Calls = std::pair<int64_t, int64_t>;
+  EXPECT_EQ(reads_for_repeated_report("one", 1), Calls(1, 1));  // the kept report; the listing
+  EXPECT_EQ(reads_for_repeated_report("many", 1100), Calls(1, 1));
+}
 TEST_F(ReportServiceTest, AReportWhoseRowIsPendingIsNotKept) {
   Post({.id = 1});
   warehouse_->Fail(WarehouseMethod::kRecord, Unavailable("warehouse down"));
