@@ -38,11 +38,16 @@ uint16_t DefaultPort() {
   return static_cast<uint16_t>(port);
 }
 
+// Durations such as 10s, 500ms or 2min, given in milliseconds.
+CLI::AsNumberWithUnit Duration() {
+  return CLI::AsNumberWithUnit(std::map<std::string, int64_t>{{"ms", 1}, {"s", 1000}, {"min", 60'000}},
+                               CLI::AsNumberWithUnit::UNIT_REQUIRED, "DURATION");
+}
+
 // Connection limits and timeouts: sizes such as 8KiB, durations such as 10s or 500ms.
 void AddServeLimits(CLI::App& serve, buildtrace::ServeOptions& o) {
   const auto size = CLI::AsSizeValue(false);
-  const auto ms = CLI::AsNumberWithUnit(std::map<std::string, int64_t>{{"ms", 1}, {"s", 1000}, {"min", 60'000}},
-                                        CLI::AsNumberWithUnit::UNIT_REQUIRED, "DURATION");
+  const auto ms = Duration();
   const auto positive = CLI::Range(int64_t{1}, int64_t{24} * 3600 * 1000);
   serve.add_option("--max-headers", o.max_header_bytes, "Largest request headers (431 beyond)")
       ->transform(size)->check(CLI::Range(1u, 1u << 30))->capture_default_str();
@@ -85,6 +90,18 @@ void AddServeLimits(CLI::App& serve, buildtrace::ServeOptions& o) {
       ->transform(ms)->check(positive);
 }
 
+// How long the service waits for its backends before it answers without them.
+void AddServeDeadlines(CLI::App& serve, buildtrace::ServeOptions& o) {
+  const auto ms = Duration();
+  serve.add_option("--warehouse-timeout", o.warehouse_timeout_ms,
+                   "Longest wait for one warehouse call; a report's row then waits in the outbox "
+                   "(default 1s)")
+      ->transform(ms)->check(CLI::Range(int64_t{1}, int64_t{600'000}));
+  serve.add_option("--probe-timeout", o.probe_timeout_ms,
+                   "Longest wait of /readyz for each backend's probe (default 1s)")
+      ->transform(ms)->check(CLI::Range(int64_t{1}, int64_t{60'000}));
+}
+
 void AddServe(CLI::App& app, buildtrace::ServeOptions& o, std::string& max_body) {
   auto* serve = app.add_subcommand("serve", "Run the HTTP service");
   o.port = DefaultPort();
@@ -102,6 +119,7 @@ void AddServe(CLI::App& app, buildtrace::ServeOptions& o, std::string& max_body)
   serve->add_option("--threads", o.worker_threads, "Worker threads (0: one per core, min 2)")
       ->check(CLI::Range(0, 256));
   AddServeLimits(*serve, o);
+  AddServeDeadlines(*serve, o);
   serve->add_option("--auth-tokens-file", o.auth_tokens_file,
                     "File of bearer-token hashes, scopes and projects (docs/operations.md)");
   serve->add_flag("--allow-unauthenticated", o.allow_unauthenticated,

@@ -16,6 +16,7 @@
 #include "http/api.h"
 #include "http/error_response.h"
 #include "http/server.h"
+#include "service/deadline_warehouse.h"
 #include "service/log.h"
 #include "service/metrics_outbox.h"
 
@@ -98,10 +99,15 @@ int RunServe(const ServeOptions& options) {
   outbox_options.max_backoff = std::chrono::milliseconds(
       std::max(options.outbox_retry_max_ms, options.outbox_retry_initial_ms));
   outbox_options.rescan_interval = std::chrono::milliseconds(options.outbox_rescan_ms);
-  MetricsOutbox outbox(**store, **warehouse, outbox_options, NowMs);
+  // Every warehouse call made for a request (and by the outbox) answers within its deadline, so
+  // a locked or frozen warehouse never holds the threads that serve other requests.
+  DeadlineWarehouse bounded_warehouse(
+      **warehouse, {.call = std::chrono::milliseconds(options.warehouse_timeout_ms)});
+  MetricsOutbox outbox(**store, bounded_warehouse, outbox_options, NowMs);
   ResponseCounters responses;
-  Api api(ApiContext{**store, **warehouse, options.limits, NowMs, options.max_body_bytes,
-                     *access ? &**access : nullptr, &outbox, &responses});
+  Api api(ApiContext{**store, bounded_warehouse, options.limits, NowMs, options.max_body_bytes,
+                     *access ? &**access : nullptr, &outbox, &responses,
+                     std::chrono::milliseconds(options.probe_timeout_ms)});
   ServerOptions server_options;
   server_options.host = options.host;
   server_options.port = options.port;

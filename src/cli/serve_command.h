@@ -31,6 +31,9 @@ struct ServeOptions {
   int64_t outbox_retry_initial_ms = 1'000;
   int64_t outbox_retry_max_ms = 300'000;
   int64_t outbox_rescan_ms = 60'000;
+  // Deadlines for backend calls made while serving a request, in milliseconds.
+  int64_t warehouse_timeout_ms = 1'000;
+  int64_t probe_timeout_ms = 1'000;
 };
 
 // Returns the process exit code: 0 after a clean stop, 1 if a backend cannot be opened, the

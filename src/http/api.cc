@@ -3,6 +3,7 @@
 
 #include <algorithm>
 #include <array>
+#include <future>
 #include <optional>
 
 #include "core/json_writer.h"
@@ -166,7 +167,14 @@ HttpResponse Api::Handle(HttpRequest& request) {
   if (route("projects", 1)) return GetProjects(*target, token);
   if (stats) return GetLatencyStats(*target);
   if (route("healthz", 1)) return MakeResponse(200, "{\"status\":\"ok\"}\n");
-  if (route("readyz", 1)) return GetReady();
+  if (route("readyz", 1)) {
+    // Open to all (a load balancer has no token), but the details only for readers.
+    const bool details =
+        context_.access == nullptr ||
+        context_.access->Decide(request[http::field::authorization], {AccessScope::kRead})
+            .allowed();
+    return GetReady(details);
+  }
   if (route("metrics", 1)) {
     if (Status s = CheckParams(*target, {}); !s.ok()) return ErrorResponse(s);
     return GetMetrics();
@@ -338,9 +346,29 @@ HttpResponse Api::GetLatencyStats(const RequestTarget& target) {
   return MakeResponse(200, std::move(out));
 }
 
-HttpResponse Api::GetReady() {
-  const Status store = context_.store.Probe();
-  const Status warehouse = context_.warehouse.Probe();
+std::pair<Status, Status> Api::ProbeBackends() {
+  const uint64_t seen = probe_rounds_.load();
+  std::lock_guard lock(probe_mutex_);
+  // One round of probes at a time: a caller that waited while another round ran takes its answer.
+  if (probe_rounds_.load() != seen) return last_probe_;
+  // The store's probe on the pool, the warehouse's (itself within a deadline when serving: see
+  // DeadlineWarehouse) here, at the same time.
+  auto store = std::make_shared<Status>();
+  auto store_done = std::async(std::launch::async, [this, store] {
+    *store = probes_.Run<Status>([this] { return context_.store.Probe(); },
+                                 context_.probe_deadline, context_.store.Describe() + ": probe");
+  });
+  Status warehouse = probes_.Run<Status>([this] { return context_.warehouse.Probe(); },
+                                         context_.probe_deadline,
+                                         context_.warehouse.Describe() + ": probe");
+  store_done.wait();
+  last_probe_ = {*store, warehouse};
+  ++probe_rounds_;
+  return last_probe_;
+}
+
+HttpResponse Api::GetReady(bool details) {
+  const auto [store, warehouse] = ProbeBackends();
   const std::optional<OutboxStats> outbox =
       context_.outbox ? std::optional(context_.outbox->Stats()) : std::nullopt;
   const bool backlog = outbox && (outbox->pending > 0 || outbox->corrupt > 0);
@@ -350,6 +378,10 @@ HttpResponse Api::GetReady() {
   const char* status = !store.ok()                   ? "unavailable"
                        : !warehouse.ok() || backlog ? "degraded"
                                                      : "ready";
+  if (!details) {
+    return MakeResponse(store.ok() ? 200 : 503,
+                        std::string("{\"status\":\"") + status + "\"}\n");
+  }
   std::string out;
   JsonWriter w(out);
   w.BeginObject();
@@ -414,6 +446,9 @@ HttpResponse Api::GetMetrics() {
            "Retries of outbox rows that the warehouse refused.");
     value("buildtrace_outbox_failed_attempts_total", static_cast<double>(s.failed_attempts_total));
   }
+  metric("buildtrace_corrupt_objects_total", "counter",
+         "Stored jobs and kept reports found corrupt (digest mismatch, unparsable); never served.");
+  value("buildtrace_corrupt_objects_total", static_cast<double>(jobs_.corrupt_objects()));
   if (context_.responses != nullptr) {
     metric("buildtrace_http_responses_total", "counter", "HTTP responses sent, by status code.");
     for (const auto& [code, count] : context_.responses->Snapshot()) {

@@ -2,12 +2,17 @@
 // layer and the backends, and render the answer. Routing is a table in api.cc.
 #pragma once
 
+#include <atomic>
+#include <chrono>
 #include <cstdint>
+#include <mutex>
+#include <utility>
 #include <functional>
 
 #include "core/job_parser.h"
 #include "http/access_control.h"
 #include "http/server.h"
+#include "service/deadline_pool.h"
 #include "service/job_repository.h"
 #include "service/metrics_outbox.h"
 #include "service/report_service.h"
@@ -32,6 +37,9 @@ struct ApiContext {
   MetricsOutbox* outbox = nullptr;
   // The server's response counts, for GET /metrics; null: none shown. Not owned.
   const ResponseCounters* responses = nullptr;
+  // How long /readyz waits for each backend's probe before it reports the backend as not
+  // answering (the probes run at once, on threads of their own).
+  std::chrono::milliseconds probe_deadline{1000};
 };
 
 // Thread-safe: Handle may run on many threads at once.
@@ -49,12 +57,21 @@ class Api {
   HttpResponse GetJob(const struct RequestTarget& target);
   HttpResponse GetProjects(const struct RequestTarget& target, const AccessToken* token);
   HttpResponse GetLatencyStats(const struct RequestTarget& target);
-  HttpResponse GetReady();
+  // `details`: the backends' messages and the outbox (with access control on, only for a caller
+  // with a read token: messages can name projects and paths).
+  HttpResponse GetReady(bool details);
+  // The store's and the warehouse's probes, run at once, each within context_.probe_deadline;
+  // callers that arrive while a round runs share its answers.
+  std::pair<Status, Status> ProbeBackends();
   HttpResponse GetMetrics();
 
   ApiContext context_;
   JobRepository jobs_;
   ReportService reports_;
+  DeadlinePool probes_{2, 4};
+  std::mutex probe_mutex_;
+  std::atomic<uint64_t> probe_rounds_{0};  // written under probe_mutex_
+  std::pair<Status, Status> last_probe_;   // guarded by probe_mutex_
 };
 
 }  // namespace buildtrace

@@ -95,9 +95,11 @@ class ApiTest : public ::testing::Test {
     ASSERT_EQ(res.result_int(), 200u) << res.body();
   }
 
-  // The stored bytes of a job, read from the real store (past the wrapper).
+  // The stored bytes of a job in their canonical form (what GET /jobs serves and the digest is
+  // of), read from the real store (past the wrapper) and checked against the digest kept in them.
   std::string Stored(int64_t job_id, std::string_view project = "default") {
-    Result<std::string> bytes = file_store_->Read(JobObjectName(project, job_id));
+    JobRepository real(*file_store_, ParseLimits{});
+    Result<std::string> bytes = real.ReadRaw(project, job_id);
     EXPECT_TRUE(bytes.ok()) << bytes.status().message();
     return bytes.ok() ? *bytes : "";
   }
@@ -242,7 +244,7 @@ TEST_F(ApiTest, RepostOverACorruptStoredJobIsInternal) {
   ASSERT_EQ(res.result_int(), 500u) << res.body();
   EXPECT_EQ(res[http::field::retry_after], "");
   const JsonBody body(res.body());
-  EXPECT_EQ(body.Str("/error/code"), "internal");
+  EXPECT_EQ(body.Str("/error/code"), "corrupt_object");
   EXPECT_THAT(body.Str("/error/message"), HasSubstr("jobs/default/0000000000000000001.json"));
   EXPECT_THAT(body.Str("/error/message"), HasSubstr("corrupt"));
   EXPECT_EQ(body.Size("/accepted"), 1u);
@@ -570,8 +572,9 @@ TEST_F(ApiReportTest, CorruptStoredJobIs500NamingTheObject) {
   const HttpResponse res = Get("/report/3");
   ASSERT_EQ(res.result_int(), 500u) << res.body();
   const JsonBody body(res.body());
-  EXPECT_EQ(body.Str("/error/code"), "internal");
+  EXPECT_EQ(body.Str("/error/code"), "corrupt_object");
   EXPECT_THAT(body.Str("/error/message"), HasSubstr("jobs/default/0000000000000000003.json"));
+  EXPECT_THAT(Get("/metrics").body(), HasSubstr("\nbuildtrace_corrupt_objects_total 1\n"));
 }
 
 TEST_F(ApiReportTest, FailingStoreIs503WithRetryAfter) {
@@ -724,6 +727,30 @@ TEST_F(ApiTest, HealthzIsOk) {
   const HttpResponse res = Get("/healthz");
   EXPECT_EQ(res.result_int(), 200u);
   EXPECT_EQ(res.body(), "{\"status\":\"ok\"}\n");
+}
+
+// A backend whose probe hangs is reported as not answering within the probe deadline.
+TEST_F(ApiTest, ReadyzAnswersWithinTheDeadlineWhateverTheBackendsDo) {
+  ApiContext context{*store_, *warehouse_, ParseLimits{}, [this] { return now_ms_; }};
+  context.probe_deadline = std::chrono::milliseconds(20);
+  Api api(std::move(context));
+  warehouse_->Delay(WarehouseMethod::kProbe, std::chrono::milliseconds(300));
+  HttpRequest request{http::verb::get, "/readyz", 11};
+  const HttpResponse res = api.Handle(request);
+  ASSERT_EQ(res.result_int(), 200u) << res.body();
+  const JsonBody body(res.body());
+  EXPECT_EQ(body.Str("/status"), "degraded");
+  EXPECT_EQ(body.Str("/warehouse/message"),
+            warehouse_->Describe() +
+                ": probe: no answer within 20 ms; the backend is slow or stuck, retry later");
+  store_->Delay(StoreMethod::kProbe, std::chrono::milliseconds(300));
+  warehouse_->Heal();
+  const HttpResponse store_stuck = api.Handle(request);
+  EXPECT_EQ(store_stuck.result_int(), 503u) << store_stuck.body();
+  EXPECT_EQ(JsonBody(store_stuck.body()).Str("/store/message"),
+            store_->Describe() +
+                ": probe: no answer within 20 ms; the backend is slow or stuck, retry later");
+  store_->Heal();
 }
 
 TEST_F(ApiTest, ReadyzReportsEachBackend) {
@@ -908,6 +935,23 @@ TEST_F(ApiAccessTest, HealthAndReadinessStayOpen) {
   EXPECT_EQ(As("", http::verb::get, "/healthz").result_int(), 200u);
   EXPECT_EQ(As("", http::verb::get, "/readyz").result_int(), 200u);
   EXPECT_EQ(As("wrong", http::verb::get, "/healthz").result_int(), 200u);
+}
+
+// Readiness details can name projects and paths ("record job 1 of project secretproj: ..."):
+// without a read token only the verdict, with the same status codes.
+TEST_F(ApiAccessTest, ReadinessDetailsNeedAReadToken) {
+  warehouse_->Fail(WarehouseMethod::kProbe, Unavailable("record job 1 of project secretproj"));
+  for (const char* token : {"", "wrong", "ci"}) {
+    const HttpResponse res = As(token, http::verb::get, "/readyz");
+    EXPECT_EQ(res.result_int(), 200u);
+    EXPECT_EQ(res.body(), "{\"status\":\"degraded\"}\n") << token;
+  }
+  const HttpResponse reader = As("reader", http::verb::get, "/readyz");
+  EXPECT_EQ(JsonBody(reader.body()).Str("/warehouse/message"), "record job 1 of project secretproj");
+  store_->Fail(StoreMethod::kProbe, Unavailable("disk full at /srv/secret"));
+  const HttpResponse down = As("", http::verb::get, "/readyz");
+  EXPECT_EQ(down.result_int(), 503u);
+  EXPECT_EQ(down.body(), "{\"status\":\"unavailable\"}\n");
 }
 
 TEST_F(ApiAccessTest, ProjectsListsOnlyTheTokensProjects) {
