@@ -6,6 +6,7 @@
 #include <memory>
 #include <string>
 #include <string_view>
+#include <vector>
 
 #include "store/file_state_store.h"
 #include "testing/faulty_metrics_warehouse.h"
@@ -41,5 +42,9 @@ class TempBackends {
   std::unique_ptr<FaultyStateStore> faulty_store_;
   std::unique_ptr<FaultyMetricsWarehouse> faulty_warehouse_;
 };
+
+// Every row of a SQLite warehouse file, read with SQLite directly (not through the class under
+// test), ordered by key. A missing base (stored as 0) reads back as nullopt.
+std::vector<MetricsRow> ReadSqliteRows(const std::string& db_path);
 
 }  // namespace buildtrace

@@ -8,6 +8,7 @@
 #include <map>
 
 #include "cli/diff_command.h"
+#include "cli/rebuild_command.h"
 #include "cli/serve_command.h"
 #include "simulator/simulate.h"
 
@@ -158,6 +159,21 @@ void AddDiff(CLI::App& app, buildtrace::DiffOptions& o) {
       ->check(CLI::Range(size_t{0}, size_t{10000000}))->capture_default_str();
 }
 
+void AddRebuildMetrics(CLI::App& app, buildtrace::RebuildCommandOptions& o) {
+  auto* rebuild = app.add_subcommand(
+      "rebuild-metrics",
+      "Write every stored job's metrics row into the warehouse again, from the store (safe to "
+      "repeat, also while the service runs)");
+  rebuild->add_option("--data-dir", o.data_dir, "Folder of the default store and warehouse")
+      ->capture_default_str();
+  rebuild->add_option("--store", o.store_url,
+                      "Store URL (default: file://<data-dir>/states; s3://, gs://)");
+  rebuild->add_option("--warehouse", o.warehouse_url,
+                      "Warehouse URL (default: sqlite://<data-dir>/metrics.db; postgresql://, "
+                      "bigquery://)");
+  rebuild->add_option("--project", o.project, "Only this project (default: every project)");
+}
+
 }  // namespace
 
 int main(int argc, char** argv) {
@@ -167,7 +183,9 @@ int main(int argc, char** argv) {
   std::string max_body = "64MiB";
   buildtrace::SimulateOptions simulate;
   buildtrace::DiffOptions diff;
+  buildtrace::RebuildCommandOptions rebuild;
   AddServe(app, serve, max_body);
+  AddRebuildMetrics(app, rebuild);
   AddSimulate(app, simulate);
   AddDiff(app, diff);
   try {
@@ -184,6 +202,9 @@ int main(int argc, char** argv) {
       return 2;
     }
     return buildtrace::RunServe(serve);
+  }
+  if (app.got_subcommand("rebuild-metrics")) {
+    return buildtrace::RunRebuildMetrics(rebuild, std::cout, std::cerr);
   }
   if (app.got_subcommand("simulate")) return buildtrace::RunSimulate(simulate, std::cout, std::cerr);
   return buildtrace::RunDiff(diff, std::cout, std::cerr);

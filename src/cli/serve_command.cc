@@ -30,6 +30,17 @@ std::string DefaultUrl(const char* scheme, const std::string& data_dir, const ch
   return std::string(scheme) + "://" + (dir / name).lexically_normal().string();
 }
 
+}  // namespace
+
+std::string DefaultStoreUrl(const std::string& data_dir) {
+  return DefaultUrl("file", data_dir, "states");
+}
+std::string DefaultWarehouseUrl(const std::string& data_dir) {
+  return DefaultUrl("sqlite", data_dir, "metrics.db");
+}
+
+namespace {
+
 int64_t NowMs() {
   return std::chrono::duration_cast<std::chrono::milliseconds>(
              std::chrono::system_clock::now().time_since_epoch())
@@ -79,10 +90,10 @@ int RunServe(const ServeOptions& options) {
   BackendRegistry registry;
   RegisterBuiltinBackends(registry);
   const std::string store_url =
-      options.store_url.empty() ? DefaultUrl("file", options.data_dir, "states")
+      options.store_url.empty() ? DefaultStoreUrl(options.data_dir)
                                 : options.store_url;
   const std::string warehouse_url =
-      options.warehouse_url.empty() ? DefaultUrl("sqlite", options.data_dir, "metrics.db")
+      options.warehouse_url.empty() ? DefaultWarehouseUrl(options.data_dir)
                                     : options.warehouse_url;
   auto store = registry.OpenStore(store_url);
   if (!store.ok()) {

@@ -36,6 +36,11 @@ struct ServeOptions {
   int64_t probe_timeout_ms = 1'000;
 };
 
+// The backends `serve` and `rebuild-metrics` use when no URL is given: a folder and a SQLite file
+// in the data folder ("file://<abs data_dir>/states", "sqlite://<abs data_dir>/metrics.db").
+std::string DefaultStoreUrl(const std::string& data_dir);
+std::string DefaultWarehouseUrl(const std::string& data_dir);
+
 // Returns the process exit code: 0 after a clean stop, 1 if a backend cannot be opened, the
 // port cannot be bound, the tokens file is malformed, or the host is not a loopback address
 // while there is no tokens file and no allow_unauthenticated (the reason is printed to stderr).

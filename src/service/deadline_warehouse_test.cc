@@ -23,6 +23,7 @@ class GatedWarehouse : public MetricsWarehouse {
     changed_.notify_all();
     changed_.wait(lock, [this] { return open_; });
     ++recorded_;
+    changed_.notify_all();
     return true;
   }
   Result<LatencyStats> Latency(const LatencyQuery&) override {

@@ -5,7 +5,6 @@
 
 #include <gmock/gmock.h>
 #include <gtest/gtest.h>
-#include <sqlite3.h>
 #include <stdlib.h>
 
 #include <filesystem>
@@ -49,45 +48,6 @@ std::string JobJson(const JobSpec& s) {
   return R"({"job_id":)" + std::to_string(s.id) + R"(,"project":")" + s.project +
          R"(","timestamp":")" + s.timestamp + R"(","latency_ms":)" + latency +
          R"(,"status":")" + s.status + R"(","metadata":)" + s.metadata + R"(,"state":)" + s.state + "}";
-}
-
-// Every row of the warehouse file, read with SQLite directly (not through the class under test's
-// collaborator), ordered by key. A missing base (stored as 0) reads back as nullopt.
-std::vector<MetricsRow> ReadRows(const std::string& db_path) {
-  std::vector<MetricsRow> rows;
-  sqlite3* db = nullptr;
-  if (sqlite3_open_v2(db_path.c_str(), &db, SQLITE_OPEN_READONLY, nullptr) != SQLITE_OK) {
-    ADD_FAILURE() << "cannot open " << db_path << ": " << sqlite3_errmsg(db);
-    sqlite3_close(db);
-    return rows;
-  }
-  sqlite3_stmt* statement = nullptr;
-  const char* sql =
-      "SELECT project, job_id, base_job_id, timestamp, timestamp_ms, latency_ms, added, removed, "
-      "modified, unchanged, moved, resized, retyped, changed FROM job_metrics "
-      "ORDER BY project, job_id, base_job_id";
-  if (sqlite3_prepare_v2(db, sql, -1, &statement, nullptr) != SQLITE_OK) {
-    ADD_FAILURE() << "cannot query " << db_path << ": " << sqlite3_errmsg(db);
-  } else {
-    while (sqlite3_step(statement) == SQLITE_ROW) {
-      MetricsRow row;
-      row.project = reinterpret_cast<const char*>(sqlite3_column_text(statement, 0));
-      row.job_id = sqlite3_column_int64(statement, 1);
-      if (const int64_t base = sqlite3_column_int64(statement, 2); base != 0) {
-        row.base_job_id = base;
-      }
-      row.timestamp = reinterpret_cast<const char*>(sqlite3_column_text(statement, 3));
-      row.timestamp_ms = sqlite3_column_int64(statement, 4);
-      row.latency_ms = sqlite3_column_double(statement, 5);
-      int64_t* counts[] = {&row.added, &row.removed, &row.modified, &row.unchanged,
-                           &row.moved, &row.resized, &row.retyped,  &row.changed};
-      for (int i = 0; i < 8; ++i) *counts[i] = sqlite3_column_int64(statement, 6 + i);
-      rows.push_back(row);
-    }
-  }
-  sqlite3_finalize(statement);
-  sqlite3_close(db);
-  return rows;
 }
 
 class ReportServiceTest : public ::testing::Test {
@@ -298,7 +258,7 @@ TEST_F(ReportServiceTest, WritesTheMetricsRowOfTheReport) {
   third.removed = 1;
   third.modified = 1;
   third.moved = 1;
-  EXPECT_THAT(ReadRows(DbPath()), ElementsAre(first, third));
+  EXPECT_THAT(ReadSqliteRows(DbPath()), ElementsAre(first, third));
 }
 
 TEST_F(ReportServiceTest, SameReportTwiceRecordsOneRow) {
@@ -315,13 +275,13 @@ TEST_F(ReportServiceTest, SameReportTwiceRecordsOneRow) {
   EXPECT_EQ(second->warehouse->status, "recorded");
   EXPECT_FALSE(second->warehouse->inserted);
   EXPECT_THAT(second->warehouse->message, HasSubstr("already in " + sqlite_->Describe()));
-  EXPECT_EQ(ReadRows(DbPath()).size(), 1u);
+  EXPECT_EQ(ReadSqliteRows(DbPath()).size(), 1u);
 
   // Another base is another row; the job still counts once in the latency statistics.
   Result<Report> explicit_base = Build(2, 2);
   ASSERT_TRUE(explicit_base.ok()) << explicit_base.status().message();
   EXPECT_TRUE(explicit_base->warehouse->inserted);
-  EXPECT_EQ(ReadRows(DbPath()).size(), 2u);
+  EXPECT_EQ(ReadSqliteRows(DbPath()).size(), 2u);
   Result<LatencyStats> stats =
       sqlite_->Latency({std::nullopt, kTenOClockMs, kTenOClockMs, {1.0}});
   ASSERT_TRUE(stats.ok()) << stats.status().message();
@@ -340,7 +300,7 @@ TEST_F(ReportServiceTest, ARowTheWarehouseRefusesGoesToTheOutboxAndTheReportSays
   EXPECT_EQ(report->warehouse->message,
             "the warehouse did not take the row (metrics database is locked); it is kept in the "
             "outbox and retried in the background");
-  EXPECT_THAT(ReadRows(DbPath()), IsEmpty());
+  EXPECT_THAT(ReadSqliteRows(DbPath()), IsEmpty());
   Result<std::string> entry = file_store_->Read("outbox/p/0000000000000000001-none.json");
   ASSERT_TRUE(entry.ok()) << entry.status().message();
   EXPECT_EQ(*entry, EncodeOutboxEntry(MetricsRowFor(*report), kTenOClockMs));
@@ -355,13 +315,13 @@ TEST_F(ReportServiceTest, ARowTheWarehouseRefusesGoesToTheOutboxAndTheReportSays
   // The warehouse is back: the outbox writes the row, the next report finds it there.
   warehouse_->Heal();
   ASSERT_TRUE(outbox_->DrainOnce().ok());
-  ASSERT_EQ(ReadRows(DbPath()).size(), 1u);
-  EXPECT_EQ(ReadRows(DbPath()).front(), MetricsRowFor(*report));
+  ASSERT_EQ(ReadSqliteRows(DbPath()).size(), 1u);
+  EXPECT_EQ(ReadSqliteRows(DbPath()).front(), MetricsRowFor(*report));
   Result<Report> recorded = Build(1);
   ASSERT_TRUE(recorded.ok()) << recorded.status().message();
   EXPECT_EQ(recorded->warehouse->status, "recorded");
   EXPECT_FALSE(recorded->warehouse->inserted);
-  EXPECT_EQ(ReadRows(DbPath()).size(), 1u);
+  EXPECT_EQ(ReadSqliteRows(DbPath()).size(), 1u);
 }
 
 TEST_F(ReportServiceTest, ARowNeitherTheWarehouseNorTheOutboxTakesIsFailed) {
@@ -380,7 +340,7 @@ TEST_F(ReportServiceTest, ARowNeitherTheWarehouseNorTheOutboxTakesIsFailed) {
   ASSERT_TRUE(again.ok()) << again.status().message();
   EXPECT_EQ(again->warehouse->status, "recorded");
   EXPECT_TRUE(again->warehouse->inserted);
-  EXPECT_EQ(ReadRows(DbPath()).size(), 1u);
+  EXPECT_EQ(ReadSqliteRows(DbPath()).size(), 1u);
 }
 
 TEST_F(ReportServiceTest, WithoutAnOutboxARefusedRowIsFailed) {
@@ -423,7 +383,7 @@ TEST_F(ReportServiceTest, FailingReadOfTheBaseGivesNoReport) {
   ASSERT_FALSE(explicit_base.ok());
   EXPECT_EQ(explicit_base.status().code(), StatusCode::kUnavailable);
   EXPECT_EQ(warehouse_->Calls(WarehouseMethod::kRecord), 0);
-  EXPECT_THAT(ReadRows(DbPath()), IsEmpty());
+  EXPECT_THAT(ReadSqliteRows(DbPath()), IsEmpty());
 }
 
 TEST_F(ReportServiceTest, FailingListGivesNoReport) {
@@ -501,7 +461,7 @@ TEST_F(ReportServiceTest, RenderKeepsTheReportAndServesItAgainWithoutTheStates) 
   EXPECT_THAT(*second, HasSubstr(R"("warehouse":{"status":"recorded","inserted":false,)"));
   EXPECT_EQ(first->substr(0, first->find("\"warehouse\"")),
             second->substr(0, second->find("\"warehouse\"")));
-  EXPECT_EQ(ReadRows(DbPath()).size(), 1u);
+  EXPECT_EQ(ReadSqliteRows(DbPath()).size(), 1u);
 
   Result<std::string> text = reports_->Render(RequestFor(2), ReportFormat::kText);
   ASSERT_TRUE(text.ok());
@@ -625,7 +585,7 @@ TEST_F(ReportServiceTest, AReportWhoseRowIsPendingIsNotKept) {
   EXPECT_THAT(*recorded, HasSubstr(R"("warehouse":{"status":"recorded","inserted":false,)"));
   EXPECT_TRUE(file_store_->Read("reports/p/0000000000000000001/none-l0-1000.json").ok())
       << "kept once its row is recorded";
-  EXPECT_EQ(ReadRows(DbPath()).size(), 1u);
+  EXPECT_EQ(ReadSqliteRows(DbPath()).size(), 1u);
 }
 
 TEST_F(ReportServiceTest, AKeptReportIsNotServedForAChangedLineage) {

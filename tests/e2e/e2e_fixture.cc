@@ -8,6 +8,7 @@
 #include <filesystem>
 #include <iostream>
 #include <system_error>
+#include <thread>
 
 #include "core/json_writer.h"
 #include "core/timestamp.h"
@@ -341,6 +342,27 @@ void E2eTest::ExpectNothingStored() {
   EXPECT_EQ(doc.Keys(""), std::vector<std::string>{"projects"});
   EXPECT_EQ(doc.Size("/projects"), 0u) << projects.body;
   EXPECT_EQ(FilesUnder(states_dir()), std::vector<std::string>{});
+}
+
+DatabaseLock::DatabaseLock(const std::string& path) {
+  if (sqlite3_open_v2(path.c_str(), &db_, SQLITE_OPEN_READWRITE, nullptr) != SQLITE_OK ||
+      sqlite3_exec(db_, "BEGIN EXCLUSIVE", nullptr, nullptr, nullptr) != SQLITE_OK) {
+    ADD_FAILURE() << "cannot lock " << path << ": " << sqlite3_errmsg(db_);
+  }
+}
+
+DatabaseLock::~DatabaseLock() {
+  sqlite3_exec(db_, "ROLLBACK", nullptr, nullptr, nullptr);
+  sqlite3_close_v2(db_);
+}
+
+bool Eventually(const std::function<bool()>& condition) {
+  const auto deadline = std::chrono::steady_clock::now() + std::chrono::seconds(60);
+  while (std::chrono::steady_clock::now() < deadline) {
+    if (condition()) return true;
+    std::this_thread::sleep_for(std::chrono::milliseconds(20));  // poll pacing
+  }
+  return condition();
 }
 
 }  // namespace buildtrace::e2e

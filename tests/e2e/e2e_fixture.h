@@ -7,6 +7,7 @@
 #include <simdjson.h>
 
 #include <cstdint>
+#include <functional>
 #include <map>
 #include <memory>
 #include <optional>
@@ -17,6 +18,8 @@
 
 #include "client/http_client.h"
 #include "tests/e2e/server_process.h"
+
+struct sqlite3;
 
 namespace buildtrace::e2e {
 
@@ -89,6 +92,23 @@ std::vector<std::string> FilesUnder(const std::string& folder);
 // and returns its rows; every column must be an integer (NULL reads as 0).
 Result<std::vector<std::vector<int64_t>>> QueryInts(const std::string& path,
                                                     const std::string& sql);
+
+// Holds SQLite's exclusive lock on a database while it lives, as a long write transaction of
+// another process would: the server's writes get SQLITE_BUSY after its busy timeout.
+class DatabaseLock {
+ public:
+  explicit DatabaseLock(const std::string& path);
+  ~DatabaseLock();
+  DatabaseLock(const DatabaseLock&) = delete;
+  DatabaseLock& operator=(const DatabaseLock&) = delete;
+
+ private:
+  sqlite3* db_ = nullptr;
+};
+
+// Checks `condition` until it holds or 60 s pass (a bound only a broken server reaches), every
+// 20 ms; returns whether it held.
+bool Eventually(const std::function<bool()>& condition);
 
 // Each test gets a fresh temporary folder (removed afterwards) holding the data dir and the
 // server log, and a server started on it in SetUp. The server log is printed when a test

@@ -2,8 +2,6 @@
 // the way another writer would (a real SQLITE_BUSY, no fake), asks for reports, and checks that
 // each row waits in the outbox, shows in /readyz and /metrics, reaches the warehouse exactly once
 // when the lock goes, and survives a restart of the server in between.
-#include <sqlite3.h>
-
 #include <algorithm>
 #include <chrono>
 #include <functional>
@@ -17,44 +15,11 @@ namespace buildtrace::e2e {
 namespace {
 
 using ::testing::HasSubstr;
-using Clock = std::chrono::steady_clock;
-
-// Holds SQLite's exclusive lock on a database while it lives, as a long write transaction of
-// another process would: the server's writes get SQLITE_BUSY after its busy timeout.
-class DatabaseLock {
- public:
-  explicit DatabaseLock(const std::string& path) {
-    if (sqlite3_open_v2(path.c_str(), &db_, SQLITE_OPEN_READWRITE, nullptr) != SQLITE_OK ||
-        sqlite3_exec(db_, "BEGIN EXCLUSIVE", nullptr, nullptr, nullptr) != SQLITE_OK) {
-      ADD_FAILURE() << "cannot lock " << path << ": " << sqlite3_errmsg(db_);
-    }
-  }
-  ~DatabaseLock() {
-    sqlite3_exec(db_, "ROLLBACK", nullptr, nullptr, nullptr);
-    sqlite3_close_v2(db_);
-  }
-  DatabaseLock(const DatabaseLock&) = delete;
-  DatabaseLock& operator=(const DatabaseLock&) = delete;
-
- private:
-  sqlite3* db_ = nullptr;
-};
 
 class OutboxE2eTest : public E2eTest {
  protected:
   std::vector<std::string> ServeArgs() const override {
     return {"--outbox-retry-initial", "50ms", "--outbox-retry-max", "200ms"};
-  }
-
-  // Checks `condition` until it holds or 60 s pass (a bound only a broken outbox reaches; the
-  // retries come every 50-200 ms plus the warehouse's 5 s busy timeout while it is locked).
-  static bool Eventually(const std::function<bool()>& condition) {
-    const auto deadline = Clock::now() + std::chrono::seconds(60);
-    while (Clock::now() < deadline) {
-      if (condition()) return true;
-      std::this_thread::sleep_for(std::chrono::milliseconds(20));  // poll pacing
-    }
-    return condition();
   }
 
   std::vector<std::vector<int64_t>> Rows() {
