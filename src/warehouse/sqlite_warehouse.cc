@@ -3,22 +3,28 @@
 #include "warehouse/sqlite_warehouse.h"
 
 #include <sqlite3.h>
+#include <sys/stat.h>
 
-#include <charconv>
+#include <algorithm>
+#include <cerrno>
 #include <cmath>
+#include <cstring>
 #include <filesystem>
+#include <optional>
 #include <string_view>
 #include <system_error>
 #include <utility>
+#include <vector>
 
 namespace buildtrace {
 namespace {
 
 namespace fs = std::filesystem;
 
-constexpr int kBusyTimeoutMs = 5000;
-
-static_assert(kSqliteWarehouseSchemaVersion == 1, "update kCreateSchemaSql");
+static_assert(kSqliteWarehouseSchemaVersion == 2, "update kCreateSchemaSql");
+// Creates version 2, from nothing or from version 1 (every statement is IF NOT EXISTS; the fill
+// of job_latency finds job_metrics empty on a new file). job_latency is filled before its
+// indexes and triggers exist: one pass in primary-key order, then each index built once.
 constexpr const char* kCreateSchemaSql = R"sql(
 CREATE TABLE IF NOT EXISTS job_metrics (
   project      TEXT    NOT NULL,
@@ -39,7 +45,51 @@ CREATE TABLE IF NOT EXISTS job_metrics (
   PRIMARY KEY (project, job_id, base_job_id)
 );
 CREATE INDEX IF NOT EXISTS job_metrics_by_timestamp ON job_metrics (timestamp_ms);
-PRAGMA user_version = 1;
+CREATE TABLE IF NOT EXISTS job_latency (
+  project      TEXT    NOT NULL,
+  job_id       INTEGER NOT NULL,
+  timestamp_ms INTEGER NOT NULL,  -- the smallest of the job's rows
+  latency_ms   REAL    NOT NULL,  -- the smallest of the job's rows
+  PRIMARY KEY (project, job_id)
+) WITHOUT ROWID;
+INSERT OR IGNORE INTO job_latency (project, job_id, timestamp_ms, latency_ms)
+  SELECT project, job_id, MIN(timestamp_ms), MIN(latency_ms) FROM job_metrics
+  GROUP BY project, job_id;
+CREATE INDEX IF NOT EXISTS job_latency_by_timestamp ON job_latency (timestamp_ms, latency_ms);
+CREATE INDEX IF NOT EXISTS job_latency_by_project_timestamp
+  ON job_latency (project, timestamp_ms, latency_ms);
+CREATE INDEX IF NOT EXISTS job_latency_by_latency ON job_latency (latency_ms, timestamp_ms);
+CREATE INDEX IF NOT EXISTS job_latency_by_project_latency
+  ON job_latency (project, latency_ms, timestamp_ms);
+CREATE TRIGGER IF NOT EXISTS job_metrics_insert_keeps_job_latency AFTER INSERT ON job_metrics
+BEGIN
+  INSERT INTO job_latency (project, job_id, timestamp_ms, latency_ms)
+  VALUES (NEW.project, NEW.job_id, NEW.timestamp_ms, NEW.latency_ms)
+  ON CONFLICT (project, job_id) DO UPDATE SET
+    timestamp_ms = MIN(timestamp_ms, excluded.timestamp_ms),
+    latency_ms = MIN(latency_ms, excluded.latency_ms);
+END;
+CREATE TRIGGER IF NOT EXISTS job_metrics_delete_keeps_job_latency AFTER DELETE ON job_metrics
+BEGIN
+  DELETE FROM job_latency WHERE project = OLD.project AND job_id = OLD.job_id;
+  INSERT INTO job_latency (project, job_id, timestamp_ms, latency_ms)
+    SELECT project, job_id, MIN(timestamp_ms), MIN(latency_ms) FROM job_metrics
+    WHERE project = OLD.project AND job_id = OLD.job_id GROUP BY project, job_id;
+END;
+CREATE TRIGGER IF NOT EXISTS job_metrics_update_keeps_job_latency
+AFTER UPDATE OF project, job_id, timestamp_ms, latency_ms ON job_metrics
+BEGIN
+  DELETE FROM job_latency WHERE (project = OLD.project AND job_id = OLD.job_id)
+                             OR (project = NEW.project AND job_id = NEW.job_id);
+  INSERT INTO job_latency (project, job_id, timestamp_ms, latency_ms)
+    SELECT project, job_id, MIN(timestamp_ms), MIN(latency_ms) FROM job_metrics
+    WHERE (project = OLD.project AND job_id = OLD.job_id)
+       OR (project = NEW.project AND job_id = NEW.job_id)
+    GROUP BY project, job_id;
+END;
+CREATE TABLE IF NOT EXISTS buildtrace_meta (key TEXT PRIMARY KEY, value TEXT NOT NULL);
+INSERT OR IGNORE INTO buildtrace_meta (key, value) VALUES ('epoch', lower(hex(randomblob(16))));
+PRAGMA user_version = 2;
 )sql";
 
 constexpr const char* kRecordSql = R"sql(
@@ -49,28 +99,56 @@ VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12, ?13, ?14)
 ON CONFLICT DO NOTHING
 )sql";
 
-// ?1, ?2: window [from_ms, to_ms]; ?3: project or NULL for all; ?4: JSON array of quantiles.
-// One row per requested quantile (or a single row with idx NULL when none is requested), each
-// carrying the job count. Nearest rank: ceil(q * n) with a 1e-9 tolerance, clamped to [1, n].
-constexpr const char* kLatencySql = R"sql(
-WITH jobs AS MATERIALIZED (
-  SELECT MIN(latency_ms) AS latency_ms FROM job_metrics
-  WHERE timestamp_ms BETWEEN ?1 AND ?2 AND (?3 IS NULL OR project = ?3)
-  GROUP BY project, job_id),
-ranked AS (SELECT latency_ms, ROW_NUMBER() OVER (ORDER BY latency_ms) AS rn FROM jobs),
-window_size AS (SELECT COUNT(*) AS n FROM jobs),
-wanted AS (
-  SELECT CAST(q.key AS INTEGER) AS idx, CAST(q.value AS REAL) * w.n - 1e-9 AS x, w.n AS n
-  FROM json_each(?4) AS q, window_size AS w),
-picks AS (
-  SELECT idx, MAX(1, MIN(n, CAST(x AS INTEGER) + (x > CAST(x AS INTEGER)))) AS wanted_rank
-  FROM wanted)
-SELECT w.n, p.idx, r.latency_ms
-FROM window_size AS w
-LEFT JOIN picks AS p ON TRUE
-LEFT JOIN ranked AS r ON r.rn = p.wanted_rank
-ORDER BY p.idx
-)sql";
+// The latency statements, in two spellings: over all projects (?1, ?2: the window) and over one
+// (?3: the project). Each names its index, so that the plan never depends on the planner's
+// guesses: a count is a range count of a timestamp index, a walk skips ?4 entries of a latency
+// index in the window, a read returns the window's latencies from a timestamp index.
+struct LatencySql {
+  const char* count_scope;
+  const char* count_window;
+  const char* walk_ascending;
+  const char* walk_descending;
+  const char* read_window;
+};
+
+constexpr LatencySql kAllProjectsSql = {
+    "SELECT COUNT(*) FROM job_latency",
+    "SELECT COUNT(*) FROM job_latency INDEXED BY job_latency_by_timestamp "
+    "WHERE timestamp_ms BETWEEN ?1 AND ?2",
+    "SELECT latency_ms FROM job_latency INDEXED BY job_latency_by_latency "
+    "WHERE timestamp_ms BETWEEN ?1 AND ?2 ORDER BY latency_ms LIMIT 1 OFFSET ?4",
+    "SELECT latency_ms FROM job_latency INDEXED BY job_latency_by_latency "
+    "WHERE timestamp_ms BETWEEN ?1 AND ?2 ORDER BY latency_ms DESC LIMIT 1 OFFSET ?4",
+    "SELECT latency_ms FROM job_latency INDEXED BY job_latency_by_timestamp "
+    "WHERE timestamp_ms BETWEEN ?1 AND ?2",
+};
+
+constexpr LatencySql kOneProjectSql = {
+    "SELECT COUNT(*) FROM job_latency INDEXED BY job_latency_by_project_timestamp "
+    "WHERE project = ?3",
+    "SELECT COUNT(*) FROM job_latency INDEXED BY job_latency_by_project_timestamp "
+    "WHERE project = ?3 AND timestamp_ms BETWEEN ?1 AND ?2",
+    "SELECT latency_ms FROM job_latency INDEXED BY job_latency_by_project_latency "
+    "WHERE project = ?3 AND timestamp_ms BETWEEN ?1 AND ?2 ORDER BY latency_ms LIMIT 1 OFFSET ?4",
+    "SELECT latency_ms FROM job_latency INDEXED BY job_latency_by_project_latency "
+    "WHERE project = ?3 AND timestamp_ms BETWEEN ?1 AND ?2 ORDER BY latency_ms DESC "
+    "LIMIT 1 OFFSET ?4",
+    "SELECT latency_ms FROM job_latency INDEXED BY job_latency_by_project_timestamp "
+    "WHERE project = ?3 AND timestamp_ms BETWEEN ?1 AND ?2",
+};
+
+// Reading a latency into memory costs about this many skipped index entries of a walk (measured
+// with bench/warehouse_benchmark); the plan with the smaller estimate is taken.
+constexpr double kReadCostInSkips = 2.0;
+
+constexpr const char* kReadEpochSql = "SELECT value FROM buildtrace_meta WHERE key = 'epoch'";
+constexpr const char* kCreateEpochSql =
+    "INSERT OR IGNORE INTO buildtrace_meta (key, value) "
+    "VALUES ('epoch', lower(hex(randomblob(16))))";
+// Touches every table the warehouse uses, so that a corrupt page of any of their roots shows.
+constexpr const char* kProbeSql =
+    "SELECT (SELECT value FROM buildtrace_meta WHERE key = 'epoch'), "
+    "EXISTS (SELECT 1 FROM job_metrics), EXISTS (SELECT 1 FROM job_latency)";
 
 struct Finalizer {
   void operator()(sqlite3_stmt* statement) const { sqlite3_finalize(statement); }
@@ -151,8 +229,8 @@ Status EnsureSchema(sqlite3* db, const std::string& path) {
   return status;
 }
 
-Status Configure(sqlite3* db, const std::string& path) {
-  if (sqlite3_busy_timeout(db, kBusyTimeoutMs) != SQLITE_OK) {
+Status Configure(sqlite3* db, const std::string& path, std::chrono::milliseconds busy_timeout) {
+  if (sqlite3_busy_timeout(db, static_cast<int>(busy_timeout.count())) != SQLITE_OK) {
     return SqliteError(db, path, "set busy timeout");
   }
   if (Exec(db, "PRAGMA journal_mode=WAL") != SQLITE_OK) {
@@ -176,18 +254,6 @@ Status CreateParentDirectory(const fs::path& path) {
   return Status::Ok();
 }
 
-// The shortest text that reads back as the same doubles, as a JSON array.
-std::string QuantilesJson(const std::vector<double>& quantiles) {
-  std::string json = "[";
-  for (size_t i = 0; i < quantiles.size(); ++i) {
-    char buffer[32];
-    const auto [end, ec] = std::to_chars(buffer, buffer + sizeof(buffer), quantiles[i]);
-    if (i > 0) json += ',';
-    json.append(buffer, end);
-  }
-  return json + "]";
-}
-
 std::string RecordOperation(const MetricsRow& row) {
   return "record job " + std::to_string(row.job_id) + " of project " + row.project;
 }
@@ -197,29 +263,94 @@ std::string LatencyOperation(const LatencyQuery& query) {
          std::to_string(query.from_ms) + ", " + std::to_string(query.to_ms) + "]";
 }
 
+// Nearest rank of quantile q among n >= 1 jobs: ceil(q * n) with a 1e-9 tolerance, in [1, n].
+int64_t NearestRank(double q, int64_t n) {
+  const double x = q * static_cast<double>(n) - 1e-9;
+  return std::clamp(static_cast<int64_t>(std::ceil(x)), int64_t{1}, n);
+}
+
+// One statement of a Latency call: prepared, bound to the query (and `offset` as ?4 when the
+// text has it), its work added to `work` when it is finalized.
+class LatencyStatement {
+ public:
+  LatencyStatement(sqlite3* db, const char* sql, const LatencyQuery& query,
+                   SqliteWarehouse::LatencyWork& work, int64_t offset = 0)
+      : work_(work) {
+    rc_ = Prepare(db, sql, statement_);
+    const int parameters = rc_ == SQLITE_OK ? sqlite3_bind_parameter_count(statement_.get()) : 0;
+    sqlite3_stmt* s = statement_.get();
+    if (parameters >= 1 && rc_ == SQLITE_OK) rc_ = BindOne(s, 1, query.from_ms);
+    if (parameters >= 2 && rc_ == SQLITE_OK) rc_ = BindOne(s, 2, query.to_ms);
+    if (parameters >= 3 && rc_ == SQLITE_OK) rc_ = BindOne(s, 3, query.project);
+    if (parameters >= 4 && rc_ == SQLITE_OK) rc_ = BindOne(s, 4, offset);
+  }
+  ~LatencyStatement() {
+    if (statement_ == nullptr) return;
+    sqlite3_stmt* s = statement_.get();
+    work_.vm_steps += sqlite3_stmt_status(s, SQLITE_STMTSTATUS_VM_STEP, 0);
+    work_.fullscan_steps += sqlite3_stmt_status(s, SQLITE_STMTSTATUS_FULLSCAN_STEP, 0);
+    work_.sorts += sqlite3_stmt_status(s, SQLITE_STMTSTATUS_SORT, 0);
+    work_.autoindexes += sqlite3_stmt_status(s, SQLITE_STMTSTATUS_AUTOINDEX, 0);
+  }
+  LatencyStatement(const LatencyStatement&) = delete;
+  LatencyStatement& operator=(const LatencyStatement&) = delete;
+
+  // SQLITE_ROW, SQLITE_DONE or an error code.
+  int Step() { return rc_ == SQLITE_OK ? sqlite3_step(statement_.get()) : rc_; }
+  sqlite3_stmt* get() const { return statement_.get(); }
+
+ private:
+  Statement statement_;
+  SqliteWarehouse::LatencyWork& work_;
+  int rc_ = SQLITE_OK;
+};
+
+// The single integer a count statement returns; nullopt when SQLite failed.
+std::optional<int64_t> CountOf(LatencyStatement& statement) {
+  if (statement.Step() != SQLITE_ROW) return std::nullopt;
+  return sqlite3_column_int64(statement.get(), 0);
+}
+
 }  // namespace
 
 void SqliteWarehouse::Closer::operator()(sqlite3* db) const { sqlite3_close_v2(db); }
 
-SqliteWarehouse::SqliteWarehouse(Connection db, std::string path)
-    : db_(std::move(db)), path_(std::move(path)) {}
+SqliteWarehouse::SqliteWarehouse(Opened opened, std::string path,
+                                 std::chrono::milliseconds busy_timeout)
+    : db_(std::move(opened.db)),
+      file_(opened.file),
+      path_(std::move(path)),
+      busy_timeout_(busy_timeout) {}
 
-Result<std::unique_ptr<SqliteWarehouse>> SqliteWarehouse::Open(const std::string& db_path) {
+Result<SqliteWarehouse::Opened> SqliteWarehouse::OpenConnection(
+    const std::string& path, std::chrono::milliseconds busy_timeout) {
+  if (Status status = CreateParentDirectory(path); !status.ok()) return status;
+  sqlite3* raw = nullptr;
+  const int flags = SQLITE_OPEN_READWRITE | SQLITE_OPEN_CREATE | SQLITE_OPEN_FULLMUTEX;
+  const int rc = sqlite3_open_v2(path.c_str(), &raw, flags, nullptr);
+  Connection db(raw);  // sqlite3_open_v2 may allocate a handle even when it fails
+  if (rc != SQLITE_OK) return SqliteError(db.get(), path, "open");
+  if (Status status = Configure(db.get(), path, busy_timeout); !status.ok()) return status;
+  struct stat info {};
+  if (::stat(path.c_str(), &info) != 0) {
+    return Unavailable(Prefix(path) + "stat: " + std::strerror(errno) +
+                       "; check that the directory is reachable");
+  }
+  return Opened{std::move(db), FileId{info.st_dev, info.st_ino}};
+}
+
+Result<std::unique_ptr<SqliteWarehouse>> SqliteWarehouse::Open(
+    const std::string& db_path, std::chrono::milliseconds busy_timeout) {
   if (db_path.empty()) {
     return InvalidArgument("sqlite warehouse: the database path is empty; give a file path");
   }
   std::error_code ec;
   fs::path path = fs::absolute(db_path, ec).lexically_normal();
   if (ec) return Unavailable(Prefix(db_path) + "resolve path: " + ec.message());
-  if (Status status = CreateParentDirectory(path); !status.ok()) return status;
-
-  sqlite3* raw = nullptr;
-  const int flags = SQLITE_OPEN_READWRITE | SQLITE_OPEN_CREATE | SQLITE_OPEN_FULLMUTEX;
-  const int rc = sqlite3_open_v2(path.c_str(), &raw, flags, nullptr);
-  Connection db(raw);  // sqlite3_open_v2 may allocate a handle even when it fails
-  if (rc != SQLITE_OK) return SqliteError(db.get(), path.string(), "open");
-  if (Status status = Configure(db.get(), path.string()); !status.ok()) return status;
-  return std::unique_ptr<SqliteWarehouse>(new SqliteWarehouse(std::move(db), path.string()));
+  Result<Opened> opened = OpenConnection(path.string(), busy_timeout);
+  if (!opened.ok()) return opened.status();
+  return std::unique_ptr<SqliteWarehouse>(
+      new SqliteWarehouse(std::move(*opened), path.string(), busy_timeout));
 }
 
 Result<bool> SqliteWarehouse::Record(const MetricsRow& row) {
@@ -227,8 +358,10 @@ Result<bool> SqliteWarehouse::Record(const MetricsRow& row) {
     return status.WithContext(Prefix(path_) + RecordOperation(row) + ": ");
   }
   std::lock_guard<std::mutex> lock(mutex_);
+  if (Status status = EnsureOpen(); !status.ok()) return status;
   sqlite3* db = db_.get();
   Statement statement;
+  // One statement: the trigger updates job_latency in the same implicit transaction.
   if (Prepare(db, kRecordSql, statement) != SQLITE_OK ||
       BindAll(statement.get(), row.project, row.job_id, row.base_job_id.value_or(0), row.timestamp,
               row.timestamp_ms, row.latency_ms, row.added, row.removed, row.modified, row.unchanged,
@@ -243,42 +376,137 @@ Result<LatencyStats> SqliteWarehouse::Latency(const LatencyQuery& query) {
   if (Status status = CheckLatencyQuery(query); !status.ok()) {
     return status.WithContext(Prefix(path_) + LatencyOperation(query) + ": ");
   }
-  const std::string quantiles = QuantilesJson(query.quantiles);
   std::lock_guard<std::mutex> lock(mutex_);
-  sqlite3* db = db_.get();
-  Statement statement;
-  if (Prepare(db, kLatencySql, statement) != SQLITE_OK ||
-      BindAll(statement.get(), query.from_ms, query.to_ms, query.project, quantiles) != SQLITE_OK) {
-    return SqliteError(db, path_, LatencyOperation(query));
+  if (Status status = EnsureOpen(); !status.ok()) return status;
+  LatencyWork work;
+  // One read transaction, so that the counts and the walks see the same rows.
+  if (Exec(db_.get(), "BEGIN") != SQLITE_OK) {
+    return SqliteError(db_.get(), path_, LatencyOperation(query));
   }
+  Result<LatencyStats> stats = LatencyLocked(query, work);
+  Exec(db_.get(), "COMMIT");
+  last_work_ = work;
+  return stats;
+}
+
+Result<LatencyStats> SqliteWarehouse::LatencyLocked(const LatencyQuery& query,
+                                                    LatencyWork& work) {
+  sqlite3* db = db_.get();
+  const LatencySql& sql = query.project ? kOneProjectSql : kAllProjectsSql;
+  auto failed = [&] { return SqliteError(db, path_, LatencyOperation(query)); };
   LatencyStats stats;
   stats.values.assign(query.quantiles.size(), std::nullopt);
-  int rc;
-  while ((rc = sqlite3_step(statement.get())) == SQLITE_ROW) {
-    sqlite3_stmt* s = statement.get();
-    stats.count = sqlite3_column_int64(s, 0);
-    if (sqlite3_column_type(s, 1) == SQLITE_NULL || sqlite3_column_type(s, 2) == SQLITE_NULL) {
-      continue;
-    }
-    const int64_t index = sqlite3_column_int64(s, 1);
-    if (index < 0 || index >= static_cast<int64_t>(stats.values.size())) {
-      return Internal(Prefix(path_) + LatencyOperation(query) + ": quantile index " +
-                      std::to_string(index) + " out of range; this is a bug");
-    }
-    stats.values[static_cast<size_t>(index)] = sqlite3_column_double(s, 2);
+  std::optional<int64_t> n;
+  {
+    LatencyStatement count(db, sql.count_window, query, work);
+    n = CountOf(count);
   }
-  if (rc != SQLITE_DONE) return SqliteError(db, path_, LatencyOperation(query));
+  if (!n) return failed();
+  stats.count = *n;
+  if (*n == 0 || query.quantiles.empty()) return stats;
+
+  // Each walk skips about `offset * scope / n` index entries; reading the window costs n reads.
+  std::optional<int64_t> scope;
+  {
+    LatencyStatement count(db, sql.count_scope, query, work);
+    scope = CountOf(count);
+  }
+  if (!scope) return failed();
+  std::vector<int64_t> ranks;
+  double walk_cost = 0;
+  for (double q : query.quantiles) {
+    ranks.push_back(NearestRank(q, *n));
+    const int64_t offset = std::min(ranks.back() - 1, *n - ranks.back());
+    walk_cost += static_cast<double>(offset) * static_cast<double>(*scope) / *n;
+  }
+  if (walk_cost > kReadCostInSkips * static_cast<double>(*n)) {
+    std::vector<double> latencies;
+    latencies.reserve(static_cast<size_t>(*n));
+    LatencyStatement read(db, sql.read_window, query, work);
+    int rc;
+    while ((rc = read.Step()) == SQLITE_ROW) latencies.push_back(sqlite3_column_double(read.get(), 0));
+    if (rc != SQLITE_DONE) return failed();
+    work.rows_read = static_cast<int64_t>(latencies.size());
+    if (latencies.size() != static_cast<size_t>(*n)) {
+      return Internal(Prefix(path_) + LatencyOperation(query) + ": counted " +
+                      std::to_string(*n) + " jobs but read " + std::to_string(latencies.size()) +
+                      "; this is a bug");
+    }
+    for (size_t i = 0; i < ranks.size(); ++i) {
+      auto nth = latencies.begin() + (ranks[i] - 1);
+      std::nth_element(latencies.begin(), nth, latencies.end());
+      stats.values[i] = *nth;
+    }
+    return stats;
+  }
+  for (size_t i = 0; i < ranks.size(); ++i) {
+    const bool ascending = ranks[i] - 1 <= *n - ranks[i];
+    LatencyStatement walk(db, ascending ? sql.walk_ascending : sql.walk_descending, query, work,
+                          ascending ? ranks[i] - 1 : *n - ranks[i]);
+    if (walk.Step() != SQLITE_ROW) return failed();
+    stats.values[i] = sqlite3_column_double(walk.get(), 0);
+  }
   return stats;
+}
+
+SqliteWarehouse::LatencyWork SqliteWarehouse::LastLatencyWork() {
+  std::lock_guard<std::mutex> lock(mutex_);
+  return last_work_;
+}
+
+Status SqliteWarehouse::ReopenIfReplaced() {
+  struct stat info {};
+  if (::stat(path_.c_str(), &info) == 0 && FileId{info.st_dev, info.st_ino} == file_) {
+    return Status::Ok();
+  }
+  // Close first: the last connection to go removes its -wal and -shm files, which must not be
+  // replayed into the new file.
+  db_.reset();
+  Result<Opened> opened = OpenConnection(path_, busy_timeout_);
+  if (!opened.ok()) {
+    file_ = FileId{};  // matches no file: every later call tries to open again
+    return opened.status().WithContext("reopen after the file was deleted or replaced: ");
+  }
+  db_ = std::move(opened->db);
+  file_ = opened->file;
+  return Status::Ok();
+}
+
+Status SqliteWarehouse::EnsureOpen() {
+  return db_ != nullptr ? Status::Ok() : ReopenIfReplaced();
+}
+
+Result<std::string> SqliteWarehouse::ReadEpoch(bool create) {
+  sqlite3* db = db_.get();
+  Statement statement;
+  if (Prepare(db, kReadEpochSql, statement) != SQLITE_OK) return SqliteError(db, path_, "epoch");
+  const int rc = sqlite3_step(statement.get());
+  if (rc == SQLITE_ROW) {
+    const unsigned char* text = sqlite3_column_text(statement.get(), 0);
+    return std::string(text ? reinterpret_cast<const char*>(text) : "");
+  }
+  if (rc != SQLITE_DONE) return SqliteError(db, path_, "epoch");
+  if (!create) return Internal(Prefix(path_) + "epoch: the buildtrace_meta table has no epoch");
+  statement.reset();
+  if (Exec(db, kCreateEpochSql) != SQLITE_OK) return SqliteError(db, path_, "create epoch");
+  return ReadEpoch(/*create=*/false);
 }
 
 Status SqliteWarehouse::Probe() {
   std::lock_guard<std::mutex> lock(mutex_);
+  if (Status status = ReopenIfReplaced(); !status.ok()) return status;
   Statement statement;
-  if (Prepare(db_.get(), "SELECT 1", statement) != SQLITE_OK ||
+  if (Prepare(db_.get(), kProbeSql, statement) != SQLITE_OK ||
       sqlite3_step(statement.get()) != SQLITE_ROW) {
     return SqliteError(db_.get(), path_, "probe");
   }
   return Status::Ok();
+}
+
+Result<std::string> SqliteWarehouse::Epoch() {
+  std::lock_guard<std::mutex> lock(mutex_);
+  if (Status status = ReopenIfReplaced(); !status.ok()) return status;
+  return ReadEpoch(/*create=*/true);
 }
 
 std::string SqliteWarehouse::Describe() const { return "sqlite://" + path_; }

@@ -62,6 +62,7 @@ class TempSqliteWarehouse : public MetricsWarehouse {
     return warehouse_->Latency(query);
   }
   Status Probe() override { return warehouse_->Probe(); }
+  Result<std::string> Epoch() override { return warehouse_->Epoch(); }
   std::string Describe() const override { return warehouse_->Describe(); }
 
  private:
@@ -75,9 +76,17 @@ std::unique_ptr<MetricsWarehouse> MakeTempSqliteWarehouse() {
   return warehouse;
 }
 
+// A second warehouse on the file of a TempSqliteWarehouse ("sqlite://" + path).
+std::unique_ptr<MetricsWarehouse> ReopenSqliteWarehouse(const std::string& described) {
+  auto opened = SqliteWarehouse::Open(described.substr(std::string("sqlite://").size()));
+  EXPECT_TRUE(opened.ok()) << opened.status().message();
+  if (!opened.ok()) return nullptr;
+  return std::move(*opened);
+}
+
 INSTANTIATE_TEST_SUITE_P(Sqlite, MetricsWarehouseConformanceTest,
-                         ::testing::Values(MetricsWarehouseFactory{"sqlite",
-                                                                   MakeTempSqliteWarehouse}),
+                         ::testing::Values(MetricsWarehouseFactory{
+                             "sqlite", MakeTempSqliteWarehouse, ReopenSqliteWarehouse}),
                          MetricsWarehouseFactoryName);
 
 MetricsRow SomeRow() {
@@ -147,7 +156,7 @@ TEST(SqliteWarehouseTest, NewerSchemaVersionIsRefused) {
   EXPECT_EQ(warehouse.status().code(), StatusCode::kInvalidArgument);
   EXPECT_THAT(warehouse.status().message(), HasSubstr(path.string()));
   EXPECT_THAT(warehouse.status().message(), HasSubstr("schema version 99"));
-  EXPECT_THAT(warehouse.status().message(), HasSubstr("supports up to 1"));
+  EXPECT_THAT(warehouse.status().message(), HasSubstr("supports up to 2"));
 }
 
 TEST(SqliteWarehouseTest, CurrentSchemaVersionIsWrittenAndAccepted) {
@@ -227,9 +236,9 @@ TEST(SqliteWarehouseTest, JobIdsBelowOneAreInvalid) {
 TEST(SqliteWarehouseTest, LockedDatabaseIsUnavailableAndNamesTheOperation) {
   TempDir dir;
   const fs::path path = dir.path() / "metrics.db";
-  auto warehouse = SqliteWarehouse::Open(path.string());
+  auto warehouse = SqliteWarehouse::Open(path.string(), std::chrono::milliseconds(100));
   ASSERT_TRUE(warehouse.ok()) << warehouse.status().message();
-  // Another connection holds the write lock for the whole busy timeout (so this test takes 5 s).
+  // Another connection holds the write lock for the whole busy timeout (100 ms).
   sqlite3* other = nullptr;
   ASSERT_EQ(sqlite3_open(path.c_str(), &other), SQLITE_OK);
   ASSERT_EQ(sqlite3_exec(other, "BEGIN EXCLUSIVE", nullptr, nullptr, nullptr), SQLITE_OK);
