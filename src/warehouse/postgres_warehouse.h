@@ -5,6 +5,7 @@
 
 #include <chrono>
 #include <condition_variable>
+#include <functional>
 #include <memory>
 #include <mutex>
 #include <optional>
@@ -87,8 +88,13 @@ class PostgresWarehouse : public MetricsWarehouse {
   Result<bool> Record(const MetricsRow& row) override;
   // kInvalidArgument when a quantile is outside [0, 1] (or NaN).
   Result<LatencyStats> Latency(const LatencyQuery& query) override;
-  // Runs "SELECT 1" on a pooled connection.
+  // Finds the tables and reads the epoch row and one row of each table; re-creates the tables
+  // (a new epoch) when one was dropped, as Open would.
   Status Probe() override;
+  // The buildtrace_meta table's random id (created on first use), a dot, and the OID of
+  // buildtrace_job_metrics; re-creates dropped tables first like Probe. TRUNCATE of
+  // buildtrace_job_metrics removes the id, so the next call makes a new one.
+  Result<std::string> Epoch() override;
   // The URL as given, with the password (from the user info or a `password` parameter) replaced
   // by "***".
   std::string Describe() const override;
@@ -111,6 +117,22 @@ class PostgresWarehouse : public MetricsWarehouse {
   // Returns a healthy connection to the pool, or closes a broken one.
   void Release(PGconn* conn, bool healthy);
   Result<PGconn*> Connect(const std::string& operation) const;
+  struct Statement {
+    const char* sql;
+    Params params;
+    bool returns_rows = false;
+    bool binary_results = false;
+  };
+  Result<ResultPtr> RunOn(PGconn* conn, const std::string& operation, const Statement& statement,
+                          bool& broken) const;
+  Result<LatencyStats> LatencyOn(PGconn* conn, const LatencyQuery& query,
+                                 const std::string& operation, bool& broken) const;
+  // The epoch (empty when there is none and `create` is false), re-creating the tables first
+  // when one was dropped.
+  Result<std::string> ReadEpoch(const std::string& operation, bool create);
+  template <typename T>
+  Result<T> WithConnection(const std::string& operation,
+                           const std::function<Result<T>(PGconn*, bool& broken)>& attempt);
   // Runs one statement with text parameters; its result when it succeeded, returning rows if
   // `returns_rows` (in binary format if `binary_results`). See the .cc for the retry.
   Result<ResultPtr> Execute(const std::string& operation, const char* sql, const Params& params,

@@ -124,6 +124,7 @@ class TempPostgresWarehouse : public MetricsWarehouse {
     return warehouse_->Latency(query);
   }
   Status Probe() override { return warehouse_->Probe(); }
+  Result<std::string> Epoch() override { return warehouse_->Epoch(); }
   std::string Describe() const override { return warehouse_->Describe(); }
 
  private:
@@ -141,9 +142,14 @@ std::unique_ptr<MetricsWarehouse> MakeTempPostgresWarehouse() {
   return warehouse;
 }
 
+// A second warehouse on the database of a TempPostgresWarehouse (its URL has no password).
+std::unique_ptr<MetricsWarehouse> ReopenPostgresWarehouse(const std::string& described) {
+  return OpenOrDie(described);
+}
+
 INSTANTIATE_TEST_SUITE_P(Postgres, MetricsWarehouseConformanceTest,
-                         ::testing::Values(MetricsWarehouseFactory{"postgres",
-                                                                   MakeTempPostgresWarehouse}),
+                         ::testing::Values(MetricsWarehouseFactory{
+                             "postgres", MakeTempPostgresWarehouse, ReopenPostgresWarehouse}),
                          MetricsWarehouseFactoryName);
 
 MetricsRow Row(const std::string& project, int64_t job_id, std::optional<int64_t> base,
