@@ -10,6 +10,7 @@
 #include <memory>
 #include <mutex>
 #include <string>
+#include <vector>
 
 #include "core/status.h"
 #include "warehouse/metrics_warehouse.h"
@@ -17,6 +18,8 @@
 struct sqlite3;
 
 namespace buildtrace {
+
+struct SqliteLatencySql;  // the SQL text of one scope (all projects or one), in the .cc
 
 // Schema version this build writes and understands (kept in PRAGMA user_version).
 //  1: job_metrics and its timestamp index.
@@ -128,6 +131,12 @@ class SqliteWarehouse : public MetricsWarehouse {
   Status EnsureOpen();
   Result<std::string> ReadEpoch(bool create);
   Result<LatencyStats> LatencyLocked(const LatencyQuery& query, LatencyWork& work);
+  // The two ways to pick the quantiles' values once the window's count is known (see above).
+  Status PickByWalking(const SqliteLatencySql& sql, const LatencyQuery& query, bool whole_scope,
+                       const std::vector<int64_t>& ranks, LatencyStats& stats, LatencyWork& work);
+  Status PickFromWindow(const SqliteLatencySql& sql, const LatencyQuery& query,
+                        const std::vector<int64_t>& ranks, LatencyStats& stats,
+                        LatencyWork& work);
 
   std::mutex mutex_;  // guards every use of db_, file_ and last_work_
   Connection db_;
