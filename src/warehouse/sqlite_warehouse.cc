@@ -4,6 +4,7 @@
 
 #include <sqlite3.h>
 #include <sys/stat.h>
+#include <unistd.h>
 
 #include <algorithm>
 #include <cerrno>
@@ -375,6 +376,7 @@ SqliteWarehouse::SqliteWarehouse(Opened opened, std::string path,
                                  std::chrono::milliseconds busy_timeout)
     : db_(std::move(opened.db)),
       file_(opened.file),
+      wal_(opened.wal),
       path_(std::move(path)),
       busy_timeout_(busy_timeout) {}
 
@@ -392,7 +394,10 @@ Result<SqliteWarehouse::Opened> SqliteWarehouse::OpenConnection(
     return Unavailable(Prefix(path) + "stat: " + std::strerror(errno) +
                        "; check that the directory is reachable");
   }
-  return Opened{std::move(db), FileId{info.st_dev, info.st_ino}};
+  struct stat wal {};
+  const bool has_wal = ::stat((path + "-wal").c_str(), &wal) == 0;
+  return Opened{std::move(db), FileId{info.st_dev, info.st_ino},
+                has_wal ? FileId{wal.st_dev, wal.st_ino} : FileId{}};
 }
 
 Result<std::unique_ptr<SqliteWarehouse>> SqliteWarehouse::Open(
@@ -549,9 +554,16 @@ Status SqliteWarehouse::ReopenIfReplaced() {
   if (::stat(path_.c_str(), &info) == 0 && FileId{info.st_dev, info.st_ino} == file_) {
     return Status::Ok();
   }
-  // Close first: the last connection to go removes its -wal and -shm files, which must not be
-  // replayed into the new file.
+  // SQLite does not checkpoint a file that was unlinked or renamed when it closes it, and leaves
+  // its -wal: a connection opened at the path would replay that file's pages into the new one.
+  // So the -wal and -shm go too, when the -wal is still the one the old file had.
   db_.reset();
+  struct stat wal {};
+  if (!(wal_ == FileId{}) && ::stat((path_ + "-wal").c_str(), &wal) == 0 &&
+      FileId{wal.st_dev, wal.st_ino} == wal_) {
+    ::unlink((path_ + "-wal").c_str());
+    ::unlink((path_ + "-shm").c_str());
+  }
   Result<Opened> opened = OpenConnection(path_, busy_timeout_);
   if (!opened.ok()) {
     file_ = FileId{};  // matches no file: every later call tries to open again
@@ -559,6 +571,7 @@ Status SqliteWarehouse::ReopenIfReplaced() {
   }
   db_ = std::move(opened->db);
   file_ = opened->file;
+  wal_ = opened->wal;
   return Status::Ok();
 }
 

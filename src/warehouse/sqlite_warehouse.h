@@ -119,6 +119,7 @@ class SqliteWarehouse : public MetricsWarehouse {
   struct Opened {
     Connection db;
     FileId file;
+    FileId wal;  // the -wal file's, when there is one
   };
 
   SqliteWarehouse(Opened opened, std::string path, std::chrono::milliseconds busy_timeout);
@@ -141,6 +142,7 @@ class SqliteWarehouse : public MetricsWarehouse {
   std::mutex mutex_;  // guards every use of db_, file_ and last_work_
   Connection db_;
   FileId file_;
+  FileId wal_;
   LatencyWork last_work_;
   const std::string path_;  // absolute
   const std::chrono::milliseconds busy_timeout_;
