@@ -105,6 +105,7 @@ class SqliteWarehouse : public MetricsWarehouse {
   std::string Describe() const override;
 
   LatencyWork LastLatencyWork();
+  std::chrono::milliseconds busy_timeout() const { return busy_timeout_; }
 
  private:
   struct Closer {
