@@ -147,6 +147,13 @@ WHERE timestamp_ms BETWEEN $1::bigint AND $2::bigint AND ($3::text IS NULL OR pr
 ORDER BY latency_ms DESC OFFSET $4::bigint LIMIT 1
 )sql";
 
+}  // namespace
+
+const PostgresLatencySql kPostgresLatencySql = {kCountWindowSql, kWalkAscendingSql,
+                                                kWalkDescendingSql};
+
+namespace {
+
 // The epoch is the meta row's random id and the OID of buildtrace_job_metrics, so that a dropped
 // and re-created table changes it even when buildtrace_meta survives. The first statement finds
 // the tables (the OID, and whether every table is there); the second reads from them, so that a

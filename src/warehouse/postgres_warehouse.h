@@ -29,6 +29,15 @@ namespace buildtrace {
 // timestamp_ms.
 inline constexpr const char* kPostgresWarehouseTable = "buildtrace_job_metrics";
 
+// The statements Latency runs after its BEGIN, for tests and operators that EXPLAIN them: $1, $2
+// the window, $3 the project or NULL for all, $4 the number of rows a walk skips.
+struct PostgresLatencySql {
+  const char* count_window;
+  const char* walk_ascending;
+  const char* walk_descending;
+};
+extern const PostgresLatencySql kPostgresLatencySql;
+
 // Latency quantiles are PostgreSQL's percentile_disc, computed by the server in one statement
 // over the window's jobs (each job once): the nearest-rank definition, quantile q being the
 // latency at rank ceil(q * n) of the n sorted latencies, q = 0 giving the minimum. PostgreSQL
@@ -39,7 +48,22 @@ inline constexpr const char* kPostgresWarehouseTable = "buildtrace_job_metrics";
 // conformance suite checks.
 //
 // A job recorded against several bases is counted once, with the smallest of its latencies (they
-// are equal by construction).
+// are equal by construction) and the smallest of its timestamps.
+//
+// Schema beside the table: buildtrace_job_latency (project, job_id PRIMARY KEY, timestamp_ms,
+// latency_ms: one row per job, its smallest values), indexed on (timestamp_ms, latency_ms),
+// (project, timestamp_ms, latency_ms), (latency_ms, timestamp_ms) and (project, latency_ms,
+// timestamp_ms), kept by the row triggers of buildtrace_job_metrics (insert, delete, update of
+// the key, timestamp or latency; a statement trigger empties it on TRUNCATE) through the
+// function buildtrace_keep_job_latency(); and buildtrace_meta (key TEXT PRIMARY KEY, value TEXT)
+// holding the epoch. Open creates them when missing, under the advisory lock, and fills
+// buildtrace_job_latency from the existing rows once (with buildtrace_job_metrics locked against
+// writes meanwhile): how a database of an earlier version migrates.
+//
+// Cost: Latency runs, in one REPEATABLE READ READ ONLY transaction, a count of the window's
+// jobs (an index range count) and, per quantile, one walk of a latency index from the nearer
+// end, skipping min(r - 1, n - r) jobs; the planner, seeing the offset, may sort the window's
+// rows instead when the window is small. No sort of the whole table.
 //
 // Connections: a pool of up to kMaxConnections libpq connections, opened on demand. Each has a
 // connect_timeout (the URL's, else PGCONNECT_TIMEOUT, else 5 s) and a statement_timeout of 10 s
