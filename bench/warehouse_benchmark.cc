@@ -1,8 +1,9 @@
 // Google Benchmark suite for the metrics warehouses' Latency over 1 000 000 rows: 20 projects,
 // 30 days of timestamps, one row per job, latencies spread pseudo-randomly over 0..600 s. It
 // times p50/p95/p99 over all projects and over one project, for the whole 30 days, the last 29
-// (a window that leaves some jobs out) and the last one, on SQLite always and on PostgreSQL when BT_BENCH_POSTGRES_URL names a database or
-// BT_BENCH_START_POSTGRES=1 asks for a throw-away server (testing/postgres_server).
+// (a window that leaves some jobs out) and the last one, on SQLite always and on PostgreSQL when
+// BT_BENCH_POSTGRES_URL names a database or BT_BENCH_START_POSTGRES=1 asks for a throw-away server
+// (testing/postgres_server).
 //
 // The rows are filled once per run with one SQL statement (Record would fsync a million times),
 // into the job_metrics table; whatever the warehouse keeps beside it is filled by its own
@@ -81,7 +82,8 @@ std::unique_ptr<MetricsWarehouse> OpenFilledSqlite() {
 void RunPostgresSql(const std::string& url, const char* sql) {
   PGconn* conn = PQconnectdb(url.c_str());
   PGresult* result = PQexec(conn, sql);
-  if (PQresultStatus(result) != PGRES_COMMAND_OK) Die(std::string("postgres: ") + PQerrorMessage(conn));
+  if (PQresultStatus(result) != PGRES_COMMAND_OK)
+    Die(std::string("postgres: ") + PQerrorMessage(conn));
   PQclear(result);
   PQfinish(conn);
 }
@@ -97,7 +99,8 @@ std::unique_ptr<MetricsWarehouse> OpenFilledPostgres() {
   } else {
     return nullptr;
   }
-  RunPostgresSql(url, "DROP TABLE IF EXISTS buildtrace_job_metrics, buildtrace_job_latency CASCADE");
+  RunPostgresSql(url,
+                 "DROP TABLE IF EXISTS buildtrace_job_metrics, buildtrace_job_latency CASCADE");
   if (auto created = PostgresWarehouse::Open(url); !created.ok()) Die(created.status().message());
   RunPostgresSql(url, kPostgresFillSql);
   RunPostgresSql(url, "VACUUM ANALYZE");

@@ -558,8 +558,8 @@ class FakeGoogleApis::Impl {
                     R"({"kind":"bigquery#table","tableReference":{"projectId":)" +
                         JsonString(project) + R"(,"datasetId":)" + JsonString(dataset) +
                         R"(,"tableId":)" + JsonString(table) + R"(},"creationTime":)" +
-                        JsonString(t->second.creation_time) + R"(,"schema":{"fields":[)" +
-                        fields + "]}}"};
+                        JsonString(t->second.creation_time) + R"(,"schema":{"fields":[)" + fields +
+                        "]}}"};
   }
 
   Response InsertTable(const Request& r, const std::string& project, const std::string& dataset) {

@@ -72,14 +72,14 @@ Result<std::unique_ptr<Interface>> AsInterface(Result<std::unique_ptr<Backend>> 
 constexpr int64_t kMaxBusyTimeoutMs = 600'000;
 
 // The busy timeout of "busy-timeout-ms=N", the one parameter a sqlite:// URL takes.
-Result<std::chrono::milliseconds> ParseSqliteQuery(const std::string& url,
-                                                   std::string_view query) {
+Result<std::chrono::milliseconds> ParseSqliteQuery(const std::string& url, std::string_view query) {
   constexpr std::string_view kName = "busy-timeout-ms=";
   auto invalid = [&](const std::string& why) {
     return InvalidArgument("backend URL \"" + url + "\": " + why);
   };
   if (!query.starts_with(kName)) {
-    return invalid("sqlite:// takes only the parameter busy-timeout-ms (e.g. ?busy-timeout-ms=5000)");
+    return invalid(
+        "sqlite:// takes only the parameter busy-timeout-ms (e.g. ?busy-timeout-ms=5000)");
   }
   const std::string_view digits = query.substr(kName.size());
   int64_t value = -1;

@@ -61,7 +61,7 @@ class BigQueryWarehouse : public MetricsWarehouse {
 
   Result<bool> Record(const MetricsRow& row) override;
   Result<LatencyStats> Latency(const LatencyQuery& query) override;
-  Status Probe() override;                // tables.get
+  Status Probe() override;  // tables.get
   // "table-created-" and the table's creationTime (ms since the epoch) from tables.get, so a
   // deleted and re-created table has a new epoch. A table found missing is created again first
   // (as Open does). Deleting rows does not change it.

@@ -10,8 +10,8 @@
 #include <cctype>
 #include <cerrno>
 #include <charconv>
-#include <cstdint>
 #include <cmath>
+#include <cstdint>
 #include <cstdlib>
 #include <optional>
 #include <string_view>
@@ -673,8 +673,7 @@ Result<LatencyStats> PostgresWarehouse::LatencyOn(PGconn* conn, const LatencyQue
   auto run = [&](const char* sql, const Params& params, bool returns_rows) {
     return RunOn(conn, operation, Statement{sql, params, returns_rows, true}, broken);
   };
-  const Params window = {std::to_string(query.from_ms), std::to_string(query.to_ms),
-                         query.project};
+  const Params window = {std::to_string(query.from_ms), std::to_string(query.to_ms), query.project};
   if (Result<ResultPtr> begun = run(kBeginSnapshotSql, {}, false); !begun.ok()) {
     return begun.status();
   }
@@ -690,7 +689,8 @@ Result<LatencyStats> PostgresWarehouse::LatencyOn(PGconn* conn, const LatencyQue
     const bool ascending = rank - 1 <= *n - rank;
     Params params = window;
     params.push_back(std::to_string(ascending ? rank - 1 : *n - rank));
-    Result<ResultPtr> walked = run(ascending ? kWalkAscendingSql : kWalkDescendingSql, params, true);
+    Result<ResultPtr> walked =
+        run(ascending ? kWalkAscendingSql : kWalkDescendingSql, params, true);
     if (!walked.ok()) return walked.status();
     if (PQntuples(walked->get()) != 1) {
       return Internal(Message(operation, "no job at rank " + std::to_string(rank) + " of " +
@@ -709,8 +709,7 @@ Result<std::string> PostgresWarehouse::ReadEpoch(const std::string& operation, b
   if (!found.ok()) return found.status();
   if (PQgetisnull(found->get(), 0, 0) || std::string_view(PQgetvalue(found->get(), 0, 1)) != "t") {
     // A table was dropped: create the schema again as Open does, which makes a new epoch.
-    Result<ResultPtr> created =
-        Execute(CreateTableOperation(), kCreateTableSql, {}, false, false);
+    Result<ResultPtr> created = Execute(CreateTableOperation(), kCreateTableSql, {}, false, false);
     if (!created.ok()) return created.status();
     found = Execute(operation, kFindTablesSql, {}, true, false);
     if (!found.ok()) return found.status();

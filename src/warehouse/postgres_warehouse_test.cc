@@ -532,12 +532,12 @@ std::string Explain(const std::string& database, const char* sql, const LatencyQ
   const std::string text = std::string("EXPLAIN (FORMAT JSON) ") + sql;
   const std::string from = std::to_string(query.from_ms), to = std::to_string(query.to_ms);
   const std::string skip = std::to_string(offset);
-  const char* values[] = {from.c_str(), to.c_str(), query.project ? query.project->c_str() : nullptr,
-                          skip.c_str()};
+  const char* values[] = {from.c_str(), to.c_str(),
+                          query.project ? query.project->c_str() : nullptr, skip.c_str()};
   const int count = std::string_view(sql).find("$4") == std::string_view::npos ? 3 : 4;
   PGresult* result = PQexecParams(conn, text.c_str(), count, nullptr, values, nullptr, nullptr, 0);
-  std::string plan = PQresultStatus(result) == PGRES_TUPLES_OK ? PQgetvalue(result, 0, 0)
-                                                                : PQerrorMessage(conn);
+  std::string plan =
+      PQresultStatus(result) == PGRES_TUPLES_OK ? PQgetvalue(result, 0, 0) : PQerrorMessage(conn);
   PQclear(result);
   PQfinish(conn);
   return plan;
@@ -588,8 +588,7 @@ TEST_F(PostgresLatencyTest, WalksAreIndexScansOfTheLatencyIndexWithoutASort) {
 
   const LatencyQuery one{"p3", kT0 + 5'000'000, kT0 + 45'000'000, {0.5}};
   const std::string project = Explain(database_, kPostgresLatencySql.walk_ascending, one, 3'999);
-  EXPECT_THAT(project,
-              HasSubstr("\"Index Name\": \"buildtrace_job_latency_by_project_latency\""));
+  EXPECT_THAT(project, HasSubstr("\"Index Name\": \"buildtrace_job_latency_by_project_latency\""));
   EXPECT_THAT(project, Not(HasSubstr("Sort")));
   const std::string count = Explain(database_, kPostgresLatencySql.count_window, one, 0);
   EXPECT_THAT(count, HasSubstr("\"Index Name\": \"buildtrace_job_latency_by_project_timestamp\""));

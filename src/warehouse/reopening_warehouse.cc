@@ -25,8 +25,8 @@ void ReopeningWarehouse::TryOpen(std::unique_lock<std::mutex>& lock) {
   if (opened.ok() && *opened != nullptr) {
     target_ = std::move(*opened);
   } else {
-    last_error_ = opened.ok() ? Internal("the opener returned no warehouse; this is a bug")
-                              : opened.status();
+    last_error_ =
+        opened.ok() ? Internal("the opener returned no warehouse; this is a bug") : opened.status();
   }
 }
 

@@ -21,8 +21,8 @@ namespace buildtrace {
 namespace {
 
 namespace fs = std::filesystem;
-using ::testing::HasSubstr;
 using std::chrono::milliseconds;
+using ::testing::HasSubstr;
 
 constexpr milliseconds kInterval{1000};
 constexpr int64_t kT0 = 1'700'000'000'000;
@@ -40,9 +40,9 @@ class TempFile {
  public:
   TempFile() {
     static std::atomic<int> counter{0};
-    dir_ = fs::path(::testing::TempDir()) / ("reopening_warehouse_test_" +
-                                            std::to_string(::getpid()) + "_" +
-                                            std::to_string(counter++));
+    dir_ =
+        fs::path(::testing::TempDir()) / ("reopening_warehouse_test_" + std::to_string(::getpid()) +
+                                          "_" + std::to_string(counter++));
     fs::remove_all(dir_);
     fs::create_directories(dir_);
   }

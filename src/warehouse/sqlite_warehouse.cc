@@ -122,7 +122,6 @@ struct SqliteLatencySql {
 
 namespace {
 
-
 constexpr SqliteLatencySql kAllProjectsSql = {
     "SELECT (SELECT MIN(timestamp_ms) FROM job_latency INDEXED BY job_latency_by_timestamp), "
     "(SELECT MAX(timestamp_ms) FROM job_latency INDEXED BY job_latency_by_timestamp)",
@@ -450,8 +449,7 @@ Result<LatencyStats> SqliteWarehouse::Latency(const LatencyQuery& query) {
   return stats;
 }
 
-Result<LatencyStats> SqliteWarehouse::LatencyLocked(const LatencyQuery& query,
-                                                    LatencyWork& work) {
+Result<LatencyStats> SqliteWarehouse::LatencyLocked(const LatencyQuery& query, LatencyWork& work) {
   sqlite3* db = db_.get();
   const SqliteLatencySql& sql = query.project ? kOneProjectSql : kAllProjectsSql;
   auto failed = [&] { return SqliteError(db, path_, LatencyOperation(query)); };
@@ -506,10 +504,9 @@ Status SqliteWarehouse::PickByWalking(const SqliteLatencySql& sql, const Latency
   const int64_t n = stats.count;
   for (size_t i = 0; i < ranks.size(); ++i) {
     const bool ascending = ranks[i] - 1 <= n - ranks[i];
-    const char* text = whole_scope ? (ascending ? sql.walk_scope_ascending
-                                                : sql.walk_scope_descending)
-                                   : (ascending ? sql.walk_window_ascending
-                                                : sql.walk_window_descending);
+    const char* text = whole_scope
+                           ? (ascending ? sql.walk_scope_ascending : sql.walk_scope_descending)
+                           : (ascending ? sql.walk_window_ascending : sql.walk_window_descending);
     LatencyStatement walk(db_.get(), text, query, work, ascending ? ranks[i] - 1 : n - ranks[i]);
     if (walk.Step() != SQLITE_ROW) return SqliteError(db_.get(), path_, LatencyOperation(query));
     stats.values[i] = sqlite3_column_double(walk.get(), 0);
@@ -575,9 +572,7 @@ Status SqliteWarehouse::ReopenIfReplaced() {
   return Status::Ok();
 }
 
-Status SqliteWarehouse::EnsureOpen() {
-  return db_ != nullptr ? Status::Ok() : ReopenIfReplaced();
-}
+Status SqliteWarehouse::EnsureOpen() { return db_ != nullptr ? Status::Ok() : ReopenIfReplaced(); }
 
 Result<std::string> SqliteWarehouse::ReadEpoch(bool create) {
   sqlite3* db = db_.get();

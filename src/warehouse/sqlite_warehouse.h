@@ -137,8 +137,7 @@ class SqliteWarehouse : public MetricsWarehouse {
   Status PickByWalking(const SqliteLatencySql& sql, const LatencyQuery& query, bool whole_scope,
                        const std::vector<int64_t>& ranks, LatencyStats& stats, LatencyWork& work);
   Status PickFromWindow(const SqliteLatencySql& sql, const LatencyQuery& query,
-                        const std::vector<int64_t>& ranks, LatencyStats& stats,
-                        LatencyWork& work);
+                        const std::vector<int64_t>& ranks, LatencyStats& stats, LatencyWork& work);
 
   std::mutex mutex_;  // guards every use of db_, file_ and last_work_
   Connection db_;

@@ -561,8 +561,9 @@ TEST(SqliteWarehouseTest, FileReplacedByAnotherDatabaseIsReopenedWithItsEpoch) {
   Status probe = (*warehouse)->Probe();
   EXPECT_TRUE(probe.ok()) << probe.message();
   EXPECT_EQ(QueryInt(path, "SELECT COUNT(*) FROM job_metrics"), 0);
-  EXPECT_EQ(QueryInt(path, "SELECT COUNT(*) FROM pragma_integrity_check "
-                           "WHERE integrity_check <> 'ok'"),
+  EXPECT_EQ(QueryInt(path,
+                     "SELECT COUNT(*) FROM pragma_integrity_check "
+                     "WHERE integrity_check <> 'ok'"),
             0);
 }
 
@@ -572,8 +573,9 @@ TEST(SqliteWarehouseTest, ProbeOfACorruptTableIsInternalWhereSelectOnePasses) {
   ASSERT_TRUE(SqliteWarehouse::Open(path.string()).ok());
   ExecSql(path, "PRAGMA wal_checkpoint(TRUNCATE)");
   const int64_t page_size = QueryInt(path, "PRAGMA page_size");
-  const int64_t root = QueryInt(path, "SELECT rootpage FROM sqlite_schema "
-                                      "WHERE name = 'buildtrace_meta'");
+  const int64_t root = QueryInt(path,
+                                "SELECT rootpage FROM sqlite_schema "
+                                "WHERE name = 'buildtrace_meta'");
   ASSERT_GT(root, 1);
   {
     std::fstream file(path, std::ios::in | std::ios::out | std::ios::binary);
