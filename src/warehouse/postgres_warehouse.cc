@@ -276,15 +276,6 @@ std::string DoubleText(double value) {
   return std::string(buffer, end);
 }
 
-std::string QuantilesArray(const std::vector<double>& quantiles) {
-  std::string text = "{";
-  for (size_t i = 0; i < quantiles.size(); ++i) {
-    if (i > 0) text += ',';
-    text += DoubleText(quantiles[i]);
-  }
-  return text + "}";
-}
-
 // Big-endian integers and float8 of PostgreSQL's binary result format.
 uint64_t ReadBigEndian(const char* bytes, int length) {
   uint64_t value = 0;

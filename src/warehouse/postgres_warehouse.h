@@ -38,9 +38,10 @@ struct PostgresLatencySql {
 };
 extern const PostgresLatencySql kPostgresLatencySql;
 
-// Latency quantiles are PostgreSQL's percentile_disc, computed by the server in one statement
-// over the window's jobs (each job once): the nearest-rank definition, quantile q being the
-// latency at rank ceil(q * n) of the n sorted latencies, q = 0 giving the minimum. PostgreSQL
+// Latency quantiles are PostgreSQL's percentile_disc over the window's jobs (each job once),
+// exactly: the nearest-rank definition, quantile q being the latency at rank ceil(q * n) of the n
+// sorted latencies, q = 0 giving the minimum; the rank is computed here as percentile_disc
+// computes it and the value found by an index walk (see Cost below). percentile_disc
 // computes q * n in binary floating point without tolerance, so where q * n is an integer in
 // decimal but not in binary it may pick the next rank, unlike the SQLite warehouse: for q = 0.07
 // and n = 100, 0.07 * 100 = 7.000000000000001 and PostgreSQL answers the 8th latency where SQLite
