@@ -161,6 +161,7 @@ struct Row {
 };
 
 struct Table {
+  std::string creation_time;  // ms since the epoch, as tables.get gives it (int64 as a string)
   std::vector<Field> schema;
   std::vector<Row> rows;
   std::set<std::string> insert_ids;
@@ -245,6 +246,16 @@ class FakeGoogleApis::Impl {
   std::map<Op, Fault> faults_;
   std::map<Op, int> counts_;
   std::vector<std::string> protocol_errors_;
+  int64_t last_creation_ms_ = 0;
+
+  // The wall clock in ms, but later than every earlier table's, so a re-created table differs.
+  int64_t NextCreationTimeMs() {
+    const int64_t now = std::chrono::duration_cast<std::chrono::milliseconds>(
+                            std::chrono::system_clock::now().time_since_epoch())
+                            .count();
+    last_creation_ms_ = std::max(now, last_creation_ms_ + 1);
+    return last_creation_ms_;
+  }
 
  private:
   asio::awaitable<void> Accept() {
@@ -546,8 +557,9 @@ class FakeGoogleApis::Impl {
     return Response{200, "application/json",
                     R"({"kind":"bigquery#table","tableReference":{"projectId":)" +
                         JsonString(project) + R"(,"datasetId":)" + JsonString(dataset) +
-                        R"(,"tableId":)" + JsonString(table) + R"(},"schema":{"fields":[)" +
-                        fields + "]}}"};
+                        R"(,"tableId":)" + JsonString(table) + R"(},"creationTime":)" +
+                        JsonString(t->second.creation_time) + R"(,"schema":{"fields":[)" + fields +
+                        "]}}"};
   }
 
   Response InsertTable(const Request& r, const std::string& project, const std::string& dataset) {
@@ -577,6 +589,7 @@ class FakeGoogleApis::Impl {
     }
     const std::string key = project + "/" + dataset + "/" + std::string(t);
     if (tables_.count(key)) return GoogleError(409, "duplicate", "Already Exists: Table " + key);
+    table.creation_time = std::to_string(NextCreationTimeMs());
     tables_[key] = std::move(table);
     return GetTable(project, dataset, std::string(t));
   }
@@ -870,6 +883,12 @@ std::optional<std::string> FakeGoogleApis::Object(const std::string& bucket,
 void FakeGoogleApis::AddDataset(const std::string& project, const std::string& dataset) {
   std::lock_guard lock(impl_->mutex_);
   impl_->datasets_.insert(project + "/" + dataset);
+}
+
+void FakeGoogleApis::DeleteTable(const std::string& project, const std::string& dataset,
+                                 const std::string& table) {
+  std::lock_guard lock(impl_->mutex_);
+  impl_->tables_.erase(project + "/" + dataset + "/" + table);
 }
 
 std::vector<Field> FakeGoogleApis::TableSchema(const std::string& project,

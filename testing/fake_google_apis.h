@@ -90,6 +90,10 @@ class FakeGoogleApis {
                                  const std::string& table) const;
   size_t RowCount(const std::string& project, const std::string& dataset,
                   const std::string& table) const;
+  // Removes the table and its rows, as `bq rm -t` would. A table created again gets a later
+  // creationTime (tables.get gives it, in ms since the epoch, as BigQuery does).
+  void DeleteTable(const std::string& project, const std::string& dataset,
+                   const std::string& table);
   // Whether insertAll drops rows whose insertId it has seen (BigQuery's best-effort dedup).
   void SetInsertIdDedup(bool on);
   // The next query job answers jobComplete:false `answers` times (its jobs.query answer first).

@@ -60,4 +60,9 @@ Status FaultyMetricsWarehouse::Probe() {
   return target_.Probe();
 }
 
+Result<std::string> FaultyMetricsWarehouse::Epoch() {
+  if (Status s = Enter(Method::kEpoch); !s.ok()) return s;
+  return target_.Epoch();
+}
+
 }  // namespace buildtrace

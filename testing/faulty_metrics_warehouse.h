@@ -19,7 +19,8 @@ namespace buildtrace {
 
 class FaultyMetricsWarehouse : public MetricsWarehouse {
  public:
-  enum class Method { kRecord, kLatency, kProbe };
+  // kCount is not a method: the number of them.
+  enum class Method { kRecord, kLatency, kProbe, kEpoch, kCount };
 
   // Forwards to `target`, which must outlive this wrapper. No faults until told.
   explicit FaultyMetricsWarehouse(MetricsWarehouse& target) : target_(target) {}
@@ -42,6 +43,7 @@ class FaultyMetricsWarehouse : public MetricsWarehouse {
   Result<bool> Record(const MetricsRow& row) override;
   Result<LatencyStats> Latency(const LatencyQuery& query) override;
   Status Probe() override;
+  Result<std::string> Epoch() override;
   std::string Describe() const override { return target_.Describe(); }
 
  private:
@@ -61,7 +63,7 @@ class FaultyMetricsWarehouse : public MetricsWarehouse {
 
   MetricsWarehouse& target_;
   mutable std::mutex mutex_;  // guards methods_
-  std::array<MethodState, 3> methods_;
+  std::array<MethodState, static_cast<size_t>(Method::kCount)> methods_;
 };
 
 }  // namespace buildtrace

@@ -248,6 +248,30 @@ TEST_P(MetricsWarehouseConformanceTest, ProbeSucceedsAndDescribeIsAUrl) {
   EXPECT_NE(warehouse_->Describe().find("://"), std::string::npos) << warehouse_->Describe();
 }
 
+TEST_P(MetricsWarehouseConformanceTest, EpochIsStableWhileRowsAreKept) {
+  Result<std::string> first = warehouse_->Epoch();
+  ASSERT_TRUE(first.ok()) << first.status().message();
+  EXPECT_FALSE(first->empty());
+  ExpectRecord(*warehouse_, Row("p", 1, std::nullopt, kT0, 1.0), true);
+  ASSERT_TRUE(warehouse_->Probe().ok());
+  Result<std::string> second = warehouse_->Epoch();
+  ASSERT_TRUE(second.ok()) << second.status().message();
+  EXPECT_EQ(*second, *first);
+}
+
+TEST_P(MetricsWarehouseConformanceTest, EpochIsTheSameForASecondWarehouseOnTheSameDatabase) {
+  if (!GetParam().reopen) GTEST_SKIP() << "the factory cannot reopen a database";
+  ExpectRecord(*warehouse_, Row("p", 1, std::nullopt, kT0, 1.0), true);
+  Result<std::string> first = warehouse_->Epoch();
+  ASSERT_TRUE(first.ok()) << first.status().message();
+  std::unique_ptr<MetricsWarehouse> again = GetParam().reopen(warehouse_->Describe());
+  ASSERT_NE(again, nullptr);
+  Result<std::string> second = again->Epoch();
+  ASSERT_TRUE(second.ok()) << second.status().message();
+  EXPECT_EQ(*second, *first);
+  ExpectRecord(*again, Row("p", 1, std::nullopt, kT0, 1.0), false);  // the same rows
+}
+
 }  // namespace
 
 std::string MetricsWarehouseFactoryName(

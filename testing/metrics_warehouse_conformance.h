@@ -24,6 +24,9 @@ struct MetricsWarehouseFactory {
   // Returns a new warehouse with no rows; called once per test. Cleanup of whatever backs it
   // (files, schemas) is the returned object's job or the test binary's.
   std::function<std::unique_ptr<MetricsWarehouse>()> make;
+  // Optional: opens a second warehouse on the same database as the one `make` returned, given
+  // that one's Describe(). Tests that need it are skipped without it.
+  std::function<std::unique_ptr<MetricsWarehouse>(const std::string& described)> reopen;
 };
 
 // Names instantiations after the factory, e.g. ".../sqlite".

@@ -1,6 +1,10 @@
 // The backend registry and the built-in backends.
 #include "backends/registry.h"
 
+#include <charconv>
+#include <chrono>
+#include <cstdint>
+#include <string_view>
 
 #include "cloud/google_auth.h"
 #include "store/file_state_store.h"
@@ -65,6 +69,44 @@ Result<std::unique_ptr<Interface>> AsInterface(Result<std::unique_ptr<Backend>> 
   return std::unique_ptr<Interface>(std::move(*opened));
 }
 
+constexpr int64_t kMaxBusyTimeoutMs = 600'000;
+
+// The busy timeout of "busy-timeout-ms=N", the one parameter a sqlite:// URL takes.
+Result<std::chrono::milliseconds> ParseSqliteQuery(const std::string& url, std::string_view query) {
+  constexpr std::string_view kName = "busy-timeout-ms=";
+  auto invalid = [&](const std::string& why) {
+    return InvalidArgument("backend URL \"" + url + "\": " + why);
+  };
+  if (!query.starts_with(kName)) {
+    return invalid(
+        "sqlite:// takes only the parameter busy-timeout-ms (e.g. ?busy-timeout-ms=5000)");
+  }
+  const std::string_view digits = query.substr(kName.size());
+  int64_t value = -1;
+  const auto [end, ec] = std::from_chars(digits.data(), digits.data() + digits.size(), value);
+  if (digits.empty() || ec != std::errc() || end != digits.data() + digits.size() || value < 0 ||
+      value > kMaxBusyTimeoutMs) {
+    return invalid("busy-timeout-ms must be a number of milliseconds from 0 to 600000");
+  }
+  return std::chrono::milliseconds(value);
+}
+
+// "sqlite://PATH[?busy-timeout-ms=N]" (5000 ms when not given).
+Result<std::unique_ptr<MetricsWarehouse>> OpenSqliteWarehouse(const BackendUrl& url) {
+  BackendUrl location = url;
+  std::chrono::milliseconds busy_timeout = SqliteWarehouse::kDefaultBusyTimeout;
+  if (const size_t question = url.rest.find('?'); question != std::string::npos) {
+    location.rest = url.rest.substr(0, question);
+    Result<std::chrono::milliseconds> parsed =
+        ParseSqliteQuery(url.text, std::string_view(url.rest).substr(question + 1));
+    if (!parsed.ok()) return parsed.status();
+    busy_timeout = *parsed;
+  }
+  Result<std::string> path = LocalPathOf(location);
+  if (!path.ok()) return path.status();
+  return AsInterface<MetricsWarehouse>(SqliteWarehouse::Open(*path, busy_timeout));
+}
+
 }  // namespace
 
 void RegisterBuiltinBackends(BackendRegistry& registry) {
@@ -83,12 +125,7 @@ void RegisterBuiltinBackends(BackendRegistry& registry) {
     if (!tokens.ok()) return tokens.status();
     return AsInterface<StateStore>(GcsStateStore::Open(url.text, std::move(*tokens)));
   });
-  registry.RegisterWarehouse(
-      "sqlite", [](const BackendUrl& url) -> Result<std::unique_ptr<MetricsWarehouse>> {
-        Result<std::string> path = LocalPathOf(url);
-        if (!path.ok()) return path.status();
-        return AsInterface<MetricsWarehouse>(SqliteWarehouse::Open(*path));
-      });
+  registry.RegisterWarehouse("sqlite", OpenSqliteWarehouse);
   auto postgres = [](const BackendUrl& url) -> Result<std::unique_ptr<MetricsWarehouse>> {
     return AsInterface<MetricsWarehouse>(PostgresWarehouse::Open(url.text));
   };

@@ -13,6 +13,7 @@
 #include <string>
 
 #include "backends/backend_url.h"
+#include "warehouse/sqlite_warehouse.h"
 
 namespace buildtrace {
 namespace {
@@ -62,6 +63,36 @@ TEST_F(RegistryTest, SqliteUrlWithAnAbsolutePathOpensASqliteWarehouse) {
   EXPECT_EQ((*warehouse)->Describe(), "sqlite://" + folder_ + "/wh/metrics.db");
   EXPECT_TRUE(fs::is_regular_file(folder_ + "/wh/metrics.db"));
   EXPECT_TRUE((*warehouse)->Probe().ok());
+}
+
+TEST_F(RegistryTest, SqliteBusyTimeoutIsFiveSecondsUnlessTheUrlSetsIt) {
+  auto plain = registry_.OpenWarehouse("sqlite://" + folder_ + "/a.db");
+  ASSERT_TRUE(plain.ok()) << plain.status().message();
+  auto* sqlite = dynamic_cast<SqliteWarehouse*>(plain->get());
+  ASSERT_NE(sqlite, nullptr);
+  EXPECT_EQ(sqlite->busy_timeout(), std::chrono::milliseconds(5000));
+
+  for (auto [query, ms] : {std::pair{"250", 250}, {"0", 0}, {"600000", 600000}}) {
+    auto set = registry_.OpenWarehouse("sqlite://" + folder_ + "/b.db?busy-timeout-ms=" + query);
+    ASSERT_TRUE(set.ok()) << set.status().message();
+    sqlite = dynamic_cast<SqliteWarehouse*>(set->get());
+    ASSERT_NE(sqlite, nullptr);
+    EXPECT_EQ(sqlite->busy_timeout(), std::chrono::milliseconds(ms));
+    EXPECT_EQ((*set)->Describe(), "sqlite://" + folder_ + "/b.db");
+  }
+}
+
+TEST_F(RegistryTest, SqliteBusyTimeoutMustBeMillisecondsUpToTenMinutes) {
+  for (const char* query : {"busy-timeout-ms=", "busy-timeout-ms=-1", "busy-timeout-ms=600001",
+                            "busy-timeout-ms=1s", "busy-timeout-ms=5#x", "timeout-ms=5"}) {
+    const std::string url = "sqlite://" + folder_ + "/c.db?" + query;
+    auto warehouse = registry_.OpenWarehouse(url);
+    ASSERT_FALSE(warehouse.ok()) << query;
+    EXPECT_EQ(warehouse.status().code(), StatusCode::kInvalidArgument);
+    EXPECT_THAT(warehouse.status().message(), HasSubstr(url));
+    EXPECT_THAT(warehouse.status().message(), HasSubstr("busy-timeout-ms"));
+  }
+  EXPECT_FALSE(fs::exists(folder_ + "/c.db"));
 }
 
 TEST_F(RegistryTest, RelativePathsAreRelativeToTheWorkingDirectory) {

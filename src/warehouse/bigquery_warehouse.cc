@@ -433,6 +433,29 @@ Status BigQueryWarehouse::Probe() {
   return Status::Ok();
 }
 
+Result<std::string> BigQueryWarehouse::Epoch() {
+  for (int tries = 0;; ++tries) {
+    HttpCall call;
+    call.url = TableUrl();
+    Result<HttpReply> reply = Call(std::move(call), "epoch");
+    if (!reply.ok()) return reply.status();
+    if (reply->status == 404 && tries == 0) {
+      // The table was deleted: create it again as Open does; its creationTime is a new epoch.
+      if (Status created = EnsureTable(); !created.ok()) return created;
+      continue;
+    }
+    if (reply->status != 200) return ReplyError("epoch", *reply);
+    simdjson::dom::parser parser;
+    simdjson::dom::element root;
+    std::string_view created;
+    if (parser.parse(reply->body).get(root) != simdjson::SUCCESS ||
+        root["creationTime"].get_string().get(created) != simdjson::SUCCESS || created.empty()) {
+      return Unavailable(Prefix() + "epoch: the tables.get answer has no creationTime");
+    }
+    return "table-created-" + std::string(created);
+  }
+}
+
 std::string BigQueryWarehouse::Describe() const {
   return std::string(kScheme) + project_ + "/" + dataset_ + "/" + table_;
 }

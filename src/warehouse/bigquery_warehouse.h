@@ -19,6 +19,8 @@
 //   rank error for large ones). So Latency equals the nearest-rank quantile of the SQLite
 //   warehouse when 100 q is whole or the job count divides 100, and may differ by a rank
 //   otherwise (e.g. q = 0.333 over 3 jobs gives the 2nd, not the 1st).
+// - Epoch is the table's creationTime: rows lost by deleting the table show; rows deleted by DML
+//   or a table restored in place by a snapshot with the same creationTime do not.
 // - Every call has a timeout and retries with backoff on 408/429/5xx and lost connections; a 401
 //   fetches a new token and repeats the call once.
 #pragma once
@@ -59,7 +61,11 @@ class BigQueryWarehouse : public MetricsWarehouse {
 
   Result<bool> Record(const MetricsRow& row) override;
   Result<LatencyStats> Latency(const LatencyQuery& query) override;
-  Status Probe() override;                // tables.get
+  Status Probe() override;  // tables.get
+  // "table-created-" and the table's creationTime (ms since the epoch) from tables.get, so a
+  // deleted and re-created table has a new epoch. A table found missing is created again first
+  // (as Open does). Deleting rows does not change it.
+  Result<std::string> Epoch() override;
   std::string Describe() const override;  // "bigquery://project/dataset/table"
 
  private:

@@ -60,6 +60,7 @@ class FakeBackedWarehouse : public MetricsWarehouse {
   Result<bool> Record(const MetricsRow& row) override { return warehouse_->Record(row); }
   Result<LatencyStats> Latency(const LatencyQuery& q) override { return warehouse_->Latency(q); }
   Status Probe() override { return warehouse_->Probe(); }
+  Result<std::string> Epoch() override { return warehouse_->Epoch(); }
   std::string Describe() const override { return warehouse_->Describe(); }
 
  private:
@@ -97,6 +98,11 @@ MetricsRow Row(const std::string& project, int64_t job_id, std::optional<int64_t
   row.timestamp_ms = kT0;
   row.latency_ms = latency_ms;
   return row;
+}
+
+std::string EpochOrError(MetricsWarehouse& warehouse) {
+  Result<std::string> epoch = warehouse.Epoch();
+  return epoch.ok() ? *epoch : "error: " + epoch.status().message();
 }
 
 class BigQueryWarehouseTest : public ::testing::Test {
@@ -271,6 +277,37 @@ TEST_F(BigQueryWarehouseTest, ProbeGetsTheTable) {
   const Status probe = warehouse_->Probe();
   EXPECT_EQ(probe.code(), StatusCode::kUnavailable);
   EXPECT_NE(probe.message().find("roles/bigquery"), std::string::npos) << probe.message();
+}
+
+TEST_F(BigQueryWarehouseTest, EpochIsTheTablesCreationTimeAndChangesWhenTheTableIsDeleted) {
+  Result<std::string> first = warehouse_->Epoch();
+  ASSERT_TRUE(first.ok()) << first.status().message();
+  EXPECT_EQ(first->rfind("table-created-", 0), 0u) << *first;
+  ASSERT_TRUE(warehouse_->Record(Row("p", 1, std::nullopt, 5)).ok());
+  Result<std::string> again = warehouse_->Epoch();
+  ASSERT_TRUE(again.ok()) << again.status().message();
+  EXPECT_EQ(*again, *first);
+  std::unique_ptr<BigQueryWarehouse> second = Open(kUrl);
+  ASSERT_NE(second, nullptr);
+  EXPECT_EQ(EpochOrError(*second), *first);
+
+  fake_.DeleteTable("bt-project", "metrics", "job_metrics");
+  Result<std::string> after = warehouse_->Epoch();
+  ASSERT_TRUE(after.ok()) << after.status().message();
+  EXPECT_NE(*after, *first);
+  EXPECT_EQ(fake_.Count(Op::kInsertTable), 2);  // created again
+  EXPECT_EQ(Rows(), 0u);
+  EXPECT_EQ(EpochOrError(*warehouse_), *after);
+}
+
+TEST_F(BigQueryWarehouseTest, EpochOfAnUnreachableTableIsUnavailable) {
+  fake_.FailNext(Op::kGetTable, 503, 4);
+  Result<std::string> epoch = warehouse_->Epoch();
+  ASSERT_FALSE(epoch.ok());
+  EXPECT_EQ(epoch.status().code(), StatusCode::kUnavailable);
+  EXPECT_NE(epoch.status().message().find("bigquery warehouse " + std::string(kUrl) + ": epoch"),
+            std::string::npos)
+      << epoch.status().message();
 }
 
 TEST(BigQueryApiBaseTest, EmulatorHostOverridesTheDefault) {

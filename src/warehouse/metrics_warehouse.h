@@ -65,8 +65,16 @@ class MetricsWarehouse {
   // once. The quantile definition is the implementation's own and is documented there.
   virtual Result<LatencyStats> Latency(const LatencyQuery& query) = 0;
 
-  // Checks that the warehouse can be reached (for /readyz).
+  // Checks that the warehouse can be reached and used (for /readyz): it reads from the
+  // warehouse's tables, so a corrupt database fails (kInternal) where a bare connection check
+  // would pass. Cheap enough to call every few seconds.
   virtual Status Probe() = 0;
+
+  // A token that names the warehouse's current body of rows. It stays the same while the
+  // rows recorded so far are kept, and changes when they are lost: a new database file,
+  // a dropped and re-created table, a database restored over. Created on first use if the
+  // warehouse has none. kUnavailable when the warehouse cannot be reached.
+  virtual Result<std::string> Epoch() = 0;
 
   // The warehouse's URL without secrets, for logs and error messages.
   virtual std::string Describe() const = 0;

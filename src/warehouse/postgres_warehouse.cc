@@ -10,6 +10,7 @@
 #include <cctype>
 #include <cerrno>
 #include <charconv>
+#include <cmath>
 #include <cstdint>
 #include <cstdlib>
 #include <optional>
@@ -23,31 +24,95 @@ constexpr const char* kStatementTimeoutOption = "-c statement_timeout=10000";
 constexpr const char* kRedacted = "***";
 
 // One statement, so that it runs in one transaction: the advisory lock (released at commit)
-// serializes instances creating the table at the same time, which CREATE TABLE IF NOT EXISTS
-// alone does not (the loser fails on a unique index of the catalog).
+// serializes instances creating the tables at the same time, which CREATE TABLE IF NOT EXISTS
+// alone does not (the loser fails on a unique index of the catalog). buildtrace_job_latency is
+// made (and filled from the rows, once) when it is missing, with buildtrace_job_metrics locked
+// against writes so that no row is missed between the fill and the trigger; a
+// buildtrace_job_metrics created anew drops the old buildtrace_job_latency, so that it is rebuilt
+// from the (empty) new table.
 constexpr const char* kCreateTableSql = R"sql(
 DO $$
 BEGIN
   PERFORM pg_advisory_xact_lock(hashtext('buildtrace_job_metrics'));
-  CREATE TABLE IF NOT EXISTS buildtrace_job_metrics (
-    project      TEXT             NOT NULL,
-    job_id       BIGINT           NOT NULL,
-    base_job_id  BIGINT           NOT NULL,  -- 0 when the job has no base (job ids start at 1)
-    "timestamp"  TEXT             NOT NULL,  -- RFC 3339, UTC
-    timestamp_ms BIGINT           NOT NULL,
-    latency_ms   DOUBLE PRECISION NOT NULL,
-    added        BIGINT           NOT NULL,
-    removed      BIGINT           NOT NULL,
-    modified     BIGINT           NOT NULL,
-    unchanged    BIGINT           NOT NULL,
-    moved        BIGINT           NOT NULL,
-    resized      BIGINT           NOT NULL,
-    retyped      BIGINT           NOT NULL,
-    changed      BIGINT           NOT NULL,
-    recorded_at  TIMESTAMPTZ      NOT NULL DEFAULT now(),
-    PRIMARY KEY (project, job_id, base_job_id));
+  IF to_regclass('buildtrace_job_metrics') IS NULL THEN
+    CREATE TABLE buildtrace_job_metrics (
+      project      TEXT             NOT NULL,
+      job_id       BIGINT           NOT NULL,
+      base_job_id  BIGINT           NOT NULL,  -- 0 when the job has no base (job ids start at 1)
+      "timestamp"  TEXT             NOT NULL,  -- RFC 3339, UTC
+      timestamp_ms BIGINT           NOT NULL,
+      latency_ms   DOUBLE PRECISION NOT NULL,
+      added        BIGINT           NOT NULL,
+      removed      BIGINT           NOT NULL,
+      modified     BIGINT           NOT NULL,
+      unchanged    BIGINT           NOT NULL,
+      moved        BIGINT           NOT NULL,
+      resized      BIGINT           NOT NULL,
+      retyped      BIGINT           NOT NULL,
+      changed      BIGINT           NOT NULL,
+      recorded_at  TIMESTAMPTZ      NOT NULL DEFAULT now(),
+      PRIMARY KEY (project, job_id, base_job_id));
+    DROP TABLE IF EXISTS buildtrace_job_latency;
+  END IF;
   CREATE INDEX IF NOT EXISTS buildtrace_job_metrics_by_timestamp
     ON buildtrace_job_metrics (timestamp_ms);
+  CREATE TABLE IF NOT EXISTS buildtrace_meta (key TEXT PRIMARY KEY, value TEXT NOT NULL);
+  IF to_regclass('buildtrace_job_latency') IS NULL THEN
+    LOCK TABLE buildtrace_job_metrics IN SHARE ROW EXCLUSIVE MODE;
+    CREATE TABLE buildtrace_job_latency (
+      project      TEXT             NOT NULL,
+      job_id       BIGINT           NOT NULL,
+      timestamp_ms BIGINT           NOT NULL,  -- the smallest of the job's rows
+      latency_ms   DOUBLE PRECISION NOT NULL,  -- the smallest of the job's rows
+      PRIMARY KEY (project, job_id));
+    INSERT INTO buildtrace_job_latency
+      SELECT project, job_id, MIN(timestamp_ms), MIN(latency_ms) FROM buildtrace_job_metrics
+      GROUP BY project, job_id;
+    CREATE INDEX buildtrace_job_latency_by_timestamp
+      ON buildtrace_job_latency (timestamp_ms, latency_ms);
+    CREATE INDEX buildtrace_job_latency_by_project_timestamp
+      ON buildtrace_job_latency (project, timestamp_ms, latency_ms);
+    CREATE INDEX buildtrace_job_latency_by_latency
+      ON buildtrace_job_latency (latency_ms, timestamp_ms);
+    CREATE INDEX buildtrace_job_latency_by_project_latency
+      ON buildtrace_job_latency (project, latency_ms, timestamp_ms);
+    CREATE OR REPLACE FUNCTION buildtrace_keep_job_latency() RETURNS trigger
+    LANGUAGE plpgsql AS $f$
+    BEGIN
+      IF TG_OP = 'TRUNCATE' THEN
+        TRUNCATE buildtrace_job_latency;
+        DELETE FROM buildtrace_meta WHERE key = 'epoch';  -- every row is gone: a new epoch
+        RETURN NULL;
+      END IF;
+      IF TG_OP = 'INSERT' THEN
+        INSERT INTO buildtrace_job_latency
+        VALUES (NEW.project, NEW.job_id, NEW.timestamp_ms, NEW.latency_ms)
+        ON CONFLICT (project, job_id) DO UPDATE SET
+          timestamp_ms = LEAST(buildtrace_job_latency.timestamp_ms, EXCLUDED.timestamp_ms),
+          latency_ms = LEAST(buildtrace_job_latency.latency_ms, EXCLUDED.latency_ms);
+        RETURN NULL;
+      END IF;
+      DELETE FROM buildtrace_job_latency
+      WHERE (project = OLD.project AND job_id = OLD.job_id)
+         OR (TG_OP = 'UPDATE' AND project = NEW.project AND job_id = NEW.job_id);
+      INSERT INTO buildtrace_job_latency
+        SELECT project, job_id, MIN(timestamp_ms), MIN(latency_ms) FROM buildtrace_job_metrics
+        WHERE (project = OLD.project AND job_id = OLD.job_id)
+           OR (TG_OP = 'UPDATE' AND project = NEW.project AND job_id = NEW.job_id)
+        GROUP BY project, job_id;
+      RETURN NULL;
+    END
+    $f$;
+    DROP TRIGGER IF EXISTS buildtrace_job_metrics_keeps_job_latency ON buildtrace_job_metrics;
+    CREATE TRIGGER buildtrace_job_metrics_keeps_job_latency
+      AFTER INSERT OR DELETE OR UPDATE OF project, job_id, timestamp_ms, latency_ms
+      ON buildtrace_job_metrics FOR EACH ROW EXECUTE FUNCTION buildtrace_keep_job_latency();
+    DROP TRIGGER IF EXISTS buildtrace_job_metrics_truncate_keeps_job_latency
+      ON buildtrace_job_metrics;
+    CREATE TRIGGER buildtrace_job_metrics_truncate_keeps_job_latency
+      AFTER TRUNCATE ON buildtrace_job_metrics
+      FOR EACH STATEMENT EXECUTE FUNCTION buildtrace_keep_job_latency();
+  END IF;
 END
 $$
 )sql";
@@ -59,21 +124,51 @@ VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14)
 ON CONFLICT (project, job_id, base_job_id) DO NOTHING
 )sql";
 
-// $1, $2: window [from_ms, to_ms]; $3: project or NULL for all; $4: the quantiles.
-// One row per requested quantile i (1-based), or a single row with i NULL when none is requested,
-// each carrying the job count. percentile_disc with an array computes every quantile in one sort.
-constexpr const char* kLatencySql = R"sql(
-WITH jobs AS (
-  SELECT MIN(latency_ms) AS latency_ms FROM buildtrace_job_metrics
-  WHERE timestamp_ms BETWEEN $1::bigint AND $2::bigint AND ($3::text IS NULL OR project = $3::text)
-  GROUP BY project, job_id),
-stats AS (
-  SELECT COUNT(*) AS n,
-         percentile_disc($4::float8[]) WITHIN GROUP (ORDER BY latency_ms) AS v
-  FROM jobs)
-SELECT s.n, q.i, s.v[q.i]
-FROM stats AS s LEFT JOIN generate_subscripts($4::float8[], 1) AS q(i) ON TRUE
-ORDER BY q.i
+// The latency statements, over the window [$1, $2] of project $3 (NULL for all projects: the
+// planner folds "$3 IS NULL" since libpq's unnamed statements are planned with their values).
+// They run in one read-only REPEATABLE READ transaction, so that they see the same rows. The
+// count is an index-only range count; the quantile of rank r among n is then one walk of
+// the latency index skipping $4 = min(r - 1, n - r) rows from the nearer end. The planner sees
+// the offset and picks, from its statistics, between walking the latency index and sorting the
+// window's rows from the timestamp index, whichever is cheaper.
+constexpr const char* kBeginSnapshotSql = "BEGIN ISOLATION LEVEL REPEATABLE READ READ ONLY";
+constexpr const char* kCountWindowSql = R"sql(
+SELECT COUNT(*) FROM buildtrace_job_latency
+WHERE timestamp_ms BETWEEN $1::bigint AND $2::bigint AND ($3::text IS NULL OR project = $3::text)
+)sql";
+constexpr const char* kWalkAscendingSql = R"sql(
+SELECT latency_ms FROM buildtrace_job_latency
+WHERE timestamp_ms BETWEEN $1::bigint AND $2::bigint AND ($3::text IS NULL OR project = $3::text)
+ORDER BY latency_ms OFFSET $4::bigint LIMIT 1
+)sql";
+constexpr const char* kWalkDescendingSql = R"sql(
+SELECT latency_ms FROM buildtrace_job_latency
+WHERE timestamp_ms BETWEEN $1::bigint AND $2::bigint AND ($3::text IS NULL OR project = $3::text)
+ORDER BY latency_ms DESC OFFSET $4::bigint LIMIT 1
+)sql";
+
+}  // namespace
+
+const PostgresLatencySql kPostgresLatencySql = {kCountWindowSql, kWalkAscendingSql,
+                                                kWalkDescendingSql};
+
+namespace {
+
+// The epoch is the meta row's random id and the OID of buildtrace_job_metrics, so that a dropped
+// and re-created table changes it even when buildtrace_meta survives. The first statement finds
+// the tables (the OID, and whether every table is there); the second reads from them, so that a
+// damaged table fails the probe.
+constexpr const char* kFindTablesSql = R"sql(
+SELECT to_regclass('buildtrace_job_metrics')::oid::text,
+       to_regclass('buildtrace_job_latency') IS NOT NULL AND to_regclass('buildtrace_meta') IS NOT NULL
+)sql";
+constexpr const char* kReadEpochSql = R"sql(
+SELECT (SELECT value FROM buildtrace_meta WHERE key = 'epoch'),
+       EXISTS (SELECT 1 FROM buildtrace_job_metrics), EXISTS (SELECT 1 FROM buildtrace_job_latency)
+)sql";
+constexpr const char* kCreateEpochSql = R"sql(
+INSERT INTO buildtrace_meta (key, value) VALUES ('epoch', gen_random_uuid()::text)
+ON CONFLICT (key) DO NOTHING
 )sql";
 
 using Keywords = std::vector<std::pair<std::string, std::string>>;
@@ -181,15 +276,6 @@ std::string DoubleText(double value) {
   return std::string(buffer, end);
 }
 
-std::string QuantilesArray(const std::vector<double>& quantiles) {
-  std::string text = "{";
-  for (size_t i = 0; i < quantiles.size(); ++i) {
-    if (i > 0) text += ',';
-    text += DoubleText(quantiles[i]);
-  }
-  return text + "}";
-}
-
 // Big-endian integers and float8 of PostgreSQL's binary result format.
 uint64_t ReadBigEndian(const char* bytes, int length) {
   uint64_t value = 0;
@@ -222,6 +308,12 @@ std::string LatencyOperation(const LatencyQuery& query) {
 
 std::string CreateTableOperation() {
   return std::string("create table ") + kPostgresWarehouseTable;
+}
+
+// percentile_disc's rank of quantile q among n >= 1 rows: ceil(q * n) in doubles, at least 1.
+int64_t PercentileDiscRank(double q, int64_t n) {
+  const auto rank = static_cast<int64_t>(std::ceil(q * static_cast<double>(n)));
+  return std::clamp<int64_t>(rank, 1, n);
 }
 
 // What a failed statement means for the caller, from its SQLSTATE class: failures that may pass
@@ -440,46 +532,65 @@ void PostgresWarehouse::Release(PGconn* conn, bool healthy) {
   released_.notify_one();
 }
 
-// Runs one statement on a pooled connection and returns its result if it succeeded. When the
-// connection proves broken (typically a pooled connection whose server restarted), resets it and
-// runs the statement once more: every statement here is safe to repeat.
-Result<PostgresWarehouse::ResultPtr> PostgresWarehouse::Execute(const std::string& operation,
-                                                                const char* sql,
-                                                                const Params& params,
-                                                                bool returns_rows,
-                                                                bool binary_results) {
-  const ExecStatusType expected = returns_rows ? PGRES_TUPLES_OK : PGRES_COMMAND_OK;
+// Runs one statement on `conn`, once, and returns its result if it succeeded. `broken` says that
+// the connection proved broken (typically a pooled connection whose server restarted), so that
+// the caller may reset it and run again; a statement that timed out is not broken but lost.
+Result<PostgresWarehouse::ResultPtr> PostgresWarehouse::RunOn(PGconn* conn,
+                                                              const std::string& operation,
+                                                              const Statement& statement,
+                                                              bool& broken) const {
+  const ExecStatusType expected = statement.returns_rows ? PGRES_TUPLES_OK : PGRES_COMMAND_OK;
+  std::vector<const char*> values;
+  for (const std::optional<std::string>& param : statement.params) {
+    values.push_back(param ? param->c_str() : nullptr);
+  }
+  bool timed_out = false;
+  ResultPtr result(ExecWithin(conn, statement.sql, values, statement.binary_results ? 1 : 0,
+                              answer_timeout_, timed_out));
+  broken = false;
+  if (timed_out) {
+    // The lease closes the connection: its statement is still pending (not idle).
+    return Unavailable(Message(operation, "no answer from the server within " +
+                                              std::to_string(answer_timeout_.count()) + " ms") +
+                       AdviceFor(StatusCode::kUnavailable));
+  }
+  if (result != nullptr && PQresultStatus(result.get()) == expected) return result;
+  broken = PQstatus(conn) != CONNECTION_OK;
+  const StatusCode code = CodeOf(conn, result.get());
+  const std::string cause =
+      OneLine(result ? PQresultErrorMessage(result.get()) : PQerrorMessage(conn));
+  return Status(code, Message(operation, cause) + AdviceFor(code));
+}
+
+// Runs `attempt` on a pooled connection. When the connection proves broken, resets it and runs
+// `attempt` once more: every statement here is safe to repeat.
+template <typename T>
+Result<T> PostgresWarehouse::WithConnection(
+    const std::string& operation, const std::function<Result<T>(PGconn*, bool& broken)>& attempt) {
   Result<PGconn*> acquired = Acquire(operation);
   if (!acquired.ok()) return acquired.status();
   Lease lease(*this, *acquired);
-  std::vector<const char*> values;
-  for (const std::optional<std::string>& param : params) {
-    values.push_back(param ? param->c_str() : nullptr);
-  }
-  for (int attempt = 0;; ++attempt) {
-    bool timed_out = false;
-    ResultPtr result(ExecWithin(lease.get(), sql, values, binary_results ? 1 : 0,
-                                answer_timeout_, timed_out));
-    if (timed_out) {
-      // The lease closes the connection: its statement is still pending (not idle).
-      return Unavailable(Message(operation, "no answer from the server within " +
-                                                std::to_string(answer_timeout_.count()) +
-                                                " ms") +
-                         AdviceFor(StatusCode::kUnavailable));
-    }
-    if (result != nullptr && PQresultStatus(result.get()) == expected) return result;
-    if (PQstatus(lease.get()) == CONNECTION_OK || attempt == 1) {
-      const StatusCode code = CodeOf(lease.get(), result.get());
-      const std::string cause =
-          OneLine(result ? PQresultErrorMessage(result.get()) : PQerrorMessage(lease.get()));
-      return Status(code, Message(operation, cause) + AdviceFor(code));
-    }
+  for (int tries = 0;; ++tries) {
+    bool broken = false;
+    Result<T> result = attempt(lease.get(), broken);
+    if (result.ok() || !broken || tries == 1) return result;
     PQreset(lease.get());
     if (PQstatus(lease.get()) != CONNECTION_OK) {
       return Unavailable(Message(operation, OneLine(PQerrorMessage(lease.get()))) +
                          AdviceFor(StatusCode::kUnavailable));
     }
   }
+}
+
+Result<PostgresWarehouse::ResultPtr> PostgresWarehouse::Execute(const std::string& operation,
+                                                                const char* sql,
+                                                                const Params& params,
+                                                                bool returns_rows,
+                                                                bool binary_results) {
+  const Statement statement{sql, params, returns_rows, binary_results};
+  return WithConnection<ResultPtr>(operation, [&](PGconn* conn, bool& broken) {
+    return RunOn(conn, operation, statement, broken);
+  });
 }
 
 Result<std::unique_ptr<PostgresWarehouse>> PostgresWarehouse::Open(
@@ -534,36 +645,87 @@ Result<LatencyStats> PostgresWarehouse::Latency(const LatencyQuery& query) {
   if (Status status = CheckLatencyQuery(query); !status.ok()) {
     return status.WithContext("postgresql warehouse " + described_ + ": " + operation + ": ");
   }
-  const Params params = {std::to_string(query.from_ms), std::to_string(query.to_ms), query.project,
-                         QuantilesArray(query.quantiles)};
+  return WithConnection<LatencyStats>(operation, [&](PGconn* conn, bool& broken) {
+    Result<LatencyStats> stats = LatencyOn(conn, query, operation, broken);
+    if (!stats.ok() && PQstatus(conn) == CONNECTION_OK &&
+        PQtransactionStatus(conn) == PQTRANS_INERROR) {
+      bool ignored = false;
+      (void)RunOn(conn, operation, Statement{"ROLLBACK", {}}, ignored);  // keeps it poolable
+    }
+    return stats;
+  });
+}
+
+Result<LatencyStats> PostgresWarehouse::LatencyOn(PGconn* conn, const LatencyQuery& query,
+                                                  const std::string& operation,
+                                                  bool& broken) const {
   // Binary results: the float8 values arrive as their IEEE 754 bits, exact whatever the
   // server's extra_float_digits.
-  Result<ResultPtr> result =
-      Execute(operation, kLatencySql, params, /*returns_rows=*/true, /*binary_results=*/true);
-  if (!result.ok()) return result.status();
-  const PGresult* rows = result->get();
+  auto run = [&](const char* sql, const Params& params, bool returns_rows) {
+    return RunOn(conn, operation, Statement{sql, params, returns_rows, true}, broken);
+  };
+  const Params window = {std::to_string(query.from_ms), std::to_string(query.to_ms), query.project};
+  if (Result<ResultPtr> begun = run(kBeginSnapshotSql, {}, false); !begun.ok()) {
+    return begun.status();
+  }
+  Result<ResultPtr> counted = run(kCountWindowSql, window, true);
+  if (!counted.ok()) return counted.status();
+  const std::optional<int64_t> n = BinaryInt(counted->get(), 0, 0);
+  if (!n) return Internal(Message(operation, "the job count is missing; this is a bug"));
   LatencyStats stats;
+  stats.count = *n;
   stats.values.assign(query.quantiles.size(), std::nullopt);
-  for (int row = 0; row < PQntuples(rows); ++row) {
-    const std::optional<int64_t> count = BinaryInt(rows, row, 0);
-    const std::optional<int64_t> index = BinaryInt(rows, row, 1);
-    if (!count) return Internal(Message(operation, "the job count is missing; this is a bug"));
-    stats.count = *count;
-    if (!index) continue;
-    if (*index < 1 || *index > static_cast<int64_t>(stats.values.size())) {
-      return Internal(Message(
-          operation, "quantile index " + std::to_string(*index) + " out of range; this is a bug"));
+  for (size_t i = 0; i < query.quantiles.size() && *n > 0; ++i) {
+    const int64_t rank = PercentileDiscRank(query.quantiles[i], *n);
+    const bool ascending = rank - 1 <= *n - rank;
+    Params params = window;
+    params.push_back(std::to_string(ascending ? rank - 1 : *n - rank));
+    Result<ResultPtr> walked =
+        run(ascending ? kWalkAscendingSql : kWalkDescendingSql, params, true);
+    if (!walked.ok()) return walked.status();
+    if (PQntuples(walked->get()) != 1) {
+      return Internal(Message(operation, "no job at rank " + std::to_string(rank) + " of " +
+                                             std::to_string(*n) + "; this is a bug"));
     }
-    stats.values[static_cast<size_t>(*index - 1)] = BinaryFloat8(rows, row, 2);
+    stats.values[i] = BinaryFloat8(walked->get(), 0, 0);
+  }
+  if (Result<ResultPtr> committed = run("COMMIT", {}, false); !committed.ok()) {
+    return committed.status();
   }
   return stats;
 }
 
-Status PostgresWarehouse::Probe() {
-  Result<ResultPtr> result =
-      Execute("probe", "SELECT 1", {}, /*returns_rows=*/true, /*binary_results=*/false);
-  return result.ok() ? Status::Ok() : result.status();
+Result<std::string> PostgresWarehouse::ReadEpoch(const std::string& operation, bool create) {
+  Result<ResultPtr> found = Execute(operation, kFindTablesSql, {}, true, false);
+  if (!found.ok()) return found.status();
+  if (PQgetisnull(found->get(), 0, 0) || std::string_view(PQgetvalue(found->get(), 0, 1)) != "t") {
+    // A table was dropped: create the schema again as Open does, which makes a new epoch.
+    Result<ResultPtr> created = Execute(CreateTableOperation(), kCreateTableSql, {}, false, false);
+    if (!created.ok()) return created.status();
+    found = Execute(operation, kFindTablesSql, {}, true, false);
+    if (!found.ok()) return found.status();
+    if (PQgetisnull(found->get(), 0, 0)) {
+      return Internal(Message(operation, "the table is missing right after its creation"));
+    }
+  }
+  const std::string oid = PQgetvalue(found->get(), 0, 0);
+  for (int tries = 0;; ++tries) {
+    Result<ResultPtr> read = Execute(operation, kReadEpochSql, {}, true, false);
+    if (!read.ok()) return read.status();
+    if (!PQgetisnull(read->get(), 0, 0)) return PQgetvalue(read->get(), 0, 0) + ("." + oid);
+    if (!create) return std::string();
+    if (tries == 1) return Internal(Message(operation, "the epoch was not kept; this is a bug"));
+    Result<ResultPtr> made = Execute(operation, kCreateEpochSql, {}, false, false);
+    if (!made.ok()) return made.status();
+  }
 }
+
+Status PostgresWarehouse::Probe() {
+  Result<std::string> epoch = ReadEpoch("probe", /*create=*/false);
+  return epoch.ok() ? Status::Ok() : epoch.status();
+}
+
+Result<std::string> PostgresWarehouse::Epoch() { return ReadEpoch("epoch", /*create=*/true); }
 
 std::string PostgresWarehouse::Describe() const { return described_; }
 

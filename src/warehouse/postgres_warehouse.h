@@ -5,6 +5,7 @@
 
 #include <chrono>
 #include <condition_variable>
+#include <functional>
 #include <memory>
 #include <mutex>
 #include <optional>
@@ -28,9 +29,19 @@ namespace buildtrace {
 // timestamp_ms.
 inline constexpr const char* kPostgresWarehouseTable = "buildtrace_job_metrics";
 
-// Latency quantiles are PostgreSQL's percentile_disc, computed by the server in one statement
-// over the window's jobs (each job once): the nearest-rank definition, quantile q being the
-// latency at rank ceil(q * n) of the n sorted latencies, q = 0 giving the minimum. PostgreSQL
+// The statements Latency runs after its BEGIN, for tests and operators that EXPLAIN them: $1, $2
+// the window, $3 the project or NULL for all, $4 the number of rows a walk skips.
+struct PostgresLatencySql {
+  const char* count_window;
+  const char* walk_ascending;
+  const char* walk_descending;
+};
+extern const PostgresLatencySql kPostgresLatencySql;
+
+// Latency quantiles are PostgreSQL's percentile_disc over the window's jobs (each job once),
+// exactly: the nearest-rank definition, quantile q being the latency at rank ceil(q * n) of the n
+// sorted latencies, q = 0 giving the minimum; the rank is computed here as percentile_disc
+// computes it and the value found by an index walk (see Cost below). percentile_disc
 // computes q * n in binary floating point without tolerance, so where q * n is an integer in
 // decimal but not in binary it may pick the next rank, unlike the SQLite warehouse: for q = 0.07
 // and n = 100, 0.07 * 100 = 7.000000000000001 and PostgreSQL answers the 8th latency where SQLite
@@ -38,7 +49,22 @@ inline constexpr const char* kPostgresWarehouseTable = "buildtrace_job_metrics";
 // conformance suite checks.
 //
 // A job recorded against several bases is counted once, with the smallest of its latencies (they
-// are equal by construction).
+// are equal by construction) and the smallest of its timestamps.
+//
+// Schema beside the table: buildtrace_job_latency (project, job_id PRIMARY KEY, timestamp_ms,
+// latency_ms: one row per job, its smallest values), indexed on (timestamp_ms, latency_ms),
+// (project, timestamp_ms, latency_ms), (latency_ms, timestamp_ms) and (project, latency_ms,
+// timestamp_ms), kept by the row triggers of buildtrace_job_metrics (insert, delete, update of
+// the key, timestamp or latency; a statement trigger empties it on TRUNCATE) through the
+// function buildtrace_keep_job_latency(); and buildtrace_meta (key TEXT PRIMARY KEY, value TEXT)
+// holding the epoch. Open creates them when missing, under the advisory lock, and fills
+// buildtrace_job_latency from the existing rows once (with buildtrace_job_metrics locked against
+// writes meanwhile): how a database of an earlier version migrates.
+//
+// Cost: Latency runs, in one REPEATABLE READ READ ONLY transaction, a count of the window's
+// jobs (an index range count) and, per quantile, one walk of a latency index from the nearer
+// end, skipping min(r - 1, n - r) jobs; the planner, seeing the offset, may sort the window's
+// rows instead when the window is small. No sort of the whole table.
 //
 // Connections: a pool of up to kMaxConnections libpq connections, opened on demand. Each has a
 // connect_timeout (the URL's, else PGCONNECT_TIMEOUT, else 5 s) and a statement_timeout of 10 s
@@ -87,8 +113,13 @@ class PostgresWarehouse : public MetricsWarehouse {
   Result<bool> Record(const MetricsRow& row) override;
   // kInvalidArgument when a quantile is outside [0, 1] (or NaN).
   Result<LatencyStats> Latency(const LatencyQuery& query) override;
-  // Runs "SELECT 1" on a pooled connection.
+  // Finds the tables and reads the epoch row and one row of each table; re-creates the tables
+  // (a new epoch) when one was dropped, as Open would.
   Status Probe() override;
+  // The buildtrace_meta table's random id (created on first use), a dot, and the OID of
+  // buildtrace_job_metrics; re-creates dropped tables first like Probe. TRUNCATE of
+  // buildtrace_job_metrics removes the id, so the next call makes a new one.
+  Result<std::string> Epoch() override;
   // The URL as given, with the password (from the user info or a `password` parameter) replaced
   // by "***".
   std::string Describe() const override;
@@ -111,6 +142,22 @@ class PostgresWarehouse : public MetricsWarehouse {
   // Returns a healthy connection to the pool, or closes a broken one.
   void Release(PGconn* conn, bool healthy);
   Result<PGconn*> Connect(const std::string& operation) const;
+  struct Statement {
+    const char* sql;
+    Params params;
+    bool returns_rows = false;
+    bool binary_results = false;
+  };
+  Result<ResultPtr> RunOn(PGconn* conn, const std::string& operation, const Statement& statement,
+                          bool& broken) const;
+  Result<LatencyStats> LatencyOn(PGconn* conn, const LatencyQuery& query,
+                                 const std::string& operation, bool& broken) const;
+  // The epoch (empty when there is none and `create` is false), re-creating the tables first
+  // when one was dropped.
+  Result<std::string> ReadEpoch(const std::string& operation, bool create);
+  template <typename T>
+  Result<T> WithConnection(const std::string& operation,
+                           const std::function<Result<T>(PGconn*, bool& broken)>& attempt);
   // Runs one statement with text parameters; its result when it succeeded, returning rows if
   // `returns_rows` (in binary format if `binary_results`). See the .cc for the retry.
   Result<ResultPtr> Execute(const std::string& operation, const char* sql, const Params& params,

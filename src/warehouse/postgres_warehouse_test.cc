@@ -124,6 +124,7 @@ class TempPostgresWarehouse : public MetricsWarehouse {
     return warehouse_->Latency(query);
   }
   Status Probe() override { return warehouse_->Probe(); }
+  Result<std::string> Epoch() override { return warehouse_->Epoch(); }
   std::string Describe() const override { return warehouse_->Describe(); }
 
  private:
@@ -141,9 +142,14 @@ std::unique_ptr<MetricsWarehouse> MakeTempPostgresWarehouse() {
   return warehouse;
 }
 
+// A second warehouse on the database of a TempPostgresWarehouse (its URL has no password).
+std::unique_ptr<MetricsWarehouse> ReopenPostgresWarehouse(const std::string& described) {
+  return OpenOrDie(described);
+}
+
 INSTANTIATE_TEST_SUITE_P(Postgres, MetricsWarehouseConformanceTest,
-                         ::testing::Values(MetricsWarehouseFactory{"postgres",
-                                                                   MakeTempPostgresWarehouse}),
+                         ::testing::Values(MetricsWarehouseFactory{
+                             "postgres", MakeTempPostgresWarehouse, ReopenPostgresWarehouse}),
                          MetricsWarehouseFactoryName);
 
 MetricsRow Row(const std::string& project, int64_t job_id, std::optional<int64_t> base,
@@ -478,6 +484,179 @@ TEST_F(PostgresWarehouseTest, PooledConnectionsSurviveAServerRestart) {
   for (std::thread& thread : threads) thread.join();
   Status probe = warehouse->Probe();
   EXPECT_TRUE(probe.ok()) << probe.message();
+}
+
+// ---- Latency from buildtrace_job_latency's indexes, checked against percentile_disc over the
+// rows (the schema's first statement) and by the plans PostgreSQL makes for its statements.
+
+constexpr const char* kPercentileDiscSql = R"sql(
+WITH jobs AS (
+  SELECT MIN(latency_ms) AS latency_ms FROM buildtrace_job_metrics
+  WHERE timestamp_ms BETWEEN %FROM% AND %TO% AND (%PROJECT%::text IS NULL OR project = %PROJECT%)
+  GROUP BY project, job_id)
+SELECT COUNT(*), percentile_disc(ARRAY[0.5, 0.95, 0.99]) WITHIN GROUP (ORDER BY latency_ms)
+FROM jobs
+)sql";
+
+// percentile_disc's answer as text: "count {p50,p95,p99}".
+std::string PercentileDiscAnswer(const std::string& database, const LatencyQuery& query) {
+  std::string sql = kPercentileDiscSql;
+  auto replace = [&](const std::string& from, const std::string& to) {
+    for (size_t at = sql.find(from); at != std::string::npos; at = sql.find(from, at + to.size())) {
+      sql.replace(at, from.size(), to);
+    }
+  };
+  replace("%FROM%", std::to_string(query.from_ms));
+  replace("%TO%", std::to_string(query.to_ms));
+  replace("%PROJECT%", query.project ? "'" + *query.project + "'" : "NULL");
+  const QueryResult answer = AdminQuery(database, sql);
+  EXPECT_EQ(answer.error, "");
+  return answer.rows.empty() ? "" : answer.rows[0][0] + " " + answer.rows[0][1];
+}
+
+std::string Answer(const Result<LatencyStats>& stats) {
+  if (!stats.ok()) return "error: " + stats.status().message();
+  std::string text = std::to_string(stats->count) + " {";
+  for (size_t i = 0; i < stats->values.size(); ++i) {
+    char buffer[32];
+    std::snprintf(buffer, sizeof(buffer), "%.15g", stats->values[i].value_or(-1));
+    text += (i ? "," : "") + std::string(buffer);
+  }
+  return text + "}";
+}
+
+// EXPLAIN (FORMAT JSON) of `sql` with the parameters of `query` and `offset`.
+std::string Explain(const std::string& database, const char* sql, const LatencyQuery& query,
+                    int64_t offset) {
+  PGconn* conn = PQconnectdb(server.Url(database).c_str());
+  const std::string text = std::string("EXPLAIN (FORMAT JSON) ") + sql;
+  const std::string from = std::to_string(query.from_ms), to = std::to_string(query.to_ms);
+  const std::string skip = std::to_string(offset);
+  const char* values[] = {from.c_str(), to.c_str(),
+                          query.project ? query.project->c_str() : nullptr, skip.c_str()};
+  const int count = std::string_view(sql).find("$4") == std::string_view::npos ? 3 : 4;
+  PGresult* result = PQexecParams(conn, text.c_str(), count, nullptr, values, nullptr, nullptr, 0);
+  std::string plan =
+      PQresultStatus(result) == PGRES_TUPLES_OK ? PQgetvalue(result, 0, 0) : PQerrorMessage(conn);
+  PQclear(result);
+  PQfinish(conn);
+  return plan;
+}
+
+class PostgresLatencyTest : public PostgresWarehouseTest {
+ protected:
+  void SetUp() override {
+    PostgresWarehouseTest::SetUp();
+    warehouse_ = OpenOrDie(url_);
+    ASSERT_NE(warehouse_, nullptr);
+    // 50 000 jobs over 5 projects, 1 s apart; every 10th has a second row with a larger latency.
+    const QueryResult filled = AdminQuery(database_, R"sql(
+INSERT INTO buildtrace_job_metrics (project, job_id, base_job_id, "timestamp", timestamp_ms,
+  latency_ms, added, removed, modified, unchanged, moved, resized, retyped, changed)
+SELECT 'p' || (n % 5), n + 1, base, 't', 1700000000000 + n * 1000,
+       ((n * 7919) % 50021) / 4.0 + base * 1000, 0, 0, 0, 0, 0, 0, 0, 0
+FROM generate_series(0, 49999) AS n, (VALUES (0), (1)) AS b(base)
+WHERE base = 0 OR n % 10 = 0
+)sql");
+    ASSERT_EQ(filled.error, "");
+    ASSERT_EQ(AdminQuery(database_, "VACUUM ANALYZE buildtrace_job_latency").error, "");
+  }
+
+  std::unique_ptr<PostgresWarehouse> warehouse_;
+};
+
+TEST_F(PostgresLatencyTest, AnswersEqualPercentileDiscOverTheRows) {
+  for (const LatencyQuery& query :
+       {LatencyQuery{std::nullopt, kT0, kT0 + 50'000'000, {0.5, 0.95, 0.99}},
+        LatencyQuery{"p3", kT0 + 5'000'000, kT0 + 45'000'000, {0.5, 0.95, 0.99}},
+        LatencyQuery{std::nullopt, kT0 + 1'000'000, kT0 + 1'199'999, {0.5, 0.95, 0.99}}}) {
+    EXPECT_EQ(Answer(warehouse_->Latency(query)), PercentileDiscAnswer(database_, query));
+  }
+}
+
+TEST_F(PostgresLatencyTest, WalksAreIndexScansOfTheLatencyIndexWithoutASort) {
+  const LatencyQuery all{std::nullopt, kT0, kT0 + 50'000'000, {0.5}};
+  const std::string p50 = Explain(database_, kPostgresLatencySql.walk_ascending, all, 24'999);
+  EXPECT_THAT(p50, HasSubstr("\"Index Name\": \"buildtrace_job_latency_by_latency\""));
+  EXPECT_THAT(p50, HasSubstr("Index Only Scan"));
+  EXPECT_THAT(p50, Not(HasSubstr("Sort")));
+  EXPECT_THAT(p50, Not(HasSubstr("Seq Scan")));
+  const std::string p99 = Explain(database_, kPostgresLatencySql.walk_descending, all, 499);
+  EXPECT_THAT(p99, HasSubstr("\"Scan Direction\": \"Backward\""));
+  EXPECT_THAT(p99, HasSubstr("\"Index Name\": \"buildtrace_job_latency_by_latency\""));
+  EXPECT_THAT(p99, Not(HasSubstr("Sort")));
+
+  const LatencyQuery one{"p3", kT0 + 5'000'000, kT0 + 45'000'000, {0.5}};
+  const std::string project = Explain(database_, kPostgresLatencySql.walk_ascending, one, 3'999);
+  EXPECT_THAT(project, HasSubstr("\"Index Name\": \"buildtrace_job_latency_by_project_latency\""));
+  EXPECT_THAT(project, Not(HasSubstr("Sort")));
+  const std::string count = Explain(database_, kPostgresLatencySql.count_window, one, 0);
+  EXPECT_THAT(count, HasSubstr("\"Index Name\": \"buildtrace_job_latency_by_project_timestamp\""));
+  EXPECT_THAT(count, Not(HasSubstr("Seq Scan")));
+}
+
+TEST_F(PostgresWarehouseTest, TableOfAnEarlierVersionGetsJobLatencyFilledOnOpen) {
+  const QueryResult old = AdminQuery(database_, R"sql(
+CREATE TABLE buildtrace_job_metrics (
+  project TEXT NOT NULL, job_id BIGINT NOT NULL, base_job_id BIGINT NOT NULL,
+  "timestamp" TEXT NOT NULL, timestamp_ms BIGINT NOT NULL, latency_ms DOUBLE PRECISION NOT NULL,
+  added BIGINT NOT NULL, removed BIGINT NOT NULL, modified BIGINT NOT NULL,
+  unchanged BIGINT NOT NULL, moved BIGINT NOT NULL, resized BIGINT NOT NULL,
+  retyped BIGINT NOT NULL, changed BIGINT NOT NULL, recorded_at TIMESTAMPTZ NOT NULL DEFAULT now(),
+  PRIMARY KEY (project, job_id, base_job_id));
+INSERT INTO buildtrace_job_metrics VALUES
+  ('p', 1, 0, 't', 1700000000000, 5, 0, 0, 0, 0, 0, 0, 0, 0),
+  ('p', 1, 7, 't', 1700000000000, 3, 0, 0, 0, 0, 0, 0, 0, 0),
+  ('p', 2, 1, 't', 1700000000000, 7, 0, 0, 0, 0, 0, 0, 0, 0);
+)sql");
+  ASSERT_EQ(old.error, "");
+  std::unique_ptr<PostgresWarehouse> warehouse = OpenOrDie(url_);
+  ASSERT_NE(warehouse, nullptr);
+  EXPECT_EQ(AdminQuery(database_, "SELECT COUNT(*) FROM buildtrace_job_latency").rows,
+            (std::vector<std::vector<std::string>>{{"2"}}));
+  EXPECT_EQ(Answer(warehouse->Latency(LatencyQuery{"p", kT0, kT0, {0.0, 1.0}})), "2 {3,7}");
+  ASSERT_TRUE(warehouse->Record(Row("p", 3, 2, kT0, 1.0)).ok());
+  EXPECT_EQ(Answer(warehouse->Latency(LatencyQuery{"p", kT0, kT0, {0.0, 1.0}})), "3 {1,7}");
+  ASSERT_EQ(AdminQuery(database_, "DELETE FROM buildtrace_job_metrics WHERE latency_ms = 3").error,
+            "");
+  EXPECT_EQ(Answer(warehouse->Latency(LatencyQuery{"p", kT0, kT0, {0.0, 0.5}})), "3 {1,5}");
+}
+
+std::string EpochOrError(MetricsWarehouse& warehouse) {
+  Result<std::string> epoch = warehouse.Epoch();
+  return epoch.ok() ? *epoch : "error: " + epoch.status().message();
+}
+
+TEST_F(PostgresWarehouseTest, DroppedAndRecreatedTableHasANewEpoch) {
+  std::unique_ptr<PostgresWarehouse> warehouse = OpenOrDie(url_);
+  ASSERT_NE(warehouse, nullptr);
+  ASSERT_TRUE(warehouse->Record(Row("p", 1, std::nullopt, kT0, 5.0)).ok());
+  const std::string first = EpochOrError(*warehouse);
+  EXPECT_THAT(first, Not(StartsWith("error")));
+  ASSERT_EQ(AdminQuery(database_, "DROP TABLE buildtrace_job_metrics").error, "");
+
+  EXPECT_TRUE(warehouse->Probe().ok());  // re-creates the table, as a restart would
+  const std::string second = EpochOrError(*warehouse);
+  EXPECT_THAT(second, Not(StartsWith("error")));
+  EXPECT_NE(second, first);
+  EXPECT_EQ(Answer(warehouse->Latency(LatencyQuery{"p", kT0, kT0, {1.0}})), "0 {-1}");
+  Result<bool> written = warehouse->Record(Row("p", 1, std::nullopt, kT0, 6.0));
+  ASSERT_TRUE(written.ok()) << written.status().message();
+  EXPECT_TRUE(*written);
+  EXPECT_EQ(Answer(warehouse->Latency(LatencyQuery{"p", kT0, kT0, {1.0}})), "1 {6}");
+  EXPECT_EQ(EpochOrError(*OpenOrDie(url_)), second);
+}
+
+TEST_F(PostgresWarehouseTest, TruncatedTableHasANewEpochAndNoJobs) {
+  std::unique_ptr<PostgresWarehouse> warehouse = OpenOrDie(url_);
+  ASSERT_NE(warehouse, nullptr);
+  ASSERT_TRUE(warehouse->Record(Row("p", 1, std::nullopt, kT0, 5.0)).ok());
+  const std::string first = EpochOrError(*warehouse);
+  ASSERT_EQ(AdminQuery(database_, "TRUNCATE buildtrace_job_metrics").error, "");
+  EXPECT_EQ(Answer(warehouse->Latency(LatencyQuery{"p", kT0, kT0, {1.0}})), "0 {-1}");
+  const std::string second = EpochOrError(*warehouse);
+  EXPECT_THAT(second, Not(StartsWith("error")));
+  EXPECT_NE(second, first);
 }
 
 }  // namespace

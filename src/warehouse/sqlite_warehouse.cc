@@ -3,22 +3,29 @@
 #include "warehouse/sqlite_warehouse.h"
 
 #include <sqlite3.h>
+#include <sys/stat.h>
+#include <unistd.h>
 
-#include <charconv>
+#include <algorithm>
+#include <cerrno>
 #include <cmath>
+#include <cstring>
 #include <filesystem>
+#include <optional>
 #include <string_view>
 #include <system_error>
 #include <utility>
+#include <vector>
 
 namespace buildtrace {
 namespace {
 
 namespace fs = std::filesystem;
 
-constexpr int kBusyTimeoutMs = 5000;
-
-static_assert(kSqliteWarehouseSchemaVersion == 1, "update kCreateSchemaSql");
+static_assert(kSqliteWarehouseSchemaVersion == 2, "update kCreateSchemaSql");
+// Creates version 2, from nothing or from version 1 (every statement is IF NOT EXISTS; the fill
+// of job_latency finds job_metrics empty on a new file). job_latency is filled before its
+// indexes and triggers exist: one pass in primary-key order, then each index built once.
 constexpr const char* kCreateSchemaSql = R"sql(
 CREATE TABLE IF NOT EXISTS job_metrics (
   project      TEXT    NOT NULL,
@@ -39,7 +46,51 @@ CREATE TABLE IF NOT EXISTS job_metrics (
   PRIMARY KEY (project, job_id, base_job_id)
 );
 CREATE INDEX IF NOT EXISTS job_metrics_by_timestamp ON job_metrics (timestamp_ms);
-PRAGMA user_version = 1;
+CREATE TABLE IF NOT EXISTS job_latency (
+  project      TEXT    NOT NULL,
+  job_id       INTEGER NOT NULL,
+  timestamp_ms INTEGER NOT NULL,  -- the smallest of the job's rows
+  latency_ms   REAL    NOT NULL,  -- the smallest of the job's rows
+  PRIMARY KEY (project, job_id)
+) WITHOUT ROWID;
+INSERT OR IGNORE INTO job_latency (project, job_id, timestamp_ms, latency_ms)
+  SELECT project, job_id, MIN(timestamp_ms), MIN(latency_ms) FROM job_metrics
+  GROUP BY project, job_id;
+CREATE INDEX IF NOT EXISTS job_latency_by_timestamp ON job_latency (timestamp_ms, latency_ms);
+CREATE INDEX IF NOT EXISTS job_latency_by_project_timestamp
+  ON job_latency (project, timestamp_ms, latency_ms);
+CREATE INDEX IF NOT EXISTS job_latency_by_latency ON job_latency (latency_ms, timestamp_ms);
+CREATE INDEX IF NOT EXISTS job_latency_by_project_latency
+  ON job_latency (project, latency_ms, timestamp_ms);
+CREATE TRIGGER IF NOT EXISTS job_metrics_insert_keeps_job_latency AFTER INSERT ON job_metrics
+BEGIN
+  INSERT INTO job_latency (project, job_id, timestamp_ms, latency_ms)
+  VALUES (NEW.project, NEW.job_id, NEW.timestamp_ms, NEW.latency_ms)
+  ON CONFLICT (project, job_id) DO UPDATE SET
+    timestamp_ms = MIN(timestamp_ms, excluded.timestamp_ms),
+    latency_ms = MIN(latency_ms, excluded.latency_ms);
+END;
+CREATE TRIGGER IF NOT EXISTS job_metrics_delete_keeps_job_latency AFTER DELETE ON job_metrics
+BEGIN
+  DELETE FROM job_latency WHERE project = OLD.project AND job_id = OLD.job_id;
+  INSERT INTO job_latency (project, job_id, timestamp_ms, latency_ms)
+    SELECT project, job_id, MIN(timestamp_ms), MIN(latency_ms) FROM job_metrics
+    WHERE project = OLD.project AND job_id = OLD.job_id GROUP BY project, job_id;
+END;
+CREATE TRIGGER IF NOT EXISTS job_metrics_update_keeps_job_latency
+AFTER UPDATE OF project, job_id, timestamp_ms, latency_ms ON job_metrics
+BEGIN
+  DELETE FROM job_latency WHERE (project = OLD.project AND job_id = OLD.job_id)
+                             OR (project = NEW.project AND job_id = NEW.job_id);
+  INSERT INTO job_latency (project, job_id, timestamp_ms, latency_ms)
+    SELECT project, job_id, MIN(timestamp_ms), MIN(latency_ms) FROM job_metrics
+    WHERE (project = OLD.project AND job_id = OLD.job_id)
+       OR (project = NEW.project AND job_id = NEW.job_id)
+    GROUP BY project, job_id;
+END;
+CREATE TABLE IF NOT EXISTS buildtrace_meta (key TEXT PRIMARY KEY, value TEXT NOT NULL);
+INSERT OR IGNORE INTO buildtrace_meta (key, value) VALUES ('epoch', lower(hex(randomblob(16))));
+PRAGMA user_version = 2;
 )sql";
 
 constexpr const char* kRecordSql = R"sql(
@@ -49,28 +100,88 @@ VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12, ?13, ?14)
 ON CONFLICT DO NOTHING
 )sql";
 
-// ?1, ?2: window [from_ms, to_ms]; ?3: project or NULL for all; ?4: JSON array of quantiles.
-// One row per requested quantile (or a single row with idx NULL when none is requested), each
-// carrying the job count. Nearest rank: ceil(q * n) with a 1e-9 tolerance, clamped to [1, n].
-constexpr const char* kLatencySql = R"sql(
-WITH jobs AS MATERIALIZED (
-  SELECT MIN(latency_ms) AS latency_ms FROM job_metrics
-  WHERE timestamp_ms BETWEEN ?1 AND ?2 AND (?3 IS NULL OR project = ?3)
-  GROUP BY project, job_id),
-ranked AS (SELECT latency_ms, ROW_NUMBER() OVER (ORDER BY latency_ms) AS rn FROM jobs),
-window_size AS (SELECT COUNT(*) AS n FROM jobs),
-wanted AS (
-  SELECT CAST(q.key AS INTEGER) AS idx, CAST(q.value AS REAL) * w.n - 1e-9 AS x, w.n AS n
-  FROM json_each(?4) AS q, window_size AS w),
-picks AS (
-  SELECT idx, MAX(1, MIN(n, CAST(x AS INTEGER) + (x > CAST(x AS INTEGER)))) AS wanted_rank
-  FROM wanted)
-SELECT w.n, p.idx, r.latency_ms
-FROM window_size AS w
-LEFT JOIN picks AS p ON TRUE
-LEFT JOIN ranked AS r ON r.rn = p.wanted_rank
-ORDER BY p.idx
-)sql";
+// The latency statements, in two spellings: over all projects (?1, ?2: the window) and over one
+// (?3: the project). Each names its index, so that the plan never depends on the planner's
+// guesses: the bounds are two index seeks, a count is a range count of a timestamp index (or,
+// for all projects, SQLite's count of a whole b-tree), a walk skips ?4 entries of a latency index
+// (the `scope_` ones when the window holds every job of the scope, so there is nothing to check
+// per entry), a read returns the window's latencies from a timestamp index.
+}  // namespace
+
+struct SqliteLatencySql {
+  const char* bounds;
+  const char* count_scope;
+  const char* count_window;
+  const char* count_outside;  // the scope's jobs before ?1 or after ?2
+  const char* walk_window_ascending;
+  const char* walk_window_descending;
+  const char* walk_scope_ascending;
+  const char* walk_scope_descending;
+  const char* read_window;
+};
+
+namespace {
+
+constexpr SqliteLatencySql kAllProjectsSql = {
+    "SELECT (SELECT MIN(timestamp_ms) FROM job_latency INDEXED BY job_latency_by_timestamp), "
+    "(SELECT MAX(timestamp_ms) FROM job_latency INDEXED BY job_latency_by_timestamp)",
+    "SELECT COUNT(*) FROM job_latency",
+    "SELECT COUNT(*) FROM job_latency INDEXED BY job_latency_by_timestamp "
+    "WHERE timestamp_ms BETWEEN ?1 AND ?2",
+    "SELECT (SELECT COUNT(*) FROM job_latency INDEXED BY job_latency_by_timestamp "
+    "WHERE timestamp_ms < ?1) + (SELECT COUNT(*) FROM job_latency "
+    "INDEXED BY job_latency_by_timestamp WHERE timestamp_ms > ?2)",
+    "SELECT latency_ms FROM job_latency INDEXED BY job_latency_by_latency "
+    "WHERE timestamp_ms BETWEEN ?1 AND ?2 ORDER BY latency_ms LIMIT 1 OFFSET ?4",
+    "SELECT latency_ms FROM job_latency INDEXED BY job_latency_by_latency "
+    "WHERE timestamp_ms BETWEEN ?1 AND ?2 ORDER BY latency_ms DESC LIMIT 1 OFFSET ?4",
+    "SELECT latency_ms FROM job_latency INDEXED BY job_latency_by_latency "
+    "ORDER BY latency_ms LIMIT 1 OFFSET ?4",
+    "SELECT latency_ms FROM job_latency INDEXED BY job_latency_by_latency "
+    "ORDER BY latency_ms DESC LIMIT 1 OFFSET ?4",
+    "SELECT latency_ms FROM job_latency INDEXED BY job_latency_by_timestamp "
+    "WHERE timestamp_ms BETWEEN ?1 AND ?2",
+};
+
+constexpr SqliteLatencySql kOneProjectSql = {
+    "SELECT (SELECT MIN(timestamp_ms) FROM job_latency "
+    "INDEXED BY job_latency_by_project_timestamp WHERE project = ?3), "
+    "(SELECT MAX(timestamp_ms) FROM job_latency "
+    "INDEXED BY job_latency_by_project_timestamp WHERE project = ?3)",
+    "SELECT COUNT(*) FROM job_latency INDEXED BY job_latency_by_project_timestamp "
+    "WHERE project = ?3",
+    "SELECT COUNT(*) FROM job_latency INDEXED BY job_latency_by_project_timestamp "
+    "WHERE project = ?3 AND timestamp_ms BETWEEN ?1 AND ?2",
+    "SELECT (SELECT COUNT(*) FROM job_latency INDEXED BY job_latency_by_project_timestamp "
+    "WHERE project = ?3 AND timestamp_ms < ?1) + (SELECT COUNT(*) FROM job_latency "
+    "INDEXED BY job_latency_by_project_timestamp WHERE project = ?3 AND timestamp_ms > ?2)",
+    "SELECT latency_ms FROM job_latency INDEXED BY job_latency_by_project_latency "
+    "WHERE project = ?3 AND timestamp_ms BETWEEN ?1 AND ?2 ORDER BY latency_ms LIMIT 1 OFFSET ?4",
+    "SELECT latency_ms FROM job_latency INDEXED BY job_latency_by_project_latency "
+    "WHERE project = ?3 AND timestamp_ms BETWEEN ?1 AND ?2 ORDER BY latency_ms DESC "
+    "LIMIT 1 OFFSET ?4",
+    "SELECT latency_ms FROM job_latency INDEXED BY job_latency_by_project_latency "
+    "WHERE project = ?3 ORDER BY latency_ms LIMIT 1 OFFSET ?4",
+    "SELECT latency_ms FROM job_latency INDEXED BY job_latency_by_project_latency "
+    "WHERE project = ?3 ORDER BY latency_ms DESC LIMIT 1 OFFSET ?4",
+    "SELECT latency_ms FROM job_latency INDEXED BY job_latency_by_project_timestamp "
+    "WHERE project = ?3 AND timestamp_ms BETWEEN ?1 AND ?2",
+};
+
+constexpr const char* kMmapSizeSql = "PRAGMA mmap_size = 1073741824";
+
+// Reading a latency into memory costs about this many skipped index entries of a walk (measured
+// with bench/warehouse_benchmark); the plan with the smaller estimate is taken.
+constexpr double kReadCostInSkips = 2.0;
+
+constexpr const char* kReadEpochSql = "SELECT value FROM buildtrace_meta WHERE key = 'epoch'";
+constexpr const char* kCreateEpochSql =
+    "INSERT OR IGNORE INTO buildtrace_meta (key, value) "
+    "VALUES ('epoch', lower(hex(randomblob(16))))";
+// Touches every table the warehouse uses, so that a corrupt page of any of their roots shows.
+constexpr const char* kProbeSql =
+    "SELECT (SELECT value FROM buildtrace_meta WHERE key = 'epoch'), "
+    "EXISTS (SELECT 1 FROM job_metrics), EXISTS (SELECT 1 FROM job_latency)";
 
 struct Finalizer {
   void operator()(sqlite3_stmt* statement) const { sqlite3_finalize(statement); }
@@ -151,8 +262,8 @@ Status EnsureSchema(sqlite3* db, const std::string& path) {
   return status;
 }
 
-Status Configure(sqlite3* db, const std::string& path) {
-  if (sqlite3_busy_timeout(db, kBusyTimeoutMs) != SQLITE_OK) {
+Status Configure(sqlite3* db, const std::string& path, std::chrono::milliseconds busy_timeout) {
+  if (sqlite3_busy_timeout(db, static_cast<int>(busy_timeout.count())) != SQLITE_OK) {
     return SqliteError(db, path, "set busy timeout");
   }
   if (Exec(db, "PRAGMA journal_mode=WAL") != SQLITE_OK) {
@@ -161,6 +272,10 @@ Status Configure(sqlite3* db, const std::string& path) {
   if (Exec(db, "PRAGMA synchronous=FULL") != SQLITE_OK) {
     return SqliteError(db, path, "set synchronous=FULL");
   }
+  // The quantiles walk hundreds of thousands of index entries; through read() each page costs a
+  // system call, through the map it does not (3-5x faster over 1M jobs). Only address space is
+  // reserved; the pages are the OS's file cache, and writes still go through the WAL.
+  if (Exec(db, kMmapSizeSql) != SQLITE_OK) return SqliteError(db, path, "set mmap_size");
   return EnsureSchema(db, path);
 }
 
@@ -176,18 +291,6 @@ Status CreateParentDirectory(const fs::path& path) {
   return Status::Ok();
 }
 
-// The shortest text that reads back as the same doubles, as a JSON array.
-std::string QuantilesJson(const std::vector<double>& quantiles) {
-  std::string json = "[";
-  for (size_t i = 0; i < quantiles.size(); ++i) {
-    char buffer[32];
-    const auto [end, ec] = std::to_chars(buffer, buffer + sizeof(buffer), quantiles[i]);
-    if (i > 0) json += ',';
-    json.append(buffer, end);
-  }
-  return json + "]";
-}
-
 std::string RecordOperation(const MetricsRow& row) {
   return "record job " + std::to_string(row.job_id) + " of project " + row.project;
 }
@@ -197,29 +300,117 @@ std::string LatencyOperation(const LatencyQuery& query) {
          std::to_string(query.from_ms) + ", " + std::to_string(query.to_ms) + "]";
 }
 
+// Nearest rank of quantile q among n >= 1 jobs: ceil(q * n) with a 1e-9 tolerance, in [1, n].
+int64_t NearestRank(double q, int64_t n) {
+  const double x = q * static_cast<double>(n) - 1e-9;
+  return std::clamp(static_cast<int64_t>(std::ceil(x)), int64_t{1}, n);
+}
+
+// Whether the window covers more than half of [first, last], the scope's timestamps (a guess of
+// which count is cheaper; either is exact).
+bool MostOfTheTime(const LatencyQuery& query, int64_t first, int64_t last) {
+  const double covered = static_cast<double>(std::min(query.to_ms, last)) -
+                         static_cast<double>(std::max(query.from_ms, first));
+  return covered * 2 > static_cast<double>(last) - static_cast<double>(first);
+}
+
+// The index entries the walks for `ranks` among the window's n jobs visit, each from the nearer
+// end, when the window's jobs are spread evenly among the scope's `scope` jobs.
+double WalkCost(const std::vector<int64_t>& ranks, int64_t n, int64_t scope) {
+  double entries = 0;
+  for (int64_t rank : ranks) {
+    entries += static_cast<double>(std::min(rank - 1, n - rank)) * static_cast<double>(scope) /
+               static_cast<double>(n);
+  }
+  return entries;
+}
+
+// One statement of a Latency call: prepared, bound to the query (and `offset` as ?4 when the
+// text has it), its work added to `work` when it is finalized.
+class LatencyStatement {
+ public:
+  LatencyStatement(sqlite3* db, const char* sql, const LatencyQuery& query,
+                   SqliteWarehouse::LatencyWork& work, int64_t offset = 0)
+      : work_(work) {
+    rc_ = Prepare(db, sql, statement_);
+    const int parameters = rc_ == SQLITE_OK ? sqlite3_bind_parameter_count(statement_.get()) : 0;
+    sqlite3_stmt* s = statement_.get();
+    if (parameters >= 1 && rc_ == SQLITE_OK) rc_ = BindOne(s, 1, query.from_ms);
+    if (parameters >= 2 && rc_ == SQLITE_OK) rc_ = BindOne(s, 2, query.to_ms);
+    if (parameters >= 3 && rc_ == SQLITE_OK) rc_ = BindOne(s, 3, query.project);
+    if (parameters >= 4 && rc_ == SQLITE_OK) rc_ = BindOne(s, 4, offset);
+  }
+  ~LatencyStatement() {
+    if (statement_ == nullptr) return;
+    sqlite3_stmt* s = statement_.get();
+    work_.vm_steps += sqlite3_stmt_status(s, SQLITE_STMTSTATUS_VM_STEP, 0);
+    work_.fullscan_steps += sqlite3_stmt_status(s, SQLITE_STMTSTATUS_FULLSCAN_STEP, 0);
+    work_.sorts += sqlite3_stmt_status(s, SQLITE_STMTSTATUS_SORT, 0);
+    work_.autoindexes += sqlite3_stmt_status(s, SQLITE_STMTSTATUS_AUTOINDEX, 0);
+  }
+  LatencyStatement(const LatencyStatement&) = delete;
+  LatencyStatement& operator=(const LatencyStatement&) = delete;
+
+  // SQLITE_ROW, SQLITE_DONE or an error code.
+  int Step() { return rc_ == SQLITE_OK ? sqlite3_step(statement_.get()) : rc_; }
+  sqlite3_stmt* get() const { return statement_.get(); }
+
+ private:
+  Statement statement_;
+  SqliteWarehouse::LatencyWork& work_;
+  int rc_ = SQLITE_OK;
+};
+
+// The single integer a count statement returns; nullopt when SQLite failed.
+std::optional<int64_t> CountOf(LatencyStatement& statement) {
+  if (statement.Step() != SQLITE_ROW) return std::nullopt;
+  return sqlite3_column_int64(statement.get(), 0);
+}
+
 }  // namespace
 
 void SqliteWarehouse::Closer::operator()(sqlite3* db) const { sqlite3_close_v2(db); }
 
-SqliteWarehouse::SqliteWarehouse(Connection db, std::string path)
-    : db_(std::move(db)), path_(std::move(path)) {}
+SqliteWarehouse::SqliteWarehouse(Opened opened, std::string path,
+                                 std::chrono::milliseconds busy_timeout)
+    : db_(std::move(opened.db)),
+      file_(opened.file),
+      wal_(opened.wal),
+      path_(std::move(path)),
+      busy_timeout_(busy_timeout) {}
 
-Result<std::unique_ptr<SqliteWarehouse>> SqliteWarehouse::Open(const std::string& db_path) {
+Result<SqliteWarehouse::Opened> SqliteWarehouse::OpenConnection(
+    const std::string& path, std::chrono::milliseconds busy_timeout) {
+  if (Status status = CreateParentDirectory(path); !status.ok()) return status;
+  sqlite3* raw = nullptr;
+  const int flags = SQLITE_OPEN_READWRITE | SQLITE_OPEN_CREATE | SQLITE_OPEN_FULLMUTEX;
+  const int rc = sqlite3_open_v2(path.c_str(), &raw, flags, nullptr);
+  Connection db(raw);  // sqlite3_open_v2 may allocate a handle even when it fails
+  if (rc != SQLITE_OK) return SqliteError(db.get(), path, "open");
+  if (Status status = Configure(db.get(), path, busy_timeout); !status.ok()) return status;
+  struct stat info {};
+  if (::stat(path.c_str(), &info) != 0) {
+    return Unavailable(Prefix(path) + "stat: " + std::strerror(errno) +
+                       "; check that the directory is reachable");
+  }
+  struct stat wal {};
+  const bool has_wal = ::stat((path + "-wal").c_str(), &wal) == 0;
+  return Opened{std::move(db), FileId{info.st_dev, info.st_ino},
+                has_wal ? FileId{wal.st_dev, wal.st_ino} : FileId{}};
+}
+
+Result<std::unique_ptr<SqliteWarehouse>> SqliteWarehouse::Open(
+    const std::string& db_path, std::chrono::milliseconds busy_timeout) {
   if (db_path.empty()) {
     return InvalidArgument("sqlite warehouse: the database path is empty; give a file path");
   }
   std::error_code ec;
   fs::path path = fs::absolute(db_path, ec).lexically_normal();
   if (ec) return Unavailable(Prefix(db_path) + "resolve path: " + ec.message());
-  if (Status status = CreateParentDirectory(path); !status.ok()) return status;
-
-  sqlite3* raw = nullptr;
-  const int flags = SQLITE_OPEN_READWRITE | SQLITE_OPEN_CREATE | SQLITE_OPEN_FULLMUTEX;
-  const int rc = sqlite3_open_v2(path.c_str(), &raw, flags, nullptr);
-  Connection db(raw);  // sqlite3_open_v2 may allocate a handle even when it fails
-  if (rc != SQLITE_OK) return SqliteError(db.get(), path.string(), "open");
-  if (Status status = Configure(db.get(), path.string()); !status.ok()) return status;
-  return std::unique_ptr<SqliteWarehouse>(new SqliteWarehouse(std::move(db), path.string()));
+  Result<Opened> opened = OpenConnection(path.string(), busy_timeout);
+  if (!opened.ok()) return opened.status();
+  return std::unique_ptr<SqliteWarehouse>(
+      new SqliteWarehouse(std::move(*opened), path.string(), busy_timeout));
 }
 
 Result<bool> SqliteWarehouse::Record(const MetricsRow& row) {
@@ -227,8 +418,10 @@ Result<bool> SqliteWarehouse::Record(const MetricsRow& row) {
     return status.WithContext(Prefix(path_) + RecordOperation(row) + ": ");
   }
   std::lock_guard<std::mutex> lock(mutex_);
+  if (Status status = EnsureOpen(); !status.ok()) return status;
   sqlite3* db = db_.get();
   Statement statement;
+  // One statement: the trigger updates job_latency in the same implicit transaction.
   if (Prepare(db, kRecordSql, statement) != SQLITE_OK ||
       BindAll(statement.get(), row.project, row.job_id, row.base_job_id.value_or(0), row.timestamp,
               row.timestamp_ms, row.latency_ms, row.added, row.removed, row.modified, row.unchanged,
@@ -243,42 +436,175 @@ Result<LatencyStats> SqliteWarehouse::Latency(const LatencyQuery& query) {
   if (Status status = CheckLatencyQuery(query); !status.ok()) {
     return status.WithContext(Prefix(path_) + LatencyOperation(query) + ": ");
   }
-  const std::string quantiles = QuantilesJson(query.quantiles);
   std::lock_guard<std::mutex> lock(mutex_);
-  sqlite3* db = db_.get();
-  Statement statement;
-  if (Prepare(db, kLatencySql, statement) != SQLITE_OK ||
-      BindAll(statement.get(), query.from_ms, query.to_ms, query.project, quantiles) != SQLITE_OK) {
-    return SqliteError(db, path_, LatencyOperation(query));
+  if (Status status = EnsureOpen(); !status.ok()) return status;
+  LatencyWork work;
+  // One read transaction, so that the counts and the walks see the same rows.
+  if (Exec(db_.get(), "BEGIN") != SQLITE_OK) {
+    return SqliteError(db_.get(), path_, LatencyOperation(query));
   }
+  Result<LatencyStats> stats = LatencyLocked(query, work);
+  Exec(db_.get(), "COMMIT");
+  last_work_ = work;
+  return stats;
+}
+
+Result<LatencyStats> SqliteWarehouse::LatencyLocked(const LatencyQuery& query, LatencyWork& work) {
+  sqlite3* db = db_.get();
+  const SqliteLatencySql& sql = query.project ? kOneProjectSql : kAllProjectsSql;
+  auto failed = [&] { return SqliteError(db, path_, LatencyOperation(query)); };
   LatencyStats stats;
   stats.values.assign(query.quantiles.size(), std::nullopt);
-  int rc;
-  while ((rc = sqlite3_step(statement.get())) == SQLITE_ROW) {
-    sqlite3_stmt* s = statement.get();
-    stats.count = sqlite3_column_int64(s, 0);
-    if (sqlite3_column_type(s, 1) == SQLITE_NULL || sqlite3_column_type(s, 2) == SQLITE_NULL) {
-      continue;
+
+  // The scope's first and last timestamps: when the window holds them both, n is the scope's
+  // count and the walks need not look at timestamps; when it holds most of the time between
+  // them, counting the jobs outside the window and subtracting visits fewer entries.
+  std::optional<int64_t> first, last;
+  {
+    LatencyStatement bounds(db, sql.bounds, query, work);
+    if (bounds.Step() != SQLITE_ROW) return failed();
+    if (sqlite3_column_type(bounds.get(), 0) != SQLITE_NULL) {
+      first = sqlite3_column_int64(bounds.get(), 0);
+      last = sqlite3_column_int64(bounds.get(), 1);
     }
-    const int64_t index = sqlite3_column_int64(s, 1);
-    if (index < 0 || index >= static_cast<int64_t>(stats.values.size())) {
-      return Internal(Prefix(path_) + LatencyOperation(query) + ": quantile index " +
-                      std::to_string(index) + " out of range; this is a bug");
-    }
-    stats.values[static_cast<size_t>(index)] = sqlite3_column_double(s, 2);
   }
-  if (rc != SQLITE_DONE) return SqliteError(db, path_, LatencyOperation(query));
+  const bool whole_scope = first && query.from_ms <= *first && *last <= query.to_ms;
+  std::optional<int64_t> scope, n;
+  {
+    LatencyStatement count(db, sql.count_scope, query, work);
+    scope = CountOf(count);
+  }
+  if (!scope) return failed();
+  if (whole_scope || !first) {
+    n = whole_scope ? scope : 0;
+  } else if (MostOfTheTime(query, *first, *last)) {
+    LatencyStatement count(db, sql.count_outside, query, work);
+    const std::optional<int64_t> outside = CountOf(count);
+    if (outside) n = *scope - *outside;
+  } else {
+    LatencyStatement count(db, sql.count_window, query, work);
+    n = CountOf(count);
+  }
+  if (!scope || !n) return failed();
+  stats.count = *n;
+  if (*n == 0 || query.quantiles.empty()) return stats;
+
+  std::vector<int64_t> ranks;
+  for (double q : query.quantiles) ranks.push_back(NearestRank(q, *n));
+  Status picked = WalkCost(ranks, *n, *scope) > kReadCostInSkips * static_cast<double>(*n)
+                      ? PickFromWindow(sql, query, ranks, stats, work)
+                      : PickByWalking(sql, query, whole_scope, ranks, stats, work);
+  if (!picked.ok()) return picked;
   return stats;
+}
+
+Status SqliteWarehouse::PickByWalking(const SqliteLatencySql& sql, const LatencyQuery& query,
+                                      bool whole_scope, const std::vector<int64_t>& ranks,
+                                      LatencyStats& stats, LatencyWork& work) {
+  const int64_t n = stats.count;
+  for (size_t i = 0; i < ranks.size(); ++i) {
+    const bool ascending = ranks[i] - 1 <= n - ranks[i];
+    const char* text = whole_scope
+                           ? (ascending ? sql.walk_scope_ascending : sql.walk_scope_descending)
+                           : (ascending ? sql.walk_window_ascending : sql.walk_window_descending);
+    LatencyStatement walk(db_.get(), text, query, work, ascending ? ranks[i] - 1 : n - ranks[i]);
+    if (walk.Step() != SQLITE_ROW) return SqliteError(db_.get(), path_, LatencyOperation(query));
+    stats.values[i] = sqlite3_column_double(walk.get(), 0);
+  }
+  return Status::Ok();
+}
+
+Status SqliteWarehouse::PickFromWindow(const SqliteLatencySql& sql, const LatencyQuery& query,
+                                       const std::vector<int64_t>& ranks, LatencyStats& stats,
+                                       LatencyWork& work) {
+  std::vector<double> latencies;
+  latencies.reserve(static_cast<size_t>(stats.count));
+  {
+    LatencyStatement read(db_.get(), sql.read_window, query, work);
+    int rc;
+    while ((rc = read.Step()) == SQLITE_ROW) {
+      latencies.push_back(sqlite3_column_double(read.get(), 0));
+    }
+    if (rc != SQLITE_DONE) return SqliteError(db_.get(), path_, LatencyOperation(query));
+  }
+  work.rows_read = static_cast<int64_t>(latencies.size());
+  if (work.rows_read != stats.count) {
+    return Internal(Prefix(path_) + LatencyOperation(query) + ": counted " +
+                    std::to_string(stats.count) + " jobs but read " +
+                    std::to_string(latencies.size()) + "; this is a bug");
+  }
+  for (size_t i = 0; i < ranks.size(); ++i) {
+    auto nth = latencies.begin() + (ranks[i] - 1);
+    std::nth_element(latencies.begin(), nth, latencies.end());
+    stats.values[i] = *nth;
+  }
+  return Status::Ok();
+}
+
+SqliteWarehouse::LatencyWork SqliteWarehouse::LastLatencyWork() {
+  std::lock_guard<std::mutex> lock(mutex_);
+  return last_work_;
+}
+
+Status SqliteWarehouse::ReopenIfReplaced() {
+  struct stat info {};
+  if (::stat(path_.c_str(), &info) == 0 && FileId{info.st_dev, info.st_ino} == file_) {
+    return Status::Ok();
+  }
+  // SQLite does not checkpoint a file that was unlinked or renamed when it closes it, and leaves
+  // its -wal: a connection opened at the path would replay that file's pages into the new one.
+  // So the -wal and -shm go too, when the -wal is still the one the old file had.
+  db_.reset();
+  struct stat wal {};
+  if (!(wal_ == FileId{}) && ::stat((path_ + "-wal").c_str(), &wal) == 0 &&
+      FileId{wal.st_dev, wal.st_ino} == wal_) {
+    ::unlink((path_ + "-wal").c_str());
+    ::unlink((path_ + "-shm").c_str());
+  }
+  Result<Opened> opened = OpenConnection(path_, busy_timeout_);
+  if (!opened.ok()) {
+    file_ = FileId{};  // matches no file: every later call tries to open again
+    return opened.status().WithContext("reopen after the file was deleted or replaced: ");
+  }
+  db_ = std::move(opened->db);
+  file_ = opened->file;
+  wal_ = opened->wal;
+  return Status::Ok();
+}
+
+Status SqliteWarehouse::EnsureOpen() { return db_ != nullptr ? Status::Ok() : ReopenIfReplaced(); }
+
+Result<std::string> SqliteWarehouse::ReadEpoch(bool create) {
+  sqlite3* db = db_.get();
+  Statement statement;
+  if (Prepare(db, kReadEpochSql, statement) != SQLITE_OK) return SqliteError(db, path_, "epoch");
+  const int rc = sqlite3_step(statement.get());
+  if (rc == SQLITE_ROW) {
+    const unsigned char* text = sqlite3_column_text(statement.get(), 0);
+    return std::string(text ? reinterpret_cast<const char*>(text) : "");
+  }
+  if (rc != SQLITE_DONE) return SqliteError(db, path_, "epoch");
+  if (!create) return Internal(Prefix(path_) + "epoch: the buildtrace_meta table has no epoch");
+  statement.reset();
+  if (Exec(db, kCreateEpochSql) != SQLITE_OK) return SqliteError(db, path_, "create epoch");
+  return ReadEpoch(/*create=*/false);
 }
 
 Status SqliteWarehouse::Probe() {
   std::lock_guard<std::mutex> lock(mutex_);
+  if (Status status = ReopenIfReplaced(); !status.ok()) return status;
   Statement statement;
-  if (Prepare(db_.get(), "SELECT 1", statement) != SQLITE_OK ||
+  if (Prepare(db_.get(), kProbeSql, statement) != SQLITE_OK ||
       sqlite3_step(statement.get()) != SQLITE_ROW) {
     return SqliteError(db_.get(), path_, "probe");
   }
   return Status::Ok();
+}
+
+Result<std::string> SqliteWarehouse::Epoch() {
+  std::lock_guard<std::mutex> lock(mutex_);
+  if (Status status = ReopenIfReplaced(); !status.ok()) return status;
+  return ReadEpoch(/*create=*/true);
 }
 
 std::string SqliteWarehouse::Describe() const { return "sqlite://" + path_; }

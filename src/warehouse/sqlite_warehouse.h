@@ -3,9 +3,14 @@
 // a test double; it passes testing/metrics_warehouse_conformance like every other warehouse.
 #pragma once
 
+#include <sys/types.h>
+
+#include <chrono>
+#include <cstdint>
 #include <memory>
 #include <mutex>
 #include <string>
+#include <vector>
 
 #include "core/status.h"
 #include "warehouse/metrics_warehouse.h"
@@ -14,8 +19,17 @@ struct sqlite3;
 
 namespace buildtrace {
 
+struct SqliteLatencySql;  // the SQL text of one scope (all projects or one), in the .cc
+
 // Schema version this build writes and understands (kept in PRAGMA user_version).
-inline constexpr int kSqliteWarehouseSchemaVersion = 1;
+//  1: job_metrics and its timestamp index.
+//  2: adds job_latency (one row per (project, job_id): the job's smallest timestamp_ms and
+//     latency_ms over its rows, indexed for the quantiles), kept by triggers on job_metrics
+//     (insert, delete, update), so rows written or deleted by hand keep it right; and
+//     buildtrace_meta (key TEXT PRIMARY KEY, value TEXT) holding the epoch. A version 1 file is
+//     migrated on open, under BEGIN IMMEDIATE: job_latency is filled from job_metrics once.
+//     job_metrics itself is unchanged.
+inline constexpr int kSqliteWarehouseSchemaVersion = 2;
 
 // Latency quantiles use the nearest-rank definition (the same as PostgreSQL percentile_disc):
 // with the n jobs of the window sorted by latency, quantile q is the latency of the job at rank
@@ -25,7 +39,21 @@ inline constexpr int kSqliteWarehouseSchemaVersion = 1;
 // the value, runs inside SQLite in one statement.
 //
 // A job recorded against several bases is counted once; its latency is taken from its rows
-// (they are equal by construction; the smallest is used if they ever differ).
+// (they are equal by construction; the smallest is used if they ever differ), as is its
+// timestamp (the smallest, should its rows ever differ).
+//
+// Cost: the quantiles come from job_latency's indexes, never from a sort of job_metrics. The job
+// count of the window is an index range count; each quantile of rank r among n is then either a
+// walk of the latency index from the nearer end (ascending when r <= n / 2, else descending,
+// skipping the jobs outside the window) or, when the window is a small part of the jobs so that
+// walking would skip too much, one read of the window's latencies from the timestamp index and a
+// selection in memory; the cheaper is chosen from the counts.
+//
+// Epoch: a random 128-bit hex id in buildtrace_meta, created with the schema. The warehouse
+// remembers the file's (st_dev, st_ino) at open; Epoch() and Probe() stat the path and, when the
+// file is missing or is another file (deleted, replaced, restored over), close the connection
+// and open the path again, creating a new database and so a new epoch. Record and Latency do not
+// check (they would keep using the old file until the next Epoch or Probe).
 //
 // Errors: a failing SQLite call gives kUnavailable (locked, I/O error, cannot open...), except a
 // file that is not a SQLite database or is corrupt, which gives kInternal. Messages name the
@@ -33,16 +61,31 @@ inline constexpr int kSqliteWarehouseSchemaVersion = 1;
 // "sqlite warehouse /x/metrics.db: record job 12 of project p: database is locked".
 //
 // Thread safety: all methods may be called concurrently; one connection is shared under a mutex.
-// Several instances or processes may open the same file; SQLite's locking (with a 5 s busy
-// timeout) keeps them consistent.
+// Several instances or processes may open the same file; SQLite's locking (with a busy timeout,
+// 5 s unless told otherwise) keeps them consistent.
 class SqliteWarehouse : public MetricsWarehouse {
  public:
+  static constexpr std::chrono::milliseconds kDefaultBusyTimeout{5000};
+
+  // How much work SQLite did for the last Latency call (sqlite3_stmt_status summed over its
+  // statements), for tests and benchmarks that check the cost by counting instead of timing.
+  // With concurrent calls it is one of them.
+  struct LatencyWork {
+    int64_t vm_steps = 0;        // SQLITE_STMTSTATUS_VM_STEP
+    int64_t fullscan_steps = 0;  // SQLITE_STMTSTATUS_FULLSCAN_STEP
+    int64_t sorts = 0;           // SQLITE_STMTSTATUS_SORT
+    int64_t autoindexes = 0;     // SQLITE_STMTSTATUS_AUTOINDEX
+    int64_t rows_read = 0;       // latencies read into memory (the small-window plan)
+  };
+
   // Opens the database at `db_path`, creating it and its parent directories if missing, and
-  // creates the schema if the file is new. Fails with:
-  //  - kUnavailable when the directory or the file cannot be created or opened;
+  // creates or migrates the schema. `busy_timeout`: how long a call waits for another
+  // connection's lock before it fails with kUnavailable ("database is locked"). Fails with:
+  //  - kUnavailable when the directory or the file cannot be created or opened, or is locked;
   //  - kInternal when the file exists but is not a SQLite database;
   //  - kInvalidArgument when the file was written by a newer schema version than this build's.
-  static Result<std::unique_ptr<SqliteWarehouse>> Open(const std::string& db_path);
+  static Result<std::unique_ptr<SqliteWarehouse>> Open(
+      const std::string& db_path, std::chrono::milliseconds busy_timeout = kDefaultBusyTimeout);
 
   ~SqliteWarehouse() override = default;
   SqliteWarehouse(const SqliteWarehouse&) = delete;
@@ -53,21 +96,56 @@ class SqliteWarehouse : public MetricsWarehouse {
   Result<bool> Record(const MetricsRow& row) override;
   // kInvalidArgument when a quantile is outside [0, 1] (or NaN).
   Result<LatencyStats> Latency(const LatencyQuery& query) override;
+  // Reads the epoch from buildtrace_meta (and reopens first if the file was deleted or
+  // replaced, see above), so a corrupt file gives kInternal, a locked one kUnavailable.
   Status Probe() override;
+  // The epoch (see above); reopens first like Probe.
+  Result<std::string> Epoch() override;
   // "sqlite://" followed by the absolute path of the file.
   std::string Describe() const override;
+
+  LatencyWork LastLatencyWork();
+  std::chrono::milliseconds busy_timeout() const { return busy_timeout_; }
 
  private:
   struct Closer {
     void operator()(sqlite3* db) const;
   };
   using Connection = std::unique_ptr<sqlite3, Closer>;
+  struct FileId {
+    dev_t device = 0;
+    ino_t inode = 0;
+    bool operator==(const FileId&) const = default;
+  };
+  struct Opened {
+    Connection db;
+    FileId file;
+    FileId wal;  // the -wal file's, when there is one
+  };
 
-  SqliteWarehouse(Connection db, std::string path);
+  SqliteWarehouse(Opened opened, std::string path, std::chrono::milliseconds busy_timeout);
 
-  std::mutex mutex_;  // guards every use of db_
+  static Result<Opened> OpenConnection(const std::string& path,
+                                       std::chrono::milliseconds busy_timeout);
+  // With mutex_ held: reopens when the path is missing or another file than the one open.
+  Status ReopenIfReplaced();
+  // With mutex_ held: opens the path again if an earlier reopen failed and left no connection.
+  Status EnsureOpen();
+  Result<std::string> ReadEpoch(bool create);
+  Result<LatencyStats> LatencyLocked(const LatencyQuery& query, LatencyWork& work);
+  // The two ways to pick the quantiles' values once the window's count is known (see above).
+  Status PickByWalking(const SqliteLatencySql& sql, const LatencyQuery& query, bool whole_scope,
+                       const std::vector<int64_t>& ranks, LatencyStats& stats, LatencyWork& work);
+  Status PickFromWindow(const SqliteLatencySql& sql, const LatencyQuery& query,
+                        const std::vector<int64_t>& ranks, LatencyStats& stats, LatencyWork& work);
+
+  std::mutex mutex_;  // guards every use of db_, file_ and last_work_
   Connection db_;
+  FileId file_;
+  FileId wal_;
+  LatencyWork last_work_;
   const std::string path_;  // absolute
+  const std::chrono::milliseconds busy_timeout_;
 };
 
 }  // namespace buildtrace

@@ -22,6 +22,8 @@ namespace {
 namespace fs = std::filesystem;
 using ::testing::HasSubstr;
 
+constexpr int64_t kT0 = 1'700'000'000'000;
+
 // A directory unique to this process and call, removed by the destructor.
 class TempDir {
  public:
@@ -62,6 +64,7 @@ class TempSqliteWarehouse : public MetricsWarehouse {
     return warehouse_->Latency(query);
   }
   Status Probe() override { return warehouse_->Probe(); }
+  Result<std::string> Epoch() override { return warehouse_->Epoch(); }
   std::string Describe() const override { return warehouse_->Describe(); }
 
  private:
@@ -75,9 +78,17 @@ std::unique_ptr<MetricsWarehouse> MakeTempSqliteWarehouse() {
   return warehouse;
 }
 
+// A second warehouse on the file of a TempSqliteWarehouse ("sqlite://" + path).
+std::unique_ptr<MetricsWarehouse> ReopenSqliteWarehouse(const std::string& described) {
+  auto opened = SqliteWarehouse::Open(described.substr(std::string("sqlite://").size()));
+  EXPECT_TRUE(opened.ok()) << opened.status().message();
+  if (!opened.ok()) return nullptr;
+  return std::move(*opened);
+}
+
 INSTANTIATE_TEST_SUITE_P(Sqlite, MetricsWarehouseConformanceTest,
-                         ::testing::Values(MetricsWarehouseFactory{"sqlite",
-                                                                   MakeTempSqliteWarehouse}),
+                         ::testing::Values(MetricsWarehouseFactory{
+                             "sqlite", MakeTempSqliteWarehouse, ReopenSqliteWarehouse}),
                          MetricsWarehouseFactoryName);
 
 MetricsRow SomeRow() {
@@ -147,7 +158,7 @@ TEST(SqliteWarehouseTest, NewerSchemaVersionIsRefused) {
   EXPECT_EQ(warehouse.status().code(), StatusCode::kInvalidArgument);
   EXPECT_THAT(warehouse.status().message(), HasSubstr(path.string()));
   EXPECT_THAT(warehouse.status().message(), HasSubstr("schema version 99"));
-  EXPECT_THAT(warehouse.status().message(), HasSubstr("supports up to 1"));
+  EXPECT_THAT(warehouse.status().message(), HasSubstr("supports up to 2"));
 }
 
 TEST(SqliteWarehouseTest, CurrentSchemaVersionIsWrittenAndAccepted) {
@@ -227,9 +238,9 @@ TEST(SqliteWarehouseTest, JobIdsBelowOneAreInvalid) {
 TEST(SqliteWarehouseTest, LockedDatabaseIsUnavailableAndNamesTheOperation) {
   TempDir dir;
   const fs::path path = dir.path() / "metrics.db";
-  auto warehouse = SqliteWarehouse::Open(path.string());
+  auto warehouse = SqliteWarehouse::Open(path.string(), std::chrono::milliseconds(100));
   ASSERT_TRUE(warehouse.ok()) << warehouse.status().message();
-  // Another connection holds the write lock for the whole busy timeout (so this test takes 5 s).
+  // Another connection holds the write lock for the whole busy timeout (100 ms).
   sqlite3* other = nullptr;
   ASSERT_EQ(sqlite3_open(path.c_str(), &other), SQLITE_OK);
   ASSERT_EQ(sqlite3_exec(other, "BEGIN EXCLUSIVE", nullptr, nullptr, nullptr), SQLITE_OK);
@@ -241,6 +252,345 @@ TEST(SqliteWarehouseTest, LockedDatabaseIsUnavailableAndNamesTheOperation) {
   EXPECT_THAT(written.status().message(),
               HasSubstr("sqlite warehouse " + path.string() + ": record job 12 of project p: "));
   EXPECT_THAT(written.status().message(), HasSubstr("locked"));
+}
+
+// ---- Quantiles from job_latency's indexes: the values of the schema 1 statement, at a cost
+// counted in SQLite's own work counters.
+
+// The schema 1 latency statement (a sort of the window's jobs), kept as the reference answer.
+constexpr const char* kVersionOneLatencySql = R"sql(
+WITH jobs AS MATERIALIZED (
+  SELECT MIN(latency_ms) AS latency_ms FROM job_metrics
+  WHERE timestamp_ms BETWEEN ?1 AND ?2 AND (?3 IS NULL OR project = ?3)
+  GROUP BY project, job_id),
+ranked AS (SELECT latency_ms, ROW_NUMBER() OVER (ORDER BY latency_ms) AS rn FROM jobs),
+window_size AS (SELECT COUNT(*) AS n FROM jobs),
+wanted AS (
+  SELECT CAST(q.key AS INTEGER) AS idx, CAST(q.value AS REAL) * w.n - 1e-9 AS x, w.n AS n
+  FROM json_each(?4) AS q, window_size AS w),
+picks AS (
+  SELECT idx, MAX(1, MIN(n, CAST(x AS INTEGER) + (x > CAST(x AS INTEGER)))) AS wanted_rank
+  FROM wanted)
+SELECT w.n, p.idx, r.latency_ms
+FROM window_size AS w
+LEFT JOIN picks AS p ON TRUE
+LEFT JOIN ranked AS r ON r.rn = p.wanted_rank
+ORDER BY p.idx
+)sql";
+
+// The schema 1 answer for p50, p95, p99 of `query` over the file at `path`.
+LatencyStats VersionOneAnswer(const fs::path& path, const LatencyQuery& query) {
+  sqlite3* db = nullptr;
+  sqlite3_open(path.c_str(), &db);
+  sqlite3_stmt* s = nullptr;
+  EXPECT_EQ(sqlite3_prepare_v2(db, kVersionOneLatencySql, -1, &s, nullptr), SQLITE_OK);
+  sqlite3_bind_int64(s, 1, query.from_ms);
+  sqlite3_bind_int64(s, 2, query.to_ms);
+  if (query.project) sqlite3_bind_text(s, 3, query.project->c_str(), -1, SQLITE_TRANSIENT);
+  sqlite3_bind_text(s, 4, "[0.5,0.95,0.99]", -1, SQLITE_STATIC);
+  LatencyStats stats;
+  while (sqlite3_step(s) == SQLITE_ROW) {
+    stats.count = sqlite3_column_int64(s, 0);
+    stats.values.push_back(sqlite3_column_type(s, 2) == SQLITE_NULL
+                               ? std::nullopt
+                               : std::optional<double>(sqlite3_column_double(s, 2)));
+  }
+  sqlite3_finalize(s);
+  sqlite3_close(db);
+  return stats;
+}
+
+constexpr int64_t kManyJobs = 20'000;
+constexpr int64_t kManySpanMs = 20'000'000;  // job i at kT0 + 1000 i
+
+// kManyJobs jobs over 4 projects, written in one statement (the triggers fill job_latency);
+// every 10th job has a second row against another base with a larger latency.
+void RecordManyJobs(const fs::path& path) {
+  ExecSql(path, R"sql(
+WITH RECURSIVE i(n) AS (SELECT 0 UNION ALL SELECT n + 1 FROM i WHERE n < 19999)
+INSERT INTO job_metrics (project, job_id, base_job_id, timestamp, timestamp_ms, latency_ms,
+  added, removed, modified, unchanged, moved, resized, retyped, changed)
+SELECT 'p' || (n % 4), n + 1, base, 't', 1700000000000 + n * 1000,
+       ((n * 7919) % 20011) / 4.0 + (base > 0) * 1000, 0, 0, 0, 0, 0, 0, 0, 0
+FROM i, (SELECT 0 AS base UNION ALL SELECT 1) WHERE base = 0 OR n % 10 = 0
+)sql");
+}
+
+class SqliteLatencyCostTest : public ::testing::Test {
+ protected:
+  void SetUp() override {
+    path_ = dir_.path() / "metrics.db";
+    auto opened = SqliteWarehouse::Open(path_.string());
+    ASSERT_TRUE(opened.ok()) << opened.status().message();
+    warehouse_ = std::move(*opened);
+    RecordManyJobs(path_);
+  }
+
+  // Latency of p50, p95, p99 equals the schema 1 answer; returns the work it took.
+  SqliteWarehouse::LatencyWork CheckAgainstVersionOne(const LatencyQuery& query) {
+    Result<LatencyStats> stats = warehouse_->Latency(query);
+    EXPECT_TRUE(stats.ok()) << stats.status().message();
+    const LatencyStats expected = VersionOneAnswer(path_, query);
+    if (stats.ok()) {
+      EXPECT_EQ(stats->count, expected.count);
+      EXPECT_EQ(stats->values, expected.values);
+    }
+    const SqliteWarehouse::LatencyWork work = warehouse_->LastLatencyWork();
+    EXPECT_EQ(work.sorts, 0);
+    EXPECT_EQ(work.autoindexes, 0);
+    return work;
+  }
+
+  TempDir dir_;
+  fs::path path_;
+  std::unique_ptr<SqliteWarehouse> warehouse_;
+};
+
+// Whole window, all projects: walks of 9 999 + 999 + 199 latency-index entries from the nearer
+// end (SQLite counts an unconstrained index walk as full-scan steps: these and nothing else) and
+// SQLite's b-tree count; the schema 1 statement took over 20 VM steps per row and a sort.
+TEST_F(SqliteLatencyCostTest, WholeWindowWalksTheLatencyIndexFromTheNearerEnd) {
+  const SqliteWarehouse::LatencyWork work =
+      CheckAgainstVersionOne(LatencyQuery{std::nullopt, kT0, kT0 + kManySpanMs, {0.5, 0.95, 0.99}});
+  EXPECT_EQ(work.rows_read, 0);
+  EXPECT_GE(work.fullscan_steps, 9'999 + 999 + 199);
+  EXPECT_LE(work.fullscan_steps, 9'999 + 999 + 199 + 3);
+  EXPECT_LT(work.vm_steps, 4 * (9'999 + 999 + 199) + 1'000) << work.vm_steps;
+}
+
+// One project, part of the window: the walk visits the project's entries of the latency index
+// (5 000) and skips those outside the window; the count is the complement's.
+TEST_F(SqliteLatencyCostTest, WideWindowOfOneProjectWalksThatProjectsEntriesOnly) {
+  const SqliteWarehouse::LatencyWork work = CheckAgainstVersionOne(
+      LatencyQuery{"p1", kT0 + 2'000'000, kT0 + kManySpanMs, {0.5, 0.95, 0.99}});
+  EXPECT_EQ(work.rows_read, 0);
+  EXPECT_EQ(work.fullscan_steps, 0);
+  EXPECT_LT(work.vm_steps, 10 * 5'000) << work.vm_steps;
+}
+
+// A window of 1% of the time: reading its 200 latencies beats walking 10 000 entries.
+TEST_F(SqliteLatencyCostTest, SmallWindowReadsOnlyItsOwnJobs) {
+  const SqliteWarehouse::LatencyWork work = CheckAgainstVersionOne(
+      LatencyQuery{std::nullopt, kT0 + 5'000'000, kT0 + 5'199'999, {0.5, 0.95, 0.99}});
+  EXPECT_EQ(work.rows_read, 200);
+  EXPECT_EQ(work.fullscan_steps, 0);
+  EXPECT_LT(work.vm_steps, 10 * 200 + 200) << work.vm_steps;
+}
+
+TEST_F(SqliteLatencyCostTest, EmptyAndOutOfRangeWindowsCostNothing) {
+  const SqliteWarehouse::LatencyWork before =
+      CheckAgainstVersionOne(LatencyQuery{std::nullopt, 0, kT0 - 1, {0.5, 0.95, 0.99}});
+  EXPECT_LT(before.vm_steps, 200) << before.vm_steps;
+  const SqliteWarehouse::LatencyWork other =
+      CheckAgainstVersionOne(LatencyQuery{"nobody", 0, kT0 + kManySpanMs, {0.5, 0.95, 0.99}});
+  EXPECT_LT(other.vm_steps, 200) << other.vm_steps;
+}
+
+// ---- Schema 1 files are migrated on open; job_latency follows job_metrics however it changes.
+
+constexpr const char* kVersionOneSchemaSql = R"sql(
+CREATE TABLE job_metrics (
+  project TEXT NOT NULL, job_id INTEGER NOT NULL, base_job_id INTEGER NOT NULL,
+  timestamp TEXT NOT NULL, timestamp_ms INTEGER NOT NULL, latency_ms REAL NOT NULL,
+  added INTEGER NOT NULL, removed INTEGER NOT NULL, modified INTEGER NOT NULL,
+  unchanged INTEGER NOT NULL, moved INTEGER NOT NULL, resized INTEGER NOT NULL,
+  retyped INTEGER NOT NULL, changed INTEGER NOT NULL,
+  recorded_at TEXT NOT NULL DEFAULT (strftime('%Y-%m-%dT%H:%M:%fZ', 'now')),
+  PRIMARY KEY (project, job_id, base_job_id));
+CREATE INDEX job_metrics_by_timestamp ON job_metrics (timestamp_ms);
+INSERT INTO job_metrics (project, job_id, base_job_id, timestamp, timestamp_ms, latency_ms,
+  added, removed, modified, unchanged, moved, resized, retyped, changed) VALUES
+  ('p', 1, 0, 't', 1700000000000, 5, 1, 2, 3, 4, 0, 0, 0, 3),
+  ('p', 1, 7, 't', 1700000000000, 3, 1, 2, 3, 4, 0, 0, 0, 3),
+  ('p', 2, 1, 't', 1700000000000, 7, 1, 2, 3, 4, 0, 0, 0, 3),
+  ('q', 1, 0, 't', 1700000000000, 1, 1, 2, 3, 4, 0, 0, 0, 3);
+PRAGMA user_version = 1;
+)sql";
+
+// The single integer `sql` returns from the file at `path`.
+int64_t QueryInt(const fs::path& path, const char* sql) {
+  sqlite3* db = nullptr;
+  sqlite3_open(path.c_str(), &db);
+  sqlite3_stmt* s = nullptr;
+  int64_t value = -1;
+  if (sqlite3_prepare_v2(db, sql, -1, &s, nullptr) == SQLITE_OK && sqlite3_step(s) == SQLITE_ROW) {
+    value = sqlite3_column_int64(s, 0);
+  }
+  sqlite3_finalize(s);
+  sqlite3_close(db);
+  return value;
+}
+
+using Values = std::vector<std::optional<double>>;
+
+LatencyStats StatsOf(SqliteWarehouse& warehouse, const std::string& project) {
+  Result<LatencyStats> stats = warehouse.Latency(LatencyQuery{project, kT0, kT0, {0.0, 1.0}});
+  EXPECT_TRUE(stats.ok()) << stats.status().message();
+  return stats.ok() ? *stats : LatencyStats{-1, {}};
+}
+
+TEST(SqliteWarehouseTest, VersionOneFileIsMigratedAndKeepsItsRows) {
+  TempDir dir;
+  const fs::path path = dir.path() / "metrics.db";
+  ExecSql(path, kVersionOneSchemaSql);
+  auto warehouse = SqliteWarehouse::Open(path.string());
+  ASSERT_TRUE(warehouse.ok()) << warehouse.status().message();
+  EXPECT_EQ(QueryInt(path, "PRAGMA user_version"), 2);
+  EXPECT_EQ(QueryInt(path, "SELECT COUNT(*) FROM job_metrics"), 4);
+  EXPECT_EQ(QueryInt(path, "SELECT COUNT(*) FROM job_latency"), 3);
+  LatencyStats p = StatsOf(**warehouse, "p");
+  EXPECT_EQ(p.count, 2);
+  EXPECT_EQ(p.values, (Values{3.0, 7.0}));  // job 1's smaller latency
+  Result<bool> again = (*warehouse)->Record(SomeRow());
+  ASSERT_TRUE(again.ok()) << again.status().message();
+  EXPECT_TRUE(*again);
+  EXPECT_EQ(StatsOf(**warehouse, "p").count, 3);
+  EXPECT_TRUE((*warehouse)->Epoch().ok());
+}
+
+TEST(SqliteWarehouseTest, JobLatencyFollowsRowsDeletedOrUpdatedByHand) {
+  TempDir dir;
+  const fs::path path = dir.path() / "metrics.db";
+  auto warehouse = SqliteWarehouse::Open(path.string());
+  ASSERT_TRUE(warehouse.ok()) << warehouse.status().message();
+  MetricsRow row = SomeRow();
+  row.timestamp_ms = kT0;
+  for (auto [base, latency] : {std::pair{1, 5.0}, {2, 3.0}}) {
+    row.base_job_id = base;
+    row.latency_ms = latency;
+    ASSERT_TRUE((*warehouse)->Record(row).ok());
+  }
+  EXPECT_EQ(StatsOf(**warehouse, "p").values, (Values{3.0, 3.0}));
+  ExecSql(path, "DELETE FROM job_metrics WHERE base_job_id = 2");
+  EXPECT_EQ(StatsOf(**warehouse, "p").values, (Values{5.0, 5.0}));
+  ExecSql(path, "UPDATE job_metrics SET latency_ms = 9");
+  EXPECT_EQ(StatsOf(**warehouse, "p").values, (Values{9.0, 9.0}));
+  ExecSql(path, "UPDATE job_metrics SET project = 'moved'");
+  EXPECT_EQ(StatsOf(**warehouse, "p").count, 0);
+  EXPECT_EQ(StatsOf(**warehouse, "moved").values, (Values{9.0, 9.0}));
+  ExecSql(path, "DELETE FROM job_metrics");
+  EXPECT_EQ(StatsOf(**warehouse, "moved").count, 0);
+  EXPECT_EQ(QueryInt(path, "SELECT COUNT(*) FROM job_latency"), 0);
+}
+
+// ---- Epoch and Probe: a deleted, replaced or corrupt file shows.
+
+std::string EpochOrError(MetricsWarehouse& warehouse) {
+  Result<std::string> epoch = warehouse.Epoch();
+  return epoch.ok() ? *epoch : "error: " + epoch.status().message();
+}
+
+TEST(SqliteWarehouseTest, EpochIsKeptAcrossReopenAndIsARandomId) {
+  TempDir dir;
+  const fs::path path = dir.path() / "metrics.db";
+  std::string first;
+  {
+    auto warehouse = SqliteWarehouse::Open(path.string());
+    ASSERT_TRUE(warehouse.ok()) << warehouse.status().message();
+    first = EpochOrError(**warehouse);
+  }
+  EXPECT_EQ(first.size(), 32u) << first;
+  EXPECT_EQ(first.find_first_not_of("0123456789abcdef"), std::string::npos) << first;
+  auto reopened = SqliteWarehouse::Open(path.string());
+  ASSERT_TRUE(reopened.ok()) << reopened.status().message();
+  EXPECT_EQ(EpochOrError(**reopened), first);
+
+  TempDir other_dir;
+  auto other = SqliteWarehouse::Open((other_dir.path() / "metrics.db").string());
+  ASSERT_TRUE(other.ok()) << other.status().message();
+  EXPECT_NE(EpochOrError(**other), first);
+}
+
+TEST(SqliteWarehouseTest, EpochIsCreatedWhenTheMetaRowIsMissing) {
+  TempDir dir;
+  const fs::path path = dir.path() / "metrics.db";
+  auto warehouse = SqliteWarehouse::Open(path.string());
+  ASSERT_TRUE(warehouse.ok()) << warehouse.status().message();
+  const std::string first = EpochOrError(**warehouse);
+  ExecSql(path, "DELETE FROM buildtrace_meta");
+  EXPECT_TRUE((*warehouse)->Probe().ok());
+  const std::string second = EpochOrError(**warehouse);
+  EXPECT_EQ(second.size(), 32u) << second;
+  EXPECT_NE(second, first);
+  EXPECT_EQ(EpochOrError(**warehouse), second);
+}
+
+TEST(SqliteWarehouseTest, DeletedFileIsNoticedReopenedAndHasANewEpoch) {
+  TempDir dir;
+  const fs::path path = dir.path() / "metrics.db";
+  auto warehouse = SqliteWarehouse::Open(path.string());
+  ASSERT_TRUE(warehouse.ok()) << warehouse.status().message();
+  ASSERT_TRUE((*warehouse)->Record(SomeRow()).ok());
+  const std::string first = EpochOrError(**warehouse);
+  ASSERT_TRUE(fs::remove(path));
+
+  Status probe = (*warehouse)->Probe();
+  EXPECT_TRUE(probe.ok()) << probe.message();
+  EXPECT_TRUE(fs::exists(path));
+  const std::string second = EpochOrError(**warehouse);
+  EXPECT_EQ(second.size(), 32u) << second;
+  EXPECT_NE(second, first);
+  Result<bool> written = (*warehouse)->Record(SomeRow());  // into the new file
+  ASSERT_TRUE(written.ok()) << written.status().message();
+  EXPECT_TRUE(*written);
+  auto reopened = SqliteWarehouse::Open(path.string());
+  ASSERT_TRUE(reopened.ok()) << reopened.status().message();
+  EXPECT_EQ(EpochOrError(**reopened), second);
+  EXPECT_FALSE(*(*reopened)->Record(SomeRow()));
+}
+
+TEST(SqliteWarehouseTest, FileReplacedByAnotherDatabaseIsReopenedWithItsEpoch) {
+  TempDir dir;
+  const fs::path path = dir.path() / "metrics.db";
+  const fs::path restored = dir.path() / "restored.db";
+  std::string restored_epoch;
+  {
+    auto backup = SqliteWarehouse::Open(restored.string());
+    ASSERT_TRUE(backup.ok()) << backup.status().message();
+    restored_epoch = EpochOrError(**backup);
+  }
+  auto warehouse = SqliteWarehouse::Open(path.string());
+  ASSERT_TRUE(warehouse.ok()) << warehouse.status().message();
+  const std::string first = EpochOrError(**warehouse);
+  // The old file's -wal (SQLite does not checkpoint a moved file on close) must not be replayed
+  // into the file that replaced it.
+  ASSERT_TRUE((*warehouse)->Record(SomeRow()).ok());
+  fs::rename(restored, path);
+  EXPECT_EQ(EpochOrError(**warehouse), restored_epoch);
+  EXPECT_NE(restored_epoch, first);
+  Status probe = (*warehouse)->Probe();
+  EXPECT_TRUE(probe.ok()) << probe.message();
+  EXPECT_EQ(QueryInt(path, "SELECT COUNT(*) FROM job_metrics"), 0);
+  EXPECT_EQ(QueryInt(path,
+                     "SELECT COUNT(*) FROM pragma_integrity_check "
+                     "WHERE integrity_check <> 'ok'"),
+            0);
+}
+
+TEST(SqliteWarehouseTest, ProbeOfACorruptTableIsInternalWhereSelectOnePasses) {
+  TempDir dir;
+  const fs::path path = dir.path() / "metrics.db";
+  ASSERT_TRUE(SqliteWarehouse::Open(path.string()).ok());
+  ExecSql(path, "PRAGMA wal_checkpoint(TRUNCATE)");
+  const int64_t page_size = QueryInt(path, "PRAGMA page_size");
+  const int64_t root = QueryInt(path,
+                                "SELECT rootpage FROM sqlite_schema "
+                                "WHERE name = 'buildtrace_meta'");
+  ASSERT_GT(root, 1);
+  {
+    std::fstream file(path, std::ios::in | std::ios::out | std::ios::binary);
+    file.seekp((root - 1) * page_size);
+    const std::string garbage(static_cast<size_t>(page_size), '\xA5');
+    file.write(garbage.data(), static_cast<std::streamsize>(garbage.size()));
+  }
+  EXPECT_EQ(QueryInt(path, "SELECT 1"), 1);  // what Probe used to check
+  auto warehouse = SqliteWarehouse::Open(path.string());
+  ASSERT_TRUE(warehouse.ok()) << warehouse.status().message();
+  Status probe = (*warehouse)->Probe();
+  EXPECT_EQ(probe.code(), StatusCode::kInternal) << probe.message();
+  EXPECT_THAT(probe.message(), HasSubstr("sqlite warehouse " + path.string() + ": probe: "));
+  EXPECT_THAT(probe.message(), HasSubstr("malformed"));
+  EXPECT_EQ((*warehouse)->Epoch().status().code(), StatusCode::kInternal);
 }
 
 }  // namespace
