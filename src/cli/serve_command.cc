@@ -19,6 +19,7 @@
 #include "service/deadline_warehouse.h"
 #include "service/log.h"
 #include "service/metrics_outbox.h"
+#include "warehouse/reopening_warehouse.h"
 
 namespace buildtrace {
 namespace {
@@ -100,11 +101,29 @@ int RunServe(const ServeOptions& options) {
     std::fprintf(stderr, "buildtrace serve: %s\n", store.status().message().c_str());
     return 1;
   }
-  auto warehouse = registry.OpenWarehouse(warehouse_url);
-  if (!warehouse.ok()) {
-    std::fprintf(stderr, "buildtrace serve: %s\n", warehouse.status().message().c_str());
+  // A warehouse that cannot be opened (locked, not a database, its server down) does not stop
+  // the service: jobs are stored, rows wait in the outbox, /readyz says "degraded", and the open
+  // is retried. Only a URL that cannot work (malformed, unknown scheme, a newer schema) is fatal.
+  auto first = std::make_shared<Result<std::unique_ptr<MetricsWarehouse>>>(
+      registry.OpenWarehouse(warehouse_url));
+  if (!first->ok() && first->status().code() == StatusCode::kInvalidArgument) {
+    std::fprintf(stderr, "buildtrace serve: %s\n", first->status().message().c_str());
     return 1;
   }
+  if (!first->ok()) {
+    LogError("starting without the warehouse: " + first->status().message() +
+             "; jobs are stored and metrics rows wait in the outbox until it opens (retried "
+             "every 5 s)");
+  }
+  auto warehouse = std::make_unique<ReopeningWarehouse>(
+      warehouse_url, [&registry, &warehouse_url, first]() mutable {
+        if (first) {
+          Result<std::unique_ptr<MetricsWarehouse>> opened = std::move(*first);
+          first.reset();
+          return opened;
+        }
+        return registry.OpenWarehouse(warehouse_url);
+      });
   OutboxOptions outbox_options;
   outbox_options.initial_backoff = std::chrono::milliseconds(options.outbox_retry_initial_ms);
   outbox_options.max_backoff = std::chrono::milliseconds(
@@ -113,7 +132,7 @@ int RunServe(const ServeOptions& options) {
   // Every warehouse call made for a request (and by the outbox) answers within its deadline, so
   // a locked or frozen warehouse never holds the threads that serve other requests.
   DeadlineWarehouse bounded_warehouse(
-      **warehouse, {.call = std::chrono::milliseconds(options.warehouse_timeout_ms)});
+      *warehouse, {.call = std::chrono::milliseconds(options.warehouse_timeout_ms)});
   MetricsOutbox outbox(**store, bounded_warehouse, outbox_options, NowMs);
   ResponseCounters responses;
   Api api(ApiContext{**store, bounded_warehouse, options.limits, NowMs, options.max_body_bytes,
@@ -144,7 +163,7 @@ int RunServe(const ServeOptions& options) {
   // Tests and scripts read this line to learn the port when --port 0 was given.
   std::printf("buildtrace listening on http://%s:%u (store %s, warehouse %s)\n",
               options.host.c_str(), static_cast<unsigned>(server.port()),
-              (*store)->Describe().c_str(), (*warehouse)->Describe().c_str());
+              (*store)->Describe().c_str(), warehouse->Describe().c_str());
   std::fflush(stdout);
   // How many tokens, never which: the file holds only hashes, but they stay out of logs too.
   LogInfo(*access ? "access control: " + std::to_string((*access)->tokens().size()) +

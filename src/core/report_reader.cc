@@ -192,7 +192,7 @@ bool ReadMember(std::string_view key, od::value v, Report& r) {
 
 }  // namespace
 
-Result<Report> ParseReportJson(const std::string& json) {
+Result<Report> ParseReportJson(const std::string& json, std::string* recorded_in) {
   od::parser parser;
   od::document doc;
   if (json.capacity() - json.size() < simdjson::SIMDJSON_PADDING) {
@@ -206,7 +206,12 @@ Result<Report> ParseReportJson(const std::string& json) {
     std::string_view key;
     if (field.unescaped_key().get(key)) return Bad("a key");
     od::value v;
-    if (field.value().get(v) || !ReadMember(key, v, r)) return Bad(key);
+    if (field.value().get(v)) return Bad(key);
+    if (key == "recorded_in") {
+      if (recorded_in != nullptr && !ReadString(v, *recorded_in)) return Bad(key);
+      continue;
+    }
+    if (!ReadMember(key, v, r)) return Bad(key);
   }
   if (r.job.job_id < 1) return Bad("job_id");
   if (r.job.project.empty()) return Bad("project");

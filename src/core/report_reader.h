@@ -13,7 +13,9 @@ namespace buildtrace {
 // Parses `json` (with at least simdjson's padding of spare capacity; a string read from a
 // StateStore has it). kInvalidArgument naming the first field that is missing or of the wrong
 // type. RenderReportJson(ParseReportJson(RenderReportJson(r))) == RenderReportJson(r).
-Result<Report> ParseReportJson(const std::string& json);
+// `recorded_in`, when given, receives the member "recorded_in" that a kept comparison carries (the
+// warehouse epoch its row was recorded in; see service/report_service.h), "" when absent.
+Result<Report> ParseReportJson(const std::string& json, std::string* recorded_in = nullptr);
 
 // True if `kept` holds everything a report with list limit `limit` shows: its lists were cut at
 // `limit` or later, or not cut at all.

@@ -19,4 +19,9 @@ Status DeadlineWarehouse::Probe() {
                            Describe() + ": probe");
 }
 
+Result<std::string> DeadlineWarehouse::Epoch() {
+  return pool_.Run<Result<std::string>>([this] { return inner_.Epoch(); }, deadlines_.call,
+                                        Describe() + ": epoch");
+}
+
 }  // namespace buildtrace

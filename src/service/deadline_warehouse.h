@@ -28,6 +28,7 @@ class DeadlineWarehouse : public MetricsWarehouse {
   Result<bool> Record(const MetricsRow& row) override;
   Result<LatencyStats> Latency(const LatencyQuery& query) override;
   Status Probe() override;
+  Result<std::string> Epoch() override;
   std::string Describe() const override { return inner_.Describe(); }
 
  private:

@@ -30,6 +30,7 @@ class GatedWarehouse : public MetricsWarehouse {
     return LatencyStats{3, {1.5, std::nullopt}};
   }
   Status Probe() override { return Internal("probe says no"); }
+  Result<std::string> Epoch() override { return std::string("epoch-1"); }
   std::string Describe() const override { return "gated://w"; }
 
   void Open() {
@@ -72,6 +73,7 @@ TEST(DeadlineWarehouseTest, AnswersPassThrough) {
   EXPECT_EQ(stats->values[0], 1.5);
   EXPECT_EQ(warehouse.Probe().code(), StatusCode::kInternal);
   EXPECT_EQ(warehouse.Probe().message(), "probe says no");
+  EXPECT_EQ(*warehouse.Epoch(), "epoch-1");
   EXPECT_EQ(warehouse.Describe(), "gated://w");
 }
 

@@ -4,6 +4,7 @@
 #include <algorithm>
 #include <future>
 
+#include "core/json_writer.h"
 #include "core/report_reader.h"
 #include "core/timestamp.h"
 #include "service/log.h"
@@ -101,12 +102,13 @@ Result<Report> ReportService::Build(const ReportRequest& request) {
   return report;
 }
 
-Result<std::optional<Report>> ReportService::ReadKept(const std::string& name,
-                                                     const ReportRequest& request,
-                                                     const BaseSelection& base) {
+Result<std::optional<KeptReport>> ReportService::ReadKept(const std::string& name,
+                                                         const ReportRequest& request,
+                                                         const BaseSelection& base) {
   Result<std::string> kept = jobs_.store().Read(name);
-  if (!kept.ok()) return std::optional<Report>();
-  Result<Report> report = ParseReportJson(*kept);
+  if (!kept.ok()) return std::optional<KeptReport>();
+  KeptReport out;
+  Result<Report> report = ParseReportJson(*kept, &out.recorded_in);
   std::string problem = report.ok() ? "" : report.status().message();
   if (report.ok() && (report->job.job_id != request.job_id ||
                       report->job.project != request.project ||
@@ -118,7 +120,54 @@ Result<std::optional<Report>> ReportService::ReadKept(const std::string& name,
                                   " is corrupt: " + problem +
                                   "; delete it and it is computed again"));
   }
-  return std::optional<Report>(std::move(*report));
+  out.report = std::move(*report);
+  return std::optional<KeptReport>(std::move(out));
+}
+
+std::optional<std::string> ReportService::CurrentEpoch() {
+  constexpr auto kEpochReuse = std::chrono::seconds(2);
+  const auto now = std::chrono::steady_clock::now();
+  std::unique_lock lock(epoch_mutex_);
+  if (epoch_ && now - epoch_checked_ < kEpochReuse) return epoch_;
+  lock.unlock();
+  Result<std::string> epoch = warehouse_.Epoch();
+  lock.lock();
+  epoch_checked_ = now;
+  if (!epoch.ok()) return epoch_;  // unreachable: the last one known, if any
+  if (epoch_ && *epoch_ != *epoch) {
+    LogWarning("the warehouse " + warehouse_.Describe() + " lost its rows (its epoch changed from " +
+               *epoch_ + " to " + *epoch +
+               "); rows are recorded again as their reports are read; run `buildtrace "
+               "rebuild-metrics` to restore every row now");
+  }
+  if (epoch_ != *epoch) rerecorded_.clear();
+  epoch_ = *epoch;
+  return epoch_;
+}
+
+WarehouseOutcome ReportService::RecordKept(const std::string& name, const KeptReport& kept) {
+  const std::optional<std::string> epoch = CurrentEpoch();
+  const WarehouseOutcome trusted{
+      "recorded", false,
+      "metrics row already in " + warehouse_.Describe() + " from an earlier report"};
+  if (epoch && kept.recorded_in == *epoch) return trusted;
+  {
+    std::lock_guard lock(epoch_mutex_);
+    if (epoch && epoch_ == epoch && rerecorded_.contains(name)) return trusted;
+  }
+  // Recorded under another epoch (or before epochs were kept): the warehouse may have lost the
+  // row since. Writing it again is harmless, since the warehouse keeps a key once.
+  WarehouseOutcome outcome = Record(kept.report);
+  if (outcome.status == "recorded" && epoch) {
+    std::lock_guard lock(epoch_mutex_);
+    if (rerecorded_.size() >= kMaxRerecorded) rerecorded_.clear();
+    if (epoch_ == epoch) rerecorded_.insert(name);
+  }
+  if (outcome.inserted) {
+    outcome.message = "metrics row written again to " + warehouse_.Describe() +
+                      ", which had lost it since an earlier report";
+  }
+  return outcome;
 }
 
 Result<std::string> ReportService::Render(const ReportRequest& request, ReportFormat format) {
@@ -129,13 +178,11 @@ Result<std::string> ReportService::Render(const ReportRequest& request, ReportFo
   const bool keep = !base->explicit_base;
   const std::string name = keep ? KeptReportName(request.project, request.job_id, *base) : "";
   if (keep) {
-    Result<std::optional<Report>> kept = ReadKept(name, request, *base);
+    Result<std::optional<KeptReport>> kept = ReadKept(name, request, *base);
     if (!kept.ok()) return kept.status();
-    if (*kept && CanDeriveReport(**kept, request.limit)) {
-      Report report = DeriveReport(**kept, request.limit);
-      report.warehouse = WarehouseOutcome{
-          "recorded", false,
-          "metrics row already in " + warehouse_.Describe() + " from an earlier report"};
+    if (*kept && CanDeriveReport((*kept)->report, request.limit)) {
+      Report report = DeriveReport((*kept)->report, request.limit);
+      report.warehouse = RecordKept(name, **kept);
       return RenderReport(report, format);
     }
   }
@@ -143,18 +190,30 @@ Result<std::string> ReportService::Render(const ReportRequest& request, ReportFo
   if (keep) computed.limit = std::max(request.limit, kKeptReportLimit);
   Result<Report> report = Compute(computed, std::move(*base));
   if (!report.ok()) return report.status();
+  const std::optional<std::string> epoch = keep ? CurrentEpoch() : std::nullopt;
   const WarehouseOutcome outcome = Record(*report);
-  if (keep && outcome.status == "recorded") {
-    Status kept = jobs_.store().CreateIfAbsent(
-        name, RenderReportJson(DeriveReport(*report, kKeptReportLimit)));
-    if (!kept.ok() && kept.code() != StatusCode::kAlreadyExists) {
-      LogWarning("report not kept for later requests: " + kept.message());
-    }
-  }
+  if (keep && outcome.status == "recorded") Keep(name, *report, epoch);
   Report answer = computed.limit == request.limit ? std::move(*report)
                                                   : DeriveReport(*report, request.limit);
   answer.warehouse = outcome;
   return RenderReport(answer, format);
+}
+
+void ReportService::Keep(const std::string& name, const Report& report,
+                         const std::optional<std::string>& epoch) {
+  std::string kept = RenderReportJson(DeriveReport(report, kKeptReportLimit));
+  if (epoch) {
+    // "...}\n" -> "...,"recorded_in":"<epoch>"}\n": the epoch the row was recorded in.
+    kept.resize(kept.size() - 2);
+    JsonWriter w(kept);
+    kept.push_back(',');
+    w.Key("recorded_in").String(*epoch);
+    kept.append("}\n");
+  }
+  Status stored = jobs_.store().CreateIfAbsent(name, kept);
+  if (!stored.ok() && stored.code() != StatusCode::kAlreadyExists) {
+    LogWarning("report not kept for later requests: " + stored.message());
+  }
 }
 
 WarehouseOutcome ReportService::Record(const Report& report) {

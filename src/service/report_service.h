@@ -7,9 +7,12 @@
 // Never computes a report on partial data: a store error is returned as is.
 #pragma once
 
+#include <chrono>
 #include <cstdint>
+#include <mutex>
 #include <optional>
 #include <string>
+#include <unordered_set>
 
 #include "core/report.h"
 #include "service/job_repository.h"
@@ -51,14 +54,36 @@ class ReportService {
   Result<BaseSelection> ChooseBase(const ReportRequest& request);
   Result<Report> Compute(const ReportRequest& request, BaseSelection base);
   WarehouseOutcome Record(const Report& report);
+  struct KeptReport {
+    Report report;
+    std::string recorded_in;  // the warehouse epoch its row was recorded in; "" if not known
+  };
   // The kept comparison `name`: nullopt when there is none (or it cannot be read now: the report
   // is then computed); kInternal "corrupt_object" when it does not parse or is another job's.
-  Result<std::optional<Report>> ReadKept(const std::string& name, const ReportRequest& request,
-                                         const BaseSelection& base);
+  Result<std::optional<KeptReport>> ReadKept(const std::string& name,
+                                             const ReportRequest& request,
+                                             const BaseSelection& base);
+  // Keeps `report` (cut at kKeptReportLimit) as `name`, with the epoch its row was recorded in.
+  void Keep(const std::string& name, const Report& report,
+            const std::optional<std::string>& epoch);
+  // The warehouse section of a kept comparison's report: "recorded" when its row was recorded in
+  // the warehouse's current epoch (or this process wrote it again since); otherwise the row is
+  // recorded again (the warehouse lost its rows, or the comparison predates epochs).
+  WarehouseOutcome RecordKept(const std::string& name, const KeptReport& kept);
+  // The warehouse's epoch, asked at most every 2 s; the last one known while it cannot be
+  // reached; nullopt when none is known. Logs when it changes.
+  std::optional<std::string> CurrentEpoch();
 
   JobRepository& jobs_;
   MetricsWarehouse& warehouse_;
   MetricsOutbox* outbox_;
+
+  static constexpr size_t kMaxRerecorded = 100'000;
+  std::mutex epoch_mutex_;
+  std::optional<std::string> epoch_;                      // guarded by epoch_mutex_
+  std::chrono::steady_clock::time_point epoch_checked_;  // guarded by epoch_mutex_
+  // Kept comparisons whose rows this process recorded again in epoch_.
+  std::unordered_set<std::string> rerecorded_;  // guarded by epoch_mutex_
 };
 
 // Kept comparisons list at most this many IDs per kind (the default limit): a report with a
@@ -70,7 +95,9 @@ inline constexpr size_t kKeptReportLimit = 1000;
 // holding the JSON report (without its warehouse section) at limit kKeptReportLimit. The base
 // and what lineage skipped are in the name, so a kept comparison is never served for a different
 // lineage: jobs are never deleted, so the set of failed jobs skipped between a job and its base
-// only grows, and its size names it. (Earlier versions also kept "-e" explicit-base, ".txt" and
+// only grows, and its size names it. The object also carries "recorded_in", the warehouse epoch
+// its row was recorded in (MetricsWarehouse::Epoch), so that a warehouse that lost its rows
+// since gets them again as their reports are read. (Earlier versions also kept "-e" explicit-base, ".txt" and
 // other-limit variants under the same folder; they are no longer read or written.)
 std::string KeptReportName(std::string_view project, int64_t job_id, const BaseSelection& base);
 
