@@ -7,6 +7,7 @@
 #include <stdlib.h>
 #include <sys/stat.h>
 
+#include <chrono>
 #include <filesystem>
 #include <fstream>
 #include <memory>
@@ -142,19 +143,26 @@ TEST_F(FileStateStoreTest, ObjectsAreFilesUnderTheRoot) {
                 fs::perms::others_read);
 }
 
-TEST_F(FileStateStoreTest, OpenRemovesStrayTempFilesAndKeepsObjects) {
+// Old-format names (".tmp-<hex>~") carry no writer, so only their age lets Open remove them.
+TEST_F(FileStateStoreTest, OpenRemovesOldStrayTempFilesAndKeepsObjects) {
   std::unique_ptr<FileStateStore> store = OpenOk(folder_);
   ASSERT_NE(store, nullptr);
   ASSERT_TRUE(store->CreateIfAbsent("jobs/a/1.json", "one").ok());
   ASSERT_TRUE(store->CreateIfAbsent("jobs/.tmp-but-an-object", "kept").ok());
-  WriteFile(folder_ + "/.tmp-00000000deadbeef~", "partial");
-  WriteFile(folder_ + "/jobs/a/.tmp-0123456789abcdef~", "partial");
-  WriteFile(folder_ + "/jobs/a/deep/.tmp-fedcba9876543210~", "partial");
+  const auto two_hours_ago = fs::file_time_type::clock::now() - std::chrono::hours(2);
+  for (const char* temp : {"/.tmp-00000000deadbeef~", "/jobs/a/.tmp-0123456789abcdef~",
+                           "/jobs/a/deep/.tmp-fedcba9876543210~"}) {
+    WriteFile(folder_ + temp, "partial");
+    fs::last_write_time(folder_ + temp, two_hours_ago);
+  }
+  fs::last_write_time(folder_ + "/jobs/.tmp-but-an-object", two_hours_ago);
+  WriteFile(folder_ + "/jobs/.tmp-0000000000000001~", "young, writer unknown");
   store.reset();
 
   store = OpenOk(folder_);
   ASSERT_NE(store, nullptr);
-  EXPECT_EQ(FilesBelow(folder_), (Names{"jobs/.tmp-but-an-object", "jobs/a/1.json"}));
+  EXPECT_EQ(FilesBelow(folder_), (Names{"jobs/.tmp-0000000000000001~", "jobs/.tmp-but-an-object",
+                                        "jobs/a/1.json"}));
   Result<std::string> read = store->Read("jobs/a/1.json");
   ASSERT_TRUE(read.ok()) << read.status().message();
   EXPECT_EQ(*read, "one");
