@@ -1,7 +1,6 @@
 // The backend registry and the built-in backends.
 #include "backends/registry.h"
 
-
 #include "cloud/google_auth.h"
 #include "store/file_state_store.h"
 #include "store/gcs_state_store.h"
@@ -65,13 +64,35 @@ Result<std::unique_ptr<Interface>> AsInterface(Result<std::unique_ptr<Backend>> 
   return std::unique_ptr<Interface>(std::move(*opened));
 }
 
+// file:///path?min-free=<bytes, or with KiB, MiB or GiB>.
+Result<std::unique_ptr<FileStateStore>> OpenFileStore(const BackendUrl& url) {
+  Result<UrlQuery> query = SplitQuery(url);
+  if (!query.ok()) return query.status();
+  FileStoreOptions options;
+  for (const auto& [name, value] : query->parameters) {
+    if (name != "min-free") {
+      return InvalidArgument("store URL \"" + url.text + "\" has an unknown parameter " + name +
+                             "; file:// takes only min-free");
+    }
+    const std::optional<uint64_t> bytes = ParseByteCount(value);
+    if (!bytes) {
+      return InvalidArgument("store URL \"" + url.text + "\": min-free=" + value +
+                             " is not a byte count; write a whole number of bytes, optionally "
+                             "followed by KiB, MiB or GiB, e.g. min-free=512MiB (0 turns the "
+                             "check off)");
+    }
+    options.min_free_bytes = *bytes;
+  }
+  Result<std::string> path = LocalPathOf(query->without_query);
+  if (!path.ok()) return path.status();
+  return FileStateStore::Open(*path, std::move(options));
+}
+
 }  // namespace
 
 void RegisterBuiltinBackends(BackendRegistry& registry) {
   registry.RegisterStore("file", [](const BackendUrl& url) -> Result<std::unique_ptr<StateStore>> {
-    Result<std::string> path = LocalPathOf(url);
-    if (!path.ok()) return path.status();
-    return AsInterface<StateStore>(FileStateStore::Open(*path));
+    return AsInterface<StateStore>(OpenFileStore(url));
   });
   registry.RegisterStore("s3", [](const BackendUrl& url) -> Result<std::unique_ptr<StateStore>> {
     Result<S3Credentials> credentials = S3CredentialsFromEnvironment();
