@@ -102,8 +102,10 @@ int Fd::Close() {
 Fd OpenFolderBeneath(int root_fd, std::string_view path, Resolution resolution) {
   if (resolution == Resolution::kOpenat2 && !openat2_missing.load(std::memory_order_relaxed)) {
     Fd dir = Openat2(root_fd, path);
-    if (dir.valid() || errno != ENOSYS) return dir;
-    openat2_missing.store(true, std::memory_order_relaxed);
+    // ENOTDIR may also mean a symlink in last place (O_DIRECTORY is checked first): the walk
+    // tells which.
+    if (dir.valid() || (errno != ENOSYS && errno != ENOTDIR)) return dir;
+    if (errno == ENOSYS) openat2_missing.store(true, std::memory_order_relaxed);
   }
   bool made = false;
   return Walk(root_fd, path, /*make=*/false, made);
