@@ -293,6 +293,24 @@ Result<std::string> FileStateStore::Read(std::string_view name) {
   if (!IsValidObjectName(name)) {
     return InvalidArgument(ErrorPrefix("read", name) + std::string(kNameRule));
   }
+  struct stat info {};
+  Result<Fd> file = OpenObject(name, info);
+  if (!file.ok()) return file.status();
+  std::string bytes;
+  bytes.reserve(static_cast<size_t>(info.st_size) + kReadPadding);
+  bytes.resize(static_cast<size_t>(info.st_size));
+  size_t done = 0;
+  while (done < bytes.size()) {
+    const ssize_t n = ::read(file->get(), bytes.data() + done, bytes.size() - done);
+    if (n < 0 && errno == EINTR) continue;
+    if (n < 0) return Unavailable(ErrorPrefix("read", name) + ErrnoText(errno));
+    if (n == 0) return Internal(ErrorPrefix("read", name) + "file shrank while being read");
+    done += static_cast<size_t>(n);
+  }
+  return bytes;
+}
+
+Result<Fd> FileStateStore::OpenObject(std::string_view name, struct stat& info) const {
   const Status not_found =
       NotFound("file store " + root_ + ": object " + std::string(name) + " not found");
   const auto [folder, file_name] = SplitName(name);
@@ -304,7 +322,6 @@ Result<std::string> FileStateStore::Read(std::string_view name) {
   if (!dir.valid() && errno == ELOOP) return Refused("read", name, kBelowSymlink);
   if (!dir.valid()) return Unavailable(ErrorPrefix("read", name) + ErrnoText(errno));
   // Look before opening: opening a FIFO could block, opening a device could do anything.
-  struct stat info {};
   if (const int err = StatEntry(dir.get(), file_name, info); err != 0) {
     if (err == ENOENT || err == ENAMETOOLONG) return not_found;
     return Unavailable(ErrorPrefix("read", name) + ErrnoText(err));
@@ -320,18 +337,7 @@ Result<std::string> FileStateStore::Read(std::string_view name) {
     return Unavailable(ErrorPrefix("read", name) + ErrnoText(errno));
   }
   if (!S_ISREG(info.st_mode)) return Refused("read", name, NotARegularFile(info.st_mode));
-  std::string bytes;
-  bytes.reserve(static_cast<size_t>(info.st_size) + kReadPadding);
-  bytes.resize(static_cast<size_t>(info.st_size));
-  size_t done = 0;
-  while (done < bytes.size()) {
-    const ssize_t n = ::read(file.get(), bytes.data() + done, bytes.size() - done);
-    if (n < 0 && errno == EINTR) continue;
-    if (n < 0) return Unavailable(ErrorPrefix("read", name) + ErrnoText(errno));
-    if (n == 0) return Internal(ErrorPrefix("read", name) + "file shrank while being read");
-    done += static_cast<size_t>(n);
-  }
-  return bytes;
+  return file;
 }
 
 Result<std::vector<std::string>> FileStateStore::List(std::string_view prefix) {

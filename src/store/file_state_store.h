@@ -6,6 +6,7 @@
 // Open() removes once their writer is gone.
 #pragma once
 
+#include <sys/stat.h>
 #include <sys/types.h>
 
 #include <chrono>
@@ -112,6 +113,9 @@ class FileStateStore : public StateStore {
   Status WriteTemp(const ObjectToCreate& object, PendingCreate& pending) const;
   // Renames the flushed temporary file into place, unless `sync_err` says the flush failed.
   Status Commit(std::string_view name, int sync_err, PendingCreate& pending) const;
+  // Opens the regular file of object `name` for reading and fills `info` (its fstat); kNotFound,
+  // kInternal (refused) or kUnavailable as Read returns them.
+  Result<Fd> OpenObject(std::string_view name, struct stat& info) const;
   Status CheckFreeSpace() const;
   Status ProbeCreateAndDelete() const;
   Status RemoveAbandonedTempFiles() const;
