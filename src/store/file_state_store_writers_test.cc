@@ -92,6 +92,27 @@ class FileStoreWritersTest : public FileStateStoreTest {
   }
 };
 
+TEST(WriterIdentityTest, TempNamesRoundTripAndOtherNamesCarryNoWriter) {
+  const WriterIdentity writer{"00112233aabb", 4242, 987654321};
+  const std::string name = TempFileName(writer, 0xfeedULL);
+  EXPECT_EQ(name, ".tmp-00112233aabb-4242-987654321-000000000000feed~");
+  const std::optional<WriterIdentity> parsed = WriterOfTempFile(name);
+  ASSERT_TRUE(parsed.has_value());
+  EXPECT_EQ(parsed->host, writer.host);
+  EXPECT_EQ(parsed->pid, writer.pid);
+  EXPECT_EQ(parsed->start_time, writer.start_time);
+  for (const char* other :
+       {".tmp-00000000deadbeef~", ".tmp-00112233aabb-4242-987654321-000000000000feed",
+        ".tmp-00112233AABB-4242-987654321-000000000000feed~",
+        ".tmp-00112233aabb-0-987654321-000000000000feed~",
+        ".tmp-00112233aabb-42x-987654321-000000000000feed~",
+        ".tmp-00112233aabb-4242-987654321-000000000000feed-1~", "jobs.json"}) {
+    EXPECT_FALSE(WriterOfTempFile(other).has_value()) << other;
+  }
+  EXPECT_TRUE(IsTempFileName(".tmp-00000000deadbeef~"));
+  EXPECT_FALSE(IsTempFileName(".tmp-but-an-object"));
+}
+
 TEST_F(FileStoreWritersTest, TempNamesCarryThisWritersIdentity) {
   FlushHook hook;
   Names seen;
