@@ -3,8 +3,12 @@
 // these URLs (they come from the environment), so a URL can be logged as it is.
 #pragma once
 
+#include <cstdint>
+#include <optional>
 #include <string>
 #include <string_view>
+#include <utility>
+#include <vector>
 
 #include "core/status.h"
 
@@ -24,5 +28,20 @@ Result<BackendUrl> ParseBackendUrl(std::string_view url);
 // the working directory). kInvalidArgument, naming the URL, for an empty path or one with a
 // query or fragment.
 Result<std::string> LocalPathOf(const BackendUrl& url);
+
+// A URL split at its first '?': the URL before it (`text` stays the whole URL, for messages) and
+// its name=value parameters, in order, taken as written (no percent-decoding).
+struct UrlQuery {
+  BackendUrl without_query;
+  std::vector<std::pair<std::string, std::string>> parameters;
+};
+
+// kInvalidArgument, naming the URL, for a fragment ('#'), a parameter with no '=' or an empty
+// name or value, or a name given twice. A URL without '?' has no parameters.
+Result<UrlQuery> SplitQuery(const BackendUrl& url);
+
+// A byte count: decimal digits, optionally followed by KiB, MiB or GiB (powers of 1024), e.g.
+// "1048576", "512KiB", "256MiB", "2GiB". nullopt for anything else or above 2^64-1 bytes.
+std::optional<uint64_t> ParseByteCount(std::string_view text);
 
 }  // namespace buildtrace

@@ -71,49 +71,61 @@ Result<std::unique_ptr<Interface>> AsInterface(Result<std::unique_ptr<Backend>> 
 
 constexpr int64_t kMaxBusyTimeoutMs = 600'000;
 
-// The busy timeout of "busy-timeout-ms=N", the one parameter a sqlite:// URL takes.
-Result<std::chrono::milliseconds> ParseSqliteQuery(const std::string& url, std::string_view query) {
-  constexpr std::string_view kName = "busy-timeout-ms=";
-  auto invalid = [&](const std::string& why) {
-    return InvalidArgument("backend URL \"" + url + "\": " + why);
-  };
-  if (!query.starts_with(kName)) {
-    return invalid(
-        "sqlite:// takes only the parameter busy-timeout-ms (e.g. ?busy-timeout-ms=5000)");
-  }
-  const std::string_view digits = query.substr(kName.size());
-  int64_t value = -1;
-  const auto [end, ec] = std::from_chars(digits.data(), digits.data() + digits.size(), value);
-  if (digits.empty() || ec != std::errc() || end != digits.data() + digits.size() || value < 0 ||
-      value > kMaxBusyTimeoutMs) {
-    return invalid("busy-timeout-ms must be a number of milliseconds from 0 to 600000");
-  }
-  return std::chrono::milliseconds(value);
-}
-
 // "sqlite://PATH[?busy-timeout-ms=N]" (5000 ms when not given).
 Result<std::unique_ptr<MetricsWarehouse>> OpenSqliteWarehouse(const BackendUrl& url) {
-  BackendUrl location = url;
+  Result<UrlQuery> query = SplitQuery(url);
+  if (!query.ok()) return query.status();
   std::chrono::milliseconds busy_timeout = SqliteWarehouse::kDefaultBusyTimeout;
-  if (const size_t question = url.rest.find('?'); question != std::string::npos) {
-    location.rest = url.rest.substr(0, question);
-    Result<std::chrono::milliseconds> parsed =
-        ParseSqliteQuery(url.text, std::string_view(url.rest).substr(question + 1));
-    if (!parsed.ok()) return parsed.status();
-    busy_timeout = *parsed;
+  for (const auto& [name, value] : query->parameters) {
+    if (name != "busy-timeout-ms") {
+      return InvalidArgument("warehouse URL \"" + url.text + "\" has an unknown parameter " +
+                             name + "; sqlite:// takes only busy-timeout-ms (e.g. "
+                             "?busy-timeout-ms=5000)");
+    }
+    int64_t ms = -1;
+    const auto [end, ec] = std::from_chars(value.data(), value.data() + value.size(), ms);
+    if (ec != std::errc() || end != value.data() + value.size() || ms < 0 ||
+        ms > kMaxBusyTimeoutMs) {
+      return InvalidArgument("warehouse URL \"" + url.text +
+                             "\": busy-timeout-ms must be a number of milliseconds from 0 to "
+                             "600000");
+    }
+    busy_timeout = std::chrono::milliseconds(ms);
   }
-  Result<std::string> path = LocalPathOf(location);
+  Result<std::string> path = LocalPathOf(query->without_query);
   if (!path.ok()) return path.status();
   return AsInterface<MetricsWarehouse>(SqliteWarehouse::Open(*path, busy_timeout));
+}
+
+// file:///path?min-free=<bytes, or with KiB, MiB or GiB>.
+Result<std::unique_ptr<FileStateStore>> OpenFileStore(const BackendUrl& url) {
+  Result<UrlQuery> query = SplitQuery(url);
+  if (!query.ok()) return query.status();
+  FileStoreOptions options;
+  for (const auto& [name, value] : query->parameters) {
+    if (name != "min-free") {
+      return InvalidArgument("store URL \"" + url.text + "\" has an unknown parameter " + name +
+                             "; file:// takes only min-free");
+    }
+    const std::optional<uint64_t> bytes = ParseByteCount(value);
+    if (!bytes) {
+      return InvalidArgument("store URL \"" + url.text + "\": min-free=" + value +
+                             " is not a byte count; write a whole number of bytes, optionally "
+                             "followed by KiB, MiB or GiB, e.g. min-free=512MiB (0 turns the "
+                             "check off)");
+    }
+    options.min_free_bytes = *bytes;
+  }
+  Result<std::string> path = LocalPathOf(query->without_query);
+  if (!path.ok()) return path.status();
+  return FileStateStore::Open(*path, std::move(options));
 }
 
 }  // namespace
 
 void RegisterBuiltinBackends(BackendRegistry& registry) {
   registry.RegisterStore("file", [](const BackendUrl& url) -> Result<std::unique_ptr<StateStore>> {
-    Result<std::string> path = LocalPathOf(url);
-    if (!path.ok()) return path.status();
-    return AsInterface<StateStore>(FileStateStore::Open(*path));
+    return AsInterface<StateStore>(OpenFileStore(url));
   });
   registry.RegisterStore("s3", [](const BackendUrl& url) -> Result<std::unique_ptr<StateStore>> {
     Result<S3Credentials> credentials = S3CredentialsFromEnvironment();

@@ -11,6 +11,8 @@
 #include <fstream>
 #include <memory>
 #include <string>
+#include <utility>
+#include <vector>
 
 #include "backends/backend_url.h"
 #include "warehouse/sqlite_warehouse.h"
@@ -227,6 +229,61 @@ TEST(LocalPathOfTest, ReadsAbsoluteLocalhostAndRelativePaths) {
     Result<std::string> local = LocalPathOf(Url(text));
     ASSERT_TRUE(local.ok()) << text << ": " << local.status().message();
     EXPECT_EQ(*local, path) << text;
+  }
+}
+
+TEST_F(RegistryTest, FileUrlTakesAFreeSpaceThresholdForProbe) {
+  auto store = registry_.OpenStore("file://" + folder_ + "/states?min-free=512MiB");
+  ASSERT_TRUE(store.ok()) << store.status().message();
+  EXPECT_EQ((*store)->Describe(), "file://" + folder_ + "/states?min-free=536870912");
+  EXPECT_TRUE(fs::is_directory(folder_ + "/states"));
+
+  // No disk holds 2^63 bytes free, so Probe must refuse and say why (Open does not check).
+  auto full = registry_.OpenStore("file://" + folder_ + "/full?min-free=8589934592GiB");
+  ASSERT_TRUE(full.ok()) << full.status().message();
+  const Status probe = (*full)->Probe();
+  EXPECT_EQ(probe.code(), StatusCode::kUnavailable);
+  EXPECT_THAT(probe.message(), HasSubstr("below the threshold of 9223372036854775808 bytes"));
+
+  auto off = registry_.OpenStore("file://" + folder_ + "/off?min-free=0");
+  ASSERT_TRUE(off.ok()) << off.status().message();
+  EXPECT_EQ((*off)->Describe(), "file://" + folder_ + "/off?min-free=0");
+  EXPECT_TRUE((*off)->Probe().ok());
+}
+
+TEST_F(RegistryTest, FileUrlWithABadMinFreeOrAnUnknownParameterIsInvalid) {
+  const std::vector<std::pair<std::string, std::string>> cases = {
+      {"?min-free=abc", "min-free=abc is not a byte count"},
+      {"?min-free=12TB", "min-free=12TB is not a byte count"},
+      {"?min-free=-1", "min-free=-1 is not a byte count"},
+      {"?min-free=1.5GiB", "min-free=1.5GiB is not a byte count"},
+      {"?min-free=18446744073709551616", "is not a byte count"},
+      {"?min-free=17179869184GiB", "is not a byte count"},
+      {"?min-free=", "has a parameter without a name or a value"},
+      {"?min-free=1&min-free=2", "gives parameter min-free twice"},
+      {"?timeout-ms=100", "has an unknown parameter timeout-ms; file:// takes only min-free"},
+      {"?min-free=1#x", "has a fragment"}};
+  for (const auto& [query, expected] : cases) {
+    const std::string url = "file://" + folder_ + "/states" + query;
+    SCOPED_TRACE(url);
+    auto store = registry_.OpenStore(url);
+    ASSERT_FALSE(store.ok());
+    EXPECT_EQ(store.status().code(), StatusCode::kInvalidArgument);
+    EXPECT_THAT(store.status().message(), HasSubstr("\"" + url + "\""));
+    EXPECT_THAT(store.status().message(), HasSubstr(expected));
+  }
+  EXPECT_FALSE(fs::exists(folder_ + "/states"));
+}
+
+TEST(ParseByteCountTest, TakesBytesOrBinarySuffixes) {
+  EXPECT_EQ(ParseByteCount("0"), 0u);
+  EXPECT_EQ(ParseByteCount("1048576"), 1048576u);
+  EXPECT_EQ(ParseByteCount("512KiB"), 512u << 10);
+  EXPECT_EQ(ParseByteCount("256MiB"), uint64_t{256} << 20);
+  EXPECT_EQ(ParseByteCount("2GiB"), uint64_t{2} << 30);
+  EXPECT_EQ(ParseByteCount("18446744073709551615"), UINT64_MAX);
+  for (const char* bad : {"", "MiB", "1 MiB", "1mib", "1MB", "+1", "0x10", "1KiBMiB", "1MiBKiB"}) {
+    EXPECT_EQ(ParseByteCount(bad), std::nullopt) << bad;
   }
 }
 

@@ -1,80 +1,54 @@
-// POSIX implementation of FileStateStore. Creation is write-temp, fsync, rename-without-replace,
-// fsync folders: the rename is the commit point, so concurrent creators of one name (threads or
-// processes) race only on it and exactly one wins.
+// POSIX implementation of FileStateStore. Creation is write-temp, flush, rename-without-replace,
+// flush: the rename is the commit point, so concurrent creators of one name (threads or
+// processes) race only on it and exactly one wins. Once renamed, an object is never taken back:
+// someone may already have found it. Paths are resolved by beneath.h, never through a symlink.
 #include "store/file_state_store.h"
 
 #include <fcntl.h>
 #include <sys/stat.h>
+#include <sys/statvfs.h>
 #include <unistd.h>
 
 #include <algorithm>
 #include <atomic>
 #include <cerrno>
-#include <cstdio>
 #include <filesystem>
 #include <optional>
 #include <random>
 #include <system_error>
 #include <utility>
 
+#include "store/writer_identity.h"
+
 namespace buildtrace {
 namespace {
 
 namespace fs = std::filesystem;
 
-// Temporary files are ".tmp-<16 hex digits>~". The '~' is not allowed in object names, so a
-// temporary file can never be mistaken for (and removed or hidden as) an object named ".tmp-...".
-constexpr std::string_view kTempPrefix = ".tmp-";
-constexpr std::string_view kTempSuffix = "~";
 constexpr int kTempNameAttempts = 8;
+// Not a valid object name (the '~'), so it never collides with an object nor shows in List.
+constexpr std::string_view kProbeFolder = ".probe~";
 constexpr std::string_view kNameRule =
     "invalid object name; use 1-512 bytes of [A-Za-z0-9._-] in '/'-separated parts, none of them "
     "empty, \".\" or \"..\"";
 
-bool IsTempFileName(std::string_view file_name) {
-  return file_name.starts_with(kTempPrefix) && file_name.ends_with(kTempSuffix);
+constexpr std::string_view kBelowSymlink = "a folder on its path is a symlink, not a folder";
+
+std::string NotARegularFile(mode_t mode) {
+  return "not a regular file but " + std::string(DescribeFileType(mode));
 }
 
 std::string ErrnoText(int err) { return std::generic_category().message(err); }
 
-// Owns a file descriptor.
-class Fd {
- public:
-  explicit Fd(int fd) : fd_(fd) {}
-  Fd(const Fd&) = delete;
-  Fd& operator=(const Fd&) = delete;
-  Fd(Fd&& other) noexcept : fd_(std::exchange(other.fd_, -1)) {}
-  Fd& operator=(Fd&& other) noexcept {
-    if (this != &other) {
-      Close();
-      fd_ = std::exchange(other.fd_, -1);
-    }
-    return *this;
-  }
-  ~Fd() { Close(); }
-  int get() const { return fd_; }
-  bool valid() const { return fd_ >= 0; }
-  // Returns 0 or the errno of close(); closing twice is a no-op.
-  int Close() {
-    if (fd_ < 0) return 0;
-    const int rc = ::close(std::exchange(fd_, -1));
-    return rc == 0 ? 0 : errno;
-  }
-
- private:
-  int fd_;
-};
-
-// Temporary names must not collide across threads, processes, and forked children (which inherit
-// the thread-local generator), hence the pid and a process-wide counter mixed into each draw.
+// Random bits must not collide across threads, processes, and forked children (which inherit the
+// thread-local generator), hence a process-wide counter mixed into each draw (the pid is in the
+// name already).
 std::string NewTempName() {
   static std::atomic<uint64_t> counter{0};
   thread_local std::mt19937_64 engine{std::random_device{}()};
-  const uint64_t bits = engine() ^ (static_cast<uint64_t>(::getpid()) << 40) ^
-                        counter.fetch_add(0x9E3779B97F4A7C15ULL, std::memory_order_relaxed);
-  char hex[17];
-  std::snprintf(hex, sizeof(hex), "%016llx", static_cast<unsigned long long>(bits));
-  return std::string(kTempPrefix) + hex + std::string(kTempSuffix);
+  const uint64_t bits =
+      engine() ^ counter.fetch_add(0x9E3779B97F4A7C15ULL, std::memory_order_relaxed);
+  return TempFileName(ThisWriter(), bits);
 }
 
 int WriteAll(int fd, std::string_view data) {
@@ -89,19 +63,19 @@ int WriteAll(int fd, std::string_view data) {
   return 0;
 }
 
-// Writes `data` to a new temporary file in `dir_fd`, durably unless `sync` is false (the caller
-// then syncs), and sets `temp_name`. On failure returns an errno and leaves no temporary file.
-int WriteTempFile(int dir_fd, std::string_view data, std::string& temp_name, bool sync = true) {
+// Writes `data` to a new temporary file in `dir_fd`, unflushed, and sets `temp_name`. On
+// failure returns an errno and leaves no temporary file.
+int WriteTempFile(int dir_fd, std::string_view data, std::string& temp_name) {
   int fd = -1;
   for (int attempt = 0; attempt < kTempNameAttempts && fd < 0; ++attempt) {
     temp_name = NewTempName();
-    fd = ::openat(dir_fd, temp_name.c_str(), O_WRONLY | O_CREAT | O_EXCL | O_CLOEXEC, 0644);
+    fd = ::openat(dir_fd, temp_name.c_str(), O_WRONLY | O_CREAT | O_EXCL | O_NOFOLLOW | O_CLOEXEC,
+                  0644);
     if (fd < 0 && errno != EEXIST && errno != EINTR) return errno;
   }
   if (fd < 0) return errno;
   Fd file(fd);
   int err = WriteAll(file.get(), data);
-  if (err == 0 && sync && ::fsync(file.get()) != 0) err = errno;
   const int close_err = file.Close();
   if (err == 0) err = close_err;
   if (err != 0) ::unlinkat(dir_fd, temp_name.c_str(), 0);
@@ -124,19 +98,11 @@ int SyncFolder(const std::string& path) {
   return ::fsync(dir.get()) == 0 ? 0 : errno;
 }
 
-// `relative` below `root`; `root` is absolute and has no trailing '/' unless it is "/".
-std::string JoinPath(const std::string& root, std::string_view relative) {
-  return (root == "/" ? "" : root) + "/" + std::string(relative);
-}
-
-// Creates the folders of `name` below `root` that are missing ("jobs", "jobs/a" for "jobs/a/1").
-int MakeFolders(const std::string& root, std::string_view name) {
-  for (size_t slash = name.find('/'); slash != std::string_view::npos;
-       slash = name.find('/', slash + 1)) {
-    const std::string path = JoinPath(root, name.substr(0, slash));
-    if (::mkdir(path.c_str(), 0755) != 0 && errno != EEXIST) return errno;
-  }
-  return 0;
+// "jobs/a/1.json" -> {"jobs/a", "1.json"}; "top" -> {"", "top"}.
+std::pair<std::string_view, std::string> SplitName(std::string_view name) {
+  const size_t slash = name.rfind('/');
+  if (slash == std::string_view::npos) return {"", std::string(name)};
+  return {name.substr(0, slash), std::string(name.substr(slash + 1))};
 }
 
 // True if `prefix`, split on '/', has a complete ".." segment (a trailing ".." may still grow into
@@ -149,22 +115,13 @@ bool HasDotDotFolder(std::string_view prefix) {
   return false;
 }
 
-Status RemoveTempFiles(const std::string& root) {
-  std::error_code ec;
-  std::vector<fs::path> stray;
-  for (fs::recursive_directory_iterator it(root, ec), end; !ec && it != end; it.increment(ec)) {
-    if (it->is_regular_file(ec) && IsTempFileName(it->path().filename().native())) {
-      stray.push_back(it->path());
-    }
-  }
-  for (const fs::path& path : stray) {
-    if (!ec) fs::remove(path, ec);
-  }
-  if (ec) {
-    return Unavailable("file store " + root + ": removing temporary files left by a crash: " +
-                       ec.message() + "; check the folder's permissions");
-  }
-  return Status::Ok();
+// Whether Open() may remove the temporary file `file_name` (modified at `modified`).
+bool IsAbandoned(std::string_view file_name, const struct stat& info, std::chrono::seconds age) {
+  const auto modified = std::chrono::system_clock::time_point(
+      std::chrono::seconds(info.st_mtim.tv_sec) + std::chrono::nanoseconds(info.st_mtim.tv_nsec));
+  if (std::chrono::system_clock::now() - modified > age) return true;
+  const std::optional<WriterIdentity> writer = WriterOfTempFile(file_name);
+  return writer.has_value() && WriterIsGone(*writer);
 }
 
 // Creates `root` and its missing parents, durably (a store whose folder vanishes after a crash
@@ -191,7 +148,20 @@ Status MakeRoot(const std::string& root) {
 
 }  // namespace
 
-Result<std::unique_ptr<FileStateStore>> FileStateStore::Open(const std::string& root_dir) {
+// A create between its temporary file and its outcome.
+struct FileStateStore::PendingCreate {
+  enum class Stage { kWritten, kRenamed, kFoundExisting };
+  Fd dir;
+  std::string file_name;
+  std::string temp_name;
+  Stage stage = Stage::kWritten;
+};
+
+FileStateStore::FileStateStore(std::string root, Fd root_fd, FileStoreOptions options)
+    : root_(std::move(root)), root_fd_(std::move(root_fd)), options_(std::move(options)) {}
+
+Result<std::unique_ptr<FileStateStore>> FileStateStore::Open(const std::string& root_dir,
+                                                             FileStoreOptions options) {
   if (root_dir.empty()) {
     return InvalidArgument("file store: the root folder path is empty; pass a folder path");
   }
@@ -200,15 +170,27 @@ Result<std::unique_ptr<FileStateStore>> FileStateStore::Open(const std::string& 
   if (ec) return Unavailable("file store " + root_dir + ": " + ec.message());
   if (root.size() > 1 && root.back() == '/') root.pop_back();
   if (Status made = MakeRoot(root); !made.ok()) return made;
-  std::unique_ptr<FileStateStore> store(new FileStateStore(root));
-  if (Status probe = store->Probe(); !probe.ok()) return probe;
-  if (Status removed = RemoveTempFiles(root); !removed.ok()) return removed;
+  // The one place a symlink is followed: the operator's choice of root.
+  Fd root_fd(::open(root.c_str(), O_RDONLY | O_DIRECTORY | O_CLOEXEC));
+  if (!root_fd.valid()) {
+    return Unavailable("file store " + root + ": cannot open the root folder: " + ErrnoText(errno) +
+                       "; check the path and its permissions");
+  }
+  std::unique_ptr<FileStateStore> store(
+      new FileStateStore(std::move(root), std::move(root_fd), std::move(options)));
+  if (Status probe = store->ProbeCreateAndDelete(); !probe.ok()) return probe;
+  if (Status removed = store->RemoveAbandonedTempFiles(); !removed.ok()) return removed;
   return store;
 }
 
 Status FileStateStore::CreateIfAbsent(std::string_view name, std::string_view data) {
   const ObjectToCreate object{name, data};
   return std::move(CreateManyIfAbsent(std::span<const ObjectToCreate>(&object, 1)).front());
+}
+
+int FileStateStore::SyncFileSystem() {
+  if (options_.sync_file_system) return options_.sync_file_system(root_fd_.get());
+  return ::syncfs(root_fd_.get()) == 0 ? 0 : errno;
 }
 
 int FileStateStore::SyncAfterWrites() {
@@ -224,8 +206,7 @@ int FileStateStore::SyncAfterWrites() {
     sync_running_ = true;
     const uint64_t target = sync_requested_;
     lock.unlock();
-    Fd root(::open(root_.c_str(), O_RDONLY | O_DIRECTORY | O_CLOEXEC));
-    const int err = !root.valid() ? errno : ::syncfs(root.get()) == 0 ? 0 : errno;
+    const int err = SyncFileSystem();
     lock.lock();
     sync_running_ = false;
     // A failed flush covers nobody: the waiters try again, each getting its own answer.
@@ -237,100 +218,126 @@ int FileStateStore::SyncAfterWrites() {
 }
 
 std::vector<Status> FileStateStore::CreateManyIfAbsent(std::span<const ObjectToCreate> objects) {
-  struct Pending {
-    Fd dir;
-    std::string temp_name;
-    std::string file_name;
-  };
+  using Stage = PendingCreate::Stage;
   std::vector<Status> results(objects.size());
-  std::vector<std::optional<Pending>> pending(objects.size());
+  std::vector<std::optional<PendingCreate>> pending(objects.size());
   for (size_t i = 0; i < objects.size(); ++i) {
-    const std::string_view name = objects[i].name;
-    if (!IsValidObjectName(name)) {
-      results[i] = InvalidArgument(ErrorPrefix("create", name) + std::string(kNameRule));
-      continue;
-    }
-    if (const int err = MakeFolders(root_, name); err != 0) {
-      results[i] = CreateError(name, err);
-      continue;
-    }
-    const std::string path = PathOf(name);
-    const size_t slash = path.rfind('/');
-    Pending p{Fd(::open(path.substr(0, slash == 0 ? 1 : slash).c_str(),
-                        O_RDONLY | O_DIRECTORY | O_CLOEXEC)),
-              "", path.substr(slash + 1)};
-    if (!p.dir.valid()) {
-      results[i] = CreateError(name, errno);
-      continue;
-    }
-    if (const int err = WriteTempFile(p.dir.get(), objects[i].data, p.temp_name, false)) {
-      results[i] = CreateError(name, err);
-      continue;
-    }
-    pending[i] = std::move(p);
+    pending[i].emplace();
+    results[i] = WriteTemp(objects[i], *pending[i]);
+    if (!results[i].ok()) pending[i].reset();
   }
+  const auto any = [&](auto predicate) {
+    return std::any_of(pending.begin(), pending.end(), predicate);
+  };
   // One flush for the data of every temporary file, shared with concurrent batches.
-  int sync_err = 0;
-  if (std::any_of(pending.begin(), pending.end(), [](const auto& p) { return p.has_value(); })) {
-    sync_err = SyncAfterWrites();
-  }
-  bool renamed = false;
+  const int data_err = any([](const auto& p) { return p.has_value(); }) ? SyncAfterWrites() : 0;
   for (size_t i = 0; i < objects.size(); ++i) {
     if (!pending[i]) continue;
-    Pending& p = *pending[i];
-    int err = sync_err;
-    if (err == 0) err = RenameNoReplace(p.dir.get(), p.temp_name, p.file_name);
-    if (err != 0) {
-      ::unlinkat(p.dir.get(), p.temp_name.c_str(), 0);
-      results[i] = err == EEXIST ? AlreadyExists(ErrorPrefix("create", objects[i].name) +
-                                                 "object exists")
-                                 : CreateError(objects[i].name, err);
-      pending[i].reset();
-      continue;
-    }
-    renamed = true;
+    results[i] = Commit(objects[i].name, data_err, *pending[i]);
+    if (!results[i].ok() && results[i].code() != StatusCode::kAlreadyExists) pending[i].reset();
   }
-  // A second flush makes the renames (and any folders made above) durable.
-  const int folder_err = renamed ? SyncAfterWrites() : 0;
-  for (size_t i = 0; i < objects.size(); ++i) {
-    if (!pending[i] || folder_err == 0) continue;
-    // Visible but maybe not durable: take it back (the contract: kUnavailable means nothing
-    // visible), so that the caller's retry creates it again instead of finding it.
-    ::unlinkat(pending[i]->dir.get(), pending[i]->file_name.c_str(), 0);
-    results[i] = CreateError(objects[i].name, folder_err);
+  // A second flush makes the renames and new folders durable, and an object found existing:
+  // its creator may still be between its rename and its flush, and our caller will acknowledge it.
+  const int commit_err = any([](const auto& p) { return p.has_value(); }) ? SyncAfterWrites() : 0;
+  for (size_t i = 0; i < objects.size() && commit_err != 0; ++i) {
+    if (!pending[i]) continue;
+    // Never take a renamed object back: a concurrent creator may have found it and had it
+    // acknowledged. The caller's retry will find it (kAlreadyExists) once it is durable.
+    const std::string what = pending[i]->stage == Stage::kRenamed
+                                 ? "the object may be visible but is not known to be durable"
+                                 : "the object exists but is not known to be durable";
+    results[i] = Unavailable(ErrorPrefix("create", objects[i].name) +
+                             "flush failed: " + ErrnoText(commit_err) + "; " + what +
+                             "; retry the create to confirm it");
   }
   return results;
+}
+
+Status FileStateStore::WriteTemp(const ObjectToCreate& object, PendingCreate& pending) const {
+  if (!IsValidObjectName(object.name)) {
+    return InvalidArgument(ErrorPrefix("create", object.name) + std::string(kNameRule));
+  }
+  const auto [folder, file_name] = SplitName(object.name);
+  pending.file_name = file_name;
+  bool made_folders = false;  // made durable by the flush after the rename, as the rename is
+  pending.dir = MakeFoldersBeneath(root_fd_.get(), folder, resolution(), made_folders);
+  if (!pending.dir.valid()) return CreateError(object.name, errno);
+  if (const int err = WriteTempFile(pending.dir.get(), object.data, pending.temp_name)) {
+    return CreateError(object.name, err);
+  }
+  return Status::Ok();
+}
+
+Status FileStateStore::Commit(std::string_view name, int sync_err, PendingCreate& pending) const {
+  const int dir = pending.dir.get();
+  const int err =
+      sync_err != 0 ? sync_err : RenameNoReplace(dir, pending.temp_name, pending.file_name);
+  if (err == 0) {
+    pending.stage = PendingCreate::Stage::kRenamed;
+    return Status::Ok();
+  }
+  ::unlinkat(dir, pending.temp_name.c_str(), 0);
+  if (err != EEXIST) return CreateError(name, err);
+  struct stat info {};
+  if (const int stat_err = StatEntry(dir, pending.file_name, info); stat_err != 0) {
+    return CreateError(name, stat_err);  // removed meanwhile (only the outbox deletes): retry
+  }
+  if (!S_ISREG(info.st_mode) && !S_ISDIR(info.st_mode)) {
+    return Refused("create", name, NotARegularFile(info.st_mode));
+  }
+  pending.stage = PendingCreate::Stage::kFoundExisting;
+  return AlreadyExists(ErrorPrefix("create", name) + "object exists");
 }
 
 Result<std::string> FileStateStore::Read(std::string_view name) {
   if (!IsValidObjectName(name)) {
     return InvalidArgument(ErrorPrefix("read", name) + std::string(kNameRule));
   }
-  const std::string not_found =
-      "file store " + root_ + ": object " + std::string(name) + " not found";
-  Fd file(::open(PathOf(name).c_str(), O_RDONLY | O_CLOEXEC));
-  if (!file.valid()) {
-    // ENAMETOOLONG: a segment longer than the file system allows cannot name an object here.
-    if (errno == ENOENT || errno == ENOTDIR || errno == ENAMETOOLONG) return NotFound(not_found);
-    return Unavailable(ErrorPrefix("read", name) + ErrnoText(errno));
-  }
   struct stat info {};
-  if (::fstat(file.get(), &info) != 0) {
-    return Unavailable(ErrorPrefix("read", name) + ErrnoText(errno));
-  }
-  if (!S_ISREG(info.st_mode)) return NotFound(not_found);
+  Result<Fd> file = OpenObject(name, info);
+  if (!file.ok()) return file.status();
   std::string bytes;
   bytes.reserve(static_cast<size_t>(info.st_size) + kReadPadding);
   bytes.resize(static_cast<size_t>(info.st_size));
   size_t done = 0;
   while (done < bytes.size()) {
-    const ssize_t n = ::read(file.get(), bytes.data() + done, bytes.size() - done);
+    const ssize_t n = ::read(file->get(), bytes.data() + done, bytes.size() - done);
     if (n < 0 && errno == EINTR) continue;
     if (n < 0) return Unavailable(ErrorPrefix("read", name) + ErrnoText(errno));
     if (n == 0) return Internal(ErrorPrefix("read", name) + "file shrank while being read");
     done += static_cast<size_t>(n);
   }
   return bytes;
+}
+
+Result<Fd> FileStateStore::OpenObject(std::string_view name, struct stat& info) const {
+  const Status not_found =
+      NotFound("file store " + root_ + ": object " + std::string(name) + " not found");
+  const auto [folder, file_name] = SplitName(name);
+  const Fd dir = OpenFolderBeneath(root_fd_.get(), folder, resolution());
+  // ENAMETOOLONG: a segment longer than the file system allows cannot name an object here.
+  if (!dir.valid() && (errno == ENOENT || errno == ENOTDIR || errno == ENAMETOOLONG)) {
+    return not_found;
+  }
+  if (!dir.valid() && errno == ELOOP) return Refused("read", name, kBelowSymlink);
+  if (!dir.valid()) return Unavailable(ErrorPrefix("read", name) + ErrnoText(errno));
+  // Look before opening: opening a FIFO could block, opening a device could do anything.
+  if (const int err = StatEntry(dir.get(), file_name, info); err != 0) {
+    if (err == ENOENT || err == ENAMETOOLONG) return not_found;
+    return Unavailable(ErrorPrefix("read", name) + ErrnoText(err));
+  }
+  if (S_ISDIR(info.st_mode)) return not_found;
+  if (!S_ISREG(info.st_mode)) return Refused("read", name, NotARegularFile(info.st_mode));
+  // O_NONBLOCK, O_NOFOLLOW: the entry may have been swapped since; fstat tells.
+  Fd file(::openat(dir.get(), file_name.c_str(), O_RDONLY | O_NOFOLLOW | O_NONBLOCK | O_CLOEXEC));
+  if (!file.valid() && errno == ENOENT) return not_found;
+  if (!file.valid() && errno == ELOOP) return Refused("read", name, NotARegularFile(S_IFLNK));
+  if (!file.valid()) return Unavailable(ErrorPrefix("read", name) + ErrnoText(errno));
+  if (::fstat(file.get(), &info) != 0) {
+    return Unavailable(ErrorPrefix("read", name) + ErrnoText(errno));
+  }
+  if (!S_ISREG(info.st_mode)) return Refused("read", name, NotARegularFile(info.st_mode));
+  return file;
 }
 
 Result<std::vector<std::string>> FileStateStore::List(std::string_view prefix) {
@@ -344,50 +351,45 @@ Result<std::vector<std::string>> FileStateStore::List(std::string_view prefix) {
   const std::string_view filter = prefix.substr(slash == std::string_view::npos ? 0 : slash + 1);
   // A folder part that is not a valid name ("a//", "./a/") is a prefix of no object name.
   if (!folder.empty() && !IsValidObjectName(folder)) return names;
-  const std::string path = folder.empty() ? root_ : PathOf(folder);
-  if (Status s = ListFolder(path, folder, filter, names); !s.ok()) return s;
+  Fd dir = OpenFolderBeneath(root_fd_.get(), folder, resolution());
+  // Missing, a file, or a symlink (never followed): no objects below it.
+  if (!dir.valid() &&
+      (errno == ENOENT || errno == ENOTDIR || errno == ELOOP || errno == ENAMETOOLONG)) {
+    return names;
+  }
+  if (!dir.valid()) return Unavailable(ErrorPrefix("list", prefix) + ErrnoText(errno));
+  if (Status s = ListFolder(std::move(dir), folder, filter, names); !s.ok()) return s;
   std::sort(names.begin(), names.end());
   return names;
 }
 
 // Appends the objects below `folder` (named `relative_folder` in the store) whose first segment
-// below it starts with `filter`. A missing `folder` has no objects.
-Status FileStateStore::ListFolder(const std::string& folder, std::string_view relative_folder,
+// below it starts with `filter`.
+Status FileStateStore::ListFolder(Fd folder, std::string_view relative_folder,
                                   std::string_view filter, std::vector<std::string>& names) const {
-  std::error_code ec;
-  fs::directory_iterator it(folder, ec);
-  if (ec == std::errc::no_such_file_or_directory || ec == std::errc::not_a_directory) {
-    return Status::Ok();
-  }
-  for (const fs::directory_iterator end; !ec && it != end; it.increment(ec)) {
-    const std::string file_name = it->path().filename().native();
-    // Temporary files need no test of their own: their '~' makes them invalid object names.
-    if (!file_name.starts_with(filter)) continue;
-    const std::string name =
-        relative_folder.empty() ? file_name : std::string(relative_folder) + "/" + file_name;
-    const fs::file_type type = it->symlink_status(ec).type();
-    if (type == fs::file_type::directory) {
-      if (Status s = ListFolder(it->path().native(), name, "", names); !s.ok()) return s;
-    } else if (type == fs::file_type::regular && IsValidObjectName(name)) {
-      names.push_back(name);
-    }
-  }
-  if (ec) return Unavailable(ErrorPrefix("list", relative_folder) + ec.message());
-  return Status::Ok();
-}
-
-Status FileStateStore::Probe() {
-  Fd dir(::open(root_.c_str(), O_RDONLY | O_DIRECTORY | O_CLOEXEC));
-  if (!dir.valid()) return Unavailable(ErrorPrefix("probe", "root folder") + ErrnoText(errno));
-  // No fsync: this checks that the folder takes new files, cheaply enough to poll.
-  const std::string temp_name = NewTempName();
-  Fd file(::openat(dir.get(), temp_name.c_str(), O_WRONLY | O_CREAT | O_EXCL | O_CLOEXEC, 0644));
-  if (!file.valid()) {
-    return Unavailable(ErrorPrefix("probe", "root folder") + ErrnoText(errno) +
-                       "; check that the folder exists and is writable");
-  }
-  file.Close();
-  ::unlinkat(dir.get(), temp_name.c_str(), 0);
+  Status failed;
+  const int err =
+      ForEachEntry(std::move(folder), [&](int dir_fd, std::string_view file_name, bool is_folder) {
+        if (!file_name.starts_with(filter)) return 0;
+        const std::string name = relative_folder.empty()
+                                     ? std::string(file_name)
+                                     : std::string(relative_folder) + "/" + std::string(file_name);
+        // Temporary files and the probe folder need no test of their own: their '~' makes them
+        // invalid object names.
+        if (!IsValidObjectName(name)) return 0;
+        if (!is_folder) {
+          names.push_back(name);
+          return 0;
+        }
+        Fd child(::openat(dir_fd, std::string(file_name).c_str(),
+                          O_RDONLY | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC));
+        if (!child.valid())
+          return errno == ENOENT || errno == ENOTDIR || errno == ELOOP ? 0 : errno;
+        failed = ListFolder(std::move(child), name, "", names);
+        return failed.ok() ? 0 : -1;
+      });
+  if (!failed.ok()) return failed;
+  if (err != 0) return Unavailable(ErrorPrefix("list", relative_folder) + ErrnoText(err));
   return Status::Ok();
 }
 
@@ -395,12 +397,86 @@ Status FileStateStore::Delete(std::string_view name) {
   if (!IsValidObjectName(name)) {
     return InvalidArgument(ErrorPrefix("delete", name) + std::string(kNameRule));
   }
-  if (::unlink(PathOf(name).c_str()) == 0) return Status::Ok();
-  // No such file, a parent that is a file, a name too long to exist, a folder: no such object.
-  if (errno == ENOENT || errno == ENOTDIR || errno == ENAMETOOLONG || errno == EISDIR) {
+  const auto [folder, file_name] = SplitName(name);
+  const Fd dir = OpenFolderBeneath(root_fd_.get(), folder, resolution());
+  // No such folder, a parent that is a file, a name too long to exist: no such object.
+  if (!dir.valid() && (errno == ENOENT || errno == ENOTDIR || errno == ENAMETOOLONG)) {
     return Status::Ok();
   }
+  if (!dir.valid() && errno == ELOOP) return Refused("delete", name, kBelowSymlink);
+  if (!dir.valid()) return Unavailable(ErrorPrefix("delete", name) + ErrnoText(errno));
+  if (::unlinkat(dir.get(), file_name.c_str(), 0) == 0) return Status::Ok();
+  // A folder is no object either.
+  if (errno == ENOENT || errno == ENAMETOOLONG || errno == EISDIR) return Status::Ok();
   return Unavailable(ErrorPrefix("delete", name) + ErrnoText(errno));
+}
+
+Status FileStateStore::Probe() {
+  if (Status room = CheckFreeSpace(); !room.ok()) return room;
+  return ProbeCreateAndDelete();
+}
+
+Result<uint64_t> FileStateStore::FreeBytes() const {
+  struct statvfs info {};
+  if (::fstatvfs(root_fd_.get(), &info) != 0) {
+    return Unavailable(ErrorPrefix("free space of", "root folder") + ErrnoText(errno));
+  }
+  return static_cast<uint64_t>(info.f_bavail) * info.f_frsize;
+}
+
+Status FileStateStore::CheckFreeSpace() const {
+  if (options_.min_free_bytes == 0) return Status::Ok();
+  Result<uint64_t> free = FreeBytes();
+  if (!free.ok()) return free.status();
+  if (*free >= options_.min_free_bytes) return Status::Ok();
+  return Unavailable(ErrorPrefix("probe", "free space") + std::to_string(*free) +
+                     " bytes free, below the threshold of " +
+                     std::to_string(options_.min_free_bytes) +
+                     " bytes (min-free); free space on that file system or lower min-free");
+}
+
+Status FileStateStore::ProbeCreateAndDelete() const {
+  const auto fail = [&](int err) {
+    return Unavailable(ErrorPrefix("probe", "root folder") + ErrnoText(err) +
+                       "; check that the folder exists and is writable");
+  };
+  bool made = false;
+  const Fd dir = MakeFoldersBeneath(root_fd_.get(), kProbeFolder, resolution(), made);
+  if (!dir.valid()) return fail(errno);
+  // The create path without its flushes, so that it is cheap enough to poll. The object's name is
+  // a second temporary name: it carries the writer, so Open() clears it after a crash.
+  std::string temp_name;
+  if (const int err = WriteTempFile(dir.get(), "probe", temp_name)) return fail(err);
+  const std::string object_name = NewTempName();
+  if (const int err = RenameNoReplace(dir.get(), temp_name, object_name)) {
+    ::unlinkat(dir.get(), temp_name.c_str(), 0);
+    return fail(err);
+  }
+  if (::unlinkat(dir.get(), object_name.c_str(), 0) != 0) return fail(errno);
+  return Status::Ok();
+}
+
+// Walks the whole tree beneath the root (never through a symlink) for temporary files.
+Status FileStateStore::RemoveAbandonedTempFiles() const {
+  std::function<int(int, std::string_view, bool)> visit = [&](int dir_fd, std::string_view name,
+                                                              bool is_folder) -> int {
+    if (is_folder) {
+      Fd child(::openat(dir_fd, std::string(name).c_str(),
+                        O_RDONLY | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC));
+      if (!child.valid()) return errno == ENOENT ? 0 : errno;
+      return ForEachEntry(std::move(child), visit);
+    }
+    struct stat info {};
+    if (!IsTempFileName(name) || StatEntry(dir_fd, name, info) != 0) return 0;
+    if (!S_ISREG(info.st_mode) || !IsAbandoned(name, info, options_.abandoned_temp_age)) return 0;
+    if (::unlinkat(dir_fd, std::string(name).c_str(), 0) != 0 && errno != ENOENT) return errno;
+    return 0;
+  };
+  Fd root(::openat(root_fd_.get(), ".", O_RDONLY | O_DIRECTORY | O_CLOEXEC));
+  const int err = root.valid() ? ForEachEntry(std::move(root), visit) : errno;
+  if (err == 0) return Status::Ok();
+  return Unavailable("file store " + root_ + ": removing temporary files left by a crash: " +
+                     ErrnoText(err) + "; check the folder's permissions");
 }
 
 Status FileStateStore::CreateError(std::string_view name, int err) const {
@@ -408,12 +484,27 @@ Status FileStateStore::CreateError(std::string_view name, int err) const {
     return InvalidArgument(ErrorPrefix("create", name) + ErrnoText(err) +
                            "; this file system limits each '/'-separated part of a name");
   }
+  if (err == ELOOP) return Refused("create", name, kBelowSymlink);
   return Unavailable(ErrorPrefix("create", name) + ErrnoText(err));
 }
 
-std::string FileStateStore::Describe() const { return "file://" + root_; }
+Status FileStateStore::Refused(std::string_view operation, std::string_view name,
+                               std::string_view what) const {
+  return Internal(ErrorPrefix(operation, name) + "refused: " + std::string(what) +
+                  " (the store never makes one, so someone changed the folder); remove it");
+}
 
-std::string FileStateStore::PathOf(std::string_view name) const { return JoinPath(root_, name); }
+Resolution FileStateStore::resolution() const {
+  return options_.resolve_by_walk ? Resolution::kWalk : Resolution::kOpenat2;
+}
+
+std::string FileStateStore::Describe() const {
+  std::string text = "file://" + root_;
+  if (options_.min_free_bytes != kDefaultMinFreeBytes) {
+    text += "?min-free=" + std::to_string(options_.min_free_bytes);
+  }
+  return text;
+}
 
 std::string FileStateStore::ErrorPrefix(std::string_view operation, std::string_view name) const {
   return "file store " + root_ + ": " + std::string(operation) + " " + std::string(name) + ": ";

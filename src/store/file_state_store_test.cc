@@ -7,37 +7,30 @@
 #include <stdlib.h>
 #include <sys/stat.h>
 
+#include <atomic>
+#include <chrono>
 #include <filesystem>
 #include <fstream>
 #include <memory>
-#include <atomic>
 #include <string>
 #include <thread>
 #include <vector>
 
+#include "store/file_state_store_test_fixture.h"
 #include "testing/state_store_conformance.h"
 
 namespace buildtrace {
 namespace {
 
-namespace fs = std::filesystem;
 using ::testing::HasSubstr;
-using Names = std::vector<std::string>;
-
-// Makes a new empty folder under the test temporary directory.
-std::string MakeTempFolder() {
-  std::string path = ::testing::TempDir() + "bt-file-store-XXXXXX";
-  if (::mkdtemp(path.data()) == nullptr) return "";
-  return path;
-}
 
 // A FileStateStore in a fresh temporary folder, removed (with all objects) on destruction.
 class TempFolderStore : public StateStore {
  public:
-  static std::unique_ptr<StateStore> Make() {
+  static std::unique_ptr<StateStore> Make(FileStoreOptions options) {
     const std::string folder = MakeTempFolder();
     if (folder.empty()) return nullptr;
-    Result<std::unique_ptr<FileStateStore>> opened = FileStateStore::Open(folder);
+    Result<std::unique_ptr<FileStateStore>> opened = FileStateStore::Open(folder, options);
     if (!opened.ok()) {
       ADD_FAILURE() << opened.status().message();
       return nullptr;
@@ -67,44 +60,17 @@ class TempFolderStore : public StateStore {
   std::unique_ptr<FileStateStore> store_;
 };
 
-INSTANTIATE_TEST_SUITE_P(FileStateStore, StateStoreConformanceTest,
-                         ::testing::Values(StateStoreFactory{"File", &TempFolderStore::Make}),
-                         StateStoreFactoryName);
-
-class FileStateStoreTest : public ::testing::Test {
- protected:
-  void SetUp() override {
-    folder_ = MakeTempFolder();
-    ASSERT_FALSE(folder_.empty()) << "cannot make a temporary folder";
-  }
-  void TearDown() override {
-    std::error_code ignored;
-    fs::remove_all(folder_, ignored);
-  }
-
-  std::unique_ptr<FileStateStore> OpenOk(const std::string& root) {
-    Result<std::unique_ptr<FileStateStore>> opened = FileStateStore::Open(root);
-    EXPECT_TRUE(opened.ok()) << opened.status().message();
-    return opened.ok() ? std::move(*opened) : nullptr;
-  }
-
-  // Relative paths of all files below `root`, sorted.
-  static Names FilesBelow(const std::string& root) {
-    Names files;
-    for (const fs::directory_entry& entry : fs::recursive_directory_iterator(root)) {
-      if (entry.is_regular_file()) files.push_back(fs::relative(entry.path(), root).native());
-    }
-    std::sort(files.begin(), files.end());
-    return files;
-  }
-
-  static void WriteFile(const std::string& path, const std::string& content) {
-    fs::create_directories(fs::path(path).parent_path());
-    std::ofstream(path, std::ios::binary) << content;
-  }
-
-  std::string folder_;
-};
+// Once with openat2(2), once with the walk that stands in where the kernel lacks it.
+INSTANTIATE_TEST_SUITE_P(
+    FileStateStore, StateStoreConformanceTest,
+    ::testing::Values(StateStoreFactory{"File", [] { return TempFolderStore::Make({}); }},
+                      StateStoreFactory{"FileWalk",
+                                        [] {
+                                          FileStoreOptions options;
+                                          options.resolve_by_walk = true;
+                                          return TempFolderStore::Make(options);
+                                        }}),
+    StateStoreFactoryName);
 
 TEST_F(FileStateStoreTest, OpenCreatesMissingRootAndDescribesItsAbsolutePath) {
   std::unique_ptr<FileStateStore> store = OpenOk(folder_ + "/a/b/c/");
@@ -142,19 +108,26 @@ TEST_F(FileStateStoreTest, ObjectsAreFilesUnderTheRoot) {
                 fs::perms::others_read);
 }
 
-TEST_F(FileStateStoreTest, OpenRemovesStrayTempFilesAndKeepsObjects) {
+// Old-format names (".tmp-<hex>~") carry no writer, so only their age lets Open remove them.
+TEST_F(FileStateStoreTest, OpenRemovesOldStrayTempFilesAndKeepsObjects) {
   std::unique_ptr<FileStateStore> store = OpenOk(folder_);
   ASSERT_NE(store, nullptr);
   ASSERT_TRUE(store->CreateIfAbsent("jobs/a/1.json", "one").ok());
   ASSERT_TRUE(store->CreateIfAbsent("jobs/.tmp-but-an-object", "kept").ok());
-  WriteFile(folder_ + "/.tmp-00000000deadbeef~", "partial");
-  WriteFile(folder_ + "/jobs/a/.tmp-0123456789abcdef~", "partial");
-  WriteFile(folder_ + "/jobs/a/deep/.tmp-fedcba9876543210~", "partial");
+  const auto two_hours_ago = fs::file_time_type::clock::now() - std::chrono::hours(2);
+  for (const char* temp : {"/.tmp-00000000deadbeef~", "/jobs/a/.tmp-0123456789abcdef~",
+                           "/jobs/a/deep/.tmp-fedcba9876543210~"}) {
+    WriteFile(folder_ + temp, "partial");
+    fs::last_write_time(folder_ + temp, two_hours_ago);
+  }
+  fs::last_write_time(folder_ + "/jobs/.tmp-but-an-object", two_hours_ago);
+  WriteFile(folder_ + "/jobs/.tmp-0000000000000001~", "young, writer unknown");
   store.reset();
 
   store = OpenOk(folder_);
   ASSERT_NE(store, nullptr);
-  EXPECT_EQ(FilesBelow(folder_), (Names{"jobs/.tmp-but-an-object", "jobs/a/1.json"}));
+  EXPECT_EQ(FilesBelow(folder_),
+            (Names{"jobs/.tmp-0000000000000001~", "jobs/.tmp-but-an-object", "jobs/a/1.json"}));
   Result<std::string> read = store->Read("jobs/a/1.json");
   ASSERT_TRUE(read.ok()) << read.status().message();
   EXPECT_EQ(*read, "one");

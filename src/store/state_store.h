@@ -38,9 +38,12 @@ class StateStore {
   // Stores `data` under `name` unless an object of that name exists.
   // - Ok: the object was created, durably (it survives a crash of this process or machine once
   //   this returns) and atomically (a reader sees either nothing or all of `data`).
-  // - kAlreadyExists: an object of that name exists; it is left untouched, whatever its content.
-  // - kUnavailable: the store could not be reached or written; nothing is visible under `name`.
-  //   Safe to retry.
+  // - kAlreadyExists: an object of that name exists; it is left untouched, whatever its content,
+  //   and it is durable: a caller may acknowledge it as stored.
+  // - kUnavailable: the store could not be reached or written, or could not confirm durability;
+  //   the object may or may not be visible under `name` afterwards (as with S3 after a timeout),
+  //   and is never taken back once another caller may have seen it. Safe to retry: a retry with
+  //   the same data returns Ok or kAlreadyExists.
   virtual Status CreateIfAbsent(std::string_view name, std::string_view data) = 0;
 
   // Creates several objects, each exactly as CreateIfAbsent would (the same per-object outcomes,

@@ -4,7 +4,9 @@
 #include <signal.h>
 
 #include <atomic>
+#include <chrono>
 #include <condition_variable>
+#include <filesystem>
 #include <fstream>
 #include <map>
 #include <mutex>
@@ -89,8 +91,13 @@ TEST_F(E2eCrash, AcknowledgedJobsSurviveSigkillWhole) {
   for (auto& t : clients) t.join();
   server.reset();
 
-  // A temporary file as a write cut short leaves it; the store removes it at start.
-  std::ofstream(states_dir() + "/.tmp-00000000deadbeef~") << "partial";
+  // Writes cut short by the kill left temporary files named after the killed server (same host,
+  // a pid no longer running): the store removes them at start. So it does a temporary file whose
+  // writer it cannot tell (an older build's name) once it is older than the abandonment age.
+  const std::string stray = states_dir() + "/.tmp-00000000deadbeef~";
+  std::ofstream(stray) << "partial";
+  std::filesystem::last_write_time(
+      stray, std::filesystem::file_time_type::clock::now() - std::chrono::hours(2));
   server = Start();
   ASSERT_TRUE(server);
   HttpClient client(server->endpoint(), std::chrono::seconds(20));
