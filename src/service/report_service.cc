@@ -102,8 +102,8 @@ Result<Report> ReportService::Build(const ReportRequest& request) {
   return report;
 }
 
-Result<std::optional<KeptReport>> ReportService::ReadKept(const std::string& name,
-                                                         const ReportRequest& request,
+Result<std::optional<ReportService::KeptReport>> ReportService::ReadKept(const std::string& name,
+                                                                        const ReportRequest& request,
                                                          const BaseSelection& base) {
   Result<std::string> kept = jobs_.store().Read(name);
   if (!kept.ok()) return std::optional<KeptReport>();
