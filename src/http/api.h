@@ -4,6 +4,7 @@
 
 #include <cstdint>
 #include <functional>
+#include <optional>
 
 #include "core/job_parser.h"
 #include "http/access_control.h"
@@ -32,6 +33,8 @@ struct ApiContext {
   MetricsOutbox* outbox = nullptr;
   // The server's response counts, for GET /metrics; null: none shown. Not owned.
   const ResponseCounters* responses = nullptr;
+  // The server's connections and request bodies, for GET /metrics; null: none shown. Not owned.
+  const ServerStats* server = nullptr;
 };
 
 // Thread-safe: Handle may run on many threads at once.
@@ -40,6 +43,15 @@ class Api {
   explicit Api(ApiContext context);
 
   HttpResponse Handle(HttpRequest& request);
+
+  // For ServerOptions::screen: the access decision from the headers alone, before the body is
+  // read. 401 (with WWW-Authenticate) without a valid token, 403 when the token lacks the
+  // route's scope or project; nullopt when Handle should run (the projects of a POST /process
+  // body are still checked there, once it is parsed). Cheap and non-blocking.
+  std::optional<HttpResponse> Screen(const HttpRequest& headers) const;
+  // For ServerOptions::lane: GET /healthz inline, /readyz and /metrics on the control pool,
+  // everything else on the workers.
+  static RequestLane Lane(const HttpRequest& request);
 
  private:
   // `token` is the caller's token entry, null when no access control is configured.
