@@ -231,6 +231,31 @@ TEST_F(HttpServerTest, ChunkedBodyWithinTheBoundIsServed) {
   ASSERT_TRUE(WaitFor([&] { return stats_.body_bytes_in_flight == 0; }));
 }
 
+// Many bodies at once from many threads, each charged and given back (for ThreadSanitizer).
+TEST_F(HttpServerTest, ConcurrentBodiesAreChargedAndGivenBack) {
+  ServerOptions options;
+  options.io_threads = 2;
+  options.worker_threads = 2;
+  Start(options);
+  std::vector<std::thread> clients;
+  std::atomic<int> answered{0};
+  for (int t = 0; t < 8; ++t) {
+    clients.emplace_back([&, t] {
+      const std::string body(1000 * (t + 1), 'b');
+      const std::string expected = "body " + std::to_string(body.size()) + "\n";
+      for (int i = 0; i < 5; ++i) {  // a new connection each time
+        RawConnection conn(port());
+        if (!conn.Send(Announce(body.size()) + body) || !conn.ReadUntil(expected, kWait)) return;
+      }
+      ++answered;
+    });
+  }
+  for (auto& client : clients) client.join();
+  EXPECT_EQ(answered, 8);
+  EXPECT_TRUE(WaitFor([&] { return stats_.body_bytes_in_flight == 0; }));
+  EXPECT_EQ(handled_, 40);
+}
+
 TEST_F(HttpServerTest, FullTableClosesTheLongestIdleConnectionForANewOne) {
   ServerOptions options;
   options.max_connections = 2;
