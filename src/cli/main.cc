@@ -57,6 +57,10 @@ void AddServeLimits(CLI::App& serve, buildtrace::ServeOptions& o) {
   serve.add_option("--max-connections", o.max_connections,
                    "Open connections at most (a new one beyond gets 503)")
       ->check(CLI::Range(1u, 1u << 20))->capture_default_str();
+  serve.add_option("--max-connections-per-client", o.max_connections_per_client,
+                   "Open connections from one address at most (0: no limit; beyond, its own "
+                   "idle connection is closed, else the new one gets 503)")
+      ->check(CLI::Range(0u, 1u << 20))->capture_default_str();
   serve.add_option("--idle-timeout", o.idle_timeout_ms,
                    "How long a connection may wait for its next request (default 60s)")
       ->transform(ms)->check(positive);
@@ -103,7 +107,8 @@ void AddServeDeadlines(CLI::App& serve, buildtrace::ServeOptions& o) {
       ->transform(ms)->check(CLI::Range(int64_t{1}, int64_t{60'000}));
 }
 
-void AddServe(CLI::App& app, buildtrace::ServeOptions& o, std::string& max_body) {
+void AddServe(CLI::App& app, buildtrace::ServeOptions& o, std::string& max_body,
+              std::string& max_inflight_body) {
   auto* serve = app.add_subcommand("serve", "Run the HTTP service");
   o.port = DefaultPort();
   serve->add_option("--host", o.host, "Address to listen on")->capture_default_str();
@@ -117,6 +122,9 @@ void AddServe(CLI::App& app, buildtrace::ServeOptions& o, std::string& max_body)
                     "Metrics warehouse URL (default: sqlite://<data-dir>/metrics.db)");
   serve->add_option("--max-body", max_body, "Largest request body, e.g. 64MiB")
       ->capture_default_str();
+  serve->add_option("--max-inflight-body", max_inflight_body,
+                    "Request-body bytes held at once across all connections, e.g. 256MiB "
+                    "(default: 4 x --max-body; beyond, 503)");
   serve->add_option("--threads", o.worker_threads, "Worker threads (0: one per core, min 2)")
       ->check(CLI::Range(0, 256));
   AddServeLimits(*serve, o);
@@ -181,10 +189,11 @@ int main(int argc, char** argv) {
   app.require_subcommand(1);
   buildtrace::ServeOptions serve;
   std::string max_body = "64MiB";
+  std::string max_inflight_body;  // empty: 4 x max_body
   buildtrace::SimulateOptions simulate;
   buildtrace::DiffOptions diff;
   buildtrace::RebuildCommandOptions rebuild;
-  AddServe(app, serve, max_body);
+  AddServe(app, serve, max_body, max_inflight_body);
   AddRebuildMetrics(app, rebuild);
   AddSimulate(app, simulate);
   AddDiff(app, diff);
@@ -200,6 +209,14 @@ int main(int argc, char** argv) {
       std::cerr << "buildtrace serve: --max-body \"" << max_body
                 << "\" is not a size; write e.g. 64MiB, 512KiB or 1000000\n";
       return 2;
+    }
+    if (!max_inflight_body.empty()) {
+      serve.max_inflight_body_bytes = ParseSize(max_inflight_body);
+      if (serve.max_inflight_body_bytes == 0) {
+        std::cerr << "buildtrace serve: --max-inflight-body \"" << max_inflight_body
+                  << "\" is not a size; write e.g. 256MiB, 1GiB or 1000000\n";
+        return 2;
+      }
     }
     return buildtrace::RunServe(serve);
   }

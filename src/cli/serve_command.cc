@@ -2,6 +2,7 @@
 #include "cli/serve_command.h"
 
 #include <malloc.h>
+#include <sys/resource.h>
 
 #include <algorithm>
 #include <chrono>
@@ -75,6 +76,47 @@ Result<std::optional<AccessControl>> LoadAccessControl(const ServeOptions& optio
   return std::optional<AccessControl>();
 }
 
+// Descriptors kept free beyond --max-connections for everything else the process opens: the
+// store's files, the warehouse's database, the listening socket, the event loop's own.
+constexpr uint32_t kReservedDescriptors = 64;
+
+// Raises the soft limit on open descriptors to the hard one, and returns the largest number of
+// connections that leaves kReservedDescriptors free under it: `wanted`, or fewer (said in the
+// log) when the limit is too low for it.
+uint32_t FitConnectionsToDescriptors(uint32_t wanted) {
+  rlimit limit{};
+  if (::getrlimit(RLIMIT_NOFILE, &limit) != 0) return wanted;
+  if (limit.rlim_cur < limit.rlim_max) {
+    rlimit raised = limit;
+    raised.rlim_cur = limit.rlim_max;
+    if (::setrlimit(RLIMIT_NOFILE, &raised) == 0) limit = raised;
+  }
+  if (limit.rlim_cur == RLIM_INFINITY ||
+      limit.rlim_cur >= uint64_t{wanted} + kReservedDescriptors) {
+    return wanted;
+  }
+  const uint32_t fit = limit.rlim_cur > kReservedDescriptors + 1
+                           ? static_cast<uint32_t>(limit.rlim_cur - kReservedDescriptors)
+                           : 1;
+  LogWarning("the descriptor limit is " + std::to_string(limit.rlim_cur) +
+             " (ulimit -n), too low for --max-connections " + std::to_string(wanted) + " and " +
+             std::to_string(kReservedDescriptors) + " descriptors for the store and the " +
+             "warehouse: serving at most " + std::to_string(fit) +
+             " connections; raise the limit (LimitNOFILE= under systemd) to serve more");
+  return fit;
+}
+
+// The server's options that guard it against hostile clients, wired to the API.
+void SetProtections(const ServeOptions& options, const Api& api, ServerStats& stats,
+                    ServerOptions& server) {
+  server.max_connections = FitConnectionsToDescriptors(options.max_connections);
+  server.max_connections_per_client = options.max_connections_per_client;
+  server.max_inflight_body_bytes = options.max_inflight_body_bytes;
+  server.stats = &stats;
+  server.screen = [&api](const HttpRequest& headers) { return api.Screen(headers); };
+  server.lane = &Api::Lane;
+}
+
 }  // namespace
 
 int RunServe(const ServeOptions& options) {
@@ -135,8 +177,9 @@ int RunServe(const ServeOptions& options) {
       *warehouse, {.call = std::chrono::milliseconds(options.warehouse_timeout_ms)});
   MetricsOutbox outbox(**store, bounded_warehouse, outbox_options, NowMs);
   ResponseCounters responses;
+  ServerStats server_stats;
   Api api(ApiContext{**store, bounded_warehouse, options.limits, NowMs, options.max_body_bytes,
-                     *access ? &**access : nullptr, &outbox, &responses,
+                     *access ? &**access : nullptr, &outbox, &responses, &server_stats,
                      std::chrono::milliseconds(options.probe_timeout_ms)});
   ServerOptions server_options;
   server_options.host = options.host;
@@ -151,6 +194,7 @@ int RunServe(const ServeOptions& options) {
   server_options.request_timeout = std::chrono::milliseconds(options.request_timeout_ms);
   server_options.shutdown_timeout = std::chrono::milliseconds(options.shutdown_timeout_ms);
   server_options.counters = &responses;
+  SetProtections(options, api, server_stats, server_options);
   HttpServer server(
       server_options, [&api](HttpRequest& request) { return api.Handle(request); },
       [](unsigned status, std::string code, std::string message) {

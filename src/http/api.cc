@@ -130,7 +130,60 @@ HttpResponse Denied(const AccessDecision& decision) {
   return res;
 }
 
+// The server's own gauges and counters, in the Prometheus text format.
+void AppendServerMetrics(const ServerStats& s, std::string& out) {
+  auto metric = [&](const char* name, const char* type, const char* help,
+                    const std::atomic<uint64_t>& v) {
+    out += std::string("# HELP ") + name + " " + help + "\n# TYPE " + name + " " + type + "\n" +
+           name + " " + std::to_string(v.load()) + "\n";
+  };
+  metric("buildtrace_http_open_connections", "gauge", "Connections open and admitted.",
+         s.open_connections);
+  metric("buildtrace_http_idle_connections", "gauge",
+         "Open connections waiting for a request's first byte.", s.idle_connections);
+  metric("buildtrace_http_max_connections", "gauge",
+         "Open connections at most (the effective --max-connections).", s.max_connections);
+  metric("buildtrace_http_body_bytes_in_flight", "gauge",
+         "Bytes of request-body buffers held, across all connections.", s.body_bytes_in_flight);
+  metric("buildtrace_http_body_bytes_in_flight_limit", "gauge",
+         "Bytes of request-body buffers held at most (--max-inflight-body).", s.body_bytes_limit);
+  metric("buildtrace_http_accept_errors_total", "counter", "Failed accepts of a connection.",
+         s.accept_errors_total);
+  metric("buildtrace_http_accept_exhaustion_episodes_total", "counter",
+         "Episodes of accepts failing for want of descriptors or memory (EMFILE, ENFILE, "
+         "ENOBUFS, ENOMEM).",
+         s.accept_exhaustion_episodes_total);
+  metric("buildtrace_http_idle_closed_total", "counter",
+         "Idle connections closed to make room for new ones.", s.idle_closed_total);
+  metric("buildtrace_http_rejected_connections_total", "counter",
+         "New connections refused (503 or closed) because all open ones were busy.",
+         s.rejected_connections_total);
+  metric("buildtrace_http_inflight_refused_total", "counter",
+         "Requests refused with 503 because request bodies in flight reached their bound.",
+         s.inflight_refused_total);
+}
+
 }  // namespace
+
+std::optional<HttpResponse> Api::Screen(const HttpRequest& headers) const {
+  if (context_.access == nullptr) return std::nullopt;
+  Result<RequestTarget> target = ParseRequestTarget(headers.target());
+  if (!target.ok()) return std::nullopt;  // Handle answers it, after the body within its limit
+  std::optional<AccessNeed> need = AccessNeedFor(*target);
+  if (!need) return std::nullopt;
+  const AccessDecision decision =
+      context_.access->Decide(headers[http::field::authorization], *need);
+  if (decision.allowed()) return std::nullopt;
+  return Denied(decision);
+}
+
+RequestLane Api::Lane(const HttpRequest& request) {
+  const std::string_view target = request.target();
+  const std::string_view path = target.substr(0, target.find('?'));
+  if (path == "/healthz") return RequestLane::kInline;
+  if (path == "/readyz" || path == "/metrics") return RequestLane::kControl;
+  return RequestLane::kWork;
+}
 
 Api::Api(ApiContext context)
     : context_(std::move(context)),
@@ -456,6 +509,7 @@ HttpResponse Api::GetMetrics() {
             static_cast<double>(count));
     }
   }
+  if (context_.server != nullptr) AppendServerMetrics(*context_.server, out);
   return MakeResponse(200, std::move(out), "text/plain; version=0.0.4; charset=utf-8");
 }
 

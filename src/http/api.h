@@ -8,6 +8,7 @@
 #include <mutex>
 #include <utility>
 #include <functional>
+#include <optional>
 
 #include "core/job_parser.h"
 #include "http/access_control.h"
@@ -37,6 +38,8 @@ struct ApiContext {
   MetricsOutbox* outbox = nullptr;
   // The server's response counts, for GET /metrics; null: none shown. Not owned.
   const ResponseCounters* responses = nullptr;
+  // The server's connections and request bodies, for GET /metrics; null: none shown. Not owned.
+  const ServerStats* server = nullptr;
   // How long /readyz waits for each backend's probe before it reports the backend as not
   // answering (the probes run at once, on threads of their own).
   std::chrono::milliseconds probe_deadline{1000};
@@ -48,6 +51,15 @@ class Api {
   explicit Api(ApiContext context);
 
   HttpResponse Handle(HttpRequest& request);
+
+  // For ServerOptions::screen: the access decision from the headers alone, before the body is
+  // read. 401 (with WWW-Authenticate) without a valid token, 403 when the token lacks the
+  // route's scope or project; nullopt when Handle should run (the projects of a POST /process
+  // body are still checked there, once it is parsed). Cheap and non-blocking.
+  std::optional<HttpResponse> Screen(const HttpRequest& headers) const;
+  // For ServerOptions::lane: GET /healthz inline, /readyz and /metrics on the control pool,
+  // everything else on the workers.
+  static RequestLane Lane(const HttpRequest& request);
 
  private:
   // `token` is the caller's token entry, null when no access control is configured.

@@ -1,10 +1,10 @@
-// Beast server: one Session per connection, a strand per session, handlers on a worker pool.
+// Beast server: one Session per connection, a strand per session, handlers on a worker pool (or
+// on the I/O thread or a control pool, by the request's lane).
 #include "http/server.h"
 
 #include <algorithm>
 #include <atomic>
-#include <map>
-#include <mutex>
+#include <cerrno>
 #include <optional>
 #include <thread>
 #include <vector>
@@ -12,6 +12,9 @@
 #include <boost/asio.hpp>
 #include <boost/beast/core.hpp>
 
+#include "http/body_budget.h"
+#include "http/connection_table.h"
+#include "http/request_framing.h"
 #include "service/log.h"
 
 namespace buildtrace {
@@ -31,12 +34,17 @@ class HttpServer::Impl {
       : options_(std::move(options)),
         handler_(std::move(handler)),
         errors_(std::move(errors)),
+        stats_(options_.stats != nullptr ? *options_.stats : own_stats_),
+        table_(options_.max_connections, options_.max_connections_per_client, &stats_),
+        budget_(InflightLimit(options_), &stats_),
         workers_(options_.worker_threads > 0
                      ? options_.worker_threads
                      : std::max(2u, std::thread::hardware_concurrency())),
+        control_(std::max(1, options_.control_threads)),
         acceptor_(ioc_),
         signals_(ioc_, SIGINT, SIGTERM),
-        shutdown_deadline_(ioc_) {}
+        shutdown_deadline_(ioc_),
+        accept_retry_(ioc_) {}
 
   Status Listen();
   void Run();
@@ -45,36 +53,52 @@ class HttpServer::Impl {
   }
 
   // Once true, sessions answer the request they are reading and then close.
-  bool stopping() const { return stopping_.load(); }
-  // Every open connection registers here: to be counted against max_connections and to be
-  // told when the server stops. Thread-safe.
-  uint64_t AddSession(std::weak_ptr<Session> session);
-  void RemoveSession(uint64_t id);
+  bool stopping() const { return table_.stopping(); }
+  // A session has closed: no longer counted against max_connections.
+  void RemoveSession(uint64_t id) {
+    if (table_.Remove(id)) ioc_.stop();
+  }
 
   const ServerOptions& options() const { return options_; }
   const RequestHandler& handler() const { return handler_; }
   const ErrorResponder& errors() const { return errors_; }
+  ServerStats& stats() { return stats_; }
+  ConnectionTable& table() { return table_; }
+  BodyBudget& budget() { return budget_; }
   net::thread_pool& workers() { return workers_; }
+  net::thread_pool& control() { return control_; }
   uint16_t port() const { return port_; }
 
  private:
+  static uint64_t InflightLimit(const ServerOptions& options) {
+    if (options.max_inflight_body_bytes != 0) return options.max_inflight_body_bytes;
+    return options.max_body_bytes > UINT64_MAX / 4 ? UINT64_MAX : 4 * options.max_body_bytes;
+  }
   void Accept();
+  void OnAccept(tcp::socket socket);
+  void OnAcceptError(const beast::error_code& ec);
   void BeginShutdown();
-  size_t open_sessions();
 
   ServerOptions options_;
   RequestHandler handler_;
   ErrorResponder errors_;
-  // Declared before ioc_: sessions destroyed with the io_context's pending work unregister here.
-  std::mutex sessions_mutex_;
-  std::map<uint64_t, std::weak_ptr<Session>> sessions_;  // guarded by sessions_mutex_
-  uint64_t next_session_id_ = 0;                         // guarded by sessions_mutex_
-  std::atomic<bool> stopping_{false};                    // set under sessions_mutex_
+  ServerStats own_stats_;  // when options_.stats is null
+  ServerStats& stats_;
+  // Declared before ioc_: sessions destroyed with the io_context's pending work unregister here
+  // and give back their bodies' budget.
+  ConnectionTable table_;
+  BodyBudget budget_;
   net::io_context ioc_;
   net::thread_pool workers_;
+  net::thread_pool control_;
   tcp::acceptor acceptor_;
   net::signal_set signals_;
   net::steady_timer shutdown_deadline_;
+  net::steady_timer accept_retry_;
+  // The wait after the last failed accept; zero outside an episode of exhaustion. Only touched by
+  // the accept loop, which has one step outstanding at a time.
+  std::chrono::milliseconds accept_delay_{0};
+  uint64_t accept_failures_ = 0;  // in the current episode
   uint16_t port_ = 0;
 };
 
@@ -82,38 +106,54 @@ namespace {
 
 // Spare capacity left after a request body, for parsers that read past the end (simdjson).
 constexpr size_t kBodyPadding = 64;
+// A body's first buffer, unless it is announced smaller; each growth doubles it (bounded by the
+// announced length), so a body never holds more than twice the bytes received plus this.
+constexpr size_t kFirstBodyBytes = 64 << 10;
+// The most body bytes one step of the HTTP parser adds beyond what is buffered already (Beast
+// reads at most 64 KiB into a flat_buffer at a time).
+constexpr size_t kParserReadBytes = 64 << 10;
 // After an error answer the server reads (and drops) what the client still sends, for up to this
 // long or this many bytes, before closing: closing a socket with unread data resets the
 // connection, and the client may then lose the answer.
 constexpr auto kLingerTime = std::chrono::seconds(1);
 constexpr size_t kLingerBytes = 1 << 20;
 
-class Session : public std::enable_shared_from_this<Session> {
+// The body bytes `body` can hold without growing, beyond which kBodyPadding bytes stay spare.
+size_t BodyRoom(const std::string& body) {
+  return body.capacity() > kBodyPadding ? body.capacity() - kBodyPadding : 0;
+}
+
+class Session : public TrackedConnection, public std::enable_shared_from_this<Session> {
  public:
   Session(tcp::socket socket, HttpServer::Impl& server)
-      : stream_(std::move(socket)), server_(server) {}
-  ~Session() {
+      : stream_(std::move(socket)), server_(server), charge_(server.budget()) {}
+  ~Session() override {
     if (id_) server_.RemoveSession(*id_);
   }
 
-  // Counts the connection as open, until the session is destroyed. Once, before the rest.
-  void Register() { id_ = server_.AddSession(weak_from_this()); }
-  // Start() and Reject() run on the session's strand, one of them once.
-  void Start() { ReadRequest(); }
-  // Answers 503 at once: the server has as many connections as it accepts.
-  void Reject() {
-    WriteError(503, "too_many_connections",
-               "the server already has " + std::to_string(server_.options().max_connections) +
-                   " open connections; retry later or raise --max-connections");
+  // Runs the admission's outcome on the session's strand; once, before the rest.
+  void Begin(const ConnectionTable::Admitted& admitted) {
+    id_ = admitted.id;
+    net::post(stream_.get_executor(),
+              [self = shared_from_this(),
+               serve = admitted.admission == ConnectionTable::Admission::kServe,
+               reason = admitted.reason] {
+                if (serve) return self->ReadRequest();
+                self->WriteError(503, "too_many_connections", reason);
+              });
   }
-  // Called once when the server stops, from any thread: a connection waiting for a request
-  // closes now; one whose request has arrived finishes it first (see Write and ReadRequest).
-  void OnServerStopping() {
+  void CloseIfIdle() override {
+    net::post(stream_.get_executor(), [self = shared_from_this()] {
+      if (self->idle_) self->Close();
+    });
+  }
+  // A connection waiting for a request closes now; one whose request has arrived finishes it
+  // first (see Write and ReadRequest).
+  void OnServerStopping() override {
     net::post(stream_.get_executor(), [self = shared_from_this()] {
       if (self->waiting_for_request_) self->Close();
     });
   }
-  net::any_io_executor executor() { return stream_.get_executor(); }
 
  private:
   // The idle timeout runs until the first byte of a request, the header timeout from there to
@@ -125,13 +165,20 @@ class Session : public std::enable_shared_from_this<Session> {
     parser_->body_limit(server_.options().max_body_bytes);
     parser_->header_limit(server_.options().max_header_bytes);
     if (buffer_.size() > 0) return ReadHeader();  // a pipelined request has begun already
+    SetIdle(true);
     stream_.expires_after(server_.options().idle_timeout);
     stream_.async_read_some(buffer_.prepare(4096),
                             [self = shared_from_this()](beast::error_code ec, size_t n) {
+                              self->SetIdle(false);
                               if (ec) return self->OnReadError(ec);
                               self->buffer_.commit(n);
                               self->ReadHeader();
                             });
+  }
+
+  void SetIdle(bool idle) {
+    idle_ = idle;
+    if (id_) server_.table().SetIdle(*id_, idle);
   }
 
   void ReadHeader() {
@@ -140,6 +187,8 @@ class Session : public std::enable_shared_from_this<Session> {
                             beast::bind_front_handler(&Session::OnHeader, shared_from_this()));
   }
 
+  // Everything that can be decided from the headers is decided here, before any body byte is
+  // read: the URL's length, the framing, the announced length, the screen (access control).
   void OnHeader(beast::error_code ec, size_t) {
     if (ec) return OnReadError(ec);
     waiting_for_request_ = false;
@@ -150,9 +199,18 @@ class Session : public std::enable_shared_from_this<Session> {
                             std::to_string(server_.options().max_url_bytes) +
                             " bytes; shorten it or raise --max-url");
     }
+    if (auto error = CheckFraming(req, parser_->chunked())) {
+      return WriteError(error->status, error->status == 501 ? "not_implemented" : "bad_request",
+                        std::move(error->message));
+    }
     if (auto length = parser_->content_length();
         length && *length > server_.options().max_body_bytes) {
       return TooLarge();
+    }
+    if (server_.options().screen) {
+      if (std::optional<HttpResponse> answer = server_.options().screen(req)) {
+        return WriteErrorResponse(std::move(*answer));
+      }
     }
     stream_.expires_after(server_.options().request_timeout);
     if (beast::iequals(req[http::field::expect], "100-continue")) {
@@ -169,34 +227,80 @@ class Session : public std::enable_shared_from_this<Session> {
   }
 
   void ReadBody() {
-    if (auto length = parser_->content_length(); length && !parser_->chunked()) {
-      return ReadBodyDirect(*length);
-    }
-    http::async_read(stream_, buffer_, *parser_,
-                     beast::bind_front_handler(&Session::OnBody, shared_from_this()));
+    if (parser_->chunked()) return ReadChunked();
+    if (auto length = parser_->content_length()) return ReadBodyDirect(*length);
+    // No body (CheckFraming has refused every other Transfer-Encoding): the parser is done.
+    Dispatch(std::make_shared<HttpRequest>(parser_->release()));
+  }
+
+  // Makes room in `body` for `need` bytes in all (at most `most`), growing its buffer to at least
+  // twice its room so that a body is copied O(log n) times, and never to more than `most`: the
+  // buffer grows with the bytes received, never ahead of them. The growth is charged to the
+  // server's budget first; false (nothing changed) when the budget has no room.
+  bool ReserveBody(std::string& body, size_t need, size_t most) {
+    const size_t room = BodyRoom(body);
+    if (room >= need) return true;
+    const size_t grown_room = std::min(most, std::max({need, 2 * room, kFirstBodyBytes}));
+    if (!charge_.GrowTo(grown_room)) return false;
+    std::string grown;
+    grown.reserve(grown_room + kBodyPadding);  // exactly this much: `grown` is empty
+    grown.append(body);
+    body.swap(grown);
+    return true;
   }
 
   // A body of known length goes from the socket straight into the request's string, in reads as
-  // large as the kernel has data for: several times faster than the parser's 64 KiB steps and
-  // copies. The string gets room for the padding a SIMD JSON parser reads past the end.
+  // large as its buffer has room: several times faster than the parser's 64 KiB steps and copies.
   void ReadBodyDirect(uint64_t length) {
-    auto request = std::make_shared<HttpRequest>(parser_->release());
-    std::string& body = request->body();
-    body.reserve(length + kBodyPadding);
-    body.resize(length);
+    request_ = std::make_shared<HttpRequest>(parser_->release());
+    std::string& body = request_->body();
+    body.clear();
     const size_t buffered = std::min<size_t>(length, buffer_.size());
+    if (!ReserveBody(body, buffered, length)) return RefuseForBudget();
+    body.resize(buffered);
     net::buffer_copy(net::buffer(body.data(), buffered), buffer_.data());
     buffer_.consume(buffered);
-    net::async_read(stream_, net::buffer(body.data() + buffered, length - buffered),
-                    [self = shared_from_this(), request](beast::error_code ec, size_t) {
-                      if (ec) return self->OnReadError(ec);
-                      self->Dispatch(request);
-                    });
+    ReadDirect(buffered, length);
   }
 
-  void OnBody(beast::error_code ec, size_t) {
-    if (ec) return OnReadError(ec);
-    Dispatch(std::make_shared<HttpRequest>(parser_->release()));
+  // body[0, received) holds the bytes received so far; body's size is the end of the window the
+  // next read fills.
+  void ReadDirect(size_t received, size_t length) {
+    std::string& body = request_->body();
+    if (received == length) {
+      body.resize(length);
+      return Dispatch(std::move(request_));
+    }
+    if (received == body.size()) {
+      body.resize(received);
+      if (!ReserveBody(body, received + 1, length)) return RefuseForBudget();
+      body.resize(std::min(BodyRoom(body), length));
+    }
+    stream_.async_read_some(
+        net::buffer(body.data() + received, body.size() - received),
+        [self = shared_from_this(), received, length](beast::error_code ec, size_t n) {
+          if (ec) return self->OnReadError(ec);
+          self->ReadDirect(received + n, length);
+        });
+  }
+
+  // A chunked body goes through the parser, one read at a time; before each, the body gets room
+  // for all that read can add, so that the parser never grows it behind the budget's back.
+  void ReadChunked() {
+    std::string& body = parser_->get().body();
+    const size_t most = static_cast<size_t>(server_.options().max_body_bytes);
+    const size_t need = std::min(most, body.size() + buffer_.size() + kParserReadBytes);
+    if (!ReserveBody(body, need, most)) return RefuseForBudget();
+    http::async_read_some(stream_, buffer_, *parser_,
+                          [self = shared_from_this()](beast::error_code ec, size_t) {
+                            if (ec) return self->OnReadError(ec);
+                            // Should the parser have grown the body anyway, charge it late.
+                            if (!self->charge_.GrowTo(BodyRoom(self->parser_->get().body()))) {
+                              return self->RefuseForBudget();
+                            }
+                            if (!self->parser_->is_done()) return self->ReadChunked();
+                            self->Dispatch(std::make_shared<HttpRequest>(self->parser_->release()));
+                          });
   }
 
   void OnReadError(beast::error_code ec) {
@@ -221,29 +325,67 @@ class Session : public std::enable_shared_from_this<Session> {
                    " bytes; split the jobs into several requests or raise --max-body");
   }
 
+  void RefuseForBudget() {
+    ++server_.stats().inflight_refused_total;
+    request_.reset();
+    parser_.reset();
+    charge_.Reset();
+    HttpResponse res = server_.errors()(
+        503, "server_busy",
+        "the server holds " + std::to_string(server_.budget().limit()) +
+            " bytes of request bodies in flight, its limit; retry in a second, or raise "
+            "--max-inflight-body");
+    res.set(http::field::retry_after, "1");
+    WriteErrorResponse(std::move(res));
+  }
+
   void WriteError(unsigned status, std::string code, std::string message) {
-    HttpResponse res = server_.errors()(status, std::move(code), std::move(message));
+    WriteErrorResponse(server_.errors()(status, std::move(code), std::move(message)));
+  }
+
+  // An answer after which nothing the client sent is read as a request: closes the connection.
+  void WriteErrorResponse(HttpResponse res) {
     res.keep_alive(false);
     linger_ = true;
     Write(std::move(res));
   }
 
   void Dispatch(std::shared_ptr<HttpRequest> request) {
-    net::post(server_.workers(), [self = shared_from_this(), request] {
-      const auto start = std::chrono::steady_clock::now();
-      HttpResponse res;
-      try {
-        res = self->server_.handler()(*request);
-      } catch (const std::exception& e) {
-        // A handler bug must not take the process down; the log says what happened.
-        LogError(std::string("handler threw: ") + e.what());
-        res = self->server_.errors()(500, "internal", "internal error; see the server log");
-      }
-      res.keep_alive(request->keep_alive() && res.keep_alive());
-      LogAccess(*request, res, start);
+    const LaneChooser& lane = server_.options().lane;
+    const RequestLane chosen = lane ? lane(*request) : RequestLane::kWork;
+    if (chosen == RequestLane::kInline) {
+      HttpResponse res = Answer(*request);
+      request.reset();
+      charge_.Reset();
+      return Write(std::move(res));
+    }
+    // The budget is given back once the handler has returned and the request is freed.
+    auto charge = std::make_shared<BodyCharge>(std::move(charge_));
+    net::thread_pool& pool =
+        chosen == RequestLane::kControl ? server_.control() : server_.workers();
+    net::post(pool, [self = shared_from_this(), request = std::move(request), charge]() mutable {
+      HttpResponse res = self->Answer(*request);
+      request.reset();
+      charge->Reset();
       net::post(self->stream_.get_executor(),
                 [self, res = std::move(res)]() mutable { self->Write(std::move(res)); });
     });
+  }
+
+  // Runs the handler; any thread.
+  HttpResponse Answer(HttpRequest& request) {
+    const auto start = std::chrono::steady_clock::now();
+    HttpResponse res;
+    try {
+      res = server_.handler()(request);
+    } catch (const std::exception& e) {
+      // A handler bug must not take the process down; the log says what happened.
+      LogError(std::string("handler threw: ") + e.what());
+      res = server_.errors()(500, "internal", "internal error; see the server log");
+    }
+    res.keep_alive(request.keep_alive() && res.keep_alive());
+    LogAccess(request, res, start);
+    return res;
   }
 
   static void LogAccess(const HttpRequest& req, const HttpResponse& res,
@@ -303,48 +445,34 @@ class Session : public std::enable_shared_from_this<Session> {
   beast::tcp_stream stream_;
   beast::flat_buffer buffer_;
   std::optional<http::request_parser<http::string_body>> parser_;
+  std::shared_ptr<HttpRequest> request_;  // a body of known length being read
   std::shared_ptr<HttpResponse> response_;
   HttpServer::Impl& server_;
-  std::optional<uint64_t> id_;        // in the server's list of sessions
+  BodyCharge charge_;                 // the body being read's share of the server's budget
+  std::optional<uint64_t> id_;        // in the server's connection table
   bool waiting_for_request_ = false;  // no request's headers have arrived since the last answer
+  bool idle_ = false;                 // waiting for a request's first byte, none buffered
   bool linger_ = false;               // the answer is an error: drain the socket before closing
 };
 
+// Failures of accept that retrying at once cannot cure: descriptors or kernel memory ran out.
+bool IsExhaustion(const beast::error_code& ec) {
+  if (ec.category() != boost::system::system_category()) return false;
+  const int e = ec.value();
+  return e == EMFILE || e == ENFILE || e == ENOBUFS || e == ENOMEM;
+}
+
 }  // namespace
-
-uint64_t HttpServer::Impl::AddSession(std::weak_ptr<Session> session) {
-  std::lock_guard lock(sessions_mutex_);
-  const uint64_t id = next_session_id_++;
-  sessions_.emplace(id, std::move(session));
-  return id;
-}
-
-void HttpServer::Impl::RemoveSession(uint64_t id) {
-  std::lock_guard lock(sessions_mutex_);
-  sessions_.erase(id);
-  if (stopping_ && sessions_.empty()) ioc_.stop();
-}
-
-size_t HttpServer::Impl::open_sessions() {
-  std::lock_guard lock(sessions_mutex_);
-  return sessions_.size();
-}
 
 // Runs on the io_context. The deadline bounds the wait for connections that do not finish.
 void HttpServer::Impl::BeginShutdown() {
-  if (stopping_) return;
+  if (stopping()) return;
   beast::error_code ignored;
   acceptor_.close(ignored);
   signals_.cancel(ignored);
-  std::vector<std::shared_ptr<Session>> open;
-  {
-    std::lock_guard lock(sessions_mutex_);
-    stopping_ = true;
-    if (sessions_.empty()) return ioc_.stop();
-    for (auto& [id, weak] : sessions_) {
-      if (auto session = weak.lock()) open.push_back(std::move(session));
-    }
-  }
+  accept_retry_.cancel();
+  std::vector<std::shared_ptr<TrackedConnection>> open;
+  if (table_.BeginStop(open)) return ioc_.stop();
   LogInfo("stopping: no new connections; finishing the requests of " +
           std::to_string(open.size()) + " open connections");
   for (auto& session : open) session->OnServerStopping();
@@ -378,15 +506,49 @@ Status HttpServer::Impl::Listen() {
 void HttpServer::Impl::Accept() {
   acceptor_.async_accept(net::make_strand(ioc_), [this](beast::error_code ec, tcp::socket socket) {
     if (ec == net::error::operation_aborted || !acceptor_.is_open()) return;
-    if (!ec) {
-      auto session = std::make_shared<Session>(std::move(socket), *this);
-      const bool full = open_sessions() >= options_.max_connections;
-      session->Register();
-      net::post(session->executor(), [session, full] {
-        if (full) return session->Reject();
-        session->Start();
-      });
+    if (ec) return OnAcceptError(ec);
+    if (accept_delay_.count() != 0) {
+      LogInfo("accepting connections again after " + std::to_string(accept_failures_) +
+              " failed attempts");
+      accept_delay_ = std::chrono::milliseconds(0);
+      accept_failures_ = 0;
     }
+    OnAccept(std::move(socket));
+    Accept();
+  });
+}
+
+void HttpServer::Impl::OnAccept(tcp::socket socket) {
+  beast::error_code ec;
+  const tcp::endpoint peer = socket.remote_endpoint(ec);
+  auto session = std::make_shared<Session>(std::move(socket), *this);
+  ConnectionTable::Admitted admitted =
+      table_.Admit(session, ec ? std::string() : peer.address().to_string());
+  if (admitted.displaced) admitted.displaced->CloseIfIdle();
+  // Dropped: the session, never registered, closes its socket as it is destroyed here.
+  if (admitted.admission != ConnectionTable::Admission::kDrop) session->Begin(admitted);
+}
+
+// Retrying at once would spin: the connection that could not be accepted is still pending, so
+// accept fails again at once, as long as the descriptors are used up. The wait lets them free.
+void HttpServer::Impl::OnAcceptError(const beast::error_code& ec) {
+  ++stats_.accept_errors_total;
+  if (!IsExhaustion(ec)) return Accept();  // e.g. the peer reset the connection first
+  ++accept_failures_;
+  if (accept_delay_.count() == 0) {
+    ++stats_.accept_exhaustion_episodes_total;
+    accept_delay_ = options_.accept_backoff_first;
+    LogWarning("cannot accept connections: " + ec.message() +
+               "; new connections wait in the listen queue, retrying in " +
+               std::to_string(accept_delay_.count()) + " ms and less often up to every " +
+               std::to_string(options_.accept_backoff_max.count()) +
+               " ms (raise the descriptor limit, ulimit -n, or lower --max-connections)");
+  } else {
+    accept_delay_ = std::min(2 * accept_delay_, options_.accept_backoff_max);
+  }
+  accept_retry_.expires_after(accept_delay_);
+  accept_retry_.async_wait([this](beast::error_code wait_ec) {
+    if (wait_ec || !acceptor_.is_open()) return;
     Accept();
   });
 }
@@ -404,7 +566,9 @@ void HttpServer::Impl::Run() {
   for (auto& t : threads) t.join();
   // Handlers still queued after the shutdown deadline are dropped; running ones are waited for.
   workers_.stop();
+  control_.stop();
   workers_.join();
+  control_.join();
 }
 
 HttpServer::HttpServer(ServerOptions options, RequestHandler handler, ErrorResponder errors)

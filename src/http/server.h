@@ -10,6 +10,7 @@
 #include <cstdint>
 #include <functional>
 #include <memory>
+#include <optional>
 #include <string>
 #include <utility>
 #include <vector>
@@ -23,8 +24,8 @@ namespace buildtrace {
 using HttpRequest = boost::beast::http::request<boost::beast::http::string_body>;
 using HttpResponse = boost::beast::http::response<boost::beast::http::string_body>;
 
-// Called on a worker thread, possibly on many at once: must be thread-safe. Takes the request by
-// reference so that it may move the body out.
+// Called on a worker thread (or an I/O or a control thread, see RequestLane), possibly on many at
+// once: must be thread-safe. Takes the request by reference so that it may move the body out.
 using RequestHandler = std::function<HttpResponse(HttpRequest& request)>;
 
 // Builds the answer for a request the server itself rejects (too large, malformed, timed out),
@@ -43,14 +44,56 @@ class ResponseCounters {
   std::array<std::atomic<uint64_t>, 600> counts_{};  // a status outside 100-599 counts as 599
 };
 
+// The threads that answer a request (ServerOptions::lane), so that cheap control requests never
+// queue behind handlers blocked on a backend.
+enum class RequestLane {
+  kInline,   // on the I/O thread, before its next read: the handler must not block (liveness)
+  kControl,  // on the control pool, apart from the workers (readiness, metrics)
+  kWork,     // on the worker pool: everything else
+};
+
+// Decides, once a request's headers have arrived and before any body byte is read, whether to
+// answer it at once (e.g. 401 without a valid token). Runs on an I/O thread, so it must be cheap
+// and must not block; thread-safe. nullopt: read the body and run the handler as usual.
+using RequestScreen = std::function<std::optional<HttpResponse>(const HttpRequest& headers)>;
+// The lane of a whole request; runs on an I/O thread, cheap and thread-safe.
+using LaneChooser = std::function<RequestLane(const HttpRequest& request)>;
+
+// What the server holds and has done, for the operator (GET /metrics). The server writes it;
+// every field may be read from any thread at any time (each is one atomic; fields read one after
+// the other may be from slightly different moments).
+struct ServerStats {
+  std::atomic<uint64_t> open_connections{0};      // admitted and not yet closed
+  std::atomic<uint64_t> idle_connections{0};      // of those, waiting for a request's first byte
+  std::atomic<uint64_t> max_connections{0};       // the effective ServerOptions::max_connections
+  std::atomic<uint64_t> body_bytes_in_flight{0};  // request-body buffers held, all connections
+  std::atomic<uint64_t> body_bytes_limit{0};      // ServerOptions::max_inflight_body_bytes
+  std::atomic<uint64_t> accept_errors_total{0};   // failed accepts, of any cause
+  // Episodes of descriptor or memory exhaustion on accept (EMFILE, ENFILE, ENOBUFS, ENOMEM):
+  // each began with a failed accept after a successful one and ended with the next success.
+  std::atomic<uint64_t> accept_exhaustion_episodes_total{0};
+  std::atomic<uint64_t> idle_closed_total{0};           // idle connections closed to make room
+  std::atomic<uint64_t> rejected_connections_total{0};  // new connections refused (503 or dropped)
+  std::atomic<uint64_t> inflight_refused_total{0};      // requests refused for the in-flight bound
+};
+
 struct ServerOptions {
   std::string host = "127.0.0.1";
   uint16_t port = 8080;                                // 0 picks a free port
   uint64_t max_body_bytes = 64ull << 20;               // larger bodies get 413
   uint32_t max_header_bytes = 64u << 10;               // larger headers get 431
   uint32_t max_url_bytes = 8u << 10;                   // longer request targets get 414
-  // Beyond this many open connections, a new one gets 503 and is closed.
+  // At this many open connections, a new one first closes the connection that has been idle
+  // longest (no byte of a request since it opened or since its last answer); when none is idle,
+  // it gets 503 and is closed.
   uint32_t max_connections = 1024;
+  // Connections from one peer address at most (0: no limit): beyond it, that peer's own
+  // longest-idle connection is closed, else the new one gets 503.
+  uint32_t max_connections_per_client = 0;
+  // Request-body buffers held at once across all connections, from the first byte read until the
+  // handler has returned (0: 4 x max_body_bytes). A body whose buffer would grow past it gets 503
+  // with Retry-After and its connection is closed. Bodies grow as their bytes arrive, never ahead.
+  uint64_t max_inflight_body_bytes = 0;
   std::chrono::milliseconds idle_timeout{60'000};      // keep-alive wait for a request's 1st byte
   std::chrono::milliseconds header_timeout{10'000};    // from its 1st byte to the end of headers
   std::chrono::milliseconds request_timeout{120'000};  // to receive a whole request
@@ -59,8 +102,19 @@ struct ServerOptions {
   std::chrono::milliseconds shutdown_timeout{10'000};
   int io_threads = 1;
   int worker_threads = 0;  // 0: max(2, hardware threads)
+  int control_threads = 2;  // for RequestLane::kControl; at least 1
   // Counts every response sent, the server's own rejections included; may be null. Not owned.
   ResponseCounters* counters = nullptr;
+  // Filled by the server; may be null. Not owned; must outlive the server.
+  ServerStats* stats = nullptr;
+  // May be empty: no screening, every request's body is read.
+  RequestScreen screen;
+  // May be empty: every request goes to the worker pool.
+  LaneChooser lane;
+  // After accept fails for want of descriptors or memory, the wait before the next attempt:
+  // from the first, doubling up to the largest, back to the first after a success.
+  std::chrono::milliseconds accept_backoff_first{10};
+  std::chrono::milliseconds accept_backoff_max{1'000};
 };
 
 class HttpServer {

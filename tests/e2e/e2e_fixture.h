@@ -120,6 +120,8 @@ class E2eTest : public ::testing::Test {
 
   // Extra `serve` arguments for the server SetUp starts; none by default.
   virtual std::vector<std::string> ServeArgs() const { return {}; }
+  // A command that runs the server binary (ServerProcess::Options::launcher); none by default.
+  virtual std::vector<std::string> Launcher() const { return {}; }
   // Whether SetUp starts a server at all (tests of the offline commands need none).
   virtual bool NeedsServer() const { return true; }
 

@@ -1,6 +1,6 @@
 // Connection-level limits, each set small through its `serve` flag: a client that trickles its
 // headers is cut off by the header timeout, a long URL gets 414, large headers 431, and a
-// connection beyond the maximum gets 503 and is closed.
+// connection beyond the maximum, when none of the open ones is idle, gets 503 and is closed.
 #include <chrono>
 #include <memory>
 #include <string>
@@ -76,10 +76,16 @@ class E2eMaxConnections : public E2eTest {
 };
 
 TEST_F(E2eMaxConnections, ConnectionBeyondTheMaximumGets503AndIsClosed) {
-  // The server accepts in order, so these two are counted before the third is looked at.
+  // Two busy connections: each has sent the headers of a request whose body has not come (the
+  // 100 Continue says the server has read them). Idle ones would be closed to make room instead.
   auto first = std::make_unique<RawConnection>(server().port());
   RawConnection second(server().port());
   ASSERT_TRUE(first->ok() && second.ok());
+  for (RawConnection* busy : {first.get(), &second}) {
+    ASSERT_TRUE(busy->Send("POST /process HTTP/1.1\r\nHost: x\r\nContent-Length: 10\r\n"
+                           "Expect: 100-continue\r\n\r\n"));
+    ASSERT_TRUE(busy->ReadUntil("HTTP/1.1 100 Continue\r\n\r\n", milliseconds(10'000)));
+  }
   RawConnection third(server().port());
   ASSERT_TRUE(third.ok()) << third.error();
   ASSERT_TRUE(third.ReadUntilClosed(milliseconds(10'000))) << third.received();

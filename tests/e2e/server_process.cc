@@ -95,6 +95,7 @@ Result<std::unique_ptr<ServerProcess>> ServerProcess::Start(Options options) {
   std::vector<std::string> args = {options.binary, "serve",         "--port", "0",
                                    "--data-dir",   options.data_dir};
   args.insert(args.end(), options.extra_args.begin(), options.extra_args.end());
+  args.insert(args.begin(), options.launcher.begin(), options.launcher.end());
   std::vector<char*> argv;
   for (std::string& arg : args) argv.push_back(arg.data());
   argv.push_back(nullptr);

@@ -24,6 +24,9 @@ class ServerProcess {
     std::string data_dir;  // --data-dir; must exist
     std::string log_path;  // the server's stderr is appended here (kept across restarts)
     std::vector<std::string> extra_args;  // after `serve --port 0 --data-dir DIR`
+    // A command that runs the binary, before it on the command line (e.g. {"/usr/bin/prlimit",
+    // "--nofile=160:160", "--"}); it must exec the binary in its own process. Empty: none.
+    std::vector<std::string> launcher;
     // How long the server may take to print its listening line, and to exit after SIGTERM.
     std::chrono::milliseconds start_timeout = std::chrono::seconds(15);
     std::chrono::milliseconds stop_timeout = std::chrono::seconds(15);

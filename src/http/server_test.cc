@@ -1,0 +1,440 @@
+// HttpServer against hostile clients, in process with a trivial handler: bodies announced but not
+// sent, the bound on bodies in flight, idle connections filling the table, framing that could
+// smuggle a second request, control requests behind blocked workers, accept out of descriptors.
+#include "http/server.h"
+
+#include <gtest/gtest.h>
+#include <netinet/in.h>
+#include <sys/resource.h>
+#include <sys/socket.h>
+#include <unistd.h>
+
+#include <chrono>
+#include <condition_variable>
+#include <cstdlib>
+#include <functional>
+#include <memory>
+#include <mutex>
+#include <string>
+#include <thread>
+#include <vector>
+
+#include "tests/e2e/raw_connection.h"
+
+namespace buildtrace {
+namespace {
+
+using e2e::RawConnection;
+using std::chrono::milliseconds;
+using Clock = std::chrono::steady_clock;
+namespace http = boost::beast::http;
+
+constexpr milliseconds kWait{10'000};  // for what should happen within milliseconds
+
+// Polls `condition` until it holds or kWait passes; true when it held.
+bool WaitFor(const std::function<bool()>& condition) {
+  const auto deadline = Clock::now() + kWait;
+  while (!condition()) {
+    if (Clock::now() > deadline) return false;
+    std::this_thread::sleep_for(milliseconds(2));  // polling pace, not synchronisation
+  }
+  return true;
+}
+
+HttpResponse Plain(unsigned status, std::string body) {
+  HttpResponse res{static_cast<http::status>(status), 11};
+  res.set(http::field::content_type, "text/plain");
+  res.body() = std::move(body);
+  return res;
+}
+
+// A gate the handler can wait at until the test opens it.
+class Gate {
+ public:
+  void Open() {
+    std::lock_guard lock(mutex_);
+    open_ = true;
+    changed_.notify_all();
+  }
+  void Pass() {
+    std::unique_lock lock(mutex_);
+    ++waiting_;
+    changed_.notify_all();
+    changed_.wait(lock, [&] { return open_; });
+  }
+  // Waits until `n` handlers wait at the gate.
+  bool AwaitWaiting(int n) {
+    std::unique_lock lock(mutex_);
+    return changed_.wait_for(lock, kWait, [&] { return waiting_ >= n; });
+  }
+
+ private:
+  std::mutex mutex_;
+  std::condition_variable changed_;
+  bool open_ = false;
+  int waiting_ = 0;
+};
+
+class HttpServerTest : public ::testing::Test {
+ protected:
+  // Starts a server with `options` (port 0) whose handler answers 200 with the body's size, or
+  // waits at gate_ first for a target starting with /block.
+  void Start(ServerOptions options) {
+    options.host = "127.0.0.1";
+    options.port = 0;
+    options.stats = &stats_;
+    server_ = std::make_unique<HttpServer>(
+        std::move(options),
+        [this](HttpRequest& request) {
+          ++handled_;
+          if (request.target().starts_with("/block")) gate_.Pass();
+          return Plain(200, "body " + std::to_string(request.body().size()) + "\n");
+        },
+        [](unsigned status, std::string code, std::string message) {
+          return Plain(status, code + ": " + message + "\n");
+        });
+    ASSERT_TRUE(server_->Listen().ok());
+    thread_ = std::thread([this] { server_->Run(); });
+  }
+  void TearDown() override {
+    gate_.Open();
+    if (server_) {
+      server_->Stop();
+      thread_.join();
+    }
+  }
+  uint16_t port() const { return server_->port(); }
+
+  ServerStats stats_;
+  Gate gate_;
+  std::atomic<int> handled_{0};
+  std::unique_ptr<HttpServer> server_;
+  std::thread thread_;
+};
+
+// The status of every answer in `received` (each "HTTP/1.1 NNN" at the start of a line), in
+// order.
+std::vector<int> Statuses(const std::string& received) {
+  std::vector<int> out;
+  for (size_t at = received.find("HTTP/1.1 "); at != std::string::npos;
+       at = received.find("HTTP/1.1 ", at + 1)) {
+    const bool line_start = at == 0 || received[at - 1] == '\n';
+    if (line_start && at + 12 <= received.size()) {
+      out.push_back(std::atoi(received.substr(at + 9, 3).c_str()));
+    }
+  }
+  return out;
+}
+
+std::string Announce(uint64_t length, std::string_view extra_headers = "") {
+  return "POST /process HTTP/1.1\r\nHost: x\r\n" + std::string(extra_headers) +
+         "Content-Length: " + std::to_string(length) + "\r\n\r\n";
+}
+
+TEST_F(HttpServerTest, ScreenAnswersFromTheHeadersAloneAndCloses) {
+  ServerOptions options;
+  options.screen = [](const HttpRequest& headers) -> std::optional<HttpResponse> {
+    if (headers[http::field::authorization] == "Bearer good") return std::nullopt;
+    HttpResponse res = Plain(401, "no token\n");
+    res.set(http::field::www_authenticate, "Bearer");
+    return res;
+  };
+  Start(options);
+  RawConnection conn(port());
+  ASSERT_TRUE(conn.ok());
+  // 64 MiB announced, one byte sent: the answer comes without waiting for the rest.
+  ASSERT_TRUE(conn.Send(Announce(64 << 20) + "x"));
+  ASSERT_TRUE(conn.ReadUntilClosed(kWait)) << conn.received();
+  EXPECT_EQ(Statuses(conn.received()), std::vector<int>{401});
+  EXPECT_NE(conn.received().find("Connection: close"), std::string::npos) << conn.received();
+  EXPECT_NE(conn.received().find("WWW-Authenticate: Bearer"), std::string::npos);
+  EXPECT_EQ(handled_, 0);
+  EXPECT_EQ(stats_.body_bytes_in_flight, 0u);
+
+  RawConnection good(port());
+  ASSERT_TRUE(good.Send(Announce(3, "Authorization: Bearer good\r\n") + "abc"));
+  ASSERT_TRUE(good.ReadUntil("body 3\n", kWait)) << good.received();
+}
+
+TEST_F(HttpServerTest, BodyBufferGrowsWithTheBytesReceivedNotTheAnnouncedLength) {
+  Start({});
+  RawConnection conn(port());
+  ASSERT_TRUE(conn.Send(Announce(64 << 20) + "x"));
+  ASSERT_TRUE(WaitFor([&] { return stats_.body_bytes_in_flight > 0; }));
+  EXPECT_EQ(stats_.body_bytes_in_flight, 64u << 10);  // the first buffer, not 64 MiB
+  EXPECT_EQ(stats_.body_bytes_limit, 4ull * (64 << 20));
+  // 200 KiB more: the buffer doubles twice, to 256 KiB, and no further.
+  ASSERT_TRUE(conn.Send(std::string(200 << 10, 'y')));
+  ASSERT_TRUE(WaitFor([&] { return stats_.body_bytes_in_flight == 256u << 10; }))
+      << stats_.body_bytes_in_flight;
+  conn.Close();
+  ASSERT_TRUE(WaitFor([&] { return stats_.body_bytes_in_flight == 0; }));
+}
+
+TEST_F(HttpServerTest, BodyIsChargedUntilTheHandlerHasReturned) {
+  Start({});
+  RawConnection conn(port());
+  ASSERT_TRUE(conn.Send("POST /block HTTP/1.1\r\nHost: x\r\nContent-Length: 10\r\n\r\n0123456789"));
+  ASSERT_TRUE(gate_.AwaitWaiting(1));
+  EXPECT_EQ(stats_.body_bytes_in_flight, 10u);
+  gate_.Open();
+  ASSERT_TRUE(conn.ReadUntil("body 10\n", kWait)) << conn.received();
+  EXPECT_EQ(stats_.body_bytes_in_flight, 0u);
+}
+
+TEST_F(HttpServerTest, BodyPastTheInflightBoundGets503AndClose) {
+  ServerOptions options;
+  options.max_inflight_body_bytes = 128 << 10;
+  Start(options);
+  RawConnection a(port()), b(port()), c(port());
+  ASSERT_TRUE(a.Send(Announce(1 << 20) + "x"));
+  ASSERT_TRUE(b.Send(Announce(1 << 20) + "x"));
+  ASSERT_TRUE(WaitFor([&] { return stats_.body_bytes_in_flight == 128u << 10; }));
+  ASSERT_TRUE(c.Send(Announce(1 << 20) + "x"));
+  ASSERT_TRUE(c.ReadUntilClosed(kWait)) << c.received();
+  EXPECT_EQ(Statuses(c.received()), std::vector<int>{503});
+  EXPECT_NE(c.received().find("Retry-After: 1\r\n"), std::string::npos) << c.received();
+  EXPECT_NE(c.received().find("server_busy"), std::string::npos) << c.received();
+  EXPECT_EQ(stats_.inflight_refused_total, 1u);
+  a.Close();
+  b.Close();
+  ASSERT_TRUE(WaitFor([&] { return stats_.body_bytes_in_flight == 0; }));
+  RawConnection d(port());
+  ASSERT_TRUE(d.Send(Announce(5) + "hello"));
+  ASSERT_TRUE(d.ReadUntil("body 5\n", kWait)) << d.received();
+}
+
+TEST_F(HttpServerTest, ChunkedBodyIsBoundToo) {
+  ServerOptions options;
+  options.max_inflight_body_bytes = 256 << 10;
+  Start(options);
+  RawConnection conn(port());
+  ASSERT_TRUE(conn.Send("POST /process HTTP/1.1\r\nHost: x\r\nTransfer-Encoding: chunked\r\n\r\n"));
+  // 32 KiB at a time until the 503, 1 MiB at most: less than the server drains after its answer,
+  // so that it closes on its own time and never resets the connection under the answer.
+  const std::string chunk = "8000\r\n" + std::string(0x8000, 'z') + "\r\n";
+  for (int i = 0; i < 32 && conn.received().empty() && !conn.closed(); ++i) {
+    if (!conn.Send(chunk)) break;
+    conn.WaitForClose(milliseconds(0));
+  }
+  ASSERT_TRUE(conn.ReadUntilClosed(kWait)) << conn.received();
+  EXPECT_EQ(Statuses(conn.received()), std::vector<int>{503}) << conn.received();
+  EXPECT_EQ(stats_.inflight_refused_total, 1u);
+  EXPECT_EQ(handled_, 0);
+}
+
+TEST_F(HttpServerTest, ChunkedBodyWithinTheBoundIsServed) {
+  Start({});
+  RawConnection conn(port());
+  ASSERT_TRUE(
+      conn.Send("POST /process HTTP/1.1\r\nHost: x\r\nTransfer-Encoding: chunked\r\n\r\n"
+                "3\r\nabc\r\n2\r\nde\r\n0\r\n\r\n"));
+  ASSERT_TRUE(conn.ReadUntil("body 5\n", kWait)) << conn.received();
+  ASSERT_TRUE(WaitFor([&] { return stats_.body_bytes_in_flight == 0; }));
+}
+
+// Many bodies at once from many threads, each charged and given back (for ThreadSanitizer).
+TEST_F(HttpServerTest, ConcurrentBodiesAreChargedAndGivenBack) {
+  ServerOptions options;
+  options.io_threads = 2;
+  options.worker_threads = 2;
+  Start(options);
+  std::vector<std::thread> clients;
+  std::atomic<int> answered{0};
+  for (int t = 0; t < 8; ++t) {
+    clients.emplace_back([&, t] {
+      const std::string body(1000 * (t + 1), 'b');
+      const std::string expected = "body " + std::to_string(body.size()) + "\n";
+      for (int i = 0; i < 5; ++i) {  // a new connection each time
+        RawConnection conn(port());
+        if (!conn.Send(Announce(body.size()) + body) || !conn.ReadUntil(expected, kWait)) return;
+      }
+      ++answered;
+    });
+  }
+  for (auto& client : clients) client.join();
+  EXPECT_EQ(answered, 8);
+  EXPECT_TRUE(WaitFor([&] { return stats_.body_bytes_in_flight == 0; }));
+  EXPECT_EQ(handled_, 40);
+}
+
+TEST_F(HttpServerTest, FullTableClosesTheLongestIdleConnectionForANewOne) {
+  ServerOptions options;
+  options.max_connections = 2;
+  Start(options);
+  RawConnection oldest(port());
+  ASSERT_TRUE(WaitFor([&] { return stats_.idle_connections == 1; }));
+  RawConnection newer(port());
+  ASSERT_TRUE(WaitFor([&] { return stats_.idle_connections == 2; }));
+  RawConnection client(port());
+  ASSERT_TRUE(client.Send("GET /healthz HTTP/1.1\r\nHost: x\r\n\r\n"));
+  ASSERT_TRUE(client.ReadUntil("body 0\n", kWait)) << client.received();
+  EXPECT_EQ(Statuses(client.received()), std::vector<int>{200});
+  EXPECT_TRUE(oldest.ReadUntilClosed(kWait));
+  EXPECT_EQ(oldest.received(), "");
+  EXPECT_FALSE(newer.WaitForClose(milliseconds(0)));
+  EXPECT_EQ(stats_.idle_closed_total, 1u);
+  EXPECT_EQ(stats_.max_connections, 2u);
+}
+
+TEST_F(HttpServerTest, FullTableOfBusyConnectionsRefusesWith503) {
+  ServerOptions options;
+  options.max_connections = 1;
+  Start(options);
+  RawConnection busy(port());
+  ASSERT_TRUE(busy.Send("GET /healthz HTTP/1.1\r\n"));  // headers begun: not idle
+  ASSERT_TRUE(
+      WaitFor([&] { return stats_.open_connections == 1 && stats_.idle_connections == 0; }));
+  RawConnection refused(port());
+  ASSERT_TRUE(refused.ReadUntilClosed(kWait));
+  EXPECT_EQ(Statuses(refused.received()), std::vector<int>{503});
+  EXPECT_NE(refused.received().find("too_many_connections"), std::string::npos);
+  EXPECT_EQ(stats_.rejected_connections_total, 1u);
+  ASSERT_TRUE(busy.Send("Host: x\r\n\r\n"));
+  ASSERT_TRUE(busy.ReadUntil("body 0\n", kWait)) << busy.received();
+}
+
+TEST_F(HttpServerTest, OnePeerBeyondItsLimitLosesItsOwnIdleConnectionElseGets503) {
+  ServerOptions options;
+  options.max_connections_per_client = 2;
+  Start(options);
+  RawConnection first(port());
+  ASSERT_TRUE(WaitFor([&] { return stats_.idle_connections == 1; }));
+  RawConnection second(port());
+  ASSERT_TRUE(WaitFor([&] { return stats_.idle_connections == 2; }));
+  RawConnection third(port());
+  EXPECT_TRUE(first.ReadUntilClosed(kWait));
+  ASSERT_TRUE(second.Send("GET /healthz HTTP/1.1\r\n"));
+  ASSERT_TRUE(third.Send("GET /healthz HTTP/1.1\r\n"));
+  ASSERT_TRUE(WaitFor([&] { return stats_.idle_connections == 0; }));
+  RawConnection fourth(port());
+  ASSERT_TRUE(fourth.ReadUntilClosed(kWait));
+  EXPECT_EQ(Statuses(fourth.received()), std::vector<int>{503});
+  EXPECT_NE(fourth.received().find("this client address"), std::string::npos);
+}
+
+struct FramingCase {
+  std::string name;
+  std::string headers;  // after the request line, before the empty line
+  int status;           // the one answer, after which the connection closes
+};
+
+class HttpServerFramingTest : public HttpServerTest,
+                              public ::testing::WithParamInterface<FramingCase> {};
+
+// Whatever follows such headers is never read as a request: one answer, then the close.
+TEST_P(HttpServerFramingTest, UnclearFramingIsOneAnswerAndClose) {
+  Start({});
+  RawConnection conn(port());
+  const std::string smuggled = "GET /smuggled HTTP/1.1\r\nHost: x\r\n\r\n";
+  ASSERT_TRUE(conn.Send("POST /process HTTP/1.1\r\n" + GetParam().headers + "\r\n" + smuggled));
+  ASSERT_TRUE(conn.ReadUntilClosed(kWait)) << conn.received();
+  EXPECT_EQ(Statuses(conn.received()), std::vector<int>{GetParam().status}) << conn.received();
+  EXPECT_NE(conn.received().find("Connection: close"), std::string::npos);
+  EXPECT_EQ(handled_, 0);
+}
+
+INSTANTIATE_TEST_SUITE_P(
+    Rfc9112, HttpServerFramingTest,
+    ::testing::Values(
+        FramingCase{"Identity", "Host: x\r\nTransfer-Encoding: identity\r\n", 400},
+        FramingCase{"Gzip", "Host: x\r\nTransfer-Encoding: gzip\r\n", 400},
+        FramingCase{"Xchunked", "Host: x\r\nTransfer-Encoding: xchunked\r\n", 400},
+        FramingCase{"ChunkedThenGzip", "Host: x\r\nTransfer-Encoding: chunked, gzip\r\n", 400},
+        FramingCase{"GzipThenChunked", "Host: x\r\nTransfer-Encoding: gzip, chunked\r\n", 501},
+        FramingCase{"ChunkedTwice", "Host: x\r\nTransfer-Encoding: chunked, chunked\r\n", 400},
+        FramingCase{"TwoLines",
+                    "Host: x\r\nTransfer-Encoding: chunked\r\n"
+                    "Transfer-Encoding: identity\r\n",
+                    400},
+        FramingCase{"WithContentLength",
+                    "Host: x\r\nContent-Length: 5\r\nTransfer-Encoding: chunked\r\n", 400},
+        FramingCase{"NoHost", "Content-Length: 0\r\n", 400},
+        FramingCase{"TwoHosts", "Host: x\r\nHost: y\r\nContent-Length: 0\r\n", 400}),
+    [](const auto& param_info) { return param_info.param.name; });
+
+TEST_F(HttpServerTest, Http10WithoutHostIsServed) {
+  Start({});
+  RawConnection conn(port());
+  ASSERT_TRUE(conn.Send("GET /healthz HTTP/1.0\r\n\r\n"));
+  ASSERT_TRUE(conn.ReadUntilClosed(kWait));
+  // The answer is HTTP/1.1, the highest version the server speaks (RFC 9110 section 6.2).
+  EXPECT_EQ(Statuses(conn.received()), std::vector<int>{200}) << conn.received();
+}
+
+TEST_F(HttpServerTest, InlineAndControlLanesAnswerWhileEveryWorkerIsBlocked) {
+  ServerOptions options;
+  options.worker_threads = 1;
+  options.control_threads = 1;
+  options.lane = [](const HttpRequest& request) {
+    if (request.target() == "/healthz") return RequestLane::kInline;
+    if (request.target() == "/readyz") return RequestLane::kControl;
+    return RequestLane::kWork;
+  };
+  Start(options);
+  RawConnection blocked(port()), queued(port());
+  ASSERT_TRUE(blocked.Send("GET /block HTTP/1.1\r\nHost: x\r\n\r\n"));
+  ASSERT_TRUE(gate_.AwaitWaiting(1));
+  ASSERT_TRUE(queued.Send("GET /queued HTTP/1.1\r\nHost: x\r\n\r\n"));
+  for (const char* target : {"/healthz", "/readyz"}) {
+    RawConnection conn(port());
+    ASSERT_TRUE(conn.Send(std::string("GET ") + target + " HTTP/1.1\r\nHost: x\r\n\r\n"));
+    EXPECT_TRUE(conn.ReadUntil("body 0\n", kWait)) << target << ": " << conn.received();
+  }
+  EXPECT_EQ(queued.received(), "");
+  gate_.Open();
+  EXPECT_TRUE(blocked.ReadUntil("body 0\n", kWait));
+  EXPECT_TRUE(queued.ReadUntil("body 0\n", kWait));
+}
+
+// The lowest descriptor number free now: with the soft limit set to it, no descriptor can be
+// made until the limit is raised again.
+int LowestFreeDescriptor() {
+  const int fd = ::dup(0);
+  ::close(fd);
+  return fd;
+}
+
+TEST_F(HttpServerTest, AcceptOutOfDescriptorsBacksOffInsteadOfSpinning) {
+  Start({});
+  // The client's socket exists before the limit drops; connecting needs no new descriptor, but
+  // the server's accept does.
+  const int client = ::socket(AF_INET, SOCK_STREAM | SOCK_CLOEXEC, 0);
+  ASSERT_GE(client, 0);
+  const timeval receive_timeout{5, 0};
+  ASSERT_EQ(::setsockopt(client, SOL_SOCKET, SO_RCVTIMEO, &receive_timeout, sizeof receive_timeout),
+            0);
+  rlimit saved{};
+  ASSERT_EQ(::getrlimit(RLIMIT_NOFILE, &saved), 0);
+  rlimit low = saved;
+  low.rlim_cur = static_cast<rlim_t>(LowestFreeDescriptor());
+  ASSERT_EQ(::setrlimit(RLIMIT_NOFILE, &low), 0);
+  sockaddr_in addr{};
+  addr.sin_family = AF_INET;
+  addr.sin_port = htons(port());
+  addr.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
+  const int connected = ::connect(client, reinterpret_cast<sockaddr*>(&addr), sizeof addr);
+  const bool episode = WaitFor([&] { return stats_.accept_exhaustion_episodes_total == 1; });
+  // Over half a second: 10 + 20 + 40 + 80 + 160 ms of backoff hold it to about 6 attempts;
+  // retrying at once made hundreds of thousands.
+  const uint64_t before = stats_.accept_errors_total;
+  std::this_thread::sleep_for(milliseconds(500));  // the span measured, not synchronisation
+  const uint64_t during = stats_.accept_errors_total - before;
+  ASSERT_EQ(::setrlimit(RLIMIT_NOFILE, &saved), 0);
+  ASSERT_EQ(connected, 0);
+  ASSERT_TRUE(episode);
+  EXPECT_LE(during, 6u);
+  EXPECT_GE(during, 1u);
+  static constexpr std::string_view kRequest = "GET /healthz HTTP/1.1\r\nHost: x\r\n\r\n";
+  ASSERT_EQ(::send(client, kRequest.data(), kRequest.size(), MSG_NOSIGNAL),
+            static_cast<ssize_t>(kRequest.size()));
+  char buffer[512];
+  const ssize_t n = ::recv(client, buffer, sizeof buffer, 0);  // within the last backoff, 1 s
+  ::close(client);
+  ASSERT_GT(n, 12);
+  EXPECT_EQ(std::string(buffer, 12), "HTTP/1.1 200");
+  EXPECT_EQ(stats_.accept_exhaustion_episodes_total, 1u);
+}
+
+}  // namespace
+}  // namespace buildtrace
