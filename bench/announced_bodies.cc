@@ -22,8 +22,9 @@ namespace {
 using buildtrace::ReadRssMib;
 using buildtrace::e2e::RawConnection;
 
-// Samples RSS every 100 ms until it has not changed by more than 1 MiB for a second, or 20 s.
-double SettledRssMib(pid_t pid) {
+// Samples RSS every 100 ms until it has not changed by more than 1 MiB for a second (`settled`),
+// or for 20 s.
+double SettledRssMib(pid_t pid, bool& settled) {
   double last = ReadRssMib(pid);
   int stable = 0;
   for (int i = 0; i < 200 && stable < 10; ++i) {
@@ -32,6 +33,7 @@ double SettledRssMib(pid_t pid) {
     stable = now - last < 1.0 && last - now < 1.0 ? stable + 1 : 0;
     last = now;
   }
+  settled = stable >= 10;
   return last;
 }
 
@@ -66,11 +68,16 @@ int main(int argc, char** argv) {
     }
     open.push_back(std::move(conn));
   }
-  const double after = SettledRssMib(pid);
-  for (auto& conn : open) answered += conn->WaitForClose(std::chrono::milliseconds(0)) ? 1 : 0;
+  bool settled = false;
+  const double after = SettledRssMib(pid, settled);
+  for (auto& conn : open) {
+    conn->WaitForClose(std::chrono::milliseconds(0));
+    answered += conn->received().empty() ? 0 : 1;
+  }
   std::printf(
       "server RSS: %.1f MiB before, %.1f MiB with %d connections each announcing %ld MiB "
-      "and sending 1 byte (%+.1f MiB; %d closed by the server)\n",
-      before, after, connections, announced_mib, after - before, answered);
+      "and sending 1 byte (%+.1f MiB, %s; %d answered at once)\n",
+      before, after, connections, announced_mib, after - before,
+      settled ? "settled" : "still growing after 20 s", answered);
   return 0;
 }
