@@ -1,6 +1,9 @@
 // The API handlers.
 #include "http/api.h"
 
+#include <dirent.h>
+#include <sys/resource.h>
+
 #include <algorithm>
 #include <array>
 #include <future>
@@ -119,6 +122,27 @@ std::optional<AccessNeed> AccessNeedFor(const RequestTarget& target) {
     need.every_project = !need.project;  // all projects' latencies
   }
   return need;
+}
+
+struct DescriptorUsage {
+  int64_t open = 0;   // descriptors this process has open
+  int64_t limit = 0;  // its soft RLIMIT_NOFILE
+  // Within a tenth of the limit: new connections and store files may soon fail.
+  bool pressed() const { return limit > 0 && open * 10 >= limit * 9; }
+};
+
+// Counts /proc/self/fd (its own descriptor included, which is then closed).
+DescriptorUsage CountDescriptors() {
+  DescriptorUsage usage;
+  rlimit limit{};
+  if (::getrlimit(RLIMIT_NOFILE, &limit) == 0) usage.limit = static_cast<int64_t>(limit.rlim_cur);
+  if (DIR* dir = ::opendir("/proc/self/fd")) {
+    while (const dirent* entry = ::readdir(dir)) {
+      if (entry->d_name[0] != '.') ++usage.open;
+    }
+    ::closedir(dir);
+  }
+  return usage;
 }
 
 HttpResponse Denied(const AccessDecision& decision) {
@@ -425,12 +449,13 @@ HttpResponse Api::GetReady(bool details) {
   const std::optional<OutboxStats> outbox =
       context_.outbox ? std::optional(context_.outbox->Stats()) : std::nullopt;
   const bool backlog = outbox && (outbox->pending > 0 || outbox->corrupt > 0);
+  const DescriptorUsage descriptors = CountDescriptors();
   // Only the store decides readiness: without it nothing can be stored or reported. A warehouse
   // outage is absorbed by the outbox, so it degrades the service (no /stats/latency, rows wait)
-  // without taking the instance out of rotation.
-  const char* status = !store.ok()                   ? "unavailable"
-                       : !warehouse.ok() || backlog ? "degraded"
-                                                     : "ready";
+  // without taking the instance out of rotation; so does a process near its descriptor limit.
+  const char* status = !store.ok()                                           ? "unavailable"
+                       : !warehouse.ok() || backlog || descriptors.pressed() ? "degraded"
+                                                                             : "ready";
   if (!details) {
     return MakeResponse(store.ok() ? 200 : 503,
                         std::string("{\"status\":\"") + status + "\"}\n");
@@ -448,6 +473,17 @@ HttpResponse Api::GetReady(bool details) {
   };
   backend("store", context_.store.Describe(), store);
   backend("warehouse", context_.warehouse.Describe(), warehouse);
+  w.Key("descriptors").BeginObject();
+  w.Key("open").Int(descriptors.open);
+  w.Key("limit").Int(descriptors.limit);
+  w.EndObject();
+  if (const ServerStats* server = context_.server) {
+    w.Key("connections").BeginObject();
+    w.Key("open").Int(static_cast<int64_t>(server->open_connections.load()));
+    w.Key("idle").Int(static_cast<int64_t>(server->idle_connections.load()));
+    w.Key("max").Int(static_cast<int64_t>(server->max_connections.load()));
+    w.EndObject();
+  }
   if (outbox) {
     w.Key("outbox").BeginObject();
     w.Key("pending").Int(outbox->pending);
