@@ -19,6 +19,7 @@
 #include <thread>
 #include <vector>
 
+#include "testing/http_wire.h"
 #include "tests/e2e/raw_connection.h"
 
 namespace buildtrace {
@@ -112,24 +113,7 @@ class HttpServerTest : public ::testing::Test {
   std::thread thread_;
 };
 
-// The status of every answer in `received` (each "HTTP/1.1 NNN" at the start of a line), in
-// order.
-std::vector<int> Statuses(const std::string& received) {
-  std::vector<int> out;
-  for (size_t at = received.find("HTTP/1.1 "); at != std::string::npos;
-       at = received.find("HTTP/1.1 ", at + 1)) {
-    const bool line_start = at == 0 || received[at - 1] == '\n';
-    if (line_start && at + 12 <= received.size()) {
-      out.push_back(std::atoi(received.substr(at + 9, 3).c_str()));
-    }
-  }
-  return out;
-}
 
-std::string Announce(uint64_t length, std::string_view extra_headers = "") {
-  return "POST /process HTTP/1.1\r\nHost: x\r\n" + std::string(extra_headers) +
-         "Content-Length: " + std::to_string(length) + "\r\n\r\n";
-}
 
 TEST_F(HttpServerTest, ScreenAnswersFromTheHeadersAloneAndCloses) {
   ServerOptions options;

@@ -13,6 +13,7 @@
 #include <vector>
 
 #include "core/canonical_hash.h"
+#include "testing/http_wire.h"
 #include "tests/e2e/e2e_fixture.h"
 #include "tests/e2e/raw_connection.h"
 
@@ -22,25 +23,7 @@ namespace {
 using std::chrono::milliseconds;
 constexpr milliseconds kWait{10'000};  // for what should happen within milliseconds
 
-// The status of every answer in `received` (each "HTTP/1.1 NNN" at the start of a line), in
-// order.
-std::vector<int> Statuses(const std::string& received) {
-  std::vector<int> out;
-  for (size_t at = received.find("HTTP/1.1 "); at != std::string::npos;
-       at = received.find("HTTP/1.1 ", at + 1)) {
-    const bool line_start = at == 0 || received[at - 1] == '\n';
-    if (line_start && at + 12 <= received.size()) {
-      out.push_back(std::atoi(received.substr(at + 9, 3).c_str()));
-    }
-  }
-  return out;
-}
 
-// The headers of a POST /process announcing `length` bytes of body.
-std::string Announce(uint64_t length, const std::string& extra_headers = "") {
-  return "POST /process HTTP/1.1\r\nHost: x\r\n" + extra_headers +
-         "Content-Length: " + std::to_string(length) + "\r\n\r\n";
-}
 
 // VmRSS of `pid` in KiB, from /proc; -1 if unreadable.
 long RssKib(pid_t pid) {
