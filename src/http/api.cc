@@ -450,12 +450,14 @@ HttpResponse Api::GetReady(bool details) {
       context_.outbox ? std::optional(context_.outbox->Stats()) : std::nullopt;
   const bool backlog = outbox && (outbox->pending > 0 || outbox->corrupt > 0);
   const DescriptorUsage descriptors = CountDescriptors();
+  const std::optional<std::string> write_failure = jobs_.last_write_failure();
   // Only the store decides readiness: without it nothing can be stored or reported. A warehouse
   // outage is absorbed by the outbox, so it degrades the service (no /stats/latency, rows wait)
   // without taking the instance out of rotation; so does a process near its descriptor limit.
   const char* status = !store.ok()                                           ? "unavailable"
-                       : !warehouse.ok() || backlog || descriptors.pressed() ? "degraded"
-                                                                             : "ready";
+                       : !warehouse.ok() || backlog || descriptors.pressed() || write_failure
+                           ? "degraded"
+                           : "ready";
   if (!details) {
     return MakeResponse(store.ok() ? 200 : 503,
                         std::string("{\"status\":\"") + status + "\"}\n");
@@ -464,15 +466,19 @@ HttpResponse Api::GetReady(bool details) {
   JsonWriter w(out);
   w.BeginObject();
   w.Key("status").String(status);
-  auto backend = [&](const char* name, const std::string& url, const Status& s) {
+  auto backend = [&](const char* name, const std::string& url, const Status& s,
+                     const std::optional<std::string>& last_write_error) {
     w.Key(name).BeginObject();
     w.Key("url").String(url);
     w.Key("status").String(s.ok() ? "ok" : "unavailable");
     if (!s.ok()) w.Key("message").String(s.message());
+    if (last_write_error) w.Key("last_write_error").String(*last_write_error);
     w.EndObject();
   };
-  backend("store", context_.store.Describe(), store);
-  backend("warehouse", context_.warehouse.Describe(), warehouse);
+  // The probe writes in one place; a job's own folder may still refuse (its permissions, a
+  // quota): the store's last refusal is shown until a job is stored again.
+  backend("store", context_.store.Describe(), store, write_failure);
+  backend("warehouse", context_.warehouse.Describe(), warehouse, std::nullopt);
   w.Key("descriptors").BeginObject();
   w.Key("open").Int(descriptors.open);
   w.Key("limit").Int(descriptors.limit);

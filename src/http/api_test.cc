@@ -730,6 +730,22 @@ TEST_F(ApiTest, HealthzIsOk) {
   EXPECT_EQ(res.body(), "{\"status\":\"ok\"}\n");
 }
 
+// A job the store refused (its project's folder unwritable, say) degrades readiness until a job
+// is stored again, though the probe, which writes elsewhere, passes.
+TEST_F(ApiTest, ReadyzShowsTheStoresLastRefusalUntilAJobIsStored) {
+  store_->Fail(StoreMethod::kCreateIfAbsent, Unavailable("jobs/secret: Permission denied"));
+  EXPECT_EQ(Post(JobJson(1)).result_int(), 503u);
+  const HttpResponse refused = Get("/readyz");
+  ASSERT_EQ(refused.result_int(), 200u) << refused.body();
+  const JsonBody body(refused.body());
+  EXPECT_EQ(body.Str("/status"), "degraded");
+  EXPECT_EQ(body.Str("/store/status"), "ok");
+  EXPECT_EQ(body.Str("/store/last_write_error"), "jobs/secret: Permission denied");
+  store_->Heal();
+  PostOk(JobJson(1));
+  EXPECT_EQ(JsonBody(Get("/readyz").body()).Str("/status"), "ready");
+}
+
 // A backend whose probe hangs is reported as not answering within the probe deadline.
 TEST_F(ApiTest, ReadyzAnswersWithinTheDeadlineWhateverTheBackendsDo) {
   ApiContext context{*store_, *warehouse_, ParseLimits{}, [this] { return now_ms_; }};

@@ -154,7 +154,24 @@ std::vector<Result<StoredJob>> JobRepository::StoreMany(std::span<const Job> job
       results.push_back(created[i]);
     }
   }
+  NoteWrites(created);
   return results;
+}
+
+void JobRepository::NoteWrites(const std::vector<Status>& created) {
+  std::lock_guard lock(write_failure_mutex_);
+  for (const Status& s : created) {
+    if (s.ok()) {
+      last_write_failure_.reset();
+    } else if (s.code() == StatusCode::kUnavailable) {
+      last_write_failure_ = s.message();
+    }
+  }
+}
+
+std::optional<std::string> JobRepository::last_write_failure() {
+  std::lock_guard lock(write_failure_mutex_);
+  return last_write_failure_;
 }
 
 Status JobRepository::Corrupt(Status status) {

@@ -7,6 +7,7 @@
 #include <cstdint>
 #include <memory>
 #include <mutex>
+#include <optional>
 #include <span>
 #include <unordered_map>
 #include <string>
@@ -84,6 +85,9 @@ class JobRepository {
   uint64_t corrupt_objects() const { return corrupt_objects_.load(std::memory_order_relaxed); }
   // Counts a corrupt object and gives `status` the reason "corrupt_object".
   Status Corrupt(Status status);
+  // Why the store refused the last job this process tried to store, when no job has been stored
+  // since (a project folder that cannot be written, a disk that filled up); for /readyz.
+  std::optional<std::string> last_write_failure();
 
   // The header cache holds at most this many bytes (its estimate: a fixed cost per entry plus the
   // bytes of the entry's strings), however large the jobs' metadata.
@@ -93,6 +97,7 @@ class JobRepository {
 
  private:
   void RememberHeader(const JobHeader& header);
+  void NoteWrites(const std::vector<Status>& created);
   Result<StoredJob> ResolveExisting(const Job& job, const std::string& name,
                                     const std::string& digest);
   // Reads a job object and turns it into its canonical bytes, checking the digest kept with it.
@@ -108,6 +113,8 @@ class JobRepository {
   size_t header_bytes_ = 0;
   std::atomic<uint64_t> corrupt_objects_{0};
   JobStatusCache statuses_;
+  std::mutex write_failure_mutex_;
+  std::optional<std::string> last_write_failure_;  // guarded by write_failure_mutex_
 };
 
 // True if the two jobs have the same header fields and the same objects; the order of the
