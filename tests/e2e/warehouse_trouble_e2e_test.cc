@@ -95,12 +95,14 @@ TEST_F(WarehouseTroubleE2eTest, ALockedWarehouseHoldsNoRequestLongerThanItsDeadl
     }));
   }
   EXPECT_EQ(Get("/healthz").status, 200);
-  EXPECT_EQ(JsonDoc(Get("/readyz").body).Str("/status"), "degraded");
+  EXPECT_EQ(Get("/readyz").status, 200);
   for (auto& pending : reports) {
     const HttpResponse res = pending.get();
     ASSERT_EQ(res.status, 200) << res.body;
     EXPECT_EQ(JsonDoc(res.body).Str("/warehouse/status"), "pending") << res.body;
   }
+  // The rows wait in the outbox (a locked WAL database still reads, so the probe passes).
+  EXPECT_EQ(JsonDoc(Get("/readyz").body).Str("/status"), "degraded");
   EXPECT_TRUE(IsError(Get("/stats/latency?project=web"), 503, "unavailable"));
 }
 
