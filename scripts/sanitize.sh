@@ -52,12 +52,18 @@ run() {  # run NAME COMMAND...: records the outcome without stopping at the firs
     status=1
   fi
 }
+# Left out of the ASan+UBSan run, on purpose: the test that uses up the process's descriptors
+# (to make accept fail with EMFILE). UBSan checks a virtual call's dynamic type the first time it
+# sees it with a pipe(2), which then cannot be made, and reports a valid object as having an
+# "invalid vptr". The test runs in the normal build and under TSan.
+asan_excluded='HttpServerTest.AcceptOutOfDescriptorsBacksOffInsteadOfSpinning'
 # Chained with &&: run calls these as an `if` condition, where bash ignores set -e, and a failed
 # build must not go on to test what was built before.
 asan() {
   configure build-asan address &&
     cmake --build build-asan -j "$(nproc)" &&
-    ctest --test-dir build-asan --output-on-failure -j "$(nproc)" --no-tests=error
+    ctest --test-dir build-asan --output-on-failure -j "$(nproc)" --no-tests=error \
+      -E "$asan_excluded"
 }
 tsan() {
   configure build-tsan thread &&
