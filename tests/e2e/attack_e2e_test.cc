@@ -213,7 +213,9 @@ TEST_F(E2eDescriptorLimit, PressureBeyondTheLimitCostsNoCpuAndLeavesTheStoreItsR
   const long ticks_before = CpuTicks(server().pid());
   std::this_thread::sleep_for(milliseconds(1000));  // the span measured, not synchronisation
   const long ticks = CpuTicks(server().pid()) - ticks_before;
-  EXPECT_LT(ticks, sysconf(_SC_CLK_TCK) / 5) << "the server spun while connections waited";
+  // A spinning accept loop takes the whole second; half of it leaves room for a slow build
+  // (ASan at -O0 took 0.26 s here) still answering the connections it admitted.
+  EXPECT_LT(ticks, sysconf(_SC_CLK_TCK) / 2) << "the server spun while connections waited";
   ASSERT_TRUE(post.Send(body));
   ASSERT_TRUE(post.ReadUntil("\"accepted\"", kWait)) << post.received();
   EXPECT_EQ(Statuses(post.received()), std::vector<int>{200}) << post.received();
