@@ -195,7 +195,8 @@ Result<StoredJob> JobRepository::ResolveExisting(const Job& job, const std::stri
       "job " + std::to_string(job.header.job_id) + " of project " + job.header.project +
       " is already stored with different content; jobs are immutable, post it under a new "
       "job_id";
-  if (ContentDigest(*existing) == digest) return StoredJob{digest, false};
+  const std::string existing_digest = ContentDigest(*existing);
+  if (existing_digest == digest) return StoredJob{digest, false};
   auto parsed = ParseJobDocument(simdjson::padded_string_view(*existing, existing->capacity()),
                                  limits_);
   if (!parsed.ok()) {
@@ -206,7 +207,7 @@ Result<StoredJob> JobRepository::ResolveExisting(const Job& job, const std::stri
   if ((*parsed)->jobs().size() != 1 || !SameJob((*parsed)->jobs()[0], job)) {
     return Conflict(conflict);
   }
-  return StoredJob{ContentDigest(*existing), false};
+  return StoredJob{existing_digest, false};
 }
 
 Result<std::string> JobRepository::ReadRaw(std::string_view project, int64_t job_id) {

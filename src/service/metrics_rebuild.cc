@@ -15,7 +15,6 @@ Status RebuildProject(JobRepository& jobs, MetricsWarehouse& warehouse, const st
   Result<std::vector<int64_t>> ids = jobs.ListJobIds(project);
   if (!ids.ok()) return ids.status();
   std::unique_ptr<ParsedJobs> base;  // the latest succeeded job so far
-  std::vector<int64_t> skipped;      // failed jobs since it, oldest first
   static const JobState kEmpty;
   for (int64_t id : *ids) {
     Result<std::unique_ptr<ParsedJobs>> loaded = jobs.Load(project, id);
@@ -29,7 +28,6 @@ Status RebuildProject(JobRepository& jobs, MetricsWarehouse& warehouse, const st
     Report report;
     report.job = job.header;
     if (base) report.base.base_job_id = base->jobs().front().header.job_id;
-    report.base.skipped_failed.assign(skipped.rbegin(), skipped.rend());
     Result<DiffResult> diff = DiffStates(base ? base->jobs().front().state : kEmpty, job.state, 0);
     if (!diff.ok()) return Internal("stored job " + std::to_string(id) + " of project " + project +
                                     " is corrupt: " + diff.status().message());
@@ -37,12 +35,7 @@ Status RebuildProject(JobRepository& jobs, MetricsWarehouse& warehouse, const st
     Result<bool> inserted = warehouse.Record(MetricsRowFor(report));
     if (!inserted.ok()) return inserted.status();
     ++(*inserted ? p.written : p.present);
-    if (job.header.status == JobStatus::kSucceeded) {
-      base = std::move(*loaded);
-      skipped.clear();
-    } else {
-      skipped.push_back(id);
-    }
+    if (job.header.status == JobStatus::kSucceeded) base = std::move(*loaded);
     if (++p.jobs % options.progress_every == 0) progress(p);
   }
   return Status::Ok();
