@@ -13,6 +13,7 @@ packages=(
   libcli11-dev          # command line
   libcurl4-openssl-dev  # S3, GCS and BigQuery over HTTPS (SigV4 signing)
   libpq-dev postgresql  # the PostgreSQL warehouse, and the server its tests start
+  libhiredis-dev redis-server  # the Redis Streams analysis queue, and the server its tests start
   libgtest-dev libgmock-dev libbenchmark-dev
   clang-14 libclang-rt-14-dev  # fuzzers and sanitizer builds (scripts/fuzz.sh, sanitize.sh)
   llvm-14               # llvm-symbolizer-14, which clang's sanitizers use to name file and line

@@ -7,6 +7,7 @@
 #include <string_view>
 
 #include "cloud/google_auth.h"
+#include "queue/inproc_queue.h"
 #include "store/file_state_store.h"
 #include "store/gcs_state_store.h"
 #include "store/s3_state_store.h"
@@ -51,6 +52,14 @@ void BackendRegistry::RegisterWarehouse(std::string scheme, WarehouseFactory fac
   warehouses_[std::move(scheme)] = std::move(factory);
 }
 
+void BackendRegistry::RegisterQueue(std::string scheme, QueueFactory factory) {
+  queues_[std::move(scheme)] = std::move(factory);
+}
+
+Result<std::unique_ptr<AnalysisQueue>> BackendRegistry::OpenQueue(std::string_view url) const {
+  return Open<AnalysisQueue>(queues_, url, "queue");
+}
+
 Result<std::unique_ptr<StateStore>> BackendRegistry::OpenStore(std::string_view url) const {
   return Open<StateStore>(stores_, url, "store");
 }
@@ -71,6 +80,19 @@ Result<std::unique_ptr<Interface>> AsInterface(Result<std::unique_ptr<Backend>> 
 
 constexpr int64_t kMaxBusyTimeoutMs = 600'000;
 
+// A whole number from `low` to `high` for the URL parameter `name`, or a message saying so.
+Result<int64_t> BoundedParameter(const BackendUrl& url, const std::string& name,
+                                 const std::string& value, int64_t low, int64_t high) {
+  int64_t n = -1;
+  const auto [end, ec] = std::from_chars(value.data(), value.data() + value.size(), n);
+  if (ec != std::errc() || end != value.data() + value.size() || n < low || n > high) {
+    return InvalidArgument("URL \"" + url.text + "\": " + name + " must be a whole number from " +
+                           std::to_string(low) + " to " + std::to_string(high));
+  }
+  return n;
+}
+
+
 // "sqlite://PATH[?busy-timeout-ms=N]" (5000 ms when not given).
 Result<std::unique_ptr<MetricsWarehouse>> OpenSqliteWarehouse(const BackendUrl& url) {
   Result<UrlQuery> query = SplitQuery(url);
@@ -82,19 +104,40 @@ Result<std::unique_ptr<MetricsWarehouse>> OpenSqliteWarehouse(const BackendUrl& 
                              name + "; sqlite:// takes only busy-timeout-ms (e.g. "
                              "?busy-timeout-ms=5000)");
     }
-    int64_t ms = -1;
-    const auto [end, ec] = std::from_chars(value.data(), value.data() + value.size(), ms);
-    if (ec != std::errc() || end != value.data() + value.size() || ms < 0 ||
-        ms > kMaxBusyTimeoutMs) {
-      return InvalidArgument("warehouse URL \"" + url.text +
-                             "\": busy-timeout-ms must be a number of milliseconds from 0 to "
-                             "600000");
-    }
-    busy_timeout = std::chrono::milliseconds(ms);
+    Result<int64_t> ms = BoundedParameter(url, name, value, 0, kMaxBusyTimeoutMs);
+    if (!ms.ok()) return ms.status();
+    busy_timeout = std::chrono::milliseconds(*ms);
   }
   Result<std::string> path = LocalPathOf(query->without_query);
   if (!path.ok()) return path.status();
   return AsInterface<MetricsWarehouse>(SqliteWarehouse::Open(*path, busy_timeout));
+}
+
+// "inproc://[?capacity=N][&lease-ms=N]".
+Result<std::unique_ptr<AnalysisQueue>> OpenInprocQueue(const BackendUrl& url) {
+  Result<UrlQuery> query = SplitQuery(url);
+  if (!query.ok()) return query.status();
+  if (!query->without_query.rest.empty()) {
+    return InvalidArgument("queue URL \"" + url.text +
+                           "\": inproc:// names no host or path; write inproc:// or "
+                           "inproc://?capacity=10000&lease-ms=60000");
+  }
+  InprocQueueOptions options;
+  for (const auto& [name, value] : query->parameters) {
+    if (name == "capacity") {
+      Result<int64_t> n = BoundedParameter(url, name, value, 1, 10'000'000);
+      if (!n.ok()) return n.status();
+      options.capacity = static_cast<size_t>(*n);
+    } else if (name == "lease-ms") {
+      Result<int64_t> n = BoundedParameter(url, name, value, 100, 86'400'000);
+      if (!n.ok()) return n.status();
+      options.lease = std::chrono::milliseconds(*n);
+    } else {
+      return InvalidArgument("queue URL \"" + url.text + "\" has an unknown parameter " + name +
+                             "; inproc:// takes capacity and lease-ms");
+    }
+  }
+  return std::unique_ptr<AnalysisQueue>(std::make_unique<InprocQueue>(options));
 }
 
 // file:///path?min-free=<bytes, or with KiB, MiB or GiB>.
@@ -138,6 +181,7 @@ void RegisterBuiltinBackends(BackendRegistry& registry) {
     return AsInterface<StateStore>(GcsStateStore::Open(url.text, std::move(*tokens)));
   });
   registry.RegisterWarehouse("sqlite", OpenSqliteWarehouse);
+  registry.RegisterQueue("inproc", OpenInprocQueue);
   auto postgres = [](const BackendUrl& url) -> Result<std::unique_ptr<MetricsWarehouse>> {
     return AsInterface<MetricsWarehouse>(PostgresWarehouse::Open(url.text));
   };
