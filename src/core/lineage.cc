@@ -58,7 +58,10 @@ std::string ExplainBase(int64_t job_id, const BaseSelection& s) {
   } else {
     out = "Job " + std::to_string(*s.base_job_id) + " is the latest earlier job that succeeded";
   }
-  if (!s.skipped_failed.empty()) {
+  if (s.skipped_failed_capped) {
+    out += "; more than " + std::to_string(s.skipped_failed.size()) +
+           " failed jobs were skipped, the newest being " + IdList(s.skipped_failed);
+  } else if (!s.skipped_failed.empty()) {
     out += s.skipped_failed.size() == 1 ? "; failed job " : "; failed jobs ";
     out += IdList(s.skipped_failed) + (s.skipped_failed.size() == 1 ? " was" : " were") +
            " skipped";

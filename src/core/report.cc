@@ -70,6 +70,7 @@ void WriteLineage(JsonWriter& w, const Report& r) {
   w.Key("skipped_failed").BeginArray();
   for (int64_t id : r.base.skipped_failed) w.Int(id);
   w.EndArray();
+  if (r.base.skipped_failed_capped) w.Key("skipped_failed_capped").Bool(true);
   w.Key("missing_ids").Int(r.base.missing_ids);
   w.Key("explanation").String(ExplainBase(r.job.job_id, r.base));
   w.EndObject();

@@ -132,6 +132,8 @@ bool ReadLineage(od::value v, BaseSelection& base) {
       if (field.value().get_bool().get(base.explicit_base)) return false;
     } else if (key == "missing_ids") {
       if (field.value().get_int64().get(base.missing_ids)) return false;
+    } else if (key == "skipped_failed_capped") {
+      if (field.value().get_bool().get(base.skipped_failed_capped)) return false;
     } else if (key == "skipped_failed") {
       od::array array;
       if (field.value().get_array().get(array)) return false;
