@@ -19,10 +19,10 @@ struct BaseSelection {
   std::optional<int64_t> base_job_id;   // none: no earlier succeeded job
   bool explicit_base = false;           // named by the request rather than chosen
   std::vector<int64_t> skipped_failed;  // failed jobs between the base and the job, newest first
+  int64_t missing_ids = 0;              // IDs between the base (or 0) and the job never posted
   // The run of failed jobs was longer than skipped_failed lists (a cap keeps base selection's
   // cost flat); missing_ids is then not counted (0).
   bool skipped_failed_capped = false;
-  int64_t missing_ids = 0;              // IDs between the base (or 0) and the job never posted
 
   bool operator==(const BaseSelection&) const = default;
 };

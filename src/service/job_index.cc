@@ -66,10 +66,6 @@ Status JobIndex::Add(std::string_view project, std::span<const IndexedJob> jobs)
   std::vector<std::string> markers;
   std::vector<std::string> leaves;
   std::unordered_set<std::string> seen;
-  if (std::string name = std::string(kProjectsFolder) + std::string(project);
-      !jobs.empty() && !KnownMarker(name)) {
-    markers.push_back(std::move(name));
-  }
   for (const IndexedJob& job : jobs) {
     const std::string id19 = JobIdDigits(job.job_id);
     for (std::string_view tree : {kAllTree, kOkTree}) {
@@ -208,6 +204,32 @@ Result<std::vector<IndexedJob>> JobIndex::Following(std::string_view project, in
   });
   if (!walked.ok()) return walked;
   return out;
+}
+
+Result<bool> JobIndex::IsComplete(std::string_view project) {
+  {
+    std::lock_guard lock(markers_mutex_);
+    if (complete_.count(std::string(project))) return true;
+  }
+  Result<std::string> marker = store_.Read(std::string(kProjectsFolder) + std::string(project));
+  if (!marker.ok()) {
+    if (marker.status().code() == StatusCode::kNotFound) return false;
+    return marker.status();
+  }
+  std::lock_guard lock(markers_mutex_);
+  complete_.insert(std::string(project));
+  return true;
+}
+
+Status JobIndex::MarkComplete(std::string_view project) {
+  Status created = store_.CreateIfAbsent(std::string(kProjectsFolder) + std::string(project), "");
+  if (!created.ok() && created.code() != StatusCode::kAlreadyExists) {
+    return created.WithContext("marking the job index of project " + std::string(project) +
+                               " complete: ");
+  }
+  std::lock_guard lock(markers_mutex_);
+  complete_.insert(std::string(project));
+  return Status::Ok();
 }
 
 Result<std::vector<std::string>> JobIndex::Projects() {

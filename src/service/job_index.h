@@ -9,7 +9,7 @@
 //   index/<project>/<tree>/c0/<16 digits>/<19 digits>.<s|f>   one leaf per job (s: succeeded)
 //   index/<project>/<tree>/c<k>/<19-3(k+1) digits>/<19-3k digits>   "this subtree is not empty"
 //   (c6 has no parent folder: index/<project>/<tree>/c6/<1 digit>)
-//   index-projects/<project>                                  "this project has an index"
+//   index-projects/<project>           "this project's index holds every job stored before it"
 // <tree> is "all" (every job) or "ok" (succeeded jobs only, to jump over long runs of failed
 // jobs). Every object is empty and created once, never changed: markers are created before the
 // leaves below them, so a reader that finds a leaf also finds the path to it. A crash between the
@@ -71,7 +71,14 @@ class JobIndex {
   Result<std::vector<IndexedJob>> Following(std::string_view project, int64_t job_id,
                                             size_t max);
 
-  // The projects that have an index, by name.
+  // Whether the project's index is complete: every job stored in the project is in it, except
+  // those whose store call has not returned yet (and crash leftovers the sweep repairs).
+  // Projects stored by earlier versions have no index until it is built (MarkComplete after a
+  // backfill); readers then fall back to listing the project's jobs. Remembered once true.
+  Result<bool> IsComplete(std::string_view project);
+  Status MarkComplete(std::string_view project);
+
+  // The projects whose index is complete, by name.
   Result<std::vector<std::string>> Projects();
 
   static constexpr size_t kMaxSkippedListed = 1000;
@@ -92,6 +99,7 @@ class JobIndex {
   StateStore& store_;
   std::mutex markers_mutex_;
   std::unordered_set<std::string> markers_;  // created or seen; guarded by markers_mutex_
+  std::unordered_set<std::string> complete_;  // projects known complete; guarded by markers_mutex_
   static constexpr size_t kMaxRememberedMarkers = 100'000;
 };
 

@@ -63,9 +63,15 @@ TEST_F(JobIndexTest, AddingTwiceIsHarmlessAndProjectsAreListed) {
   Add({{5, kOk}, {6, kFail}});
   Add({{1, kOk}}, "other");
   EXPECT_EQ(Down(std::nullopt, 10), (std::vector<IndexedJob>{{6, kFail}, {5, kOk}}));
-  Result<std::vector<std::string>> projects = index_.Projects();
-  ASSERT_TRUE(projects.ok());
-  EXPECT_EQ(*projects, (std::vector<std::string>{"other", "p"}));
+  // Only projects marked complete are listed; the mark is in the store, for every instance.
+  EXPECT_EQ(*index_.Projects(), std::vector<std::string>{});
+  EXPECT_FALSE(*index_.IsComplete("p"));
+  ASSERT_TRUE(index_.MarkComplete("p").ok());
+  ASSERT_TRUE(index_.MarkComplete("p").ok());
+  ASSERT_TRUE(index_.MarkComplete("other").ok());
+  EXPECT_EQ(*index_.Projects(), (std::vector<std::string>{"other", "p"}));
+  JobIndex another(*backends_.store());
+  EXPECT_TRUE(*another.IsComplete("other"));
 }
 
 TEST_F(JobIndexTest, SelectsTheBaseAsLineageDoes) {

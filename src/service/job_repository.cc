@@ -4,11 +4,13 @@
 #include <algorithm>
 #include <charconv>
 #include <cstdio>
+#include <map>
 #include <unordered_map>
 
 #include "core/canonical_hash.h"
 #include "core/job_writer.h"
 #include "core/stored_job.h"
+#include "service/log.h"
 
 namespace buildtrace {
 namespace {
@@ -155,7 +157,70 @@ std::vector<Result<StoredJob>> JobRepository::StoreMany(std::span<const Job> job
     }
   }
   NoteWrites(created);
+  IndexStored(jobs, results);
   return results;
+}
+
+void JobRepository::IndexStored(std::span<const Job> jobs,
+                                const std::vector<Result<StoredJob>>& results) {
+  std::map<std::string_view, std::vector<IndexedJob>> by_project;
+  for (size_t i = 0; i < jobs.size(); ++i) {
+    if (!results[i].ok()) continue;
+    by_project[jobs[i].header.project].push_back(
+        IndexedJob{jobs[i].header.job_id, jobs[i].header.status});
+  }
+  for (auto& [project, indexed] : by_project) {
+    Status added = index_.Add(project, indexed);
+    Result<bool> complete = added.ok() ? index_.IsComplete(project) : Result<bool>(added);
+    if (complete.ok() && !*complete) {
+      // A project's first jobs make its index complete: nothing stored before them is missing.
+      Result<std::vector<int64_t>> ids = ListJobIds(project);
+      complete = ids.ok() ? Result<bool>(false) : Result<bool>(ids.status());
+      if (ids.ok() && std::all_of(ids->begin(), ids->end(), [&](int64_t id) {
+            return std::any_of(indexed.begin(), indexed.end(),
+                               [id](const IndexedJob& j) { return j.job_id == id; });
+          })) {
+        Status marked = index_.MarkComplete(project);
+        complete = marked.ok() ? Result<bool>(true) : Result<bool>(marked);
+      }
+    }
+    if (!complete.ok()) {
+      index_failures_.fetch_add(1, std::memory_order_relaxed);
+      LogWarning("the job index of project " + std::string(project) +
+                 " lacks jobs just stored (the sweep adds them): " + complete.status().message());
+    }
+  }
+}
+
+Result<std::vector<IndexedJob>> JobRepository::BackfillIndex(std::string_view project) {
+  Result<std::vector<int64_t>> ids = ListJobIds(project);
+  if (!ids.ok()) return ids.status();
+  std::vector<int64_t> indexed;
+  Status walked = index_.Ascending(project, std::nullopt, [&](const IndexedJob& job) {
+    indexed.push_back(job.job_id);
+    return true;
+  });
+  if (!walked.ok()) return walked;
+  std::vector<IndexedJob> added;
+  for (int64_t id : *ids) {
+    if (std::binary_search(indexed.begin(), indexed.end(), id)) continue;
+    Result<JobStatus> status = LoadStatus(project, id);
+    if (!status.ok()) {
+      // A corrupt job is left out of lineage, as listing-based selection could not use it either.
+      if (status.status().reason() == "corrupt_object") continue;
+      return status.status();
+    }
+    added.push_back(IndexedJob{id, *status});
+    if (added.size() % 256 == 0) {
+      Status s = index_.Add(project, std::span(added).last(256));
+      if (!s.ok()) return s;
+    }
+  }
+  Status s = index_.Add(project, std::span(added).last(added.size() % 256));
+  if (!s.ok()) return s;
+  s = index_.MarkComplete(project);
+  if (!s.ok()) return s;
+  return added;
 }
 
 void JobRepository::NoteWrites(const std::vector<Status>& created) {

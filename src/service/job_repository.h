@@ -16,6 +16,7 @@
 #include "core/job.h"
 #include "core/job_parser.h"
 #include "core/status.h"
+#include "service/job_index.h"
 #include "service/job_status_cache.h"
 #include "store/state_store.h"
 
@@ -43,7 +44,8 @@ struct ProjectSummary {
 // because jobs are immutable, whatever other instances do with the same store.
 class JobRepository {
  public:
-  JobRepository(StateStore& store, ParseLimits limits) : store_(store), limits_(limits) {}
+  JobRepository(StateStore& store, ParseLimits limits)
+      : store_(store), limits_(limits), index_(store) {}
 
   // Stores a validated job durably. Storing the same job again (same fields and the same
   // objects, in any order) returns created == false and the stored digest. kConflict if a
@@ -53,6 +55,9 @@ class JobRepository {
 
   // Stores several jobs as Store does, grouping the store's flushes (CreateManyIfAbsent); one
   // result per job, in order. Each job is stored whole or not at all, whatever the others do.
+  // Every job stored (or found stored) is then added to the job index; a project's first jobs
+  // make its index complete. An index the store refuses is not an error of the store call (the
+  // jobs are durable): it is logged and counted (index_failures), and the sweep repairs it.
   std::vector<Result<StoredJob>> StoreMany(std::span<const Job> jobs);
 
   // The stored bytes of a job in their canonical form (the bytes its digest was computed from;
@@ -79,6 +84,15 @@ class JobRepository {
   // Every project with its job count and latest (highest) job ID, by name.
   Result<std::vector<ProjectSummary>> ListProjects();
 
+  // Adds to the index every stored job of `project` it lacks (reading their statuses), then
+  // marks the index complete. Returns the jobs it added, ascending. Costs a listing of the
+  // project's jobs and of its index: for the sweep, never for a request.
+  Result<std::vector<IndexedJob>> BackfillIndex(std::string_view project);
+
+  JobIndex& index() { return index_; }
+  // Index additions the store refused since this repository was made.
+  uint64_t index_failures() const { return index_failures_.load(std::memory_order_relaxed); }
+
   StateStore& store() { return store_; }
 
   // Stored objects found corrupt since this repository was made (for GET /metrics).
@@ -98,6 +112,8 @@ class JobRepository {
  private:
   void RememberHeader(const JobHeader& header);
   void NoteWrites(const std::vector<Status>& created);
+  // Adds the jobs stored by StoreMany (results[i].ok()) to the index.
+  void IndexStored(std::span<const Job> jobs, const std::vector<Result<StoredJob>>& results);
   Result<StoredJob> ResolveExisting(const Job& job, const std::string& name,
                                     const std::string& digest);
   // Reads a job object and turns it into its canonical bytes, checking the digest kept with it.
@@ -113,6 +129,8 @@ class JobRepository {
   size_t header_bytes_ = 0;
   std::atomic<uint64_t> corrupt_objects_{0};
   JobStatusCache statuses_;
+  JobIndex index_;
+  std::atomic<uint64_t> index_failures_{0};
   std::mutex write_failure_mutex_;
   std::optional<std::string> last_write_failure_;  // guarded by write_failure_mutex_
 };

@@ -48,6 +48,11 @@ Result<BaseSelection> ReportService::ChooseBase(const ReportRequest& request) {
     }
     return ExplicitBase(*request.base_job_id);
   }
+  // The job index when it holds the project's every job; listing the jobs otherwise (a project
+  // stored by an earlier version, until the sweep has built its index).
+  Result<bool> indexed = jobs_.index().IsComplete(request.project);
+  if (!indexed.ok()) return indexed.status();
+  if (*indexed) return jobs_.index().SelectBase(request.project, request.job_id);
   Result<std::vector<int64_t>> ids = jobs_.ListJobIds(request.project);
   if (!ids.ok()) return ids.status();
   const auto end = std::lower_bound(ids->begin(), ids->end(), request.job_id);
