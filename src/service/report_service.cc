@@ -101,9 +101,10 @@ Result<Report> ReportService::Build(const ReportRequest& request) {
   if (!header.ok()) return header.status();
   Result<BaseSelection> base = ChooseBase(request);
   if (!base.ok()) return base.status();
+  const bool lineage = !base->explicit_base;
   Result<Report> report = Compute(request, std::move(*base));
   if (!report.ok()) return report;
-  report->warehouse = Record(*report);
+  if (lineage) report->warehouse = Record(*report);
   return report;
 }
 
@@ -175,33 +176,62 @@ WarehouseOutcome ReportService::RecordKept(const std::string& name, const KeptRe
   return outcome;
 }
 
-Result<std::string> ReportService::Render(const ReportRequest& request, ReportFormat format) {
+Result<std::string> ReportService::Render(const ReportRequest& request, ReportFormat format,
+                                          bool* precomputed) {
   Result<JobHeader> header = jobs_.LoadHeader(request.project, request.job_id);
   if (!header.ok()) return header.status();
   Result<BaseSelection> base = ChooseBase(request);
   if (!base.ok()) return base.status();
-  const bool keep = !base->explicit_base;
-  const std::string name = keep ? KeptReportName(request.project, request.job_id, *base) : "";
-  if (keep) {
-    Result<std::optional<KeptReport>> kept = ReadKept(name, request, *base);
-    if (!kept.ok()) return kept.status();
-    if (*kept && CanDeriveReport((*kept)->report, request.limit)) {
-      Report report = DeriveReport((*kept)->report, request.limit);
-      report.warehouse = RecordKept(name, **kept);
-      return RenderReport(report, format);
-    }
+  if (base->explicit_base) {
+    // An ad-hoc comparison: answered, never kept, never a warehouse row.
+    if (precomputed != nullptr) *precomputed = false;
+    Result<Report> report = Compute(request, std::move(*base));
+    if (!report.ok()) return report.status();
+    report->warehouse = WarehouseOutcome{
+        "not_recorded", false,
+        "a comparison with an explicit base is not the job's lineage: the warehouse keeps one "
+        "row per job, against the base lineage chooses"};
+    return RenderReport(*report, format);
+  }
+  Result<LineageReport> lineage = Lineage(request, std::move(*base));
+  if (!lineage.ok()) return lineage.status();
+  if (precomputed != nullptr) *precomputed = lineage->precomputed;
+  return RenderReport(lineage->report, format);
+}
+
+Result<ReportService::LineageReport> ReportService::Analyse(std::string_view project,
+                                                            int64_t job_id) {
+  ReportRequest request;
+  request.project = std::string(project);
+  request.job_id = job_id;
+  request.limit = kKeptReportLimit;
+  Result<BaseSelection> base = ChooseBase(request);
+  if (!base.ok()) return base.status();
+  return Lineage(request, std::move(*base));
+}
+
+Result<ReportService::LineageReport> ReportService::Lineage(const ReportRequest& request,
+                                                            BaseSelection base) {
+  const std::string name = KeptReportName(request.project, request.job_id, base);
+  Result<std::optional<KeptReport>> kept = ReadKept(name, request, base);
+  if (!kept.ok()) return kept.status();
+  if (*kept && CanDeriveReport((*kept)->report, request.limit)) {
+    LineageReport out{DeriveReport((*kept)->report, request.limit), true};
+    out.report.warehouse = RecordKept(name, **kept);
+    return out;
   }
   ReportRequest computed = request;
-  if (keep) computed.limit = std::max(request.limit, kKeptReportLimit);
-  Result<Report> report = Compute(computed, std::move(*base));
+  computed.limit = std::max(request.limit, kKeptReportLimit);
+  Result<Report> report = Compute(computed, std::move(base));
   if (!report.ok()) return report.status();
-  const std::optional<std::string> epoch = keep ? CurrentEpoch() : std::nullopt;
+  const std::optional<std::string> epoch = CurrentEpoch();
   const WarehouseOutcome outcome = Record(*report);
-  if (keep && outcome.status == "recorded") Keep(name, *report, epoch);
-  Report answer = computed.limit == request.limit ? std::move(*report)
-                                                  : DeriveReport(*report, request.limit);
-  answer.warehouse = outcome;
-  return RenderReport(answer, format);
+  if (outcome.status == "recorded") Keep(name, *report, epoch);
+  LineageReport out{computed.limit == request.limit ? std::move(*report)
+                                                    : DeriveReport(*report, request.limit),
+                    false};
+  out.report.warehouse = outcome;
+  return out;
 }
 
 void ReportService::Keep(const std::string& name, const Report& report,

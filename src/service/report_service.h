@@ -36,7 +36,8 @@ class ReportService {
   ReportService(JobRepository& jobs, MetricsWarehouse& warehouse, MetricsOutbox* outbox = nullptr)
       : jobs_(jobs), warehouse_(warehouse), outbox_(outbox) {}
 
-  // Computes the report afresh and records its metrics row. kNotFound if the job or the
+  // Computes the report afresh and records its metrics row (lineage base only: a report against
+  // an explicit base has no warehouse section). kNotFound if the job or the
   // explicit base does not exist; kUnavailable if the store cannot be read; kInternal if a
   // stored job is corrupt. A warehouse failure is not an error: the row goes to the outbox and
   // the report's `warehouse` section says "pending" ("failed" when the outbox cannot keep it
@@ -48,10 +49,24 @@ class ReportService {
   // kept comparison always has its row) and rendered. Errors as Build; a kept comparison that
   // does not parse is kInternal with reason "corrupt_object", naming it. A kept report's
   // warehouse section says the row is already recorded.
-  Result<std::string> Render(const ReportRequest& request, ReportFormat format);
+  // A report against an explicit base is computed and never recorded: its warehouse section
+  // says "not_recorded". `precomputed`, when given, is set to whether the lineage comparison was
+  // kept before this call (analysed in the background, or asked for before).
+  Result<std::string> Render(const ReportRequest& request, ReportFormat format,
+                             bool* precomputed = nullptr);
+
+  struct LineageReport {
+    Report report;
+    bool precomputed = false;  // read from the kept comparison rather than computed now
+  };
+  // Analyses a job: its comparison with the base lineage chooses, kept (at kKeptReportLimit)
+  // and its lineage row recorded, as Render does without rendering. Errors as Build.
+  Result<LineageReport> Analyse(std::string_view project, int64_t job_id);
 
  private:
   Result<BaseSelection> ChooseBase(const ReportRequest& request);
+  // The lineage comparison at request.limit: kept, or computed, recorded and kept.
+  Result<LineageReport> Lineage(const ReportRequest& request, BaseSelection base);
   Result<Report> Compute(const ReportRequest& request, BaseSelection base);
   WarehouseOutcome Record(const Report& report);
   struct KeptReport {
