@@ -77,7 +77,7 @@ std::string RedisServer::Start() {
   for (int attempt = 0; attempt < 5; ++attempt) {  // another process may take the port first
     port_ = FreeLoopbackPort();
     error = StartOnPort();
-    if (error.empty()) return "";
+    if (error.empty() || error.find("could not be run") != std::string::npos) return error;
   }
   return "redis-server did not start in 5 attempts: " + error;
 }

@@ -122,7 +122,8 @@ TEST(RedisQueueTest, DelayedRetryComesBackNoSoonerThanItsDelay) {
   ASSERT_TRUE(queue->Retry(first[0], delay).ok());
   std::vector<QueueDelivery> second = ReceiveOne(*queue, delay + kPatience);
   ASSERT_EQ(second.size(), 1u);
-  EXPECT_GE(std::chrono::steady_clock::now() - retried_at, delay);
+  // Redis counts idle time in whole milliseconds: allow it one.
+  EXPECT_GE(std::chrono::steady_clock::now() - retried_at, delay - milliseconds(1));
   EXPECT_EQ(second[0].attempt, 2);
   // A second Retry counts one more delivery, not two.
   ASSERT_TRUE(queue->Retry(second[0], milliseconds(0)).ok());
