@@ -1,12 +1,9 @@
 // The PostgreSQL test server.
 #include "testing/postgres_server.h"
 
-#include <arpa/inet.h>
 #include <fcntl.h>
 #include <gtest/gtest.h>
-#include <netinet/in.h>
 #include <signal.h>
-#include <sys/socket.h>
 #include <sys/stat.h>
 #include <sys/wait.h>
 #include <unistd.h>
@@ -45,30 +42,7 @@ int Run(std::vector<std::string> argv, const fs::path& log) {
   return WEXITSTATUS(status);
 }
 
-std::string Tail(const fs::path& file) {
-  std::ifstream in(file);
-  std::stringstream text;
-  text << in.rdbuf();
-  const std::string all = text.str();
-  return all.size() > 2000 ? all.substr(all.size() - 2000) : all;
-}
-
 }  // namespace
-
-int FreeLoopbackPort() {
-  const int fd = ::socket(AF_INET, SOCK_STREAM, 0);
-  sockaddr_in address{};
-  address.sin_family = AF_INET;
-  address.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
-  socklen_t length = sizeof(address);
-  int port = 0;
-  if (fd >= 0 && ::bind(fd, reinterpret_cast<sockaddr*>(&address), sizeof(address)) == 0 &&
-      ::getsockname(fd, reinterpret_cast<sockaddr*>(&address), &length) == 0) {
-    port = ntohs(address.sin_port);
-  }
-  if (fd >= 0) ::close(fd);
-  return port;
-}
 
 std::string PostgresServer::Start() {
   std::string pattern = (fs::path(::testing::TempDir()) / "bt_postgres_XXXXXX").string();
@@ -76,16 +50,17 @@ std::string PostgresServer::Start() {
   dir_ = pattern;
   ::chmod(dir_.c_str(), 0777);
   StartGuardian();
-  if (Run({std::string(kPostgresBin) + "/initdb", "-D", (dir_ / "data").string(), "-U",
-           "postgres", "--auth=trust", "-E", "UTF8", "--no-sync"},
+  if (Run({std::string(kPostgresBin) + "/initdb", "-D", (dir_ / "data").string(), "-U", "postgres",
+           "--auth=trust", "-E", "UTF8", "--no-sync"},
           dir_ / "initdb.log") != 0) {
-    return "initdb failed (is Debian's postgresql 15 installed?):\n" + Tail(dir_ / "initdb.log");
+    return "initdb failed (is Debian's postgresql 15 installed?):\n" +
+           TailOfFile(dir_ / "initdb.log");
   }
   for (int attempt = 0; attempt < 5; ++attempt) {  // another process may take the port first
     port_ = FreeLoopbackPort();
     if (StartOnPort().empty()) return "";
   }
-  return "pg_ctl start failed 5 times:\n" + Tail(dir_ / "server.log");
+  return "pg_ctl start failed 5 times:\n" + TailOfFile(dir_ / "server.log");
 }
 
 std::string PostgresServer::StartOnPort() {
@@ -94,7 +69,7 @@ std::string PostgresServer::StartOnPort() {
   if (Run({std::string(kPostgresBin) + "/pg_ctl", "-D", (dir_ / "data").string(), "-l",
            (dir_ / "server.log").string(), "-w", "-t", "60", "-o", options, "start"},
           dir_ / "pg_ctl.log") != 0) {
-    return "pg_ctl start failed:\n" + Tail(dir_ / "server.log");
+    return "pg_ctl start failed:\n" + TailOfFile(dir_ / "server.log");
   }
   running_ = true;
   return "";
@@ -106,7 +81,7 @@ std::string PostgresServer::Stop() {
   if (Run({std::string(kPostgresBin) + "/pg_ctl", "-D", (dir_ / "data").string(), "-m", "fast",
            "-w", "stop"},
           dir_ / "pg_ctl.log") != 0) {
-    return "pg_ctl stop failed:\n" + Tail(dir_ / "pg_ctl.log");
+    return "pg_ctl stop failed:\n" + TailOfFile(dir_ / "pg_ctl.log");
   }
   running_ = false;
   return "";
@@ -166,8 +141,8 @@ void PostgresServer::StartGuardian() {
       n = ::read(fds[0], &byte, 1);
     } while (n > 0 || (n < 0 && errno == EINTR));
     if (fs::exists(dir_ / "data" / "postmaster.pid")) {
-      Run({std::string(kPostgresBin) + "/pg_ctl", "-D", (dir_ / "data").string(), "-m",
-           "immediate", "-w", "stop"},
+      Run({std::string(kPostgresBin) + "/pg_ctl", "-D", (dir_ / "data").string(), "-m", "immediate",
+           "-w", "stop"},
           "/dev/null");
     }
     std::error_code ec;

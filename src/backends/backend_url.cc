@@ -72,6 +72,17 @@ Result<UrlQuery> SplitQuery(const BackendUrl& url) {
   return out;
 }
 
+Result<int64_t> ParseBoundedParameter(const BackendUrl& url, const std::string& name,
+                                      const std::string& value, int64_t low, int64_t high) {
+  int64_t n = -1;
+  const auto [end, ec] = std::from_chars(value.data(), value.data() + value.size(), n);
+  if (ec != std::errc() || end != value.data() + value.size() || n < low || n > high) {
+    return InvalidArgument("URL \"" + url.text + "\": " + name + " must be a whole number from " +
+                           std::to_string(low) + " to " + std::to_string(high));
+  }
+  return n;
+}
+
 std::optional<uint64_t> ParseByteCount(std::string_view text) {
   constexpr std::array<std::pair<std::string_view, int>, 3> kSuffixes = {
       {{"KiB", 10}, {"MiB", 20}, {"GiB", 30}}};

@@ -40,6 +40,11 @@ struct UrlQuery {
 // name or value, or a name given twice. A URL without '?' has no parameters.
 Result<UrlQuery> SplitQuery(const BackendUrl& url);
 
+// The URL parameter `name`'s `value` as a whole number from `low` to `high`; otherwise
+// kInvalidArgument: 'URL "<url>": <name> must be a whole number from <low> to <high>'.
+Result<int64_t> ParseBoundedParameter(const BackendUrl& url, const std::string& name,
+                                      const std::string& value, int64_t low, int64_t high);
+
 // A byte count: decimal digits, optionally followed by KiB, MiB or GiB (powers of 1024), e.g.
 // "1048576", "512KiB", "256MiB", "2GiB". nullopt for anything else or above 2^64-1 bytes.
 std::optional<uint64_t> ParseByteCount(std::string_view text);
