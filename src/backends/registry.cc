@@ -8,6 +8,7 @@
 
 #include "cloud/google_auth.h"
 #include "queue/inproc_queue.h"
+#include "queue/redis_queue.h"
 #include "store/file_state_store.h"
 #include "store/gcs_state_store.h"
 #include "store/s3_state_store.h"
@@ -80,19 +81,6 @@ Result<std::unique_ptr<Interface>> AsInterface(Result<std::unique_ptr<Backend>> 
 
 constexpr int64_t kMaxBusyTimeoutMs = 600'000;
 
-// A whole number from `low` to `high` for the URL parameter `name`, or a message saying so.
-Result<int64_t> BoundedParameter(const BackendUrl& url, const std::string& name,
-                                 const std::string& value, int64_t low, int64_t high) {
-  int64_t n = -1;
-  const auto [end, ec] = std::from_chars(value.data(), value.data() + value.size(), n);
-  if (ec != std::errc() || end != value.data() + value.size() || n < low || n > high) {
-    return InvalidArgument("URL \"" + url.text + "\": " + name + " must be a whole number from " +
-                           std::to_string(low) + " to " + std::to_string(high));
-  }
-  return n;
-}
-
-
 // "sqlite://PATH[?busy-timeout-ms=N]" (5000 ms when not given).
 Result<std::unique_ptr<MetricsWarehouse>> OpenSqliteWarehouse(const BackendUrl& url) {
   Result<UrlQuery> query = SplitQuery(url);
@@ -104,7 +92,7 @@ Result<std::unique_ptr<MetricsWarehouse>> OpenSqliteWarehouse(const BackendUrl& 
                              name + "; sqlite:// takes only busy-timeout-ms (e.g. "
                              "?busy-timeout-ms=5000)");
     }
-    Result<int64_t> ms = BoundedParameter(url, name, value, 0, kMaxBusyTimeoutMs);
+    Result<int64_t> ms = ParseBoundedParameter(url, name, value, 0, kMaxBusyTimeoutMs);
     if (!ms.ok()) return ms.status();
     busy_timeout = std::chrono::milliseconds(*ms);
   }
@@ -125,11 +113,11 @@ Result<std::unique_ptr<AnalysisQueue>> OpenInprocQueue(const BackendUrl& url) {
   InprocQueueOptions options;
   for (const auto& [name, value] : query->parameters) {
     if (name == "capacity") {
-      Result<int64_t> n = BoundedParameter(url, name, value, 1, 10'000'000);
+      Result<int64_t> n = ParseBoundedParameter(url, name, value, 1, 10'000'000);
       if (!n.ok()) return n.status();
       options.capacity = static_cast<size_t>(*n);
     } else if (name == "lease-ms") {
-      Result<int64_t> n = BoundedParameter(url, name, value, 100, 86'400'000);
+      Result<int64_t> n = ParseBoundedParameter(url, name, value, 100, 86'400'000);
       if (!n.ok()) return n.status();
       options.lease = std::chrono::milliseconds(*n);
     } else {
@@ -182,6 +170,9 @@ void RegisterBuiltinBackends(BackendRegistry& registry) {
   });
   registry.RegisterWarehouse("sqlite", OpenSqliteWarehouse);
   registry.RegisterQueue("inproc", OpenInprocQueue);
+  registry.RegisterQueue("redis", [](const BackendUrl& url) -> Result<std::unique_ptr<AnalysisQueue>> {
+    return AsInterface<AnalysisQueue>(RedisQueue::Open(url.text));
+  });
   auto postgres = [](const BackendUrl& url) -> Result<std::unique_ptr<MetricsWarehouse>> {
     return AsInterface<MetricsWarehouse>(PostgresWarehouse::Open(url.text));
   };

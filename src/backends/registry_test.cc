@@ -306,3 +306,33 @@ TEST(LocalPathOfTest, RejectsAnEmptyPathAQueryOrAFragment) {
 
 }  // namespace
 }  // namespace buildtrace
+
+namespace buildtrace {
+namespace {
+
+TEST(QueueRegistryTest, InprocUrlsOpenAnInProcessQueue) {
+  BackendRegistry registry;
+  RegisterBuiltinBackends(registry);
+  auto plain = registry.OpenQueue("inproc://");
+  ASSERT_TRUE(plain.ok()) << plain.status().message();
+  EXPECT_EQ((*plain)->Describe(), "inproc://?capacity=10000&lease-ms=60000");
+  auto tuned = registry.OpenQueue("inproc://?capacity=5&lease-ms=200");
+  ASSERT_TRUE(tuned.ok()) << tuned.status().message();
+  EXPECT_EQ((*tuned)->lease(), std::chrono::milliseconds(200));
+  const std::pair<const char*, const char*> bad[] = {
+      {"inproc://here", "inproc:// names no host or path"},
+      {"inproc://?capacity=0", "capacity must be a whole number from 1 to 10000000"},
+      {"inproc://?lease-ms=5", "lease-ms must be a whole number from 100 to 86400000"},
+      {"inproc://?depth=3", "unknown parameter depth; inproc:// takes capacity and lease-ms"},
+      {"kafka://broker/t", "unknown scheme; this build supports inproc://, redis://"},
+  };
+  for (const auto& [url, message] : bad) {
+    auto queue = registry.OpenQueue(url);
+    ASSERT_FALSE(queue.ok()) << url;
+    EXPECT_EQ(queue.status().code(), StatusCode::kInvalidArgument) << url;
+    EXPECT_THAT(queue.status().message(), ::testing::HasSubstr(message)) << url;
+  }
+}
+
+}  // namespace
+}  // namespace buildtrace
