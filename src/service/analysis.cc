@@ -3,7 +3,6 @@
 
 #include <simdjson.h>
 
-#include <set>
 
 #include "core/json_writer.h"
 #include "core/timestamp.h"
@@ -70,6 +69,23 @@ std::optional<AnalysisRecordKey> ParseAnalysisRecordName(std::string_view leaf) 
     key.skipped_failed = key.skipped_failed * 10 + (c - '0');
   }
   return key;
+}
+
+Result<std::map<int64_t, AnalysisRecordKey>> CurrentRecords(StateStore& store,
+                                                             std::string_view project,
+                                                             int64_t job_id) {
+  const std::string folder = AnalysisFolder(project, job_id);
+  Result<std::vector<std::string>> names = store.List(folder);
+  if (!names.ok()) return names.status();
+  std::map<int64_t, AnalysisRecordKey> current;
+  for (const std::string& name : *names) {
+    std::optional<AnalysisRecordKey> key =
+        ParseAnalysisRecordName(std::string_view(name).substr(folder.size()));
+    if (!key) continue;
+    auto [it, inserted] = current.emplace(key->job_id, *key);
+    if (!inserted && it->second < *key) it->second = *key;
+  }
+  return current;
 }
 
 std::string EncodeAnalysisRecord(const AnalysisRecord& r) {
@@ -199,18 +215,14 @@ Status Analyzer::FollowUp(const AnalysisTask& task) {
   if (!following.ok()) return following.status();
   std::vector<AnalysisTask> tasks;
   std::string folder;
-  std::set<int64_t> analysed;
+  std::map<int64_t, AnalysisRecordKey> analysed;
   for (const IndexedJob& job : *following) {
     if (std::string f = AnalysisFolder(task.project, job.job_id); f != folder) {
       folder = std::move(f);
-      Result<std::vector<std::string>> names = jobs_.store().List(folder);
-      if (!names.ok()) return names.status();
-      analysed.clear();
-      for (const std::string& name : *names) {
-        if (auto key = ParseAnalysisRecordName(std::string_view(name).substr(folder.size()))) {
-          analysed.insert(key->job_id);
-        }
-      }
+      Result<std::map<int64_t, AnalysisRecordKey>> records =
+          CurrentRecords(jobs_.store(), task.project, job.job_id);
+      if (!records.ok()) return records.status();
+      analysed = std::move(*records);
     }
     if (analysed.count(job.job_id)) tasks.push_back(AnalysisTask{task.project, job.job_id});
   }

@@ -11,6 +11,7 @@
 #pragma once
 
 #include <cstdint>
+#include <map>
 #include <optional>
 #include <string>
 #include <string_view>
@@ -52,6 +53,12 @@ struct AnalysisRecordKey {
   bool operator==(const AnalysisRecordKey&) const = default;
 };
 std::optional<AnalysisRecordKey> ParseAnalysisRecordName(std::string_view leaf);
+
+// The current record (greatest key) of each analysed job in `job_id`'s folder, by job ID: one
+// listing.
+Result<std::map<int64_t, AnalysisRecordKey>> CurrentRecords(StateStore& store,
+                                                             std::string_view project,
+                                                             int64_t job_id);
 
 std::string EncodeAnalysisRecord(const AnalysisRecord& record);
 Result<AnalysisRecord> ParseAnalysisRecord(std::string_view json);

@@ -162,21 +162,15 @@ Result<int64_t> AnalysisSweep::SweepProject(const std::string& project) {
     return true;
   };
   Status walked = jobs_.index().Ascending(project, std::nullopt, [&](const IndexedJob& job) {
-    if (const std::string f = AnalysisFolder(project, job.job_id); f != folder) {
-      folder = f;
-      current.clear();
-      Result<std::vector<std::string>> names = jobs_.store().List(folder);
-      if (!names.ok()) {
-        failure = names.status();
+    if (std::string f = AnalysisFolder(project, job.job_id); f != folder) {
+      folder = std::move(f);
+      Result<std::map<int64_t, AnalysisRecordKey>> records =
+          CurrentRecords(jobs_.store(), project, job.job_id);
+      if (!records.ok()) {
+        failure = records.status();
         return false;
       }
-      for (const std::string& name : *names) {
-        std::optional<AnalysisRecordKey> key =
-            ParseAnalysisRecordName(std::string_view(name).substr(folder.size()));
-        if (!key) continue;
-        auto [it, inserted] = current.emplace(key->job_id, *key);
-        if (!inserted && it->second < *key) it->second = *key;
-      }
+      current = std::move(*records);
     }
     const AnalysisRecordKey expected{
         job.job_id, last_succeeded,
