@@ -8,10 +8,9 @@
 #include <string>
 #include <vector>
 
-namespace buildtrace {
+#include "testing/loopback_port.h"
 
-// A loopback port that was free a moment ago (bound to port 0, then released).
-int FreeLoopbackPort();
+namespace buildtrace {
 
 // One PostgreSQL server in a temporary directory (mode 777 so the postgres user can write it).
 // Every method returns an empty string on success or what went wrong.
