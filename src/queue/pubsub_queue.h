@@ -18,6 +18,8 @@
 //   message comes, `wait` runs out or Close(). Not a long pull: the emulator holds an empty long
 //   pull for 90 s, and the only way to cut one short is to drop the connection, after which the
 //   messages the server had already handed it stay leased, unseen, until their ack deadline.
+//   Google discourages returnImmediately because such a pull may come back empty while messages
+//   wait; the next poll, at most 500 ms later, gets them.
 //   Messages whose data is not a task are acknowledged (so they do not come back forever),
 //   counted (malformed_messages()) and reported through the warn callback, the first one only.
 // - lease() is the subscription's ackDeadlineSeconds, read at Open.
