@@ -12,6 +12,8 @@
 #include <fstream>
 #include <sstream>
 
+#include "testing/test_process.h"
+
 namespace buildtrace {
 namespace {
 
@@ -42,14 +44,6 @@ int Run(std::vector<std::string> argv, const fs::path& log) {
   return WEXITSTATUS(status);
 }
 
-std::string Tail(const fs::path& file) {
-  std::ifstream in(file);
-  std::stringstream text;
-  text << in.rdbuf();
-  const std::string all = text.str();
-  return all.size() > 2000 ? all.substr(all.size() - 2000) : all;
-}
-
 }  // namespace
 
 std::string PostgresServer::Start() {
@@ -61,13 +55,14 @@ std::string PostgresServer::Start() {
   if (Run({std::string(kPostgresBin) + "/initdb", "-D", (dir_ / "data").string(), "-U",
            "postgres", "--auth=trust", "-E", "UTF8", "--no-sync"},
           dir_ / "initdb.log") != 0) {
-    return "initdb failed (is Debian's postgresql 15 installed?):\n" + Tail(dir_ / "initdb.log");
+    return "initdb failed (is Debian's postgresql 15 installed?):\n" +
+           TailOfFile(dir_ / "initdb.log");
   }
   for (int attempt = 0; attempt < 5; ++attempt) {  // another process may take the port first
     port_ = FreeLoopbackPort();
     if (StartOnPort().empty()) return "";
   }
-  return "pg_ctl start failed 5 times:\n" + Tail(dir_ / "server.log");
+  return "pg_ctl start failed 5 times:\n" + TailOfFile(dir_ / "server.log");
 }
 
 std::string PostgresServer::StartOnPort() {
@@ -76,7 +71,7 @@ std::string PostgresServer::StartOnPort() {
   if (Run({std::string(kPostgresBin) + "/pg_ctl", "-D", (dir_ / "data").string(), "-l",
            (dir_ / "server.log").string(), "-w", "-t", "60", "-o", options, "start"},
           dir_ / "pg_ctl.log") != 0) {
-    return "pg_ctl start failed:\n" + Tail(dir_ / "server.log");
+    return "pg_ctl start failed:\n" + TailOfFile(dir_ / "server.log");
   }
   running_ = true;
   return "";
@@ -88,7 +83,7 @@ std::string PostgresServer::Stop() {
   if (Run({std::string(kPostgresBin) + "/pg_ctl", "-D", (dir_ / "data").string(), "-m", "fast",
            "-w", "stop"},
           dir_ / "pg_ctl.log") != 0) {
-    return "pg_ctl stop failed:\n" + Tail(dir_ / "pg_ctl.log");
+    return "pg_ctl stop failed:\n" + TailOfFile(dir_ / "pg_ctl.log");
   }
   running_ = false;
   return "";

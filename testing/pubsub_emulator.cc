@@ -2,10 +2,7 @@
 // 404 for a topic that does not exist means it is serving), polled every 50 ms.
 #include "testing/pubsub_emulator.h"
 
-#include <fcntl.h>
 #include <gtest/gtest.h>
-#include <signal.h>
-#include <sys/prctl.h>
 #include <sys/wait.h>
 #include <unistd.h>
 
@@ -13,26 +10,17 @@
 #include <chrono>
 #include <cstdlib>
 #include <filesystem>
-#include <fstream>
 #include <sstream>
 #include <thread>
-#include <vector>
 
 #include "cloud/http_call.h"
 #include "testing/loopback_port.h"
+#include "testing/test_process.h"
 
 namespace buildtrace {
 namespace {
 
 using std::chrono::milliseconds;
-
-std::string Tail(const std::string& path) {
-  std::ifstream in(path);
-  std::stringstream text;
-  text << in.rdbuf();
-  const std::string all = text.str();
-  return all.size() > 2000 ? all.substr(all.size() - 2000) : all;
-}
 
 bool OnPath(const std::string& program) {
   const char* path = std::getenv("PATH");
@@ -58,8 +46,9 @@ Result<HttpReply> Rest(const std::string& host, const std::string& method, const
 
 Status PubSubEmulator::Start() {
   if (!OnPath("java")) {
-    return Unavailable("the Pub/Sub emulator needs java, which is not on PATH; install "
-                       "openjdk-17-jre-headless");
+    return Unavailable(
+        "the Pub/Sub emulator needs java, which is not on PATH; install "
+        "openjdk-17-jre-headless");
   }
   if (::access(kLauncher, X_OK) != 0) {
     return Unavailable(std::string("the Pub/Sub emulator is not installed at ") + kLauncher +
@@ -77,31 +66,16 @@ Status PubSubEmulator::Start() {
     failures += "\n  attempt " + std::to_string(attempt) + ": " + started.message();
   }
   return Unavailable("the Pub/Sub emulator did not start:" + failures + "\nits log:\n" +
-                     Tail(log_));
+                     TailOfFile(log_));
 }
 
 Status PubSubEmulator::StartOnPort(int port) {
   if (port == 0) return Unavailable("no free loopback port");
   port_ = port;
-  std::vector<std::string> args = {kLauncher, "--host=127.0.0.1", "--port=" + std::to_string(port)};
-  std::vector<char*> argv;
-  for (std::string& arg : args) argv.push_back(arg.data());
-  argv.push_back(nullptr);
-  const int out = ::open(log_.c_str(), O_WRONLY | O_CREAT | O_APPEND | O_CLOEXEC, 0644);
-  if (out < 0) return Unavailable("cannot open " + log_);
-  const pid_t parent = ::getpid();
-  pid_ = ::fork();
-  if (pid_ == 0) {
-    // The launcher execs java, which keeps this: the emulator dies with the test binary.
-    ::prctl(PR_SET_PDEATHSIG, SIGKILL);
-    if (::getppid() != parent) ::_exit(1);
-    ::dup2(out, STDOUT_FILENO);
-    ::dup2(out, STDERR_FILENO);
-    ::execv(argv[0], argv.data());
-    ::_exit(127);
-  }
-  ::close(out);
-  if (pid_ < 0) return Unavailable("fork() failed");
+  Result<pid_t> pid =
+      StartTestProcess({kLauncher, "--host=127.0.0.1", "--port=" + std::to_string(port)}, log_);
+  if (!pid.ok()) return pid.status();
+  pid_ = *pid;
   return Status::Ok();
 }
 
@@ -126,18 +100,7 @@ Status PubSubEmulator::WaitUntilReady() {
 
 void PubSubEmulator::Stop() {
   if (pid_ <= 0) return;
-  ::kill(pid_, SIGTERM);
-  const auto deadline = std::chrono::steady_clock::now() + std::chrono::seconds(5);
-  int status = 0;
-  pid_t done = 0;
-  while ((done = ::waitpid(pid_, &status, WNOHANG)) == 0 &&
-         std::chrono::steady_clock::now() < deadline) {
-    std::this_thread::sleep_for(milliseconds(20));
-  }
-  if (done == 0) {
-    ::kill(pid_, SIGKILL);
-    ::waitpid(pid_, &status, 0);
-  }
+  StopTestProcess(pid_, std::chrono::seconds(5));
   pid_ = -1;
 }
 
@@ -170,8 +133,7 @@ Status PubSubEmulator::CreateSubscription(
 Status PubSubEmulator::PublishRaw(const std::string& project, const std::string& topic,
                                   const std::string& message_json) const {
   const std::string path = "projects/" + project + "/topics/" + topic + ":publish";
-  Result<HttpReply> reply =
-      Rest(host(), "POST", path, "{\"messages\":[" + message_json + "]}");
+  Result<HttpReply> reply = Rest(host(), "POST", path, "{\"messages\":[" + message_json + "]}");
   if (!reply.ok()) return reply.status();
   if (reply->status != 200) {
     return Unavailable("pubsub emulator publish: HTTP " + std::to_string(reply->status) + " " +

@@ -12,8 +12,7 @@ constexpr const char* kTaskData = "eyJwcm9qZWN0IjoicCIsImpvYl9pZCI6N30=";
 TEST(PubSubMessageDataTest, EncodesAsPaddedStandardBase64) {
   EXPECT_EQ(EncodePubSubMessageData(AnalysisTask{"p", 7}), kTaskData);
   // Every padding length, and the characters that differ from base64url.
-  EXPECT_EQ(EncodePubSubMessageData(AnalysisTask{"ab", 7}),
-            "eyJwcm9qZWN0IjoiYWIiLCJqb2JfaWQiOjd9");
+  EXPECT_EQ(EncodePubSubMessageData(AnalysisTask{"ab", 7}), "eyJwcm9qZWN0IjoiYWIiLCJqb2JfaWQiOjd9");
   EXPECT_EQ(EncodePubSubMessageData(AnalysisTask{"abc", 7}),
             "eyJwcm9qZWN0IjoiYWJjIiwiam9iX2lkIjo3fQ==");
 }
@@ -28,7 +27,7 @@ TEST(PubSubMessageDataTest, DecodesWhatItEncodes) {
 }
 
 TEST(PubSubMessageDataTest, RefusesWhatIsNotBase64) {
-  for (const char* data : {"eyJwcm9qZWN0IjoicCIsImpvYl9pZCI6N30",  // padding left out
+  for (const char* data : {"eyJwcm9qZWN0IjoicCIsImpvYl9pZCI6N30",   // padding left out
                            "eyJwcm9qZWN0IjoicCIsImpvYl9pZCI6N3=0",  // '=' inside
                            "eyJwcm9qZWN0IjoicCIsImpvYl9pZCI6N30===",
                            "eyJwcm9qZWN0IjoicCIsImpvYl9pZCI6N30-_",  // base64url
@@ -59,7 +58,8 @@ TEST(PubSubPushEnvelopeTest, ParsesTheDocumentedEnvelope) {
   const std::string body = std::string(R"({
     "message": {
       "attributes": {"key": "value"},
-      "data": ")") + kTaskData + R"(",
+      "data": ")") + kTaskData +
+                           R"(",
       "messageId": "2070443601311540",
       "message_id": "2070443601311540",
       "publishTime": "2021-02-26T19:13:55.749Z",
@@ -81,11 +81,11 @@ TEST(PubSubPushEnvelopeTest, RefusesAnythingElseSayingWhat) {
   const std::string subscription = R"("subscription":"projects/p/subscriptions/s")";
   const std::pair<std::string, std::string> cases[] = {
       {"", "the body is not a JSON object (Empty: no JSON found)"},
-      {"{\"message\":", "the body is not a JSON object (The JSON document has an improper "
-                        "structure: missing or superfluous commas, braces, missing keys, etc.)"},
+      {"{\"message\":",
+       "the body is not a JSON object (The JSON document has an improper "
+       "structure: missing or superfluous commas, braces, missing keys, etc.)"},
       {"[]", "the body is not a JSON object (The JSON element does not have the requested type.)"},
-      {R"({"message":{"data":")" + data + R"("}})",
-       "\"subscription\" is missing or not a string"},
+      {R"({"message":{"data":")" + data + R"("}})", "\"subscription\" is missing or not a string"},
       {R"({"message":{"data":")" + data + R"("},"subscription":7})",
        "\"subscription\" is missing or not a string"},
       {R"({"message":{"data":")" + data + R"("},"subscription":"mysubscription"})",

@@ -39,7 +39,8 @@ bool IsPubSubName(std::string_view name) {
   if (name.size() < 3 || name.size() > 255 || !IsLetter(name.front())) return false;
   if (name.starts_with("goog")) return false;
   return std::all_of(name.begin(), name.end(), [](char c) {
-    return IsLetter(c) || IsDigit(c) || std::string_view("-_.~+%").find(c) != std::string_view::npos;
+    return IsLetter(c) || IsDigit(c) ||
+           std::string_view("-_.~+%").find(c) != std::string_view::npos;
   });
 }
 
@@ -210,9 +211,8 @@ Status PubSubQueue::EnsureTopic(bool create) {
   if (got->status != 404) return ReplyError("get topic", *got);
   if (!create) {
     return NotFound("pubsub queue " + Describe() + ": topic " + TopicPath() +
-                    " does not exist; create it with `gcloud pubsub topics create " +
-                    names_.topic + " --project=" + names_.project +
-                    "`, or add &create=true to the queue URL");
+                    " does not exist; create it with `gcloud pubsub topics create " + names_.topic +
+                    " --project=" + names_.project + "`, or add &create=true to the queue URL");
   }
   Result<HttpReply> created = Call("PUT", TopicUrl(), "{}", "create topic");
   if (!created.ok()) return created.status();
@@ -228,9 +228,9 @@ Status PubSubQueue::EnsureSubscription(bool create) {
   if (!create) {
     return NotFound("pubsub queue " + Describe() + ": subscription " + SubscriptionPath() +
                     " does not exist; create it with `gcloud pubsub subscriptions create " +
-                    names_.subscription + " --topic=" + names_.topic + " --project=" +
-                    names_.project + " --ack-deadline=" +
-                    std::to_string(kCreatedAckDeadlineSeconds) +
+                    names_.subscription + " --topic=" + names_.topic +
+                    " --project=" + names_.project +
+                    " --ack-deadline=" + std::to_string(kCreatedAckDeadlineSeconds) +
                     "`, or add &create=true to the queue URL");
   }
   std::string body;
@@ -256,8 +256,8 @@ Status PubSubQueue::ReadSubscription(const HttpReply& reply) {
   std::string_view topic;
   if (subscription["topic"].get_string().get(topic) != simdjson::SUCCESS || topic != TopicPath()) {
     return InvalidArgument(prefix + "subscription " + names_.subscription + " belongs to " +
-                           std::string(topic.empty() ? std::string_view("no topic") : topic) + ", not to " +
-                           TopicPath() + "; name a subscription of that topic");
+                           std::string(topic.empty() ? std::string_view("no topic") : topic) +
+                           ", not to " + TopicPath() + "; name a subscription of that topic");
   }
   std::string_view push_endpoint;
   if (subscription["pushConfig"]["pushEndpoint"].get_string().get(push_endpoint) ==
@@ -396,8 +396,8 @@ Status PubSubQueue::Ack(const QueueDelivery& delivery) {
 
 Status PubSubQueue::Retry(const QueueDelivery& delivery, milliseconds delay) {
   // Rounded up so that the task never comes back sooner than asked.
-  const int64_t seconds = std::clamp<int64_t>((std::max<int64_t>(delay.count(), 0) + 999) / 1000,
-                                              0, kMaxAckDeadlineSeconds);
+  const int64_t seconds = std::clamp<int64_t>((std::max<int64_t>(delay.count(), 0) + 999) / 1000, 0,
+                                              kMaxAckDeadlineSeconds);
   return ModifyAckDeadline(delivery.receipt, seconds, "retry");
 }
 
@@ -459,15 +459,15 @@ Result<HttpReply> PubSubQueue::Call(std::string method, const std::string& url, 
 }
 
 Status PubSubQueue::ReplyError(std::string_view operation, const HttpReply& reply) const {
-  std::string message =
-      "pubsub queue " + Describe() + ": " + std::string(operation) + ": " + DescribeGoogleError(reply);
+  std::string message = "pubsub queue " + Describe() + ": " + std::string(operation) + ": " +
+                        DescribeGoogleError(reply);
   if (reply.status == 401 || reply.status == 403) {
     message += "; grant the service account roles/pubsub.publisher on topic " + names_.topic +
                ", and roles/pubsub.subscriber and roles/pubsub.viewer on subscription " +
                names_.subscription;
   } else if (reply.status == 404) {
-    message += "; check that topic " + TopicPath() + " and subscription " + SubscriptionPath() +
-               " exist";
+    message +=
+        "; check that topic " + TopicPath() + " and subscription " + SubscriptionPath() + " exist";
   } else if (IsRetryableHttpStatus(reply.status)) {
     message += " after retries; retry later";
   }

@@ -151,7 +151,8 @@ TEST(PubSubQueueTest, MalformedMessagesAreAcknowledgedAndSkipped) {
       "data"))
       << (*warnings)[0];
   // Acknowledged, so they do not come back once their lease would have run out.
-  Result<std::vector<QueueDelivery>> later = queue->Receive(10, queue->lease() + milliseconds(2'000));
+  Result<std::vector<QueueDelivery>> later =
+      queue->Receive(10, queue->lease() + milliseconds(2'000));
   ASSERT_TRUE(later.ok()) << later.status().message();
   EXPECT_TRUE(later->empty());
   EXPECT_EQ(queue->malformed_messages(), 2);
@@ -217,20 +218,19 @@ TEST(PubSubQueueTest, SubscriptionOfAnotherTopicIsRefused) {
       PubSubQueue::Open(QueueUrl(topic, subscription), EmulatorTokens());
   ASSERT_FALSE(queue.ok());
   EXPECT_EQ(queue.status().code(), StatusCode::kInvalidArgument);
-  EXPECT_EQ(queue.status().message(),
-            "pubsub queue " + QueueUrl(topic, subscription) + ": subscription " + subscription +
-                " belongs to projects/bt-test-project/topics/" + other +
-                ", not to projects/bt-test-project/topics/" + topic +
-                "; name a subscription of that topic");
+  EXPECT_EQ(queue.status().message(), "pubsub queue " + QueueUrl(topic, subscription) +
+                                          ": subscription " + subscription +
+                                          " belongs to projects/bt-test-project/topics/" + other +
+                                          ", not to projects/bt-test-project/topics/" + topic +
+                                          "; name a subscription of that topic");
 }
 
 TEST(PubSubQueueTest, UnreachableApiIsUnavailable) {
   PubSubQueueOptions options;
   options.api_base = "http://127.0.0.1:1";  // nothing listens on port 1
   options.retry.max_attempts = 1;
-  Result<std::unique_ptr<PubSubQueue>> queue =
-      PubSubQueue::Open(QueueUrl("tasks", "workers"), std::make_shared<StaticTokenSource>("t"),
-                        std::move(options));
+  Result<std::unique_ptr<PubSubQueue>> queue = PubSubQueue::Open(
+      QueueUrl("tasks", "workers"), std::make_shared<StaticTokenSource>("t"), std::move(options));
   ASSERT_FALSE(queue.ok());
   EXPECT_EQ(queue.status().code(), StatusCode::kUnavailable);
   EXPECT_TRUE(queue.status().message().starts_with(
@@ -240,7 +240,8 @@ TEST(PubSubQueueTest, UnreachableApiIsUnavailable) {
 }
 
 TEST(PubSubQueueUrlTest, MalformedUrlsSayWhatToFix) {
-  const std::string usage = "; write pubsub://projects/PROJECT/topics/TOPIC?subscription=SUBSCRIPTION";
+  const std::string usage =
+      "; write pubsub://projects/PROJECT/topics/TOPIC?subscription=SUBSCRIPTION";
   const std::string name_rule =
       "\" is not a Pub/Sub name; use 3-255 characters of [A-Za-z0-9-_.~+%], starting with a "
       "letter (and not with \"goog\")";
@@ -281,8 +282,9 @@ TEST(PubSubQueueUrlTest, MalformedUrlsSayWhatToFix) {
        "unknown parameter lease-ms; pubsub:// takes subscription, create and timeout-ms"},
       {"pubsub://projects/my-project/topics/tasks?subscription=a1b&subscription=c2d",
        "subscription is given twice"},
-      {"pubsub://projects/my-project/topics/tasks?subscription", "\"subscription\" is not a "
-                                                                "parameter; write name=value"},
+      {"pubsub://projects/my-project/topics/tasks?subscription",
+       "\"subscription\" is not a "
+       "parameter; write name=value"},
   };
   for (const auto& [url, why] : cases) {
     Result<std::unique_ptr<PubSubQueue>> queue =
