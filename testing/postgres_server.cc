@@ -12,6 +12,8 @@
 #include <fstream>
 #include <sstream>
 
+#include "testing/test_process.h"
+
 namespace buildtrace {
 namespace {
 

@@ -8,7 +8,7 @@
 #include <string>
 #include <vector>
 
-#include "testing/server_process.h"
+#include "testing/loopback_port.h"
 
 namespace buildtrace {
 

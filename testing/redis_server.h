@@ -11,7 +11,8 @@
 #include <filesystem>
 #include <string>
 
-#include "testing/server_process.h"
+#include "testing/loopback_port.h"
+#include "testing/test_process.h"
 
 namespace buildtrace {
 

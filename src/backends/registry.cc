@@ -8,7 +8,9 @@
 
 #include "cloud/google_auth.h"
 #include "queue/inproc_queue.h"
+#include "queue/pubsub_queue.h"
 #include "queue/redis_queue.h"
+#include "service/log.h"
 #include "store/file_state_store.h"
 #include "store/gcs_state_store.h"
 #include "store/s3_state_store.h"
@@ -172,6 +174,13 @@ void RegisterBuiltinBackends(BackendRegistry& registry) {
   registry.RegisterQueue("inproc", OpenInprocQueue);
   registry.RegisterQueue("redis", [](const BackendUrl& url) -> Result<std::unique_ptr<AnalysisQueue>> {
     return AsInterface<AnalysisQueue>(RedisQueue::Open(url.text));
+  });
+  registry.RegisterQueue("pubsub", [](const BackendUrl& url) -> Result<std::unique_ptr<AnalysisQueue>> {
+    auto tokens = TokenSourceFor("PUBSUB_EMULATOR_HOST");
+    if (!tokens.ok()) return tokens.status();
+    PubSubQueueOptions options;
+    options.warn = [](std::string_view message) { LogWarning(message); };
+    return AsInterface<AnalysisQueue>(PubSubQueue::Open(url.text, std::move(*tokens), options));
   });
   auto postgres = [](const BackendUrl& url) -> Result<std::unique_ptr<MetricsWarehouse>> {
     return AsInterface<MetricsWarehouse>(PostgresWarehouse::Open(url.text));

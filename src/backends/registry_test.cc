@@ -324,7 +324,7 @@ TEST(QueueRegistryTest, InprocUrlsOpenAnInProcessQueue) {
       {"inproc://?capacity=0", "capacity must be a whole number from 1 to 10000000"},
       {"inproc://?lease-ms=5", "lease-ms must be a whole number from 100 to 86400000"},
       {"inproc://?depth=3", "unknown parameter depth; inproc:// takes capacity and lease-ms"},
-      {"kafka://broker/t", "unknown scheme; this build supports inproc://, redis://"},
+      {"kafka://broker/t", "unknown scheme; this build supports inproc://, pubsub://, redis://"},
   };
   for (const auto& [url, message] : bad) {
     auto queue = registry.OpenQueue(url);

@@ -1,13 +1,10 @@
-// Helpers for tests that run a real server.
-#include "testing/server_process.h"
+// Picking a free loopback port.
+#include "testing/loopback_port.h"
 
 #include <arpa/inet.h>
 #include <netinet/in.h>
 #include <sys/socket.h>
 #include <unistd.h>
-
-#include <fstream>
-#include <sstream>
 
 namespace buildtrace {
 
@@ -24,14 +21,6 @@ int FreeLoopbackPort() {
   }
   if (fd >= 0) ::close(fd);
   return port;
-}
-
-std::string TailOfFile(const std::filesystem::path& file, size_t bytes) {
-  std::ifstream in(file);
-  std::stringstream text;
-  text << in.rdbuf();
-  const std::string all = text.str();
-  return all.size() > bytes ? all.substr(all.size() - bytes) : all;
 }
 
 }  // namespace buildtrace
