@@ -169,7 +169,8 @@ void JobRepository::IndexStored(std::span<const Job> jobs,
     by_project[jobs[i].header.project].push_back(
         IndexedJob{jobs[i].header.job_id, jobs[i].header.status});
   }
-  for (auto& [project, indexed] : by_project) {
+  for (auto& [project, project_jobs] : by_project) {
+    const std::vector<IndexedJob>& indexed = project_jobs;  // a lambda cannot capture a binding
     Status added = index_.Add(project, indexed);
     Result<bool> complete = added.ok() ? index_.IsComplete(project) : Result<bool>(added);
     if (complete.ok() && !*complete) {
