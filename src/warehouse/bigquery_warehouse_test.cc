@@ -85,7 +85,9 @@ std::unique_ptr<MetricsWarehouse> MakeWarehouse() {
 }
 
 INSTANTIATE_TEST_SUITE_P(BigQuery, MetricsWarehouseConformanceTest,
-                         ::testing::Values(MetricsWarehouseFactory{"BigQuery", &MakeWarehouse}),
+                         ::testing::Values(MetricsWarehouseFactory{
+                             "BigQuery", &MakeWarehouse, nullptr, nullptr,
+                             /*exact_quantiles=*/false}),
                          MetricsWarehouseFactoryName);
 
 MetricsRow Row(const std::string& project, int64_t job_id, std::optional<int64_t> base,

@@ -35,6 +35,8 @@ struct PostgresLatencySql {
   const char* count_window;
   const char* walk_ascending;
   const char* walk_descending;
+  const char* bucket_counts;  // + $5, $6 the whole days, $7, $8 their instants or NULL
+  const char* walk_bucket;    // $5 the offset, $6 the bucket
 };
 extern const PostgresLatencySql kPostgresLatencySql;
 
@@ -152,6 +154,18 @@ class PostgresWarehouse : public MetricsWarehouse {
                           bool& broken) const;
   Result<LatencyStats> LatencyOn(PGconn* conn, const LatencyQuery& query,
                                  const std::string& operation, bool& broken) const;
+  // Runs one statement of a Latency call inside its transaction (binary results).
+  using Run = std::function<Result<ResultPtr>(const char* sql, const Params& params,
+                                              bool returns_rows)>;
+  // The two ways to find the quantiles (see Cost above); `window` holds $1..$4.
+  Status PickByWalking(const Run& run, const Params& window, const LatencyQuery& query,
+                       LatencyStats& stats, const std::string& operation) const;
+  Status PickFromHistogram(const Run& run, const Params& window, const LatencyQuery& query,
+                           LatencyStats& stats, const std::string& operation) const;
+  // WithConnection, rolling back an open transaction when `attempt` fails.
+  template <typename T>
+  Result<T> InTransaction(const std::string& operation,
+                          const std::function<Result<T>(PGconn*, bool& broken)>& attempt);
   // The epoch (empty when there is none and `create` is false), re-creating the tables first
   // when one was dropped.
   Result<std::string> ReadEpoch(const std::string& operation, bool create);

@@ -147,9 +147,29 @@ std::unique_ptr<MetricsWarehouse> ReopenPostgresWarehouse(const std::string& des
   return OpenOrDie(described);
 }
 
+// The INSERT an older version's Record made (no status), for `table`.
+std::string OldRowInsert(const std::string& table, const MetricsRow& row) {
+  return "INSERT INTO " + table + " (project, job_id, base_job_id, \"timestamp\", timestamp_ms, "
+         "latency_ms, added, removed, modified, unchanged, moved, resized, retyped, changed) "
+         "VALUES ('" + row.project + "', " + std::to_string(row.job_id) + ", " +
+         std::to_string(row.base_job_id.value_or(0)) + ", '" + row.timestamp + "', " +
+         std::to_string(row.timestamp_ms) + ", " + std::to_string(row.latency_ms) +
+         ", 0, 0, 0, 0, 0, 0, 0, 0)";
+}
+
+// Through the URL of a TempPostgresWarehouse (which has no password).
+void WriteOldPostgresRow(const std::string& described, const MetricsRow& row) {
+  PGconn* conn = PQconnectdb(described.c_str());
+  PGresult* result = PQexec(conn, OldRowInsert("buildtrace_job_metrics", row).c_str());
+  EXPECT_EQ(PQresultStatus(result), PGRES_COMMAND_OK) << PQerrorMessage(conn);
+  PQclear(result);
+  PQfinish(conn);
+}
+
 INSTANTIATE_TEST_SUITE_P(Postgres, MetricsWarehouseConformanceTest,
                          ::testing::Values(MetricsWarehouseFactory{
-                             "postgres", MakeTempPostgresWarehouse, ReopenPostgresWarehouse}),
+                             "postgres", MakeTempPostgresWarehouse, ReopenPostgresWarehouse,
+                             WriteOldPostgresRow}),
                          MetricsWarehouseFactoryName);
 
 MetricsRow Row(const std::string& project, int64_t job_id, std::optional<int64_t> base,

@@ -86,9 +86,27 @@ std::unique_ptr<MetricsWarehouse> ReopenSqliteWarehouse(const std::string& descr
   return std::move(*opened);
 }
 
+void ExecSql(const fs::path& path, const char* sql);
+
+// The INSERT an older version's Record made (no status), for `table`.
+std::string OldRowInsert(const std::string& table, const MetricsRow& row) {
+  return "INSERT INTO " + table + " (project, job_id, base_job_id, \"timestamp\", timestamp_ms, "
+         "latency_ms, added, removed, modified, unchanged, moved, resized, retyped, changed) "
+         "VALUES ('" + row.project + "', " + std::to_string(row.job_id) + ", " +
+         std::to_string(row.base_job_id.value_or(0)) + ", '" + row.timestamp + "', " +
+         std::to_string(row.timestamp_ms) + ", " + std::to_string(row.latency_ms) +
+         ", 0, 0, 0, 0, 0, 0, 0, 0)";
+}
+
+void WriteOldSqliteRow(const std::string& described, const MetricsRow& row) {
+  ExecSql(described.substr(std::string("sqlite://").size()),
+          OldRowInsert("job_metrics", row).c_str());
+}
+
 INSTANTIATE_TEST_SUITE_P(Sqlite, MetricsWarehouseConformanceTest,
                          ::testing::Values(MetricsWarehouseFactory{
-                             "sqlite", MakeTempSqliteWarehouse, ReopenSqliteWarehouse}),
+                             "sqlite", MakeTempSqliteWarehouse, ReopenSqliteWarehouse,
+                             WriteOldSqliteRow}),
                          MetricsWarehouseFactoryName);
 
 MetricsRow SomeRow() {
@@ -158,7 +176,7 @@ TEST(SqliteWarehouseTest, NewerSchemaVersionIsRefused) {
   EXPECT_EQ(warehouse.status().code(), StatusCode::kInvalidArgument);
   EXPECT_THAT(warehouse.status().message(), HasSubstr(path.string()));
   EXPECT_THAT(warehouse.status().message(), HasSubstr("schema version 99"));
-  EXPECT_THAT(warehouse.status().message(), HasSubstr("supports up to 2"));
+  EXPECT_THAT(warehouse.status().message(), HasSubstr("supports up to 3"));
 }
 
 TEST(SqliteWarehouseTest, CurrentSchemaVersionIsWrittenAndAccepted) {
@@ -257,12 +275,17 @@ TEST(SqliteWarehouseTest, LockedDatabaseIsUnavailableAndNamesTheOperation) {
 // ---- Quantiles from job_latency's indexes: the values of the schema 1 statement, at a cost
 // counted in SQLite's own work counters.
 
-// The schema 1 latency statement (a sort of the window's jobs), kept as the reference answer.
+// The latency statement of schema 1 (a sort of the window's jobs), with the lineage rule of
+// schema 3, kept as the reference answer.
 constexpr const char* kVersionOneLatencySql = R"sql(
 WITH jobs AS MATERIALIZED (
-  SELECT MIN(latency_ms) AS latency_ms FROM job_metrics
-  WHERE timestamp_ms BETWEEN ?1 AND ?2 AND (?3 IS NULL OR project = ?3)
-  GROUP BY project, job_id),
+  SELECT latency_ms FROM (
+    SELECT latency_ms, COALESCE(status, 'succeeded') AS status, MAX(base_job_id)
+    FROM job_metrics
+    WHERE timestamp_ms BETWEEN ?1 AND ?2 AND (?3 IS NULL OR project = ?3)
+      AND base_job_id < job_id
+    GROUP BY project, job_id)
+  WHERE status = 'succeeded'),
 ranked AS (SELECT latency_ms, ROW_NUMBER() OVER (ORDER BY latency_ms) AS rn FROM jobs),
 window_size AS (SELECT COUNT(*) AS n FROM jobs),
 wanted AS (
@@ -435,12 +458,13 @@ TEST(SqliteWarehouseTest, VersionOneFileIsMigratedAndKeepsItsRows) {
   ExecSql(path, kVersionOneSchemaSql);
   auto warehouse = SqliteWarehouse::Open(path.string());
   ASSERT_TRUE(warehouse.ok()) << warehouse.status().message();
-  EXPECT_EQ(QueryInt(path, "PRAGMA user_version"), 2);
+  EXPECT_EQ(QueryInt(path, "PRAGMA user_version"), 3);
   EXPECT_EQ(QueryInt(path, "SELECT COUNT(*) FROM job_metrics"), 4);
-  EXPECT_EQ(QueryInt(path, "SELECT COUNT(*) FROM job_latency"), 3);
+  EXPECT_EQ(QueryInt(path, "SELECT COUNT(*) FROM job_metrics WHERE status IS NULL"), 4);
+  EXPECT_EQ(QueryInt(path, "SELECT COUNT(*) FROM job_latency WHERE status = 'succeeded'"), 3);
   LatencyStats p = StatsOf(**warehouse, "p");
   EXPECT_EQ(p.count, 2);
-  EXPECT_EQ(p.values, (Values{3.0, 7.0}));  // job 1's smaller latency
+  EXPECT_EQ(p.values, (Values{5.0, 7.0}));  // job 1's lineage row (base none), not the ad-hoc 7
   Result<bool> again = (*warehouse)->Record(SomeRow());
   ASSERT_TRUE(again.ok()) << again.status().message();
   EXPECT_TRUE(*again);
@@ -453,13 +477,14 @@ TEST(SqliteWarehouseTest, JobLatencyFollowsRowsDeletedOrUpdatedByHand) {
   const fs::path path = dir.path() / "metrics.db";
   auto warehouse = SqliteWarehouse::Open(path.string());
   ASSERT_TRUE(warehouse.ok()) << warehouse.status().message();
-  MetricsRow row = SomeRow();
-  row.timestamp_ms = kT0;
-  for (auto [base, latency] : {std::pair{1, 5.0}, {2, 3.0}}) {
-    row.base_job_id = base;
-    row.latency_ms = latency;
-    ASSERT_TRUE((*warehouse)->Record(row).ok());
-  }
+  // Rows as an older version wrote them: several per job; the greatest base below 12 counts.
+  ExecSql(path, R"sql(
+INSERT INTO job_metrics (project, job_id, base_job_id, timestamp, timestamp_ms, latency_ms,
+  added, removed, modified, unchanged, moved, resized, retyped, changed) VALUES
+  ('p', 12, 1, 't', 1700000000000, 5, 0, 0, 0, 0, 0, 0, 0, 0),
+  ('p', 12, 2, 't', 1700000000000, 3, 0, 0, 0, 0, 0, 0, 0, 0),
+  ('p', 12, 13, 't', 1700000000000, 8, 0, 0, 0, 0, 0, 0, 0, 0)
+)sql");
   EXPECT_EQ(StatsOf(**warehouse, "p").values, (Values{3.0, 3.0}));
   ExecSql(path, "DELETE FROM job_metrics WHERE base_job_id = 2");
   EXPECT_EQ(StatsOf(**warehouse, "p").values, (Values{5.0, 5.0}));
