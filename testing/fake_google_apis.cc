@@ -900,6 +900,15 @@ void FakeGoogleApis::AddDataset(const std::string& project, const std::string& d
   impl_->datasets_.insert(project + "/" + dataset);
 }
 
+void FakeGoogleApis::CreateTable(const std::string& project, const std::string& dataset,
+                                 const std::string& table, std::vector<Field> schema) {
+  std::lock_guard lock(impl_->mutex_);
+  Table& created = impl_->tables_[project + "/" + dataset + "/" + table];
+  created = Table{};
+  created.schema = std::move(schema);
+  created.creation_time = std::to_string(impl_->NextCreationTimeMs());
+}
+
 void FakeGoogleApis::DeleteTable(const std::string& project, const std::string& dataset,
                                  const std::string& table) {
   std::lock_guard lock(impl_->mutex_);
