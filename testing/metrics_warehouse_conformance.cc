@@ -421,6 +421,15 @@ TEST_P(MetricsWarehouseConformanceTest, EpochIsTheSameForASecondWarehouseOnTheSa
 
 }  // namespace
 
+std::string OldMetricsRowInsert(const std::string& table, const MetricsRow& row) {
+  return "INSERT INTO " + table + " (project, job_id, base_job_id, \"timestamp\", timestamp_ms, "
+         "latency_ms, added, removed, modified, unchanged, moved, resized, retyped, changed) "
+         "VALUES ('" + row.project + "', " + std::to_string(row.job_id) + ", " +
+         std::to_string(row.base_job_id.value_or(0)) + ", '" + row.timestamp + "', " +
+         std::to_string(row.timestamp_ms) + ", " + std::to_string(row.latency_ms) +
+         ", 0, 0, 0, 0, 0, 0, 0, 0)";
+}
+
 std::string MetricsWarehouseFactoryName(
     const ::testing::TestParamInfo<MetricsWarehouseFactory>& info) {
   return info.param.name;

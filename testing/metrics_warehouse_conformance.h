@@ -35,6 +35,10 @@ struct MetricsWarehouseFactory {
   bool exact_quantiles = true;
 };
 
+// The INSERT an older version's Record made into the SQL table `table` (no status column, the
+// counts 0), for the write_old_row of the SQL backends. The values are the test's own, inlined.
+std::string OldMetricsRowInsert(const std::string& table, const MetricsRow& row);
+
 // Names instantiations after the factory, e.g. ".../sqlite".
 std::string MetricsWarehouseFactoryName(
     const ::testing::TestParamInfo<MetricsWarehouseFactory>& info);

@@ -10,7 +10,9 @@ namespace buildtrace {
 //     (each job's smallest timestamp_ms and latency_ms over its rows), kept by triggers;
 //     buildtrace_meta holding the epoch.
 //  2: buildtrace_job_metrics gains `status` TEXT ('succeeded' / 'failed'; NULL on rows written
-//     before, which count as succeeded until `buildtrace rebuild-metrics` writes them again).
+//     before, which count as succeeded: Record leaves a row of the same base as it is, so they
+//     keep NULL until their job is recorded against a greater base; `buildtrace rebuild-metrics`
+//     into a new database writes every row with its status).
 //     buildtrace_job_latency holds each job's lineage row (its row with the greatest base_job_id
 //     below job_id): base_job_id, status, timestamp_ms, latency_ms, and bucket =
 //     buildtrace_latency_bucket(latency_ms). buildtrace_latency_histogram (status, day, bucket,

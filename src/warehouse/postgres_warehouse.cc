@@ -532,13 +532,15 @@ Result<PostgresWarehouse::ResultPtr> PostgresWarehouse::RunOn(PGconn* conn,
     values.push_back(param ? param->c_str() : nullptr);
   }
   bool timed_out = false;
+  const std::chrono::milliseconds timeout =
+      statement.answer_timeout.count() > 0 ? statement.answer_timeout : answer_timeout_;
   ResultPtr result(ExecWithin(conn, statement.sql, values, statement.binary_results ? 1 : 0,
-                              answer_timeout_, timed_out));
+                              timeout, timed_out));
   broken = false;
   if (timed_out) {
     // The lease closes the connection: its statement is still pending (not idle).
     return Unavailable(Message(operation, "no answer from the server within " +
-                                              std::to_string(answer_timeout_.count()) + " ms") +
+                                              std::to_string(timeout.count()) + " ms") +
                        AdviceFor(StatusCode::kUnavailable));
   }
   if (result != nullptr && PQresultStatus(result.get()) == expected) return result;
@@ -603,10 +605,29 @@ Result<std::unique_ptr<PostgresWarehouse>> PostgresWarehouse::Open(
   auto warehouse = std::unique_ptr<PostgresWarehouse>(new PostgresWarehouse(
       std::move(*keywords), std::move(redacted.text), std::move(redacted.secrets),
       answer_timeout));
-  Result<ResultPtr> created =
-      warehouse->Execute(CreateTableOperation(), kPostgresCreateSchemaSql, {}, false, false);
+  Result<bool> created = warehouse->EnsureSchema();
   if (!created.ok()) return created.status();
   return warehouse;
+}
+
+Result<bool> PostgresWarehouse::EnsureSchema() {
+  const std::string operation = CreateTableOperation();
+  return WithConnection<bool>(operation, [&](PGconn* conn, bool& broken) -> Result<bool> {
+    Result<ResultPtr> unlimited =
+        RunOn(conn, operation, Statement{"SET statement_timeout = 0", {}}, broken);
+    if (!unlimited.ok()) return unlimited.status();
+    Result<ResultPtr> created =
+        RunOn(conn, operation,
+              Statement{kPostgresCreateSchemaSql, {}, false, false, kSchemaAnswerTimeout}, broken);
+    // Back to the connection's own limit (the URL's or ours), whatever the schema's outcome.
+    bool reset_broken = false;
+    Result<ResultPtr> reset =
+        RunOn(conn, operation, Statement{"RESET statement_timeout", {}}, reset_broken);
+    broken = broken || reset_broken;
+    if (!created.ok()) return created.status();
+    if (!reset.ok()) return reset.status();
+    return true;
+  });
 }
 
 Result<bool> PostgresWarehouse::Record(const MetricsRow& row) {
@@ -764,8 +785,7 @@ Result<std::string> PostgresWarehouse::ReadEpoch(const std::string& operation, b
   if (!found.ok()) return found.status();
   if (PQgetisnull(found->get(), 0, 0) || std::string_view(PQgetvalue(found->get(), 0, 1)) != "t") {
     // A table was dropped: create the schema again as Open does, which makes a new epoch.
-    Result<ResultPtr> created =
-        Execute(CreateTableOperation(), kPostgresCreateSchemaSql, {}, false, false);
+    Result<bool> created = EnsureSchema();
     if (!created.ok()) return created.status();
     found = Execute(operation, kFindTablesSql, {}, true, false);
     if (!found.ok()) return found.status();

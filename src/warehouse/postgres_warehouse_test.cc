@@ -147,20 +147,10 @@ std::unique_ptr<MetricsWarehouse> ReopenPostgresWarehouse(const std::string& des
   return OpenOrDie(described);
 }
 
-// The INSERT an older version's Record made (no status), for `table`.
-std::string OldRowInsert(const std::string& table, const MetricsRow& row) {
-  return "INSERT INTO " + table + " (project, job_id, base_job_id, \"timestamp\", timestamp_ms, "
-         "latency_ms, added, removed, modified, unchanged, moved, resized, retyped, changed) "
-         "VALUES ('" + row.project + "', " + std::to_string(row.job_id) + ", " +
-         std::to_string(row.base_job_id.value_or(0)) + ", '" + row.timestamp + "', " +
-         std::to_string(row.timestamp_ms) + ", " + std::to_string(row.latency_ms) +
-         ", 0, 0, 0, 0, 0, 0, 0, 0)";
-}
-
 // Through the URL of a TempPostgresWarehouse (which has no password).
 void WriteOldPostgresRow(const std::string& described, const MetricsRow& row) {
   PGconn* conn = PQconnectdb(described.c_str());
-  PGresult* result = PQexec(conn, OldRowInsert("buildtrace_job_metrics", row).c_str());
+  PGresult* result = PQexec(conn, OldMetricsRowInsert("buildtrace_job_metrics", row).c_str());
   EXPECT_EQ(PQresultStatus(result), PGRES_COMMAND_OK) << PQerrorMessage(conn);
   PQclear(result);
   PQfinish(conn);
@@ -721,6 +711,36 @@ INSERT INTO buildtrace_job_metrics VALUES
   EXPECT_EQ(Answer(warehouse->Latency(LatencyQuery{"p", kT0, kT0, {0.0, 1.0}})), "2 {1,5}");
   EXPECT_EQ(Answer(warehouse->Latency(LatencyQuery{std::nullopt, kT0, kT0, {0.0, 1.0}})),
             "2 {1,5}");
+}
+
+// A migration fills the derived tables from every row, which may take longer than the
+// statement_timeout of every other statement: it runs without one, and the connection gets its
+// own back afterwards.
+TEST_F(PostgresWarehouseTest, MigrationIsNotCutByTheStatementTimeout) {
+  ASSERT_EQ(AdminQuery(database_, R"sql(
+CREATE TABLE buildtrace_job_metrics (
+  project TEXT NOT NULL, job_id BIGINT NOT NULL, base_job_id BIGINT NOT NULL,
+  "timestamp" TEXT NOT NULL, timestamp_ms BIGINT NOT NULL, latency_ms DOUBLE PRECISION NOT NULL,
+  added BIGINT NOT NULL, removed BIGINT NOT NULL, modified BIGINT NOT NULL,
+  unchanged BIGINT NOT NULL, moved BIGINT NOT NULL, resized BIGINT NOT NULL,
+  retyped BIGINT NOT NULL, changed BIGINT NOT NULL, recorded_at TIMESTAMPTZ NOT NULL DEFAULT now(),
+  PRIMARY KEY (project, job_id, base_job_id));
+INSERT INTO buildtrace_job_metrics
+SELECT 'p', n, n - 1, 't', 1700000000000 + n, n, 0, 0, 0, 0, 0, 0, 0, 0
+FROM generate_series(1, 200000) AS n;
+)sql").error, "");
+  Result<std::unique_ptr<PostgresWarehouse>> opened =
+      PostgresWarehouse::Open(url_ + "?options=-cstatement_timeout%3D300");
+  ASSERT_TRUE(opened.ok()) << opened.status().message();
+  EXPECT_EQ(AdminQuery(database_, "SELECT (SELECT COUNT(*) FROM buildtrace_job_latency), "
+                                  "(SELECT SUM(jobs) FROM buildtrace_latency_histogram)").rows,
+            (std::vector<std::vector<std::string>>{{"200000", "200000"}}));
+  // A small window answers within the URL's 300 ms on the same connection.
+  Result<LatencyStats> stats =
+      (*opened)->Latency(LatencyQuery{"p", 1700000000001, 1700000000003, {1.0}});
+  ASSERT_TRUE(stats.ok()) << stats.status().message();
+  EXPECT_EQ(stats->count, 3);
+  EXPECT_EQ(stats->values, (std::vector<std::optional<double>>{3.0}));
 }
 
 std::string EpochOrError(MetricsWarehouse& warehouse) {

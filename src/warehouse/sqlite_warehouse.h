@@ -27,7 +27,9 @@ struct SqliteLatencySql;  // the SQL text of one scope (all projects or one), in
 //     kept by triggers on job_metrics, and buildtrace_meta (key TEXT PRIMARY KEY, value TEXT)
 //     holding the epoch.
 //  3: job_metrics gains `status` TEXT ('succeeded' / 'failed'; NULL on rows written before, which
-//     count as succeeded until `buildtrace rebuild-metrics` writes them again); job_latency is
+//     count as succeeded: Record leaves a row of the same base as it is, so they keep NULL until
+//     their job is recorded against a greater base; `buildtrace rebuild-metrics` into a new file
+//     writes every row with its status); job_latency is
 //     one row per (project, job_id) holding the job's lineage row (the one with the greatest
 //     base_job_id below job_id): base_job_id, status, timestamp_ms, latency_ms, indexed on
 //     (status, timestamp_ms, latency_ms), (project, status, timestamp_ms, latency_ms),

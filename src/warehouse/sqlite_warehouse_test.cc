@@ -88,19 +88,9 @@ std::unique_ptr<MetricsWarehouse> ReopenSqliteWarehouse(const std::string& descr
 
 void ExecSql(const fs::path& path, const char* sql);
 
-// The INSERT an older version's Record made (no status), for `table`.
-std::string OldRowInsert(const std::string& table, const MetricsRow& row) {
-  return "INSERT INTO " + table + " (project, job_id, base_job_id, \"timestamp\", timestamp_ms, "
-         "latency_ms, added, removed, modified, unchanged, moved, resized, retyped, changed) "
-         "VALUES ('" + row.project + "', " + std::to_string(row.job_id) + ", " +
-         std::to_string(row.base_job_id.value_or(0)) + ", '" + row.timestamp + "', " +
-         std::to_string(row.timestamp_ms) + ", " + std::to_string(row.latency_ms) +
-         ", 0, 0, 0, 0, 0, 0, 0, 0)";
-}
-
 void WriteOldSqliteRow(const std::string& described, const MetricsRow& row) {
   ExecSql(described.substr(std::string("sqlite://").size()),
-          OldRowInsert("job_metrics", row).c_str());
+          OldMetricsRowInsert("job_metrics", row).c_str());
 }
 
 INSTANTIATE_TEST_SUITE_P(Sqlite, MetricsWarehouseConformanceTest,
