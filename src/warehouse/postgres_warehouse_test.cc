@@ -660,8 +660,8 @@ TEST_F(PostgresLatencyTest, WalksAreIndexScansOfTheLatencyIndexWithoutASort) {
   EXPECT_THAT(walk, Not(HasSubstr("Seq Scan")));
 }
 
-TEST_F(PostgresWarehouseTest, TableOfAnEarlierVersionGetsJobLatencyFilledOnOpen) {
-  const QueryResult old = AdminQuery(database_, R"sql(
+// buildtrace_job_metrics as schema 1 made it (no status).
+constexpr const char* kVersionOneTableSql = R"sql(
 CREATE TABLE buildtrace_job_metrics (
   project TEXT NOT NULL, job_id BIGINT NOT NULL, base_job_id BIGINT NOT NULL,
   "timestamp" TEXT NOT NULL, timestamp_ms BIGINT NOT NULL, latency_ms DOUBLE PRECISION NOT NULL,
@@ -669,6 +669,10 @@ CREATE TABLE buildtrace_job_metrics (
   unchanged BIGINT NOT NULL, moved BIGINT NOT NULL, resized BIGINT NOT NULL,
   retyped BIGINT NOT NULL, changed BIGINT NOT NULL, recorded_at TIMESTAMPTZ NOT NULL DEFAULT now(),
   PRIMARY KEY (project, job_id, base_job_id));
+)sql";
+
+TEST_F(PostgresWarehouseTest, TableOfAnEarlierVersionGetsJobLatencyFilledOnOpen) {
+  const QueryResult old = AdminQuery(database_, std::string(kVersionOneTableSql) + R"sql(
 INSERT INTO buildtrace_job_metrics VALUES
   ('p', 1, 0, 't', 1700000000000, 5, 0, 0, 0, 0, 0, 0, 0, 0),
   ('p', 1, 7, 't', 1700000000000, 3, 0, 0, 0, 0, 0, 0, 0, 0),
@@ -717,14 +721,7 @@ INSERT INTO buildtrace_job_metrics VALUES
 // statement_timeout of every other statement: it runs without one, and the connection gets its
 // own back afterwards.
 TEST_F(PostgresWarehouseTest, MigrationIsNotCutByTheStatementTimeout) {
-  ASSERT_EQ(AdminQuery(database_, R"sql(
-CREATE TABLE buildtrace_job_metrics (
-  project TEXT NOT NULL, job_id BIGINT NOT NULL, base_job_id BIGINT NOT NULL,
-  "timestamp" TEXT NOT NULL, timestamp_ms BIGINT NOT NULL, latency_ms DOUBLE PRECISION NOT NULL,
-  added BIGINT NOT NULL, removed BIGINT NOT NULL, modified BIGINT NOT NULL,
-  unchanged BIGINT NOT NULL, moved BIGINT NOT NULL, resized BIGINT NOT NULL,
-  retyped BIGINT NOT NULL, changed BIGINT NOT NULL, recorded_at TIMESTAMPTZ NOT NULL DEFAULT now(),
-  PRIMARY KEY (project, job_id, base_job_id));
+  ASSERT_EQ(AdminQuery(database_, std::string(kVersionOneTableSql) + R"sql(
 INSERT INTO buildtrace_job_metrics
 SELECT 'p', n, n - 1, 't', 1700000000000 + n, n, 0, 0, 0, 0, 0, 0, 0, 0
 FROM generate_series(1, 200000) AS n;
