@@ -157,6 +157,7 @@ struct Row {
   int64_t timestamp_ms = 0;
   double latency_ms = 0;
   std::string recorded_at;
+  std::string status;    // "" when NULL
   int64_t sequence = 0;  // arrival order, to break ties of recorded_at
 };
 
@@ -660,6 +661,7 @@ class FakeGoogleApis::Impl {
       if (f.name == "timestamp_ms") out.timestamp_ms = i;
       if (f.name == "latency_ms") out.latency_ms = d;
       if (f.name == "recorded_at") out.recorded_at = std::string(s);
+      if (f.name == "status") out.status = std::string(s);
     }
     return "";
   }
@@ -704,8 +706,8 @@ class FakeGoogleApis::Impl {
     std::string problem;
     if (sql.find("APPROX_QUANTILES(latency_ms, 100)") != std::string_view::npos) {
       problem = LatencyResult(sql, params, t->second, result);
-    } else if (sql.find("COUNT(*)") != std::string_view::npos) {
-      problem = CountResult(params, t->second, result);
+    } else if (sql.find("MAX(base_job_id)") != std::string_view::npos) {
+      problem = StoredBaseResult(params, t->second, result);
     } else {
       problem = "a query this fake does not know";
     }
@@ -723,52 +725,65 @@ class FakeGoogleApis::Impl {
     return it != params.end() && it->second.first == type;
   }
 
-  std::string CountResult(const std::map<std::string, std::pair<std::string, std::string>>& params,
-                          const Table& table, std::string& result) {
-    if (!HasParam(params, "project", "STRING") || !HasParam(params, "job_id", "INT64") ||
-        !HasParam(params, "base_job_id", "INT64")) {
-      return "count query needs @project STRING, @job_id INT64, @base_job_id INT64";
+  // MAX(base_job_id) of the job's rows with base_job_id < job_id; NULL without any.
+  std::string StoredBaseResult(
+      const std::map<std::string, std::pair<std::string, std::string>>& params,
+      const Table& table, std::string& result) {
+    if (!HasParam(params, "project", "STRING") || !HasParam(params, "job_id", "INT64")) {
+      return "base query needs @project STRING, @job_id INT64";
     }
     const int64_t job = std::stoll(params.at("job_id").second);
-    const int64_t base = std::stoll(params.at("base_job_id").second);
-    int64_t n = std::count_if(table.rows.begin(), table.rows.end(), [&](const Row& row) {
-      return row.project == params.at("project").second && row.job_id == job &&
-             row.base_job_id == base;
-    });
-    result = R"("schema":{"fields":[{"name":"n","type":"INTEGER","mode":"NULLABLE"}]},)"
-             R"("totalRows":"1","rows":[{"f":[{"v":")" + std::to_string(n) + R"("}]}])";
+    std::optional<int64_t> base;
+    for (const Row& row : table.rows) {
+      if (row.project == params.at("project").second && row.job_id == job &&
+          row.base_job_id < row.job_id) {
+        base = std::max(base.value_or(row.base_job_id), row.base_job_id);
+      }
+    }
+    result = R"("schema":{"fields":[{"name":"base","type":"INTEGER","mode":"NULLABLE"}]},)"
+             R"("totalRows":"1","rows":[{"f":[{"v":)" +
+             (base ? "\"" + std::to_string(*base) + "\"" : std::string("null")) + "}]}]";
     return "";
   }
 
   std::string LatencyResult(std::string_view sql,
                             const std::map<std::string, std::pair<std::string, std::string>>& params,
                             const Table& table, std::string& result) {
-    if (sql.find("ROW_NUMBER() OVER (PARTITION BY project, job_id ORDER BY recorded_at) = 1") ==
-        std::string_view::npos) {
-      return "the latency query does not deduplicate by (project, job_id)";
+    if (sql.find("ROW_NUMBER() OVER (PARTITION BY project, job_id "
+                 "ORDER BY base_job_id DESC, recorded_at) = 1") == std::string_view::npos ||
+        sql.find("base_job_id < job_id") == std::string_view::npos) {
+      return "the latency query does not keep the lineage row of each (project, job_id)";
     }
     if (!HasParam(params, "from_ms", "INT64") || !HasParam(params, "to_ms", "INT64") ||
-        !HasParam(params, "project", "STRING") || !HasParam(params, "all_projects", "BOOL")) {
-      return "latency query needs @from_ms, @to_ms INT64, @project STRING, @all_projects BOOL";
+        !HasParam(params, "project", "STRING") || !HasParam(params, "all_projects", "BOOL") ||
+        !HasParam(params, "status", "STRING") || !HasParam(params, "all_statuses", "BOOL")) {
+      return "latency query needs @from_ms, @to_ms INT64, @project, @status STRING, "
+             "@all_projects, @all_statuses BOOL";
     }
     const int64_t from = std::stoll(params.at("from_ms").second);
     const int64_t to = std::stoll(params.at("to_ms").second);
     const bool all = params.at("all_projects").second == "true";
     const std::string& project = params.at("project").second;
-    // First row per (project, job_id) by recorded_at, then arrival.
+    // The lineage row per (project, job_id): the greatest base below job_id, then the first by
+    // recorded_at, then arrival.
     std::map<std::pair<std::string, int64_t>, const Row*> first;
     for (const Row& row : table.rows) {
-      if (row.timestamp_ms < from || row.timestamp_ms > to || (!all && row.project != project)) {
+      if (row.timestamp_ms < from || row.timestamp_ms > to || (!all && row.project != project) ||
+          row.base_job_id >= row.job_id) {
         continue;
       }
       const Row*& kept = first[{row.project, row.job_id}];
-      if (kept == nullptr || std::tie(row.recorded_at, row.sequence) <
-                                 std::tie(kept->recorded_at, kept->sequence)) {
+      if (kept == nullptr || std::tuple(-row.base_job_id, row.recorded_at, row.sequence) <
+                                 std::tuple(-kept->base_job_id, kept->recorded_at, kept->sequence)) {
         kept = &row;
       }
     }
+    const bool all_statuses = params.at("all_statuses").second == "true";
     std::vector<double> latencies;
-    for (const auto& [key, row] : first) latencies.push_back(row->latency_ms);
+    for (const auto& [key, row] : first) {
+      const std::string status = row->status.empty() ? "succeeded" : row->status;
+      if (all_statuses || status == params.at("status").second) latencies.push_back(row->latency_ms);
+    }
     std::sort(latencies.begin(), latencies.end());
     const int64_t n = static_cast<int64_t>(latencies.size());
     // APPROX_QUANTILES(x, 100) on few values: element i is the nearest-rank i% quantile.
@@ -883,6 +898,15 @@ std::optional<std::string> FakeGoogleApis::Object(const std::string& bucket,
 void FakeGoogleApis::AddDataset(const std::string& project, const std::string& dataset) {
   std::lock_guard lock(impl_->mutex_);
   impl_->datasets_.insert(project + "/" + dataset);
+}
+
+void FakeGoogleApis::CreateTable(const std::string& project, const std::string& dataset,
+                                 const std::string& table, std::vector<Field> schema) {
+  std::lock_guard lock(impl_->mutex_);
+  Table& created = impl_->tables_[project + "/" + dataset + "/" + table];
+  created = Table{};
+  created.schema = std::move(schema);
+  created.creation_time = std::to_string(impl_->NextCreationTimeMs());
 }
 
 void FakeGoogleApis::DeleteTable(const std::string& project, const std::string& dataset,

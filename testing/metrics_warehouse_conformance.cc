@@ -3,12 +3,15 @@
 // percentile_disc): the smallest latency L such that at least ceil(q * n) jobs have latency <= L.
 #include "testing/metrics_warehouse_conformance.h"
 
+#include <algorithm>
 #include <atomic>
+#include <cmath>
 #include <cstdint>
 #include <cstdio>
 #include <ctime>
 #include <latch>
 #include <optional>
+#include <random>
 #include <string>
 #include <thread>
 #include <utility>
@@ -91,13 +94,168 @@ TEST_P(MetricsWarehouseConformanceTest, RecordReturnsTrueThenFalseAndKeepsTheFir
   EXPECT_EQ(stats.values, (Values{7.0, 7.0}));  // the first row's latency, not 99
 }
 
-TEST_P(MetricsWarehouseConformanceTest, RowsDifferingOnlyInBaseAreAllWritten) {
-  ExpectRecord(*warehouse_, Row("p", 10, std::nullopt, kT0, 5.0), true);
-  ExpectRecord(*warehouse_, Row("p", 10, 5, kT0, 5.0), true);
-  ExpectRecord(*warehouse_, Row("p", 10, 6, kT0, 5.0), true);
-  ExpectRecord(*warehouse_, Row("p", 10, std::nullopt, kT0, 5.0), false);
-  ExpectRecord(*warehouse_, Row("p", 10, 5, kT0, 5.0), false);
+// The latency of job 10's one lineage row: the tests give each base its own latency.
+std::optional<double> LatencyOfJob(MetricsWarehouse& warehouse, const std::string& project) {
+  LatencyQuery query = Query(project, kT0, kT0, {0.0});
+  query.status = LatencyStatusFilter::kAll;
+  LatencyStats stats = LatencyOrDie(warehouse, query);
+  EXPECT_EQ(stats.count, 1);
+  return stats.values.empty() ? std::nullopt : stats.values[0];
+}
+
+TEST_P(MetricsWarehouseConformanceTest, AGreaterBaseReplacesTheRowAndASmallerOneIsRefused) {
+  ExpectRecord(*warehouse_, Row("p", 10, std::nullopt, kT0, 1.0), true);   // insert
+  ExpectRecord(*warehouse_, Row("p", 10, std::nullopt, kT0, 9.0), false);  // same base (none)
+  EXPECT_EQ(LatencyOfJob(*warehouse_, "p"), 1.0);
+  ExpectRecord(*warehouse_, Row("p", 10, 5, kT0, 5.0), true);              // none -> 5
+  EXPECT_EQ(LatencyOfJob(*warehouse_, "p"), 5.0);
+  ExpectRecord(*warehouse_, Row("p", 10, 7, kT0, 7.0), true);              // 5 -> 7
+  EXPECT_EQ(LatencyOfJob(*warehouse_, "p"), 7.0);
+  ExpectRecord(*warehouse_, Row("p", 10, 6, kT0, 6.0), false);             // stale: 6 < 7
+  ExpectRecord(*warehouse_, Row("p", 10, std::nullopt, kT0, 2.0), false);  // stale: none < 7
+  ExpectRecord(*warehouse_, Row("p", 10, 7, kT0, 8.0), false);             // same base
+  EXPECT_EQ(LatencyOfJob(*warehouse_, "p"), 7.0);
   ExpectRecord(*warehouse_, Row("q", 10, 5, kT0, 5.0), true);  // same ids, other project
+  EXPECT_EQ(LatencyOfJob(*warehouse_, "q"), 5.0);
+}
+
+TEST_P(MetricsWarehouseConformanceTest, ARowWhoseBaseIsNotEarlierIsNotALineageRow) {
+  ExpectRecord(*warehouse_, Row("p", 10, 10, kT0, 1.0), false);
+  ExpectRecord(*warehouse_, Row("p", 10, 11, kT0, 1.0), false);
+  EXPECT_EQ(LatencyOrDie(*warehouse_, Query("p", kT0, kT0, {})).count, 0);
+  ExpectRecord(*warehouse_, Row("p", 10, 9, kT0, 3.0), true);
+  EXPECT_EQ(LatencyOfJob(*warehouse_, "p"), 3.0);
+}
+
+TEST_P(MetricsWarehouseConformanceTest, RowsOfOlderVersionsGiveWayToTheLineageRow) {
+  if (!GetParam().write_old_row) GTEST_SKIP() << "the factory cannot write old rows";
+  const std::string described = warehouse_->Describe();
+  GetParam().write_old_row(described, Row("p", 10, 3, kT0, 3.0));
+  GetParam().write_old_row(described, Row("p", 10, 4, kT0, 4.0));
+  GetParam().write_old_row(described, Row("p", 10, 12, kT0, 12.0));  // ad hoc: a later job
+  GetParam().write_old_row(described, Row("p", 10, 10, kT0, 10.0));  // ad hoc: itself
+  GetParam().write_old_row(described, Row("p", 11, 20, kT0, 20.0));  // ad hoc only
+  // Job 10 counts once, with its greatest base below 10; an old row counts as succeeded; job 11
+  // has no lineage row.
+  LatencyStats stats = LatencyOrDie(*warehouse_, Query("p", kT0, kT0, {0.0, 1.0}));
+  EXPECT_EQ(stats.count, 1);
+  EXPECT_EQ(stats.values, (Values{4.0, 4.0}));
+  ExpectRecord(*warehouse_, Row("p", 10, 4, kT0, 44.0), false);  // the kept base: settled
+  ExpectRecord(*warehouse_, Row("p", 10, 3, kT0, 33.0), false);  // smaller
+  ExpectRecord(*warehouse_, Row("p", 10, 5, kT0, 5.0), true);    // greater: replaces
+  ExpectRecord(*warehouse_, Row("p", 11, std::nullopt, kT0, 1.0), true);
+  stats = LatencyOrDie(*warehouse_, Query("p", kT0, kT0, {0.0, 1.0}));
+  EXPECT_EQ(stats.count, 2);
+  EXPECT_EQ(stats.values, (Values{1.0, 5.0}));
+}
+
+TEST_P(MetricsWarehouseConformanceTest, LatencyCountsSucceededJobsUnlessToldOtherwise) {
+  MetricsRow failed = Row("p", 2, 1, kT0, 200.0);
+  failed.status = JobStatus::kFailed;
+  ExpectRecord(*warehouse_, Row("p", 1, std::nullopt, kT0, 100.0), true);
+  ExpectRecord(*warehouse_, failed, true);
+  ExpectRecord(*warehouse_, Row("p", 3, 1, kT0, 300.0), true);  // after failed job 2: base 1
+
+  LatencyQuery query = Query("p", kT0, kT0, {0.0, 1.0});
+  LatencyStats succeeded = LatencyOrDie(*warehouse_, query);
+  EXPECT_EQ(succeeded.count, 2);
+  EXPECT_EQ(succeeded.values, (Values{100.0, 300.0}));
+  query.status = LatencyStatusFilter::kFailed;
+  LatencyStats failures = LatencyOrDie(*warehouse_, query);
+  EXPECT_EQ(failures.count, 1);
+  EXPECT_EQ(failures.values, (Values{200.0, 200.0}));
+  query.status = LatencyStatusFilter::kAll;
+  query.quantiles = {0.0, 0.5, 1.0};
+  LatencyStats all = LatencyOrDie(*warehouse_, query);
+  EXPECT_EQ(all.count, 3);
+  EXPECT_EQ(all.values, (Values{100.0, 200.0, 300.0}));
+  query.project.reset();  // all projects too
+  EXPECT_EQ(LatencyOrDie(*warehouse_, query).values, (Values{100.0, 200.0, 300.0}));
+}
+
+TEST_P(MetricsWarehouseConformanceTest, ConcurrentRecordsOfOneJobEndWithTheGreatestBase) {
+  constexpr int kThreads = 8;
+  std::latch start(kThreads);
+  std::atomic<int> failed{0};
+  std::vector<std::thread> threads;
+  for (int t = 0; t < kThreads; ++t) {
+    threads.emplace_back([&, t] {
+      start.arrive_and_wait();
+      // Base t + 1 with latency t + 1, so that the kept row shows.
+      Result<bool> result = warehouse_->Record(Row("p", 100, t + 1, kT0, t + 1.0));
+      if (!result.ok()) ++failed;
+    });
+  }
+  for (std::thread& thread : threads) thread.join();
+  EXPECT_EQ(failed.load(), 0);
+  LatencyStats stats = LatencyOrDie(*warehouse_, Query("p", kT0, kT0, {0.0, 1.0}));
+  EXPECT_EQ(stats.count, 1);
+  EXPECT_EQ(stats.values, (Values{8.0, 8.0}));
+  ExpectRecord(*warehouse_, Row("p", 100, 8, kT0, 8.0), false);
+}
+
+// Nearest rank, as a plain sort: the reference the warehouses' indexes and histograms must match.
+std::optional<double> NearestRankOf(std::vector<double> latencies, double q) {
+  if (latencies.empty()) return std::nullopt;
+  std::sort(latencies.begin(), latencies.end());
+  const auto n = static_cast<int64_t>(latencies.size());
+  const auto rank = std::clamp<int64_t>(static_cast<int64_t>(std::ceil(q * n)), 1, n);
+  return latencies[rank - 1];
+}
+
+TEST_P(MetricsWarehouseConformanceTest, QuantilesEqualASortOfTheJobsOnRandomData) {
+  if (!GetParam().exact_quantiles) GTEST_SKIP() << "the warehouse's quantiles are approximate";
+  constexpr int64_t kDay = 86'400'000;
+  const int64_t midnight = kT0 - kT0 % kDay;
+  std::mt19937_64 random(20240610);
+  struct Job {
+    std::string project;
+    int64_t timestamp_ms;
+    double latency_ms;
+    JobStatus status;
+  };
+  std::vector<Job> jobs;
+  for (int64_t id = 1; id <= 600; ++id) {
+    Job job{"p" + std::to_string(random() % 3), midnight + static_cast<int64_t>(random() % (4 * kDay)),
+            static_cast<double>(random() % 5000) / 4,  // repeats, and exact quarters
+            random() % 5 == 0 ? JobStatus::kFailed : JobStatus::kSucceeded};
+    MetricsRow row = Row(job.project, id, std::nullopt, job.timestamp_ms, job.latency_ms);
+    row.status = job.status;
+    ExpectRecord(*warehouse_, row, true);
+    jobs.push_back(job);
+  }
+  const std::vector<double> quantiles = {0.0, 0.125, 0.25, 0.5, 0.75, 0.875, 1.0};
+  const std::vector<std::pair<int64_t, int64_t>> windows = {
+      {midnight, midnight + 4 * kDay - 1},             // whole days
+      {midnight + kDay / 3, midnight + 3 * kDay + 7},  // partial days at both ends
+      {midnight + 5, midnight + kDay / 2},             // within one day
+      {midnight - kDay, midnight + 9 * kDay}};
+  for (const auto& [from, to] : windows) {
+    for (auto filter : {LatencyStatusFilter::kSucceeded, LatencyStatusFilter::kFailed,
+                        LatencyStatusFilter::kAll}) {
+      for (std::optional<std::string> project : {std::optional<std::string>(), std::optional<std::string>("p1")}) {
+        std::vector<double> expected_latencies;
+        for (const Job& job : jobs) {
+          const bool status_ok =
+              filter == LatencyStatusFilter::kAll ||
+              (filter == LatencyStatusFilter::kFailed) == (job.status == JobStatus::kFailed);
+          if (job.timestamp_ms >= from && job.timestamp_ms <= to && status_ok &&
+              (!project || *project == job.project)) {
+            expected_latencies.push_back(job.latency_ms);
+          }
+        }
+        LatencyQuery query = Query(project, from, to, quantiles);
+        query.status = filter;
+        LatencyStats stats = LatencyOrDie(*warehouse_, query);
+        Values expected;
+        for (double q : quantiles) expected.push_back(NearestRankOf(expected_latencies, q));
+        EXPECT_EQ(stats.count, static_cast<int64_t>(expected_latencies.size()))
+            << from << ".." << to << " " << static_cast<int>(filter) << " " << project.value_or("*");
+        EXPECT_EQ(stats.values, expected)
+            << from << ".." << to << " " << static_cast<int>(filter) << " " << project.value_or("*");
+      }
+    }
+  }
 }
 
 TEST_P(MetricsWarehouseConformanceTest, NearestRankQuantilesOverTwentyJobs) {
@@ -118,17 +276,6 @@ TEST_P(MetricsWarehouseConformanceTest, NearestRankAtSmallAndLargeCounts) {
             (Values{99.0, 50.0, 1.0}));
   EXPECT_EQ(LatencyOrDie(*warehouse_, Query("one", kT0, kT0 + 200, {0.0, 0.5, 1.0})).values,
             (Values{1.0, 1.0, 1.0}));
-}
-
-TEST_P(MetricsWarehouseConformanceTest, JobRecordedWithSeveralBasesCountsOnce) {
-  for (int64_t base : {1, 2, 3}) ExpectRecord(*warehouse_, Row("p", 9, base, kT0, 100.0), true);
-  ExpectRecord(*warehouse_, Row("p", 2, std::nullopt, kT0, 1.0), true);
-  ExpectRecord(*warehouse_, Row("p", 3, 2, kT0, 2.0), true);
-
-  // Jobs {1, 2, 100}: the median is 2. Counting job 9 thrice would give {1, 2, 100, 100, 100}.
-  LatencyStats stats = LatencyOrDie(*warehouse_, Query("p", kT0, kT0, {0.5, 1.0}));
-  EXPECT_EQ(stats.count, 3);
-  EXPECT_EQ(stats.values, (Values{2.0, 100.0}));
 }
 
 TEST_P(MetricsWarehouseConformanceTest, WindowBoundsAreInclusive) {
@@ -273,6 +420,15 @@ TEST_P(MetricsWarehouseConformanceTest, EpochIsTheSameForASecondWarehouseOnTheSa
 }
 
 }  // namespace
+
+std::string OldMetricsRowInsert(const std::string& table, const MetricsRow& row) {
+  return "INSERT INTO " + table + " (project, job_id, base_job_id, \"timestamp\", timestamp_ms, "
+         "latency_ms, added, removed, modified, unchanged, moved, resized, retyped, changed) "
+         "VALUES ('" + row.project + "', " + std::to_string(row.job_id) + ", " +
+         std::to_string(row.base_job_id.value_or(0)) + ", '" + row.timestamp + "', " +
+         std::to_string(row.timestamp_ms) + ", " + std::to_string(row.latency_ms) +
+         ", 0, 0, 0, 0, 0, 0, 0, 0)";
+}
 
 std::string MetricsWarehouseFactoryName(
     const ::testing::TestParamInfo<MetricsWarehouseFactory>& info) {

@@ -27,7 +27,17 @@ struct MetricsWarehouseFactory {
   // Optional: opens a second warehouse on the same database as the one `make` returned, given
   // that one's Describe(). Tests that need it are skipped without it.
   std::function<std::unique_ptr<MetricsWarehouse>(const std::string& described)> reopen;
+  // Optional: writes `row` into the warehouse given its Describe() as an older version did,
+  // bypassing Record (no status; several rows per job allowed). Tests that need it are skipped
+  // without it.
+  std::function<void(const std::string& described, const MetricsRow& row)> write_old_row;
+  // Whether Latency is exact nearest rank for every quantile (BigQuery's is approximate).
+  bool exact_quantiles = true;
 };
+
+// The INSERT an older version's Record made into the SQL table `table` (no status column, the
+// counts 0), for the write_old_row of the SQL backends. The values are the test's own, inlined.
+std::string OldMetricsRowInsert(const std::string& table, const MetricsRow& row);
 
 // Names instantiations after the factory, e.g. ".../sqlite".
 std::string MetricsWarehouseFactoryName(

@@ -68,6 +68,7 @@ std::string EncodeOutboxEntry(const MetricsRow& row, int64_t queued_at_ms) {
   w.Key("timestamp_ms").Int(row.timestamp_ms);
   w.Key("latency_ms").Number(row.latency_ms);
   for (const CountField& field : kCountFields) w.Key(field.name).Int(row.*field.member);
+  w.Key("status").String(JobStatusName(row.status));
   w.EndObject();
   w.EndObject();
   out.push_back('\n');
@@ -90,6 +91,7 @@ Result<OutboxEntry> DecodeOutboxEntry(std::string_view name, std::string_view by
   }
   MetricsRow& row = entry.row;
   size_t seen = 0;
+  bool has_status = false;  // entries written before statuses were kept have none: succeeded
   for (auto [key, value] : fields) {
     ++seen;
     std::string_view text;
@@ -119,6 +121,16 @@ Result<OutboxEntry> DecodeOutboxEntry(std::string_view name, std::string_view by
           row.latency_ms < 0) {
         return Corrupt(name, "latency_ms is not a number >= 0");
       }
+    } else if (key == "status") {
+      has_status = true;
+      if (value.get_string().get(text)) return Corrupt(name, "status is not a string");
+      if (text == JobStatusName(JobStatus::kSucceeded)) {
+        row.status = JobStatus::kSucceeded;
+      } else if (text == JobStatusName(JobStatus::kFailed)) {
+        row.status = JobStatus::kFailed;
+      } else {
+        return Corrupt(name, "status is neither \"succeeded\" nor \"failed\"");
+      }
     } else if (int64_t* count = FindCount(row, key)) {
       if (value.get_int64().get(*count) || *count < 0) {
         return Corrupt(name, std::string(key) + " is not an integer >= 0");
@@ -127,9 +139,10 @@ Result<OutboxEntry> DecodeOutboxEntry(std::string_view name, std::string_view by
       return Corrupt(name, "unknown field " + std::string(key));
     }
   }
-  if (seen != 6 + std::size(kCountFields)) {
+  if (seen != 6 + std::size(kCountFields) + (has_status ? 1 : 0)) {
     return Corrupt(name, "a row has exactly the fields project, job_id, base_job_id, timestamp, "
-                         "timestamp_ms, latency_ms and the eight counts, each once");
+                         "timestamp_ms, latency_ms, the eight counts and (since statuses are "
+                         "kept) status, each once");
   }
   if (!IsValidProjectName(row.project)) return Corrupt(name, "invalid project name");
   if (Status s = CheckMetricsRow(row); !s.ok()) return Corrupt(name, s.message());

@@ -54,7 +54,8 @@ struct OutboxStats {
 // The object that keeps `row`: "outbox/<project>/<job_id 19 digits>-<base 19 digits|none>.json".
 std::string OutboxEntryName(const MetricsRow& row);
 
-// The entry's bytes: {"queued_at_ms": N, "row": {...every MetricsRow field...}}.
+// The entry's bytes: {"queued_at_ms": N, "row": {...every MetricsRow field...}}, the status as
+// "succeeded" or "failed".
 std::string EncodeOutboxEntry(const MetricsRow& row, int64_t queued_at_ms);
 
 struct OutboxEntry {
@@ -63,7 +64,8 @@ struct OutboxEntry {
 };
 
 // Reads an entry back, checking every field (CheckMetricsRow, types, nothing missing or extra) and
-// that `name` is the row's own name. kInvalidArgument saying what is wrong otherwise.
+// that `name` is the row's own name. kInvalidArgument saying what is wrong otherwise. An entry
+// without "status" (written before statuses were kept) is a succeeded job's row.
 Result<OutboxEntry> DecodeOutboxEntry(std::string_view name, std::string_view bytes);
 
 // Thread-safe. The store and the warehouse must outlive the outbox.

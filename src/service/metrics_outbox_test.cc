@@ -52,8 +52,15 @@ TEST(OutboxEntryTest, NameIsTheRowsKey) {
             "outbox/web.app-2/0000000000000000001-none.json");
 }
 
+MetricsRow FailedRow(int64_t job_id, std::optional<int64_t> base = std::nullopt) {
+  MetricsRow row = Row(job_id, base);
+  row.status = JobStatus::kFailed;
+  return row;
+}
+
 TEST(OutboxEntryTest, EncodeThenDecodeGivesTheRowBack) {
-  for (const MetricsRow& row : {Row(2, 1), Row(1), Row(9'223'372'036'854'775'807, 5)}) {
+  for (const MetricsRow& row :
+       {Row(2, 1), Row(1), Row(9'223'372'036'854'775'807, 5), FailedRow(3, 2)}) {
     const std::string bytes = EncodeOutboxEntry(row, 1'795'860'001'000);
     Result<OutboxEntry> entry = DecodeOutboxEntry(OutboxEntryName(row), bytes);
     ASSERT_TRUE(entry.ok()) << entry.status().message() << "\n" << bytes;
@@ -64,8 +71,22 @@ TEST(OutboxEntryTest, EncodeThenDecodeGivesTheRowBack) {
             R"({"queued_at_ms":7,"row":{"project":"p","job_id":2,"base_job_id":1,)"
             R"("timestamp":"2026-11-28T10:00:00.250Z","timestamp_ms":1795860000250,)"
             R"("latency_ms":1236.5,"added":3,"removed":1,"modified":7,"unchanged":1000,)"
-            R"("moved":2,"resized":1,"retyped":0,"changed":4}})"
+            R"("moved":2,"resized":1,"retyped":0,"changed":4,"status":"succeeded"}})"
             "\n");
+  EXPECT_THAT(EncodeOutboxEntry(FailedRow(2, 1), 7),
+              HasSubstr(R"("changed":4,"status":"failed"}})"));
+}
+
+// Entries written before statuses were kept have no "status": their rows are succeeded jobs'.
+TEST(OutboxEntryTest, AnEntryWithoutAStatusIsASucceededJobsRow) {
+  std::string bytes = EncodeOutboxEntry(FailedRow(2, 1), 7);
+  const std::string status = R"(,"status":"failed")";
+  ASSERT_NE(bytes.find(status), std::string::npos);
+  bytes.erase(bytes.find(status), status.size());
+  Result<OutboxEntry> entry = DecodeOutboxEntry(OutboxEntryName(Row(2, 1)), bytes);
+  ASSERT_TRUE(entry.ok()) << entry.status().message();
+  EXPECT_EQ(entry->row, Row(2, 1));
+  EXPECT_EQ(entry->row.status, JobStatus::kSucceeded);
 }
 
 TEST(OutboxEntryTest, DecodeRejectsAnythingThatIsNotExactlyARow) {
@@ -96,6 +117,11 @@ TEST(OutboxEntryTest, DecodeRejectsAnythingThatIsNotExactlyARow) {
       {with(R"("changed":4)", R"("changed":4,"extra":1)"), "unknown field extra"},
       {with(R"("added":3,)", R"("added":3,"added":3,)"), "exactly the fields"},
       {with(R"(,"changed":4)", ""), "exactly the fields"},
+      {with(R"("status":"succeeded")", R"("status":1)"), "status is not a string"},
+      {with(R"("status":"succeeded")", R"("status":"Failed")"),
+       "status is neither \"succeeded\" nor \"failed\""},
+      {with(R"("status":"succeeded")", R"("status":"succeeded","status":"failed")"),
+       "exactly the fields"},
       {with(R"("job_id":2)", R"("job_id":3)"), "it holds the row of outbox/p/0000000000000000003"},
   };
   for (const auto& [bytes, expected] : cases) {
@@ -175,6 +201,25 @@ TEST_F(MetricsOutboxTest, AddKeepsTheRowDurablyAndAPassWritesItOnceAndDeletesIt)
   EXPECT_EQ(after.failed_attempts_total, 0);
   EXPECT_EQ(after.passes_total, 1);
   EXPECT_FALSE(outbox_->IsPending(Row(2, 1)));
+}
+
+// A failed job's row waits in the outbox and reaches the warehouse as a failed job's row: it
+// counts among the failed jobs, not the succeeded ones.
+TEST_F(MetricsOutboxTest, AFailedJobsRowIsRecordedFromTheOutboxAsFailed) {
+  ASSERT_TRUE(outbox_->Add(FailedRow(2, 1)).ok());
+  ASSERT_TRUE(outbox_->Add(Row(3, 2)).ok());
+  const Status pass = outbox_->DrainOnce();
+  EXPECT_TRUE(pass.ok()) << pass.message();
+  EXPECT_THAT(Entries(), IsEmpty());
+  auto jobs = [&](LatencyStatusFilter status) {
+    Result<LatencyStats> stats = sqlite_->Latency({std::nullopt, 0, INT64_MAX, {1.0}, status});
+    EXPECT_TRUE(stats.ok()) << stats.status().message();
+    return stats.ok() ? std::make_pair(stats->count, stats->values.front())
+                      : std::make_pair(int64_t{-1}, std::optional<double>());
+  };
+  EXPECT_EQ(jobs(LatencyStatusFilter::kFailed), std::make_pair(int64_t{1}, std::optional(1236.5)));
+  EXPECT_EQ(jobs(LatencyStatusFilter::kSucceeded),
+            std::make_pair(int64_t{1}, std::optional(1237.5)));
 }
 
 TEST_F(MetricsOutboxTest, AddingTheSameRowTwiceKeepsOneEntryWithTheFirstTime) {

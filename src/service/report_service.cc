@@ -28,6 +28,7 @@ MetricsRow MetricsRowFor(const Report& r) {
   row.resized = c.resized;
   row.retyped = c.retyped;
   row.changed = c.changed;
+  row.status = r.job.status;
   return row;
 }
 

@@ -25,29 +25,37 @@ constexpr size_t kMaxInsertIdBytes = 128;
 struct Column {
   const char* name;
   const char* type;
+  const char* mode = "REQUIRED";
 };
 
-// The SQLite warehouse's columns, in BigQuery types; every column is REQUIRED.
+// The SQLite warehouse's columns, in BigQuery types; every column but status is REQUIRED.
 constexpr Column kColumns[] = {
     {"project", "STRING"},       {"job_id", "INTEGER"},    {"base_job_id", "INTEGER"},
     {"timestamp", "STRING"},     {"timestamp_ms", "INTEGER"}, {"latency_ms", "FLOAT"},
     {"added", "INTEGER"},        {"removed", "INTEGER"},   {"modified", "INTEGER"},
     {"unchanged", "INTEGER"},    {"moved", "INTEGER"},     {"resized", "INTEGER"},
     {"retyped", "INTEGER"},      {"changed", "INTEGER"},   {"recorded_at", "TIMESTAMP"},
+    {"status", "STRING", "NULLABLE"},
 };
 
 // {table} is replaced by `project.dataset.table` (checked names, see IsProjectId and others).
-constexpr std::string_view kCountSql =
-    "SELECT COUNT(*) AS n FROM {table} "
-    "WHERE project = @project AND job_id = @job_id AND base_job_id = @base_job_id";
+// The base of the job's lineage row (NULL when it has none; 0 is "no base").
+constexpr std::string_view kStoredBaseSql =
+    "SELECT MAX(base_job_id) AS base FROM {table} "
+    "WHERE project = @project AND job_id = @job_id AND base_job_id < job_id";
 
-// Keeps one row per (project, job_id): the first recorded, since insertId deduplication is best
-// effort only. APPROX_QUANTILES of no rows is NULL (an empty array in the answer).
+// Keeps each job's lineage row: among its rows with base_job_id < job_id, the greatest base (0,
+// no base, lowest), the first recorded of equal ones (insertId deduplication is best effort
+// only); then filters by the status of that row (NULL, rows of older versions: succeeded).
+// APPROX_QUANTILES of no rows is NULL (an empty array in the answer).
 constexpr std::string_view kLatencySql =
     "SELECT COUNT(*) AS jobs, APPROX_QUANTILES(latency_ms, 100) AS quantiles FROM ("
-    "SELECT latency_ms FROM {table} "
+    "SELECT latency_ms, IFNULL(status, 'succeeded') AS status FROM {table} "
     "WHERE timestamp_ms BETWEEN @from_ms AND @to_ms AND (@all_projects OR project = @project) "
-    "QUALIFY ROW_NUMBER() OVER (PARTITION BY project, job_id ORDER BY recorded_at) = 1)";
+    "AND base_job_id < job_id "
+    "QUALIFY ROW_NUMBER() OVER (PARTITION BY project, job_id "
+    "ORDER BY base_job_id DESC, recorded_at) = 1) "
+    "WHERE @all_statuses OR status = @status";
 
 std::string WithTable(std::string_view sql, const std::string& table) {
   std::string out(sql);
@@ -191,7 +199,7 @@ Status BigQueryWarehouse::EnsureTable() {
   json.Key("schema").BeginObject().Key("fields").BeginArray();
   for (const Column& column : kColumns) {
     json.BeginObject().Key("name").String(column.name).Key("type").String(column.type);
-    json.Key("mode").String("REQUIRED").EndObject();
+    json.Key("mode").String(column.mode).EndObject();
   }
   json.EndArray().EndObject();
   json.Key("clustering").BeginObject().Key("fields").BeginArray();
@@ -229,6 +237,11 @@ Status BigQueryWarehouse::CheckSchema(const HttpReply& reply) {
       found = found || (field["name"].get_string().get(name) == simdjson::SUCCESS &&
                         name == column.name);
     }
+    if (!found && std::string_view(column.name) == "status") {
+      return InvalidArgument(Prefix() + "the table has no column status (added in this version); "
+                             "add it with ALTER TABLE " + TableSql() +
+                             " ADD COLUMN status STRING, then start again");
+    }
     if (!found) {
       return InvalidArgument(Prefix() + "the table has no column " + column.name +
                              "; point the URL at a new table, which BuildTrace creates itself");
@@ -242,34 +255,36 @@ Result<bool> BigQueryWarehouse::Record(const MetricsRow& row) {
   if (Status status = CheckMetricsRow(row); !status.ok()) {
     return status.WithContext(Prefix() + operation + ": ");
   }
-  const std::string insert_id = InsertIdOf(row);
-  std::lock_guard lock(record_stripes_[std::hash<std::string>{}(insert_id) %
-                                       record_stripes_.size()]);
-  Result<int64_t> existing = CountRows(row, operation);
-  if (!existing.ok()) return existing.status();
-  if (*existing > 0) return false;
-  if (Status inserted = InsertRow(row, insert_id, operation); !inserted.ok()) return inserted;
+  if (!HasLineageBase(row)) return false;
+  const std::string job = row.project + "/" + std::to_string(row.job_id);
+  std::lock_guard lock(record_stripes_[std::hash<std::string>{}(job) % record_stripes_.size()]);
+  Result<std::optional<int64_t>> stored = StoredBase(row, operation);
+  if (!stored.ok()) return stored.status();
+  if (SettleRecord(*stored, row) == RecordOutcome::kKeep) return false;
+  if (Status inserted = InsertRow(row, InsertIdOf(row), operation); !inserted.ok()) return inserted;
   return true;
 }
 
-Result<int64_t> BigQueryWarehouse::CountRows(const MetricsRow& row, const std::string& operation) {
-  Result<std::string> answer = RunQuery(
-      WithTable(kCountSql, TableSql()),
-      {{"project", "STRING", row.project},
-       {"job_id", "INT64", std::to_string(row.job_id)},
-       {"base_job_id", "INT64", std::to_string(row.base_job_id.value_or(0))}},
-      operation);
+Result<std::optional<int64_t>> BigQueryWarehouse::StoredBase(const MetricsRow& row,
+                                                            const std::string& operation) {
+  Result<std::string> answer = RunQuery(WithTable(kStoredBaseSql, TableSql()),
+                                        {{"project", "STRING", row.project},
+                                         {"job_id", "INT64", std::to_string(row.job_id)}},
+                                        operation);
   if (!answer.ok()) return answer.status();
   simdjson::dom::parser parser;
-  simdjson::dom::element root;
+  simdjson::dom::element root, cell;
   std::string_view text;
-  int64_t count = 0;
+  int64_t base = 0;
   if (parser.parse(*answer).get(root) != simdjson::SUCCESS ||
-      root["rows"].at(0)["f"].at(0)["v"].get_string().get(text) != simdjson::SUCCESS ||
-      !ParseNumber(text, count)) {
-    return Unavailable(Prefix() + operation + ": the count query's answer has no count");
+      root["rows"].at(0)["f"].at(0)["v"].get(cell) != simdjson::SUCCESS) {
+    return Unavailable(Prefix() + operation + ": the base query's answer has no row");
   }
-  return count;
+  if (cell.is_null()) return std::optional<int64_t>();
+  if (cell.get_string().get(text) != simdjson::SUCCESS || !ParseNumber(text, base)) {
+    return Unavailable(Prefix() + operation + ": the base query's answer is not a number");
+  }
+  return std::optional<int64_t>(base);
 }
 
 Status BigQueryWarehouse::InsertRow(const MetricsRow& row, const std::string& insert_id,
@@ -298,6 +313,7 @@ Status BigQueryWarehouse::InsertRow(const MetricsRow& row, const std::string& in
   integer("resized", row.resized);
   integer("retyped", row.retyped);
   integer("changed", row.changed);
+  json.Key("status").String(JobStatusName(row.status));
   json.Key("recorded_at").String(FormatRfc3339Utc(NowMs()));
   json.EndObject().EndObject().EndArray().EndObject();
 
@@ -337,7 +353,11 @@ Result<LatencyStats> BigQueryWarehouse::Latency(const LatencyQuery& query) {
       {{"from_ms", "INT64", std::to_string(query.from_ms)},
        {"to_ms", "INT64", std::to_string(query.to_ms)},
        {"all_projects", "BOOL", query.project ? "false" : "true"},
-       {"project", "STRING", query.project.value_or("")}},
+       {"project", "STRING", query.project.value_or("")},
+       {"all_statuses", "BOOL", query.status == LatencyStatusFilter::kAll ? "true" : "false"},
+       {"status", "STRING",
+        JobStatusName(query.status == LatencyStatusFilter::kFailed ? JobStatus::kFailed
+                                                                   : JobStatus::kSucceeded)}},
       operation);
   if (!answer.ok()) return answer.status();
   simdjson::dom::parser parser;

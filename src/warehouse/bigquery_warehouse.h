@@ -3,17 +3,25 @@
 // it is missing (schema in docs/configuration.md: the SQLite warehouse's columns).
 //
 // How the MetricsWarehouse contract is kept, and where BigQuery makes it weaker:
-// - Record first counts the rows of the key (a query), and inserts only when there are none,
-//   through tabledata.insertAll with insertId "PROJECT/JOB/BASE" (BASE 0 for none). It returns
-//   true when the key was absent before the insert. Records of one key are serialized within
-//   this process, so concurrent callers of one instance get exactly one true. Across instances
-//   the check and the insert are not atomic: two instances may both answer true and both insert;
-//   insertId deduplication (best effort, about a minute) usually drops the second row, and the
-//   latency query deduplicates anyway, so a job is never counted twice.
+// - Streaming inserts cannot update or delete, so the lineage rule is settled when reading:
+//   Record asks for the job's lineage base (a query: MAX(base_job_id) below job_id) and, when
+//   `row` wins by MetricsWarehouse::Record's rule (no row, or a smaller base), appends it
+//   through tabledata.insertAll with insertId "PROJECT/JOB/BASE" (BASE 0 for none), returning
+//   true; otherwise it writes nothing and returns false. Rows are never deleted: the replaced
+//   rows and the ad-hoc rows of older versions stay in the table, and Latency uses each job's
+//   row with the greatest base below job_id (no base lowest; the first recorded of equal ones).
+//   Records of one job are serialized within this process, so concurrent callers of one
+//   instance settle the rule exactly. Across instances the check and the insert are not
+//   atomic: two instances may both answer true and both insert; the greatest base still wins
+//   when reading, and insertId deduplication (best effort, about a minute) usually drops a
+//   second copy of one base, so a job is never counted twice.
+// - The table's `status` column (NULLABLE STRING, added in this version) holds "succeeded" or
+//   "failed"; rows without it count as succeeded. A table made by an older version lacks it:
+//   Open fails with kInvalidArgument saying how to add it (ALTER TABLE ... ADD COLUMN).
 // - A 200 that carries insertErrors is kUnavailable naming BigQuery's reason.
 // - Latency runs one GoogleSQL query (jobs.query with named parameters, polling
-//   jobs.getQueryResults while jobComplete is false, bounded) that keeps the first row of each
-//   (project, job_id) by recorded_at and takes APPROX_QUANTILES(latency_ms, 100). Quantile q is
+//   jobs.getQueryResults while jobComplete is false, bounded) that keeps each job's lineage row
+//   (above), filters by its status and takes APPROX_QUANTILES(latency_ms, 100). Quantile q is
 //   element ceil(100 q) of that array, so q is rounded up to the next whole percent; the elements
 //   are BigQuery's approximate quantiles (exact nearest rank for small inputs, within a small
 //   rank error for large ones). So Latency equals the nearest-rank quantile of the SQLite
@@ -29,6 +37,7 @@
 #include <chrono>
 #include <memory>
 #include <mutex>
+#include <optional>
 #include <string>
 #include <string_view>
 
@@ -81,7 +90,8 @@ class BigQueryWarehouse : public MetricsWarehouse {
 
   Status EnsureTable();
   Status CheckSchema(const HttpReply& reply);
-  Result<int64_t> CountRows(const MetricsRow& row, const std::string& operation);
+  // The base of the job's lineage row, nullopt when the job has none.
+  Result<std::optional<int64_t>> StoredBase(const MetricsRow& row, const std::string& operation);
   Status InsertRow(const MetricsRow& row, const std::string& insert_id,
                    const std::string& operation);
   // Runs `sql` and returns the finished answer (jobs.query or the last getQueryResults).

@@ -8,6 +8,7 @@
 // fault tests always use the fake.
 #include "warehouse/bigquery_warehouse.h"
 
+#include <gmock/gmock.h>
 #include <gtest/gtest.h>
 
 #include <cstdlib>
@@ -19,6 +20,7 @@
 namespace buildtrace {
 namespace {
 
+using ::testing::HasSubstr;
 using Op = FakeGoogleApis::Op;
 using Field = FakeGoogleApis::Field;
 using Names = std::vector<std::string>;
@@ -85,7 +87,9 @@ std::unique_ptr<MetricsWarehouse> MakeWarehouse() {
 }
 
 INSTANTIATE_TEST_SUITE_P(BigQuery, MetricsWarehouseConformanceTest,
-                         ::testing::Values(MetricsWarehouseFactory{"BigQuery", &MakeWarehouse}),
+                         ::testing::Values(MetricsWarehouseFactory{
+                             "BigQuery", &MakeWarehouse, nullptr, nullptr,
+                             /*exact_quantiles=*/false}),
                          MetricsWarehouseFactoryName);
 
 MetricsRow Row(const std::string& project, int64_t job_id, std::optional<int64_t> base,
@@ -146,12 +150,28 @@ TEST_F(BigQueryWarehouseTest, OpenCreatesTheTableWithTheDocumentedSchema) {
       {"modified", "INTEGER", "REQUIRED"},    {"unchanged", "INTEGER", "REQUIRED"},
       {"moved", "INTEGER", "REQUIRED"},       {"resized", "INTEGER", "REQUIRED"},
       {"retyped", "INTEGER", "REQUIRED"},     {"changed", "INTEGER", "REQUIRED"},
-      {"recorded_at", "TIMESTAMP", "REQUIRED"}};
+      {"recorded_at", "TIMESTAMP", "REQUIRED"}, {"status", "STRING", "NULLABLE"}};
   EXPECT_EQ(fake_.TableSchema("bt-project", "metrics", "job_metrics"), expected);
   ASSERT_NE(Open(kUrl), nullptr);  // the table exists now: got, not created again
   EXPECT_EQ(fake_.Count(Op::kInsertTable), 1);
   EXPECT_EQ(fake_.Count(Op::kGetTable), 2);
   EXPECT_EQ(warehouse_->Describe(), "bigquery://bt-project/metrics/job_metrics");
+}
+
+// A table made before statuses were kept lacks the column: Open says how to add it.
+TEST_F(BigQueryWarehouseTest, OpenOfATableWithoutStatusSaysHowToAddTheColumn) {
+  std::vector<Field> old_schema = fake_.TableSchema("bt-project", "metrics", "job_metrics");
+  ASSERT_EQ(old_schema.back().name, "status");
+  old_schema.pop_back();
+  fake_.CreateTable("bt-project", "metrics", "old_metrics", old_schema);
+  auto warehouse = BigQueryWarehouse::Open("bigquery://bt-project/metrics/old_metrics",
+                                           std::make_shared<StaticTokenSource>(kToken),
+                                           fake_.base_url(), NoSleep());
+  EXPECT_EQ(warehouse.status().code(), StatusCode::kInvalidArgument);
+  EXPECT_THAT(warehouse.status().message(),
+              HasSubstr("the table has no column status (added in this version); add it with "
+                        "ALTER TABLE `bt-project.metrics.old_metrics` ADD COLUMN status STRING"));
+  EXPECT_EQ(fake_.Count(Op::kInsertTable), 1);  // the first fixture's, not the old table's
 }
 
 TEST_F(BigQueryWarehouseTest, OpenWithoutTheDatasetSaysSo) {

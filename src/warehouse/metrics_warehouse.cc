@@ -10,6 +10,17 @@ Status CheckMetricsRow(const MetricsRow& row) {
   return Status::Ok();
 }
 
+bool HasLineageBase(const MetricsRow& row) {
+  return !row.base_job_id || *row.base_job_id < row.job_id;
+}
+
+RecordOutcome SettleRecord(std::optional<int64_t> stored_base, const MetricsRow& row) {
+  if (!HasLineageBase(row)) return RecordOutcome::kKeep;
+  if (!stored_base) return RecordOutcome::kInsert;
+  return row.base_job_id.value_or(0) > *stored_base ? RecordOutcome::kReplace
+                                                    : RecordOutcome::kKeep;
+}
+
 Status CheckLatencyQuery(const LatencyQuery& query) {
   for (size_t i = 0; i < query.quantiles.size(); ++i) {
     const double q = query.quantiles[i];

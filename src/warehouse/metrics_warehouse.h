@@ -1,6 +1,7 @@
-// The metrics warehouse: one row per analysed (project, job, base) with the change counts and the
-// build latency, and the latency quantiles computed by the warehouse itself.
-// Implementations: sqlite_warehouse (the embedded default); later PostgreSQL and BigQuery.
+// The metrics warehouse: one lineage row per (project, job) with the job's status, its change
+// counts against its lineage base and the build latency, and the latency quantiles computed by
+// the warehouse itself. Implementations: sqlite_warehouse (the embedded default),
+// postgres_warehouse, bigquery_warehouse.
 #pragma once
 
 #include <cstdint>
@@ -8,6 +9,7 @@
 #include <string>
 #include <vector>
 
+#include "core/job.h"
 #include "core/status.h"
 
 namespace buildtrace {
@@ -27,15 +29,20 @@ struct MetricsRow {
   int64_t resized = 0;
   int64_t retyped = 0;
   int64_t changed = 0;
+  JobStatus status = JobStatus::kSucceeded;  // failed jobs have rows too
 
   bool operator==(const MetricsRow&) const = default;
 };
+
+// Which jobs a latency query counts, by their status.
+enum class LatencyStatusFilter { kSucceeded, kFailed, kAll };
 
 struct LatencyQuery {
   std::optional<std::string> project;  // all projects when absent
   int64_t from_ms = 0;                 // window start, inclusive, ms since the epoch
   int64_t to_ms = 0;                   // window end, inclusive
   std::vector<double> quantiles;       // each in [0, 1]
+  LatencyStatusFilter status = LatencyStatusFilter::kSucceeded;
 };
 
 struct LatencyStats {
@@ -50,19 +57,44 @@ struct LatencyStats {
 Status CheckMetricsRow(const MetricsRow& row);
 Status CheckLatencyQuery(const LatencyQuery& query);
 
+// Whether `row`'s base can be a lineage base: none, or an earlier job (base_job_id < job_id).
+// Rows of older versions with base_job_id >= job_id were ad-hoc comparisons.
+bool HasLineageBase(const MetricsRow& row);
+
+// How Record settles `row` against the base of the job's stored lineage row (nullopt when the
+// job has none; 0 stands for "no base"), by the rule in MetricsWarehouse::Record: kKeep writes
+// nothing (the answer is false), kInsert and kReplace write `row` (true).
+enum class RecordOutcome { kInsert, kKeep, kReplace };
+RecordOutcome SettleRecord(std::optional<int64_t> stored_base, const MetricsRow& row);
+
 // All methods are safe to call concurrently from any thread and from several instances sharing
 // one warehouse.
 class MetricsWarehouse {
  public:
   virtual ~MetricsWarehouse() = default;
 
-  // Writes `row` unless a row with the same (project, job_id, base_job_id) exists.
-  // Returns true if this call wrote it, false if it was there already (the stored row is left as
-  // it was). kUnavailable when the warehouse cannot be reached; safe to retry, never duplicates.
+  // Keeps exactly one lineage row per (project, job_id). A job's lineage base only ever grows
+  // (jobs are never deleted; a succeeded job arriving late between a job and its base becomes
+  // its new base), with "no base" below every id. In one transaction, atomic against concurrent
+  // callers and other instances:
+  //  - the job has no row: writes `row`, returns true;
+  //  - its row has the same base: leaves it as it is (counts, latency, status), returns false;
+  //  - its row has a smaller base: replaces it with `row`, returns true;
+  //  - its row has a greater base: leaves it (`row` is a stale analysis), returns false.
+  // The comparison is against the job's greatest stored base below job_id; the job's other rows
+  // (written by older versions, whose key included the base) are deleted: those with
+  // base_job_id >= job_id (ad-hoc comparisons, never a lineage base) and those with a smaller
+  // base than the row kept. A `row` whose base is >= job_id is not a lineage row: nothing is
+  // written and the answer is false. kUnavailable when the warehouse cannot be reached; safe to
+  // retry, never duplicates. (BigQuery, which cannot update, appends instead and settles the
+  // rule when it reads: see bigquery_warehouse.h.)
   virtual Result<bool> Record(const MetricsRow& row) = 0;
 
-  // Latency quantiles over the jobs whose timestamp lies in [from_ms, to_ms], each job counted
-  // once. The quantile definition is the implementation's own and is documented there.
+  // Latency quantiles over the jobs whose timestamp lies in [from_ms, to_ms] and whose status
+  // passes query.status (succeeded only unless told), each job counted once through its lineage
+  // row (its row with the greatest base below job_id; its status and latency are that row's;
+  // rows written before statuses were stored count as succeeded). The quantile definition is the
+  // implementation's own and is documented there.
   virtual Result<LatencyStats> Latency(const LatencyQuery& query) = 0;
 
   // Checks that the warehouse can be reached and used (for /readyz): it reads from the

@@ -16,6 +16,8 @@
 #include <optional>
 #include <string_view>
 
+#include "warehouse/postgres_schema.h"
+
 namespace buildtrace {
 namespace {
 
@@ -23,134 +25,92 @@ constexpr const char* kDefaultConnectTimeoutSeconds = "5";
 constexpr const char* kStatementTimeoutOption = "-c statement_timeout=10000";
 constexpr const char* kRedacted = "***";
 
-// One statement, so that it runs in one transaction: the advisory lock (released at commit)
-// serializes instances creating the tables at the same time, which CREATE TABLE IF NOT EXISTS
-// alone does not (the loser fails on a unique index of the catalog). buildtrace_job_latency is
-// made (and filled from the rows, once) when it is missing, with buildtrace_job_metrics locked
-// against writes so that no row is missed between the fill and the trigger; a
-// buildtrace_job_metrics created anew drops the old buildtrace_job_latency, so that it is rebuilt
-// from the (empty) new table.
-constexpr const char* kCreateTableSql = R"sql(
-DO $$
-BEGIN
-  PERFORM pg_advisory_xact_lock(hashtext('buildtrace_job_metrics'));
-  IF to_regclass('buildtrace_job_metrics') IS NULL THEN
-    CREATE TABLE buildtrace_job_metrics (
-      project      TEXT             NOT NULL,
-      job_id       BIGINT           NOT NULL,
-      base_job_id  BIGINT           NOT NULL,  -- 0 when the job has no base (job ids start at 1)
-      "timestamp"  TEXT             NOT NULL,  -- RFC 3339, UTC
-      timestamp_ms BIGINT           NOT NULL,
-      latency_ms   DOUBLE PRECISION NOT NULL,
-      added        BIGINT           NOT NULL,
-      removed      BIGINT           NOT NULL,
-      modified     BIGINT           NOT NULL,
-      unchanged    BIGINT           NOT NULL,
-      moved        BIGINT           NOT NULL,
-      resized      BIGINT           NOT NULL,
-      retyped      BIGINT           NOT NULL,
-      changed      BIGINT           NOT NULL,
-      recorded_at  TIMESTAMPTZ      NOT NULL DEFAULT now(),
-      PRIMARY KEY (project, job_id, base_job_id));
-    DROP TABLE IF EXISTS buildtrace_job_latency;
-  END IF;
-  CREATE INDEX IF NOT EXISTS buildtrace_job_metrics_by_timestamp
-    ON buildtrace_job_metrics (timestamp_ms);
-  CREATE TABLE IF NOT EXISTS buildtrace_meta (key TEXT PRIMARY KEY, value TEXT NOT NULL);
-  IF to_regclass('buildtrace_job_latency') IS NULL THEN
-    LOCK TABLE buildtrace_job_metrics IN SHARE ROW EXCLUSIVE MODE;
-    CREATE TABLE buildtrace_job_latency (
-      project      TEXT             NOT NULL,
-      job_id       BIGINT           NOT NULL,
-      timestamp_ms BIGINT           NOT NULL,  -- the smallest of the job's rows
-      latency_ms   DOUBLE PRECISION NOT NULL,  -- the smallest of the job's rows
-      PRIMARY KEY (project, job_id));
-    INSERT INTO buildtrace_job_latency
-      SELECT project, job_id, MIN(timestamp_ms), MIN(latency_ms) FROM buildtrace_job_metrics
-      GROUP BY project, job_id;
-    CREATE INDEX buildtrace_job_latency_by_timestamp
-      ON buildtrace_job_latency (timestamp_ms, latency_ms);
-    CREATE INDEX buildtrace_job_latency_by_project_timestamp
-      ON buildtrace_job_latency (project, timestamp_ms, latency_ms);
-    CREATE INDEX buildtrace_job_latency_by_latency
-      ON buildtrace_job_latency (latency_ms, timestamp_ms);
-    CREATE INDEX buildtrace_job_latency_by_project_latency
-      ON buildtrace_job_latency (project, latency_ms, timestamp_ms);
-    CREATE OR REPLACE FUNCTION buildtrace_keep_job_latency() RETURNS trigger
-    LANGUAGE plpgsql AS $f$
-    BEGIN
-      IF TG_OP = 'TRUNCATE' THEN
-        TRUNCATE buildtrace_job_latency;
-        DELETE FROM buildtrace_meta WHERE key = 'epoch';  -- every row is gone: a new epoch
-        RETURN NULL;
-      END IF;
-      IF TG_OP = 'INSERT' THEN
-        INSERT INTO buildtrace_job_latency
-        VALUES (NEW.project, NEW.job_id, NEW.timestamp_ms, NEW.latency_ms)
-        ON CONFLICT (project, job_id) DO UPDATE SET
-          timestamp_ms = LEAST(buildtrace_job_latency.timestamp_ms, EXCLUDED.timestamp_ms),
-          latency_ms = LEAST(buildtrace_job_latency.latency_ms, EXCLUDED.latency_ms);
-        RETURN NULL;
-      END IF;
-      DELETE FROM buildtrace_job_latency
-      WHERE (project = OLD.project AND job_id = OLD.job_id)
-         OR (TG_OP = 'UPDATE' AND project = NEW.project AND job_id = NEW.job_id);
-      INSERT INTO buildtrace_job_latency
-        SELECT project, job_id, MIN(timestamp_ms), MIN(latency_ms) FROM buildtrace_job_metrics
-        WHERE (project = OLD.project AND job_id = OLD.job_id)
-           OR (TG_OP = 'UPDATE' AND project = NEW.project AND job_id = NEW.job_id)
-        GROUP BY project, job_id;
-      RETURN NULL;
-    END
-    $f$;
-    DROP TRIGGER IF EXISTS buildtrace_job_metrics_keeps_job_latency ON buildtrace_job_metrics;
-    CREATE TRIGGER buildtrace_job_metrics_keeps_job_latency
-      AFTER INSERT OR DELETE OR UPDATE OF project, job_id, timestamp_ms, latency_ms
-      ON buildtrace_job_metrics FOR EACH ROW EXECUTE FUNCTION buildtrace_keep_job_latency();
-    DROP TRIGGER IF EXISTS buildtrace_job_metrics_truncate_keeps_job_latency
-      ON buildtrace_job_metrics;
-    CREATE TRIGGER buildtrace_job_metrics_truncate_keeps_job_latency
-      AFTER TRUNCATE ON buildtrace_job_metrics
-      FOR EACH STATEMENT EXECUTE FUNCTION buildtrace_keep_job_latency();
-  END IF;
-END
-$$
-)sql";
-
+// Record: in one transaction, a transaction-scoped advisory lock on the job (so that concurrent
+// Records of one job, from any instance, run one after the other, each seeing the other's row),
+// then one statement that reads the base of the job's lineage row, deletes the rows the rule
+// drops and inserts the row when it wins. $3 is the row's base (0 for none), below $2.
+constexpr const char* kLockJobSql =
+    "SELECT pg_advisory_xact_lock(hashtextextended($1::text, $2::bigint))";
 constexpr const char* kRecordSql = R"sql(
-INSERT INTO buildtrace_job_metrics (project, job_id, base_job_id, "timestamp", timestamp_ms,
-  latency_ms, added, removed, modified, unchanged, moved, resized, retyped, changed)
-VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14)
-ON CONFLICT (project, job_id, base_job_id) DO NOTHING
+WITH stored AS (
+  SELECT MAX(base_job_id) AS base FROM buildtrace_job_metrics
+  WHERE project = $1 AND job_id = $2::bigint AND base_job_id < job_id),
+decided AS (
+  SELECT base IS NULL OR base < $3::bigint AS write, GREATEST(base, $3::bigint) AS kept
+  FROM stored),
+dropped AS (
+  DELETE FROM buildtrace_job_metrics m USING decided
+  WHERE m.project = $1 AND m.job_id = $2::bigint
+    AND (m.base_job_id >= m.job_id OR m.base_job_id < decided.kept)
+  RETURNING 1),
+inserted AS (
+  INSERT INTO buildtrace_job_metrics (project, job_id, base_job_id, "timestamp", timestamp_ms,
+    latency_ms, added, removed, modified, unchanged, moved, resized, retyped, changed, status)
+  SELECT $1, $2::bigint, $3::bigint, $4, $5::bigint, $6::double precision, $7::bigint,
+         $8::bigint, $9::bigint, $10::bigint, $11::bigint, $12::bigint, $13::bigint, $14::bigint,
+         $15
+  FROM decided WHERE decided.write
+  RETURNING 1)
+SELECT (SELECT COUNT(*) FROM inserted), (SELECT COUNT(*) FROM dropped)
 )sql";
 
-// The latency statements, over the window [$1, $2] of project $3 (NULL for all projects: the
-// planner folds "$3 IS NULL" since libpq's unnamed statements are planned with their values).
-// They run in one read-only REPEATABLE READ transaction, so that they see the same rows. The
-// count is an index-only range count; the quantile of rank r among n is then one walk of
-// the latency index skipping $4 = min(r - 1, n - r) rows from the nearer end. The planner sees
-// the offset and picks, from its statistics, between walking the latency index and sorting the
-// window's rows from the timestamp index, whichever is cheaper.
+// The latency statements, over the window [$1, $2] of project $3 (NULL for all projects) and
+// status $4 (NULL for both): the planner folds "$3 IS NULL" and "$4 IS NULL" since libpq's
+// unnamed statements are planned with their values. They run in one read-only REPEATABLE READ
+// transaction, so that they see the same rows.
+//
+// One project: the count is an index-only range count; the quantile of rank r among n is then
+// one walk of the latency index skipping $5 = min(r - 1, n - r) rows from the nearer end. The
+// planner sees the offset and picks, from its statistics, between walking the latency index and
+// sorting the window's rows from the timestamp index, whichever is cheaper.
+//
+// All projects (where a walk would skip the other projects' jobs too): the jobs of the window per
+// latency bucket, from the histogram for the whole UTC days [$5, $6] inside the window and from
+// the jobs themselves for the partial days at its edges (timestamps outside [$7, $8]; all of the
+// window when $7 is NULL); then the quantile of rank r is the job at offset $5 within its bucket,
+// one short walk of the bucket index.
 constexpr const char* kBeginSnapshotSql = "BEGIN ISOLATION LEVEL REPEATABLE READ READ ONLY";
 constexpr const char* kCountWindowSql = R"sql(
 SELECT COUNT(*) FROM buildtrace_job_latency
 WHERE timestamp_ms BETWEEN $1::bigint AND $2::bigint AND ($3::text IS NULL OR project = $3::text)
+  AND ($4::text IS NULL OR status = $4::text)
 )sql";
 constexpr const char* kWalkAscendingSql = R"sql(
 SELECT latency_ms FROM buildtrace_job_latency
 WHERE timestamp_ms BETWEEN $1::bigint AND $2::bigint AND ($3::text IS NULL OR project = $3::text)
-ORDER BY latency_ms OFFSET $4::bigint LIMIT 1
+  AND ($4::text IS NULL OR status = $4::text)
+ORDER BY latency_ms OFFSET $5::bigint LIMIT 1
 )sql";
 constexpr const char* kWalkDescendingSql = R"sql(
 SELECT latency_ms FROM buildtrace_job_latency
 WHERE timestamp_ms BETWEEN $1::bigint AND $2::bigint AND ($3::text IS NULL OR project = $3::text)
-ORDER BY latency_ms DESC OFFSET $4::bigint LIMIT 1
+  AND ($4::text IS NULL OR status = $4::text)
+ORDER BY latency_ms DESC OFFSET $5::bigint LIMIT 1
+)sql";
+constexpr const char* kBucketCountsSql = R"sql(
+SELECT bucket, SUM(jobs)::bigint FROM (
+  SELECT bucket, jobs FROM buildtrace_latency_histogram
+  WHERE day BETWEEN $5::bigint AND $6::bigint AND ($4::text IS NULL OR status = $4::text)
+  UNION ALL
+  SELECT bucket, COUNT(*) FROM buildtrace_job_latency
+  WHERE timestamp_ms BETWEEN $1::bigint AND $2::bigint AND ($4::text IS NULL OR status = $4::text)
+    AND ($7::bigint IS NULL OR timestamp_ms < $7::bigint OR timestamp_ms > $8::bigint)
+    AND $3::text IS NULL
+  GROUP BY bucket) AS counts
+GROUP BY bucket HAVING SUM(jobs) > 0 ORDER BY bucket
+)sql";
+constexpr const char* kWalkBucketSql = R"sql(
+SELECT latency_ms FROM buildtrace_job_latency
+WHERE bucket = $6::integer AND timestamp_ms BETWEEN $1::bigint AND $2::bigint
+  AND ($4::text IS NULL OR status = $4::text) AND $3::text IS NULL
+ORDER BY latency_ms OFFSET $5::bigint LIMIT 1
 )sql";
 
 }  // namespace
 
 const PostgresLatencySql kPostgresLatencySql = {kCountWindowSql, kWalkAscendingSql,
-                                                kWalkDescendingSql};
+                                                kWalkDescendingSql, kBucketCountsSql,
+                                                kWalkBucketSql};
 
 namespace {
 
@@ -161,6 +121,7 @@ namespace {
 constexpr const char* kFindTablesSql = R"sql(
 SELECT to_regclass('buildtrace_job_metrics')::oid::text,
        to_regclass('buildtrace_job_latency') IS NOT NULL AND to_regclass('buildtrace_meta') IS NOT NULL
+       AND to_regclass('buildtrace_latency_histogram') IS NOT NULL
 )sql";
 constexpr const char* kReadEpochSql = R"sql(
 SELECT (SELECT value FROM buildtrace_meta WHERE key = 'epoch'),
@@ -308,6 +269,32 @@ std::string LatencyOperation(const LatencyQuery& query) {
 
 std::string CreateTableOperation() {
   return std::string("create table ") + kPostgresWarehouseTable;
+}
+
+// The UTC days wholly inside [from_ms, to_ms]: [first_day, last_day] (empty when first_day >
+// last_day) and the instants they span, [from_ms, to_ms].
+struct WholeDays {
+  int64_t first_day = 0;
+  int64_t last_day = -1;
+  int64_t from_ms = 0;
+  int64_t to_ms = 0;
+  bool empty() const { return first_day > last_day; }
+};
+
+constexpr int64_t kDayMs = 86'400'000;
+
+int64_t FloorDiv(int64_t a, int64_t b) { return a / b - (a % b != 0 && (a < 0) != (b < 0)); }
+
+WholeDays WholeDaysOf(int64_t from_ms, int64_t to_ms) {
+  WholeDays days;
+  days.first_day = FloorDiv(from_ms, kDayMs) + (from_ms % kDayMs != 0 ? 1 : 0);
+  const int64_t to_day = FloorDiv(to_ms, kDayMs);
+  // `to_ms` ends its day when it is the day's last millisecond.
+  days.last_day = (to_ms - to_day * kDayMs == kDayMs - 1) ? to_day : to_day - 1;
+  if (days.empty()) return WholeDays{};
+  days.from_ms = days.first_day * kDayMs;
+  days.to_ms = days.last_day * kDayMs + (kDayMs - 1);
+  return days;
 }
 
 // percentile_disc's rank of quantile q among n >= 1 rows: ceil(q * n) in doubles, at least 1.
@@ -545,13 +532,15 @@ Result<PostgresWarehouse::ResultPtr> PostgresWarehouse::RunOn(PGconn* conn,
     values.push_back(param ? param->c_str() : nullptr);
   }
   bool timed_out = false;
+  const std::chrono::milliseconds timeout =
+      statement.answer_timeout.count() > 0 ? statement.answer_timeout : answer_timeout_;
   ResultPtr result(ExecWithin(conn, statement.sql, values, statement.binary_results ? 1 : 0,
-                              answer_timeout_, timed_out));
+                              timeout, timed_out));
   broken = false;
   if (timed_out) {
     // The lease closes the connection: its statement is still pending (not idle).
     return Unavailable(Message(operation, "no answer from the server within " +
-                                              std::to_string(answer_timeout_.count()) + " ms") +
+                                              std::to_string(timeout.count()) + " ms") +
                        AdviceFor(StatusCode::kUnavailable));
   }
   if (result != nullptr && PQresultStatus(result.get()) == expected) return result;
@@ -616,28 +605,75 @@ Result<std::unique_ptr<PostgresWarehouse>> PostgresWarehouse::Open(
   auto warehouse = std::unique_ptr<PostgresWarehouse>(new PostgresWarehouse(
       std::move(*keywords), std::move(redacted.text), std::move(redacted.secrets),
       answer_timeout));
-  Result<ResultPtr> created =
-      warehouse->Execute(CreateTableOperation(), kCreateTableSql, {}, false, false);
+  Result<bool> created = warehouse->EnsureSchema();
   if (!created.ok()) return created.status();
   return warehouse;
+}
+
+Result<bool> PostgresWarehouse::EnsureSchema() {
+  const std::string operation = CreateTableOperation();
+  return WithConnection<bool>(operation, [&](PGconn* conn, bool& broken) -> Result<bool> {
+    Result<ResultPtr> unlimited =
+        RunOn(conn, operation, Statement{"SET statement_timeout = 0", {}}, broken);
+    if (!unlimited.ok()) return unlimited.status();
+    Result<ResultPtr> created =
+        RunOn(conn, operation,
+              Statement{kPostgresCreateSchemaSql, {}, false, false, kSchemaAnswerTimeout}, broken);
+    // Back to the connection's own limit (the URL's or ours), whatever the schema's outcome.
+    bool reset_broken = false;
+    Result<ResultPtr> reset =
+        RunOn(conn, operation, Statement{"RESET statement_timeout", {}}, reset_broken);
+    broken = broken || reset_broken;
+    if (!created.ok()) return created.status();
+    if (!reset.ok()) return reset.status();
+    return true;
+  });
 }
 
 Result<bool> PostgresWarehouse::Record(const MetricsRow& row) {
   if (Status status = CheckMetricsRow(row); !status.ok()) {
     return InvalidArgument(Message(RecordOperation(row), status.message()));
   }
+  if (!HasLineageBase(row)) return false;
   auto text = [](int64_t value) { return std::optional<std::string>(std::to_string(value)); };
   const Params params = {
       row.project,         text(row.job_id),       text(row.base_job_id.value_or(0)),
       row.timestamp,       text(row.timestamp_ms), DoubleText(row.latency_ms),
       text(row.added),     text(row.removed),      text(row.modified),
       text(row.unchanged), text(row.moved),        text(row.resized),
-      text(row.retyped),   text(row.changed)};
-  Result<ResultPtr> result =
-      Execute(RecordOperation(row), kRecordSql, params, /*returns_rows=*/false,
-              /*binary_results=*/false);
-  if (!result.ok()) return result.status();
-  return std::string_view(PQcmdTuples(result->get())) == "1";
+      text(row.retyped),   text(row.changed),      std::string(JobStatusName(row.status))};
+  const std::string operation = RecordOperation(row);
+  return InTransaction<bool>(operation, [&](PGconn* conn, bool& broken) -> Result<bool> {
+    auto run = [&](const char* sql, Params p, bool returns_rows) {
+      return RunOn(conn, operation, Statement{sql, std::move(p), returns_rows, false}, broken);
+    };
+    for (const char* sql : {"BEGIN", kLockJobSql}) {
+      Result<ResultPtr> done = run(sql, sql == kLockJobSql ? Params{params[0], params[1]} : Params{},
+                                   sql == kLockJobSql);
+      if (!done.ok()) return done.status();
+    }
+    Result<ResultPtr> recorded = run(kRecordSql, params, true);
+    if (!recorded.ok()) return recorded.status();
+    const bool inserted = std::string_view(PQgetvalue(recorded->get(), 0, 0)) == "1";
+    if (Result<ResultPtr> committed = run("COMMIT", {}, false); !committed.ok()) {
+      return committed.status();
+    }
+    return inserted;
+  });
+}
+
+template <typename T>
+Result<T> PostgresWarehouse::InTransaction(
+    const std::string& operation, const std::function<Result<T>(PGconn*, bool& broken)>& attempt) {
+  return WithConnection<T>(operation, [&](PGconn* conn, bool& broken) {
+    Result<T> result = attempt(conn, broken);
+    if (!result.ok() && PQstatus(conn) == CONNECTION_OK &&
+        PQtransactionStatus(conn) != PQTRANS_IDLE) {
+      bool ignored = false;
+      (void)RunOn(conn, operation, Statement{"ROLLBACK", {}}, ignored);  // keeps it poolable
+    }
+    return result;
+  });
 }
 
 Result<LatencyStats> PostgresWarehouse::Latency(const LatencyQuery& query) {
@@ -645,14 +681,8 @@ Result<LatencyStats> PostgresWarehouse::Latency(const LatencyQuery& query) {
   if (Status status = CheckLatencyQuery(query); !status.ok()) {
     return status.WithContext("postgresql warehouse " + described_ + ": " + operation + ": ");
   }
-  return WithConnection<LatencyStats>(operation, [&](PGconn* conn, bool& broken) {
-    Result<LatencyStats> stats = LatencyOn(conn, query, operation, broken);
-    if (!stats.ok() && PQstatus(conn) == CONNECTION_OK &&
-        PQtransactionStatus(conn) == PQTRANS_INERROR) {
-      bool ignored = false;
-      (void)RunOn(conn, operation, Statement{"ROLLBACK", {}}, ignored);  // keeps it poolable
-    }
-    return stats;
+  return InTransaction<LatencyStats>(operation, [&](PGconn* conn, bool& broken) {
+    return LatencyOn(conn, query, operation, broken);
   });
 }
 
@@ -664,17 +694,35 @@ Result<LatencyStats> PostgresWarehouse::LatencyOn(PGconn* conn, const LatencyQue
   auto run = [&](const char* sql, const Params& params, bool returns_rows) {
     return RunOn(conn, operation, Statement{sql, params, returns_rows, true}, broken);
   };
-  const Params window = {std::to_string(query.from_ms), std::to_string(query.to_ms), query.project};
+  std::optional<std::string> status;
+  if (query.status != LatencyStatusFilter::kAll) {
+    status = JobStatusName(query.status == LatencyStatusFilter::kFailed ? JobStatus::kFailed
+                                                                        : JobStatus::kSucceeded);
+  }
+  const Params window = {std::to_string(query.from_ms), std::to_string(query.to_ms), query.project,
+                         status};
   if (Result<ResultPtr> begun = run(kBeginSnapshotSql, {}, false); !begun.ok()) {
     return begun.status();
   }
+  LatencyStats stats;
+  stats.values.assign(query.quantiles.size(), std::nullopt);
+  Status picked = query.project ? PickByWalking(run, window, query, stats, operation)
+                                : PickFromHistogram(run, window, query, stats, operation);
+  if (!picked.ok()) return picked;
+  if (Result<ResultPtr> committed = run("COMMIT", {}, false); !committed.ok()) {
+    return committed.status();
+  }
+  return stats;
+}
+
+Status PostgresWarehouse::PickByWalking(const Run& run, const Params& window,
+                                        const LatencyQuery& query, LatencyStats& stats,
+                                        const std::string& operation) const {
   Result<ResultPtr> counted = run(kCountWindowSql, window, true);
   if (!counted.ok()) return counted.status();
   const std::optional<int64_t> n = BinaryInt(counted->get(), 0, 0);
   if (!n) return Internal(Message(operation, "the job count is missing; this is a bug"));
-  LatencyStats stats;
   stats.count = *n;
-  stats.values.assign(query.quantiles.size(), std::nullopt);
   for (size_t i = 0; i < query.quantiles.size() && *n > 0; ++i) {
     const int64_t rank = PercentileDiscRank(query.quantiles[i], *n);
     const bool ascending = rank - 1 <= *n - rank;
@@ -689,10 +737,47 @@ Result<LatencyStats> PostgresWarehouse::LatencyOn(PGconn* conn, const LatencyQue
     }
     stats.values[i] = BinaryFloat8(walked->get(), 0, 0);
   }
-  if (Result<ResultPtr> committed = run("COMMIT", {}, false); !committed.ok()) {
-    return committed.status();
+  return Status::Ok();
+}
+
+Status PostgresWarehouse::PickFromHistogram(const Run& run, const Params& window,
+                                            const LatencyQuery& query, LatencyStats& stats,
+                                            const std::string& operation) const {
+  const WholeDays days = WholeDaysOf(query.from_ms, query.to_ms);
+  Params params = window;
+  params.push_back(std::to_string(days.first_day));
+  params.push_back(std::to_string(days.last_day));
+  params.push_back(days.empty() ? std::nullopt : std::optional(std::to_string(days.from_ms)));
+  params.push_back(days.empty() ? std::nullopt : std::optional(std::to_string(days.to_ms)));
+  Result<ResultPtr> counted = run(kBucketCountsSql, params, true);
+  if (!counted.ok()) return counted.status();
+  std::vector<std::pair<int64_t, int64_t>> buckets;  // (bucket, jobs), by bucket
+  for (int row = 0; row < PQntuples(counted->get()); ++row) {
+    const std::optional<int64_t> bucket = BinaryInt(counted->get(), row, 0);
+    const std::optional<int64_t> jobs = BinaryInt(counted->get(), row, 1);
+    if (!bucket || !jobs) return Internal(Message(operation, "a bucket count is missing"));
+    buckets.emplace_back(*bucket, *jobs);
+    stats.count += *jobs;
   }
-  return stats;
+  for (size_t i = 0; i < query.quantiles.size() && stats.count > 0; ++i) {
+    const int64_t rank = PercentileDiscRank(query.quantiles[i], stats.count);
+    int64_t before = 0;
+    size_t b = 0;
+    while (b + 1 < buckets.size() && before + buckets[b].second < rank) before += buckets[b++].second;
+    Params walk = window;
+    walk.push_back(std::to_string(rank - 1 - before));
+    walk.push_back(std::to_string(buckets[b].first));
+    Result<ResultPtr> walked = run(kWalkBucketSql, walk, true);
+    if (!walked.ok()) return walked.status();
+    if (PQntuples(walked->get()) != 1) {
+      return Internal(Message(operation, "no job at rank " + std::to_string(rank) + " of " +
+                                             std::to_string(stats.count) +
+                                             "; the latency histogram disagrees with the jobs: "
+                                             "run buildtrace rebuild-metrics"));
+    }
+    stats.values[i] = BinaryFloat8(walked->get(), 0, 0);
+  }
+  return Status::Ok();
 }
 
 Result<std::string> PostgresWarehouse::ReadEpoch(const std::string& operation, bool create) {
@@ -700,7 +785,7 @@ Result<std::string> PostgresWarehouse::ReadEpoch(const std::string& operation, b
   if (!found.ok()) return found.status();
   if (PQgetisnull(found->get(), 0, 0) || std::string_view(PQgetvalue(found->get(), 0, 1)) != "t") {
     // A table was dropped: create the schema again as Open does, which makes a new epoch.
-    Result<ResultPtr> created = Execute(CreateTableOperation(), kCreateTableSql, {}, false, false);
+    Result<bool> created = EnsureSchema();
     if (!created.ok()) return created.status();
     found = Execute(operation, kFindTablesSql, {}, true, false);
     if (!found.ok()) return found.status();

@@ -25,16 +25,20 @@ namespace buildtrace {
 // "public"). Its columns are those of the SQLite warehouse's job_metrics table, in PostgreSQL
 // types: project TEXT, job_id BIGINT, base_job_id BIGINT NOT NULL (0 = no base), timestamp TEXT,
 // timestamp_ms BIGINT, latency_ms DOUBLE PRECISION, the eight counts BIGINT, recorded_at
-// TIMESTAMPTZ DEFAULT now(); PRIMARY KEY (project, job_id, base_job_id), an index on
-// timestamp_ms.
+// TIMESTAMPTZ DEFAULT now(), status TEXT ('succeeded' / 'failed', NULL on rows of schema 1);
+// PRIMARY KEY (project, job_id, base_job_id) (older versions wrote several rows per job; this
+// one keeps one, see Record), an index on timestamp_ms.
 inline constexpr const char* kPostgresWarehouseTable = "buildtrace_job_metrics";
 
 // The statements Latency runs after its BEGIN, for tests and operators that EXPLAIN them: $1, $2
-// the window, $3 the project or NULL for all, $4 the number of rows a walk skips.
+// the window, $3 the project or NULL for all, $4 the status ('succeeded', 'failed') or NULL for
+// both, then per statement:
 struct PostgresLatencySql {
   const char* count_window;
-  const char* walk_ascending;
-  const char* walk_descending;
+  const char* walk_ascending;   // $5 the number of rows the walk skips
+  const char* walk_descending;  // $5 likewise
+  const char* bucket_counts;  // + $5, $6 the whole days, $7, $8 their instants or NULL
+  const char* walk_bucket;    // $5 the offset, $6 the bucket
 };
 extern const PostgresLatencySql kPostgresLatencySql;
 
@@ -48,23 +52,31 @@ extern const PostgresLatencySql kPostgresLatencySql;
 // answers the 7th. The common quantiles (0.5, 0.9, 0.95, 0.99 of 20 or 100 jobs) agree, as the
 // conformance suite checks.
 //
-// A job recorded against several bases is counted once, with the smallest of its latencies (they
-// are equal by construction) and the smallest of its timestamps.
+// Each job counts once, through its lineage row (MetricsWarehouse::Record): its status,
+// timestamp and latency; rows of schema 1 (status NULL) count as succeeded.
 //
-// Schema beside the table: buildtrace_job_latency (project, job_id PRIMARY KEY, timestamp_ms,
-// latency_ms: one row per job, its smallest values), indexed on (timestamp_ms, latency_ms),
-// (project, timestamp_ms, latency_ms), (latency_ms, timestamp_ms) and (project, latency_ms,
-// timestamp_ms), kept by the row triggers of buildtrace_job_metrics (insert, delete, update of
-// the key, timestamp or latency; a statement trigger empties it on TRUNCATE) through the
-// function buildtrace_keep_job_latency(); and buildtrace_meta (key TEXT PRIMARY KEY, value TEXT)
-// holding the epoch. Open creates them when missing, under the advisory lock, and fills
-// buildtrace_job_latency from the existing rows once (with buildtrace_job_metrics locked against
-// writes meanwhile): how a database of an earlier version migrates.
+// Record: in one transaction, a transaction-scoped advisory lock on (project, job_id), then one
+// statement that reads the job's lineage base, deletes the rows the rule drops and inserts the
+// row when it wins; so concurrent Records of one job, from any instance, settle the rule exactly.
 //
-// Cost: Latency runs, in one REPEATABLE READ READ ONLY transaction, a count of the window's
-// jobs (an index range count) and, per quantile, one walk of a latency index from the nearer
-// end, skipping min(r - 1, n - r) jobs; the planner, seeing the offset, may sort the window's
-// rows instead when the window is small. No sort of the whole table.
+// Schema beside the table (postgres_schema.h has the versions): buildtrace_job_latency (one row
+// per job: its lineage row's base, status, timestamp_ms, latency_ms and latency bucket), indexed
+// for the walks below, kept by the row triggers of buildtrace_job_metrics (insert, delete,
+// update; a statement trigger empties it on TRUNCATE); buildtrace_latency_histogram (jobs per
+// status, UTC day and bucket), kept by a trigger on buildtrace_job_latency; buildtrace_meta
+// (key TEXT PRIMARY KEY, value TEXT) holding the epoch and the schema version. Open creates them
+// when missing or of an older version, under the advisory lock, filling the derived tables from
+// the existing rows in one pass (with buildtrace_job_metrics locked against writes meanwhile):
+// how a database of an earlier version migrates.
+//
+// Cost: Latency runs in one REPEATABLE READ READ ONLY transaction. One project: a count of the
+// window's jobs (an index-only range count) and, per quantile, one walk of a latency index from
+// the nearer end, skipping min(r - 1, n - r) jobs; the planner, seeing the offset, may sort the
+// window's rows instead when the window is small. All projects: the window's jobs per latency
+// bucket, summed from the histogram for the whole UTC days of the window (at most a few hundred
+// buckets a day) and counted from the jobs of the partial days at its edges; then per quantile
+// one walk inside the bucket that holds its rank (about 1.5 % of the latency range). Exact in
+// both cases; no sort of the whole table.
 //
 // Connections: a pool of up to kMaxConnections libpq connections, opened on demand. Each has a
 // connect_timeout (the URL's, else PGCONNECT_TIMEOUT, else 5 s) and a statement_timeout of 10 s
@@ -85,12 +97,16 @@ extern const PostgresLatencySql kPostgresLatencySql;
 // else (e.g. the table altered by hand). A password never appears in a message or in Describe().
 //
 // Thread safety: all methods may be called concurrently; each call holds one pooled connection.
-// Several instances and processes may share a database: the primary key settles concurrent
-// Records, and table creation is serialized by a transaction-scoped advisory lock.
+// Several instances and processes may share a database: a per-job advisory lock settles
+// concurrent Records, and table creation is serialized by a transaction-scoped advisory lock.
 class PostgresWarehouse : public MetricsWarehouse {
  public:
   static constexpr int kMaxConnections = 4;
   static constexpr std::chrono::milliseconds kDefaultAnswerTimeout{15'000};
+  // How long the schema's creation or migration may take: a migration fills the derived tables
+  // from every row (bench/warehouse_benchmark's whole setup of a million rows, migration
+  // included, takes about 75 s on 2 cores), so this is far above it.
+  static constexpr std::chrono::milliseconds kSchemaAnswerTimeout{1'800'000};
 
   // Opens the warehouse at a libpq connection URI, "postgresql://" or "postgres://"
   // [user[:password]@][host][:port][/dbname][?param=value&...]. The password may also come from
@@ -109,7 +125,7 @@ class PostgresWarehouse : public MetricsWarehouse {
   PostgresWarehouse& operator=(const PostgresWarehouse&) = delete;
 
   // kInvalidArgument when job_id < 1 or base_job_id is present and < 1 (a missing base is stored
-  // as 0). Writes with INSERT ... ON CONFLICT DO NOTHING.
+  // as 0). The rule of MetricsWarehouse::Record, in one transaction (see Record above).
   Result<bool> Record(const MetricsRow& row) override;
   // kInvalidArgument when a quantile is outside [0, 1] (or NaN).
   Result<LatencyStats> Latency(const LatencyQuery& query) override;
@@ -147,11 +163,28 @@ class PostgresWarehouse : public MetricsWarehouse {
     Params params;
     bool returns_rows = false;
     bool binary_results = false;
+    std::chrono::milliseconds answer_timeout{0};  // 0: answer_timeout_
   };
+  // Creates or migrates the schema (kPostgresCreateSchemaSql) on one connection, without the
+  // statement_timeout and with kSchemaAnswerTimeout: a migration fills the derived tables from
+  // every row, which takes longer than a statement is otherwise allowed.
+  Result<bool> EnsureSchema();
   Result<ResultPtr> RunOn(PGconn* conn, const std::string& operation, const Statement& statement,
                           bool& broken) const;
   Result<LatencyStats> LatencyOn(PGconn* conn, const LatencyQuery& query,
                                  const std::string& operation, bool& broken) const;
+  // Runs one statement of a Latency call inside its transaction (binary results).
+  using Run = std::function<Result<ResultPtr>(const char* sql, const Params& params,
+                                              bool returns_rows)>;
+  // The two ways to find the quantiles (see Cost above); `window` holds $1..$4.
+  Status PickByWalking(const Run& run, const Params& window, const LatencyQuery& query,
+                       LatencyStats& stats, const std::string& operation) const;
+  Status PickFromHistogram(const Run& run, const Params& window, const LatencyQuery& query,
+                           LatencyStats& stats, const std::string& operation) const;
+  // WithConnection, rolling back an open transaction when `attempt` fails.
+  template <typename T>
+  Result<T> InTransaction(const std::string& operation,
+                          const std::function<Result<T>(PGconn*, bool& broken)>& attempt);
   // The epoch (empty when there is none and `create` is false), re-creating the tables first
   // when one was dropped.
   Result<std::string> ReadEpoch(const std::string& operation, bool create);

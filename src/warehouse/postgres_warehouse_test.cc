@@ -147,9 +147,19 @@ std::unique_ptr<MetricsWarehouse> ReopenPostgresWarehouse(const std::string& des
   return OpenOrDie(described);
 }
 
+// Through the URL of a TempPostgresWarehouse (which has no password).
+void WriteOldPostgresRow(const std::string& described, const MetricsRow& row) {
+  PGconn* conn = PQconnectdb(described.c_str());
+  PGresult* result = PQexec(conn, OldMetricsRowInsert("buildtrace_job_metrics", row).c_str());
+  EXPECT_EQ(PQresultStatus(result), PGRES_COMMAND_OK) << PQerrorMessage(conn);
+  PQclear(result);
+  PQfinish(conn);
+}
+
 INSTANTIATE_TEST_SUITE_P(Postgres, MetricsWarehouseConformanceTest,
                          ::testing::Values(MetricsWarehouseFactory{
-                             "postgres", MakeTempPostgresWarehouse, ReopenPostgresWarehouse}),
+                             "postgres", MakeTempPostgresWarehouse, ReopenPostgresWarehouse,
+                             WriteOldPostgresRow}),
                          MetricsWarehouseFactoryName);
 
 MetricsRow Row(const std::string& project, int64_t job_id, std::optional<int64_t> base,
@@ -486,17 +496,30 @@ TEST_F(PostgresWarehouseTest, PooledConnectionsSurviveAServerRestart) {
   EXPECT_TRUE(probe.ok()) << probe.message();
 }
 
-// ---- Latency from buildtrace_job_latency's indexes, checked against percentile_disc over the
-// rows (the schema's first statement) and by the plans PostgreSQL makes for its statements.
+// ---- Latency from buildtrace_job_latency's indexes and the histogram, checked against
+// percentile_disc over each job's lineage row (the rule's definition, written as plainly as SQL
+// allows) and by the plans PostgreSQL makes for its statements.
 
 constexpr const char* kPercentileDiscSql = R"sql(
-WITH jobs AS (
-  SELECT MIN(latency_ms) AS latency_ms FROM buildtrace_job_metrics
+WITH lineage AS (
+  SELECT DISTINCT ON (project, job_id) project, timestamp_ms, latency_ms,
+         COALESCE(status, 'succeeded') AS status
+  FROM buildtrace_job_metrics WHERE base_job_id < job_id
+  ORDER BY project, job_id, base_job_id DESC),
+jobs AS (
+  SELECT latency_ms FROM lineage
   WHERE timestamp_ms BETWEEN %FROM% AND %TO% AND (%PROJECT%::text IS NULL OR project = %PROJECT%)
-  GROUP BY project, job_id)
+    AND (%STATUS%::text IS NULL OR status = %STATUS%))
 SELECT COUNT(*), percentile_disc(ARRAY[0.5, 0.95, 0.99]) WITHIN GROUP (ORDER BY latency_ms)
 FROM jobs
 )sql";
+
+// The status a query selects, as stored ("succeeded", "failed"), or nullopt for both.
+std::optional<std::string> StatusText(LatencyStatusFilter filter) {
+  if (filter == LatencyStatusFilter::kAll) return std::nullopt;
+  return std::string(JobStatusName(filter == LatencyStatusFilter::kFailed ? JobStatus::kFailed
+                                                                         : JobStatus::kSucceeded));
+}
 
 // percentile_disc's answer as text: "count {p50,p95,p99}".
 std::string PercentileDiscAnswer(const std::string& database, const LatencyQuery& query) {
@@ -506,9 +529,11 @@ std::string PercentileDiscAnswer(const std::string& database, const LatencyQuery
       sql.replace(at, from.size(), to);
     }
   };
+  const std::optional<std::string> status = StatusText(query.status);
   replace("%FROM%", std::to_string(query.from_ms));
   replace("%TO%", std::to_string(query.to_ms));
   replace("%PROJECT%", query.project ? "'" + *query.project + "'" : "NULL");
+  replace("%STATUS%", status ? "'" + *status + "'" : "NULL");
   const QueryResult answer = AdminQuery(database, sql);
   EXPECT_EQ(answer.error, "");
   return answer.rows.empty() ? "" : answer.rows[0][0] + " " + answer.rows[0][1];
@@ -525,17 +550,24 @@ std::string Answer(const Result<LatencyStats>& stats) {
   return text + "}";
 }
 
-// EXPLAIN (FORMAT JSON) of `sql` with the parameters of `query` and `offset`.
+// EXPLAIN (FORMAT JSON) of `sql` with the parameters of `query` ($1..$4: the window, the project,
+// the status) and then `more` ($5...).
 std::string Explain(const std::string& database, const char* sql, const LatencyQuery& query,
-                    int64_t offset) {
+                    const std::vector<std::optional<std::string>>& more) {
   PGconn* conn = PQconnectdb(server.Url(database).c_str());
   const std::string text = std::string("EXPLAIN (FORMAT JSON) ") + sql;
-  const std::string from = std::to_string(query.from_ms), to = std::to_string(query.to_ms);
-  const std::string skip = std::to_string(offset);
-  const char* values[] = {from.c_str(), to.c_str(),
-                          query.project ? query.project->c_str() : nullptr, skip.c_str()};
-  const int count = std::string_view(sql).find("$4") == std::string_view::npos ? 3 : 4;
-  PGresult* result = PQexecParams(conn, text.c_str(), count, nullptr, values, nullptr, nullptr, 0);
+  std::vector<std::optional<std::string>> params = {std::to_string(query.from_ms),
+                                                    std::to_string(query.to_ms), query.project,
+                                                    StatusText(query.status)};
+  params.insert(params.end(), more.begin(), more.end());
+  int count = static_cast<int>(params.size());
+  while (count > 0 && std::string_view(sql).find("$" + std::to_string(count)) == std::string::npos) {
+    --count;
+  }
+  std::vector<const char*> values;
+  for (const auto& param : params) values.push_back(param ? param->c_str() : nullptr);
+  PGresult* result =
+      PQexecParams(conn, text.c_str(), count, nullptr, values.data(), nullptr, nullptr, 0);
   std::string plan =
       PQresultStatus(result) == PGRES_TUPLES_OK ? PQgetvalue(result, 0, 0) : PQerrorMessage(conn);
   PQclear(result);
@@ -543,18 +575,25 @@ std::string Explain(const std::string& database, const char* sql, const LatencyQ
   return plan;
 }
 
+constexpr int64_t kDayMs = 86'400'000;
+constexpr int64_t kFirstWholeDay = 1'700'006'400'000;  // the first UTC midnight after kT0
+
 class PostgresLatencyTest : public PostgresWarehouseTest {
  protected:
   void SetUp() override {
     PostgresWarehouseTest::SetUp();
     warehouse_ = OpenOrDie(url_);
     ASSERT_NE(warehouse_, nullptr);
-    // 50 000 jobs over 5 projects, 1 s apart; every 10th has a second row with a larger latency.
+    // 50 000 jobs over 5 projects, 10 s apart (almost 6 days); every 10th has a second row
+    // against base 1 with a larger latency, which is its lineage row (except job 1's, whose base
+    // 1 is not below it). Statuses as rows of version 1 left them (NULL) and as this version
+    // writes them, the two rows of a job not always agreeing.
     const QueryResult filled = AdminQuery(database_, R"sql(
 INSERT INTO buildtrace_job_metrics (project, job_id, base_job_id, "timestamp", timestamp_ms,
-  latency_ms, added, removed, modified, unchanged, moved, resized, retyped, changed)
-SELECT 'p' || (n % 5), n + 1, base, 't', 1700000000000 + n * 1000,
-       ((n * 7919) % 50021) / 4.0 + base * 1000, 0, 0, 0, 0, 0, 0, 0, 0
+  latency_ms, added, removed, modified, unchanged, moved, resized, retyped, changed, status)
+SELECT 'p' || (n % 5), n + 1, base, 't', 1700000000000 + n * 10000,
+       ((n * 7919) % 50021) / 4.0 + base * 1000, 0, 0, 0, 0, 0, 0, 0, 0,
+       CASE (n + base * 3) % 7 WHEN 3 THEN 'failed' WHEN 5 THEN 'succeeded' END
 FROM generate_series(0, 49999) AS n, (VALUES (0), (1)) AS b(base)
 WHERE base = 0 OR n % 10 = 0
 )sql");
@@ -566,37 +605,63 @@ WHERE base = 0 OR n % 10 = 0
 };
 
 TEST_F(PostgresLatencyTest, AnswersEqualPercentileDiscOverTheRows) {
-  for (const LatencyQuery& query :
-       {LatencyQuery{std::nullopt, kT0, kT0 + 50'000'000, {0.5, 0.95, 0.99}},
-        LatencyQuery{"p3", kT0 + 5'000'000, kT0 + 45'000'000, {0.5, 0.95, 0.99}},
-        LatencyQuery{std::nullopt, kT0 + 1'000'000, kT0 + 1'199'999, {0.5, 0.95, 0.99}}}) {
-    EXPECT_EQ(Answer(warehouse_->Latency(query)), PercentileDiscAnswer(database_, query));
+  const std::vector<double> q = {0.5, 0.95, 0.99};
+  for (const LatencyQuery& query : {
+           LatencyQuery{std::nullopt, kT0, kT0 + 500'000'000, q},
+           LatencyQuery{std::nullopt, kT0, kT0 + 500'000'000, q, LatencyStatusFilter::kFailed},
+           LatencyQuery{std::nullopt, kT0, kT0 + 500'000'000, q, LatencyStatusFilter::kAll},
+           // Whole days only, then whole days and partial ones at both edges.
+           LatencyQuery{std::nullopt, kFirstWholeDay, kFirstWholeDay + 3 * kDayMs - 1, q},
+           LatencyQuery{std::nullopt, kFirstWholeDay - 1, kFirstWholeDay + 3 * kDayMs, q,
+                        LatencyStatusFilter::kAll},
+           LatencyQuery{"p3", kT0 + 50'000'000, kT0 + 450'000'000, q},
+           LatencyQuery{"p3", kT0 + 50'000'000, kT0 + 450'000'000, q, LatencyStatusFilter::kFailed},
+           LatencyQuery{std::nullopt, kT0 + 10'000'000, kT0 + 11'999'999, q},
+       }) {
+    const std::string expected = PercentileDiscAnswer(database_, query);
+    EXPECT_THAT(expected, Not(StartsWith("0 ")));  // every window holds jobs
+    EXPECT_EQ(Answer(warehouse_->Latency(query)), expected)
+        << (query.project ? *query.project : "all") << " [" << query.from_ms << ", "
+        << query.to_ms << "] status " << static_cast<int>(query.status);
   }
 }
 
 TEST_F(PostgresLatencyTest, WalksAreIndexScansOfTheLatencyIndexWithoutASort) {
-  const LatencyQuery all{std::nullopt, kT0, kT0 + 50'000'000, {0.5}};
-  const std::string p50 = Explain(database_, kPostgresLatencySql.walk_ascending, all, 24'999);
-  EXPECT_THAT(p50, HasSubstr("\"Index Name\": \"buildtrace_job_latency_by_latency\""));
-  EXPECT_THAT(p50, HasSubstr("Index Only Scan"));
-  EXPECT_THAT(p50, Not(HasSubstr("Sort")));
-  EXPECT_THAT(p50, Not(HasSubstr("Seq Scan")));
-  const std::string p99 = Explain(database_, kPostgresLatencySql.walk_descending, all, 499);
-  EXPECT_THAT(p99, HasSubstr("\"Scan Direction\": \"Backward\""));
-  EXPECT_THAT(p99, HasSubstr("\"Index Name\": \"buildtrace_job_latency_by_latency\""));
-  EXPECT_THAT(p99, Not(HasSubstr("Sort")));
-
-  const LatencyQuery one{"p3", kT0 + 5'000'000, kT0 + 45'000'000, {0.5}};
-  const std::string project = Explain(database_, kPostgresLatencySql.walk_ascending, one, 3'999);
+  // One project: the count and the walks.
+  const LatencyQuery one{"p3", kT0 + 50'000'000, kT0 + 450'000'000, {0.5}};
+  const std::string project = Explain(database_, kPostgresLatencySql.walk_ascending, one, {"3999"});
   EXPECT_THAT(project, HasSubstr("\"Index Name\": \"buildtrace_job_latency_by_project_latency\""));
   EXPECT_THAT(project, Not(HasSubstr("Sort")));
-  const std::string count = Explain(database_, kPostgresLatencySql.count_window, one, 0);
-  EXPECT_THAT(count, HasSubstr("\"Index Name\": \"buildtrace_job_latency_by_project_timestamp\""));
+  const std::string backward =
+      Explain(database_, kPostgresLatencySql.walk_descending, one, {"399"});
+  EXPECT_THAT(backward, HasSubstr("\"Scan Direction\": \"Backward\""));
+  EXPECT_THAT(backward, HasSubstr("\"Index Name\": \"buildtrace_job_latency_by_project_latency\""));
+  EXPECT_THAT(backward, Not(HasSubstr("Sort")));
+  const std::string count = Explain(database_, kPostgresLatencySql.count_window, one, {});
+  EXPECT_THAT(count, HasSubstr("\"Index Name\": \"buildtrace_job_latency_by_project"));
+  EXPECT_THAT(count, HasSubstr("Index Only Scan"));
   EXPECT_THAT(count, Not(HasSubstr("Seq Scan")));
+
+  // All projects: the bucket counts read the histogram for the whole days (its primary key) and
+  // the jobs of the partial days from the timestamp index; the walk stays in one bucket.
+  const LatencyQuery all{std::nullopt, kT0, kT0 + 500'000'000, {0.5}};
+  const int64_t first_day = kFirstWholeDay / kDayMs;
+  const std::string buckets = Explain(
+      database_, kPostgresLatencySql.bucket_counts, all,
+      {std::to_string(first_day), std::to_string(first_day + 4), std::to_string(kFirstWholeDay),
+       std::to_string(kFirstWholeDay + 5 * kDayMs - 1)});
+  EXPECT_THAT(buckets, HasSubstr("\"Index Name\": \"buildtrace_latency_histogram_pkey\""));
+  EXPECT_THAT(buckets, HasSubstr("\"Index Name\": \"buildtrace_job_latency_by_timestamp\""));
+  EXPECT_THAT(buckets, Not(HasSubstr("Seq Scan")));
+  const std::string walk =
+      Explain(database_, kPostgresLatencySql.walk_bucket, all, {"10", "65892"});  // 100 ms
+  EXPECT_THAT(walk, HasSubstr("\"Index Name\": \"buildtrace_job_latency_by_bucket\""));
+  EXPECT_THAT(walk, Not(HasSubstr("Sort")));
+  EXPECT_THAT(walk, Not(HasSubstr("Seq Scan")));
 }
 
-TEST_F(PostgresWarehouseTest, TableOfAnEarlierVersionGetsJobLatencyFilledOnOpen) {
-  const QueryResult old = AdminQuery(database_, R"sql(
+// buildtrace_job_metrics as schema 1 made it (no status).
+constexpr const char* kVersionOneTableSql = R"sql(
 CREATE TABLE buildtrace_job_metrics (
   project TEXT NOT NULL, job_id BIGINT NOT NULL, base_job_id BIGINT NOT NULL,
   "timestamp" TEXT NOT NULL, timestamp_ms BIGINT NOT NULL, latency_ms DOUBLE PRECISION NOT NULL,
@@ -604,6 +669,10 @@ CREATE TABLE buildtrace_job_metrics (
   unchanged BIGINT NOT NULL, moved BIGINT NOT NULL, resized BIGINT NOT NULL,
   retyped BIGINT NOT NULL, changed BIGINT NOT NULL, recorded_at TIMESTAMPTZ NOT NULL DEFAULT now(),
   PRIMARY KEY (project, job_id, base_job_id));
+)sql";
+
+TEST_F(PostgresWarehouseTest, TableOfAnEarlierVersionGetsJobLatencyFilledOnOpen) {
+  const QueryResult old = AdminQuery(database_, std::string(kVersionOneTableSql) + R"sql(
 INSERT INTO buildtrace_job_metrics VALUES
   ('p', 1, 0, 't', 1700000000000, 5, 0, 0, 0, 0, 0, 0, 0, 0),
   ('p', 1, 7, 't', 1700000000000, 3, 0, 0, 0, 0, 0, 0, 0, 0),
@@ -612,14 +681,63 @@ INSERT INTO buildtrace_job_metrics VALUES
   ASSERT_EQ(old.error, "");
   std::unique_ptr<PostgresWarehouse> warehouse = OpenOrDie(url_);
   ASSERT_NE(warehouse, nullptr);
-  EXPECT_EQ(AdminQuery(database_, "SELECT COUNT(*) FROM buildtrace_job_latency").rows,
-            (std::vector<std::vector<std::string>>{{"2"}}));
-  EXPECT_EQ(Answer(warehouse->Latency(LatencyQuery{"p", kT0, kT0, {0.0, 1.0}})), "2 {3,7}");
+  using Rows = std::vector<std::vector<std::string>>;
+  EXPECT_EQ(AdminQuery(database_, "SELECT value FROM buildtrace_meta WHERE key = 'schema_version'")
+                .rows,
+            (Rows{{"2"}}));
+  // Each job's lineage row, succeeded while its status is NULL: job 1's base none (latency 5),
+  // not the ad-hoc comparison against job 7 (latency 3), which stays in the table for now.
+  EXPECT_EQ(AdminQuery(database_,
+                       "SELECT job_id, base_job_id, status, latency_ms FROM buildtrace_job_latency "
+                       "ORDER BY job_id")
+                .rows,
+            (Rows{{"1", "0", "succeeded", "5"}, {"2", "1", "succeeded", "7"}}));
+  EXPECT_EQ(AdminQuery(database_, "SELECT COUNT(*) FROM buildtrace_job_metrics "
+                                  "WHERE status IS NULL").rows,
+            (Rows{{"3"}}));
+  EXPECT_EQ(AdminQuery(database_, "SELECT status, SUM(jobs) FROM buildtrace_latency_histogram "
+                                  "GROUP BY status").rows,
+            (Rows{{"succeeded", "2"}}));
+  EXPECT_EQ(Answer(warehouse->Latency(LatencyQuery{"p", kT0, kT0, {0.0, 1.0}})), "2 {5,7}");
+  EXPECT_EQ(Answer(warehouse->Latency(LatencyQuery{std::nullopt, kT0, kT0, {0.0, 1.0}})),
+            "2 {5,7}");
   ASSERT_TRUE(warehouse->Record(Row("p", 3, 2, kT0, 1.0)).ok());
   EXPECT_EQ(Answer(warehouse->Latency(LatencyQuery{"p", kT0, kT0, {0.0, 1.0}})), "3 {1,7}");
-  ASSERT_EQ(AdminQuery(database_, "DELETE FROM buildtrace_job_metrics WHERE latency_ms = 3").error,
-            "");
-  EXPECT_EQ(Answer(warehouse->Latency(LatencyQuery{"p", kT0, kT0, {0.0, 0.5}})), "3 {1,5}");
+  // Recording job 1 again (same base: nothing written) drops its ad-hoc row.
+  Result<bool> again = warehouse->Record(Row("p", 1, std::nullopt, kT0, 4.0));
+  ASSERT_TRUE(again.ok()) << again.status().message();
+  EXPECT_FALSE(*again);
+  EXPECT_EQ(AdminQuery(database_, "SELECT base_job_id, latency_ms FROM buildtrace_job_metrics "
+                                  "WHERE job_id = 1").rows,
+            (Rows{{"0", "5"}}));
+  // A lineage row deleted by hand leaves the per-job table and the histogram.
+  ASSERT_EQ(AdminQuery(database_, "DELETE FROM buildtrace_job_metrics WHERE job_id = 2").error, "");
+  EXPECT_EQ(Answer(warehouse->Latency(LatencyQuery{"p", kT0, kT0, {0.0, 1.0}})), "2 {1,5}");
+  EXPECT_EQ(Answer(warehouse->Latency(LatencyQuery{std::nullopt, kT0, kT0, {0.0, 1.0}})),
+            "2 {1,5}");
+}
+
+// A migration fills the derived tables from every row, which may take longer than the
+// statement_timeout of every other statement: it runs without one, and the connection gets its
+// own back afterwards.
+TEST_F(PostgresWarehouseTest, MigrationIsNotCutByTheStatementTimeout) {
+  ASSERT_EQ(AdminQuery(database_, std::string(kVersionOneTableSql) + R"sql(
+INSERT INTO buildtrace_job_metrics
+SELECT 'p', n, n - 1, 't', 1700000000000 + n, n, 0, 0, 0, 0, 0, 0, 0, 0
+FROM generate_series(1, 200000) AS n;
+)sql").error, "");
+  Result<std::unique_ptr<PostgresWarehouse>> opened =
+      PostgresWarehouse::Open(url_ + "?options=-cstatement_timeout%3D300");
+  ASSERT_TRUE(opened.ok()) << opened.status().message();
+  EXPECT_EQ(AdminQuery(database_, "SELECT (SELECT COUNT(*) FROM buildtrace_job_latency), "
+                                  "(SELECT SUM(jobs) FROM buildtrace_latency_histogram)").rows,
+            (std::vector<std::vector<std::string>>{{"200000", "200000"}}));
+  // A small window answers within the URL's 300 ms on the same connection.
+  Result<LatencyStats> stats =
+      (*opened)->Latency(LatencyQuery{"p", 1700000000001, 1700000000003, {1.0}});
+  ASSERT_TRUE(stats.ok()) << stats.status().message();
+  EXPECT_EQ(stats->count, 3);
+  EXPECT_EQ(stats->values, (std::vector<std::optional<double>>{3.0}));
 }
 
 std::string EpochOrError(MetricsWarehouse& warehouse) {

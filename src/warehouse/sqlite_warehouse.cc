@@ -22,11 +22,10 @@ namespace {
 
 namespace fs = std::filesystem;
 
-static_assert(kSqliteWarehouseSchemaVersion == 2, "update kCreateSchemaSql");
-// Creates version 2, from nothing or from version 1 (every statement is IF NOT EXISTS; the fill
-// of job_latency finds job_metrics empty on a new file). job_latency is filled before its
-// indexes and triggers exist: one pass in primary-key order, then each index built once.
-constexpr const char* kCreateSchemaSql = R"sql(
+static_assert(kSqliteWarehouseSchemaVersion == 3, "update the schema statements");
+// The tables of every version: from nothing they are made with version 3's columns; an older
+// job_metrics gains `status` in EnsureSchema.
+constexpr const char* kCreateTablesSql = R"sql(
 CREATE TABLE IF NOT EXISTS job_metrics (
   project      TEXT    NOT NULL,
   job_id       INTEGER NOT NULL,
@@ -43,69 +42,130 @@ CREATE TABLE IF NOT EXISTS job_metrics (
   retyped      INTEGER NOT NULL,
   changed      INTEGER NOT NULL,
   recorded_at  TEXT    NOT NULL DEFAULT (strftime('%Y-%m-%dT%H:%M:%fZ', 'now')),
+  status       TEXT,              -- 'succeeded' or 'failed'; NULL (older rows) = succeeded
   PRIMARY KEY (project, job_id, base_job_id)
 );
 CREATE INDEX IF NOT EXISTS job_metrics_by_timestamp ON job_metrics (timestamp_ms);
-CREATE TABLE IF NOT EXISTS job_latency (
+CREATE TABLE IF NOT EXISTS buildtrace_meta (key TEXT PRIMARY KEY, value TEXT NOT NULL);
+INSERT OR IGNORE INTO buildtrace_meta (key, value) VALUES ('epoch', lower(hex(randomblob(16))));
+)sql";
+
+constexpr const char* kHasStatusColumnSql =
+    "SELECT COUNT(*) FROM pragma_table_info('job_metrics') WHERE name = 'status'";
+constexpr const char* kAddStatusColumnSql = "ALTER TABLE job_metrics ADD COLUMN status TEXT";
+
+// job_latency as version 3 keeps it, made again from job_metrics (a version 2 job_latency held
+// every job's smallest values over all its rows): each job's lineage row, the one with the
+// greatest base below job_id (SQLite takes the bare columns of a GROUP BY from the row that
+// gave the MAX). Filled before its indexes and triggers exist: one pass, then each index built
+// once. The triggers follow every change of job_metrics, so rows written or deleted by hand keep
+// it right. job_latency_count holds job_latency's number of rows of each status, kept by
+// triggers on job_latency, so that counting a status's jobs over all projects reads one row
+// instead of a range of an index.
+constexpr const char* kRebuildJobLatencySql = R"sql(
+DROP TRIGGER IF EXISTS job_metrics_insert_keeps_job_latency;
+DROP TRIGGER IF EXISTS job_metrics_delete_keeps_job_latency;
+DROP TRIGGER IF EXISTS job_metrics_update_keeps_job_latency;
+DROP TABLE IF EXISTS job_latency;
+DROP TABLE IF EXISTS job_latency_count;
+CREATE TABLE job_latency (
   project      TEXT    NOT NULL,
   job_id       INTEGER NOT NULL,
-  timestamp_ms INTEGER NOT NULL,  -- the smallest of the job's rows
-  latency_ms   REAL    NOT NULL,  -- the smallest of the job's rows
+  base_job_id  INTEGER NOT NULL,  -- the lineage row's
+  status       TEXT    NOT NULL,  -- the lineage row's, 'succeeded' when it has none
+  timestamp_ms INTEGER NOT NULL,  -- the lineage row's
+  latency_ms   REAL    NOT NULL,  -- the lineage row's
   PRIMARY KEY (project, job_id)
 ) WITHOUT ROWID;
-INSERT OR IGNORE INTO job_latency (project, job_id, timestamp_ms, latency_ms)
-  SELECT project, job_id, MIN(timestamp_ms), MIN(latency_ms) FROM job_metrics
-  GROUP BY project, job_id;
-CREATE INDEX IF NOT EXISTS job_latency_by_timestamp ON job_latency (timestamp_ms, latency_ms);
-CREATE INDEX IF NOT EXISTS job_latency_by_project_timestamp
-  ON job_latency (project, timestamp_ms, latency_ms);
-CREATE INDEX IF NOT EXISTS job_latency_by_latency ON job_latency (latency_ms, timestamp_ms);
-CREATE INDEX IF NOT EXISTS job_latency_by_project_latency
-  ON job_latency (project, latency_ms, timestamp_ms);
-CREATE TRIGGER IF NOT EXISTS job_metrics_insert_keeps_job_latency AFTER INSERT ON job_metrics
+INSERT INTO job_latency (project, job_id, base_job_id, status, timestamp_ms, latency_ms)
+  SELECT project, job_id, MAX(base_job_id), COALESCE(status, 'succeeded'), timestamp_ms,
+         latency_ms
+  FROM job_metrics WHERE base_job_id < job_id GROUP BY project, job_id;
+CREATE INDEX job_latency_by_timestamp ON job_latency (status, timestamp_ms, latency_ms);
+CREATE INDEX job_latency_by_project_timestamp
+  ON job_latency (project, status, timestamp_ms, latency_ms);
+CREATE INDEX job_latency_by_latency ON job_latency (status, latency_ms, timestamp_ms);
+CREATE INDEX job_latency_by_project_latency
+  ON job_latency (project, status, latency_ms, timestamp_ms);
+CREATE TABLE job_latency_count (
+  status TEXT    PRIMARY KEY,  -- as in job_latency
+  jobs   INTEGER NOT NULL      -- job_latency's rows of that status
+) WITHOUT ROWID;
+INSERT INTO job_latency_count (status, jobs) SELECT status, COUNT(*) FROM job_latency GROUP BY status;
+CREATE TRIGGER job_latency_insert_keeps_count AFTER INSERT ON job_latency
 BEGIN
-  INSERT INTO job_latency (project, job_id, timestamp_ms, latency_ms)
-  VALUES (NEW.project, NEW.job_id, NEW.timestamp_ms, NEW.latency_ms)
-  ON CONFLICT (project, job_id) DO UPDATE SET
-    timestamp_ms = MIN(timestamp_ms, excluded.timestamp_ms),
-    latency_ms = MIN(latency_ms, excluded.latency_ms);
+  INSERT INTO job_latency_count (status, jobs) VALUES (NEW.status, 1)
+  ON CONFLICT (status) DO UPDATE SET jobs = jobs + 1;
 END;
-CREATE TRIGGER IF NOT EXISTS job_metrics_delete_keeps_job_latency AFTER DELETE ON job_metrics
+CREATE TRIGGER job_latency_delete_keeps_count AFTER DELETE ON job_latency
+BEGIN
+  UPDATE job_latency_count SET jobs = jobs - 1 WHERE status = OLD.status;
+END;
+CREATE TRIGGER job_latency_update_keeps_count AFTER UPDATE OF status ON job_latency
+WHEN OLD.status IS NOT NEW.status
+BEGIN
+  UPDATE job_latency_count SET jobs = jobs - 1 WHERE status = OLD.status;
+  INSERT INTO job_latency_count (status, jobs) VALUES (NEW.status, 1)
+  ON CONFLICT (status) DO UPDATE SET jobs = jobs + 1;
+END;
+CREATE TRIGGER job_metrics_insert_keeps_job_latency AFTER INSERT ON job_metrics
+WHEN NEW.base_job_id < NEW.job_id
+BEGIN
+  INSERT INTO job_latency (project, job_id, base_job_id, status, timestamp_ms, latency_ms)
+  VALUES (NEW.project, NEW.job_id, NEW.base_job_id, COALESCE(NEW.status, 'succeeded'),
+          NEW.timestamp_ms, NEW.latency_ms)
+  ON CONFLICT (project, job_id) DO UPDATE SET
+    base_job_id = excluded.base_job_id, status = excluded.status,
+    timestamp_ms = excluded.timestamp_ms, latency_ms = excluded.latency_ms
+  WHERE excluded.base_job_id > job_latency.base_job_id;
+END;
+CREATE TRIGGER job_metrics_delete_keeps_job_latency AFTER DELETE ON job_metrics
 BEGIN
   DELETE FROM job_latency WHERE project = OLD.project AND job_id = OLD.job_id;
-  INSERT INTO job_latency (project, job_id, timestamp_ms, latency_ms)
-    SELECT project, job_id, MIN(timestamp_ms), MIN(latency_ms) FROM job_metrics
-    WHERE project = OLD.project AND job_id = OLD.job_id GROUP BY project, job_id;
+  INSERT INTO job_latency (project, job_id, base_job_id, status, timestamp_ms, latency_ms)
+    SELECT project, job_id, MAX(base_job_id), COALESCE(status, 'succeeded'), timestamp_ms,
+           latency_ms
+    FROM job_metrics WHERE project = OLD.project AND job_id = OLD.job_id AND base_job_id < job_id
+    GROUP BY project, job_id;
 END;
-CREATE TRIGGER IF NOT EXISTS job_metrics_update_keeps_job_latency
-AFTER UPDATE OF project, job_id, timestamp_ms, latency_ms ON job_metrics
+CREATE TRIGGER job_metrics_update_keeps_job_latency
+AFTER UPDATE OF project, job_id, base_job_id, timestamp_ms, latency_ms, status ON job_metrics
 BEGIN
   DELETE FROM job_latency WHERE (project = OLD.project AND job_id = OLD.job_id)
                              OR (project = NEW.project AND job_id = NEW.job_id);
-  INSERT INTO job_latency (project, job_id, timestamp_ms, latency_ms)
-    SELECT project, job_id, MIN(timestamp_ms), MIN(latency_ms) FROM job_metrics
-    WHERE (project = OLD.project AND job_id = OLD.job_id)
-       OR (project = NEW.project AND job_id = NEW.job_id)
+  INSERT INTO job_latency (project, job_id, base_job_id, status, timestamp_ms, latency_ms)
+    SELECT project, job_id, MAX(base_job_id), COALESCE(status, 'succeeded'), timestamp_ms,
+           latency_ms
+    FROM job_metrics
+    WHERE ((project = OLD.project AND job_id = OLD.job_id)
+        OR (project = NEW.project AND job_id = NEW.job_id)) AND base_job_id < job_id
     GROUP BY project, job_id;
 END;
-CREATE TABLE IF NOT EXISTS buildtrace_meta (key TEXT PRIMARY KEY, value TEXT NOT NULL);
-INSERT OR IGNORE INTO buildtrace_meta (key, value) VALUES ('epoch', lower(hex(randomblob(16))));
-PRAGMA user_version = 2;
+PRAGMA user_version = 3;
 )sql";
 
+// Record, in one BEGIN IMMEDIATE transaction: the base of the job's lineage row, then the
+// deletion of the rows the rule drops (?3: the base kept), then the insert if any.
+constexpr const char* kStoredBaseSql =
+    "SELECT MAX(base_job_id) FROM job_metrics "
+    "WHERE project = ?1 AND job_id = ?2 AND base_job_id < job_id";
+constexpr const char* kDropOtherRowsSql =
+    "DELETE FROM job_metrics WHERE project = ?1 AND job_id = ?2 "
+    "AND (base_job_id >= job_id OR base_job_id < ?3)";
 constexpr const char* kRecordSql = R"sql(
 INSERT INTO job_metrics (project, job_id, base_job_id, timestamp, timestamp_ms, latency_ms,
-                         added, removed, modified, unchanged, moved, resized, retyped, changed)
-VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12, ?13, ?14)
-ON CONFLICT DO NOTHING
+                         added, removed, modified, unchanged, moved, resized, retyped, changed,
+                         status)
+VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12, ?13, ?14, ?15)
 )sql";
 
-// The latency statements, in two spellings: over all projects (?1, ?2: the window) and over one
-// (?3: the project). Each names its index, so that the plan never depends on the planner's
-// guesses: the bounds are two index seeks, a count is a range count of a timestamp index (or,
-// for all projects, SQLite's count of a whole b-tree), a walk skips ?4 entries of a latency index
-// (the `scope_` ones when the window holds every job of the scope, so there is nothing to check
-// per entry), a read returns the window's latencies from a timestamp index.
+// The latency statements, in two spellings: over all projects (?1, ?2: the window; ?5: the
+// status) and over one (?3: the project). Each names its index, so that the plan never depends
+// on the planner's guesses: the bounds are two index seeks; the count of all projects' jobs of a
+// status is one row of job_latency_count, every other count a range count of a timestamp index;
+// a walk skips ?4 entries of a latency index (the `scope_` ones when the window holds every job
+// of the scope, so there is nothing to check per entry); a read returns the window's latencies
+// from a timestamp index.
 }  // namespace
 
 struct SqliteLatencySql {
@@ -123,49 +183,53 @@ struct SqliteLatencySql {
 namespace {
 
 constexpr SqliteLatencySql kAllProjectsSql = {
-    "SELECT (SELECT MIN(timestamp_ms) FROM job_latency INDEXED BY job_latency_by_timestamp), "
-    "(SELECT MAX(timestamp_ms) FROM job_latency INDEXED BY job_latency_by_timestamp)",
-    "SELECT COUNT(*) FROM job_latency",
+    "SELECT (SELECT MIN(timestamp_ms) FROM job_latency INDEXED BY job_latency_by_timestamp "
+    "WHERE status = ?5), (SELECT MAX(timestamp_ms) FROM job_latency "
+    "INDEXED BY job_latency_by_timestamp WHERE status = ?5)",
+    "SELECT COALESCE((SELECT jobs FROM job_latency_count WHERE status = ?5), 0)",
     "SELECT COUNT(*) FROM job_latency INDEXED BY job_latency_by_timestamp "
-    "WHERE timestamp_ms BETWEEN ?1 AND ?2",
+    "WHERE status = ?5 AND timestamp_ms BETWEEN ?1 AND ?2",
     "SELECT (SELECT COUNT(*) FROM job_latency INDEXED BY job_latency_by_timestamp "
-    "WHERE timestamp_ms < ?1) + (SELECT COUNT(*) FROM job_latency "
-    "INDEXED BY job_latency_by_timestamp WHERE timestamp_ms > ?2)",
+    "WHERE status = ?5 AND timestamp_ms < ?1) + (SELECT COUNT(*) FROM job_latency "
+    "INDEXED BY job_latency_by_timestamp WHERE status = ?5 AND timestamp_ms > ?2)",
     "SELECT latency_ms FROM job_latency INDEXED BY job_latency_by_latency "
-    "WHERE timestamp_ms BETWEEN ?1 AND ?2 ORDER BY latency_ms LIMIT 1 OFFSET ?4",
+    "WHERE status = ?5 AND timestamp_ms BETWEEN ?1 AND ?2 ORDER BY latency_ms LIMIT 1 OFFSET ?4",
     "SELECT latency_ms FROM job_latency INDEXED BY job_latency_by_latency "
-    "WHERE timestamp_ms BETWEEN ?1 AND ?2 ORDER BY latency_ms DESC LIMIT 1 OFFSET ?4",
+    "WHERE status = ?5 AND timestamp_ms BETWEEN ?1 AND ?2 ORDER BY latency_ms DESC "
+    "LIMIT 1 OFFSET ?4",
     "SELECT latency_ms FROM job_latency INDEXED BY job_latency_by_latency "
-    "ORDER BY latency_ms LIMIT 1 OFFSET ?4",
+    "WHERE status = ?5 ORDER BY latency_ms LIMIT 1 OFFSET ?4",
     "SELECT latency_ms FROM job_latency INDEXED BY job_latency_by_latency "
-    "ORDER BY latency_ms DESC LIMIT 1 OFFSET ?4",
+    "WHERE status = ?5 ORDER BY latency_ms DESC LIMIT 1 OFFSET ?4",
     "SELECT latency_ms FROM job_latency INDEXED BY job_latency_by_timestamp "
-    "WHERE timestamp_ms BETWEEN ?1 AND ?2",
+    "WHERE status = ?5 AND timestamp_ms BETWEEN ?1 AND ?2",
 };
 
 constexpr SqliteLatencySql kOneProjectSql = {
     "SELECT (SELECT MIN(timestamp_ms) FROM job_latency "
-    "INDEXED BY job_latency_by_project_timestamp WHERE project = ?3), "
+    "INDEXED BY job_latency_by_project_timestamp WHERE project = ?3 AND status = ?5), "
     "(SELECT MAX(timestamp_ms) FROM job_latency "
-    "INDEXED BY job_latency_by_project_timestamp WHERE project = ?3)",
+    "INDEXED BY job_latency_by_project_timestamp WHERE project = ?3 AND status = ?5)",
     "SELECT COUNT(*) FROM job_latency INDEXED BY job_latency_by_project_timestamp "
-    "WHERE project = ?3",
+    "WHERE project = ?3 AND status = ?5",
     "SELECT COUNT(*) FROM job_latency INDEXED BY job_latency_by_project_timestamp "
-    "WHERE project = ?3 AND timestamp_ms BETWEEN ?1 AND ?2",
+    "WHERE project = ?3 AND status = ?5 AND timestamp_ms BETWEEN ?1 AND ?2",
     "SELECT (SELECT COUNT(*) FROM job_latency INDEXED BY job_latency_by_project_timestamp "
-    "WHERE project = ?3 AND timestamp_ms < ?1) + (SELECT COUNT(*) FROM job_latency "
-    "INDEXED BY job_latency_by_project_timestamp WHERE project = ?3 AND timestamp_ms > ?2)",
+    "WHERE project = ?3 AND status = ?5 AND timestamp_ms < ?1) + (SELECT COUNT(*) FROM "
+    "job_latency INDEXED BY job_latency_by_project_timestamp "
+    "WHERE project = ?3 AND status = ?5 AND timestamp_ms > ?2)",
     "SELECT latency_ms FROM job_latency INDEXED BY job_latency_by_project_latency "
-    "WHERE project = ?3 AND timestamp_ms BETWEEN ?1 AND ?2 ORDER BY latency_ms LIMIT 1 OFFSET ?4",
+    "WHERE project = ?3 AND status = ?5 AND timestamp_ms BETWEEN ?1 AND ?2 "
+    "ORDER BY latency_ms LIMIT 1 OFFSET ?4",
     "SELECT latency_ms FROM job_latency INDEXED BY job_latency_by_project_latency "
-    "WHERE project = ?3 AND timestamp_ms BETWEEN ?1 AND ?2 ORDER BY latency_ms DESC "
-    "LIMIT 1 OFFSET ?4",
+    "WHERE project = ?3 AND status = ?5 AND timestamp_ms BETWEEN ?1 AND ?2 "
+    "ORDER BY latency_ms DESC LIMIT 1 OFFSET ?4",
     "SELECT latency_ms FROM job_latency INDEXED BY job_latency_by_project_latency "
-    "WHERE project = ?3 ORDER BY latency_ms LIMIT 1 OFFSET ?4",
+    "WHERE project = ?3 AND status = ?5 ORDER BY latency_ms LIMIT 1 OFFSET ?4",
     "SELECT latency_ms FROM job_latency INDEXED BY job_latency_by_project_latency "
-    "WHERE project = ?3 ORDER BY latency_ms DESC LIMIT 1 OFFSET ?4",
+    "WHERE project = ?3 AND status = ?5 ORDER BY latency_ms DESC LIMIT 1 OFFSET ?4",
     "SELECT latency_ms FROM job_latency INDEXED BY job_latency_by_project_timestamp "
-    "WHERE project = ?3 AND timestamp_ms BETWEEN ?1 AND ?2",
+    "WHERE project = ?3 AND status = ?5 AND timestamp_ms BETWEEN ?1 AND ?2",
 };
 
 constexpr const char* kMmapSizeSql = "PRAGMA mmap_size = 1073741824";
@@ -181,7 +245,8 @@ constexpr const char* kCreateEpochSql =
 // Touches every table the warehouse uses, so that a corrupt page of any of their roots shows.
 constexpr const char* kProbeSql =
     "SELECT (SELECT value FROM buildtrace_meta WHERE key = 'epoch'), "
-    "EXISTS (SELECT 1 FROM job_metrics), EXISTS (SELECT 1 FROM job_latency)";
+    "EXISTS (SELECT 1 FROM job_metrics), EXISTS (SELECT 1 FROM job_latency), "
+    "EXISTS (SELECT 1 FROM job_latency_count)";
 
 struct Finalizer {
   void operator()(sqlite3_stmt* statement) const { sqlite3_finalize(statement); }
@@ -240,6 +305,25 @@ Result<int> ReadUserVersion(sqlite3* db, const std::string& path) {
   return sqlite3_column_int(statement.get(), 0);
 }
 
+// Creates version 3 from nothing, or from version 1 or 2, inside EnsureSchema's transaction.
+Status MigrateSchema(sqlite3* db, const std::string& path) {
+  if (Exec(db, kCreateTablesSql) != SQLITE_OK) return SqliteError(db, path, "create schema");
+  Statement has_status;
+  if (Prepare(db, kHasStatusColumnSql, has_status) != SQLITE_OK ||
+      sqlite3_step(has_status.get()) != SQLITE_ROW) {
+    return SqliteError(db, path, "read the columns of job_metrics");
+  }
+  const bool add_status = sqlite3_column_int(has_status.get(), 0) == 0;
+  has_status.reset();
+  if (add_status && Exec(db, kAddStatusColumnSql) != SQLITE_OK) {
+    return SqliteError(db, path, "add the status column");
+  }
+  if (Exec(db, kRebuildJobLatencySql) != SQLITE_OK) {
+    return SqliteError(db, path, "rebuild job_latency");
+  }
+  return Status::Ok();
+}
+
 // Creates the schema inside one write transaction so that two processes opening a new file at
 // the same time do not race; refuses a file written by a newer schema.
 Status EnsureSchema(sqlite3* db, const std::string& path) {
@@ -253,9 +337,10 @@ Status EnsureSchema(sqlite3* db, const std::string& path) {
                              std::to_string(*version) + " but this build supports up to " +
                              std::to_string(kSqliteWarehouseSchemaVersion) +
                              "; upgrade BuildTrace or choose another path");
-  } else if (*version < kSqliteWarehouseSchemaVersion && Exec(db, kCreateSchemaSql) != SQLITE_OK) {
-    status = SqliteError(db, path, "create schema");
-  } else if (Exec(db, "COMMIT") != SQLITE_OK) {
+  } else if (*version < kSqliteWarehouseSchemaVersion) {
+    status = MigrateSchema(db, path);
+  }
+  if (status.ok() && Exec(db, "COMMIT") != SQLITE_OK) {
     status = SqliteError(db, path, "commit schema");
   }
   if (!status.ok()) Exec(db, "ROLLBACK");
@@ -325,6 +410,12 @@ double WalkCost(const std::vector<int64_t>& ranks, int64_t n, int64_t scope) {
   return entries;
 }
 
+// The job_latency status a single-status query selects (kAll is answered status by status).
+std::string StatusOf(LatencyStatusFilter filter) {
+  return JobStatusName(filter == LatencyStatusFilter::kFailed ? JobStatus::kFailed
+                                                              : JobStatus::kSucceeded);
+}
+
 // One statement of a Latency call: prepared, bound to the query (and `offset` as ?4 when the
 // text has it), its work added to `work` when it is finalized.
 class LatencyStatement {
@@ -339,6 +430,7 @@ class LatencyStatement {
     if (parameters >= 2 && rc_ == SQLITE_OK) rc_ = BindOne(s, 2, query.to_ms);
     if (parameters >= 3 && rc_ == SQLITE_OK) rc_ = BindOne(s, 3, query.project);
     if (parameters >= 4 && rc_ == SQLITE_OK) rc_ = BindOne(s, 4, offset);
+    if (parameters >= 5 && rc_ == SQLITE_OK) rc_ = BindOne(s, 5, StatusOf(query.status));
   }
   ~LatencyStatement() {
     if (statement_ == nullptr) return;
@@ -360,6 +452,16 @@ class LatencyStatement {
   SqliteWarehouse::LatencyWork& work_;
   int rc_ = SQLITE_OK;
 };
+
+// Sets stats.values[i] to the latency at ranks[i] (1-based) of `latencies`, reordering them.
+void SelectRanks(std::vector<double>& latencies, const std::vector<int64_t>& ranks,
+                 LatencyStats& stats) {
+  for (size_t i = 0; i < ranks.size(); ++i) {
+    auto nth = latencies.begin() + (ranks[i] - 1);
+    std::nth_element(latencies.begin(), nth, latencies.end());
+    stats.values[i] = *nth;
+  }
+}
 
 // The single integer a count statement returns; nullopt when SQLite failed.
 std::optional<int64_t> CountOf(LatencyStatement& statement) {
@@ -417,19 +519,55 @@ Result<bool> SqliteWarehouse::Record(const MetricsRow& row) {
   if (Status status = CheckMetricsRow(row); !status.ok()) {
     return status.WithContext(Prefix(path_) + RecordOperation(row) + ": ");
   }
+  if (!HasLineageBase(row)) return false;
   std::lock_guard<std::mutex> lock(mutex_);
   if (Status status = EnsureOpen(); !status.ok()) return status;
   sqlite3* db = db_.get();
-  Statement statement;
-  // One statement: the trigger updates job_latency in the same implicit transaction.
-  if (Prepare(db, kRecordSql, statement) != SQLITE_OK ||
-      BindAll(statement.get(), row.project, row.job_id, row.base_job_id.value_or(0), row.timestamp,
-              row.timestamp_ms, row.latency_ms, row.added, row.removed, row.modified, row.unchanged,
-              row.moved, row.resized, row.retyped, row.changed) != SQLITE_OK ||
-      sqlite3_step(statement.get()) != SQLITE_DONE) {
-    return SqliteError(db, path_, RecordOperation(row));
+  // BEGIN IMMEDIATE takes the write lock first, so that no other connection records the job
+  // between the read of its base and the write.
+  if (Exec(db, "BEGIN IMMEDIATE") != SQLITE_OK) return SqliteError(db, path_, RecordOperation(row));
+  Result<bool> written = RecordLocked(row);
+  if (written.ok() && Exec(db, "COMMIT") != SQLITE_OK) {
+    written = SqliteError(db, path_, RecordOperation(row));
   }
-  return sqlite3_changes(db) == 1;
+  if (!written.ok()) Exec(db, "ROLLBACK");
+  return written;
+}
+
+Result<bool> SqliteWarehouse::RecordLocked(const MetricsRow& row) {
+  sqlite3* db = db_.get();
+  auto failed = [&] { return SqliteError(db, path_, RecordOperation(row)); };
+  std::optional<int64_t> stored;
+  {
+    Statement read;
+    if (Prepare(db, kStoredBaseSql, read) != SQLITE_OK ||
+        BindAll(read.get(), row.project, row.job_id) != SQLITE_OK ||
+        sqlite3_step(read.get()) != SQLITE_ROW) {
+      return failed();
+    }
+    if (sqlite3_column_type(read.get(), 0) != SQLITE_NULL) {
+      stored = sqlite3_column_int64(read.get(), 0);
+    }
+  }
+  const RecordOutcome outcome = SettleRecord(stored, row);
+  const int64_t kept = outcome == RecordOutcome::kKeep ? *stored : row.base_job_id.value_or(0);
+  Statement drop;
+  if (Prepare(db, kDropOtherRowsSql, drop) != SQLITE_OK ||
+      BindAll(drop.get(), row.project, row.job_id, kept) != SQLITE_OK ||
+      sqlite3_step(drop.get()) != SQLITE_DONE) {
+    return failed();
+  }
+  if (outcome == RecordOutcome::kKeep) return false;
+  Statement insert;
+  if (Prepare(db, kRecordSql, insert) != SQLITE_OK ||
+      BindAll(insert.get(), row.project, row.job_id, row.base_job_id.value_or(0), row.timestamp,
+              row.timestamp_ms, row.latency_ms, row.added, row.removed, row.modified, row.unchanged,
+              row.moved, row.resized, row.retyped, row.changed,
+              std::string(JobStatusName(row.status))) != SQLITE_OK ||
+      sqlite3_step(insert.get()) != SQLITE_DONE) {
+    return failed();
+  }
+  return true;
 }
 
 Result<LatencyStats> SqliteWarehouse::Latency(const LatencyQuery& query) {
@@ -443,7 +581,9 @@ Result<LatencyStats> SqliteWarehouse::Latency(const LatencyQuery& query) {
   if (Exec(db_.get(), "BEGIN") != SQLITE_OK) {
     return SqliteError(db_.get(), path_, LatencyOperation(query));
   }
-  Result<LatencyStats> stats = LatencyLocked(query, work);
+  Result<LatencyStats> stats = query.status == LatencyStatusFilter::kAll
+                                   ? LatencyOfAllStatuses(query, work)
+                                   : LatencyLocked(query, work);
   Exec(db_.get(), "COMMIT");
   last_work_ = work;
   return stats;
@@ -514,31 +654,48 @@ Status SqliteWarehouse::PickByWalking(const SqliteLatencySql& sql, const Latency
   return Status::Ok();
 }
 
+Status SqliteWarehouse::ReadWindow(const SqliteLatencySql& sql, const LatencyQuery& query,
+                                   std::vector<double>& latencies, LatencyWork& work) {
+  LatencyStatement read(db_.get(), sql.read_window, query, work);
+  int rc;
+  while ((rc = read.Step()) == SQLITE_ROW) latencies.push_back(sqlite3_column_double(read.get(), 0));
+  if (rc != SQLITE_DONE) return SqliteError(db_.get(), path_, LatencyOperation(query));
+  work.rows_read = static_cast<int64_t>(latencies.size());
+  return Status::Ok();
+}
+
 Status SqliteWarehouse::PickFromWindow(const SqliteLatencySql& sql, const LatencyQuery& query,
                                        const std::vector<int64_t>& ranks, LatencyStats& stats,
                                        LatencyWork& work) {
   std::vector<double> latencies;
   latencies.reserve(static_cast<size_t>(stats.count));
-  {
-    LatencyStatement read(db_.get(), sql.read_window, query, work);
-    int rc;
-    while ((rc = read.Step()) == SQLITE_ROW) {
-      latencies.push_back(sqlite3_column_double(read.get(), 0));
-    }
-    if (rc != SQLITE_DONE) return SqliteError(db_.get(), path_, LatencyOperation(query));
-  }
-  work.rows_read = static_cast<int64_t>(latencies.size());
+  if (Status read = ReadWindow(sql, query, latencies, work); !read.ok()) return read;
   if (work.rows_read != stats.count) {
     return Internal(Prefix(path_) + LatencyOperation(query) + ": counted " +
                     std::to_string(stats.count) + " jobs but read " +
                     std::to_string(latencies.size()) + "; this is a bug");
   }
-  for (size_t i = 0; i < ranks.size(); ++i) {
-    auto nth = latencies.begin() + (ranks[i] - 1);
-    std::nth_element(latencies.begin(), nth, latencies.end());
-    stats.values[i] = *nth;
-  }
+  SelectRanks(latencies, ranks, stats);
   return Status::Ok();
+}
+
+Result<LatencyStats> SqliteWarehouse::LatencyOfAllStatuses(const LatencyQuery& query,
+                                                           LatencyWork& work) {
+  const SqliteLatencySql& sql = query.project ? kOneProjectSql : kAllProjectsSql;
+  std::vector<double> latencies;
+  for (LatencyStatusFilter status : {LatencyStatusFilter::kSucceeded, LatencyStatusFilter::kFailed}) {
+    LatencyQuery one = query;
+    one.status = status;
+    if (Status read = ReadWindow(sql, one, latencies, work); !read.ok()) return read;
+  }
+  LatencyStats stats;
+  stats.count = static_cast<int64_t>(latencies.size());
+  stats.values.assign(query.quantiles.size(), std::nullopt);
+  if (stats.count == 0) return stats;
+  std::vector<int64_t> ranks;
+  for (double q : query.quantiles) ranks.push_back(NearestRank(q, stats.count));
+  SelectRanks(latencies, ranks, stats);
+  return stats;
 }
 
 SqliteWarehouse::LatencyWork SqliteWarehouse::LastLatencyWork() {

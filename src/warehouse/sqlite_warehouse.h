@@ -23,31 +23,46 @@ struct SqliteLatencySql;  // the SQL text of one scope (all projects or one), in
 
 // Schema version this build writes and understands (kept in PRAGMA user_version).
 //  1: job_metrics and its timestamp index.
-//  2: adds job_latency (one row per (project, job_id): the job's smallest timestamp_ms and
-//     latency_ms over its rows, indexed for the quantiles), kept by triggers on job_metrics
-//     (insert, delete, update), so rows written or deleted by hand keep it right; and
-//     buildtrace_meta (key TEXT PRIMARY KEY, value TEXT) holding the epoch. A version 1 file is
-//     migrated on open, under BEGIN IMMEDIATE: job_latency is filled from job_metrics once.
-//     job_metrics itself is unchanged.
-inline constexpr int kSqliteWarehouseSchemaVersion = 2;
+//  2: adds job_latency (then: each job's smallest timestamp_ms and latency_ms over its rows),
+//     kept by triggers on job_metrics, and buildtrace_meta (key TEXT PRIMARY KEY, value TEXT)
+//     holding the epoch.
+//  3: job_metrics gains `status` TEXT ('succeeded' / 'failed'; NULL on rows written before, which
+//     count as succeeded: Record leaves a row of the same base as it is, so they keep NULL until
+//     their job is recorded against a greater base; `buildtrace rebuild-metrics` into a new file
+//     writes every row with its status); job_latency is
+//     one row per (project, job_id) holding the job's lineage row (the one with the greatest
+//     base_job_id below job_id): base_job_id, status, timestamp_ms, latency_ms, indexed on
+//     (status, timestamp_ms, latency_ms), (project, status, timestamp_ms, latency_ms),
+//     (status, latency_ms, timestamp_ms) and (project, status, latency_ms, timestamp_ms), kept
+//     by triggers on job_metrics (insert, delete, update), so rows written or deleted by hand
+//     keep it right; job_latency_count (status, jobs) holds job_latency's number of rows of
+//     each status, kept by triggers on job_latency. A version 1 or 2 file is migrated on open, under BEGIN IMMEDIATE (so two
+//     processes opening it at once migrate it once): the column is added, job_latency is
+//     dropped and made again from job_metrics. job_metrics keeps its key
+//     (project, job_id, base_job_id), so rows of older versions (several per job) stay until
+//     Record settles the job (see MetricsWarehouse::Record).
+inline constexpr int kSqliteWarehouseSchemaVersion = 3;
 
 // Latency quantiles use the nearest-rank definition (the same as PostgreSQL percentile_disc):
 // with the n jobs of the window sorted by latency, quantile q is the latency of the job at rank
 // ceil(q * n), clamped to [1, n]; so q = 0 gives the minimum and q = 1 the maximum. The rank is
 // computed with a 1e-9 tolerance so that products that are integers in decimal (0.95 * 20 = 19)
-// are not pushed to the next rank by binary rounding. The whole computation, including picking
-// the value, runs inside SQLite in one statement.
+// are not pushed to the next rank by binary rounding.
 //
-// A job recorded against several bases is counted once; its latency is taken from its rows
-// (they are equal by construction; the smallest is used if they ever differ), as is its
-// timestamp (the smallest, should its rows ever differ).
+// Each job counts once, with its lineage row's status, latency and timestamp (job_latency).
+// Record runs in one BEGIN IMMEDIATE transaction: read the job's lineage base, delete the rows
+// the rule drops, insert.
 //
-// Cost: the quantiles come from job_latency's indexes, never from a sort of job_metrics. The job
-// count of the window is an index range count; each quantile of rank r among n is then either a
+// Cost: the quantiles come from job_latency's indexes, never from a sort of job_metrics. For one
+// status (the default, succeeded, or failed), the count of the scope's jobs is one row of
+// job_latency_count over all projects and an index range count for one project; the window's
+// count is the scope's when the window holds all of it, else an index range count of the window
+// (or of the time outside it, whichever is shorter); each quantile of rank r among n is then either a
 // walk of the latency index from the nearer end (ascending when r <= n / 2, else descending,
 // skipping the jobs outside the window) or, when the window is a small part of the jobs so that
 // walking would skip too much, one read of the window's latencies from the timestamp index and a
-// selection in memory; the cheaper is chosen from the counts.
+// selection in memory; the cheaper is chosen from the counts. For both statuses (kAll) the
+// window's latencies of each status are read and the quantiles selected in memory (O(window)).
 //
 // Epoch: a random 128-bit hex id in buildtrace_meta, created with the schema. The warehouse
 // remembers the file's (st_dev, st_ino) at open; Epoch() and Probe() stat the path and, when the
@@ -138,6 +153,13 @@ class SqliteWarehouse : public MetricsWarehouse {
                        const std::vector<int64_t>& ranks, LatencyStats& stats, LatencyWork& work);
   Status PickFromWindow(const SqliteLatencySql& sql, const LatencyQuery& query,
                         const std::vector<int64_t>& ranks, LatencyStats& stats, LatencyWork& work);
+  // Appends the latencies of the window's jobs of query.status (not kAll) to `latencies`.
+  Status ReadWindow(const SqliteLatencySql& sql, const LatencyQuery& query,
+                    std::vector<double>& latencies, LatencyWork& work);
+  // kAll: the window's latencies of both statuses, read and selected in memory.
+  Result<LatencyStats> LatencyOfAllStatuses(const LatencyQuery& query, LatencyWork& work);
+  // Record's work inside its transaction.
+  Result<bool> RecordLocked(const MetricsRow& row);
 
   std::mutex mutex_;  // guards every use of db_, file_ and last_work_
   Connection db_;
