@@ -1,6 +1,7 @@
 // Fault injection for StateStore: counting calls, failing and slowing them on request.
 #include "testing/faulty_state_store.h"
 
+#include <algorithm>
 #include <thread>
 #include <utility>
 
@@ -28,6 +29,17 @@ void FaultyStateStore::Heal() {
 int64_t FaultyStateStore::Calls(Method method) const {
   std::lock_guard lock(mutex_);
   return methods_[static_cast<size_t>(method)].calls;
+}
+
+int64_t FaultyStateStore::CreateCallsUnder(std::string_view prefix) const {
+  std::lock_guard lock(mutex_);
+  return std::count_if(created_names_.begin(), created_names_.end(),
+                       [prefix](const std::string& name) { return name.starts_with(prefix); });
+}
+
+void FaultyStateStore::LogCreates(std::span<const ObjectToCreate> objects) {
+  std::lock_guard lock(mutex_);
+  for (const ObjectToCreate& object : objects) created_names_.emplace_back(object.name);
 }
 
 bool FaultyStateStore::WaitForCalls(Method method, int64_t calls,
@@ -58,11 +70,14 @@ std::vector<Status> FaultyStateStore::Enter(Method method, size_t count) {
 }
 
 Status FaultyStateStore::CreateIfAbsent(std::string_view name, std::string_view data) {
+  const ObjectToCreate object{name, {}};
+  LogCreates({&object, 1});
   if (Status s = Enter(Method::kCreateIfAbsent).front(); !s.ok()) return s;
   return target_.CreateIfAbsent(name, data);
 }
 
 std::vector<Status> FaultyStateStore::CreateManyIfAbsent(std::span<const ObjectToCreate> objects) {
+  LogCreates(objects);
   std::vector<Status> results = Enter(Method::kCreateIfAbsent, objects.size());
   size_t healthy = 0;
   while (healthy < results.size() && results[healthy].ok()) ++healthy;

@@ -42,6 +42,8 @@ class FaultyStateStore : public StateStore {
 
   // Calls of `method` so far (forwarded or failed), counted when they start.
   int64_t Calls(Method method) const;
+  // Calls of kCreateIfAbsent so far for objects whose names start with `prefix`.
+  int64_t CreateCallsUnder(std::string_view prefix) const;
   // Waits until `calls` calls of `method` have started, at most `timeout`; false on timeout.
   // Lets a test act while a call it started on another thread is inside the backend.
   bool WaitForCalls(Method method, int64_t calls, std::chrono::milliseconds timeout) const;
@@ -72,7 +74,11 @@ class FaultyStateStore : public StateStore {
   // to return instead of forwarding, or Ok to forward.
   std::vector<Status> Enter(Method method, size_t count = 1);
 
+  // Counts one kCreateIfAbsent call per name in CreateCallsUnder's log.
+  void LogCreates(std::span<const ObjectToCreate> objects);
+
   StateStore& target_;
+  std::vector<std::string> created_names_;  // guarded by mutex_
   mutable std::mutex mutex_;  // guards methods_
   mutable std::condition_variable call_started_;
   std::array<MethodState, 5> methods_;

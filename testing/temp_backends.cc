@@ -6,6 +6,7 @@
 #include <stdlib.h>
 
 #include <filesystem>
+#include <string_view>
 
 namespace buildtrace {
 
@@ -50,7 +51,7 @@ std::vector<MetricsRow> ReadSqliteRows(const std::string& db_path) {
   sqlite3_stmt* statement = nullptr;
   const char* sql =
       "SELECT project, job_id, base_job_id, timestamp, timestamp_ms, latency_ms, added, removed, "
-      "modified, unchanged, moved, resized, retyped, changed FROM job_metrics "
+      "modified, unchanged, moved, resized, retyped, changed, status FROM job_metrics "
       "ORDER BY project, job_id, base_job_id";
   if (sqlite3_prepare_v2(db, sql, -1, &statement, nullptr) != SQLITE_OK) {
     ADD_FAILURE() << "cannot query " << db_path << ": " << sqlite3_errmsg(db);
@@ -68,6 +69,11 @@ std::vector<MetricsRow> ReadSqliteRows(const std::string& db_path) {
       int64_t* counts[] = {&row.added, &row.removed, &row.modified, &row.unchanged,
                            &row.moved, &row.resized, &row.retyped,  &row.changed};
       for (int i = 0; i < 8; ++i) *counts[i] = sqlite3_column_int64(statement, 6 + i);
+      // NULL (a row written before statuses were stored) reads as succeeded, as queries do.
+      const unsigned char* status = sqlite3_column_text(statement, 14);
+      if (status != nullptr && std::string_view(reinterpret_cast<const char*>(status)) == "failed") {
+        row.status = JobStatus::kFailed;
+      }
       rows.push_back(row);
     }
   }

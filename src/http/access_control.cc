@@ -76,10 +76,12 @@ Result<AccessToken> ParseLine(std::string_view line) {
       token.scopes |= static_cast<uint8_t>(AccessScope::kIngest);
     } else if (scopes[i] == "read") {
       token.scopes |= static_cast<uint8_t>(AccessScope::kRead);
+    } else if (scopes[i] == "worker") {
+      token.scopes |= static_cast<uint8_t>(AccessScope::kWorker);
     } else {
       return InvalidArgument("scope " + std::to_string(i + 1) +
-                             " of the second field is not a scope; the scopes are ingest and/or "
-                             "read, comma-separated");
+                             " of the second field is not a scope; the scopes are ingest, read "
+                             "and worker, comma-separated");
     }
   }
   if (fields.size() == 3) {
@@ -195,7 +197,9 @@ AccessDecision AccessControl::Decide(std::string_view authorization, const Acces
   if (need.scope && !token->HasScope(*need.scope)) {
     return Deny(Outcome::kForbidden, token,
                 std::string("the token lacks the ") +
-                    (*need.scope == AccessScope::kIngest ? "ingest" : "read") +
+                    (*need.scope == AccessScope::kIngest   ? "ingest"
+                     : *need.scope == AccessScope::kRead ? "read"
+                                                         : "worker") +
                     " scope this request needs; use a token that has it");
   }
   if (need.project && !token->AllowsProject(*need.project)) {

@@ -18,6 +18,7 @@ namespace buildtrace {
 enum class AccessScope : uint8_t {
   kIngest = 1,  // POST /process
   kRead = 2,    // GET /report, /jobs, /projects, /stats
+  kWorker = 4,  // POST /tasks/pubsub (Pub/Sub push deliveries of analysis tasks)
 };
 
 // One line of the tokens file.

@@ -15,6 +15,9 @@
 #include "http/content_encoding.h"
 #include "http/error_response.h"
 #include "http/request_target.h"
+#include "queue/pubsub_message.h"
+#include "service/job_page.h"
+#include "service/log.h"
 
 namespace buildtrace {
 namespace {
@@ -56,6 +59,8 @@ void WriteAccepted(JsonWriter& w, const std::vector<std::pair<const Job*, Stored
     w.Key("job_id").Int(job->header.job_id);
     w.Key("digest").String(outcome.digest);
     w.Key("created").Bool(outcome.created);
+    w.Key("report_url").String("/report/" + std::to_string(job->header.job_id) +
+                               "?project=" + job->header.project);
     w.EndObject();
   }
   w.EndArray();
@@ -100,7 +105,7 @@ HttpResponse MethodNotAllowed(const HttpRequest& request, const char* allow) {
 std::optional<AccessNeed> AccessNeedFor(const RequestTarget& target) {
   const auto& seg = target.segments;
   auto route = [&](const char* name, size_t size) { return seg.size() == size && seg[0] == name; };
-  if (route("healthz", 1) || route("readyz", 1)) return std::nullopt;
+  if (route("healthz", 1) || route("readyz", 1) || route("health", 1)) return std::nullopt;
   AccessNeed need;
   auto param = [&](const char* name) -> std::optional<std::string> {
     auto it = target.params.find(name);
@@ -114,6 +119,11 @@ std::optional<AccessNeed> AccessNeedFor(const RequestTarget& target) {
     need.project = param("project").value_or(std::string(kDefaultProject));
   } else if (route("projects", 1)) {
     need.scope = AccessScope::kRead;  // the list is filtered to the token's projects
+  } else if (route("projects", 3) && seg[2] == "jobs") {
+    need.scope = AccessScope::kRead;
+    need.project = seg[1];
+  } else if (route("tasks", 2) && seg[1] == "pubsub") {
+    need.scope = AccessScope::kWorker;
   } else if (route("metrics", 1)) {
     need.scope = AccessScope::kRead;  // counts only, no project's data: any read token
   } else if (route("stats", 2) && seg[1] == "latency") {
@@ -204,7 +214,7 @@ std::optional<HttpResponse> Api::Screen(const HttpRequest& headers) const {
 RequestLane Api::Lane(const HttpRequest& request) {
   const std::string_view target = request.target();
   const std::string_view path = target.substr(0, target.find('?'));
-  if (path == "/healthz") return RequestLane::kInline;
+  if (path == "/healthz" || path == "/health") return RequestLane::kInline;
   if (path == "/readyz" || path == "/metrics") return RequestLane::kControl;
   return RequestLane::kWork;
 }
@@ -234,16 +244,26 @@ HttpResponse Api::Handle(HttpRequest& request) {
     if (request.method() != http::verb::post) return MethodNotAllowed(request, "POST");
     return PostProcess(request, *target, token);
   }
+  if (route("tasks", 2) && seg[1] == "pubsub") {
+    if (request.method() != http::verb::post) return MethodNotAllowed(request, "POST");
+    if (Status s = CheckParams(*target, {}); !s.ok()) return ErrorResponse(s);
+    return PostPubSubTask(request);
+  }
+  const bool project_jobs = route("projects", 3) && seg[2] == "jobs";
   const bool stats = route("stats", 2) && seg[1] == "latency";
   if (!get && (route("report", 2) || route("jobs", 2) || route("projects", 1) || stats ||
-               route("healthz", 1) || route("readyz", 1) || route("metrics", 1))) {
+               project_jobs ||
+               route("healthz", 1) || route("health", 1) || route("readyz", 1) ||
+               route("metrics", 1))) {
     return MethodNotAllowed(request, "GET");
   }
   if (route("report", 2)) return GetReport(request, *target);
   if (route("jobs", 2)) return GetJob(*target);
   if (route("projects", 1)) return GetProjects(*target, token);
   if (stats) return GetLatencyStats(*target);
-  if (route("healthz", 1)) return MakeResponse(200, "{\"status\":\"ok\"}\n");
+  if (project_jobs) return GetProjectJobs(*target);
+  // /health: the original service's name for the liveness check.
+  if (route("healthz", 1) || route("health", 1)) return MakeResponse(200, "{\"status\":\"ok\"}\n");
   if (route("readyz", 1)) {
     // Open to all (a load balancer has no token), but the details only for readers.
     const bool details =
@@ -297,13 +317,18 @@ HttpResponse Api::PostProcess(HttpRequest& request, const RequestTarget& target,
           std::to_string(i) + " in the request) was not stored: ");
     }
   }
+  Enqueue(stored);
+  const bool created = std::any_of(stored.begin(), stored.end(),
+                                   [](const auto& entry) { return entry.second.created; });
   if (failure) {
     // The store failed: say which jobs are stored (each whole); the others are not.
     HttpResponse res = MakeResponse(HttpStatusFor(*failure), ProcessAnswer(&*failure, stored));
     if (failure->code() == StatusCode::kUnavailable) res.set(http::field::retry_after, "5");
     return res;
   }
-  if (conflicts.empty()) return MakeResponse(200, ProcessAnswer(nullptr, stored));
+  // 202 Accepted, as the original service answered: stored, analysed in the background. A
+  // batch of pure replays created nothing, and has nothing left to do: 200.
+  if (conflicts.empty()) return MakeResponse(created ? 202 : 200, ProcessAnswer(nullptr, stored));
   const Status s = Conflict(std::to_string(conflicts.size()) + " of " +
                                 std::to_string(jobs.size()) +
                                 " jobs conflict with stored jobs of the same job_id: " +
@@ -334,11 +359,14 @@ HttpResponse Api::GetReport(const HttpRequest& request, const RequestTarget& tar
     if (!base.ok()) return ErrorResponse(base.status());
     report_request.base_job_id = *base;
   }
-  Result<std::string> report =
-      reports_.Render(report_request, text ? ReportFormat::kText : ReportFormat::kJson);
+  bool precomputed = false;
+  Result<std::string> report = reports_.Render(
+      report_request, text ? ReportFormat::kText : ReportFormat::kJson, &precomputed);
   if (!report.ok()) return ErrorResponse(report.status());
-  return MakeResponse(200, std::move(*report),
-                      text ? "text/plain; charset=utf-8" : "application/json");
+  HttpResponse res = MakeResponse(200, std::move(*report),
+                                  text ? "text/plain; charset=utf-8" : "application/json");
+  res.set("BuildTrace-Analysis", precomputed ? "precomputed" : "on-demand");
+  return res;
 }
 
 HttpResponse Api::GetJob(const RequestTarget& target) {
@@ -380,7 +408,8 @@ HttpResponse Api::GetProjects(const RequestTarget& target, const AccessToken* to
 }
 
 HttpResponse Api::GetLatencyStats(const RequestTarget& target) {
-  static constexpr std::array<std::string_view, 3> kAllowed = {"project", "window", "quantiles"};
+  static constexpr std::array<std::string_view, 4> kAllowed = {"project", "window", "quantiles",
+                                                              "status"};
   if (Status s = CheckParams(target, kAllowed); !s.ok()) return ErrorResponse(s);
   LatencyQuery query;
   if (target.params.count("project")) {
@@ -400,6 +429,17 @@ HttpResponse Api::GetLatencyStats(const RequestTarget& target) {
   query.to_ms = context_.now_ms();
   query.from_ms = query.to_ms - *window;
   query.quantiles = *quantiles;
+  const std::string status_text = param("status", "succeeded");
+  if (status_text == "succeeded") {
+    query.status = LatencyStatusFilter::kSucceeded;
+  } else if (status_text == "failed") {
+    query.status = LatencyStatusFilter::kFailed;
+  } else if (status_text == "all") {
+    query.status = LatencyStatusFilter::kAll;
+  } else {
+    return ErrorResponse(InvalidArgument("status must be succeeded, failed or all")
+                             .WithReason("invalid_request"));
+  }
   Result<LatencyStats> stats = context_.warehouse.Latency(query);
   if (!stats.ok()) return ErrorResponse(stats.status());
   std::string out;
@@ -408,6 +448,7 @@ HttpResponse Api::GetLatencyStats(const RequestTarget& target) {
   w.Key("project");
   query.project ? w.String(*query.project) : w.Null();
   w.Key("window").String(window_text);
+  w.Key("status").String(status_text);
   w.Key("count").Int(stats->count);
   w.Key("quantiles").BeginObject();
   for (size_t i = 0; i < query.quantiles.size(); ++i) {
@@ -421,6 +462,145 @@ HttpResponse Api::GetLatencyStats(const RequestTarget& target) {
   w.EndObject();
   out.push_back('\n');
   return MakeResponse(200, std::move(out));
+}
+
+void Api::Enqueue(const std::vector<std::pair<const Job*, StoredJob>>& stored) {
+  if (context_.queue == nullptr) return;
+  std::vector<AnalysisTask> tasks;
+  for (const auto& [job, outcome] : stored) {
+    if (outcome.created) tasks.push_back(AnalysisTask{job->header.project, job->header.job_id});
+  }
+  if (tasks.empty()) return;
+  // The jobs are stored whatever happens here: a task not enqueued is found by the sweep, and
+  // a report asked for before that is computed on the spot.
+  if (Status s = context_.queue->Publish(tasks); !s.ok()) {
+    LogWarning(std::to_string(tasks.size()) + " analysis task(s) not enqueued; the sweep "
+               "enqueues them later: " + s.message());
+    if (context_.enqueue_failed) context_.enqueue_failed();
+  }
+}
+
+HttpResponse Api::GetProjectJobs(const RequestTarget& target) {
+  static constexpr std::array<std::string_view, 2> kAllowed = {"before", "limit"};
+  if (Status s = CheckParams(target, kAllowed); !s.ok()) return ErrorResponse(s);
+  const std::string& project = target.segments[1];
+  if (!IsValidProjectName(project)) {
+    return ErrorResponse(InvalidArgument("the project in /projects/{project}/jobs must be 1-128 "
+                                         "characters of A-Z, a-z, 0-9, '.', '_' or '-', starting "
+                                         "with a letter or digit")
+                             .WithReason("invalid_request"));
+  }
+  Result<int64_t> limit = IntParam(target, "limit", 50, 1000);
+  if (!limit.ok()) return ErrorResponse(limit.status());
+  std::optional<int64_t> before;
+  if (auto it = target.params.find("before"); it != target.params.end()) {
+    Result<int64_t> id = ParseJobIdText(it->second, "before");
+    if (!id.ok()) return ErrorResponse(id.status());
+    before = *id;
+  }
+  Result<JobPage> page = ReadJobPage(jobs_, project, before, static_cast<size_t>(*limit));
+  if (!page.ok()) return ErrorResponse(page.status());
+  std::string out;
+  JsonWriter w(out);
+  w.BeginObject();
+  w.Key("project").String(project);
+  w.Key("jobs").BeginArray();
+  for (const JobPageEntry& job : page->jobs) {
+    w.BeginObject();
+    w.Key("job_id").Int(job.job_id);
+    w.Key("timestamp").String(job.timestamp);
+    w.Key("status").String(JobStatusName(job.status));
+    w.Key("latency_ms").Number(job.latency_ms);
+    w.Key("analysis").String(AnalysisStateName(job.analysis));
+    w.Key("base_job_id");
+    job.record && job.record->base_job_id ? w.Int(*job.record->base_job_id) : w.Null();
+    w.Key("counts");
+    if (job.record) {
+      const DiffCounts& c = job.record->counts;
+      w.BeginObject();
+      w.Key("added").Int(c.added).Key("removed").Int(c.removed).Key("modified").Int(c.modified());
+      w.Key("moved").Int(c.moved).Key("resized").Int(c.resized).Key("retyped").Int(c.retyped);
+      w.Key("changed").Int(c.changed).Key("unchanged").Int(c.unchanged);
+      w.EndObject();
+    } else {
+      w.Null();
+    }
+    w.Key("report_url").String("/report/" + std::to_string(job.job_id) + "?project=" + project);
+    w.EndObject();
+  }
+  w.EndArray();
+  w.Key("next_before");
+  page->next_before ? w.Int(*page->next_before) : w.Null();
+  w.EndObject();
+  out.push_back('\n');
+  return MakeResponse(200, std::move(out));
+}
+
+HttpResponse Api::PostPubSubTask(HttpRequest& request) {
+  if (context_.analyzer == nullptr) {
+    return ErrorResponse(503, "analysis_off",
+                         "this instance runs no analysis (--analysis-workers 0); point the push "
+                         "subscription at an instance that does");
+  }
+  Result<AnalysisTask> task = ParsePubSubPushEnvelope(request.body());
+  // A message that can never be analysed is acknowledged (2xx), or Pub/Sub would push it again
+  // for ever; it is logged for an operator.
+  if (!task.ok()) {
+    LogWarning("a Pub/Sub push that is not an analysis task was dropped: " +
+               task.status().message());
+    return MakeResponse(200, "{\"status\":\"dropped\",\"reason\":" +
+                                 [&] {
+                                   std::string m;
+                                   AppendJsonString(m, task.status().message());
+                                   return m;
+                                 }() +
+                                 "}\n");
+  }
+  // Pub/Sub counts a non-2xx answer as a failed delivery and pushes again with backoff: the
+  // answer is 2xx only once the job is analysed.
+  Status analysed = context_.analyzer->Analyse(*task);
+  if (!analysed.ok()) return ErrorResponse(analysed);
+  return MakeResponse(200, "{\"status\":\"analysed\"}\n");
+}
+
+std::optional<int64_t> Api::DeadLetters() {
+  std::lock_guard lock(dead_letters_mutex_);
+  const auto now = std::chrono::steady_clock::now();
+  if (dead_letters_ && now - dead_letters_counted_ < std::chrono::seconds(10)) {
+    return dead_letters_;
+  }
+  Result<std::vector<std::string>> names = context_.store.List("deadletters/");
+  if (names.ok()) {
+    dead_letters_ = static_cast<int64_t>(names->size());
+    dead_letters_counted_ = now;
+  }
+  return dead_letters_;
+}
+
+Api::AnalysisHealth Api::ProbeAnalysis() {
+  AnalysisHealth health;
+  AnalysisQueue& queue = *context_.queue;
+  // The three calls at once, each on the probe pool within the deadline, so a stuck queue or
+  // store holds /readyz no longer than one deadline.
+  auto letters = std::async(std::launch::async, [this] {
+    return probes_.Run<Result<int64_t>>(
+        [this]() -> Result<int64_t> {
+          std::optional<int64_t> n = DeadLetters();
+          if (!n) return Unavailable("the dead letters could not be listed");
+          return *n;
+        },
+        context_.probe_deadline, context_.store.Describe() + ": dead letters");
+  });
+  auto depth = std::async(std::launch::async, [this, &queue] {
+    return probes_.Run<Result<std::optional<int64_t>>>([&queue] { return queue.Depth(); },
+                                                       context_.probe_deadline,
+                                                       queue.Describe() + ": depth");
+  });
+  health.queue = probes_.Run<Status>([&queue] { return queue.Probe(); },
+                                     context_.probe_deadline, queue.Describe() + ": probe");
+  if (Result<std::optional<int64_t>> d = depth.get(); d.ok()) health.depth = *d;
+  if (Result<int64_t> n = letters.get(); n.ok()) health.dead_letters = *n;
+  return health;
 }
 
 std::pair<Status, Status> Api::ProbeBackends() {
@@ -451,11 +631,18 @@ HttpResponse Api::GetReady(bool details) {
   const bool backlog = outbox && (outbox->pending > 0 || outbox->corrupt > 0);
   const DescriptorUsage descriptors = CountDescriptors();
   const std::optional<std::string> write_failure = jobs_.last_write_failure();
+  const std::optional<AnalysisHealth> analysis =
+      context_.queue ? std::optional(ProbeAnalysis()) : std::nullopt;
+  // A queue that cannot be reached, or tasks given up on, leave analysis to the reports (computed
+  // on demand) and to an operator: degraded, still serving.
+  const bool analysis_trouble =
+      analysis && (!analysis->queue.ok() || analysis->dead_letters.value_or(0) > 0);
   // Only the store decides readiness: without it nothing can be stored or reported. A warehouse
   // outage is absorbed by the outbox, so it degrades the service (no /stats/latency, rows wait)
   // without taking the instance out of rotation; so does a process near its descriptor limit.
-  const char* status = !store.ok()                                           ? "unavailable"
-                       : !warehouse.ok() || backlog || descriptors.pressed() || write_failure
+  const char* status = !store.ok() ? "unavailable"
+                       : !warehouse.ok() || backlog || descriptors.pressed() || write_failure ||
+                               analysis_trouble
                            ? "degraded"
                            : "ready";
   if (!details) {
@@ -501,6 +688,21 @@ HttpResponse Api::GetReady(bool details) {
     }
     w.Key("corrupt").Int(outbox->corrupt);
     w.Key("last_error").String(outbox->last_error);
+    w.EndObject();
+  }
+  if (analysis) {
+    w.Key("analysis").BeginObject();
+    w.Key("queue").String(context_.queue->Describe());
+    w.Key("status").String(analysis->queue.ok() ? "ok" : "unavailable");
+    if (!analysis->queue.ok()) w.Key("message").String(analysis->queue.message());
+    w.Key("depth");
+    analysis->depth ? w.Int(*analysis->depth) : w.Null();
+    w.Key("dead_letters");
+    analysis->dead_letters ? w.Int(*analysis->dead_letters) : w.Null();
+    if (const AnalysisStats* stats = context_.analysis) {
+      w.Key("analysed").Int(static_cast<int64_t>(stats->analysed_total.load()));
+      w.Key("failed_attempts").Int(static_cast<int64_t>(stats->failed_attempts_total.load()));
+    }
     w.EndObject();
   }
   w.EndObject();
@@ -552,6 +754,39 @@ HttpResponse Api::GetMetrics() {
     }
   }
   if (context_.server != nullptr) AppendServerMetrics(*context_.server, out);
+  if (context_.queue != nullptr) {
+    const AnalysisHealth health = ProbeAnalysis();
+    if (health.depth) {
+      metric("buildtrace_analysis_queue_depth", "gauge",
+             "Analysis tasks published and not yet acknowledged.");
+      value("buildtrace_analysis_queue_depth", static_cast<double>(*health.depth));
+    }
+    if (health.dead_letters) {
+      metric("buildtrace_analysis_dead_letters", "gauge",
+             "Analysis tasks given up on after --max-attempts, kept for an operator.");
+      value("buildtrace_analysis_dead_letters", static_cast<double>(*health.dead_letters));
+    }
+  }
+  if (const AnalysisStats* stats = context_.analysis) {
+    const struct {
+      const char* name;
+      const std::atomic<uint64_t>& count;
+      const char* help;
+    } counters[] = {
+        {"buildtrace_analysis_analysed_total", stats->analysed_total,
+         "Analysis tasks done by this process."},
+        {"buildtrace_analysis_failed_attempts_total", stats->failed_attempts_total,
+         "Analysis attempts that failed (retried or dead-lettered)."},
+        {"buildtrace_analysis_dead_lettered_total", stats->dead_letters_total,
+         "Analysis tasks this process gave up on."},
+        {"buildtrace_analysis_swept_total", stats->swept_total,
+         "Analysis tasks the sweep enqueued (jobs found without analysis)."},
+    };
+    for (const auto& c : counters) {
+      metric(c.name, "counter", c.help);
+      value(c.name, static_cast<double>(c.count.load()));
+    }
+  }
   return MakeResponse(200, std::move(out), "text/plain; version=0.0.4; charset=utf-8");
 }
 

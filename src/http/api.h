@@ -13,6 +13,9 @@
 #include "core/job_parser.h"
 #include "http/access_control.h"
 #include "http/server.h"
+#include "queue/analysis_queue.h"
+#include "service/analysis.h"
+#include "service/analysis_workers.h"
 #include "service/deadline_pool.h"
 #include "service/job_repository.h"
 #include "service/metrics_outbox.h"
@@ -43,6 +46,16 @@ struct ApiContext {
   // How long /readyz waits for each backend's probe before it reports the backend as not
   // answering (the probes run at once, on threads of their own).
   std::chrono::milliseconds probe_deadline{1000};
+  // Background analysis (service/analysis_workers.h). `queue`: where POST /process sends one
+  // task per created job; null: background analysis is off (reports are computed on demand).
+  // Not owned.
+  AnalysisQueue* queue = nullptr;
+  // Called when tasks could not be enqueued (the sweep then comes sooner); may be empty.
+  std::function<void()> enqueue_failed;
+  // Analyses a job pushed to POST /tasks/pubsub; null: the route answers 503. Not owned.
+  Analyzer* analyzer = nullptr;
+  // The workers' counters, for /readyz and /metrics; null: none shown. Not owned.
+  const AnalysisStats* analysis = nullptr;
 };
 
 // Thread-safe: Handle may run on many threads at once.
@@ -61,6 +74,11 @@ class Api {
   // everything else on the workers.
   static RequestLane Lane(const HttpRequest& request);
 
+  // The repository and the report service the handlers use, for the analysis workers that run
+  // beside them in `serve` (one header cache and one epoch cache for both).
+  JobRepository& jobs() { return jobs_; }
+  ReportService& reports() { return reports_; }
+
  private:
   // `token` is the caller's token entry, null when no access control is configured.
   HttpResponse PostProcess(HttpRequest& request, const struct RequestTarget& target,
@@ -69,6 +87,20 @@ class Api {
   HttpResponse GetJob(const struct RequestTarget& target);
   HttpResponse GetProjects(const struct RequestTarget& target, const AccessToken* token);
   HttpResponse GetLatencyStats(const struct RequestTarget& target);
+  HttpResponse GetProjectJobs(const struct RequestTarget& target);
+  HttpResponse PostPubSubTask(HttpRequest& request);
+  // Enqueues an analysis task for each job `stored` created; logs and reports a failure.
+  void Enqueue(const std::vector<std::pair<const Job*, StoredJob>>& stored);
+  // Dead letters in the store, listed at most every 10 s (for /readyz and /metrics).
+  std::optional<int64_t> DeadLetters();
+  // The queue's probe and depth and the dead letters, each within context_.probe_deadline
+  // (for /readyz and /metrics); only when background analysis is on.
+  struct AnalysisHealth {
+    Status queue;
+    std::optional<int64_t> depth;         // nullopt: the queue cannot count, or did not answer
+    std::optional<int64_t> dead_letters;  // nullopt: the store did not answer
+  };
+  AnalysisHealth ProbeAnalysis();
   // `details`: the backends' messages and the outbox (with access control on, only for a caller
   // with a read token: messages can name projects and paths).
   HttpResponse GetReady(bool details);
@@ -84,6 +116,9 @@ class Api {
   std::mutex probe_mutex_;
   std::atomic<uint64_t> probe_rounds_{0};  // written under probe_mutex_
   std::pair<Status, Status> last_probe_;   // guarded by probe_mutex_
+  std::mutex dead_letters_mutex_;
+  std::optional<int64_t> dead_letters_;                          // guarded by dead_letters_mutex_
+  std::chrono::steady_clock::time_point dead_letters_counted_;  // guarded by dead_letters_mutex_
 };
 
 }  // namespace buildtrace

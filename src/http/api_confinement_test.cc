@@ -129,7 +129,7 @@ class ApiConfinementTest : public ::testing::TestWithParam<Backend> {
     for (const std::string& body : {Job(1, "alpha", R"({"k":")" + kAlphaSecret + R"("})"),
                                     Job(2, "beta", R"({"k":"beta"})")}) {
       const HttpResponse res = Send(*api_, http::verb::post, "/process", body);
-      ASSERT_EQ(res.result_int(), 200u) << res.body();
+      ASSERT_EQ(res.result_int(), 202u) << res.body();
     }
   }
   void TearDown() override {

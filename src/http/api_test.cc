@@ -90,10 +90,10 @@ class ApiTest : public ::testing::Test {
   HttpResponse Get(std::string_view target, std::string_view accept = "") {
     return Send(http::verb::get, target, "", accept);
   }
-  // Posts and expects 200.
+  // Posts jobs that are new and expects 202 (stored, analysis queued or deferred to the report).
   void PostOk(std::string body) {
     const HttpResponse res = Post(std::move(body));
-    ASSERT_EQ(res.result_int(), 200u) << res.body();
+    ASSERT_EQ(res.result_int(), 202u) << res.body();
   }
 
   // The stored bytes of a job in their canonical form (what GET /jobs serves and the digest is
@@ -113,7 +113,8 @@ class ApiTest : public ::testing::Test {
   std::string Accepted(int64_t job_id, bool created, std::string_view project = "default") {
     return R"({"project":")" + std::string(project) + R"(","job_id":)" + std::to_string(job_id) +
            R"(,"digest":")" + ContentDigest(Stored(job_id, project)) + R"(","created":)" +
-           (created ? "true" : "false") + "}";
+           (created ? "true" : "false") + R"(,"report_url":"/report/)" + std::to_string(job_id) +
+           "?project=" + std::string(project) + R"("})";
   }
 
   int64_t now_ms_ = kNowMs;
@@ -132,7 +133,7 @@ class ApiTest : public ::testing::Test {
 
 TEST_F(ApiTest, PostOneJobStoresItAndListsItAsAccepted) {
   const HttpResponse res = Post(JobJson(1));
-  ASSERT_EQ(res.result_int(), 200u) << res.body();
+  ASSERT_EQ(res.result_int(), 202u) << res.body();
   EXPECT_EQ(res[http::field::content_type], "application/json");
   EXPECT_EQ(res.body(), R"({"accepted":[)" + Accepted(1, true) + "]}\n");
   EXPECT_EQ(Stored(1),
@@ -144,7 +145,7 @@ TEST_F(ApiTest, PostOneJobStoresItAndListsItAsAccepted) {
 TEST_F(ApiTest, PostAnArrayStoresEveryJob) {
   const HttpResponse res = Post("[" + JobJson(1) + "," + JobJson(2) + "," +
                                 JobAt(1, kNowMs, 5, "web") + "]");
-  ASSERT_EQ(res.result_int(), 200u) << res.body();
+  ASSERT_EQ(res.result_int(), 202u) << res.body();
   EXPECT_EQ(res.body(), R"({"accepted":[)" + Accepted(1, true) + "," + Accepted(2, true) + "," +
                             Accepted(1, true, "web") + "]}\n");
   EXPECT_EQ(StoredIds(), (std::vector<int64_t>{1, 2}));
@@ -233,7 +234,7 @@ TEST_F(ApiTest, StoreFailingMidBatchIs503AndListsWhatWasStored) {
   // Retrying the whole batch once the store is back completes it.
   store_->Heal();
   const HttpResponse retry = Post("[" + JobJson(1) + "," + JobJson(2) + "," + JobJson(3) + "]");
-  ASSERT_EQ(retry.result_int(), 200u) << retry.body();
+  ASSERT_EQ(retry.result_int(), 202u) << retry.body();
   EXPECT_EQ(retry.body(), R"({"accepted":[)" + Accepted(1, false) + "," + Accepted(2, true) +
                               "," + Accepted(3, true) + "]}\n");
 }
@@ -274,7 +275,7 @@ TEST_F(ApiTest, PostProcessTakesNoQueryParameters) {
 
 TEST_F(ApiTest, GzipBodyIsStoredAsTheSameJobAsTheUncompressedOne) {
   const HttpResponse res = PostEncoded(Gzip("[" + JobJson(1) + "," + JobJson(2) + "]"), {"gzip"});
-  ASSERT_EQ(res.result_int(), 200u) << res.body();
+  ASSERT_EQ(res.result_int(), 202u) << res.body();
   EXPECT_EQ(res.body(), R"({"accepted":[)" + Accepted(1, true) + "," + Accepted(2, true) + "]}\n");
   EXPECT_EQ(StoredIds(), (std::vector<int64_t>{1, 2}));
   // The same job posted uncompressed is the identical job, with the same digest.
@@ -303,7 +304,7 @@ TEST_F(ApiTest, GzipBombOverTheLimitIs413AndStoresNothing) {
   // Under the limit the same Api takes it.
   const HttpResponse fits =
       PostEncoded(Gzip(JobJson(1) + std::string(1000, ' ')), {"gzip"}, &small);
-  EXPECT_EQ(fits.result_int(), 200u) << fits.body();
+  EXPECT_EQ(fits.result_int(), 202u) << fits.body();
 }
 
 TEST_F(ApiTest, UnsupportedContentEncodingIs415WithAcceptEncoding) {
@@ -331,7 +332,7 @@ TEST_F(ApiTest, CorruptGzipBodyIs400BadEncoding) {
   EXPECT_THAT(body.Str("/error/message"), HasSubstr("truncated"));
   // An explicit identity coding is the plain body.
   const HttpResponse identity = PostEncoded(JobJson(1), {"identity"});
-  EXPECT_EQ(identity.result_int(), 200u) << identity.body();
+  EXPECT_EQ(identity.result_int(), 202u) << identity.body();
 }
 
 // --- GET /report ---
@@ -664,7 +665,7 @@ TEST_F(ApiStatsTest, CountsEachJobOnceInTheWindow) {
   ASSERT_EQ(res.result_int(), 200u) << res.body();
   // Jobs 2, 3, 4 (latencies 100, 300, 200); job 4, reported against two bases, counts once.
   EXPECT_EQ(res.body(),
-            R"({"project":"default","window":"30d","count":3,)"
+            R"({"project":"default","window":"30d","status":"succeeded","count":3,)"
             R"("quantiles":{"0":100,"0.5":200,"1":300},"unit":"ms"})"
             "\n");
 }
@@ -674,7 +675,7 @@ TEST_F(ApiStatsTest, DefaultsToAllProjectsThirtyDaysAndThreeQuantiles) {
   ASSERT_EQ(res.result_int(), 200u) << res.body();
   // Latencies 50, 100, 200, 300: ranks ceil(2) = 2, ceil(3.8) = 4, ceil(3.96) = 4.
   EXPECT_EQ(res.body(),
-            R"({"project":null,"window":"30d","count":4,)"
+            R"({"project":null,"window":"30d","status":"succeeded","count":4,)"
             R"("quantiles":{"0.5":100,"0.95":300,"0.99":300},"unit":"ms"})"
             "\n");
 }
@@ -701,7 +702,7 @@ TEST_F(ApiStatsTest, EmptyWindowHasNullQuantiles) {
   const HttpResponse res = Get("/stats/latency?project=nobody");
   ASSERT_EQ(res.result_int(), 200u) << res.body();
   EXPECT_EQ(res.body(),
-            R"({"project":"nobody","window":"30d","count":0,)"
+            R"({"project":"nobody","window":"30d","status":"succeeded","count":0,)"
             R"("quantiles":{"0.5":null,"0.95":null,"0.99":null},"unit":"ms"})"
             "\n");
 }
@@ -947,13 +948,13 @@ TEST_F(ApiAccessTest, OutOfProjectIs403AndStoresNothing) {
 
 TEST_F(ApiAccessTest, AllowedRequestsPass) {
   const HttpResponse post = As("ci", http::verb::post, "/process", JobAt(1, kNowMs, 1, "web"));
-  ASSERT_EQ(post.result_int(), 200u) << post.body();
+  ASSERT_EQ(post.result_int(), 202u) << post.body();
   EXPECT_THAT(StoredIds("web"), ::testing::ElementsAre(1));
   EXPECT_EQ(As("reader", http::verb::get, "/jobs/1?project=web").result_int(), 200u);
   EXPECT_EQ(As("reader", http::verb::get, "/report/1?project=web").result_int(), 200u);
   EXPECT_EQ(As("reader", http::verb::get, "/stats/latency?project=web").result_int(), 200u);
   EXPECT_EQ(As("admin", http::verb::get, "/stats/latency").result_int(), 200u);
-  EXPECT_EQ(As("admin", http::verb::post, "/process", JobJson(2)).result_int(), 200u);
+  EXPECT_EQ(As("admin", http::verb::post, "/process", JobJson(2)).result_int(), 202u);
   EXPECT_EQ(As("admin", http::verb::get, "/jobs/2").result_int(), 200u);
   // Authenticated, then the usual answers: 404 for a missing job, 405 for a wrong method.
   EXPECT_EQ(As("reader", http::verb::get, "/jobs/9?project=web").result_int(), 404u);

@@ -125,7 +125,7 @@ TEST_F(AnalysisTest, JobsArrivingInOrderAreAnalysedOnceWithoutFollowUps) {
   std::vector<MetricsRow> rows = ReadSqliteRows(backends_.db_path());
   ASSERT_EQ(rows.size(), 3u);
   EXPECT_EQ(rows[1].job_id, 2);
-  // MERGE(warehouse-lineage): EXPECT_EQ(rows[1].status, JobStatus::kFailed);
+  EXPECT_EQ(rows[1].status, JobStatus::kFailed);
   // Analysing again changes nothing and enqueues nothing.
   Enqueue({3});
   EXPECT_EQ(Drain(), 1);

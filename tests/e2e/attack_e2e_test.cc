@@ -218,7 +218,7 @@ TEST_F(E2eDescriptorLimit, PressureBeyondTheLimitCostsNoCpuAndLeavesTheStoreItsR
   EXPECT_LT(ticks, sysconf(_SC_CLK_TCK) / 2) << "the server spun while connections waited";
   ASSERT_TRUE(post.Send(body));
   ASSERT_TRUE(post.ReadUntil("\"accepted\"", kWait)) << post.received();
-  EXPECT_EQ(Statuses(post.received()), std::vector<int>{200}) << post.received();
+  EXPECT_EQ(Statuses(post.received()), std::vector<int>{202}) << post.received();
   EXPECT_NE(post.received().find("\"job_id\":7"), std::string::npos) << post.received();
 }
 

@@ -70,7 +70,7 @@ TEST_F(AuthE2eTest, TokensGive401403And200) {
 
   auto stored = client.Post("/process", job, "application/json", Bearer("ci-token"));
   ASSERT_TRUE(stored.ok());
-  EXPECT_EQ(stored->status, 200) << stored->body;
+  EXPECT_EQ(stored->status, 202) << stored->body;
   auto read = client.Get("/jobs/1?project=web", Bearer("read-token"));
   ASSERT_TRUE(read.ok());
   EXPECT_EQ(read->status, 200) << read->body;

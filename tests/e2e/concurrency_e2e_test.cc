@@ -57,9 +57,10 @@ std::pair<bool, std::string> PostJob(HttpClient& client, simdjson::dom::parser& 
   std::string_view digest;
   if (!r.ok()) {
     log.problems.push_back(what + ": " + r.status().message());
-  } else if (r->status != 200 || parser.parse(r->body).get(root) ||
+  } else if (parser.parse(r->body).get(root) ||
              root.at_pointer("/accepted/0/created").get(created) ||
-             root.at_pointer("/accepted/0/digest").get(digest)) {
+             root.at_pointer("/accepted/0/digest").get(digest) ||
+             r->status != (created ? 202 : 200)) {  // 202: created; 200: a replay
     log.problems.push_back(what + ": " + std::to_string(r->status) + " " + r->body);
   }
   return {created, std::string(digest)};

@@ -329,10 +329,16 @@ HttpResponse E2eTest::Post(std::string_view target, std::string body,
   return std::move(*response);
 }
 
-JsonDoc E2eTest::PostOk(std::string body) {
+JsonDoc E2eTest::PostOk(std::string body, int status) {
   HttpResponse response = Post("/process", std::move(body));
-  EXPECT_EQ(response.status, 200) << response.body;
+  EXPECT_EQ(response.status, status) << response.body;
   return JsonDoc(response.body);
+}
+
+std::vector<std::string> JobFilesUnder(const std::string& folder) {
+  std::vector<std::string> files = FilesUnder(folder);
+  std::erase_if(files, [](const std::string& file) { return !file.starts_with("jobs/"); });
+  return files;
 }
 
 void E2eTest::ExpectNothingStored() {

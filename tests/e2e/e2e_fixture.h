@@ -87,6 +87,9 @@ class JsonDoc {
 // Every entry below `folder` (recursively) that is not a folder, as paths relative to it; empty
 // when the folder does not exist.
 std::vector<std::string> FilesUnder(const std::string& folder);
+// The stored jobs' objects under a file store's folder (jobs/...), without the job index, the
+// analysis records and the kept reports beside them.
+std::vector<std::string> JobFilesUnder(const std::string& folder);
 
 // Runs `sql` on the SQLite database at `path`, opened read-only (the server may have it open),
 // and returns its rows; every column must be an integer (NULL reads as 0).
@@ -139,8 +142,9 @@ class E2eTest : public ::testing::Test {
   HttpResponse Post(std::string_view target, std::string body,
                     std::string_view content_type = "application/json");
   HttpResponse Send(std::string_view method, std::string_view target, std::string body = "");
-  // POST /process with `body`, expecting 200; the parsed answer.
-  JsonDoc PostOk(std::string body);
+  // POST /process with `body`, expecting `status` (202: new jobs stored, analysis to come; 200:
+  // nothing new, pure replays); the parsed answer.
+  JsonDoc PostOk(std::string body, int status = 202);
 
   // Fails the test unless GET /projects is {"projects":[]} and no file lies under the states
   // folder (no job, no temporary file).

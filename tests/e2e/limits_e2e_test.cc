@@ -139,7 +139,7 @@ TEST_F(E2eJobLimits, EachLimitHasItsOwnErrorAndNothingIsStored) {
   HttpResponse jobs = Post("/process", BatchJson({a, b, c}));
   EXPECT_TRUE(IsError(jobs, 413, "too_many_jobs"));
   ExpectNothingStored();
-  EXPECT_EQ(Post("/process", BatchJson({a, b})).status, 200);
+  EXPECT_EQ(Post("/process", BatchJson({a, b})).status, 202);
 }
 
 }  // namespace

@@ -113,7 +113,7 @@ TEST_F(E2eMemoryLimit, AnnouncedBodiesWithAValidTokenFitInASmallContainer) {
                                  "Authorization: Bearer ci-token\r\nConnection: close\r\n") +
                         job));
   ASSERT_TRUE(post.ReadUntilClosed(std::chrono::seconds(10))) << post.received();
-  EXPECT_EQ(Statuses(post.received()), std::vector<int>{200}) << post.received();
+  EXPECT_EQ(Statuses(post.received()), std::vector<int>{202}) << post.received();
   EXPECT_EQ(Get("/healthz").status, 200);
   EXPECT_EQ(::kill(server().pid(), 0), 0) << "the server is gone";
   if (!cgroup_.path().empty()) {

@@ -35,10 +35,10 @@ TEST_F(E2eProcess, IdenticalRepostIsIdempotentAndDifferentContentConflicts) {
   ASSERT_EQ(stored.status, 200) << stored.body;
   EXPECT_EQ(stored.content_type, "application/json");
   EXPECT_EQ(ContentDigest(stored.body), digest) << "the digest is the SHA-256 of the stored bytes";
-  EXPECT_EQ(FilesUnder(states_dir()).size(), 1u);
+  EXPECT_EQ(JobFilesUnder(states_dir()).size(), 1u);
 
   // The identical bytes again.
-  JsonDoc again = PostOk(job.ToJson());
+  JsonDoc again = PostOk(job.ToJson(), 200);
   EXPECT_FALSE(again.Bool("/accepted/0/created"));
   EXPECT_EQ(again.Str("/accepted/0/digest"), digest);
 
@@ -48,7 +48,7 @@ TEST_F(E2eProcess, IdenticalRepostIsIdempotentAndDifferentContentConflicts) {
   reordered.state = R"({"S001":{"rise":"17cm","h":4,"w":3.0,"y":2,"x":1,"type":"stair"},)"
                     R"("W001":"window_0_0_2_3","D001":"door_10_20_5_5"})";
   reordered.metadata = R"({"commit":"4f2a9c1","branch":"main"})";
-  JsonDoc same = PostOk(reordered.ToJson());
+  JsonDoc same = PostOk(reordered.ToJson(), 200);
   EXPECT_FALSE(same.Bool("/accepted/0/created"));
   EXPECT_EQ(same.Str("/accepted/0/digest"), digest);
 
@@ -182,7 +182,7 @@ TEST_F(E2eProcess, EveryClassOfBadInputIsRejectedAndNothingIsStored) {
   // The same server still stores a valid job: the rejections above were about the input.
   JsonDoc ok = PostOk(ValidBody());
   EXPECT_TRUE(ok.Bool("/accepted/0/created"));
-  EXPECT_EQ(FilesUnder(states_dir()).size(), 1u);
+  EXPECT_EQ(JobFilesUnder(states_dir()).size(), 1u);
 }
 
 class E2eBodyLimit : public E2eTest {

@@ -131,7 +131,7 @@ TEST_F(E2eScaleOut, TwoInstancesShareOneStoreAndOneWarehouse) {
   TestJob second;
   second.job_id = 2;
   second.state = R"({"D1":"door_12_20_5_5","W1":"window_0_0_2_3","W2":"window_9_9_2_3"})";
-  ASSERT_EQ(Post(0, BatchJson({first, second})).status, 200);
+  ASSERT_EQ(Post(0, BatchJson({first, second})).status, 202);
   JsonDoc report(Get(1, "/report/2?project=web").body);
   EXPECT_EQ(report.Int("/base_job_id"), 1);
   EXPECT_EQ(report.Int("/metrics/total_added"), 1);
@@ -154,10 +154,10 @@ TEST_F(E2eScaleOut, TwoInstancesShareOneStoreAndOneWarehouse) {
     a.join();
     b.join();
   }
-  ASSERT_EQ(answers[0].status, 200) << answers[0].body;
-  ASSERT_EQ(answers[1].status, 200) << answers[1].body;
   const bool created0 = JsonDoc(answers[0].body).Bool("/accepted/0/created");
   const bool created1 = JsonDoc(answers[1].body).Bool("/accepted/0/created");
+  ASSERT_EQ(answers[0].status, created0 ? 202 : 200) << answers[0].body;
+  ASSERT_EQ(answers[1].status, created1 ? 202 : 200) << answers[1].body;
   EXPECT_NE(created0, created1) << "exactly one instance creates the job";
 
   // Different content under one ID, at once: one stored, the other refused with a conflict.
@@ -171,7 +171,7 @@ TEST_F(E2eScaleOut, TwoInstancesShareOneStoreAndOneWarehouse) {
     a.join();
     b.join();
   }
-  const int ok = (answers[0].status == 200) + (answers[1].status == 200);
+  const int ok = (answers[0].status == 202) + (answers[1].status == 202);
   const int conflict = (answers[0].status == 409) + (answers[1].status == 409);
   EXPECT_EQ(ok, 1) << answers[0].body << answers[1].body;
   EXPECT_EQ(conflict, 1) << answers[0].body << answers[1].body;
@@ -188,7 +188,7 @@ TEST_F(E2eScaleOut, TwoInstancesShareOneStoreAndOneWarehouse) {
 TEST_F(E2eScaleOut, AnotherInstanceWritesTheRowsAStoppedOneLeftInTheOutbox) {
   TestJob job;
   job.job_id = 5;
-  ASSERT_EQ(Post(0, job.ToJson()).status, 200);
+  ASSERT_EQ(Post(0, job.ToJson()).status, 202);
   ASSERT_EQ(postgres_.Stop(), "");
   const HttpResponse report = Get(0, "/report/5?project=web");
   ASSERT_EQ(report.status, 200) << report.body;
@@ -254,7 +254,7 @@ TEST(E2eGoogleCloud, ServeOnGcsAndBigQueryEmulators) {
   second.state = R"({"D1":"door_11_20_5_5"})";
   auto posted = client.Post("/process", BatchJson({first, second}));
   ASSERT_TRUE(posted.ok());
-  ASSERT_EQ(posted->status, 200) << posted->body;
+  ASSERT_EQ(posted->status, 202) << posted->body;
   EXPECT_TRUE(google.Object("bt-states", "prod/jobs/web/0000000000000000002.json").has_value());
   for (int i = 0; i < 2; ++i) {
     auto report = client.Get("/report/2?project=web");

@@ -74,7 +74,7 @@ TEST_F(E2eShutdown, RequestInFlightIsAnsweredNewConnectionsAreRefusedExitIsClean
   const std::string& answer = conn.received();
   const size_t second = answer.find("HTTP/1.1 ", 1);
   ASSERT_NE(second, std::string::npos) << answer;
-  EXPECT_EQ(answer.compare(second, 12, "HTTP/1.1 200"), 0) << answer;
+  EXPECT_EQ(answer.compare(second, 12, "HTTP/1.1 202"), 0) << answer;
   EXPECT_NE(answer.find("Connection: close", second), std::string::npos) << answer;
   const size_t body_at = answer.find("\r\n\r\n", second);
   ASSERT_NE(body_at, std::string::npos) << answer;

@@ -69,7 +69,7 @@ TEST_F(E2eWire, ChunkedBodyIsStored) {
       "\r\n" + std::string(size1) + "\r\n" + body.substr(0, half) + "\r\n" + size2 + "\r\n" +
       body.substr(half) + "\r\n0\r\n\r\n";
   const std::string answer = Exchange(request, 1);
-  EXPECT_EQ(answer.rfind("HTTP/1.1 200", 0), 0u) << answer;
+  EXPECT_EQ(answer.rfind("HTTP/1.1 202", 0), 0u) << answer;
   EXPECT_EQ(Get("/jobs/1?project=web").status, 200);
 }
 
@@ -84,7 +84,7 @@ TEST_F(E2eWire, PipelinedRequestAfterABodyOfKnownLengthIsAnsweredToo) {
   const std::string answer = Exchange(request, 2);
   const size_t second = answer.find("HTTP/1.1 ", 1);
   ASSERT_NE(second, std::string::npos) << answer;
-  EXPECT_EQ(answer.rfind("HTTP/1.1 200", 0), 0u) << answer;
+  EXPECT_EQ(answer.rfind("HTTP/1.1 202", 0), 0u) << answer;
   EXPECT_EQ(answer.compare(second, 12, "HTTP/1.1 200"), 0) << answer;
   EXPECT_NE(answer.find("\"job_id\":2", second), std::string::npos) << answer;
 }
