@@ -1,5 +1,5 @@
-// The `buildtrace` command: serve, simulate, diff. Parses the command line with CLI11 and hands
-// each subcommand a plain options struct.
+// The `buildtrace` command: serve, worker, rebuild-metrics, simulate, diff. Parses the command
+// line with CLI11 and hands each subcommand a plain options struct.
 #include <CLI/CLI.hpp>
 
 #include <charconv>
@@ -10,6 +10,7 @@
 #include "cli/diff_command.h"
 #include "cli/rebuild_command.h"
 #include "cli/serve_command.h"
+#include "cli/worker_command.h"
 #include "simulator/simulate.h"
 
 namespace {
@@ -107,6 +108,28 @@ void AddServeDeadlines(CLI::App& serve, buildtrace::ServeOptions& o) {
       ->transform(ms)->check(CLI::Range(int64_t{1}, int64_t{60'000}));
 }
 
+// The analysis queue and its workers, for `serve` and `worker`; `workers` is the default of
+// --analysis-workers (serve) or --threads (worker).
+void AddAnalysisOptions(CLI::App& command, buildtrace::AnalysisOptions& o, const char* workers_flag,
+                        int min_workers) {
+  command.add_option("--queue", o.queue_url,
+                     "Analysis queue URL: inproc:// (in this process, bounded), "
+                     "redis://HOST:PORT/STREAM, pubsub://projects/P/topics/T?subscription=S")
+      ->capture_default_str();
+  command.add_option(workers_flag, o.workers,
+                     min_workers == 0 ? "Threads analysing jobs in the background (0: none here; "
+                                        "with inproc://, background analysis is off)"
+                                      : "Threads analysing jobs")
+      ->check(CLI::Range(min_workers, 256))->capture_default_str();
+  command.add_option("--max-attempts", o.max_attempts,
+                     "Attempts at one task before it becomes a dead letter")
+      ->check(CLI::Range(1, 1000))->capture_default_str();
+  command.add_option("--sweep-interval", o.sweep_interval_ms,
+                     "How often stored jobs without analysis are looked for and enqueued "
+                     "(default 10min; also at start)")
+      ->transform(Duration())->check(CLI::Range(int64_t{1000}, int64_t{24} * 3600 * 1000));
+}
+
 void AddServe(CLI::App& app, buildtrace::ServeOptions& o, std::string& max_body,
               std::string& max_inflight_body) {
   auto* serve = app.add_subcommand("serve", "Run the HTTP service");
@@ -133,6 +156,26 @@ void AddServe(CLI::App& app, buildtrace::ServeOptions& o, std::string& max_body,
                     "File of bearer-token hashes, scopes and projects (docs/operations.md)");
   serve->add_flag("--allow-unauthenticated", o.allow_unauthenticated,
                   "Listen on a non-loopback --host without a tokens file");
+  AddAnalysisOptions(*serve, o.analysis, "--analysis-workers", 0);
+}
+
+void AddWorker(CLI::App& app, buildtrace::WorkerOptions& o) {
+  auto* worker = app.add_subcommand(
+      "worker", "Analyse jobs from a shared queue, apart from the HTTP service (until SIGTERM)");
+  worker->add_option("--data-dir", o.data_dir, "Folder of the default store and warehouse")
+      ->capture_default_str();
+  worker->add_option("--store", o.store_url,
+                     "State store URL, the serve instances' (default: file://<data-dir>/states)");
+  worker->add_option("--warehouse", o.warehouse_url,
+                     "Metrics warehouse URL, the serve instances' (default: "
+                     "sqlite://<data-dir>/metrics.db)");
+  o.analysis.queue_url.clear();
+  AddAnalysisOptions(*worker, o.analysis, "--threads", 1);
+  worker->get_option("--queue")->required();
+  worker->add_option("--warehouse-timeout", o.warehouse_timeout_ms,
+                     "Longest wait for one warehouse call; the row then waits in the outbox "
+                     "(default 10s)")
+      ->transform(Duration())->check(CLI::Range(int64_t{1}, int64_t{600'000}));
 }
 
 void AddSimulate(CLI::App& app, buildtrace::SimulateOptions& o) {
@@ -193,7 +236,9 @@ int main(int argc, char** argv) {
   buildtrace::SimulateOptions simulate;
   buildtrace::DiffOptions diff;
   buildtrace::RebuildCommandOptions rebuild;
+  buildtrace::WorkerOptions worker;
   AddServe(app, serve, max_body, max_inflight_body);
+  AddWorker(app, worker);
   AddRebuildMetrics(app, rebuild);
   AddSimulate(app, simulate);
   AddDiff(app, diff);
@@ -220,6 +265,7 @@ int main(int argc, char** argv) {
     }
     return buildtrace::RunServe(serve);
   }
+  if (app.got_subcommand("worker")) return buildtrace::RunWorker(worker);
   if (app.got_subcommand("rebuild-metrics")) {
     return buildtrace::RunRebuildMetrics(rebuild, std::cout, std::cerr);
   }

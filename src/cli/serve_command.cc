@@ -5,6 +5,7 @@
 #include <sys/resource.h>
 
 #include <algorithm>
+#include <atomic>
 #include <chrono>
 #include <cstdio>
 #include <filesystem>
@@ -12,15 +13,12 @@
 
 #include <boost/asio/ip/address.hpp>
 
-#include "backends/registry.h"
 #include "http/access_control.h"
 #include "http/api.h"
 #include "http/error_response.h"
 #include "http/server.h"
-#include "service/deadline_warehouse.h"
+#include "cli/service_backends.h"
 #include "service/log.h"
-#include "service/metrics_outbox.h"
-#include "warehouse/reopening_warehouse.h"
 
 namespace buildtrace {
 namespace {
@@ -42,12 +40,6 @@ std::string DefaultWarehouseUrl(const std::string& data_dir) {
 }
 
 namespace {
-
-int64_t NowMs() {
-  return std::chrono::duration_cast<std::chrono::milliseconds>(
-             std::chrono::system_clock::now().time_since_epoch())
-      .count();
-}
 
 // Whether `host` is in 127.0.0.0/8 or is ::1.
 // nullopt when `host` is not an address at all, which the server reports on its own.
@@ -130,57 +122,55 @@ int RunServe(const ServeOptions& options) {
   // threshold keeps every large buffer in its own mapping, returned to the system when freed,
   // so resident memory comes back down after a burst of large jobs.
   mallopt(M_MMAP_THRESHOLD, 1 << 20);
-  BackendRegistry registry;
-  RegisterBuiltinBackends(registry);
-  const std::string store_url =
-      options.store_url.empty() ? DefaultStoreUrl(options.data_dir)
-                                : options.store_url;
-  const std::string warehouse_url =
-      options.warehouse_url.empty() ? DefaultWarehouseUrl(options.data_dir)
-                                    : options.warehouse_url;
-  auto store = registry.OpenStore(store_url);
-  if (!store.ok()) {
-    std::fprintf(stderr, "buildtrace serve: %s\n", store.status().message().c_str());
+  BackendOptions backend_options{
+      .store_url = options.store_url.empty() ? DefaultStoreUrl(options.data_dir)
+                                             : options.store_url,
+      .warehouse_url = options.warehouse_url.empty() ? DefaultWarehouseUrl(options.data_dir)
+                                                     : options.warehouse_url,
+      .outbox_retry_initial_ms = options.outbox_retry_initial_ms,
+      .outbox_retry_max_ms = options.outbox_retry_max_ms,
+      .outbox_rescan_ms = options.outbox_rescan_ms,
+      .warehouse_timeout_ms = options.warehouse_timeout_ms};
+  Result<std::unique_ptr<ServiceBackends>> backends = OpenServiceBackends(backend_options);
+  if (!backends.ok()) {
+    std::fprintf(stderr, "buildtrace serve: %s\n", backends.status().message().c_str());
     return 1;
   }
-  // A warehouse that cannot be opened (locked, not a database, its server down) does not stop
-  // the service: jobs are stored, rows wait in the outbox, /readyz says "degraded", and the open
-  // is retried. Only a URL that cannot work (malformed, unknown scheme, a newer schema) is fatal.
-  auto first = std::make_shared<Result<std::unique_ptr<MetricsWarehouse>>>(
-      registry.OpenWarehouse(warehouse_url));
-  if (!first->ok() && first->status().code() == StatusCode::kInvalidArgument) {
-    std::fprintf(stderr, "buildtrace serve: %s\n", first->status().message().c_str());
-    return 1;
+  ServiceBackends& b = **backends;
+  // The queue: tasks are published to it whenever there is one; local workers take them when
+  // --analysis-workers > 0. inproc:// without local workers would have no reader: no queue then.
+  std::unique_ptr<AnalysisQueue> queue;
+  const bool inproc = options.analysis.queue_url.starts_with("inproc:");
+  if (options.analysis.workers > 0 || !inproc) {
+    Result<std::unique_ptr<AnalysisQueue>> opened = b.registry.OpenQueue(options.analysis.queue_url);
+    if (!opened.ok()) {
+      std::fprintf(stderr, "buildtrace serve: %s\n", opened.status().message().c_str());
+      return 1;
+    }
+    queue = std::move(*opened);
   }
-  if (!first->ok()) {
-    LogError("starting without the warehouse: " + first->status().message() +
-             "; jobs are stored and metrics rows wait in the outbox until it opens (retried "
-             "every 5 s)");
-  }
-  auto warehouse = std::make_unique<ReopeningWarehouse>(
-      warehouse_url, [&registry, &warehouse_url, first]() mutable {
-        if (first) {
-          Result<std::unique_ptr<MetricsWarehouse>> opened = std::move(*first);
-          first.reset();
-          return opened;
-        }
-        return registry.OpenWarehouse(warehouse_url);
-      });
-  OutboxOptions outbox_options;
-  outbox_options.initial_backoff = std::chrono::milliseconds(options.outbox_retry_initial_ms);
-  outbox_options.max_backoff = std::chrono::milliseconds(
-      std::max(options.outbox_retry_max_ms, options.outbox_retry_initial_ms));
-  outbox_options.rescan_interval = std::chrono::milliseconds(options.outbox_rescan_ms);
-  // Every warehouse call made for a request (and by the outbox) answers within its deadline, so
-  // a locked or frozen warehouse never holds the threads that serve other requests.
-  DeadlineWarehouse bounded_warehouse(
-      *warehouse, {.call = std::chrono::milliseconds(options.warehouse_timeout_ms)});
-  MetricsOutbox outbox(**store, bounded_warehouse, outbox_options, NowMs);
   ResponseCounters responses;
   ServerStats server_stats;
-  Api api(ApiContext{**store, bounded_warehouse, options.limits, NowMs, options.max_body_bytes,
-                     *access ? &**access : nullptr, &outbox, &responses, &server_stats,
-                     std::chrono::milliseconds(options.probe_timeout_ms)});
+  // The Api is built before the workers (they share its repository and report service); the
+  // hooks below reach the workers once they exist.
+  std::atomic<BackgroundAnalysis*> running_analysis{nullptr};
+  ApiContext context{*b.store, *b.bounded, options.limits, WallClockMs, options.max_body_bytes,
+                     *access ? &**access : nullptr, b.outbox.get(), &responses, &server_stats,
+                     std::chrono::milliseconds(options.probe_timeout_ms)};
+  const bool local_workers = queue && options.analysis.workers > 0;
+  AnalysisStats analysis_stats;
+  context.queue = queue.get();
+  context.analysis = local_workers ? &analysis_stats : nullptr;
+  context.enqueue_failed = [&running_analysis] {
+    if (BackgroundAnalysis* a = running_analysis.load()) a->MarkBehind();
+  };
+  Api api(std::move(context));
+  std::unique_ptr<BackgroundAnalysis> analysis;
+  if (local_workers) {
+    analysis = std::make_unique<BackgroundAnalysis>(*queue, api.analyzer(), api.jobs(), *b.store,
+                                                    analysis_stats, options.analysis);
+    running_analysis.store(analysis.get());
+  }
   ServerOptions server_options;
   server_options.host = options.host;
   server_options.port = options.port;
@@ -207,18 +197,28 @@ int RunServe(const ServeOptions& options) {
   // Tests and scripts read this line to learn the port when --port 0 was given.
   std::printf("buildtrace listening on http://%s:%u (store %s, warehouse %s)\n",
               options.host.c_str(), static_cast<unsigned>(server.port()),
-              (*store)->Describe().c_str(), warehouse->Describe().c_str());
+              b.store->Describe().c_str(), b.warehouse->Describe().c_str());
   std::fflush(stdout);
+  LogInfo(analysis ? "analysis: " + std::to_string(options.analysis.workers) +
+                         " worker(s) on " + queue->Describe()
+          : queue  ? "analysis: tasks published to " + queue->Describe() +
+                        " for workers elsewhere (--analysis-workers 0)"
+                   : std::string("analysis: off (--analysis-workers 0); reports are computed "
+                                 "when asked for"));
   // How many tokens, never which: the file holds only hashes, but they stay out of logs too.
   LogInfo(*access ? "access control: " + std::to_string((*access)->tokens().size()) +
                         " tokens from " + options.auth_tokens_file
                   : std::string("access control: none (no --auth-tokens-file)"));
   // Resumes the rows an earlier run (of any instance sharing the store) left in the outbox.
-  outbox.Start();
+  b.outbox->Start();
+  // Its first sweep enqueues what an earlier run left unanalysed.
+  if (analysis) analysis->Start();
   server.Run();
+  // Tasks not taken stay in the queue (inproc://: the next start's sweep finds their jobs).
+  if (analysis) analysis->Stop();
   // Rows still waiting stay in the store; the next start resumes them.
-  outbox.Stop();
-  const OutboxStats left = outbox.Stats();
+  b.outbox->Stop();
+  const OutboxStats left = b.outbox->Stats();
   if (left.pending > 0) {
     LogWarning("stopped with " + std::to_string(left.pending) +
                " metrics rows waiting in the outbox; the next start retries them");

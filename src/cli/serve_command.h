@@ -4,6 +4,7 @@
 #include <cstdint>
 #include <string>
 
+#include "cli/service_backends.h"
 #include "core/job_parser.h"
 
 namespace buildtrace {
@@ -36,6 +37,9 @@ struct ServeOptions {
   // Deadlines for backend calls made while serving a request, in milliseconds.
   int64_t warehouse_timeout_ms = 1'000;
   int64_t probe_timeout_ms = 1'000;
+  // Background analysis: the queue, and the workers that run here (0: none; with inproc://,
+  // that turns background analysis off).
+  AnalysisOptions analysis;
 };
 
 // The backends `serve` and `rebuild-metrics` use when no URL is given: a folder and a SQLite file

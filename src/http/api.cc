@@ -222,7 +222,8 @@ RequestLane Api::Lane(const HttpRequest& request) {
 Api::Api(ApiContext context)
     : context_(std::move(context)),
       jobs_(context_.store, context_.limits),
-      reports_(jobs_, context_.warehouse, context_.outbox) {}
+      reports_(jobs_, context_.warehouse, context_.outbox),
+      analyzer_(jobs_, reports_, context_.queue) {}
 
 HttpResponse Api::Handle(HttpRequest& request) {
   Result<RequestTarget> target = ParseRequestTarget(request.target());
@@ -537,10 +538,10 @@ HttpResponse Api::GetProjectJobs(const RequestTarget& target) {
 }
 
 HttpResponse Api::PostPubSubTask(HttpRequest& request) {
-  if (context_.analyzer == nullptr) {
+  if (context_.queue == nullptr) {
     return ErrorResponse(503, "analysis_off",
-                         "this instance runs no analysis (--analysis-workers 0); point the push "
-                         "subscription at an instance that does");
+                         "this instance has no analysis queue (--queue); start it with the "
+                         "queue the push subscription belongs to");
   }
   Result<AnalysisTask> task = ParsePubSubPushEnvelope(request.body());
   // A message that can never be analysed is acknowledged (2xx), or Pub/Sub would push it again
@@ -558,7 +559,7 @@ HttpResponse Api::PostPubSubTask(HttpRequest& request) {
   }
   // Pub/Sub counts a non-2xx answer as a failed delivery and pushes again with backoff: the
   // answer is 2xx only once the job is analysed.
-  Status analysed = context_.analyzer->Analyse(*task);
+  Status analysed = analyzer_.Analyse(*task);
   if (!analysed.ok()) return ErrorResponse(analysed);
   return MakeResponse(200, "{\"status\":\"analysed\"}\n");
 }

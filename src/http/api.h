@@ -52,8 +52,6 @@ struct ApiContext {
   AnalysisQueue* queue = nullptr;
   // Called when tasks could not be enqueued (the sweep then comes sooner); may be empty.
   std::function<void()> enqueue_failed;
-  // Analyses a job pushed to POST /tasks/pubsub; null: the route answers 503. Not owned.
-  Analyzer* analyzer = nullptr;
   // The workers' counters, for /readyz and /metrics; null: none shown. Not owned.
   const AnalysisStats* analysis = nullptr;
 };
@@ -78,6 +76,9 @@ class Api {
   // beside them in `serve` (one header cache and one epoch cache for both).
   JobRepository& jobs() { return jobs_; }
   ReportService& reports() { return reports_; }
+  // Analyses the tasks of POST /tasks/pubsub, and of the workers that run beside the Api; its
+  // follow-up tasks go to context.queue.
+  Analyzer& analyzer() { return analyzer_; }
 
  private:
   // `token` is the caller's token entry, null when no access control is configured.
@@ -112,6 +113,7 @@ class Api {
   ApiContext context_;
   JobRepository jobs_;
   ReportService reports_;
+  Analyzer analyzer_;
   DeadlinePool probes_{2, 4};
   std::mutex probe_mutex_;
   std::atomic<uint64_t> probe_rounds_{0};  // written under probe_mutex_

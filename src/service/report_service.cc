@@ -156,7 +156,8 @@ WarehouseOutcome ReportService::RecordKept(const std::string& name, const KeptRe
   const std::optional<std::string> epoch = CurrentEpoch();
   const WarehouseOutcome trusted{
       "recorded", false,
-      "metrics row already in " + warehouse_.Describe() + " from an earlier report"};
+      "metrics row already in " + warehouse_.Describe() +
+          " from the job's analysis or an earlier report"};
   if (epoch && kept.recorded_in == *epoch) return trusted;
   {
     std::lock_guard lock(epoch_mutex_);
@@ -268,7 +269,8 @@ WarehouseOutcome ReportService::Record(const Report& report) {
   if (inserted.ok()) {
     if (*inserted) return {"recorded", true, "metrics row written to " + warehouse_.Describe()};
     return {"recorded", false,
-            "metrics row already in " + warehouse_.Describe() + " from an earlier report"};
+            "metrics row already in " + warehouse_.Describe() +
+                " from the job's analysis or an earlier report"};
   }
   const std::string refused = inserted.status().message();
   if (outbox_ == nullptr) {

@@ -268,6 +268,7 @@ void E2eTest::StartServer() {
   options.data_dir = data_dir_;
   options.log_path = log_path();
   options.extra_args = ServeArgs();
+  options.analysis_workers = AnalysisWorkers();
   options.launcher = Launcher();
   auto started = ServerProcess::Start(std::move(options));
   ASSERT_TRUE(started.ok()) << started.status().message();

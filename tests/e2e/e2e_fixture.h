@@ -123,6 +123,8 @@ class E2eTest : public ::testing::Test {
 
   // Extra `serve` arguments for the server SetUp starts; none by default.
   virtual std::vector<std::string> ServeArgs() const { return {}; }
+  // serve's --analysis-workers: none unless a test of background analysis asks.
+  virtual int AnalysisWorkers() const { return 0; }
   // A command that runs the server binary (ServerProcess::Options::launcher); none by default.
   virtual std::vector<std::string> Launcher() const { return {}; }
   // Whether SetUp starts a server at all (tests of the offline commands need none).

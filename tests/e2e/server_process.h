@@ -24,6 +24,9 @@ class ServerProcess {
     std::string data_dir;  // --data-dir; must exist
     std::string log_path;  // the server's stderr is appended here (kept across restarts)
     std::vector<std::string> extra_args;  // after `serve --port 0 --data-dir DIR`
+    // --analysis-workers: none by default, so that a test's reports are computed when it asks
+    // (and say so: "inserted"); tests of background analysis ask for workers.
+    int analysis_workers = 0;
     // A command that runs the binary, before it on the command line (e.g. {"/usr/bin/prlimit",
     // "--nofile=160:160", "--"}); it must exec the binary in its own process. Empty: none.
     std::vector<std::string> launcher;
