@@ -102,6 +102,21 @@ HttpResponse MethodNotAllowed(const HttpRequest& request, const char* allow) {
 // What a path needs from the caller's token, decided from the path alone so that an unknown
 // path or a wrong method is not answered before the caller is authenticated. Null for the
 // health checks, which stay open.
+bool IsPushRoute(const RequestTarget& target) {
+  return target.segments.size() == 2 && target.segments[0] == "tasks" &&
+         target.segments[1] == "pubsub";
+}
+
+// The credentials a request presents: its Authorization header or, on the Pub/Sub push route
+// only (a push subscription can carry a secret only in its endpoint URL), "?token=" as a bearer
+// token. The server's access log redacts that parameter.
+std::string PresentedAuthorization(const HttpRequest& request, const RequestTarget& target) {
+  const std::string_view header = request[http::field::authorization];
+  if (!header.empty() || !IsPushRoute(target)) return std::string(header);
+  auto it = target.params.find("token");
+  return it == target.params.end() ? std::string() : "Bearer " + it->second;
+}
+
 std::optional<AccessNeed> AccessNeedFor(const RequestTarget& target) {
   const auto& seg = target.segments;
   auto route = [&](const char* name, size_t size) { return seg.size() == size && seg[0] == name; };
@@ -122,7 +137,7 @@ std::optional<AccessNeed> AccessNeedFor(const RequestTarget& target) {
   } else if (route("projects", 3) && seg[2] == "jobs") {
     need.scope = AccessScope::kRead;
     need.project = seg[1];
-  } else if (route("tasks", 2) && seg[1] == "pubsub") {
+  } else if (IsPushRoute(target)) {
     need.scope = AccessScope::kWorker;
   } else if (route("metrics", 1)) {
     need.scope = AccessScope::kRead;  // counts only, no project's data: any read token
@@ -206,7 +221,7 @@ std::optional<HttpResponse> Api::Screen(const HttpRequest& headers) const {
   std::optional<AccessNeed> need = AccessNeedFor(*target);
   if (!need) return std::nullopt;
   const AccessDecision decision =
-      context_.access->Decide(headers[http::field::authorization], *need);
+      context_.access->Decide(PresentedAuthorization(headers, *target), *need);
   if (decision.allowed()) return std::nullopt;
   return Denied(decision);
 }
@@ -233,7 +248,7 @@ HttpResponse Api::Handle(HttpRequest& request) {
   if (context_.access != nullptr) {
     if (std::optional<AccessNeed> need = AccessNeedFor(*target)) {
       const AccessDecision decision =
-          context_.access->Decide(request[http::field::authorization], *need);
+          context_.access->Decide(PresentedAuthorization(request, *target), *need);
       if (!decision.allowed()) return Denied(decision);
       token = decision.token;
     }
@@ -245,9 +260,10 @@ HttpResponse Api::Handle(HttpRequest& request) {
     if (request.method() != http::verb::post) return MethodNotAllowed(request, "POST");
     return PostProcess(request, *target, token);
   }
-  if (route("tasks", 2) && seg[1] == "pubsub") {
+  if (IsPushRoute(*target)) {
     if (request.method() != http::verb::post) return MethodNotAllowed(request, "POST");
-    if (Status s = CheckParams(*target, {}); !s.ok()) return ErrorResponse(s);
+    static constexpr std::array<std::string_view, 1> kPushParams = {"token"};
+    if (Status s = CheckParams(*target, kPushParams); !s.ok()) return ErrorResponse(s);
     return PostPubSubTask(request);
   }
   const bool project_jobs = route("projects", 3) && seg[2] == "jobs";
@@ -491,7 +507,7 @@ HttpResponse Api::GetProjectJobs(const RequestTarget& target) {
                                          "with a letter or digit")
                              .WithReason("invalid_request"));
   }
-  Result<int64_t> limit = IntParam(target, "limit", 50, 1000);
+  Result<int64_t> limit = IntParam(target, "limit", 50, 1000, 1);
   if (!limit.ok()) return ErrorResponse(limit.status());
   std::optional<int64_t> before;
   if (auto it = target.params.find("before"); it != target.params.end()) {

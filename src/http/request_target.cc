@@ -110,15 +110,16 @@ Result<int64_t> ParseJobIdText(std::string_view text, std::string_view what) {
 }
 
 Result<int64_t> IntParam(const RequestTarget& target, const std::string& name,
-                         int64_t default_value, int64_t max) {
+                         int64_t default_value, int64_t max, int64_t min) {
   auto it = target.params.find(name);
   if (it == target.params.end()) return default_value;
   const std::string& text = it->second;
   int64_t value = 0;
   auto r = std::from_chars(text.data(), text.data() + text.size(), value);
-  if (text.empty() || r.ec != std::errc() || r.ptr != text.data() + text.size() || value < 0 ||
-      value > max) {
-    return InvalidArgument(name + " must be an integer from 0 to " + std::to_string(max))
+  if (text.empty() || r.ec != std::errc() || r.ptr != text.data() + text.size() ||
+      value < min || value > max) {
+    return InvalidArgument(name + " must be an integer from " + std::to_string(min) + " to " +
+                           std::to_string(max))
         .WithReason("invalid_request");
   }
   return value;

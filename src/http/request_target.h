@@ -31,9 +31,9 @@ Status CheckParams(const RequestTarget& target, std::span<const std::string_view
 // Reads a positive job ID ("124"), as found in a path or in base=; `what` names it in errors.
 Result<int64_t> ParseJobIdText(std::string_view text, std::string_view what);
 
-// Reads a non-negative integer parameter in [0, max]; default when absent.
+// Reads an integer parameter in [min, max]; default when absent.
 Result<int64_t> IntParam(const RequestTarget& target, const std::string& name,
-                         int64_t default_value, int64_t max);
+                         int64_t default_value, int64_t max, int64_t min = 0);
 
 // A window such as "30d": a positive integer and a unit s, m, h, d or w; at most 100 years.
 // Returns milliseconds.

@@ -388,6 +388,21 @@ class Session : public TrackedConnection, public std::enable_shared_from_this<Se
     return res;
   }
 
+  // A "token" query parameter (the Pub/Sub push route's credential) never reaches the log.
+  static void RedactTokenParam(std::string& target) {
+    const size_t query = target.find('?');
+    if (query == std::string::npos) return;
+    for (size_t at = query + 1; at < target.size();) {
+      const size_t end = std::min(target.find('&', at), target.size());
+      if (target.compare(at, 6, "token=") == 0) {
+        target.replace(at + 6, end - at - 6, "REDACTED");
+        at += 6 + 8 + 1;
+      } else {
+        at = end + 1;
+      }
+    }
+  }
+
   static void LogAccess(const HttpRequest& req, const HttpResponse& res,
                         std::chrono::steady_clock::time_point start) {
     const auto us = std::chrono::duration_cast<std::chrono::microseconds>(
@@ -397,6 +412,7 @@ class Session : public TrackedConnection, public std::enable_shared_from_this<Se
     for (char& c : target) {
       if (static_cast<unsigned char>(c) < 0x20) c = '?';
     }
+    RedactTokenParam(target);
     LogInfo(std::string(req.method_string()) + " " + target + " " +
             std::to_string(res.result_int()) + " " + std::to_string(res.body().size()) + "B " +
             std::to_string(us / 1000) + "." + std::to_string(us % 1000 / 100) + "ms");

@@ -31,8 +31,10 @@ class AuthE2eTest : public E2eTest {
   }
   // Starts `serve` with `args` after `--port 0 --data-dir DIR`; null (and a test failure) if it
   // does not come up.
-  std::unique_ptr<ServerProcess> Start(std::vector<std::string> args) {
-    auto server = ServerProcess::Start({BinaryPath(), data_dir(), log_path(), std::move(args)});
+  std::unique_ptr<ServerProcess> Start(std::vector<std::string> args, int analysis_workers = 0) {
+    ServerProcess::Options options{BinaryPath(), data_dir(), log_path(), std::move(args)};
+    options.analysis_workers = analysis_workers;
+    auto server = ServerProcess::Start(std::move(options));
     EXPECT_TRUE(server.ok()) << server.status().message();
     return server.ok() ? std::move(*server) : nullptr;
   }
@@ -45,8 +47,9 @@ class AuthE2eTest : public E2eTest {
 TEST_F(AuthE2eTest, TokensGive401403And200) {
   const std::string tokens =
       WriteTokens("# e2e tokens\nsha256:" + Sha256Hex("ci-token") +
-                  " ingest web\nsha256:" + Sha256Hex("read-token") + " read web\n");
-  auto server = Start({"--auth-tokens-file", tokens});
+                  " ingest web\nsha256:" + Sha256Hex("read-token") + " read web\nsha256:" +
+                  Sha256Hex("push-token") + " worker\n");
+  auto server = Start({"--auth-tokens-file", tokens}, 1);
   ASSERT_NE(server, nullptr);
   HttpClient client(server->endpoint());
   const std::string job = BatchJson({TestJob{1, "web"}});
@@ -80,10 +83,20 @@ TEST_F(AuthE2eTest, TokensGive401403And200) {
   auto health = client.Get("/healthz");
   ASSERT_TRUE(health.ok());
   EXPECT_EQ(health->status, 200);
+  // A Pub/Sub push subscription carries its worker token in the endpoint URL (the instance runs
+  // the embedded queue, so the push is analysed here and answered once done).
+  auto pushed = client.Post("/tasks/pubsub?token=push-token",
+                            R"({"message":{"data":"eyJwcm9qZWN0Ijoid2ViIiwiam9iX2lkIjoxfQ=="},)"
+                            R"("subscription":"projects/p/subscriptions/s"})",
+                            "application/json");
+  ASSERT_TRUE(pushed.ok());
+  EXPECT_EQ(pushed->status, 200) << pushed->body;
+  EXPECT_EQ(pushed->body, "{\"status\":\"analysed\"}\n");
   EXPECT_TRUE(server->Stop().ok());
-  // Neither the tokens nor their hashes reach the log.
+  // Neither the tokens nor their hashes reach the log, the push URL's included.
   const std::string log = ReadLog(log_path());
-  for (const char* token : {"ci-token", "read-token"}) {
+  EXPECT_NE(log.find("POST /tasks/pubsub?token=REDACTED 200"), std::string::npos) << log;
+  for (const char* token : {"ci-token", "read-token", "push-token"}) {
     EXPECT_EQ(log.find(token), std::string::npos) << log;
     EXPECT_EQ(log.find(Sha256Hex(token)), std::string::npos) << log;
   }
