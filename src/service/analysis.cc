@@ -3,7 +3,6 @@
 
 #include <simdjson.h>
 
-
 #include "core/json_writer.h"
 #include "core/timestamp.h"
 #include "service/log.h"
@@ -166,6 +165,11 @@ Status Analyzer::Analyse(const AnalysisTask& task) {
       AnalysisFolder(task.project, task.job_id) + JobIdDigits(task.job_id) + "-";
   Result<std::vector<std::string>> earlier = jobs_.store().List(job_prefix);
   if (!earlier.ok()) return earlier.status();
+  // Analysed for the first time: the jobs after it whose lineage it changes are enqueued first,
+  // so that a crash before its record is written sends them again when the task is redelivered.
+  if (earlier->empty()) {
+    if (Status s = FollowUp(task); !s.ok()) return s;
+  }
   // A job that arrives while this one is analysed may change its lineage under it: analyse
   // again until the lineage read after the record is the one the record holds.
   for (int round = 0;; ++round) {
@@ -177,8 +181,7 @@ Status Analyzer::Analyse(const AnalysisTask& task) {
                                     static_cast<int64_t>(now->skipped_failed.size())};
     if (current == *done || round == 2) break;
   }
-  if (!earlier->empty()) return Status::Ok();
-  return FollowUp(task);
+  return Status::Ok();
 }
 
 Result<AnalysisRecordKey> Analyzer::AnalyseOnce(const AnalysisTask& task,

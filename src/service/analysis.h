@@ -7,7 +7,9 @@
 // late changes the lineage of the jobs after it: analysing a job for the first time enqueues the
 // jobs that follow it (JobIndex::Following) and were analysed already, which are then analysed
 // again and superseded; a job analysed while a late one arrives checks its lineage once more
-// after writing its record (so one of the two always sees the other).
+// after writing its record (so one of the two always sees the other). The follow-ups are sent
+// before the job's first record is written, so a task redelivered after a crash in between sends
+// them again.
 #pragma once
 
 #include <cstdint>
@@ -86,7 +88,8 @@ class Analyzer {
  private:
   // One analysis against the lineage the index gives now; the record's key.
   Result<AnalysisRecordKey> AnalyseOnce(const AnalysisTask& task, const JobHeader& header);
-  // Enqueues the analysed jobs whose lineage a late `task` job changed.
+  // Enqueues the analysed jobs whose lineage a late `task` job changed (a queue that refuses
+  // them leaves them to the sweep).
   Status FollowUp(const AnalysisTask& task);
 
   JobRepository& jobs_;

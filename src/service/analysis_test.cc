@@ -133,6 +133,35 @@ TEST_F(AnalysisTest, JobsArrivingInOrderAreAnalysedOnceWithoutFollowUps) {
   EXPECT_EQ(**queue_.Depth(), 0);
 }
 
+TEST_F(AnalysisTest, ALateJobSendsItsFollowUpsEvenWhenItsOwnAnalysisFails) {
+  Post(4, R"({"A":"a"})");
+  Post(6, R"({"A":"c"})");
+  Enqueue({4, 6});
+  EXPECT_EQ(Drain(), 2);
+  Post(5, R"({"A":"b"})");
+  // The row of 5 cannot be recorded (no outbox here): its analysis fails, as a crash before its
+  // record would end it; job 6's new lineage is enqueued all the same, before that.
+  backends_.warehouse()->Fail(FaultyMetricsWarehouse::Method::kRecord,
+                              Unavailable("injected: warehouse down"));
+  const Status failed = analyzer_.Analyse({"p", 5});
+  EXPECT_EQ(failed.code(), StatusCode::kUnavailable) << failed.message();
+  Result<std::vector<QueueDelivery>> follow_ups = queue_.Receive(10, milliseconds(0));
+  ASSERT_TRUE(follow_ups.ok());
+  ASSERT_EQ(follow_ups->size(), 1u);
+  EXPECT_EQ(follow_ups->front().task, (AnalysisTask{"p", 6}));
+  ASSERT_TRUE(queue_.Ack(follow_ups->front()).ok());
+  // Retried once the warehouse is back, 5 sends them again (it has no record yet).
+  backends_.warehouse()->Heal();
+  ASSERT_TRUE(analyzer_.Analyse({"p", 5}).ok());
+  EXPECT_EQ(Drain(), 1);
+  std::map<int64_t, std::optional<int64_t>> base_of;
+  for (const MetricsRow& row : ReadSqliteRows(backends_.db_path())) {
+    base_of[row.job_id] = row.base_job_id;
+  }
+  EXPECT_EQ(base_of, (std::map<int64_t, std::optional<int64_t>>{
+                         {4, std::nullopt}, {5, 4}, {6, 5}}));
+}
+
 TEST_F(AnalysisTest, ALateJobHasTheJobsAfterItAnalysedAgain) {
   Post(4, R"({"A":"a"})");
   Post(6, R"({"A":"c"})", "failed");

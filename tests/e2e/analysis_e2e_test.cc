@@ -9,8 +9,6 @@
 #include <chrono>
 #include <filesystem>
 #include <map>
-#include <optional>
-#include <random>
 #include <string>
 #include <thread>
 #include <vector>
@@ -20,58 +18,7 @@
 namespace buildtrace::e2e {
 namespace {
 
-using std::chrono::milliseconds;
 using std::chrono::seconds;
-
-// A job's state: objects that move, resize and come and go with the job ID, `extra` more that
-// stay the same.
-std::string StateOf(int64_t id, int extra) {
-  std::string state = "{\"A\":\"door_" + std::to_string(id) + "_0_5_5\",\"B\":\"wall_0_0_" +
-                      std::to_string(id % 4 + 1) + "_1\",\"C" + std::to_string(id % 3) +
-                      "\":\"window_1_1_1_1\"";
-  for (int i = 0; i < extra; ++i) {
-    state += ",\"K" + std::to_string(i) + "\":\"stair_" + std::to_string(i) + "_2_1_1\"";
-  }
-  return state + "}";
-}
-
-// `per_project` jobs in each project, every fifth failed, in a fixed shuffled order (so that
-// many jobs arrive after the jobs that follow them).
-std::vector<TestJob> ShuffledJobs(const std::vector<std::string>& projects, int per_project,
-                                  int extra_objects) {
-  std::vector<TestJob> jobs;
-  for (const std::string& project : projects) {
-    for (int64_t id = 1; id <= per_project; ++id) {
-      TestJob job;
-      job.job_id = id;
-      job.project = project;
-      job.timestamp = RecentTimestamp(3600 - id);  // fixed once: both servers get the same
-      job.latency_ms = static_cast<double>(100 * id + project.size());
-      job.status = id % 5 == 3 ? "failed" : "succeeded";
-      job.state = StateOf(id, extra_objects);
-      jobs.push_back(std::move(job));
-    }
-  }
-  std::mt19937 engine(20261205);
-  std::shuffle(jobs.begin(), jobs.end(), engine);
-  return jobs;
-}
-
-// Each job's lineage base: the greatest succeeded job below it in its project; 0 for none.
-std::map<int64_t, int64_t> ExpectedBases(const std::vector<TestJob>& jobs,
-                                         const std::string& project) {
-  std::map<int64_t, std::string> status;
-  for (const TestJob& job : jobs) {
-    if (job.project == project) status[job.job_id] = job.status;
-  }
-  std::map<int64_t, int64_t> bases;
-  int64_t last_succeeded = 0;
-  for (const auto& [id, job_status] : status) {
-    bases[id] = last_succeeded;
-    if (job_status == "succeeded") last_succeeded = id;
-  }
-  return bases;
-}
 
 class E2eAnalysis : public E2eTest {
  protected:
@@ -84,38 +31,6 @@ class E2eAnalysis : public E2eTest {
       PostOk(BatchJson({jobs.begin() + static_cast<std::ptrdiff_t>(first),
                         jobs.begin() + static_cast<std::ptrdiff_t>(last)}));
     }
-  }
-
-  // The jobs page's (job_id, base or 0) of the jobs analysed; nullopt until every one of
-  // `expected`'s jobs is listed and analysed.
-  std::optional<std::map<int64_t, int64_t>> AnalysedBases(const std::string& project,
-                                                          size_t expected) {
-    HttpResponse page = Get("/projects/" + project + "/jobs?limit=1000");
-    if (page.status != 200) return std::nullopt;
-    JsonDoc doc(page.body);
-    if (doc.Size("/jobs") != expected) return std::nullopt;
-    std::map<int64_t, int64_t> bases;
-    for (size_t i = 0; i < expected; ++i) {
-      const std::string at = "/jobs/" + std::to_string(i);
-      if (doc.Str(at + "/analysis") != "analysed") return std::nullopt;
-      bases[doc.Int(at + "/job_id")] =
-          doc.IsNull(at + "/base_job_id") ? 0 : doc.Int(at + "/base_job_id");
-    }
-    return bases;
-  }
-
-  // Waits (at most a minute) until the jobs page shows every job of `project` analysed against
-  // its expected base; fails the test with the last page seen otherwise.
-  void AwaitAnalysis(const std::string& project, const std::map<int64_t, int64_t>& expected) {
-    const auto deadline = std::chrono::steady_clock::now() + seconds(60);
-    std::optional<std::map<int64_t, int64_t>> seen;
-    while (std::chrono::steady_clock::now() < deadline) {
-      seen = AnalysedBases(project, expected.size());
-      if (seen == expected) return;
-      std::this_thread::sleep_for(milliseconds(50));  // polling pace, not synchronisation
-    }
-    ADD_FAILURE() << "project " << project << " not analysed within 60 s: "
-                  << Get("/projects/" + project + "/jobs?limit=1000").body;
   }
 
   // The warehouse's rows of `project` as job_id -> base (0: none), and how many rows in all.
@@ -139,12 +54,6 @@ class E2eAnalysis : public E2eTest {
   }
 };
 
-// The report's body without its "warehouse" member (which names the instance's database).
-std::string WithoutWarehouse(const std::string& body) {
-  const size_t at = body.rfind(",\"warehouse\":");
-  return at == std::string::npos ? body : body.substr(0, at);
-}
-
 TEST_F(E2eAnalysis, EveryJobIsAnalysedOnceWithoutAnyReportReadAndLateArrivalsAreReanalysed) {
   const std::vector<std::string> projects = {"alpha", "beta", "gamma"};
   constexpr int kPerProject = 20;
@@ -153,7 +62,7 @@ TEST_F(E2eAnalysis, EveryJobIsAnalysedOnceWithoutAnyReportReadAndLateArrivalsAre
   for (const std::string& project : projects) {
     SCOPED_TRACE(project);
     const std::map<int64_t, int64_t> expected = ExpectedBases(jobs, project);
-    ASSERT_NO_FATAL_FAILURE(AwaitAnalysis(project, expected));
+    ASSERT_TRUE(AwaitAnalysis(client(), project, expected, seconds(60)));
     // One lineage row per job, against its base, though no report was ever asked for.
     size_t rows = 0;
     EXPECT_EQ(WarehouseBases(project, &rows), expected);
@@ -217,7 +126,7 @@ TEST_F(E2eAnalysis, ASigkillMidAnalysisLosesNothingAfterARestart) {
   // The restart's sweep finds what the killed process left unanalysed (or analysed against a
   // lineage that has changed since) and enqueues it.
   const std::map<int64_t, int64_t> expected = ExpectedBases(jobs, "web");
-  ASSERT_NO_FATAL_FAILURE(AwaitAnalysis("web", expected));
+  ASSERT_TRUE(AwaitAnalysis(client(), "web", expected, seconds(60)));
   size_t rows = 0;
   EXPECT_EQ(WarehouseBases("web", &rows), expected);
   EXPECT_EQ(rows, static_cast<size_t>(kJobs));

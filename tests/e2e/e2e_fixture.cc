@@ -5,8 +5,10 @@
 #include <stdlib.h>
 
 #include <chrono>
+#include <algorithm>
 #include <filesystem>
 #include <iostream>
+#include <random>
 #include <system_error>
 #include <thread>
 
@@ -340,6 +342,105 @@ std::vector<std::string> JobFilesUnder(const std::string& folder) {
   std::vector<std::string> files = FilesUnder(folder);
   std::erase_if(files, [](const std::string& file) { return !file.starts_with("jobs/"); });
   return files;
+}
+
+namespace {
+
+// Job `id`'s state: objects that move, resize and come and go with the ID, `extra` more that
+// stay the same.
+std::string StateOf(int64_t id, int extra) {
+  std::string state = "{\"A\":\"door_" + std::to_string(id) + "_0_5_5\",\"B\":\"wall_0_0_" +
+                      std::to_string(id % 4 + 1) + "_1\",\"C" + std::to_string(id % 3) +
+                      "\":\"window_1_1_1_1\"";
+  for (int i = 0; i < extra; ++i) {
+    state += ",\"K" + std::to_string(i) + "\":\"stair_" + std::to_string(i) + "_2_1_1\"";
+  }
+  return state + "}";
+}
+
+// The jobs page's job_id -> base (0: none) once it lists `expected` jobs, all analysed.
+std::optional<std::map<int64_t, int64_t>> AnalysedBases(const HttpResponse& page,
+                                                        size_t expected) {
+  if (page.status != 200) return std::nullopt;
+  simdjson::dom::parser parser;
+  simdjson::dom::array jobs;
+  if (parser.parse(page.body).at_pointer("/jobs").get(jobs) || jobs.size() != expected) {
+    return std::nullopt;
+  }
+  std::map<int64_t, int64_t> bases;
+  for (simdjson::dom::element job : jobs) {
+    std::string_view analysis;
+    int64_t id = 0;
+    if (job["analysis"].get(analysis) || analysis != "analysed" || job["job_id"].get(id)) {
+      return std::nullopt;
+    }
+    int64_t base = 0;
+    if (!job["base_job_id"].is_null() && job["base_job_id"].get(base)) return std::nullopt;
+    bases[id] = base;
+  }
+  return bases;
+}
+
+}  // namespace
+
+std::vector<TestJob> ShuffledJobs(const std::vector<std::string>& projects, int per_project,
+                                  int extra_objects) {
+  std::vector<TestJob> jobs;
+  for (const std::string& project : projects) {
+    for (int64_t id = 1; id <= per_project; ++id) {
+      TestJob job;
+      job.job_id = id;
+      job.project = project;
+      job.timestamp = RecentTimestamp(3600 - id);  // fixed once: every server gets the same
+      job.latency_ms = static_cast<double>(100 * id + static_cast<int64_t>(project.size()));
+      job.status = id % 5 == 3 ? "failed" : "succeeded";
+      job.state = StateOf(id, extra_objects);
+      jobs.push_back(std::move(job));
+    }
+  }
+  std::mt19937 engine(20261205);
+  std::shuffle(jobs.begin(), jobs.end(), engine);
+  return jobs;
+}
+
+std::map<int64_t, int64_t> ExpectedBases(const std::vector<TestJob>& jobs,
+                                         const std::string& project) {
+  std::map<int64_t, bool> succeeded;
+  for (const TestJob& job : jobs) {
+    if (job.project == project) succeeded[job.job_id] = job.status == "succeeded";
+  }
+  std::map<int64_t, int64_t> bases;
+  int64_t last_succeeded = 0;
+  for (const auto& entry : succeeded) {
+    bases[entry.first] = last_succeeded;
+    if (entry.second) last_succeeded = entry.first;
+  }
+  return bases;
+}
+
+::testing::AssertionResult AwaitAnalysis(HttpClient& client, const std::string& project,
+                                         const std::map<int64_t, int64_t>& expected,
+                                         std::chrono::seconds timeout) {
+  const std::string target = "/projects/" + project + "/jobs?limit=1000";
+  const auto deadline = std::chrono::steady_clock::now() + timeout;
+  std::string last;
+  while (std::chrono::steady_clock::now() < deadline) {
+    Result<HttpResponse> page = client.Get(target);
+    if (page.ok()) {
+      if (AnalysedBases(*page, expected.size()) == expected) {
+        return ::testing::AssertionSuccess();
+      }
+      last = page->body;
+    }
+    std::this_thread::sleep_for(std::chrono::milliseconds(50));  // polling pace
+  }
+  return ::testing::AssertionFailure() << "project " << project << " not analysed within "
+                                       << timeout.count() << " s: " << last;
+}
+
+std::string WithoutWarehouse(const std::string& body) {
+  const size_t at = body.rfind(",\"warehouse\":");
+  return at == std::string::npos ? body : body.substr(0, at);
 }
 
 void E2eTest::ExpectNothingStored() {

@@ -6,6 +6,7 @@
 #include <gtest/gtest.h>
 #include <simdjson.h>
 
+#include <chrono>
 #include <cstdint>
 #include <functional>
 #include <map>
@@ -83,6 +84,23 @@ class JsonDoc {
 // The answer is `status` with a JSON error body {"error":{"code":code,"message":"..."}} whose
 // message is not empty.
 ::testing::AssertionResult IsError(const HttpResponse& response, int status, std::string_view code);
+
+// Background analysis, for the tests that run it.
+// `per_project` jobs in each project with fixed timestamps, every fifth failed, their states
+// moving, resizing, adding and removing objects from job to job (plus `extra_objects` that stay
+// the same), in a fixed shuffled order, so that many jobs arrive after the jobs that follow them.
+std::vector<TestJob> ShuffledJobs(const std::vector<std::string>& projects, int per_project,
+                                  int extra_objects);
+// Each job's lineage base in `project`: the greatest succeeded job below it; 0 for none.
+std::map<int64_t, int64_t> ExpectedBases(const std::vector<TestJob>& jobs,
+                                         const std::string& project);
+// Waits up to `timeout` until GET /projects/{project}/jobs shows every job of `expected`
+// analysed against its base there (job_id -> base, 0: none); else a failure with the last page.
+::testing::AssertionResult AwaitAnalysis(HttpClient& client, const std::string& project,
+                                         const std::map<int64_t, int64_t>& expected,
+                                         std::chrono::seconds timeout);
+// A report's body without its "warehouse" member (which names the instance's database).
+std::string WithoutWarehouse(const std::string& body);
 
 // Every entry below `folder` (recursively) that is not a folder, as paths relative to it; empty
 // when the folder does not exist.
@@ -164,6 +182,9 @@ class E2eTest : public ::testing::Test {
   std::string data_dir_;
   std::unique_ptr<ServerProcess> server_;
   std::unique_ptr<HttpClient> client_;
+
+ protected:
+  HttpClient& client() { return *client_; }
 };
 
 }  // namespace buildtrace::e2e
