@@ -230,3 +230,10 @@ row "(5) server peak RSS (VmHWM) since start" "$(mib "${R[1.hwm]}")" "$(mib "${R
   "" "" "bounded"
 row "(5) server RSS (VmRSS) after the round" "$(mib "${R[1.rss]}")" "$(mib "${R[2.rss]}")" \
   "$(mib "${R[0.rss]}") at start" "$(ratio "${R[2.rss]}" "${R[1.rss]}")" "no growth"
+
+# Background analysis and the job index (docs/PERFORMANCE.md, "Background analysis"): the first
+# and the kept report and the jobs page at 1 000 / 10 000 / 100 000 jobs (flat: within 1.2x),
+# and the time from POST to report ready under a steady small-job load.
+log "analysis benchmark (about a minute, most of it storing 100 000 jobs)"
+echo
+BENCH_TMPDIR="$work" "$tools/analysis_benchmark"

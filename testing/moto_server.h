@@ -7,6 +7,7 @@
 
 #include <fcntl.h>
 #include <signal.h>
+#include <stdlib.h>
 #include <sys/prctl.h>
 #include <sys/types.h>
 #include <sys/wait.h>
@@ -126,6 +127,18 @@ class MotoServer {
                          " " + reply->body);
     }
     return bucket;
+  }
+
+  // A new bucket for `buildtrace` processes this test starts: exports moto's credentials to the
+  // environment (AWS_ACCESS_KEY_ID and AWS_SECRET_ACCESS_KEY; no AWS_SESSION_TOKEN), where they
+  // read them as in production, and returns the store URL "s3://BUCKET/PREFIX?endpoint=...".
+  Result<std::string> NewStoreUrlForChildren(const std::string& prefix) const {
+    Result<std::string> bucket = NewBucket();
+    if (!bucket.ok()) return bucket.status();
+    ::setenv("AWS_ACCESS_KEY_ID", credentials_.access_key_id.c_str(), 1);
+    ::setenv("AWS_SECRET_ACCESS_KEY", credentials_.secret_access_key.c_str(), 1);
+    ::unsetenv("AWS_SESSION_TOKEN");
+    return "s3://" + *bucket + "/" + prefix + "?endpoint=" + endpoint() + "&region=us-east-1";
   }
 
  private:

@@ -59,7 +59,6 @@ class E2eQueue : public ::testing::Test {
     root_ = ::testing::TempDir() + "bt-queue-XXXXXX";
     ASSERT_NE(::mkdtemp(root_.data()), nullptr);
     ASSERT_EQ(postgres_.Start(), "") << "PostgreSQL 15 could not be started";
-    QueryRows(postgres_.Url("postgres"), "SELECT 1");
     PGconn* admin = PQconnectdb(postgres_.Url("postgres").c_str());
     PQclear(PQexec(admin, "CREATE DATABASE buildtrace"));
     PQfinish(admin);
@@ -67,13 +66,10 @@ class E2eQueue : public ::testing::Test {
     auto moto = MotoServer::Start(root_);
     ASSERT_TRUE(moto.ok()) << moto.status().message();
     moto_ = std::move(*moto);
-    auto bucket = moto_->NewBucket();
-    ASSERT_TRUE(bucket.ok()) << bucket.status().message();
-    // The servers and workers read their S3 credentials from the environment.
-    ::setenv("AWS_ACCESS_KEY_ID", moto_->credentials().access_key_id.c_str(), 1);
-    ::setenv("AWS_SECRET_ACCESS_KEY", moto_->credentials().secret_access_key.c_str(), 1);
-    ::unsetenv("AWS_SESSION_TOKEN");
-    store_url_ = "s3://" + *bucket + "/states?endpoint=" + moto_->endpoint() + "&region=us-east-1";
+    // The servers read their S3 credentials from the environment, as in production.
+    auto store = moto_->NewStoreUrlForChildren("states");
+    ASSERT_TRUE(store.ok()) << store.status().message();
+    store_url_ = *store;
     warehouse_url_ = postgres_.Url("buildtrace");
     // A short lease, so that the killed worker's tasks are taken over within seconds.
     queue_url_ = redis_.Url("buildtrace-analysis") + "?lease-ms=3000";

@@ -51,13 +51,10 @@ class E2eScaleOut : public ::testing::Test {
     auto moto = MotoServer::Start(root_);
     ASSERT_TRUE(moto.ok()) << moto.status().message();
     moto_ = std::move(*moto);
-    auto bucket = moto_->NewBucket();
-    ASSERT_TRUE(bucket.ok()) << bucket.status().message();
     // The servers read their S3 credentials from the environment, as in production.
-    ::setenv("AWS_ACCESS_KEY_ID", moto_->credentials().access_key_id.c_str(), 1);
-    ::setenv("AWS_SECRET_ACCESS_KEY", moto_->credentials().secret_access_key.c_str(), 1);
-    ::unsetenv("AWS_SESSION_TOKEN");
-    store_url_ = "s3://" + *bucket + "/states?endpoint=" + moto_->endpoint() + "&region=us-east-1";
+    auto store = moto_->NewStoreUrlForChildren("states");
+    ASSERT_TRUE(store.ok()) << store.status().message();
+    store_url_ = *store;
     warehouse_url_ = postgres_.Url("buildtrace");
     for (int i = 0; i < 2; ++i) {
       const std::string dir = root_ + "/server" + std::to_string(i);
