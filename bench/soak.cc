@@ -4,7 +4,8 @@
 // /stats/latency, health checks, and deliberately bad requests whose exact status and error code
 // are known) while one more thread posts a large job (50k-200k objects) every few seconds and
 // asks for its report. Then it checks:
-//   - every valid request got its 200 answer, with the right content (no 5xx, no transport error);
+//   - every valid request got its 200 answer (202 for a POST that creates jobs), with the right
+//     content (no 5xx, no transport error);
 //   - every bad request got exactly its expected status and error code;
 //   - every acknowledged job reads back through GET /jobs with the acknowledged digest;
 //   - the server's resident memory (VmRSS of --server-pid, sampled every 250 ms) did not grow:
@@ -269,8 +270,9 @@ class SoakClient {
   std::optional<HttpResponse> Exchange(Kind kind, std::string_view method,
                                        const std::string& target, std::string body = {},
                                        std::vector<std::pair<std::string, std::string>> h = {});
-  // Whether a valid request's answer has status 200; counts and logs it otherwise.
-  bool ExpectOk(Kind kind, const std::string& target, const HttpResponse& r);
+  // Whether a valid request's answer has status `expected` (202: a POST that creates jobs);
+  // counts and logs it otherwise.
+  bool ExpectOk(Kind kind, const std::string& target, const HttpResponse& r, int expected = 200);
   void WrongAnswer(Kind kind, const std::string& what);
   void PostSmall();
   void Repost();
@@ -368,8 +370,9 @@ std::optional<HttpResponse> SoakClient::Exchange(
   return std::move(*r);
 }
 
-bool SoakClient::ExpectOk(Kind kind, const std::string& target, const HttpResponse& r) {
-  if (r.status == 200) return true;
+bool SoakClient::ExpectOk(Kind kind, const std::string& target, const HttpResponse& r,
+                          int expected) {
+  if (r.status == expected) return true;
   if (r.status >= 500) {
     ++tally_.server_errors;
   } else {
@@ -390,7 +393,7 @@ void SoakClient::PostSmall() {
   Batch batch{JobBatchBody(generator_, kJobsPerBatch, project_), {}};
   auto r =
       Exchange(kPostSmall, "POST", "/process", batch.body, {{"Content-Type", "application/json"}});
-  if (!r || !ExpectOk(kPostSmall, "/process", *r)) return;
+  if (!r || !ExpectOk(kPostSmall, "/process", *r, 202)) return;
   int created = 0;
   auto jobs = AcceptedJobs(r->body, &created);
   if (!jobs || jobs->size() != kJobsPerBatch || created != kJobsPerBatch) {
@@ -544,13 +547,14 @@ class LargeJobPoster {
  private:
   static constexpr std::array<size_t, 3> kSizes = {50'000, 100'000, 200'000};
 
-  bool Check(Kind kind, const std::string& target, const Result<HttpResponse>& r) {
+  bool Check(Kind kind, const std::string& target, const Result<HttpResponse>& r,
+             int expected = 200) {
     if (!r.ok()) {
       ++tally_.transport_errors;
       tally_.Problem(std::string(kKindNames[kind]) + " " + target + ": " + r.status().message());
       return false;
     }
-    if (r->status == 200) return true;
+    if (r->status == expected) return true;
     ++(r->status >= 500 ? tally_.server_errors : tally_.wrong_answers);
     tally_.Problem(std::string(kKindNames[kind]) + " " + target + ": HTTP " +
                    std::to_string(r->status) + " " + r->body.substr(0, 300));
@@ -573,7 +577,7 @@ class LargeJobPoster {
     const std::string project = "soak-large-" + std::to_string(kSizes[size_index] / 1000) + "k";
     std::string body = GeneratedJobToJson(generators_[size_index].Next(), project);
     auto r = Timed(kPostLarge, [&] { return client_.Post("/process", std::move(body)); });
-    if (!Check(kPostLarge, "/process (large)", r)) return;
+    if (!Check(kPostLarge, "/process (large)", r, 202)) return;
     int created = 0;
     auto jobs = AcceptedJobs(r->body, &created);
     if (!jobs || jobs->size() != 1 || created != 1) {
