@@ -113,7 +113,9 @@ for r in 1 2; do
 done
 
 mkdir "$work/server"
-start_server "$work" "$bin" --data-dir "$work/server"
+# Without background analysis, so that (3)'s first GET /report computes the comparison (with
+# workers it may find it kept already); bench/analysis_benchmark measures the analysis.
+start_server "$work" "$bin" --data-dir "$work/server" --analysis-workers 0
 vm() { sed -n "s/^$1:[[:space:]]*\([0-9]*\) kB/\1/p" "/proc/$server_pid/status"; }  # KiB
 declare -A R  # results by "round.name"
 R[0.rss]=$(vm VmRSS)
