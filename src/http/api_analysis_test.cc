@@ -249,5 +249,37 @@ TEST_F(ApiAnalysisTest, PushRouteNeedsAWorkerTokenInTheHeaderOrTheUrl) {
   EXPECT_EQ(Send(http::verb::post, "/process", Job(1), "Bearer push-secret").result_int(), 403u);
 }
 
+TEST_F(ApiAnalysisTest, ReadyzAndMetricsShowTheQueueAndTheDeadLetters) {
+  ASSERT_EQ(Post("[" + Job(1) + "," + Job(2) + "]").result_int(), 202u);
+  HttpResponse ready = Get("/readyz");
+  ASSERT_EQ(ready.result_int(), 200u) << ready.body();
+  JsonBody fine(ready.body());
+  EXPECT_EQ(fine.Str("/status"), "ready");
+  EXPECT_EQ(fine.Str("/analysis/queue"), "inproc://?capacity=10000&lease-ms=60000");
+  EXPECT_EQ(fine.Str("/analysis/status"), "ok");
+  EXPECT_EQ(fine.Int("/analysis/depth"), 2);
+  EXPECT_EQ(fine.Int("/analysis/dead_letters"), 0);
+
+  // A task given up on: the service is degraded until an operator deals with it. (A new Api:
+  // the count of dead letters is cached for 10 s.)
+  ASSERT_TRUE(backends_.file_store()
+                  ->CreateIfAbsent(DeadLetterName("default", 2), R"({"reason":"test"})")
+                  .ok());
+  MakeApi(&queue_, nullptr);
+  ready = Get("/readyz");
+  ASSERT_EQ(ready.result_int(), 200u) << ready.body();
+  JsonBody degraded(ready.body());
+  EXPECT_EQ(degraded.Str("/status"), "degraded");
+  EXPECT_EQ(degraded.Int("/analysis/dead_letters"), 1);
+  const std::string metrics = Get("/metrics").body();
+  EXPECT_NE(metrics.find("\nbuildtrace_analysis_dead_letters 1\n"), std::string::npos) << metrics;
+  EXPECT_NE(metrics.find("\nbuildtrace_analysis_queue_depth 2\n"), std::string::npos) << metrics;
+  EXPECT_EQ(JsonBody(Get("/projects/default/jobs").body()).Str("/jobs/0/analysis"), "dead_letter");
+
+  // Without a queue there is no analysis section.
+  MakeApi(nullptr, nullptr);
+  EXPECT_FALSE(JsonBody(Get("/readyz").body()).Has("/analysis"));
+}
+
 }  // namespace
 }  // namespace buildtrace
