@@ -6,7 +6,8 @@
 #   servers, end to end);
 # - build-tsan: ThreadSanitizer over the concurrency tests (every test named Concurrent... or
 #   E2eConcurrency..., in whichever binary, the metrics outbox's worker thread tests, the
-#   warehouse deadline pool, the reopening warehouse and the HTTP server's own tests).
+#   warehouse deadline pool, the reopening warehouse, the HTTP server's own tests, and background
+#   analysis: the workers and the sweep, the in-process queue, and serve with its workers).
 # Both compile at -O0 with line tables and one precompiled header (CMakeLists.txt says why): about
 # 2 minutes for ASan and 1 for TSan, build and tests, on 2 cores from empty folders (twice that
 # on a machine busy with other builds).
@@ -38,7 +39,7 @@ export UBSAN_OPTIONS=${UBSAN_OPTIONS:-print_stacktrace=1:halt_on_error=1}
 export TSAN_OPTIONS=${TSAN_OPTIONS:-halt_on_error=1:second_deadlock_stack=1}
 
 # The tests of the concurrent paths, by name.
-tsan_tests='Concurrent|E2eConcurrency|MetricsOutboxTest.TheWorker|DeadlineWarehouseTest|ReopeningWarehouseTest|HttpServerTest|ReadyzAnswersWithinTheDeadline'
+tsan_tests='Concurrent|E2eConcurrency|MetricsOutboxTest.TheWorker|DeadlineWarehouseTest|ReopeningWarehouseTest|HttpServerTest|ReadyzAnswersWithinTheDeadline|AnalysisTest|InprocQueue|Inproc/AnalysisQueue|E2eAnalysis'
 
 results=()
 status=0
