@@ -157,16 +157,18 @@ int RunServe(const ServeOptions& options) {
   ApiContext context{*b.store, *b.bounded, options.limits, WallClockMs, options.max_body_bytes,
                      *access ? &**access : nullptr, b.outbox.get(), &responses, &server_stats,
                      std::chrono::milliseconds(options.probe_timeout_ms)};
-  const bool local_workers = queue && options.analysis.workers > 0;
   AnalysisStats analysis_stats;
   context.queue = queue.get();
-  context.analysis = local_workers ? &analysis_stats : nullptr;
+  context.analysis = queue ? &analysis_stats : nullptr;
   context.enqueue_failed = [&running_analysis] {
     if (BackgroundAnalysis* a = running_analysis.load()) a->MarkBehind();
   };
   Api api(std::move(context));
+  // With a queue, the sweep runs here whatever the number of workers: an instance that only
+  // publishes (its tasks analysed by `buildtrace worker` processes or a push subscription) still
+  // enqueues again what it failed to publish.
   std::unique_ptr<BackgroundAnalysis> analysis;
-  if (local_workers) {
+  if (queue) {
     analysis = std::make_unique<BackgroundAnalysis>(*queue, api.analyzer(), api.jobs(), *b.store,
                                                     analysis_stats, options.analysis);
     running_analysis.store(analysis.get());
@@ -199,12 +201,13 @@ int RunServe(const ServeOptions& options) {
               options.host.c_str(), static_cast<unsigned>(server.port()),
               b.store->Describe().c_str(), b.warehouse->Describe().c_str());
   std::fflush(stdout);
-  LogInfo(analysis ? "analysis: " + std::to_string(options.analysis.workers) +
-                         " worker(s) on " + queue->Describe()
-          : queue  ? "analysis: tasks published to " + queue->Describe() +
-                        " for workers elsewhere (--analysis-workers 0)"
-                   : std::string("analysis: off (--analysis-workers 0); reports are computed "
-                                 "when asked for"));
+  LogInfo(!queue ? std::string("analysis: off (--analysis-workers 0); reports are computed "
+                                "when asked for")
+          : options.analysis.workers > 0
+              ? "analysis: " + std::to_string(options.analysis.workers) + " worker(s) on " +
+                    queue->Describe()
+              : "analysis: tasks published to " + queue->Describe() +
+                    " for workers elsewhere (--analysis-workers 0); the sweep runs here");
   // How many tokens, never which: the file holds only hashes, but they stay out of logs too.
   LogInfo(*access ? "access control: " + std::to_string((*access)->tokens().size()) +
                         " tokens from " + options.auth_tokens_file
