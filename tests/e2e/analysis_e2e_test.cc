@@ -75,38 +75,13 @@ TEST_F(E2eAnalysis, EveryJobIsAnalysedOnceWithoutAnyReportReadAndLateArrivalsAre
 
   // A server without background analysis, given the same jobs in order, computes every report
   // on demand: the precomputed reports are the same, and reading them writes no row.
-  const std::string control_dir = root_dir() + "/control";
-  std::filesystem::create_directories(control_dir);
-  auto control = ServerProcess::Start({BinaryPath(), control_dir, root_dir() + "/control.log"});
-  ASSERT_TRUE(control.ok()) << control.status().message();
-  HttpClient control_client((*control)->endpoint(), seconds(20));
-  std::vector<TestJob> in_order = jobs;
-  std::sort(in_order.begin(), in_order.end(), [](const TestJob& a, const TestJob& b) {
-    return std::tie(a.project, a.job_id) < std::tie(b.project, b.job_id);
-  });
-  auto posted = control_client.Post("/process", BatchJson(in_order), "application/json");
-  ASSERT_TRUE(posted.ok());
-  ASSERT_EQ(posted->status, 202) << posted->body;
-  for (const TestJob& job : in_order) {
-    const std::string target =
-        "/report/" + std::to_string(job.job_id) + "?project=" + job.project;
-    SCOPED_TRACE(target);
-    HttpResponse kept = Get(target);
-    ASSERT_EQ(kept.status, 200) << kept.body;
-    EXPECT_EQ(kept.headers["buildtrace-analysis"], "precomputed");
-    JsonDoc doc(kept.body);
-    EXPECT_EQ(doc.Str("/warehouse/status"), "recorded");
-    EXPECT_FALSE(doc.Bool("/warehouse/inserted"));
-    auto fresh = control_client.Get(target);
-    ASSERT_TRUE(fresh.ok());
-    ASSERT_EQ(fresh->status, 200) << fresh->body;
-    EXPECT_EQ(fresh->headers["buildtrace-analysis"], "on-demand");
-    EXPECT_EQ(WithoutWarehouse(kept.body), WithoutWarehouse(fresh->body));
-  }
+  ExpectReportsAsComputedOnDemand(jobs, root_dir() + "/control",
+                                  [this](const std::string& target, const TestJob&) {
+                                    return Result<HttpResponse>(Get(target));
+                                  });
   size_t rows = 0;
   WarehouseBases("alpha", &rows);
   EXPECT_EQ(rows, static_cast<size_t>(kPerProject));
-  EXPECT_TRUE((*control)->Stop().ok());
 
   // Nothing was given up on, and the counters say what happened.
   JsonDoc ready(Get("/readyz").body);

@@ -9,6 +9,7 @@
 #include <filesystem>
 #include <iostream>
 #include <random>
+#include <tuple>
 #include <system_error>
 #include <thread>
 
@@ -438,9 +439,43 @@ std::map<int64_t, int64_t> ExpectedBases(const std::vector<TestJob>& jobs,
                                        << timeout.count() << " s: " << last;
 }
 
-std::string WithoutWarehouse(const std::string& body) {
-  const size_t at = body.rfind(",\"warehouse\":");
-  return at == std::string::npos ? body : body.substr(0, at);
+void ExpectReportsAsComputedOnDemand(
+    const std::vector<TestJob>& jobs, const std::string& dir,
+    const std::function<Result<HttpResponse>(const std::string& target, const TestJob& job)>& get) {
+  // A report's body without its "warehouse" member (which names the instance's database).
+  auto without_warehouse = [](const std::string& body) {
+    const size_t at = body.rfind(",\"warehouse\":");
+    return at == std::string::npos ? body : body.substr(0, at);
+  };
+  fs::create_directories(dir);
+  auto control = ServerProcess::Start({BinaryPath(), dir, dir + "/server.log"});
+  ASSERT_TRUE(control.ok()) << control.status().message();
+  HttpClient control_client((*control)->endpoint(), std::chrono::seconds(20));
+  std::vector<TestJob> in_order = jobs;
+  std::sort(in_order.begin(), in_order.end(), [](const TestJob& a, const TestJob& b) {
+    return std::tie(a.project, a.job_id) < std::tie(b.project, b.job_id);
+  });
+  auto posted = control_client.Post("/process", BatchJson(in_order));
+  ASSERT_TRUE(posted.ok()) << posted.status().message();
+  ASSERT_EQ(posted->status, 202) << posted->body;
+  for (const TestJob& job : in_order) {
+    const std::string target =
+        "/report/" + std::to_string(job.job_id) + "?project=" + job.project;
+    SCOPED_TRACE(target);
+    Result<HttpResponse> kept = get(target, job);
+    ASSERT_TRUE(kept.ok()) << kept.status().message();
+    ASSERT_EQ(kept->status, 200) << kept->body;
+    EXPECT_EQ(kept->headers["buildtrace-analysis"], "precomputed");
+    JsonDoc doc(kept->body);
+    EXPECT_EQ(doc.Str("/warehouse/status"), "recorded");
+    EXPECT_FALSE(doc.Bool("/warehouse/inserted"));
+    Result<HttpResponse> fresh = control_client.Get(target);
+    ASSERT_TRUE(fresh.ok()) << fresh.status().message();
+    ASSERT_EQ(fresh->status, 200) << fresh->body;
+    EXPECT_EQ(fresh->headers["buildtrace-analysis"], "on-demand");
+    EXPECT_EQ(without_warehouse(kept->body), without_warehouse(fresh->body));
+  }
+  EXPECT_TRUE((*control)->Stop().ok());
 }
 
 void E2eTest::ExpectNothingStored() {

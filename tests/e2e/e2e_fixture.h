@@ -99,8 +99,13 @@ std::map<int64_t, int64_t> ExpectedBases(const std::vector<TestJob>& jobs,
 ::testing::AssertionResult AwaitAnalysis(HttpClient& client, const std::string& project,
                                          const std::map<int64_t, int64_t>& expected,
                                          std::chrono::seconds timeout);
-// A report's body without its "warehouse" member (which names the instance's database).
-std::string WithoutWarehouse(const std::string& body);
+// Starts a server without background analysis on `dir` (a folder of its own: file store and
+// SQLite), posts `jobs` to it in order, and checks every job's report as `get` answers it
+// (GET target -> answer): precomputed, recorded without a new row, and equal, but for its
+// warehouse section, to the report the control server computes on demand.
+void ExpectReportsAsComputedOnDemand(
+    const std::vector<TestJob>& jobs, const std::string& dir,
+    const std::function<Result<HttpResponse>(const std::string& target, const TestJob& job)>& get);
 
 // Every entry below `folder` (recursively) that is not a folder, as paths relative to it; empty
 // when the folder does not exist.

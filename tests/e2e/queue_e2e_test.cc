@@ -195,31 +195,10 @@ TEST_F(E2eQueue, TwoInstancesAndTwoWorkersAnalyseEveryJobOnceThoughAWorkerIsKill
                           [](const TestJob& job) { return job.status == "succeeded"; }));
 
   // A server on its own folder and SQLite, without background analysis, given the jobs in order.
-  const std::string control_dir = root_ + "/control";
-  fs::create_directories(control_dir);
-  auto control = ServerProcess::Start({BinaryPath(), control_dir, control_dir + "/server.log"});
-  ASSERT_TRUE(control.ok()) << control.status().message();
-  HttpClient control_client((*control)->endpoint(), seconds(20));
-  std::vector<TestJob> in_order = jobs;
-  std::sort(in_order.begin(), in_order.end(), [](const TestJob& a, const TestJob& b) {
-    return std::tie(a.project, a.job_id) < std::tie(b.project, b.job_id);
-  });
-  auto posted = control_client.Post("/process", BatchJson(in_order));
-  ASSERT_TRUE(posted.ok());
-  ASSERT_EQ(posted->status, 202) << posted->body;
-  for (const TestJob& job : in_order) {
-    const std::string target =
-        "/report/" + std::to_string(job.job_id) + "?project=" + job.project;
-    SCOPED_TRACE(target);
-    auto kept = clients_[job.job_id % 2]->Get(target);
-    ASSERT_TRUE(kept.ok());
-    ASSERT_EQ(kept->status, 200) << kept->body;
-    EXPECT_EQ(kept->headers["buildtrace-analysis"], "precomputed");
-    auto fresh = control_client.Get(target);
-    ASSERT_TRUE(fresh.ok());
-    EXPECT_EQ(WithoutWarehouse(kept->body), WithoutWarehouse(fresh->body));
-  }
-  EXPECT_TRUE((*control)->Stop().ok());
+  ExpectReportsAsComputedOnDemand(
+      jobs, root_ + "/control", [this](const std::string& target, const TestJob& job) {
+        return clients_[static_cast<size_t>(job.job_id % 2)]->Get(target);
+      });
   // Reading the reports wrote no row.
   EXPECT_EQ(QueryRows(warehouse_url_, "SELECT count(*) FROM buildtrace_job_metrics"),
             (std::vector<std::vector<int64_t>>{{static_cast<int64_t>(jobs.size())}}));
