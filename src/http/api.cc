@@ -51,6 +51,11 @@ bool WantsText(const HttpRequest& request, const RequestTarget& target, Status& 
          accept.find("application/json") == std::string_view::npos;
 }
 
+// Where a job's report is served: "/report/<id>?project=<project>".
+std::string ReportUrl(std::string_view project, int64_t job_id) {
+  return "/report/" + std::to_string(job_id) + "?project=" + std::string(project);
+}
+
 void WriteAccepted(JsonWriter& w, const std::vector<std::pair<const Job*, StoredJob>>& stored) {
   w.Key("accepted").BeginArray();
   for (const auto& [job, outcome] : stored) {
@@ -59,8 +64,7 @@ void WriteAccepted(JsonWriter& w, const std::vector<std::pair<const Job*, Stored
     w.Key("job_id").Int(job->header.job_id);
     w.Key("digest").String(outcome.digest);
     w.Key("created").Bool(outcome.created);
-    w.Key("report_url").String("/report/" + std::to_string(job->header.job_id) +
-                               "?project=" + job->header.project);
+    w.Key("report_url").String(ReportUrl(job->header.project, job->header.job_id));
     w.EndObject();
   }
   w.EndArray();
@@ -542,7 +546,7 @@ HttpResponse Api::GetProjectJobs(const RequestTarget& target) {
     } else {
       w.Null();
     }
-    w.Key("report_url").String("/report/" + std::to_string(job.job_id) + "?project=" + project);
+    w.Key("report_url").String(ReportUrl(project, job.job_id));
     w.EndObject();
   }
   w.EndArray();
@@ -565,13 +569,13 @@ HttpResponse Api::PostPubSubTask(HttpRequest& request) {
   if (!task.ok()) {
     LogWarning("a Pub/Sub push that is not an analysis task was dropped: " +
                task.status().message());
-    return MakeResponse(200, "{\"status\":\"dropped\",\"reason\":" +
-                                 [&] {
-                                   std::string m;
-                                   AppendJsonString(m, task.status().message());
-                                   return m;
-                                 }() +
-                                 "}\n");
+    std::string out;
+    JsonWriter w(out);
+    w.BeginObject().Key("status").String("dropped");
+    w.Key("reason").String(task.status().message());
+    w.EndObject();
+    out.push_back('\n');
+    return MakeResponse(200, std::move(out));
   }
   // Pub/Sub counts a non-2xx answer as a failed delivery and pushes again with backoff: the
   // answer is 2xx only once the job is analysed.
@@ -594,7 +598,7 @@ std::optional<int64_t> Api::DeadLetters() {
   return dead_letters_;
 }
 
-Api::AnalysisHealth Api::ProbeAnalysis() {
+Api::AnalysisHealth Api::ProbeAnalysis(bool probe_queue) {
   AnalysisHealth health;
   AnalysisQueue& queue = *context_.queue;
   // The three calls at once, each on the probe pool within the deadline, so a stuck queue or
@@ -613,8 +617,10 @@ Api::AnalysisHealth Api::ProbeAnalysis() {
                                                        context_.probe_deadline,
                                                        queue.Describe() + ": depth");
   });
-  health.queue = probes_.Run<Status>([&queue] { return queue.Probe(); },
-                                     context_.probe_deadline, queue.Describe() + ": probe");
+  if (probe_queue) {
+    health.queue = probes_.Run<Status>([&queue] { return queue.Probe(); },
+                                       context_.probe_deadline, queue.Describe() + ": probe");
+  }
   if (Result<std::optional<int64_t>> d = depth.get(); d.ok()) health.depth = *d;
   if (Result<int64_t> n = letters.get(); n.ok()) health.dead_letters = *n;
   return health;
@@ -649,7 +655,7 @@ HttpResponse Api::GetReady(bool details) {
   const DescriptorUsage descriptors = CountDescriptors();
   const std::optional<std::string> write_failure = jobs_.last_write_failure();
   const std::optional<AnalysisHealth> analysis =
-      context_.queue ? std::optional(ProbeAnalysis()) : std::nullopt;
+      context_.queue ? std::optional(ProbeAnalysis(true)) : std::nullopt;
   // A queue that cannot be reached, or tasks given up on, leave analysis to the reports (computed
   // on demand) and to an operator: degraded, still serving.
   const bool analysis_trouble =
@@ -772,7 +778,7 @@ HttpResponse Api::GetMetrics() {
   }
   if (context_.server != nullptr) AppendServerMetrics(*context_.server, out);
   if (context_.queue != nullptr) {
-    const AnalysisHealth health = ProbeAnalysis();
+    const AnalysisHealth health = ProbeAnalysis(false);
     if (health.depth) {
       metric("buildtrace_analysis_queue_depth", "gauge",
              "Analysis tasks published and not yet acknowledged.");

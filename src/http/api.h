@@ -94,14 +94,14 @@ class Api {
   void Enqueue(const std::vector<std::pair<const Job*, StoredJob>>& stored);
   // Dead letters in the store, listed at most every 10 s (for /readyz and /metrics).
   std::optional<int64_t> DeadLetters();
-  // The queue's probe and depth and the dead letters, each within context_.probe_deadline
-  // (for /readyz and /metrics); only when background analysis is on.
+  // The queue's depth and the dead letters, and its probe when `probe_queue` (for /readyz; /metrics
+  // needs no probe), each within context_.probe_deadline; only when there is a queue.
   struct AnalysisHealth {
-    Status queue;
+    Status queue;  // Ok when not probed
     std::optional<int64_t> depth;         // nullopt: the queue cannot count, or did not answer
     std::optional<int64_t> dead_letters;  // nullopt: the store did not answer
   };
-  AnalysisHealth ProbeAnalysis();
+  AnalysisHealth ProbeAnalysis(bool probe_queue);
   // `details`: the backends' messages and the outbox (with access control on, only for a caller
   // with a read token: messages can name projects and paths).
   HttpResponse GetReady(bool details);
