@@ -45,12 +45,12 @@ std::string Job(int64_t id, int objects) {
   for (int i = 0; i < objects; ++i) {
     if (i > 0) state += ',';
     // Object 0 moves with every job; the rest stay.
-    state += "\"O" + std::to_string(i) + "\":\"door_" + std::to_string(i == 0 ? id : i) +
-             "_0_1_1\"";
+    state +=
+        "\"O" + std::to_string(i) + "\":\"door_" + std::to_string(i == 0 ? id : i) + "_0_1_1\"";
   }
   return R"({"job_id":)" + std::to_string(id) +
-         R"(,"project":"p","timestamp":"2026-11-28T10:00:00Z","latency_ms":100,"state":{)" +
-         state + "}}";
+         R"(,"project":"p","timestamp":"2026-11-28T10:00:00Z","latency_ms":100,"state":{)" + state +
+         "}}";
 }
 
 // A temporary folder with the embedded backends and an Api over them.
@@ -139,8 +139,8 @@ void MeasureReady(int jobs, int per_second) {
   std::thread watcher([&] {
     for (int64_t id = 1; id <= jobs; ++id) {
       while (posted.load() < id) std::this_thread::sleep_for(std::chrono::microseconds(200));
-      const std::string name = AnalysisRecordName(
-          "p", id, id == 1 ? std::nullopt : std::optional<int64_t>(id - 1), 0);
+      const std::string name =
+          AnalysisRecordName("p", id, id == 1 ? std::nullopt : std::optional<int64_t>(id - 1), 0);
       while (!s.store->Read(name).ok()) std::this_thread::sleep_for(std::chrono::microseconds(200));
       ready_ms.push_back(Ms(Clock::now() - answered[static_cast<size_t>(id)]));
     }
@@ -156,10 +156,10 @@ void MeasureReady(int jobs, int per_second) {
   }
   watcher.join();
   workers.Stop();
-  std::printf("ready  %d jobs of 50 objects at %d/s, 2 workers: POST answered -> report ready "
-              "p50 %.2f ms, p99 %.2f ms, max %.2f ms\n",
-              jobs, per_second, Quantile(ready_ms, 0.5), Quantile(ready_ms, 0.99),
-              Quantile(ready_ms, 1.0));
+  std::printf(
+      "ready  %d jobs of 50 objects at %d/s, 2 workers: POST answered -> report ready "
+      "p50 %.2f ms, p99 %.2f ms, max %.2f ms\n",
+      jobs, per_second, Quantile(ready_ms, 0.5), Quantile(ready_ms, 0.99), Quantile(ready_ms, 1.0));
 }
 
 }  // namespace
@@ -174,13 +174,13 @@ int main(int argc, char** argv) {
     const auto t0 = std::chrono::steady_clock::now();
     const buildtrace::FlatFigures f = buildtrace::MeasureFlat(n);
     if (!reference) reference = f;
-    std::printf("flat   %7lld jobs: first report %.2f ms (%.2fx), kept report %.3f ms (%.2fx), "
-                "jobs page %.2f ms (%.2fx)  [setup %.0f s]\n",
-                static_cast<long long>(n), f.first_report_ms,
-                f.first_report_ms / reference->first_report_ms, f.kept_report_ms,
-                f.kept_report_ms / reference->kept_report_ms, f.page_ms,
-                f.page_ms / reference->page_ms,
-                std::chrono::duration<double>(std::chrono::steady_clock::now() - t0).count());
+    std::printf(
+        "flat   %7lld jobs: first report %.2f ms (%.2fx), kept report %.3f ms (%.2fx), "
+        "jobs page %.2f ms (%.2fx)  [setup %.0f s]\n",
+        static_cast<long long>(n), f.first_report_ms,
+        f.first_report_ms / reference->first_report_ms, f.kept_report_ms,
+        f.kept_report_ms / reference->kept_report_ms, f.page_ms, f.page_ms / reference->page_ms,
+        std::chrono::duration<double>(std::chrono::steady_clock::now() - t0).count());
     std::fflush(stdout);
   }
   buildtrace::MeasureReady(1000, 100);

@@ -4,6 +4,9 @@
 // new IDs), the second job either in the first's object order ("same") or independently shuffled
 // ("shuffled"). Data is generated once per size, on first use, so a --benchmark_filter that skips
 // the 1M cases also skips generating them.
+#include <benchmark/benchmark.h>
+#include <simdjson.h>
+
 #include <algorithm>
 #include <cstdint>
 #include <cstdio>
@@ -14,9 +17,6 @@
 #include <string>
 #include <type_traits>
 #include <utility>
-
-#include <benchmark/benchmark.h>
-#include <simdjson.h>
 
 #include "core/diff.h"
 #include "core/job_parser.h"
@@ -155,8 +155,7 @@ void DiffJobs(benchmark::State& state, int64_t objects, Order order) {
     counts = result.counts;
     benchmark::DoNotOptimize(result);
   }
-  state.SetItemsProcessed(state.iterations() *
-                          static_cast<int64_t>(before.size() + after.size()));
+  state.SetItemsProcessed(state.iterations() * static_cast<int64_t>(before.size() + after.size()));
   // The share of objects that changed, so a glance confirms the inputs are what they claim.
   state.counters["added"] = static_cast<double>(counts.added);
   state.counters["removed"] = static_cast<double>(counts.removed);

@@ -111,9 +111,10 @@ void MeasureWriteBandwidth(const std::string& dir, int64_t mib) {
   if (::close(fd) != 0) Fail("closing " + path);
   const double elapsed = SecondsSince(start);
   const double bytes = static_cast<double>(mib) * kChunkBytes;
-  std::printf("write_MB_per_s=%.1f bytes=%.0f seconds=%.3f  # 1 MiB writes, then fsync; "
-              "MB = 10^6 bytes\n",
-              bytes / 1e6 / elapsed, bytes, elapsed);
+  std::printf(
+      "write_MB_per_s=%.1f bytes=%.0f seconds=%.3f  # 1 MiB writes, then fsync; "
+      "MB = 10^6 bytes\n",
+      bytes / 1e6 / elapsed, bytes, elapsed);
   std::fflush(stdout);
   ::unlink(path.c_str());
 }

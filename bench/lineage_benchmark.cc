@@ -4,6 +4,7 @@
 // choosing the base alone, for N = 1, 1 000 and 120 000, with the store reads each one makes.
 //   build/bench/lineage_benchmark [--benchmark_filter=...]
 #include <benchmark/benchmark.h>
+#include <simdjson.h>
 #include <stdlib.h>
 
 #include <filesystem>
@@ -11,8 +12,6 @@
 #include <memory>
 #include <string>
 #include <vector>
-
-#include <simdjson.h>
 
 #include "service/report_service.h"
 #include "store/file_state_store.h"
@@ -51,8 +50,8 @@ class CountingStore : public StateStore {
 
 std::string JobJson(int64_t id, const char* status) {
   return R"({"job_id":)" + std::to_string(id) +
-         R"(,"project":"p","timestamp":"2026-11-28T10:00:00Z","latency_ms":5,"status":")" +
-         status + R"(","state":{"D1":"door_1_1_1_1"}})";
+         R"(,"project":"p","timestamp":"2026-11-28T10:00:00Z","latency_ms":5,"status":")" + status +
+         R"(","state":{"D1":"door_1_1_1_1"}})";
 }
 
 // One project per N, built once and kept for the process's life.
@@ -118,9 +117,8 @@ void BM_SelectBaseOverKnownStatuses(benchmark::State& state) {
   ids.pop_back();
   const int64_t reads = p.store->reads;
   for (auto _ : state) {
-    benchmark::DoNotOptimize(SelectBase(p.request.job_id, ids, [&](int64_t id) {
-      return p.jobs->LoadStatus("p", id);
-    }));
+    benchmark::DoNotOptimize(
+        SelectBase(p.request.job_id, ids, [&](int64_t id) { return p.jobs->LoadStatus("p", id); }));
   }
   state.counters["store_reads"] =
       static_cast<double>(p.store->reads - reads) / static_cast<double>(state.iterations());

@@ -4,11 +4,11 @@
 // as raw JSON when structured), and nothing else: the lengths are summed, only so that the walk
 // cannot be optimized away, and printed. bench/run.sh divides the diff's time by this one's.
 // Usage: parse_floor PREV.json CUR.json
+#include <simdjson.h>
+
 #include <cstdint>
 #include <cstdio>
 #include <string_view>
-
-#include <simdjson.h>
 
 namespace {
 
@@ -66,8 +66,8 @@ error_code SumDocument(simdjson::ondemand::parser& parser, const simdjson::padde
     std::string_view key;
     if (auto e = field.unescaped_key().get(key)) return e;
     sum += key.size();
-    const error_code e = key == "state" ? SumState(field.value(), sum)
-                                        : SumValue(field.value(), sum);
+    const error_code e =
+        key == "state" ? SumState(field.value(), sum) : SumValue(field.value(), sum);
     if (e) return e;
   }
   return simdjson::SUCCESS;

@@ -53,7 +53,8 @@ extern "C" int LLVMFuzzerTestOneInput(const uint8_t* data, size_t size) {
     if ((*again)->jobs().size() != 1) Fail("not exactly one job", serialized);
     if (!SameJob(job, (*again)->jobs()[0])) Fail("different job", serialized);
     // Writing the parsed copy again gives the same bytes (job_writer.h promises it).
-    if (buildtrace::SerializeJob((*again)->jobs()[0]) != serialized) Fail("different bytes", serialized);
+    if (buildtrace::SerializeJob((*again)->jobs()[0]) != serialized)
+      Fail("different bytes", serialized);
   }
   return 0;
 }

@@ -82,7 +82,8 @@ std::string Write(const std::vector<AccessToken>& tokens) {
   return text;
 }
 
-void CheckEntries(const std::vector<AccessToken>& tokens, const std::vector<std::string_view>& lines) {
+void CheckEntries(const std::vector<AccessToken>& tokens,
+                  const std::vector<std::string_view>& lines) {
   Check(!tokens.empty());
   int previous_line = 0;
   for (size_t i = 0; i < tokens.size(); ++i) {

@@ -69,12 +69,12 @@ TEST(AnalysisTaskTest, EncodesAndParsesBack) {
 }
 
 TEST(AnalysisTaskTest, RefusesEverythingElse) {
-  for (const char* body : {"", "[]", "{}", R"({"project":"p"})", R"({"job_id":1})",
-                           R"({"project":"p","job_id":0})", R"({"project":"p","job_id":-4})",
-                           R"({"project":"p","job_id":1.5})", R"({"project":"../x","job_id":1})",
-                           R"({"project":"p","job_id":1,"extra":true})",
-                           R"({"project":"p","job_id":1,"job_id":2})",
-                           R"({"project":"p","job_id":1} x)", R"({"project":7,"job_id":1})"}) {
+  for (const char* body :
+       {"", "[]", "{}", R"({"project":"p"})", R"({"job_id":1})", R"({"project":"p","job_id":0})",
+        R"({"project":"p","job_id":-4})", R"({"project":"p","job_id":1.5})",
+        R"({"project":"../x","job_id":1})", R"({"project":"p","job_id":1,"extra":true})",
+        R"({"project":"p","job_id":1,"job_id":2})", R"({"project":"p","job_id":1} x)",
+        R"({"project":7,"job_id":1})"}) {
     Result<AnalysisTask> parsed = ParseAnalysisTask(body);
     ASSERT_FALSE(parsed.ok()) << body;
     EXPECT_EQ(parsed.status().code(), StatusCode::kInvalidArgument) << body;

@@ -35,7 +35,7 @@ using Field = FakeGoogleApis::Field;
 
 struct Request {
   std::string method;
-  std::string path;  // raw, still percent-encoded
+  std::string path;                               // raw, still percent-encoded
   std::multimap<std::string, std::string> query;  // decoded
   std::map<std::string, std::string> headers;     // lower-case names
   std::string body;
@@ -79,8 +79,9 @@ std::multimap<std::string, std::string> ParseForm(std::string_view text, bool pl
     const size_t amp = text.find('&');
     const std::string_view pair = text.substr(0, amp);
     const size_t eq = pair.find('=');
-    out.emplace(PercentDecode(pair.substr(0, eq), plus_is_space),
-                eq == std::string_view::npos ? "" : PercentDecode(pair.substr(eq + 1), plus_is_space));
+    out.emplace(
+        PercentDecode(pair.substr(0, eq), plus_is_space),
+        eq == std::string_view::npos ? "" : PercentDecode(pair.substr(eq + 1), plus_is_space));
     text = amp == std::string_view::npos ? "" : text.substr(amp + 1);
   }
   return out;
@@ -134,12 +135,20 @@ std::string Base64UrlDecode(std::string_view text, bool& ok) {
   ok = true;
   for (char c : text) {
     int v;
-    if (c >= 'A' && c <= 'Z') v = c - 'A';
-    else if (c >= 'a' && c <= 'z') v = c - 'a' + 26;
-    else if (c >= '0' && c <= '9') v = c - '0' + 52;
-    else if (c == '-') v = 62;
-    else if (c == '_') v = 63;
-    else { ok = false; return out; }
+    if (c >= 'A' && c <= 'Z')
+      v = c - 'A';
+    else if (c >= 'a' && c <= 'z')
+      v = c - 'a' + 26;
+    else if (c >= '0' && c <= '9')
+      v = c - '0' + 52;
+    else if (c == '-')
+      v = 62;
+    else if (c == '_')
+      v = 63;
+    else {
+      ok = false;
+      return out;
+    }
     bits = (bits << 6) | static_cast<uint32_t>(v);
     count += 6;
     if (count >= 8) {
@@ -236,8 +245,8 @@ class FakeGoogleApis::Impl {
   int page_size_ = 3;
   std::vector<std::string> granted_ = {"storage.objects.create", "storage.objects.get",
                                        "storage.objects.list"};
-  std::set<std::string> datasets_;            // "project/dataset"
-  std::map<std::string, Table> tables_;       // "project/dataset/table"
+  std::set<std::string> datasets_;       // "project/dataset"
+  std::map<std::string, Table> tables_;  // "project/dataset/table"
   bool dedup_ = true;
   int incomplete_next_ = 0;
   std::string insert_error_reason_;
@@ -331,7 +340,8 @@ class FakeGoogleApis::Impl {
     if (r.path == "/computeMetadata/v1/instance/service-accounts/default/token") {
       return r.method == "GET" ? std::optional(Op::kMetadataToken) : std::nullopt;
     }
-    if (r.path == "/token") return r.method == "POST" ? std::optional(Op::kOAuthToken) : std::nullopt;
+    if (r.path == "/token")
+      return r.method == "POST" ? std::optional(Op::kOAuthToken) : std::nullopt;
     if (n == 7 && p[1] == "upload" && p[2] == "storage" && p[3] == "v1" && p[4] == "b" &&
         p[6] == "o" && r.method == "POST") {
       return Op::kUpload;
@@ -352,7 +362,8 @@ class FakeGoogleApis::Impl {
       if (n == 8 && p[5] == "datasets" && p[7] == "tables" && r.method == "POST") {
         return Op::kInsertTable;
       }
-      if (n == 9 && p[5] == "datasets" && p[7] == "tables" && r.method == "GET") return Op::kGetTable;
+      if (n == 9 && p[5] == "datasets" && p[7] == "tables" && r.method == "GET")
+        return Op::kGetTable;
       if (n == 10 && p[5] == "datasets" && p[7] == "tables" && p[9] == "insertAll" &&
           r.method == "POST") {
         return Op::kInsertAll;
@@ -380,18 +391,30 @@ class FakeGoogleApis::Impl {
 
   Response Dispatch(Op op, const Request& r, const std::vector<std::string>& p) {
     switch (op) {
-      case Op::kMetadataToken: return MetadataToken(r);
-      case Op::kOAuthToken: return OAuthToken(r);
-      case Op::kUpload: return Upload(r, p[5]);
-      case Op::kGetObject: return GetObject(r, p[4], PercentDecode(p[6], false));
-      case Op::kDeleteObject: return DeleteObject(p[4], PercentDecode(p[6], false));
-      case Op::kListObjects: return ListObjects(r, p[4]);
-      case Op::kTestPermissions: return TestPermissions(r, p[4]);
-      case Op::kGetTable: return GetTable(p[4], p[6], p[8]);
-      case Op::kInsertTable: return InsertTable(r, p[4], p[6]);
-      case Op::kInsertAll: return InsertAll(r, p[4] + "/" + p[6] + "/" + p[8]);
-      case Op::kQuery: return Query(r, p[4]);
-      case Op::kGetQueryResults: return GetQueryResults(r, p[4], p[6]);
+      case Op::kMetadataToken:
+        return MetadataToken(r);
+      case Op::kOAuthToken:
+        return OAuthToken(r);
+      case Op::kUpload:
+        return Upload(r, p[5]);
+      case Op::kGetObject:
+        return GetObject(r, p[4], PercentDecode(p[6], false));
+      case Op::kDeleteObject:
+        return DeleteObject(p[4], PercentDecode(p[6], false));
+      case Op::kListObjects:
+        return ListObjects(r, p[4]);
+      case Op::kTestPermissions:
+        return TestPermissions(r, p[4]);
+      case Op::kGetTable:
+        return GetTable(p[4], p[6], p[8]);
+      case Op::kInsertTable:
+        return InsertTable(r, p[4], p[6]);
+      case Op::kInsertAll:
+        return InsertAll(r, p[4] + "/" + p[6] + "/" + p[8]);
+      case Op::kQuery:
+        return Query(r, p[4]);
+      case Op::kGetQueryResults:
+        return GetQueryResults(r, p[4], p[6]);
     }
     return Protocol(r, "unknown operation");
   }
@@ -428,9 +451,9 @@ class FakeGoogleApis::Impl {
       return Protocol(r, "grant_type is not urn:ietf:params:oauth:grant-type:jwt-bearer");
     }
     if (std::string problem = CheckJwt(field("assertion")); !problem.empty()) {
-      return Response{400, "application/json",
-                      R"({"error":"invalid_grant","error_description":)" + JsonString(problem) +
-                          "}"};
+      return Response{
+          400, "application/json",
+          R"({"error":"invalid_grant","error_description":)" + JsonString(problem) + "}"};
     }
     return Response{200, "application/json", IssueToken("sa")};
   }
@@ -471,35 +494,39 @@ class FakeGoogleApis::Impl {
     const auto name = r.Param("name");
     if (r.Param("uploadType") != "media") return Protocol(r, "uploadType must be media");
     if (!name || name->empty()) return Protocol(r, "media upload without name");
-    if (r.Param("ifGenerationMatch") != "0") return Protocol(r, "create without ifGenerationMatch=0");
+    if (r.Param("ifGenerationMatch") != "0")
+      return Protocol(r, "create without ifGenerationMatch=0");
     if (!r.headers.count("content-type")) return Protocol(r, "media upload without Content-Type");
     auto b = buckets_.find(bucket);
-    if (b == buckets_.end()) return GoogleError(404, "notFound", "The specified bucket does not exist.");
+    if (b == buckets_.end())
+      return GoogleError(404, "notFound", "The specified bucket does not exist.");
     if (b->second.count(*name)) {
       return GoogleError(412, "conditionNotMet",
                          "At least one of the pre-conditions you specified did not hold.");
     }
     b->second[*name] = r.body;
     return Response{200, "application/json",
-                    R"({"kind":"storage#object","bucket":)" + JsonString(bucket) +
-                        R"(,"name":)" + JsonString(*name) + R"(,"generation":")" +
-                        std::to_string(++generation_) + R"(","size":")" +
-                        std::to_string(r.body.size()) + "\"}"};
+                    R"({"kind":"storage#object","bucket":)" + JsonString(bucket) + R"(,"name":)" +
+                        JsonString(*name) + R"(,"generation":")" + std::to_string(++generation_) +
+                        R"(","size":")" + std::to_string(r.body.size()) + "\"}"};
   }
 
   Response GetObject(const Request& r, const std::string& bucket, const std::string& name) {
     if (r.Param("alt") != "media") return Protocol(r, "object read without alt=media");
     auto b = buckets_.find(bucket);
-    if (b == buckets_.end()) return GoogleError(404, "notFound", "The specified bucket does not exist.");
+    if (b == buckets_.end())
+      return GoogleError(404, "notFound", "The specified bucket does not exist.");
     auto o = b->second.find(name);
-    if (o == b->second.end()) return GoogleError(404, "notFound", "No such object: " + bucket + "/" + name);
+    if (o == b->second.end())
+      return GoogleError(404, "notFound", "No such object: " + bucket + "/" + name);
     return Response{200, "application/octet-stream", o->second};
   }
 
   // objects.delete: 204 with no body; 404 when there is no such object.
   Response DeleteObject(const std::string& bucket, const std::string& name) {
     auto b = buckets_.find(bucket);
-    if (b == buckets_.end()) return GoogleError(404, "notFound", "The specified bucket does not exist.");
+    if (b == buckets_.end())
+      return GoogleError(404, "notFound", "The specified bucket does not exist.");
     if (b->second.erase(name) == 0) {
       return GoogleError(404, "notFound", "No such object: " + bucket + "/" + name);
     }
@@ -508,12 +535,14 @@ class FakeGoogleApis::Impl {
 
   Response ListObjects(const Request& r, const std::string& bucket) {
     auto b = buckets_.find(bucket);
-    if (b == buckets_.end()) return GoogleError(404, "notFound", "The specified bucket does not exist.");
+    if (b == buckets_.end())
+      return GoogleError(404, "notFound", "The specified bucket does not exist.");
     const std::string prefix = r.Param("prefix").value_or("");
     const std::string token = r.Param("pageToken").value_or("");
     // Page tokens are opaque to clients; this one is "next:" + the first name of the page.
     if (!token.empty() && !token.starts_with("next:")) return Protocol(r, "unknown pageToken");
-    auto it = token.empty() ? b->second.lower_bound(prefix) : b->second.lower_bound(token.substr(5));
+    auto it =
+        token.empty() ? b->second.lower_bound(prefix) : b->second.lower_bound(token.substr(5));
     std::string items;
     int count = 0;
     for (; it != b->second.end() && it->first.starts_with(prefix) && count < page_size_; ++it) {
@@ -529,7 +558,8 @@ class FakeGoogleApis::Impl {
   }
 
   Response TestPermissions(const Request& r, const std::string& bucket) {
-    if (!buckets_.count(bucket)) return GoogleError(404, "notFound", "The specified bucket does not exist.");
+    if (!buckets_.count(bucket))
+      return GoogleError(404, "notFound", "The specified bucket does not exist.");
     std::string list;
     int asked = 0;
     for (auto [it, end] = r.query.equal_range("permissions"); it != end; ++it, ++asked) {
@@ -538,8 +568,9 @@ class FakeGoogleApis::Impl {
       }
     }
     if (asked == 0) return Protocol(r, "testIamPermissions without permissions");
-    return Response{200, "application/json",
-                    R"({"kind":"storage#testIamPermissionsResponse","permissions":[)" + list + "]}"};
+    return Response{
+        200, "application/json",
+        R"({"kind":"storage#testIamPermissionsResponse","permissions":[)" + list + "]}"};
   }
 
   // ---- BigQuery
@@ -548,7 +579,8 @@ class FakeGoogleApis::Impl {
                     const std::string& table) {
     auto t = tables_.find(project + "/" + dataset + "/" + table);
     if (t == tables_.end()) {
-      return GoogleError(404, "notFound", "Not found: Table " + project + ":" + dataset + "." + table);
+      return GoogleError(404, "notFound",
+                         "Not found: Table " + project + ":" + dataset + "." + table);
     }
     std::string fields;
     for (const Field& f : t->second.schema) {
@@ -571,8 +603,7 @@ class FakeGoogleApis::Impl {
     simdjson::dom::element root;
     std::string_view p, d, t;
     simdjson::dom::array fields;
-    if (parser.parse(r.body).get(root) ||
-        root["tableReference"]["projectId"].get_string().get(p) ||
+    if (parser.parse(r.body).get(root) || root["tableReference"]["projectId"].get_string().get(p) ||
         root["tableReference"]["datasetId"].get_string().get(d) ||
         root["tableReference"]["tableId"].get_string().get(t) ||
         root["schema"]["fields"].get_array().get(fields)) {
@@ -637,8 +668,8 @@ class FakeGoogleApis::Impl {
     for (auto member : json) {
       // A named variable rather than a structured binding: clang 14 cannot capture those.
       std::string_view key = member.key;
-      auto f = std::find_if(schema.begin(), schema.end(),
-                            [&](const Field& x) { return x.name == key; });
+      auto f =
+          std::find_if(schema.begin(), schema.end(), [&](const Field& x) { return x.name == key; });
       if (f == schema.end()) return "invalid";  // no such field
     }
     for (const Field& f : schema) {
@@ -685,22 +716,24 @@ class FakeGoogleApis::Impl {
     if (root["queryParameters"].get_array().get(list) == simdjson::SUCCESS) {
       for (simdjson::dom::element q : list) {
         std::string_view name, type, value;
-        if (q["name"].get_string().get(name) ||
-            q["parameterType"]["type"].get_string().get(type) ||
+        if (q["name"].get_string().get(name) || q["parameterType"]["type"].get_string().get(type) ||
             q["parameterValue"]["value"].get_string().get(value)) {
-          return Protocol(r, "query parameter without name, parameterType.type or parameterValue.value");
+          return Protocol(
+              r, "query parameter without name, parameterType.type or parameterValue.value");
         }
         params[std::string(name)] = {std::string(type), std::string(value)};
       }
     }
     const size_t tick = sql.find('`');
     const size_t end = tick == std::string_view::npos ? tick : sql.find('`', tick + 1);
-    if (end == std::string_view::npos) return Protocol(r, "the query names no `project.dataset.table`");
+    if (end == std::string_view::npos)
+      return Protocol(r, "the query names no `project.dataset.table`");
     std::vector<std::string> ref = Split(sql.substr(tick + 1, end - tick - 1), '.');
     if (ref.size() != 3) return Protocol(r, "table reference is not project.dataset.table");
     auto t = tables_.find(ref[0] + "/" + ref[1] + "/" + ref[2]);
     if (t == tables_.end()) {
-      return GoogleError(404, "notFound", "Not found: Table " + ref[0] + ":" + ref[1] + "." + ref[2]);
+      return GoogleError(404, "notFound",
+                         "Not found: Table " + ref[0] + ":" + ref[1] + "." + ref[2]);
     }
     std::string result;
     std::string problem;
@@ -727,8 +760,8 @@ class FakeGoogleApis::Impl {
 
   // MAX(base_job_id) of the job's rows with base_job_id < job_id; NULL without any.
   std::string StoredBaseResult(
-      const std::map<std::string, std::pair<std::string, std::string>>& params,
-      const Table& table, std::string& result) {
+      const std::map<std::string, std::pair<std::string, std::string>>& params, const Table& table,
+      std::string& result) {
     if (!HasParam(params, "project", "STRING") || !HasParam(params, "job_id", "INT64")) {
       return "base query needs @project STRING, @job_id INT64";
     }
@@ -746,9 +779,10 @@ class FakeGoogleApis::Impl {
     return "";
   }
 
-  std::string LatencyResult(std::string_view sql,
-                            const std::map<std::string, std::pair<std::string, std::string>>& params,
-                            const Table& table, std::string& result) {
+  std::string LatencyResult(
+      std::string_view sql,
+      const std::map<std::string, std::pair<std::string, std::string>>& params, const Table& table,
+      std::string& result) {
     if (sql.find("ROW_NUMBER() OVER (PARTITION BY project, job_id "
                  "ORDER BY base_job_id DESC, recorded_at) = 1") == std::string_view::npos ||
         sql.find("base_job_id < job_id") == std::string_view::npos) {
@@ -773,8 +807,9 @@ class FakeGoogleApis::Impl {
         continue;
       }
       const Row*& kept = first[{row.project, row.job_id}];
-      if (kept == nullptr || std::tuple(-row.base_job_id, row.recorded_at, row.sequence) <
-                                 std::tuple(-kept->base_job_id, kept->recorded_at, kept->sequence)) {
+      if (kept == nullptr ||
+          std::tuple(-row.base_job_id, row.recorded_at, row.sequence) <
+              std::tuple(-kept->base_job_id, kept->recorded_at, kept->sequence)) {
         kept = &row;
       }
     }
@@ -782,7 +817,8 @@ class FakeGoogleApis::Impl {
     std::vector<double> latencies;
     for (const auto& [key, row] : first) {
       const std::string status = row->status.empty() ? "succeeded" : row->status;
-      if (all_statuses || status == params.at("status").second) latencies.push_back(row->latency_ms);
+      if (all_statuses || status == params.at("status").second)
+        latencies.push_back(row->latency_ms);
     }
     std::sort(latencies.begin(), latencies.end());
     const int64_t n = static_cast<int64_t>(latencies.size());
@@ -794,8 +830,8 @@ class FakeGoogleApis::Impl {
     }
     result = R"("schema":{"fields":[{"name":"jobs","type":"INTEGER","mode":"NULLABLE"},)"
              R"({"name":"quantiles","type":"FLOAT","mode":"REPEATED"}]},)"
-             R"("totalRows":"1","rows":[{"f":[{"v":")" + std::to_string(n) + R"("},{"v":[)" +
-             values + "]}]}]";
+             R"("totalRows":"1","rows":[{"f":[{"v":")" +
+             std::to_string(n) + R"("},{"v":[)" + values + "]}]}]";
     return "";
   }
 
@@ -811,7 +847,8 @@ class FakeGoogleApis::Impl {
     return Response{200, "application/json", body + R"(,"jobComplete":true,)" + job.result + "}"};
   }
 
-  Response GetQueryResults(const Request& r, const std::string& project, const std::string& job_id) {
+  Response GetQueryResults(const Request& r, const std::string& project,
+                           const std::string& job_id) {
     auto it = jobs_.find(job_id);
     if (it == jobs_.end() || it->second.project != project) {
       return GoogleError(404, "notFound", "Not found: Job " + project + ":" + job_id);

@@ -91,8 +91,8 @@ class FakeGoogleApis {
   size_t RowCount(const std::string& project, const std::string& dataset,
                   const std::string& table) const;
   // Creates an empty table with `schema`, as `bq mk` would (e.g. one made by an older version).
-  void CreateTable(const std::string& project, const std::string& dataset,
-                   const std::string& table, std::vector<Field> schema);
+  void CreateTable(const std::string& project, const std::string& dataset, const std::string& table,
+                   std::vector<Field> schema);
   // Removes the table and its rows, as `bq rm -t` would. A table created again gets a later
   // creationTime (tables.get gives it, in ms since the epoch, as BigQuery does).
   void DeleteTable(const std::string& project, const std::string& dataset,

@@ -45,9 +45,8 @@ void FaultyStateStore::LogCreates(std::span<const ObjectToCreate> objects) {
 bool FaultyStateStore::WaitForCalls(Method method, int64_t calls,
                                     std::chrono::milliseconds timeout) const {
   std::unique_lock lock(mutex_);
-  return call_started_.wait_for(lock, timeout, [&] {
-    return methods_[static_cast<size_t>(method)].calls >= calls;
-  });
+  return call_started_.wait_for(
+      lock, timeout, [&] { return methods_[static_cast<size_t>(method)].calls >= calls; });
 }
 
 std::vector<Status> FaultyStateStore::Enter(Method method, size_t count) {

@@ -79,7 +79,7 @@ class FaultyStateStore : public StateStore {
 
   StateStore& target_;
   std::vector<std::string> created_names_;  // guarded by mutex_
-  mutable std::mutex mutex_;  // guards methods_
+  mutable std::mutex mutex_;                // guards methods_
   mutable std::condition_variable call_started_;
   std::array<MethodState, 5> methods_;
 };

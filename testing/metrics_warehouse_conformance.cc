@@ -107,9 +107,9 @@ TEST_P(MetricsWarehouseConformanceTest, AGreaterBaseReplacesTheRowAndASmallerOne
   ExpectRecord(*warehouse_, Row("p", 10, std::nullopt, kT0, 1.0), true);   // insert
   ExpectRecord(*warehouse_, Row("p", 10, std::nullopt, kT0, 9.0), false);  // same base (none)
   EXPECT_EQ(LatencyOfJob(*warehouse_, "p"), 1.0);
-  ExpectRecord(*warehouse_, Row("p", 10, 5, kT0, 5.0), true);              // none -> 5
+  ExpectRecord(*warehouse_, Row("p", 10, 5, kT0, 5.0), true);  // none -> 5
   EXPECT_EQ(LatencyOfJob(*warehouse_, "p"), 5.0);
-  ExpectRecord(*warehouse_, Row("p", 10, 7, kT0, 7.0), true);              // 5 -> 7
+  ExpectRecord(*warehouse_, Row("p", 10, 7, kT0, 7.0), true);  // 5 -> 7
   EXPECT_EQ(LatencyOfJob(*warehouse_, "p"), 7.0);
   ExpectRecord(*warehouse_, Row("p", 10, 6, kT0, 6.0), false);             // stale: 6 < 7
   ExpectRecord(*warehouse_, Row("p", 10, std::nullopt, kT0, 2.0), false);  // stale: none < 7
@@ -216,7 +216,8 @@ TEST_P(MetricsWarehouseConformanceTest, QuantilesEqualASortOfTheJobsOnRandomData
   };
   std::vector<Job> jobs;
   for (int64_t id = 1; id <= 600; ++id) {
-    Job job{"p" + std::to_string(random() % 3), midnight + static_cast<int64_t>(random() % (4 * kDay)),
+    Job job{"p" + std::to_string(random() % 3),
+            midnight + static_cast<int64_t>(random() % (4 * kDay)),
             static_cast<double>(random() % 5000) / 4,  // repeats, and exact quarters
             random() % 5 == 0 ? JobStatus::kFailed : JobStatus::kSucceeded};
     MetricsRow row = Row(job.project, id, std::nullopt, job.timestamp_ms, job.latency_ms);
@@ -233,7 +234,8 @@ TEST_P(MetricsWarehouseConformanceTest, QuantilesEqualASortOfTheJobsOnRandomData
   for (const auto& [from, to] : windows) {
     for (auto filter : {LatencyStatusFilter::kSucceeded, LatencyStatusFilter::kFailed,
                         LatencyStatusFilter::kAll}) {
-      for (std::optional<std::string> project : {std::optional<std::string>(), std::optional<std::string>("p1")}) {
+      for (std::optional<std::string> project :
+           {std::optional<std::string>(), std::optional<std::string>("p1")}) {
         std::vector<double> expected_latencies;
         for (const Job& job : jobs) {
           const bool status_ok =
@@ -250,9 +252,10 @@ TEST_P(MetricsWarehouseConformanceTest, QuantilesEqualASortOfTheJobsOnRandomData
         Values expected;
         for (double q : quantiles) expected.push_back(NearestRankOf(expected_latencies, q));
         EXPECT_EQ(stats.count, static_cast<int64_t>(expected_latencies.size()))
-            << from << ".." << to << " " << static_cast<int>(filter) << " " << project.value_or("*");
-        EXPECT_EQ(stats.values, expected)
-            << from << ".." << to << " " << static_cast<int>(filter) << " " << project.value_or("*");
+            << from << ".." << to << " " << static_cast<int>(filter) << " "
+            << project.value_or("*");
+        EXPECT_EQ(stats.values, expected) << from << ".." << to << " " << static_cast<int>(filter)
+                                          << " " << project.value_or("*");
       }
     }
   }
@@ -422,9 +425,11 @@ TEST_P(MetricsWarehouseConformanceTest, EpochIsTheSameForASecondWarehouseOnTheSa
 }  // namespace
 
 std::string OldMetricsRowInsert(const std::string& table, const MetricsRow& row) {
-  return "INSERT INTO " + table + " (project, job_id, base_job_id, \"timestamp\", timestamp_ms, "
+  return "INSERT INTO " + table +
+         " (project, job_id, base_job_id, \"timestamp\", timestamp_ms, "
          "latency_ms, added, removed, modified, unchanged, moved, resized, retyped, changed) "
-         "VALUES ('" + row.project + "', " + std::to_string(row.job_id) + ", " +
+         "VALUES ('" +
+         row.project + "', " + std::to_string(row.job_id) + ", " +
          std::to_string(row.base_job_id.value_or(0)) + ", '" + row.timestamp + "', " +
          std::to_string(row.timestamp_ms) + ", " + std::to_string(row.latency_ms) +
          ", 0, 0, 0, 0, 0, 0, 0, 0)";

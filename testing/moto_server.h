@@ -16,10 +16,10 @@
 #include <atomic>
 #include <chrono>
 #include <memory>
-#include <string_view>
-#include <thread>
 #include <optional>
 #include <string>
+#include <string_view>
+#include <thread>
 #include <utility>
 #include <vector>
 
@@ -65,7 +65,8 @@ class MotoServer {
       if (started.ok()) return server;
       failures += "\n  attempt " + std::to_string(attempt) + ": " + started.message();
     }
-    return Unavailable("moto's server did not start:" + failures + "\nits log:\n" + moto_detail::ReadFile(log));
+    return Unavailable("moto's server did not start:" + failures + "\nits log:\n" +
+                       moto_detail::ReadFile(log));
   }
 
   ~MotoServer() {
@@ -80,7 +81,8 @@ class MotoServer {
     const auto deadline = std::chrono::steady_clock::now() + std::chrono::seconds(10);
     int status = 0;
     pid_t done = 0;
-    while ((done = ::waitpid(pid_, &status, WNOHANG)) == 0 && std::chrono::steady_clock::now() < deadline) {
+    while ((done = ::waitpid(pid_, &status, WNOHANG)) == 0 &&
+           std::chrono::steady_clock::now() < deadline) {
       std::this_thread::sleep_for(std::chrono::milliseconds(20));
     }
     if (done == 0) {
@@ -152,7 +154,7 @@ class MotoServer {
   }
 
   Status Spawn() {
-    std::vector<std::string> args = {"python3", moto_detail::kMotoServerScript,    "-H", "127.0.0.1",
+    std::vector<std::string> args = {"python3", moto_detail::kMotoServerScript, "-H", "127.0.0.1",
                                      "-p",      std::to_string(port_)};
     std::vector<std::string> env = {"INITIAL_NO_AUTH_ACTION_COUNT=4"};
     for (char** e = environ; *e != nullptr; ++e) {
@@ -205,7 +207,8 @@ class MotoServer {
     call.url = endpoint() + "/";
     call.headers = {"Content-Type: application/x-www-form-urlencoded"};
     call.body = "Version=2010-05-08";
-    for (const auto& [name, value] : params) call.body += "&" + name + "=" + moto_detail::FormEncode(value);
+    for (const auto& [name, value] : params)
+      call.body += "&" + name + "=" + moto_detail::FormEncode(value);
     call.aws_sigv4 = "aws:amz:us-east-1:iam";
     call.user = "setup:setup";
     Result<HttpReply> reply = PerformHttpCall(call, "moto IAM " + params.front().second);
@@ -245,7 +248,6 @@ class MotoServer {
   pid_t pid_ = -1;
   S3Credentials credentials_;
 };
-
 
 // One moto server for every test of a process: started on first use in a temporary folder,
 // stopped (and the folder removed) when the process exits. Null when it cannot start; then

@@ -286,9 +286,9 @@ namespace {
 TEST_P(StateStoreConformanceTest, CreateManyGivesEachObjectItsOwnOutcome) {
   ASSERT_TRUE(store().CreateIfAbsent("batch/taken", "old").ok());
   const std::string big(100'000, 'x');
-  const std::vector<ObjectToCreate> objects = {
-      {"batch/a", "alpha"}, {"batch/taken", "new"},  {"bad//name", "x"},
-      {"batch/b/c", big},   {"batch/a", "again"},    {"other/d", ""}};
+  const std::vector<ObjectToCreate> objects = {{"batch/a", "alpha"}, {"batch/taken", "new"},
+                                               {"bad//name", "x"},   {"batch/b/c", big},
+                                               {"batch/a", "again"}, {"other/d", ""}};
   const std::vector<Status> results = store().CreateManyIfAbsent(objects);
   ASSERT_EQ(results.size(), objects.size());
   EXPECT_TRUE(results[0].ok()) << results[0].message();

@@ -71,7 +71,8 @@ std::vector<MetricsRow> ReadSqliteRows(const std::string& db_path) {
       for (int i = 0; i < 8; ++i) *counts[i] = sqlite3_column_int64(statement, 6 + i);
       // NULL (a row written before statuses were stored) reads as succeeded, as queries do.
       const unsigned char* status = sqlite3_column_text(statement, 14);
-      if (status != nullptr && std::string_view(reinterpret_cast<const char*>(status)) == "failed") {
+      if (status != nullptr &&
+          std::string_view(reinterpret_cast<const char*>(status)) == "failed") {
         row.status = JobStatus::kFailed;
       }
       rows.push_back(row);
@@ -81,6 +82,5 @@ std::vector<MetricsRow> ReadSqliteRows(const std::string& db_path) {
   sqlite3_close(db);
   return rows;
 }
-
 
 }  // namespace buildtrace

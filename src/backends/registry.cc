@@ -90,8 +90,8 @@ Result<std::unique_ptr<MetricsWarehouse>> OpenSqliteWarehouse(const BackendUrl& 
   std::chrono::milliseconds busy_timeout = SqliteWarehouse::kDefaultBusyTimeout;
   for (const auto& [name, value] : query->parameters) {
     if (name != "busy-timeout-ms") {
-      return InvalidArgument("warehouse URL \"" + url.text + "\" has an unknown parameter " +
-                             name + "; sqlite:// takes only busy-timeout-ms (e.g. "
+      return InvalidArgument("warehouse URL \"" + url.text + "\" has an unknown parameter " + name +
+                             "; sqlite:// takes only busy-timeout-ms (e.g. "
                              "?busy-timeout-ms=5000)");
     }
     Result<int64_t> ms = ParseBoundedParameter(url, name, value, 0, kMaxBusyTimeoutMs);
@@ -172,16 +172,18 @@ void RegisterBuiltinBackends(BackendRegistry& registry) {
   });
   registry.RegisterWarehouse("sqlite", OpenSqliteWarehouse);
   registry.RegisterQueue("inproc", OpenInprocQueue);
-  registry.RegisterQueue("redis", [](const BackendUrl& url) -> Result<std::unique_ptr<AnalysisQueue>> {
-    return AsInterface<AnalysisQueue>(RedisQueue::Open(url.text));
-  });
-  registry.RegisterQueue("pubsub", [](const BackendUrl& url) -> Result<std::unique_ptr<AnalysisQueue>> {
-    auto tokens = TokenSourceFor("PUBSUB_EMULATOR_HOST");
-    if (!tokens.ok()) return tokens.status();
-    PubSubQueueOptions options;
-    options.warn = [](std::string_view message) { LogWarning(message); };
-    return AsInterface<AnalysisQueue>(PubSubQueue::Open(url.text, std::move(*tokens), options));
-  });
+  registry.RegisterQueue("redis",
+                         [](const BackendUrl& url) -> Result<std::unique_ptr<AnalysisQueue>> {
+                           return AsInterface<AnalysisQueue>(RedisQueue::Open(url.text));
+                         });
+  registry.RegisterQueue(
+      "pubsub", [](const BackendUrl& url) -> Result<std::unique_ptr<AnalysisQueue>> {
+        auto tokens = TokenSourceFor("PUBSUB_EMULATOR_HOST");
+        if (!tokens.ok()) return tokens.status();
+        PubSubQueueOptions options;
+        options.warn = [](std::string_view message) { LogWarning(message); };
+        return AsInterface<AnalysisQueue>(PubSubQueue::Open(url.text, std::move(*tokens), options));
+      });
   auto postgres = [](const BackendUrl& url) -> Result<std::unique_ptr<MetricsWarehouse>> {
     return AsInterface<MetricsWarehouse>(PostgresWarehouse::Open(url.text));
   };

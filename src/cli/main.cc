@@ -1,7 +1,6 @@
 // The `buildtrace` command: serve, worker, rebuild-metrics, simulate, diff. Parses the command
 // line with CLI11 and hands each subcommand a plain options struct.
 #include <CLI/CLI.hpp>
-
 #include <charconv>
 #include <cstdlib>
 #include <iostream>
@@ -42,8 +41,9 @@ uint16_t DefaultPort() {
 
 // Durations such as 10s, 500ms or 2min, given in milliseconds.
 CLI::AsNumberWithUnit Duration() {
-  return CLI::AsNumberWithUnit(std::map<std::string, int64_t>{{"ms", 1}, {"s", 1000}, {"min", 60'000}},
-                               CLI::AsNumberWithUnit::UNIT_REQUIRED, "DURATION");
+  return CLI::AsNumberWithUnit(
+      std::map<std::string, int64_t>{{"ms", 1}, {"s", 1000}, {"min", 60'000}},
+      CLI::AsNumberWithUnit::UNIT_REQUIRED, "DURATION");
 }
 
 // Connection limits and timeouts: sizes such as 8KiB, durations such as 10s or 500ms.
@@ -52,82 +52,121 @@ void AddServeLimits(CLI::App& serve, buildtrace::ServeOptions& o) {
   const auto ms = Duration();
   const auto positive = CLI::Range(int64_t{1}, int64_t{24} * 3600 * 1000);
   serve.add_option("--max-headers", o.max_header_bytes, "Largest request headers (431 beyond)")
-      ->transform(size)->check(CLI::Range(1u, 1u << 30))->capture_default_str();
+      ->transform(size)
+      ->check(CLI::Range(1u, 1u << 30))
+      ->capture_default_str();
   serve.add_option("--max-url", o.max_url_bytes, "Longest request target (414 beyond)")
-      ->transform(size)->check(CLI::Range(1u, 1u << 30))->capture_default_str();
-  serve.add_option("--max-connections", o.max_connections,
-                   "Open connections at most (a new one beyond gets 503)")
-      ->check(CLI::Range(1u, 1u << 20))->capture_default_str();
-  serve.add_option("--max-connections-per-client", o.max_connections_per_client,
-                   "Open connections from one address at most (0: no limit; beyond, its own "
-                   "idle connection is closed, else the new one gets 503)")
-      ->check(CLI::Range(0u, 1u << 20))->capture_default_str();
-  serve.add_option("--idle-timeout", o.idle_timeout_ms,
-                   "How long a connection may wait for its next request (default 60s)")
-      ->transform(ms)->check(positive);
-  serve.add_option("--header-timeout", o.header_timeout_ms,
-                   "How long a request's headers may take to arrive (default 10s)")
-      ->transform(ms)->check(positive);
-  serve.add_option("--request-timeout", o.request_timeout_ms,
-                   "How long a whole request may take to arrive (default 120s)")
-      ->transform(ms)->check(positive);
-  serve.add_option("--max-jobs-per-request", o.limits.max_jobs,
-                   "Jobs in one POST /process at most (413 beyond)")
-      ->check(CLI::Range(size_t{1}, size_t{1'000'000}))->capture_default_str();
+      ->transform(size)
+      ->check(CLI::Range(1u, 1u << 30))
+      ->capture_default_str();
+  serve
+      .add_option("--max-connections", o.max_connections,
+                  "Open connections at most (a new one beyond gets 503)")
+      ->check(CLI::Range(1u, 1u << 20))
+      ->capture_default_str();
+  serve
+      .add_option("--max-connections-per-client", o.max_connections_per_client,
+                  "Open connections from one address at most (0: no limit; beyond, its own "
+                  "idle connection is closed, else the new one gets 503)")
+      ->check(CLI::Range(0u, 1u << 20))
+      ->capture_default_str();
+  serve
+      .add_option("--idle-timeout", o.idle_timeout_ms,
+                  "How long a connection may wait for its next request (default 60s)")
+      ->transform(ms)
+      ->check(positive);
+  serve
+      .add_option("--header-timeout", o.header_timeout_ms,
+                  "How long a request's headers may take to arrive (default 10s)")
+      ->transform(ms)
+      ->check(positive);
+  serve
+      .add_option("--request-timeout", o.request_timeout_ms,
+                  "How long a whole request may take to arrive (default 120s)")
+      ->transform(ms)
+      ->check(positive);
+  serve
+      .add_option("--max-jobs-per-request", o.limits.max_jobs,
+                  "Jobs in one POST /process at most (413 beyond)")
+      ->check(CLI::Range(size_t{1}, size_t{1'000'000}))
+      ->capture_default_str();
   serve.add_option("--max-objects", o.limits.max_objects, "Objects in one job's state at most")
-      ->check(CLI::Range(size_t{1}, size_t{100'000'000}))->capture_default_str();
+      ->check(CLI::Range(size_t{1}, size_t{100'000'000}))
+      ->capture_default_str();
   serve.add_option("--max-id-bytes", o.limits.max_id_bytes, "Longest object ID")
-      ->check(CLI::Range(size_t{1}, size_t{65'536}))->capture_default_str();
+      ->check(CLI::Range(size_t{1}, size_t{65'536}))
+      ->capture_default_str();
   serve.add_option("--max-hash-bytes", o.limits.max_hash_bytes, "Longest hash string")
-      ->check(CLI::Range(size_t{1}, size_t{65'536}))->capture_default_str();
+      ->check(CLI::Range(size_t{1}, size_t{65'536}))
+      ->capture_default_str();
   serve.add_option("--max-depth", o.limits.max_depth, "Deepest nesting in a structured object")
-      ->check(CLI::Range(1, 256))->capture_default_str();
-  serve.add_option("--shutdown-timeout", o.shutdown_timeout_ms,
-                   "On SIGTERM, how long requests in flight may take to finish (default 10s)")
-      ->transform(ms)->check(positive);
-  serve.add_option("--outbox-retry-initial", o.outbox_retry_initial_ms,
-                   "First wait before retrying metrics rows the warehouse refused (default 1s)")
-      ->transform(ms)->check(positive);
-  serve.add_option("--outbox-retry-max", o.outbox_retry_max_ms,
-                   "Longest wait between retries of the outbox; doubles up to it (default 5min)")
-      ->transform(ms)->check(positive);
-  serve.add_option("--outbox-rescan", o.outbox_rescan_ms,
-                   "How often an idle outbox looks for rows other instances left (default 60s)")
-      ->transform(ms)->check(positive);
+      ->check(CLI::Range(1, 256))
+      ->capture_default_str();
+  serve
+      .add_option("--shutdown-timeout", o.shutdown_timeout_ms,
+                  "On SIGTERM, how long requests in flight may take to finish (default 10s)")
+      ->transform(ms)
+      ->check(positive);
+  serve
+      .add_option("--outbox-retry-initial", o.outbox_retry_initial_ms,
+                  "First wait before retrying metrics rows the warehouse refused (default 1s)")
+      ->transform(ms)
+      ->check(positive);
+  serve
+      .add_option("--outbox-retry-max", o.outbox_retry_max_ms,
+                  "Longest wait between retries of the outbox; doubles up to it (default 5min)")
+      ->transform(ms)
+      ->check(positive);
+  serve
+      .add_option("--outbox-rescan", o.outbox_rescan_ms,
+                  "How often an idle outbox looks for rows other instances left (default 60s)")
+      ->transform(ms)
+      ->check(positive);
 }
 
 // How long the service waits for its backends before it answers without them.
 void AddServeDeadlines(CLI::App& serve, buildtrace::ServeOptions& o) {
   const auto ms = Duration();
-  serve.add_option("--warehouse-timeout", o.warehouse_timeout_ms,
-                   "Longest wait for one warehouse call; a report's row then waits in the outbox "
-                   "(default 1s)")
-      ->transform(ms)->check(CLI::Range(int64_t{1}, int64_t{600'000}));
-  serve.add_option("--probe-timeout", o.probe_timeout_ms,
-                   "Longest wait of /readyz for each backend's probe (default 1s)")
-      ->transform(ms)->check(CLI::Range(int64_t{1}, int64_t{60'000}));
+  serve
+      .add_option("--warehouse-timeout", o.warehouse_timeout_ms,
+                  "Longest wait for one warehouse call; a report's row then waits in the outbox "
+                  "(default 1s)")
+      ->transform(ms)
+      ->check(CLI::Range(int64_t{1}, int64_t{600'000}));
+  serve
+      .add_option("--probe-timeout", o.probe_timeout_ms,
+                  "Longest wait of /readyz for each backend's probe (default 1s)")
+      ->transform(ms)
+      ->check(CLI::Range(int64_t{1}, int64_t{60'000}));
 }
 
 // The analysis queue and its workers, for `serve` and `worker`; `workers` is the default of
 // --analysis-workers (serve) or --threads (worker).
 void AddAnalysisOptions(CLI::App& command, buildtrace::AnalysisOptions& o, const char* workers_flag,
                         int min_workers) {
-  command.add_option("--queue", o.queue_url,
-                     "Analysis queue URL: inproc:// (in this process, bounded), "
-                     "redis://HOST:PORT/STREAM, pubsub://projects/P/topics/T?subscription=S")
+  command
+      .add_option("--queue", o.queue_url,
+                  "Analysis queue URL: inproc:// (in this process, bounded), "
+                  "redis://HOST:PORT/STREAM, pubsub://projects/P/topics/T?subscription=S")
       ->capture_default_str();
-  command.add_option(workers_flag, o.workers,
-                     min_workers == 0 ? "Threads analysing jobs in the background (0: none here; "
-                                        "with inproc://, background analysis is off)"
-                                      : "Threads analysing jobs")
-      ->check(CLI::Range(min_workers, 256))->capture_default_str();
-  command.add_option("--max-attempts", o.max_attempts,
-                     "Attempts at one task before it becomes a dead letter")
-      ->check(CLI::Range(1, 1000))->capture_default_str();
-  command.add_option("--sweep-interval", o.sweep_interval_ms,
-                     "How often stored jobs without analysis are looked for and enqueued "
-                     "(default 10min; also at start)")
-      ->transform(Duration())->check(CLI::Range(int64_t{1000}, int64_t{24} * 3600 * 1000));
+  command
+      .add_option(workers_flag, o.workers,
+                  min_workers == 0 ? "Threads analysing jobs in the background (0: none here; "
+                                     "with inproc://, background analysis is off)"
+                                   : "Threads analysing jobs")
+      ->check(CLI::Range(min_workers, 256))
+      ->capture_default_str();
+  command
+      .add_option("--max-attempts", o.max_attempts,
+                  "Attempts at one task before it becomes a dead letter")
+      ->check(CLI::Range(1, 1000))
+      ->capture_default_str();
+  command
+      .add_option("--sweep-interval", o.sweep_interval_ms,
+                  "How often stored jobs without analysis are looked for and enqueued "
+                  "(default 10min; also at start)")
+      ->transform(Duration())
+      ->check(CLI::Range(int64_t{1000}, int64_t{24} * 3600 * 1000));
 }
 
 void AddServe(CLI::App& app, buildtrace::ServeOptions& o, std::string& max_body,
@@ -139,8 +178,7 @@ void AddServe(CLI::App& app, buildtrace::ServeOptions& o, std::string& max_body,
       ->capture_default_str();
   serve->add_option("--data-dir", o.data_dir, "Folder for the default store and warehouse")
       ->capture_default_str();
-  serve->add_option("--store", o.store_url,
-                    "State store URL (default: file://<data-dir>/states)");
+  serve->add_option("--store", o.store_url, "State store URL (default: file://<data-dir>/states)");
   serve->add_option("--warehouse", o.warehouse_url,
                     "Metrics warehouse URL (default: sqlite://<data-dir>/metrics.db)");
   serve->add_option("--max-body", max_body, "Largest request body, e.g. 64MiB")
@@ -172,42 +210,53 @@ void AddWorker(CLI::App& app, buildtrace::WorkerOptions& o) {
   o.analysis.queue_url.clear();
   AddAnalysisOptions(*worker, o.analysis, "--threads", 1);
   worker->get_option("--queue")->required();
-  worker->add_option("--warehouse-timeout", o.warehouse_timeout_ms,
-                     "Longest wait for one warehouse call; the row then waits in the outbox "
-                     "(default 10s)")
-      ->transform(Duration())->check(CLI::Range(int64_t{1}, int64_t{600'000}));
+  worker
+      ->add_option("--warehouse-timeout", o.warehouse_timeout_ms,
+                   "Longest wait for one warehouse call; the row then waits in the outbox "
+                   "(default 10s)")
+      ->transform(Duration())
+      ->check(CLI::Range(int64_t{1}, int64_t{600'000}));
 }
 
 void AddSimulate(CLI::App& app, buildtrace::SimulateOptions& o) {
-  auto* sim = app.add_subcommand("simulate", "Post a deterministic sequence of jobs, then "
-                                             "fetch their reports and latency percentiles");
+  auto* sim = app.add_subcommand("simulate",
+                                 "Post a deterministic sequence of jobs, then "
+                                 "fetch their reports and latency percentiles");
   sim->add_option("--url", o.url, "Service URL")->capture_default_str();
   sim->add_option("--project", o.project, "Project to post to")->capture_default_str();
-  sim->add_option("--jobs", o.jobs, "Number of jobs")->check(CLI::Range(1, 1000000))
+  sim->add_option("--jobs", o.jobs, "Number of jobs")
+      ->check(CLI::Range(1, 1000000))
       ->capture_default_str();
-  sim->add_option("--objects", o.objects, "Objects per job")->check(CLI::Range(1, 10000000))
+  sim->add_option("--objects", o.objects, "Objects per job")
+      ->check(CLI::Range(1, 10000000))
       ->capture_default_str();
-  sim->add_option("--batch", o.batch, "Jobs per POST request")->check(CLI::Range(1, 10000))
+  sim->add_option("--batch", o.batch, "Jobs per POST request")
+      ->check(CLI::Range(1, 10000))
       ->capture_default_str();
   sim->add_option("--seed", o.seed, "Random seed")->capture_default_str();
   sim->add_option("--first-job-id", o.first_job_id, "ID of the first job")
-      ->check(CLI::Range(int64_t{1}, INT64_MAX / 2))->capture_default_str();
+      ->check(CLI::Range(int64_t{1}, INT64_MAX / 2))
+      ->capture_default_str();
   sim->add_option("--start", o.start_epoch_seconds,
                   "Timestamp of the first job, in seconds since the epoch (default: so that the "
                   "last job is about now)");
   sim->add_option("--failure-rate", o.failure_rate, "Share of jobs that fail")
-      ->check(CLI::Range(0.0, 1.0))->capture_default_str();
+      ->check(CLI::Range(0.0, 1.0))
+      ->capture_default_str();
 }
 
 void AddDiff(CLI::App& app, buildtrace::DiffOptions& o) {
-  auto* diff = app.add_subcommand("diff", "Compare two job files offline and print the report "
-                                          "(exit 0: no changes, 1: changes, 2: trouble)");
+  auto* diff = app.add_subcommand("diff",
+                                  "Compare two job files offline and print the report "
+                                  "(exit 0: no changes, 1: changes, 2: trouble)");
   diff->add_option("previous", o.previous_path, "The earlier job (JSON)")->required();
   diff->add_option("current", o.current_path, "The later job (JSON)")->required();
   diff->add_option("--format", o.format, "text or json")
-      ->check(CLI::IsMember({"text", "json"}))->capture_default_str();
+      ->check(CLI::IsMember({"text", "json"}))
+      ->capture_default_str();
   diff->add_option("--limit", o.limit, "Listed objects per kind of change")
-      ->check(CLI::Range(size_t{0}, size_t{10000000}))->capture_default_str();
+      ->check(CLI::Range(size_t{0}, size_t{10000000}))
+      ->capture_default_str();
 }
 
 void AddRebuildMetrics(CLI::App& app, buildtrace::RebuildCommandOptions& o) {
@@ -269,6 +318,7 @@ int main(int argc, char** argv) {
   if (app.got_subcommand("rebuild-metrics")) {
     return buildtrace::RunRebuildMetrics(rebuild, std::cout, std::cerr);
   }
-  if (app.got_subcommand("simulate")) return buildtrace::RunSimulate(simulate, std::cout, std::cerr);
+  if (app.got_subcommand("simulate"))
+    return buildtrace::RunSimulate(simulate, std::cout, std::cerr);
   return buildtrace::RunDiff(diff, std::cout, std::cerr);
 }

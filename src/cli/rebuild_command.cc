@@ -29,9 +29,9 @@ int RunRebuildMetrics(const RebuildCommandOptions& options, std::ostream& out, s
     err << "buildtrace rebuild-metrics: " << store.status().message() << "\n";
     return 1;
   }
-  auto warehouse = registry.OpenWarehouse(
-      options.warehouse_url.empty() ? DefaultWarehouseUrl(options.data_dir)
-                                    : options.warehouse_url);
+  auto warehouse =
+      registry.OpenWarehouse(options.warehouse_url.empty() ? DefaultWarehouseUrl(options.data_dir)
+                                                           : options.warehouse_url);
   if (!warehouse.ok()) {
     err << "buildtrace rebuild-metrics: " << warehouse.status().message() << "\n";
     return 1;
@@ -56,7 +56,8 @@ int RunRebuildMetrics(const RebuildCommandOptions& options, std::ostream& out, s
       << " into " << (*warehouse)->Describe() << ": " << done->jobs << " jobs, " << done->written
       << " rows written, " << done->present << " already there\n";
   if (done->corrupt > 0) {
-    out << done->corrupt << " stored jobs are corrupt and have no row; restore them from a backup\n";
+    out << done->corrupt
+        << " stored jobs are corrupt and have no row; restore them from a backup\n";
     return 1;
   }
   return 0;

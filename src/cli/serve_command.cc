@@ -6,18 +6,17 @@
 
 #include <algorithm>
 #include <atomic>
+#include <boost/asio/ip/address.hpp>
 #include <chrono>
 #include <cstdio>
 #include <filesystem>
 #include <optional>
 
-#include <boost/asio/ip/address.hpp>
-
+#include "cli/service_backends.h"
 #include "http/access_control.h"
 #include "http/api.h"
 #include "http/error_response.h"
 #include "http/server.h"
-#include "cli/service_backends.h"
 #include "service/log.h"
 
 namespace buildtrace {
@@ -123,8 +122,8 @@ int RunServe(const ServeOptions& options) {
   // so resident memory comes back down after a burst of large jobs.
   mallopt(M_MMAP_THRESHOLD, 1 << 20);
   BackendOptions backend_options{
-      .store_url = options.store_url.empty() ? DefaultStoreUrl(options.data_dir)
-                                             : options.store_url,
+      .store_url =
+          options.store_url.empty() ? DefaultStoreUrl(options.data_dir) : options.store_url,
       .warehouse_url = options.warehouse_url.empty() ? DefaultWarehouseUrl(options.data_dir)
                                                      : options.warehouse_url,
       .outbox_retry_initial_ms = options.outbox_retry_initial_ms,
@@ -142,7 +141,8 @@ int RunServe(const ServeOptions& options) {
   std::unique_ptr<AnalysisQueue> queue;
   const bool inproc = options.analysis.queue_url.starts_with("inproc:");
   if (options.analysis.workers > 0 || !inproc) {
-    Result<std::unique_ptr<AnalysisQueue>> opened = b.registry.OpenQueue(options.analysis.queue_url);
+    Result<std::unique_ptr<AnalysisQueue>> opened =
+        b.registry.OpenQueue(options.analysis.queue_url);
     if (!opened.ok()) {
       std::fprintf(stderr, "buildtrace serve: %s\n", opened.status().message().c_str());
       return 1;
@@ -154,8 +154,15 @@ int RunServe(const ServeOptions& options) {
   // The Api is built before the workers (they share its repository and report service); the
   // hooks below reach the workers once they exist.
   std::atomic<BackgroundAnalysis*> running_analysis{nullptr};
-  ApiContext context{*b.store, *b.bounded, options.limits, WallClockMs, options.max_body_bytes,
-                     *access ? &**access : nullptr, b.outbox.get(), &responses, &server_stats,
+  ApiContext context{*b.store,
+                     *b.bounded,
+                     options.limits,
+                     WallClockMs,
+                     options.max_body_bytes,
+                     *access ? &**access : nullptr,
+                     b.outbox.get(),
+                     &responses,
+                     &server_stats,
                      std::chrono::milliseconds(options.probe_timeout_ms)};
   AnalysisStats analysis_stats;
   context.queue = queue.get();
@@ -202,7 +209,7 @@ int RunServe(const ServeOptions& options) {
               b.store->Describe().c_str(), b.warehouse->Describe().c_str());
   std::fflush(stdout);
   LogInfo(!queue ? std::string("analysis: off (--analysis-workers 0); reports are computed "
-                                "when asked for")
+                               "when asked for")
           : options.analysis.workers > 0
               ? "analysis: " + std::to_string(options.analysis.workers) + " worker(s) on " +
                     queue->Describe()

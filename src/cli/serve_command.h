@@ -27,8 +27,8 @@ struct ServeOptions {
   int64_t header_timeout_ms = 10'000;
   int64_t request_timeout_ms = 120'000;
   int64_t shutdown_timeout_ms = 10'000;
-  ParseLimits limits;  // what one request and one job may hold (see core/job_parser.h)
-  std::string auth_tokens_file;       // empty: no access control
+  ParseLimits limits;            // what one request and one job may hold (see core/job_parser.h)
+  std::string auth_tokens_file;  // empty: no access control
   bool allow_unauthenticated = false;  // without tokens, listen on a non-loopback host anyway
   // The metrics outbox's retry schedule (see service/metrics_outbox.h), in milliseconds.
   int64_t outbox_retry_initial_ms = 1'000;

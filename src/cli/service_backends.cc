@@ -59,11 +59,11 @@ Result<std::unique_ptr<ServiceBackends>> OpenServiceBackends(const BackendOption
 }
 
 BackgroundAnalysis::BackgroundAnalysis(AnalysisQueue& queue, Analyzer& analyzer,
-                                       JobRepository& jobs, StateStore& store,
-                                       AnalysisStats& stats, const AnalysisOptions& options)
-    : workers_(queue, analyzer, store, stats,
-               AnalysisWorkerOptions{.threads = options.workers,
-                                     .max_attempts = options.max_attempts}),
+                                       JobRepository& jobs, StateStore& store, AnalysisStats& stats,
+                                       const AnalysisOptions& options)
+    : workers_(
+          queue, analyzer, store, stats,
+          AnalysisWorkerOptions{.threads = options.workers, .max_attempts = options.max_attempts}),
       sweep_(jobs, queue, stats,
              SweepOptions{.interval = std::chrono::milliseconds(options.sweep_interval_ms)}) {}
 

@@ -30,8 +30,8 @@ int RunWorker(const WorkerOptions& options) {
   pthread_sigmask(SIG_BLOCK, &stop_signals, nullptr);
 
   BackendOptions backend_options{
-      .store_url = options.store_url.empty() ? DefaultStoreUrl(options.data_dir)
-                                             : options.store_url,
+      .store_url =
+          options.store_url.empty() ? DefaultStoreUrl(options.data_dir) : options.store_url,
       .warehouse_url = options.warehouse_url.empty() ? DefaultWarehouseUrl(options.data_dir)
                                                      : options.warehouse_url,
       .warehouse_timeout_ms = options.warehouse_timeout_ms};

@@ -26,8 +26,8 @@ std::string Base64Url(std::string_view bytes) {
   out.reserve((bytes.size() + 2) / 3 * 4);
   size_t i = 0;
   for (; i + 2 < bytes.size(); i += 3) {
-    const uint32_t n = (uint32_t(uint8_t(bytes[i])) << 16) | (uint32_t(uint8_t(bytes[i + 1])) << 8) |
-                       uint8_t(bytes[i + 2]);
+    const uint32_t n = (uint32_t(uint8_t(bytes[i])) << 16) |
+                       (uint32_t(uint8_t(bytes[i + 1])) << 8) | uint8_t(bytes[i + 2]);
     for (int shift : {18, 12, 6, 0}) out += kAlphabet[(n >> shift) & 63];
   }
   if (i < bytes.size()) {
@@ -43,7 +43,7 @@ std::string Base64Url(std::string_view bytes) {
 // The token answer of both the metadata server and the OAuth2 token endpoint:
 // {"access_token": "...", "expires_in": 3599, "token_type": "Bearer"}.
 Result<GoogleAccessToken> ParseTokenAnswer(const std::string& body, Clock::time_point now,
-                                     const std::string& what) {
+                                           const std::string& what) {
   simdjson::dom::parser parser;
   simdjson::dom::element root;
   std::string_view token;
@@ -94,8 +94,8 @@ Result<std::string> SignRs256(std::string_view pem, std::string_view data) {
   std::unique_ptr<EVP_MD_CTX, MdCtxDeleter> ctx(EVP_MD_CTX_new());
   size_t size = 0;
   if (!ctx || EVP_DigestSignInit(ctx.get(), nullptr, EVP_sha256(), nullptr, key.get()) != 1 ||
-      EVP_DigestSign(ctx.get(), nullptr, &size,
-                     reinterpret_cast<const unsigned char*>(data.data()), data.size()) != 1) {
+      EVP_DigestSign(ctx.get(), nullptr, &size, reinterpret_cast<const unsigned char*>(data.data()),
+                     data.size()) != 1) {
     return Internal("cannot sign the service-account JWT with OpenSSL");
   }
   std::string signature(size, '\0');
@@ -112,7 +112,8 @@ std::string FormEncode(std::string_view text) { return PercentEncode(text); }
 
 }  // namespace
 
-// ---- TokenSource ---------------------------------------------------------------------------------
+// ---- TokenSource
+// ---------------------------------------------------------------------------------
 
 TokenSource::TokenSource(WallClock clock) : clock_(std::move(clock)) {}
 
@@ -144,7 +145,8 @@ Result<GoogleAccessToken> StaticTokenSource::Fetch() {
   return GoogleAccessToken{token_, Clock::time_point::max()};
 }
 
-// ---- Metadata server -----------------------------------------------------------------------------
+// ---- Metadata server
+// -----------------------------------------------------------------------------
 
 std::string MetadataServerTokenSource::DefaultBaseUrl() {
   const char* host = std::getenv("GCE_METADATA_HOST");
@@ -178,7 +180,8 @@ Result<GoogleAccessToken> MetadataServerTokenSource::Fetch() {
   return ParseTokenAnswer(reply->body, Now(), what);
 }
 
-// ---- Service account -----------------------------------------------------------------------------
+// ---- Service account
+// -----------------------------------------------------------------------------
 
 Result<ServiceAccountKey> ParseServiceAccountKey(std::string_view json) {
   simdjson::dom::parser parser;
@@ -214,11 +217,16 @@ Result<std::string> MakeServiceAccountJwt(const ServiceAccountKey& key, std::str
   std::string claims;
   JsonWriter(claims)
       .BeginObject()
-      .Key("iss").String(key.client_email)
-      .Key("scope").String(scope)
-      .Key("aud").String(key.token_uri)
-      .Key("iat").Int(issued_at_s)
-      .Key("exp").Int(issued_at_s + 3600)
+      .Key("iss")
+      .String(key.client_email)
+      .Key("scope")
+      .String(scope)
+      .Key("aud")
+      .String(key.token_uri)
+      .Key("iat")
+      .Int(issued_at_s)
+      .Key("exp")
+      .Int(issued_at_s + 3600)
       .EndObject();
   std::string signing_input = Base64Url(header) + "." + Base64Url(claims);
   Result<std::string> signature = SignRs256(key.private_key, signing_input);
@@ -295,7 +303,8 @@ Result<std::unique_ptr<TokenSource>> TokenSourceFor(const char* emulator_variabl
   return DefaultTokenSource();
 }
 
-// ---- Calling Google APIs -------------------------------------------------------------------------
+// ---- Calling Google APIs
+// -------------------------------------------------------------------------
 
 Result<HttpReply> CallGoogleApi(TokenSource& tokens, const RetryPolicy& policy, HttpCall call,
                                 std::string_view what, int* attempts) {

@@ -183,9 +183,10 @@ TEST_F(TokenFlowTest, DefaultTokenSourceReadsGoogleApplicationCredentials) {
     std::ofstream file(path);
     std::string pem;
     for (char c : TestKey().private_pem) pem += c == '\n' ? std::string("\\n") : std::string(1, c);
-    file << R"({"type":"service_account","client_email":"bt@example-project.iam.gserviceaccount.com",)"
-         << R"("private_key_id":"key-1","private_key":")" << pem << R"(","token_uri":")"
-         << fake_.base_url() << "/token\"}";
+    file
+        << R"({"type":"service_account","client_email":"bt@example-project.iam.gserviceaccount.com",)"
+        << R"("private_key_id":"key-1","private_key":")" << pem << R"(","token_uri":")"
+        << fake_.base_url() << "/token\"}";
   }
   std::optional<ScopedEnv> credentials(std::in_place, "GOOGLE_APPLICATION_CREDENTIALS",
                                        path.c_str());

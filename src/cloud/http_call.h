@@ -28,7 +28,7 @@ struct HttpCall {
   // the caller sends them in canonical form, and sends x-amz-content-sha256 itself.
   std::optional<std::string> aws_sigv4;
   std::string user;
-  std::chrono::milliseconds timeout{30'000};          // the whole call
+  std::chrono::milliseconds timeout{30'000};  // the whole call
   std::chrono::milliseconds connect_timeout{5'000};
   uint64_t max_response_bytes = 1ull << 30;
 };

@@ -5,10 +5,10 @@
 // ("5", "5.0", "5e0") are the same object, and hashes that form with SHA-256.
 #pragma once
 
+#include <simdjson.h>
+
 #include <string>
 #include <string_view>
-
-#include <simdjson.h>
 
 #include "core/status.h"
 

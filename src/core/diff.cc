@@ -27,10 +27,18 @@ class DiffCollector {
     }
     const ChangeKind kind = ClassifyChange(before, after);
     switch (kind) {
-      case ChangeKind::kMoved: ++counts_.moved; break;
-      case ChangeKind::kResized: ++counts_.resized; break;
-      case ChangeKind::kRetyped: ++counts_.retyped; break;
-      case ChangeKind::kChanged: ++counts_.changed; break;
+      case ChangeKind::kMoved:
+        ++counts_.moved;
+        break;
+      case ChangeKind::kResized:
+        ++counts_.resized;
+        break;
+      case ChangeKind::kRetyped:
+        ++counts_.retyped;
+        break;
+      case ChangeKind::kChanged:
+        ++counts_.changed;
+        break;
     }
     modified_[static_cast<size_t>(kind)].push_back({&before, &after});
   }
@@ -94,10 +102,14 @@ DiffResult DiffCollector::Finish(size_t limit) {
 
 const char* ChangeKindName(ChangeKind kind) {
   switch (kind) {
-    case ChangeKind::kMoved: return "moved";
-    case ChangeKind::kResized: return "resized";
-    case ChangeKind::kRetyped: return "retyped";
-    case ChangeKind::kChanged: return "changed";
+    case ChangeKind::kMoved:
+      return "moved";
+    case ChangeKind::kResized:
+      return "resized";
+    case ChangeKind::kRetyped:
+      return "retyped";
+    case ChangeKind::kChanged:
+      return "changed";
   }
   return "changed";
 }

@@ -52,11 +52,11 @@ struct ModifiedObject {
 
 struct DiffResult {
   DiffCounts counts;
-  std::vector<std::string> added;       // sorted, at most `limit`
-  std::vector<std::string> removed;     // sorted, at most `limit`
-  std::vector<ModifiedObject> modified; // by kind (moved, resized, retyped, changed), then ID;
-                                        // at most `limit` of each kind
-  bool truncated = false;               // some list stopped at `limit`
+  std::vector<std::string> added;        // sorted, at most `limit`
+  std::vector<std::string> removed;      // sorted, at most `limit`
+  std::vector<ModifiedObject> modified;  // by kind (moved, resized, retyped, changed), then ID;
+                                         // at most `limit` of each kind
+  bool truncated = false;                // some list stopped at `limit`
 };
 
 // Compares `before` with `after`. Objects present in both with equal values are unchanged; a

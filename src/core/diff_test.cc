@@ -420,8 +420,7 @@ namespace {
 TEST(ClassifyChangeTest, StructuredGeometryOnlyComparesWithAPseudoHash) {
   // An object with nothing but type/x/y/w/h has the same (empty) other attributes as a
   // pseudo-hash, so switching representation is judged by the geometry alone.
-  EXPECT_EQ(KindOf("door_10_20_5_5", Shape("door", 11, 20, 5, 5), false, true),
-            ChangeKind::kMoved);
+  EXPECT_EQ(KindOf("door_10_20_5_5", Shape("door", 11, 20, 5, 5), false, true), ChangeKind::kMoved);
   EXPECT_EQ(KindOf(Shape("door", 10, 20, 5, 5), "window_10_20_5_5", true, false),
             ChangeKind::kRetyped);
   EXPECT_EQ(KindOf(Shape("door", 10, 20, 5, 5, "red"), "door_11_20_5_5", true, false),
@@ -511,8 +510,8 @@ std::string JobDocument(const std::vector<std::pair<std::string, std::string>>& 
 
 TEST(DiffThroughTheParserTest, RandomEscapedAndNonAsciiKeysMatchTheReference) {
   const std::vector<std::string> pieces = {
-      "door", "\xc3\xa9", "\xe6\x97\xa5\xe6\x9c\xac", "\xf0\x9f\x9a\xaa", "a\"b", "c\\d",
-      "line\nbreak", "tab\t", std::string(300, 'p'), "_1_2_3_4", "x"};
+      "door",        "\xc3\xa9", "\xe6\x97\xa5\xe6\x9c\xac", "\xf0\x9f\x9a\xaa", "a\"b", "c\\d",
+      "line\nbreak", "tab\t",    std::string(300, 'p'),      "_1_2_3_4",         "x"};
   for (uint64_t seed : {1u, 2u, 3u, 4u, 5u, 6u}) {
     std::mt19937_64 rng(seed);
     auto random_id = [&] {
@@ -531,8 +530,8 @@ TEST(DiffThroughTheParserTest, RandomEscapedAndNonAsciiKeysMatchTheReference) {
     std::map<std::string, std::string> after_map;
     for (const auto& [id, hash] : before_map) {
       const uint64_t roll = rng() % 10;
-      if (roll == 0) continue;                                    // removed
-      after_map.emplace(id, roll == 1 ? random_hash() : hash);    // changed or kept
+      if (roll == 0) continue;                                  // removed
+      after_map.emplace(id, roll == 1 ? random_hash() : hash);  // changed or kept
     }
     for (int i = 0; i < 15; ++i) after_map.emplace(random_id(), random_hash());  // added
     std::vector<std::pair<std::string, std::string>> before(before_map.begin(), before_map.end());

@@ -31,7 +31,12 @@ class JobParser {
   Status Walk(simdjson::padded_string_view body, bool allow_array);
   // Which top-level fields a job object has shown so far (to catch repeats and missing ones).
   enum Field : unsigned {
-    kJobId = 1, kProject = 2, kTimestamp = 4, kLatency = 8, kStatus = 16, kMetadata = 32,
+    kJobId = 1,
+    kProject = 2,
+    kTimestamp = 4,
+    kLatency = 8,
+    kStatus = 16,
+    kMetadata = 32,
     kState = 64,
   };
 
@@ -201,8 +206,8 @@ Status JobParser::Malformed(simdjson::error_code error) const {
 Status JobParser::Outcome() const {
   if (issue_count_ == 0) return Status::Ok();
   const StatusDetail& first = issues_.front();
-  std::string message = std::to_string(issue_count_) + " problem" +
-                        (issue_count_ == 1 ? "" : "s") + " found, the first: ";
+  std::string message = std::to_string(issue_count_) + " problem" + (issue_count_ == 1 ? "" : "s") +
+                        " found, the first: ";
   if (first.index) message += "job " + std::to_string(*first.index) + ": ";
   if (!first.field.empty()) message += first.field + ": ";
   message += first.message;
@@ -302,7 +307,7 @@ Status JobParser::ParseJob(simdjson::ondemand::object object, int64_t index) {
 Status JobParser::ParseField(std::string_view key, simdjson::ondemand::value value, Job& job,
                              unsigned& seen) {
   static const std::pair<std::string_view, Field> kFields[] = {
-      {"job_id", kJobId},     {"project", kProject},   {"timestamp", kTimestamp},
+      {"job_id", kJobId},       {"project", kProject}, {"timestamp", kTimestamp},
       {"latency_ms", kLatency}, {"status", kStatus},   {"metadata", kMetadata},
       {"state", kState}};
   Field bit{};
@@ -310,7 +315,8 @@ Status JobParser::ParseField(std::string_view key, simdjson::ondemand::value val
     if (key == name) bit = b;
   }
   if (bit == Field{}) {
-    Issue(std::string(key), "unknown field; the fields of a job are " + std::string(kAllowedFields));
+    Issue(std::string(key),
+          "unknown field; the fields of a job are " + std::string(kAllowedFields));
     return Status::Ok();
   }
   if (seen & bit) {
@@ -319,13 +325,25 @@ Status JobParser::ParseField(std::string_view key, simdjson::ondemand::value val
   }
   seen |= bit;
   switch (bit) {
-    case kJobId: ParseJobId(value, job); return Status::Ok();
-    case kProject: ParseProject(value, job); return Status::Ok();
-    case kTimestamp: ParseTimestamp(value, job); return Status::Ok();
-    case kLatency: ParseLatency(value, job); return Status::Ok();
-    case kStatus: ParseStatus(value, job); return Status::Ok();
-    case kMetadata: return ParseMetadata(value, job);
-    case kState: return ParseState(value, job);
+    case kJobId:
+      ParseJobId(value, job);
+      return Status::Ok();
+    case kProject:
+      ParseProject(value, job);
+      return Status::Ok();
+    case kTimestamp:
+      ParseTimestamp(value, job);
+      return Status::Ok();
+    case kLatency:
+      ParseLatency(value, job);
+      return Status::Ok();
+    case kStatus:
+      ParseStatus(value, job);
+      return Status::Ok();
+    case kMetadata:
+      return ParseMetadata(value, job);
+    case kState:
+      return ParseState(value, job);
   }
   return Status::Ok();
 }
@@ -333,8 +351,7 @@ Status JobParser::ParseField(std::string_view key, simdjson::ondemand::value val
 void JobParser::ParseJobId(simdjson::ondemand::value value, Job& job) {
   int64_t id = 0;
   json_type type;
-  if (value.type().get(type) || type != json_type::number || value.get_int64().get(id) ||
-      id < 1) {
+  if (value.type().get(type) || type != json_type::number || value.get_int64().get(id) || id < 1) {
     Issue("job_id", "must be an integer from 1 to 9223372036854775807");
     return;
   }
@@ -407,8 +424,8 @@ Status JobParser::ParseMetadata(simdjson::ondemand::value value, Job& job) {
     } else if (text.size() > limits_.max_metadata_value_bytes) {
       Issue(name, "must be at most " + std::to_string(limits_.max_metadata_value_bytes) + " bytes");
     } else if (job.header.metadata.size() >= limits_.max_metadata_entries) {
-      Issue("metadata", "holds more than " + std::to_string(limits_.max_metadata_entries) +
-                            " entries");
+      Issue("metadata",
+            "holds more than " + std::to_string(limits_.max_metadata_entries) + " entries");
       break;
     } else {
       for (const auto& [k, v] : job.header.metadata) {
@@ -424,7 +441,8 @@ Status JobParser::ParseState(simdjson::ondemand::value value, Job& job) {
   simdjson::ondemand::object object;
   if (auto e = value.get_object().get(object)) {
     if (IsFatal(e)) return Malformed(e);
-    Issue("state", "must be an object mapping object IDs to hashes, e.g. {\"D003\": \"door_10_20_5_5\"}");
+    Issue("state",
+          "must be an object mapping object IDs to hashes, e.g. {\"D003\": \"door_10_20_5_5\"}");
     return Status::Ok();
   }
   if (out_.jobs_.empty() && !allow_array_) {
@@ -452,8 +470,8 @@ Status JobParser::ParseState(simdjson::ondemand::value value, Job& job) {
       return Status::Ok();
     }
     if (id.empty() || id.size() > limits_.max_id_bytes) {
-      Issue("state", "object IDs must be 1-" + std::to_string(limits_.max_id_bytes) +
-                         " bytes; " + Quoted(id) + " is not");
+      Issue("state", "object IDs must be 1-" + std::to_string(limits_.max_id_bytes) + " bytes; " +
+                         Quoted(id) + " is not");
       continue;
     }
     if (Status s = ParseStateValue(id, field.value(), job); !s.ok()) return s;
@@ -468,8 +486,7 @@ Status JobParser::CheckDuplicateIds(const Job& job) {
   return Status::Ok();
 }
 
-Status JobParser::ParseStateValue(std::string_view id, simdjson::ondemand::value value,
-                                  Job& job) {
+Status JobParser::ParseStateValue(std::string_view id, simdjson::ondemand::value value, Job& job) {
   json_type type;
   if (auto e = value.type().get(type)) return Malformed(e);
   if (type == json_type::string) {
@@ -548,8 +565,7 @@ Result<std::unique_ptr<ParsedJobs>> ParseJobBatch(std::string_view body,
   return JobParser::Run(std::string(body), limits, true);
 }
 
-Result<std::unique_ptr<ParsedJobs>> ParseJobDocument(std::string body,
-                                                     const ParseLimits& limits) {
+Result<std::unique_ptr<ParsedJobs>> ParseJobDocument(std::string body, const ParseLimits& limits) {
   return JobParser::Run(std::move(body), limits, false);
 }
 

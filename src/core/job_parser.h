@@ -3,13 +3,13 @@
 // of the input, valid, or an InvalidArgument status listing what is wrong with which job.
 #pragma once
 
+#include <simdjson.h>
+
 #include <cstddef>
 #include <deque>
 #include <memory>
 #include <string>
 #include <vector>
-
-#include <simdjson.h>
 
 #include "core/job.h"
 #include "core/status.h"
@@ -17,16 +17,16 @@
 namespace buildtrace {
 
 struct ParseLimits {
-  size_t max_jobs = 10'000;             // jobs in one request
-  size_t max_objects = 10'000'000;      // objects in one job's state
-  size_t max_id_bytes = 1024;           // an object ID
-  size_t max_hash_bytes = 1024;         // a hash string
-  size_t max_structured_bytes = 65'536; // a structured object's canonical JSON
-  int max_depth = 16;                   // nesting inside a structured object
+  size_t max_jobs = 10'000;              // jobs in one request
+  size_t max_objects = 10'000'000;       // objects in one job's state
+  size_t max_id_bytes = 1024;            // an object ID
+  size_t max_hash_bytes = 1024;          // a hash string
+  size_t max_structured_bytes = 65'536;  // a structured object's canonical JSON
+  int max_depth = 16;                    // nesting inside a structured object
   size_t max_metadata_entries = 64;
   size_t max_metadata_key_bytes = 128;
   size_t max_metadata_value_bytes = 4096;
-  size_t max_details = 100;             // validation problems listed in one answer
+  size_t max_details = 100;  // validation problems listed in one answer
   // Reject a state that lists an object ID twice. Off where the state goes straight into
   // DiffStates, which checks the same thing as part of its own work.
   bool check_duplicate_ids = true;
@@ -45,8 +45,8 @@ class ParsedJobs {
 
  private:
   friend class JobParser;
-  std::string input_;                 // the parsed bytes, padded for simdjson
-  std::deque<std::string> strings_;   // unescaped IDs and hashes, canonical structured objects
+  std::string input_;                // the parsed bytes, padded for simdjson
+  std::deque<std::string> strings_;  // unescaped IDs and hashes, canonical structured objects
   std::vector<Job> jobs_;
 };
 
@@ -57,8 +57,7 @@ class ParsedJobs {
 // - reason "too_many_jobs" (kTooLarge): more than max_jobs jobs.
 // Takes the body over (no copy); the string_view overload copies it.
 Result<std::unique_ptr<ParsedJobs>> ParseJobBatch(std::string body, const ParseLimits& limits);
-Result<std::unique_ptr<ParsedJobs>> ParseJobBatch(std::string_view body,
-                                                  const ParseLimits& limits);
+Result<std::unique_ptr<ParsedJobs>> ParseJobBatch(std::string_view body, const ParseLimits& limits);
 
 // Parses exactly one job object (a stored job, or a file given to `buildtrace diff`), with the
 // same rules and errors as ParseJobBatch.

@@ -543,11 +543,10 @@ namespace buildtrace {
 namespace {
 
 TEST(JobParserStringsTest, RawControlCharacterInAStateStringIsMalformedJson) {
-  for (const char* body :
-       {"{\"job_id\":1,\"timestamp\":\"2026-11-28T10:00:00Z\",\"latency_ms\":1,"
-        "\"state\":{\"a\nb\":\"h\"}}",
-        "{\"job_id\":1,\"timestamp\":\"2026-11-28T10:00:00Z\",\"latency_ms\":1,"
-        "\"state\":{\"a\":\"h\tx\"}}"}) {
+  for (const char* body : {"{\"job_id\":1,\"timestamp\":\"2026-11-28T10:00:00Z\",\"latency_ms\":1,"
+                           "\"state\":{\"a\nb\":\"h\"}}",
+                           "{\"job_id\":1,\"timestamp\":\"2026-11-28T10:00:00Z\",\"latency_ms\":1,"
+                           "\"state\":{\"a\":\"h\tx\"}}"}) {
     auto r = ParseJobDocument(std::string(body), ParseLimits{});
     ASSERT_FALSE(r.ok()) << body;
     EXPECT_EQ(r.status().reason(), "malformed_json") << body;

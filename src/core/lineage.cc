@@ -63,8 +63,8 @@ std::string ExplainBase(int64_t job_id, const BaseSelection& s) {
            " failed jobs were skipped, the newest being " + IdList(s.skipped_failed);
   } else if (!s.skipped_failed.empty()) {
     out += s.skipped_failed.size() == 1 ? "; failed job " : "; failed jobs ";
-    out += IdList(s.skipped_failed) + (s.skipped_failed.size() == 1 ? " was" : " were") +
-           " skipped";
+    out +=
+        IdList(s.skipped_failed) + (s.skipped_failed.size() == 1 ? " was" : " were") + " skipped";
   }
   if (s.missing_ids > 0) {
     out += "; " + Plural(s.missing_ids, "job ID", "job IDs") + " in between " +

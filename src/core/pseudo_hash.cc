@@ -1,11 +1,11 @@
 // Geometry extraction for change classification.
 #include "core/pseudo_hash.h"
 
-#include <charconv>
 #include <simdjson.h>
 
-#include "core/json_writer.h"
+#include <charconv>
 
+#include "core/json_writer.h"
 
 namespace buildtrace {
 namespace {

@@ -83,8 +83,8 @@ std::string Summarize(const Report& r) {
   out += r.base.base_job_id ? " against job " + std::to_string(*r.base.base_job_id)
                             : std::string(" with no base");
   out += ": " + CountsSentence(r.diff.counts) + ".";
-  const bool plain_previous = r.base.base_job_id && !r.base.explicit_base &&
-                              *r.base.base_job_id == r.job.job_id - 1;
+  const bool plain_previous =
+      r.base.base_job_id && !r.base.explicit_base && *r.base.base_job_id == r.job.job_id - 1;
   if (!plain_previous) out += " " + ExplainBase(r.job.job_id, r.base);
   return out;
 }
@@ -175,8 +175,8 @@ void TextModified(std::string& out, const Report& r, ChangeKind kind, int64_t to
   int64_t shown = 0;
   for (const auto& m : r.diff.modified) {
     if (m.kind != kind) continue;
-    out += "  ~ " + Printable(m.id) + ": " + Printable(m.before) + " -> " + Printable(m.after) +
-           "\n";
+    out +=
+        "  ~ " + Printable(m.id) + ": " + Printable(m.before) + " -> " + Printable(m.after) + "\n";
     ++shown;
   }
   if (shown < total) out += "  ... and " + std::to_string(total - shown) + " more\n";

@@ -14,7 +14,7 @@ namespace buildtrace {
 
 // What the warehouse did with the report's metrics row. Absent in offline reports.
 struct WarehouseOutcome {
-  std::string status;   // "recorded", "pending" (in the outbox) or "failed"
+  std::string status;     // "recorded", "pending" (in the outbox) or "failed"
   bool inserted = false;  // this report wrote the row (false: it was there already)
   std::string message;
 };

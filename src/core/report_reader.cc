@@ -18,8 +18,8 @@ Status Bad(std::string_view what) {
 }
 
 std::optional<ChangeKind> KindNamed(std::string_view name) {
-  for (ChangeKind k : {ChangeKind::kMoved, ChangeKind::kResized, ChangeKind::kRetyped,
-                       ChangeKind::kChanged}) {
+  for (ChangeKind k :
+       {ChangeKind::kMoved, ChangeKind::kResized, ChangeKind::kRetyped, ChangeKind::kChanged}) {
     if (name == ChangeKindName(k)) return k;
   }
   return std::nullopt;

@@ -96,7 +96,6 @@ TEST(ReportReaderTest, MalformedReportsAreRefusedNamingTheField) {
   }
 }
 
-
 TEST(ReportReaderTest, DerivedReportsEqualTheDiffAtThatLimit) {
   std::mt19937 rng(7);
   std::vector<std::string> storage;

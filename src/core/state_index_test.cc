@@ -46,8 +46,9 @@ TEST(StateIndexTest, ReportsADuplicateAndKeepsTheFirstPosition) {
 
 TEST(StateIndexTest, LongSharedPrefixesAndNonAsciiIdsAreDistinct) {
   const std::string prefix(1000, 'p');
-  std::deque<std::string> ids = {prefix + "a", prefix + "b", prefix, "\xc3\xa9", "e\xcc\x81",
-                                 std::string("\0x", 2), std::string("\0y", 2)};
+  std::deque<std::string> ids = {prefix + "a",         prefix + "b", prefix,
+                                 "\xc3\xa9",           "e\xcc\x81",  std::string("\0x", 2),
+                                 std::string("\0y", 2)};
   const JobState state = StateOf(ids);
   const StateIndex index(state);
   EXPECT_EQ(index.duplicate(), std::nullopt);

@@ -14,13 +14,13 @@ namespace buildtrace {
 
 enum class StatusCode {
   kOk,
-  kInvalidArgument,   // the caller sent something wrong; retrying the same input fails again
-  kNotFound,          // the named thing does not exist
-  kAlreadyExists,     // a create-if-absent found the name taken (not necessarily an error)
-  kConflict,          // the request contradicts what is stored
-  kTooLarge,          // the input exceeds a configured limit
-  kUnavailable,       // a backend could not be reached; retrying later may work
-  kInternal,          // a bug or corrupt data; retrying does not help
+  kInvalidArgument,  // the caller sent something wrong; retrying the same input fails again
+  kNotFound,         // the named thing does not exist
+  kAlreadyExists,    // a create-if-absent found the name taken (not necessarily an error)
+  kConflict,         // the request contradicts what is stored
+  kTooLarge,         // the input exceeds a configured limit
+  kUnavailable,      // a backend could not be reached; retrying later may work
+  kInternal,         // a bug or corrupt data; retrying does not help
 };
 
 // One problem with one field of one input item, e.g. job 2's "latency_ms".
@@ -86,7 +86,7 @@ const char* StatusCodeName(StatusCode code);
 template <typename T>
 class [[nodiscard]] Result {
  public:
-  Result(T value) : value_(std::move(value)) {}  // NOLINT: implicit by design
+  Result(T value) : value_(std::move(value)) {}         // NOLINT: implicit by design
   Result(Status status) : value_(std::move(status)) {}  // NOLINT: must not be Ok
 
   bool ok() const { return std::holds_alternative<T>(value_); }

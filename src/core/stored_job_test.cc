@@ -21,8 +21,10 @@ std::string Sealed() {
 }
 
 TEST(StoredJobTest, SealAppendsTheDigestAsTheLastMember) {
-  EXPECT_EQ(Sealed(), "{\"job_id\":7,\"project\":\"p\",\"state\":{\"D1\":\"door_1_2_3_4\"},"
-                      "\"digest\":\"" + ContentDigest(kCanonical) + "\"}\n");
+  EXPECT_EQ(Sealed(),
+            "{\"job_id\":7,\"project\":\"p\",\"state\":{\"D1\":\"door_1_2_3_4\"},"
+            "\"digest\":\"" +
+                ContentDigest(kCanonical) + "\"}\n");
 }
 
 TEST(StoredJobTest, UnsealGivesTheCanonicalBytesBackInPlace) {

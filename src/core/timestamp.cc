@@ -106,8 +106,7 @@ std::optional<int64_t> ParseRfc3339(std::string_view text) {
   if (!ParseOffset(text, pos, offset_minutes) || pos != text.size()) return std::nullopt;
   // RFC 3339 allows second 60 only for leap seconds; we accept it as the next second's start.
   if (year < 1 || month < 1 || month > 12 || day < 1 ||
-      day > static_cast<int>(DaysInMonth(year, month)) || hour > 23 || minute > 59 ||
-      second > 60) {
+      day > static_cast<int>(DaysInMonth(year, month)) || hour > 23 || minute > 59 || second > 60) {
     return std::nullopt;
   }
   const int64_t days = DaysFromCivil(year, month, day);

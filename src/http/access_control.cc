@@ -197,7 +197,7 @@ AccessDecision AccessControl::Decide(std::string_view authorization, const Acces
   if (need.scope && !token->HasScope(*need.scope)) {
     return Deny(Outcome::kForbidden, token,
                 std::string("the token lacks the ") +
-                    (*need.scope == AccessScope::kIngest   ? "ingest"
+                    (*need.scope == AccessScope::kIngest ? "ingest"
                      : *need.scope == AccessScope::kRead ? "read"
                                                          : "worker") +
                     " scope this request needs; use a token that has it");

@@ -97,7 +97,8 @@ TEST(AccessControlParseTest, EachMalformedLineIsRejectedWithItsLineNumber) {
 TEST(AccessControlParseTest, ErrorsNameABadFieldByPositionNotByValue) {
   // A token pasted into the scopes or projects field must not end up in a log.
   const std::string hash = "sha256:" + Sha256Hex("good");
-  for (const std::string& line : {hash + " bt_live_s3cr3t\n", hash + " read web,bt_live_s3cr3t!\n"}) {
+  for (const std::string& line :
+       {hash + " bt_live_s3cr3t\n", hash + " read web,bt_live_s3cr3t!\n"}) {
     Result<AccessControl> access = AccessControl::Parse(line, "t.txt");
     ASSERT_FALSE(access.ok());
     EXPECT_THAT(access.status().message(), Not(HasSubstr("s3cr3t"))) << line;

@@ -30,8 +30,9 @@ Result<std::string> ProjectParam(const RequestTarget& target) {
   auto it = target.params.find("project");
   if (it == target.params.end()) return std::string(kDefaultProject);
   if (!IsValidProjectName(it->second)) {
-    return InvalidArgument("project must be 1-128 characters of A-Z, a-z, 0-9, '.', '_' or '-', "
-                           "starting with a letter or digit")
+    return InvalidArgument(
+               "project must be 1-128 characters of A-Z, a-z, 0-9, '.', '_' or '-', "
+               "starting with a letter or digit")
         .WithReason("invalid_request");
   }
   return it->second;
@@ -95,10 +96,10 @@ std::string ContentEncoding(const HttpRequest& request) {
 }
 
 HttpResponse MethodNotAllowed(const HttpRequest& request, const char* allow) {
-  HttpResponse res = ErrorResponse(405, "method_not_allowed",
-                                   std::string(request.method_string()) + " is not allowed on " +
-                                       std::string(request.target().substr(0, 200)) +
-                                       "; use " + allow);
+  HttpResponse res =
+      ErrorResponse(405, "method_not_allowed",
+                    std::string(request.method_string()) + " is not allowed on " +
+                        std::string(request.target().substr(0, 200)) + "; use " + allow);
   res.set(http::field::allow, allow);
   return res;
 }
@@ -272,10 +273,9 @@ HttpResponse Api::Handle(HttpRequest& request) {
   }
   const bool project_jobs = route("projects", 3) && seg[2] == "jobs";
   const bool stats = route("stats", 2) && seg[1] == "latency";
-  if (!get && (route("report", 2) || route("jobs", 2) || route("projects", 1) || stats ||
-               project_jobs ||
-               route("healthz", 1) || route("health", 1) || route("readyz", 1) ||
-               route("metrics", 1))) {
+  if (!get &&
+      (route("report", 2) || route("jobs", 2) || route("projects", 1) || stats || project_jobs ||
+       route("healthz", 1) || route("health", 1) || route("readyz", 1) || route("metrics", 1))) {
     return MethodNotAllowed(request, "GET");
   }
   if (route("report", 2)) return GetReport(request, *target);
@@ -350,11 +350,10 @@ HttpResponse Api::PostProcess(HttpRequest& request, const RequestTarget& target,
   // 202 Accepted, as the original service answered: stored, analysed in the background. A
   // batch of pure replays created nothing, and has nothing left to do: 200.
   if (conflicts.empty()) return MakeResponse(created ? 202 : 200, ProcessAnswer(nullptr, stored));
-  const Status s = Conflict(std::to_string(conflicts.size()) + " of " +
-                                std::to_string(jobs.size()) +
-                                " jobs conflict with stored jobs of the same job_id: " +
-                                conflicts.front().message,
-                            conflicts);
+  const Status s = Conflict(
+      std::to_string(conflicts.size()) + " of " + std::to_string(jobs.size()) +
+          " jobs conflict with stored jobs of the same job_id: " + conflicts.front().message,
+      conflicts);
   return MakeResponse(409, ProcessAnswer(&s, stored));
 }
 
@@ -400,8 +399,8 @@ HttpResponse Api::GetJob(const RequestTarget& target) {
   Result<std::string> bytes = jobs_.ReadRaw(*project, *job_id);
   if (!bytes.ok()) {
     if (bytes.status().code() == StatusCode::kNotFound) {
-      return ErrorResponse(NotFound("job " + std::to_string(*job_id) + " of project " +
-                                    *project + " does not exist"));
+      return ErrorResponse(NotFound("job " + std::to_string(*job_id) + " of project " + *project +
+                                    " does not exist"));
     }
     return ErrorResponse(bytes.status());
   }
@@ -430,7 +429,7 @@ HttpResponse Api::GetProjects(const RequestTarget& target, const AccessToken* to
 
 HttpResponse Api::GetLatencyStats(const RequestTarget& target) {
   static constexpr std::array<std::string_view, 4> kAllowed = {"project", "window", "quantiles",
-                                                              "status"};
+                                                               "status"};
   if (Status s = CheckParams(target, kAllowed); !s.ok()) return ErrorResponse(s);
   LatencyQuery query;
   if (target.params.count("project")) {
@@ -458,8 +457,8 @@ HttpResponse Api::GetLatencyStats(const RequestTarget& target) {
   } else if (status_text == "all") {
     query.status = LatencyStatusFilter::kAll;
   } else {
-    return ErrorResponse(InvalidArgument("status must be succeeded, failed or all")
-                             .WithReason("invalid_request"));
+    return ErrorResponse(
+        InvalidArgument("status must be succeeded, failed or all").WithReason("invalid_request"));
   }
   Result<LatencyStats> stats = context_.warehouse.Latency(query);
   if (!stats.ok()) return ErrorResponse(stats.status());
@@ -495,8 +494,10 @@ void Api::Enqueue(const std::vector<std::pair<const Job*, StoredJob>>& stored) {
   // The jobs are stored whatever happens here: a task not enqueued is found by the sweep, and
   // a report asked for before that is computed on the spot.
   if (Status s = context_.queue->Publish(tasks); !s.ok()) {
-    LogWarning(std::to_string(tasks.size()) + " analysis task(s) not enqueued; the sweep "
-               "enqueues them later: " + s.message());
+    LogWarning(std::to_string(tasks.size()) +
+               " analysis task(s) not enqueued; the sweep "
+               "enqueues them later: " +
+               s.message());
     if (context_.enqueue_failed) context_.enqueue_failed();
   }
 }
@@ -534,7 +535,7 @@ HttpResponse Api::GetProjectJobs(const RequestTarget& target) {
     w.Key("latency_ms").Number(job.latency_ms);
     w.Key("analysis").String(AnalysisStateName(job.analysis));
     w.Key("base_job_id");
-    job.record && job.record->base_job_id ? w.Int(*job.record->base_job_id) : w.Null();
+    job.record&& job.record->base_job_id ? w.Int(*job.record->base_job_id) : w.Null();
     w.Key("counts");
     if (job.record) {
       const DiffCounts& c = job.record->counts;
@@ -613,13 +614,12 @@ Api::AnalysisHealth Api::ProbeAnalysis(bool probe_queue) {
         context_.probe_deadline, context_.store.Describe() + ": dead letters");
   });
   auto depth = std::async(std::launch::async, [this, &queue] {
-    return probes_.Run<Result<std::optional<int64_t>>>([&queue] { return queue.Depth(); },
-                                                       context_.probe_deadline,
-                                                       queue.Describe() + ": depth");
+    return probes_.Run<Result<std::optional<int64_t>>>(
+        [&queue] { return queue.Depth(); }, context_.probe_deadline, queue.Describe() + ": depth");
   });
   if (probe_queue) {
-    health.queue = probes_.Run<Status>([&queue] { return queue.Probe(); },
-                                       context_.probe_deadline, queue.Describe() + ": probe");
+    health.queue = probes_.Run<Status>([&queue] { return queue.Probe(); }, context_.probe_deadline,
+                                       queue.Describe() + ": probe");
   }
   if (Result<std::optional<int64_t>> d = depth.get(); d.ok()) health.depth = *d;
   if (Result<int64_t> n = letters.get(); n.ok()) health.dead_letters = *n;
@@ -635,12 +635,12 @@ std::pair<Status, Status> Api::ProbeBackends() {
   // DeadlineWarehouse) here, at the same time.
   auto store = std::make_shared<Status>();
   auto store_done = std::async(std::launch::async, [this, store] {
-    *store = probes_.Run<Status>([this] { return context_.store.Probe(); },
-                                 context_.probe_deadline, context_.store.Describe() + ": probe");
+    *store = probes_.Run<Status>([this] { return context_.store.Probe(); }, context_.probe_deadline,
+                                 context_.store.Describe() + ": probe");
   });
-  Status warehouse = probes_.Run<Status>([this] { return context_.warehouse.Probe(); },
-                                         context_.probe_deadline,
-                                         context_.warehouse.Describe() + ": probe");
+  Status warehouse =
+      probes_.Run<Status>([this] { return context_.warehouse.Probe(); }, context_.probe_deadline,
+                          context_.warehouse.Describe() + ": probe");
   store_done.wait();
   last_probe_ = {*store, warehouse};
   ++probe_rounds_;
@@ -663,14 +663,13 @@ HttpResponse Api::GetReady(bool details) {
   // Only the store decides readiness: without it nothing can be stored or reported. A warehouse
   // outage is absorbed by the outbox, so it degrades the service (no /stats/latency, rows wait)
   // without taking the instance out of rotation; so does a process near its descriptor limit.
-  const char* status = !store.ok() ? "unavailable"
-                       : !warehouse.ok() || backlog || descriptors.pressed() || write_failure ||
-                               analysis_trouble
-                           ? "degraded"
-                           : "ready";
+  const char* status =
+      !store.ok() ? "unavailable"
+      : !warehouse.ok() || backlog || descriptors.pressed() || write_failure || analysis_trouble
+          ? "degraded"
+          : "ready";
   if (!details) {
-    return MakeResponse(store.ok() ? 200 : 503,
-                        std::string("{\"status\":\"") + status + "\"}\n");
+    return MakeResponse(store.ok() ? 200 : 503, std::string("{\"status\":\"") + status + "\"}\n");
   }
   std::string out;
   JsonWriter w(out);

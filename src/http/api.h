@@ -5,10 +5,10 @@
 #include <atomic>
 #include <chrono>
 #include <cstdint>
-#include <mutex>
-#include <utility>
 #include <functional>
+#include <mutex>
 #include <optional>
+#include <utility>
 
 #include "core/job_parser.h"
 #include "http/access_control.h"
@@ -97,7 +97,7 @@ class Api {
   // The queue's depth and the dead letters, and its probe when `probe_queue` (for /readyz; /metrics
   // needs no probe), each within context_.probe_deadline; only when there is a queue.
   struct AnalysisHealth {
-    Status queue;  // Ok when not probed
+    Status queue;                         // Ok when not probed
     std::optional<int64_t> depth;         // nullopt: the queue cannot count, or did not answer
     std::optional<int64_t> dead_letters;  // nullopt: the store did not answer
   };
@@ -119,7 +119,7 @@ class Api {
   std::atomic<uint64_t> probe_rounds_{0};  // written under probe_mutex_
   std::pair<Status, Status> last_probe_;   // guarded by probe_mutex_
   std::mutex dead_letters_mutex_;
-  std::optional<int64_t> dead_letters_;                          // guarded by dead_letters_mutex_
+  std::optional<int64_t> dead_letters_;                         // guarded by dead_letters_mutex_
   std::chrono::steady_clock::time_point dead_letters_counted_;  // guarded by dead_letters_mutex_
 };
 

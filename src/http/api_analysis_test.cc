@@ -30,9 +30,9 @@ constexpr int64_t kJobTimeMs = 1'795'860'000'000;  // 2026-11-28T10:00:00Z
 std::string Job(int64_t id, std::string_view status = "succeeded",
                 std::string_view project = "default") {
   return R"({"job_id":)" + std::to_string(id) + R"(,"project":")" + std::string(project) +
-         R"(","timestamp":")" + FormatRfc3339Utc(kJobTimeMs + id * 1000) +
-         R"(","latency_ms":)" + std::to_string(100 * id) + R"(,"status":")" +
-         std::string(status) + R"(","state":{"A":"door_)" + std::to_string(id) + R"(_0_1_1"}})";
+         R"(","timestamp":")" + FormatRfc3339Utc(kJobTimeMs + id * 1000) + R"(","latency_ms":)" +
+         std::to_string(100 * id) + R"(,"status":")" + std::string(status) +
+         R"(","state":{"A":"door_)" + std::to_string(id) + R"(_0_1_1"}})";
 }
 
 std::string PushEnvelope(const AnalysisTask& task) {
@@ -227,8 +227,7 @@ TEST_F(ApiAnalysisTest, PushRouteAnalysesTheTaskBeforeAnswering2xx) {
 
 TEST_F(ApiAnalysisTest, PushRouteNeedsAWorkerTokenInTheHeaderOrTheUrl) {
   Result<AccessControl> access = AccessControl::Parse(
-      "sha256:" + Sha256Hex("push-secret") + " worker\nsha256:" + Sha256Hex("reader") +
-          " read\n",
+      "sha256:" + Sha256Hex("push-secret") + " worker\nsha256:" + Sha256Hex("reader") + " read\n",
       "test tokens");
   ASSERT_TRUE(access.ok()) << access.status().message();
   MakeApi(&queue_, &*access);

@@ -103,7 +103,9 @@ MotoServer* Moto() {
 }
 
 enum class Backend { kFile, kS3 };
-void PrintTo(Backend backend, std::ostream* out) { *out << (backend == Backend::kFile ? "File" : "S3"); }
+void PrintTo(Backend backend, std::ostream* out) {
+  *out << (backend == Backend::kFile ? "File" : "S3");
+}
 
 // ---- The sandbox: a store, with sentinels just outside what it may touch.
 
@@ -122,9 +124,8 @@ class ApiConfinementTest : public ::testing::TestWithParam<Backend> {
       SetUpS3Store();
     }
     if (HasFatalFailure()) return;
-    api_ = std::make_unique<Api>(ApiContext{*store_, *warehouse_, ParseLimits{}, [] {
-                                              return kNowMs;
-                                            }});
+    api_ = std::make_unique<Api>(
+        ApiContext{*store_, *warehouse_, ParseLimits{}, [] { return kNowMs; }});
     // Project alpha's job 1 holds its secret; beta has job 2 only; "default" has nothing.
     for (const std::string& body : {Job(1, "alpha", R"({"k":")" + kAlphaSecret + R"("})"),
                                     Job(2, "beta", R"({"k":"beta"})")}) {
@@ -145,8 +146,7 @@ class ApiConfinementTest : public ::testing::TestWithParam<Backend> {
     WriteFile(sandbox_ / "secret.txt", kOutsideSentinel);
     WriteFile(sandbox_ / "other-project/states/jobs/alpha/0000000000000000001.json",
               SentinelJob("alpha"));
-    WriteFile(sandbox_ / "data-evil/jobs/default/0000000000000000001.json",
-              SentinelJob("default"));
+    WriteFile(sandbox_ / "data-evil/jobs/default/0000000000000000001.json", SentinelJob("default"));
     WriteFile(sandbox_ / "data/jobs/default/0000000000000000001.json", SentinelJob("default"));
     WriteFile(sandbox_ / "data/states-evil/jobs/beta/0000000000000000001.json",
               SentinelJob("beta"));
@@ -173,8 +173,8 @@ class ApiConfinementTest : public ::testing::TestWithParam<Backend> {
              {"other/jobs/alpha/0000000000000000001.json", SentinelJob("alpha")}}) {
       ASSERT_TRUE(root_store_->CreateIfAbsent(key, bytes).ok()) << key;
     }
-    auto store = S3StateStore::Open("s3://" + *bucket + "/tenant/states" + query,
-                                    moto->credentials());
+    auto store =
+        S3StateStore::Open("s3://" + *bucket + "/tenant/states" + query, moto->credentials());
     ASSERT_TRUE(store.ok()) << store.status().message();
     store_ = std::move(*store);
   }
@@ -231,26 +231,72 @@ std::vector<Hostile> HostileRequests() {
   const std::string bad = "invalid_request";
   // Job IDs in the path: only 1 to 2^63-1 in plain decimal digits.
   for (const std::string endpoint : {"/jobs/", "/report/"}) {
-    for (const char* id :
-         {"..", ".", "%2e%2e", "%2E%2E", "..%2f..%2fsecret.txt", "%2e%2e%2fsecret.txt",
-          "1%2f..%2f..%2fsecret.txt", "..%5c..%5csecret.txt", "1%5c..", "%00", "1%00", "1%00.json",
-          "-1", "0", "+1", "%2b1", "00", "1e3", "0x1", "1.0", "1%20", "%201", "1%0a", "%ef%bc%91",
-          "9223372036854775808", "99999999999999999999", "18446744073709551617",
-          "0000000000000000001.json", "1.json", "%2fetc%2fpasswd", "~", "%7e", "*", "1;x", "1,2",
-          "%c0%ae%c0%ae", "%e2%80%a4%e2%80%a4"}) {
+    for (const char* id : {"..",
+                           ".",
+                           "%2e%2e",
+                           "%2E%2E",
+                           "..%2f..%2fsecret.txt",
+                           "%2e%2e%2fsecret.txt",
+                           "1%2f..%2f..%2fsecret.txt",
+                           "..%5c..%5csecret.txt",
+                           "1%5c..",
+                           "%00",
+                           "1%00",
+                           "1%00.json",
+                           "-1",
+                           "0",
+                           "+1",
+                           "%2b1",
+                           "00",
+                           "1e3",
+                           "0x1",
+                           "1.0",
+                           "1%20",
+                           "%201",
+                           "1%0a",
+                           "%ef%bc%91",
+                           "9223372036854775808",
+                           "99999999999999999999",
+                           "18446744073709551617",
+                           "0000000000000000001.json",
+                           "1.json",
+                           "%2fetc%2fpasswd",
+                           "~",
+                           "%7e",
+                           "*",
+                           "1;x",
+                           "1,2",
+                           "%c0%ae%c0%ae",
+                           "%e2%80%a4%e2%80%a4"}) {
       get(endpoint + id, 400, bad);
     }
     get(endpoint + std::string(5000, '9'), 400, bad);
     get(endpoint + std::string(9000, '1'), 400, bad);  // past the 8 KiB target limit
   }
   // More segments, or none, or empty ones: no route, or an invalid path.
-  for (const char* target :
-       {"/jobs/../secret.txt", "/jobs/1/..", "/jobs/./1", "/jobs/1/../../secret.txt",
-        "/../../secret.txt", "/%2e%2e/%2e%2e/secret.txt", "/secret.txt", "/data/metrics.db",
-        "/states/jobs/alpha/0000000000000000001.json", "/jobs/alpha/1", "/jobs/alpha/..",
-        "/report/1/..", "/report/1/2", "/projects/alpha", "/projects/..", "/stats/..",
-        "/stats/latency/..", "/JOBS/1", "/jobs%2f1", "/jobs%2f..%2fsecret.txt", "/..", "/.",
-        "/%2e"}) {
+  for (const char* target : {"/jobs/../secret.txt",
+                             "/jobs/1/..",
+                             "/jobs/./1",
+                             "/jobs/1/../../secret.txt",
+                             "/../../secret.txt",
+                             "/%2e%2e/%2e%2e/secret.txt",
+                             "/secret.txt",
+                             "/data/metrics.db",
+                             "/states/jobs/alpha/0000000000000000001.json",
+                             "/jobs/alpha/1",
+                             "/jobs/alpha/..",
+                             "/report/1/..",
+                             "/report/1/2",
+                             "/projects/alpha",
+                             "/projects/..",
+                             "/stats/..",
+                             "/stats/latency/..",
+                             "/JOBS/1",
+                             "/jobs%2f1",
+                             "/jobs%2f..%2fsecret.txt",
+                             "/..",
+                             "/.",
+                             "/%2e"}) {
     get(target, 404, "not_found");
   }
   for (const char* target : {"/%00", "//jobs/1", "/jobs//1", "/jobs/1//", "///etc/passwd",
@@ -263,13 +309,48 @@ std::vector<Hostile> HostileRequests() {
   get("*", 400, bad);
   get("/jobs/1?x=" + std::string(9000, 'a'), 400, bad);
   // Project names in the query of every endpoint that takes one.
-  const std::vector<std::string> projects = {
-      "..", ".", "../x", "..%2fother-project", "%2e%2e", "%2e%2e%2fother-project", "a/b", "a%2fb",
-      "a%2Fb", "alpha%2f..%2fbeta", "beta/../alpha", "alpha/", "/alpha", "%2falpha", "/etc",
-      "a%5cb", "..%5calpha", "a%00", "alpha%00", "%00", "", "+alpha", "alpha+", "%20alpha",
-      "alpha%0a", "alpha%09", ".alpha", "-alpha", "_alpha", "alpha%23x", "alpha;beta",
-      "alpha,beta", "alpha*", "*", "%ef%bc%8fetc", "%e2%80%a4%e2%80%a4", "%c0%ae%c0%ae",
-      "%c0%afetc", "%ef%bc%a1lpha", "al%cd%8fpha", "%e2%80%8balpha", std::string(129, 'a')};
+  const std::vector<std::string> projects = {"..",
+                                             ".",
+                                             "../x",
+                                             "..%2fother-project",
+                                             "%2e%2e",
+                                             "%2e%2e%2fother-project",
+                                             "a/b",
+                                             "a%2fb",
+                                             "a%2Fb",
+                                             "alpha%2f..%2fbeta",
+                                             "beta/../alpha",
+                                             "alpha/",
+                                             "/alpha",
+                                             "%2falpha",
+                                             "/etc",
+                                             "a%5cb",
+                                             "..%5calpha",
+                                             "a%00",
+                                             "alpha%00",
+                                             "%00",
+                                             "",
+                                             "+alpha",
+                                             "alpha+",
+                                             "%20alpha",
+                                             "alpha%0a",
+                                             "alpha%09",
+                                             ".alpha",
+                                             "-alpha",
+                                             "_alpha",
+                                             "alpha%23x",
+                                             "alpha;beta",
+                                             "alpha,beta",
+                                             "alpha*",
+                                             "*",
+                                             "%ef%bc%8fetc",
+                                             "%e2%80%a4%e2%80%a4",
+                                             "%c0%ae%c0%ae",
+                                             "%c0%afetc",
+                                             "%ef%bc%a1lpha",
+                                             "al%cd%8fpha",
+                                             "%e2%80%8balpha",
+                                             std::string(129, 'a')};
   for (const std::string& project : projects) {
     for (const char* endpoint : {"/jobs/1", "/report/1", "/stats/latency"}) {
       get(std::string(endpoint) + "?project=" + project, 400, bad);
@@ -303,23 +384,48 @@ std::vector<Hostile> HostileRequests() {
 
   // Bodies: job_id and project with the same tricks, and key spellings.
   auto post = [&](std::string body, std::string code, std::string field) {
-    out.push_back({verb::post, "/process", std::move(body), 400, std::move(code),
-                   std::move(field)});
+    out.push_back(
+        {verb::post, "/process", std::move(body), 400, std::move(code), std::move(field)});
   };
   for (const char* id :
        {R"("../1")", R"("1/..")", R"("1")", "-1", "0", "1.5", "9223372036854775808",
-        "99999999999999999999", "null", "true", "[1]", R"({"id":1})", R"("%2e%2e")", "-0",
-        "1e3", R"("0000000000000000001.json")"}) {
+        "99999999999999999999", "null", "true", "[1]", R"({"id":1})", R"("%2e%2e")", "-0", "1e3",
+        R"("0000000000000000001.json")"}) {
     post(JobWithId(id), "invalid_job", "job_id");
   }
-  for (const std::string& project : std::vector<std::string>{
-       R"("..")", R"(".")", R"("../x")", R"("../../secret.txt")", R"("a/b")", R"("a\/b")",
-        R"("a\u002fb")", R"("a\\b")", R"("..\\alpha")", R"("/abs")", R"("/etc/passwd")",
-        R"("a\u0000b")", R"("alpha\u0000")", R"("%2e%2e")", R"("a%2Fb")", R"("")", R"(" alpha")",
-        R"("alpha\n")", R"("alpha/")", R"("beta/../alpha")", R"(".alpha")", R"("-alpha")",
-        R"("\uff41lpha")", R"("\u2024\u2024")", R"("alpha\u200b")", R"("C:\\x")",
-        R"("~/x")", R"("*")", "null", "1", R"(["alpha"])", R"({"name":"alpha"})",
-        "\"" + std::string(129, 'a') + "\""}) {
+  for (const std::string& project : std::vector<std::string>{R"("..")",
+                                                             R"(".")",
+                                                             R"("../x")",
+                                                             R"("../../secret.txt")",
+                                                             R"("a/b")",
+                                                             R"("a\/b")",
+                                                             R"("a\u002fb")",
+                                                             R"("a\\b")",
+                                                             R"("..\\alpha")",
+                                                             R"("/abs")",
+                                                             R"("/etc/passwd")",
+                                                             R"("a\u0000b")",
+                                                             R"("alpha\u0000")",
+                                                             R"("%2e%2e")",
+                                                             R"("a%2Fb")",
+                                                             R"("")",
+                                                             R"(" alpha")",
+                                                             R"("alpha\n")",
+                                                             R"("alpha/")",
+                                                             R"("beta/../alpha")",
+                                                             R"(".alpha")",
+                                                             R"("-alpha")",
+                                                             R"("\uff41lpha")",
+                                                             R"("\u2024\u2024")",
+                                                             R"("alpha\u200b")",
+                                                             R"("C:\\x")",
+                                                             R"("~/x")",
+                                                             R"("*")",
+                                                             "null",
+                                                             "1",
+                                                             R"(["alpha"])",
+                                                             R"({"name":"alpha"})",
+                                                             "\"" + std::string(129, 'a') + "\""}) {
     post(JobWithProject(project), "invalid_job", "project");
   }
   // "project" spelled with an escape is still "project"; given twice it is refused.
@@ -342,8 +448,8 @@ std::vector<Hostile> HostileRequests() {
   out.push_back({verb::post, "/process", JobWithId("1e400"), 400, "malformed_json", ""});
   out.push_back({verb::post, "/process?project=../x", Job(5, "beta", "{}"), 400, bad, ""});
   out.push_back({verb::post, "/process/..", Job(5, "beta", "{}"), 404, "not_found", ""});
-  out.push_back({verb::put, "/jobs/1?project=alpha", Job(1, "alpha", "{}"), 405,
-                 "method_not_allowed", ""});
+  out.push_back(
+      {verb::put, "/jobs/1?project=alpha", Job(1, "alpha", "{}"), 405, "method_not_allowed", ""});
   return out;
 }
 
@@ -403,10 +509,10 @@ class ApiConfinementTokenTest : public ApiConfinementTest {
     auto line = [](std::string_view token, std::string_view rest) {
       return "sha256:" + Sha256Hex(token) + " " + std::string(rest) + "\n";
     };
-    Result<AccessControl> access = AccessControl::Parse(
-        line("tok-alpha", "ingest,read alpha") + line("tok-beta", "ingest,read beta") +
-            line("tok-beta-read", "read beta"),
-        "tokens");
+    Result<AccessControl> access = AccessControl::Parse(line("tok-alpha", "ingest,read alpha") +
+                                                            line("tok-beta", "ingest,read beta") +
+                                                            line("tok-beta-read", "read beta"),
+                                                        "tokens");
     ASSERT_TRUE(access.ok()) << access.status().message();
     access_ = std::make_unique<AccessControl>(std::move(*access));
     ApiContext context{*store_, *warehouse_, ParseLimits{}, [] { return kNowMs; }};
@@ -455,9 +561,9 @@ TEST_P(ApiConfinementTokenTest, BetaTokenCannotReadOrWriteAlpha) {
   // Writes: the project is decided by the parsed body, however it is spelled.
   const std::string ts = R"(,"timestamp":"2026-11-28T10:00:00Z","latency_ms":5,"state":{})";
   for (const std::string& body : std::vector<std::string>{
-       Job(9, "alpha", "{}"), "[" + Job(9, "beta", "{}") + "," + Job(9, "alpha", "{}") + "]",
-        R"({"job_id":9,"proj\u0065ct":"alpha")" + ts + "}",
-        R"({"job_id":9,"project":"\u0061lpha")" + ts + "}", R"({"job_id":9)" + ts + "}"}) {
+           Job(9, "alpha", "{}"), "[" + Job(9, "beta", "{}") + "," + Job(9, "alpha", "{}") + "]",
+           R"({"job_id":9,"proj\u0065ct":"alpha")" + ts + "}",
+           R"({"job_id":9,"project":"\u0061lpha")" + ts + "}", R"({"job_id":9)" + ts + "}"}) {
     cases.push_back({"tok-beta", verb::post, "/process", body, 403, forbidden});
   }
   cases.push_back({"tok-beta", verb::post, "/process",
@@ -466,11 +572,10 @@ TEST_P(ApiConfinementTokenTest, BetaTokenCannotReadOrWriteAlpha) {
   cases.push_back({"tok-beta-read", verb::post, "/process", Job(9, "beta", "{}"), 403, forbidden});
   // Without a valid token: 401, whatever the target says.
   for (const std::string& token : std::vector<std::string>{
-       "", "TOK-ALPHA", "tok-alph", Sha256Hex("tok-alpha"),
-        "sha256:" + Sha256Hex("tok-alpha"), "tok-alpha%00", "tok-beta\ttok-alpha"}) {
+           "", "TOK-ALPHA", "tok-alph", Sha256Hex("tok-alpha"), "sha256:" + Sha256Hex("tok-alpha"),
+           "tok-alpha%00", "tok-beta\ttok-alpha"}) {
     cases.push_back({token, verb::get, "/jobs/1?project=alpha", "", 401, "unauthenticated"});
-    cases.push_back({token, verb::post, "/process", Job(9, "alpha", "{}"), 401,
-                     "unauthenticated"});
+    cases.push_back({token, verb::post, "/process", Job(9, "alpha", "{}"), 401, "unauthenticated"});
   }
   const Snapshot before = TakeSnapshot();
   for (const Case& c : cases) {

@@ -304,9 +304,9 @@ class ApiStoreFaultTest : public ::testing::TestWithParam<StoreBackend> {
     Result<std::string> expected = ControlBytes(project, job_id);
     EXPECT_TRUE(expected.ok()) << expected.status().message();
     return R"({"project":")" + std::string(project) + R"(","job_id":)" + std::to_string(job_id) +
-           R"(,"digest":")" + ContentDigest(expected.ok() ? *expected : "") +
-           R"(","created":)" + (created ? "true" : "false") + R"(,"report_url":"/report/)" +
-           std::to_string(job_id) + "?project=" + std::string(project) + R"("})";
+           R"(,"digest":")" + ContentDigest(expected.ok() ? *expected : "") + R"(","created":)" +
+           (created ? "true" : "false") + R"(,"report_url":"/report/)" + std::to_string(job_id) +
+           "?project=" + std::string(project) + R"("})";
   }
 
   // The job as GET /jobs answers it: 200 with exactly the control's bytes, whole.
@@ -341,8 +341,8 @@ class ApiStoreFaultTest : public ::testing::TestWithParam<StoreBackend> {
 
 // Five jobs of two projects; the fault hits the fourth object of the batch.
 TEST_P(ApiStoreFaultTest, BatchFailingFromTheKthObjectListsExactlyTheStoredJobs) {
-  const std::string batch = "[" + kJob1 + "," + kJob2 + "," + Job(1, R"({"w":"1"})", "web") +
-                            "," + kJob3 + "," + Job(2, R"({"w":"2"})", "web") + "]";
+  const std::string batch = "[" + kJob1 + "," + kJob2 + "," + Job(1, R"({"w":"1"})", "web") + "," +
+                            kJob3 + "," + Job(2, R"({"w":"2"})", "web") + "]";
   control_->Post(batch);
   store().FailFrom(StoreMethod::kCreateIfAbsent, 3, Unavailable("injected: store went away"));
   const HttpResponse res = Post(batch);
@@ -368,8 +368,8 @@ TEST_P(ApiStoreFaultTest, BatchFailingFromTheKthObjectListsExactlyTheStoredJobs)
   store().Heal();
   const HttpResponse retry = Post(batch);
   ASSERT_EQ(retry.result_int(), 202u) << retry.body();
-  EXPECT_EQ(retry.body(), R"({"accepted":[)" + Accepted(1, false) + "," + Accepted(2, false) +
-                              "," + Accepted(1, false, "web") + "," + Accepted(3, true) + "," +
+  EXPECT_EQ(retry.body(), R"({"accepted":[)" + Accepted(1, false) + "," + Accepted(2, false) + "," +
+                              Accepted(1, false, "web") + "," + Accepted(3, true) + "," +
                               Accepted(2, true, "web") + "]}\n");
   EXPECT_EQ(JobObjects(*real_store_), JobObjects(control_->store()));
   ExpectWhole(3);
@@ -459,7 +459,8 @@ TEST_P(ApiStoreFaultTest, SlowStoreStillCreatesEachJobOnceAndAnswersRightly) {
   store().Delay(StoreMethod::kCreateIfAbsent, std::chrono::milliseconds(150));
   store().Delay(StoreMethod::kRead, std::chrono::milliseconds(30));
   store().Delay(StoreMethod::kList, std::chrono::milliseconds(30));
-  auto first = std::async(std::launch::async, [&] { return Post("[" + kJob1 + "," + kJob2 + "]"); });
+  auto first =
+      std::async(std::launch::async, [&] { return Post("[" + kJob1 + "," + kJob2 + "]"); });
   auto second =
       std::async(std::launch::async, [&] { return Post("[" + kJob2 + "," + kJob3 + "]"); });
   const HttpResponse a = first.get();
@@ -486,14 +487,12 @@ TEST_P(ApiStoreFaultTest, SlowStoreStillCreatesEachJobOnceAndAnswersRightly) {
   }
 }
 
-INSTANTIATE_TEST_SUITE_P(AllStores, ApiStoreFaultTest,
-                         ::testing::Values(StoreBackend{"File", &OpenFileStore},
-                                           StoreBackend{"S3",
-                                                        [](const std::string& dir) {
-                                                          return OpenS3Store(dir);
-                                                        }},
-                                           StoreBackend{"Gcs", &OpenGcsStore}),
-                         [](const auto& param_info) { return param_info.param.name; });
+INSTANTIATE_TEST_SUITE_P(
+    AllStores, ApiStoreFaultTest,
+    ::testing::Values(StoreBackend{"File", &OpenFileStore},
+                      StoreBackend{"S3", [](const std::string& dir) { return OpenS3Store(dir); }},
+                      StoreBackend{"Gcs", &OpenGcsStore}),
+    [](const auto& param_info) { return param_info.param.name; });
 
 // ==== A real S3 server that stops answering
 
@@ -516,8 +515,8 @@ TEST(ApiFrozenS3Test, BatchWaitsForAFrozenServerAndCompletesWhenThawed) {
 
   ASSERT_TRUE(moto->Freeze().ok());
   auto posted = std::async(std::launch::async, [&] { return service.Post(batch); });
-  const bool entered = service.faulty_store.WaitForCalls(StoreMethod::kCreateIfAbsent, 2,
-                                                         std::chrono::seconds(30));
+  const bool entered =
+      service.faulty_store.WaitForCalls(StoreMethod::kCreateIfAbsent, 2, std::chrono::seconds(30));
   // While moto is frozen the request cannot have been answered.
   const bool answered_while_frozen =
       posted.wait_for(std::chrono::seconds(0)) == std::future_status::ready;

@@ -5,15 +5,14 @@
 
 #include <gmock/gmock.h>
 #include <gtest/gtest.h>
+#include <simdjson.h>
 #include <sys/resource.h>
+#include <zlib.h>
 
 #include <memory>
 #include <string>
 #include <tuple>
 #include <vector>
-
-#include <simdjson.h>
-#include <zlib.h>
 
 #include "core/canonical_hash.h"
 #include "core/timestamp.h"
@@ -44,8 +43,8 @@ std::string JobJson(int64_t id, std::string_view state = R"({"A":"a"})",
 std::string JobAt(int64_t id, int64_t timestamp_ms, int latency_ms,
                   std::string_view project = "default") {
   return R"({"job_id":)" + std::to_string(id) + R"(,"project":")" + std::string(project) +
-         R"(","timestamp":")" + FormatRfc3339Utc(timestamp_ms) +
-         R"(","latency_ms":)" + std::to_string(latency_ms) + R"(,"state":{"A":"a"}})";
+         R"(","timestamp":")" + FormatRfc3339Utc(timestamp_ms) + R"(","latency_ms":)" +
+         std::to_string(latency_ms) + R"(,"state":{"A":"a"}})";
 }
 
 class ApiTest : public ::testing::Test {
@@ -143,8 +142,8 @@ TEST_F(ApiTest, PostOneJobStoresItAndListsItAsAccepted) {
 }
 
 TEST_F(ApiTest, PostAnArrayStoresEveryJob) {
-  const HttpResponse res = Post("[" + JobJson(1) + "," + JobJson(2) + "," +
-                                JobAt(1, kNowMs, 5, "web") + "]");
+  const HttpResponse res =
+      Post("[" + JobJson(1) + "," + JobJson(2) + "," + JobAt(1, kNowMs, 5, "web") + "]");
   ASSERT_EQ(res.result_int(), 202u) << res.body();
   EXPECT_EQ(res.body(), R"({"accepted":[)" + Accepted(1, true) + "," + Accepted(2, true) + "," +
                             Accepted(1, true, "web") + "]}\n");
@@ -155,8 +154,8 @@ TEST_F(ApiTest, PostAnArrayStoresEveryJob) {
 TEST_F(ApiTest, IdenticalRepostIsAcceptedAsNotCreated) {
   PostOk(JobJson(1));
   // The same job with its fields in another order and the latency spelled differently.
-  const HttpResponse res = Post(
-      R"({"state":{"A":"a"},"latency_ms":1e2,"job_id":1,"timestamp":"2026-11-28T10:00:00Z"})");
+  const HttpResponse res =
+      Post(R"({"state":{"A":"a"},"latency_ms":1e2,"job_id":1,"timestamp":"2026-11-28T10:00:00Z"})");
   ASSERT_EQ(res.result_int(), 200u) << res.body();
   EXPECT_EQ(res.body(), R"({"accepted":[)" + Accepted(1, false) + "]}\n");
 }
@@ -235,8 +234,8 @@ TEST_F(ApiTest, StoreFailingMidBatchIs503AndListsWhatWasStored) {
   store_->Heal();
   const HttpResponse retry = Post("[" + JobJson(1) + "," + JobJson(2) + "," + JobJson(3) + "]");
   ASSERT_EQ(retry.result_int(), 202u) << retry.body();
-  EXPECT_EQ(retry.body(), R"({"accepted":[)" + Accepted(1, false) + "," + Accepted(2, true) +
-                              "," + Accepted(3, true) + "]}\n");
+  EXPECT_EQ(retry.body(), R"({"accepted":[)" + Accepted(1, false) + "," + Accepted(2, true) + "," +
+                              Accepted(3, true) + "]}\n");
 }
 
 // A damaged stored object is not the client's conflict: 500, naming the object, no Retry-After.
@@ -341,10 +340,10 @@ class ApiReportTest : public ApiTest {
  protected:
   void SetUp() override {
     ApiTest::SetUp();
-    PostOk("[" + JobJson(1, R"({"A":"door_0_0_1_1","B":"b","C":"c"})") + "," +
-           JobJson(2, R"({"A":"door_5_0_1_1","C":"c","D":"d"})",
-                   R"(,"metadata":{"branch":"main"})") +
-           "]");
+    PostOk(
+        "[" + JobJson(1, R"({"A":"door_0_0_1_1","B":"b","C":"c"})") + "," +
+        JobJson(2, R"({"A":"door_5_0_1_1","C":"c","D":"d"})", R"(,"metadata":{"branch":"main"})") +
+        "]");
   }
 };
 
@@ -520,7 +519,8 @@ TEST_F(ApiReportTest, FailingWarehouseStillAnswersWithTheReportAndKeepsTheRow) {
   EXPECT_EQ(body.Str("/warehouse/message"),
             "the warehouse did not take the row (warehouse is read-only); it is kept in the "
             "outbox and retried in the background");
-  EXPECT_TRUE(file_store_->Read("outbox/default/0000000000000000002-0000000000000000001.json").ok());
+  EXPECT_TRUE(
+      file_store_->Read("outbox/default/0000000000000000002-0000000000000000001.json").ok());
 
   const HttpResponse text = Get("/report/2?format=text");
   EXPECT_THAT(text.body(), HasSubstr("Warehouse: pending (metrics row of job 2 of project default "
@@ -551,10 +551,9 @@ TEST_F(ApiReportTest, ReadyzAndMetricsShowTheOutboxBacklogUntilItDrains) {
   EXPECT_THAT(metrics.body(), HasSubstr("\nbuildtrace_outbox_pending 2\n"));
   EXPECT_THAT(metrics.body(), HasSubstr("\nbuildtrace_outbox_oldest_age_seconds 12.5\n"));
   EXPECT_THAT(metrics.body(), HasSubstr("\nbuildtrace_outbox_recorded_total 0\n"));
-  EXPECT_THAT(metrics.body(),
-              HasSubstr("# TYPE buildtrace_http_responses_total counter\n"
-                        "buildtrace_http_responses_total{code=\"200\"} 2\n"
-                        "buildtrace_http_responses_total{code=\"503\"} 1\n"));
+  EXPECT_THAT(metrics.body(), HasSubstr("# TYPE buildtrace_http_responses_total counter\n"
+                                        "buildtrace_http_responses_total{code=\"200\"} 2\n"
+                                        "buildtrace_http_responses_total{code=\"503\"} 1\n"));
 
   warehouse_->Heal();
   ASSERT_TRUE(outbox_->DrainOnce().ok());
@@ -604,10 +603,10 @@ TEST_F(ApiTest, GetJobReturnsTheStoredJson) {
             "\"state\":{\"Z\":\"z\",\"Y\":{\"type\":\"t\",\"y\":1}}}\n");
   EXPECT_EQ(res.body(), Stored(7, "web"));
   // The bytes hash to the digest POST /process answered.
-  const HttpResponse repost = Post(
-      R"({"job_id":7,"project":"web","latency_ms":12.5,"status":"failed","metadata":{"a":"1",)"
-      R"("b":"2"},"timestamp":"2026-11-28T11:00:00+01:00","state":{"Y":{"type":"t","y":1},)"
-      R"("Z":"z"}})");
+  const HttpResponse repost =
+      Post(R"({"job_id":7,"project":"web","latency_ms":12.5,"status":"failed","metadata":{"a":"1",)"
+           R"("b":"2"},"timestamp":"2026-11-28T11:00:00+01:00","state":{"Y":{"type":"t","y":1},)"
+           R"("Z":"z"}})");
   ASSERT_EQ(repost.result_int(), 200u) << repost.body();
   EXPECT_EQ(JsonBody(repost.body()).Str("/accepted/0/digest"), ContentDigest(res.body()));
   EXPECT_FALSE(JsonBody(repost.body()).Bool("/accepted/0/created"));
@@ -630,11 +629,10 @@ TEST_F(ApiTest, GetProjectsListsEachProjectWithItsCountAndLatestJob) {
          JobAt(1, kNowMs, 1, "api") + "," + JobJson(5) + "]");
   const HttpResponse res = Get("/projects");
   ASSERT_EQ(res.result_int(), 200u) << res.body();
-  EXPECT_EQ(res.body(),
-            R"({"projects":[{"project":"api","jobs":1,"latest_job_id":1},)"
-            R"({"project":"default","jobs":1,"latest_job_id":5},)"
-            R"({"project":"web","jobs":2,"latest_job_id":12}]})"
-            "\n");
+  EXPECT_EQ(res.body(), R"({"projects":[{"project":"api","jobs":1,"latest_job_id":1},)"
+                        R"({"project":"default","jobs":1,"latest_job_id":5},)"
+                        R"({"project":"web","jobs":2,"latest_job_id":12}]})"
+                        "\n");
   EXPECT_EQ(Get("/projects?project=web").result_int(), 400u);
 }
 
@@ -664,20 +662,18 @@ TEST_F(ApiStatsTest, CountsEachJobOnceInTheWindow) {
   const HttpResponse res = Get("/stats/latency?project=default&quantiles=0,0.5,1");
   ASSERT_EQ(res.result_int(), 200u) << res.body();
   // Jobs 2, 3, 4 (latencies 100, 300, 200); job 4, reported against two bases, counts once.
-  EXPECT_EQ(res.body(),
-            R"({"project":"default","window":"30d","status":"succeeded","count":3,)"
-            R"("quantiles":{"0":100,"0.5":200,"1":300},"unit":"ms"})"
-            "\n");
+  EXPECT_EQ(res.body(), R"({"project":"default","window":"30d","status":"succeeded","count":3,)"
+                        R"("quantiles":{"0":100,"0.5":200,"1":300},"unit":"ms"})"
+                        "\n");
 }
 
 TEST_F(ApiStatsTest, DefaultsToAllProjectsThirtyDaysAndThreeQuantiles) {
   const HttpResponse res = Get("/stats/latency");
   ASSERT_EQ(res.result_int(), 200u) << res.body();
   // Latencies 50, 100, 200, 300: ranks ceil(2) = 2, ceil(3.8) = 4, ceil(3.96) = 4.
-  EXPECT_EQ(res.body(),
-            R"({"project":null,"window":"30d","status":"succeeded","count":4,)"
-            R"("quantiles":{"0.5":100,"0.95":300,"0.99":300},"unit":"ms"})"
-            "\n");
+  EXPECT_EQ(res.body(), R"({"project":null,"window":"30d","status":"succeeded","count":4,)"
+                        R"("quantiles":{"0.5":100,"0.95":300,"0.99":300},"unit":"ms"})"
+                        "\n");
 }
 
 TEST_F(ApiStatsTest, WindowEndsAtTheInjectedClockAndIncludesItsStart) {
@@ -701,16 +697,15 @@ TEST_F(ApiStatsTest, WindowEndsAtTheInjectedClockAndIncludesItsStart) {
 TEST_F(ApiStatsTest, EmptyWindowHasNullQuantiles) {
   const HttpResponse res = Get("/stats/latency?project=nobody");
   ASSERT_EQ(res.result_int(), 200u) << res.body();
-  EXPECT_EQ(res.body(),
-            R"({"project":"nobody","window":"30d","status":"succeeded","count":0,)"
-            R"("quantiles":{"0.5":null,"0.95":null,"0.99":null},"unit":"ms"})"
-            "\n");
+  EXPECT_EQ(res.body(), R"({"project":"nobody","window":"30d","status":"succeeded","count":0,)"
+                        R"("quantiles":{"0.5":null,"0.95":null,"0.99":null},"unit":"ms"})"
+                        "\n");
 }
 
 TEST_F(ApiStatsTest, RejectsBadParameters) {
-  for (const char* target : {"/stats/latency?window=0d", "/stats/latency?window=30y",
-                             "/stats/latency?quantiles=1.5", "/stats/latency?quantiles=",
-                             "/stats/latency?project=-x", "/stats/latency?limit=1"}) {
+  for (const char* target :
+       {"/stats/latency?window=0d", "/stats/latency?window=30y", "/stats/latency?quantiles=1.5",
+        "/stats/latency?quantiles=", "/stats/latency?project=-x", "/stats/latency?limit=1"}) {
     SCOPED_TRACE(target);
     const HttpResponse res = Get(target);
     ASSERT_EQ(res.result_int(), 400u) << res.body();
@@ -789,7 +784,8 @@ TEST_F(ApiTest, ReadyzReportsEachBackend) {
   };
   const HttpResponse ready = Get("/readyz");
   ASSERT_EQ(ready.result_int(), 200u) << ready.body();
-  const std::string outbox = R"("outbox":{"pending":0,"oldest_queued_at":null,"corrupt":0,"last_error":""})";
+  const std::string outbox =
+      R"("outbox":{"pending":0,"oldest_queued_at":null,"corrupt":0,"last_error":""})";
   EXPECT_EQ(without_descriptors(ready.body()),
             R"({"status":"ready","store":{"url":")" + store_url +
                 R"(","status":"ok"},"warehouse":{"url":")" + warehouse_url +
@@ -804,8 +800,8 @@ TEST_F(ApiTest, ReadyzReportsEachBackend) {
   EXPECT_EQ(without_descriptors(store_down.body()),
             R"({"status":"unavailable","store":{"url":")" + store_url +
                 R"(","status":"unavailable","message":"file store: cannot write: disk full"},)"
-                R"("warehouse":{"url":")" + warehouse_url + R"(","status":"ok"},DESCRIPTORS)" +
-                outbox + "}\n");
+                R"("warehouse":{"url":")" +
+                warehouse_url + R"(","status":"ok"},DESCRIPTORS)" + outbox + "}\n");
 
   // A warehouse outage degrades the service but leaves it in rotation: the outbox keeps rows.
   store_->Heal();
@@ -830,10 +826,10 @@ TEST_F(ApiTest, UnknownPathIs404) {
 
 TEST_F(ApiTest, WrongMethodIs405WithAllow) {
   const std::vector<std::tuple<http::verb, std::string, std::string>> cases = {
-      {http::verb::get, "/process", "POST"},      {http::verb::put, "/process", "POST"},
-      {http::verb::post, "/report/1", "GET"},     {http::verb::delete_, "/jobs/1", "GET"},
-      {http::verb::post, "/projects", "GET"},     {http::verb::post, "/stats/latency", "GET"},
-      {http::verb::post, "/healthz", "GET"},      {http::verb::put, "/readyz", "GET"},
+      {http::verb::get, "/process", "POST"},  {http::verb::put, "/process", "POST"},
+      {http::verb::post, "/report/1", "GET"}, {http::verb::delete_, "/jobs/1", "GET"},
+      {http::verb::post, "/projects", "GET"}, {http::verb::post, "/stats/latency", "GET"},
+      {http::verb::post, "/healthz", "GET"},  {http::verb::put, "/readyz", "GET"},
       {http::verb::post, "/metrics", "GET"},
   };
   for (const auto& [method, target, allow] : cases) {
@@ -925,9 +921,9 @@ TEST_F(ApiAccessTest, OutOfScopeIs403AndStoresNothing) {
 
 TEST_F(ApiAccessTest, OutOfProjectIs403AndStoresNothing) {
   // One job of another project rejects the whole batch.
-  const HttpResponse post = As("ci", http::verb::post, "/process",
-                               "[" + JobAt(1, kNowMs, 1, "web") + "," + JobAt(2, kNowMs, 1, "api") +
-                                   "]");
+  const HttpResponse post =
+      As("ci", http::verb::post, "/process",
+         "[" + JobAt(1, kNowMs, 1, "web") + "," + JobAt(2, kNowMs, 1, "api") + "]");
   ASSERT_EQ(post.result_int(), 403u) << post.body();
   EXPECT_THAT(JsonBody(post.body()).Str("/error/message"), HasSubstr("project api"));
   EXPECT_THAT(StoredIds("web"), IsEmpty());
@@ -982,7 +978,8 @@ TEST_F(ApiAccessTest, ReadinessDetailsNeedAReadToken) {
     EXPECT_EQ(res.body(), "{\"status\":\"degraded\"}\n") << token;
   }
   const HttpResponse reader = As("reader", http::verb::get, "/readyz");
-  EXPECT_EQ(JsonBody(reader.body()).Str("/warehouse/message"), "record job 1 of project secretproj");
+  EXPECT_EQ(JsonBody(reader.body()).Str("/warehouse/message"),
+            "record job 1 of project secretproj");
   store_->Fail(StoreMethod::kProbe, Unavailable("disk full at /srv/secret"));
   const HttpResponse down = As("", http::verb::get, "/readyz");
   EXPECT_EQ(down.result_int(), 503u);

@@ -5,10 +5,9 @@
 #include <zlib.h>
 
 #include <algorithm>
+#include <boost/beast/core/string.hpp>
 #include <cstdint>
 #include <memory>
-
-#include <boost/beast/core/string.hpp>
 
 namespace buildtrace {
 namespace {

@@ -2,7 +2,6 @@
 // exact size limit, bombs (with memory counted by a replaced operator new, or under a sanitizer
 // by its runtime's allocation hook), broken streams and unsupported codings.
 #include "http/content_encoding.h"
-#include "testing/gzip.h"
 
 #include <gmock/gmock.h>
 #include <gtest/gtest.h>
@@ -12,6 +11,8 @@
 #include <new>
 #include <string>
 #include <vector>
+
+#include "testing/gzip.h"
 
 // Under AddressSanitizer or ThreadSanitizer the runtime's allocator serves operator new.
 #if defined(__SANITIZE_ADDRESS__) || defined(__SANITIZE_THREAD__)  // gcc
@@ -24,8 +25,9 @@
 
 #ifdef BT_SANITIZER_ALLOCATOR
 // From <sanitizer/allocator_interface.h>, which gcc does not ship; every runtime defines it.
-extern "C" int __sanitizer_install_malloc_and_free_hooks(
-    void (*malloc_hook)(const volatile void*, size_t), void (*free_hook)(const volatile void*));
+extern "C" int __sanitizer_install_malloc_and_free_hooks(void (*malloc_hook)(const volatile void*,
+                                                                             size_t),
+                                                         void (*free_hook)(const volatile void*));
 #endif
 
 namespace {

@@ -13,14 +13,20 @@ namespace http = boost::beast::http;
 
 const char* DefaultCode(StatusCode code) {
   switch (code) {
-    case StatusCode::kInvalidArgument: return "invalid_request";
-    case StatusCode::kNotFound: return "not_found";
+    case StatusCode::kInvalidArgument:
+      return "invalid_request";
+    case StatusCode::kNotFound:
+      return "not_found";
     case StatusCode::kAlreadyExists:
-    case StatusCode::kConflict: return "conflict";
-    case StatusCode::kTooLarge: return "too_large";
-    case StatusCode::kUnavailable: return "unavailable";
+    case StatusCode::kConflict:
+      return "conflict";
+    case StatusCode::kTooLarge:
+      return "too_large";
+    case StatusCode::kUnavailable:
+      return "unavailable";
     case StatusCode::kOk:
-    case StatusCode::kInternal: return "internal";
+    case StatusCode::kInternal:
+      return "internal";
   }
   return "internal";
 }
@@ -48,14 +54,21 @@ void WriteError(JsonWriter& w, std::string_view code, std::string_view message,
 
 unsigned HttpStatusFor(StatusCode code) {
   switch (code) {
-    case StatusCode::kOk: return 200;
-    case StatusCode::kInvalidArgument: return 400;
-    case StatusCode::kNotFound: return 404;
+    case StatusCode::kOk:
+      return 200;
+    case StatusCode::kInvalidArgument:
+      return 400;
+    case StatusCode::kNotFound:
+      return 404;
     case StatusCode::kAlreadyExists:
-    case StatusCode::kConflict: return 409;
-    case StatusCode::kTooLarge: return 413;
-    case StatusCode::kUnavailable: return 503;
-    case StatusCode::kInternal: return 500;
+    case StatusCode::kConflict:
+      return 409;
+    case StatusCode::kTooLarge:
+      return 413;
+    case StatusCode::kUnavailable:
+      return 503;
+    case StatusCode::kInternal:
+      return 500;
   }
   return 500;
 }
@@ -85,8 +98,7 @@ HttpResponse MakeResponse(unsigned http_status, std::string body, std::string_vi
 
 HttpResponse ErrorResponse(const Status& status) {
   const unsigned http_status = HttpStatusFor(status);
-  HttpResponse res =
-      MakeResponse(http_status, "{\"error\":" + ErrorObjectJson(status) + "}\n");
+  HttpResponse res = MakeResponse(http_status, "{\"error\":" + ErrorObjectJson(status) + "}\n");
   if (status.code() == StatusCode::kUnavailable) res.set(http::field::retry_after, "5");
   // RFC 9110 section 12.5.3: a 415 for a content coding says which codings would do.
   if (http_status == 415) res.set(http::field::accept_encoding, kSupportedContentEncodings);

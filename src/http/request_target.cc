@@ -116,8 +116,8 @@ Result<int64_t> IntParam(const RequestTarget& target, const std::string& name,
   const std::string& text = it->second;
   int64_t value = 0;
   auto r = std::from_chars(text.data(), text.data() + text.size(), value);
-  if (text.empty() || r.ec != std::errc() || r.ptr != text.data() + text.size() ||
-      value < min || value > max) {
+  if (text.empty() || r.ec != std::errc() || r.ptr != text.data() + text.size() || value < min ||
+      value > max) {
     return InvalidArgument(name + " must be an integer from " + std::to_string(min) + " to " +
                            std::to_string(max))
         .WithReason("invalid_request");
@@ -127,8 +127,9 @@ Result<int64_t> IntParam(const RequestTarget& target, const std::string& name,
 
 Result<int64_t> ParseWindow(std::string_view text) {
   auto bad = [&] {
-    return InvalidArgument("window must be a positive number and a unit s, m, h, d or w, e.g. "
-                           "30d, at most 100 years")
+    return InvalidArgument(
+               "window must be a positive number and a unit s, m, h, d or w, e.g. "
+               "30d, at most 100 years")
         .WithReason("invalid_request");
   };
   if (text.size() < 2) return bad();
@@ -137,12 +138,23 @@ Result<int64_t> ParseWindow(std::string_view text) {
   if (r.ec != std::errc() || r.ptr != text.data() + text.size() - 1 || n < 1) return bad();
   int64_t unit_ms = 0;
   switch (text.back()) {
-    case 's': unit_ms = 1000; break;
-    case 'm': unit_ms = 60'000; break;
-    case 'h': unit_ms = 3'600'000; break;
-    case 'd': unit_ms = 86'400'000; break;
-    case 'w': unit_ms = 7 * 86'400'000LL; break;
-    default: return bad();
+    case 's':
+      unit_ms = 1000;
+      break;
+    case 'm':
+      unit_ms = 60'000;
+      break;
+    case 'h':
+      unit_ms = 3'600'000;
+      break;
+    case 'd':
+      unit_ms = 86'400'000;
+      break;
+    case 'w':
+      unit_ms = 7 * 86'400'000LL;
+      break;
+    default:
+      return bad();
   }
   constexpr int64_t kMaxMs = 36'525LL * 86'400'000;
   if (n > kMaxMs / unit_ms) return bad();
@@ -151,8 +163,9 @@ Result<int64_t> ParseWindow(std::string_view text) {
 
 Result<std::vector<double>> ParseQuantiles(std::string_view text) {
   auto bad = [] {
-    return InvalidArgument("quantiles must be 1 to 20 comma-separated numbers in [0, 1], e.g. "
-                           "0.5,0.95,0.99")
+    return InvalidArgument(
+               "quantiles must be 1 to 20 comma-separated numbers in [0, 1], e.g. "
+               "0.5,0.95,0.99")
         .WithReason("invalid_request");
   };
   std::vector<double> out;

@@ -4,13 +4,12 @@
 
 #include <algorithm>
 #include <atomic>
+#include <boost/asio.hpp>
+#include <boost/beast/core.hpp>
 #include <cerrno>
 #include <optional>
 #include <thread>
 #include <vector>
-
-#include <boost/asio.hpp>
-#include <boost/beast/core.hpp>
 
 #include "http/body_budget.h"
 #include "http/connection_table.h"
@@ -37,9 +36,8 @@ class HttpServer::Impl {
         stats_(options_.stats != nullptr ? *options_.stats : own_stats_),
         table_(options_.max_connections, options_.max_connections_per_client, &stats_),
         budget_(InflightLimit(options_), &stats_),
-        workers_(options_.worker_threads > 0
-                     ? options_.worker_threads
-                     : std::max(2u, std::thread::hardware_concurrency())),
+        workers_(options_.worker_threads > 0 ? options_.worker_threads
+                                             : std::max(2u, std::thread::hardware_concurrency())),
         control_(std::max(1, options_.control_threads)),
         acceptor_(ioc_),
         signals_(ioc_, SIGINT, SIGTERM),
@@ -304,9 +302,8 @@ class Session : public TrackedConnection, public std::enable_shared_from_this<Se
   }
 
   void OnReadError(beast::error_code ec) {
-    if (ec == http::error::end_of_stream || ec == net::error::eof ||
-        ec == beast::error::timeout || ec == net::error::connection_reset ||
-        ec == net::error::operation_aborted) {
+    if (ec == http::error::end_of_stream || ec == net::error::eof || ec == beast::error::timeout ||
+        ec == net::error::connection_reset || ec == net::error::operation_aborted) {
       return Close();
     }
     if (ec == http::error::body_limit) return TooLarge();
@@ -445,11 +442,11 @@ class Session : public TrackedConnection, public std::enable_shared_from_this<Se
 
   void Drain(size_t drained) {
     buffer_.clear();
-    stream_.async_read_some(buffer_.prepare(64 << 10), [self = shared_from_this(), drained](
-                                                          beast::error_code ec, size_t n) {
-      if (ec || drained + n > kLingerBytes) return self->Close();
-      self->Drain(drained + n);
-    });
+    stream_.async_read_some(buffer_.prepare(64 << 10),
+                            [self = shared_from_this(), drained](beast::error_code ec, size_t n) {
+                              if (ec || drained + n > kLingerBytes) return self->Close();
+                              self->Drain(drained + n);
+                            });
   }
 
   void Close() {
@@ -489,8 +486,8 @@ void HttpServer::Impl::BeginShutdown() {
   accept_retry_.cancel();
   std::vector<std::shared_ptr<TrackedConnection>> open;
   if (table_.BeginStop(open)) return ioc_.stop();
-  LogInfo("stopping: no new connections; finishing the requests of " +
-          std::to_string(open.size()) + " open connections");
+  LogInfo("stopping: no new connections; finishing the requests of " + std::to_string(open.size()) +
+          " open connections");
   for (auto& session : open) session->OnServerStopping();
   shutdown_deadline_.expires_after(options_.shutdown_timeout);
   shutdown_deadline_.async_wait([this](beast::error_code ec) {

@@ -6,6 +6,7 @@
 
 #include <array>
 #include <atomic>
+#include <boost/beast/http.hpp>
 #include <chrono>
 #include <cstdint>
 #include <functional>
@@ -14,8 +15,6 @@
 #include <string>
 #include <utility>
 #include <vector>
-
-#include <boost/beast/http.hpp>
 
 #include "core/status.h"
 
@@ -79,10 +78,10 @@ struct ServerStats {
 
 struct ServerOptions {
   std::string host = "127.0.0.1";
-  uint16_t port = 8080;                                // 0 picks a free port
-  uint64_t max_body_bytes = 64ull << 20;               // larger bodies get 413
-  uint32_t max_header_bytes = 64u << 10;               // larger headers get 431
-  uint32_t max_url_bytes = 8u << 10;                   // longer request targets get 414
+  uint16_t port = 8080;                   // 0 picks a free port
+  uint64_t max_body_bytes = 64ull << 20;  // larger bodies get 413
+  uint32_t max_header_bytes = 64u << 10;  // larger headers get 431
+  uint32_t max_url_bytes = 8u << 10;      // longer request targets get 414
   // At this many open connections, a new one first closes the connection that has been idle
   // longest (no byte of a request since it opened or since its last answer); when none is idle,
   // it gets 503 and is closed.
@@ -101,7 +100,7 @@ struct ServerOptions {
   // stops anyway (Cloud Run kills the container 10 s after SIGTERM).
   std::chrono::milliseconds shutdown_timeout{10'000};
   int io_threads = 1;
-  int worker_threads = 0;  // 0: max(2, hardware threads)
+  int worker_threads = 0;   // 0: max(2, hardware threads)
   int control_threads = 2;  // for RequestLane::kControl; at least 1
   // Counts every response sent, the server's own rejections included; may be null. Not owned.
   ResponseCounters* counters = nullptr;

@@ -113,8 +113,6 @@ class HttpServerTest : public ::testing::Test {
   std::thread thread_;
 };
 
-
-
 TEST_F(HttpServerTest, ScreenAnswersFromTheHeadersAloneAndCloses) {
   ServerOptions options;
   options.screen = [](const HttpRequest& headers) -> std::optional<HttpResponse> {

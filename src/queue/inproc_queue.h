@@ -17,8 +17,8 @@
 namespace buildtrace {
 
 struct InprocQueueOptions {
-  size_t capacity = 10'000;                     // tasks waiting or in flight
-  std::chrono::milliseconds lease{60'000};      // how long a delivered task stays hidden
+  size_t capacity = 10'000;                 // tasks waiting or in flight
+  std::chrono::milliseconds lease{60'000};  // how long a delivered task stays hidden
 };
 
 class InprocQueue final : public AnalysisQueue {
@@ -50,10 +50,10 @@ class InprocQueue final : public AnalysisQueue {
   const InprocQueueOptions options_;
   std::mutex mutex_;
   std::condition_variable arrived_;
-  bool closed_ = false;                          // guarded by mutex_
-  std::deque<Entry> ready_;                      // guarded by mutex_
-  uint64_t next_receipt_ = 1;                    // guarded by mutex_
-  std::map<uint64_t, Entry> leased_;             // receipt -> entry; guarded by mutex_
+  bool closed_ = false;               // guarded by mutex_
+  std::deque<Entry> ready_;           // guarded by mutex_
+  uint64_t next_receipt_ = 1;         // guarded by mutex_
+  std::map<uint64_t, Entry> leased_;  // receipt -> entry; guarded by mutex_
 };
 
 }  // namespace buildtrace

@@ -71,8 +71,8 @@ std::optional<AnalysisRecordKey> ParseAnalysisRecordName(std::string_view leaf) 
 }
 
 Result<std::map<int64_t, AnalysisRecordKey>> CurrentRecords(StateStore& store,
-                                                             std::string_view project,
-                                                             int64_t job_id) {
+                                                            std::string_view project,
+                                                            int64_t job_id) {
   const std::string folder = AnalysisFolder(project, job_id);
   Result<std::vector<std::string>> names = store.List(folder);
   if (!names.ok()) return names.status();
@@ -121,7 +121,8 @@ Result<AnalysisRecord> ParseAnalysisRecord(std::string_view json) {
   if (parser.parse(json.data(), json.size()).get(doc)) return bad("not JSON");
   AnalysisRecord r;
   std::string_view status, timestamp;
-  if (doc["job_id"].get_int64().get(r.job_id) || doc["skipped_failed"].get_int64().get(r.skipped_failed) ||
+  if (doc["job_id"].get_int64().get(r.job_id) ||
+      doc["skipped_failed"].get_int64().get(r.skipped_failed) ||
       doc["status"].get_string().get(status) || doc["timestamp"].get_string().get(timestamp) ||
       doc["latency_ms"].get_double().get(r.latency_ms)) {
     return bad("a member is missing or of the wrong type");
@@ -137,9 +138,12 @@ Result<AnalysisRecord> ParseAnalysisRecord(std::string_view json) {
   r.timestamp = std::string(timestamp);
   simdjson::dom::object counts;
   if (doc["counts"].get_object().get(counts)) return bad("counts is missing");
-  for (auto [name, field] : {std::pair{"added", &r.counts.added}, {"removed", &r.counts.removed},
-                             {"unchanged", &r.counts.unchanged}, {"moved", &r.counts.moved},
-                             {"resized", &r.counts.resized}, {"retyped", &r.counts.retyped},
+  for (auto [name, field] : {std::pair{"added", &r.counts.added},
+                             {"removed", &r.counts.removed},
+                             {"unchanged", &r.counts.unchanged},
+                             {"moved", &r.counts.moved},
+                             {"resized", &r.counts.resized},
+                             {"retyped", &r.counts.retyped},
                              {"changed", &r.counts.changed}}) {
     if (counts[name].get_int64().get(*field)) return bad("a count is missing");
   }
@@ -184,8 +188,7 @@ Status Analyzer::Analyse(const AnalysisTask& task) {
   return Status::Ok();
 }
 
-Result<AnalysisRecordKey> Analyzer::AnalyseOnce(const AnalysisTask& task,
-                                                const JobHeader& header) {
+Result<AnalysisRecordKey> Analyzer::AnalyseOnce(const AnalysisTask& task, const JobHeader& header) {
   Result<ReportService::LineageReport> lineage = reports_.Analyse(task.project, task.job_id);
   if (!lineage.ok()) return lineage.status();
   const Report& report = lineage->report;

@@ -59,8 +59,8 @@ std::optional<AnalysisRecordKey> ParseAnalysisRecordName(std::string_view leaf);
 // The current record (greatest key) of each analysed job in `job_id`'s folder, by job ID: one
 // listing.
 Result<std::map<int64_t, AnalysisRecordKey>> CurrentRecords(StateStore& store,
-                                                             std::string_view project,
-                                                             int64_t job_id);
+                                                            std::string_view project,
+                                                            int64_t job_id);
 
 std::string EncodeAnalysisRecord(const AnalysisRecord& record);
 Result<AnalysisRecord> ParseAnalysisRecord(std::string_view json);

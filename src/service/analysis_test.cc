@@ -86,14 +86,19 @@ TEST(AnalysisRecordTest, NamesAndBodiesReadBack) {
             (AnalysisRecordKey{1234, 1200, 3}));
   EXPECT_EQ(ParseAnalysisRecordName("0000000000000000007-none-l0.json"),
             (AnalysisRecordKey{7, std::nullopt, 0}));
-  for (const char* bad : {"", "x.json", "0000000000000000007-none-l.json",
-                          "0000000000000000007-none-l0.txt", "0000000000000000007-nope-l0.json",
-                          "0000000000000000007-000000000000000000-l0.json"}) {
+  for (const char* bad :
+       {"", "x.json", "0000000000000000007-none-l.json", "0000000000000000007-none-l0.txt",
+        "0000000000000000007-nope-l0.json", "0000000000000000007-000000000000000000-l0.json"}) {
     EXPECT_EQ(ParseAnalysisRecordName(bad), std::nullopt) << bad;
   }
   EXPECT_LT((AnalysisRecordKey{9, std::nullopt, 5}), (AnalysisRecordKey{9, 1, 0}));
   EXPECT_LT((AnalysisRecordKey{9, 4, 0}), (AnalysisRecordKey{9, 4, 1}));
-  AnalysisRecord record{12, 10, 1, JobStatus::kFailed, "2026-11-28T10:00:00.000Z", 12.5,
+  AnalysisRecord record{12,
+                        10,
+                        1,
+                        JobStatus::kFailed,
+                        "2026-11-28T10:00:00.000Z",
+                        12.5,
                         DiffCounts{1, 2, 3, 4, 5, 6, 7}};
   Result<AnalysisRecord> back = ParseAnalysisRecord(EncodeAnalysisRecord(record));
   ASSERT_TRUE(back.ok()) << back.status().message();
@@ -109,13 +114,12 @@ TEST_F(AnalysisTest, JobsArrivingInOrderAreAnalysedOnceWithoutFollowUps) {
   Post(3, R"({"A":"a","B":"b"})");
   Enqueue({1, 2, 3});
   EXPECT_EQ(Drain(), 3);
-  EXPECT_EQ(Records(), (std::vector<std::string>{
-                           "0000000000000000001-none-l0.json",
-                           "0000000000000000002-0000000000000000001-l0.json",
-                           "0000000000000000003-0000000000000000001-l1.json"}));
+  EXPECT_EQ(Records(),
+            (std::vector<std::string>{"0000000000000000001-none-l0.json",
+                                      "0000000000000000002-0000000000000000001-l0.json",
+                                      "0000000000000000003-0000000000000000001-l1.json"}));
   EXPECT_EQ(stats_.analysed_total.load(), 3u);
-  Result<std::string> three = backends_.file_store()->Read(
-      AnalysisRecordName("p", 3, 1, 1));
+  Result<std::string> three = backends_.file_store()->Read(AnalysisRecordName("p", 3, 1, 1));
   ASSERT_TRUE(three.ok());
   Result<AnalysisRecord> record = ParseAnalysisRecord(*three);
   ASSERT_TRUE(record.ok());
@@ -158,8 +162,8 @@ TEST_F(AnalysisTest, ALateJobSendsItsFollowUpsEvenWhenItsOwnAnalysisFails) {
   for (const MetricsRow& row : ReadSqliteRows(backends_.db_path())) {
     base_of[row.job_id] = row.base_job_id;
   }
-  EXPECT_EQ(base_of, (std::map<int64_t, std::optional<int64_t>>{
-                         {4, std::nullopt}, {5, 4}, {6, 5}}));
+  EXPECT_EQ(base_of,
+            (std::map<int64_t, std::optional<int64_t>>{{4, std::nullopt}, {5, 4}, {6, 5}}));
 }
 
 TEST_F(AnalysisTest, ALateJobHasTheJobsAfterItAnalysedAgain) {
@@ -172,14 +176,14 @@ TEST_F(AnalysisTest, ALateJobHasTheJobsAfterItAnalysedAgain) {
   Post(5, R"({"A":"b"})");  // arrives late: 6 and 7 now compare with 5; 8 still with 7
   Enqueue({5});
   EXPECT_EQ(Drain(), 3);  // 5, then the follow-ups 6 and 7
-  EXPECT_EQ(Records(), (std::vector<std::string>{
-                           "0000000000000000004-none-l0.json",
-                           "0000000000000000005-0000000000000000004-l0.json",
-                           "0000000000000000006-0000000000000000004-l0.json",
-                           "0000000000000000006-0000000000000000005-l0.json",
-                           "0000000000000000007-0000000000000000004-l1.json",
-                           "0000000000000000007-0000000000000000005-l1.json",
-                           "0000000000000000008-0000000000000000007-l0.json"}));
+  EXPECT_EQ(Records(),
+            (std::vector<std::string>{"0000000000000000004-none-l0.json",
+                                      "0000000000000000005-0000000000000000004-l0.json",
+                                      "0000000000000000006-0000000000000000004-l0.json",
+                                      "0000000000000000006-0000000000000000005-l0.json",
+                                      "0000000000000000007-0000000000000000004-l1.json",
+                                      "0000000000000000007-0000000000000000005-l1.json",
+                                      "0000000000000000008-0000000000000000007-l0.json"}));
   std::vector<MetricsRow> rows = ReadSqliteRows(backends_.db_path());
   std::map<int64_t, std::optional<int64_t>> base_of;
   for (const MetricsRow& row : rows) base_of[row.job_id] = row.base_job_id;

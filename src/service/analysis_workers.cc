@@ -87,8 +87,10 @@ void AnalysisWorkers::Process(const QueueDelivery& delivery) {
     Forget(delivery.task);
     if (Status acked = queue_.Ack(delivery); !acked.ok() && acked.code() != StatusCode::kNotFound) {
       LogWarning("analysis of job " + std::to_string(delivery.task.job_id) + " of project " +
-                 delivery.task.project + " done, but its task was not acknowledged (it will be "
-                 "analysed again, harmlessly): " + acked.message());
+                 delivery.task.project +
+                 " done, but its task was not acknowledged (it will be "
+                 "analysed again, harmlessly): " +
+                 acked.message());
     }
     return;
   }
@@ -131,8 +133,8 @@ void AnalysisWorkers::DeadLetter(const QueueDelivery& delivery, int64_t attempt,
   Forget(delivery.task);
   LogError("analysis of job " + std::to_string(delivery.task.job_id) + " of project " +
            delivery.task.project + " gave up after " + std::to_string(attempt) +
-           " attempt(s); kept as " +
-           DeadLetterName(delivery.task.project, delivery.task.job_id) + ": " + error.message());
+           " attempt(s); kept as " + DeadLetterName(delivery.task.project, delivery.task.job_id) +
+           ": " + error.message());
   (void)queue_.Ack(delivery);
 }
 

@@ -26,7 +26,7 @@
 namespace buildtrace {
 
 struct AnalysisStats {
-  std::atomic<uint64_t> analysed_total{0};        // tasks done
+  std::atomic<uint64_t> analysed_total{0};         // tasks done
   std::atomic<uint64_t> failed_attempts_total{0};  // attempts that failed (retried or not)
   std::atomic<uint64_t> dead_letters_total{0};     // tasks this process gave up on
   std::atomic<uint64_t> swept_total{0};            // tasks the sweep enqueued
@@ -42,8 +42,8 @@ struct AnalysisWorkerOptions {
 
 class AnalysisWorkers {
  public:
-  AnalysisWorkers(AnalysisQueue& queue, Analyzer& analyzer, StateStore& store,
-                  AnalysisStats& stats, AnalysisWorkerOptions options);
+  AnalysisWorkers(AnalysisQueue& queue, Analyzer& analyzer, StateStore& store, AnalysisStats& stats,
+                  AnalysisWorkerOptions options);
   ~AnalysisWorkers();  // Stop()
 
   void Start();

@@ -4,9 +4,9 @@
 namespace buildtrace {
 
 Result<bool> DeadlineWarehouse::Record(const MetricsRow& row) {
-  return pool_.Run<Result<bool>>([this, row] { return inner_.Record(row); }, deadlines_.call,
-                                 Describe() + ": record job " + std::to_string(row.job_id) +
-                                     " of project " + row.project);
+  return pool_.Run<Result<bool>>(
+      [this, row] { return inner_.Record(row); }, deadlines_.call,
+      Describe() + ": record job " + std::to_string(row.job_id) + " of project " + row.project);
 }
 
 Result<LatencyStats> DeadlineWarehouse::Latency(const LatencyQuery& query) {

@@ -46,7 +46,8 @@ std::optional<IndexedJob> ParseLeaf(std::string_view leaf) {
 }
 
 bool AllDigits(std::string_view s, size_t n) {
-  return s.size() == n && std::all_of(s.begin(), s.end(), [](char c) { return c >= '0' && c <= '9'; });
+  return s.size() == n &&
+         std::all_of(s.begin(), s.end(), [](char c) { return c >= '0' && c <= '9'; });
 }
 
 }  // namespace
@@ -72,8 +73,8 @@ Status JobIndex::Add(std::string_view project, std::span<const IndexedJob> jobs)
       if (tree == kOkTree && job.status != JobStatus::kSucceeded) continue;
       const std::string prefix = TreePrefix(project, tree);
       for (int level = kLevels - 1; level >= 1; --level) {
-        std::string name = Folder(prefix, level, NodeDigits(id19, level + 1)) +
-                           NodeDigits(id19, level);
+        std::string name =
+            Folder(prefix, level, NodeDigits(id19, level + 1)) + NodeDigits(id19, level);
         if (!KnownMarker(name) && seen.insert(name).second) markers.push_back(std::move(name));
       }
       leaves.push_back(Folder(prefix, 0, NodeDigits(id19, 1)) + id19 + "." +
@@ -111,7 +112,8 @@ Status JobIndex::WalkLevel(const std::string& tree_prefix, int level, const std:
   for (const std::string& name : *names) {
     std::string child = name.substr(folder.size());
     // Names that are not this layout's (a stray file) are left alone.
-    const std::string_view digits = std::string_view(child).substr(0, level == 0 ? 19 : child.size());
+    const std::string_view digits =
+        std::string_view(child).substr(0, level == 0 ? 19 : child.size());
     if (!AllDigits(digits, static_cast<size_t>(19 - 3 * level))) continue;
     if (bound) {
       const std::string_view key = std::string_view(child).substr(0, bound->size());
@@ -130,8 +132,8 @@ Status JobIndex::WalkLevel(const std::string& tree_prefix, int level, const std:
       }
       continue;
     }
-    Status status = WalkLevel(tree_prefix, level - 1, child, std::nullopt, direction, visit,
-                              stopped);
+    Status status =
+        WalkLevel(tree_prefix, level - 1, child, std::nullopt, direction, visit, stopped);
     if (!status.ok() || *stopped) return status;
   }
   return Status::Ok();
@@ -146,9 +148,9 @@ Status JobIndex::Walk(std::string_view project, std::string_view tree, Direction
   // From the leaf's own folder upwards: at each level, the siblings beyond `from`'s node.
   const std::string id19 = JobIdDigits(*from);
   for (int level = 0; level < kLevels && !stopped; ++level) {
-    Status status = WalkLevel(prefix, level, NodeDigits(id19, level + 1),
-                              level == 0 ? id19 : NodeDigits(id19, level), direction, visit,
-                              &stopped);
+    Status status =
+        WalkLevel(prefix, level, NodeDigits(id19, level + 1),
+                  level == 0 ? id19 : NodeDigits(id19, level), direction, visit, &stopped);
     if (!status.ok()) return status;
   }
   return Status::Ok();

@@ -68,8 +68,7 @@ class JobIndex {
   // The jobs whose base selection `job_id` takes part in: every later job up to and including
   // the first later one that succeeded, oldest first, at most `max`. When `job_id` arrives
   // late, these are the jobs whose analysis may have changed.
-  Result<std::vector<IndexedJob>> Following(std::string_view project, int64_t job_id,
-                                            size_t max);
+  Result<std::vector<IndexedJob>> Following(std::string_view project, int64_t job_id, size_t max);
 
   // Whether the project's index is complete: every job stored in the project is in it, except
   // those whose store call has not returned yet (and crash leftovers the sweep repairs).
@@ -98,7 +97,7 @@ class JobIndex {
 
   StateStore& store_;
   std::mutex markers_mutex_;
-  std::unordered_set<std::string> markers_;  // created or seen; guarded by markers_mutex_
+  std::unordered_set<std::string> markers_;   // created or seen; guarded by markers_mutex_
   std::unordered_set<std::string> complete_;  // projects known complete; guarded by markers_mutex_
   static constexpr size_t kMaxRememberedMarkers = 100'000;
 };

@@ -44,18 +44,23 @@ class JobIndexTest : public ::testing::Test {
 
 TEST_F(JobIndexTest, WalksNewestFirstAndOldestFirstAcrossFolders) {
   Add({{1, kOk}, {999, kFail}, {1000, kOk}, {1'000'001, kOk}, {9'000'000'000'000'000'000, kOk}});
-  EXPECT_EQ(Down(std::nullopt, 10),
-            (std::vector<IndexedJob>{{9'000'000'000'000'000'000, kOk}, {1'000'001, kOk},
-                                     {1000, kOk}, {999, kFail}, {1, kOk}}));
+  EXPECT_EQ(Down(std::nullopt, 10), (std::vector<IndexedJob>{{9'000'000'000'000'000'000, kOk},
+                                                             {1'000'001, kOk},
+                                                             {1000, kOk},
+                                                             {999, kFail},
+                                                             {1, kOk}}));
   EXPECT_EQ(Down(1'000'001, 2), (std::vector<IndexedJob>{{1000, kOk}, {999, kFail}}));
   EXPECT_EQ(Down(1, 10), std::vector<IndexedJob>{});
   std::vector<IndexedJob> up;
-  ASSERT_TRUE(index_.Ascending("p", 999, [&](const IndexedJob& j) {
-                up.push_back(j);
-                return true;
-              }).ok());
-  EXPECT_EQ(up, (std::vector<IndexedJob>{{1000, kOk}, {1'000'001, kOk},
-                                         {9'000'000'000'000'000'000, kOk}}));
+  ASSERT_TRUE(index_
+                  .Ascending("p", 999,
+                             [&](const IndexedJob& j) {
+                               up.push_back(j);
+                               return true;
+                             })
+                  .ok());
+  EXPECT_EQ(up, (std::vector<IndexedJob>{
+                    {1000, kOk}, {1'000'001, kOk}, {9'000'000'000'000'000'000, kOk}}));
 }
 
 TEST_F(JobIndexTest, AddingTwiceIsHarmlessAndProjectsAreListed) {
@@ -150,9 +155,8 @@ TEST_F(JobIndexTest, RandomHistoriesAgreeWithLineage) {
     for (int64_t id : ids) {
       if (id < job_id) earlier.push_back(id);
     }
-    Result<BaseSelection> expected = SelectBase(job_id, earlier, [&](int64_t id) {
-      return Result<JobStatus>(status[id]);
-    });
+    Result<BaseSelection> expected =
+        SelectBase(job_id, earlier, [&](int64_t id) { return Result<JobStatus>(status[id]); });
     ASSERT_TRUE(expected.ok());
     EXPECT_EQ(Base(job_id), *expected) << "job " << job_id;
   }

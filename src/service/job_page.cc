@@ -39,9 +39,12 @@ Result<std::vector<IndexedJob>> PageIds(JobRepository& jobs, std::string_view pr
 
 const char* AnalysisStateName(AnalysisState state) {
   switch (state) {
-    case AnalysisState::kPending: return "pending";
-    case AnalysisState::kAnalysed: return "analysed";
-    case AnalysisState::kDeadLetter: return "dead_letter";
+    case AnalysisState::kPending:
+      return "pending";
+    case AnalysisState::kAnalysed:
+      return "analysed";
+    case AnalysisState::kDeadLetter:
+      return "dead_letter";
   }
   return "pending";
 }
@@ -59,7 +62,8 @@ Result<JobPage> ReadJobPage(JobRepository& jobs, std::string_view project,
     ids->pop_back();
     page.next_before = ids->back().job_id;
   }
-  Result<std::vector<std::string>> dead = jobs.store().List("deadletters/" + std::string(project) + "/");
+  Result<std::vector<std::string>> dead =
+      jobs.store().List("deadletters/" + std::string(project) + "/");
   if (!dead.ok()) return dead.status();
   const std::set<std::string> dead_letters(dead->begin(), dead->end());
   std::string folder;

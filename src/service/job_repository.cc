@@ -263,8 +263,8 @@ Result<StoredJob> JobRepository::ResolveExisting(const Job& job, const std::stri
       "job_id";
   const std::string existing_digest = ContentDigest(*existing);
   if (existing_digest == digest) return StoredJob{digest, false};
-  auto parsed = ParseJobDocument(simdjson::padded_string_view(*existing, existing->capacity()),
-                                 limits_);
+  auto parsed =
+      ParseJobDocument(simdjson::padded_string_view(*existing, existing->capacity()), limits_);
   if (!parsed.ok()) {
     // Not a client's conflict: the stored object is damaged, as Load would report it.
     return Corrupt(Internal("stored object " + name + " in " + store_.Describe() +
@@ -280,8 +280,7 @@ Result<std::string> JobRepository::ReadRaw(std::string_view project, int64_t job
   return ReadChecked(JobObjectName(project, job_id));
 }
 
-Result<std::unique_ptr<ParsedJobs>> JobRepository::Load(std::string_view project,
-                                                        int64_t job_id) {
+Result<std::unique_ptr<ParsedJobs>> JobRepository::Load(std::string_view project, int64_t job_id) {
   const std::string name = JobObjectName(project, job_id);
   Result<std::string> bytes = ReadChecked(name);
   if (!bytes.ok()) {
@@ -292,8 +291,7 @@ Result<std::unique_ptr<ParsedJobs>> JobRepository::Load(std::string_view project
     return bytes.status();
   }
   // The parsed job's strings point into the parser's own buffers, so `bytes` may go.
-  auto parsed = ParseJobDocument(simdjson::padded_string_view(*bytes, bytes->capacity()),
-                                 limits_);
+  auto parsed = ParseJobDocument(simdjson::padded_string_view(*bytes, bytes->capacity()), limits_);
   if (!parsed.ok()) {
     return Corrupt(Internal("stored object " + name + " in " + store_.Describe() +
                             " is corrupt: " + parsed.status().message()));

@@ -9,8 +9,8 @@
 #include <mutex>
 #include <optional>
 #include <span>
-#include <unordered_map>
 #include <string>
+#include <unordered_map>
 #include <vector>
 
 #include "core/job.h"
@@ -30,7 +30,7 @@ std::string JobIdDigits(int64_t job_id);
 std::string JobObjectName(std::string_view project, int64_t job_id);
 
 struct StoredJob {
-  std::string digest;  // "sha256:<hex>" of the stored bytes
+  std::string digest;    // "sha256:<hex>" of the stored bytes
   bool created = false;  // false: the same job was stored before
 };
 

@@ -5,6 +5,7 @@
 
 #include <gmock/gmock.h>
 #include <gtest/gtest.h>
+#include <simdjson.h>
 #include <stdlib.h>
 
 #include <filesystem>
@@ -12,8 +13,6 @@
 #include <string>
 #include <tuple>
 #include <vector>
-
-#include <simdjson.h>
 
 #include "core/canonical_hash.h"
 #include "core/job_writer.h"
@@ -66,8 +65,8 @@ std::unique_ptr<ParsedJobs> Parse(std::string_view json) {
 std::string JobJson(std::string_view project, int64_t id, std::string_view state = R"({"A":"a"})",
                     std::string_view extra = "") {
   return R"({"job_id":)" + std::to_string(id) + R"(,"project":")" + std::string(project) +
-         R"(","timestamp":"2026-11-28T10:00:00Z","latency_ms":10,"state":)" +
-         std::string(state) + std::string(extra) + "}";
+         R"(","timestamp":"2026-11-28T10:00:00Z","latency_ms":10,"state":)" + std::string(state) +
+         std::string(extra) + "}";
 }
 
 auto Summary(const ProjectSummary& p) { return std::tuple(p.project, p.jobs, p.latest_job_id); }
@@ -164,8 +163,7 @@ TEST_F(JobRepositoryTest, SameJobWithItsMetadataInAnotherOrderIsNotACreate) {
 // Each variant differs from kJob12 in one respect; all must conflict and leave the stored job.
 TEST_F(JobRepositoryTest, DifferentJobUnderTheSameIdConflictsAndLeavesTheStoredOne) {
   StoreOk(kJob12);
-  const std::string header =
-      R"("job_id":12,"project":"p","timestamp":"2026-11-28T10:00:00Z",)";
+  const std::string header = R"("job_id":12,"project":"p","timestamp":"2026-11-28T10:00:00Z",)";
   const std::string metadata = R"("metadata":{"branch":"main","commit":"abc"},)";
   const std::string state = R"("state":{"A":"door_10_20_5_5","B":"wall_0_0_100_10"})";
   const std::vector<std::string> variants = {

@@ -25,10 +25,10 @@ struct CountField {
   int64_t MetricsRow::*member;
 };
 constexpr CountField kCountFields[] = {
-    {"added", &MetricsRow::added},     {"removed", &MetricsRow::removed},
+    {"added", &MetricsRow::added},       {"removed", &MetricsRow::removed},
     {"modified", &MetricsRow::modified}, {"unchanged", &MetricsRow::unchanged},
-    {"moved", &MetricsRow::moved},     {"resized", &MetricsRow::resized},
-    {"retyped", &MetricsRow::retyped}, {"changed", &MetricsRow::changed},
+    {"moved", &MetricsRow::moved},       {"resized", &MetricsRow::resized},
+    {"retyped", &MetricsRow::retyped},   {"changed", &MetricsRow::changed},
 };
 
 // The count called `name` of `row`; null for any other name.
@@ -140,9 +140,10 @@ Result<OutboxEntry> DecodeOutboxEntry(std::string_view name, std::string_view by
     }
   }
   if (seen != 6 + std::size(kCountFields) + (has_status ? 1 : 0)) {
-    return Corrupt(name, "a row has exactly the fields project, job_id, base_job_id, timestamp, "
-                         "timestamp_ms, latency_ms, the eight counts and (since statuses are "
-                         "kept) status, each once");
+    return Corrupt(name,
+                   "a row has exactly the fields project, job_id, base_job_id, timestamp, "
+                   "timestamp_ms, latency_ms, the eight counts and (since statuses are "
+                   "kept) status, each once");
   }
   if (!IsValidProjectName(row.project)) return Corrupt(name, "invalid project name");
   if (Status s = CheckMetricsRow(row); !s.ok()) return Corrupt(name, s.message());
@@ -158,8 +159,8 @@ Result<OutboxEntry> DecodeOutboxEntry(std::string_view name, std::string_view by
   return entry;
 }
 
-MetricsOutbox::MetricsOutbox(StateStore& store, MetricsWarehouse& warehouse,
-                             OutboxOptions options, std::function<int64_t()> now_ms)
+MetricsOutbox::MetricsOutbox(StateStore& store, MetricsWarehouse& warehouse, OutboxOptions options,
+                             std::function<int64_t()> now_ms)
     : store_(store),
       warehouse_(warehouse),
       options_(options),
@@ -252,8 +253,8 @@ Status MetricsOutbox::DrainOnce() {
     // The row is in the warehouse; an entry that cannot be deleted now is written (found
     // written) again by a later pass, which is harmless.
     if (Status deleted = store_.Delete(name); !deleted.ok()) {
-      LogWarning("outbox entry " + name + " written to the warehouse but not deleted: " +
-                 deleted.message());
+      LogWarning("outbox entry " + name +
+                 " written to the warehouse but not deleted: " + deleted.message());
       still_pending.emplace(name, entry.queued_at_ms);
       if (first_error.ok()) first_error = deleted;
     }
@@ -321,8 +322,8 @@ void MetricsOutbox::Run() {
     } else {
       backoff_ = options_.initial_backoff;
       // A row added during the pass may not have been listed: come back soon for it.
-      next_pass_ = now + (adds_ != adds_before ? options_.initial_backoff
-                                                : options_.rescan_interval);
+      next_pass_ =
+          now + (adds_ != adds_before ? options_.initial_backoff : options_.rescan_interval);
     }
   }
 }

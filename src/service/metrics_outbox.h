@@ -44,8 +44,8 @@ struct OutboxStats {
   int64_t pending = 0;  // rows waiting, as of the last pass plus those added since
   // When the oldest waiting row was queued (ms since the epoch); none when nothing waits.
   std::optional<int64_t> oldest_queued_ms;
-  int64_t corrupt = 0;               // entries that are not a row; never retried
-  int64_t recorded_total = 0;        // rows this process moved from the outbox to the warehouse
+  int64_t corrupt = 0;                // entries that are not a row; never retried
+  int64_t recorded_total = 0;         // rows this process moved from the outbox to the warehouse
   int64_t failed_attempts_total = 0;  // rows this process retried and the warehouse refused
   int64_t passes_total = 0;           // passes over the outbox this process finished
   std::string last_error;             // why the last refused row was refused; "" after a success

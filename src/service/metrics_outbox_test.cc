@@ -6,6 +6,7 @@
 
 #include <gmock/gmock.h>
 #include <gtest/gtest.h>
+
 #include <atomic>
 #include <memory>
 #include <string>
@@ -27,7 +28,8 @@ using std::chrono::milliseconds;
 
 constexpr milliseconds kLongWait{60'000};  // a bound that only a broken outbox reaches
 
-MetricsRow Row(int64_t job_id, std::optional<int64_t> base = std::nullopt, std::string project = "p") {
+MetricsRow Row(int64_t job_id, std::optional<int64_t> base = std::nullopt,
+               std::string project = "p") {
   MetricsRow row;
   row.project = std::move(project);
   row.job_id = job_id;
@@ -128,7 +130,8 @@ TEST(OutboxEntryTest, DecodeRejectsAnythingThatIsNotExactlyARow) {
     Result<OutboxEntry> entry = DecodeOutboxEntry(name, bytes);
     ASSERT_FALSE(entry.ok()) << bytes;
     EXPECT_EQ(entry.status().code(), StatusCode::kInvalidArgument) << bytes;
-    EXPECT_THAT(entry.status().message(), HasSubstr("outbox entry " + name + " is not a metrics row: "))
+    EXPECT_THAT(entry.status().message(),
+                HasSubstr("outbox entry " + name + " is not a metrics row: "))
         << bytes;
     EXPECT_THAT(entry.status().message(), HasSubstr(expected)) << bytes;
   }
@@ -147,7 +150,8 @@ class MetricsOutboxTest : public ::testing::Test {
     options.initial_backoff = initial_backoff;
     options.max_backoff = milliseconds(20);
     options.rescan_interval = kLongWait;
-    return std::make_unique<MetricsOutbox>(*store_, *warehouse_, options, [this] { return now_ms_.load(); });
+    return std::make_unique<MetricsOutbox>(*store_, *warehouse_, options,
+                                           [this] { return now_ms_.load(); });
   }
 
   // The rows in the warehouse, by asking it to record each again: false means it is there.
@@ -335,7 +339,8 @@ TEST_F(MetricsOutboxTest, ANewOutboxOverTheSameStoreResumesWhatAnEarlierOneLeft)
 }
 
 TEST_F(MetricsOutboxTest, ACorruptEntryIsCountedAndLeftAloneAndTheOthersAreWritten) {
-  ASSERT_TRUE(file_store_->CreateIfAbsent("outbox/p/0000000000000000001-none.json", "garbage").ok());
+  ASSERT_TRUE(
+      file_store_->CreateIfAbsent("outbox/p/0000000000000000001-none.json", "garbage").ok());
   ASSERT_TRUE(outbox_->Add(Row(2, 1)).ok());
   EXPECT_TRUE(outbox_->DrainOnce().ok());
   EXPECT_TRUE(InWarehouse(Row(2, 1)));
@@ -368,10 +373,11 @@ TEST_F(MetricsOutboxTest, TheWorkerRetriesWithBackoffUntilTheWarehouseTakesTheRo
 }
 
 TEST_F(MetricsOutboxTest, TheWorkerResumesAtStartWhatIsInTheStore) {
-  ASSERT_TRUE(file_store_->CreateIfAbsent(OutboxEntryName(Row(5)), EncodeOutboxEntry(Row(5), 1)).ok());
+  ASSERT_TRUE(
+      file_store_->CreateIfAbsent(OutboxEntryName(Row(5)), EncodeOutboxEntry(Row(5), 1)).ok());
   outbox_->Start();
-  ASSERT_TRUE(outbox_->WaitFor([](const OutboxStats& s) { return s.recorded_total == 1; },
-                               kLongWait));
+  ASSERT_TRUE(
+      outbox_->WaitFor([](const OutboxStats& s) { return s.recorded_total == 1; }, kLongWait));
   EXPECT_TRUE(InWarehouse(Row(5)));
   EXPECT_THAT(Entries(), IsEmpty());
 }
@@ -379,10 +385,11 @@ TEST_F(MetricsOutboxTest, TheWorkerResumesAtStartWhatIsInTheStore) {
 TEST_F(MetricsOutboxTest, TheWorkerComesBackForARowAddedWhileItIdles) {
   outbox_ = MakeOutbox(milliseconds(5));
   outbox_->Start();
-  ASSERT_TRUE(outbox_->WaitFor([](const OutboxStats& s) { return s.passes_total >= 1; }, kLongWait));
+  ASSERT_TRUE(
+      outbox_->WaitFor([](const OutboxStats& s) { return s.passes_total >= 1; }, kLongWait));
   ASSERT_TRUE(outbox_->Add(Row(7)).ok());  // the idle wait is kLongWait: Add must shorten it
-  ASSERT_TRUE(outbox_->WaitFor([](const OutboxStats& s) { return s.recorded_total == 1; },
-                               kLongWait));
+  ASSERT_TRUE(
+      outbox_->WaitFor([](const OutboxStats& s) { return s.recorded_total == 1; }, kLongWait));
   EXPECT_TRUE(InWarehouse(Row(7)));
 }
 

@@ -29,8 +29,9 @@ Status RebuildProject(JobRepository& jobs, MetricsWarehouse& warehouse, const st
     report.job = job.header;
     if (base) report.base.base_job_id = base->jobs().front().header.job_id;
     Result<DiffResult> diff = DiffStates(base ? base->jobs().front().state : kEmpty, job.state, 0);
-    if (!diff.ok()) return Internal("stored job " + std::to_string(id) + " of project " + project +
-                                    " is corrupt: " + diff.status().message());
+    if (!diff.ok())
+      return Internal("stored job " + std::to_string(id) + " of project " + project +
+                      " is corrupt: " + diff.status().message());
     report.diff = std::move(*diff);
     Result<bool> inserted = warehouse.Record(MetricsRowFor(report));
     if (!inserted.ok()) return inserted.status();

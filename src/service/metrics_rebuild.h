@@ -15,12 +15,12 @@
 namespace buildtrace {
 
 struct RebuildProgress {
-  std::string project;     // the project being walked ("" once all are done)
-  int64_t projects = 0;    // projects finished
-  int64_t jobs = 0;        // jobs walked so far, over all projects
-  int64_t written = 0;     // rows this run wrote
-  int64_t present = 0;     // rows the warehouse had already
-  int64_t corrupt = 0;     // stored jobs skipped because they are corrupt
+  std::string project;   // the project being walked ("" once all are done)
+  int64_t projects = 0;  // projects finished
+  int64_t jobs = 0;      // jobs walked so far, over all projects
+  int64_t written = 0;   // rows this run wrote
+  int64_t present = 0;   // rows the warehouse had already
+  int64_t corrupt = 0;   // stored jobs skipped because they are corrupt
 };
 
 struct RebuildOptions {

@@ -85,8 +85,8 @@ Result<Report> ReportService::Compute(const ReportRequest& request, BaseSelectio
   if (!diff.ok()) {
     // Stored jobs were checked when they were posted; a duplicate now means the store was
     // changed behind our back.
-    return Internal("stored jobs of project " + request.project + " are corrupt: " +
-                    diff.status().message());
+    return Internal("stored jobs of project " + request.project +
+                    " are corrupt: " + diff.status().message());
   }
   Report report;
   report.job = job.header;
@@ -109,17 +109,16 @@ Result<Report> ReportService::Build(const ReportRequest& request) {
   return report;
 }
 
-Result<std::optional<ReportService::KeptReport>> ReportService::ReadKept(const std::string& name,
-                                                                        const ReportRequest& request,
-                                                         const BaseSelection& base) {
+Result<std::optional<ReportService::KeptReport>> ReportService::ReadKept(
+    const std::string& name, const ReportRequest& request, const BaseSelection& base) {
   Result<std::string> kept = jobs_.store().Read(name);
   if (!kept.ok()) return std::optional<KeptReport>();
   KeptReport out;
   Result<Report> report = ParseReportJson(*kept, &out.recorded_in);
   std::string problem = report.ok() ? "" : report.status().message();
-  if (report.ok() && (report->job.job_id != request.job_id ||
-                      report->job.project != request.project ||
-                      report->base.base_job_id != base.base_job_id)) {
+  if (report.ok() &&
+      (report->job.job_id != request.job_id || report->job.project != request.project ||
+       report->base.base_job_id != base.base_job_id)) {
     problem = "it holds the report of another job or base";
   }
   if (!problem.empty()) {
@@ -142,8 +141,8 @@ std::optional<std::string> ReportService::CurrentEpoch() {
   epoch_checked_ = now;
   if (!epoch.ok()) return epoch_;  // unreachable: the last one known, if any
   if (epoch_ && *epoch_ != *epoch) {
-    LogWarning("the warehouse " + warehouse_.Describe() + " lost its rows (its epoch changed from " +
-               *epoch_ + " to " + *epoch +
+    LogWarning("the warehouse " + warehouse_.Describe() +
+               " lost its rows (its epoch changed from " + *epoch_ + " to " + *epoch +
                "); rows are recorded again as their reports are read; run `buildtrace "
                "rebuild-metrics` to restore every row now");
   }
@@ -154,10 +153,9 @@ std::optional<std::string> ReportService::CurrentEpoch() {
 
 WarehouseOutcome ReportService::RecordKept(const std::string& name, const KeptReport& kept) {
   const std::optional<std::string> epoch = CurrentEpoch();
-  const WarehouseOutcome trusted{
-      "recorded", false,
-      "metrics row already in " + warehouse_.Describe() +
-          " from the job's analysis or an earlier report"};
+  const WarehouseOutcome trusted{"recorded", false,
+                                 "metrics row already in " + warehouse_.Describe() +
+                                     " from the job's analysis or an earlier report"};
   if (epoch && kept.recorded_in == *epoch) return trusted;
   {
     std::lock_guard lock(epoch_mutex_);
@@ -229,9 +227,9 @@ Result<ReportService::LineageReport> ReportService::Lineage(const ReportRequest&
   const std::optional<std::string> epoch = CurrentEpoch();
   const WarehouseOutcome outcome = Record(*report);
   if (outcome.status == "recorded") Keep(name, *report, epoch);
-  LineageReport out{computed.limit == request.limit ? std::move(*report)
-                                                    : DeriveReport(*report, request.limit),
-                    false};
+  LineageReport out{
+      computed.limit == request.limit ? std::move(*report) : DeriveReport(*report, request.limit),
+      false};
   out.report.warehouse = outcome;
   return out;
 }

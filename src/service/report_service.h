@@ -75,12 +75,10 @@ class ReportService {
   };
   // The kept comparison `name`: nullopt when there is none (or it cannot be read now: the report
   // is then computed); kInternal "corrupt_object" when it does not parse or is another job's.
-  Result<std::optional<KeptReport>> ReadKept(const std::string& name,
-                                             const ReportRequest& request,
+  Result<std::optional<KeptReport>> ReadKept(const std::string& name, const ReportRequest& request,
                                              const BaseSelection& base);
   // Keeps `report` (cut at kKeptReportLimit) as `name`, with the epoch its row was recorded in.
-  void Keep(const std::string& name, const Report& report,
-            const std::optional<std::string>& epoch);
+  void Keep(const std::string& name, const Report& report, const std::optional<std::string>& epoch);
   // The warehouse section of a kept comparison's report: "recorded" when its row was recorded in
   // the warehouse's current epoch (or this process wrote it again since); otherwise the row is
   // recorded again (the warehouse lost its rows, or the comparison predates epochs).
@@ -95,7 +93,7 @@ class ReportService {
 
   static constexpr size_t kMaxRerecorded = 100'000;
   std::mutex epoch_mutex_;
-  std::optional<std::string> epoch_;                      // guarded by epoch_mutex_
+  std::optional<std::string> epoch_;                     // guarded by epoch_mutex_
   std::chrono::steady_clock::time_point epoch_checked_;  // guarded by epoch_mutex_
   // Kept comparisons whose rows this process recorded again in epoch_.
   std::unordered_set<std::string> rerecorded_;  // guarded by epoch_mutex_
@@ -112,8 +110,8 @@ inline constexpr size_t kKeptReportLimit = 1000;
 // lineage: jobs are never deleted, so the set of failed jobs skipped between a job and its base
 // only grows, and its size names it. The object also carries "recorded_in", the warehouse epoch
 // its row was recorded in (MetricsWarehouse::Epoch), so that a warehouse that lost its rows
-// since gets them again as their reports are read. (Earlier versions also kept "-e" explicit-base, ".txt" and
-// other-limit variants under the same folder; they are no longer read or written.)
+// since gets them again as their reports are read. (Earlier versions also kept "-e" explicit-base,
+// ".txt" and other-limit variants under the same folder; they are no longer read or written.)
 std::string KeptReportName(std::string_view project, int64_t job_id, const BaseSelection& base);
 
 // The warehouse row for a report.

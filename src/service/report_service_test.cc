@@ -5,14 +5,13 @@
 
 #include <gmock/gmock.h>
 #include <gtest/gtest.h>
+#include <simdjson.h>
 #include <stdlib.h>
 
 #include <filesystem>
 #include <memory>
 #include <string>
 #include <vector>
-
-#include <simdjson.h>
 
 #include "core/json_writer.h"
 #include "service/job_repository.h"
@@ -46,8 +45,8 @@ std::string JobJson(const JobSpec& s) {
   std::string latency;
   AppendJsonNumber(latency, s.latency_ms);
   return R"({"job_id":)" + std::to_string(s.id) + R"(,"project":")" + s.project +
-         R"(","timestamp":")" + s.timestamp + R"(","latency_ms":)" + latency +
-         R"(,"status":")" + s.status + R"(","metadata":)" + s.metadata + R"(,"state":)" + s.state + "}";
+         R"(","timestamp":")" + s.timestamp + R"(","latency_ms":)" + latency + R"(,"status":")" +
+         s.status + R"(","metadata":)" + s.metadata + R"(,"state":)" + s.state + "}";
 }
 
 class ReportServiceTest : public ::testing::Test {
@@ -197,30 +196,35 @@ TEST_F(ReportServiceTest, MissingJobIsNotFound) {
 }
 
 TEST_F(ReportServiceTest, CountsMovedResizedRetypedAndChangedExactly) {
-  Post({.id = 1,
-        .state = R"({"A":"door_0_0_5_5","B":"door_0_0_5_5","C":"window_1_1_2_2",
+  Post({.id = 1, .state = R"({"A":"door_0_0_5_5","B":"door_0_0_5_5","C":"window_1_1_2_2",
                      "D":"wall_0_0_1_1","E":"x","G":"gone_1_1_1_1",
                      "S":{"type":"door","x":1,"y":2,"w":3,"h":4}})"});
-  Post({.id = 2,
-        .state = R"({"S":{"h":4,"w":3,"y":2,"x":7,"type":"door"},"F":"new_1_1_1_1",
+  Post({.id = 2, .state = R"({"S":{"h":4,"w":3,"y":2,"x":7,"type":"door"},"F":"new_1_1_1_1",
                      "E":"y","D":"wall_0_0_1_1","C":"door_1_1_2_2","B":"door_0_0_6_5",
                      "A":"door_1_0_5_5"})"});
   Result<Report> report = Build(2);
   ASSERT_TRUE(report.ok()) << report.status().message();
-  EXPECT_EQ(report->diff.counts, (DiffCounts{.added = 1, .removed = 1, .unchanged = 1,
-                                             .moved = 2, .resized = 1, .retyped = 1,
+  EXPECT_EQ(report->diff.counts, (DiffCounts{.added = 1,
+                                             .removed = 1,
+                                             .unchanged = 1,
+                                             .moved = 2,
+                                             .resized = 1,
+                                             .retyped = 1,
                                              .changed = 1}));
   EXPECT_THAT(report->diff.added, ElementsAre("F"));
   EXPECT_THAT(report->diff.removed, ElementsAre("G"));
-  const ModifiedObject moved_s{"S", ChangeKind::kMoved, R"({"h":4,"type":"door","w":3,"x":1,"y":2})",
-                               R"({"h":4,"type":"door","w":3,"x":7,"y":2})", true, true};
-  EXPECT_THAT(report->diff.modified,
-              ElementsAre(ModifiedObject{"A", ChangeKind::kMoved, "door_0_0_5_5", "door_1_0_5_5"},
-                          moved_s,
-                          ModifiedObject{"B", ChangeKind::kResized, "door_0_0_5_5", "door_0_0_6_5"},
-                          ModifiedObject{"C", ChangeKind::kRetyped, "window_1_1_2_2",
-                                         "door_1_1_2_2"},
-                          ModifiedObject{"E", ChangeKind::kChanged, "x", "y"}));
+  const ModifiedObject moved_s{"S",
+                               ChangeKind::kMoved,
+                               R"({"h":4,"type":"door","w":3,"x":1,"y":2})",
+                               R"({"h":4,"type":"door","w":3,"x":7,"y":2})",
+                               true,
+                               true};
+  EXPECT_THAT(
+      report->diff.modified,
+      ElementsAre(ModifiedObject{"A", ChangeKind::kMoved, "door_0_0_5_5", "door_1_0_5_5"}, moved_s,
+                  ModifiedObject{"B", ChangeKind::kResized, "door_0_0_5_5", "door_0_0_6_5"},
+                  ModifiedObject{"C", ChangeKind::kRetyped, "window_1_1_2_2", "door_1_1_2_2"},
+                  ModifiedObject{"E", ChangeKind::kChanged, "x", "y"}));
   EXPECT_FALSE(report->diff.truncated);
 }
 
@@ -235,7 +239,9 @@ TEST_F(ReportServiceTest, LimitTruncatesListsButNotCounts) {
 }
 
 TEST_F(ReportServiceTest, WritesTheMetricsRowOfTheReport) {
-  Post({.id = 1, .state = R"({"A":"door_0_0_5_5","B":"b"})", .latency_ms = 250.5,
+  Post({.id = 1,
+        .state = R"({"A":"door_0_0_5_5","B":"b"})",
+        .latency_ms = 250.5,
         .timestamp = "2026-11-28T12:00:00+02:00"});
   Post({.id = 3, .state = R"({"A":"door_1_0_5_5","C":"c"})", .latency_ms = 900});
   ASSERT_TRUE(Build(1).ok());
@@ -284,8 +290,7 @@ TEST_F(ReportServiceTest, SameReportTwiceRecordsOneRow) {
   EXPECT_FALSE(explicit_base->warehouse.has_value());
   EXPECT_EQ(warehouse_->Calls(WarehouseMethod::kRecord), records);
   EXPECT_EQ(ReadSqliteRows(DbPath()).size(), 1u);
-  Result<LatencyStats> stats =
-      sqlite_->Latency({std::nullopt, kTenOClockMs, kTenOClockMs, {1.0}});
+  Result<LatencyStats> stats = sqlite_->Latency({std::nullopt, kTenOClockMs, kTenOClockMs, {1.0}});
   ASSERT_TRUE(stats.ok()) << stats.status().message();
   EXPECT_EQ(stats->count, 1);
 }
@@ -420,8 +425,8 @@ TEST(MetricsRowForTest, CopiesTheHeaderAndTheCounts) {
   report.base = BaseSelection{7, false, {8}, 0};
   report.diff.counts = {1, 2, 3, 4, 5, 6, 7};
   const MetricsRow row = MetricsRowFor(report);
-  EXPECT_EQ(row, (MetricsRow{"web", 9, 7, "2026-11-28T10:00:00.250Z", kTenOClockMs + 250, 12.5,
-                             1, 2, 22, 3, 4, 5, 6, 7}));
+  EXPECT_EQ(row, (MetricsRow{"web", 9, 7, "2026-11-28T10:00:00.250Z", kTenOClockMs + 250, 12.5, 1,
+                             2, 22, 3, 4, 5, 6, 7}));
 }
 
 }  // namespace
@@ -452,8 +457,7 @@ TEST_F(ReportServiceTest, RenderKeepsTheReportAndServesItAgainWithoutTheStates) 
   Result<std::string> first = reports_->Render(RequestFor(2), ReportFormat::kJson);
   ASSERT_TRUE(first.ok()) << first.status().message();
   EXPECT_THAT(*first, HasSubstr(R"("warehouse":{"status":"recorded","inserted":true,)"));
-  const std::string name =
-      "reports/p/0000000000000000002/0000000000000000001-l0-1000.json";
+  const std::string name = "reports/p/0000000000000000002/0000000000000000001-l0-1000.json";
   Result<std::string> kept = file_store_->Read(name);
   ASSERT_TRUE(kept.ok()) << kept.status().message();
   EXPECT_THAT(*kept, Not(HasSubstr("warehouse")));
@@ -524,7 +528,8 @@ TEST_F(ReportServiceTest, AServedKeptReportEqualsAComputedOne) {
   ASSERT_TRUE(served.ok());
   const auto body = [](const std::string& s) { return s.substr(0, s.find("\nWarehouse:")); };
   EXPECT_EQ(body(*served), body(*computed));
-  EXPECT_THAT(*served, HasSubstr("  ~ S: {\"type\":\"door\",\"w\":1} -> {\"type\":\"door\",\"w\":2}"));
+  EXPECT_THAT(*served,
+              HasSubstr("  ~ S: {\"type\":\"door\",\"w\":1} -> {\"type\":\"door\",\"w\":2}"));
 }
 
 TEST_F(ReportServiceTest, ACorruptKeptReportIsAnErrorNamingIt) {
@@ -543,14 +548,15 @@ TEST_F(ReportServiceTest, ACorruptKeptReportIsAnErrorNamingIt) {
 // the same store calls as after one failed job. (Their headers, with 8 KB of metadata each, are
 // more than the header cache holds, as 120 000 plain ones would be.)
 TEST_F(ReportServiceTest, BaseSelectionCostsTheSameAtAnyHistoryLength) {
-  const std::string metadata = R"({"a":")" + std::string(4000, 'x') + R"(","b":")" + std::string(4000, 'x') + R"("})";
+  const std::string metadata =
+      R"({"a":")" + std::string(4000, 'x') + R"(","b":")" + std::string(4000, 'x') + R"("})";
   auto reads_for_repeated_report = [&](const std::string& project, int64_t failed) {
     Post({.id = 1, .project = project});
     std::vector<std::unique_ptr<ParsedJobs>> parsed;
     std::vector<Job> batch;
     for (int64_t id = 2; id <= failed + 1; ++id) {
-      simdjson::padded_string body(JobJson(
-          {.id = id, .status = "failed", .project = project, .metadata = metadata}));
+      simdjson::padded_string body(
+          JobJson({.id = id, .status = "failed", .project = project, .metadata = metadata}));
       parsed.push_back(std::move(ParseJobDocument(body, ParseLimits{})).value());
       batch.push_back(parsed.back()->jobs().front());
     }
@@ -569,7 +575,7 @@ TEST_F(ReportServiceTest, BaseSelectionCostsTheSameAtAnyHistoryLength) {
     EXPECT_THAT(*again, HasSubstr("\"skipped_failed\":[" + std::to_string(failed + 1)));
     EXPECT_THAT(*again, HasSubstr(R"("base_job_id":1)"));
     return std::pair<int64_t, int64_t>(store_->Calls(StoreMethod::kRead) - reads,
-                     store_->Calls(StoreMethod::kList) - lists);
+                                       store_->Calls(StoreMethod::kList) - lists);
   };
   using Calls = std::pair<int64_t, int64_t>;
   // The kept report, and the job index's folder of the job.

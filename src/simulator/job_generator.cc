@@ -3,13 +3,13 @@
 // transforms below so the sequence is the same with every standard library.
 #include "simulator/job_generator.h"
 
-#include "core/json_writer.h"
-
 #include <array>
 #include <charconv>
 #include <chrono>
 #include <cmath>
 #include <cstdio>
+
+#include "core/json_writer.h"
 
 namespace buildtrace {
 namespace {
@@ -218,7 +218,6 @@ std::vector<std::pair<std::string, std::string>> JobGenerator::ToState(
   }
   return state;
 }
-
 
 std::string GeneratedJobToJson(const GeneratedJob& job, std::string_view project) {
   std::string out;

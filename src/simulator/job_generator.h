@@ -76,6 +76,4 @@ class JobGenerator {
 //  "state":{"id":"hash",...}}, with strings escaped as JSON requires.
 std::string GeneratedJobToJson(const GeneratedJob& job, std::string_view project);
 
-
-
 }  // namespace buildtrace

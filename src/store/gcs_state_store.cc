@@ -74,9 +74,9 @@ Result<std::unique_ptr<GcsStateStore>> GcsStateStore::Open(std::string_view url,
   }
   if (tokens == nullptr) return InvalidArgument(context + "no token source was given");
   while (api_base.ends_with('/')) api_base.pop_back();
-  return std::unique_ptr<GcsStateStore>(new GcsStateStore(
-      std::string(bucket), std::string(prefix), std::move(tokens), std::move(api_base),
-      std::move(retry)));
+  return std::unique_ptr<GcsStateStore>(new GcsStateStore(std::string(bucket), std::string(prefix),
+                                                          std::move(tokens), std::move(api_base),
+                                                          std::move(retry)));
 }
 
 GcsStateStore::GcsStateStore(std::string bucket, std::string prefix,
@@ -119,8 +119,8 @@ Result<std::string> GcsStateStore::Read(std::string_view name) {
     return InvalidArgument(ErrorPrefix("read", name) + std::string(kNameRule));
   }
   HttpCall call;
-  call.url = api_base_ + "/storage/v1/b/" + bucket_ + "/o/" + PercentEncode(FullName(name)) +
-             "?alt=media";
+  call.url =
+      api_base_ + "/storage/v1/b/" + bucket_ + "/o/" + PercentEncode(FullName(name)) + "?alt=media";
   int attempts = 0;
   Result<HttpReply> reply = Call(std::move(call), "read", name, &attempts);
   if (!reply.ok()) return reply.status();
@@ -152,8 +152,8 @@ Result<std::vector<std::string>> GcsStateStore::List(std::string_view prefix) {
     return InvalidArgument(ErrorPrefix("list", prefix) +
                            "a prefix must not start with '/' or contain a \"..\" segment");
   }
-  const std::string full_prefix = prefix_.empty() ? std::string(prefix) : prefix_ + "/" +
-                                                                               std::string(prefix);
+  const std::string full_prefix =
+      prefix_.empty() ? std::string(prefix) : prefix_ + "/" + std::string(prefix);
   std::vector<std::string> names;
   std::string page_token;
   do {
@@ -166,8 +166,7 @@ Result<std::vector<std::string>> GcsStateStore::List(std::string_view prefix) {
 }
 
 Result<std::string> GcsStateStore::ListPage(const std::string& full_prefix,
-                                            const std::string& page_token,
-                                            std::string_view prefix,
+                                            const std::string& page_token, std::string_view prefix,
                                             std::vector<std::string>& names) {
   HttpCall call;
   call.url = api_base_ + "/storage/v1/b/" + bucket_ + "/o?prefix=" + PercentEncode(full_prefix) +
@@ -238,8 +237,7 @@ std::string GcsStateStore::FullName(std::string_view name) const {
 }
 
 std::string GcsStateStore::ErrorPrefix(std::string_view operation, std::string_view name) const {
-  return "gcs store " + Describe() + ": " + std::string(operation) + " " + std::string(name) +
-         ": ";
+  return "gcs store " + Describe() + ": " + std::string(operation) + " " + std::string(name) + ": ";
 }
 
 Result<HttpReply> GcsStateStore::Call(HttpCall call, std::string_view operation,

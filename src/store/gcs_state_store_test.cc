@@ -44,9 +44,9 @@ class FakeBackedStore : public StateStore {
   FakeBackedStore() {
     fake_.AddBucket("bt-bucket");
     fake_.AcceptToken(kToken);
-    auto store = GcsStateStore::Open("gs://bt-bucket/states/v1",
-                                     std::make_shared<StaticTokenSource>(kToken),
-                                     fake_.base_url(), NoSleep());
+    auto store =
+        GcsStateStore::Open("gs://bt-bucket/states/v1", std::make_shared<StaticTokenSource>(kToken),
+                            fake_.base_url(), NoSleep());
     EXPECT_TRUE(store.ok()) << store.status().message();
     if (store.ok()) store_ = std::move(*store);
   }
@@ -173,8 +173,8 @@ TEST_F(GcsStateStoreTest, UnreachableServerIsUnavailable) {
 }
 
 TEST_F(GcsStateStoreTest, ExpiredTokenIsRefreshedOnceAndTheCallRepeated) {
-  auto tokens = std::make_shared<MetadataServerTokenSource>(fake_.base_url(), WallClock{},
-                                                            NoSleep());
+  auto tokens =
+      std::make_shared<MetadataServerTokenSource>(fake_.base_url(), WallClock{}, NoSleep());
   auto store = Open("gs://bucket/pre", tokens);
   ASSERT_TRUE(store->CreateIfAbsent("a", "x").ok());
   EXPECT_EQ(fake_.Count(Op::kMetadataToken), 1);

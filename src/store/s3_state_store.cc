@@ -502,8 +502,8 @@ HttpCall S3StateStore::SignedCall(std::string method, std::string url,
   }
   call.aws_sigv4 = sigv4_;
   call.user = user_;
-  call.timeout = location_.timeout_ms > 0 ? std::chrono::milliseconds(location_.timeout_ms)
-                                          : kCallTimeout;
+  call.timeout =
+      location_.timeout_ms > 0 ? std::chrono::milliseconds(location_.timeout_ms) : kCallTimeout;
   return call;
 }
 

@@ -55,11 +55,11 @@ class S3StateStore : public StateStore {
                                                     const S3Credentials& credentials);
 
   // The StateStore contract, with these S3 specifics. Each HTTP call has a timeout (30 s or
-  // timeout-ms, plus 1 s per MiB uploaded) and is retried with backoff (4 attempts) on a transport error, 408,
-  // 429 or 5xx. A store that keeps failing gives kUnavailable naming the store, the operation
-  // and the object; S3 error answers (403 SignatureDoesNotMatch, AccessDenied, NoSuchBucket...)
-  // are kUnavailable carrying S3's code and message. Thread-safe: the store holds no state that
-  // changes.
+  // timeout-ms, plus 1 s per MiB uploaded) and is retried with backoff (4 attempts) on a transport
+  // error, 408, 429 or 5xx. A store that keeps failing gives kUnavailable naming the store, the
+  // operation and the object; S3 error answers (403 SignatureDoesNotMatch, AccessDenied,
+  // NoSuchBucket...) are kUnavailable carrying S3's code and message. Thread-safe: the store holds
+  // no state that changes.
   // - CreateIfAbsent is one PUT with "If-None-Match: *" and "x-goog-if-generation-match: 0"
   //   (GCS's form of it); 412 is kAlreadyExists. The server makes this atomic across instances
   //   (a server that ignores both headers would overwrite: use one that supports them). S3
@@ -97,7 +97,7 @@ class S3StateStore : public StateStore {
     std::string prefix;    // no leading or trailing '/'; may be empty
     std::string endpoint;  // scheme://host[:port], no trailing '/'
     std::string region;
-    int max_keys = 0;  // 0: the server's default
+    int max_keys = 0;    // 0: the server's default
     int timeout_ms = 0;  // 0: kCallTimeout (30 s)
   };
   static Result<Location> ParseUrl(std::string_view url);

@@ -30,12 +30,14 @@ struct Column {
 
 // The SQLite warehouse's columns, in BigQuery types; every column but status is REQUIRED.
 constexpr Column kColumns[] = {
-    {"project", "STRING"},       {"job_id", "INTEGER"},    {"base_job_id", "INTEGER"},
-    {"timestamp", "STRING"},     {"timestamp_ms", "INTEGER"}, {"latency_ms", "FLOAT"},
-    {"added", "INTEGER"},        {"removed", "INTEGER"},   {"modified", "INTEGER"},
-    {"unchanged", "INTEGER"},    {"moved", "INTEGER"},     {"resized", "INTEGER"},
-    {"retyped", "INTEGER"},      {"changed", "INTEGER"},   {"recorded_at", "TIMESTAMP"},
-    {"status", "STRING", "NULLABLE"},
+    {"project", "STRING"},        {"job_id", "INTEGER"},
+    {"base_job_id", "INTEGER"},   {"timestamp", "STRING"},
+    {"timestamp_ms", "INTEGER"},  {"latency_ms", "FLOAT"},
+    {"added", "INTEGER"},         {"removed", "INTEGER"},
+    {"modified", "INTEGER"},      {"unchanged", "INTEGER"},
+    {"moved", "INTEGER"},         {"resized", "INTEGER"},
+    {"retyped", "INTEGER"},       {"changed", "INTEGER"},
+    {"recorded_at", "TIMESTAMP"}, {"status", "STRING", "NULLABLE"},
 };
 
 // {table} is replaced by `project.dataset.table` (checked names, see IsProjectId and others).
@@ -207,8 +209,8 @@ Status BigQueryWarehouse::EnsureTable() {
   json.EndObject();
   HttpCall insert;
   insert.method = "POST";
-  insert.url = api_base_ + "/bigquery/v2/projects/" + project_ + "/datasets/" + dataset_ +
-               "/tables";
+  insert.url =
+      api_base_ + "/bigquery/v2/projects/" + project_ + "/datasets/" + dataset_ + "/tables";
   insert.headers = {"Content-Type: application/json"};
   insert.body = std::move(body);
   reply = Call(std::move(insert), "create table");
@@ -234,13 +236,14 @@ Status BigQueryWarehouse::CheckSchema(const HttpReply& reply) {
     bool found = false;
     for (simdjson::dom::element field : fields) {
       std::string_view name;
-      found = found || (field["name"].get_string().get(name) == simdjson::SUCCESS &&
-                        name == column.name);
+      found = found ||
+              (field["name"].get_string().get(name) == simdjson::SUCCESS && name == column.name);
     }
     if (!found && std::string_view(column.name) == "status") {
-      return InvalidArgument(Prefix() + "the table has no column status (added in this version); "
-                             "add it with ALTER TABLE " + TableSql() +
-                             " ADD COLUMN status STRING, then start again");
+      return InvalidArgument(Prefix() +
+                             "the table has no column status (added in this version); "
+                             "add it with ALTER TABLE " +
+                             TableSql() + " ADD COLUMN status STRING, then start again");
     }
     if (!found) {
       return InvalidArgument(Prefix() + "the table has no column " + column.name +
@@ -266,11 +269,11 @@ Result<bool> BigQueryWarehouse::Record(const MetricsRow& row) {
 }
 
 Result<std::optional<int64_t>> BigQueryWarehouse::StoredBase(const MetricsRow& row,
-                                                            const std::string& operation) {
-  Result<std::string> answer = RunQuery(WithTable(kStoredBaseSql, TableSql()),
-                                        {{"project", "STRING", row.project},
-                                         {"job_id", "INT64", std::to_string(row.job_id)}},
-                                        operation);
+                                                             const std::string& operation) {
+  Result<std::string> answer = RunQuery(
+      WithTable(kStoredBaseSql, TableSql()),
+      {{"project", "STRING", row.project}, {"job_id", "INT64", std::to_string(row.job_id)}},
+      operation);
   if (!answer.ok()) return answer.status();
   simdjson::dom::parser parser;
   simdjson::dom::element root, cell;
@@ -336,8 +339,9 @@ Status BigQueryWarehouse::InsertRow(const MetricsRow& row, const std::string& in
     std::string_view reason, message;
     if (errors.at(0)["errors"].at(0)["reason"].get_string().get(reason)) reason = "unknown";
     if (errors.at(0)["errors"].at(0)["message"].get_string().get(message)) message = {};
-    return Unavailable(Prefix() + operation + ": insertAll refused the row: " +
-                       std::string(reason) + (message.empty() ? "" : " (" + std::string(message) + ")") +
+    return Unavailable(Prefix() + operation +
+                       ": insertAll refused the row: " + std::string(reason) +
+                       (message.empty() ? "" : " (" + std::string(message) + ")") +
                        "; retry later, or check the table's schema if it persists");
   }
   return Status::Ok();
@@ -488,8 +492,9 @@ Result<HttpReply> BigQueryWarehouse::Call(HttpCall call, const std::string& oper
 Status BigQueryWarehouse::ReplyError(const std::string& operation, const HttpReply& reply) const {
   std::string message = Prefix() + operation + ": " + DescribeGoogleError(reply);
   if (reply.status == 401 || reply.status == 403) {
-    return Unavailable(message + "; grant the credentials roles/bigquery.dataEditor on the dataset "
-                                 "and roles/bigquery.jobUser on the project");
+    return Unavailable(message +
+                       "; grant the credentials roles/bigquery.dataEditor on the dataset "
+                       "and roles/bigquery.jobUser on the project");
   }
   if (reply.status == 404) return Unavailable(message + "; check that the table exists");
   if (reply.status == 400) return Internal(message + "; BigQuery refused a request, a bug");

@@ -87,9 +87,9 @@ std::unique_ptr<MetricsWarehouse> MakeWarehouse() {
 }
 
 INSTANTIATE_TEST_SUITE_P(BigQuery, MetricsWarehouseConformanceTest,
-                         ::testing::Values(MetricsWarehouseFactory{
-                             "BigQuery", &MakeWarehouse, nullptr, nullptr,
-                             /*exact_quantiles=*/false}),
+                         ::testing::Values(MetricsWarehouseFactory{"BigQuery", &MakeWarehouse,
+                                                                   nullptr, nullptr,
+                                                                   /*exact_quantiles=*/false}),
                          MetricsWarehouseFactoryName);
 
 MetricsRow Row(const std::string& project, int64_t job_id, std::optional<int64_t> base,
@@ -143,13 +143,13 @@ class BigQueryWarehouseTest : public ::testing::Test {
 
 TEST_F(BigQueryWarehouseTest, OpenCreatesTheTableWithTheDocumentedSchema) {
   const std::vector<Field> expected = {
-      {"project", "STRING", "REQUIRED"},      {"job_id", "INTEGER", "REQUIRED"},
-      {"base_job_id", "INTEGER", "REQUIRED"}, {"timestamp", "STRING", "REQUIRED"},
-      {"timestamp_ms", "INTEGER", "REQUIRED"}, {"latency_ms", "FLOAT", "REQUIRED"},
-      {"added", "INTEGER", "REQUIRED"},       {"removed", "INTEGER", "REQUIRED"},
-      {"modified", "INTEGER", "REQUIRED"},    {"unchanged", "INTEGER", "REQUIRED"},
-      {"moved", "INTEGER", "REQUIRED"},       {"resized", "INTEGER", "REQUIRED"},
-      {"retyped", "INTEGER", "REQUIRED"},     {"changed", "INTEGER", "REQUIRED"},
+      {"project", "STRING", "REQUIRED"},        {"job_id", "INTEGER", "REQUIRED"},
+      {"base_job_id", "INTEGER", "REQUIRED"},   {"timestamp", "STRING", "REQUIRED"},
+      {"timestamp_ms", "INTEGER", "REQUIRED"},  {"latency_ms", "FLOAT", "REQUIRED"},
+      {"added", "INTEGER", "REQUIRED"},         {"removed", "INTEGER", "REQUIRED"},
+      {"modified", "INTEGER", "REQUIRED"},      {"unchanged", "INTEGER", "REQUIRED"},
+      {"moved", "INTEGER", "REQUIRED"},         {"resized", "INTEGER", "REQUIRED"},
+      {"retyped", "INTEGER", "REQUIRED"},       {"changed", "INTEGER", "REQUIRED"},
       {"recorded_at", "TIMESTAMP", "REQUIRED"}, {"status", "STRING", "NULLABLE"}};
   EXPECT_EQ(fake_.TableSchema("bt-project", "metrics", "job_metrics"), expected);
   ASSERT_NE(Open(kUrl), nullptr);  // the table exists now: got, not created again
@@ -262,8 +262,8 @@ TEST_F(BigQueryWarehouseTest, GivesUpOnAQueryThatNeverCompletes) {
 }
 
 TEST_F(BigQueryWarehouseTest, ExpiredTokenIsRefreshedOnce) {
-  auto tokens = std::make_shared<MetadataServerTokenSource>(fake_.base_url(), WallClock{},
-                                                            NoSleep().retry);
+  auto tokens =
+      std::make_shared<MetadataServerTokenSource>(fake_.base_url(), WallClock{}, NoSleep().retry);
   auto warehouse = Open(kUrl, tokens);
   EXPECT_TRUE(*warehouse->Record(Row("p", 1, std::nullopt, 5)));
   fake_.ExpireAllTokens();

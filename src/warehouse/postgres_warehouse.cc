@@ -108,9 +108,8 @@ ORDER BY latency_ms OFFSET $5::bigint LIMIT 1
 
 }  // namespace
 
-const PostgresLatencySql kPostgresLatencySql = {kCountWindowSql, kWalkAscendingSql,
-                                                kWalkDescendingSql, kBucketCountsSql,
-                                                kWalkBucketSql};
+const PostgresLatencySql kPostgresLatencySql = {
+    kCountWindowSql, kWalkAscendingSql, kWalkDescendingSql, kBucketCountsSql, kWalkBucketSql};
 
 namespace {
 
@@ -322,8 +321,8 @@ void IgnoreNotice(void*, const char*) {}
 // Waits until `conn`'s socket is readable or `deadline` passes; false on timeout or error.
 bool WaitReadable(PGconn* conn, std::chrono::steady_clock::time_point deadline) {
   while (true) {
-    const auto left = std::chrono::ceil<std::chrono::milliseconds>(
-        deadline - std::chrono::steady_clock::now());
+    const auto left =
+        std::chrono::ceil<std::chrono::milliseconds>(deadline - std::chrono::steady_clock::now());
     if (left.count() <= 0) return false;
     pollfd socket{PQsocket(conn), POLLIN, 0};
     const int ready = ::poll(&socket, 1, static_cast<int>(left.count()));
@@ -603,8 +602,7 @@ Result<std::unique_ptr<PostgresWarehouse>> PostgresWarehouse::Open(
   Result<Keywords> keywords = ParseConnectionUri(uri);
   if (!keywords.ok()) return invalid(keywords.status().message());
   auto warehouse = std::unique_ptr<PostgresWarehouse>(new PostgresWarehouse(
-      std::move(*keywords), std::move(redacted.text), std::move(redacted.secrets),
-      answer_timeout));
+      std::move(*keywords), std::move(redacted.text), std::move(redacted.secrets), answer_timeout));
   Result<bool> created = warehouse->EnsureSchema();
   if (!created.ok()) return created.status();
   return warehouse;
@@ -648,8 +646,8 @@ Result<bool> PostgresWarehouse::Record(const MetricsRow& row) {
       return RunOn(conn, operation, Statement{sql, std::move(p), returns_rows, false}, broken);
     };
     for (const char* sql : {"BEGIN", kLockJobSql}) {
-      Result<ResultPtr> done = run(sql, sql == kLockJobSql ? Params{params[0], params[1]} : Params{},
-                                   sql == kLockJobSql);
+      Result<ResultPtr> done = run(
+          sql, sql == kLockJobSql ? Params{params[0], params[1]} : Params{}, sql == kLockJobSql);
       if (!done.ok()) return done.status();
     }
     Result<ResultPtr> recorded = run(kRecordSql, params, true);
@@ -763,7 +761,8 @@ Status PostgresWarehouse::PickFromHistogram(const Run& run, const Params& window
     const int64_t rank = PercentileDiscRank(query.quantiles[i], stats.count);
     int64_t before = 0;
     size_t b = 0;
-    while (b + 1 < buckets.size() && before + buckets[b].second < rank) before += buckets[b++].second;
+    while (b + 1 < buckets.size() && before + buckets[b].second < rank)
+      before += buckets[b++].second;
     Params walk = window;
     walk.push_back(std::to_string(rank - 1 - before));
     walk.push_back(std::to_string(buckets[b].first));

@@ -37,8 +37,8 @@ struct PostgresLatencySql {
   const char* count_window;
   const char* walk_ascending;   // $5 the number of rows the walk skips
   const char* walk_descending;  // $5 likewise
-  const char* bucket_counts;  // + $5, $6 the whole days, $7, $8 their instants or NULL
-  const char* walk_bucket;    // $5 the offset, $6 the bucket
+  const char* bucket_counts;    // + $5, $6 the whole days, $7, $8 their instants or NULL
+  const char* walk_bucket;      // $5 the offset, $6 the bucket
 };
 extern const PostgresLatencySql kPostgresLatencySql;
 
@@ -174,8 +174,8 @@ class PostgresWarehouse : public MetricsWarehouse {
   Result<LatencyStats> LatencyOn(PGconn* conn, const LatencyQuery& query,
                                  const std::string& operation, bool& broken) const;
   // Runs one statement of a Latency call inside its transaction (binary results).
-  using Run = std::function<Result<ResultPtr>(const char* sql, const Params& params,
-                                              bool returns_rows)>;
+  using Run =
+      std::function<Result<ResultPtr>(const char* sql, const Params& params, bool returns_rows)>;
   // The two ways to find the quantiles (see Cost above); `window` holds $1..$4.
   Status PickByWalking(const Run& run, const Params& window, const LatencyQuery& query,
                        LatencyStats& stats, const std::string& operation) const;

@@ -20,8 +20,8 @@
 #include <cerrno>
 #include <cstdlib>
 #include <filesystem>
-#include <future>
 #include <fstream>
+#include <future>
 #include <latch>
 #include <sstream>
 #include <string>
@@ -451,8 +451,9 @@ TEST_F(PostgresWarehouseTest, FrozenServerIsUnavailableWithinTheAnswerTimeout) {
   const std::string prefix = "postgresql warehouse " + warehouse.Describe() + ": ";
   EXPECT_EQ(record.status().code(), StatusCode::kUnavailable);
   EXPECT_EQ(record.status().message(),
-            prefix + "record job 2 of project p: no answer from the server within 500 ms; check "
-                     "that the PostgreSQL server is running and reachable, then retry");
+            prefix +
+                "record job 2 of project p: no answer from the server within 500 ms; check "
+                "that the PostgreSQL server is running and reachable, then retry");
   // The timed-out connection was closed; a new one cannot be had within connect_timeout.
   EXPECT_EQ(latency.status().code(), StatusCode::kUnavailable);
   EXPECT_THAT(latency.status().message(), StartsWith(prefix + "latency of project p in ["));
@@ -518,7 +519,7 @@ FROM jobs
 std::optional<std::string> StatusText(LatencyStatusFilter filter) {
   if (filter == LatencyStatusFilter::kAll) return std::nullopt;
   return std::string(JobStatusName(filter == LatencyStatusFilter::kFailed ? JobStatus::kFailed
-                                                                         : JobStatus::kSucceeded));
+                                                                          : JobStatus::kSucceeded));
 }
 
 // percentile_disc's answer as text: "count {p50,p95,p99}".
@@ -561,7 +562,8 @@ std::string Explain(const std::string& database, const char* sql, const LatencyQ
                                                     StatusText(query.status)};
   params.insert(params.end(), more.begin(), more.end());
   int count = static_cast<int>(params.size());
-  while (count > 0 && std::string_view(sql).find("$" + std::to_string(count)) == std::string::npos) {
+  while (count > 0 &&
+         std::string_view(sql).find("$" + std::to_string(count)) == std::string::npos) {
     --count;
   }
   std::vector<const char*> values;
@@ -621,8 +623,8 @@ TEST_F(PostgresLatencyTest, AnswersEqualPercentileDiscOverTheRows) {
     const std::string expected = PercentileDiscAnswer(database_, query);
     EXPECT_THAT(expected, Not(StartsWith("0 ")));  // every window holds jobs
     EXPECT_EQ(Answer(warehouse_->Latency(query)), expected)
-        << (query.project ? *query.project : "all") << " [" << query.from_ms << ", "
-        << query.to_ms << "] status " << static_cast<int>(query.status);
+        << (query.project ? *query.project : "all") << " [" << query.from_ms << ", " << query.to_ms
+        << "] status " << static_cast<int>(query.status);
   }
 }
 
@@ -646,10 +648,10 @@ TEST_F(PostgresLatencyTest, WalksAreIndexScansOfTheLatencyIndexWithoutASort) {
   // the jobs of the partial days from the timestamp index; the walk stays in one bucket.
   const LatencyQuery all{std::nullopt, kT0, kT0 + 500'000'000, {0.5}};
   const int64_t first_day = kFirstWholeDay / kDayMs;
-  const std::string buckets = Explain(
-      database_, kPostgresLatencySql.bucket_counts, all,
-      {std::to_string(first_day), std::to_string(first_day + 4), std::to_string(kFirstWholeDay),
-       std::to_string(kFirstWholeDay + 5 * kDayMs - 1)});
+  const std::string buckets =
+      Explain(database_, kPostgresLatencySql.bucket_counts, all,
+              {std::to_string(first_day), std::to_string(first_day + 4),
+               std::to_string(kFirstWholeDay), std::to_string(kFirstWholeDay + 5 * kDayMs - 1)});
   EXPECT_THAT(buckets, HasSubstr("\"Index Name\": \"buildtrace_latency_histogram_pkey\""));
   EXPECT_THAT(buckets, HasSubstr("\"Index Name\": \"buildtrace_job_latency_by_timestamp\""));
   EXPECT_THAT(buckets, Not(HasSubstr("Seq Scan")));
@@ -682,9 +684,9 @@ INSERT INTO buildtrace_job_metrics VALUES
   std::unique_ptr<PostgresWarehouse> warehouse = OpenOrDie(url_);
   ASSERT_NE(warehouse, nullptr);
   using Rows = std::vector<std::vector<std::string>>;
-  EXPECT_EQ(AdminQuery(database_, "SELECT value FROM buildtrace_meta WHERE key = 'schema_version'")
-                .rows,
-            (Rows{{"2"}}));
+  EXPECT_EQ(
+      AdminQuery(database_, "SELECT value FROM buildtrace_meta WHERE key = 'schema_version'").rows,
+      (Rows{{"2"}}));
   // Each job's lineage row, succeeded while its status is NULL: job 1's base none (latency 5),
   // not the ad-hoc comparison against job 7 (latency 3), which stays in the table for now.
   EXPECT_EQ(AdminQuery(database_,
@@ -692,11 +694,15 @@ INSERT INTO buildtrace_job_metrics VALUES
                        "ORDER BY job_id")
                 .rows,
             (Rows{{"1", "0", "succeeded", "5"}, {"2", "1", "succeeded", "7"}}));
-  EXPECT_EQ(AdminQuery(database_, "SELECT COUNT(*) FROM buildtrace_job_metrics "
-                                  "WHERE status IS NULL").rows,
+  EXPECT_EQ(AdminQuery(database_,
+                       "SELECT COUNT(*) FROM buildtrace_job_metrics "
+                       "WHERE status IS NULL")
+                .rows,
             (Rows{{"3"}}));
-  EXPECT_EQ(AdminQuery(database_, "SELECT status, SUM(jobs) FROM buildtrace_latency_histogram "
-                                  "GROUP BY status").rows,
+  EXPECT_EQ(AdminQuery(database_,
+                       "SELECT status, SUM(jobs) FROM buildtrace_latency_histogram "
+                       "GROUP BY status")
+                .rows,
             (Rows{{"succeeded", "2"}}));
   EXPECT_EQ(Answer(warehouse->Latency(LatencyQuery{"p", kT0, kT0, {0.0, 1.0}})), "2 {5,7}");
   EXPECT_EQ(Answer(warehouse->Latency(LatencyQuery{std::nullopt, kT0, kT0, {0.0, 1.0}})),
@@ -707,8 +713,10 @@ INSERT INTO buildtrace_job_metrics VALUES
   Result<bool> again = warehouse->Record(Row("p", 1, std::nullopt, kT0, 4.0));
   ASSERT_TRUE(again.ok()) << again.status().message();
   EXPECT_FALSE(*again);
-  EXPECT_EQ(AdminQuery(database_, "SELECT base_job_id, latency_ms FROM buildtrace_job_metrics "
-                                  "WHERE job_id = 1").rows,
+  EXPECT_EQ(AdminQuery(database_,
+                       "SELECT base_job_id, latency_ms FROM buildtrace_job_metrics "
+                       "WHERE job_id = 1")
+                .rows,
             (Rows{{"0", "5"}}));
   // A lineage row deleted by hand leaves the per-job table and the histogram.
   ASSERT_EQ(AdminQuery(database_, "DELETE FROM buildtrace_job_metrics WHERE job_id = 2").error, "");
@@ -725,12 +733,16 @@ TEST_F(PostgresWarehouseTest, MigrationIsNotCutByTheStatementTimeout) {
 INSERT INTO buildtrace_job_metrics
 SELECT 'p', n, n - 1, 't', 1700000000000 + n, n, 0, 0, 0, 0, 0, 0, 0, 0
 FROM generate_series(1, 200000) AS n;
-)sql").error, "");
+)sql")
+                .error,
+            "");
   Result<std::unique_ptr<PostgresWarehouse>> opened =
       PostgresWarehouse::Open(url_ + "?options=-cstatement_timeout%3D300");
   ASSERT_TRUE(opened.ok()) << opened.status().message();
-  EXPECT_EQ(AdminQuery(database_, "SELECT (SELECT COUNT(*) FROM buildtrace_job_latency), "
-                                  "(SELECT SUM(jobs) FROM buildtrace_latency_histogram)").rows,
+  EXPECT_EQ(AdminQuery(database_,
+                       "SELECT (SELECT COUNT(*) FROM buildtrace_job_latency), "
+                       "(SELECT SUM(jobs) FROM buildtrace_latency_histogram)")
+                .rows,
             (std::vector<std::vector<std::string>>{{"200000", "200000"}}));
   // A small window answers within the URL's 300 ms on the same connection.
   Result<LatencyStats> stats =

@@ -658,7 +658,8 @@ Status SqliteWarehouse::ReadWindow(const SqliteLatencySql& sql, const LatencyQue
                                    std::vector<double>& latencies, LatencyWork& work) {
   LatencyStatement read(db_.get(), sql.read_window, query, work);
   int rc;
-  while ((rc = read.Step()) == SQLITE_ROW) latencies.push_back(sqlite3_column_double(read.get(), 0));
+  while ((rc = read.Step()) == SQLITE_ROW)
+    latencies.push_back(sqlite3_column_double(read.get(), 0));
   if (rc != SQLITE_DONE) return SqliteError(db_.get(), path_, LatencyOperation(query));
   work.rows_read = static_cast<int64_t>(latencies.size());
   return Status::Ok();
@@ -683,7 +684,8 @@ Result<LatencyStats> SqliteWarehouse::LatencyOfAllStatuses(const LatencyQuery& q
                                                            LatencyWork& work) {
   const SqliteLatencySql& sql = query.project ? kOneProjectSql : kAllProjectsSql;
   std::vector<double> latencies;
-  for (LatencyStatusFilter status : {LatencyStatusFilter::kSucceeded, LatencyStatusFilter::kFailed}) {
+  for (LatencyStatusFilter status :
+       {LatencyStatusFilter::kSucceeded, LatencyStatusFilter::kFailed}) {
     LatencyQuery one = query;
     one.status = status;
     if (Status read = ReadWindow(sql, one, latencies, work); !read.ok()) return read;

@@ -36,9 +36,9 @@ struct SqliteLatencySql;  // the SQL text of one scope (all projects or one), in
 //     (status, latency_ms, timestamp_ms) and (project, status, latency_ms, timestamp_ms), kept
 //     by triggers on job_metrics (insert, delete, update), so rows written or deleted by hand
 //     keep it right; job_latency_count (status, jobs) holds job_latency's number of rows of
-//     each status, kept by triggers on job_latency. A version 1 or 2 file is migrated on open, under BEGIN IMMEDIATE (so two
-//     processes opening it at once migrate it once): the column is added, job_latency is
-//     dropped and made again from job_metrics. job_metrics keeps its key
+//     each status, kept by triggers on job_latency. A version 1 or 2 file is migrated on open,
+//     under BEGIN IMMEDIATE (so two processes opening it at once migrate it once): the column is
+//     added, job_latency is dropped and made again from job_metrics. job_metrics keeps its key
 //     (project, job_id, base_job_id), so rows of older versions (several per job) stay until
 //     Record settles the job (see MetricsWarehouse::Record).
 inline constexpr int kSqliteWarehouseSchemaVersion = 3;
@@ -57,8 +57,8 @@ inline constexpr int kSqliteWarehouseSchemaVersion = 3;
 // status (the default, succeeded, or failed), the count of the scope's jobs is one row of
 // job_latency_count over all projects and an index range count for one project; the window's
 // count is the scope's when the window holds all of it, else an index range count of the window
-// (or of the time outside it, whichever is shorter); each quantile of rank r among n is then either a
-// walk of the latency index from the nearer end (ascending when r <= n / 2, else descending,
+// (or of the time outside it, whichever is shorter); each quantile of rank r among n is then either
+// a walk of the latency index from the nearer end (ascending when r <= n / 2, else descending,
 // skipping the jobs outside the window) or, when the window is a small part of the jobs so that
 // walking would skip too much, one read of the window's latencies from the timestamp index and a
 // selection in memory; the cheaper is chosen from the counts. For both statuses (kAll) the

@@ -500,8 +500,8 @@ TEST(SqliteWarehouseTest, StatusCountsFollowEveryChangeOfTheRows) {
   SqliteWarehouse& warehouse = **opened;
   auto counts = [&] {
     std::vector<int64_t> out;
-    for (LatencyStatusFilter status :
-         {LatencyStatusFilter::kSucceeded, LatencyStatusFilter::kFailed, LatencyStatusFilter::kAll}) {
+    for (LatencyStatusFilter status : {LatencyStatusFilter::kSucceeded,
+                                       LatencyStatusFilter::kFailed, LatencyStatusFilter::kAll}) {
       Result<LatencyStats> stats = warehouse.Latency({std::nullopt, 0, kT0 * 2, {0.5}, status});
       EXPECT_TRUE(stats.ok()) << stats.status().message();
       out.push_back(stats.ok() ? stats->count : -1);

@@ -35,8 +35,10 @@ class E2eAnalysis : public E2eTest {
 
   // The warehouse's rows of `project` as job_id -> base (0: none), and how many rows in all.
   std::map<int64_t, int64_t> WarehouseBases(const std::string& project, size_t* rows) {
-    auto result = QueryInts(metrics_db(), "SELECT job_id, base_job_id FROM job_metrics WHERE "
-                                          "project = '" + project + "' ORDER BY job_id");
+    auto result = QueryInts(metrics_db(),
+                            "SELECT job_id, base_job_id FROM job_metrics WHERE "
+                            "project = '" +
+                                project + "' ORDER BY job_id");
     EXPECT_TRUE(result.ok()) << result.status().message();
     std::map<int64_t, int64_t> bases;
     if (!result.ok()) return bases;

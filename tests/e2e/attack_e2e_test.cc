@@ -23,8 +23,6 @@ namespace {
 using std::chrono::milliseconds;
 constexpr milliseconds kWait{10'000};  // for what should happen within milliseconds
 
-
-
 // VmRSS of `pid` in KiB, from /proc; -1 if unreadable.
 long RssKib(pid_t pid) {
   std::ifstream status("/proc/" + std::to_string(pid) + "/status");

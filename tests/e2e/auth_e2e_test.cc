@@ -47,8 +47,8 @@ class AuthE2eTest : public E2eTest {
 TEST_F(AuthE2eTest, TokensGive401403And200) {
   const std::string tokens =
       WriteTokens("# e2e tokens\nsha256:" + Sha256Hex("ci-token") +
-                  " ingest web\nsha256:" + Sha256Hex("read-token") + " read web\nsha256:" +
-                  Sha256Hex("push-token") + " worker\n");
+                  " ingest web\nsha256:" + Sha256Hex("read-token") +
+                  " read web\nsha256:" + Sha256Hex("push-token") + " worker\n");
   auto server = Start({"--auth-tokens-file", tokens}, 1);
   ASSERT_NE(server, nullptr);
   HttpClient client(server->endpoint());

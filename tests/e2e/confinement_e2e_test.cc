@@ -3,9 +3,9 @@
 // would send as is. The Api-level table is src/http/api_confinement_test.cc; this checks that the
 // HTTP parser in front of it lets nothing through that the Api would not see, with a sentinel file
 // beside the data folder and project alpha's secret in the store.
+#include <algorithm>
 #include <chrono>
 #include <filesystem>
-#include <algorithm>
 #include <fstream>
 #include <random>
 #include <string>
@@ -63,9 +63,9 @@ class E2eConfinement : public E2eTest {
 
 TEST_F(E2eConfinement, RawHostileTargetsAreRefusedAndTouchNothing) {
   struct Case {
-    std::string target;     // written as is into the request line
-    std::string status;     // the answer's status line
-    std::string code;       // error.code in its body
+    std::string target;  // written as is into the request line
+    std::string status;  // the answer's status line
+    std::string code;    // error.code in its body
   };
   const std::string bad_request = "HTTP/1.1 400 Bad Request";
   const std::vector<Case> cases = {
@@ -90,9 +90,12 @@ TEST_F(E2eConfinement, RawHostileTargetsAreRefusedAndTouchNothing) {
   };
   const auto before = Snapshot();
   // secret.txt and alpha's job (next to the job index and, once analysed, its records)
-  ASSERT_EQ(std::count_if(before.begin(), before.end(), [](const auto& file) {
-              return file.first == "secret.txt" || file.first.starts_with("data/states/jobs/");
-            }), 2);
+  ASSERT_EQ(std::count_if(before.begin(), before.end(),
+                          [](const auto& file) {
+                            return file.first == "secret.txt" ||
+                                   file.first.starts_with("data/states/jobs/");
+                          }),
+            2);
   for (const Case& c : cases) {
     SCOPED_TRACE(c.target);
     const std::string answer =

@@ -82,9 +82,10 @@ TEST_F(E2eCrash, AcknowledgedJobsSurviveSigkillWhole) {
   }
   {
     std::unique_lock lock(mutex);
-    EXPECT_TRUE(acknowledged_more.wait_for(lock, std::chrono::seconds(60), [&] {
-      return acknowledged.size() >= static_cast<size_t>(kKillAfterAcknowledged);
-    })) << "only " << acknowledged.size() << " jobs acknowledged in 60 s";
+    EXPECT_TRUE(acknowledged_more.wait_for(
+        lock, std::chrono::seconds(60),
+        [&] { return acknowledged.size() >= static_cast<size_t>(kKillAfterAcknowledged); }))
+        << "only " << acknowledged.size() << " jobs acknowledged in 60 s";
     killed = true;
   }
   EXPECT_FALSE(server->Stop(SIGKILL).ok());  // "was killed by signal 9"

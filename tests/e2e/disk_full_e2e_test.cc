@@ -2,14 +2,13 @@
 // root in CI, and fails, never skips, where it cannot mount). Once the disk is full, posts get
 // 503 and /readyz says so (503, naming the store); as soon as room returns, /readyz is ready
 // again and posts are stored.
+#include <gmock/gmock.h>
 #include <sys/mount.h>
 
 #include <cerrno>
 #include <cstring>
 #include <filesystem>
 #include <fstream>
-
-#include <gmock/gmock.h>
 
 #include "tests/e2e/e2e_fixture.h"
 

@@ -4,14 +4,14 @@
 #include <sqlite3.h>
 #include <stdlib.h>
 
-#include <chrono>
 #include <algorithm>
+#include <chrono>
 #include <filesystem>
 #include <iostream>
 #include <random>
-#include <tuple>
 #include <system_error>
 #include <thread>
+#include <tuple>
 
 #include "core/json_writer.h"
 #include "core/timestamp.h"
@@ -360,8 +360,7 @@ std::string StateOf(int64_t id, int extra) {
 }
 
 // The jobs page's job_id -> base (0: none) once it lists `expected` jobs, all analysed.
-std::optional<std::map<int64_t, int64_t>> AnalysedBases(const HttpResponse& page,
-                                                        size_t expected) {
+std::optional<std::map<int64_t, int64_t>> AnalysedBases(const HttpResponse& page, size_t expected) {
   if (page.status != 200) return std::nullopt;
   simdjson::dom::parser parser;
   simdjson::dom::array jobs;
@@ -435,8 +434,8 @@ std::map<int64_t, int64_t> ExpectedBases(const std::vector<TestJob>& jobs,
     }
     std::this_thread::sleep_for(std::chrono::milliseconds(50));  // polling pace
   }
-  return ::testing::AssertionFailure() << "project " << project << " not analysed within "
-                                       << timeout.count() << " s: " << last;
+  return ::testing::AssertionFailure()
+         << "project " << project << " not analysed within " << timeout.count() << " s: " << last;
 }
 
 void ExpectReportsAsComputedOnDemand(
@@ -459,8 +458,7 @@ void ExpectReportsAsComputedOnDemand(
   ASSERT_TRUE(posted.ok()) << posted.status().message();
   ASSERT_EQ(posted->status, 202) << posted->body;
   for (const TestJob& job : in_order) {
-    const std::string target =
-        "/report/" + std::to_string(job.job_id) + "?project=" + job.project;
+    const std::string target = "/report/" + std::to_string(job.job_id) + "?project=" + job.project;
     SCOPED_TRACE(target);
     Result<HttpResponse> kept = get(target, job);
     ASSERT_TRUE(kept.ok()) << kept.status().message();

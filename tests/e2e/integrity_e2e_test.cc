@@ -2,12 +2,11 @@
 // defaults: a flipped bit or a truncation in a stored job (or a kept report) is a 500
 // corrupt_object naming the object, never served or diffed, and counted in /metrics; forty
 // report requests of every format, limit and base leave one kept comparison per job.
+#include <gmock/gmock.h>
 #include <openssl/sha.h>
 
 #include <fstream>
 #include <iterator>
-
-#include <gmock/gmock.h>
 
 #include "tests/e2e/e2e_fixture.h"
 

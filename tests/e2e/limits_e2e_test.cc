@@ -27,8 +27,7 @@ TEST_F(E2eHeaderTimeout, ClientTricklingItsHeadersIsCutOff) {
   const std::string start = "GET /healthz HTTP/1.1\r\nHost: x\r\nX-Slow: ";
   const auto first_byte = Clock::now();
   // One byte every 50 ms, forever: headers that never end, and never reach the size limit.
-  for (size_t i = 0; !conn.closed() && Clock::now() - first_byte < std::chrono::seconds(10);
-       ++i) {
+  for (size_t i = 0; !conn.closed() && Clock::now() - first_byte < std::chrono::seconds(10); ++i) {
     if (!conn.Send(std::string(1, i < start.size() ? start[i] : 'a'))) break;
     conn.WaitForClose(milliseconds(50));
   }
@@ -65,8 +64,8 @@ TEST_F(E2eRequestSizeLimits, LongUrlIs414) {
 }
 
 TEST_F(E2eRequestSizeLimits, LargeHeadersAre431) {
-  EXPECT_TRUE(IsError(Get("/healthz", {{"X-Big", std::string(5000, 'b')}}), 431,
-                      "headers_too_large"));
+  EXPECT_TRUE(
+      IsError(Get("/healthz", {{"X-Big", std::string(5000, 'b')}}), 431, "headers_too_large"));
   EXPECT_EQ(Get("/healthz", {{"X-Big", std::string(3000, 'b')}}).status, 200);
 }
 
@@ -82,8 +81,9 @@ TEST_F(E2eMaxConnections, ConnectionBeyondTheMaximumGets503AndIsClosed) {
   RawConnection second(server().port());
   ASSERT_TRUE(first->ok() && second.ok());
   for (RawConnection* busy : {first.get(), &second}) {
-    ASSERT_TRUE(busy->Send("POST /process HTTP/1.1\r\nHost: x\r\nContent-Length: 10\r\n"
-                           "Expect: 100-continue\r\n\r\n"));
+    ASSERT_TRUE(
+        busy->Send("POST /process HTTP/1.1\r\nHost: x\r\nContent-Length: 10\r\n"
+                   "Expect: 100-continue\r\n\r\n"));
     ASSERT_TRUE(busy->ReadUntil("HTTP/1.1 100 Continue\r\n\r\n", milliseconds(10'000)));
   }
   RawConnection third(server().port());

@@ -109,9 +109,8 @@ TEST_F(E2eMemoryLimit, AnnouncedBodiesWithAValidTokenFitInASmallContainer) {
   // real job posted meanwhile is stored.
   const std::string job = TestJob{.job_id = 1}.ToJson();
   RawConnection post(server().port());
-  ASSERT_TRUE(post.Send(Announce(job.size(),
-                                 "Authorization: Bearer ci-token\r\nConnection: close\r\n") +
-                        job));
+  ASSERT_TRUE(post.Send(
+      Announce(job.size(), "Authorization: Bearer ci-token\r\nConnection: close\r\n") + job));
   ASSERT_TRUE(post.ReadUntilClosed(std::chrono::seconds(10))) << post.received();
   EXPECT_EQ(Statuses(post.received()), std::vector<int>{202}) << post.received();
   EXPECT_EQ(Get("/healthz").status, 200);

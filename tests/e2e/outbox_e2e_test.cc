@@ -2,12 +2,12 @@
 // the way another writer would (a real SQLITE_BUSY, no fake), asks for reports, and checks that
 // each row waits in the outbox, shows in /readyz and /metrics, reaches the warehouse exactly once
 // when the lock goes, and survives a restart of the server in between.
+#include <gmock/gmock.h>
+
 #include <algorithm>
 #include <chrono>
 #include <functional>
 #include <thread>
-
-#include <gmock/gmock.h>
 
 #include "tests/e2e/e2e_fixture.h"
 
@@ -23,8 +23,8 @@ class OutboxE2eTest : public E2eTest {
   }
 
   std::vector<std::vector<int64_t>> Rows() {
-    auto rows = QueryInts(metrics_db(),
-                          "SELECT job_id, base_job_id FROM job_metrics ORDER BY job_id");
+    auto rows =
+        QueryInts(metrics_db(), "SELECT job_id, base_job_id FROM job_metrics ORDER BY job_id");
     EXPECT_TRUE(rows.ok()) << rows.status().message();
     return rows.ok() ? *rows : std::vector<std::vector<int64_t>>{};
   }
@@ -95,8 +95,7 @@ TEST_F(OutboxE2eTest, ARestartResumesTheRowsLeftInTheOutbox) {
   StartServer();
   ASSERT_TRUE(Eventually([&] {
     return OutboxEntries().empty() &&
-           Get("/metrics").body.find("\nbuildtrace_outbox_recorded_total 2\n") !=
-               std::string::npos;
+           Get("/metrics").body.find("\nbuildtrace_outbox_recorded_total 2\n") != std::string::npos;
   })) << "the outbox never drained";
   EXPECT_EQ(Rows(), (std::vector<std::vector<int64_t>>{{1, 0}, {2, 1}}));
 }

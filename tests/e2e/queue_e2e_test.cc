@@ -12,19 +12,19 @@
 #include <sys/wait.h>
 
 #include <algorithm>
-#include <cstdlib>
 #include <chrono>
+#include <cstdlib>
 #include <filesystem>
 #include <iostream>
 #include <map>
 #include <string>
 #include <vector>
 
-#include "tests/e2e/e2e_fixture.h"
 #include "testing/moto_server.h"
 #include "testing/postgres_server.h"
 #include "testing/redis_server.h"
 #include "testing/test_process.h"
+#include "tests/e2e/e2e_fixture.h"
 
 namespace buildtrace::e2e {
 namespace {
@@ -45,7 +45,8 @@ std::vector<std::vector<int64_t>> QueryRows(const std::string& url, const std::s
     } else {
       for (int r = 0; r < PQntuples(result); ++r) {
         std::vector<int64_t> row;
-        for (int c = 0; c < PQnfields(result); ++c) row.push_back(std::stoll(PQgetvalue(result, r, c)));
+        for (int c = 0; c < PQnfields(result); ++c)
+          row.push_back(std::stoll(PQgetvalue(result, r, c)));
         rows.push_back(std::move(row));
       }
     }
@@ -96,8 +97,8 @@ class E2eQueue : public ::testing::Test {
       const std::string dir = root_ + "/server" + std::to_string(i);
       fs::create_directories(dir);
       ServerProcess::Options options{BinaryPath(), dir, dir + "/server.log"};
-      options.extra_args = {"--store", store_url_, "--warehouse", warehouse_url_, "--queue",
-                            queue_url_};
+      options.extra_args = {"--store",      store_url_, "--warehouse",
+                            warehouse_url_, "--queue",  queue_url_};
       auto server = ServerProcess::Start(options);
       ASSERT_TRUE(server.ok()) << server.status().message();
       servers_.push_back(std::move(*server));
@@ -108,10 +109,10 @@ class E2eQueue : public ::testing::Test {
 
   void StartWorker(int i) {
     const std::string log = root_ + "/worker" + std::to_string(i) + ".log";
-    Result<pid_t> pid = StartTestProcess(
-        {BinaryPath(), "worker", "--queue", queue_url_, "--store", store_url_, "--warehouse",
-         warehouse_url_, "--threads", "2", "--data-dir", root_},
-        log);
+    Result<pid_t> pid =
+        StartTestProcess({BinaryPath(), "worker", "--queue", queue_url_, "--store", store_url_,
+                          "--warehouse", warehouse_url_, "--threads", "2", "--data-dir", root_},
+                         log);
     ASSERT_TRUE(pid.ok()) << pid.status().message();
     workers_.push_back(*pid);
     worker_logs_.push_back(log);
@@ -177,8 +178,10 @@ TEST_F(E2eQueue, TwoInstancesAndTwoWorkersAnalyseEveryJobOnceThoughAWorkerIsKill
     std::map<int64_t, int64_t> rows;
     size_t count = 0;
     for (const std::vector<int64_t>& row :
-         QueryRows(warehouse_url_, "SELECT job_id, base_job_id FROM buildtrace_job_metrics "
-                                   "WHERE project = '" + project + "' ORDER BY job_id")) {
+         QueryRows(warehouse_url_,
+                   "SELECT job_id, base_job_id FROM buildtrace_job_metrics "
+                   "WHERE project = '" +
+                       project + "' ORDER BY job_id")) {
       rows[row[0]] = row[1];
       ++count;
     }

@@ -64,7 +64,8 @@ bool RawConnection::WaitForClose(std::chrono::milliseconds timeout) {
 bool RawConnection::ReadUntil(std::string_view needle, std::chrono::milliseconds timeout) {
   const auto deadline = Clock::now() + timeout;
   while (received_.find(needle) == std::string::npos) {
-    const auto left = std::chrono::duration_cast<std::chrono::milliseconds>(deadline - Clock::now());
+    const auto left =
+        std::chrono::duration_cast<std::chrono::milliseconds>(deadline - Clock::now());
     if (closed_ || fd_ < 0 || left.count() <= 0) return false;
     WaitForClose(left);
   }
@@ -74,7 +75,8 @@ bool RawConnection::ReadUntil(std::string_view needle, std::chrono::milliseconds
 bool RawConnection::ReadUntilClosed(std::chrono::milliseconds timeout) {
   const auto deadline = Clock::now() + timeout;
   while (!closed_) {
-    const auto left = std::chrono::duration_cast<std::chrono::milliseconds>(deadline - Clock::now());
+    const auto left =
+        std::chrono::duration_cast<std::chrono::milliseconds>(deadline - Clock::now());
     if (fd_ < 0 || left.count() <= 0) return false;
     WaitForClose(left);
   }

@@ -9,10 +9,10 @@
 #include <filesystem>
 #include <thread>
 
-#include "tests/e2e/e2e_fixture.h"
 #include "testing/fake_google_apis.h"
 #include "testing/moto_server.h"
 #include "testing/postgres_server.h"
+#include "tests/e2e/e2e_fixture.h"
 
 namespace buildtrace::e2e {
 namespace {
@@ -65,9 +65,16 @@ class E2eScaleOut : public ::testing::Test {
       options.log_path = dir + "/server.log";
       // Quick outbox retries and rescans, so that a test sees one instance take over the rows
       // another left within a second.
-      options.extra_args = {"--store",          store_url_,     "--warehouse",
-                            warehouse_url_,     "--outbox-retry-initial", "50ms",
-                            "--outbox-retry-max", "200ms",      "--outbox-rescan", "100ms"};
+      options.extra_args = {"--store",
+                            store_url_,
+                            "--warehouse",
+                            warehouse_url_,
+                            "--outbox-retry-initial",
+                            "50ms",
+                            "--outbox-retry-max",
+                            "200ms",
+                            "--outbox-rescan",
+                            "100ms"};
       auto server = ServerProcess::Start(options);
       ASSERT_TRUE(server.ok()) << server.status().message();
       servers_.push_back(std::move(*server));
@@ -101,8 +108,10 @@ class E2eScaleOut : public ::testing::Test {
     return r.ok() ? *r : HttpResponse{};
   }
   std::string Rows(int64_t job_id) {
-    return QueryOne(warehouse_url_, "SELECT count(*) FROM buildtrace_job_metrics WHERE "
-                                    "project = 'web' AND job_id = " + std::to_string(job_id));
+    return QueryOne(warehouse_url_,
+                    "SELECT count(*) FROM buildtrace_job_metrics WHERE "
+                    "project = 'web' AND job_id = " +
+                        std::to_string(job_id));
   }
 
   std::string root_;

@@ -92,10 +92,14 @@ ServerProcess::~ServerProcess() {
 }
 
 Result<std::unique_ptr<ServerProcess>> ServerProcess::Start(Options options) {
-  std::vector<std::string> args = {options.binary,      "serve",
-                                   "--port",            "0",
-                                   "--data-dir",        options.data_dir,
-                                   "--analysis-workers", std::to_string(options.analysis_workers)};
+  std::vector<std::string> args = {options.binary,
+                                   "serve",
+                                   "--port",
+                                   "0",
+                                   "--data-dir",
+                                   options.data_dir,
+                                   "--analysis-workers",
+                                   std::to_string(options.analysis_workers)};
   args.insert(args.end(), options.extra_args.begin(), options.extra_args.end());
   args.insert(args.begin(), options.launcher.begin(), options.launcher.end());
   std::vector<char*> argv;

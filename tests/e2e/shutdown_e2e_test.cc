@@ -49,9 +49,10 @@ TEST_F(E2eShutdown, RequestInFlightIsAnsweredNewConnectionsAreRefusedExitIsClean
   // The 100 Continue proves the server has the headers: the request is in flight.
   RawConnection conn(server.port());
   ASSERT_TRUE(conn.ok()) << conn.error();
-  ASSERT_TRUE(conn.Send("POST /process HTTP/1.1\r\nHost: x\r\nContent-Type: application/json\r\n"
-                        "Expect: 100-continue\r\nContent-Length: " +
-                        std::to_string(body.size()) + "\r\n\r\n"));
+  ASSERT_TRUE(
+      conn.Send("POST /process HTTP/1.1\r\nHost: x\r\nContent-Type: application/json\r\n"
+                "Expect: 100-continue\r\nContent-Length: " +
+                std::to_string(body.size()) + "\r\n\r\n"));
   ASSERT_TRUE(conn.ReadUntil("\r\n\r\n", milliseconds(10'000))) << conn.received();
   ASSERT_EQ(conn.received().rfind("HTTP/1.1 100", 0), 0u) << conn.received();
   ASSERT_EQ(::kill(server.pid(), SIGTERM), 0);

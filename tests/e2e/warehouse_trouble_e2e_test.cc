@@ -3,11 +3,11 @@
 // deleted while serving. Jobs are stored, rows wait in the outbox and reach the warehouse once it
 // works again; a warehouse that lost its rows gets them back as reports are read, and
 // `buildtrace rebuild-metrics` restores them all from the store.
+#include <gmock/gmock.h>
+
 #include <filesystem>
 #include <fstream>
 #include <future>
-
-#include <gmock/gmock.h>
 
 #include "tests/e2e/e2e_fixture.h"
 #include "tests/e2e/run_command.h"
@@ -25,8 +25,8 @@ class WarehouseTroubleE2eTest : public E2eTest {
   }
 
   std::vector<std::vector<int64_t>> Rows() {
-    auto rows = QueryInts(metrics_db(),
-                          "SELECT job_id, base_job_id FROM job_metrics ORDER BY job_id");
+    auto rows =
+        QueryInts(metrics_db(), "SELECT job_id, base_job_id FROM job_metrics ORDER BY job_id");
     EXPECT_TRUE(rows.ok()) << rows.status().message();
     return rows.ok() ? *rows : std::vector<std::vector<int64_t>>{};
   }
@@ -88,9 +88,8 @@ TEST_F(WarehouseTroubleE2eTest, ALockedWarehouseHoldsNoRequestLongerThanItsDeadl
   for (int i = 0; i < 6; ++i) {
     reports.push_back(std::async(std::launch::async, [&, i] {
       HttpClient client(server().endpoint());
-      Result<HttpResponse> res =
-          client.Get("/report/" + std::to_string(1 + i % 2) + "?project=web&limit=" +
-                     std::to_string(1 + i));
+      Result<HttpResponse> res = client.Get("/report/" + std::to_string(1 + i % 2) +
+                                            "?project=web&limit=" + std::to_string(1 + i));
       return res.ok() ? *res : HttpResponse{};
     }));
   }
@@ -141,13 +140,13 @@ TEST_F(WarehouseTroubleE2eTest, AWarehouseThatLostItsRowsGetsThemBack) {
 }
 
 TEST_F(WarehouseTroubleE2eTest, RebuildRefusesABadProjectAndNamesABadUrl) {
-  Result<CommandResult> bad = RunCommand({BinaryPath(), "rebuild-metrics", "--data-dir",
-                                          data_dir(), "--project", "../x"});
+  Result<CommandResult> bad =
+      RunCommand({BinaryPath(), "rebuild-metrics", "--data-dir", data_dir(), "--project", "../x"});
   ASSERT_TRUE(bad.ok());
   EXPECT_EQ(bad->exit_code, 1);
   EXPECT_THAT(bad->err, HasSubstr("--project must be 1-128 characters"));
-  Result<CommandResult> url = RunCommand({BinaryPath(), "rebuild-metrics", "--warehouse",
-                                          "mysql://x"});
+  Result<CommandResult> url =
+      RunCommand({BinaryPath(), "rebuild-metrics", "--warehouse", "mysql://x"});
   ASSERT_TRUE(url.ok());
   EXPECT_EQ(url->exit_code, 1);
   EXPECT_THAT(url->err, HasSubstr("has an unknown scheme"));

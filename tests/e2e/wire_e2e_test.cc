@@ -66,7 +66,8 @@ TEST_F(E2eWire, ChunkedBodyIsStored) {
   std::snprintf(size2, sizeof size2, "%zx", body.size() - half);
   const std::string request =
       "POST /process HTTP/1.1\r\nHost: x\r\nTransfer-Encoding: chunked\r\nConnection: close\r\n"
-      "\r\n" + std::string(size1) + "\r\n" + body.substr(0, half) + "\r\n" + size2 + "\r\n" +
+      "\r\n" +
+      std::string(size1) + "\r\n" + body.substr(0, half) + "\r\n" + size2 + "\r\n" +
       body.substr(half) + "\r\n0\r\n\r\n";
   const std::string answer = Exchange(request, 1);
   EXPECT_EQ(answer.rfind("HTTP/1.1 202", 0), 0u) << answer;
@@ -77,10 +78,11 @@ TEST_F(E2eWire, PipelinedRequestAfterABodyOfKnownLengthIsAnsweredToo) {
   TestJob job;
   job.job_id = 2;
   const std::string body = job.ToJson();
-  const std::string request = "POST /process HTTP/1.1\r\nHost: x\r\nContent-Length: " +
-                              std::to_string(body.size()) + "\r\n\r\n" + body +
-                              "GET /jobs/2?project=web HTTP/1.1\r\nHost: x\r\n"
-                              "Connection: close\r\n\r\n";
+  const std::string request =
+      "POST /process HTTP/1.1\r\nHost: x\r\nContent-Length: " + std::to_string(body.size()) +
+      "\r\n\r\n" + body +
+      "GET /jobs/2?project=web HTTP/1.1\r\nHost: x\r\n"
+      "Connection: close\r\n\r\n";
   const std::string answer = Exchange(request, 2);
   const size_t second = answer.find("HTTP/1.1 ", 1);
   ASSERT_NE(second, std::string::npos) << answer;
