@@ -16,6 +16,7 @@ packages=(
   libhiredis-dev redis-server  # the Redis Streams analysis queue, and the server its tests start
   libgtest-dev libgmock-dev libbenchmark-dev
   clang-14 libclang-rt-14-dev  # fuzzers and sanitizer builds (scripts/fuzz.sh, sanitize.sh)
+  clang-format          # the tree's formatting, checked by scripts/check-format.sh
   llvm-14               # llvm-symbolizer-14, which clang's sanitizers use to name file and line
   curl sqlite3 time
 )

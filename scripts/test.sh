@@ -1,6 +1,6 @@
 #!/usr/bin/env bash
-# Installs what is missing, builds, and runs every test (unit, conformance and end-to-end) with
-# CTest; then the fuzzers (scripts/fuzz.sh), a 30-second soak of the real server with mixed traffic
+# Installs what is missing, builds, checks the formatting (scripts/check-format.sh), and runs every
+# test (unit, conformance and end-to-end) with CTest; then the fuzzers (scripts/fuzz.sh), a 30-second soak of the real server with mixed traffic
 # (scripts/soak.sh), the concurrency tests under ThreadSanitizer and the
 # whole suite again under AddressSanitizer + UBSan (scripts/sanitize.sh tsan, asan), each in its
 # own build folder. What CI runs (.ci/run): about 29 minutes on 2 cores from a fresh clone (tests
@@ -25,6 +25,7 @@ step() {  # step NAME COMMAND...: runs every step, even after a failure, and rec
     status=1
   fi
 }
+step format scripts/check-format.sh
 step tests ctest --test-dir "${BUILD_DIR:-build}" --output-on-failure -j "$(nproc)" --no-tests=error
 if [[ "${TEST_QUICK:-0}" != 1 ]]; then
   step fuzzers scripts/fuzz.sh
