@@ -195,6 +195,14 @@ void AddServe(CLI::App& app, buildtrace::ServeOptions& o, std::string& max_body,
   serve->add_flag("--allow-unauthenticated", o.allow_unauthenticated,
                   "Listen on a non-loopback --host without a tokens file");
   AddAnalysisOptions(*serve, o.analysis, "--analysis-workers", 0);
+  const std::map<std::string, buildtrace::ReportFormat> formats = {
+      {"json", buildtrace::ReportFormat::kJson}, {"classic", buildtrace::ReportFormat::kClassic}};
+  serve
+      ->add_option("--report-format", o.report_format,
+                   "What GET /report answers without ?format=: json, or classic (the original "
+                   "service's report, for its clients)")
+      ->transform(CLI::CheckedTransformer(formats))
+      ->default_str("json");
 }
 
 void AddWorker(CLI::App& app, buildtrace::WorkerOptions& o) {

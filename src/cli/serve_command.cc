@@ -165,6 +165,7 @@ int RunServe(const ServeOptions& options) {
                      &server_stats,
                      std::chrono::milliseconds(options.probe_timeout_ms)};
   AnalysisStats analysis_stats;
+  context.default_report_format = options.report_format;
   context.queue = queue.get();
   context.analysis = queue ? &analysis_stats : nullptr;
   context.enqueue_failed = [&running_analysis] {

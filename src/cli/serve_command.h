@@ -6,6 +6,7 @@
 
 #include "cli/service_backends.h"
 #include "core/job_parser.h"
+#include "core/report.h"
 
 namespace buildtrace {
 
@@ -40,6 +41,8 @@ struct ServeOptions {
   // Background analysis: the queue, and the workers that run here (0: none; with inproc://,
   // that turns background analysis off).
   AnalysisOptions analysis;
+  // What GET /report answers when the request names no format (--report-format).
+  ReportFormat report_format = ReportFormat::kJson;
 };
 
 // The backends `serve` and `rebuild-metrics` use when no URL is given: a folder and a SQLite file

@@ -44,7 +44,7 @@ class DiffCollector {
   }
   void Added(const StateEntry& entry) {
     ++counts_.added;
-    added_.push_back(entry.id);
+    added_.push_back(&entry);
   }
   void Removed(const StateEntry& entry) {
     ++counts_.removed;
@@ -73,7 +73,7 @@ class DiffCollector {
   }
 
   DiffCounts counts_;
-  std::vector<std::string_view> added_;
+  std::vector<const StateEntry*> added_;
   std::vector<std::string_view> removed_;
   std::array<std::vector<Pair>, 4> modified_;
 };
@@ -82,9 +82,14 @@ DiffResult DiffCollector::Finish(size_t limit) {
   DiffResult result;
   result.counts = counts_;
   auto id = [](std::string_view v) { return v; };
-  result.truncated |= KeepSmallest(added_, limit, id);
+  result.truncated |= KeepSmallest(added_, limit, [](const StateEntry* e) { return e->id; });
   result.truncated |= KeepSmallest(removed_, limit, id);
-  result.added.assign(added_.begin(), added_.end());
+  for (const StateEntry* e : added_) {
+    result.added.emplace_back(e->id);
+    std::optional<Geometry> g = GeometryOf(*e);
+    result.added_at.push_back(
+        g ? std::optional<Placement>(Placement{std::move(g->type), g->x, g->y}) : std::nullopt);
+  }
   result.removed.assign(removed_.begin(), removed_.end());
   for (size_t k = 0; k < modified_.size(); ++k) {
     auto& pairs = modified_[k];

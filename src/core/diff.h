@@ -4,6 +4,7 @@
 #pragma once
 
 #include <cstdint>
+#include <optional>
 #include <string>
 #include <vector>
 
@@ -50,9 +51,19 @@ struct ModifiedObject {
   bool operator==(const ModifiedObject&) const = default;
 };
 
+// Where an added object appeared: its type and position, for objects with a geometry.
+struct Placement {
+  std::string type;
+  double x = 0, y = 0;
+
+  bool operator==(const Placement&) const = default;
+};
+
 struct DiffResult {
   DiffCounts counts;
-  std::vector<std::string> added;        // sorted, at most `limit`
+  std::vector<std::string> added;  // sorted, at most `limit`
+  // Parallel to `added`: where each appeared; nullopt for an object without geometry.
+  std::vector<std::optional<Placement>> added_at;
   std::vector<std::string> removed;      // sorted, at most `limit`
   std::vector<ModifiedObject> modified;  // by kind (moved, resized, retyped, changed), then ID;
                                          // at most `limit` of each kind

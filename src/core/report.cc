@@ -2,7 +2,10 @@
 // the design hashes them) next to their canonical attributes ("before_object"/"after_object").
 #include "core/report.h"
 
+#include <algorithm>
+
 #include "core/canonical_hash.h"
+#include "core/change_sentence.h"
 #include "core/json_writer.h"
 
 namespace buildtrace {
@@ -42,11 +45,53 @@ void WriteMetrics(JsonWriter& w, const Report& r) {
   w.EndObject();
 }
 
+std::optional<Placement> PlacementAt(const DiffResult& d, size_t i) {
+  return i < d.added_at.size() ? d.added_at[i] : std::nullopt;
+}
+
+void WriteAddedObjects(JsonWriter& w, const DiffResult& d) {
+  w.Key("added_objects").BeginArray();
+  for (size_t i = 0; i < d.added.size(); ++i) {
+    const std::optional<Placement> at = PlacementAt(d, i);
+    w.BeginObject();
+    w.Key("id").String(d.added[i]);
+    if (at) {
+      w.Key("type").String(at->type);
+      w.Key("x").Number(at->x);
+      w.Key("y").Number(at->y);
+    }
+    w.Key("sentence").String(AddedSentence(d.added[i], at));
+    w.EndObject();
+  }
+  w.EndArray();
+}
+
+void WriteDelta(JsonWriter& w, const ModifiedObject& m) {
+  const ChangeDelta delta = DeltaOf(m);
+  if (delta.dx) {
+    w.Key("dx").Number(*delta.dx);
+    w.Key("dy").Number(*delta.dy);
+    w.Key("dw").Number(*delta.dw);
+    w.Key("dh").Number(*delta.dh);
+  }
+  if (delta.from_type) {
+    w.Key("from_type").String(*delta.from_type);
+    w.Key("to_type").String(*delta.to_type);
+  }
+  if (m.before_structured && m.after_structured) {
+    w.Key("changed").BeginArray();
+    for (const auto& field : delta.changed_fields) w.String(field);
+    w.EndArray();
+  }
+  w.Key("sentence").String(ModifiedSentence(m));
+}
+
 void WriteChanges(JsonWriter& w, const DiffResult& d) {
   w.Key("changes").BeginObject();
   w.Key("added").BeginArray();
   for (const auto& id : d.added) w.String(id);
   w.EndArray();
+  WriteAddedObjects(w, d);
   w.Key("removed").BeginArray();
   for (const auto& id : d.removed) w.String(id);
   w.EndArray();
@@ -57,11 +102,36 @@ void WriteChanges(JsonWriter& w, const DiffResult& d) {
     w.Key("kind").String(ChangeKindName(m.kind));
     WriteValue(w, "before", "before_object", m.before, m.before_structured);
     WriteValue(w, "after", "after_object", m.after, m.after_structured);
+    WriteDelta(w, m);
     w.EndObject();
   }
   w.EndArray();
   w.Key("truncated").Bool(d.truncated);
   w.EndObject();
+}
+
+// The original's "metrics_status" said "BigQuery insertion attempted."; ours says what became of
+// the row, and which job this one was compared with.
+std::string ClassicMetricsStatus(const Report& r) {
+  std::string out;
+  if (!r.warehouse) {
+    out = "Metrics not recorded (report computed offline).";
+  } else if (r.warehouse->status == "recorded") {
+    out = "Metrics recorded in the warehouse.";
+  } else if (r.warehouse->status == "pending") {
+    out = "Metrics pending: the row is queued and will be recorded when the warehouse answers.";
+  } else if (r.warehouse->status == "not_recorded") {
+    out = "Metrics not recorded: a comparison with an explicit base is not the job's lineage.";
+  } else {
+    out = "Metrics " + r.warehouse->status + ": " + r.warehouse->message + ".";
+  }
+  if (r.base.base_job_id) {
+    out += " Compared with job " + std::to_string(*r.base.base_job_id) + ": " +
+           ExplainBase(r.job.job_id, r.base);
+  } else {
+    out += " " + ExplainBase(r.job.job_id, r.base);
+  }
+  return out;
 }
 
 void WriteLineage(JsonWriter& w, const Report& r) {
@@ -116,12 +186,57 @@ std::string RenderReportJson(const Report& r) {
   return out;
 }
 
+std::string RenderReportClassic(const Report& r) {
+  const DiffResult& d = r.diff;
+  std::string out;
+  JsonWriter w(out);
+  w.BeginObject();
+  w.Key("job_id").Int(r.job.job_id);
+  w.Key("added").BeginArray();
+  for (size_t i = 0; i < d.added.size(); ++i)
+    w.String(AddedSentence(d.added[i], PlacementAt(d, i)));
+  w.EndArray();
+  w.Key("removed").BeginArray();
+  for (const auto& id : d.removed) w.String(RemovedSentence(id));
+  w.EndArray();
+  // The original listed every modified object together; ours are grouped by kind: merge them back
+  // into one list in ID order.
+  std::vector<const ModifiedObject*> modified;
+  for (const auto& m : d.modified) modified.push_back(&m);
+  std::stable_sort(modified.begin(), modified.end(),
+                   [](const ModifiedObject* a, const ModifiedObject* b) { return a->id < b->id; });
+  w.Key("moved_or_modified").BeginArray();
+  for (const ModifiedObject* m : modified) w.String(ModifiedSentence(*m));
+  w.EndArray();
+  w.Key("summary").String(ClassicSummary(d.counts));
+  w.Key("metrics_status").String(ClassicMetricsStatus(r));
+  w.EndObject();
+  out.push_back('\n');
+  return out;
+}
+
+std::optional<ReportFormat> ParseReportFormat(std::string_view name) {
+  if (name == "json") return ReportFormat::kJson;
+  if (name == "text") return ReportFormat::kText;
+  if (name == "classic") return ReportFormat::kClassic;
+  return std::nullopt;
+}
+
 std::string RenderReport(const Report& report, ReportFormat format) {
-  return format == ReportFormat::kJson ? RenderReportJson(report) : RenderReportText(report);
+  switch (format) {
+    case ReportFormat::kJson:
+      return RenderReportJson(report);
+    case ReportFormat::kText:
+      return RenderReportText(report);
+    case ReportFormat::kClassic:
+      return RenderReportClassic(report);
+  }
+  return RenderReportJson(report);
 }
 
 void AppendWarehouseSection(std::string& rendered, ReportFormat format,
                             const WarehouseOutcome& outcome) {
+  if (format == ReportFormat::kClassic) return;  // its metrics_status is rendered with it
   if (format == ReportFormat::kText) {
     rendered += "\nWarehouse: " + outcome.status + " (" + outcome.message + ")\n";
     return;
@@ -160,11 +275,11 @@ std::string Printable(std::string_view s) {
 }
 
 void TextSection(std::string& out, const char* title, int64_t total,
-                 const std::vector<std::string>& ids, char mark) {
+                 const std::vector<std::string>& lines, char mark) {
   out += std::string(title) + " (" + std::to_string(total) + ")\n";
-  for (const auto& id : ids) out += std::string("  ") + mark + " " + Printable(id) + "\n";
-  if (static_cast<int64_t>(ids.size()) < total) {
-    out += "  ... and " + std::to_string(total - static_cast<int64_t>(ids.size())) + " more\n";
+  for (const auto& line : lines) out += std::string("  ") + mark + " " + Printable(line) + "\n";
+  if (static_cast<int64_t>(lines.size()) < total) {
+    out += "  ... and " + std::to_string(total - static_cast<int64_t>(lines.size())) + " more\n";
   }
 }
 
@@ -175,8 +290,8 @@ void TextModified(std::string& out, const Report& r, ChangeKind kind, int64_t to
   int64_t shown = 0;
   for (const auto& m : r.diff.modified) {
     if (m.kind != kind) continue;
-    out +=
-        "  ~ " + Printable(m.id) + ": " + Printable(m.before) + " -> " + Printable(m.after) + "\n";
+    out += "  ~ " + Printable(ModifiedSentence(m)) + " [" + Printable(m.before) + " -> " +
+           Printable(m.after) + "]\n";
     ++shown;
   }
   if (shown < total) out += "  ... and " + std::to_string(total - shown) + " more\n";
@@ -200,7 +315,13 @@ std::string RenderReportText(const Report& r) {
          (r.base.base_job_id ? "job " + std::to_string(*r.base.base_job_id) : std::string("none")) +
          ". " + ExplainBase(r.job.job_id, r.base) + "\n\n";
   out += "Summary: " + CountsSentence(c) + ".\n\n";
-  TextSection(out, "Added", c.added, r.diff.added, '+');
+  // Added objects with a geometry in the original's words, the others by ID.
+  std::vector<std::string> added;
+  for (size_t i = 0; i < r.diff.added.size(); ++i) {
+    const std::optional<Placement> at = PlacementAt(r.diff, i);
+    added.push_back(at ? AddedSentence(r.diff.added[i], at) : r.diff.added[i]);
+  }
+  TextSection(out, "Added", c.added, added, '+');
   TextSection(out, "Removed", c.removed, r.diff.removed, '-');
   TextModified(out, r, ChangeKind::kMoved, c.moved);
   TextModified(out, r, ChangeKind::kResized, c.resized);

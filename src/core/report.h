@@ -5,6 +5,7 @@
 
 #include <optional>
 #include <string>
+#include <string_view>
 
 #include "core/diff.h"
 #include "core/job.h"
@@ -39,13 +40,23 @@ std::string RenderReportJson(const Report& report);
 // The human-readable report: counts, base and why, then the listed changes grouped by kind.
 std::string RenderReportText(const Report& report);
 
-enum class ReportFormat { kJson, kText };
+// The original service's report, exactly its shape: {"job_id", "added", "removed",
+// "moved_or_modified", "summary", "metrics_status"}, the lists as its sentences (see
+// change_sentence.h), modified objects in ID order. "metrics_status" says what became of the
+// metrics row and which job this one was compared with. Ends with a newline.
+std::string RenderReportClassic(const Report& report);
 
-// RenderReportJson or RenderReportText.
+enum class ReportFormat { kJson, kText, kClassic };
+
+// "json", "text" or "classic"; nullopt for anything else.
+std::optional<ReportFormat> ParseReportFormat(std::string_view name);
+
+// RenderReportJson, RenderReportText or RenderReportClassic.
 std::string RenderReport(const Report& report, ReportFormat format);
 
 // Adds the warehouse section to a report rendered without one, giving what RenderReport gives
-// for the same report with `outcome` as its warehouse. Lets a report be rendered once, kept,
+// for the same report with `outcome` as its warehouse (nothing for kClassic, whose metrics status
+// is part of its rendering). Lets a report be rendered once, kept,
 // and served again with the outcome of the request at hand.
 void AppendWarehouseSection(std::string& rendered, ReportFormat format,
                             const WarehouseOutcome& outcome);

@@ -79,6 +79,30 @@ bool ReadModified(od::value v, std::vector<ModifiedObject>& out) {
   return true;
 }
 
+// "added_objects": each added object's placement, in the order of "added".
+bool ReadAddedObjects(od::value v, std::vector<std::optional<Placement>>& out) {
+  od::array array;
+  if (v.get_array().get(array)) return false;
+  for (auto element : array) {
+    od::object object;
+    if (element.get_object().get(object)) return false;
+    Placement p;
+    bool placed = false;
+    for (auto field : object) {
+      std::string_view key;
+      if (field.unescaped_key().get(key)) return false;
+      if (key == "type") {
+        if (!ReadString(field.value(), p.type)) return false;
+        placed = true;
+      } else if (key == "x" || key == "y") {
+        if (field.value().get_double().get(key == "x" ? p.x : p.y)) return false;
+      }
+    }
+    out.push_back(placed ? std::optional<Placement>(std::move(p)) : std::nullopt);
+  }
+  return true;
+}
+
 bool ReadChanges(od::value v, DiffResult& d) {
   od::object object;
   if (v.get_object().get(object)) return false;
@@ -87,12 +111,13 @@ bool ReadChanges(od::value v, DiffResult& d) {
     if (field.unescaped_key().get(key)) return false;
     bool ok = true;
     if (key == "added") ok = ReadStrings(field.value(), d.added);
+    if (key == "added_objects") ok = ReadAddedObjects(field.value(), d.added_at);
     if (key == "removed") ok = ReadStrings(field.value(), d.removed);
     if (key == "modified") ok = ReadModified(field.value(), d.modified);
     if (key == "truncated") ok = !field.value().get_bool().get(d.truncated);
     if (!ok) return false;
   }
-  return true;
+  return d.added_at.size() == d.added.size();  // a placement for every added object
 }
 
 // The "metrics" member: the counts, the latency and the job's timestamp.
@@ -238,6 +263,7 @@ Report DeriveReport(const Report& kept, size_t limit) {
     if (list.size() > limit) list.resize(limit);
   };
   cut(d.added);
+  cut(d.added_at);
   cut(d.removed);
   // Modified objects are grouped by kind: keep the first `limit` of each group.
   std::vector<ModifiedObject> modified;

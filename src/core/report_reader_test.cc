@@ -34,6 +34,7 @@ Report Sample() {
   r.base.missing_ids = 2;
   r.diff.counts = DiffCounts{.added = 1, .removed = 1, .unchanged = 1, .moved = 1, .changed = 2};
   r.diff.added = {"n\\x"};
+  r.diff.added_at = {Placement{"stair", 20, -37.5}};
   r.diff.removed = {"o"};
   r.diff.modified = {
       {"d", ChangeKind::kMoved, "door_1_2_3_4", "door_2_2_3_4", false, false},
@@ -56,6 +57,8 @@ TEST(ReportReaderTest, RoundTripGivesTheSameRendering) {
   EXPECT_EQ(parsed->diff.modified[1].before, original.diff.modified[1].before);
   EXPECT_TRUE(parsed->diff.modified[1].before_structured);
   EXPECT_FALSE(parsed->diff.modified[1].after_structured);
+  EXPECT_EQ(parsed->diff.added_at, original.diff.added_at);
+  EXPECT_EQ(RenderReportClassic(*parsed), RenderReportClassic(original));
 }
 
 TEST(ReportReaderTest, NoBaseAndEmptyLists) {
@@ -85,6 +88,8 @@ TEST(ReportReaderTest, MalformedReportsAreRefusedNamingTheField) {
       {R"({"job_id":"7"})", "job_id"},
       {R"({"job_id":7,"project":"p","limit":0})", "limit"},
       {R"({"changes":{"modified":[{"kind":"teleported"}]}})", "changes"},
+      // An added object without its placement: a kept report of an earlier version.
+      {R"({"changes":{"added":["a"]}})", "changes"},
       {no_time, "metrics.timestamp"},
   };
   for (const Case& c : cases) {

@@ -38,18 +38,21 @@ Result<std::string> ProjectParam(const RequestTarget& target) {
   return it->second;
 }
 
-bool WantsText(const HttpRequest& request, const RequestTarget& target, Status& error) {
+// The report format a request asks for: ?format= (json, text or classic), else text when its
+// Accept header asks for text/plain and not JSON, else `fallback` (--report-format).
+Result<ReportFormat> RequestedFormat(const HttpRequest& request, const RequestTarget& target,
+                                     ReportFormat fallback) {
   auto it = target.params.find("format");
   if (it != target.params.end()) {
-    if (it->second == "text") return true;
-    if (it->second != "json") {
-      error = InvalidArgument("format must be text or json").WithReason("invalid_request");
-    }
-    return false;
+    if (std::optional<ReportFormat> format = ParseReportFormat(it->second)) return *format;
+    return InvalidArgument("format must be json, text or classic").WithReason("invalid_request");
   }
   const auto accept = request[http::field::accept];
-  return accept.find("text/plain") != std::string_view::npos &&
-         accept.find("application/json") == std::string_view::npos;
+  if (accept.find("text/plain") != std::string_view::npos &&
+      accept.find("application/json") == std::string_view::npos) {
+    return ReportFormat::kText;
+  }
+  return fallback;
 }
 
 // Where a job's report is served: "/report/<id>?project=<project>".
@@ -71,13 +74,18 @@ void WriteAccepted(JsonWriter& w, const std::vector<std::pair<const Job*, Stored
   w.EndArray();
 }
 
-// {"error": {...}, "accepted": [...]}; the error only when there is one.
+// {"status": ..., "accepted": [...]} when every job was taken, as the original service answered
+// (its clients read "status"); {"error": {...}, "accepted": [...]} when some were not.
 std::string ProcessAnswer(const Status* error,
                           const std::vector<std::pair<const Job*, StoredJob>>& stored) {
   std::string out;
   JsonWriter w(out);
   w.BeginObject();
-  if (error) w.Key("error").Raw(ErrorObjectJson(*error));
+  if (error) {
+    w.Key("error").Raw(ErrorObjectJson(*error));
+  } else {
+    w.Key("status").String("Jobs accepted and state stored. Ready for reporting.");
+  }
   WriteAccepted(w, stored);
   w.EndObject();
   out.push_back('\n');
@@ -367,9 +375,9 @@ HttpResponse Api::GetReport(const HttpRequest& request, const RequestTarget& tar
   if (!project.ok()) return ErrorResponse(project.status());
   Result<int64_t> limit = IntParam(target, "limit", 1000, kMaxLimit);
   if (!limit.ok()) return ErrorResponse(limit.status());
-  Status format_error;
-  const bool text = WantsText(request, target, format_error);
-  if (!format_error.ok()) return ErrorResponse(format_error);
+  Result<ReportFormat> format = RequestedFormat(request, target, context_.default_report_format);
+  if (!format.ok()) return ErrorResponse(format.status());
+  const bool text = *format == ReportFormat::kText;
   ReportRequest report_request;
   report_request.project = *project;
   report_request.job_id = *job_id;
@@ -380,8 +388,7 @@ HttpResponse Api::GetReport(const HttpRequest& request, const RequestTarget& tar
     report_request.base_job_id = *base;
   }
   bool precomputed = false;
-  Result<std::string> report = reports_.Render(
-      report_request, text ? ReportFormat::kText : ReportFormat::kJson, &precomputed);
+  Result<std::string> report = reports_.Render(report_request, *format, &precomputed);
   if (!report.ok()) return ErrorResponse(report.status());
   HttpResponse res = MakeResponse(200, std::move(*report),
                                   text ? "text/plain; charset=utf-8" : "application/json");

@@ -54,6 +54,9 @@ struct ApiContext {
   std::function<void()> enqueue_failed;
   // The workers' counters, for /readyz and /metrics; null: none shown. Not owned.
   const AnalysisStats* analysis = nullptr;
+  // What GET /report answers when the request names no format (no ?format=, no Accept asking
+  // for text/plain): kJson, or kClassic for clients of the original service (--report-format).
+  ReportFormat default_report_format = ReportFormat::kJson;
 };
 
 // Thread-safe: Handle may run on many threads at once.

@@ -368,9 +368,10 @@ TEST_P(ApiStoreFaultTest, BatchFailingFromTheKthObjectListsExactlyTheStoredJobs)
   store().Heal();
   const HttpResponse retry = Post(batch);
   ASSERT_EQ(retry.result_int(), 202u) << retry.body();
-  EXPECT_EQ(retry.body(), R"({"accepted":[)" + Accepted(1, false) + "," + Accepted(2, false) + "," +
-                              Accepted(1, false, "web") + "," + Accepted(3, true) + "," +
-                              Accepted(2, true, "web") + "]}\n");
+  EXPECT_EQ(retry.body(),
+            R"({"status":"Jobs accepted and state stored. Ready for reporting.","accepted":[)" +
+                Accepted(1, false) + "," + Accepted(2, false) + "," + Accepted(1, false, "web") +
+                "," + Accepted(3, true) + "," + Accepted(2, true, "web") + "]}\n");
   EXPECT_EQ(JobObjects(*real_store_), JobObjects(control_->store()));
   ExpectWhole(3);
   ExpectWhole(2, "web");
@@ -394,7 +395,8 @@ TEST_P(ApiStoreFaultTest, BatchFailingFromTheFirstObjectStoresNothing) {
   const HttpResponse retry = Post("[" + kJob1 + "," + kJob2 + "]");
   ASSERT_EQ(retry.result_int(), 202u) << retry.body();
   EXPECT_EQ(retry.body(),
-            R"({"accepted":[)" + Accepted(1, true) + "," + Accepted(2, true) + "]}\n");
+            R"({"status":"Jobs accepted and state stored. Ready for reporting.","accepted":[)" +
+                Accepted(1, true) + "," + Accepted(2, true) + "]}\n");
   EXPECT_EQ(JobObjects(*real_store_), JobObjects(control_->store()));
 }
 

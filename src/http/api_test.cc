@@ -109,6 +109,10 @@ class ApiTest : public ::testing::Test {
     return ids.ok() ? *ids : std::vector<int64_t>{};
   }
   // {"project":..,"job_id":..,"digest":..,"created":..}, an entry of "accepted".
+  // What a POST that stored every job answers before its list: the original service's status.
+  static inline const std::string kAcceptedPrefix =
+      R"({"status":"Jobs accepted and state stored. Ready for reporting.","accepted":[)";
+
   std::string Accepted(int64_t job_id, bool created, std::string_view project = "default") {
     return R"({"project":")" + std::string(project) + R"(","job_id":)" + std::to_string(job_id) +
            R"(,"digest":")" + ContentDigest(Stored(job_id, project)) + R"(","created":)" +
@@ -134,7 +138,7 @@ TEST_F(ApiTest, PostOneJobStoresItAndListsItAsAccepted) {
   const HttpResponse res = Post(JobJson(1));
   ASSERT_EQ(res.result_int(), 202u) << res.body();
   EXPECT_EQ(res[http::field::content_type], "application/json");
-  EXPECT_EQ(res.body(), R"({"accepted":[)" + Accepted(1, true) + "]}\n");
+  EXPECT_EQ(res.body(), kAcceptedPrefix + Accepted(1, true) + "]}\n");
   EXPECT_EQ(Stored(1),
             "{\"job_id\":1,\"project\":\"default\",\"timestamp\":\"2026-11-28T10:00:00Z\","
             "\"latency_ms\":100,\"status\":\"succeeded\",\"metadata\":{},\"state\":{\"A\":\"a\"}}"
@@ -145,7 +149,7 @@ TEST_F(ApiTest, PostAnArrayStoresEveryJob) {
   const HttpResponse res =
       Post("[" + JobJson(1) + "," + JobJson(2) + "," + JobAt(1, kNowMs, 5, "web") + "]");
   ASSERT_EQ(res.result_int(), 202u) << res.body();
-  EXPECT_EQ(res.body(), R"({"accepted":[)" + Accepted(1, true) + "," + Accepted(2, true) + "," +
+  EXPECT_EQ(res.body(), kAcceptedPrefix + Accepted(1, true) + "," + Accepted(2, true) + "," +
                             Accepted(1, true, "web") + "]}\n");
   EXPECT_EQ(StoredIds(), (std::vector<int64_t>{1, 2}));
   EXPECT_EQ(StoredIds("web"), (std::vector<int64_t>{1}));
@@ -157,7 +161,7 @@ TEST_F(ApiTest, IdenticalRepostIsAcceptedAsNotCreated) {
   const HttpResponse res =
       Post(R"({"state":{"A":"a"},"latency_ms":1e2,"job_id":1,"timestamp":"2026-11-28T10:00:00Z"})");
   ASSERT_EQ(res.result_int(), 200u) << res.body();
-  EXPECT_EQ(res.body(), R"({"accepted":[)" + Accepted(1, false) + "]}\n");
+  EXPECT_EQ(res.body(), kAcceptedPrefix + Accepted(1, false) + "]}\n");
 }
 
 TEST_F(ApiTest, BatchWithOneInvalidJobStoresNothing) {
@@ -234,7 +238,7 @@ TEST_F(ApiTest, StoreFailingMidBatchIs503AndListsWhatWasStored) {
   store_->Heal();
   const HttpResponse retry = Post("[" + JobJson(1) + "," + JobJson(2) + "," + JobJson(3) + "]");
   ASSERT_EQ(retry.result_int(), 202u) << retry.body();
-  EXPECT_EQ(retry.body(), R"({"accepted":[)" + Accepted(1, false) + "," + Accepted(2, true) + "," +
+  EXPECT_EQ(retry.body(), kAcceptedPrefix + Accepted(1, false) + "," + Accepted(2, true) + "," +
                               Accepted(3, true) + "]}\n");
 }
 
@@ -275,7 +279,7 @@ TEST_F(ApiTest, PostProcessTakesNoQueryParameters) {
 TEST_F(ApiTest, GzipBodyIsStoredAsTheSameJobAsTheUncompressedOne) {
   const HttpResponse res = PostEncoded(Gzip("[" + JobJson(1) + "," + JobJson(2) + "]"), {"gzip"});
   ASSERT_EQ(res.result_int(), 202u) << res.body();
-  EXPECT_EQ(res.body(), R"({"accepted":[)" + Accepted(1, true) + "," + Accepted(2, true) + "]}\n");
+  EXPECT_EQ(res.body(), kAcceptedPrefix + Accepted(1, true) + "," + Accepted(2, true) + "]}\n");
   EXPECT_EQ(StoredIds(), (std::vector<int64_t>{1, 2}));
   // The same job posted uncompressed is the identical job, with the same digest.
   const HttpResponse plain = Post(JobJson(1));
@@ -450,7 +454,8 @@ TEST_F(ApiReportTest, TextFormatByParameterOrAcceptHeader) {
     EXPECT_EQ(res[http::field::content_type], "text/plain; charset=utf-8");
     EXPECT_THAT(res.body(), HasSubstr(summary_line));
     EXPECT_THAT(res.body(), HasSubstr("Base:      job 1. Job 1 is the previous job.\n"));
-    EXPECT_THAT(res.body(), HasSubstr("  ~ A: door_0_0_1_1 -> door_5_0_1_1\n"));
+    EXPECT_THAT(res.body(),
+                HasSubstr("  ~ A (door) moved 5 units east [door_0_0_1_1 -> door_5_0_1_1]\n"));
   }
   // JSON when the client accepts it too, or asks for it explicitly.
   EXPECT_EQ(Get("/report/2", "text/plain, application/json")[http::field::content_type],

@@ -36,7 +36,7 @@ std::string KeptReportName(std::string_view project, int64_t job_id, const BaseS
   return "reports/" + std::string(project) + "/" + JobIdDigits(job_id) + "/" +
          (base.base_job_id ? JobIdDigits(*base.base_job_id) : std::string("none")) + "-l" +
          std::to_string(base.skipped_failed.size()) + "-" + std::to_string(kKeptReportLimit) +
-         ".json";
+         "-v2.json";
 }
 
 Result<BaseSelection> ReportService::ChooseBase(const ReportRequest& request) {

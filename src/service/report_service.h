@@ -104,14 +104,16 @@ class ReportService {
 inline constexpr size_t kKeptReportLimit = 1000;
 
 // Where the comparison of `job_id` with its lineage base is kept:
-// "reports/<project>/<job_id>/<base_id or none>-l<skipped failed>-1000.json", IDs as 19 digits,
+// "reports/<project>/<job_id>/<base_id or none>-l<skipped failed>-1000-v2.json", IDs as 19 digits,
 // holding the JSON report (without its warehouse section) at limit kKeptReportLimit. The base
 // and what lineage skipped are in the name, so a kept comparison is never served for a different
 // lineage: jobs are never deleted, so the set of failed jobs skipped between a job and its base
 // only grows, and its size names it. The object also carries "recorded_in", the warehouse epoch
 // its row was recorded in (MetricsWarehouse::Epoch), so that a warehouse that lost its rows
 // since gets them again as their reports are read. (Earlier versions also kept "-e" explicit-base,
-// ".txt" and other-limit variants under the same folder; they are no longer read or written.)
+// ".txt" and other-limit variants under the same folder, and "-1000.json" without the added
+// objects' placements that "-v2" holds; they are no longer read or written: a job whose kept
+// comparison is of an earlier version is compared again once, and kept anew.)
 std::string KeptReportName(std::string_view project, int64_t job_id, const BaseSelection& base);
 
 // The warehouse row for a report.

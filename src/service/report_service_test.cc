@@ -529,7 +529,8 @@ TEST_F(ReportServiceTest, AServedKeptReportEqualsAComputedOne) {
   const auto body = [](const std::string& s) { return s.substr(0, s.find("\nWarehouse:")); };
   EXPECT_EQ(body(*served), body(*computed));
   EXPECT_THAT(*served,
-              HasSubstr("  ~ S: {\"type\":\"door\",\"w\":1} -> {\"type\":\"door\",\"w\":2}"));
+              HasSubstr("  ~ S attributes modified (not position). [{\"type\":\"door\",\"w\":1} -> "
+                        "{\"type\":\"door\",\"w\":2}]"));
 }
 
 TEST_F(ReportServiceTest, ACorruptKeptReportIsAnErrorNamingIt) {

@@ -105,8 +105,9 @@ TEST_F(IntegrityE2eTest, ReadersKeepOneComparisonPerJob) {
     }
   }
   EXPECT_EQ(requests, 40);
-  EXPECT_EQ(FilesUnder(states_dir() + "/reports"),
-            std::vector<std::string>{"web/0000000000000000003/0000000000000000002-l0-1000.json"});
+  EXPECT_EQ(
+      FilesUnder(states_dir() + "/reports"),
+      std::vector<std::string>{"web/0000000000000000003/0000000000000000002-l0-1000-v2.json"});
 }
 
 }  // namespace
