@@ -44,34 +44,55 @@ std::string JobObjectName(std::string_view project, int64_t job_id) {
   return name;
 }
 
-bool SameJob(const Job& a, const Job& b) {
+std::vector<std::string> DifferingFields(const Job& a, const Job& b) {
   const JobHeader& x = a.header;
   const JobHeader& y = b.header;
-  if (x.job_id != y.job_id || x.project != y.project || x.timestamp != y.timestamp ||
-      x.latency_ms != y.latency_ms || x.status != y.status ||
-      x.metadata.size() != y.metadata.size() || a.state.size() != b.state.size()) {
-    return false;
-  }
+  std::vector<std::string> out;
+  if (x.job_id != y.job_id) out.push_back("job_id");
+  if (x.project != y.project) out.push_back("project");
+  // The same instant however it is spelled ("Z" or "+00:00", another offset, trailing zeros).
+  if (x.timestamp_ms != y.timestamp_ms) out.push_back("timestamp");
+  if (x.latency_ms != y.latency_ms) out.push_back("latency_ms");
+  if (x.status != y.status) out.push_back("status");
   // Metadata is a JSON object: its key order carries no meaning (keys are unique).
   auto x_metadata = x.metadata;
   auto y_metadata = y.metadata;
   std::sort(x_metadata.begin(), x_metadata.end());
   std::sort(y_metadata.begin(), y_metadata.end());
-  if (x_metadata != y_metadata) return false;
-  std::unordered_map<std::string_view, const StateEntry*> index;
-  index.reserve(a.state.size());
-  for (const StateEntry& e : a.state) index.emplace(e.id, &e);
-  for (const StateEntry& e : b.state) {
-    auto it = index.find(e.id);
-    if (it == index.end() || it->second->value != e.value ||
-        it->second->structured != e.structured) {
-      return false;
+  if (x_metadata != y_metadata) out.push_back("metadata");
+  bool same_state = a.state.size() == b.state.size();
+  if (same_state) {
+    std::unordered_map<std::string_view, const StateEntry*> index;
+    index.reserve(a.state.size());
+    for (const StateEntry& e : a.state) index.emplace(e.id, &e);
+    for (const StateEntry& e : b.state) {
+      auto it = index.find(e.id);
+      if (it == index.end() || it->second->value != e.value ||
+          it->second->structured != e.structured) {
+        same_state = false;
+        break;
+      }
     }
   }
-  return true;
+  if (!same_state) out.push_back("state");
+  return out;
 }
 
+bool SameJob(const Job& a, const Job& b) { return DifferingFields(a, b).empty(); }
+
 namespace {
+
+// Names what differs, and the ways out: a new job_id, or, for a run started over (a simulator
+// numbers its jobs from 1 again), a new project or deleting this one.
+std::string ConflictMessage(const JobHeader& job, const std::vector<std::string>& differing) {
+  std::string fields;
+  for (const std::string& f : differing) fields += (fields.empty() ? "" : ", ") + f;
+  return "job " + std::to_string(job.job_id) + " of project " + job.project +
+         " is already stored with a different " + fields +
+         "; jobs are immutable: post it under a new job_id, or, to start over, post the run to "
+         "a new project or delete this one (DELETE /projects/" +
+         job.project + " with an admin token, or buildtrace delete-project " + job.project + ")";
+}
 
 std::string HeaderKey(std::string_view project, int64_t job_id) {
   return std::string(project) + "/" + std::to_string(job_id);
@@ -257,10 +278,6 @@ Result<StoredJob> JobRepository::ResolveExisting(const Job& job, const std::stri
                                                  const std::string& digest) {
   Result<std::string> existing = ReadChecked(name);
   if (!existing.ok()) return existing.status();
-  const std::string conflict =
-      "job " + std::to_string(job.header.job_id) + " of project " + job.header.project +
-      " is already stored with different content; jobs are immutable, post it under a new "
-      "job_id";
   const std::string existing_digest = ContentDigest(*existing);
   if (existing_digest == digest) return StoredJob{digest, false};
   auto parsed =
@@ -270,9 +287,12 @@ Result<StoredJob> JobRepository::ResolveExisting(const Job& job, const std::stri
     return Corrupt(Internal("stored object " + name + " in " + store_.Describe() +
                             " is corrupt: " + parsed.status().message()));
   }
-  if ((*parsed)->jobs().size() != 1 || !SameJob((*parsed)->jobs()[0], job)) {
-    return Conflict(conflict);
+  if ((*parsed)->jobs().size() != 1) {
+    return Corrupt(Internal("stored object " + name + " in " + store_.Describe() +
+                            " is corrupt: it holds more than one job"));
   }
+  const std::vector<std::string> differing = DifferingFields((*parsed)->jobs()[0], job);
+  if (!differing.empty()) return Conflict(ConflictMessage(job.header, differing));
   return StoredJob{existing_digest, false};
 }
 

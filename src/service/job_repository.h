@@ -135,8 +135,13 @@ class JobRepository {
   std::optional<std::string> last_write_failure_;  // guarded by write_failure_mutex_
 };
 
-// True if the two jobs have the same header fields and the same objects; the order of the
-// metadata keys and of the objects does not matter.
+// The fields in which two jobs differ, in document order ("job_id", "project", "timestamp",
+// "latency_ms", "status", "metadata", "state"); empty when they are the same job. The order of
+// the metadata keys and of the objects does not matter, and timestamps are compared as instants
+// (to the millisecond), so "2026-11-28T10:00:00Z" and "2026-11-28T10:00:00+00:00" are equal.
+std::vector<std::string> DifferingFields(const Job& a, const Job& b);
+
+// DifferingFields(a, b).empty().
 bool SameJob(const Job& a, const Job& b);
 
 }  // namespace buildtrace

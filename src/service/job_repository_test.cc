@@ -166,30 +166,67 @@ TEST_F(JobRepositoryTest, DifferentJobUnderTheSameIdConflictsAndLeavesTheStoredO
   const std::string header = R"("job_id":12,"project":"p","timestamp":"2026-11-28T10:00:00Z",)";
   const std::string metadata = R"("metadata":{"branch":"main","commit":"abc"},)";
   const std::string state = R"("state":{"A":"door_10_20_5_5","B":"wall_0_0_100_10"})";
-  const std::vector<std::string> variants = {
-      "{" + header + R"("latency_ms":1501,)" + metadata + state + "}",
-      "{" + header + R"("latency_ms":1500,"status":"failed",)" + metadata + state + "}",
-      "{" + header + R"("latency_ms":1500,"metadata":{"branch":"dev","commit":"abc"},)" + state +
-          "}",
-      "{" + header + R"("latency_ms":1500,)" + metadata +
-          R"("state":{"A":"door_10_20_5_6","B":"wall_0_0_100_10"}})",
-      "{" + header + R"("latency_ms":1500,)" + metadata +
-          R"("state":{"A":"door_10_20_5_5","B":"wall_0_0_100_10","C":"c"}})",
-      "{" + header + R"("latency_ms":1500,)" + metadata + R"("state":{"A":"door_10_20_5_5"}})",
-      R"({"job_id":12,"project":"p","timestamp":"2026-11-28T10:00:01Z","latency_ms":1500,)" +
-          metadata + state + "}",
+  // Each variant, and the one field it changes.
+  const std::vector<std::pair<std::string, std::string>> variants = {
+      {"{" + header + R"("latency_ms":1501,)" + metadata + state + "}", "latency_ms"},
+      {"{" + header + R"("latency_ms":1500,"status":"failed",)" + metadata + state + "}", "status"},
+      {"{" + header + R"("latency_ms":1500,"metadata":{"branch":"dev","commit":"abc"},)" + state +
+           "}",
+       "metadata"},
+      {"{" + header + R"("latency_ms":1500,)" + metadata +
+           R"("state":{"A":"door_10_20_5_6","B":"wall_0_0_100_10"}})",
+       "state"},
+      {"{" + header + R"("latency_ms":1500,)" + metadata +
+           R"("state":{"A":"door_10_20_5_5","B":"wall_0_0_100_10","C":"c"}})",
+       "state"},
+      {"{" + header + R"("latency_ms":1500,)" + metadata + R"("state":{"A":"door_10_20_5_5"}})",
+       "state"},
+      {R"({"job_id":12,"project":"p","timestamp":"2026-11-28T10:00:01Z","latency_ms":1500,)" +
+           metadata + state + "}",
+       "timestamp"},
   };
-  for (const std::string& variant : variants) {
+  for (const auto& [variant, field] : variants) {
     SCOPED_TRACE(variant);
     auto parsed = Parse(variant);
     ASSERT_NE(parsed, nullptr);
     Result<StoredJob> stored = jobs_->Store(parsed->jobs().front());
     ASSERT_FALSE(stored.ok());
     EXPECT_EQ(stored.status().code(), StatusCode::kConflict);
-    EXPECT_THAT(stored.status().message(),
-                HasSubstr("job 12 of project p is already stored with different content"));
+    EXPECT_EQ(stored.status().message(),
+              "job 12 of project p is already stored with a different " + field +
+                  "; jobs are immutable: post it under a new job_id, or, to start over, post the "
+                  "run to a new project or delete this one (DELETE /projects/p with an admin "
+                  "token, or buildtrace delete-project p)");
     EXPECT_EQ(StoredBytes("jobs/p/0000000000000000012.json"), Sealed(kJob12Stored));
   }
+}
+
+TEST_F(JobRepositoryTest, AConflictNamesEveryFieldThatDiffers) {
+  StoreOk(kJob12);
+  auto parsed = Parse(
+      R"({"job_id":12,"project":"p","timestamp":"2026-11-28T11:00:00Z","latency_ms":9,
+          "state":{"A":"door_10_20_5_5"}})");
+  ASSERT_NE(parsed, nullptr);
+  Result<StoredJob> stored = jobs_->Store(parsed->jobs().front());
+  ASSERT_FALSE(stored.ok());
+  EXPECT_THAT(stored.status().message(),
+              HasSubstr("already stored with a different timestamp, latency_ms, metadata, state;"));
+}
+
+// The same instant spelled another way is the same job: a replay, not a conflict.
+TEST_F(JobRepositoryTest, TheSameInstantWithAnotherOffsetIsAReplay) {
+  StoreOk(kJob12);
+  for (const char* timestamp : {"2026-11-28T10:00:00+00:00", "2026-11-28T11:00:00+01:00",
+                                "2026-11-28T10:00:00.000Z", "2026-11-28T05:30:00-04:30"}) {
+    SCOPED_TRACE(timestamp);
+    const StoredJob again = StoreOk(R"({"job_id":12,"project":"p","timestamp":")" +
+                                    std::string(timestamp) + R"(","latency_ms":1500,
+          "metadata":{"branch":"main","commit":"abc"},
+          "state":{"A":"door_10_20_5_5","B":"wall_0_0_100_10"}})");
+    EXPECT_FALSE(again.created);
+    EXPECT_EQ(again.digest, kJob12Digest);  // the stored job's, unchanged
+  }
+  EXPECT_EQ(StoredBytes("jobs/p/0000000000000000012.json"), Sealed(kJob12Stored));
 }
 
 // A damaged stored object is not a conflict with the client's job (which says "post it under a

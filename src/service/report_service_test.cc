@@ -445,9 +445,9 @@ ReportRequest RequestFor(int64_t job_id, std::optional<int64_t> base = std::null
 
 TEST(KeptReportNameTest, NamesEveryPartOfTheLineage) {
   EXPECT_EQ(KeptReportName("p", 12, BaseSelection{10, false, {11}, 0}),
-            "reports/p/0000000000000000012/0000000000000000010-l1-1000.json");
+            "reports/p/0000000000000000012/0000000000000000010-l1-1000-v2.json");
   EXPECT_EQ(KeptReportName("p", 1, BaseSelection{}),
-            "reports/p/0000000000000000001/none-l0-1000.json");
+            "reports/p/0000000000000000001/none-l0-1000-v2.json");
   EXPECT_TRUE(IsValidObjectName(KeptReportName("p", 1, BaseSelection{})));
 }
 
@@ -457,7 +457,7 @@ TEST_F(ReportServiceTest, RenderKeepsTheReportAndServesItAgainWithoutTheStates) 
   Result<std::string> first = reports_->Render(RequestFor(2), ReportFormat::kJson);
   ASSERT_TRUE(first.ok()) << first.status().message();
   EXPECT_THAT(*first, HasSubstr(R"("warehouse":{"status":"recorded","inserted":true,)"));
-  const std::string name = "reports/p/0000000000000000002/0000000000000000001-l0-1000.json";
+  const std::string name = "reports/p/0000000000000000002/0000000000000000001-l0-1000-v2.json";
   Result<std::string> kept = file_store_->Read(name);
   ASSERT_TRUE(kept.ok()) << kept.status().message();
   EXPECT_THAT(*kept, Not(HasSubstr("warehouse")));
@@ -487,7 +487,7 @@ TEST_F(ReportServiceTest, ReadersKeepOneComparisonPerJobWhateverTheyAsk) {
   Post({.id = 2, .state = R"({"A":"a"})"});
   Post({.id = 3, .state = R"({"A":"b"})"});
   const std::vector<std::string> kept_names = {
-      "reports/p/0000000000000000003/0000000000000000002-l0-1000.json"};
+      "reports/p/0000000000000000003/0000000000000000002-l0-1000-v2.json"};
   std::vector<std::string> answers;
   for (size_t limit : {1000u, 1u, 7u, 999u, 5000u, 1000000u}) {
     for (ReportFormat format : {ReportFormat::kJson, ReportFormat::kText}) {
@@ -535,7 +535,7 @@ TEST_F(ReportServiceTest, AServedKeptReportEqualsAComputedOne) {
 
 TEST_F(ReportServiceTest, ACorruptKeptReportIsAnErrorNamingIt) {
   Post({.id = 1});
-  const std::string name = "reports/p/0000000000000000001/none-l0-1000.json";
+  const std::string name = "reports/p/0000000000000000001/none-l0-1000-v2.json";
   ASSERT_TRUE(file_store_->CreateIfAbsent(name, "{\"job_id\":1,\"proj").ok());
   Result<std::string> r = reports_->Render(RequestFor(1), ReportFormat::kJson);
   ASSERT_FALSE(r.ok());
@@ -591,14 +591,14 @@ TEST_F(ReportServiceTest, AReportWhoseRowIsPendingIsNotKept) {
   Result<std::string> pending = reports_->Render(RequestFor(1), ReportFormat::kJson);
   ASSERT_TRUE(pending.ok());
   EXPECT_THAT(*pending, HasSubstr(R"("warehouse":{"status":"pending","inserted":false,)"));
-  EXPECT_EQ(file_store_->Read("reports/p/0000000000000000001/none-l0-1000.json").status().code(),
+  EXPECT_EQ(file_store_->Read("reports/p/0000000000000000001/none-l0-1000-v2.json").status().code(),
             StatusCode::kNotFound);
   warehouse_->Heal();
   ASSERT_TRUE(outbox_->DrainOnce().ok());
   Result<std::string> recorded = reports_->Render(RequestFor(1), ReportFormat::kJson);
   ASSERT_TRUE(recorded.ok());
   EXPECT_THAT(*recorded, HasSubstr(R"("warehouse":{"status":"recorded","inserted":false,)"));
-  EXPECT_TRUE(file_store_->Read("reports/p/0000000000000000001/none-l0-1000.json").ok())
+  EXPECT_TRUE(file_store_->Read("reports/p/0000000000000000001/none-l0-1000-v2.json").ok())
       << "kept once its row is recorded";
   EXPECT_EQ(ReadSqliteRows(DbPath()).size(), 1u);
 }
