@@ -23,6 +23,8 @@
 #include <set>
 #include <thread>
 
+#include "core/timestamp.h"
+
 namespace buildtrace {
 namespace {
 
@@ -161,13 +163,19 @@ std::string Base64UrlDecode(std::string_view text, bool& ok) {
 
 struct Row {
   std::string project;
-  int64_t job_id = 0;
+  int64_t job_id = 0;  // a STRING job_id's number (SAFE_CAST), when it is one
   int64_t base_job_id = 0;
   int64_t timestamp_ms = 0;
   double latency_ms = 0;
   std::string recorded_at;
   std::string status;    // "" when NULL
   int64_t sequence = 0;  // arrival order, to break ties of recorded_at
+  // Whether project, job_id (as a number), base_job_id and timestamp_ms are all set: a row the
+  // warehouse's queries can match (NULL compares false), unlike the original service's rows.
+  bool lineage = false;
+  bool has_latency = false;
+  std::optional<int64_t> timestamp;          // a TIMESTAMP `timestamp`, in ms
+  std::map<std::string, std::string> cells;  // column -> the value's JSON text as sent
 };
 
 struct Table {
@@ -364,6 +372,8 @@ class FakeGoogleApis::Impl {
       }
       if (n == 9 && p[5] == "datasets" && p[7] == "tables" && r.method == "GET")
         return Op::kGetTable;
+      if (n == 9 && p[5] == "datasets" && p[7] == "tables" && r.method == "PATCH")
+        return Op::kPatchTable;
       if (n == 10 && p[5] == "datasets" && p[7] == "tables" && p[9] == "insertAll" &&
           r.method == "POST") {
         return Op::kInsertAll;
@@ -409,6 +419,8 @@ class FakeGoogleApis::Impl {
         return GetTable(p[4], p[6], p[8]);
       case Op::kInsertTable:
         return InsertTable(r, p[4], p[6]);
+      case Op::kPatchTable:
+        return PatchTable(r, p[4], p[6], p[8]);
       case Op::kInsertAll:
         return InsertAll(r, p[4] + "/" + p[6] + "/" + p[8]);
       case Op::kQuery:
@@ -626,6 +638,50 @@ class FakeGoogleApis::Impl {
     return GetTable(project, dataset, std::string(t));
   }
 
+  // tables.patch of the schema, as BigQuery takes it: every field kept with its type and mode,
+  // new fields NULLABLE or REPEATED (BigQuery adds no REQUIRED column to a table).
+  Response PatchTable(const Request& r, const std::string& project, const std::string& dataset,
+                      const std::string& table) {
+    auto t = tables_.find(project + "/" + dataset + "/" + table);
+    if (t == tables_.end()) {
+      return GoogleError(404, "notFound",
+                         "Not found: Table " + project + ":" + dataset + "." + table);
+    }
+    simdjson::dom::parser parser;
+    simdjson::dom::element root;
+    simdjson::dom::array fields;
+    if (parser.parse(r.body).get(root) || root["schema"]["fields"].get_array().get(fields)) {
+      return Protocol(r, "tables.patch body without schema.fields");
+    }
+    std::vector<Field> schema;
+    for (simdjson::dom::element f : fields) {
+      std::string_view name, type, mode = "NULLABLE";
+      if (f["name"].get_string().get(name) || f["type"].get_string().get(type)) {
+        return Protocol(r, "schema field without name or type");
+      }
+      if (f["mode"].get_string().get(mode)) mode = "NULLABLE";
+      schema.push_back({std::string(name), std::string(type), std::string(mode)});
+    }
+    for (const Field& old : t->second.schema) {
+      auto same = std::find_if(schema.begin(), schema.end(),
+                               [&](const Field& f) { return f.name == old.name; });
+      if (same == schema.end())
+        return Protocol(r, "Field " + old.name + " is missing in new schema");
+      if (same->type != old.type || same->mode != old.mode) {
+        return Protocol(r, "Field " + old.name + " has changed type or mode");
+      }
+    }
+    for (const Field& f : schema) {
+      const bool added = std::none_of(t->second.schema.begin(), t->second.schema.end(),
+                                      [&](const Field& old) { return old.name == f.name; });
+      if (added && f.mode == "REQUIRED") {
+        return Protocol(r, "Cannot add required field " + f.name + " to an existing schema");
+      }
+    }
+    t->second.schema = std::move(schema);
+    return GetTable(project, dataset, table);
+  }
+
   Response InsertAll(const Request& r, const std::string& key) {
     auto t = tables_.find(key);
     if (t == tables_.end()) return GoogleError(404, "notFound", "Not found: Table " + key);
@@ -662,6 +718,7 @@ class FakeGoogleApis::Impl {
     return Response{200, "application/json", body + "}"};
   }
 
+ public:  // for FakeGoogleApis::AddRow
   // Checks a row against the schema as BigQuery would; returns the error reason or "".
   static std::string ParseRow(const std::vector<Field>& schema, simdjson::dom::object json,
                               Row& out) {
@@ -672,6 +729,7 @@ class FakeGoogleApis::Impl {
           std::find_if(schema.begin(), schema.end(), [&](const Field& x) { return x.name == key; });
       if (f == schema.end()) return "invalid";  // no such field
     }
+    bool has_project = false, has_job = false, has_base = false, has_timestamp_ms = false;
     for (const Field& f : schema) {
       simdjson::dom::element value;
       if (json[f.name].get(value) || value.is_null()) {
@@ -686,17 +744,34 @@ class FakeGoogleApis::Impl {
       if ((f.type == "STRING" || f.type == "TIMESTAMP") && value.get_string().get(s)) {
         return "invalid";
       }
+      std::optional<int64_t> instant;
+      if (f.type == "TIMESTAMP" && !(instant = ParseRfc3339(s))) return "invalid";
+      out.cells[f.name] = simdjson::minify(value);
       if (f.name == "project") out.project = std::string(s);
+      has_project = has_project || f.name == "project";
+      if (f.name == "job_id" && f.type == "STRING") {
+        const auto [end, ec] = std::from_chars(s.data(), s.data() + s.size(), i);
+        if (ec != std::errc() || end != s.data() + s.size()) continue;  // SAFE_CAST: NULL
+      }
       if (f.name == "job_id") out.job_id = i;
+      has_job = has_job || f.name == "job_id";
       if (f.name == "base_job_id") out.base_job_id = i;
+      has_base = has_base || f.name == "base_job_id";
       if (f.name == "timestamp_ms") out.timestamp_ms = i;
-      if (f.name == "latency_ms") out.latency_ms = d;
+      has_timestamp_ms = has_timestamp_ms || f.name == "timestamp_ms";
+      if (f.name == "latency_ms") {
+        out.latency_ms = f.type == "INTEGER" ? static_cast<double>(i) : d;
+        out.has_latency = true;
+      }
+      if (f.name == "timestamp") out.timestamp = instant;
       if (f.name == "recorded_at") out.recorded_at = std::string(s);
       if (f.name == "status") out.status = std::string(s);
     }
+    out.lineage = has_project && has_job && has_base && has_timestamp_ms;
     return "";
   }
 
+ private:
   Response Query(const Request& r, const std::string& project) {
     simdjson::dom::parser parser;
     simdjson::dom::element root;
@@ -724,32 +799,156 @@ class FakeGoogleApis::Impl {
         params[std::string(name)] = {std::string(type), std::string(value)};
       }
     }
-    const size_t tick = sql.find('`');
-    const size_t end = tick == std::string_view::npos ? tick : sql.find('`', tick + 1);
-    if (end == std::string_view::npos)
-      return Protocol(r, "the query names no `project.dataset.table`");
-    std::vector<std::string> ref = Split(sql.substr(tick + 1, end - tick - 1), '.');
-    if (ref.size() != 3) return Protocol(r, "table reference is not project.dataset.table");
-    auto t = tables_.find(ref[0] + "/" + ref[1] + "/" + ref[2]);
-    if (t == tables_.end()) {
-      return GoogleError(404, "notFound",
-                         "Not found: Table " + ref[0] + ":" + ref[1] + "." + ref[2]);
-    }
-    std::string result;
-    std::string problem;
-    if (sql.find("APPROX_QUANTILES(latency_ms, 100)") != std::string_view::npos) {
-      problem = LatencyResult(sql, params, t->second, result);
-    } else if (sql.find("MAX(base_job_id)") != std::string_view::npos) {
-      problem = StoredBaseResult(params, t->second, result);
-    } else {
-      problem = "a query this fake does not know";
-    }
-    if (!problem.empty()) return Protocol(r, problem);
+    Evaluation answer = Evaluate(sql, params);
+    if (answer.status == 404) return GoogleError(404, "notFound", answer.problem);
+    if (!answer.problem.empty()) return Protocol(r, answer.problem);
+    const std::string& result = answer.result;
     const std::string job_id = "job_" + std::to_string(jobs_.size() + 1);
     Job job{project, "US", incomplete_next_, result};
     incomplete_next_ = 0;
     jobs_[job_id] = job;
     return JobAnswer(job_id, "bigquery#queryResponse");
+  }
+
+ public:  // for FakeGoogleApis::RunQuery
+  using Params = std::map<std::string, std::pair<std::string, std::string>>;  // name -> type, value
+
+  struct Evaluation {
+    int status = 200;     // 404 for a missing table, 400 with `problem` otherwise
+    std::string problem;  // empty when the query ran
+    std::string result;   // the members after "jobComplete":true (schema, rows, totalRows)
+  };
+
+  // Runs one of the queries this fake knows over the table it names.
+  Evaluation Evaluate(std::string_view sql, const Params& params) {
+    const size_t tick = sql.find('`');
+    const size_t end = tick == std::string_view::npos ? tick : sql.find('`', tick + 1);
+    if (end == std::string_view::npos) return {400, "the query names no `project.dataset.table`"};
+    std::vector<std::string> ref = Split(sql.substr(tick + 1, end - tick - 1), '.');
+    if (ref.size() != 3) return {400, "table reference is not project.dataset.table"};
+    auto t = tables_.find(ref[0] + "/" + ref[1] + "/" + ref[2]);
+    if (t == tables_.end()) {
+      return {404, "Not found: Table " + ref[0] + ":" + ref[1] + "." + ref[2]};
+    }
+    Evaluation answer;
+    answer.problem = UnrecognizedName(sql, t->second);
+    if (!answer.problem.empty()) {
+      answer.status = 400;
+    } else if (sql.find("APPROX_QUANTILES(latency_ms, 100)[OFFSET(99)]") !=
+               std::string_view::npos) {
+      answer.problem = P99Result(sql, t->second, answer.result);
+    } else if (sql.find("APPROX_QUANTILES(latency_ms, 100)") != std::string_view::npos) {
+      answer.problem = LatencyResult(sql, params, t->second, answer.result);
+    } else if (sql.find("MAX(base_job_id)") != std::string_view::npos) {
+      answer.problem = StoredBaseResult(sql, params, t->second, answer.result);
+    } else {
+      answer.problem = "a query this fake does not know";
+    }
+    if (!answer.problem.empty()) answer.status = 400;
+    return answer;
+  }
+
+ private:
+  // The first name in `sql` that is not a column of `table`, a keyword, a function (a name
+  // before '('), a @parameter or an alias (a name after AS), as BigQuery's "Unrecognized name:
+  // x"; "" when there is none. Quoted text and `table names` are skipped.
+  static std::string UnrecognizedName(std::string_view sql, const Table& table) {
+    static const std::set<std::string> kKeywords = {
+        "SELECT", "FROM",  "WHERE",    "AND",     "OR",   "NOT",       "AS",    "BETWEEN", "IS",
+        "NULL",   "TRUE",  "FALSE",    "QUALIFY", "OVER", "PARTITION", "BY",    "ORDER",   "DESC",
+        "ASC",    "LIMIT", "INTERVAL", "DAY",     "HOUR", "MINUTE",    "SECOND"};
+    auto upper = [](std::string word) {
+      for (char& c : word) c = static_cast<char>(std::toupper(static_cast<unsigned char>(c)));
+      return word;
+    };
+    auto is_word = [](char c) { return std::isalnum(static_cast<unsigned char>(c)) || c == '_'; };
+    std::set<std::string> aliases;
+    std::vector<std::string> names;
+    bool after_as = false;
+    for (size_t i = 0; i < sql.size();) {
+      const char c = sql[i];
+      if (c == '`' || c == '\'' || c == '"') {
+        const size_t close = sql.find(c, i + 1);
+        i = close == std::string_view::npos ? sql.size() : close + 1;
+      } else if (c == '@' || std::isdigit(static_cast<unsigned char>(c))) {
+        for (++i; i < sql.size() && is_word(sql[i]); ++i) {
+        }
+      } else if (is_word(c)) {
+        size_t j = i;
+        while (j < sql.size() && is_word(sql[j])) ++j;
+        const std::string word(sql.substr(i, j - i));
+        size_t next = j;
+        while (next < sql.size() && sql[next] == ' ') ++next;
+        if (after_as) {
+          aliases.insert(upper(word));
+        } else if (next < sql.size() && sql[next] == '(') {
+          // a function
+        } else if (!kKeywords.count(upper(word))) {
+          names.push_back(word);
+        }
+        after_as = upper(word) == "AS";
+        i = j;
+      } else {
+        ++i;
+      }
+    }
+    for (const std::string& name : names) {
+      const bool column = std::any_of(table.schema.begin(), table.schema.end(),
+                                      [&](const Field& f) { return upper(f.name) == upper(name); });
+      if (!column && !aliases.count(upper(name))) return "Unrecognized name: " + name;
+    }
+    return "";
+  }
+
+  static const Field* FieldNamed(const Table& table, const std::string& name) {
+    auto f = std::find_if(table.schema.begin(), table.schema.end(),
+                          [&](const Field& x) { return x.name == name; });
+    return f == table.schema.end() ? nullptr : &*f;
+  }
+
+  // The job id as an INT64, as the warehouse must write it for the table's job_id column.
+  static std::string JobIdSql(const Table& table) {
+    const Field* job_id = FieldNamed(table, "job_id");
+    return job_id != nullptr && job_id->type == "STRING" ? "SAFE_CAST(job_id AS INT64)" : "job_id";
+  }
+
+  // The original service's P99 query: APPROX_QUANTILES(latency_ms, 100)[OFFSET(99)] over the
+  // rows whose TIMESTAMP `timestamp` is within INTERVAL n DAY of now, NULL latencies ignored.
+  std::string P99Result(std::string_view sql, const Table& table, std::string& result) {
+    constexpr std::string_view kWindow =
+        "WHERE timestamp >= TIMESTAMP_SUB(CURRENT_TIMESTAMP(), INTERVAL ";
+    const size_t window = sql.find(kWindow);
+    int64_t days = 0;
+    const char* digits =
+        sql.data() + (window == std::string_view::npos ? 0 : window) + kWindow.size();
+    const auto [end, ec] = std::from_chars(digits, sql.data() + sql.size(), days);
+    if (window == std::string_view::npos || ec != std::errc() ||
+        std::string_view(end, sql.data() + sql.size() - end).substr(0, 5) != " DAY)") {
+      return "the P99 query needs WHERE timestamp >= TIMESTAMP_SUB(CURRENT_TIMESTAMP(), "
+             "INTERVAL n DAY)";
+    }
+    const Field* timestamp = FieldNamed(table, "timestamp");
+    if (timestamp->type != "TIMESTAMP") {  // the column exists: UnrecognizedName passed
+      return "No matching signature for operator >= for argument types: " + timestamp->type +
+             ", TIMESTAMP";
+    }
+    const int64_t now = std::chrono::duration_cast<std::chrono::milliseconds>(
+                            std::chrono::system_clock::now().time_since_epoch())
+                            .count();
+    std::vector<double> latencies;
+    for (const Row& row : table.rows) {
+      if (row.timestamp && *row.timestamp >= now - days * 86'400'000 && row.has_latency) {
+        latencies.push_back(row.latency_ms);
+      }
+    }
+    std::sort(latencies.begin(), latencies.end());
+    const int64_t n = static_cast<int64_t>(latencies.size());
+    const int64_t rank = std::max<int64_t>(1, (99 * n + 99) / 100);
+    const std::string type = FieldNamed(table, "latency_ms")->type;
+    result = R"("schema":{"fields":[{"name":"p99_latency_ms","type":)" + JsonString(type) +
+             R"(,"mode":"NULLABLE"}]},"totalRows":"1","rows":[{"f":[{"v":)" +
+             (n == 0 ? std::string("null") : "\"" + Number(latencies[rank - 1]) + "\"") + "}]}]";
+    return "";
   }
 
   static bool HasParam(const std::map<std::string, std::pair<std::string, std::string>>& params,
@@ -759,16 +958,19 @@ class FakeGoogleApis::Impl {
   }
 
   // MAX(base_job_id) of the job's rows with base_job_id < job_id; NULL without any.
-  std::string StoredBaseResult(
-      const std::map<std::string, std::pair<std::string, std::string>>& params, const Table& table,
-      std::string& result) {
+  std::string StoredBaseResult(std::string_view sql, const Params& params, const Table& table,
+                               std::string& result) {
     if (!HasParam(params, "project", "STRING") || !HasParam(params, "job_id", "INT64")) {
       return "base query needs @project STRING, @job_id INT64";
+    }
+    const std::string job_id = JobIdSql(table);
+    if (sql.find(job_id + " = @job_id AND base_job_id < " + job_id) == std::string_view::npos) {
+      return "the base query does not compare " + job_id + " (the job_id column as an INT64)";
     }
     const int64_t job = std::stoll(params.at("job_id").second);
     std::optional<int64_t> base;
     for (const Row& row : table.rows) {
-      if (row.project == params.at("project").second && row.job_id == job &&
+      if (row.lineage && row.project == params.at("project").second && row.job_id == job &&
           row.base_job_id < row.job_id) {
         base = std::max(base.value_or(row.base_job_id), row.base_job_id);
       }
@@ -779,14 +981,14 @@ class FakeGoogleApis::Impl {
     return "";
   }
 
-  std::string LatencyResult(
-      std::string_view sql,
-      const std::map<std::string, std::pair<std::string, std::string>>& params, const Table& table,
-      std::string& result) {
+  std::string LatencyResult(std::string_view sql, const Params& params, const Table& table,
+                            std::string& result) {
     if (sql.find("ROW_NUMBER() OVER (PARTITION BY project, job_id "
                  "ORDER BY base_job_id DESC, recorded_at) = 1") == std::string_view::npos ||
-        sql.find("base_job_id < job_id") == std::string_view::npos) {
-      return "the latency query does not keep the lineage row of each (project, job_id)";
+        sql.find("base_job_id < " + JobIdSql(table)) == std::string_view::npos) {
+      return "the latency query does not keep the lineage row of each (project, job_id), "
+             "comparing " +
+             JobIdSql(table);
     }
     if (!HasParam(params, "from_ms", "INT64") || !HasParam(params, "to_ms", "INT64") ||
         !HasParam(params, "project", "STRING") || !HasParam(params, "all_projects", "BOOL") ||
@@ -802,8 +1004,8 @@ class FakeGoogleApis::Impl {
     // recorded_at, then arrival.
     std::map<std::pair<std::string, int64_t>, const Row*> first;
     for (const Row& row : table.rows) {
-      if (row.timestamp_ms < from || row.timestamp_ms > to || (!all && row.project != project) ||
-          row.base_job_id >= row.job_id) {
+      if (!row.lineage || row.timestamp_ms < from || row.timestamp_ms > to ||
+          (!all && row.project != project) || row.base_job_id >= row.job_id) {
         continue;
       }
       const Row*& kept = first[{row.project, row.job_id}];
@@ -965,6 +1167,47 @@ size_t FakeGoogleApis::RowCount(const std::string& project, const std::string& d
   std::lock_guard lock(impl_->mutex_);
   auto t = impl_->tables_.find(project + "/" + dataset + "/" + table);
   return t == impl_->tables_.end() ? 0 : t->second.rows.size();
+}
+
+std::vector<std::map<std::string, std::string>> FakeGoogleApis::TableRows(
+    const std::string& project, const std::string& dataset, const std::string& table) const {
+  std::lock_guard lock(impl_->mutex_);
+  std::vector<std::map<std::string, std::string>> rows;
+  auto t = impl_->tables_.find(project + "/" + dataset + "/" + table);
+  if (t == impl_->tables_.end()) return rows;
+  for (const Row& row : t->second.rows) rows.push_back(row.cells);
+  return rows;
+}
+
+std::string FakeGoogleApis::AddRow(const std::string& project, const std::string& dataset,
+                                   const std::string& table, const std::string& json_row) {
+  std::lock_guard lock(impl_->mutex_);
+  auto t = impl_->tables_.find(project + "/" + dataset + "/" + table);
+  if (t == impl_->tables_.end()) return "notFound";
+  simdjson::dom::parser parser;
+  simdjson::dom::object json;
+  if (parser.parse(json_row).get_object().get(json)) return "invalid";
+  Row row;
+  std::string problem = Impl::ParseRow(t->second.schema, json, row);
+  if (!problem.empty()) return problem;
+  row.sequence = ++impl_->sequence_;
+  t->second.rows.push_back(std::move(row));
+  return "";
+}
+
+std::string FakeGoogleApis::RunQuery(const std::string& sql) {
+  std::lock_guard lock(impl_->mutex_);
+  Impl::Evaluation answer = impl_->Evaluate(sql, {});
+  if (!answer.problem.empty()) return "error: " + answer.problem;
+  simdjson::dom::parser parser;
+  simdjson::dom::element cell;
+  std::string_view text;
+  if (parser.parse("{" + answer.result + "}").get(cell) ||
+      cell["rows"].at(0)["f"].at(0)["v"].get(cell)) {
+    return "error: the answer has no value";
+  }
+  if (cell.is_null()) return "NULL";
+  return cell.get_string().get(text) ? "error: the value is not a string" : std::string(text);
 }
 
 void FakeGoogleApis::SetInsertIdDedup(bool on) {

@@ -2,17 +2,21 @@
 // warehouse, for tests on machines without emulators: the metadata server's token endpoint, the
 // OAuth2 token endpoint (JWT bearer flow, signature checked), the Cloud Storage JSON API
 // (media upload with ifGenerationMatch, get alt=media, list with paging, testIamPermissions) and
-// BigQuery v2 (tables.get/insert, tabledata.insertAll, jobs.query, jobs.getQueryResults).
+// BigQuery v2 (tables.get/insert/patch, tabledata.insertAll, jobs.query, jobs.getQueryResults).
 //
 // Every request is checked against the public API reference (method, path, query, headers,
 // body); a request that breaks it is answered 400 and recorded in ProtocolErrors(), which tests
 // expect to be empty. Data lives in memory. Faults are injected on demand. BigQuery queries are
-// not parsed: the fake recognizes the two queries the warehouse sends by their required
-// fragments and computes their answers itself (APPROX_QUANTILES as exact nearest rank at 1%).
+// not parsed: the fake recognizes the two queries the warehouse sends, and the original service's
+// P99 query that docs/configuration.md gives, by their required fragments and computes their
+// answers itself (APPROX_QUANTILES as exact nearest rank at 1%). What it does check of any query
+// is that every name in it is a column of its table, a keyword, a function, a parameter or an
+// alias (BigQuery's "Unrecognized name").
 #pragma once
 
 #include <chrono>
 #include <cstdint>
+#include <map>
 #include <memory>
 #include <optional>
 #include <string>
@@ -47,6 +51,7 @@ class FakeGoogleApis {
     kTestPermissions,
     kGetTable,
     kInsertTable,
+    kPatchTable,
     kInsertAll,
     kQuery,
     kGetQueryResults,
@@ -85,7 +90,7 @@ class FakeGoogleApis {
 
   // ---- BigQuery
   void AddDataset(const std::string& project, const std::string& dataset);
-  // The schema given to tables.insert; empty if the table does not exist.
+  // The schema given to tables.insert (then tables.patch); empty if the table does not exist.
   std::vector<Field> TableSchema(const std::string& project, const std::string& dataset,
                                  const std::string& table) const;
   size_t RowCount(const std::string& project, const std::string& dataset,
@@ -93,6 +98,20 @@ class FakeGoogleApis {
   // Creates an empty table with `schema`, as `bq mk` would (e.g. one made by an older version).
   void CreateTable(const std::string& project, const std::string& dataset, const std::string& table,
                    std::vector<Field> schema);
+  // Every row of the table as insertAll took it: column name -> the value's JSON text as sent
+  // (e.g. "\"12\"" for a string, "5.5" for a number); columns that were NULL or absent are not
+  // in it.
+  std::vector<std::map<std::string, std::string>> TableRows(const std::string& project,
+                                                            const std::string& dataset,
+                                                            const std::string& table) const;
+  // Adds one row (a JSON object of column values) as insertAll would, without an insertId, e.g.
+  // a row the original service wrote. "" or the reason insertAll would give ("invalid").
+  std::string AddRow(const std::string& project, const std::string& dataset,
+                     const std::string& table, const std::string& json_row);
+  // Runs `sql` (GoogleSQL, no parameters) as jobs.query would, e.g. a query from the
+  // documentation, and returns the one value it selects ("NULL" for NULL), or "error: " and why
+  // BigQuery (or this fake, for a query it does not know) would refuse it.
+  std::string RunQuery(const std::string& sql);
   // Removes the table and its rows, as `bq rm -t` would. A table created again gets a later
   // creationTime (tables.get gives it, in ms since the epoch, as BigQuery does).
   void DeleteTable(const std::string& project, const std::string& dataset,

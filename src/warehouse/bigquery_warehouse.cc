@@ -24,45 +24,66 @@ constexpr size_t kMaxInsertIdBytes = 128;
 
 struct Column {
   const char* name;
-  const char* type;
-  const char* mode = "REQUIRED";
+  const char* type;               // in a table BuildTrace creates
+  const char* mode = "REQUIRED";  // likewise; a column added to an existing table is NULLABLE
+  const char* also = nullptr;     // another type an existing table may have instead
 };
 
-// The SQLite warehouse's columns, in BigQuery types; every column but status is REQUIRED.
+// The SQLite warehouse's columns, then the original service's totals (the same counts under the
+// original's names), in BigQuery types. An existing table may hold job_id as STRING and
+// latency_ms as INTEGER (the original service's table), and timestamp as STRING (a table made
+// by an earlier version of BuildTrace).
 constexpr Column kColumns[] = {
-    {"project", "STRING"},        {"job_id", "INTEGER"},
-    {"base_job_id", "INTEGER"},   {"timestamp", "STRING"},
-    {"timestamp_ms", "INTEGER"},  {"latency_ms", "FLOAT"},
-    {"added", "INTEGER"},         {"removed", "INTEGER"},
-    {"modified", "INTEGER"},      {"unchanged", "INTEGER"},
-    {"moved", "INTEGER"},         {"resized", "INTEGER"},
-    {"retyped", "INTEGER"},       {"changed", "INTEGER"},
-    {"recorded_at", "TIMESTAMP"}, {"status", "STRING", "NULLABLE"},
+    {"project", "STRING"},         {"job_id", "INTEGER", "REQUIRED", "STRING"},
+    {"base_job_id", "INTEGER"},    {"timestamp", "TIMESTAMP", "REQUIRED", "STRING"},
+    {"timestamp_ms", "INTEGER"},   {"latency_ms", "FLOAT", "REQUIRED", "INTEGER"},
+    {"added", "INTEGER"},          {"removed", "INTEGER"},
+    {"modified", "INTEGER"},       {"unchanged", "INTEGER"},
+    {"moved", "INTEGER"},          {"resized", "INTEGER"},
+    {"retyped", "INTEGER"},        {"changed", "INTEGER"},
+    {"recorded_at", "TIMESTAMP"},  {"status", "STRING", "NULLABLE"},
+    {"total_added", "INTEGER"},    {"total_removed", "INTEGER"},
+    {"total_modified", "INTEGER"}, {"total_unchanged", "INTEGER"},
 };
 
-// {table} is replaced by `project.dataset.table` (checked names, see IsProjectId and others).
+// {table} is replaced by `project.dataset.table` (checked names, see IsProjectId and others),
+// {job_id} by the job id as an INT64 (see JobIdSql).
 // The base of the job's lineage row (NULL when it has none; 0 is "no base").
 constexpr std::string_view kStoredBaseSql =
     "SELECT MAX(base_job_id) AS base FROM {table} "
-    "WHERE project = @project AND job_id = @job_id AND base_job_id < job_id";
+    "WHERE project = @project AND {job_id} = @job_id AND base_job_id < {job_id}";
 
 // Keeps each job's lineage row: among its rows with base_job_id < job_id, the greatest base (0,
 // no base, lowest), the first recorded of equal ones (insertId deduplication is best effort
 // only); then filters by the status of that row (NULL, rows of older versions: succeeded).
-// APPROX_QUANTILES of no rows is NULL (an empty array in the answer).
+// APPROX_QUANTILES of no rows is NULL (an empty array in the answer). Rows of the original
+// service in an adopted table have no project, base or timestamp_ms: never counted.
 constexpr std::string_view kLatencySql =
     "SELECT COUNT(*) AS jobs, APPROX_QUANTILES(latency_ms, 100) AS quantiles FROM ("
     "SELECT latency_ms, IFNULL(status, 'succeeded') AS status FROM {table} "
     "WHERE timestamp_ms BETWEEN @from_ms AND @to_ms AND (@all_projects OR project = @project) "
-    "AND base_job_id < job_id "
+    "AND base_job_id < {job_id} "
     "QUALIFY ROW_NUMBER() OVER (PARTITION BY project, job_id "
     "ORDER BY base_job_id DESC, recorded_at) = 1) "
     "WHERE @all_statuses OR status = @status";
 
-std::string WithTable(std::string_view sql, const std::string& table) {
-  std::string out(sql);
-  out.replace(out.find("{table}"), 7, table);
-  return out;
+// The job id as an INT64 in SQL: the column itself, or the number a STRING job_id holds (the
+// original service's ids that are not numbers give NULL, so that their rows match nothing).
+std::string_view JobIdSql(bool job_id_is_string) {
+  return job_id_is_string ? "SAFE_CAST(job_id AS INT64)" : "job_id";
+}
+
+// INT64 and FLOAT64 are the GoogleSQL names the API may also report for INTEGER and FLOAT.
+std::string_view LegacyTypeName(std::string_view type) {
+  if (type == "INT64") return "INTEGER";
+  if (type == "FLOAT64") return "FLOAT";
+  return type;
+}
+
+void ReplaceAll(std::string& text, std::string_view from, std::string_view to) {
+  for (size_t at = text.find(from); at != std::string::npos; at = text.find(from, at + to.size())) {
+    text.replace(at, from.size(), to);
+  }
 }
 
 bool AllOf(std::string_view text, const std::function<bool(char)>& allowed) {
@@ -186,13 +207,32 @@ BigQueryWarehouse::BigQueryWarehouse(std::string project, std::string dataset, s
       options_(std::move(options)) {}
 
 Status BigQueryWarehouse::EnsureTable() {
-  HttpCall get;
-  get.url = TableUrl();
-  Result<HttpReply> reply = Call(get, "get table");
-  if (!reply.ok()) return reply.status();
-  if (reply->status == 200) return CheckSchema(*reply);
-  if (reply->status != 404) return ReplyError("get table", *reply);
+  for (int tries = 0;; ++tries) {
+    HttpCall get;
+    get.url = TableUrl();
+    Result<HttpReply> reply = Call(get, "get table");
+    if (!reply.ok()) return reply.status();
+    if (reply->status == 200) return AdoptTable(*reply);
+    if (reply->status != 404) return ReplyError("get table", *reply);
+    reply = CreateTable();
+    if (!reply.ok()) return reply.status();
+    if (reply->status == 200) {
+      std::lock_guard lock(shape_mutex_);
+      shape_ = TableShape{};  // kColumns' own types
+      return Status::Ok();
+    }
+    // Created by another instance meanwhile (perhaps of another version): get it and adopt it.
+    if (reply->status == 409 && tries == 0) continue;
+    if (reply->status == 404) {
+      return Unavailable(Prefix() + "create table: dataset " + project_ + ":" + dataset_ +
+                         " not found; create the dataset first (bq mk " + project_ + ":" +
+                         dataset_ + ")");
+    }
+    return ReplyError("create table", *reply);
+  }
+}
 
+Result<HttpReply> BigQueryWarehouse::CreateTable() {
   std::string body;
   JsonWriter json(body);
   json.BeginObject().Key("tableReference").BeginObject();
@@ -213,18 +253,10 @@ Status BigQueryWarehouse::EnsureTable() {
       api_base_ + "/bigquery/v2/projects/" + project_ + "/datasets/" + dataset_ + "/tables";
   insert.headers = {"Content-Type: application/json"};
   insert.body = std::move(body);
-  reply = Call(std::move(insert), "create table");
-  if (!reply.ok()) return reply.status();
-  if (reply->status == 200 || reply->status == 409) return Status::Ok();  // 409: created by another
-  if (reply->status == 404) {
-    return Unavailable(Prefix() + "create table: dataset " + project_ + ":" + dataset_ +
-                       " not found; create the dataset first (bq mk " + project_ + ":" + dataset_ +
-                       ")");
-  }
-  return ReplyError("create table", *reply);
+  return Call(std::move(insert), "create table");
 }
 
-Status BigQueryWarehouse::CheckSchema(const HttpReply& reply) {
+Status BigQueryWarehouse::AdoptTable(const HttpReply& reply) {
   simdjson::dom::parser parser;
   simdjson::dom::element root;
   simdjson::dom::array fields;
@@ -232,25 +264,92 @@ Status BigQueryWarehouse::CheckSchema(const HttpReply& reply) {
       root["schema"]["fields"].get_array().get(fields) != simdjson::SUCCESS) {
     return Unavailable(Prefix() + "get table: the answer has no schema.fields");
   }
-  for (const Column& column : kColumns) {
-    bool found = false;
-    for (simdjson::dom::element field : fields) {
-      std::string_view name;
-      found = found ||
-              (field["name"].get_string().get(name) == simdjson::SUCCESS && name == column.name);
-    }
-    if (!found && std::string_view(column.name) == "status") {
-      return InvalidArgument(Prefix() +
-                             "the table has no column status (added in this version); "
-                             "add it with ALTER TABLE " +
-                             TableSql() + " ADD COLUMN status STRING, then start again");
-    }
-    if (!found) {
-      return InvalidArgument(Prefix() + "the table has no column " + column.name +
-                             "; point the URL at a new table, which BuildTrace creates itself");
+  std::vector<std::string> kept;  // every field as it is, for tables.patch
+  for (simdjson::dom::element field : fields) {
+    kept.push_back(simdjson::minify(field));
+    std::string_view name, mode;
+    if (field["name"].get_string().get(name) != simdjson::SUCCESS) name = {};
+    if (field["mode"].get_string().get(mode) != simdjson::SUCCESS) mode = "NULLABLE";
+    const bool ours = std::any_of(std::begin(kColumns), std::end(kColumns),
+                                  [&](const Column& column) { return name == column.name; });
+    if (!ours && mode == "REQUIRED") {
+      return InvalidArgument(Prefix() + "the table has a REQUIRED column " + std::string(name) +
+                             " that BuildTrace does not write; make it NULLABLE (ALTER TABLE " +
+                             TableSql() + " ALTER COLUMN " + std::string(name) +
+                             " DROP NOT NULL) or point the URL at another table");
     }
   }
+  TableShape shape;
+  std::vector<std::string_view> missing;
+  for (const Column& column : kColumns) {
+    std::optional<std::string_view> type;
+    for (simdjson::dom::element field : fields) {
+      std::string_view name, found;
+      if (field["name"].get_string().get(name) == simdjson::SUCCESS && name == column.name &&
+          field["type"].get_string().get(found) == simdjson::SUCCESS) {
+        type = LegacyTypeName(found);
+      }
+    }
+    if (!type) {
+      missing.push_back(column.name);
+      continue;
+    }
+    if (*type != column.type && (column.also == nullptr || *type != column.also)) {
+      return InvalidArgument(Prefix() + "the table's column " + column.name + " is " +
+                             std::string(*type) + " where BuildTrace writes " + column.type +
+                             (column.also ? std::string(" or ") + column.also : "") +
+                             "; point the URL at another table, which BuildTrace creates itself");
+    }
+    if (std::string_view(column.name) == "job_id") shape.job_id_is_string = *type == "STRING";
+    if (std::string_view(column.name) == "latency_ms") {
+      shape.latency_is_integer = *type == "INTEGER";
+    }
+  }
+  if (!missing.empty()) {
+    if (Status added = AddColumns(kept, missing); !added.ok()) return added;
+  }
+  std::lock_guard lock(shape_mutex_);
+  shape_ = shape;
   return Status::Ok();
+}
+
+Status BigQueryWarehouse::AddColumns(const std::vector<std::string>& fields,
+                                     const std::vector<std::string_view>& missing) {
+  std::string operation = "add columns";
+  for (std::string_view name : missing) operation += " " + std::string(name);
+  std::string body;
+  JsonWriter json(body);
+  json.BeginObject().Key("schema").BeginObject().Key("fields").BeginArray();
+  for (const std::string& field : fields) json.Raw(field);
+  for (std::string_view name : missing) {
+    const Column* column = std::find_if(std::begin(kColumns), std::end(kColumns),
+                                        [&](const Column& c) { return name == c.name; });
+    json.BeginObject().Key("name").String(name).Key("type").String(column->type);
+    json.Key("mode").String("NULLABLE").EndObject();  // BigQuery adds no REQUIRED column
+  }
+  json.EndArray().EndObject().EndObject();
+  HttpCall patch;
+  patch.method = "PATCH";
+  patch.url = TableUrl();
+  patch.headers = {"Content-Type: application/json"};
+  patch.body = std::move(body);
+  // Safe to repeat: the same schema again changes nothing.
+  Result<HttpReply> reply = Call(std::move(patch), operation);
+  if (!reply.ok()) return reply.status();
+  if (reply->status != 200) return ReplyError(operation, *reply);
+  return Status::Ok();
+}
+
+BigQueryWarehouse::TableShape BigQueryWarehouse::Shape() const {
+  std::lock_guard lock(shape_mutex_);
+  return shape_;
+}
+
+std::string BigQueryWarehouse::SqlFor(std::string_view sql) const {
+  std::string out(sql);
+  ReplaceAll(out, "{table}", TableSql());
+  ReplaceAll(out, "{job_id}", JobIdSql(Shape().job_id_is_string));
+  return out;
 }
 
 Result<bool> BigQueryWarehouse::Record(const MetricsRow& row) {
@@ -271,7 +370,7 @@ Result<bool> BigQueryWarehouse::Record(const MetricsRow& row) {
 Result<std::optional<int64_t>> BigQueryWarehouse::StoredBase(const MetricsRow& row,
                                                              const std::string& operation) {
   Result<std::string> answer = RunQuery(
-      WithTable(kStoredBaseSql, TableSql()),
+      SqlFor(kStoredBaseSql),
       {{"project", "STRING", row.project}, {"job_id", "INT64", std::to_string(row.job_id)}},
       operation);
   if (!answer.ok()) return answer.status();
@@ -292,6 +391,11 @@ Result<std::optional<int64_t>> BigQueryWarehouse::StoredBase(const MetricsRow& r
 
 Status BigQueryWarehouse::InsertRow(const MetricsRow& row, const std::string& insert_id,
                                     const std::string& operation) {
+  const TableShape shape = Shape();
+  if (shape.latency_is_integer && !(std::fabs(row.latency_ms) < 9e18)) {  // also NaN
+    return InvalidArgument(Prefix() + operation + ": latency_ms " + std::to_string(row.latency_ms) +
+                           " does not fit the table's INTEGER column; send a finite latency");
+  }
   std::string body;
   JsonWriter json(body);
   json.BeginObject().Key("kind").String("bigquery#tableDataInsertAllRequest");
@@ -307,7 +411,11 @@ Status BigQueryWarehouse::InsertRow(const MetricsRow& row, const std::string& in
   integer("base_job_id", row.base_job_id.value_or(0));
   json.Key("timestamp").String(row.timestamp);
   integer("timestamp_ms", row.timestamp_ms);
-  json.Key("latency_ms").Number(row.latency_ms);
+  if (shape.latency_is_integer) {
+    integer("latency_ms", std::llround(row.latency_ms));  // the original's column: whole ms
+  } else {
+    json.Key("latency_ms").Number(row.latency_ms);
+  }
   integer("added", row.added);
   integer("removed", row.removed);
   integer("modified", row.modified);
@@ -316,6 +424,10 @@ Status BigQueryWarehouse::InsertRow(const MetricsRow& row, const std::string& in
   integer("resized", row.resized);
   integer("retyped", row.retyped);
   integer("changed", row.changed);
+  integer("total_added", row.added);  // the original service's names of the same counts
+  integer("total_removed", row.removed);
+  integer("total_modified", row.modified);
+  integer("total_unchanged", row.unchanged);
   json.Key("status").String(JobStatusName(row.status));
   json.Key("recorded_at").String(FormatRfc3339Utc(NowMs()));
   json.EndObject().EndObject().EndArray().EndObject();
@@ -353,7 +465,7 @@ Result<LatencyStats> BigQueryWarehouse::Latency(const LatencyQuery& query) {
     return status.WithContext(Prefix() + operation + ": ");
   }
   Result<std::string> answer = RunQuery(
-      WithTable(kLatencySql, TableSql()),
+      SqlFor(kLatencySql),
       {{"from_ms", "INT64", std::to_string(query.from_ms)},
        {"to_ms", "INT64", std::to_string(query.to_ms)},
        {"all_projects", "BOOL", query.project ? "false" : "true"},

@@ -1,6 +1,20 @@
 // BigQueryWarehouse: the metrics warehouse in a BigQuery table, through the REST API v2.
 // URL: bigquery://PROJECT/DATASET/TABLE. The dataset must exist; the table is created on Open if
-// it is missing (schema in docs/configuration.md: the SQLite warehouse's columns).
+// it is missing (schema in docs/configuration.md: the SQLite warehouse's columns, `timestamp` as
+// a TIMESTAMP, then the original service's total_added, total_removed, total_modified and
+// total_unchanged, which hold added, removed, modified and unchanged again), so that queries
+// written for the original service's table job_results work on any table BuildTrace made.
+//
+// An existing table is adopted, whoever made it (the original service's job_results, or an
+// earlier version of BuildTrace): Open adds the columns it lacks, NULLABLE, with tables.patch
+// (its own fields sent back as they are), and keeps the types it has where BuildTrace can write
+// them: job_id INTEGER or STRING (the original's; written as the decimal id, read back through
+// SAFE_CAST, so its own non-numeric ids match nothing), latency_ms FLOAT or INTEGER (the
+// original's; latencies then rounded to whole ms), timestamp TIMESTAMP or STRING (an earlier
+// BuildTrace's; the RFC 3339 text fits both). Any other type of a column BuildTrace writes, or
+// a REQUIRED column it does not write, is kInvalidArgument. Rows already in the table (the
+// original's) have no project, base or timestamp_ms, so Latency never counts them; queries on
+// the table itself (the original's P99) see them and the new rows alike.
 //
 // How the MetricsWarehouse contract is kept, and where BigQuery makes it weaker:
 // - Streaming inserts cannot update or delete, so the lineage rule is settled when reading:
@@ -15,9 +29,8 @@
 //   atomic: two instances may both answer true and both insert; the greatest base still wins
 //   when reading, and insertId deduplication (best effort, about a minute) usually drops a
 //   second copy of one base, so a job is never counted twice.
-// - The table's `status` column (NULLABLE STRING, added in this version) holds "succeeded" or
-//   "failed"; rows without it count as succeeded. A table made by an older version lacks it:
-//   Open fails with kInvalidArgument saying how to add it (ALTER TABLE ... ADD COLUMN).
+// - The table's `status` column (NULLABLE STRING) holds "succeeded" or "failed"; rows without it
+//   count as succeeded. A table made by an older version lacks it: Open adds it (see above).
 // - A 200 that carries insertErrors is kUnavailable naming BigQuery's reason.
 // - Latency runs one GoogleSQL query (jobs.query with named parameters, polling
 //   jobs.getQueryResults while jobComplete is false, bounded) that keeps each job's lineage row
@@ -40,6 +53,7 @@
 #include <optional>
 #include <string>
 #include <string_view>
+#include <vector>
 
 #include "cloud/google_auth.h"
 #include "cloud/http_call.h"
@@ -60,9 +74,10 @@ class BigQueryWarehouse : public MetricsWarehouse {
   // "http://" + $BIGQUERY_EMULATOR_HOST when that is set, else "https://bigquery.googleapis.com".
   static std::string DefaultApiBase();
 
-  // Parses `url`, then gets the table and creates it when it is missing (a concurrent creator's
-  // 409 is fine). kInvalidArgument for a malformed URL or a table that lacks a needed column;
-  // kUnavailable when BigQuery cannot be reached or refuses.
+  // Parses `url`, then gets the table and adopts it (adding the columns it lacks), or creates it
+  // when it is missing (a concurrent creator's 409: got and adopted). kInvalidArgument for a
+  // malformed URL or a table whose columns BuildTrace cannot write (see above); kUnavailable
+  // when BigQuery cannot be reached or refuses.
   static Result<std::unique_ptr<BigQueryWarehouse>> Open(std::string_view url,
                                                          std::shared_ptr<TokenSource> tokens,
                                                          std::string api_base = DefaultApiBase(),
@@ -73,7 +88,7 @@ class BigQueryWarehouse : public MetricsWarehouse {
   Status Probe() override;  // tables.get
   // "table-created-" and the table's creationTime (ms since the epoch) from tables.get, so a
   // deleted and re-created table has a new epoch. A table found missing is created again first
-  // (as Open does). Deleting rows does not change it.
+  // (as Open does). Deleting rows or adding columns does not change it.
   Result<std::string> Epoch() override;
   std::string Describe() const override;  // "bigquery://project/dataset/table"
 
@@ -88,8 +103,26 @@ class BigQueryWarehouse : public MetricsWarehouse {
                     std::shared_ptr<TokenSource> tokens, std::string api_base,
                     BigQueryOptions options);
 
+  // The column types of the table that Record and Latency follow (see "adopted" above).
+  struct TableShape {
+    bool job_id_is_string = false;
+    bool latency_is_integer = false;
+  };
+
+  // Gets the table and adopts it, or creates it when it is missing.
   Status EnsureTable();
-  Status CheckSchema(const HttpReply& reply);
+  // tables.insert with kColumns; BigQuery's answer, whatever its status.
+  Result<HttpReply> CreateTable();
+  // Checks the types of the table's columns (tables.get's answer), adds the missing ones and
+  // remembers its shape.
+  Status AdoptTable(const HttpReply& reply);
+  // tables.patch with the table's `fields` (kept as they are, as JSON texts) and `missing`
+  // appended as NULLABLE.
+  Status AddColumns(const std::vector<std::string>& fields,
+                    const std::vector<std::string_view>& missing);
+  TableShape Shape() const;
+  // `sql` with {table} and {job_id} filled in for the table's shape.
+  std::string SqlFor(std::string_view sql) const;
   // The base of the job's lineage row, nullopt when the job has none.
   Result<std::optional<int64_t>> StoredBase(const MetricsRow& row, const std::string& operation);
   Status InsertRow(const MetricsRow& row, const std::string& insert_id,
@@ -111,6 +144,8 @@ class BigQueryWarehouse : public MetricsWarehouse {
   const BigQueryOptions options_;
   // Records of one key wait for each other (see above); keys are spread over the stripes.
   std::array<std::mutex, 64> record_stripes_;
+  mutable std::mutex shape_mutex_;  // guards shape_, set by EnsureTable (Open, Epoch)
+  TableShape shape_;
 };
 
 }  // namespace buildtrace

@@ -11,13 +11,23 @@
 #include <gmock/gmock.h>
 #include <gtest/gtest.h>
 
+#include <chrono>
 #include <cstdlib>
+#include <map>
+#include <ostream>
 #include <random>
 
+#include "core/timestamp.h"
 #include "testing/fake_google_apis.h"
 #include "testing/metrics_warehouse_conformance.h"
 
 namespace buildtrace {
+
+// For readable failures of schema comparisons.
+void PrintTo(const FakeGoogleApis::Field& field, std::ostream* out) {
+  *out << field.name << " " << field.type << " " << field.mode;
+}
+
 namespace {
 
 using ::testing::HasSubstr;
@@ -143,14 +153,16 @@ class BigQueryWarehouseTest : public ::testing::Test {
 
 TEST_F(BigQueryWarehouseTest, OpenCreatesTheTableWithTheDocumentedSchema) {
   const std::vector<Field> expected = {
-      {"project", "STRING", "REQUIRED"},        {"job_id", "INTEGER", "REQUIRED"},
-      {"base_job_id", "INTEGER", "REQUIRED"},   {"timestamp", "STRING", "REQUIRED"},
-      {"timestamp_ms", "INTEGER", "REQUIRED"},  {"latency_ms", "FLOAT", "REQUIRED"},
-      {"added", "INTEGER", "REQUIRED"},         {"removed", "INTEGER", "REQUIRED"},
-      {"modified", "INTEGER", "REQUIRED"},      {"unchanged", "INTEGER", "REQUIRED"},
-      {"moved", "INTEGER", "REQUIRED"},         {"resized", "INTEGER", "REQUIRED"},
-      {"retyped", "INTEGER", "REQUIRED"},       {"changed", "INTEGER", "REQUIRED"},
-      {"recorded_at", "TIMESTAMP", "REQUIRED"}, {"status", "STRING", "NULLABLE"}};
+      {"project", "STRING", "REQUIRED"},         {"job_id", "INTEGER", "REQUIRED"},
+      {"base_job_id", "INTEGER", "REQUIRED"},    {"timestamp", "TIMESTAMP", "REQUIRED"},
+      {"timestamp_ms", "INTEGER", "REQUIRED"},   {"latency_ms", "FLOAT", "REQUIRED"},
+      {"added", "INTEGER", "REQUIRED"},          {"removed", "INTEGER", "REQUIRED"},
+      {"modified", "INTEGER", "REQUIRED"},       {"unchanged", "INTEGER", "REQUIRED"},
+      {"moved", "INTEGER", "REQUIRED"},          {"resized", "INTEGER", "REQUIRED"},
+      {"retyped", "INTEGER", "REQUIRED"},        {"changed", "INTEGER", "REQUIRED"},
+      {"recorded_at", "TIMESTAMP", "REQUIRED"},  {"status", "STRING", "NULLABLE"},
+      {"total_added", "INTEGER", "REQUIRED"},    {"total_removed", "INTEGER", "REQUIRED"},
+      {"total_modified", "INTEGER", "REQUIRED"}, {"total_unchanged", "INTEGER", "REQUIRED"}};
   EXPECT_EQ(fake_.TableSchema("bt-project", "metrics", "job_metrics"), expected);
   ASSERT_NE(Open(kUrl), nullptr);  // the table exists now: got, not created again
   EXPECT_EQ(fake_.Count(Op::kInsertTable), 1);
@@ -158,20 +170,82 @@ TEST_F(BigQueryWarehouseTest, OpenCreatesTheTableWithTheDocumentedSchema) {
   EXPECT_EQ(warehouse_->Describe(), "bigquery://bt-project/metrics/job_metrics");
 }
 
-// A table made before statuses were kept lacks the column: Open says how to add it.
-TEST_F(BigQueryWarehouseTest, OpenOfATableWithoutStatusSaysHowToAddTheColumn) {
-  std::vector<Field> old_schema = fake_.TableSchema("bt-project", "metrics", "job_metrics");
-  ASSERT_EQ(old_schema.back().name, "status");
-  old_schema.pop_back();
-  fake_.CreateTable("bt-project", "metrics", "old_metrics", old_schema);
-  auto warehouse = BigQueryWarehouse::Open("bigquery://bt-project/metrics/old_metrics",
+// A table made by an earlier version: no status (added later), no totals, timestamp a STRING.
+const std::vector<Field> kEarlierVersionSchema = {
+    {"project", "STRING", "REQUIRED"},       {"job_id", "INTEGER", "REQUIRED"},
+    {"base_job_id", "INTEGER", "REQUIRED"},  {"timestamp", "STRING", "REQUIRED"},
+    {"timestamp_ms", "INTEGER", "REQUIRED"}, {"latency_ms", "FLOAT", "REQUIRED"},
+    {"added", "INTEGER", "REQUIRED"},        {"removed", "INTEGER", "REQUIRED"},
+    {"modified", "INTEGER", "REQUIRED"},     {"unchanged", "INTEGER", "REQUIRED"},
+    {"moved", "INTEGER", "REQUIRED"},        {"resized", "INTEGER", "REQUIRED"},
+    {"retyped", "INTEGER", "REQUIRED"},      {"changed", "INTEGER", "REQUIRED"},
+    {"recorded_at", "TIMESTAMP", "REQUIRED"}};
+
+TEST_F(BigQueryWarehouseTest, OpenOfAnEarlierVersionsTableAddsStatusAndTheTotals) {
+  fake_.CreateTable("bt-project", "metrics", "old_metrics", kEarlierVersionSchema);
+  std::unique_ptr<BigQueryWarehouse> warehouse = Open("bigquery://bt-project/metrics/old_metrics");
+  ASSERT_NE(warehouse, nullptr);
+  std::vector<Field> expected = kEarlierVersionSchema;
+  expected.push_back({"status", "STRING", "NULLABLE"});
+  for (const char* name : {"total_added", "total_removed", "total_modified", "total_unchanged"}) {
+    expected.push_back({name, "INTEGER", "NULLABLE"});
+  }
+  EXPECT_EQ(fake_.TableSchema("bt-project", "metrics", "old_metrics"), expected);
+  EXPECT_EQ(fake_.Count(Op::kPatchTable), 1);
+  EXPECT_TRUE(*warehouse->Record(Row("p", 1, std::nullopt, 5)));
+  Result<LatencyStats> stats = warehouse->Latency(LatencyQuery{"p", kT0, kT0, {0.5}});
+  ASSERT_TRUE(stats.ok()) << stats.status().message();
+  EXPECT_EQ(stats->values, (std::vector<std::optional<double>>{5.0}));
+  ASSERT_NE(Open("bigquery://bt-project/metrics/old_metrics"), nullptr);
+  EXPECT_EQ(fake_.Count(Op::kPatchTable), 1);  // nothing more to add
+  // Its timestamp stays a STRING, which the original's P99 query cannot compare (as documented).
+  EXPECT_EQ(fake_.RunQuery("SELECT APPROX_QUANTILES(latency_ms, 100)[OFFSET(99)] AS p99 FROM "
+                           "`bt-project.metrics.old_metrics` WHERE timestamp >= "
+                           "TIMESTAMP_SUB(CURRENT_TIMESTAMP(), INTERVAL 30 DAY)"),
+            "error: No matching signature for operator >= for argument types: STRING, TIMESTAMP");
+}
+
+TEST_F(BigQueryWarehouseTest, OpenRefusesColumnsItCannotWrite) {
+  std::vector<Field> float_ids = kEarlierVersionSchema;
+  float_ids[1].type = "FLOAT";
+  fake_.CreateTable("bt-project", "metrics", "float_ids", float_ids);
+  auto warehouse = BigQueryWarehouse::Open("bigquery://bt-project/metrics/float_ids",
                                            std::make_shared<StaticTokenSource>(kToken),
                                            fake_.base_url(), NoSleep());
   EXPECT_EQ(warehouse.status().code(), StatusCode::kInvalidArgument);
+  EXPECT_EQ(warehouse.status().message(),
+            "bigquery warehouse bigquery://bt-project/metrics/float_ids: the table's column job_id "
+            "is FLOAT where BuildTrace writes INTEGER or STRING; point the URL at another table, "
+            "which BuildTrace creates itself");
+
+  fake_.CreateTable("bt-project", "metrics", "more",
+                    {{"job_id", "STRING", "REQUIRED"}, {"commit_sha", "STRING", "REQUIRED"}});
+  warehouse = BigQueryWarehouse::Open("bigquery://bt-project/metrics/more",
+                                      std::make_shared<StaticTokenSource>(kToken), fake_.base_url(),
+                                      NoSleep());
+  EXPECT_EQ(warehouse.status().code(), StatusCode::kInvalidArgument);
+  EXPECT_EQ(
+      warehouse.status().message(),
+      "bigquery warehouse bigquery://bt-project/metrics/more: the table has a REQUIRED column "
+      "commit_sha that BuildTrace does not write; make it NULLABLE (ALTER TABLE "
+      "`bt-project.metrics.more` ALTER COLUMN commit_sha DROP NOT NULL) or point the URL at "
+      "another table");
+  EXPECT_EQ(fake_.Count(Op::kPatchTable), 0);
+  EXPECT_EQ(fake_.TableSchema("bt-project", "metrics", "more").size(), 2u);
+}
+
+TEST_F(BigQueryWarehouseTest, AddingColumnsWithoutTheRightIsUnavailableWithTheRoleToGrant) {
+  fake_.CreateTable("bt-project", "metrics", "old_metrics", kEarlierVersionSchema);
+  fake_.FailNext(Op::kPatchTable, 403);
+  auto warehouse = BigQueryWarehouse::Open("bigquery://bt-project/metrics/old_metrics",
+                                           std::make_shared<StaticTokenSource>(kToken),
+                                           fake_.base_url(), NoSleep());
+  EXPECT_EQ(warehouse.status().code(), StatusCode::kUnavailable);
   EXPECT_THAT(warehouse.status().message(),
-              HasSubstr("the table has no column status (added in this version); add it with "
-                        "ALTER TABLE `bt-project.metrics.old_metrics` ADD COLUMN status STRING"));
-  EXPECT_EQ(fake_.Count(Op::kInsertTable), 1);  // the first fixture's, not the old table's
+              HasSubstr("bigquery warehouse bigquery://bt-project/metrics/old_metrics: add columns "
+                        "status total_added total_removed total_modified total_unchanged: "));
+  EXPECT_THAT(warehouse.status().message(), HasSubstr("roles/bigquery.dataEditor"));
+  EXPECT_EQ(fake_.TableSchema("bt-project", "metrics", "old_metrics"), kEarlierVersionSchema);
 }
 
 TEST_F(BigQueryWarehouseTest, OpenWithoutTheDatasetSaysSo) {
@@ -328,6 +402,155 @@ TEST_F(BigQueryWarehouseTest, EpochOfAnUnreachableTableIsUnavailable) {
   EXPECT_NE(epoch.status().message().find("bigquery warehouse " + std::string(kUrl) + ": epoch"),
             std::string::npos)
       << epoch.status().message();
+}
+
+// ---- The original service's table, job_results, adopted; its P99 query.
+
+// The original service's query, as docs/configuration.md gives it (the project and dataset ours).
+std::string OriginalP99Sql(const std::string& table) {
+  return "SELECT APPROX_QUANTILES(latency_ms, 100)[OFFSET(99)] AS p99_latency_ms\n"
+         "FROM `" +
+         table +
+         "`\n"
+         "WHERE timestamp >= TIMESTAMP_SUB(CURRENT_TIMESTAMP(), INTERVAL 30 DAY)";
+}
+
+constexpr int64_t kDay = 86'400'000;
+
+int64_t NowMs() {
+  return std::chrono::duration_cast<std::chrono::milliseconds>(
+             std::chrono::system_clock::now().time_since_epoch())
+      .count();
+}
+
+MetricsRow CountedRow(const std::string& project, int64_t job_id, std::optional<int64_t> base,
+                      int64_t timestamp_ms, double latency_ms) {
+  MetricsRow row = Row(project, job_id, base, latency_ms);
+  row.timestamp = FormatRfc3339Utc(timestamp_ms);
+  row.timestamp_ms = timestamp_ms;
+  row.added = 1;
+  row.removed = 2;
+  row.moved = 1;
+  row.changed = 2;
+  row.modified = row.moved + row.changed;
+  row.unchanged = 4;
+  return row;
+}
+
+class OriginalTableTest : public BigQueryWarehouseTest {
+ protected:
+  static constexpr const char* kOriginalUrl =
+      "bigquery://bt-project/buildtrace_metrics/job_results";
+  static constexpr const char* kOriginalSql = "bt-project.buildtrace_metrics.job_results";
+
+  // The original service's table with two of its rows: one of yesterday (latency 5), one of 40
+  // days ago (3000).
+  void SetUp() override {
+    BigQueryWarehouseTest::SetUp();
+    fake_.AddDataset("bt-project", "buildtrace_metrics");
+    fake_.CreateTable("bt-project", "buildtrace_metrics", "job_results", kOriginalSchema);
+    ASSERT_EQ(AddOriginalRow("a1b2c3", now_ - kDay, 5), "");
+    ASSERT_EQ(AddOriginalRow("17", now_ - 40 * kDay, 3000), "");
+  }
+
+  std::string AddOriginalRow(const std::string& job_id, int64_t timestamp_ms, int latency_ms) {
+    return fake_.AddRow("bt-project", "buildtrace_metrics", "job_results",
+                        R"({"job_id":")" + job_id + R"(","timestamp":")" +
+                            FormatRfc3339Utc(timestamp_ms) + R"(","latency_ms":)" +
+                            std::to_string(latency_ms) +
+                            R"(,"total_added":1,"total_removed":0,"total_modified":2,)"
+                            R"("total_unchanged":9})");
+  }
+
+  const std::vector<Field> kOriginalSchema = {
+      {"timestamp", "TIMESTAMP", "REQUIRED"},    {"job_id", "STRING", "REQUIRED"},
+      {"latency_ms", "INTEGER", "NULLABLE"},     {"total_added", "INTEGER", "NULLABLE"},
+      {"total_removed", "INTEGER", "NULLABLE"},  {"total_modified", "INTEGER", "NULLABLE"},
+      {"total_unchanged", "INTEGER", "NULLABLE"}};
+  const int64_t now_ = NowMs();
+};
+
+TEST_F(OriginalTableTest, OpenAdoptsItAddingOurColumnsAndKeepingItsTypes) {
+  EXPECT_EQ(fake_.RunQuery(OriginalP99Sql(kOriginalSql)), "5");  // before: its own rows
+  std::unique_ptr<BigQueryWarehouse> warehouse = Open(kOriginalUrl);
+  ASSERT_NE(warehouse, nullptr);
+  std::vector<Field> expected = kOriginalSchema;
+  for (const char* name :
+       {"project", "base_job_id", "timestamp_ms", "added", "removed", "modified", "unchanged",
+        "moved", "resized", "retyped", "changed", "recorded_at", "status"}) {
+    const std::string_view column = name;
+    expected.push_back({name,
+                        column == "project" || column == "status" ? "STRING"
+                        : column == "recorded_at"                 ? "TIMESTAMP"
+                                                                  : "INTEGER",
+                        "NULLABLE"});
+  }
+  EXPECT_EQ(fake_.TableSchema("bt-project", "buildtrace_metrics", "job_results"), expected);
+  EXPECT_EQ(fake_.Count(Op::kPatchTable), 1);
+  EXPECT_EQ(fake_.Count(Op::kInsertTable), 1);  // the fixture's own table only
+  EXPECT_EQ(fake_.RowCount("bt-project", "buildtrace_metrics", "job_results"), 2u);
+
+  ASSERT_NE(Open(kOriginalUrl), nullptr);  // adopted already: nothing to add
+  EXPECT_EQ(fake_.Count(Op::kPatchTable), 1);
+  EXPECT_EQ(fake_.TableSchema("bt-project", "buildtrace_metrics", "job_results"), expected);
+}
+
+TEST_F(OriginalTableTest, RowsWrittenFillTheOriginalsColumnsAndItsP99QuerySeesThem) {
+  std::unique_ptr<BigQueryWarehouse> warehouse = Open(kOriginalUrl);
+  ASSERT_NE(warehouse, nullptr);
+  // Job 17 of project p: the original's row of job "17" has no project, so it is not its row.
+  const int64_t yesterday = now_ - kDay;
+  EXPECT_TRUE(*warehouse->Record(CountedRow("p", 17, std::nullopt, yesterday, 12.6)));
+  EXPECT_TRUE(*warehouse->Record(CountedRow("p", 18, 17, yesterday + 1, 20)));
+  EXPECT_FALSE(*warehouse->Record(CountedRow("p", 18, 17, yesterday + 1, 20)));  // found again
+  EXPECT_TRUE(*warehouse->Record(CountedRow("p", 19, 18, now_ - 40 * kDay, 4000)));
+
+  std::vector<std::map<std::string, std::string>> rows =
+      fake_.TableRows("bt-project", "buildtrace_metrics", "job_results");
+  ASSERT_EQ(rows.size(), 5u);
+  EXPECT_EQ(rows[2].count("recorded_at"), 1u);
+  rows[2].erase("recorded_at");
+  const std::map<std::string, std::string> expected = {
+      {"project", R"("p")"},
+      {"job_id", R"("17")"},  // the table's STRING
+      {"base_job_id", R"("0")"},
+      {"timestamp", "\"" + FormatRfc3339Utc(yesterday) + "\""},
+      {"timestamp_ms", "\"" + std::to_string(yesterday) + "\""},
+      {"latency_ms", R"("13")"},  // the table's INTEGER: whole ms
+      {"added", R"("1")"},
+      {"removed", R"("2")"},
+      {"modified", R"("3")"},
+      {"unchanged", R"("4")"},
+      {"moved", R"("1")"},
+      {"resized", R"("0")"},
+      {"retyped", R"("0")"},
+      {"changed", R"("2")"},
+      {"status", R"("succeeded")"},
+      {"total_added", R"("1")"},
+      {"total_removed", R"("2")"},
+      {"total_modified", R"("3")"},
+      {"total_unchanged", R"("4")"}};
+  EXPECT_EQ(rows[2], expected);
+
+  // Latency counts our rows only; the original's P99 query counts the table's rows of the last
+  // 30 days, its own (5) and ours (13, 20): the nearest rank of 0.99 among 3 is the 3rd.
+  Result<LatencyStats> stats =
+      warehouse->Latency(LatencyQuery{"p", now_ - 30 * kDay, now_, {0.0, 1.0}});
+  ASSERT_TRUE(stats.ok()) << stats.status().message();
+  EXPECT_EQ(stats->count, 2);
+  EXPECT_EQ(stats->values, (std::vector<std::optional<double>>{13.0, 20.0}));
+  EXPECT_EQ(fake_.RunQuery(OriginalP99Sql(kOriginalSql)), "20");
+}
+
+TEST_F(OriginalTableTest, TheP99QueryNamesOnlyColumnsEveryTableHas) {
+  // On a table BuildTrace creates, the original's query works as it is.
+  EXPECT_EQ(fake_.RunQuery(OriginalP99Sql("bt-project.metrics.job_metrics")), "NULL");
+  EXPECT_TRUE(*warehouse_->Record(CountedRow("p", 1, std::nullopt, now_ - kDay, 7.5)));
+  EXPECT_EQ(fake_.RunQuery(OriginalP99Sql("bt-project.metrics.job_metrics")), "7.5");
+  // The fake does check the names: one the table lacks is refused as BigQuery would.
+  std::string misspelt = OriginalP99Sql("bt-project.metrics.job_metrics");
+  misspelt.replace(misspelt.find("WHERE timestamp"), 15, "WHERE created_at");
+  EXPECT_EQ(fake_.RunQuery(misspelt), "error: Unrecognized name: created_at");
 }
 
 TEST(BigQueryApiBaseTest, EmulatorHostOverridesTheDefault) {

@@ -20,7 +20,15 @@ namespace buildtrace {
 //     (floor(timestamp_ms / 86 400 000)) and bucket, kept by a trigger on
 //     buildtrace_job_latency. A version 1 database is migrated on open: the column is added,
 //     buildtrace_job_latency and the histogram are made again from the rows.
-inline constexpr int kPostgresWarehouseSchemaVersion = 2;
+//  3: adds the view job_results, for queries written for the original service (whose table had
+//     that name): one row per succeeded job, its lineage row (the one buildtrace_job_latency
+//     names), with columns "timestamp" TIMESTAMPTZ (from timestamp_ms), job_id, latency_ms,
+//     total_added, total_removed, total_modified, total_unchanged (added, removed, modified,
+//     unchanged) and project. A version 2 database gains the view on open (nothing else
+//     changes); a version 1 one migrates as above, then gains it. The view depends on both
+//     tables, so dropping buildtrace_job_metrics by hand takes DROP ... CASCADE (Open makes the
+//     view again). A relation named job_results that is not a view is refused (22023).
+inline constexpr int kPostgresWarehouseSchemaVersion = 3;
 
 // Creates or migrates the schema in one statement (a DO block, one transaction). A transaction-
 // scoped advisory lock serializes instances doing it at the same time, which CREATE TABLE IF NOT

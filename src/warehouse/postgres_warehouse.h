@@ -64,10 +64,12 @@ extern const PostgresLatencySql kPostgresLatencySql;
 // for the walks below, kept by the row triggers of buildtrace_job_metrics (insert, delete,
 // update; a statement trigger empties it on TRUNCATE); buildtrace_latency_histogram (jobs per
 // status, UTC day and bucket), kept by a trigger on buildtrace_job_latency; buildtrace_meta
-// (key TEXT PRIMARY KEY, value TEXT) holding the epoch and the schema version. Open creates them
-// when missing or of an older version, under the advisory lock, filling the derived tables from
-// the existing rows in one pass (with buildtrace_job_metrics locked against writes meanwhile):
-// how a database of an earlier version migrates.
+// (key TEXT PRIMARY KEY, value TEXT) holding the epoch and the schema version; the view
+// job_results, the original service's table over each succeeded job's lineage row (see
+// postgres_schema.h, version 3). Open creates them when missing or of an older version, under
+// the advisory lock, filling the derived tables from the existing rows in one pass (with
+// buildtrace_job_metrics locked against writes meanwhile): how a database of an earlier version
+// migrates.
 //
 // Cost: Latency runs in one REPEATABLE READ READ ONLY transaction. One project: a count of the
 // window's jobs (an index-only range count) and, per quantile, one walk of a latency index from
@@ -113,7 +115,8 @@ class PostgresWarehouse : public MetricsWarehouse {
   // PGPASSWORD or ~/.pgpass (libpq reads them), as may any other PG* environment default.
   // Connects once and creates the table and its index if missing. Fails with:
   //  - kInvalidArgument when the URL is not a postgresql:// URI libpq accepts, or its port or
-  //    connect_timeout is not a number;
+  //    connect_timeout is not a number, or the database is of a newer schema version or has a
+  //    table named job_results;
   //  - kUnavailable when the server cannot be reached or refuses the connection (including
   //    authentication failures), or the table cannot be created.
   // `answer_timeout`: how long a call waits for the answer to a statement it sent (see above).

@@ -18,6 +18,7 @@
 
 #include <atomic>
 #include <cerrno>
+#include <chrono>
 #include <cstdlib>
 #include <filesystem>
 #include <fstream>
@@ -29,6 +30,7 @@
 #include <utility>
 #include <vector>
 
+#include "core/timestamp.h"
 #include "testing/metrics_warehouse_conformance.h"
 #include "testing/postgres_server.h"
 
@@ -686,7 +688,11 @@ INSERT INTO buildtrace_job_metrics VALUES
   using Rows = std::vector<std::vector<std::string>>;
   EXPECT_EQ(
       AdminQuery(database_, "SELECT value FROM buildtrace_meta WHERE key = 'schema_version'").rows,
-      (Rows{{"2"}}));
+      (Rows{{"3"}}));
+  // job_results: one row per job, job 1's lineage row (latency 5), not its ad-hoc one.
+  EXPECT_EQ(
+      AdminQuery(database_, "SELECT job_id, latency_ms FROM job_results ORDER BY job_id").rows,
+      (Rows{{"1", "5"}, {"2", "7"}}));
   // Each job's lineage row, succeeded while its status is NULL: job 1's base none (latency 5),
   // not the ad-hoc comparison against job 7 (latency 3), which stays in the table for now.
   EXPECT_EQ(AdminQuery(database_,
@@ -763,9 +769,12 @@ TEST_F(PostgresWarehouseTest, DroppedAndRecreatedTableHasANewEpoch) {
   ASSERT_TRUE(warehouse->Record(Row("p", 1, std::nullopt, kT0, 5.0)).ok());
   const std::string first = EpochOrError(*warehouse);
   EXPECT_THAT(first, Not(StartsWith("error")));
-  ASSERT_EQ(AdminQuery(database_, "DROP TABLE buildtrace_job_metrics").error, "");
+  // The view job_results depends on the table: dropping it by hand takes CASCADE.
+  EXPECT_THAT(AdminQuery(database_, "DROP TABLE buildtrace_job_metrics").error,
+              HasSubstr("view job_results depends on table buildtrace_job_metrics"));
+  ASSERT_EQ(AdminQuery(database_, "DROP TABLE buildtrace_job_metrics CASCADE").error, "");
 
-  EXPECT_TRUE(warehouse->Probe().ok());  // re-creates the table, as a restart would
+  EXPECT_TRUE(warehouse->Probe().ok());  // re-creates the table and the view, as a restart would
   const std::string second = EpochOrError(*warehouse);
   EXPECT_THAT(second, Not(StartsWith("error")));
   EXPECT_NE(second, first);
@@ -775,6 +784,8 @@ TEST_F(PostgresWarehouseTest, DroppedAndRecreatedTableHasANewEpoch) {
   EXPECT_TRUE(*written);
   EXPECT_EQ(Answer(warehouse->Latency(LatencyQuery{"p", kT0, kT0, {1.0}})), "1 {6}");
   EXPECT_EQ(EpochOrError(*OpenOrDie(url_)), second);
+  EXPECT_EQ(AdminQuery(database_, "SELECT job_id, latency_ms FROM job_results").rows,
+            (std::vector<std::vector<std::string>>{{"1", "6"}}));
 }
 
 TEST_F(PostgresWarehouseTest, TruncatedTableHasANewEpochAndNoJobs) {
@@ -787,6 +798,159 @@ TEST_F(PostgresWarehouseTest, TruncatedTableHasANewEpochAndNoJobs) {
   const std::string second = EpochOrError(*warehouse);
   EXPECT_THAT(second, Not(StartsWith("error")));
   EXPECT_NE(second, first);
+}
+
+// ---- job_results: the original service's table, as a view of each succeeded job's lineage row.
+
+using Rows = std::vector<std::vector<std::string>>;
+
+MetricsRow CountedRow(const std::string& project, int64_t job_id, std::optional<int64_t> base,
+                      int64_t timestamp_ms, double latency_ms) {
+  MetricsRow row = Row(project, job_id, base, timestamp_ms, latency_ms);
+  row.timestamp = FormatRfc3339Utc(timestamp_ms);
+  row.added = job_id;
+  row.removed = 2;
+  row.moved = 1;
+  row.resized = 0;
+  row.retyped = 0;
+  row.changed = job_id;
+  row.modified = row.moved + row.changed;
+  row.unchanged = 7;
+  return row;
+}
+
+TEST_F(PostgresWarehouseTest, JobResultsShowsEachSucceededJobOnceUnderTheOriginalsColumns) {
+  std::unique_ptr<PostgresWarehouse> warehouse = OpenOrDie(url_);
+  ASSERT_NE(warehouse, nullptr);
+  ASSERT_TRUE(*warehouse->Record(CountedRow("p", 1, std::nullopt, kT0, 10)));
+  ASSERT_TRUE(*warehouse->Record(CountedRow("p", 2, 1, kT0 + 1, 20.5)));
+  ASSERT_TRUE(*warehouse->Record(CountedRow("p", 3, 1, kT0 + 2, 999)));
+  ASSERT_TRUE(*warehouse->Record(CountedRow("p", 3, 2, kT0 + 2, 30)));  // replaces the row above
+  MetricsRow failed = CountedRow("p", 4, 3, kT0 + 3, 40);
+  failed.status = JobStatus::kFailed;
+  ASSERT_TRUE(*warehouse->Record(failed));
+  ASSERT_TRUE(*warehouse->Record(CountedRow("q", 1, std::nullopt, kT0 + 4, 50)));
+  // An older version's rows of one job (several bases, no status): its lineage row, base 2, only.
+  ASSERT_EQ(AdminQuery(database_, R"sql(
+INSERT INTO buildtrace_job_metrics (project, job_id, base_job_id, "timestamp", timestamp_ms,
+  latency_ms, added, removed, modified, unchanged, moved, resized, retyped, changed) VALUES
+  ('p', 5, 1, '2023-11-14T22:13:20.005Z', 1700000000005, 60, 9, 9, 9, 9, 0, 0, 0, 9),
+  ('p', 5, 2, '2023-11-14T22:13:20.005Z', 1700000000005, 61, 1, 1, 1, 1, 0, 0, 1, 0)
+)sql")
+                .error,
+            "");
+  EXPECT_EQ(AdminQuery(database_, "SELECT COUNT(*) FROM buildtrace_job_metrics").rows,
+            (Rows{{"7"}}));
+  EXPECT_EQ(AdminQuery(database_,
+                       "SET TimeZone = 'UTC'; "
+                       "SELECT timestamp, job_id, latency_ms, total_added, total_removed, "
+                       "total_modified, total_unchanged, project FROM job_results "
+                       "ORDER BY project, job_id")
+                .rows,
+            (Rows{{"2023-11-14 22:13:20+00", "1", "10", "1", "2", "2", "7", "p"},
+                  {"2023-11-14 22:13:20.001+00", "2", "20.5", "2", "2", "3", "7", "p"},
+                  {"2023-11-14 22:13:20.002+00", "3", "30", "3", "2", "4", "7", "p"},
+                  {"2023-11-14 22:13:20.005+00", "5", "61", "1", "1", "1", "1", "p"},
+                  {"2023-11-14 22:13:20.004+00", "1", "50", "1", "2", "2", "7", "q"}}));
+  EXPECT_EQ(AdminQuery(database_,
+                       "SELECT column_name, data_type FROM information_schema.columns "
+                       "WHERE table_name = 'job_results' ORDER BY ordinal_position")
+                .rows,
+            (Rows{{"timestamp", "timestamp with time zone"},
+                  {"job_id", "bigint"},
+                  {"latency_ms", "double precision"},
+                  {"total_added", "bigint"},
+                  {"total_removed", "bigint"},
+                  {"total_modified", "bigint"},
+                  {"total_unchanged", "bigint"},
+                  {"project", "text"}}));
+}
+
+// The P99 query of docs/operations.md for PostgreSQL, the original's adapted.
+constexpr const char* kPostgresP99Sql = R"sql(
+SELECT percentile_disc(0.99) WITHIN GROUP (ORDER BY latency_ms) AS p99_latency_ms
+FROM job_results
+WHERE timestamp >= now() - INTERVAL '30 days'
+)sql";
+
+TEST_F(PostgresWarehouseTest, JobResultsAnswersTheDocumentedP99QueryAsLatencyDoes) {
+  std::unique_ptr<PostgresWarehouse> warehouse = OpenOrDie(url_);
+  ASSERT_NE(warehouse, nullptr);
+  EXPECT_EQ(AdminQuery(database_, kPostgresP99Sql).rows, (Rows{{""}}));  // NULL: no jobs
+  constexpr int64_t kDay = 86'400'000;
+  const int64_t now = std::chrono::duration_cast<std::chrono::milliseconds>(
+                          std::chrono::system_clock::now().time_since_epoch())
+                          .count();
+  // In the last 30 days: jobs 1-149 of latency = id, job 150 (first against base 148 with 9999,
+  // then replaced against base 149 with 150), q's job 1 (0.5). Not counted: a failed job and one
+  // of 40 days ago. So 151 jobs; the nearest rank of 0.99 is 150, the 150th latency 149. Counting
+  // any excluded row would make it 150.
+  for (int64_t job = 1; job <= 149; ++job) {
+    ASSERT_TRUE(*warehouse->Record(CountedRow("p", job, std::nullopt, now - kDay, job)));
+  }
+  ASSERT_TRUE(*warehouse->Record(CountedRow("p", 150, 148, now - kDay, 9999)));
+  ASSERT_TRUE(*warehouse->Record(CountedRow("p", 150, 149, now - kDay, 150)));
+  MetricsRow failed = CountedRow("p", 151, 150, now - kDay, 20000);
+  failed.status = JobStatus::kFailed;
+  ASSERT_TRUE(*warehouse->Record(failed));
+  ASSERT_TRUE(*warehouse->Record(CountedRow("p", 152, 150, now - 40 * kDay, 30000)));
+  ASSERT_TRUE(*warehouse->Record(CountedRow("q", 1, std::nullopt, now - 2 * kDay, 0.5)));
+
+  EXPECT_EQ(AdminQuery(database_, kPostgresP99Sql).rows, (Rows{{"149"}}));
+  EXPECT_EQ(AdminQuery(database_,
+                       "SELECT COUNT(*), MAX(latency_ms), COUNT(DISTINCT (project, job_id)) "
+                       "FROM job_results WHERE timestamp >= now() - INTERVAL '30 days'")
+                .rows,
+            (Rows{{"151", "150", "151"}}));
+  EXPECT_EQ(AdminQuery(database_, "SELECT COUNT(*) FROM job_results").rows, (Rows{{"152"}}));
+  EXPECT_EQ(Answer(warehouse->Latency(LatencyQuery{std::nullopt, now - 30 * kDay, now, {0.99}})),
+            "151 {149}");
+}
+
+// A database of version 2 (job_results is what version 3 adds) gains the view when opened, and
+// keeps its derived tables as they are.
+TEST_F(PostgresWarehouseTest, VersionTwoDatabaseGainsJobResultsOnOpen) {
+  {
+    std::unique_ptr<PostgresWarehouse> warehouse = OpenOrDie(url_);
+    ASSERT_NE(warehouse, nullptr);
+    ASSERT_TRUE(*warehouse->Record(CountedRow("p", 1, std::nullopt, kT0, 10)));
+  }
+  ASSERT_EQ(AdminQuery(database_,
+                       "DROP VIEW job_results; "
+                       "UPDATE buildtrace_meta SET value = '2' WHERE key = 'schema_version'")
+                .error,
+            "");
+  const Rows oids = AdminQuery(database_,
+                               "SELECT to_regclass('buildtrace_job_latency')::oid, "
+                               "to_regclass('buildtrace_latency_histogram')::oid")
+                        .rows;
+  std::unique_ptr<PostgresWarehouse> warehouse = OpenOrDie(url_);
+  ASSERT_NE(warehouse, nullptr);
+  EXPECT_EQ(
+      AdminQuery(database_, "SELECT value FROM buildtrace_meta WHERE key = 'schema_version'").rows,
+      (Rows{{"3"}}));
+  EXPECT_EQ(AdminQuery(database_, "SELECT job_id, latency_ms, total_added FROM job_results").rows,
+            (Rows{{"1", "10", "1"}}));
+  EXPECT_EQ(AdminQuery(database_,
+                       "SELECT to_regclass('buildtrace_job_latency')::oid, "
+                       "to_regclass('buildtrace_latency_histogram')::oid")
+                .rows,
+            oids);  // not made again
+  const Rows view_oid = AdminQuery(database_, "SELECT to_regclass('job_results')::oid").rows;
+  ASSERT_NE(OpenOrDie(url_), nullptr);  // and again: nothing to do
+  EXPECT_EQ(AdminQuery(database_, "SELECT to_regclass('job_results')::oid").rows, view_oid);
+}
+
+TEST_F(PostgresWarehouseTest, TableNamedJobResultsIsRefused) {
+  ASSERT_EQ(AdminQuery(database_, "CREATE TABLE job_results (job_id TEXT)").error, "");
+  Result<std::unique_ptr<PostgresWarehouse>> opened = PostgresWarehouse::Open(url_);
+  ASSERT_FALSE(opened.ok());
+  EXPECT_EQ(opened.status().code(), StatusCode::kInvalidArgument);
+  EXPECT_THAT(opened.status().message(),
+              HasSubstr("the database has a table job_results, the name of BuildTrace's view for "
+                        "the original service's queries; rename or drop that table"));
+  EXPECT_EQ(AdminQuery(database_, "SELECT to_regclass('buildtrace_job_metrics')").rows,
+            (Rows{{""}}));  // the whole schema rolled back
 }
 
 }  // namespace

@@ -22,7 +22,7 @@ namespace {
 
 namespace fs = std::filesystem;
 
-static_assert(kSqliteWarehouseSchemaVersion == 3, "update the schema statements");
+static_assert(kSqliteWarehouseSchemaVersion == 4, "update the schema statements");
 // The tables of every version: from nothing they are made with version 3's columns; an older
 // job_metrics gains `status` in EnsureSchema.
 constexpr const char* kCreateTablesSql = R"sql(
@@ -141,7 +141,24 @@ BEGIN
         OR (project = NEW.project AND job_id = NEW.job_id)) AND base_job_id < job_id
     GROUP BY project, job_id;
 END;
-PRAGMA user_version = 3;
+)sql";
+
+// Version 4: job_results, the original service's table as a view of each succeeded job's lineage
+// row (job_latency names it by its base), under the original's column names; one row per job,
+// no row copied. Made again (not IF NOT EXISTS) so that a later version may change it.
+constexpr const char* kJobResultsKindSql =
+    "SELECT type FROM sqlite_master WHERE name = 'job_results'";
+constexpr const char* kCreateJobResultsSql = R"sql(
+DROP VIEW IF EXISTS job_results;
+CREATE VIEW job_results AS
+SELECT m.timestamp AS timestamp, m.job_id AS job_id, m.latency_ms AS latency_ms,
+       m.added AS total_added, m.removed AS total_removed, m.modified AS total_modified,
+       m.unchanged AS total_unchanged, m.project AS project
+FROM job_latency AS l
+JOIN job_metrics AS m
+  ON m.project = l.project AND m.job_id = l.job_id AND m.base_job_id = l.base_job_id
+WHERE l.status = 'succeeded';
+PRAGMA user_version = 4;
 )sql";
 
 // Record, in one BEGIN IMMEDIATE transaction: the base of the job's lineage row, then the
@@ -305,8 +322,32 @@ Result<int> ReadUserVersion(sqlite3* db, const std::string& path) {
   return sqlite3_column_int(statement.get(), 0);
 }
 
-// Creates version 3 from nothing, or from version 1 or 2, inside EnsureSchema's transaction.
-Status MigrateSchema(sqlite3* db, const std::string& path) {
+// Makes job_results (version 4), refusing to replace a table of that name that is not ours.
+Status CreateJobResults(sqlite3* db, const std::string& path) {
+  Statement kind;
+  if (Prepare(db, kJobResultsKindSql, kind) != SQLITE_OK) {
+    return SqliteError(db, path, "look for job_results");
+  }
+  const int rc = sqlite3_step(kind.get());
+  if (rc != SQLITE_ROW && rc != SQLITE_DONE) return SqliteError(db, path, "look for job_results");
+  if (rc == SQLITE_ROW && std::string_view(reinterpret_cast<const char*>(
+                              sqlite3_column_text(kind.get(), 0))) != "view") {
+    return InvalidArgument(Prefix(path) +
+                           "the database has a table job_results, the name of BuildTrace's view "
+                           "for the original service's queries; rename or drop that table");
+  }
+  kind.reset();
+  if (Exec(db, kCreateJobResultsSql) != SQLITE_OK) {
+    return SqliteError(db, path, "create the job_results view");
+  }
+  return Status::Ok();
+}
+
+// Brings a file of schema `version` to version 4 inside EnsureSchema's transaction: from nothing,
+// 1 or 2, the tables and job_latency as version 3 has them (a pass over every row); from 3, only
+// the view.
+Status MigrateSchema(sqlite3* db, const std::string& path, int version) {
+  if (version >= 3) return CreateJobResults(db, path);
   if (Exec(db, kCreateTablesSql) != SQLITE_OK) return SqliteError(db, path, "create schema");
   Statement has_status;
   if (Prepare(db, kHasStatusColumnSql, has_status) != SQLITE_OK ||
@@ -321,7 +362,7 @@ Status MigrateSchema(sqlite3* db, const std::string& path) {
   if (Exec(db, kRebuildJobLatencySql) != SQLITE_OK) {
     return SqliteError(db, path, "rebuild job_latency");
   }
-  return Status::Ok();
+  return CreateJobResults(db, path);
 }
 
 // Creates the schema inside one write transaction so that two processes opening a new file at
@@ -338,7 +379,7 @@ Status EnsureSchema(sqlite3* db, const std::string& path) {
                              std::to_string(kSqliteWarehouseSchemaVersion) +
                              "; upgrade BuildTrace or choose another path");
   } else if (*version < kSqliteWarehouseSchemaVersion) {
-    status = MigrateSchema(db, path);
+    status = MigrateSchema(db, path, *version);
   }
   if (status.ok() && Exec(db, "COMMIT") != SQLITE_OK) {
     status = SqliteError(db, path, "commit schema");

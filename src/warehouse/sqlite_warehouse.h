@@ -1,6 +1,7 @@
 // The embedded metrics warehouse: one SQLite file (WAL mode, synchronous=FULL) holding the
-// job_metrics table. It is the default for single-machine deployments and is a real product, not
-// a test double; it passes testing/metrics_warehouse_conformance like every other warehouse.
+// job_metrics table and, over it, the view job_results for the original service's queries. It is
+// the default for single-machine deployments and is a real product, not a test double; it passes
+// testing/metrics_warehouse_conformance like every other warehouse.
 #pragma once
 
 #include <sys/types.h>
@@ -41,7 +42,14 @@ struct SqliteLatencySql;  // the SQL text of one scope (all projects or one), in
 //     added, job_latency is dropped and made again from job_metrics. job_metrics keeps its key
 //     (project, job_id, base_job_id), so rows of older versions (several per job) stay until
 //     Record settles the job (see MetricsWarehouse::Record).
-inline constexpr int kSqliteWarehouseSchemaVersion = 3;
+//  4: adds the view job_results, for queries written for the original service (whose table had
+//     that name): one row per succeeded job, its lineage row (the one job_latency names), with
+//     columns timestamp (the stored RFC 3339 text), job_id, latency_ms, total_added,
+//     total_removed, total_modified, total_unchanged (added, removed, modified, unchanged) and
+//     project; failed jobs and rows of other bases are not in it. A version 3 file gains the
+//     view on open (nothing else changes); older ones migrate as above, then gain it. A table
+//     named job_results (not ours) is refused with kInvalidArgument.
+inline constexpr int kSqliteWarehouseSchemaVersion = 4;
 
 // Latency quantiles use the nearest-rank definition (the same as PostgreSQL percentile_disc):
 // with the n jobs of the window sorted by latency, quantile q is the latency of the job at rank
@@ -98,7 +106,8 @@ class SqliteWarehouse : public MetricsWarehouse {
   // connection's lock before it fails with kUnavailable ("database is locked"). Fails with:
   //  - kUnavailable when the directory or the file cannot be created or opened, or is locked;
   //  - kInternal when the file exists but is not a SQLite database;
-  //  - kInvalidArgument when the file was written by a newer schema version than this build's.
+  //  - kInvalidArgument when the file was written by a newer schema version than this build's,
+  //    or holds a table named job_results (see version 4).
   static Result<std::unique_ptr<SqliteWarehouse>> Open(
       const std::string& db_path, std::chrono::milliseconds busy_timeout = kDefaultBusyTimeout);
 

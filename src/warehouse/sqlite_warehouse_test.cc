@@ -8,12 +8,14 @@
 #include <unistd.h>
 
 #include <atomic>
+#include <chrono>
 #include <cmath>
 #include <filesystem>
 #include <fstream>
 #include <string>
 #include <utility>
 
+#include "core/timestamp.h"
 #include "testing/metrics_warehouse_conformance.h"
 
 namespace buildtrace {
@@ -166,7 +168,7 @@ TEST(SqliteWarehouseTest, NewerSchemaVersionIsRefused) {
   EXPECT_EQ(warehouse.status().code(), StatusCode::kInvalidArgument);
   EXPECT_THAT(warehouse.status().message(), HasSubstr(path.string()));
   EXPECT_THAT(warehouse.status().message(), HasSubstr("schema version 99"));
-  EXPECT_THAT(warehouse.status().message(), HasSubstr("supports up to 3"));
+  EXPECT_THAT(warehouse.status().message(), HasSubstr("supports up to 4"));
 }
 
 TEST(SqliteWarehouseTest, CurrentSchemaVersionIsWrittenAndAccepted) {
@@ -449,8 +451,12 @@ TEST(SqliteWarehouseTest, VersionOneFileIsMigratedAndKeepsItsRows) {
   ExecSql(path, kVersionOneSchemaSql);
   auto warehouse = SqliteWarehouse::Open(path.string());
   ASSERT_TRUE(warehouse.ok()) << warehouse.status().message();
-  EXPECT_EQ(QueryInt(path, "PRAGMA user_version"), 3);
+  EXPECT_EQ(QueryInt(path, "PRAGMA user_version"), 4);
   EXPECT_EQ(QueryInt(path, "SELECT COUNT(*) FROM job_metrics"), 4);
+  // One row per job in job_results: job 1's lineage row (latency 5), not its ad-hoc one.
+  EXPECT_EQ(QueryInt(path, "SELECT COUNT(*) FROM job_results"), 3);
+  EXPECT_EQ(QueryInt(path, "SELECT latency_ms FROM job_results WHERE project = 'p' AND job_id = 1"),
+            5);
   EXPECT_EQ(QueryInt(path, "SELECT COUNT(*) FROM job_metrics WHERE status IS NULL"), 4);
   EXPECT_EQ(QueryInt(path, "SELECT COUNT(*) FROM job_latency WHERE status = 'succeeded'"), 3);
   LatencyStats p = StatsOf(**warehouse, "p");
@@ -533,6 +539,166 @@ TEST(SqliteWarehouseTest, StatusCountsFollowEveryChangeOfTheRows) {
   EXPECT_EQ(counts(), (std::vector<int64_t>{2, 1, 3}));
   ExecSql(path, "DELETE FROM job_metrics");
   EXPECT_EQ(counts(), (std::vector<int64_t>{0, 0, 0}));
+}
+
+// ---- job_results: the original service's table, as a view of each succeeded job's lineage row.
+
+using Rows = std::vector<std::vector<std::string>>;
+
+// Every row `sql` returns from the file at `path`, each column as SQLite's text ("NULL" for
+// NULL); one row holding the error message when the statement fails.
+Rows QueryRows(const fs::path& path, const char* sql) {
+  sqlite3* db = nullptr;
+  sqlite3_open(path.c_str(), &db);
+  sqlite3_stmt* s = nullptr;
+  Rows rows;
+  int rc = sqlite3_prepare_v2(db, sql, -1, &s, nullptr);
+  while (rc == SQLITE_OK && (rc = sqlite3_step(s)) == SQLITE_ROW) {
+    rows.emplace_back();
+    for (int i = 0; i < sqlite3_column_count(s); ++i) {
+      const unsigned char* text = sqlite3_column_text(s, i);
+      rows.back().push_back(text ? reinterpret_cast<const char*>(text) : "NULL");
+    }
+    rc = SQLITE_OK;
+  }
+  if (rc != SQLITE_DONE) rows = {{std::string("error: ") + sqlite3_errmsg(db)}};
+  sqlite3_finalize(s);
+  sqlite3_close(db);
+  return rows;
+}
+
+MetricsRow CountedRow(const std::string& project, int64_t job_id, std::optional<int64_t> base,
+                      int64_t timestamp_ms, double latency_ms) {
+  MetricsRow row;
+  row.project = project;
+  row.job_id = job_id;
+  row.base_job_id = base;
+  row.timestamp = FormatRfc3339Utc(timestamp_ms);
+  row.timestamp_ms = timestamp_ms;
+  row.latency_ms = latency_ms;
+  row.added = job_id;
+  row.removed = 2;
+  row.moved = 1;
+  row.changed = job_id;
+  row.modified = row.moved + row.changed;
+  row.unchanged = 7;
+  return row;
+}
+
+TEST(SqliteWarehouseTest, JobResultsShowsEachSucceededJobOnceUnderTheOriginalsColumns) {
+  TempDir dir;
+  const fs::path path = dir.path() / "metrics.db";
+  auto opened = SqliteWarehouse::Open(path.string());
+  ASSERT_TRUE(opened.ok()) << opened.status().message();
+  SqliteWarehouse& warehouse = **opened;
+  ASSERT_TRUE(*warehouse.Record(CountedRow("p", 1, std::nullopt, kT0, 10)));
+  ASSERT_TRUE(*warehouse.Record(CountedRow("p", 2, 1, kT0 + 1, 20.5)));
+  ASSERT_TRUE(*warehouse.Record(CountedRow("p", 3, 1, kT0 + 2, 999)));
+  ASSERT_TRUE(*warehouse.Record(CountedRow("p", 3, 2, kT0 + 2, 30)));  // replaces the row above
+  MetricsRow failed = CountedRow("p", 4, 3, kT0 + 3, 40);
+  failed.status = JobStatus::kFailed;
+  ASSERT_TRUE(*warehouse.Record(failed));
+  ASSERT_TRUE(*warehouse.Record(CountedRow("q", 1, std::nullopt, kT0 + 4, 50)));
+  // An older version's rows of one job (several bases, no status): its lineage row, base 2, only.
+  ExecSql(path, R"sql(
+INSERT INTO job_metrics (project, job_id, base_job_id, timestamp, timestamp_ms, latency_ms,
+  added, removed, modified, unchanged, moved, resized, retyped, changed) VALUES
+  ('p', 5, 1, '2023-11-14T22:13:20.005Z', 1700000000005, 60, 9, 9, 9, 9, 0, 0, 0, 9),
+  ('p', 5, 2, '2023-11-14T22:13:20.005Z', 1700000000005, 61, 1, 1, 1, 1, 0, 0, 1, 0)
+)sql");
+  EXPECT_EQ(QueryInt(path, "SELECT COUNT(*) FROM job_metrics"), 7);
+  EXPECT_EQ(QueryRows(path,
+                      "SELECT timestamp, job_id, latency_ms, total_added, total_removed, "
+                      "total_modified, total_unchanged, project FROM job_results "
+                      "ORDER BY project, job_id"),
+            (Rows{{"2023-11-14T22:13:20Z", "1", "10.0", "1", "2", "2", "7", "p"},
+                  {"2023-11-14T22:13:20.001Z", "2", "20.5", "2", "2", "3", "7", "p"},
+                  {"2023-11-14T22:13:20.002Z", "3", "30.0", "3", "2", "4", "7", "p"},
+                  {"2023-11-14T22:13:20.005Z", "5", "61.0", "1", "1", "1", "1", "p"},
+                  {"2023-11-14T22:13:20.004Z", "1", "50.0", "1", "2", "2", "7", "q"}}));
+}
+
+// The P99 query of docs/operations.md for SQLite, the original's adapted: the nearest rank (as
+// PostgreSQL's percentile_disc), the smallest latency whose cumulative share reaches 0.99.
+constexpr const char* kSqliteP99Sql = R"sql(
+SELECT MIN(latency_ms) AS p99_latency_ms FROM (
+  SELECT latency_ms, CUME_DIST() OVER (ORDER BY latency_ms) AS share FROM job_results
+  WHERE julianday(timestamp) >= julianday('now', '-30 days'))
+WHERE share >= 0.99
+)sql";
+
+TEST(SqliteWarehouseTest, JobResultsAnswersTheDocumentedP99QueryAsLatencyDoes) {
+  TempDir dir;
+  const fs::path path = dir.path() / "metrics.db";
+  auto opened = SqliteWarehouse::Open(path.string());
+  ASSERT_TRUE(opened.ok()) << opened.status().message();
+  SqliteWarehouse& warehouse = **opened;
+  EXPECT_EQ(QueryRows(path, kSqliteP99Sql), (Rows{{"NULL"}}));
+  constexpr int64_t kDay = 86'400'000;
+  const int64_t now = std::chrono::duration_cast<std::chrono::milliseconds>(
+                          std::chrono::system_clock::now().time_since_epoch())
+                          .count();
+  // In the last 30 days: jobs 1-149 of latency = id, job 150 (first against base 148 with 9999,
+  // then replaced against base 149 with 150), q's job 1 (0.5). Not counted: a failed job and one
+  // of 40 days ago. So 151 jobs; the nearest rank of 0.99 is 150, the 150th latency 149. Counting
+  // any excluded row would make it 150.
+  for (int64_t job = 1; job <= 149; ++job) {
+    ASSERT_TRUE(*warehouse.Record(CountedRow("p", job, std::nullopt, now - kDay, job)));
+  }
+  ASSERT_TRUE(*warehouse.Record(CountedRow("p", 150, 148, now - kDay, 9999)));
+  ASSERT_TRUE(*warehouse.Record(CountedRow("p", 150, 149, now - kDay, 150)));
+  MetricsRow failed = CountedRow("p", 151, 150, now - kDay, 20000);
+  failed.status = JobStatus::kFailed;
+  ASSERT_TRUE(*warehouse.Record(failed));
+  ASSERT_TRUE(*warehouse.Record(CountedRow("p", 152, 150, now - 40 * kDay, 30000)));
+  ASSERT_TRUE(*warehouse.Record(CountedRow("q", 1, std::nullopt, now - 2 * kDay, 0.5)));
+
+  EXPECT_EQ(QueryRows(path, kSqliteP99Sql), (Rows{{"149.0"}}));
+  EXPECT_EQ(
+      QueryRows(path,
+                "SELECT COUNT(*), MAX(latency_ms), COUNT(DISTINCT project || '/' || job_id) "
+                "FROM job_results WHERE julianday(timestamp) >= julianday('now', '-30 days')"),
+      (Rows{{"151", "150.0", "151"}}));
+  EXPECT_EQ(QueryInt(path, "SELECT COUNT(*) FROM job_results"), 152);
+  Result<LatencyStats> latency = warehouse.Latency({std::nullopt, now - 30 * kDay, now, {0.99}});
+  ASSERT_TRUE(latency.ok()) << latency.status().message();
+  EXPECT_EQ(latency->count, 151);
+  EXPECT_EQ(latency->values, (Values{149.0}));
+}
+
+// A file of version 3 (job_results is what version 4 adds) gains the view when opened.
+TEST(SqliteWarehouseTest, VersionThreeFileGainsJobResultsOnOpen) {
+  TempDir dir;
+  const fs::path path = dir.path() / "metrics.db";
+  {
+    auto warehouse = SqliteWarehouse::Open(path.string());
+    ASSERT_TRUE(warehouse.ok()) << warehouse.status().message();
+    ASSERT_TRUE(*(*warehouse)->Record(CountedRow("p", 1, std::nullopt, kT0, 10)));
+  }
+  ExecSql(path, "DROP VIEW job_results; PRAGMA user_version = 3");
+  EXPECT_EQ(QueryRows(path, "SELECT COUNT(*) FROM job_results"),
+            (Rows{{"error: no such table: job_results"}}));
+  auto warehouse = SqliteWarehouse::Open(path.string());
+  ASSERT_TRUE(warehouse.ok()) << warehouse.status().message();
+  EXPECT_EQ(QueryInt(path, "PRAGMA user_version"), 4);
+  EXPECT_EQ(QueryRows(path, "SELECT job_id, latency_ms, total_added FROM job_results"),
+            (Rows{{"1", "10.0", "1"}}));
+  ASSERT_TRUE(SqliteWarehouse::Open(path.string()).ok());  // and again: nothing to do
+  EXPECT_EQ(QueryInt(path, "SELECT COUNT(*) FROM sqlite_master WHERE name = 'job_results'"), 1);
+}
+
+TEST(SqliteWarehouseTest, TableNamedJobResultsIsRefused) {
+  TempDir dir;
+  const fs::path path = dir.path() / "metrics.db";
+  ExecSql(path, "CREATE TABLE job_results (job_id TEXT)");
+  auto warehouse = SqliteWarehouse::Open(path.string());
+  ASSERT_FALSE(warehouse.ok());
+  EXPECT_EQ(warehouse.status().code(), StatusCode::kInvalidArgument);
+  EXPECT_EQ(warehouse.status().message(),
+            "sqlite warehouse " + path.string() +
+                ": the database has a table job_results, the name of BuildTrace's view for the "
+                "original service's queries; rename or drop that table");
+  EXPECT_EQ(QueryInt(path, "SELECT COUNT(*) FROM sqlite_master WHERE name = 'job_metrics'"), 0);
 }
 
 // ---- Epoch and Probe: a deleted, replaced or corrupt file shows.
