@@ -4,7 +4,7 @@
 #include <ostream>
 
 #include "backends/registry.h"
-#include "cli/serve_command.h"
+#include "cli/backend_choice.h"
 #include "service/metrics_rebuild.h"
 
 namespace buildtrace {
@@ -21,17 +21,20 @@ void PrintProgress(std::ostream& err, const RebuildProgress& p) {
 }  // namespace
 
 int RunRebuildMetrics(const RebuildCommandOptions& options, std::ostream& out, std::ostream& err) {
+  Result<BackendChoice> choice =
+      ChooseBackends(options.store_url, options.warehouse_url, options.data_dir);
+  if (!choice.ok()) {
+    err << "buildtrace rebuild-metrics: " << choice.status().message() << "\n";
+    return 2;
+  }
   BackendRegistry registry;
   RegisterBuiltinBackends(registry);
-  auto store = registry.OpenStore(options.store_url.empty() ? DefaultStoreUrl(options.data_dir)
-                                                            : options.store_url);
+  auto store = registry.OpenStore(choice->store_url);
   if (!store.ok()) {
     err << "buildtrace rebuild-metrics: " << store.status().message() << "\n";
     return 1;
   }
-  auto warehouse =
-      registry.OpenWarehouse(options.warehouse_url.empty() ? DefaultWarehouseUrl(options.data_dir)
-                                                           : options.warehouse_url);
+  auto warehouse = registry.OpenWarehouse(choice->warehouse_url);
   if (!warehouse.ok()) {
     err << "buildtrace rebuild-metrics: " << warehouse.status().message() << "\n";
     return 1;

@@ -12,6 +12,7 @@
 #include <filesystem>
 #include <optional>
 
+#include "cli/backend_choice.h"
 #include "cli/service_backends.h"
 #include "http/access_control.h"
 #include "http/api.h"
@@ -20,24 +21,6 @@
 #include "service/log.h"
 
 namespace buildtrace {
-namespace {
-
-std::string DefaultUrl(const char* scheme, const std::string& data_dir, const char* name) {
-  std::error_code ec;
-  std::filesystem::path dir = std::filesystem::absolute(data_dir, ec);
-  if (ec) dir = data_dir;
-  return std::string(scheme) + "://" + (dir / name).lexically_normal().string();
-}
-
-}  // namespace
-
-std::string DefaultStoreUrl(const std::string& data_dir) {
-  return DefaultUrl("file", data_dir, "states");
-}
-std::string DefaultWarehouseUrl(const std::string& data_dir) {
-  return DefaultUrl("sqlite", data_dir, "metrics.db");
-}
-
 namespace {
 
 // Whether `host` is in 127.0.0.0/8 or is ::1.
@@ -111,6 +94,15 @@ void SetProtections(const ServeOptions& options, const Api& api, ServerStats& st
 }  // namespace
 
 int RunServe(const ServeOptions& options) {
+  Result<BackendChoice> choice =
+      ChooseBackends(options.store_url, options.warehouse_url, options.data_dir);
+  if (!choice.ok()) {
+    std::fprintf(stderr, "buildtrace serve: %s\n", choice.status().message().c_str());
+    return 2;
+  }
+  const bool has_queue =
+      options.analysis.workers > 0 || !options.analysis.queue_url.starts_with("inproc:");
+  LogInfo(DescribeBackends(*choice, has_queue ? options.analysis.queue_url : std::string()));
   Result<std::optional<AccessControl>> access = LoadAccessControl(options);
   if (!access.ok()) {
     std::fprintf(stderr, "buildtrace serve: %s\n", access.status().message().c_str());
@@ -121,15 +113,12 @@ int RunServe(const ServeOptions& options) {
   // threshold keeps every large buffer in its own mapping, returned to the system when freed,
   // so resident memory comes back down after a burst of large jobs.
   mallopt(M_MMAP_THRESHOLD, 1 << 20);
-  BackendOptions backend_options{
-      .store_url =
-          options.store_url.empty() ? DefaultStoreUrl(options.data_dir) : options.store_url,
-      .warehouse_url = options.warehouse_url.empty() ? DefaultWarehouseUrl(options.data_dir)
-                                                     : options.warehouse_url,
-      .outbox_retry_initial_ms = options.outbox_retry_initial_ms,
-      .outbox_retry_max_ms = options.outbox_retry_max_ms,
-      .outbox_rescan_ms = options.outbox_rescan_ms,
-      .warehouse_timeout_ms = options.warehouse_timeout_ms};
+  BackendOptions backend_options{.store_url = choice->store_url,
+                                 .warehouse_url = choice->warehouse_url,
+                                 .outbox_retry_initial_ms = options.outbox_retry_initial_ms,
+                                 .outbox_retry_max_ms = options.outbox_retry_max_ms,
+                                 .outbox_rescan_ms = options.outbox_rescan_ms,
+                                 .warehouse_timeout_ms = options.warehouse_timeout_ms};
   Result<std::unique_ptr<ServiceBackends>> backends = OpenServiceBackends(backend_options);
   if (!backends.ok()) {
     std::fprintf(stderr, "buildtrace serve: %s\n", backends.status().message().c_str());
@@ -139,8 +128,7 @@ int RunServe(const ServeOptions& options) {
   // The queue: tasks are published to it whenever there is one; local workers take them when
   // --analysis-workers > 0. inproc:// without local workers would have no reader: no queue then.
   std::unique_ptr<AnalysisQueue> queue;
-  const bool inproc = options.analysis.queue_url.starts_with("inproc:");
-  if (options.analysis.workers > 0 || !inproc) {
+  if (has_queue) {
     Result<std::unique_ptr<AnalysisQueue>> opened =
         b.registry.OpenQueue(options.analysis.queue_url);
     if (!opened.ok()) {

@@ -14,8 +14,8 @@ struct ServeOptions {
   std::string host = "127.0.0.1";
   uint16_t port = 8080;
   std::string data_dir = "./buildtrace-data";
-  std::string store_url;      // default: file://<data_dir>/states
-  std::string warehouse_url;  // default: sqlite://<data_dir>/metrics.db
+  std::string store_url;      // empty: BUCKET, else file://<data_dir>/states (ChooseBackends)
+  std::string warehouse_url;  // empty: PROJECT_ID's BigQuery, else sqlite://<data_dir>/metrics.db
   uint64_t max_body_bytes = 64ull << 20;
   int worker_threads = 0;
   // Connection limits and timeouts (see ServerOptions in http/server.h), times in milliseconds.
@@ -45,14 +45,11 @@ struct ServeOptions {
   ReportFormat report_format = ReportFormat::kJson;
 };
 
-// The backends `serve` and `rebuild-metrics` use when no URL is given: a folder and a SQLite file
-// in the data folder ("file://<abs data_dir>/states", "sqlite://<abs data_dir>/metrics.db").
-std::string DefaultStoreUrl(const std::string& data_dir);
-std::string DefaultWarehouseUrl(const std::string& data_dir);
-
-// Returns the process exit code: 0 after a clean stop, 1 if a backend cannot be opened, the
-// port cannot be bound, the tokens file is malformed, or the host is not a loopback address
-// while there is no tokens file and no allow_unauthenticated (the reason is printed to stderr).
+// Logs first where it stores, records and queues (ChooseBackends, secrets masked). Returns the
+// process exit code: 0 after a clean stop, 1 if a backend cannot be opened, the port cannot be
+// bound, the tokens file is malformed, or the host is not a loopback address while there is no
+// tokens file and no allow_unauthenticated, 2 for a BUCKET or PROJECT_ID that cannot be one
+// (the reason is printed to stderr).
 int RunServe(const ServeOptions& options);
 
 }  // namespace buildtrace

@@ -6,7 +6,7 @@
 #include <csignal>
 #include <cstdio>
 
-#include "cli/serve_command.h"
+#include "cli/backend_choice.h"
 #include "service/job_repository.h"
 #include "service/log.h"
 #include "service/report_service.h"
@@ -29,12 +29,16 @@ int RunWorker(const WorkerOptions& options) {
   sigaddset(&stop_signals, SIGTERM);
   pthread_sigmask(SIG_BLOCK, &stop_signals, nullptr);
 
-  BackendOptions backend_options{
-      .store_url =
-          options.store_url.empty() ? DefaultStoreUrl(options.data_dir) : options.store_url,
-      .warehouse_url = options.warehouse_url.empty() ? DefaultWarehouseUrl(options.data_dir)
-                                                     : options.warehouse_url,
-      .warehouse_timeout_ms = options.warehouse_timeout_ms};
+  Result<BackendChoice> choice =
+      ChooseBackends(options.store_url, options.warehouse_url, options.data_dir);
+  if (!choice.ok()) {
+    std::fprintf(stderr, "buildtrace worker: %s\n", choice.status().message().c_str());
+    return 2;
+  }
+  LogInfo(DescribeBackends(*choice, options.analysis.queue_url));
+  BackendOptions backend_options{.store_url = choice->store_url,
+                                 .warehouse_url = choice->warehouse_url,
+                                 .warehouse_timeout_ms = options.warehouse_timeout_ms};
   Result<std::unique_ptr<ServiceBackends>> backends = OpenServiceBackends(backend_options);
   if (!backends.ok()) {
     std::fprintf(stderr, "buildtrace worker: %s\n", backends.status().message().c_str());

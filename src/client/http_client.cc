@@ -3,6 +3,7 @@
 // hang: tcp_stream closes the socket when its deadline passes and the handler sees a timeout.
 #include "client/http_client.h"
 
+#include <algorithm>
 #include <boost/asio/connect.hpp>
 #include <boost/asio/io_context.hpp>
 #include <boost/asio/ip/address.hpp>
@@ -13,6 +14,7 @@
 #include <charconv>
 #include <memory>
 #include <optional>
+#include <sstream>
 #include <stdexcept>
 
 namespace buildtrace {
@@ -43,6 +45,14 @@ std::string HostPort(const HttpEndpoint& endpoint) {
   const bool ipv6 = endpoint.host.find(':') != std::string::npos;
   std::string host = ipv6 ? "[" + endpoint.host + "]" : endpoint.host;
   return host + ":" + std::to_string(endpoint.port);
+}
+
+// The size of `request` on the wire: its header block (start line, fields, blank line) and its
+// body, which prepare_payload framed with Content-Length.
+uint64_t RequestBytes(const Request& request) {
+  std::ostringstream header;
+  header << request.base();
+  return header.str().size() + request.body().size();
 }
 
 // Errors that mean the server closed a kept-alive connection before reading our request;
@@ -151,9 +161,32 @@ class HttpClient::Connection {
     return RunStep([&](auto handler) { stream_.async_connect(endpoints, std::move(handler)); });
   }
 
-  beast::error_code Write(Request& request) {
+  beast::error_code Write(Request& request, const UploadProgress& progress) {
     stream_.expires_after(timeout_);
-    return RunStep([&](auto handler) { http::async_write(stream_, request, std::move(handler)); });
+    if (!progress) {
+      return RunStep(
+          [&](auto handler) { http::async_write(stream_, request, std::move(handler)); });
+    }
+    // Piece by piece, to report each; the deadline covers the whole request, as above.
+    const uint64_t total = RequestBytes(request);
+    uint64_t written = 0;
+    http::request_serializer<http::string_body> serializer(request);
+    while (!serializer.is_done()) {
+      size_t bytes = 0;
+      beast::error_code ec = RunStep([&](auto handler) {
+        http::async_write_some(
+            stream_, serializer,
+            [&bytes, handler = std::move(handler)](beast::error_code e, size_t n) mutable {
+              bytes = n;
+              handler(e);
+            });
+      });
+      if (ec) return ec;
+      written += bytes;
+      if (!serializer.is_done()) progress(std::min(written, total), total);
+    }
+    progress(total, total);
+    return {};
   }
 
   beast::error_code Read(HttpResponse& out) {
@@ -314,7 +347,7 @@ Result<HttpResponse> HttpClient::Send(std::string_view method, std::string_view 
       }
     }
     Step step = Step::kSend;
-    beast::error_code ec = connection_->Write(*request);
+    beast::error_code ec = connection_->Write(*request, upload_progress_);
     HttpResponse response;
     if (!ec) {
       step = Step::kReceive;

@@ -6,6 +6,7 @@
 
 #include <chrono>
 #include <cstdint>
+#include <functional>
 #include <map>
 #include <memory>
 #include <string>
@@ -59,12 +60,19 @@ class HttpClient {
 
   const HttpEndpoint& endpoint() const { return endpoint_; }
 
+  // Called as a request goes out, after each piece the socket took, with the bytes of the
+  // request (headers and body) written so far and its whole size; the last call has them equal.
+  // For progress displays of large uploads; none by default.
+  using UploadProgress = std::function<void(uint64_t written, uint64_t total)>;
+  void SetUploadProgress(UploadProgress progress) { upload_progress_ = std::move(progress); }
+
  private:
   class Connection;  // Boost.Beast stays in http_client.cc
 
   HttpEndpoint endpoint_;
   std::chrono::milliseconds timeout_;
   std::unique_ptr<Connection> connection_;
+  UploadProgress upload_progress_;
 };
 
 }  // namespace buildtrace

@@ -82,10 +82,12 @@ class TestServer {
     beast::flat_buffer buffer;
     for (;;) {
       beast::error_code ec;
-      http::request<http::string_body> request;
-      co_await http::async_read(socket, buffer, request,
+      http::request_parser<http::string_body> parser;
+      parser.body_limit(64 << 20);  // Beast's default for requests is 1 MiB
+      co_await http::async_read(socket, buffer, parser,
                                 asio::redirect_error(asio::use_awaitable, ec));
       if (ec) co_return;
+      http::request<http::string_body> request = parser.release();
       http::response<http::string_body> response = Answer(request);
       co_await http::async_write(socket, response, asio::redirect_error(asio::use_awaitable, ec));
       if (ec || after_ != AfterAnswer::kKeepAlive) co_return;  // the socket closes here
@@ -139,6 +141,29 @@ TEST(HttpClientTest, GetRoundTrip) {
   EXPECT_EQ(seen[0].body, "");
   EXPECT_EQ(seen[0].headers.at("x-trace"), "abc");
   EXPECT_EQ(seen[0].headers.at("host"), "127.0.0.1:" + std::to_string(server.port()));
+}
+
+// A large body goes out in pieces, each reported: the counts grow, and the last one is the whole
+// request (header block and body), which the server received whole.
+TEST(HttpClientTest, ReportsUploadProgress) {
+  TestServer server;
+  HttpClient client(Local(server.port()), 5s);
+  std::vector<std::pair<uint64_t, uint64_t>> calls;
+  client.SetUploadProgress(
+      [&](uint64_t written, uint64_t total) { calls.emplace_back(written, total); });
+  const std::string body(32 << 20, 'x');
+  auto response = client.Post("/process", body, "application/json");
+  ASSERT_TRUE(response.ok()) << response.status().message();
+  EXPECT_EQ(response->headers.at("x-echo-length"), std::to_string(body.size()));
+  ASSERT_GE(calls.size(), 2u) << "32 MiB fits no socket buffer (4 MiB at most, tcp_wmem) at once";
+  const uint64_t total = calls.back().second;
+  EXPECT_GT(total, body.size());
+  EXPECT_LT(total, body.size() + 512) << "the header block is a few hundred bytes";
+  EXPECT_EQ(calls.back().first, total);
+  for (size_t i = 1; i < calls.size(); ++i) {
+    EXPECT_GT(calls[i].first, calls[i - 1].first);
+    EXPECT_EQ(calls[i].second, total);
+  }
 }
 
 TEST(HttpClientTest, ResolvesAHostName) {

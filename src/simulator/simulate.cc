@@ -15,7 +15,7 @@
 #include <utility>
 #include <vector>
 
-#include "client/http_client.h"
+#include "client/service_client.h"
 #include "core/status.h"
 #include "simulator/job_generator.h"
 
@@ -37,22 +37,6 @@ Status Validate(const SimulateOptions& options) {
     return InvalidArgument("--failure-rate must be between 0 and 1");
   }
   return Status::Ok();
-}
-
-// Percent-encodes a query value (RFC 3986 unreserved characters stay as they are).
-std::string QueryValue(std::string_view text) {
-  std::string out;
-  for (const char c : text) {
-    const auto u = static_cast<unsigned char>(c);
-    if (std::isalnum(u) || c == '-' || c == '.' || c == '_' || c == '~') {
-      out += c;
-    } else {
-      char escaped[4];
-      std::snprintf(escaped, sizeof(escaped), "%%%02X", u);
-      out += escaped;
-    }
-  }
-  return out;
 }
 
 // Whole milliseconds print without a fraction, interpolated ones with one decimal.
@@ -83,37 +67,11 @@ int64_t IntAt(simdjson::dom::element root, std::string_view pointer) {
   return std::llround(NumberAt(root, pointer).value_or(0));
 }
 
-// The server's own words for a non-2xx answer: error.message plus the details' messages, or
-// the start of the body when it is not the JSON error we expect.
-std::string ErrorText(const std::string& body) {
-  simdjson::dom::parser parser;
-  simdjson::dom::element root;
-  std::string_view message;
-  if (parser.parse(body).get(root) != simdjson::SUCCESS ||
-      root.at_pointer("/error/message").get(message) != simdjson::SUCCESS) {
-    if (body.empty()) return "(empty body)";
-    return body.size() > 300 ? body.substr(0, 300) + "..." : body;
-  }
-  std::string text(message);
-  simdjson::dom::array details;
-  if (root.at_pointer("/error/details").get(details) == simdjson::SUCCESS) {
-    for (simdjson::dom::element detail : details) {
-      const std::string_view field = StringAt(detail, "/field");
-      const std::string_view detail_message = StringAt(detail, "/message");
-      if (detail_message.empty()) continue;
-      text += "; ";
-      if (!field.empty()) text += std::string(field) + ": ";
-      text += detail_message;
-    }
-  }
-  return text;
-}
-
 // One run: the connection, the counters, and the lines to print once everything succeeded.
 class Simulation {
  public:
-  Simulation(const SimulateOptions& options, HttpEndpoint endpoint)
-      : options_(options), client_(std::move(endpoint)) {}
+  Simulation(const SimulateOptions& options, ServiceClient client, std::ostream& err)
+      : options_(options), client_(std::move(client)), err_(err) {}
 
   Status Run(std::ostream& out) {
     if (Status status = PostJobs(); !status.ok()) return status;
@@ -164,6 +122,7 @@ class Simulation {
       if (!answer.ok()) return answer.status();
       posted += count;
       ++posts_;
+      Progress("posted", posted);
     }
     return Status::Ok();
   }
@@ -172,13 +131,14 @@ class Simulation {
     for (int i = 0; i < options_.jobs; ++i) {
       const int64_t job_id = options_.first_job_id + i;
       const std::string target = "/report/" + std::to_string(job_id) +
-                                 "?project=" + QueryValue(options_.project) +
+                                 "?project=" + EscapeUrlComponent(options_.project) +
                                  "&format=json&limit=0";
       auto answer = Call("GET", target, "");
       if (!answer.ok()) return answer.status();
       auto line = ReportLine(job_id, target, *answer);
       if (!line.ok()) return line.status();
       report_lines_.push_back(std::move(*line));
+      Progress("read the reports of", i + 1);
     }
     return Status::Ok();
   }
@@ -207,7 +167,7 @@ class Simulation {
   }
 
   Status ReadStats() {
-    const std::string target = "/stats/latency?project=" + QueryValue(options_.project) +
+    const std::string target = "/stats/latency?project=" + EscapeUrlComponent(options_.project) +
                                "&window=" + kStatsWindow + "&quantiles=" + kQuantiles;
     auto answer = Call("GET", target, "");
     if (!answer.ok()) return answer.status();
@@ -224,16 +184,23 @@ class Simulation {
     return Status::Ok();
   }
 
+  // "\rbuildtrace simulate: posted 5/20 jobs", rewritten in place; a line of its own once done.
+  void Progress(const char* done, int count) {
+    if (!options_.progress) return;
+    err_ << "\rbuildtrace simulate: " << done << ' ' << count << '/' << options_.jobs << " jobs"
+         << (count == options_.jobs ? "\n" : "") << std::flush;
+  }
+
   // One exchange; anything but a 2xx answer becomes a Status whose message is ready to print.
   Result<std::string> Call(std::string_view method, const std::string& target, std::string body) {
-    auto response = method == "POST" ? client_.Post(target, std::move(body)) : client_.Get(target);
+    auto response = method == "POST" ? client_.PostJobs(body, /*gzip=*/false) : client_.Get(target);
     const std::string what = std::string(method) + " " + target;
     if (!response.ok()) {
       return Unavailable(what + " to " + options_.url + " failed: " + response.status().message());
     }
     if (response->status < 200 || response->status > 299) {
-      std::string text =
-          what + " answered " + std::to_string(response->status) + ": " + ErrorText(response->body);
+      std::string text = what + " answered " + std::to_string(response->status) + ": " +
+                         ServiceErrorText(response->body);
       return response->status < 500 ? InvalidArgument(std::move(text))
                                     : Unavailable(std::move(text));
     }
@@ -241,7 +208,8 @@ class Simulation {
   }
 
   const SimulateOptions& options_;
-  HttpClient client_;
+  ServiceClient client_;
+  std::ostream& err_;
   simdjson::dom::parser parser_;
   int failed_ = 0;
   int posts_ = 0;
@@ -253,13 +221,13 @@ class Simulation {
 
 int RunSimulate(const SimulateOptions& options, std::ostream& out, std::ostream& err) {
   Status valid = Validate(options);
-  auto endpoint = ParseHttpUrl(options.url);
-  if (valid.ok() && !endpoint.ok()) valid = endpoint.status();
+  auto client = ServiceClient::Connect({.url = options.url, .token = options.token});
+  if (valid.ok() && !client.ok()) valid = client.status();
   if (!valid.ok()) {
     err << "buildtrace simulate: " << valid.message() << '\n';
     return 2;
   }
-  Simulation simulation(options, std::move(*endpoint));
+  Simulation simulation(options, std::move(*client), err);
   if (Status status = simulation.Run(out); !status.ok()) {
     err << "buildtrace simulate: " << status.message() << '\n';
     return 1;

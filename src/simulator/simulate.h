@@ -12,6 +12,7 @@ namespace buildtrace {
 
 struct SimulateOptions {
   std::string url = "http://127.0.0.1:8080";  // the service, http://host:port
+  std::string token;                          // bearer token; empty: none sent
   std::string project = "sim";
   int jobs = 20;
   size_t objects = 1000;  // per job
@@ -21,6 +22,8 @@ struct SimulateOptions {
   // Timestamp of the first job; by default jobs end about now, inside the 30-day stats window.
   std::optional<int64_t> start_epoch_seconds;
   double failure_rate = 0.05;
+  // Progress lines on `err` ("\rbuildtrace simulate: posted 5/20 jobs"), for a terminal.
+  bool progress = false;
 };
 
 // Posts `jobs` generated jobs to POST /process, `batch` per request (a JSON array), then GETs

@@ -31,6 +31,7 @@ struct SeenRequest {
   std::string method;
   std::string target;
   std::string body;
+  std::string authorization;  // the Authorization header, empty when absent
 };
 
 struct CannedAnswer {
@@ -82,7 +83,7 @@ class FakeService {
                                 asio::redirect_error(asio::use_awaitable, ec));
       if (ec) co_return;
       SeenRequest seen{std::string(request.method_string()), std::string(request.target()),
-                       request.body()};
+                       request.body(), std::string(request[http::field::authorization])};
       const CannedAnswer canned = answer_(seen);
       {
         std::lock_guard lock(mutex_);
@@ -200,6 +201,29 @@ TEST(SimulateTest, PostsInBatchesThenReadsEveryReportAndTheStats) {
   EXPECT_TRUE(
       text.ends_with("\nlatency over 30d (7 jobs): p50 2013 ms, p95 4410.5 ms, p99 n/a ms\n"))
       << text;
+}
+
+// --token goes with every request; on a terminal, progress on err, one line per phase.
+TEST(SimulateTest, SendsTheTokenAndShowsProgress) {
+  FakeService service(HappyService);
+  SimulateOptions options = SevenJobsInBatchesOfThree(service.url());
+  options.token = "s3cret";
+  options.progress = true;
+  std::ostringstream out, err;
+  ASSERT_EQ(RunSimulate(options, out, err), 0) << err.str();
+  const std::vector<SeenRequest> requests = service.requests();
+  ASSERT_EQ(requests.size(), 11u);
+  for (const SeenRequest& r : requests) EXPECT_EQ(r.authorization, "Bearer s3cret") << r.target;
+  EXPECT_EQ(err.str(),
+            "\rbuildtrace simulate: posted 3/7 jobs\rbuildtrace simulate: posted 6/7 jobs"
+            "\rbuildtrace simulate: posted 7/7 jobs\n"
+            "\rbuildtrace simulate: read the reports of 1/7 jobs"
+            "\rbuildtrace simulate: read the reports of 2/7 jobs"
+            "\rbuildtrace simulate: read the reports of 3/7 jobs"
+            "\rbuildtrace simulate: read the reports of 4/7 jobs"
+            "\rbuildtrace simulate: read the reports of 5/7 jobs"
+            "\rbuildtrace simulate: read the reports of 6/7 jobs"
+            "\rbuildtrace simulate: read the reports of 7/7 jobs\n");
 }
 
 TEST(SimulateTest, EncodesTheProjectInQueries) {
