@@ -12,10 +12,6 @@
 namespace buildtrace {
 namespace {
 
-std::optional<Geometry> GeometryOfValue(const std::string& value, bool structured) {
-  return structured ? GeometryOfStructured(value) : ParsePseudoHash(value);
-}
-
 std::string Number(double v) {
   std::string out;
   AppendJsonNumber(out, v);
@@ -66,8 +62,8 @@ std::string RemovedSentence(std::string_view id) { return std::string(id) + " re
 
 ChangeDelta DeltaOf(const ModifiedObject& m) {
   ChangeDelta d;
-  const std::optional<Geometry> b = GeometryOfValue(m.before, m.before_structured);
-  const std::optional<Geometry> a = GeometryOfValue(m.after, m.after_structured);
+  const std::optional<Geometry> b = GeometryOf(m.before, m.before_structured);
+  const std::optional<Geometry> a = GeometryOf(m.after, m.after_structured);
   if (a && b) {
     d.dx = a->x - b->x;
     d.dy = a->y - b->y;
@@ -86,8 +82,8 @@ ChangeDelta DeltaOf(const ModifiedObject& m) {
 std::string ModifiedSentence(const ModifiedObject& m) {
   Geometry unknown;
   unknown.type = "unknown";
-  const Geometry b = GeometryOfValue(m.before, m.before_structured).value_or(unknown);
-  const Geometry a = GeometryOfValue(m.after, m.after_structured).value_or(unknown);
+  const Geometry b = GeometryOf(m.before, m.before_structured).value_or(unknown);
+  const Geometry a = GeometryOf(m.after, m.after_structured).value_or(unknown);
   const double dx = a.x - b.x;
   const double dy = a.y - b.y;
   if (dx == 0 && dy == 0) return m.id + " attributes modified (not position).";

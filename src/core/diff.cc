@@ -13,10 +13,6 @@
 namespace buildtrace {
 namespace {
 
-std::optional<Geometry> GeometryOf(const StateEntry& entry) {
-  return entry.structured ? GeometryOfStructured(entry.value) : ParsePseudoHash(entry.value);
-}
-
 // Accumulates the comparison; keeps views only, copies just the listed entries at the end.
 class DiffCollector {
  public:
@@ -86,7 +82,7 @@ DiffResult DiffCollector::Finish(size_t limit) {
   result.truncated |= KeepSmallest(removed_, limit, id);
   for (const StateEntry* e : added_) {
     result.added.emplace_back(e->id);
-    std::optional<Geometry> g = GeometryOf(*e);
+    std::optional<Geometry> g = GeometryOf(e->value, e->structured);
     result.added_at.push_back(
         g ? std::optional<Placement>(Placement{std::move(g->type), g->x, g->y}) : std::nullopt);
   }
@@ -120,9 +116,9 @@ const char* ChangeKindName(ChangeKind kind) {
 }
 
 ChangeKind ClassifyChange(const StateEntry& before, const StateEntry& after) {
-  const std::optional<Geometry> b = GeometryOf(before);
+  const std::optional<Geometry> b = GeometryOf(before.value, before.structured);
   if (!b) return ChangeKind::kChanged;
-  const std::optional<Geometry> a = GeometryOf(after);
+  const std::optional<Geometry> a = GeometryOf(after.value, after.structured);
   if (!a || a->rest != b->rest) return ChangeKind::kChanged;
   if (a->type != b->type) return ChangeKind::kRetyped;
   if (a->w != b->w || a->h != b->h) return ChangeKind::kResized;

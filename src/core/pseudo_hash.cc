@@ -85,4 +85,8 @@ std::optional<Geometry> GeometryOfStructured(std::string_view canonical_json) {
   return g;
 }
 
+std::optional<Geometry> GeometryOf(std::string_view value, bool structured) {
+  return structured ? GeometryOfStructured(value) : ParsePseudoHash(value);
+}
+
 }  // namespace buildtrace

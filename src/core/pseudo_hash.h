@@ -28,4 +28,8 @@ std::optional<Geometry> ParsePseudoHash(std::string_view hash);
 // another type, or if `canonical_json` is not a JSON object.
 std::optional<Geometry> GeometryOfStructured(std::string_view canonical_json);
 
+// The geometry of an object's value: GeometryOfStructured for a structured object's canonical
+// JSON, ParsePseudoHash for a hash string.
+std::optional<Geometry> GeometryOf(std::string_view value, bool structured);
+
 }  // namespace buildtrace
