@@ -60,13 +60,8 @@ std::vector<std::string> RunBlocks(const std::string& yaml) {
 
 class E2eCiExamples : public E2eTest {
  protected:
-  std::vector<std::string> ServeArgs() const override {
-    // sha256("test"), with the ingest and read scopes, as the workflow's secret would have.
-    const std::string tokens = root_dir() + "/tokens";
-    std::ofstream(tokens)
-        << "sha256:9f86d081884c7d659a2feaa0c55ad015a3bf4f1b2b0b822cd15d6c15b0f00a08 ingest,read\n";
-    return {"--auth-tokens-file", tokens};
-  }
+  // The token "test", as the workflow's secret would hold it.
+  std::vector<std::string> ServeArgs() const override { return TestTokenServeArgs(); }
 
   // Runs `script` with bash as GitHub does (shell: bash), in `workspace`, with `variables`.
   CommandResult Bash(const std::string& script, const std::string& workspace,

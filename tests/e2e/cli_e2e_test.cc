@@ -1,35 +1,14 @@
 // The client commands (`post`, `report`, `jobs`, `stats`) against a real `buildtrace serve`:
 // exact output and exit statuses for accepted jobs, changes and no changes, error answers, a
 // service that is not there, tokens from the command line and from BUILDTRACE_TOKEN.
-#include <netinet/in.h>
-#include <sys/socket.h>
-#include <unistd.h>
-
 #include <fstream>
 
+#include "testing/loopback_port.h"
 #include "tests/e2e/e2e_fixture.h"
 #include "tests/e2e/run_command.h"
 
 namespace buildtrace::e2e {
 namespace {
-
-// A loopback port nothing listens on: bound to port 0 by the kernel's choice, then closed (no
-// listen, so a connection is refused; another process could take it meanwhile, which a test of
-// refused connections does not need to fear in the few milliseconds it uses it).
-uint16_t ClosedPort() {
-  const int fd = ::socket(AF_INET, SOCK_STREAM, 0);
-  sockaddr_in address{};
-  address.sin_family = AF_INET;
-  address.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
-  socklen_t length = sizeof(address);
-  uint16_t port = 0;
-  if (::bind(fd, reinterpret_cast<sockaddr*>(&address), sizeof(address)) == 0 &&
-      ::getsockname(fd, reinterpret_cast<sockaddr*>(&address), &length) == 0) {
-    port = ntohs(address.sin_port);
-  }
-  ::close(fd);
-  return port;
-}
 
 class E2eCli : public E2eTest {
  protected:
@@ -191,7 +170,8 @@ TEST_F(E2eCli, ErrorAnswers) {
 }
 
 TEST_F(E2eCli, ServiceNotThere) {
-  const std::string url = "http://127.0.0.1:" + std::to_string(ClosedPort());
+  // A port that was free a moment ago, with nothing listening: the connection is refused.
+  const std::string url = "http://127.0.0.1:" + std::to_string(FreeLoopbackPort());
   const std::string path = WriteFile("1.json", Job(1, "{}").ToJson());
   const std::string refused = "cannot connect to " + url.substr(7) +
                               " (Connection refused); check that the server is running at that "
@@ -225,13 +205,7 @@ TEST_F(E2eCli, PostFromStandardInput) {
 // With access control: the token from --token or BUILDTRACE_TOKEN, a missing one a 401.
 class E2eCliTokens : public E2eCli {
  protected:
-  std::vector<std::string> ServeArgs() const override {
-    // sha256("test"), with the ingest and read scopes for every project.
-    const std::string tokens = root_dir() + "/tokens";
-    std::ofstream(tokens)
-        << "sha256:9f86d081884c7d659a2feaa0c55ad015a3bf4f1b2b0b822cd15d6c15b0f00a08 ingest,read\n";
-    return {"--auth-tokens-file", tokens};
-  }
+  std::vector<std::string> ServeArgs() const override { return TestTokenServeArgs(); }
 };
 
 TEST_F(E2eCliTokens, TokenFromFlagOrEnvironment) {

@@ -7,6 +7,7 @@
 #include <algorithm>
 #include <chrono>
 #include <filesystem>
+#include <fstream>
 #include <iostream>
 #include <random>
 #include <system_error>
@@ -241,6 +242,14 @@ Result<std::vector<std::vector<int64_t>>> QueryInts(const std::string& path,
 }
 
 // --- E2eTest ---
+
+std::vector<std::string> E2eTest::TestTokenServeArgs() const {
+  // sha256("test"), computed outside this code base.
+  const std::string tokens = root_dir_ + "/tokens";
+  std::ofstream(tokens)
+      << "sha256:9f86d081884c7d659a2feaa0c55ad015a3bf4f1b2b0b822cd15d6c15b0f00a08 ingest,read\n";
+  return {"--auth-tokens-file", tokens};
+}
 
 void E2eTest::SetUp() {
   root_dir_ = MakeTempDir();

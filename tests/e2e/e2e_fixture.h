@@ -146,6 +146,9 @@ class E2eTest : public ::testing::Test {
 
   // Extra `serve` arguments for the server SetUp starts; none by default.
   virtual std::vector<std::string> ServeArgs() const { return {}; }
+  // `--auth-tokens-file` with a file under root_dir() holding one token, "test", with the ingest
+  // and read scopes for every project: for ServeArgs of tests of clients that send a token.
+  std::vector<std::string> TestTokenServeArgs() const;
   // serve's --analysis-workers: none unless a test of background analysis asks.
   virtual int AnalysisWorkers() const { return 0; }
   // A command that runs the server binary (ServerProcess::Options::launcher); none by default.
