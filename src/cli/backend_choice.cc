@@ -5,6 +5,8 @@
 #include <cctype>
 #include <filesystem>
 
+#include "store/gcs_state_store.h"
+
 namespace buildtrace {
 namespace {
 
@@ -16,15 +18,6 @@ std::string DefaultUrl(const char* scheme, const std::string& data_dir, const ch
 }
 
 bool IsLowerAlnum(char c) { return (c >= 'a' && c <= 'z') || (c >= '0' && c <= '9'); }
-
-// Cloud Storage's rule for bucket names (as the gs:// store checks it): 3-222 characters of
-// a-z 0-9 . _ -, a letter or digit first and last.
-bool IsBucketName(std::string_view name) {
-  return name.size() >= 3 && name.size() <= 222 && IsLowerAlnum(name.front()) &&
-         IsLowerAlnum(name.back()) && std::all_of(name.begin(), name.end(), [](char c) {
-           return IsLowerAlnum(c) || c == '.' || c == '_' || c == '-';
-         });
-}
 
 // A store prefix: '/'-separated parts of A-Z a-z 0-9 . _ -, none empty, "." or ".."; a trailing
 // '/' is allowed (the store drops it).
@@ -59,7 +52,7 @@ Result<std::string> StoreOfBucket(const std::string& bucket) {
     return bad();  // another scheme, or a path without gs://
   }
   const size_t slash = rest.find('/');
-  if (!IsBucketName(rest.substr(0, slash))) return bad();
+  if (!IsValidBucketName(rest.substr(0, slash))) return bad();
   if (slash != std::string_view::npos && !IsPrefix(rest.substr(slash + 1))) return bad();
   return "gs://" + std::string(rest);
 }

@@ -21,14 +21,6 @@ constexpr size_t kMaxPrefixBytes = 1024 - 513;
 constexpr const char* kProbePermissions[] = {"storage.objects.create", "storage.objects.get",
                                              "storage.objects.list"};
 
-bool IsValidBucketName(std::string_view bucket) {
-  auto alnum = [](char c) { return (c >= 'a' && c <= 'z') || (c >= '0' && c <= '9'); };
-  if (bucket.size() < 3 || bucket.size() > 222) return false;
-  if (!alnum(bucket.front()) || !alnum(bucket.back())) return false;
-  return std::all_of(bucket.begin(), bucket.end(),
-                     [&](char c) { return alnum(c) || c == '-' || c == '_' || c == '.'; });
-}
-
 // True if `prefix`, split on '/', has a complete ".." segment (a trailing ".." may still grow into
 // a valid segment such as "..a"). Same rule as the file store.
 bool HasDotDotFolder(std::string_view prefix) {
@@ -40,6 +32,14 @@ bool HasDotDotFolder(std::string_view prefix) {
 }
 
 }  // namespace
+
+bool IsValidBucketName(std::string_view bucket) {
+  auto alnum = [](char c) { return (c >= 'a' && c <= 'z') || (c >= '0' && c <= '9'); };
+  if (bucket.size() < 3 || bucket.size() > 222) return false;
+  if (!alnum(bucket.front()) || !alnum(bucket.back())) return false;
+  return std::all_of(bucket.begin(), bucket.end(),
+                     [&](char c) { return alnum(c) || c == '-' || c == '_' || c == '.'; });
+}
 
 std::string GcsStateStore::DefaultApiBase() {
   const char* host = std::getenv("STORAGE_EMULATOR_HOST");

@@ -24,6 +24,10 @@
 
 namespace buildtrace {
 
+// Cloud Storage's rule for bucket names, as gs:// URLs are checked against it: 3-222 characters
+// of a-z 0-9 . _ -, a letter or digit first and last.
+bool IsValidBucketName(std::string_view bucket);
+
 class GcsStateStore : public StateStore {
  public:
   // "http://" + $STORAGE_EMULATOR_HOST when that is set, else "https://storage.googleapis.com".
