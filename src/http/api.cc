@@ -103,7 +103,7 @@ std::string ContentEncoding(const HttpRequest& request) {
   return out;
 }
 
-HttpResponse MethodNotAllowed(const HttpRequest& request, const char* allow) {
+HttpResponse MethodNotAllowed(const HttpRequest& request, const std::string& allow) {
   HttpResponse res =
       ErrorResponse(405, "method_not_allowed",
                     std::string(request.method_string()) + " is not allowed on " +
@@ -112,52 +112,53 @@ HttpResponse MethodNotAllowed(const HttpRequest& request, const char* allow) {
   return res;
 }
 
-// What a path needs from the caller's token, decided from the path alone so that an unknown
-// path or a wrong method is not answered before the caller is authenticated. Null for the
-// health checks, which stay open.
-bool IsPushRoute(const RequestTarget& target) {
-  return target.segments.size() == 2 && target.segments[0] == "tasks" &&
-         target.segments[1] == "pubsub";
-}
-
-// The credentials a request presents: its Authorization header or, on the Pub/Sub push route
-// only (a push subscription can carry a secret only in its endpoint URL), "?token=" as a bearer
-// token. The server's access log redacts that parameter.
-std::string PresentedAuthorization(const HttpRequest& request, const RequestTarget& target) {
+// The credentials a request presents: its Authorization header or, on a route that takes its
+// token in the URL (the Pub/Sub push route: a push subscription can carry a secret only in its
+// endpoint URL), "?token=" as a bearer token. The server's access log redacts that parameter.
+std::string PresentedAuthorization(const HttpRequest& request, const RequestTarget& target,
+                                   const Route* route) {
   const std::string_view header = request[http::field::authorization];
-  if (!header.empty() || !IsPushRoute(target)) return std::string(header);
+  if (!header.empty() || route == nullptr || !route->token_in_query) return std::string(header);
   auto it = target.params.find("token");
   return it == target.params.end() ? std::string() : "Bearer " + it->second;
 }
 
-std::optional<AccessNeed> AccessNeedFor(const RequestTarget& target) {
-  const auto& seg = target.segments;
-  auto route = [&](const char* name, size_t size) { return seg.size() == size && seg[0] == name; };
-  if (route("healthz", 1) || route("readyz", 1) || route("health", 1)) return std::nullopt;
+// The route a request is for, when its method is one the path takes; else, for the access
+// decision (made before a wrong method is answered), the path's first route; null for an
+// unknown path.
+const Route* RouteForAccess(std::span<const Route* const> at, http::verb method) {
+  if (const Route* route = RouteFor(at, method)) return route;
+  return at.empty() ? nullptr : at.front();
+}
+
+// What a request needs from the caller's token, decided from the route alone so that an unknown
+// path or a wrong method is not answered before the caller is authenticated (an unknown path
+// needs a valid token, any scope). Null for the open routes.
+std::optional<AccessNeed> AccessNeedFor(const Route* route, const RequestTarget& target) {
+  if (route == nullptr) return AccessNeed{};
+  if (!route->scope) return std::nullopt;
   AccessNeed need;
+  need.scope = route->scope;
   auto param = [&](const char* name) -> std::optional<std::string> {
     auto it = target.params.find(name);
     if (it == target.params.end()) return std::nullopt;
     return it->second;
   };
-  if (route("process", 1)) {
-    need.scope = AccessScope::kIngest;  // the projects are checked once the body is parsed
-  } else if (route("report", 2) || route("jobs", 2)) {
-    need.scope = AccessScope::kRead;
-    need.project = param("project").value_or(std::string(kDefaultProject));
-  } else if (route("projects", 1)) {
-    need.scope = AccessScope::kRead;  // the list is filtered to the token's projects
-  } else if (route("projects", 3) && seg[2] == "jobs") {
-    need.scope = AccessScope::kRead;
-    need.project = seg[1];
-  } else if (IsPushRoute(target)) {
-    need.scope = AccessScope::kWorker;
-  } else if (route("metrics", 1)) {
-    need.scope = AccessScope::kRead;  // counts only, no project's data: any read token
-  } else if (route("stats", 2) && seg[1] == "latency") {
-    need.scope = AccessScope::kRead;
-    need.project = param("project");
-    need.every_project = !need.project;  // all projects' latencies
+  switch (route->project_from) {
+    case ProjectFrom::kQuery:
+      need.project = param("project").value_or(std::string(kDefaultProject));
+      break;
+    case ProjectFrom::kQueryOrEvery:
+      need.project = param("project");
+      need.every_project = !need.project;
+      break;
+    case ProjectFrom::kPath:
+      need.project = target.segments.at(1);
+      break;
+    case ProjectFrom::kNone:
+    case ProjectFrom::kBody:            // checked once the body is parsed
+    case ProjectFrom::kFilteredAnswer:  // the answer is filtered to the token's projects
+      break;
   }
   return need;
 }
@@ -231,10 +232,12 @@ std::optional<HttpResponse> Api::Screen(const HttpRequest& headers) const {
   if (context_.access == nullptr) return std::nullopt;
   Result<RequestTarget> target = ParseRequestTarget(headers.target());
   if (!target.ok()) return std::nullopt;  // Handle answers it, after the body within its limit
-  std::optional<AccessNeed> need = AccessNeedFor(*target);
+  const std::vector<const Route*> at = RoutesAt(Routes(), target->segments);
+  const Route* route = RouteForAccess(at, headers.method());
+  std::optional<AccessNeed> need = AccessNeedFor(route, *target);
   if (!need) return std::nullopt;
   const AccessDecision decision =
-      context_.access->Decide(PresentedAuthorization(headers, *target), *need);
+      context_.access->Decide(PresentedAuthorization(headers, *target, route), *need);
   if (decision.allowed()) return std::nullopt;
   return Denied(decision);
 }
@@ -242,8 +245,14 @@ std::optional<HttpResponse> Api::Screen(const HttpRequest& headers) const {
 RequestLane Api::Lane(const HttpRequest& request) {
   const std::string_view target = request.target();
   const std::string_view path = target.substr(0, target.find('?'));
-  if (path == "/healthz" || path == "/health") return RequestLane::kInline;
-  if (path == "/readyz" || path == "/metrics") return RequestLane::kControl;
+  // The routes that choose another lane have literal paths of one segment, so the raw path is
+  // compared as it is (an encoded or unusual spelling just takes the work lane).
+  for (const Route& route : Routes()) {
+    if (route.lane != RequestLane::kWork && route.path == path &&
+        route.method == request.method()) {
+      return route.lane;
+    }
+  }
   return RequestLane::kWork;
 }
 
@@ -256,63 +265,48 @@ Api::Api(ApiContext context)
 HttpResponse Api::Handle(HttpRequest& request) {
   Result<RequestTarget> target = ParseRequestTarget(request.target());
   if (!target.ok()) return ErrorResponse(target.status());
-  // Access control, in one place for every endpoint: before routing, on the parsed target.
+  const std::vector<const Route*> at = RoutesAt(Routes(), target->segments);
+  // Access control, in one place for every route: before the method and the parameters are
+  // checked, on the parsed target.
   const AccessToken* token = nullptr;
   if (context_.access != nullptr) {
-    if (std::optional<AccessNeed> need = AccessNeedFor(*target)) {
+    const Route* route = RouteForAccess(at, request.method());
+    if (std::optional<AccessNeed> need = AccessNeedFor(route, *target)) {
       const AccessDecision decision =
-          context_.access->Decide(PresentedAuthorization(request, *target), *need);
+          context_.access->Decide(PresentedAuthorization(request, *target, route), *need);
       if (!decision.allowed()) return Denied(decision);
       token = decision.token;
     }
   }
-  const auto& seg = target->segments;
-  const bool get = request.method() == http::verb::get;
-  auto route = [&](const char* name, size_t size) { return seg.size() == size && seg[0] == name; };
-  if (route("process", 1)) {
-    if (request.method() != http::verb::post) return MethodNotAllowed(request, "POST");
-    return PostProcess(request, *target, token);
+  if (at.empty()) {
+    return ErrorResponse(404, "not_found",
+                         "no such endpoint: " + std::string(request.target().substr(0, 200)) +
+                             "; see /docs or docs/api.md for the endpoints");
   }
-  if (IsPushRoute(*target)) {
-    if (request.method() != http::verb::post) return MethodNotAllowed(request, "POST");
-    static constexpr std::array<std::string_view, 1> kPushParams = {"token"};
-    if (Status s = CheckParams(*target, kPushParams); !s.ok()) return ErrorResponse(s);
-    return PostPubSubTask(request);
+  const Route* route = RouteFor(at, request.method());
+  if (route == nullptr) return MethodNotAllowed(request, AllowedMethods(at));
+  if (!route->lenient_params) {
+    const std::vector<std::string_view> names = QueryParamNames(*route);
+    if (Status s = CheckParams(*target, names); !s.ok()) return ErrorResponse(s);
   }
-  const bool project_jobs = route("projects", 3) && seg[2] == "jobs";
-  const bool stats = route("stats", 2) && seg[1] == "latency";
-  if (!get &&
-      (route("report", 2) || route("jobs", 2) || route("projects", 1) || stats || project_jobs ||
-       route("healthz", 1) || route("health", 1) || route("readyz", 1) || route("metrics", 1))) {
-    return MethodNotAllowed(request, "GET");
-  }
-  if (route("report", 2)) return GetReport(request, *target);
-  if (route("jobs", 2)) return GetJob(*target);
-  if (route("projects", 1)) return GetProjects(*target, token);
-  if (stats) return GetLatencyStats(*target);
-  if (project_jobs) return GetProjectJobs(*target);
-  // /health: the original service's name for the liveness check.
-  if (route("healthz", 1) || route("health", 1)) return MakeResponse(200, "{\"status\":\"ok\"}\n");
-  if (route("readyz", 1)) {
-    // Open to all (a load balancer has no token), but the details only for readers.
-    const bool details =
-        context_.access == nullptr ||
-        context_.access->Decide(request[http::field::authorization], {AccessScope::kRead})
-            .allowed();
-    return GetReady(details);
-  }
-  if (route("metrics", 1)) {
-    if (Status s = CheckParams(*target, {}); !s.ok()) return ErrorResponse(s);
-    return GetMetrics();
-  }
-  return ErrorResponse(404, "not_found",
-                       "no such endpoint: " + std::string(request.target().substr(0, 200)) +
-                           "; see docs/api.md for the endpoints");
+  RouteCall call{request, *target, token};
+  return (this->*route->handler)(call);
 }
 
-HttpResponse Api::PostProcess(HttpRequest& request, const RequestTarget& target,
-                              const AccessToken* token) {
-  if (Status s = CheckParams(target, {}); !s.ok()) return ErrorResponse(s);
+HttpResponse Api::GetHealth(RouteCall&) { return MakeResponse(200, "{\"status\":\"ok\"}\n"); }
+
+HttpResponse Api::GetReady(RouteCall& call) {
+  // Open to all (a load balancer has no token), but the details only for readers.
+  const bool details =
+      context_.access == nullptr ||
+      context_.access->Decide(call.request[http::field::authorization], {AccessScope::kRead})
+          .allowed();
+  return ReadyAnswer(details);
+}
+
+HttpResponse Api::PostProcess(RouteCall& call) {
+  HttpRequest& request = call.request;
+  const AccessToken* token = call.token;
   Result<std::string> decoded =
       DecodeBody(ContentEncoding(request), std::move(request.body()), context_.max_body_bytes);
   if (!decoded.ok()) return ErrorResponse(decoded.status());
@@ -365,10 +359,9 @@ HttpResponse Api::PostProcess(HttpRequest& request, const RequestTarget& target,
   return MakeResponse(409, ProcessAnswer(&s, stored));
 }
 
-HttpResponse Api::GetReport(const HttpRequest& request, const RequestTarget& target) {
-  static constexpr std::array<std::string_view, 4> kAllowed = {"project", "base", "format",
-                                                               "limit"};
-  if (Status s = CheckParams(target, kAllowed); !s.ok()) return ErrorResponse(s);
+HttpResponse Api::GetReport(RouteCall& call) {
+  const HttpRequest& request = call.request;
+  const RequestTarget& target = call.target;
   Result<int64_t> job_id = ParseJobIdText(target.segments[1], "the job ID in /report/{job_id}");
   if (!job_id.ok()) return ErrorResponse(job_id.status());
   Result<std::string> project = ProjectParam(target);
@@ -396,9 +389,8 @@ HttpResponse Api::GetReport(const HttpRequest& request, const RequestTarget& tar
   return res;
 }
 
-HttpResponse Api::GetJob(const RequestTarget& target) {
-  static constexpr std::array<std::string_view, 1> kAllowed = {"project"};
-  if (Status s = CheckParams(target, kAllowed); !s.ok()) return ErrorResponse(s);
+HttpResponse Api::GetJob(RouteCall& call) {
+  const RequestTarget& target = call.target;
   Result<int64_t> job_id = ParseJobIdText(target.segments[1], "the job ID in /jobs/{job_id}");
   if (!job_id.ok()) return ErrorResponse(job_id.status());
   Result<std::string> project = ProjectParam(target);
@@ -414,8 +406,8 @@ HttpResponse Api::GetJob(const RequestTarget& target) {
   return MakeResponse(200, std::move(*bytes));
 }
 
-HttpResponse Api::GetProjects(const RequestTarget& target, const AccessToken* token) {
-  if (Status s = CheckParams(target, {}); !s.ok()) return ErrorResponse(s);
+HttpResponse Api::GetProjects(RouteCall& call) {
+  const AccessToken* token = call.token;
   auto projects = jobs_.ListProjects();
   if (!projects.ok()) return ErrorResponse(projects.status());
   std::string out;
@@ -434,10 +426,8 @@ HttpResponse Api::GetProjects(const RequestTarget& target, const AccessToken* to
   return MakeResponse(200, std::move(out));
 }
 
-HttpResponse Api::GetLatencyStats(const RequestTarget& target) {
-  static constexpr std::array<std::string_view, 4> kAllowed = {"project", "window", "quantiles",
-                                                               "status"};
-  if (Status s = CheckParams(target, kAllowed); !s.ok()) return ErrorResponse(s);
+HttpResponse Api::GetLatencyStats(RouteCall& call) {
+  const RequestTarget& target = call.target;
   LatencyQuery query;
   if (target.params.count("project")) {
     Result<std::string> project = ProjectParam(target);
@@ -509,9 +499,8 @@ void Api::Enqueue(const std::vector<std::pair<const Job*, StoredJob>>& stored) {
   }
 }
 
-HttpResponse Api::GetProjectJobs(const RequestTarget& target) {
-  static constexpr std::array<std::string_view, 2> kAllowed = {"before", "limit"};
-  if (Status s = CheckParams(target, kAllowed); !s.ok()) return ErrorResponse(s);
+HttpResponse Api::GetProjectJobs(RouteCall& call) {
+  const RequestTarget& target = call.target;
   const std::string& project = target.segments[1];
   if (!IsValidProjectName(project)) {
     return ErrorResponse(InvalidArgument("the project in /projects/{project}/jobs must be 1-128 "
@@ -565,7 +554,8 @@ HttpResponse Api::GetProjectJobs(const RequestTarget& target) {
   return MakeResponse(200, std::move(out));
 }
 
-HttpResponse Api::PostPubSubTask(HttpRequest& request) {
+HttpResponse Api::PostPubSubTask(RouteCall& call) {
+  const HttpRequest& request = call.request;
   if (context_.queue == nullptr) {
     return ErrorResponse(503, "analysis_off",
                          "this instance has no analysis queue (--queue); start it with the "
@@ -654,7 +644,7 @@ std::pair<Status, Status> Api::ProbeBackends() {
   return last_probe_;
 }
 
-HttpResponse Api::GetReady(bool details) {
+HttpResponse Api::ReadyAnswer(bool details) {
   const auto [store, warehouse] = ProbeBackends();
   const std::optional<OutboxStats> outbox =
       context_.outbox ? std::optional(context_.outbox->Stats()) : std::nullopt;
@@ -739,7 +729,7 @@ HttpResponse Api::GetReady(bool details) {
   return MakeResponse(store.ok() ? 200 : 503, std::move(out));
 }
 
-HttpResponse Api::GetMetrics() {
+HttpResponse Api::GetMetrics(RouteCall&) {
   // The Prometheus text exposition format, version 0.0.4.
   std::string out;
   auto metric = [&](const char* name, const char* type, const char* help) {

@@ -1,5 +1,5 @@
 // BuildTrace's HTTP API (docs/api.md): thin handlers that parse the request, call the service
-// layer and the backends, and render the answer. Routing is a table in api.cc.
+// layer and the backends, and render the answer. The routes are one table, Api::Routes().
 #pragma once
 
 #include <atomic>
@@ -8,10 +8,12 @@
 #include <functional>
 #include <mutex>
 #include <optional>
+#include <span>
 #include <utility>
 
 #include "core/job_parser.h"
 #include "http/access_control.h"
+#include "http/routes.h"
 #include "http/server.h"
 #include "queue/analysis_queue.h"
 #include "service/analysis.h"
@@ -75,6 +77,10 @@ class Api {
   // everything else on the workers.
   static RequestLane Lane(const HttpRequest& request);
 
+  // The route table: every route the API answers, with its parameters, scope, handler and
+  // documented answers (http/routes.h). GET /openapi.json and GET /docs are generated from it.
+  static std::span<const Route> Routes();
+
   // The repository and the report service the handlers use, for the analysis workers that run
   // beside them in `serve` (one header cache and one epoch cache for both).
   JobRepository& jobs() { return jobs_; }
@@ -84,15 +90,19 @@ class Api {
   Analyzer& analyzer() { return analyzer_; }
 
  private:
-  // `token` is the caller's token entry, null when no access control is configured.
-  HttpResponse PostProcess(HttpRequest& request, const struct RequestTarget& target,
-                           const AccessToken* token);
-  HttpResponse GetReport(const HttpRequest& request, const struct RequestTarget& target);
-  HttpResponse GetJob(const struct RequestTarget& target);
-  HttpResponse GetProjects(const struct RequestTarget& target, const AccessToken* token);
-  HttpResponse GetLatencyStats(const struct RequestTarget& target);
-  HttpResponse GetProjectJobs(const struct RequestTarget& target);
-  HttpResponse PostPubSubTask(HttpRequest& request);
+  // The route handlers (the table in Api::Routes()).
+  HttpResponse PostProcess(RouteCall& call);
+  HttpResponse GetReport(RouteCall& call);
+  HttpResponse GetJob(RouteCall& call);
+  HttpResponse GetProjects(RouteCall& call);
+  HttpResponse GetLatencyStats(RouteCall& call);
+  HttpResponse GetProjectJobs(RouteCall& call);
+  HttpResponse PostPubSubTask(RouteCall& call);
+  HttpResponse GetHealth(RouteCall& call);
+  HttpResponse GetReady(RouteCall& call);
+  HttpResponse GetMetrics(RouteCall& call);
+  HttpResponse GetOpenApi(RouteCall& call);
+  HttpResponse GetDocs(RouteCall& call);
   // Enqueues an analysis task for each job `stored` created; logs and reports a failure.
   void Enqueue(const std::vector<std::pair<const Job*, StoredJob>>& stored);
   // Dead letters in the store, listed at most every 10 s (for /readyz and /metrics).
@@ -107,11 +117,10 @@ class Api {
   AnalysisHealth ProbeAnalysis(bool probe_queue);
   // `details`: the backends' messages and the outbox (with access control on, only for a caller
   // with a read token: messages can name projects and paths).
-  HttpResponse GetReady(bool details);
+  HttpResponse ReadyAnswer(bool details);
   // The store's and the warehouse's probes, run at once, each within context_.probe_deadline;
   // callers that arrive while a round runs share its answers.
   std::pair<Status, Status> ProbeBackends();
-  HttpResponse GetMetrics();
 
   ApiContext context_;
   JobRepository jobs_;
