@@ -35,7 +35,7 @@ Status AppendCanonicalObject(simdjson::ondemand::object object, int depth_left, 
   for (size_t i = 1; i < members.size(); ++i) {
     if (members[i].first == members[i - 1].first) {
       return InvalidArgument("structured object: key \"" + std::string(members[i].first) +
-                             "\" appears twice; send each attribute once");
+                             "\" appears twice; each attribute must appear once");
     }
   }
   out.push_back('{');

@@ -122,13 +122,13 @@ TEST(AppendCanonicalJsonTest, CanonicalFormIsAFixedPoint) {
 
 TEST(AppendCanonicalJsonTest, RejectsDuplicateKeys) {
   ExpectRejected(R"({"x":1,"type":"door","x":2})",
-                 R"(structured object: key "x" appears twice; send each attribute once)");
+                 R"(structured object: key "x" appears twice; each attribute must appear once)");
   ExpectRejected(R"({"a":1,"\u0061":1})",
-                 R"(structured object: key "a" appears twice; send each attribute once)");
+                 R"(structured object: key "a" appears twice; each attribute must appear once)");
   ExpectRejected(R"({"outer":{"in":1,"in":1}})",
-                 R"(structured object: key "in" appears twice; send each attribute once)");
+                 R"(structured object: key "in" appears twice; each attribute must appear once)");
   ExpectRejected(R"([{"q":1,"q":2}])",
-                 R"(structured object: key "q" appears twice; send each attribute once)");
+                 R"(structured object: key "q" appears twice; each attribute must appear once)");
 }
 
 TEST(AppendCanonicalJsonTest, DepthLimitCountsObjectsAndArrays) {

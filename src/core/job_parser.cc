@@ -197,9 +197,12 @@ void JobParser::Issue(std::string field, std::string message) {
   issues_.push_back(std::move(d));
 }
 
+// A request body's sender is told what to send; a document (a stored job, a file for `diff`) was
+// written by someone else, and its reader says what to do about it.
 Status JobParser::Malformed(simdjson::error_code error) const {
-  return InvalidArgument(std::string("the body is not valid JSON (") +
-                         simdjson::error_message(error) + "); send a JSON object or array")
+  const std::string what = std::string("not valid JSON (") + simdjson::error_message(error) + ")";
+  return (allow_array_ ? InvalidArgument("the body is " + what + "; send a JSON object or array")
+                       : InvalidArgument("the document is " + what))
       .WithReason("malformed_json");
 }
 
@@ -320,7 +323,7 @@ Status JobParser::ParseField(std::string_view key, simdjson::ondemand::value val
     return Status::Ok();
   }
   if (seen & bit) {
-    Issue(std::string(key), "appears twice; send each field once");
+    Issue(std::string(key), "appears twice; each field must appear once");
     return Status::Ok();
   }
   seen |= bit;
@@ -429,7 +432,7 @@ Status JobParser::ParseMetadata(simdjson::ondemand::value value, Job& job) {
       break;
     } else {
       for (const auto& [k, v] : job.header.metadata) {
-        if (k == key) Issue(name, "appears twice; send each key once");
+        if (k == key) Issue(name, "appears twice; each key must appear once");
       }
       job.header.metadata.emplace_back(key, text);
     }
@@ -481,7 +484,8 @@ Status JobParser::ParseState(simdjson::ondemand::value value, Job& job) {
 
 Status JobParser::CheckDuplicateIds(const Job& job) {
   if (auto dup = StateIndex(job.state).duplicate()) {
-    Issue("state." + std::string(*dup), "this object ID appears twice; send each object once");
+    Issue("state." + std::string(*dup),
+          "this object ID appears twice; each object must appear once");
   }
   return Status::Ok();
 }

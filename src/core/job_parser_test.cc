@@ -247,7 +247,7 @@ TEST(JobParserTest, MetadataMustBeAnObjectOfStrings) {
 
 TEST(JobParserTest, MetadataKeyTwiceIsRejected) {
   ExpectOneProblem(Batch(JobWithField("metadata", R"({"a":"1","b":"2","a":"3"})")), 0, "metadata.a",
-                   "appears twice; send each key once");
+                   "appears twice; each key must appear once");
 }
 
 TEST(JobParserTest, MetadataLimits) {
@@ -301,10 +301,10 @@ TEST(JobParserTest, StateValueMustBeAHashOrAnObject) {
 
 TEST(JobParserTest, StateIdTwiceIsRejected) {
   ExpectOneProblem(Batch(JobWith("", R"({"a":"1","b":"2","a":"1"})")), 0, "state.a",
-                   "this object ID appears twice; send each object once");
+                   "this object ID appears twice; each object must appear once");
   // Also when the repeat is spelled with an escape.
   ExpectOneProblem(Batch(JobWith("", R"({"a":"1","\u0061":"2"})")), 0, "state.a",
-                   "this object ID appears twice; send each object once");
+                   "this object ID appears twice; each object must appear once");
 }
 
 TEST(JobParserTest, HashLength) {
@@ -359,7 +359,7 @@ TEST(JobParserTest, StructuredObjectsAreCanonicalised) {
 
 TEST(JobParserTest, StructuredObjectErrors) {
   ExpectOneProblem(Batch(JobWith("", R"({"o":{"x":1,"x":1}})")), 0, "state.o",
-                   R"(structured object: key "x" appears twice; send each attribute once)");
+                   R"(structured object: key "x" appears twice; each attribute must appear once)");
   ParseLimits limits;
   limits.max_depth = 2;
   EXPECT_TRUE(Batch(JobWith("", R"({"o":{"a":{"b":1}}})"), limits).ok());
@@ -394,11 +394,11 @@ TEST(JobParserTest, UnknownFieldIsRejected) {
 
 TEST(JobParserTest, TopLevelKeyTwiceIsRejected) {
   ExpectOneProblem(Batch(JobWith(R"(,"job_id":8)")), 0, "job_id",
-                   "appears twice; send each field once");
+                   "appears twice; each field must appear once");
   ExpectOneProblem(Batch(JobWith(R"(,"state":{})")), 0, "state",
-                   "appears twice; send each field once");
+                   "appears twice; each field must appear once");
   ExpectOneProblem(Batch(JobWith(R"(,"status":"failed","status":"failed")")), 0, "status",
-                   "appears twice; send each field once");
+                   "appears twice; each field must appear once");
 }
 
 TEST(JobParserTest, RequiredFields) {
@@ -490,7 +490,13 @@ TEST(JobParserTest, TrailingGarbageIsMalformed) {
   }
   ExpectMalformed(Batch(JobWith("") + "x"));
   ExpectMalformed(Batch(JobWith("") + " " + JobWith("")));
-  ExpectMalformed(Document(JobWith("") + "]"));
+  // A document (a stored job, a file) is not told what to send: its reader says what to do.
+  const Parsed document = Document(JobWith("") + "]");
+  ASSERT_FALSE(document.ok());
+  EXPECT_EQ(document.status().reason(), "malformed_json");
+  EXPECT_EQ(document.status().message(),
+            "the document is not valid JSON (JSON document ended early in the middle of an object "
+            "or array.)");
 }
 
 TEST(JobParserTest, BadLiteralsAreMalformed) {

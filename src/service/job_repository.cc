@@ -265,6 +265,15 @@ Status JobRepository::Corrupt(Status status) {
   return std::move(status).WithReason("corrupt_object");
 }
 
+// The parser's own messages say what is wrong with the bytes; the advice is the operator's, never
+// the client's (a stored job was not sent by whoever reads it).
+Status JobRepository::CorruptJob(std::string_view project, int64_t job_id,
+                                 std::string_view problem) {
+  return Corrupt(Internal("stored job " + std::string(project) + "/" + std::to_string(job_id) +
+                          " (" + JobObjectName(project, job_id) + " in " + store_.Describe() +
+                          ") is corrupt: " + std::string(problem) + "; restore it from a backup"));
+}
+
 Result<std::string> JobRepository::ReadChecked(const std::string& name) {
   Result<std::string> bytes = store_.Read(name);
   if (!bytes.ok()) return bytes;
@@ -283,12 +292,10 @@ Result<StoredJob> JobRepository::ResolveExisting(const Job& job, const std::stri
       ParseJobDocument(simdjson::padded_string_view(*existing, existing->capacity()), limits_);
   if (!parsed.ok()) {
     // Not a client's conflict: the stored object is damaged, as Load would report it.
-    return Corrupt(Internal("stored object " + name + " in " + store_.Describe() +
-                            " is corrupt: " + parsed.status().message()));
+    return CorruptJob(job.header.project, job.header.job_id, parsed.status().message());
   }
   if ((*parsed)->jobs().size() != 1) {
-    return Corrupt(Internal("stored object " + name + " in " + store_.Describe() +
-                            " is corrupt: it holds more than one job"));
+    return CorruptJob(job.header.project, job.header.job_id, "it holds more than one job");
   }
   const std::vector<std::string> differing = DifferingFields((*parsed)->jobs()[0], job);
   if (!differing.empty()) return Conflict(ConflictMessage(job.header, differing));
@@ -311,14 +318,10 @@ Result<std::unique_ptr<ParsedJobs>> JobRepository::Load(std::string_view project
   }
   // The parsed job's strings point into the parser's own buffers, so `bytes` may go.
   auto parsed = ParseJobDocument(simdjson::padded_string_view(*bytes, bytes->capacity()), limits_);
-  if (!parsed.ok()) {
-    return Corrupt(Internal("stored object " + name + " in " + store_.Describe() +
-                            " is corrupt: " + parsed.status().message()));
-  }
+  if (!parsed.ok()) return CorruptJob(project, job_id, parsed.status().message());
   const Job& job = (*parsed)->jobs().front();
   if (job.header.job_id != job_id || job.header.project != project) {
-    return Corrupt(Internal("stored object " + name + " in " + store_.Describe() +
-                            " holds another job; it was changed outside BuildTrace"));
+    return CorruptJob(project, job_id, "it holds another job, changed outside BuildTrace");
   }
   RememberHeader(job.header);
   return parsed;

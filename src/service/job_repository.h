@@ -118,6 +118,9 @@ class JobRepository {
                                     const std::string& digest);
   // Reads a job object and turns it into its canonical bytes, checking the digest kept with it.
   Result<std::string> ReadChecked(const std::string& name);
+  // Counts the stored job `project`/`job_id` as corrupt and says so: which job, which object in
+  // which store, what is wrong (`problem`) and what to do; reason "corrupt_object".
+  Status CorruptJob(std::string_view project, int64_t job_id, std::string_view problem);
 
   StateStore& store_;
   ParseLimits limits_;

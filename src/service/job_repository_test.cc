@@ -387,9 +387,12 @@ TEST_F(JobRepositoryTest, LoadOfACorruptObjectIsInternalAndNamesIt) {
   Result<std::unique_ptr<ParsedJobs>> loaded = jobs_->Load("p", 5);
   ASSERT_FALSE(loaded.ok());
   EXPECT_EQ(loaded.status().code(), StatusCode::kInternal);
-  EXPECT_THAT(loaded.status().message(), HasSubstr("jobs/p/0000000000000000005.json"));
-  EXPECT_THAT(loaded.status().message(), HasSubstr(file_store_->Describe()));
-  EXPECT_THAT(loaded.status().message(), HasSubstr("corrupt"));
+  EXPECT_EQ(loaded.status().reason(), "corrupt_object");
+  EXPECT_EQ(loaded.status().message(),
+            "stored job p/5 (jobs/p/0000000000000000005.json in " + file_store_->Describe() +
+                ") is corrupt: the document is not valid JSON (JSON document ended early in the "
+                "middle of an object or array.); restore it from a "
+                "backup");
 }
 
 TEST_F(JobRepositoryTest, LoadOfAnObjectHoldingAnotherJobIsInternal) {

@@ -108,7 +108,7 @@ TEST(OutboxEntryTest, DecodeRejectsAnythingThatIsNotExactlyARow) {
       {with(R"("queued_at_ms":7)", R"("queued_at_ms":"7")"), "expected exactly"},
       {with(R"("project":"p")", R"("project":"../p")"), "invalid project name"},
       {with(R"("project":"p")", R"("project":1)"), "project is not a string"},
-      {with(R"("job_id":2)", R"("job_id":0)"), "job ids start at 1"},
+      {with(R"("job_id":2)", R"("job_id":0)"), "base_job_id must be at least 1"},
       {with(R"("job_id":2)", R"("job_id":2.5)"), "job_id is not an integer"},
       {with(R"("base_job_id":1)", R"("base_job_id":"1")"), "neither an integer nor null"},
       {with(R"("latency_ms":1236.5)", R"("latency_ms":-1)"), "latency_ms is not a number >= 0"},

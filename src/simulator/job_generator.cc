@@ -100,6 +100,18 @@ enum class JobGenerator::Change : int { kMove, kResize, kRetype, kRemove, kAdd }
 JobGenerator::JobGenerator(Options options) : options_(options), rng_(options.seed) {
   last_successful_.reserve(options_.objects);
   for (size_t i = 0; i < options_.objects; ++i) last_successful_.push_back(NewObject());
+  failure_credit_ = Uniform01(rng_);
+}
+
+// Failures are spread evenly instead of drawn job by job: each job adds failure_rate to a credit
+// that starts at a seeded phase in [0, 1), and a job fails when the credit reaches 1. Of any n
+// consecutive jobs, failure_rate * n fail, give or take one, so the default 20 jobs at 5 % show
+// one failed job whatever the seed (independent draws show none for 36 % of seeds: 0.95^20).
+bool JobGenerator::NextFails() {
+  failure_credit_ += options_.failure_rate;
+  if (failure_credit_ < 1) return false;
+  failure_credit_ -= 1;
+  return true;
 }
 
 GeneratedJob JobGenerator::Next() {
@@ -107,7 +119,7 @@ GeneratedJob JobGenerator::Next() {
   GeneratedJob job;
   job.job_id = options_.first_job_id + index;
   job.timestamp = FormatRfc3339(options_.start_epoch_seconds + index * options_.interval_seconds);
-  job.failed = Uniform01(rng_) < options_.failure_rate;
+  job.failed = NextFails();
   job.latency_ms = NextLatencyMs();
   std::vector<Object> objects = index == 0 ? last_successful_ : Evolve(last_successful_);
   job.state = ToState(objects);

@@ -27,6 +27,8 @@ struct GeneratedJob {
 // moved (x and/or y), resized (w and/or h), retyped, removed, or added under a new id. Additions
 // and removals steer the count back towards `objects`. A failed job is still such an evolution,
 // but the job after it evolves from the last successful job, as a real build would be retried.
+// Failures are spread evenly at `failure_rate`, where the seed places them: any n consecutive
+// jobs hold failure_rate * n failed ones, give or take one (20 jobs at 5 %: exactly one).
 //
 // Ids are a type letter and a zero-padded serial number, e.g. "D000123" for a door; numbers are
 // never reused, so ids stay unique even when an object is later retyped. Latencies follow a
@@ -61,6 +63,7 @@ class JobGenerator {
   Change PickChange(int64_t size);
   void Modify(Change kind, Object& object);
   double NextLatencyMs();
+  bool NextFails();
   static std::vector<std::pair<std::string, std::string>> ToState(
       const std::vector<Object>& objects);
 
@@ -69,6 +72,7 @@ class JobGenerator {
   int64_t jobs_made_ = 0;
   int64_t next_number_ = 1;
   std::vector<Object> last_successful_;  // what the next job evolves from
+  double failure_credit_ = 0;            // a job fails when it reaches 1; see NextFails
 };
 
 // The body of one job for POST /process:

@@ -154,7 +154,8 @@ class Simulation {
     }
     const std::optional<double> base = NumberAt(root, "/base_job_id");
     std::ostringstream line;
-    line << "job " << job_id << " vs "
+    // A failed job is marked; the job after it is compared with the last successful one.
+    line << "job " << job_id << (StringAt(root, "/status") == "failed" ? " (failed)" : "") << " vs "
          << (base ? std::to_string(std::llround(*base)) : std::string("none")) << ": +"
          << IntAt(root, "/metrics/total_added") << " -" << IntAt(root, "/metrics/total_removed")
          << " ~" << IntAt(root, "/metrics/total_modified") << " (moved "

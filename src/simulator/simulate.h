@@ -31,6 +31,7 @@ struct SimulateOptions {
 // /stats/latency?project=P&window=30d&quantiles=0.5,0.95,0.99, and writes to `out`:
 //   posted 20 jobs (1 failed) in 4 requests, 20 reports
 //   job 5 vs 4: +3 -2 ~17 (moved 9, resized 4, retyped 4, changed 0) =981    (one per report)
+//   job 6 (failed) vs 5: ...                  (a failed job is marked; job 7 is then "vs 5")
 //   latency over 30d (20 jobs): p50 2013 ms, p95 4410 ms, p99 9870 ms
 // Returns 0 on success; 2 for invalid options; 1 when the service cannot be reached, answers
 // with a non-2xx status, or answers something unreadable; the reason goes to `err` as one line

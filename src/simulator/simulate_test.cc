@@ -123,14 +123,16 @@ int64_t JobIdOfReportTarget(const std::string& target) {
 std::string Report(int64_t id) {
   const std::string n = std::to_string(id);
   return R"({"project":"sim","job_id":)" + n + R"(,"base_job_id":)" +
-         (id == 1 ? "null" : std::to_string(id - 1)) + R"(,"metrics":{"job_id":)" + n +
+         (id == 1 ? "null" : std::to_string(id - 1)) + R"(,"status":")" +
+         (id == 3 ? "failed" : "succeeded") + R"(","metrics":{"job_id":)" + n +
          R"(,"latency_ms":2000,"total_added":)" + n + R"(,"total_removed":1,"total_modified":)" +
          std::to_string(10 + id) +
          R"(,"total_unchanged":990,"total_moved":5,"total_resized":3,"total_retyped":2,)" +
          R"("total_changed":)" + n + R"(},"changes":{},"summary":"s","warehouse":{}})";
 }
 
-// A well-behaved service: accepts every job, reports canned metrics and latency quantiles.
+// A well-behaved service: accepts every job, reports canned metrics (job 3 failed) and latency
+// quantiles.
 CannedAnswer HappyService(const SeenRequest& request) {
   if (request.method == "POST" && request.target == "/process") {
     return {200, R"({"accepted":[]})"};
@@ -197,6 +199,12 @@ TEST(SimulateTest, PostsInBatchesThenReadsEveryReportAndTheStats) {
       << text;
   EXPECT_NE(text.find("\njob 5 vs 4: +5 -1 ~15 (moved 5, resized 3, retyped 2, changed 5) =990\n"),
             std::string::npos)
+      << text;
+  // A failed job's report is marked as such.
+  EXPECT_NE(
+      text.find(
+          "\njob 3 (failed) vs 2: +3 -1 ~13 (moved 5, resized 3, retyped 2, changed 3) =990\n"),
+      std::string::npos)
       << text;
   EXPECT_TRUE(
       text.ends_with("\nlatency over 30d (7 jobs): p50 2013 ms, p95 4410.5 ms, p99 n/a ms\n"))

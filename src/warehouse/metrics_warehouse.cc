@@ -5,7 +5,9 @@ namespace buildtrace {
 
 Status CheckMetricsRow(const MetricsRow& row) {
   if (row.job_id < 1 || (row.base_job_id && *row.base_job_id < 1)) {
-    return InvalidArgument("job ids start at 1; send a job_id and base_job_id >= 1");
+    // Rows are made from stored jobs and read back from the outbox, never sent by a client: the
+    // message says what is wrong with the row, not what to send.
+    return InvalidArgument("a metrics row's job_id and base_job_id must be at least 1");
   }
   return Status::Ok();
 }
