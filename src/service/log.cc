@@ -6,6 +6,7 @@
 #include <atomic>
 #include <chrono>
 #include <string>
+#include <utility>
 
 #include "core/json_writer.h"
 #include "core/timestamp.h"
@@ -14,12 +15,18 @@ namespace buildtrace {
 namespace {
 std::atomic<LogLevel> min_level{LogLevel::kInfo};
 std::atomic<LogFormat> format{LogFormat::kText};
+// Only set while nothing logs (SetLogSinkForTest), so unguarded.
+std::function<void(std::string_view)> test_sink;
 }  // namespace
 
 void SetLogLevel(LogLevel level) { min_level = level; }
 void SetLogFormat(LogFormat f) { format = f; }
+LogFormat GetLogFormat() { return format.load(); }
+void SetLogSinkForTest(std::function<void(std::string_view)> sink) { test_sink = std::move(sink); }
 
-void Log(LogLevel level, std::string_view message) {
+void Log(LogLevel level, std::string_view message) { LogRecord(level, message, {}); }
+
+void LogRecord(LogLevel level, std::string_view message, std::string_view extra_json_members) {
   if (level < min_level.load()) return;
   const auto now = std::chrono::duration_cast<std::chrono::milliseconds>(
                        std::chrono::system_clock::now().time_since_epoch())
@@ -35,7 +42,12 @@ void Log(LogLevel level, std::string_view message) {
     AppendJsonString(line, message);
     line += ",\"time\":\"";
     line += FormatRfc3339Utc(now);
-    line += "\"}";
+    line += '"';
+    if (!extra_json_members.empty()) {
+      line += ',';
+      line += extra_json_members;
+    }
+    line += '}';
   } else {
     line = FormatRfc3339Utc(now);
     line += ' ';
@@ -44,6 +56,7 @@ void Log(LogLevel level, std::string_view message) {
     line += message;
   }
   line += '\n';
+  if (test_sink) return test_sink(line);
   // A single write(2) of the whole line keeps concurrent lines apart.
   [[maybe_unused]] ssize_t n = ::write(STDERR_FILENO, line.data(), line.size());
 }

@@ -4,6 +4,7 @@
 // interleave. Never pass secrets.
 #pragma once
 
+#include <functional>
 #include <string_view>
 
 namespace buildtrace {
@@ -11,6 +12,10 @@ namespace buildtrace {
 enum class LogLevel { kDebug, kInfo, kWarning, kError };
 
 void Log(LogLevel level, std::string_view message);
+// Log() with more to say to Cloud Logging: in JSON, `extra_json_members` (members without braces,
+// e.g. "\"httpRequest\":{...}", which the caller guarantees are valid JSON, or empty) follow
+// severity, message and time in the same object; in text, they are not shown.
+void LogRecord(LogLevel level, std::string_view message, std::string_view extra_json_members);
 inline void LogDebug(std::string_view m) { Log(LogLevel::kDebug, m); }
 inline void LogInfo(std::string_view m) { Log(LogLevel::kInfo, m); }
 inline void LogWarning(std::string_view m) { Log(LogLevel::kWarning, m); }
@@ -22,5 +27,11 @@ void SetLogLevel(LogLevel level);
 enum class LogFormat { kText, kJson };
 // kText (the default) or kJson. Set once at start-up.
 void SetLogFormat(LogFormat format);
+// The format set, for a caller whose line differs between the two (the access log).
+LogFormat GetLogFormat();
+
+// Sends every line (with its '\n') to `sink` instead of stderr; an empty function restores
+// stderr. For tests: call it while nothing logs; `sink` is called from many threads at once.
+void SetLogSinkForTest(std::function<void(std::string_view line)> sink);
 
 }  // namespace buildtrace
