@@ -9,6 +9,7 @@
 #include <boost/asio/ip/address.hpp>
 #include <chrono>
 #include <cstdio>
+#include <cstdlib>
 #include <filesystem>
 #include <optional>
 
@@ -182,6 +183,14 @@ int RunServe(const ServeOptions& options) {
   server_options.request_timeout = std::chrono::milliseconds(options.request_timeout_ms);
   server_options.shutdown_timeout = std::chrono::milliseconds(options.shutdown_timeout_ms);
   server_options.counters = &responses;
+  // The access log names traces as Cloud Trace does: projects/<project>/traces/<id>.
+  for (const char* name : {"PROJECT_ID", "GOOGLE_CLOUD_PROJECT"}) {
+    const char* project = std::getenv(name);
+    if (project != nullptr && *project != '\0') {
+      server_options.trace_project = project;
+      break;
+    }
+  }
   SetProtections(options, api, server_stats, server_options);
   HttpServer server(
       server_options, [&api](HttpRequest& request) { return api.Handle(request); },

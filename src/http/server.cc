@@ -14,6 +14,7 @@
 #include "http/body_budget.h"
 #include "http/connection_table.h"
 #include "http/request_framing.h"
+#include "http/request_log.h"
 #include "service/log.h"
 
 namespace buildtrace {
@@ -124,7 +125,11 @@ size_t BodyRoom(const std::string& body) {
 class Session : public TrackedConnection, public std::enable_shared_from_this<Session> {
  public:
   Session(tcp::socket socket, HttpServer::Impl& server)
-      : stream_(std::move(socket)), server_(server), charge_(server.budget()) {}
+      : stream_(std::move(socket)), server_(server), charge_(server.budget()) {
+    beast::error_code ec;
+    const tcp::endpoint peer = stream_.socket().remote_endpoint(ec);
+    if (!ec) remote_ip_ = peer.address().to_string();
+  }
   ~Session() override {
     if (id_) server_.RemoveSession(*id_);
   }
@@ -159,6 +164,7 @@ class Session : public TrackedConnection, public std::enable_shared_from_this<Se
   void ReadRequest() {
     if (server_.stopping()) return Close();
     waiting_for_request_ = true;
+    request_id_.clear();
     parser_.emplace();
     parser_->body_limit(server_.options().max_body_bytes);
     parser_->header_limit(server_.options().max_header_bytes);
@@ -180,6 +186,7 @@ class Session : public TrackedConnection, public std::enable_shared_from_this<Se
   }
 
   void ReadHeader() {
+    request_start_ = std::chrono::steady_clock::now();
     stream_.expires_after(server_.options().header_timeout);
     http::async_read_header(stream_, buffer_, *parser_,
                             beast::bind_front_handler(&Session::OnHeader, shared_from_this()));
@@ -191,6 +198,7 @@ class Session : public TrackedConnection, public std::enable_shared_from_this<Se
     if (ec) return OnReadError(ec);
     waiting_for_request_ = false;
     const HttpRequest& req = parser_->get();
+    request_id_ = ChooseRequestId(req["X-Request-Id"]);
     if (req.target().size() > server_.options().max_url_bytes) {
       return WriteError(414, "uri_too_long",
                         "the request target (URL) exceeds " +
@@ -324,16 +332,16 @@ class Session : public TrackedConnection, public std::enable_shared_from_this<Se
 
   void RefuseForBudget() {
     ++server_.stats().inflight_refused_total;
-    request_.reset();
-    parser_.reset();
-    charge_.Reset();
     HttpResponse res = server_.errors()(
         503, "server_busy",
         "the server holds " + std::to_string(server_.budget().limit()) +
             " bytes of request bodies in flight, its limit; retry in a second, or raise "
             "--max-inflight-body");
     res.set(http::field::retry_after, "1");
-    WriteErrorResponse(std::move(res));
+    WriteErrorResponse(std::move(res));  // logs the request's headers first
+    request_.reset();
+    parser_.reset();
+    charge_.Reset();
   }
 
   void WriteError(unsigned status, std::string code, std::string message) {
@@ -341,10 +349,24 @@ class Session : public TrackedConnection, public std::enable_shared_from_this<Se
   }
 
   // An answer after which nothing the client sent is read as a request: closes the connection.
+  // Logged like the handler's answers when the request's headers have arrived.
   void WriteErrorResponse(HttpResponse res) {
     res.keep_alive(false);
     linger_ = true;
+    // A request refused while its headers were read (e.g. for its announced length) still has
+    // the ID it asked for.
+    if (request_id_.empty() && parser_)
+      request_id_ = ChooseRequestId(parser_->get()["X-Request-Id"]);
+    if (const HttpRequest* headers = HeadersRead()) LogAccess(*headers, res, request_start_);
     Write(std::move(res));
+  }
+
+  // The request being answered, once its request line at least has been read (the parser fills
+  // method and target only from a valid one); null before.
+  const HttpRequest* HeadersRead() const {
+    if (request_) return request_.get();
+    if (parser_ && !parser_->get().target().empty()) return &parser_->get();
+    return nullptr;
   }
 
   void Dispatch(std::shared_ptr<HttpRequest> request) {
@@ -385,37 +407,37 @@ class Session : public TrackedConnection, public std::enable_shared_from_this<Se
     return res;
   }
 
-  // A "token" query parameter (the Pub/Sub push route's credential) never reaches the log.
-  static void RedactTokenParam(std::string& target) {
-    const size_t query = target.find('?');
-    if (query == std::string::npos) return;
-    for (size_t at = query + 1; at < target.size();) {
-      const size_t end = std::min(target.find('&', at), target.size());
-      if (target.compare(at, 6, "token=") == 0) {
-        target.replace(at + 6, end - at - 6, "REDACTED");
-        at += 6 + 8 + 1;
-      } else {
-        at = end + 1;
-      }
+  // The access line: text with the request's ID, or JSON with Cloud Logging's httpRequest and
+  // trace fields. Reads request_id_, set on the strand before the handler ran; any thread.
+  void LogAccess(const HttpRequest& req, const HttpResponse& res,
+                 std::chrono::steady_clock::time_point start) const {
+    const std::string url = LoggableTarget(req.target());
+    AccessRecord record;
+    record.method = req.method_string();
+    record.url = url;
+    record.status = res.result_int();
+    record.response_bytes = res.body().size();
+    record.latency = std::chrono::duration_cast<std::chrono::microseconds>(
+        std::chrono::steady_clock::now() - start);
+    record.request_id = request_id_;
+    if (GetLogFormat() == LogFormat::kText) {
+      return LogInfo(AccessMessage(record) + " rid=" + request_id_);
     }
+    const std::string protocol =
+        "HTTP/" + std::to_string(req.version() / 10) + "." + std::to_string(req.version() % 10);
+    record.user_agent = req[http::field::user_agent];
+    record.remote_ip = remote_ip_;
+    record.protocol = protocol;
+    record.trace = ChooseTrace(req["traceparent"], req["X-Cloud-Trace-Context"]);
+    LogRecord(LogLevel::kInfo, AccessMessage(record),
+              AccessJsonMembers(record, server_.options().trace_project));
   }
 
-  static void LogAccess(const HttpRequest& req, const HttpResponse& res,
-                        std::chrono::steady_clock::time_point start) {
-    const auto us = std::chrono::duration_cast<std::chrono::microseconds>(
-                        std::chrono::steady_clock::now() - start)
-                        .count();
-    std::string target(req.target().substr(0, 200));
-    for (char& c : target) {
-      if (static_cast<unsigned char>(c) < 0x20) c = '?';
-    }
-    RedactTokenParam(target);
-    LogInfo(std::string(req.method_string()) + " " + target + " " +
-            std::to_string(res.result_int()) + " " + std::to_string(res.body().size()) + "B " +
-            std::to_string(us / 1000) + "." + std::to_string(us % 1000 / 100) + "ms");
-  }
-
+  // Every answer, the server's own included, carries the request's ID (a new one when its
+  // headers never arrived).
   void Write(HttpResponse res) {
+    if (request_id_.empty()) request_id_ = NewRequestId();
+    res.set("X-Request-Id", request_id_);
     if (ResponseCounters* counters = server_.options().counters) counters->Count(res.result_int());
     response_ = std::make_shared<HttpResponse>(std::move(res));
     if (server_.stopping()) response_->keep_alive(false);
@@ -466,6 +488,10 @@ class Session : public TrackedConnection, public std::enable_shared_from_this<Se
   bool waiting_for_request_ = false;  // no request's headers have arrived since the last answer
   bool idle_ = false;                 // waiting for a request's first byte, none buffered
   bool linger_ = false;               // the answer is an error: drain the socket before closing
+  std::string remote_ip_;             // the peer's address; empty when unknown
+  // The current request's ID (X-Request-Id), chosen when its headers arrive; empty before.
+  std::string request_id_;
+  std::chrono::steady_clock::time_point request_start_;  // when its headers began to be read
 };
 
 // Failures of accept that retrying at once cannot cure: descriptors or kernel memory ran out.

@@ -110,6 +110,9 @@ struct ServerOptions {
   RequestScreen screen;
   // May be empty: every request goes to the worker pool.
   LaneChooser lane;
+  // The Google Cloud project that the JSON access log's "logging.googleapis.com/trace" names
+  // (projects/<it>/traces/<trace id>); empty: the bare trace id.
+  std::string trace_project;
   // After accept fails for want of descriptors or memory, the wait before the next attempt:
   // from the first, doubling up to the largest, back to the first after a success.
   std::chrono::milliseconds accept_backoff_first{10};

@@ -15,10 +15,12 @@
 #include <functional>
 #include <memory>
 #include <mutex>
+#include <regex>
 #include <string>
 #include <thread>
 #include <vector>
 
+#include "service/log.h"
 #include "testing/http_wire.h"
 #include "tests/e2e/raw_connection.h"
 
@@ -272,6 +274,10 @@ TEST_F(HttpServerTest, FullTableOfBusyConnectionsRefusesWith503) {
   EXPECT_EQ(Statuses(refused.received()), std::vector<int>{503});
   EXPECT_NE(refused.received().find("too_many_connections"), std::string::npos);
   EXPECT_EQ(stats_.rejected_connections_total, 1u);
+  // No request was read, yet the answer has an ID of its own.
+  EXPECT_TRUE(
+      std::regex_search(refused.received(), std::regex("\r\nX-Request-Id: [0-9a-f]{32}\r\n")))
+      << refused.received();
   ASSERT_TRUE(busy.Send("Host: x\r\n\r\n"));
   ASSERT_TRUE(busy.ReadUntil("body 0\n", kWait)) << busy.received();
 }
@@ -416,6 +422,155 @@ TEST_F(HttpServerTest, AcceptOutOfDescriptorsBacksOffInsteadOfSpinning) {
   ASSERT_GT(n, 12);
   EXPECT_EQ(std::string(buffer, 12), "HTTP/1.1 200");
   EXPECT_EQ(stats_.accept_exhaustion_episodes_total, 1u);
+}
+
+// The value of the first `name` header in `received` ("" when absent).
+std::string HeaderValue(const std::string& received, const std::string& name) {
+  const std::string key = "\r\n" + name + ": ";
+  const size_t at = received.find(key);
+  if (at == std::string::npos) return "";
+  const size_t begin = at + key.size();
+  return received.substr(begin, received.find("\r\n", begin) - begin);
+}
+
+bool IsNewRequestId(const std::string& id) {
+  return std::regex_match(id, std::regex("[0-9a-f]{32}"));
+}
+
+// The server with its log captured, in the format each test chooses.
+class HttpServerLogTest : public HttpServerTest {
+ protected:
+  void SetUp() override {
+    SetLogSinkForTest([this](std::string_view line) {
+      std::lock_guard lock(mutex_);
+      lines_.emplace_back(line);
+    });
+  }
+  void TearDown() override {
+    HttpServerTest::TearDown();  // no thread of the server logs after this
+    SetLogSinkForTest({});
+    SetLogFormat(LogFormat::kText);
+  }
+  // Waits for the first captured line that contains `needle`; "" when none came.
+  std::string LineWith(std::string_view needle) {
+    std::string found;
+    WaitFor([&] {
+      std::lock_guard lock(mutex_);
+      for (const std::string& line : lines_) {
+        if (line.find(needle) != std::string::npos) found = line;
+      }
+      return !found.empty();
+    });
+    return found;
+  }
+
+  std::mutex mutex_;
+  std::vector<std::string> lines_;
+};
+
+TEST_F(HttpServerLogTest, JsonAccessLineCarriesCloudLoggingFields) {
+  SetLogFormat(LogFormat::kJson);
+  ServerOptions options;
+  options.trace_project = "my-proj";
+  Start(options);
+  RawConnection conn(port());
+  ASSERT_TRUE(
+      conn.Send("GET /report/1?token=s3cret&x=1 HTTP/1.1\r\nHost: x\r\nUser-Agent: curl/8 \"q\"\r\n"
+                "X-Request-Id: req-42\r\n"
+                "traceparent: 00-4bf92f3577b34da6a3ce929d0e0e4736-00f067aa0ba902b7-01\r\n"
+                "X-Cloud-Trace-Context: 0af7651916cd43dd8448eb211c80319c/1;o=1\r\n\r\n"));
+  ASSERT_TRUE(conn.ReadUntil("body 0\n", kWait)) << conn.received();
+  EXPECT_EQ(HeaderValue(conn.received(), "X-Request-Id"), "req-42") << conn.received();
+  std::string line = LineWith("/report/1");
+  // The time and the latency vary; the rest is exact.
+  EXPECT_TRUE(std::regex_search(line, std::regex(R"("time":"\d{4}-\d\d-\d\dT[0-9:.]+Z")"))) << line;
+  EXPECT_TRUE(std::regex_search(line, std::regex(R"("latency":"0\.\d{6}s")"))) << line;
+  line = std::regex_replace(line, std::regex(R"("time":"[^"]*")"), R"("time":"T")");
+  line = std::regex_replace(line, std::regex(R"("latency":"[^"]*")"), R"("latency":"L")");
+  line = std::regex_replace(line, std::regex(R"( 200 7B \d+\.\dms)"), " 200 7B Nms");
+  EXPECT_EQ(line, R"({"severity":"INFO","message":"GET /report/1?token=REDACTED&x=1 200 7B Nms",)"
+                  R"("time":"T","requestId":"req-42","httpRequest":{"requestMethod":"GET",)"
+                  R"("requestUrl":"/report/1?token=REDACTED&x=1","status":200,"responseSize":"7",)"
+                  R"("userAgent":"curl/8 \"q\"","remoteIp":"127.0.0.1","latency":"L",)"
+                  R"("protocol":"HTTP/1.1"},"logging.googleapis.com/trace":)"
+                  R"("projects/my-proj/traces/4bf92f3577b34da6a3ce929d0e0e4736",)"
+                  R"("logging.googleapis.com/spanId":"00f067aa0ba902b7"})"
+                  "\n");
+}
+
+TEST_F(HttpServerLogTest, JsonAccessLineTakesCloudTraceContextAndIgnoresMalformedTraces) {
+  SetLogFormat(LogFormat::kJson);
+  Start({});  // no project: the bare trace id
+  RawConnection conn(port());
+  ASSERT_TRUE(conn.Send(
+      "GET /one HTTP/1.1\r\nHost: x\r\ntraceparent: 00-zz\"}-01\r\n"
+      "X-Cloud-Trace-Context: 0af7651916cd43dd8448eb211c80319c/67667974448284343;o=1\r\n\r\n"
+      "GET /two HTTP/1.1\r\nHost: x\r\ntraceparent: evil\"}\r\n"
+      "X-Cloud-Trace-Context: 0af7651916cd43dd8448eb211c80319c/x;o=1\r\n\r\n"));
+  const std::string one = LineWith("GET /one");
+  EXPECT_TRUE(one.ends_with(R"(,"logging.googleapis.com/trace":"0af7651916cd43dd8448eb211c80319c",)"
+                            R"("logging.googleapis.com/spanId":"00f067aa0ba902b7"})"
+                            "\n"))
+      << one;
+  const std::string two = LineWith("GET /two");
+  EXPECT_TRUE(two.ends_with(R"("protocol":"HTTP/1.1"}})"
+                            "\n"))
+      << two;
+  EXPECT_EQ(two.find("evil"), std::string::npos) << two;
+}
+
+TEST_F(HttpServerLogTest, TextAccessLineEndsWithTheRequestId) {
+  Start({});
+  RawConnection conn(port());
+  ASSERT_TRUE(conn.Send("GET /x?token=s3cret HTTP/1.1\r\nHost: x\r\nX-Request-Id: abc\r\n\r\n"));
+  ASSERT_TRUE(conn.ReadUntil("body 0\n", kWait)) << conn.received();
+  const std::string line = LineWith("GET /x");
+  EXPECT_TRUE(std::regex_search(
+      line, std::regex(R"( INFO GET /x\?token=REDACTED 200 7B \d+\.\dms rid=abc\n$)")))
+      << line;
+}
+
+TEST_F(HttpServerLogTest, RequestIdIsEchoedWhenSaneElseGenerated) {
+  Start({});
+  const auto id_for = [&](const std::string& header) {
+    RawConnection conn(port());
+    EXPECT_TRUE(conn.Send("GET /x HTTP/1.1\r\nHost: x\r\n" + header + "Connection: close\r\n\r\n"));
+    EXPECT_TRUE(conn.ReadUntilClosed(kWait));
+    return HeaderValue(conn.received(), "X-Request-Id");
+  };
+  EXPECT_EQ(id_for("X-Request-Id: my-id_1.2\r\n"), "my-id_1.2");
+  EXPECT_EQ(id_for("X-Request-Id: " + std::string(128, 'r') + "\r\n"), std::string(128, 'r'));
+  const std::string absent = id_for("");
+  EXPECT_TRUE(IsNewRequestId(absent)) << absent;
+  const std::string spaced = id_for("X-Request-Id: two words\r\n");
+  EXPECT_TRUE(IsNewRequestId(spaced)) << spaced;
+  const std::string long_id = id_for("X-Request-Id: " + std::string(129, 'r') + "\r\n");
+  EXPECT_TRUE(IsNewRequestId(long_id)) << long_id;
+  const std::string binary = id_for("X-Request-Id: caf\xc3\xa9\r\n");
+  EXPECT_TRUE(IsNewRequestId(binary)) << binary;
+  EXPECT_NE(absent, spaced);
+  // The generated ID is the one logged.
+  EXPECT_NE(LineWith(" rid=" + absent), "");
+}
+
+TEST_F(HttpServerLogTest, ServerOwnErrorAnswersCarryTheRequestIdAndAreLogged) {
+  ServerOptions options;
+  options.max_body_bytes = 10;
+  Start(options);
+  RawConnection large(port());
+  ASSERT_TRUE(large.Send(Announce(11, "X-Request-Id: big-1\r\n")));
+  ASSERT_TRUE(large.ReadUntilClosed(kWait)) << large.received();
+  EXPECT_EQ(Statuses(large.received()), std::vector<int>{413});
+  EXPECT_EQ(HeaderValue(large.received(), "X-Request-Id"), "big-1") << large.received();
+  EXPECT_NE(LineWith("POST /process 413 "), "");
+  EXPECT_NE(LineWith(" rid=big-1"), "");
+
+  RawConnection garbage(port());
+  ASSERT_TRUE(garbage.Send("NOT HTTP AT ALL\r\n\r\n"));
+  ASSERT_TRUE(garbage.ReadUntilClosed(kWait)) << garbage.received();
+  EXPECT_EQ(Statuses(garbage.received()), std::vector<int>{400});
+  const std::string id = HeaderValue(garbage.received(), "X-Request-Id");
+  EXPECT_TRUE(IsNewRequestId(id)) << garbage.received();
 }
 
 }  // namespace
