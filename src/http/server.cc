@@ -355,8 +355,9 @@ class Session : public TrackedConnection, public std::enable_shared_from_this<Se
     linger_ = true;
     // A request refused while its headers were read (e.g. for its announced length) still has
     // the ID it asked for.
-    if (request_id_.empty() && parser_)
+    if (request_id_.empty() && parser_) {
       request_id_ = ChooseRequestId(parser_->get()["X-Request-Id"]);
+    }
     if (const HttpRequest* headers = HeadersRead()) LogAccess(*headers, res, request_start_);
     Write(std::move(res));
   }
