@@ -11,7 +11,8 @@ seconds=${FUZZ_SECONDS:-30}
 targets=("$@")
 if ((${#targets[@]} == 0)); then
   targets=(job_body_fuzzer request_target_fuzzer pseudo_hash_fuzzer backend_url_fuzzer
-           diff_fuzzer s3_xml_fuzzer content_encoding_fuzzer tokens_file_fuzzer pubsub_push_fuzzer)
+           diff_fuzzer s3_xml_fuzzer content_encoding_fuzzer tokens_file_fuzzer pubsub_push_fuzzer
+           request_log_fuzzer)
 fi
 
 generator=() generator_args=()
