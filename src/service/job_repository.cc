@@ -38,6 +38,10 @@ std::string JobIdDigits(int64_t job_id) {
   return id;
 }
 
+std::string JobFolder(std::string_view project) {
+  return std::string(kJobsPrefix) + std::string(project) + "/";
+}
+
 std::string JobObjectName(std::string_view project, int64_t job_id) {
   std::string name(kJobsPrefix);
   name.append(project).append("/").append(JobIdDigits(job_id)).append(kJobSuffix);
@@ -150,7 +154,25 @@ Result<StoredJob> JobRepository::Store(const Job& job) {
   return std::move(StoreMany(std::span<const Job>(&job, 1)).front());
 }
 
+void JobRepository::ForgetProject(std::string_view project) {
+  statuses_.ForgetProject(project);
+  const std::string prefix = std::string(project) + "/";
+  std::lock_guard lock(headers_mutex_);
+  for (auto it = headers_.begin(); it != headers_.end();) {
+    if (it->first.starts_with(prefix)) {
+      header_bytes_ -= std::min(header_bytes_, CachedHeaderBytes(it->first, it->second));
+      it = headers_.erase(it);
+    } else {
+      ++it;
+    }
+  }
+}
+
 std::vector<Result<StoredJob>> JobRepository::StoreMany(std::span<const Job> jobs) {
+  std::vector<std::string_view> projects;
+  projects.reserve(jobs.size());
+  for (const Job& job : jobs) projects.push_back(job.header.project);
+  const ProjectLocks::Held held = locks_.Share(projects);
   std::vector<std::string> names, bytes, digests;
   std::vector<ObjectToCreate> objects;
   names.reserve(jobs.size());
@@ -214,6 +236,7 @@ void JobRepository::IndexStored(std::span<const Job> jobs,
 }
 
 Result<std::vector<IndexedJob>> JobRepository::BackfillIndex(std::string_view project) {
+  const ProjectLocks::Held held = locks_.Share(project);
   Result<std::vector<int64_t>> ids = ListJobIds(project);
   if (!ids.ok()) return ids.status();
   std::vector<int64_t> indexed;
@@ -325,7 +348,7 @@ Result<std::unique_ptr<ParsedJobs>> JobRepository::Load(std::string_view project
 }
 
 Result<std::vector<int64_t>> JobRepository::ListJobIds(std::string_view project) {
-  const std::string prefix = std::string(kJobsPrefix) + std::string(project) + "/";
+  const std::string prefix = JobFolder(project);
   Result<std::vector<std::string>> names = store_.List(prefix);
   if (!names.ok()) return names.status();
   std::vector<int64_t> ids;
