@@ -150,6 +150,9 @@ std::optional<AccessNeed> AccessNeedFor(const RequestTarget& target) {
   } else if (route("projects", 3) && seg[2] == "jobs") {
     need.scope = AccessScope::kRead;
     need.project = seg[1];
+  } else if (route("projects", 2)) {
+    need.scope = AccessScope::kAdmin;  // DELETE /projects/{project}
+    need.project = seg[1];
   } else if (IsPushRoute(target)) {
     need.scope = AccessScope::kWorker;
   } else if (route("metrics", 1)) {
@@ -251,7 +254,8 @@ Api::Api(ApiContext context)
     : context_(std::move(context)),
       jobs_(context_.store, context_.limits),
       reports_(jobs_, context_.warehouse, context_.outbox),
-      analyzer_(jobs_, reports_, context_.queue) {}
+      analyzer_(jobs_, reports_, context_.queue),
+      deletion_(jobs_, reports_, context_.warehouse, context_.outbox) {}
 
 HttpResponse Api::Handle(HttpRequest& request) {
   Result<RequestTarget> target = ParseRequestTarget(request.target());
@@ -278,6 +282,10 @@ HttpResponse Api::Handle(HttpRequest& request) {
     static constexpr std::array<std::string_view, 1> kPushParams = {"token"};
     if (Status s = CheckParams(*target, kPushParams); !s.ok()) return ErrorResponse(s);
     return PostPubSubTask(request);
+  }
+  if (route("projects", 2)) {
+    if (request.method() != http::verb::delete_) return MethodNotAllowed(request, "DELETE");
+    return DeleteProject(*target);
   }
   const bool project_jobs = route("projects", 3) && seg[2] == "jobs";
   const bool stats = route("stats", 2) && seg[1] == "latency";
@@ -817,6 +825,30 @@ HttpResponse Api::GetMetrics() {
     }
   }
   return MakeResponse(200, std::move(out), "text/plain; version=0.0.4; charset=utf-8");
+}
+
+// DELETE /projects/{project}: 200 with what was deleted, also when nothing was left.
+HttpResponse Api::DeleteProject(const RequestTarget& target) {
+  if (Status s = CheckParams(target, {}); !s.ok()) return ErrorResponse(s);
+  Result<DeletedProject> deleted = deletion_.Delete(target.segments[1]);
+  if (!deleted.ok()) {
+    HttpResponse res = ErrorResponse(deleted.status());
+    if (deleted.status().code() == StatusCode::kUnavailable) res.set(http::field::retry_after, "5");
+    return res;
+  }
+  std::string out;
+  JsonWriter w(out);
+  w.BeginObject().Key("project").String(deleted->project);
+  w.Key("deleted_jobs").Int(deleted->jobs);
+  w.Key("deleted_index_entries").Int(deleted->index_entries);
+  w.Key("deleted_reports").Int(deleted->reports);
+  w.Key("deleted_analysis_records").Int(deleted->analysis_records);
+  w.Key("deleted_dead_letters").Int(deleted->dead_letters);
+  w.Key("deleted_outbox_entries").Int(deleted->outbox_entries);
+  w.Key("deleted_warehouse_rows").Int(deleted->warehouse_rows);
+  w.EndObject();
+  out.push_back('\n');
+  return MakeResponse(200, std::move(out));
 }
 
 }  // namespace buildtrace

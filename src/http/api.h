@@ -19,6 +19,7 @@
 #include "service/deadline_pool.h"
 #include "service/job_repository.h"
 #include "service/metrics_outbox.h"
+#include "service/project_deletion.h"
 #include "service/report_service.h"
 #include "store/state_store.h"
 #include "warehouse/metrics_warehouse.h"
@@ -92,6 +93,7 @@ class Api {
   HttpResponse GetProjects(const struct RequestTarget& target, const AccessToken* token);
   HttpResponse GetLatencyStats(const struct RequestTarget& target);
   HttpResponse GetProjectJobs(const struct RequestTarget& target);
+  HttpResponse DeleteProject(const struct RequestTarget& target);
   HttpResponse PostPubSubTask(HttpRequest& request);
   // Enqueues an analysis task for each job `stored` created; logs and reports a failure.
   void Enqueue(const std::vector<std::pair<const Job*, StoredJob>>& stored);
@@ -117,6 +119,7 @@ class Api {
   JobRepository jobs_;
   ReportService reports_;
   Analyzer analyzer_;
+  ProjectDeletion deletion_;
   DeadlinePool probes_{2, 4};
   std::mutex probe_mutex_;
   std::atomic<uint64_t> probe_rounds_{0};  // written under probe_mutex_
