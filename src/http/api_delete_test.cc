@@ -34,10 +34,10 @@ class ApiDeleteTest : public ::testing::Test {
  protected:
   void SetUp() override {
     ASSERT_TRUE(backends_.ok());
-    Result<AccessControl> access = AccessControl::Parse(
-        TokenLine("root", "admin,ingest,read") + TokenLine("web-admin", "admin web") +
-            TokenLine("all", "ingest,read,worker"),
-        "tokens");
+    Result<AccessControl> access = AccessControl::Parse(TokenLine("root", "admin,ingest,read") +
+                                                            TokenLine("web-admin", "admin web") +
+                                                            TokenLine("all", "ingest,read,worker"),
+                                                        "tokens");
     ASSERT_TRUE(access.ok()) << access.status().message();
     access_ = std::make_unique<AccessControl>(std::move(*access));
     ApiContext context{*backends_.store(), *backends_.warehouse(), ParseLimits{},
@@ -62,9 +62,9 @@ class ApiDeleteTest : public ::testing::Test {
     ASSERT_EQ(res.result_int(), 202u) << res.body();
   }
   void ReportOk(int64_t job_id, std::string_view project) {
-    const HttpResponse res = As("root", http::verb::get,
-                                "/report/" + std::to_string(job_id) + "?project=" +
-                                    std::string(project));
+    const HttpResponse res =
+        As("root", http::verb::get,
+           "/report/" + std::to_string(job_id) + "?project=" + std::string(project));
     ASSERT_EQ(res.result_int(), 200u) << res.body();
   }
   std::vector<std::string> Objects(std::string_view prefix = "") {

@@ -87,14 +87,15 @@ bool SameJob(const Job& a, const Job& b) { return DifferingFields(a, b).empty();
 namespace {
 
 // Names what differs, and the ways out: a new job_id, or, for a run started over (a simulator
-// numbers its jobs from 1 again), a new project.
+// numbers its jobs from 1 again), a new project or the same one deleted first.
 std::string ConflictMessage(const JobHeader& job, const std::vector<std::string>& differing) {
   std::string fields;
   for (const std::string& f : differing) fields += (fields.empty() ? "" : ", ") + f;
   return "job " + std::to_string(job.job_id) + " of project " + job.project +
          " is already stored with a different " + fields +
          "; jobs are immutable: post it under a new job_id, or, to start a run over, post it to a "
-         "new project";
+         "new project or delete the project (DELETE /projects/" +
+         job.project + ", `buildtrace delete-project " + job.project + " --yes`) and post again";
 }
 
 std::string HeaderKey(std::string_view project, int64_t job_id) {

@@ -25,8 +25,7 @@ Result<DeletedProject> ProjectDeletion::Delete(std::string_view project) {
     reports_.ForgetProject(project);
   }
   if (!done.ok()) {
-    LogWarning("deleting project " + std::string(project) + " stopped part-way: " +
-               done.message());
+    LogWarning("deleting project " + std::string(project) + " stopped part-way: " + done.message());
     return done;
   }
   LogInfo("project " + std::string(project) + " deleted: " + std::to_string(deleted.jobs) +
@@ -36,8 +35,9 @@ Result<DeletedProject> ProjectDeletion::Delete(std::string_view project) {
 
 Status ProjectDeletion::DeleteLocked(std::string_view project, DeletedProject& deleted) {
   const std::string context = "deleting project " + std::string(project) + ": ";
-  const std::string partial = "; the deletion is partial (the jobs are kept until the last step), "
-                              "send the DELETE again to finish it";
+  const std::string partial =
+      "; the deletion is partial (the jobs are kept until the last step), "
+      "send the DELETE again to finish it";
   auto failed = [&](const Status& status, const std::string& step) {
     return Status(status.code(), context + step + ": " + status.message() + partial);
   };
