@@ -44,6 +44,7 @@ ProjectLocks::Entry& ProjectLocks::Enter(const std::string& project) {
   std::unique_ptr<Entry>& entry = entries_[project];
   if (entry == nullptr) entry = std::make_unique<Entry>();
   ++entry->users;
+  entered_.notify_all();
   return *entry;
 }
 
@@ -77,6 +78,14 @@ ProjectLocks::Held ProjectLocks::Share(std::span<const std::string_view> project
 
 ProjectLocks::Held ProjectLocks::Exclusive(std::string_view project) {
   return Take({std::string(project)}, true);
+}
+
+void ProjectLocks::AwaitUsers(std::string_view project, int n) {
+  std::unique_lock lock(mutex_);
+  entered_.wait(lock, [&] {
+    auto it = entries_.find(project);
+    return it != entries_.end() && it->second->users >= n;
+  });
 }
 
 size_t ProjectLocks::size() {

@@ -6,6 +6,7 @@
 // not covered: see docs/api.md, "DELETE /projects/{project}".
 #pragma once
 
+#include <condition_variable>
 #include <map>
 #include <memory>
 #include <mutex>
@@ -51,6 +52,9 @@ class ProjectLocks {
 
   // Projects whose lock is held or waited for (for tests).
   size_t size();
+  // Blocks until at least `n` callers hold or wait for `project`'s lock: for tests that need a
+  // caller to be waiting, without sleeping.
+  void AwaitUsers(std::string_view project, int n);
 
  private:
   struct Entry {
@@ -62,6 +66,7 @@ class ProjectLocks {
   Held Take(std::vector<std::string> projects, bool exclusive);
 
   std::mutex mutex_;  // guards entries_ and each Entry::users
+  std::condition_variable entered_;
   std::map<std::string, std::unique_ptr<Entry>, std::less<>> entries_;
 };
 
