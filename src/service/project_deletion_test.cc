@@ -101,8 +101,8 @@ class SharedPostgresServer {
 
 std::string CreateDatabase(PostgresServer& server) {
   static std::atomic<int> counter{0};
-  const std::string name = "bt_deletion_" + std::to_string(::getpid()) + "_" +
-                           std::to_string(counter.fetch_add(1));
+  const std::string name =
+      "bt_deletion_" + std::to_string(::getpid()) + "_" + std::to_string(counter.fetch_add(1));
   PGconn* conn = PQconnectdb(server.Url("postgres").c_str());
   PGresult* result = PQexec(conn, ("CREATE DATABASE " + name).c_str());
   EXPECT_EQ(PQresultStatus(result), PGRES_COMMAND_OK) << PQerrorMessage(conn);
@@ -131,9 +131,9 @@ Backends MakeBackends(const std::string& kind) {
     ADD_FAILURE() << bucket.status().message();
     return b;
   }
-  auto s3 = S3StateStore::Open("s3://" + *bucket + "/bt?endpoint=" + moto->endpoint() +
-                                   "&region=us-east-1",
-                               moto->credentials());
+  auto s3 = S3StateStore::Open(
+      "s3://" + *bucket + "/bt?endpoint=" + moto->endpoint() + "&region=us-east-1",
+      moto->credentials());
   EXPECT_TRUE(s3.ok()) << s3.status().message();
   PostgresServer* server = SharedPostgresServer::Get();
   if (!s3.ok() || server == nullptr) return b;
@@ -150,8 +150,8 @@ Backends MakeBackends(const std::string& kind) {
 std::string JobJson(int64_t id, std::string_view project, double latency_ms) {
   return R"({"job_id":)" + std::to_string(id) + R"(,"project":")" + std::string(project) +
          R"(","timestamp":"2026-11-28T10:00:00Z","latency_ms":)" +
-         std::to_string(static_cast<int>(latency_ms)) + R"(,"state":{"A":")" +
-         std::to_string(id) + R"("}})";
+         std::to_string(static_cast<int>(latency_ms)) + R"(,"state":{"A":")" + std::to_string(id) +
+         R"("}})";
 }
 
 class ProjectDeletionTest : public ::testing::TestWithParam<std::string> {
