@@ -168,8 +168,9 @@ struct Row {
   int64_t timestamp_ms = 0;
   double latency_ms = 0;
   std::string recorded_at;
-  std::string status;    // "" when NULL
-  int64_t sequence = 0;  // arrival order, to break ties of recorded_at
+  std::string status;     // "" when NULL
+  int64_t sequence = 0;   // arrival order, to break ties of recorded_at
+  std::string insert_id;  // insertAll's
   // Whether project, job_id (as a number), base_job_id and timestamp_ms are all set: a row the
   // warehouse's queries can match (NULL compares false), unlike the original service's rows.
   bool lineage = false;
@@ -257,6 +258,7 @@ class FakeGoogleApis::Impl {
   std::map<std::string, Table> tables_;  // "project/dataset/table"
   bool dedup_ = true;
   int incomplete_next_ = 0;
+  bool streaming_buffer_ = false;  // DML over a table with rows is refused, as BigQuery does
   std::string insert_error_reason_;
   int insert_errors_times_ = 0;
   std::map<std::string, Job> jobs_;
@@ -708,6 +710,7 @@ class FakeGoogleApis::Impl {
                   R"(,"location":"","debugInfo":"","message":)" + JsonString(problem) + "}]}";
       } else if (!dedup_ || t->second.insert_ids.insert(std::string(insert_id)).second) {
         parsed.sequence = ++sequence_;
+        parsed.insert_id = std::string(insert_id);
         t->second.rows.push_back(std::move(parsed));
       }
       ++index;
@@ -801,6 +804,7 @@ class FakeGoogleApis::Impl {
     }
     Evaluation answer = Evaluate(sql, params);
     if (answer.status == 404) return GoogleError(404, "notFound", answer.problem);
+    if (!answer.reason.empty()) return GoogleError(answer.status, answer.reason, answer.problem);
     if (!answer.problem.empty()) return Protocol(r, answer.problem);
     const std::string& result = answer.result;
     const std::string job_id = "job_" + std::to_string(jobs_.size() + 1);
@@ -816,6 +820,7 @@ class FakeGoogleApis::Impl {
   struct Evaluation {
     int status = 200;     // 404 for a missing table, 400 with `problem` otherwise
     std::string problem;  // empty when the query ran
+    std::string reason;   // set when BigQuery itself refuses the query (not a protocol error)
     std::string result;   // the members after "jobComplete":true (schema, rows, totalRows)
   };
 
@@ -841,6 +846,17 @@ class FakeGoogleApis::Impl {
       answer.problem = LatencyResult(sql, params, t->second, answer.result);
     } else if (sql.find("MAX(base_job_id)") != std::string_view::npos) {
       answer.problem = StoredBaseResult(sql, params, t->second, answer.result);
+    } else if (sql.starts_with("DELETE FROM ")) {
+      if (streaming_buffer_ && !t->second.rows.empty()) {
+        Evaluation refused;
+        refused.status = 400;
+        refused.reason = "invalidQuery";
+        refused.problem = "UPDATE or DELETE statement over table " + ref[0] + "." + ref[1] + "." +
+                          ref[2] +
+                          " would affect rows in the streaming buffer, which is not supported";
+        return refused;
+      }
+      answer.problem = DeleteResult(sql, params, t->second, answer.result);
     } else {
       answer.problem = "a query this fake does not know";
     }
@@ -854,9 +870,9 @@ class FakeGoogleApis::Impl {
   // x"; "" when there is none. Quoted text and `table names` are skipped.
   static std::string UnrecognizedName(std::string_view sql, const Table& table) {
     static const std::set<std::string> kKeywords = {
-        "SELECT", "FROM",  "WHERE",    "AND",     "OR",   "NOT",       "AS",    "BETWEEN", "IS",
-        "NULL",   "TRUE",  "FALSE",    "QUALIFY", "OVER", "PARTITION", "BY",    "ORDER",   "DESC",
-        "ASC",    "LIMIT", "INTERVAL", "DAY",     "HOUR", "MINUTE",    "SECOND"};
+        "DELETE", "SELECT", "FROM",  "WHERE",    "AND",     "OR",   "NOT",       "AS",    "BETWEEN",
+        "IS",     "NULL",   "TRUE",  "FALSE",    "QUALIFY", "OVER", "PARTITION", "BY",    "ORDER",
+        "DESC",   "ASC",    "LIMIT", "INTERVAL", "DAY",     "HOUR", "MINUTE",    "SECOND"};
     auto upper = [](std::string word) {
       for (char& c : word) c = static_cast<char>(std::toupper(static_cast<unsigned char>(c)));
       return word;
@@ -955,6 +971,28 @@ class FakeGoogleApis::Impl {
                        const std::string& name, const std::string& type) {
     auto it = params.find(name);
     return it != params.end() && it->second.first == type;
+  }
+
+  // DELETE FROM `table` WHERE project = @project: removes those rows, answers
+  // numDmlAffectedRows (an int64 as a string) and dmlStats, as BigQuery answers DML.
+  std::string DeleteResult(std::string_view sql, const Params& params, Table& table,
+                           std::string& result) {
+    if (!HasParam(params, "project", "STRING")) return "the DELETE needs @project STRING";
+    if (!sql.ends_with("` WHERE project = @project")) {
+      return "a DELETE this fake does not know (only WHERE project = @project)";
+    }
+    const std::string& project = params.at("project").second;
+    const size_t before = table.rows.size();
+    // BigQuery runs DML only over rows out of the streaming buffer, long after insertAll's
+    // deduplication window (a minute or so) has passed: their insertIds are free again.
+    std::erase_if(table.rows, [&](const Row& row) {
+      if (row.project != project) return false;
+      table.insert_ids.erase(row.insert_id);
+      return true;
+    });
+    const std::string n = std::to_string(before - table.rows.size());
+    result = R"("numDmlAffectedRows":")" + n + R"(","dmlStats":{"deletedRowCount":")" + n + R"("})";
+    return "";
   }
 
   // MAX(base_job_id) of the job's rows with base_job_id < job_id; NULL without any.
@@ -1213,6 +1251,11 @@ std::string FakeGoogleApis::RunQuery(const std::string& sql) {
 void FakeGoogleApis::SetInsertIdDedup(bool on) {
   std::lock_guard lock(impl_->mutex_);
   impl_->dedup_ = on;
+}
+
+void FakeGoogleApis::SetStreamingBuffer(bool rows_in_buffer) {
+  std::lock_guard lock(impl_->mutex_);
+  impl_->streaming_buffer_ = rows_in_buffer;
 }
 
 void FakeGoogleApis::SetIncompleteAnswers(int answers) {

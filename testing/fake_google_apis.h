@@ -2,16 +2,17 @@
 // warehouse, for tests on machines without emulators: the metadata server's token endpoint, the
 // OAuth2 token endpoint (JWT bearer flow, signature checked), the Cloud Storage JSON API
 // (media upload with ifGenerationMatch, get alt=media, list with paging, testIamPermissions) and
-// BigQuery v2 (tables.get/insert/patch, tabledata.insertAll, jobs.query, jobs.getQueryResults).
+// BigQuery v2 (tables.get/insert/patch, tabledata.insertAll, jobs.query (the warehouse's
+// queries and its DML DELETE), jobs.getQueryResults).
 //
 // Every request is checked against the public API reference (method, path, query, headers,
 // body); a request that breaks it is answered 400 and recorded in ProtocolErrors(), which tests
 // expect to be empty. Data lives in memory. Faults are injected on demand. BigQuery queries are
-// not parsed: the fake recognizes the two queries the warehouse sends, and the original service's
-// P99 query that docs/configuration.md gives, by their required fragments and computes their
-// answers itself (APPROX_QUANTILES as exact nearest rank at 1%). What it does check of any query
-// is that every name in it is a column of its table, a keyword, a function, a parameter or an
-// alias (BigQuery's "Unrecognized name").
+// not parsed: the fake recognizes the queries the warehouse sends (its DELETE too), and the
+// original service's P99 query that docs/configuration.md gives, by their required fragments and
+// computes their answers itself (APPROX_QUANTILES as exact nearest rank at 1%). What it does check
+// of any query is that every name in it is a column of its table, a keyword, a function, a
+// parameter or an alias (BigQuery's "Unrecognized name").
 #pragma once
 
 #include <chrono>
@@ -118,6 +119,10 @@ class FakeGoogleApis {
                    const std::string& table);
   // Whether insertAll drops rows whose insertId it has seen (BigQuery's best-effort dedup).
   void SetInsertIdDedup(bool on);
+  // While on, DML (DELETE) over a table that has rows is refused with 400 invalidQuery "...would
+  // affect rows in the streaming buffer...", as BigQuery refuses it for rows inserted through
+  // insertAll in the last 90 minutes or so. Off by default.
+  void SetStreamingBuffer(bool rows_in_buffer);
   // The next query job answers jobComplete:false `answers` times (its jobs.query answer first).
   void SetIncompleteAnswers(int answers);
   // The next `times` insertAll calls answer 200 with insertErrors of `reason` for every row.

@@ -55,6 +55,11 @@ Result<LatencyStats> FaultyMetricsWarehouse::Latency(const LatencyQuery& query) 
   return target_.Latency(query);
 }
 
+Result<int64_t> FaultyMetricsWarehouse::DeleteProject(std::string_view project) {
+  if (Status s = Enter(Method::kDeleteProject); !s.ok()) return s;
+  return target_.DeleteProject(project);
+}
+
 Status FaultyMetricsWarehouse::Probe() {
   if (Status s = Enter(Method::kProbe); !s.ok()) return s;
   return target_.Probe();

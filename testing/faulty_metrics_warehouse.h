@@ -20,7 +20,7 @@ namespace buildtrace {
 class FaultyMetricsWarehouse : public MetricsWarehouse {
  public:
   // kCount is not a method: the number of them.
-  enum class Method { kRecord, kLatency, kProbe, kEpoch, kCount };
+  enum class Method { kRecord, kLatency, kProbe, kEpoch, kDeleteProject, kCount };
 
   // Forwards to `target`, which must outlive this wrapper. No faults until told.
   explicit FaultyMetricsWarehouse(MetricsWarehouse& target) : target_(target) {}
@@ -42,6 +42,7 @@ class FaultyMetricsWarehouse : public MetricsWarehouse {
 
   Result<bool> Record(const MetricsRow& row) override;
   Result<LatencyStats> Latency(const LatencyQuery& query) override;
+  Result<int64_t> DeleteProject(std::string_view project) override;
   Status Probe() override;
   Result<std::string> Epoch() override;
   std::string Describe() const override { return target_.Describe(); }

@@ -210,8 +210,8 @@ void JsonSchemaChecker::Validate(element schema, element value, const std::strin
       const double v = NumberOf(value);
       const double bound = NumberOf(arg);
       if (key == "minimum" ? v < bound : v > bound) {
-        errors.push_back(at + ": " + Minified(value) + " is beyond the " + std::string(key) +
-                         " " + Minified(arg));
+        errors.push_back(at + ": " + Minified(value) + " is beyond the " + std::string(key) + " " +
+                         Minified(arg));
       }
     } else if (key == "pattern") {
       std::string_view text;

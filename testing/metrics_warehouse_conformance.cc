@@ -422,6 +422,58 @@ TEST_P(MetricsWarehouseConformanceTest, EpochIsTheSameForASecondWarehouseOnTheSa
   ExpectRecord(*again, Row("p", 1, std::nullopt, kT0, 1.0), false);  // the same rows
 }
 
+TEST_P(MetricsWarehouseConformanceTest, DeleteProjectRemovesThatProjectsRowsOnly) {
+  // "a" and projects whose names start with it, or that it starts with.
+  for (const std::string project : {"a", "ab", "a-b", "b"}) {
+    ExpectRecord(*warehouse_, Row(project, 1, std::nullopt, kT0, 1.0), true);
+    ExpectRecord(*warehouse_, Row(project, 2, 1, kT0, 2.0), true);
+  }
+  ExpectRecord(*warehouse_, Row("a", 3, 2, kT0, 3.0), true);
+  Result<std::string> epoch = warehouse_->Epoch();
+  ASSERT_TRUE(epoch.ok()) << epoch.status().message();
+
+  Result<int64_t> deleted = warehouse_->DeleteProject("a");
+  ASSERT_TRUE(deleted.ok()) << deleted.status().message();
+  EXPECT_EQ(*deleted, 3);
+  EXPECT_EQ(LatencyOrDie(*warehouse_, Query("a", kT0, kT0, {})).count, 0);
+  for (const std::string project : {"ab", "a-b", "b"}) {
+    LatencyStats kept = LatencyOrDie(*warehouse_, Query(project, kT0, kT0, {0.0, 1.0}));
+    EXPECT_EQ(kept.count, 2) << project;
+    EXPECT_EQ(kept.values, (Values{1.0, 2.0})) << project;
+  }
+  EXPECT_EQ(LatencyOrDie(*warehouse_, Query(std::nullopt, kT0, kT0, {})).count, 6);
+  // Deleting rows is not losing them: the epoch stays.
+  Result<std::string> epoch_after = warehouse_->Epoch();
+  ASSERT_TRUE(epoch_after.ok()) << epoch_after.status().message();
+  EXPECT_EQ(*epoch_after, *epoch);
+
+  // Again, and a project that never had rows: nothing to delete, Ok.
+  deleted = warehouse_->DeleteProject("a");
+  ASSERT_TRUE(deleted.ok()) << deleted.status().message();
+  EXPECT_EQ(*deleted, 0);
+  deleted = warehouse_->DeleteProject("never");
+  ASSERT_TRUE(deleted.ok()) << deleted.status().message();
+  EXPECT_EQ(*deleted, 0);
+
+  // The project starts over: job 1 is a new row, and counts alone.
+  ExpectRecord(*warehouse_, Row("a", 1, std::nullopt, kT0, 9.0), true);
+  LatencyStats again = LatencyOrDie(*warehouse_, Query("a", kT0, kT0, {0.0}));
+  EXPECT_EQ(again.count, 1);
+  EXPECT_EQ(again.values, (Values{9.0}));
+}
+
+TEST_P(MetricsWarehouseConformanceTest, DeleteProjectRefusesAnInvalidName) {
+  ExpectRecord(*warehouse_, Row("a", 1, std::nullopt, kT0, 1.0), true);
+  const std::vector<std::string> invalid = {"", "a'; DROP TABLE x; --", "../a", "-a",
+                                            std::string(129, 'a')};
+  for (const std::string& project : invalid) {
+    Result<int64_t> deleted = warehouse_->DeleteProject(project);
+    ASSERT_FALSE(deleted.ok()) << project;
+    EXPECT_EQ(deleted.status().code(), StatusCode::kInvalidArgument) << project;
+  }
+  EXPECT_EQ(LatencyOrDie(*warehouse_, Query("a", kT0, kT0, {})).count, 1);
+}
+
 }  // namespace
 
 std::string OldMetricsRowInsert(const std::string& table, const MetricsRow& row) {

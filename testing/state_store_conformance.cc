@@ -200,6 +200,28 @@ TEST_P(StateStoreConformanceTest, ListPrefixIsAPlainStringPrefix) {
   EXPECT_EQ(ListOk(store(), "i"), (Names{"index/p1"}));
 }
 
+TEST_P(StateStoreConformanceTest, DeleteObjectsUnderAFolderLeavesItEmptyAndReusable) {
+  ASSERT_NO_FATAL_FAILURE(CreateListFixture(store()));
+  ASSERT_TRUE(store().CreateIfAbsent("jobs/p1/deep/er/1.json", "deep").ok());
+  Result<int64_t> deleted = DeleteObjectsUnder(store(), "jobs/p1/");
+  ASSERT_TRUE(deleted.ok()) << StatusText(deleted.status());
+  EXPECT_EQ(*deleted, 7);
+  EXPECT_EQ(ListOk(store(), "jobs/p1/"), Names{});
+  // Only that folder: "jobs/p10/" shares its first bytes.
+  EXPECT_EQ(ListOk(store(), ""),
+            (Names{"index/p1", "jobs/p10/0001.json", "jobs/p2/0001.json", "jobsx"}));
+  deleted = DeleteObjectsUnder(store(), "jobs/p1/");
+  ASSERT_TRUE(deleted.ok()) << StatusText(deleted.status());
+  EXPECT_EQ(*deleted, 0);
+  // The names can be created again, with new content, below folders emptied.
+  ASSERT_TRUE(store().CreateIfAbsent("jobs/p1/0001.json", "again").ok());
+  ASSERT_TRUE(store().CreateIfAbsent("jobs/p1/deep/er/1.json", "again").ok());
+  Result<std::string> read = store().Read("jobs/p1/deep/er/1.json");
+  ASSERT_TRUE(read.ok()) << StatusText(read.status());
+  EXPECT_EQ(*read, "again");
+  EXPECT_EQ(ListOk(store(), "jobs/p1/"), (Names{"jobs/p1/0001.json", "jobs/p1/deep/er/1.json"}));
+}
+
 TEST_P(StateStoreConformanceTest, ListWithPrefixMatchingNothingIsEmpty) {
   ASSERT_NO_FATAL_FAILURE(CreateListFixture(store()));
   for (std::string_view prefix : {"nothing", "nothing/", "jobs/p3/", "jobs/p1/0001.json/",

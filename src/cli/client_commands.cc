@@ -186,6 +186,22 @@ int RunJobs(const JobsOptions& options, std::ostream& out, std::ostream& err) {
   return 0;
 }
 
+int RunDeleteProject(const DeleteProjectOptions& options, std::ostream& out, std::ostream& err) {
+  if (!options.yes) {
+    err << "buildtrace delete-project: this deletes every job, report and metrics row of project "
+        << options.project << " for good; add --yes to do it\n";
+    return kExitUsage;
+  }
+  std::optional<ServiceClient> client = Connect(options.connection, "delete-project", err);
+  if (!client) return kExitUsage;
+  const std::string target = "/projects/" + EscapeUrlComponent(options.project);
+  Exchange deleted = Check(client->DeleteProject(options.project), "DELETE " + target,
+                           "delete-project", kExitAnswerError, err);
+  if (!deleted.answer) return deleted.exit_code;
+  PrintBody(deleted.answer->body, out);
+  return 0;
+}
+
 int RunStats(const StatsOptions& options, std::ostream& out, std::ostream& err) {
   std::optional<ServiceClient> client = Connect(options.connection, "stats", err);
   if (!client) return kExitUsage;

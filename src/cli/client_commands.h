@@ -1,5 +1,5 @@
-// The command line as a client of a running service: `buildtrace post`, `report`, `jobs` and
-// `stats` send one request each (post: one per file) with the URL and token of
+// The command line as a client of a running service: `buildtrace post`, `report`, `jobs`,
+// `stats` and `delete-project` send one request each (post: one per file) with the URL and token of
 // ServiceConnection (--url/--token, or BUILDTRACE_URL/BUILDTRACE_TOKEN) and print the answer.
 #pragma once
 
@@ -69,6 +69,17 @@ struct StatsOptions {
 
 // GETs /stats/latency and prints the JSON answer, or a table. Exit statuses as for RunJobs.
 int RunStats(const StatsOptions& options, std::ostream& out, std::ostream& err);
+
+struct DeleteProjectOptions {
+  ServiceConnection connection;
+  std::string project;
+  bool yes = false;  // --yes: the confirmation; without it nothing is sent
+};
+
+// DELETE /projects/{project}: prints the service's JSON answer (what was deleted) on `out`.
+// Without `yes`, sends nothing and returns kExitUsage with a message to add --yes. Otherwise
+// exit statuses as for RunJobs.
+int RunDeleteProject(const DeleteProjectOptions& options, std::ostream& out, std::ostream& err);
 
 // The tables of `jobs` and `stats` for a terminal, from the service's JSON answers; nullopt
 // when the answer does not have the documented shape (the JSON is printed instead).

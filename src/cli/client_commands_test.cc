@@ -72,5 +72,17 @@ TEST(RunPostTest, UsageErrorsSendNothing) {
   EXPECT_EQ(out.str(), "");
 }
 
+TEST(RunDeleteProjectTest, WithoutYesNothingIsSent) {
+  std::ostringstream out, err;
+  DeleteProjectOptions options;
+  options.project = "web";
+  options.connection.url = "http://127.0.0.1:1";  // never reached
+  EXPECT_EQ(RunDeleteProject(options, out, err), kExitUsage);
+  EXPECT_EQ(err.str(),
+            "buildtrace delete-project: this deletes every job, report and metrics row of project "
+            "web for good; add --yes to do it\n");
+  EXPECT_EQ(out.str(), "");
+}
+
 }  // namespace
 }  // namespace buildtrace

@@ -329,6 +329,17 @@ void AddJobs(CLI::App& app, JobsOptions& o) {
       ->check(CLI::Range(int64_t{1}, INT64_MAX));
 }
 
+void AddDeleteProject(CLI::App& app, DeleteProjectOptions& o) {
+  auto* command = app.add_subcommand(
+      "delete-project",
+      "Delete a project from a running service: its jobs, reports, index and metrics rows, for "
+      "good (exit 0: deleted or nothing to delete, 1: an error answer, 2: bad options or no "
+      "--yes, 3: no answer)");
+  AddConnection(*command, o.connection.url, o.connection.token);
+  command->add_option("project", o.project, "The project")->required();
+  command->add_flag("--yes", o.yes, "Confirm the deletion (nothing is sent without it)");
+}
+
 void AddStats(CLI::App& app, StatsOptions& o) {
   auto* stats = app.add_subcommand(
       "stats", "Print latency quantiles from a running service (JSON; a table on a terminal)");
@@ -413,6 +424,8 @@ int Dispatch(const CLI::App& app, CommandLine& line) {
     line.jobs.table = stdout_terminal;
     return RunJobs(line.jobs, std::cout, std::cerr);
   }
+  if (command == "delete-project")
+    return RunDeleteProject(line.delete_project, std::cout, std::cerr);
   if (command == "stats") {
     line.stats.table = stdout_terminal;
     return RunStats(line.stats, std::cout, std::cerr);
@@ -437,6 +450,7 @@ std::unique_ptr<CLI::App> BuildCommandLine(CommandLine& line) {
   AddReport(*app, line.report);
   AddJobs(*app, line.jobs);
   AddStats(*app, line.stats);
+  AddDeleteProject(*app, line.delete_project);
   BindEnvironment(*app, kCommandsWithoutEnvironment);
   return app;
 }

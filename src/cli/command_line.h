@@ -32,6 +32,7 @@ struct CommandLine {
   ReportOptions report;
   JobsOptions jobs;
   StatsOptions stats;
+  DeleteProjectOptions delete_project;
 };
 
 // The subcommands whose options have no variable: diff compares two files offline, and its

@@ -8,9 +8,10 @@ namespace buildtrace {
 namespace {
 
 // Whether `option` takes its value from the environment: a named option or flag, not a
-// positional argument, not --help or --version.
+// positional argument, not --help or --version, and not --yes (a confirmation to destroy data is
+// given on each command line, never once for all in an environment).
 bool TakesEnvironment(const CLI::App& command, const CLI::Option& option) {
-  if (option.get_lnames().empty()) return false;
+  if (option.get_lnames().empty() || option.get_lnames().front() == "yes") return false;
   if (&option == command.get_help_ptr() || &option == command.get_help_all_ptr()) return false;
   return option.get_lnames().front() != "version";
 }

@@ -15,9 +15,9 @@ namespace buildtrace {
 // "--max-body" or "max-body" -> "BUILDTRACE_MAX_BODY".
 std::string EnvironmentVariableOf(std::string_view long_name);
 
-// Gives every long option of `app` (but --help and --version) and of its subcommands (but those
-// named in `without`) its variable, as CLI11's envname. A subcommand's options get theirs only
-// when that subcommand is the one being parsed: CLI11 reads the variables of every subcommand,
+// Gives every long option of `app` (but --help, --version and --yes) and of its subcommands (but
+// those named in `without`) its variable, as CLI11's envname. A subcommand's options get theirs
+// only when that subcommand is the one being parsed: CLI11 reads the variables of every subcommand,
 // chosen or not, and would otherwise check, say, worker's --threads (1-256) against a
 // BUILDTRACE_THREADS=0 meant for serve's. Call once, after every option is declared.
 void BindEnvironment(CLI::App& app, const std::set<std::string>& without);

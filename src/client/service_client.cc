@@ -45,6 +45,10 @@ Result<HttpResponse> ServiceClient::PostJobs(std::string_view json, bool gzip) {
   return http_->Post("/process", GzipCompress(json), "application/json", headers);
 }
 
+Result<HttpResponse> ServiceClient::DeleteProject(std::string_view project) {
+  return http_->Send("DELETE", "/projects/" + EscapeUrlComponent(project), "", Headers());
+}
+
 void ServiceClient::SetUploadProgress(HttpClient::UploadProgress progress) {
   http_->SetUploadProgress(std::move(progress));
 }

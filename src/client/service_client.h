@@ -1,6 +1,7 @@
 // A client of one BuildTrace service's API, for the command line (`post`, `report`, `jobs`,
-// `stats`, `simulate`): the service's URL and bearer token, gzip-compressed job bodies, and the
-// service's error answers turned into one readable line. Built on HttpClient (plain http://).
+// `stats`, `delete-project`, `simulate`): the service's URL and bearer token, gzip-compressed job
+// bodies, and the service's error answers turned into one readable line. Built on HttpClient (plain
+// http://).
 #pragma once
 
 #include <chrono>
@@ -32,6 +33,8 @@ class ServiceClient {
   // (Content-Encoding: gzip) when `gzip` is true.
   Result<HttpResponse> PostJobs(std::string_view json, bool gzip);
 
+  // DELETE /projects/{project} (the name percent-encoded). Transport failures are kUnavailable.
+  Result<HttpResponse> DeleteProject(std::string_view project);
   // See HttpClient::SetUploadProgress.
   void SetUploadProgress(HttpClient::UploadProgress progress);
   const std::string& url() const { return url_; }

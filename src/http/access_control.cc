@@ -78,10 +78,12 @@ Result<AccessToken> ParseLine(std::string_view line) {
       token.scopes |= static_cast<uint8_t>(AccessScope::kRead);
     } else if (scopes[i] == "worker") {
       token.scopes |= static_cast<uint8_t>(AccessScope::kWorker);
+    } else if (scopes[i] == "admin") {
+      token.scopes |= static_cast<uint8_t>(AccessScope::kAdmin);
     } else {
       return InvalidArgument("scope " + std::to_string(i + 1) +
-                             " of the second field is not a scope; the scopes are ingest, read "
-                             "and worker, comma-separated");
+                             " of the second field is not a scope; the scopes are ingest, read, "
+                             "worker and admin, comma-separated");
     }
   }
   if (fields.size() == 3) {
@@ -105,6 +107,20 @@ AccessDecision Deny(AccessDecision::Outcome outcome, const AccessToken* token,
 }
 
 }  // namespace
+
+std::string_view AccessScopeName(AccessScope scope) {
+  switch (scope) {
+    case AccessScope::kIngest:
+      return "ingest";
+    case AccessScope::kRead:
+      return "read";
+    case AccessScope::kWorker:
+      return "worker";
+    case AccessScope::kAdmin:
+      return "admin";
+  }
+  return "unknown";
+}
 
 bool ConstantTimeEqual(std::string_view a, std::string_view b) {
   return a.size() == b.size() && CRYPTO_memcmp(a.data(), b.data(), a.size()) == 0;
@@ -196,10 +212,7 @@ AccessDecision AccessControl::Decide(std::string_view authorization, const Acces
   }
   if (need.scope && !token->HasScope(*need.scope)) {
     return Deny(Outcome::kForbidden, token,
-                std::string("the token lacks the ") +
-                    (*need.scope == AccessScope::kIngest ? "ingest"
-                     : *need.scope == AccessScope::kRead ? "read"
-                                                         : "worker") +
+                "the token lacks the " + std::string(AccessScopeName(*need.scope)) +
                     " scope this request needs; use a token that has it");
   }
   if (need.project && !token->AllowsProject(*need.project)) {

@@ -1,7 +1,8 @@
 // Bearer-token access control (docs/operations.md, "Access control"): the tokens file named by
 // --auth-tokens-file, and the decision whether a request's Authorization header may use a scope
-// (ingest or read) on a project. Only SHA-256 hashes of tokens are kept; a presented token is
-// hashed and compared with every entry in constant time. Nothing here logs a token or a hash.
+// (ingest, read, worker or admin) on a project. Only SHA-256 hashes of tokens are kept; a presented
+// token is hashed and compared with every entry in constant time. Nothing here logs a token or a
+// hash.
 #pragma once
 
 #include <cstdint>
@@ -19,7 +20,11 @@ enum class AccessScope : uint8_t {
   kIngest = 1,  // POST /process
   kRead = 2,    // GET /report, /jobs, /projects, /stats
   kWorker = 4,  // POST /tasks/pubsub (Pub/Sub push deliveries of analysis tasks)
+  kAdmin = 8,   // DELETE /projects/{project} (destroys a project's data)
 };
+
+// The scope's name in the tokens file and in messages: "ingest", "read", "worker" or "admin".
+std::string_view AccessScopeName(AccessScope scope);
 
 // One line of the tokens file.
 struct AccessToken {
@@ -61,9 +66,9 @@ class AccessControl {
   // Parses the tokens file format:
   //   # comment
   //   sha256:<64 hex digits> <scopes> [<projects>]
-  // with <scopes> "ingest", "read" or both comma-separated, and <projects> a comma-separated list
-  // of project names. kInvalidArgument naming `source` and the line for any malformed line, for a
-  // hash listed twice, and for a file without any token.
+  // with <scopes> any of "ingest", "read", "worker" and "admin", comma-separated, and <projects> a
+  // comma-separated list of project names. kInvalidArgument naming `source` and the line for any
+  // malformed line, for a hash listed twice, and for a file without any token.
   static Result<AccessControl> Parse(std::string_view text, std::string_view source,
                                      DigestEqual equal = ConstantTimeEqual);
   // Reads and parses the file at `path`; kInvalidArgument if it cannot be read.

@@ -147,6 +147,37 @@ TEST_F(AccessControlTest, ScopeIsEnforced) {
   EXPECT_TRUE(Decide(Bearer("reader"), {}).allowed());
 }
 
+TEST(AccessControlAdminTest, AdminScopeIsItsOwnAndProjectScoped) {
+  const std::string text = Line("root", "admin") + Line("web-admin", "admin,read web") +
+                           Line("all", "ingest,read,worker");
+  Result<AccessControl> access = AccessControl::Parse(text, "tokens.txt");
+  ASSERT_TRUE(access.ok()) << access.status().message();
+  const AccessNeed delete_web{AccessScope::kAdmin, "web", false};
+  const AccessNeed delete_api{AccessScope::kAdmin, "api", false};
+  EXPECT_EQ(access->tokens()[0].scopes, static_cast<uint8_t>(AccessScope::kAdmin));
+  EXPECT_TRUE(access->Decide(Bearer("root"), delete_web).allowed());
+  EXPECT_TRUE(access->Decide(Bearer("root"), delete_api).allowed());
+  EXPECT_TRUE(access->Decide(Bearer("web-admin"), delete_web).allowed());
+  const AccessDecision other = access->Decide(Bearer("web-admin"), delete_api);
+  EXPECT_EQ(other.outcome, Outcome::kForbidden);
+  EXPECT_EQ(other.message,
+            "the token does not allow project api; use a token listed for that project");
+  // Every other scope together is not admin; admin alone reads nothing.
+  const AccessDecision all = access->Decide(Bearer("all"), delete_web);
+  EXPECT_EQ(all.outcome, Outcome::kForbidden);
+  EXPECT_EQ(all.message,
+            "the token lacks the admin scope this request needs; use a token that has it");
+  EXPECT_EQ(access->Decide(Bearer("root"), {AccessScope::kRead, "web", false}).outcome,
+            Outcome::kForbidden);
+}
+
+TEST(AccessControlAdminTest, ScopeNames) {
+  EXPECT_EQ(AccessScopeName(AccessScope::kIngest), "ingest");
+  EXPECT_EQ(AccessScopeName(AccessScope::kRead), "read");
+  EXPECT_EQ(AccessScopeName(AccessScope::kWorker), "worker");
+  EXPECT_EQ(AccessScopeName(AccessScope::kAdmin), "admin");
+}
+
 TEST_F(AccessControlTest, ProjectsAreEnforced) {
   EXPECT_TRUE(Decide(Bearer("reader"), {AccessScope::kRead, "api", false}).allowed());
   const AccessDecision other = Decide(Bearer("reader"), {AccessScope::kRead, "default", false});

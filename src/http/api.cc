@@ -260,7 +260,8 @@ Api::Api(ApiContext context)
     : context_(std::move(context)),
       jobs_(context_.store, context_.limits),
       reports_(jobs_, context_.warehouse, context_.outbox),
-      analyzer_(jobs_, reports_, context_.queue) {}
+      analyzer_(jobs_, reports_, context_.queue),
+      deletion_(jobs_, reports_, context_.warehouse, context_.outbox) {}
 
 HttpResponse Api::Handle(HttpRequest& request) {
   Result<RequestTarget> target = ParseRequestTarget(request.target());
@@ -807,6 +808,29 @@ HttpResponse Api::GetMetrics(RouteCall&) {
     }
   }
   return MakeResponse(200, std::move(out), "text/plain; version=0.0.4; charset=utf-8");
+}
+
+// DELETE /projects/{project}: 200 with what was deleted, also when nothing was left.
+HttpResponse Api::DeleteProject(RouteCall& call) {
+  Result<DeletedProject> deleted = deletion_.Delete(call.target.segments[1]);
+  if (!deleted.ok()) {
+    HttpResponse res = ErrorResponse(deleted.status());
+    if (deleted.status().code() == StatusCode::kUnavailable) res.set(http::field::retry_after, "5");
+    return res;
+  }
+  std::string out;
+  JsonWriter w(out);
+  w.BeginObject().Key("project").String(deleted->project);
+  w.Key("deleted_jobs").Int(deleted->jobs);
+  w.Key("deleted_index_entries").Int(deleted->index_entries);
+  w.Key("deleted_reports").Int(deleted->reports);
+  w.Key("deleted_analysis_records").Int(deleted->analysis_records);
+  w.Key("deleted_dead_letters").Int(deleted->dead_letters);
+  w.Key("deleted_outbox_entries").Int(deleted->outbox_entries);
+  w.Key("deleted_warehouse_rows").Int(deleted->warehouse_rows);
+  w.EndObject();
+  out.push_back('\n');
+  return MakeResponse(200, std::move(out));
 }
 
 }  // namespace buildtrace

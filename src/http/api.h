@@ -21,6 +21,7 @@
 #include "service/deadline_pool.h"
 #include "service/job_repository.h"
 #include "service/metrics_outbox.h"
+#include "service/project_deletion.h"
 #include "service/report_service.h"
 #include "store/state_store.h"
 #include "warehouse/metrics_warehouse.h"
@@ -97,6 +98,7 @@ class Api {
   HttpResponse GetProjects(RouteCall& call);
   HttpResponse GetLatencyStats(RouteCall& call);
   HttpResponse GetProjectJobs(RouteCall& call);
+  HttpResponse DeleteProject(RouteCall& call);
   HttpResponse PostPubSubTask(RouteCall& call);
   HttpResponse GetHealth(RouteCall& call);
   HttpResponse GetReady(RouteCall& call);
@@ -126,6 +128,7 @@ class Api {
   JobRepository jobs_;
   ReportService reports_;
   Analyzer analyzer_;
+  ProjectDeletion deletion_;
   DeadlinePool probes_{2, 4};
   std::mutex probe_mutex_;
   std::atomic<uint64_t> probe_rounds_{0};  // written under probe_mutex_

@@ -287,8 +287,6 @@ std::vector<Hostile> HostileRequests() {
                              "/jobs/alpha/..",
                              "/report/1/..",
                              "/report/1/2",
-                             "/projects/alpha",
-                             "/projects/..",
                              "/stats/..",
                              "/stats/latency/..",
                              "/JOBS/1",
@@ -298,6 +296,14 @@ std::vector<Hostile> HostileRequests() {
                              "/.",
                              "/%2e"}) {
     get(target, 404, "not_found");
+  }
+  // /projects/{project} is DELETE's alone; a DELETE names a valid project or nothing happens.
+  get("/projects/alpha", 405, "method_not_allowed");
+  get("/projects/..", 405, "method_not_allowed");
+  for (const char* target :
+       {"/projects/..", "/projects/.", "/projects/%2e%2e", "/projects/alpha%2f..",
+        "/projects/..%2fsecret.txt", "/projects/-alpha", "/projects/alpha?x=1"}) {
+    out.push_back({verb::delete_, target, "", 400, bad, ""});
   }
   for (const char* target : {"/%00", "//jobs/1", "/jobs//1", "/jobs/1//", "///etc/passwd",
                              "/jobs/1?%zz=1", "/jobs/%zz", "/jobs/%", "/jobs/%2", "/jobs/1%"}) {

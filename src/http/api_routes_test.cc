@@ -107,8 +107,8 @@ const Route& RouteAt(http::verb method, std::string_view path) {
 
 // Checks `res` against what `route` documents in `document`: a documented status, a documented
 // media type for it, and a body that satisfies the documented schema.
-void ExpectDocumented(const JsonSchemaChecker& checker, const Route& route,
-                      const HttpResponse& res, std::string_view what) {
+void ExpectDocumented(const JsonSchemaChecker& checker, const Route& route, const HttpResponse& res,
+                      std::string_view what) {
   SCOPED_TRACE(std::string(http::to_string(route.method)) + " " + std::string(route.path) + " " +
                std::string(what));
   const std::string content_type(res[http::field::content_type]);
@@ -126,8 +126,8 @@ void ExpectDocumented(const JsonSchemaChecker& checker, const Route& route,
       EXPECT_FALSE(res.body().empty());
     }
   }
-  EXPECT_TRUE(status_documented) << "status " << res.result_int() << " is not documented: "
-                                 << res.body();
+  EXPECT_TRUE(status_documented) << "status " << res.result_int()
+                                 << " is not documented: " << res.body();
   EXPECT_TRUE(checked) << "media type " << media << " is not documented for status "
                        << res.result_int();
 }
@@ -198,8 +198,7 @@ TEST_F(ApiRoutesTest, AWrongMethodIs405WithTheMethodsOfThePath) {
   const HttpResponse put = Send(*api_, http::verb::put, "/report/1");
   ASSERT_EQ(put.result_int(), 405u);
   EXPECT_EQ(put[http::field::allow], "GET");
-  EXPECT_EQ(JsonBody(put.body()).Str("/error/message"),
-            "PUT is not allowed on /report/1; use GET");
+  EXPECT_EQ(JsonBody(put.body()).Str("/error/message"), "PUT is not allowed on /report/1; use GET");
   const HttpResponse get = Send(*api_, http::verb::get, "/process");
   ASSERT_EQ(get.result_int(), 405u);
   EXPECT_EQ(get[http::field::allow], "POST");
@@ -232,9 +231,10 @@ TEST_F(ApiRoutesTest, TheLaneComesFromTheTable) {
 // a token of the right scope for another project a 403 where the route touches one project, and
 // the right token passes. The open routes are exactly the health checks and the API's description.
 TEST_F(ApiRoutesTest, NoRouteIsReachableWithoutItsScope) {
-  const std::vector<std::pair<AccessScope, std::string>> scopes = {
-      {AccessScope::kIngest, "ingest"}, {AccessScope::kRead, "read"},
-      {AccessScope::kWorker, "worker"}};
+  const std::vector<std::pair<AccessScope, std::string>> scopes = {{AccessScope::kIngest, "ingest"},
+                                                                   {AccessScope::kRead, "read"},
+                                                                   {AccessScope::kWorker, "worker"},
+                                                                   {AccessScope::kAdmin, "admin"}};
   std::string tokens;
   for (const auto& [scope, name] : scopes) {
     tokens += TokenLine(name, name);
@@ -245,12 +245,11 @@ TEST_F(ApiRoutesTest, NoRouteIsReachableWithoutItsScope) {
   std::unique_ptr<Api> secured = MakeApi(&*access);
   std::set<std::string> open;
   for (const Route& route : Api::Routes()) {
-    const std::string name = std::string(http::to_string(route.method)) + " " +
-                             std::string(route.path);
+    const std::string name =
+        std::string(http::to_string(route.method)) + " " + std::string(route.path);
     SCOPED_TRACE(name);
     auto send = [&](std::string_view token) {
-      return Send(*secured, route.method, route.example, ExampleBody(route), token)
-          .result_int();
+      return Send(*secured, route.method, route.example, ExampleBody(route), token).result_int();
     };
     if (!route.scope) {
       open.insert(name);
@@ -296,8 +295,8 @@ TEST_F(ApiRoutesTest, TheDocumentDescribesEveryRoute) {
     EXPECT_EQ(doc.Str(lower + "/summary"), route.summary);
     operation_ids.insert(doc.Str(lower + "/operationId"));
     for (const RouteAnswer& answer : DocumentedAnswers(route)) {
-      EXPECT_FALSE(doc.Str(lower + "/responses/" + std::to_string(answer.status) + "/description")
-                       .empty());
+      EXPECT_FALSE(
+          doc.Str(lower + "/responses/" + std::to_string(answer.status) + "/description").empty());
     }
   }
   EXPECT_EQ(operation_ids.size(), Api::Routes().size()) << "operationIds are unique";
@@ -305,8 +304,8 @@ TEST_F(ApiRoutesTest, TheDocumentDescribesEveryRoute) {
   // empty object satisfies no strict schema, so the checker walks each one).
   const JsonSchemaChecker checker(res.body());
   for (const std::string name : {"Report", "ClassicReport", "ProcessAnswer", "ProcessRequest",
-                                 "StoredJob", "Projects", "ProjectJobs", "LatencyStats",
-                                 "Health", "Ready", "PushAnswer", "Error"}) {
+                                 "StoredJob", "Projects", "ProjectJobs", "LatencyStats", "Health",
+                                 "Ready", "PushAnswer", "Error", "DeletedProject"}) {
     for (const std::string& error : checker.CheckAt("/components/schemas/" + name, "{}")) {
       EXPECT_THAT(error, Not(HasSubstr("does not know the keyword"))) << name;
       EXPECT_THAT(error, Not(HasSubstr("does not resolve"))) << name;
@@ -319,9 +318,9 @@ TEST_F(ApiRoutesTest, TheDocsPageListsEveryRouteWithoutScripts) {
   ASSERT_EQ(res.result_int(), 200u);
   EXPECT_EQ(res[http::field::content_type], "text/html; charset=utf-8");
   for (const Route& route : Api::Routes()) {
-    EXPECT_THAT(res.body(), HasSubstr("<span class=\"m\">" +
-                                      std::string(http::to_string(route.method)) +
-                                      "</span> <code>" + std::string(route.path) + "</code>"));
+    EXPECT_THAT(res.body(),
+                HasSubstr("<span class=\"m\">" + std::string(http::to_string(route.method)) +
+                          "</span> <code>" + std::string(route.path) + "</code>"));
   }
   EXPECT_THAT(res.body(), Not(HasSubstr("<script")));
   EXPECT_THAT(res.body(), Not(HasSubstr("http://cdn")));
@@ -349,8 +348,8 @@ TEST(ApiDocsTest, ApiMdIsCheckedAgainstTheRouteTable) {
     if (!fenced && line.rfind("#", 0) == 0) headings.push_back(line);
   }
   for (const Route& route : Api::Routes()) {
-    const std::string name = std::string(http::to_string(route.method)) + " " +
-                             std::string(route.path);
+    const std::string name =
+        std::string(http::to_string(route.method)) + " " + std::string(route.path);
     const bool found = std::any_of(headings.begin(), headings.end(), [&](const std::string& h) {
       for (size_t at = h.find(name); at != std::string::npos; at = h.find(name, at + 1)) {
         const size_t end = at + name.size();
@@ -392,8 +391,7 @@ TEST(JsonSchemaCheckerTest, ReportsEachViolationWithItsPointer) {
   EXPECT_THAT(checker.Check(R"({"oneOf":[{"type":"integer"},{"type":"number"}]})", "1"),
               ElementsAre(HasSubstr("/: matches 2 of the oneOf schemas, not exactly one")));
   EXPECT_THAT(checker.Check(R"({"type":["integer","null"]})", "null"), IsEmpty());
-  EXPECT_THAT(checker.Check(R"({"const":"ms"})", R"("s")"),
-              ElementsAre("/: \"s\" is not \"ms\""));
+  EXPECT_THAT(checker.Check(R"({"const":"ms"})", R"("s")"), ElementsAre("/: \"s\" is not \"ms\""));
   EXPECT_THAT(checker.Check(R"({"pattern":"^[a-z]+$"})", R"("A")"),
               ElementsAre("/: \"A\" does not match \"^[a-z]+$\""));
 }

@@ -196,6 +196,14 @@ constexpr std::string_view kComponentSchemas = R"json({
                                 "message": {"type": "string"}, "depth": {"type": ["integer", "null"]},
                                 "dead_letters": {"type": ["integer", "null"]},
                                 "analysed": {"type": "integer"}, "failed_attempts": {"type": "integer"}}}}},
+"DeletedProject": {
+  "type": "object", "additionalProperties": false,
+  "required": ["project", "deleted_jobs", "deleted_index_entries", "deleted_reports", "deleted_analysis_records", "deleted_dead_letters", "deleted_outbox_entries", "deleted_warehouse_rows"],
+  "properties": {
+    "project": {"type": "string"}, "deleted_jobs": {"type": "integer"},
+    "deleted_index_entries": {"type": "integer"}, "deleted_reports": {"type": "integer"},
+    "deleted_analysis_records": {"type": "integer"}, "deleted_dead_letters": {"type": "integer"},
+    "deleted_outbox_entries": {"type": "integer"}, "deleted_warehouse_rows": {"type": "integer"}}},
 "PushAnswer": {
   "type": "object", "required": ["status"], "additionalProperties": false,
   "properties": {"status": {"enum": ["analysed", "dropped"]},
@@ -238,7 +246,7 @@ void WriteOperation(JsonWriter& w, const Route& route) {
   if (route.scope) w.BeginObject().Key("bearer").BeginArray().EndArray().EndObject();
   w.EndArray();
   w.Key("x-buildtrace-scope");
-  route.scope ? w.String(ScopeName(*route.scope)) : w.Null();
+  route.scope ? w.String(AccessScopeName(*route.scope)) : w.Null();
   if (!route.params.empty()) {
     w.Key("parameters").BeginArray();
     for (const RouteParam& p : route.params) {
@@ -408,16 +416,18 @@ std::string ApiDocsPage(std::span<const Route> routes, std::string_view version)
            "</code></h2>\n<p>" + Escape(route.summary) + "</p>\n";
     if (!route.description.empty()) out += "<p>" + Escape(route.description) + "</p>\n";
     out += "<p>Token scope: " +
-           (route.scope ? "<code>" + std::string(ScopeName(*route.scope)) + "</code>"
+           (route.scope ? "<code>" + std::string(AccessScopeName(*route.scope)) + "</code>"
                         : std::string("none (open)")) +
            "</p>\n";
     if (!route.params.empty()) {
       out += "<table><tr><th>Parameter</th><th>In</th><th>Schema</th><th>Meaning</th></tr>\n";
       for (const RouteParam& p : route.params) {
         out += "<tr><td><code>" + Escape(p.name) + "</code></td><td>" +
-               (p.in_path ? "path" : p.required ? "query, required" : "query") +
-               "</td><td><code>" + Escape(p.schema) + "</code></td><td>" +
-               Escape(p.description) + "</td></tr>\n";
+               (p.in_path    ? "path"
+                : p.required ? "query, required"
+                             : "query") +
+               "</td><td><code>" + Escape(p.schema) + "</code></td><td>" + Escape(p.description) +
+               "</td></tr>\n";
       }
       out += "</table>\n";
     }

@@ -15,7 +15,8 @@ namespace schema_ref {
 inline constexpr std::string_view kError = R"({"$ref":"#/components/schemas/Error"})";
 inline constexpr std::string_view kProcessRequest =
     R"({"$ref":"#/components/schemas/ProcessRequest"})";
-inline constexpr std::string_view kProcessAnswer = R"({"$ref":"#/components/schemas/ProcessAnswer"})";
+inline constexpr std::string_view kProcessAnswer =
+    R"({"$ref":"#/components/schemas/ProcessAnswer"})";
 inline constexpr std::string_view kReport = R"({"$ref":"#/components/schemas/Report"})";
 inline constexpr std::string_view kReportAnyJson =
     R"({"oneOf":[{"$ref":"#/components/schemas/Report"},{"$ref":"#/components/schemas/ClassicReport"}]})";
@@ -25,6 +26,8 @@ inline constexpr std::string_view kProjectJobs = R"({"$ref":"#/components/schema
 inline constexpr std::string_view kLatencyStats = R"({"$ref":"#/components/schemas/LatencyStats"})";
 inline constexpr std::string_view kHealth = R"({"$ref":"#/components/schemas/Health"})";
 inline constexpr std::string_view kReady = R"({"$ref":"#/components/schemas/Ready"})";
+inline constexpr std::string_view kDeletedProject =
+    R"({"$ref":"#/components/schemas/DeletedProject"})";
 inline constexpr std::string_view kPushAnswer = R"({"$ref":"#/components/schemas/PushAnswer"})";
 inline constexpr std::string_view kText = R"({"type":"string"})";
 inline constexpr std::string_view kAnyJson = R"({})";

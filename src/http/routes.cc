@@ -87,16 +87,4 @@ std::vector<std::string_view> QueryParamNames(const Route& route) {
   return out;
 }
 
-std::string_view ScopeName(AccessScope scope) {
-  switch (scope) {
-    case AccessScope::kIngest:
-      return "ingest";
-    case AccessScope::kRead:
-      return "read";
-    case AccessScope::kWorker:
-      return "worker";
-  }
-  return "unknown";
-}
-
 }  // namespace buildtrace

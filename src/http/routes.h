@@ -31,12 +31,12 @@ using RouteHandler = HttpResponse (Api::*)(RouteCall&);
 
 // Where the project a request touches is named, for a project-scoped token.
 enum class ProjectFrom : uint8_t {
-  kNone,             // no project's data (or only counts across projects)
-  kQuery,            // ?project=, the default project when absent
-  kQueryOrEvery,     // ?project=; absent: every project (needs a token without a project list)
-  kPath,             // the path's second segment: /projects/{project}/...
-  kBody,             // the jobs in the body, checked once it is parsed
-  kFilteredAnswer,   // the answer lists only the token's projects
+  kNone,            // no project's data (or only counts across projects)
+  kQuery,           // ?project=, the default project when absent
+  kQueryOrEvery,    // ?project=; absent: every project (needs a token without a project list)
+  kPath,            // the path's second segment: /projects/{project}/...
+  kBody,            // the jobs in the body, checked once it is parsed
+  kFilteredAnswer,  // the answer lists only the token's projects
 };
 
 // A parameter, in the path ("{job_id}") or the query string. `schema` is its JSON Schema, as
@@ -103,8 +103,5 @@ std::vector<RouteAnswer> DocumentedAnswers(const Route& route);
 
 // The query parameter names of a route, for CheckParams.
 std::vector<std::string_view> QueryParamNames(const Route& route);
-
-// "read", "ingest", "worker": the scope's name in the tokens file and in messages.
-std::string_view ScopeName(AccessScope scope);
 
 }  // namespace buildtrace

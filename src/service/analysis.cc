@@ -26,8 +26,12 @@ constexpr size_t kMaxFollowUps = 10'000;
 
 }  // namespace
 
+std::string AnalysisProjectFolder(std::string_view project) {
+  return "analysis/" + std::string(project) + "/";
+}
+
 std::string AnalysisFolder(std::string_view project, int64_t job_id) {
-  return "analysis/" + std::string(project) + "/" + JobIdDigits(job_id).substr(0, 16) + "/";
+  return AnalysisProjectFolder(project) + JobIdDigits(job_id).substr(0, 16) + "/";
 }
 
 std::string AnalysisRecordName(std::string_view project, int64_t job_id,
@@ -150,11 +154,18 @@ Result<AnalysisRecord> ParseAnalysisRecord(std::string_view json) {
   return r;
 }
 
+std::string DeadLetterFolder(std::string_view project) {
+  return "deadletters/" + std::string(project) + "/";
+}
+
 std::string DeadLetterName(std::string_view project, int64_t job_id) {
-  return "deadletters/" + std::string(project) + "/" + JobIdDigits(job_id) + ".json";
+  return DeadLetterFolder(project) + JobIdDigits(job_id) + ".json";
 }
 
 Status Analyzer::Analyse(const AnalysisTask& task) {
+  // Its index entry, records, kept comparison and row are never written while the project is
+  // being deleted: a job deleted before is "not stored" below.
+  const ProjectLocks::Held held = jobs_.project_locks().Share(task.project);
   Result<JobHeader> header = jobs_.LoadHeader(task.project, task.job_id);
   if (!header.ok()) {
     if (header.status().code() != StatusCode::kNotFound) return header.status();

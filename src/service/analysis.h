@@ -44,6 +44,8 @@ struct AnalysisRecord {
 std::string AnalysisRecordName(std::string_view project, int64_t job_id,
                                std::optional<int64_t> base_job_id, int64_t skipped_failed);
 std::string AnalysisFolder(std::string_view project, int64_t job_id);
+// "analysis/<project>/": the folder of all the project's records.
+std::string AnalysisProjectFolder(std::string_view project);
 
 // What a record's name says: nullopt for a name that is not a record's.
 struct AnalysisRecordKey {
@@ -68,6 +70,8 @@ Result<AnalysisRecord> ParseAnalysisRecord(std::string_view json);
 // Where a task that failed every attempt is kept for an operator:
 // "deadletters/<project>/<19-digit job>.json".
 std::string DeadLetterName(std::string_view project, int64_t job_id);
+// "deadletters/<project>/": the folder of the project's dead letters.
+std::string DeadLetterFolder(std::string_view project);
 
 // Thread-safe if the repository, the report service and the queue are.
 class Analyzer {
@@ -79,8 +83,10 @@ class Analyzer {
   // Analyses the job `task` names. Ok when it is analysed, and also when no such job is stored
   // (a task for a job that never was: nothing to do). kUnavailable when a backend failed or the
   // row could not be kept even in the outbox (retry later); kInternal for a corrupt job (retrying
-  // does not help).
+  // does not help). Holds the project's lock (JobRepository::project_locks) shared.
   Status Analyse(const AnalysisTask& task);
+
+  JobRepository& jobs() { return jobs_; }
 
   // Follow-up tasks that could not be published (the sweep finds those jobs).
   uint64_t follow_ups_lost() const { return follow_ups_lost_.load(); }

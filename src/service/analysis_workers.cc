@@ -122,6 +122,16 @@ void AnalysisWorkers::DeadLetter(const QueueDelivery& delivery, int64_t attempt,
   w.Key("error").String(error.message());
   w.EndObject();
   body.push_back('\n');
+  // Not for a job whose project was deleted since the attempt: there is nothing left to mend.
+  const ProjectLocks::Held held = analyzer_.jobs().project_locks().Share(delivery.task.project);
+  Result<std::string> job = analyzer_.jobs().ReadRaw(delivery.task.project, delivery.task.job_id);
+  if (!job.ok() && job.status().code() == StatusCode::kNotFound) {
+    Forget(delivery.task);
+    LogWarning("analysis of job " + std::to_string(delivery.task.job_id) + " of project " +
+               delivery.task.project + " failed, but the job is no longer stored: dropped");
+    (void)queue_.Ack(delivery);
+    return;
+  }
   const Status kept =
       store_.CreateIfAbsent(DeadLetterName(delivery.task.project, delivery.task.job_id), body);
   if (!kept.ok() && kept.code() != StatusCode::kAlreadyExists) {
@@ -143,7 +153,7 @@ AnalysisSweep::~AnalysisSweep() { Stop(); }
 Result<int64_t> AnalysisSweep::SweepProject(const std::string& project) {
   Result<std::vector<IndexedJob>> backfilled = jobs_.BackfillIndex(project);
   if (!backfilled.ok()) return backfilled.status();
-  Result<std::vector<std::string>> dead = jobs_.store().List("deadletters/" + project + "/");
+  Result<std::vector<std::string>> dead = jobs_.store().List(DeadLetterFolder(project));
   if (!dead.ok()) return dead.status();
   const std::set<std::string> dead_letters(dead->begin(), dead->end());
   // Walk the jobs oldest first, knowing the lineage each has now, and compare with the records

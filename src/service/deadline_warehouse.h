@@ -27,6 +27,11 @@ class DeadlineWarehouse : public MetricsWarehouse {
 
   Result<bool> Record(const MetricsRow& row) override;
   Result<LatencyStats> Latency(const LatencyQuery& query) override;
+  // Forwarded as it is, without a deadline: a deletion that answered "unavailable" must not go on
+  // running on the pool afterwards, and deletions are rare.
+  Result<int64_t> DeleteProject(std::string_view project) override {
+    return inner_.DeleteProject(project);
+  }
   Status Probe() override;
   Result<std::string> Epoch() override;
   std::string Describe() const override { return inner_.Describe(); }

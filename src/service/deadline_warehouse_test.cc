@@ -29,6 +29,7 @@ class GatedWarehouse : public MetricsWarehouse {
   Result<LatencyStats> Latency(const LatencyQuery&) override {
     return LatencyStats{3, {1.5, std::nullopt}};
   }
+  Result<int64_t> DeleteProject(std::string_view) override { return int64_t{7}; }
   Status Probe() override { return Internal("probe says no"); }
   Result<std::string> Epoch() override { return std::string("epoch-1"); }
   std::string Describe() const override { return "gated://w"; }

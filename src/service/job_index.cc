@@ -234,6 +234,35 @@ Status JobIndex::MarkComplete(std::string_view project) {
   return Status::Ok();
 }
 
+Result<int64_t> JobIndex::RemoveProject(std::string_view project) {
+  const std::string complete = std::string(kProjectsFolder) + std::string(project);
+  const std::string prefix = "index/" + std::string(project) + "/";
+  {
+    // Forgotten first: whatever happens below, this process creates the markers again.
+    std::lock_guard lock(markers_mutex_);
+    complete_.erase(std::string(project));
+    std::erase_if(markers_, [&](const std::string& name) { return name.starts_with(prefix); });
+  }
+  int64_t deleted = 0;
+  Result<std::vector<std::string>> marker = store_.List(complete);  // also "<project>-x": exact
+  if (!marker.ok()) return marker.status();
+  if (std::find(marker->begin(), marker->end(), complete) != marker->end()) {
+    if (Status s = store_.Delete(complete); !s.ok()) return s;
+    ++deleted;
+  }
+  Result<std::vector<std::string>> names = store_.List(prefix);
+  if (!names.ok()) return names.status();
+  // Leaves before the markers above them, so that a leaf is never left without its path.
+  std::stable_partition(names->begin(), names->end(), [](const std::string& name) {
+    return name.find("/c0/") != std::string::npos;
+  });
+  for (const std::string& name : *names) {
+    if (Status s = store_.Delete(name); !s.ok()) return s;
+    ++deleted;
+  }
+  return deleted;
+}
+
 Result<std::vector<std::string>> JobIndex::Projects() {
   Result<std::vector<std::string>> names = store_.List(kProjectsFolder);
   if (!names.ok()) return names;

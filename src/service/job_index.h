@@ -80,6 +80,13 @@ class JobIndex {
   // The projects whose index is complete, by name.
   Result<std::vector<std::string>> Projects();
 
+  // Deletes the project's index: first its "complete" marker (so that readers fall back to
+  // listing the jobs), then its leaves, then its subtree markers, and forgets what this process
+  // remembered of them. Returns the objects deleted (0 for a project without index). On a store
+  // error (returned as it is) part of the index may be gone: call again to finish. Entries added
+  // concurrently may survive: the caller keeps writers of the project away (ProjectLocks).
+  Result<int64_t> RemoveProject(std::string_view project);
+
   static constexpr size_t kMaxSkippedListed = 1000;
 
  private:

@@ -51,6 +51,8 @@ const char* AnalysisStateName(AnalysisState state) {
 
 Result<JobPage> ReadJobPage(JobRepository& jobs, std::string_view project,
                             std::optional<int64_t> before, size_t limit) {
+  // Reading caches the jobs' headers: not while the project is being deleted.
+  const ProjectLocks::Held held = jobs.project_locks().Share(project);
   // One more than asked, to know whether there is a next page.
   Result<std::vector<IndexedJob>> ids = PageIds(jobs, project, before, limit + 1);
   if (!ids.ok()) return ids.status();
@@ -62,8 +64,7 @@ Result<JobPage> ReadJobPage(JobRepository& jobs, std::string_view project,
     ids->pop_back();
     page.next_before = ids->back().job_id;
   }
-  Result<std::vector<std::string>> dead =
-      jobs.store().List("deadletters/" + std::string(project) + "/");
+  Result<std::vector<std::string>> dead = jobs.store().List(DeadLetterFolder(project));
   if (!dead.ok()) return dead.status();
   const std::set<std::string> dead_letters(dead->begin(), dead->end());
   std::string folder;

@@ -34,7 +34,8 @@ struct JobPage {
 };
 
 // The project's jobs with an ID below `before` (all when absent), newest first, at most `limit`.
-// kNotFound when the project has no jobs at all; store errors as they are.
+// kNotFound when the project has no jobs at all; store errors as they are. Holds the project's
+// lock shared (JobRepository::project_locks).
 Result<JobPage> ReadJobPage(JobRepository& jobs, std::string_view project,
                             std::optional<int64_t> before, size_t limit);
 

@@ -38,6 +38,10 @@ std::string JobIdDigits(int64_t job_id) {
   return id;
 }
 
+std::string JobFolder(std::string_view project) {
+  return std::string(kJobsPrefix) + std::string(project) + "/";
+}
+
 std::string JobObjectName(std::string_view project, int64_t job_id) {
   std::string name(kJobsPrefix);
   name.append(project).append("/").append(JobIdDigits(job_id)).append(kJobSuffix);
@@ -83,14 +87,15 @@ bool SameJob(const Job& a, const Job& b) { return DifferingFields(a, b).empty();
 namespace {
 
 // Names what differs, and the ways out: a new job_id, or, for a run started over (a simulator
-// numbers its jobs from 1 again), a new project.
+// numbers its jobs from 1 again), a new project or the same one deleted first.
 std::string ConflictMessage(const JobHeader& job, const std::vector<std::string>& differing) {
   std::string fields;
   for (const std::string& f : differing) fields += (fields.empty() ? "" : ", ") + f;
   return "job " + std::to_string(job.job_id) + " of project " + job.project +
          " is already stored with a different " + fields +
          "; jobs are immutable: post it under a new job_id, or, to start a run over, post it to a "
-         "new project";
+         "new project or delete the project (DELETE /projects/" +
+         job.project + ", `buildtrace delete-project " + job.project + " --yes`) and post again";
 }
 
 std::string HeaderKey(std::string_view project, int64_t job_id) {
@@ -150,7 +155,25 @@ Result<StoredJob> JobRepository::Store(const Job& job) {
   return std::move(StoreMany(std::span<const Job>(&job, 1)).front());
 }
 
+void JobRepository::ForgetProject(std::string_view project) {
+  statuses_.ForgetProject(project);
+  const std::string prefix = std::string(project) + "/";
+  std::lock_guard lock(headers_mutex_);
+  for (auto it = headers_.begin(); it != headers_.end();) {
+    if (it->first.starts_with(prefix)) {
+      header_bytes_ -= std::min(header_bytes_, CachedHeaderBytes(it->first, it->second));
+      it = headers_.erase(it);
+    } else {
+      ++it;
+    }
+  }
+}
+
 std::vector<Result<StoredJob>> JobRepository::StoreMany(std::span<const Job> jobs) {
+  std::vector<std::string_view> projects;
+  projects.reserve(jobs.size());
+  for (const Job& job : jobs) projects.push_back(job.header.project);
+  const ProjectLocks::Held held = locks_.Share(projects);
   std::vector<std::string> names, bytes, digests;
   std::vector<ObjectToCreate> objects;
   names.reserve(jobs.size());
@@ -214,6 +237,7 @@ void JobRepository::IndexStored(std::span<const Job> jobs,
 }
 
 Result<std::vector<IndexedJob>> JobRepository::BackfillIndex(std::string_view project) {
+  const ProjectLocks::Held held = locks_.Share(project);
   Result<std::vector<int64_t>> ids = ListJobIds(project);
   if (!ids.ok()) return ids.status();
   std::vector<int64_t> indexed;
@@ -328,7 +352,7 @@ Result<std::unique_ptr<ParsedJobs>> JobRepository::Load(std::string_view project
 }
 
 Result<std::vector<int64_t>> JobRepository::ListJobIds(std::string_view project) {
-  const std::string prefix = std::string(kJobsPrefix) + std::string(project) + "/";
+  const std::string prefix = JobFolder(project);
   Result<std::vector<std::string>> names = store_.List(prefix);
   if (!names.ok()) return names.status();
   std::vector<int64_t> ids;

@@ -18,6 +18,7 @@
 #include "core/status.h"
 #include "service/job_index.h"
 #include "service/job_status_cache.h"
+#include "service/project_locks.h"
 #include "store/state_store.h"
 
 namespace buildtrace {
@@ -28,6 +29,8 @@ std::string JobIdDigits(int64_t job_id);
 
 // "jobs/<project>/<19-digit job_id>.json". `project` must satisfy IsValidProjectName.
 std::string JobObjectName(std::string_view project, int64_t job_id);
+// "jobs/<project>/": the folder of the project's jobs.
+std::string JobFolder(std::string_view project);
 
 struct StoredJob {
   std::string digest;    // "sha256:<hex>" of the stored bytes
@@ -40,17 +43,19 @@ struct ProjectSummary {
   int64_t latest_job_id = 0;
 };
 
-// Thread-safe if the store is. Its only state is a cache of job headers, which is always right
-// because jobs are immutable, whatever other instances do with the same store.
+// Thread-safe if the store is. Its only state is a cache of job headers, which is right because
+// jobs are immutable while their project exists: deleting a project (service/project_deletion.h)
+// makes this process forget them (ForgetProject); other processes sharing the store keep theirs
+// (see docs/api.md, "DELETE /projects/{project}").
 class JobRepository {
  public:
   JobRepository(StateStore& store, ParseLimits limits)
       : store_(store), limits_(limits), index_(store) {}
 
-  // Stores a validated job durably. Storing the same job again (same fields and the same
-  // objects, in any order) returns created == false and the stored digest. kConflict if a
-  // different job is stored under the same (project, job_id); the stored one stays as it was.
-  // kUnavailable if the store fails.
+  // Stores a validated job durably, holding its project's lock (project_locks()) shared. Storing
+  // the same job again (same fields and the same objects, in any order) returns created == false
+  // and the stored digest. kConflict if a different job is stored under the same (project, job_id);
+  // the stored one stays as it was. kUnavailable if the store fails.
   Result<StoredJob> Store(const Job& job);
 
   // Stores several jobs as Store does, grouping the store's flushes (CreateManyIfAbsent); one
@@ -58,6 +63,7 @@ class JobRepository {
   // Every job stored (or found stored) is then added to the job index; a project's first jobs
   // make its index complete. An index the store refuses is not an error of the store call (the
   // jobs are durable): it is logged and counted (index_failures), and the sweep repairs it.
+  // Holds the locks of the jobs' projects shared throughout (ProjectLocks::Share).
   std::vector<Result<StoredJob>> StoreMany(std::span<const Job> jobs);
 
   // The stored bytes of a job in their canonical form (the bytes its digest was computed from;
@@ -86,10 +92,16 @@ class JobRepository {
 
   // Adds to the index every stored job of `project` it lacks (reading their statuses), then
   // marks the index complete. Returns the jobs it added, ascending. Costs a listing of the
-  // project's jobs and of its index: for the sweep, never for a request.
+  // project's jobs and of its index: for the sweep, never for a request. Holds the project's lock
+  // shared.
   Result<std::vector<IndexedJob>> BackfillIndex(std::string_view project);
 
   JobIndex& index() { return index_; }
+  // The locks that keep this process's writes of a project away from its deletion.
+  ProjectLocks& project_locks() { return locks_; }
+  // Forgets the headers and statuses of the project's jobs (its job IDs may come back as other
+  // jobs once it is deleted). The caller holds the project's lock exclusively.
+  void ForgetProject(std::string_view project);
   // Index additions the store refused since this repository was made.
   uint64_t index_failures() const { return index_failures_.load(std::memory_order_relaxed); }
 
@@ -133,6 +145,7 @@ class JobRepository {
   std::atomic<uint64_t> corrupt_objects_{0};
   JobStatusCache statuses_;
   JobIndex index_;
+  ProjectLocks locks_;
   std::atomic<uint64_t> index_failures_{0};
   std::mutex write_failure_mutex_;
   std::optional<std::string> last_write_failure_;  // guarded by write_failure_mutex_

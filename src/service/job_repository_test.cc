@@ -196,7 +196,8 @@ TEST_F(JobRepositoryTest, DifferentJobUnderTheSameIdConflictsAndLeavesTheStoredO
         stored.status().message(),
         "job 12 of project p is already stored with a different " + field +
             "; jobs are immutable: post it under a new job_id, or, to start a run over, post it "
-            "to a new project");
+            "to a new project or delete the project (DELETE /projects/p, `buildtrace "
+            "delete-project p --yes`) and post again");
     EXPECT_EQ(StoredBytes("jobs/p/0000000000000000012.json"), Sealed(kJob12Stored));
   }
 }

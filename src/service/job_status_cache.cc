@@ -55,6 +55,14 @@ void JobStatusCache::Remember(std::string_view project, int64_t job_id, JobStatu
   p.recent.clear();
 }
 
+void JobStatusCache::ForgetProject(std::string_view project) {
+  std::lock_guard lock(mutex_);
+  auto it = projects_.find(std::string(project));
+  if (it == projects_.end()) return;
+  jobs_ -= it->second.sorted.size() + it->second.recent.size();
+  projects_.erase(it);
+}
+
 size_t JobStatusCache::size() {
   std::lock_guard lock(mutex_);
   return jobs_;

@@ -28,6 +28,9 @@ class JobStatusCache {
   std::optional<JobStatus> Find(std::string_view project, int64_t job_id);
   void Remember(std::string_view project, int64_t job_id, JobStatus status);
   size_t size();
+  // Forgets every status of `project` (the project was deleted: its job IDs may come back as
+  // other jobs).
+  void ForgetProject(std::string_view project);
 
  private:
   // Entries are (job_id << 1) | failed, so that they sort by job ID. New entries land in a small

@@ -45,8 +45,12 @@ Status Corrupt(std::string_view name, const std::string& what) {
 
 }  // namespace
 
+std::string OutboxFolder(std::string_view project) {
+  return std::string(kOutboxPrefix) + std::string(project) + "/";
+}
+
 std::string OutboxEntryName(const MetricsRow& row) {
-  return std::string(kOutboxPrefix) + row.project + "/" + JobIdDigits(row.job_id) + "-" +
+  return OutboxFolder(row.project) + JobIdDigits(row.job_id) + "-" +
          (row.base_job_id ? JobIdDigits(*row.base_job_id) : std::string("none")) + ".json";
 }
 
@@ -189,6 +193,18 @@ bool MetricsOutbox::IsPending(const MetricsRow& row) const {
   const std::string name = OutboxEntryName(row);
   std::lock_guard lock(mutex_);
   return pending_.count(name) != 0;
+}
+
+Result<int64_t> MetricsOutbox::DiscardProject(std::string_view project) {
+  std::lock_guard pass(pass_mutex_);
+  const std::string folder = OutboxFolder(project);
+  Result<int64_t> deleted = DeleteObjectsUnder(store_, folder);
+  if (!deleted.ok()) return deleted;
+  std::lock_guard lock(mutex_);
+  std::erase_if(pending_, [&](const auto& entry) { return entry.first.starts_with(folder); });
+  std::erase_if(corrupt_, [&](const std::string& name) { return name.starts_with(folder); });
+  changed_.notify_all();
+  return deleted;
 }
 
 Status MetricsOutbox::DrainOnce() {

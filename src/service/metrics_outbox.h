@@ -53,6 +53,8 @@ struct OutboxStats {
 
 // The object that keeps `row`: "outbox/<project>/<job_id 19 digits>-<base 19 digits|none>.json".
 std::string OutboxEntryName(const MetricsRow& row);
+// "outbox/<project>/": the folder of the project's entries.
+std::string OutboxFolder(std::string_view project);
 
 // The entry's bytes: {"queued_at_ms": N, "row": {...every MetricsRow field...}}, the status as
 // "succeeded" or "failed".
@@ -91,6 +93,14 @@ class MetricsOutbox {
   // stay pending. Returns Ok when nothing is left to retry, else the first error (the store's
   // or the warehouse's). Passes never overlap: a call waits for a running one.
   Status DrainOnce();
+
+  // Deletes the project's entries (corrupt ones too) and forgets them, so that no pass writes
+  // their rows afterwards: waits for a running pass (whose rows may then be in the warehouse)
+  // and keeps the next one out meanwhile. Returns the entries deleted. Entries that other
+  // processes add meanwhile, or whose passes run now, are not covered: the caller keeps writers
+  // of the project away (service/project_deletion.h). The store's error otherwise; the entries
+  // not deleted then stay pending.
+  Result<int64_t> DiscardProject(std::string_view project);
 
   // Starts the background worker: a pass at once (which resumes what an earlier run left), then
   // after each backoff while rows wait, or after rescan_interval when none do. Once only.

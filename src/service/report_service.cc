@@ -32,8 +32,12 @@ MetricsRow MetricsRowFor(const Report& r) {
   return row;
 }
 
+std::string KeptReportFolder(std::string_view project) {
+  return "reports/" + std::string(project) + "/";
+}
+
 std::string KeptReportName(std::string_view project, int64_t job_id, const BaseSelection& base) {
-  return "reports/" + std::string(project) + "/" + JobIdDigits(job_id) + "/" +
+  return KeptReportFolder(project) + JobIdDigits(job_id) + "/" +
          (base.base_job_id ? JobIdDigits(*base.base_job_id) : std::string("none")) + "-l" +
          std::to_string(base.skipped_failed.size()) + "-" + std::to_string(kKeptReportLimit) +
          "-v2.json";
@@ -98,6 +102,7 @@ Result<Report> ReportService::Compute(const ReportRequest& request, BaseSelectio
 }
 
 Result<Report> ReportService::Build(const ReportRequest& request) {
+  const ProjectLocks::Held held = jobs_.project_locks().Share(request.project);
   Result<JobHeader> header = jobs_.LoadHeader(request.project, request.job_id);
   if (!header.ok()) return header.status();
   Result<BaseSelection> base = ChooseBase(request);
@@ -176,8 +181,16 @@ WarehouseOutcome ReportService::RecordKept(const std::string& name, const KeptRe
   return outcome;
 }
 
+void ReportService::ForgetProject(std::string_view project) {
+  const std::string folder = KeptReportFolder(project);
+  std::lock_guard lock(epoch_mutex_);
+  std::erase_if(rerecorded_, [&](const std::string& name) { return name.starts_with(folder); });
+}
+
 Result<std::string> ReportService::Render(const ReportRequest& request, ReportFormat format,
                                           bool* precomputed) {
+  // It may record a row and keep a comparison: never while the project is being deleted.
+  const ProjectLocks::Held held = jobs_.project_locks().Share(request.project);
   Result<JobHeader> header = jobs_.LoadHeader(request.project, request.job_id);
   if (!header.ok()) return header.status();
   Result<BaseSelection> base = ChooseBase(request);

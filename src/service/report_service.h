@@ -41,7 +41,7 @@ class ReportService {
   // explicit base does not exist; kUnavailable if the store cannot be read; kInternal if a
   // stored job is corrupt. A warehouse failure is not an error: the row goes to the outbox and
   // the report's `warehouse` section says "pending" ("failed" when the outbox cannot keep it
-  // either, or there is none).
+  // either, or there is none). Holds the project's lock shared.
   Result<Report> Build(const ReportRequest& request);
 
   // The rendered report: from the kept comparison when there is one that holds the limit asked
@@ -51,7 +51,8 @@ class ReportService {
   // warehouse section says the row is already recorded.
   // A report against an explicit base is computed and never recorded: its warehouse section
   // says "not_recorded". `precomputed`, when given, is set to whether the lineage comparison was
-  // kept before this call (analysed in the background, or asked for before).
+  // kept before this call (analysed in the background, or asked for before). Holds the project's
+  // lock (JobRepository::project_locks) shared.
   Result<std::string> Render(const ReportRequest& request, ReportFormat format,
                              bool* precomputed = nullptr);
 
@@ -60,8 +61,12 @@ class ReportService {
     bool precomputed = false;  // read from the kept comparison rather than computed now
   };
   // Analyses a job: its comparison with the base lineage chooses, kept (at kKeptReportLimit)
-  // and its lineage row recorded, as Render does without rendering. Errors as Build.
+  // and its lineage row recorded, as Render does without rendering. Errors as Build. The caller
+  // holds the project's lock shared (Analyzer::Analyse does).
   Result<LineageReport> Analyse(std::string_view project, int64_t job_id);
+
+  // Forgets what this process remembers of the project's kept comparisons (it was deleted).
+  void ForgetProject(std::string_view project);
 
  private:
   Result<BaseSelection> ChooseBase(const ReportRequest& request);
@@ -107,14 +112,17 @@ inline constexpr size_t kKeptReportLimit = 1000;
 // "reports/<project>/<job_id>/<base_id or none>-l<skipped failed>-1000-v2.json", IDs as 19 digits,
 // holding the JSON report (without its warehouse section) at limit kKeptReportLimit. The base
 // and what lineage skipped are in the name, so a kept comparison is never served for a different
-// lineage: jobs are never deleted, so the set of failed jobs skipped between a job and its base
-// only grows, and its size names it. The object also carries "recorded_in", the warehouse epoch
-// its row was recorded in (MetricsWarehouse::Epoch), so that a warehouse that lost its rows
-// since gets them again as their reports are read. (Earlier versions also kept "-e" explicit-base,
+// lineage: jobs are never deleted (but with their whole project, kept comparisons included), so
+// the set of failed jobs skipped between a job and its base only grows, and its size names it. The
+// object also carries "recorded_in", the warehouse epoch its row was recorded in
+// (MetricsWarehouse::Epoch), so that a warehouse that lost its rows since gets them again as their
+// reports are read. (Earlier versions also kept "-e" explicit-base,
 // ".txt" and other-limit variants under the same folder, and "-1000.json" without the added
 // objects' placements that "-v2" holds; they are no longer read or written: a job whose kept
 // comparison is of an earlier version is compared again once, and kept anew.)
 std::string KeptReportName(std::string_view project, int64_t job_id, const BaseSelection& base);
+// "reports/<project>/": the folder of the project's kept comparisons.
+std::string KeptReportFolder(std::string_view project);
 
 // The warehouse row for a report.
 MetricsRow MetricsRowFor(const Report& report);

@@ -42,4 +42,15 @@ std::vector<Status> StateStore::CreateManyIfAbsent(std::span<const ObjectToCreat
   return results;
 }
 
+Result<int64_t> DeleteObjectsUnder(StateStore& store, std::string_view prefix) {
+  Result<std::vector<std::string>> names = store.List(prefix);
+  if (!names.ok()) return names.status();
+  int64_t deleted = 0;
+  for (const std::string& name : *names) {
+    if (Status s = store.Delete(name); !s.ok()) return s;
+    ++deleted;
+  }
+  return deleted;
+}
+
 }  // namespace buildtrace

@@ -63,8 +63,9 @@ class StateStore {
 
   // Removes the object `name`. Ok when it is gone afterwards, also when there was none (so a
   // retried or concurrent delete is Ok too). kUnavailable if the store cannot be written. Need not
-  // be durable: after a crash a deleted object may be back. Only the metrics outbox
-  // (service/metrics_outbox.h) deletes; job states and kept reports are never deleted.
+  // be durable: after a crash a deleted object may be back. The metrics outbox
+  // (service/metrics_outbox.h) deletes its entries; job states, kept reports and the rest of a
+  // project are deleted only by DELETE /projects/{project} (service/project_deletion.h).
   virtual Status Delete(std::string_view name) = 0;
 
   // Checks that the store can be reached and written (for /readyz). Cheap; no side effects that a
@@ -74,5 +75,11 @@ class StateStore {
   // The store's URL without secrets, for logs and error messages, e.g. "file:///var/lib/bt".
   virtual std::string Describe() const = 0;
 };
+
+// Deletes every object whose name starts with `prefix` (List, then Delete of each, in listing
+// order) and returns how many it deleted. Not atomic: on an error (the store's, returned as it is)
+// the objects listed before it are gone and the others stay; calling again finishes the work.
+// Objects created under `prefix` after the listing stay.
+Result<int64_t> DeleteObjectsUnder(StateStore& store, std::string_view prefix);
 
 }  // namespace buildtrace

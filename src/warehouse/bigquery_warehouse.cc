@@ -53,6 +53,9 @@ constexpr std::string_view kStoredBaseSql =
     "SELECT MAX(base_job_id) AS base FROM {table} "
     "WHERE project = @project AND {job_id} = @job_id AND base_job_id < {job_id}";
 
+// Every row of a project, through DML (jobs.query answers numDmlAffectedRows).
+constexpr std::string_view kDeleteProjectSql = "DELETE FROM {table} WHERE project = @project";
+
 // Keeps each job's lineage row: among its rows with base_job_id < job_id, the greatest base (0,
 // no base, lowest), the first recorded of equal ones (insertId deduplication is best effort
 // only); then filters by the status of that row (NULL, rows of older versions: succeeded).
@@ -558,6 +561,35 @@ Result<std::string> BigQueryWarehouse::RunQuery(const std::string& sql,
                PercentEncode(job_id) + "?timeoutMs=" + std::to_string(options_.query_wait.count());
     if (!location.empty()) call.url += "&location=" + PercentEncode(location);
   }
+}
+
+Result<int64_t> BigQueryWarehouse::DeleteProject(std::string_view project) {
+  const std::string operation = "delete project " + std::string(project.substr(0, 128));
+  if (Status status = CheckProjectName(project); !status.ok()) {
+    return status.WithContext(Prefix() + operation + ": ");
+  }
+  Result<std::string> answer =
+      RunQuery(SqlFor(kDeleteProjectSql), {{"project", "STRING", std::string(project)}}, operation);
+  if (!answer.ok()) {
+    // BigQuery refuses DML over rows still in the streaming buffer (insertAll's rows, for up to
+    // about 90 minutes): not a bug, a wait.
+    if (answer.status().message().find("streaming buffer") != std::string::npos) {
+      return Unavailable(Prefix() + operation +
+                         ": BigQuery cannot delete rows still in its streaming buffer (rows "
+                         "recorded in the last 90 minutes or so); retry later");
+    }
+    return answer.status();
+  }
+  simdjson::dom::parser parser;
+  simdjson::dom::element root;
+  std::string_view text;
+  int64_t rows = 0;
+  if (parser.parse(*answer).get(root) != simdjson::SUCCESS ||
+      root["numDmlAffectedRows"].get_string().get(text) != simdjson::SUCCESS ||
+      !ParseNumber(text, rows)) {
+    return Unavailable(Prefix() + operation + ": the DELETE's answer has no numDmlAffectedRows");
+  }
+  return rows;
 }
 
 Status BigQueryWarehouse::Probe() {

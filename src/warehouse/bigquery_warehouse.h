@@ -29,6 +29,8 @@
 //   atomic: two instances may both answer true and both insert; the greatest base still wins
 //   when reading, and insertId deduplication (best effort, about a minute) usually drops a
 //   second copy of one base, so a job is never counted twice.
+// - DeleteProject is the one DML statement (DELETE ... WHERE project = @project), which BigQuery
+//   refuses while rows of the table are in the streaming buffer (see DeleteProject).
 // - The table's `status` column (NULLABLE STRING) holds "succeeded" or "failed"; rows without it
 //   count as succeeded. A table made by an older version lacks it: Open adds it (see above).
 // - A 200 that carries insertErrors is kUnavailable naming BigQuery's reason.
@@ -85,6 +87,10 @@ class BigQueryWarehouse : public MetricsWarehouse {
 
   Result<bool> Record(const MetricsRow& row) override;
   Result<LatencyStats> Latency(const LatencyQuery& query) override;
+  // A DML DELETE through jobs.query; the count is numDmlAffectedRows (replaced rows included).
+  // BigQuery refuses DML over rows still in the streaming buffer (tabledata.insertAll's rows, for
+  // up to about 90 minutes): that is kUnavailable, "retry later".
+  Result<int64_t> DeleteProject(std::string_view project) override;
   Status Probe() override;  // tables.get
   // "table-created-" and the table's creationTime (ms since the epoch) from tables.get, so a
   // deleted and re-created table has a new epoch. A table found missing is created again first

@@ -71,6 +71,9 @@ class FakeBackedWarehouse : public MetricsWarehouse {
 
   Result<bool> Record(const MetricsRow& row) override { return warehouse_->Record(row); }
   Result<LatencyStats> Latency(const LatencyQuery& q) override { return warehouse_->Latency(q); }
+  Result<int64_t> DeleteProject(std::string_view project) override {
+    return warehouse_->DeleteProject(project);
+  }
   Status Probe() override { return warehouse_->Probe(); }
   Result<std::string> Epoch() override { return warehouse_->Epoch(); }
   std::string Describe() const override { return warehouse_->Describe(); }
@@ -313,6 +316,39 @@ TEST_F(BigQueryWarehouseTest, LatencyDeduplicatesWhatInsertIdDedupMissed) {
   LatencyStats stats = Stats({0.0, 1.0});
   EXPECT_EQ(stats.count, 2);
   EXPECT_EQ(stats.values, (std::vector<std::optional<double>>{5.0, 7.0}));
+}
+
+TEST_F(BigQueryWarehouseTest, DeleteProjectIsOneDmlDeleteCountingEveryCopy) {
+  fake_.SetInsertIdDedup(false);
+  fake_.FailNextAfterApplying(Op::kInsertAll, 503);  // a second copy of job 1's row
+  EXPECT_TRUE(*warehouse_->Record(Row("p", 1, std::nullopt, 5)));
+  EXPECT_TRUE(*warehouse_->Record(Row("p", 2, std::nullopt, 6)));
+  EXPECT_TRUE(*warehouse_->Record(Row("p", 2, 1, 7)));  // appended: the replaced row stays
+  EXPECT_TRUE(*warehouse_->Record(Row("q", 1, std::nullopt, 8)));
+  const int queries = fake_.Count(Op::kQuery);
+  Result<int64_t> deleted = warehouse_->DeleteProject("p");
+  ASSERT_TRUE(deleted.ok()) << deleted.status().message();
+  EXPECT_EQ(*deleted, 4);
+  EXPECT_EQ(fake_.Count(Op::kQuery), queries + 1);
+  EXPECT_EQ(Rows(), 1u);
+  EXPECT_EQ(Stats({0.5}).count, 0);
+}
+
+TEST_F(BigQueryWarehouseTest, DeleteOverTheStreamingBufferIsUnavailableUntilItEmpties) {
+  EXPECT_TRUE(*warehouse_->Record(Row("p", 1, std::nullopt, 5)));
+  fake_.SetStreamingBuffer(true);
+  Result<int64_t> refused = warehouse_->DeleteProject("p");
+  EXPECT_EQ(refused.status().code(), StatusCode::kUnavailable);
+  EXPECT_EQ(refused.status().message(),
+            "bigquery warehouse bigquery://bt-project/metrics/job_metrics: delete project p: "
+            "BigQuery cannot delete rows still in its streaming buffer (rows recorded in the last "
+            "90 minutes or so); retry later");
+  EXPECT_EQ(Rows(), 1u);
+  fake_.SetStreamingBuffer(false);
+  Result<int64_t> deleted = warehouse_->DeleteProject("p");
+  ASSERT_TRUE(deleted.ok()) << deleted.status().message();
+  EXPECT_EQ(*deleted, 1);
+  EXPECT_EQ(Rows(), 0u);
 }
 
 TEST_F(BigQueryWarehouseTest, PollsWhileTheJobIsIncomplete) {

@@ -23,6 +23,15 @@ RecordOutcome SettleRecord(std::optional<int64_t> stored_base, const MetricsRow&
                                                     : RecordOutcome::kKeep;
 }
 
+Status CheckProjectName(std::string_view project) {
+  if (!IsValidProjectName(project)) {
+    return InvalidArgument(
+        "a project name is 1-128 characters of A-Z, a-z, 0-9, '.', '_' or '-', starting with a "
+        "letter or digit; name a valid project");
+  }
+  return Status::Ok();
+}
+
 Status CheckLatencyQuery(const LatencyQuery& query) {
   for (size_t i = 0; i < query.quantiles.size(); ++i) {
     const double q = query.quantiles[i];

@@ -7,6 +7,7 @@
 #include <cstdint>
 #include <optional>
 #include <string>
+#include <string_view>
 #include <vector>
 
 #include "core/job.h"
@@ -56,6 +57,8 @@ struct LatencyStats {
 // caller to prefix with the backend and the operation.
 Status CheckMetricsRow(const MetricsRow& row);
 Status CheckLatencyQuery(const LatencyQuery& query);
+// kInvalidArgument unless `project` satisfies IsValidProjectName (for DeleteProject).
+Status CheckProjectName(std::string_view project);
 
 // Whether `row`'s base can be a lineage base: none, or an earlier job (base_job_id < job_id).
 // Rows of older versions with base_job_id >= job_id were ad-hoc comparisons.
@@ -96,6 +99,16 @@ class MetricsWarehouse {
   // rows written before statuses were stored count as succeeded). The quantile definition is the
   // implementation's own and is documented there.
   virtual Result<LatencyStats> Latency(const LatencyQuery& query) = 0;
+
+  // Deletes every row of `project` (its lineage rows and any others an older version kept), so
+  // that Latency and queries on the table no longer see the project. Returns how many rows were
+  // deleted: 0 when the project has none, which is Ok (deleting twice is Ok twice). One
+  // statement, atomic against concurrent callers: a Record that commits after it writes a new
+  // row, which stays (keeping Record away meanwhile is the caller's business: see
+  // service/project_deletion.h). Does not change the Epoch. kUnavailable when the warehouse
+  // cannot be reached or refuses for now; safe to retry. `project` must satisfy
+  // IsValidProjectName (kInvalidArgument otherwise).
+  virtual Result<int64_t> DeleteProject(std::string_view project) = 0;
 
   // Checks that the warehouse can be reached and used (for /readyz): it reads from the
   // warehouse's tables, so a corrupt database fails (kInternal) where a bare connection check

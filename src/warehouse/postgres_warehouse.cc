@@ -660,6 +660,22 @@ Result<bool> PostgresWarehouse::Record(const MetricsRow& row) {
   });
 }
 
+Result<int64_t> PostgresWarehouse::DeleteProject(std::string_view project) {
+  const std::string operation = "delete project " + std::string(project.substr(0, 128));
+  if (Status status = CheckProjectName(project); !status.ok()) {
+    return InvalidArgument(Message(operation, status.message()));
+  }
+  // One statement, so one transaction; the triggers remove the derived rows with it.
+  Result<ResultPtr> deleted =
+      Execute(operation, "DELETE FROM buildtrace_job_metrics WHERE project = $1",
+              {std::string(project)}, false, false);
+  if (!deleted.ok()) return deleted.status();
+  int64_t rows = 0;
+  const std::string_view count = PQcmdTuples(deleted->get());
+  std::from_chars(count.data(), count.data() + count.size(), rows);
+  return rows;
+}
+
 template <typename T>
 Result<T> PostgresWarehouse::InTransaction(
     const std::string& operation, const std::function<Result<T>(PGconn*, bool& broken)>& attempt) {

@@ -132,6 +132,9 @@ class PostgresWarehouse : public MetricsWarehouse {
   Result<bool> Record(const MetricsRow& row) override;
   // kInvalidArgument when a quantile is outside [0, 1] (or NaN).
   Result<LatencyStats> Latency(const LatencyQuery& query) override;
+  // DELETE FROM buildtrace_job_metrics (the triggers keep the derived tables); the count of its
+  // rows deleted.
+  Result<int64_t> DeleteProject(std::string_view project) override;
   // Finds the tables and reads the epoch row and one row of each table; re-creates the tables
   // (a new epoch) when one was dropped, as Open would.
   Status Probe() override;

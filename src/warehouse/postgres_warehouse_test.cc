@@ -125,6 +125,9 @@ class TempPostgresWarehouse : public MetricsWarehouse {
   Result<LatencyStats> Latency(const LatencyQuery& query) override {
     return warehouse_->Latency(query);
   }
+  Result<int64_t> DeleteProject(std::string_view project) override {
+    return warehouse_->DeleteProject(project);
+  }
   Status Probe() override { return warehouse_->Probe(); }
   Result<std::string> Epoch() override { return warehouse_->Epoch(); }
   std::string Describe() const override { return warehouse_->Describe(); }

@@ -61,6 +61,12 @@ Result<LatencyStats> ReopeningWarehouse::Latency(const LatencyQuery& query) {
   return (*target)->Latency(query);
 }
 
+Result<int64_t> ReopeningWarehouse::DeleteProject(std::string_view project) {
+  Result<MetricsWarehouse*> target = Target();
+  if (!target.ok()) return target.status();
+  return (*target)->DeleteProject(project);
+}
+
 Status ReopeningWarehouse::Probe() {
   Result<MetricsWarehouse*> target = Target();
   if (!target.ok()) return target.status();

@@ -33,6 +33,7 @@ class ReopeningWarehouse : public MetricsWarehouse {
   // "metrics warehouse URL is not open: <the last open error>; retrying every N ms".
   Result<bool> Record(const MetricsRow& row) override;
   Result<LatencyStats> Latency(const LatencyQuery& query) override;
+  Result<int64_t> DeleteProject(std::string_view project) override;
   Status Probe() override;
   Result<std::string> Epoch() override;
   // The URL given to the constructor, open or not.

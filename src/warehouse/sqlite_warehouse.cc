@@ -169,6 +169,7 @@ constexpr const char* kStoredBaseSql =
 constexpr const char* kDropOtherRowsSql =
     "DELETE FROM job_metrics WHERE project = ?1 AND job_id = ?2 "
     "AND (base_job_id >= job_id OR base_job_id < ?3)";
+constexpr const char* kDeleteProjectSql = "DELETE FROM job_metrics WHERE project = ?1";
 constexpr const char* kRecordSql = R"sql(
 INSERT INTO job_metrics (project, job_id, base_job_id, timestamp, timestamp_ms, latency_ms,
                          added, removed, modified, unchanged, moved, resized, retyped, changed,
@@ -609,6 +610,25 @@ Result<bool> SqliteWarehouse::RecordLocked(const MetricsRow& row) {
     return failed();
   }
   return true;
+}
+
+Result<int64_t> SqliteWarehouse::DeleteProject(std::string_view project) {
+  const std::string operation = "delete project " + std::string(project.substr(0, 128));
+  if (Status status = CheckProjectName(project); !status.ok()) {
+    return status.WithContext(Prefix(path_) + operation + ": ");
+  }
+  std::lock_guard<std::mutex> lock(mutex_);
+  if (Status status = EnsureOpen(); !status.ok()) return status;
+  sqlite3* db = db_.get();
+  // One statement is one transaction; the triggers remove the derived rows (job_latency and its
+  // counts) with it.
+  Statement erase;
+  if (Prepare(db, kDeleteProjectSql, erase) != SQLITE_OK ||
+      BindAll(erase.get(), std::string(project)) != SQLITE_OK ||
+      sqlite3_step(erase.get()) != SQLITE_DONE) {
+    return SqliteError(db, path_, operation);
+  }
+  return static_cast<int64_t>(sqlite3_changes(db));
 }
 
 Result<LatencyStats> SqliteWarehouse::Latency(const LatencyQuery& query) {

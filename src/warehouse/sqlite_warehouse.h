@@ -120,6 +120,9 @@ class SqliteWarehouse : public MetricsWarehouse {
   Result<bool> Record(const MetricsRow& row) override;
   // kInvalidArgument when a quantile is outside [0, 1] (or NaN).
   Result<LatencyStats> Latency(const LatencyQuery& query) override;
+  // DELETE FROM job_metrics (the triggers keep job_latency and its counts); the count of
+  // job_metrics rows deleted.
+  Result<int64_t> DeleteProject(std::string_view project) override;
   // Reads the epoch from buildtrace_meta (and reopens first if the file was deleted or
   // replaced, see above), so a corrupt file gives kInternal, a locked one kUnavailable.
   Status Probe() override;

@@ -190,6 +190,53 @@ TEST_F(E2eCli, ServiceNotThere) {
   EXPECT_EQ(stats.err, "buildtrace stats: GET /stats/latency: " + refused);
 }
 
+TEST_F(E2eCli, DeleteProjectNeedsYesThenDeletesAndRunsStartOver) {
+  const std::string path = WriteFile("1.json", Job(1, R"({"A":"first"})").ToJson());
+  ASSERT_EQ(Run({"post", "--url", server().url(), path}).exit_code, 0);
+  const std::string rerun = WriteFile("1b.json", Job(1, R"({"A":"second"})").ToJson());
+  CommandResult conflict = Run({"post", "--url", server().url(), rerun});
+  EXPECT_EQ(conflict.exit_code, 1);
+  EXPECT_NE(conflict.err.find("or delete the project (DELETE /projects/web, `buildtrace "
+                              "delete-project web --yes`) and post again"),
+            std::string::npos)
+      << conflict.err;
+
+  // Not from the environment: --yes is on the command line or nothing happens.
+  CommandResult unconfirmed =
+      Run({"delete-project", "web", "--url", server().url()}, {"BUILDTRACE_YES=1"});
+  EXPECT_EQ(unconfirmed.exit_code, 2);
+  EXPECT_EQ(unconfirmed.err,
+            "buildtrace delete-project: this deletes every job, report and metrics row of project "
+            "web for good; add --yes to do it\n");
+  EXPECT_EQ(JsonDoc(Get("/projects").body).Size("/projects"), 1u);
+
+  CommandResult deleted =
+      Run({"delete-project", "web", "--yes"}, {"BUILDTRACE_URL=" + server().url()});
+  ASSERT_EQ(deleted.exit_code, 0) << deleted.err;
+  EXPECT_EQ(deleted.err, "");
+  JsonDoc answer(deleted.out);
+  EXPECT_EQ(answer.Str("/project"), "web");
+  EXPECT_EQ(answer.Int("/deleted_jobs"), 1);
+  EXPECT_EQ(JsonDoc(Get("/projects").body).Size("/projects"), 0u);
+  CommandResult again = Run({"delete-project", "web", "--yes", "--url", server().url()});
+  EXPECT_EQ(again.exit_code, 0) << again.err;
+  EXPECT_EQ(JsonDoc(again.out).Int("/deleted_jobs"), 0);
+
+  CommandResult reposted = Run({"post", "--url", server().url(), rerun});
+  ASSERT_EQ(reposted.exit_code, 0) << reposted.err;
+  ExpectAccepted(reposted.out, 1, true);
+
+  CommandResult bad = Run({"delete-project", "-x", "--yes", "--url", server().url()});
+  EXPECT_NE(bad.exit_code, 0);
+  const std::string url = "http://127.0.0.1:" + std::to_string(FreeLoopbackPort());
+  CommandResult nobody = Run({"delete-project", "web", "--yes", "--url", url});
+  EXPECT_EQ(nobody.exit_code, 3);
+  EXPECT_EQ(nobody.err, "buildtrace delete-project: DELETE /projects/web: cannot connect to " +
+                            url.substr(7) +
+                            " (Connection refused); check that the server is running at that "
+                            "address\n");
+}
+
 TEST_F(E2eCli, PostFromStandardInput) {
   const std::string path =
       WriteFile("batch.json", BatchJson({Job(1, R"({"A":"x"})"), Job(2, R"({"A":"y"})")}));
@@ -222,6 +269,13 @@ TEST_F(E2eCliTokens, TokenFromFlagOrEnvironment) {
   EXPECT_EQ(env.exit_code, 1) << env.err;  // job 1 has no base: one object added
   EXPECT_TRUE(env.out.starts_with("BuildTrace report: project web, job 1 (succeeded)\n"))
       << env.out;
+  // The token has no admin scope: 403, exit 1, nothing deleted.
+  CommandResult refused =
+      Run({"delete-project", "web", "--yes", "--token", "test", "--url", server().url()});
+  EXPECT_EQ(refused.exit_code, 1);
+  EXPECT_EQ(refused.err,
+            "buildtrace delete-project: DELETE /projects/web: the service answered 403: the token "
+            "lacks the admin scope this request needs; use a token that has it\n");
   CommandResult wrong =
       Run({"jobs", "--project", "web", "--token", "nope", "--url", server().url()});
   EXPECT_EQ(wrong.exit_code, 1);
