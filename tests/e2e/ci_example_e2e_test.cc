@@ -14,13 +14,6 @@ namespace {
 
 namespace fs = std::filesystem;
 
-std::string ReadText(const std::string& path) {
-  std::ifstream in(path, std::ios::binary);
-  std::ostringstream text;
-  text << in.rdbuf();
-  return text.str();
-}
-
 size_t Indent(const std::string& line) { return line.find_first_not_of(' '); }
 
 // The workflow's `run:` scripts, in order: a one-line `run: command`, or a block scalar

@@ -10,6 +10,8 @@
 
 #include <cerrno>
 #include <cstring>
+#include <fstream>
+#include <sstream>
 
 namespace buildtrace::e2e {
 namespace {
@@ -97,6 +99,13 @@ Result<CommandResult> RunCommand(const std::vector<std::string>& argv_strings,
   const int status = WaitFor(pid);
   result.exit_code = WIFEXITED(status) ? WEXITSTATUS(status) : -1;
   return result;
+}
+
+std::string ReadText(const std::string& path) {
+  std::ifstream in(path, std::ios::binary);
+  std::ostringstream text;
+  text << in.rdbuf();
+  return text.str();
 }
 
 }  // namespace buildtrace::e2e

@@ -21,4 +21,7 @@ struct CommandResult {
 Result<CommandResult> RunCommand(const std::vector<std::string>& argv,
                                  std::chrono::milliseconds timeout = std::chrono::seconds(30));
 
+// The whole file at `path` (a README, an example); empty when it cannot be read.
+std::string ReadText(const std::string& path);
+
 }  // namespace buildtrace::e2e
