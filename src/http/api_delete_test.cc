@@ -11,6 +11,7 @@
 #include "core/canonical_hash.h"
 #include "core/timestamp.h"
 #include "http/api.h"
+#include "testing/api_request.h"
 #include "testing/json_body.h"
 #include "testing/temp_backends.h"
 
@@ -48,11 +49,7 @@ class ApiDeleteTest : public ::testing::Test {
 
   HttpResponse As(std::string_view token, http::verb method, std::string_view target,
                   std::string body = "") {
-    HttpRequest request{method, target, 11};
-    if (!token.empty()) request.set(http::field::authorization, "Bearer " + std::string(token));
-    request.body() = std::move(body);
-    request.prepare_payload();
-    return api_->Handle(request);
+    return HandleAs(*api_, token, method, target, std::move(body));
   }
   HttpResponse Delete(std::string_view target, std::string_view token = "root") {
     return As(token, http::verb::delete_, target);

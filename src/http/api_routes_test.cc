@@ -16,6 +16,7 @@
 #include "http/openapi.h"
 #include "queue/inproc_queue.h"
 #include "queue/pubsub_message.h"
+#include "testing/api_request.h"
 #include "testing/json_body.h"
 #include "testing/json_schema.h"
 #include "testing/temp_backends.h"
@@ -74,12 +75,7 @@ class ApiRoutesTest : public ::testing::Test {
 
   static HttpResponse Send(Api& api, http::verb method, std::string_view target,
                            std::string body = "", std::string_view token = "") {
-    HttpRequest request{method, target, 11};
-    if (!token.empty()) request.set(http::field::authorization, "Bearer " + std::string(token));
-    if (!body.empty()) request.set(http::field::content_type, "application/json");
-    request.body() = std::move(body);
-    request.prepare_payload();
-    return api.Handle(request);
+    return HandleAs(api, token, method, target, std::move(body));
   }
 
   // The body a route's example request sends.

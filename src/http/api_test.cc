@@ -16,6 +16,7 @@
 
 #include "core/canonical_hash.h"
 #include "core/timestamp.h"
+#include "testing/api_request.h"
 #include "testing/gzip.h"
 #include "testing/json_body.h"
 #include "testing/temp_backends.h"
@@ -879,11 +880,7 @@ class ApiAccessTest : public ApiTest {
   }
   HttpResponse As(std::string_view token, http::verb method, std::string_view target,
                   std::string body = "") {
-    HttpRequest request{method, target, 11};
-    if (!token.empty()) request.set(http::field::authorization, "Bearer " + std::string(token));
-    request.body() = std::move(body);
-    request.prepare_payload();
-    return secured_->Handle(request);
+    return HandleAs(*secured_, token, method, target, std::move(body));
   }
 
   std::unique_ptr<AccessControl> access_;
