@@ -54,6 +54,12 @@ void ExpectCreateThenRead(StateStore& store, std::string_view name, const std::s
   ASSERT_TRUE(read.ok()) << name << ": " << StatusText(read.status());
   EXPECT_EQ(read->size(), data.size()) << name;
   EXPECT_TRUE(*read == data) << name << ": content differs";  // not EXPECT_EQ: may be 5 MiB
+  // ReadInput gives the same bytes, with simdjson's padding readable after them.
+  Result<InputBytes> input = store.ReadInput(name);
+  ASSERT_TRUE(input.ok()) << name << ": " << StatusText(input.status());
+  EXPECT_TRUE(input->view() == data) << name << ": ReadInput's content differs";
+  volatile char padding = input->data()[input->size() + simdjson::SIMDJSON_PADDING - 1];
+  (void)padding;
 }
 
 TEST_P(StateStoreConformanceTest, CreateThenReadReturnsExactBytes) {
@@ -98,6 +104,7 @@ TEST_P(StateStoreConformanceTest, ReadOfMissingIsNotFound) {
     Result<std::string> read = store().Read(name);
     EXPECT_EQ(read.status().code(), StatusCode::kNotFound)
         << name << ": " << StatusText(read.status());
+    EXPECT_EQ(store().ReadInput(name).status().code(), StatusCode::kNotFound) << name;
   }
 }
 

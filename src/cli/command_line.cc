@@ -177,8 +177,8 @@ void AddAnalysisOptions(CLI::App& command, AnalysisOptions& o, const char* worke
       ->check(CLI::Range(int64_t{1000}, int64_t{24} * 3600 * 1000));
 }
 
-void AddServe(CLI::App& app, ServeOptions& o, std::string& max_body,
-              std::string& max_inflight_body) {
+void AddServe(CLI::App& app, ServeOptions& o, std::string& max_body, std::string& max_inflight_body,
+              std::string& keep_memory) {
   auto* serve = app.add_subcommand("serve", "Run the HTTP service");
   o.port = DefaultPort();
   serve->add_option("--host", o.host, "Address to listen on")->capture_default_str();
@@ -194,6 +194,11 @@ void AddServe(CLI::App& app, ServeOptions& o, std::string& max_body,
   serve->add_option("--max-inflight-body", max_inflight_body,
                     "Request-body bytes held at once across all connections, e.g. 256MiB "
                     "(default: 4 x --max-body; beyond, 503)");
+  serve
+      ->add_option("--keep-memory", keep_memory,
+                   "Freed memory kept for reuse by later requests, e.g. 64MiB (0: return it "
+                   "all to the system at once)")
+      ->capture_default_str();
   serve->add_option("--threads", o.worker_threads, "Worker threads (0: one per core, min 2)")
       ->check(CLI::Range(0, 256));
   AddServeLimits(*serve, o);
@@ -401,6 +406,12 @@ int RunServeCommand(CommandLine& line) {
       return 2;
     }
   }
+  serve.keep_memory_bytes = ParseSize(line.keep_memory);
+  if (serve.keep_memory_bytes == 0 && line.keep_memory != "0") {
+    std::cerr << "buildtrace serve: --keep-memory \"" << line.keep_memory
+              << "\" is not a size; write e.g. 64MiB, 0 or 1GiB\n";
+    return 2;
+  }
   return RunServe(serve);
 }
 
@@ -441,7 +452,7 @@ std::unique_ptr<CLI::App> BuildCommandLine(CommandLine& line) {
   app->require_subcommand(1);
   app->fallthrough();  // --log-level and --log-format after the subcommand's name too
   AddGlobalOptions(*app, line);
-  AddServe(*app, line.serve, line.max_body, line.max_inflight_body);
+  AddServe(*app, line.serve, line.max_body, line.max_inflight_body, line.keep_memory);
   AddWorker(*app, line.worker);
   AddRebuildMetrics(*app, line.rebuild);
   AddSimulate(*app, line.simulate);

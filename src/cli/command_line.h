@@ -24,6 +24,7 @@ struct CommandLine {
   ServeOptions serve;
   std::string max_body = "64MiB";
   std::string max_inflight_body;  // empty: 4 x max_body
+  std::string keep_memory = "64MiB";
   WorkerOptions worker;
   RebuildCommandOptions rebuild;
   SimulateOptions simulate;

@@ -1,35 +1,20 @@
 // The offline diff: the same parser, diff and renderer as the service, without store or warehouse.
 #include "cli/diff_command.h"
 
-#include <cerrno>
-#include <cstring>
-#include <fstream>
 #include <future>
 #include <ostream>
 
 #include "core/diff.h"
 #include "core/job_parser.h"
 #include "core/report.h"
+#include "store/input_file.h"
 
 namespace buildtrace {
 namespace {
 
-// Reads a whole file into a string with room for simdjson's padding, so parsing needs no copy.
-Result<std::string> ReadFile(const std::string& path) {
-  std::ifstream in(path, std::ios::binary | std::ios::ate);
-  if (!in) return InvalidArgument(path + ": cannot open the file (" + std::strerror(errno) + ")");
-  const std::streamoff size = in.tellg();
-  if (size < 0) return InvalidArgument(path + ": cannot read the file");
-  std::string bytes;
-  bytes.reserve(static_cast<size_t>(size) + simdjson::SIMDJSON_PADDING);
-  bytes.resize(static_cast<size_t>(size));
-  in.seekg(0);
-  if (!in.read(bytes.data(), size)) return InvalidArgument(path + ": cannot read the file");
-  return bytes;
-}
-
 Result<std::unique_ptr<ParsedJobs>> LoadJobFile(const std::string& path) {
-  Result<std::string> bytes = ReadFile(path);
+  // Mapped, not read (store/input_file.h); any size the machine can map.
+  Result<InputBytes> bytes = ReadInputFile(path, static_cast<size_t>(-1));
   if (!bytes.ok()) return bytes.status();
   ParseLimits limits;
   limits.check_duplicate_ids = false;  // DiffStates checks, as part of its own work

@@ -24,6 +24,25 @@
 namespace buildtrace {
 namespace {
 
+// How much freed memory glibc keeps for the next requests instead of returning it to the system
+// (docs/PERFORMANCE.md measures both sides). Returning it costs a page fault per 4 KiB the next
+// time, 11-14 us each on these VMs, so a 350 KB report answer freed and faulted back on every
+// request shows in the latency tail. So:
+// - at most kArenas malloc arenas (each thread otherwise gets its own, and each keeps its own
+//   free memory), each trimmed only once more than its share of `bytes` is free at its top; so
+//   what is kept stays under `bytes` in all, apart from fragmentation inside the heaps;
+// - a fixed mmap threshold of 1 MiB: larger buffers (bodies, states, indexes; see
+//   core/large_memory.h) get mappings of their own, returned as soon as they are freed. Without
+//   it glibc raises the threshold after a large buffer is freed, up to 32 MiB, and the next bodies
+//   of a few MiB stay on the heap once freed: resident memory grew by 20 MiB a round.
+void KeepFreedMemory(uint64_t bytes) {
+  constexpr int kArenas = 4;
+  mallopt(M_ARENA_MAX, kArenas);
+  mallopt(M_MMAP_THRESHOLD, 1 << 20);
+  const uint64_t share = bytes / kArenas;
+  mallopt(M_TRIM_THRESHOLD, static_cast<int>(std::min<uint64_t>(share, INT32_MAX)));
+}
+
 // Whether `host` is in 127.0.0.0/8 or is ::1.
 // nullopt when `host` is not an address at all, which the server reports on its own.
 std::optional<bool> IsLoopbackHost(const std::string& host) {
@@ -109,11 +128,7 @@ int RunServe(const ServeOptions& options) {
     std::fprintf(stderr, "buildtrace serve: %s\n", access.status().message().c_str());
     return 1;
   }
-  // glibc raises its mmap threshold after a large buffer is freed, up to 32 MiB, so that the
-  // next bodies and states of a few MiB come from the heap and stay there once freed. A fixed
-  // threshold keeps every large buffer in its own mapping, returned to the system when freed,
-  // so resident memory comes back down after a burst of large jobs.
-  mallopt(M_MMAP_THRESHOLD, 1 << 20);
+  KeepFreedMemory(options.keep_memory_bytes);
   BackendOptions backend_options{.store_url = choice->store_url,
                                  .warehouse_url = choice->warehouse_url,
                                  .outbox_retry_initial_ms = options.outbox_retry_initial_ms,

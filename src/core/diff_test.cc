@@ -16,6 +16,7 @@
 
 #include "core/job_parser.h"
 #include "core/json_writer.h"
+#include "testing/reference_diff.h"
 
 namespace buildtrace {
 namespace {
@@ -250,60 +251,6 @@ TEST(DiffStatesTest, SameOrderPrefixThenDivergence) {
 
 // ---- Randomized comparison with a reference ----
 
-// The obvious diff: both states in std::maps (which order std::string by bytes).
-DiffResult ReferenceDiff(const JobState& before, const JobState& after, size_t limit) {
-  std::map<std::string, StateEntry> b, a;
-  for (const StateEntry& e : before) b.emplace(std::string(e.id), e);
-  for (const StateEntry& e : after) a.emplace(std::string(e.id), e);
-  DiffResult r;
-  std::array<std::vector<ModifiedObject>, 4> by_kind;
-  for (const auto& [id, e] : a) {
-    if (!b.contains(id)) r.added.push_back(id);
-  }
-  for (const auto& [id, e] : b) {
-    auto it = a.find(id);
-    if (it == a.end()) {
-      r.removed.push_back(id);
-      continue;
-    }
-    const StateEntry& x = it->second;
-    if (e.structured == x.structured && e.value == x.value) {
-      ++r.counts.unchanged;
-      continue;
-    }
-    const ChangeKind kind = ClassifyChange(e, x);
-    by_kind[static_cast<size_t>(kind)].push_back(
-        {id, kind, std::string(e.value), std::string(x.value), e.structured, x.structured});
-  }
-  r.counts.added = static_cast<int64_t>(r.added.size());
-  r.counts.removed = static_cast<int64_t>(r.removed.size());
-  r.counts.moved = static_cast<int64_t>(by_kind[0].size());
-  r.counts.resized = static_cast<int64_t>(by_kind[1].size());
-  r.counts.retyped = static_cast<int64_t>(by_kind[2].size());
-  r.counts.changed = static_cast<int64_t>(by_kind[3].size());
-  auto cut = [&](auto& list) {
-    if (list.size() > limit) {
-      list.resize(limit);
-      r.truncated = true;
-    }
-  };
-  cut(r.added);
-  cut(r.removed);
-  for (auto& list : by_kind) {
-    cut(list);
-    r.modified.insert(r.modified.end(), list.begin(), list.end());
-  }
-  return r;
-}
-
-void ExpectSameDiff(const DiffResult& got, const DiffResult& want, const std::string& context) {
-  EXPECT_EQ(got.counts, want.counts) << context;
-  EXPECT_EQ(got.added, want.added) << context;
-  EXPECT_EQ(got.removed, want.removed) << context;
-  EXPECT_EQ(got.modified, want.modified) << context;
-  EXPECT_EQ(got.truncated, want.truncated) << context;
-}
-
 class RandomStates {
  public:
   explicit RandomStates(uint32_t seed) : rng_(seed) {}
@@ -476,37 +423,6 @@ TEST(DiffStatesTest, LockstepResynchronisesAfterInsertionsAndRemovals) {
 
 namespace buildtrace {
 namespace {
-
-// Writes `s` as a JSON string, escaping as JSON requires and, at random, also spelling plain
-// ASCII letters as \u00XX, so that the parser's escaped path is taken as often as its plain one.
-void AppendRandomlyEscaped(std::string& out, std::string_view s, std::mt19937_64& rng) {
-  if (rng() % 2 == 0) return AppendJsonString(out, s);
-  out.push_back('"');
-  for (char c : s) {
-    if (((c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z')) && rng() % 3 == 0) {
-      char buf[8];
-      std::snprintf(buf, sizeof buf, "\\u%04x", static_cast<unsigned>(c));
-      out += buf;
-    } else {
-      std::string one;
-      AppendJsonString(one, std::string_view(&c, 1));
-      out += one.substr(1, one.size() - 2);
-    }
-  }
-  out.push_back('"');
-}
-
-std::string JobDocument(const std::vector<std::pair<std::string, std::string>>& objects,
-                        std::mt19937_64& rng) {
-  std::string out = R"({"job_id":1,"timestamp":"2026-11-28T10:00:00Z","latency_ms":1,"state":{)";
-  for (size_t i = 0; i < objects.size(); ++i) {
-    if (i) out += rng() % 4 == 0 ? " ,\n " : ",";
-    AppendRandomlyEscaped(out, objects[i].first, rng);
-    out += ":";
-    AppendRandomlyEscaped(out, objects[i].second, rng);
-  }
-  return out + "}}";
-}
 
 TEST(DiffThroughTheParserTest, RandomEscapedAndNonAsciiKeysMatchTheReference) {
   const std::vector<std::string> pieces = {

@@ -10,6 +10,8 @@
 #include <utility>
 #include <vector>
 
+#include "core/large_memory.h"
+
 namespace buildtrace {
 
 inline constexpr int64_t kMaxJobId = INT64_MAX;  // job ids are 1 <= id <= 2^63 - 1
@@ -27,7 +29,8 @@ struct StateEntry {
   bool structured = false;
 };
 
-using JobState = std::vector<StateEntry>;  // in the order the client sent it
+// In the order the client sent it; large states on huge pages (core/large_memory.h).
+using JobState = std::vector<StateEntry, LargeAllocator<StateEntry>>;
 
 struct JobHeader {
   int64_t job_id = 0;

@@ -22,7 +22,7 @@ class JobParser {
       : limits_(limits), out_(out), parser_(parser) {}
 
   // Parses `body` into a new ParsedJobs that owns it.
-  static Result<std::unique_ptr<ParsedJobs>> Run(std::string body, const ParseLimits& limits,
+  static Result<std::unique_ptr<ParsedJobs>> Run(InputBytes body, const ParseLimits& limits,
                                                  bool allow_array);
 
   Status Parse(simdjson::padded_string_view body, bool allow_array);
@@ -544,38 +544,37 @@ Status JobParser::ParseStateValue(std::string_view id, simdjson::ondemand::value
   return Status::Ok();
 }
 
-Result<std::unique_ptr<ParsedJobs>> JobParser::Run(std::string body, const ParseLimits& limits,
+Result<std::unique_ptr<ParsedJobs>> JobParser::Run(InputBytes body, const ParseLimits& limits,
                                                    bool allow_array) {
   auto parsed = std::make_unique<ParsedJobs>();
   parsed->input_ = std::move(body);
-  std::string& input = parsed->input_;
-  if (input.capacity() < input.size() + simdjson::SIMDJSON_PADDING) {
-    input.reserve(input.size() + simdjson::SIMDJSON_PADDING);
-  }
   // A parser per call: its buffers (several times the input) are freed as soon as it returns.
   simdjson::ondemand::parser simdjson_parser;
   JobParser parser(limits, *parsed, simdjson_parser);
-  const simdjson::padded_string_view view(input.data(), input.size(), input.capacity());
-  if (Status s = parser.Parse(view, allow_array); !s.ok()) return s;
+  if (Status s = parser.Parse(parsed->input_.padded(), allow_array); !s.ok()) return s;
   return parsed;
 }
 
 Result<std::unique_ptr<ParsedJobs>> ParseJobBatch(std::string body, const ParseLimits& limits) {
-  return JobParser::Run(std::move(body), limits, true);
+  return JobParser::Run(InputBytes(std::move(body)), limits, true);
 }
 
 Result<std::unique_ptr<ParsedJobs>> ParseJobBatch(std::string_view body,
                                                   const ParseLimits& limits) {
-  return JobParser::Run(std::string(body), limits, true);
+  return JobParser::Run(InputBytes(std::string(body)), limits, true);
 }
 
 Result<std::unique_ptr<ParsedJobs>> ParseJobDocument(std::string body, const ParseLimits& limits) {
-  return JobParser::Run(std::move(body), limits, false);
+  return JobParser::Run(InputBytes(std::move(body)), limits, false);
 }
 
 Result<std::unique_ptr<ParsedJobs>> ParseJobDocument(std::string_view body,
                                                      const ParseLimits& limits) {
-  return JobParser::Run(std::string(body), limits, false);
+  return JobParser::Run(InputBytes(std::string(body)), limits, false);
+}
+
+Result<std::unique_ptr<ParsedJobs>> ParseJobDocument(InputBytes body, const ParseLimits& limits) {
+  return JobParser::Run(std::move(body), limits, false);
 }
 
 }  // namespace buildtrace

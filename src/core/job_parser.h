@@ -12,6 +12,7 @@
 #include <vector>
 
 #include "core/job.h"
+#include "core/large_memory.h"
 #include "core/status.h"
 
 namespace buildtrace {
@@ -45,7 +46,7 @@ class ParsedJobs {
 
  private:
   friend class JobParser;
-  std::string input_;                // the parsed bytes, padded for simdjson
+  InputBytes input_;                 // the parsed bytes, padded for simdjson
   std::deque<std::string> strings_;  // unescaped IDs and hashes, canonical structured objects
   std::vector<Job> jobs_;
 };
@@ -64,5 +65,7 @@ Result<std::unique_ptr<ParsedJobs>> ParseJobBatch(std::string_view body, const P
 Result<std::unique_ptr<ParsedJobs>> ParseJobDocument(std::string body, const ParseLimits& limits);
 Result<std::unique_ptr<ParsedJobs>> ParseJobDocument(std::string_view body,
                                                      const ParseLimits& limits);
+// The same over bytes already padded (a mapped file, a store's read), taken over without a copy.
+Result<std::unique_ptr<ParsedJobs>> ParseJobDocument(InputBytes body, const ParseLimits& limits);
 
 }  // namespace buildtrace

@@ -50,7 +50,7 @@ class StateIndex {
   void Insert(uint64_t hash, size_t position);
 
   const JobState& state_;
-  std::vector<Slot> slots_;
+  std::vector<Slot, LargeAllocator<Slot>> slots_;  // huge pages when large
   uint64_t mask_ = 0;
   std::optional<std::string_view> duplicate_;
 };

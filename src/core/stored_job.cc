@@ -28,22 +28,37 @@ void SealStoredJob(std::string& canonical, std::string_view digest) {
   canonical.append(kEnd);
 }
 
-Result<UnsealedJob> UnsealStoredJob(std::string& stored, std::string_view what) {
-  const std::string_view bytes(stored);
+// Checks the seal of `bytes`; `end_at(seal)` turns them into the canonical bytes by writing
+// "}\n" over the seal's start, and returns them.
+template <typename EndAt>
+Result<UnsealedJob> Unseal(std::string_view bytes, std::string_view what, EndAt end_at) {
   if (bytes.size() < kSealBytes + 2 || !bytes.ends_with(kEnd)) return UnsealedJob{};
   const size_t seal = bytes.size() - kSealBytes;
   const std::string_view hex = bytes.substr(seal + kMember.size(), kHexDigits);
   if (bytes.substr(seal, kMember.size()) != kMember || !IsLowerHex(hex)) return UnsealedJob{};
   UnsealedJob out{"sha256:" + std::string(hex), true};
-  stored.resize(seal);
-  stored.append("}\n");
-  if (ContentDigest(stored) != out.digest) {
+  if (ContentDigest(end_at(seal)) != out.digest) {
     return Internal("stored object " + std::string(what) +
                     " is corrupt: its bytes do not match the SHA-256 kept with them (" +
                     out.digest + "); restore it from a backup")
         .WithReason("corrupt_object");
   }
   return out;
+}
+
+Result<UnsealedJob> UnsealStoredJob(std::string& stored, std::string_view what) {
+  return Unseal(stored, what, [&](size_t seal) {
+    stored.resize(seal);
+    stored.append("}\n");
+    return std::string_view(stored);
+  });
+}
+
+Result<UnsealedJob> UnsealStoredJob(InputBytes& stored, std::string_view what) {
+  return Unseal(stored.view(), what, [&](size_t seal) {
+    stored.ReplaceEnd(seal, "}\n");
+    return stored.view();
+  });
 }
 
 }  // namespace buildtrace

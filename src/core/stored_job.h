@@ -13,6 +13,7 @@
 #include <string>
 #include <string_view>
 
+#include "core/large_memory.h"
 #include "core/status.h"
 
 namespace buildtrace {
@@ -31,5 +32,7 @@ struct UnsealedJob {
 // (written by an earlier version) is left as it is and reported unverified. kInternal with reason
 // "corrupt_object" when the kept digest does not match the bytes; `what` names the object.
 Result<UnsealedJob> UnsealStoredJob(std::string& stored, std::string_view what);
+// The same over an input about to be parsed (a mapped object: only its last page is copied).
+Result<UnsealedJob> UnsealStoredJob(InputBytes& stored, std::string_view what);
 
 }  // namespace buildtrace

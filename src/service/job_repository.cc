@@ -312,8 +312,7 @@ Result<StoredJob> JobRepository::ResolveExisting(const Job& job, const std::stri
   if (!existing.ok()) return existing.status();
   const std::string existing_digest = ContentDigest(*existing);
   if (existing_digest == digest) return StoredJob{digest, false};
-  auto parsed =
-      ParseJobDocument(simdjson::padded_string_view(*existing, existing->capacity()), limits_);
+  auto parsed = ParseJobDocument(InputBytes(std::move(*existing)), limits_);
   if (!parsed.ok()) {
     // Not a client's conflict: the stored object is damaged, as Load would report it.
     return CorruptJob(job.header.project, job.header.job_id, parsed.status().message());
@@ -332,7 +331,9 @@ Result<std::string> JobRepository::ReadRaw(std::string_view project, int64_t job
 
 Result<std::unique_ptr<ParsedJobs>> JobRepository::Load(std::string_view project, int64_t job_id) {
   const std::string name = JobObjectName(project, job_id);
-  Result<std::string> bytes = ReadChecked(name);
+  // Read as a parse input (the file store maps it), checked, then parsed in place: the parsed
+  // job's strings point into these bytes, which the ParsedJobs takes over.
+  Result<InputBytes> bytes = store_.ReadInput(name);
   if (!bytes.ok()) {
     if (bytes.status().code() == StatusCode::kNotFound) {
       return NotFound("job " + std::to_string(job_id) + " of project " + std::string(project) +
@@ -340,8 +341,9 @@ Result<std::unique_ptr<ParsedJobs>> JobRepository::Load(std::string_view project
     }
     return bytes.status();
   }
-  // The parsed job's strings point into the parser's own buffers, so `bytes` may go.
-  auto parsed = ParseJobDocument(simdjson::padded_string_view(*bytes, bytes->capacity()), limits_);
+  Result<UnsealedJob> unsealed = UnsealStoredJob(*bytes, name + " in " + store_.Describe());
+  if (!unsealed.ok()) return Corrupt(unsealed.status());
+  auto parsed = ParseJobDocument(std::move(*bytes), limits_);
   if (!parsed.ok()) return CorruptJob(project, job_id, parsed.status().message());
   const Job& job = (*parsed)->jobs().front();
   if (job.header.job_id != job_id || job.header.project != project) {

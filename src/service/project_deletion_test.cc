@@ -295,7 +295,7 @@ TEST_P(ProjectDeletionTest, AStoreDuringTheDeletionWaitsAndHappensWhollyAfterIt)
 
 INSTANTIATE_TEST_SUITE_P(Backends, ProjectDeletionTest,
                          ::testing::Values("file_sqlite", "s3_postgres"),
-                         [](const auto& info) { return info.param; });
+                         [](const ::testing::TestParamInfo<std::string>& p) { return p.param; });
 
 TEST(ProjectLocksTest, SharedHoldersShareAndLocksGoWhenUnused) {
   ProjectLocks locks;

@@ -18,6 +18,7 @@
 #include <system_error>
 #include <utility>
 
+#include "store/input_file.h"
 #include "store/writer_identity.h"
 
 namespace buildtrace {
@@ -308,6 +309,20 @@ Result<std::string> FileStateStore::Read(std::string_view name) {
     done += static_cast<size_t>(n);
   }
   return bytes;
+}
+
+Result<InputBytes> FileStateStore::ReadInput(std::string_view name) {
+  if (!IsValidObjectName(name)) {
+    return InvalidArgument(ErrorPrefix("read", name) + std::string(kNameRule));
+  }
+  struct stat info {};
+  Result<Fd> file = OpenObject(name, info);
+  if (!file.ok()) return file.status();
+  std::string what = ErrorPrefix("read", name);
+  what.resize(what.size() - 2);  // its ": "
+  Result<InputBytes> input = ReadInputFile(file->get(), what, static_cast<size_t>(-1));
+  if (!input.ok()) return Unavailable(input.status().message());
+  return input;
 }
 
 Result<Fd> FileStateStore::OpenObject(std::string_view name, struct stat& info) const {

@@ -76,6 +76,9 @@ class FileStateStore : public StateStore {
   // The same two flushes for the whole batch, shared with concurrent callers.
   std::vector<Status> CreateManyIfAbsent(std::span<const ObjectToCreate> objects) override;
   Result<std::string> Read(std::string_view name) override;
+  // Maps a large object (store/input_file.h): objects are never rewritten in place, so a mapped
+  // one cannot shrink under its reader.
+  Result<InputBytes> ReadInput(std::string_view name) override;
   // kInvalidArgument if `prefix` starts with '/' or contains a complete ".." segment. Only the
   // folder the prefix determines is walked ("jobs/a/00" walks "jobs/a"), with one readdir per
   // folder and no stat per entry. Files whose names are not valid object names (e.g. temporary

@@ -33,6 +33,12 @@ bool IsValidObjectName(std::string_view name) {
   }
 }
 
+Result<InputBytes> StateStore::ReadInput(std::string_view name) {
+  Result<std::string> bytes = Read(name);
+  if (!bytes.ok()) return bytes.status();
+  return InputBytes(std::move(*bytes));
+}
+
 std::vector<Status> StateStore::CreateManyIfAbsent(std::span<const ObjectToCreate> objects) {
   std::vector<Status> results;
   results.reserve(objects.size());

@@ -10,6 +10,7 @@
 #include <string_view>
 #include <vector>
 
+#include "core/large_memory.h"
 #include "core/status.h"
 
 namespace buildtrace {
@@ -56,6 +57,11 @@ class StateStore {
   // Reads a whole object. kNotFound if there is none; kUnavailable if the store cannot be read.
   // The returned string has kReadPadding bytes of spare capacity (see above).
   virtual Result<std::string> Read(std::string_view name) = 0;
+
+  // The same object, as the input of a parse: the same errors as Read. The default wraps Read's
+  // string; the file store maps the file instead (store/input_file.h), so a large stored job is
+  // neither copied nor faulted in page by page.
+  virtual Result<InputBytes> ReadInput(std::string_view name);
 
   // Names of all objects whose name starts with `prefix` (a plain string prefix, so "jobs/a/"
   // lists the objects below folder "jobs/a"), in byte order. An empty result is not an error.

@@ -1,0 +1,153 @@
+// Huge-page buffers and the three ways an InputBytes holds its bytes.
+#include "core/large_memory.h"
+
+#include <sys/mman.h>
+#include <unistd.h>
+
+#include <atomic>
+#include <cstdint>
+#include <cstdlib>
+#include <cstring>
+
+namespace buildtrace {
+namespace {
+
+// What an empty InputBytes points at: readable padding, all zero.
+constexpr char kEmpty[simdjson::SIMDJSON_PADDING + 1] = {};
+
+bool HugePagesFromEnvironment() {
+  const char* value = std::getenv("BUILDTRACE_HUGE_PAGES");
+  return value == nullptr || std::strcmp(value, "0") != 0;
+}
+
+std::atomic<bool>& HugePagesFlag() {
+  static std::atomic<bool> flag{HugePagesFromEnvironment()};
+  return flag;
+}
+
+size_t RoundUp(size_t n, size_t to) { return (n + to - 1) / to * to; }
+
+}  // namespace
+
+bool HugePagesEnabled() { return HugePagesFlag().load(std::memory_order_relaxed); }
+void SetHugePagesEnabled(bool on) { HugePagesFlag().store(on, std::memory_order_relaxed); }
+
+// A large buffer is a mapping of its own, 2 MiB-aligned so every whole 2 MiB of it can be one
+// huge page: map 2 MiB more than needed, then unmap the unaligned head and the tail. With huge
+// pages off it is still a mapping (so ReleaseLarge needs no record of which it was), with normal
+// pages.
+void* AllocateLarge(size_t bytes) {
+  if (bytes < kLargeBytes) return ::operator new(bytes);
+  const size_t length = RoundUp(bytes, kHugePageBytes);
+  const size_t mapped = length + kHugePageBytes;
+  void* region = ::mmap(nullptr, mapped, PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
+  if (region == MAP_FAILED) throw std::bad_alloc();
+  const auto start = reinterpret_cast<uintptr_t>(region);
+  const uintptr_t aligned = RoundUp(start, kHugePageBytes);
+  if (aligned > start) ::munmap(region, aligned - start);
+  const uintptr_t end = start + mapped;
+  if (end > aligned + length) ::munmap(reinterpret_cast<void*>(aligned + length), end - aligned - length);
+  auto* memory = reinterpret_cast<void*>(aligned);
+  // Refused where the kernel has no transparent huge pages: normal pages, as without the advice.
+  if (HugePagesEnabled()) ::madvise(memory, length, MADV_HUGEPAGE);
+  return memory;
+}
+
+void ReleaseLarge(void* memory, size_t bytes) noexcept {
+  if (memory == nullptr) return;
+  if (bytes < kLargeBytes) {
+    ::operator delete(memory);
+    return;
+  }
+  ::munmap(memory, RoundUp(bytes, kHugePageBytes));
+}
+
+InputBytes::InputBytes() : data_(kEmpty) {}
+
+InputBytes::InputBytes(std::string bytes) : string_(std::move(bytes)) {
+  if (string_.capacity() < string_.size() + simdjson::SIMDJSON_PADDING) {
+    string_.reserve(string_.size() + simdjson::SIMDJSON_PADDING);
+  }
+  data_ = string_.data();
+  size_ = string_.size();
+}
+
+InputBytes InputBytes::AdoptLarge(char* buffer, size_t capacity, size_t size) {
+  InputBytes input;
+  input.kind_ = Kind::kLarge;
+  input.region_ = buffer;
+  input.region_bytes_ = capacity;
+  input.data_ = buffer;
+  input.size_ = size;
+  return input;
+}
+
+InputBytes InputBytes::AdoptMapping(void* region, size_t region_bytes, size_t size) {
+  InputBytes input;
+  input.kind_ = Kind::kMapping;
+  input.region_ = region;
+  input.region_bytes_ = region_bytes;
+  input.data_ = static_cast<const char*>(region);
+  input.size_ = size;
+  return input;
+}
+
+void InputBytes::ReplaceEnd(size_t at, std::string_view tail) {
+  char* start = nullptr;
+  if (kind_ == Kind::kString) {
+    start = string_.data();
+  } else {
+    start = static_cast<char*>(region_);
+  }
+  if (kind_ == Kind::kMapping && !tail.empty()) {
+    const auto page = static_cast<uintptr_t>(::sysconf(_SC_PAGESIZE));
+    const auto first = reinterpret_cast<uintptr_t>(start + at) / page * page;
+    const auto end = reinterpret_cast<uintptr_t>(start + at + tail.size());
+    if (::mprotect(reinterpret_cast<void*>(first), end - first, PROT_READ | PROT_WRITE) != 0) {
+      throw std::bad_alloc();  // only when the system is out of memory for the page tables
+    }
+  }
+  std::memcpy(start + at, tail.data(), tail.size());
+  size_ = at + tail.size();
+}
+
+InputBytes::InputBytes(InputBytes&& other) noexcept { TakeFrom(other); }
+
+InputBytes& InputBytes::operator=(InputBytes&& other) noexcept {
+  if (this != &other) {
+    Release();
+    TakeFrom(other);
+  }
+  return *this;
+}
+
+InputBytes::~InputBytes() { Release(); }
+
+void InputBytes::TakeFrom(InputBytes& other) noexcept {
+  kind_ = other.kind_;
+  region_ = other.region_;
+  region_bytes_ = other.region_bytes_;
+  size_ = other.size_;
+  if (kind_ == Kind::kString) {
+    // A moved string may move its bytes (a short string lives inside the object): point anew.
+    string_ = std::move(other.string_);
+    data_ = string_.capacity() >= size_ + simdjson::SIMDJSON_PADDING ? string_.data() : kEmpty;
+  } else {
+    data_ = other.data_;
+  }
+  other.kind_ = Kind::kString;
+  other.region_ = nullptr;
+  other.region_bytes_ = 0;
+  other.string_.clear();
+  other.data_ = kEmpty;
+  other.size_ = 0;
+}
+
+void InputBytes::Release() noexcept {
+  if (kind_ == Kind::kLarge) ReleaseLarge(region_, region_bytes_);
+  if (kind_ == Kind::kMapping) ::munmap(region_, region_bytes_);
+  region_ = nullptr;
+  kind_ = Kind::kString;
+}
+
+}  // namespace buildtrace

@@ -1,0 +1,95 @@
+// Memory for inputs and the structures built over them (state entries, the ID index). On the
+// virtual machines this runs on, the first write to a fresh 4 KiB page costs 11-14 us, more than
+// the work later done in it; so a buffer of kLargeBytes or more comes from a 2 MiB-aligned
+// anonymous mapping advised MADV_HUGEPAGE, where one fault maps 2 MiB. Where the kernel offers no
+// transparent huge pages the advice is ignored and the same buffer has normal pages. Smaller
+// buffers come from operator new. docs/PERFORMANCE.md says what this buys.
+#pragma once
+
+#include <simdjson.h>
+
+#include <cstddef>
+#include <new>
+#include <string>
+#include <string_view>
+
+namespace buildtrace {
+
+inline constexpr size_t kHugePageBytes = size_t{2} << 20;
+// Buffers at least this large come from huge-page mappings (at most half of the last huge page
+// is left unused, so at most a third of what the buffer maps).
+inline constexpr size_t kLargeBytes = kHugePageBytes;
+
+// Whether large buffers are advised huge pages: on unless BUILDTRACE_HUGE_PAGES=0 in the
+// environment when the process starts, or changed here (tests run both ways). Thread-safe.
+bool HugePagesEnabled();
+void SetHugePagesEnabled(bool on);
+
+// `bytes` of memory, not zeroed by us (fresh pages read as zero, as the kernel gives them).
+// Throws std::bad_alloc when the system refuses. Release with the same `bytes`.
+void* AllocateLarge(size_t bytes);
+void ReleaseLarge(void* memory, size_t bytes) noexcept;
+
+// A standard allocator over AllocateLarge, for vectors that grow with a state's size.
+template <typename T>
+struct LargeAllocator {
+  using value_type = T;
+  LargeAllocator() = default;
+  template <typename U>
+  LargeAllocator(const LargeAllocator<U>&) noexcept {}  // NOLINT: converting, as allocators are
+  T* allocate(size_t n) {
+    if (n > static_cast<size_t>(-1) / sizeof(T)) throw std::bad_array_new_length();
+    return static_cast<T*>(AllocateLarge(n * sizeof(T)));
+  }
+  void deallocate(T* p, size_t n) noexcept { ReleaseLarge(p, n * sizeof(T)); }
+  friend bool operator==(const LargeAllocator&, const LargeAllocator&) { return true; }
+};
+
+// The bytes of one input (a request body, a stored job, a file) followed by at least
+// simdjson::SIMDJSON_PADDING readable bytes, so simdjson parses it in place. It holds them in one
+// of three ways, whichever its maker had: a std::string (with spare capacity for the padding), a
+// buffer from AllocateLarge, or a read-only file mapping. Move-only.
+class InputBytes {
+ public:
+  InputBytes();  // empty
+  // Takes `bytes` over; copies it once only if it lacks the padding capacity.
+  explicit InputBytes(std::string bytes);
+  // `size` bytes at the start of a LargeAllocate'd buffer of `capacity` >= size + padding bytes.
+  static InputBytes AdoptLarge(char* buffer, size_t capacity, size_t size);
+  // A region of `region_bytes` mapped with mmap, whose first `size` bytes are the input and whose
+  // remaining bytes (at least the padding) are readable; unmapped when this goes.
+  static InputBytes AdoptMapping(void* region, size_t region_bytes, size_t size);
+
+  InputBytes(InputBytes&& other) noexcept;
+  InputBytes& operator=(InputBytes&& other) noexcept;
+  InputBytes(const InputBytes&) = delete;
+  InputBytes& operator=(const InputBytes&) = delete;
+  ~InputBytes();
+
+  const char* data() const { return data_; }
+  size_t size() const { return size_; }
+  std::string_view view() const { return {data_, size_}; }
+  simdjson::padded_string_view padded() const {
+    return simdjson::padded_string_view(data_, size_, size_ + simdjson::SIMDJSON_PADDING);
+  }
+  bool mapped() const { return kind_ == Kind::kMapping; }
+
+  // Writes `tail` at position `at` and ends the input after it; at + tail.size() must not exceed
+  // size(). A mapping's touched pages become private copies (the file is never written); the
+  // bytes after the new end stay readable, so the padding holds.
+  void ReplaceEnd(size_t at, std::string_view tail);
+
+ private:
+  enum class Kind { kString, kLarge, kMapping };
+  void Release() noexcept;
+  void TakeFrom(InputBytes& other) noexcept;
+
+  Kind kind_ = Kind::kString;
+  std::string string_;
+  void* region_ = nullptr;  // kLarge or kMapping
+  size_t region_bytes_ = 0;
+  const char* data_;
+  size_t size_ = 0;
+};
+
+}  // namespace buildtrace
