@@ -15,6 +15,7 @@
 
 #include "cli/backend_choice.h"
 #include "cli/service_backends.h"
+#include "core/large_memory.h"
 #include "http/access_control.h"
 #include "http/api.h"
 #include "http/error_response.h"
@@ -24,22 +25,26 @@
 namespace buildtrace {
 namespace {
 
-// How much freed memory glibc keeps for the next requests instead of returning it to the system
-// (docs/PERFORMANCE.md measures both sides). Returning it costs a page fault per 4 KiB the next
-// time, 11-14 us each on these VMs, so a 350 KB report answer freed and faulted back on every
-// request shows in the latency tail. So:
-// - at most kArenas malloc arenas (each thread otherwise gets its own, and each keeps its own
-//   free memory), each trimmed only once more than its share of `bytes` is free at its top; so
-//   what is kept stays under `bytes` in all, apart from fragmentation inside the heaps;
-// - a fixed mmap threshold of 1 MiB: larger buffers (bodies, states, indexes; see
-//   core/large_memory.h) get mappings of their own, returned as soon as they are freed. Without
-//   it glibc raises the threshold after a large buffer is freed, up to 32 MiB, and the next bodies
-//   of a few MiB stay on the heap once freed: resident memory grew by 20 MiB a round.
+// How much freed memory the process keeps for the next requests instead of returning it to the
+// system (docs/PERFORMANCE.md measures both sides). Returning it costs a page fault and a zeroed
+// page per 4 KiB the next time, so a 350 KB report answer freed and faulted back on every request
+// shows in the latency tail, and a 1M-object state's buffers cost more to fault than to fill.
+// Half of `bytes` goes to each of:
+// - the large buffers of core/large_memory.h (input bodies read from files, state entries, ID
+//   indexes): kept whole, handed to the next request that needs as much;
+// - glibc's heap: at most kArenas malloc arenas (each thread otherwise gets its own, and each
+//   keeps its own free memory), each trimmed only once more than its share is free at its top.
+//   A fixed mmap threshold of 1 MiB gives larger malloc buffers (request bodies, simdjson's
+//   indexes) mappings of their own, returned as soon as they are freed; without it glibc raises
+//   the threshold after a large buffer is freed, up to 32 MiB, and the next bodies of a few MiB
+//   stay on the heap once freed (resident memory grew by 20 MiB a round).
+// So what is kept stays under `bytes` in all, apart from fragmentation inside the heaps.
 void KeepFreedMemory(uint64_t bytes) {
   constexpr int kArenas = 4;
+  SetLargeBuffersKept(static_cast<size_t>(bytes / 2));
   mallopt(M_ARENA_MAX, kArenas);
   mallopt(M_MMAP_THRESHOLD, 1 << 20);
-  const uint64_t share = bytes / kArenas;
+  const uint64_t share = bytes / 2 / kArenas;
   mallopt(M_TRIM_THRESHOLD, static_cast<int>(std::min<uint64_t>(share, INT32_MAX)));
 }
 

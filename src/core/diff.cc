@@ -36,11 +36,11 @@ class DiffCollector {
         ++counts_.changed;
         break;
     }
-    modified_[static_cast<size_t>(kind)].push_back({&before, &after});
+    modified_[static_cast<size_t>(kind)].push_back({before, after});
   }
   void Added(const StateEntry& entry) {
     ++counts_.added;
-    added_.push_back(&entry);
+    added_.push_back(entry);
   }
   void Removed(const StateEntry& entry) {
     ++counts_.removed;
@@ -50,9 +50,10 @@ class DiffCollector {
   DiffResult Finish(size_t limit);
 
  private:
+  // Views by value: a JobState's entries are packed, so there is no StateEntry to point at.
   struct Pair {
-    const StateEntry* before;
-    const StateEntry* after;
+    StateEntry before;
+    StateEntry after;
   };
 
   // Sorts the first min(limit, size) elements of `items` by `key` and drops the rest.
@@ -69,7 +70,7 @@ class DiffCollector {
   }
 
   DiffCounts counts_;
-  std::vector<const StateEntry*> added_;
+  std::vector<StateEntry> added_;
   std::vector<std::string_view> removed_;
   std::array<std::vector<Pair>, 4> modified_;
 };
@@ -78,22 +79,22 @@ DiffResult DiffCollector::Finish(size_t limit) {
   DiffResult result;
   result.counts = counts_;
   auto id = [](std::string_view v) { return v; };
-  result.truncated |= KeepSmallest(added_, limit, [](const StateEntry* e) { return e->id; });
+  result.truncated |= KeepSmallest(added_, limit, [](const StateEntry& e) { return e.id; });
   result.truncated |= KeepSmallest(removed_, limit, id);
-  for (const StateEntry* e : added_) {
-    result.added.emplace_back(e->id);
-    std::optional<Geometry> g = GeometryOf(e->value, e->structured);
+  for (const StateEntry& e : added_) {
+    result.added.emplace_back(e.id);
+    std::optional<Geometry> g = GeometryOf(e.value, e.structured);
     result.added_at.push_back(
         g ? std::optional<Placement>(Placement{std::move(g->type), g->x, g->y}) : std::nullopt);
   }
   result.removed.assign(removed_.begin(), removed_.end());
   for (size_t k = 0; k < modified_.size(); ++k) {
     auto& pairs = modified_[k];
-    result.truncated |= KeepSmallest(pairs, limit, [](const Pair& p) { return p.after->id; });
+    result.truncated |= KeepSmallest(pairs, limit, [](const Pair& p) { return p.after.id; });
     for (const Pair& p : pairs) {
-      result.modified.push_back({std::string(p.after->id), static_cast<ChangeKind>(k),
-                                 std::string(p.before->value), std::string(p.after->value),
-                                 p.before->structured, p.after->structured});
+      result.modified.push_back({std::string(p.after.id), static_cast<ChangeKind>(k),
+                                 std::string(p.before.value), std::string(p.after.value),
+                                 p.before.structured, p.after.structured});
     }
   }
   return result;
@@ -147,7 +148,7 @@ class PipelinedFinder {
     for (; slotted_ < std::min(hashed_, j + 2 * kStage); ++slotted_) {
       candidates_[slotted_ % kRing] = index_.Candidate(hashes_[slotted_ % kRing]);
       if (candidates_[slotted_ % kRing] != StateIndex::kNotFound) {
-        __builtin_prefetch(&before_[candidates_[slotted_ % kRing]]);
+        __builtin_prefetch(before_.EntryAddress(candidates_[slotted_ % kRing]));
       }
     }
     for (; entered_ < std::min(slotted_, j + kStage); ++entered_) {

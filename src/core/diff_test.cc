@@ -304,39 +304,44 @@ TEST(DiffStatesTest, MatchesReferenceOnRandomStates) {
     for (int i = 0; i < pool; ++i) ids[static_cast<size_t>(i)] = i;
     std::shuffle(ids.begin(), ids.end(), random.rng());
 
-    JobState before, after;
+    std::vector<StateEntry> before_entries, after_entries;  // JobState has no insert
     for (int n : ids) {
       const std::string id = random.Id(n);
       switch (random.Uniform(0, 9)) {
         case 0:  // only in after, at a random place
-          after.insert(after.begin() + random.Uniform(0, static_cast<int>(after.size())),
-                       random.Value(strings, id));
+          after_entries.insert(
+              after_entries.begin() + random.Uniform(0, static_cast<int>(after_entries.size())),
+              random.Value(strings, id));
           break;
         case 1:  // only in before
-          before.push_back(random.Value(strings, id));
+          before_entries.push_back(random.Value(strings, id));
           break;
         case 2:
         case 3:
         case 4: {  // in both, maybe with another value
-          before.push_back(random.Value(strings, id));
-          after.push_back(random.Value(strings, id));
+          before_entries.push_back(random.Value(strings, id));
+          after_entries.push_back(random.Value(strings, id));
           break;
         }
         default:  // in both, same value
-          before.push_back(random.Value(strings, id));
-          after.push_back(before.back());
+          before_entries.push_back(random.Value(strings, id));
+          after_entries.push_back(before_entries.back());
       }
     }
+    const JobState before(before_entries.begin(), before_entries.end());
+    const JobState after(after_entries.begin(), after_entries.end());
+    auto shuffled = [&](std::vector<StateEntry> entries) {
+      std::shuffle(entries.begin(), entries.end(), random.rng());
+      return JobState(entries.begin(), entries.end());
+    };
     for (size_t limit : {size_t{0}, size_t{1}, size_t{3}, size_t{1000}}) {
       const std::string context =
           "seed " + std::to_string(seed) + " limit " + std::to_string(limit);
       const DiffResult want = ReferenceDiff(before, after, limit);
       ExpectSameDiff(*DiffStates(before, after, limit), want, context + " same order");
-      JobState shuffled_after = after, shuffled_before = before;
-      std::shuffle(shuffled_after.begin(), shuffled_after.end(), random.rng());
+      const JobState shuffled_after = shuffled(after_entries);
       ExpectSameDiff(*DiffStates(before, shuffled_after, limit), want, context + " after shuffled");
-      std::shuffle(shuffled_before.begin(), shuffled_before.end(), random.rng());
-      ExpectSameDiff(*DiffStates(shuffled_before, shuffled_after, limit), want,
+      ExpectSameDiff(*DiffStates(shuffled(before_entries), shuffled_after, limit), want,
                      context + " both shuffled");
       ExpectSameDiff(*DiffStates(after, before, limit), ReferenceDiff(after, before, limit),
                      context + " reversed");

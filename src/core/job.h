@@ -1,6 +1,7 @@
 // The job model: one build job's header (who, when, how long, how it ended) and its state, the
-// map of object IDs to content hashes. A JobState's strings are views into the buffers of the
-// ParsedJobs that produced it (see job_parser.h), so a million-object state costs no copies.
+// map of object IDs to content hashes (job_state.h). A JobState's strings are views into the
+// buffers of the ParsedJobs that produced it (see job_parser.h), so a million-object state costs
+// no copies.
 #pragma once
 
 #include <cstdint>
@@ -10,7 +11,7 @@
 #include <utility>
 #include <vector>
 
-#include "core/large_memory.h"
+#include "core/job_state.h"
 
 namespace buildtrace {
 
@@ -20,17 +21,6 @@ inline constexpr std::string_view kDefaultProject = "default";
 enum class JobStatus { kSucceeded, kFailed };
 
 const char* JobStatusName(JobStatus status);  // "succeeded" / "failed"
-
-// One object of a state. `value` is either the client's hash string (structured == false), or
-// the canonical JSON text of a structured object (structured == true; see canonical_hash.h).
-struct StateEntry {
-  std::string_view id;
-  std::string_view value;
-  bool structured = false;
-};
-
-// In the order the client sent it; large states on huge pages (core/large_memory.h).
-using JobState = std::vector<StateEntry, LargeAllocator<StateEntry>>;
 
 struct JobHeader {
   int64_t job_id = 0;

@@ -8,6 +8,8 @@
 #include <cstdint>
 #include <cstdlib>
 #include <cstring>
+#include <mutex>
+#include <vector>
 
 namespace buildtrace {
 namespace {
@@ -27,7 +29,77 @@ std::atomic<bool>& HugePagesFlag() {
 
 size_t RoundUp(size_t n, size_t to) { return (n + to - 1) / to * to; }
 
+// The kept buffers (SetLargeBuffersKept), each a whole number of huge pages.
+class KeptBuffers {
+ public:
+  void SetCap(size_t bytes) {
+    std::vector<Region> released;
+    {
+      const std::lock_guard lock(mutex_);
+      cap_ = bytes;
+      while (kept_bytes_ > cap_) {
+        released.push_back(regions_.back());
+        kept_bytes_ -= regions_.back().length;
+        regions_.pop_back();
+      }
+    }
+    for (const Region& r : released) ::munmap(r.memory, r.length);
+  }
+  size_t Bytes() {
+    const std::lock_guard lock(mutex_);
+    return kept_bytes_;
+  }
+  // The smallest kept buffer of at least `length` bytes, cut to `length`; nullptr if none.
+  void* Take(size_t length) {
+    Region found{nullptr, 0};
+    {
+      const std::lock_guard lock(mutex_);
+      size_t best = regions_.size();
+      for (size_t i = 0; i < regions_.size(); ++i) {
+        if (regions_[i].length >= length &&
+            (best == regions_.size() || regions_[i].length < regions_[best].length)) {
+          best = i;
+        }
+      }
+      if (best == regions_.size()) return nullptr;
+      found = regions_[best];
+      kept_bytes_ -= found.length;
+      regions_.erase(regions_.begin() + static_cast<std::ptrdiff_t>(best));
+    }
+    if (found.length > length) {
+      ::munmap(static_cast<char*>(found.memory) + length, found.length - length);
+    }
+    return found.memory;
+  }
+  // Keeps the buffer if the cap allows; false when the caller must return it.
+  bool Keep(void* memory, size_t length) {
+    const std::lock_guard lock(mutex_);
+    if (kept_bytes_ + length > cap_) return false;
+    regions_.push_back({memory, length});
+    kept_bytes_ += length;
+    return true;
+  }
+
+ private:
+  struct Region {
+    void* memory;
+    size_t length;
+  };
+  std::mutex mutex_;
+  std::vector<Region> regions_;
+  size_t kept_bytes_ = 0;
+  size_t cap_ = 0;
+};
+
+KeptBuffers& Kept() {
+  static KeptBuffers* kept = new KeptBuffers();  // never destroyed: released during exit too
+  return *kept;
+}
+
 }  // namespace
+
+void SetLargeBuffersKept(size_t bytes) { Kept().SetCap(bytes); }
+size_t LargeBuffersKeptNow() { return Kept().Bytes(); }
 
 bool HugePagesEnabled() { return HugePagesFlag().load(std::memory_order_relaxed); }
 void SetHugePagesEnabled(bool on) { HugePagesFlag().store(on, std::memory_order_relaxed); }
@@ -39,14 +111,17 @@ void SetHugePagesEnabled(bool on) { HugePagesFlag().store(on, std::memory_order_
 void* AllocateLarge(size_t bytes) {
   if (bytes < kLargeBytes) return ::operator new(bytes);
   const size_t length = RoundUp(bytes, kHugePageBytes);
+  if (void* kept = Kept().Take(length)) return kept;
   const size_t mapped = length + kHugePageBytes;
-  void* region = ::mmap(nullptr, mapped, PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
+  void* region =
+      ::mmap(nullptr, mapped, PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
   if (region == MAP_FAILED) throw std::bad_alloc();
   const auto start = reinterpret_cast<uintptr_t>(region);
   const uintptr_t aligned = RoundUp(start, kHugePageBytes);
   if (aligned > start) ::munmap(region, aligned - start);
   const uintptr_t end = start + mapped;
-  if (end > aligned + length) ::munmap(reinterpret_cast<void*>(aligned + length), end - aligned - length);
+  if (end > aligned + length)
+    ::munmap(reinterpret_cast<void*>(aligned + length), end - aligned - length);
   auto* memory = reinterpret_cast<void*>(aligned);
   // Refused where the kernel has no transparent huge pages: normal pages, as without the advice.
   if (HugePagesEnabled()) ::madvise(memory, length, MADV_HUGEPAGE);
@@ -59,7 +134,13 @@ void ReleaseLarge(void* memory, size_t bytes) noexcept {
     ::operator delete(memory);
     return;
   }
-  ::munmap(memory, RoundUp(bytes, kHugePageBytes));
+  const size_t length = RoundUp(bytes, kHugePageBytes);
+  bool kept = false;
+  try {
+    kept = Kept().Keep(memory, length);
+  } catch (const std::bad_alloc&) {  // no room to note it: return it
+  }
+  if (!kept) ::munmap(memory, length);
 }
 
 InputBytes::InputBytes() : data_(kEmpty) {}

@@ -25,10 +25,20 @@ inline constexpr size_t kLargeBytes = kHugePageBytes;
 bool HugePagesEnabled();
 void SetHugePagesEnabled(bool on);
 
-// `bytes` of memory, not zeroed by us (fresh pages read as zero, as the kernel gives them).
-// Throws std::bad_alloc when the system refuses. Release with the same `bytes`.
+// `bytes` of memory whose content is unspecified (fresh pages read as zero; a kept buffer holds
+// what its last user left). Throws std::bad_alloc when the system refuses. Release with the same
+// `bytes`. Thread-safe.
 void* AllocateLarge(size_t bytes);
 void ReleaseLarge(void* memory, size_t bytes) noexcept;
+
+// Freed large buffers kept for reuse, up to `bytes` in all (0, the default: none, every buffer is
+// returned to the system when released). A process that handles one large state after another
+// (`buildtrace serve`, from --keep-memory) then takes its next buffers from memory already
+// faulted in, instead of mapping, faulting and zeroing fresh pages each time. A kept buffer
+// serves a request for at most its size (the rest of it is returned); a release that would
+// exceed the cap is returned at once. Thread-safe.
+void SetLargeBuffersKept(size_t bytes);
+size_t LargeBuffersKeptNow();  // the bytes kept at this moment
 
 // A standard allocator over AllocateLarge, for vectors that grow with a state's size.
 template <typename T>

@@ -57,8 +57,42 @@ TEST_P(LargeMemoryTest, VectorsGrowAcrossTheThreshold) {
   EXPECT_EQ(values.back(), (kCount - 1) * 2654435761u);
 }
 
+TEST_P(LargeMemoryTest, KeptBuffersAreReusedUpToTheCap) {
+  constexpr size_t kMiB = size_t{1} << 20;
+  SetLargeBuffersKept(8 * kMiB);
+  auto* first = static_cast<char*>(AllocateLarge(4 * kMiB));
+  first[0] = 'k';
+  ReleaseLarge(first, 4 * kMiB);
+  EXPECT_EQ(LargeBuffersKeptNow(), 4 * kMiB);
+  // The kept buffer comes back, with what its last user left in it: no fresh page.
+  auto* again = static_cast<char*>(AllocateLarge(3 * kMiB));
+  EXPECT_EQ(again, first);
+  EXPECT_EQ(again[0], 'k');
+  EXPECT_EQ(LargeBuffersKeptNow(), 0u);
+  ReleaseLarge(again, 3 * kMiB);  // 4 MiB: its size rounded to huge pages
+  EXPECT_EQ(LargeBuffersKeptNow(), 4 * kMiB);
+  // A smaller request takes it cut to size; the rest goes back to the system.
+  auto* smaller = static_cast<char*>(AllocateLarge(2 * kMiB));
+  EXPECT_EQ(smaller, first);
+  EXPECT_EQ(LargeBuffersKeptNow(), 0u);
+  ReleaseLarge(smaller, 2 * kMiB);
+  EXPECT_EQ(LargeBuffersKeptNow(), 2 * kMiB);
+  // A larger request than anything kept gets a fresh buffer; beyond the cap, none is kept.
+  auto* big = static_cast<char*>(AllocateLarge(10 * kMiB));
+  EXPECT_NE(big, first);
+  ReleaseLarge(big, 10 * kMiB);
+  EXPECT_EQ(LargeBuffersKeptNow(), 2 * kMiB);
+  SetLargeBuffersKept(0);  // returns what is kept
+  EXPECT_EQ(LargeBuffersKeptNow(), 0u);
+  auto* fresh = static_cast<char*>(AllocateLarge(2 * kMiB));
+  ReleaseLarge(fresh, 2 * kMiB);
+  EXPECT_EQ(LargeBuffersKeptNow(), 0u);
+}
+
 INSTANTIATE_TEST_SUITE_P(HugeAndNormalPages, LargeMemoryTest, ::testing::Bool(),
-                         [](const ::testing::TestParamInfo<bool>& p) { return p.param ? "Huge" : "Normal"; });
+                         [](const ::testing::TestParamInfo<bool>& p) {
+                           return p.param ? "Huge" : "Normal";
+                         });
 
 void ExpectPadded(const InputBytes& input) {
   for (size_t i = 0; i < simdjson::SIMDJSON_PADDING; ++i) {

@@ -66,13 +66,13 @@ std::vector<std::string> DifferingFields(const Job& a, const Job& b) {
   if (x_metadata != y_metadata) out.push_back("metadata");
   bool same_state = a.state.size() == b.state.size();
   if (same_state) {
-    std::unordered_map<std::string_view, const StateEntry*> index;
+    std::unordered_map<std::string_view, StateEntry> index;  // views: entries are packed
     index.reserve(a.state.size());
-    for (const StateEntry& e : a.state) index.emplace(e.id, &e);
+    for (const StateEntry& e : a.state) index.emplace(e.id, e);
     for (const StateEntry& e : b.state) {
       auto it = index.find(e.id);
-      if (it == index.end() || it->second->value != e.value ||
-          it->second->structured != e.structured) {
+      if (it == index.end() || it->second.value != e.value ||
+          it->second.structured != e.structured) {
         same_state = false;
         break;
       }

@@ -5,9 +5,8 @@
 #include "store/input_file.h"
 
 #include <fcntl.h>
-#include <unistd.h>
-
 #include <gtest/gtest.h>
+#include <unistd.h>
 
 #include <cstdio>
 #include <filesystem>
@@ -52,9 +51,9 @@ size_t Page() { return static_cast<size_t>(::sysconf(_SC_PAGESIZE)); }
 TEST_F(InputFileTest, SizesAroundPageBoundariesAreMappedWithZeroPadding) {
   std::mt19937_64 rng(3);
   const size_t base = kMapFromBytes / Page() * Page() + 4 * Page();
-  for (size_t size : {kMapFromBytes, base - simdjson::SIMDJSON_PADDING - 1,
-                      base - simdjson::SIMDJSON_PADDING, base - simdjson::SIMDJSON_PADDING + 1,
-                      base - 1, base, base + 1}) {
+  for (size_t size :
+       {kMapFromBytes, base - simdjson::SIMDJSON_PADDING - 1, base - simdjson::SIMDJSON_PADDING,
+        base - simdjson::SIMDJSON_PADDING + 1, base - 1, base, base + 1}) {
     std::string bytes(size, '\0');
     for (char& c : bytes) c = static_cast<char>('a' + rng() % 26);
     const std::string path = Write("f" + std::to_string(size), bytes);
@@ -87,7 +86,8 @@ TEST_F(InputFileTest, PipesAreReadAsTheyArrive) {
   std::thread writer([&] {
     size_t done = 0;
     while (done < bytes.size()) {
-      const ssize_t n = ::write(fds[1], bytes.data() + done, std::min<size_t>(7000, bytes.size() - done));
+      const ssize_t n =
+          ::write(fds[1], bytes.data() + done, std::min<size_t>(7000, bytes.size() - done));
       if (n <= 0) break;
       done += static_cast<size_t>(n);
     }
@@ -142,8 +142,8 @@ std::string PadTo(std::string document, size_t size) {
 }
 
 TEST_P(MappedParseTest, MappedFilesParseAndDiffLikeTheReference) {
-  const std::vector<std::string> pieces = {"door", "\xc3\xa9", "a\"b", "c\\d", "tab\t",
-                                           std::string(200, 'p'), "_1_2_3_4", "x"};
+  const std::vector<std::string> pieces = {
+      "door", "\xc3\xa9", "a\"b", "c\\d", "tab\t", std::string(200, 'p'), "_1_2_3_4", "x"};
   ParseLimits limits;
   limits.check_duplicate_ids = false;
   for (uint64_t seed : {11u, 12u, 13u, 14u}) {
@@ -205,7 +205,9 @@ TEST_P(MappedParseTest, MappedFilesParseAndDiffLikeTheReference) {
 }
 
 INSTANTIATE_TEST_SUITE_P(HugeAndNormalPages, MappedParseTest, ::testing::Bool(),
-                         [](const ::testing::TestParamInfo<bool>& p) { return p.param ? "Huge" : "Normal"; });
+                         [](const ::testing::TestParamInfo<bool>& p) {
+                           return p.param ? "Huge" : "Normal";
+                         });
 
 }  // namespace
 }  // namespace buildtrace
