@@ -1,8 +1,9 @@
 #!/usr/bin/env bash
 # The performance table of docs/PERFORMANCE.md, for this machine, in one command from a clean
 # checkout: installs what is missing, builds Release into build-release/, generates the jobs
-# under bench/data/, measures, and prints one table (progress goes to stderr). About 1-3 minutes
-# on 2 cores after the build. Load comes from bench/load (ours, no wrk).
+# under bench/data/, measures, and prints one table with each target and both sides' figures
+# (progress goes to stderr). About 5 minutes on 2 cores after the build, most of it the original
+# design's Python diff at 1M and 4M objects (bench/reference_diff.py).
 # Usage: bench/run.sh            BENCH_TMPDIR=/some/disk bench/run.sh  (default: bench/data)
 set -euo pipefail
 cd "$(dirname "$0")/.."
@@ -25,8 +26,9 @@ trap cleanup EXIT
 scripts/install-deps.sh
 # wrk (C, epoll) drives the GET load: it costs the shared cores far less than a client of ours.
 command -v wrk >/dev/null || DEBIAN_FRONTEND=noninteractive apt-get install -y -q wrk >/dev/null
-log "building Release into build-release/"
-BUILD_TYPE=Release BUILD_DIR=build-release scripts/build.sh >"$work/build.log" 2>&1 ||
+log "building Release into build-release/ (the service and the benchmark programs)"
+BUILD_TYPE=Release BUILD_DIR=build-release scripts/build.sh buildtrace make_job_pair parse_floor \
+  disk_limits load analysis_benchmark core_benchmark >"$work/build.log" 2>&1 ||
   { tail -40 "$work/build.log" >&2; die "the build failed (above)"; }
 bin=build-release/buildtrace
 tools=build-release/bench
@@ -67,21 +69,24 @@ wrk_get() {  # URL CONNECTIONS THREADS: wrk's latency percentiles as "p50_ms=.. 
 }
 
 # measure N CMD...: runs CMD N times (exit status 0 or 1 is success: `diff` says 1 when the jobs
-# differ) and sets median_s (wall, from our own clock) and peak_kib (largest peak RSS).
+# differ) and sets median_s (wall, from our own clock), peak_kib (largest peak RSS) and faults
+# (minor page faults of the median run's neighbourhood: the smallest count seen).
 measure() {
-  local n=$1 times=() rss=() t0 t1 status
+  local n=$1 times=() rss=() minor=() t0 t1 status
   shift
   for ((i = 0; i < n; i++)); do
     t0=$(date +%s%N)
     status=0
-    /usr/bin/time -f '%M' -o "$work/time" "$@" >/dev/null 2>"$work/stderr" || status=$?
+    /usr/bin/time -f '%R %M' -o "$work/time" "$@" >/dev/null 2>"$work/stderr" || status=$?
     t1=$(date +%s%N)
     ((status <= 1)) || { cat "$work/stderr" >&2; die "$* failed with status $status"; }
     times+=("$(((t1 - t0) / 1000))")
-    rss+=("$(tail -1 "$work/time")")
+    read -r f m < <(tail -1 "$work/time")
+    rss+=("$m") minor+=("$f")
   done
   median_s=$(calc "%.3f" "$(printf '%s\n' "${times[@]}" | sort -n | sed -n "$(((n + 1) / 2))p") / 1e6")
   peak_kib=$(printf '%s\n' "${rss[@]}" | sort -n | tail -1)
+  faults=$(printf '%s\n' "${minor[@]}" | sort -n | head -1)
 }
 
 # --- (1) and (2): buildtrace diff against the parse floor ------------------------------------
@@ -111,6 +116,20 @@ measure 3 "$tools/parse_floor" "$g_prev" "$g_cur"
 floor_4m=$median_s
 measure 3 "$python" bench/reference_diff.py "$g_prev" "$g_cur"
 python_4m=$median_s
+# What each technique buys (docs/PERFORMANCE.md): the same diff with huge pages off, with its
+# inputs read from pipes instead of mapped, and, when BENCH_BASELINE names an older build of
+# buildtrace, that build.
+log "(6) the 1M diff without huge pages, from pipes, and BENCH_BASELINE=${BENCH_BASELINE:-unset}"
+measure 5 "$bin" diff "$m_prev" "$m_cur" --format json
+t_all=$median_s rss_all=$peak_kib faults_all=$faults
+measure 5 env BUILDTRACE_HUGE_PAGES=0 "$bin" diff "$m_prev" "$m_cur" --format json
+t_nohuge=$median_s rss_nohuge=$peak_kib faults_nohuge=$faults
+measure 5 bash -c '"$0" diff <(cat "$1") <(cat "$2") --format json' "$bin" "$m_prev" "$m_cur"
+t_pipe=$median_s rss_pipe=$peak_kib faults_pipe=$faults
+if [[ -n ${BENCH_BASELINE:-} ]]; then
+  measure 5 "$BENCH_BASELINE" diff "$m_prev" "$m_cur" --format json
+  t_base=$median_s rss_base=$peak_kib faults_base=$faults
+fi
 
 # --- (3), (4), (5): the server, two identical rounds on fresh projects -----------------------
 # Each round posts the same jobs under its own project names, so nothing is cached from round 1.
@@ -228,22 +247,19 @@ echo "Data: bench/make_job_pair (10 % of objects change); 1M pair $(calc %.1f "$
   "Load: wrk for GET, bench/load (ours, Boost.Beast) for POST."
 echo
 row "figure" "round 1" "round 2" "compared with" "ratio" "target"
-row "(1) diff 1M same order, wall (median of 5)" "$diff_same s" "" "(2) parse floor $floor_same s" \
-  "$(ratio "$diff_same" "$floor_same")" "<= 2x"
-row "(1) diff 1M same order, vs the original" "$diff_same s" "" "Python design $python_same s" \
-  "$(ratio "$python_same" "$diff_same") faster" ">= 40x"
-row "(1) diff 1M shuffled, wall (median of 5)" "$diff_shuf s" "" "(2) parse floor $floor_shuf s" \
-  "$(ratio "$diff_shuf" "$floor_shuf")" "<= 4x"
-row "(1) diff 1M same order, peak RSS" "$(mib "$rss_same")" "" \
-  "input $(calc "%.0f MiB" "$input_same / 1048576")" "$(ratio "$rss_same * 1024" "$input_same")" "<= 1.5x"
-row "(1) diff 1M shuffled, peak RSS" "$(mib "$rss_shuf")" "" \
-  "input $(calc "%.0f MiB" "$input_shuf / 1048576")" "$(ratio "$rss_shuf * 1024" "$input_shuf")" "<= 1.5x"
-row "(1) diff 4M, wall (median of 3)" "$diff_4m s" "" "(2) parse floor $floor_4m s" \
-  "$(ratio "$diff_4m" "$floor_4m")" "<= 2x"
-row "(1) diff 4M, vs the original" "$diff_4m s" "" "Python design $python_4m s" \
-  "$(ratio "$python_4m" "$diff_4m") faster" ">= 40x"
-row "(1) diff 4M, peak RSS" "$(mib "$rss_4m")" "" \
-  "input $(calc "%.0f MiB" "$input_4m / 1048576")" "$(ratio "$rss_4m * 1024" "$input_4m")" "<= 1.5x"
+vs_floor() { row "$1" "$2 s" "" "(2) parse floor $3 s" "$(ratio "$2" "$3")" "$4"; }  # LABEL T FLOOR TARGET
+vs_python() { row "$1" "$2 s" "" "Python design $3 s" "$(ratio "$3" "$2") faster" ">= 40x"; }
+vs_input() {  # LABEL PEAK_KIB INPUT_BYTES
+  row "$1" "$(mib "$2")" "" "input $(calc "%.0f MiB" "$3 / 1048576")" "$(ratio "$2 * 1024" "$3")" "<= 1.5x"
+}
+vs_floor "(1) diff 1M same order, wall (median of 5)" "$diff_same" "$floor_same" "<= 2x"
+vs_python "(1) diff 1M same order, vs the original" "$diff_same" "$python_same"
+vs_floor "(1) diff 1M shuffled, wall (median of 5)" "$diff_shuf" "$floor_shuf" "<= 4x"
+vs_input "(1) diff 1M same order, peak RSS" "$rss_same" "$input_same"
+vs_input "(1) diff 1M shuffled, peak RSS" "$rss_shuf" "$input_shuf"
+vs_floor "(1) diff 4M, wall (median of 3)" "$diff_4m" "$floor_4m" "<= 2x"
+vs_python "(1) diff 4M, vs the original" "$diff_4m" "$python_4m"
+vs_input "(1) diff 4M, peak RSS" "$rss_4m" "$input_4m"
 row "(2) parse floor 1M, same / shuffled order" "$floor_same s / $floor_shuf s" "" \
   "simdjson On-Demand, mapped" "" ""
 row "(2) Python design 1M, peak RSS" "$(mib "$python_rss")" "" \
@@ -276,6 +292,18 @@ row "(5) server peak RSS (VmHWM) since start" "$(mib "${R[1.hwm]}")" "$(mib "${R
   "" "" "bounded"
 row "(5) server RSS (VmRSS) after the round" "$(mib "${R[1.rss]}")" "$(mib "${R[2.rss]}")" \
   "$(mib "${R[0.rss]}") at start, keep 64 MiB" "$(ratio "${R[2.rss]}" "${R[1.rss]}")" "<= start+64 MiB, no growth"
+
+echo
+row "(6) diff 1M same order, median of 5" "wall" "peak RSS" "minor page faults" "" ""
+row "    as built (mapped, huge pages, packed)" "$t_all s" "$(mib "$rss_all")" "$faults_all" "" ""
+row "    BUILDTRACE_HUGE_PAGES=0" "$t_nohuge s" "$(mib "$rss_nohuge")" "$faults_nohuge" \
+  "$(ratio "$t_nohuge" "$t_all")" ""
+row "    inputs from pipes (read, not mapped)" "$t_pipe s" "$(mib "$rss_pipe")" "$faults_pipe" \
+  "$(ratio "$t_pipe" "$t_all")" ""
+if [[ -n ${BENCH_BASELINE:-} ]]; then
+  row "    BENCH_BASELINE" "$t_base s" "$(mib "$rss_base")" "$faults_base" \
+    "$(ratio "$t_base" "$t_all")" ""
+fi
 
 # Background analysis and the job index (docs/PERFORMANCE.md, "Background analysis"): the first
 # and the kept report and the jobs page at 1 000 / 10 000 / 100 000 jobs (flat: within 1.2x),
