@@ -29,7 +29,8 @@ namespace {
 // system (docs/PERFORMANCE.md measures both sides). Returning it costs a page fault and a zeroed
 // page per 4 KiB the next time, so a 350 KB report answer freed and faulted back on every request
 // shows in the latency tail, and a 1M-object state's buffers cost more to fault than to fill.
-// Half of `bytes` goes to each of:
+// A quarter of `bytes` holds rendered answers of kept comparisons (service/answer_cache.h, set
+// where the Api is made); half goes to
 // - the large buffers of core/large_memory.h (input bodies read from files, state entries, ID
 //   indexes): kept whole, handed to the next request that needs as much;
 // - glibc's heap: at most kArenas malloc arenas (each thread otherwise gets its own, and each
@@ -44,7 +45,7 @@ void KeepFreedMemory(uint64_t bytes) {
   SetLargeBuffersKept(static_cast<size_t>(bytes / 2));
   mallopt(M_ARENA_MAX, kArenas);
   mallopt(M_MMAP_THRESHOLD, 1 << 20);
-  const uint64_t share = bytes / 2 / kArenas;
+  const uint64_t share = bytes / 4 / kArenas;
   mallopt(M_TRIM_THRESHOLD, static_cast<int>(std::min<uint64_t>(share, INT32_MAX)));
 }
 
@@ -175,6 +176,7 @@ int RunServe(const ServeOptions& options) {
                      std::chrono::milliseconds(options.probe_timeout_ms)};
   AnalysisStats analysis_stats;
   context.default_report_format = options.report_format;
+  context.answer_cache_bytes = static_cast<size_t>(options.keep_memory_bytes / 4);
   context.queue = queue.get();
   context.analysis = queue ? &analysis_stats : nullptr;
   context.enqueue_failed = [&running_analysis] {

@@ -259,7 +259,7 @@ RequestLane Api::Lane(const HttpRequest& request) {
 Api::Api(ApiContext context)
     : context_(std::move(context)),
       jobs_(context_.store, context_.limits),
-      reports_(jobs_, context_.warehouse, context_.outbox),
+      reports_(jobs_, context_.warehouse, context_.outbox, context_.answer_cache_bytes),
       analyzer_(jobs_, reports_, context_.queue),
       deletion_(jobs_, reports_, context_.warehouse, context_.outbox) {}
 

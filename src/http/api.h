@@ -52,6 +52,8 @@ struct ApiContext {
   // Background analysis (service/analysis_workers.h). `queue`: where POST /process sends one
   // task per created job; null: background analysis is off (reports are computed on demand).
   // Not owned.
+  // The rendered answers of kept comparisons held in memory (service/answer_cache.h).
+  size_t answer_cache_bytes = ReportService::kDefaultAnswerCacheBytes;
   AnalysisQueue* queue = nullptr;
   // Called when tasks could not be enqueued (the sweep then comes sooner); may be empty.
   std::function<void()> enqueue_failed;

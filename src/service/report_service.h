@@ -15,6 +15,7 @@
 #include <unordered_set>
 
 #include "core/report.h"
+#include "service/answer_cache.h"
 #include "service/job_repository.h"
 #include "service/metrics_outbox.h"
 #include "warehouse/metrics_warehouse.h"
@@ -33,8 +34,13 @@ class ReportService {
  public:
   // `outbox` (may be null: a refused row is then only reported as failed) keeps the rows the
   // warehouse refuses for a retry in the background.
-  ReportService(JobRepository& jobs, MetricsWarehouse& warehouse, MetricsOutbox* outbox = nullptr)
-      : jobs_(jobs), warehouse_(warehouse), outbox_(outbox) {}
+  // `answer_cache_bytes` caps the rendered answers of kept comparisons held in memory
+  // (service/answer_cache.h; 0: none).
+  ReportService(JobRepository& jobs, MetricsWarehouse& warehouse, MetricsOutbox* outbox = nullptr,
+                size_t answer_cache_bytes = kDefaultAnswerCacheBytes)
+      : jobs_(jobs), warehouse_(warehouse), outbox_(outbox), answers_(answer_cache_bytes) {}
+
+  static constexpr size_t kDefaultAnswerCacheBytes = size_t{16} << 20;
 
   // Computes the report afresh and records its metrics row (lineage base only: a report against
   // an explicit base has no warehouse section). kNotFound if the job or the
@@ -51,8 +57,10 @@ class ReportService {
   // warehouse section says the row is already recorded.
   // A report against an explicit base is computed and never recorded: its warehouse section
   // says "not_recorded". `precomputed`, when given, is set to whether the lineage comparison was
-  // kept before this call (analysed in the background, or asked for before). Holds the project's
-  // lock (JobRepository::project_locks) shared.
+  // kept before this call (analysed in the background, or asked for before). A kept comparison's
+  // answer is rendered once per format and limit and then served from memory while the
+  // warehouse's epoch stays the same. Holds the project's lock (JobRepository::project_locks)
+  // shared.
   Result<std::string> Render(const ReportRequest& request, ReportFormat format,
                              bool* precomputed = nullptr);
 
@@ -95,6 +103,7 @@ class ReportService {
   JobRepository& jobs_;
   MetricsWarehouse& warehouse_;
   MetricsOutbox* outbox_;
+  AnswerCache answers_;  // keyed by kept comparison name, format and limit
 
   static constexpr size_t kMaxRerecorded = 100'000;
   std::mutex epoch_mutex_;

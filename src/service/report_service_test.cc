@@ -485,6 +485,32 @@ TEST_F(ReportServiceTest, RenderKeepsTheReportAndServesItAgainWithoutTheStates) 
   EXPECT_EQ(*file_store_->List("reports/"), std::vector<std::string>{name});
 }
 
+TEST_F(ReportServiceTest, AKeptAnswerIsServedFromMemoryUntilItsProjectIsForgotten) {
+  Post({.id = 1, .state = R"({"A":"a","B":"b"})"});
+  Post({.id = 2, .state = R"({"A":"a","B":"b2"})"});
+  ASSERT_TRUE(reports_->Render(RequestFor(2), ReportFormat::kJson).ok());  // computed, kept
+  bool precomputed = false;
+  Result<std::string> second = reports_->Render(RequestFor(2), ReportFormat::kJson, &precomputed);
+  ASSERT_TRUE(second.ok());
+  EXPECT_TRUE(precomputed);
+  const int reads_before = store_->Calls(StoreMethod::kRead);
+  precomputed = false;
+  Result<std::string> third = reports_->Render(RequestFor(2), ReportFormat::kJson, &precomputed);
+  ASSERT_TRUE(third.ok());
+  EXPECT_TRUE(precomputed);
+  EXPECT_EQ(*third, *second);
+  EXPECT_EQ(store_->Calls(StoreMethod::kRead), reads_before);  // from memory: no read at all
+  ReportRequest other_limit = RequestFor(2);
+  other_limit.limit = 1;
+  ASSERT_TRUE(reports_->Render(other_limit, ReportFormat::kJson).ok());
+  EXPECT_EQ(store_->Calls(StoreMethod::kRead), reads_before + 1);  // another answer: read
+  reports_->ForgetProject("p");
+  Result<std::string> fourth = reports_->Render(RequestFor(2), ReportFormat::kJson);
+  ASSERT_TRUE(fourth.ok());
+  EXPECT_EQ(*fourth, *second);
+  EXPECT_EQ(store_->Calls(StoreMethod::kRead), reads_before + 2);  // forgotten: read again
+}
+
 // Readers must not grow the store: every format, limit and explicit base leaves one kept object
 // per job, and what is served from it equals what is computed afresh.
 TEST_F(ReportServiceTest, ReadersKeepOneComparisonPerJobWhateverTheyAsk) {
