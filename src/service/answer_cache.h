@@ -44,9 +44,9 @@ class AnswerCache {
 
   const size_t max_bytes_;
   mutable std::mutex mutex_;
-  Order order_;                                                // guarded by mutex_
+  Order order_;                                                   // guarded by mutex_
   std::unordered_map<std::string_view, Order::iterator> by_key_;  // guarded by mutex_
-  size_t bytes_ = 0;                                           // guarded by mutex_
+  size_t bytes_ = 0;                                              // guarded by mutex_
 };
 
 }  // namespace buildtrace

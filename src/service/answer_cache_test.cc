@@ -20,7 +20,7 @@ TEST(AnswerCacheTest, HitsOnlyInTheEpochItWasMadeIn) {
 }
 
 TEST(AnswerCacheTest, LeastRecentlyUsedGoesFirstPastTheCap) {
-  AnswerCache cache(30);  // key + answer bytes
+  AnswerCache cache(30);                     // key + answer bytes
   cache.Put("a", "e", std::string(9, 'a'));  // 10 bytes
   cache.Put("b", "e", std::string(9, 'b'));
   cache.Put("c", "e", std::string(9, 'c'));

@@ -169,6 +169,18 @@ TEST_F(E2eCli, ErrorAnswers) {
   EXPECT_EQ(bad_status.out, "");
 }
 
+TEST_F(E2eCli, ServeRefusesAKeepMemoryThatIsNotASize) {
+  for (const std::vector<std::string>& args :
+       {std::vector<std::string>{"serve", "--port", "0", "--keep-memory", "12X"},
+        std::vector<std::string>{"serve", "--port", "0", "--keep-memory", "-1"}}) {
+    CommandResult refused = Run(args);
+    EXPECT_EQ(refused.exit_code, 2);
+    EXPECT_EQ(refused.out, "");
+    EXPECT_EQ(refused.err, "buildtrace serve: --keep-memory \"" + args.back() +
+                               "\" is not a size; write e.g. 64MiB, 0 or 1GiB\n");
+  }
+}
+
 TEST_F(E2eCli, ServiceNotThere) {
   // A port that was free a moment ago, with nothing listening: the connection is refused.
   const std::string url = "http://127.0.0.1:" + std::to_string(FreeLoopbackPort());

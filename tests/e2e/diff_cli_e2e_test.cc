@@ -1,5 +1,6 @@
 // `buildtrace diff PREV CUR`, the binary itself: exit 1 and the report when the jobs differ,
 // exit 0 when they do not, exit 2 naming the file when one cannot be read.
+#include <filesystem>
 #include <fstream>
 
 #include "tests/e2e/e2e_fixture.h"
@@ -26,6 +27,40 @@ class E2eDiffCli : public E2eTest {
     return result.ok() ? *result : CommandResult{};
   }
 };
+
+// A state large enough to be mapped (store/input_file.h maps files of 256 KiB and more) gives the
+// same report from the files as from pipes, which are read.
+TEST_F(E2eDiffCli, MappedFilesAndPipesGiveTheSameReport) {
+  TestJob previous, current;
+  previous.job_id = 1;
+  current.job_id = 2;
+  previous.timestamp = current.timestamp = "2026-11-28T10:00:00Z";
+  std::string before_state = "{", after_state = "{";
+  for (int i = 0; i < 12000; ++i) {
+    const std::string id = "\"O" + std::to_string(i) + "\":";
+    before_state += (i ? "," : "") + id + "\"door_" + std::to_string(i) + "_1_2_3\"";
+    if (i % 10 == 3) continue;  // removed
+    after_state += (after_state.size() > 1 ? "," : "") + id + "\"door_" +
+                   std::to_string(i % 7 == 0 ? i + 1 : i) + "_1_2_3\"";
+  }
+  previous.state = before_state + "}";
+  current.state = after_state + "}";
+  const std::string before = WriteJob("previous.json", previous);
+  const std::string after = WriteJob("current.json", current);
+  ASSERT_GE(std::filesystem::file_size(before), 256u << 10);
+
+  CommandResult from_files = Diff({before, after, "--format", "json"});
+  EXPECT_EQ(from_files.exit_code, 1) << from_files.err;
+  JsonDoc report(from_files.out);
+  EXPECT_EQ(report.Int("/metrics/total_removed"), 1200);
+  EXPECT_EQ(report.Int("/metrics/total_moved"), 1544);
+  auto piped =
+      RunCommand({"/bin/bash", "-c", "\"$0\" diff <(cat \"$1\") <(cat \"$2\") --format json",
+                  BinaryPath(), before, after});
+  ASSERT_TRUE(piped.ok()) << piped.status().message();
+  EXPECT_EQ(piped->exit_code, 1) << piped->err;
+  EXPECT_EQ(piped->out, from_files.out);
+}
 
 TEST_F(E2eDiffCli, ExitCodeAndJsonTotals) {
   TestJob previous, current;
