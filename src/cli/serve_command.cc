@@ -29,24 +29,26 @@ namespace {
 // system (docs/PERFORMANCE.md measures both sides). Returning it costs a page fault and a zeroed
 // page per 4 KiB the next time, so a 350 KB report answer freed and faulted back on every request
 // shows in the latency tail, and a 1M-object state's buffers cost more to fault than to fill.
-// A quarter of `bytes` holds rendered answers of kept comparisons (service/answer_cache.h, set
-// where the Api is made); half goes to
-// - the large buffers of core/large_memory.h (input bodies read from files, state entries, ID
-//   indexes): kept whole, handed to the next request that needs as much;
-// - glibc's heap: at most kArenas malloc arenas (each thread otherwise gets its own, and each
-//   keeps its own free memory), each trimmed only once more than its share is free at its top.
-//   A fixed mmap threshold of 1 MiB gives larger malloc buffers (request bodies, simdjson's
-//   indexes) mappings of their own, returned as soon as they are freed; without it glibc raises
-//   the threshold after a large buffer is freed, up to 32 MiB, and the next bodies of a few MiB
-//   stay on the heap once freed (resident memory grew by 20 MiB a round).
+// `bytes` is split here, in one place:
+// - half to the large buffers of core/large_memory.h (input bodies read from files, state
+//   entries, ID indexes): kept whole, handed to the next request that needs as much;
+// - a quarter to glibc's heap: at most kArenas malloc arenas (each thread otherwise gets its own,
+//   and each keeps its own free memory), each trimmed only once more than its share is free at
+//   its top. A fixed mmap threshold of 1 MiB gives larger malloc buffers (request bodies,
+//   simdjson's indexes) mappings of their own, returned as soon as they are freed; without it
+//   glibc raises the threshold after a large buffer is freed, up to 32 MiB, and the next bodies
+//   of a few MiB stay on the heap once freed (resident memory grew by 20 MiB a round);
+// - a quarter to the rendered answers of kept comparisons (service/answer_cache.h): returned,
+//   for the Api that holds them.
 // So what is kept stays under `bytes` in all, apart from fragmentation inside the heaps.
-void KeepFreedMemory(uint64_t bytes) {
+size_t KeepFreedMemory(uint64_t bytes) {
   constexpr int kArenas = 4;
   SetLargeBuffersKept(static_cast<size_t>(bytes / 2));
   mallopt(M_ARENA_MAX, kArenas);
   mallopt(M_MMAP_THRESHOLD, 1 << 20);
   const uint64_t share = bytes / 4 / kArenas;
   mallopt(M_TRIM_THRESHOLD, static_cast<int>(std::min<uint64_t>(share, INT32_MAX)));
+  return static_cast<size_t>(bytes / 4);
 }
 
 // Whether `host` is in 127.0.0.0/8 or is ::1.
@@ -134,7 +136,7 @@ int RunServe(const ServeOptions& options) {
     std::fprintf(stderr, "buildtrace serve: %s\n", access.status().message().c_str());
     return 1;
   }
-  KeepFreedMemory(options.keep_memory_bytes);
+  const size_t answer_cache_bytes = KeepFreedMemory(options.keep_memory_bytes);
   BackendOptions backend_options{.store_url = choice->store_url,
                                  .warehouse_url = choice->warehouse_url,
                                  .outbox_retry_initial_ms = options.outbox_retry_initial_ms,
@@ -176,7 +178,7 @@ int RunServe(const ServeOptions& options) {
                      std::chrono::milliseconds(options.probe_timeout_ms)};
   AnalysisStats analysis_stats;
   context.default_report_format = options.report_format;
-  context.answer_cache_bytes = static_cast<size_t>(options.keep_memory_bytes / 4);
+  context.answer_cache_bytes = answer_cache_bytes;
   context.queue = queue.get();
   context.analysis = queue ? &analysis_stats : nullptr;
   context.enqueue_failed = [&running_analysis] {

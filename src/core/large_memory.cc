@@ -174,12 +174,8 @@ InputBytes InputBytes::AdoptMapping(void* region, size_t region_bytes, size_t si
 }
 
 void InputBytes::ReplaceEnd(size_t at, std::string_view tail) {
-  char* start = nullptr;
-  if (kind_ == Kind::kString) {
-    start = string_.data();
-  } else {
-    start = static_cast<char*>(region_);
-  }
+  // Every kind's bytes are its own to write (a mapping's pages once made writable below).
+  char* start = const_cast<char*>(data_);
   if (kind_ == Kind::kMapping && !tail.empty()) {
     const auto page = static_cast<uintptr_t>(::sysconf(_SC_PAGESIZE));
     const auto first = reinterpret_cast<uintptr_t>(start + at) / page * page;

@@ -46,9 +46,10 @@ bool MapPadded(int fd, size_t size, InputBytes& out) {
 }
 
 // Reads to the end, into a buffer that doubles as bytes arrive (so a pipe that sends little costs
-// little), with the padding left free after the last byte.
+// little), with the padding left free after the last byte. A file of `expected` bytes fits with
+// one byte to spare, where the read that finds its end lands without growing the buffer.
 Result<InputBytes> ReadAll(int fd, std::string_view what, size_t expected, size_t max_bytes) {
-  size_t capacity = std::max<size_t>(expected, 64 << 10) + simdjson::SIMDJSON_PADDING;
+  size_t capacity = std::max<size_t>(expected + 1, 64 << 10) + simdjson::SIMDJSON_PADDING;
   auto* buffer = static_cast<char*>(AllocateLarge(capacity));
   size_t size = 0;
   for (;;) {
@@ -62,14 +63,12 @@ Result<InputBytes> ReadAll(int fd, std::string_view what, size_t expected, size_
     }
     const ssize_t n = ::read(fd, buffer + size, capacity - size - simdjson::SIMDJSON_PADDING);
     if (n < 0 && errno == EINTR) continue;
-    if (n <= 0) {
+    if (n < 0) {
       const int err = errno;
-      if (n < 0) {
-        ReleaseLarge(buffer, capacity);
-        return Unavailable(Problem(what, err));
-      }
-      break;
+      ReleaseLarge(buffer, capacity);
+      return Unavailable(Problem(what, err));
     }
+    if (n == 0) break;
     size += static_cast<size_t>(n);
     if (size > max_bytes) {
       ReleaseLarge(buffer, capacity);
