@@ -1,6 +1,7 @@
 #!/usr/bin/env bash
 # Installs the Debian 12 packages BuildTrace needs to build, test, fuzz and benchmark.
-# Idempotent: packages already present are skipped, so it is cheap to run every time.
+# Idempotent: packages already present are skipped, so it is cheap to run every time. Optional
+# groups of packages for one check each are named as arguments (below).
 set -euo pipefail
 
 packages=(
@@ -20,6 +21,17 @@ packages=(
   llvm-14               # llvm-symbolizer-14, which clang's sanitizers use to name file and line
   curl sqlite3 time
 )
+# Optional groups, named as arguments: `deploy` for scripts/check-deploy.sh.
+for group in "$@"; do
+  case $group in
+    deploy)
+      packages+=(docker-compose)  # `docker-compose config` checks deploy/compose without a daemon
+      # Node.js and npm run the deploy files' validators (deploy/check); any Node.js 18 or later
+      command -v npm >/dev/null || packages+=(nodejs npm)
+      ;;
+    *) echo "install-deps.sh: unknown group $group (known: deploy)" >&2; exit 2 ;;
+  esac
+done
 
 missing=()
 for p in "${packages[@]}"; do

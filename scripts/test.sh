@@ -28,6 +28,7 @@ step() {  # step NAME COMMAND...: runs every step, even after a failure, and rec
 step format scripts/check-format.sh
 step tests ctest --test-dir "${BUILD_DIR:-build}" --output-on-failure -j "$(nproc)" --no-tests=error
 if [[ "${TEST_QUICK:-0}" != 1 ]]; then
+  step deploy scripts/check-deploy.sh
   step fuzzers scripts/fuzz.sh
   step soak env SOAK_SECONDS=30 scripts/soak.sh
   step tsan scripts/sanitize.sh tsan
