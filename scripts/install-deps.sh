@@ -21,7 +21,8 @@ packages=(
   llvm-14               # llvm-symbolizer-14, which clang's sanitizers use to name file and line
   curl sqlite3 time
 )
-# Optional groups, named as arguments: `deploy` for scripts/check-deploy.sh.
+# Optional groups, named as arguments: `deploy` for scripts/check-deploy.sh, `ceph` for
+# scripts/s3-interop.sh.
 for group in "$@"; do
   case $group in
     deploy)
@@ -29,7 +30,9 @@ for group in "$@"; do
       # Node.js and npm run the deploy files' validators (deploy/check); any Node.js 18 or later
       command -v npm >/dev/null || packages+=(nodejs npm)
       ;;
-    *) echo "install-deps.sh: unknown group $group (known: deploy)" >&2; exit 2 ;;
+    # Ceph's monitor, OSD and RADOS Gateway, the real S3 server scripts/s3-interop.sh runs
+    ceph) packages+=(ceph-mon ceph-osd radosgw) ;;
+    *) echo "install-deps.sh: unknown group $group (known: deploy, ceph)" >&2; exit 2 ;;
   esac
 done
 
