@@ -33,6 +33,7 @@ if [[ "${TEST_QUICK:-0}" != 1 ]]; then
   step soak env SOAK_SECONDS=30 scripts/soak.sh
   step tsan scripts/sanitize.sh tsan
   step asan scripts/sanitize.sh asan
+  step s3-interop scripts/s3-interop.sh  # the S3 store on Ceph's RADOS Gateway (not in CTest)
 fi
 summary=$(IFS=';'; echo "${results[*]}")
 if ((status)); then
