@@ -175,11 +175,14 @@ for attempt in 1 2 3; do
 done
 echo "s3-interop: RADOS Gateway on 127.0.0.1:$s3_port after $((SECONDS - start)) s" >&2
 
-# The test's user: fixed keys are fine, the cluster lives for this run only.
+# The test's user: fixed keys are fine, the cluster lives for this run only. RGW allows a user
+# 1000 buckets by default (moto: no limit) and the test makes one per test, so a few runs with
+# --gtest_repeat would reach it: 0 is no limit. (The store itself never creates buckets.)
 access_key=interop-access-key
 secret_key=interop-secret-key
 radosgw-admin -c "$cluster/ceph.conf" user create --uid=buildtrace --display-name=buildtrace \
-  --access-key="$access_key" --secret="$secret_key" >"$cluster/user-create.out" 2>&1
+  --access-key="$access_key" --secret="$secret_key" --max-buckets=0 \
+  >"$cluster/user-create.out" 2>&1
 
 test_start=$SECONDS
 BUILDTRACE_INTEROP_S3_ENDPOINT=http://127.0.0.1:$s3_port \
