@@ -32,7 +32,8 @@ RUN apt-get update \
        libsimdjson14 libssl3 libsqlite3-0 zlib1g libcurl4 libpq5 libhiredis0.14 \
        ca-certificates curl \
     && rm -rf /var/lib/apt/lists/* \
-    && useradd --system --uid 10001 --user-group --home-dir /var/lib/buildtrace \
+    && groupadd --system --gid 10001 buildtrace \
+    && useradd --system --uid 10001 --gid 10001 --no-user-group --home-dir /var/lib/buildtrace \
        --shell /usr/sbin/nologin buildtrace \
     && install -d -o buildtrace -g buildtrace -m 0750 /var/lib/buildtrace
 COPY --from=build /out/buildtrace /usr/local/bin/buildtrace

@@ -45,12 +45,15 @@ cleanup() {
 }
 trap cleanup EXIT
 
-# expect_failure NAME COMMAND...: the check, run on a broken copy, must fail.
+# expect_failure NAME PATTERN COMMAND...: the check, run on a broken copy, must fail, and say
+# PATTERN (an extended regular expression), so that it failed for that fault and no other.
 expect_failure() {
-  local name=$1
-  shift
+  local name=$1 pattern=$2
+  shift 2
   if "$@" >"$work/negative.out" 2>&1; then
     fail "the check of $name passed a broken copy: $*"
+  elif ! grep -qE "$pattern" "$work/negative.out"; then
+    fail "the check of $name failed on a broken copy, but not with /$pattern/: $(head -c 600 "$work/negative.out")"
   fi
 }
 
@@ -125,9 +128,10 @@ lint_dockerfile Dockerfile || fail "Dockerfile: the linters found problems (abov
 runtime_packages=$(stage_packages runtime) || fail "Dockerfile (above)"
 build_packages=$(stage_packages build) || fail "Dockerfile (above)"
 sed 's/^EXPOSE 8080$/EXPOSE http/' Dockerfile >"$work/Dockerfile.bad-expose"
-expect_failure "Dockerfile lint" lint_dockerfile "$work/Dockerfile.bad-expose"
+expect_failure "dockerfilelint" "Invalid Port Exposed" "$bin/dockerfilelint" "$work/Dockerfile.bad-expose"
+expect_failure "dockerfile-utils" "Invalid containerPort" "$bin/dockerfile-utils" lint "$work/Dockerfile.bad-expose"
 sed 's/^USER 10001:10001$/USER root/' Dockerfile >"$work/Dockerfile.root"
-expect_failure "Dockerfile stages" stage_packages runtime "$work/Dockerfile.root"
+expect_failure "Dockerfile stages" "non-root USER" stage_packages runtime "$work/Dockerfile.root"
 
 # The packages exist in Debian 12; the build stage provides every header and library the native
 # build of the binary used, the runtime stage every library the binary loads.
@@ -135,18 +139,22 @@ expect_failure "Dockerfile stages" stage_packages runtime "$work/Dockerfile.root
 for p in $build_packages $runtime_packages; do
   apt-cache show "$p" >/dev/null 2>&1 || fail "Dockerfile: a stage installs $p, which Debian 12 does not have"
 done
+build_inputs >"$work/build-inputs.txt"
+runtime_libraries >"$work/runtime-libraries.txt"
+grep -q '/boost/' "$work/build-inputs.txt" || fail "ninja names no Boost header among the build's inputs"
+grep -q '/libpq\.so' "$work/runtime-libraries.txt" || fail "ldd names no libpq among the binary's libraries"
 # shellcheck disable=SC2086
-build_inputs | files_covered "the build stage" $build_packages ||
+files_covered "the build stage" $build_packages <"$work/build-inputs.txt" ||
   fail "Dockerfile: the build stage lacks what the native build used (above)"
 # shellcheck disable=SC2086
-runtime_libraries | files_covered "the runtime stage" $runtime_packages ||
+files_covered "the runtime stage" $runtime_packages <"$work/runtime-libraries.txt" ||
   fail "Dockerfile: the runtime stage lacks libraries (above)"
 # shellcheck disable=SC2086
-expect_failure "the runtime libraries" files_covered "the runtime stage" $(grep -vx libpq5 <<<"$runtime_packages") \
-  < <(runtime_libraries)
+expect_failure "the runtime libraries" "libpq.* comes from libpq5" files_covered "the runtime stage" \
+  $(grep -vx libpq5 <<<"$runtime_packages") <"$work/runtime-libraries.txt"
 # shellcheck disable=SC2086
-expect_failure "the build's inputs" files_covered "the build stage" $(grep -vx libboost1.81-dev <<<"$build_packages") \
-  < <(build_inputs)
+expect_failure "the build's inputs" "boost.* comes from libboost1.81-dev" files_covered "the build stage" \
+  $(grep -vx libboost1.81-dev <<<"$build_packages") <"$work/build-inputs.txt"
 
 
 # The binary with the runtime stage's environment: listens on every interface (the image's
@@ -156,9 +164,10 @@ while read -r assignment; do image_env+=("$assignment"); done < <(
   sed -n '/^FROM debian:12-slim AS runtime/,$p' Dockerfile | sed -n '/^ENV /,/[^\\]$/p' |
     tr ' \\' '\n\n' | grep -E '^[A-Z_]+=' | grep -v '^PORT=')
 mkdir "$work/data"
+binary_path=$(realpath "$binary")
 (
   cd "$work" && exec env "${image_env[@]}" BUILDTRACE_DATA_DIR="$work/data" \
-    BUILDTRACE_ALLOW_UNAUTHENTICATED=true "$OLDPWD/$binary" serve --port 0 >serve.out 2>serve.log
+    BUILDTRACE_ALLOW_UNAUTHENTICATED=true "$binary_path" serve --port 0 >serve.out 2>serve.log
 ) &
 server_pid=$!
 url=""
@@ -175,7 +184,7 @@ else
     fail "with the image's environment the server listens on $(head -1 "$work/serve.out"), not 0.0.0.0"
   health=$(curl -fsS "$url/healthz") || fail "GET /healthz with the image's environment failed"
   [[ ${health:-} == '{"status":"ok"}' ]] || fail "GET /healthz answered ${health:-nothing}"
-  kill -TERM "$server_pid"
+  kill -TERM "$server_pid" 2>/dev/null || fail "the server died before SIGTERM: $(tail -3 "$work/serve.log")"
   stopped=0
   for _ in $(seq 80); do # the image's BUILDTRACE_SHUTDOWN_TIMEOUT, 8 s
     kill -0 "$server_pid" 2>/dev/null || { stopped=1; break; }
@@ -194,13 +203,22 @@ fi
 # --- Kubernetes and Cloud Run -------------------------------------------------------------------
 manifests=(deploy/kubernetes/*.yaml deploy/cloudrun/service.yaml)
 node deploy/check/validate.mjs manifests "${manifests[@]}" >&2 || fail "the manifests (above)"
-mkdir "$work/k8s"
-cp deploy/kubernetes/*.yaml "$work/k8s/"
-sed -i 's/name: buildtrace$/name: buildtrace-typo/' "$work/k8s/hpa.yaml"
-sed -i 's|path: /readyz|path: /ready|' "$work/k8s/deployment.yaml"
-expect_failure "the Kubernetes manifests" node deploy/check/validate.mjs manifests "$work"/k8s/*.yaml
+# broken_manifests NAME FILE SED: the manifests with one fault, SED applied to FILE, in $work/NAME
+broken_manifests() {
+  mkdir "$work/$1"
+  cp deploy/kubernetes/*.yaml "$work/$1/"
+  sed -i "$3" "$work/$1/$2"
+  expect_failure "the Kubernetes manifests ($1)" "$4" node deploy/check/validate.mjs manifests "$work/$1"/*.yaml
+}
+broken_manifests hpa-target hpa.yaml '/kind: Deployment/{n;s/name: buildtrace$/name: buildtrace-typo/}' \
+  "scales Deployment buildtrace-typo"
+broken_manifests readiness deployment.yaml 's|path: /readyz|path: /ready|' "readiness probe must ask /readyz"
+broken_manifests root-fs worker.yaml 's/readOnlyRootFilesystem: true/readOnlyRootFilesystem: false/' \
+  "buildtrace-worker.*readOnlyRootFilesystem"
+broken_manifests port-type deployment.yaml 's/containerPort: 8080/containerPort: "8080"/' \
+  "containerPort must be integer"
 sed 's/containerConcurrency: 40/containerConcurrency: forty/' deploy/cloudrun/service.yaml >"$work/run.yaml"
-expect_failure "the Cloud Run service" node deploy/check/validate.mjs manifests "$work/run.yaml"
+expect_failure "the Cloud Run service" "containerConcurrency must be integer" node deploy/check/validate.mjs manifests "$work/run.yaml"
 
 # --- Docker Compose -----------------------------------------------------------------------------
 compose_config() {
@@ -209,7 +227,7 @@ compose_config() {
 compose_config deploy/compose/docker-compose.yml || fail "deploy/compose/docker-compose.yml (above)"
 sed 's/condition: service_healthy/condition: service_ready/' deploy/compose/docker-compose.yml \
   >"$work/compose.yml"
-expect_failure "the compose file" compose_config "$work/compose.yml"
+expect_failure "the compose file" "service_ready" compose_config "$work/compose.yml"
 
 # --- systemd ------------------------------------------------------------------------------------
 verify_unit() { # any line from systemd-analyze (an unknown key is only a warning to it) fails
@@ -220,7 +238,7 @@ sed "s|/usr/local/bin/buildtrace|$(realpath "$binary")|" deploy/systemd/buildtra
   >"$work/buildtrace.service"
 verify_unit "$work/buildtrace.service" || fail "deploy/systemd/buildtrace.service (above)"
 sed 's/^ProtectHome=yes$/ProtectHomes=yes/' "$work/buildtrace.service" >"$work/bad.service"
-expect_failure "the systemd unit" verify_unit "$work/bad.service"
+expect_failure "the systemd unit" "ProtectHomes" verify_unit "$work/bad.service"
 
 if ((failures)); then
   log "$failures check(s) failed"
