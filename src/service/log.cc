@@ -24,6 +24,13 @@ void SetLogFormat(LogFormat f) { format = f; }
 LogFormat GetLogFormat() { return format.load(); }
 void SetLogSinkForTest(std::function<void(std::string_view)> sink) { test_sink = std::move(sink); }
 
+std::string LogTimestamp(int64_t epoch_ms) {
+  std::string time = FormatRfc3339Utc(epoch_ms);
+  // FormatRfc3339Utc leaves ".000" out on a whole second
+  if (time.find('.') == std::string::npos) time.insert(time.size() - 1, ".000");
+  return time;
+}
+
 void Log(LogLevel level, std::string_view message) { LogRecord(level, message, {}); }
 
 void LogRecord(LogLevel level, std::string_view message, std::string_view extra_json_members) {
@@ -31,6 +38,7 @@ void LogRecord(LogLevel level, std::string_view message, std::string_view extra_
   const auto now = std::chrono::duration_cast<std::chrono::milliseconds>(
                        std::chrono::system_clock::now().time_since_epoch())
                        .count();
+  const std::string time = LogTimestamp(now);
   static constexpr const char* kNames[] = {"DEBUG", "INFO", "WARN", "ERROR"};
   // Cloud Logging's LogSeverity names, which it reads from a "severity" field.
   static constexpr const char* kSeverities[] = {"DEBUG", "INFO", "WARNING", "ERROR"};
@@ -41,7 +49,7 @@ void LogRecord(LogLevel level, std::string_view message, std::string_view extra_
     line += "\",\"message\":";
     AppendJsonString(line, message);
     line += ",\"time\":\"";
-    line += FormatRfc3339Utc(now);
+    line += time;
     line += '"';
     if (!extra_json_members.empty()) {
       line += ',';
@@ -49,7 +57,7 @@ void LogRecord(LogLevel level, std::string_view message, std::string_view extra_
     }
     line += '}';
   } else {
-    line = FormatRfc3339Utc(now);
+    line = time;
     line += ' ';
     line += kNames[static_cast<int>(level)];
     line += ' ';

@@ -4,7 +4,9 @@
 // interleave. Never pass secrets.
 #pragma once
 
+#include <cstdint>
 #include <functional>
+#include <string>
 #include <string_view>
 
 namespace buildtrace {
@@ -22,6 +24,10 @@ inline void LogWarning(std::string_view m) { Log(LogLevel::kWarning, m); }
 inline void LogError(std::string_view m) { Log(LogLevel::kError, m); }
 
 // Messages below `level` are dropped (default kInfo). Set once at start-up.
+// A log line's time: RFC 3339 in UTC, always with milliseconds ("2026-11-28T10:00:00.000Z" on a
+// whole second), so every line's time has the same width.
+std::string LogTimestamp(int64_t epoch_ms);
+
 void SetLogLevel(LogLevel level);
 
 enum class LogFormat { kText, kJson };
