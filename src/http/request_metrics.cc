@@ -167,8 +167,7 @@ void AppendProcessMetrics(std::string& out) {
   }
   rlimit limit{};
   if (::getrlimit(RLIMIT_NOFILE, &limit) == 0) {
-    AppendMetricHeader(out, "process_max_fds", "gauge",
-                       "Maximum number of open file descriptors.");
+    AppendMetricHeader(out, "process_max_fds", "gauge", "Maximum number of open file descriptors.");
     AppendSample(out, "process_max_fds", static_cast<double>(limit.rlim_cur));
   }
 }

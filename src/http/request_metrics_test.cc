@@ -56,7 +56,8 @@ TEST(RequestMetricsTest, TheTableIsBoundedAndCountsWhatDoesNotFit) {
   std::string page;
   metrics.Append(page);
   size_t series = 0;
-  for (size_t at = page.find("_count{"); at != std::string::npos; at = page.find("_count{", at + 1)) {
+  for (size_t at = page.find("_count{"); at != std::string::npos;
+       at = page.find("_count{", at + 1)) {
     ++series;
   }
   EXPECT_EQ(series, RequestMetrics::kMaxSeries);

@@ -100,8 +100,8 @@ uint64_t BackendMetrics::Errors(BackendOperation operation, StatusCode code) con
 
 void BackendMetrics::Append(std::string& out) const {
   auto labels = [](size_t op) {
-    return std::string("backend=\"") + BackendName(kOperations[op].backend) +
-           "\",operation=\"" + kOperations[op].name + "\"";
+    return std::string("backend=\"") + BackendName(kOperations[op].backend) + "\",operation=\"" +
+           kOperations[op].name + "\"";
   };
   auto present = [&](size_t op) {
     return present_[static_cast<size_t>(kOperations[op].backend)].load();
@@ -205,8 +205,7 @@ Status TimedQueue::Publish(std::span<const AnalysisTask> tasks) {
   return Time(metrics_, BackendOperation::kQueuePublish, [&] { return inner_->Publish(tasks); });
 }
 
-Result<std::vector<QueueDelivery>> TimedQueue::Receive(size_t max,
-                                                       std::chrono::milliseconds wait) {
+Result<std::vector<QueueDelivery>> TimedQueue::Receive(size_t max, std::chrono::milliseconds wait) {
   return Time(metrics_, BackendOperation::kQueueReceive,
               [&] { return inner_->Receive(max, wait); });
 }

@@ -47,7 +47,7 @@ enum class BackendOperation : uint8_t {
 inline constexpr size_t kBackendOperations = 17;
 
 Backend BackendOf(BackendOperation operation);
-const char* BackendName(Backend backend);                 // "store", "warehouse", "queue"
+const char* BackendName(Backend backend);                      // "store", "warehouse", "queue"
 const char* BackendOperationName(BackendOperation operation);  // "put", "record", "publish", ...
 
 // Thread-safe; Observe is lock-free.

@@ -23,9 +23,8 @@ constexpr std::array<int64_t, LatencyHistogram::kBoundsSeconds.size()> kBoundsNs
 void LatencyHistogram::Observe(std::chrono::nanoseconds elapsed) {
   const int64_t ns = std::max<int64_t>(0, elapsed.count());
   // The first bound at or above the duration (le is "less than or equal").
-  const size_t bucket =
-      static_cast<size_t>(std::lower_bound(kBoundsNs.begin(), kBoundsNs.end(), ns) -
-                          kBoundsNs.begin());
+  const size_t bucket = static_cast<size_t>(
+      std::lower_bound(kBoundsNs.begin(), kBoundsNs.end(), ns) - kBoundsNs.begin());
   buckets_[bucket].fetch_add(1, std::memory_order_relaxed);
   sum_ns_.fetch_add(static_cast<uint64_t>(ns), std::memory_order_relaxed);
 }

@@ -28,18 +28,17 @@ class E2eMetrics : public E2eTest {
   ::testing::AssertionResult PassesPromtool(const std::string& page) {
     const std::string path = root_dir() + "/metrics.txt";
     std::ofstream(path) << page;
-    Result<CommandResult> run = RunCommand(
-        {"/bin/sh", "-c",
-         "command -v promtool >/dev/null || { echo 'promtool is not installed: run "
-         "scripts/install-deps.sh (Debian package prometheus)'; exit 127; }; "
-         "promtool check metrics < '" +
-             path + "'"});
+    Result<CommandResult> run =
+        RunCommand({"/bin/sh", "-c",
+                    "command -v promtool >/dev/null || { echo 'promtool is not installed: run "
+                    "scripts/install-deps.sh (Debian package prometheus)'; exit 127; }; "
+                    "promtool check metrics < '" +
+                        path + "'"});
     if (!run.ok()) return ::testing::AssertionFailure() << run.status().message();
     if (run->exit_code != 0 || !run->out.empty() || !run->err.empty()) {
-      return ::testing::AssertionFailure()
-             << "promtool exit " << run->exit_code << ":\n"
-             << run->out << run->err << "\nthe page:\n"
-             << page;
+      return ::testing::AssertionFailure() << "promtool exit " << run->exit_code << ":\n"
+                                           << run->out << run->err << "\nthe page:\n"
+                                           << page;
     }
     return ::testing::AssertionSuccess();
   }
