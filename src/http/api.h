@@ -48,9 +48,6 @@ struct ApiContext {
   const ResponseCounters* responses = nullptr;
   // The server's connections and request bodies, for GET /metrics; null: none shown. Not owned.
   const ServerStats* server = nullptr;
-  // The backends' call durations and errors (service/backend_metrics.h), for GET /metrics; null:
-  // none shown. Not owned.
-  const BackendMetrics* backends = nullptr;
   // How long /readyz waits for each backend's probe before it reports the backend as not
   // answering (the probes run at once, on threads of their own).
   std::chrono::milliseconds probe_deadline{1000};
@@ -67,6 +64,9 @@ struct ApiContext {
   // What GET /report answers when the request names no format (no ?format=, no Accept asking
   // for text/plain): kJson, or kClassic for clients of the original service (--report-format).
   ReportFormat default_report_format = ReportFormat::kJson;
+  // The backends' call durations and errors (service/backend_metrics.h), for GET /metrics; null:
+  // none shown. Not owned.
+  const BackendMetrics* backends = nullptr;
 };
 
 // Thread-safe: Handle may run on many threads at once.
