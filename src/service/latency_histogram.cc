@@ -12,11 +12,21 @@ namespace {
 constexpr std::array<int64_t, LatencyHistogram::kBoundsSeconds.size()> BoundsNs() {
   std::array<int64_t, LatencyHistogram::kBoundsSeconds.size()> out{};
   for (size_t i = 0; i < out.size(); ++i) {
-    out[i] = static_cast<int64_t>(LatencyHistogram::kBoundsSeconds[i] * 1e9);
+    out[i] = static_cast<int64_t>(LatencyHistogram::kBoundsSeconds[i] * 1e9 + 0.5);
   }
   return out;
 }
 constexpr std::array<int64_t, LatencyHistogram::kBoundsSeconds.size()> kBoundsNs = BoundsNs();
+
+// A bound as the le label shows it: a plain decimal, as Prometheus's client libraries write it
+// (the shortest form of 0.0005 would be "5e-04").
+std::string BoundText(int64_t ns) {
+  std::string out = std::to_string(ns / 1'000'000'000);
+  std::string fraction = std::to_string(1'000'000'000 + ns % 1'000'000'000).substr(1);
+  fraction.erase(fraction.find_last_not_of('0') + 1);
+  if (!fraction.empty()) out += "." + fraction;
+  return out;
+}
 
 }  // namespace
 
@@ -42,11 +52,7 @@ void LatencyHistogram::AppendSeries(std::string& out, std::string_view name,
   for (size_t i = 0; i < buckets_.size(); ++i) {
     cumulative += buckets_[i].load(std::memory_order_relaxed);
     out.append(name).append("_bucket{").append(labels).append(separator).append("le=\"");
-    if (i < kBoundsSeconds.size()) {
-      AppendJsonNumber(out, kBoundsSeconds[i]);
-    } else {
-      out.append("+Inf");
-    }
+    out.append(i < kBoundsNs.size() ? BoundText(kBoundsNs[i]) : "+Inf");
     out.append("\"} ").append(std::to_string(cumulative)).append("\n");
   }
   const std::string braced = labels.empty() ? "" : "{" + std::string(labels) + "}";
