@@ -20,6 +20,7 @@ packages=(
   clang-format          # the tree's formatting, checked by scripts/check-format.sh
   llvm-14               # llvm-symbolizer-14, which clang's sanitizers use to name file and line
   curl sqlite3 time
+  prometheus            # promtool: e2e_metrics_test lints GET /metrics with `promtool check metrics`
 )
 # Optional groups, named as arguments: `deploy` for scripts/check-deploy.sh, `ceph` for
 # scripts/s3-interop.sh.
@@ -45,5 +46,12 @@ if ((${#missing[@]})); then
   [[ $(id -u) -eq 0 ]] || sudo="sudo"
   echo "installing: ${missing[*]}" >&2
   $sudo apt-get update -q >/dev/null
+  # prometheus's package starts its server (port 9090) unless Debian's policy-rc.d hook says no;
+  # only promtool is wanted, so deny daemon starts during this install where no policy exists.
+  if [[ " ${missing[*]} " == *" prometheus "* && ! -e /usr/sbin/policy-rc.d ]]; then
+    printf '#!/bin/sh\nexit 101\n' | $sudo tee /usr/sbin/policy-rc.d >/dev/null
+    $sudo chmod 755 /usr/sbin/policy-rc.d
+    trap '$sudo rm -f /usr/sbin/policy-rc.d' EXIT
+  fi
   DEBIAN_FRONTEND=noninteractive $sudo apt-get install -y -q --no-install-recommends "${missing[@]}" >/dev/null
 fi

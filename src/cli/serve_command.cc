@@ -159,7 +159,7 @@ int RunServe(const ServeOptions& options) {
       std::fprintf(stderr, "buildtrace serve: %s\n", opened.status().message().c_str());
       return 1;
     }
-    queue = std::move(*opened);
+    queue = std::make_unique<TimedQueue>(std::move(*opened), b.metrics);
   }
   ResponseCounters responses;
   ServerStats server_stats;
@@ -180,6 +180,7 @@ int RunServe(const ServeOptions& options) {
   context.default_report_format = options.report_format;
   context.answer_cache_bytes = answer_cache_bytes;
   context.queue = queue.get();
+  context.backends = &b.metrics;
   context.analysis = queue ? &analysis_stats : nullptr;
   context.enqueue_failed = [&running_analysis] {
     if (BackgroundAnalysis* a = running_analysis.load()) a->MarkBehind();

@@ -19,7 +19,7 @@ Result<std::unique_ptr<ServiceBackends>> OpenServiceBackends(const BackendOption
   RegisterBuiltinBackends(backends->registry);
   auto store = backends->registry.OpenStore(options.store_url);
   if (!store.ok()) return store.status();
-  backends->store = std::move(*store);
+  backends->store = std::make_unique<TimedStateStore>(std::move(*store), backends->metrics);
   // A warehouse that cannot be opened (locked, not a database, its server down) does not stop
   // the service: jobs are stored, rows wait in the outbox, /readyz says "degraded", and the open
   // is retried. Only a URL that cannot work (malformed, unknown scheme, a newer schema) is fatal.
@@ -34,15 +34,21 @@ Result<std::unique_ptr<ServiceBackends>> OpenServiceBackends(const BackendOption
              "every 5 s)");
   }
   const BackendRegistry* registry = &backends->registry;
-  backends->warehouse = std::make_unique<ReopeningWarehouse>(
-      options.warehouse_url, [registry, url = options.warehouse_url, first]() mutable {
-        if (first) {
-          Result<std::unique_ptr<MetricsWarehouse>> opened = std::move(*first);
-          first.reset();
-          return opened;
-        }
-        return registry->OpenWarehouse(url);
-      });
+  // Timed outside the reopening and inside the deadline: the durations are the warehouse's own
+  // (a call past its deadline still counts when it ends), and a closed warehouse's refusals are
+  // errors.
+  backends->warehouse = std::make_unique<TimedWarehouse>(
+      std::make_unique<ReopeningWarehouse>(
+          options.warehouse_url,
+          [registry, url = options.warehouse_url, first]() mutable {
+            if (first) {
+              Result<std::unique_ptr<MetricsWarehouse>> opened = std::move(*first);
+              first.reset();
+              return opened;
+            }
+            return registry->OpenWarehouse(url);
+          }),
+      backends->metrics);
   // Every warehouse call made for a request (and by the outbox) answers within its deadline, so
   // a locked or frozen warehouse never holds the threads that serve other requests.
   backends->bounded = std::make_unique<DeadlineWarehouse>(

@@ -11,6 +11,7 @@
 #include "queue/analysis_queue.h"
 #include "service/analysis.h"
 #include "service/analysis_workers.h"
+#include "service/backend_metrics.h"
 #include "service/deadline_warehouse.h"
 #include "service/metrics_outbox.h"
 #include "store/state_store.h"
@@ -33,8 +34,11 @@ struct BackendOptions {
 
 struct ServiceBackends {
   BackendRegistry registry;
-  std::unique_ptr<StateStore> store;
-  std::unique_ptr<MetricsWarehouse> warehouse;  // a ReopeningWarehouse
+  // Every call of the store and the warehouse (and of the queue, when the caller wraps it in a
+  // TimedQueue), timed for GET /metrics. Declared first: the backends below report to it.
+  BackendMetrics metrics;
+  std::unique_ptr<StateStore> store;            // a TimedStateStore
+  std::unique_ptr<MetricsWarehouse> warehouse;  // a TimedWarehouse over a ReopeningWarehouse
   std::unique_ptr<DeadlineWarehouse> bounded;   // `warehouse`, each call within its deadline
   std::unique_ptr<MetricsOutbox> outbox;        // rows `bounded` refused; not started
 };

@@ -264,9 +264,20 @@ Api::Api(ApiContext context)
       deletion_(jobs_, reports_, context_.warehouse, context_.outbox) {}
 
 HttpResponse Api::Handle(HttpRequest& request) {
+  const auto start = std::chrono::steady_clock::now();
+  const http::verb method = request.method();
+  const Route* matched = nullptr;
+  HttpResponse res = Dispatch(request, matched);
+  request_metrics_.Observe(matched, method, res.result_int(),
+                           std::chrono::steady_clock::now() - start);
+  return res;
+}
+
+HttpResponse Api::Dispatch(HttpRequest& request, const Route*& matched) {
   Result<RequestTarget> target = ParseRequestTarget(request.target());
   if (!target.ok()) return ErrorResponse(target.status());
   const std::vector<const Route*> at = RoutesAt(Routes(), target->segments);
+  matched = RouteForAccess(at, request.method());
   // Access control, in one place for every route: before the method and the parameters are
   // checked, on the parsed target.
   const AccessToken* token = nullptr;
@@ -308,6 +319,7 @@ HttpResponse Api::GetReady(RouteCall& call) {
 HttpResponse Api::PostProcess(RouteCall& call) {
   HttpRequest& request = call.request;
   const AccessToken* token = call.token;
+  const uint64_t body_bytes = request.body().size();
   Result<std::string> decoded =
       DecodeBody(ContentEncoding(request), std::move(request.body()), context_.max_body_bytes);
   if (!decoded.ok()) return ErrorResponse(decoded.status());
@@ -342,6 +354,11 @@ HttpResponse Api::PostProcess(RouteCall& call) {
     }
   }
   Enqueue(stored);
+  for (const auto& [job, outcome] : stored) {
+    if (!outcome.created) continue;
+    ingested_.jobs.fetch_add(1, std::memory_order_relaxed);
+    ingested_.objects.fetch_add(job->state.size(), std::memory_order_relaxed);
+  }
   const bool created = std::any_of(stored.begin(), stored.end(),
                                    [](const auto& entry) { return entry.second.created; });
   if (failure) {
@@ -352,7 +369,10 @@ HttpResponse Api::PostProcess(RouteCall& call) {
   }
   // 202 Accepted, as the original service answered: stored, analysed in the background. A
   // batch of pure replays created nothing, and has nothing left to do: 200.
-  if (conflicts.empty()) return MakeResponse(created ? 202 : 200, ProcessAnswer(nullptr, stored));
+  if (conflicts.empty()) {
+    ingested_.bytes.fetch_add(body_bytes, std::memory_order_relaxed);
+    return MakeResponse(created ? 202 : 200, ProcessAnswer(nullptr, stored));
+  }
   const Status s = Conflict(
       std::to_string(conflicts.size()) + " of " + std::to_string(jobs.size()) +
           " jobs conflict with stored jobs of the same job_id: " + conflicts.front().message,
@@ -774,6 +794,10 @@ HttpResponse Api::GetMetrics(RouteCall&) {
     }
   }
   if (context_.server != nullptr) AppendServerMetrics(*context_.server, out);
+  request_metrics_.Append(out);
+  ingested_.Append(out);
+  if (context_.backends != nullptr) context_.backends->Append(out);
+  AppendProcessMetrics(out);
   if (context_.queue != nullptr) {
     const AnalysisHealth health = ProbeAnalysis(false);
     if (health.depth) {

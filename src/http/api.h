@@ -13,11 +13,13 @@
 
 #include "core/job_parser.h"
 #include "http/access_control.h"
+#include "http/request_metrics.h"
 #include "http/routes.h"
 #include "http/server.h"
 #include "queue/analysis_queue.h"
 #include "service/analysis.h"
 #include "service/analysis_workers.h"
+#include "service/backend_metrics.h"
 #include "service/deadline_pool.h"
 #include "service/job_repository.h"
 #include "service/metrics_outbox.h"
@@ -62,6 +64,9 @@ struct ApiContext {
   // What GET /report answers when the request names no format (no ?format=, no Accept asking
   // for text/plain): kJson, or kClassic for clients of the original service (--report-format).
   ReportFormat default_report_format = ReportFormat::kJson;
+  // The backends' call durations and errors (service/backend_metrics.h), for GET /metrics; null:
+  // none shown. Not owned.
+  const BackendMetrics* backends = nullptr;
 };
 
 // Thread-safe: Handle may run on many threads at once.
@@ -88,11 +93,17 @@ class Api {
   // beside them in `serve` (one header cache and one epoch cache for both).
   JobRepository& jobs() { return jobs_; }
   ReportService& reports() { return reports_; }
+  // What GET /metrics shows of the requests answered and the jobs ingested.
+  const RequestMetrics& request_metrics() const { return request_metrics_; }
+  const IngestCounters& ingested() const { return ingested_; }
   // Analyses the tasks of POST /tasks/pubsub, and of the workers that run beside the Api; its
   // follow-up tasks go to context.queue.
   Analyzer& analyzer() { return analyzer_; }
 
  private:
+  // Handle's work, untimed; `matched` is set to the route the request's path matched (the
+  // method's, else the path's first), or null when none did.
+  HttpResponse Dispatch(HttpRequest& request, const Route*& matched);
   // The route handlers (the table in Api::Routes()).
   HttpResponse PostProcess(RouteCall& call);
   HttpResponse GetReport(RouteCall& call);
@@ -138,6 +149,8 @@ class Api {
   std::mutex dead_letters_mutex_;
   std::optional<int64_t> dead_letters_;                         // guarded by dead_letters_mutex_
   std::chrono::steady_clock::time_point dead_letters_counted_;  // guarded by dead_letters_mutex_
+  RequestMetrics request_metrics_{Routes()};
+  IngestCounters ingested_;
 };
 
 }  // namespace buildtrace

@@ -27,6 +27,7 @@ namespace {
 namespace http = boost::beast::http;
 using ::testing::HasSubstr;
 using ::testing::IsEmpty;
+using ::testing::Not;
 using StoreMethod = FaultyStateStore::Method;
 using WarehouseMethod = FaultyMetricsWarehouse::Method;
 
@@ -592,6 +593,53 @@ TEST_F(ApiReportTest, FailingStoreIs503WithRetryAfter) {
   const JsonBody body(res.body());
   EXPECT_EQ(body.Str("/error/code"), "unavailable");
   EXPECT_EQ(body.Str("/error/message"), "store unreachable");
+}
+
+TEST_F(ApiTest, MetricsCountIngestExactlyAndTimeRequestsByRouteTemplate) {
+  const std::string two =
+      R"({"project":"web","job_id":7,"latency_ms":12.5,"status":"failed",)"
+      R"("timestamp":"2026-11-28T11:00:00+01:00","state":{"Z":"z","Y":{"y":1,"type":"t"}}})";
+  PostOk(two);
+  const IngestCounters& ingested = api_->ingested();
+  EXPECT_EQ(ingested.jobs.load(), 1u);
+  EXPECT_EQ(ingested.objects.load(), 2u);
+  EXPECT_EQ(ingested.bytes.load(), two.size());
+  // A replay is accepted (its bytes count) but stores nothing new.
+  ASSERT_EQ(Post(two).result_int(), 200u);
+  EXPECT_EQ(ingested.jobs.load(), 1u);
+  EXPECT_EQ(ingested.objects.load(), 2u);
+  EXPECT_EQ(ingested.bytes.load(), 2 * two.size());
+  // A conflict beside a new job: the new job and its objects count, the request's bytes do not.
+  std::string changed = two;
+  changed.replace(changed.find("12.5"), 4, "13.5");
+  std::string eight = two;
+  eight.replace(eight.find("\"job_id\":7"), 10, "\"job_id\":8");
+  ASSERT_EQ(Post("[" + changed + "," + eight + "]").result_int(), 409u);
+  EXPECT_EQ(ingested.jobs.load(), 2u);
+  EXPECT_EQ(ingested.objects.load(), 4u);
+  EXPECT_EQ(ingested.bytes.load(), 2 * two.size());
+
+  const Route* process = nullptr;
+  for (const Route& route : Api::Routes()) {
+    if (route.path == "/process") process = &route;
+  }
+  ASSERT_NE(process, nullptr);
+  const RequestMetrics& requests = api_->request_metrics();
+  EXPECT_EQ(requests.Count(process, http::verb::post, 202), 1u);
+  EXPECT_EQ(requests.Count(process, http::verb::post, 200), 1u);
+  EXPECT_EQ(requests.Count(process, http::verb::post, 409), 1u);
+  EXPECT_EQ(requests.Count(process, http::verb::get, 405), 0u);
+  ASSERT_EQ(Get("/process").result_int(), 405u);
+  EXPECT_EQ(requests.Count(process, http::verb::get, 405), 1u);
+  // Unknown paths, each different, share one series.
+  for (int i = 0; i < 4; ++i) ASSERT_EQ(Get("/nope/" + std::to_string(i)).result_int(), 404u);
+  EXPECT_EQ(requests.Count(nullptr, http::verb::get, 404), 4u);
+  const std::string page = Get("/metrics").body();
+  EXPECT_THAT(page, HasSubstr("\nbuildtrace_ingested_objects_total 4\n"));
+  EXPECT_THAT(page, HasSubstr("\nbuildtrace_http_request_duration_seconds_count{route="
+                              "\"unmatched\",method=\"GET\",code=\"404\"} 4\n"));
+  EXPECT_THAT(page, Not(HasSubstr("/nope/")));
+  EXPECT_THAT(page, HasSubstr("\n# TYPE process_open_fds gauge\n"));
 }
 
 // --- GET /jobs, GET /projects ---
