@@ -40,6 +40,12 @@ TEST_F(LogTest, JsonRecordCarriesTheExtraMembers) {
                         "\n");
 }
 
+TEST(LogTimestampTest, AlwaysHasMilliseconds) {
+  EXPECT_EQ(LogTimestamp(1764324000000), "2025-11-28T10:00:00.000Z");
+  EXPECT_EQ(LogTimestamp(1764324000007), "2025-11-28T10:00:00.007Z");
+  EXPECT_EQ(LogTimestamp(1764324000123), "2025-11-28T10:00:00.123Z");
+}
+
 TEST_F(LogTest, JsonWithoutExtrasIsTheThreeFields) {
   SetLogFormat(LogFormat::kJson);
   LogError("boom");
