@@ -15,6 +15,7 @@
 
 #include "cli/backend_choice.h"
 #include "cli/service_backends.h"
+#include "core/job_parser.h"
 #include "core/large_memory.h"
 #include "http/access_control.h"
 #include "http/api.h"
@@ -30,8 +31,10 @@ namespace {
 // page per 4 KiB the next time, so a 350 KB report answer freed and faulted back on every request
 // shows in the latency tail, and a 1M-object state's buffers cost more to fault than to fill.
 // `bytes` is split here, in one place:
-// - half to the large buffers of core/large_memory.h (input bodies read from files, state
-//   entries, ID indexes): kept whole, handed to the next request that needs as much;
+// - three eighths to the large buffers of core/large_memory.h (input bodies read from files,
+//   state entries, ID indexes): kept whole, handed to the next request that needs as much;
+// - an eighth to simdjson parsers (SetParsersKept, core/job_parser.h): their structural indexes,
+//   a few MiB of mapped pages each, faulted in once instead of at every parse;
 // - a quarter to glibc's heap: at most kArenas malloc arenas (each thread otherwise gets its own,
 //   and each keeps its own free memory), each trimmed only once more than its share is free at
 //   its top. A fixed mmap threshold of 1 MiB gives larger malloc buffers (request bodies,
@@ -43,7 +46,8 @@ namespace {
 // So what is kept stays under `bytes` in all, apart from fragmentation inside the heaps.
 size_t KeepFreedMemory(uint64_t bytes) {
   constexpr int kArenas = 4;
-  SetLargeBuffersKept(static_cast<size_t>(bytes / 2));
+  SetLargeBuffersKept(static_cast<size_t>(bytes / 8 * 3));
+  SetParsersKept(static_cast<size_t>(bytes / 8));
   mallopt(M_ARENA_MAX, kArenas);
   mallopt(M_MMAP_THRESHOLD, 1 << 20);
   const uint64_t share = bytes / 4 / kArenas;

@@ -1,12 +1,15 @@
 // simdjson On-Demand walk over a job body, checking each rule of the API as it goes. State IDs and
 // hashes are not copied: without escapes they are views into the input, which ParsedJobs owns;
-// the few with escapes are unescaped into ParsedJobs' own strings. The simdjson parser itself is
-// freed when parsing ends, so a parsed job costs its input and one StateEntry per object.
+// the few with escapes are unescaped into ParsedJobs' own strings. The simdjson parser is freed
+// (or kept for the next parse, SetParsersKept) when parsing ends, so a parsed job costs its input
+// and one StateEntry per object.
 #include "core/job_parser.h"
 
 #include <algorithm>
 #include <cmath>
+#include <mutex>
 #include <string_view>
+#include <vector>
 
 #include "core/canonical_hash.h"
 #include "core/state_index.h"
@@ -544,14 +547,88 @@ Status JobParser::ParseStateValue(std::string_view id, simdjson::ondemand::value
   return Status::Ok();
 }
 
+namespace {
+
+// The parsers kept between parses (SetParsersKept), each counted as its capacity.
+class KeptParsers {
+ public:
+  void SetLimit(size_t bytes) {
+    std::vector<std::unique_ptr<simdjson::ondemand::parser>> freed;  // after the lock
+    {
+      std::lock_guard<std::mutex> lock(mutex_);
+      limit_ = bytes;
+      while (kept_bytes_ > limit_) {
+        kept_bytes_ -= parsers_.back()->capacity();
+        freed.push_back(std::move(parsers_.back()));
+        parsers_.pop_back();
+      }
+    }
+  }
+  size_t KeptNow() {
+    std::lock_guard<std::mutex> lock(mutex_);
+    return kept_bytes_;
+  }
+  // The largest kept parser, or a new one.
+  std::unique_ptr<simdjson::ondemand::parser> Take() {
+    {
+      std::lock_guard<std::mutex> lock(mutex_);
+      if (!parsers_.empty()) {
+        auto largest = std::max_element(parsers_.begin(), parsers_.end(), [](auto& a, auto& b) {
+          return a->capacity() < b->capacity();
+        });
+        std::unique_ptr<simdjson::ondemand::parser> parser = std::move(*largest);
+        parsers_.erase(largest);
+        kept_bytes_ -= parser->capacity();
+        return parser;
+      }
+    }
+    return std::make_unique<simdjson::ondemand::parser>();
+  }
+  // Keeps `parser` if it fits under the limit; frees it (outside the lock) otherwise.
+  void Give(std::unique_ptr<simdjson::ondemand::parser> parser) {
+    {
+      std::lock_guard<std::mutex> lock(mutex_);
+      const size_t bytes = parser->capacity();
+      if (bytes != 0 && kept_bytes_ + bytes <= limit_) {
+        kept_bytes_ += bytes;
+        parsers_.push_back(std::move(parser));
+        return;
+      }
+    }
+    parser.reset();
+  }
+
+ private:
+  std::mutex mutex_;
+  size_t limit_ = 0;
+  size_t kept_bytes_ = 0;
+  std::vector<std::unique_ptr<simdjson::ondemand::parser>> parsers_;
+};
+
+KeptParsers& Kept() {
+  static KeptParsers* kept = new KeptParsers();  // never destroyed: parses may run at exit
+  return *kept;
+}
+
+}  // namespace
+
+void SetParsersKept(size_t bytes) { Kept().SetLimit(bytes); }
+size_t ParsersKeptNow() { return Kept().KeptNow(); }
+
 Result<std::unique_ptr<ParsedJobs>> JobParser::Run(InputBytes body, const ParseLimits& limits,
                                                    bool allow_array) {
   auto parsed = std::make_unique<ParsedJobs>();
   parsed->input_ = std::move(body);
-  // A parser per call: its buffers (several times the input) are freed as soon as it returns.
-  simdjson::ondemand::parser simdjson_parser;
-  JobParser parser(limits, *parsed, simdjson_parser);
-  if (Status s = parser.Parse(parsed->input_.padded(), allow_array); !s.ok()) return s;
+  // A kept parser when there is one (its pages already faulted in), else a new one; given back
+  // at the end, kept or freed as SetParsersKept allows.
+  std::unique_ptr<simdjson::ondemand::parser> simdjson_parser = Kept().Take();
+  Status status;
+  {
+    JobParser parser(limits, *parsed, *simdjson_parser);
+    status = parser.Parse(parsed->input_.padded(), allow_array);
+  }
+  Kept().Give(std::move(simdjson_parser));
+  if (!status.ok()) return status;
   return parsed;
 }
 

@@ -68,4 +68,15 @@ Result<std::unique_ptr<ParsedJobs>> ParseJobDocument(std::string_view body,
 // The same over bytes already padded (a mapped file, a store's read), taken over without a copy.
 Result<std::unique_ptr<ParsedJobs>> ParseJobDocument(InputBytes body, const ParseLimits& limits);
 
+// simdjson parsers kept for the next parse, up to `bytes` in all (0, the default: none, each
+// parse allocates its own and frees it). A parser's buffers (its structural index, 4 bytes per
+// JSON token, and its string buffer) grow to the largest document it has parsed; freed, they go
+// back to the kernel and the next parse faults and zeroes fresh pages again. A kept parser is
+// counted as the document bytes it can take (its capacity), more than what stays resident (about
+// a third of that for job states). One parse takes the largest kept parser; at its end the parser
+// is kept if it fits under `bytes`, else freed. `buildtrace serve` gives this an eighth of
+// --keep-memory. Thread-safe.
+void SetParsersKept(size_t bytes);
+size_t ParsersKeptNow();  // the bytes kept at this moment (capacities)
+
 }  // namespace buildtrace
