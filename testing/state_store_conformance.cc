@@ -2,6 +2,8 @@
 // from the factory, so tests may assume the store starts empty.
 #include "testing/state_store_conformance.h"
 
+#include <algorithm>
+#include <cstdio>
 #include <latch>
 #include <random>
 #include <string_view>
@@ -9,6 +11,27 @@
 #include <vector>
 
 namespace buildtrace {
+
+void ExpectListingsPageThroughManyKeys(StateStore& store) {
+  using Names = std::vector<std::string>;
+  auto listed = [&](std::string_view prefix) {
+    Result<Names> names = store.List(prefix);
+    return names.ok() ? *names : Names{"<error: " + names.status().message() + ">"};
+  };
+  Names all, under_p1;
+  for (int i = 0; i < 25; ++i) {
+    char name[32];
+    std::snprintf(name, sizeof(name), "p%d/%04d.json", i % 2, i);
+    ASSERT_TRUE(store.CreateIfAbsent(name, name).ok()) << name;
+    all.push_back(name);
+    if (i % 2 == 1) under_p1.push_back(name);
+  }
+  std::sort(all.begin(), all.end());
+  std::sort(under_p1.begin(), under_p1.end());
+  EXPECT_EQ(listed(""), all);          // 3 pages
+  EXPECT_EQ(listed("p1/"), under_p1);  // 2 pages
+  EXPECT_EQ(listed("p1/0001"), Names{"p1/0001.json"});
+}
 
 std::string StateStoreFactoryName(const ::testing::TestParamInfo<StateStoreFactory>& info) {
   return info.param.name;

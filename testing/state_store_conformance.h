@@ -32,6 +32,11 @@ std::string StateStoreFactoryName(const ::testing::TestParamInfo<StateStoreFacto
 // Prints the factory's name instead of its bytes in test output.
 void PrintTo(const StateStoreFactory& factory, std::ostream* os);
 
+// For a store whose listings come in pages of 10 names (S3's max-keys=10): creates 25 objects
+// under p0/ and p1/ and checks that listings of 3 and 2 pages, and of a prefix inside a name,
+// come back whole and in order. Fails the calling test otherwise.
+void ExpectListingsPageThroughManyKeys(StateStore& store);
+
 class StateStoreConformanceTest : public ::testing::TestWithParam<StateStoreFactory> {
  protected:
   void SetUp() override;
