@@ -6,10 +6,12 @@
 #include <gtest/gtest.h>
 #include <simdjson.h>
 
+#include <atomic>
 #include <memory>
 #include <optional>
 #include <string>
 #include <string_view>
+#include <thread>
 #include <vector>
 
 namespace buildtrace {
@@ -588,6 +590,89 @@ TEST(JobParserStringsTest, DuplicateCheckCanBeLeftToTheDiff) {
   auto parsed = ParseJobDocument(body, unchecked);
   ASSERT_TRUE(parsed.ok());
   EXPECT_EQ((*parsed)->jobs().front().state.size(), 2u);
+}
+
+// A job of `objects` objects (IDs o0, o1, ...), as a document.
+std::string JobOfObjects(int objects, std::string_view value) {
+  std::string body =
+      "{\"job_id\":1,\"timestamp\":\"2026-11-28T10:00:00Z\",\"latency_ms\":1,\"state\":{";
+  for (int i = 0; i < objects; ++i) {
+    if (i) body += ',';
+    body += "\"o" + std::to_string(i) + "\":\"" + std::string(value) + "\"";
+  }
+  return body + "}}";
+}
+
+class KeptParsersTest : public ::testing::Test {
+ protected:
+  void TearDown() override { SetParsersKept(0); }
+};
+
+TEST_F(KeptParsersTest, NoneKeptByDefault) {
+  ASSERT_TRUE(ParseJobDocument(JobOfObjects(100, "door_1_2_3_4"), ParseLimits{}).ok());
+  EXPECT_EQ(ParsersKeptNow(), 0u);
+}
+
+TEST_F(KeptParsersTest, AParserIsKeptAsItsCapacityAndReusedWithTheSameResults) {
+  SetParsersKept(1 << 20);
+  const std::string small = JobOfObjects(100, "door_1_2_3_4");
+  ASSERT_TRUE(ParseJobDocument(small, ParseLimits{}).ok());
+  // simdjson sizes a parser to the document, at least its minimal capacity (32 bytes)
+  const size_t kept = ParsersKeptNow();
+  EXPECT_EQ(kept, small.size());
+  // The same parser again (none added), and a larger document after a smaller one: the
+  // parser grows, and is kept as its new capacity.
+  auto again = ParseJobDocument(small, ParseLimits{});
+  ASSERT_TRUE(again.ok());
+  EXPECT_EQ((*again)->jobs().front().state.size(), 100u);
+  EXPECT_EQ(ParsersKeptNow(), kept);
+  const std::string larger = JobOfObjects(1000, "wall_10_20_30_40");
+  auto grown = ParseJobDocument(larger, ParseLimits{});
+  ASSERT_TRUE(grown.ok());
+  EXPECT_EQ((*grown)->jobs().front().state.size(), 1000u);
+  EXPECT_EQ((*grown)->jobs().front().state[999].id, "o999");
+  EXPECT_EQ((*grown)->jobs().front().state[999].value, "wall_10_20_30_40");
+  EXPECT_EQ(ParsersKeptNow(), larger.size());
+  // A failed parse gives its parser back too, and the next parse is not confused by it.
+  ASSERT_FALSE(ParseJobDocument(std::string("{\"job_id\":"), ParseLimits{}).ok());
+  EXPECT_EQ(ParsersKeptNow(), larger.size());
+  auto after = ParseJobDocument(small, ParseLimits{});
+  ASSERT_TRUE(after.ok());
+  EXPECT_EQ((*after)->jobs().front().state[42].id, "o42");
+}
+
+TEST_F(KeptParsersTest, AParserOverTheCapIsFreedAndLoweringTheCapFreesKeptOnes) {
+  const std::string body = JobOfObjects(1000, "door_1_2_3_4");
+  SetParsersKept(body.size() - 1);
+  ASSERT_TRUE(ParseJobDocument(body, ParseLimits{}).ok());
+  EXPECT_EQ(ParsersKeptNow(), 0u);
+  SetParsersKept(body.size());
+  ASSERT_TRUE(ParseJobDocument(body, ParseLimits{}).ok());
+  EXPECT_EQ(ParsersKeptNow(), body.size());
+  SetParsersKept(body.size() - 1);
+  EXPECT_EQ(ParsersKeptNow(), 0u);
+}
+
+TEST_F(KeptParsersTest, ParsesOnManyThreadsShareTheKeptParsers) {
+  SetParsersKept(size_t{8} << 20);
+  std::vector<std::thread> threads;
+  std::atomic<int> wrong{0};
+  for (int t = 0; t < 4; ++t) {
+    threads.emplace_back([&, t] {
+      for (int round = 0; round < 20; ++round) {
+        const int objects = 10 + t * 100 + round;
+        auto parsed = ParseJobDocument(JobOfObjects(objects, "door_1_2_3_4"), ParseLimits{});
+        if (!parsed.ok() ||
+            (*parsed)->jobs().front().state.size() != static_cast<size_t>(objects)) {
+          ++wrong;
+        }
+      }
+    });
+  }
+  for (std::thread& t : threads) t.join();
+  EXPECT_EQ(wrong.load(), 0);
+  EXPECT_GT(ParsersKeptNow(), 0u);
+  EXPECT_LE(ParsersKeptNow(), size_t{8} << 20);
 }
 
 }  // namespace
