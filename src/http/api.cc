@@ -10,6 +10,7 @@
 #include <optional>
 
 #include "core/json_writer.h"
+#include "core/overlay_svg.h"
 #include "core/report.h"
 #include "core/timestamp.h"
 #include "http/content_encoding.h"
@@ -408,6 +409,32 @@ HttpResponse Api::GetReport(RouteCall& call) {
                                   text ? "text/plain; charset=utf-8" : "application/json");
   res.set("BuildTrace-Analysis", precomputed ? "precomputed" : "on-demand");
   return res;
+}
+
+HttpResponse Api::GetReportSvg(RouteCall& call) {
+  const RequestTarget& target = call.target;
+  // The route matched only a segment ending in ".svg" with something before it.
+  std::string_view segment = target.segments[1];
+  segment.remove_suffix(4);
+  Result<int64_t> job_id = ParseJobIdText(segment, "the job ID in /report/{job_id}.svg");
+  if (!job_id.ok()) return ErrorResponse(job_id.status());
+  Result<std::string> project = ProjectParam(target);
+  if (!project.ok()) return ErrorResponse(project.status());
+  ReportRequest report_request;
+  report_request.project = *project;
+  report_request.job_id = *job_id;
+  if (auto it = target.params.find("base"); it != target.params.end()) {
+    Result<int64_t> base = ParseJobIdText(it->second, "base");
+    if (!base.ok()) return ErrorResponse(base.status());
+    report_request.base_job_id = *base;
+  }
+  Result<ReportService::ComparedStates> compared = reports_.WithStates(report_request);
+  if (!compared.ok()) return ErrorResponse(compared.status());
+  static const JobState kEmpty;
+  const JobState& before = compared->base ? compared->base->jobs().front().state : kEmpty;
+  return MakeResponse(
+      200, RenderOverlaySvg(compared->report.diff, before, compared->job->jobs().front().state),
+      "image/svg+xml");
 }
 
 HttpResponse Api::GetJob(RouteCall& call) {

@@ -107,6 +107,7 @@ class Api {
   // The route handlers (the table in Api::Routes()).
   HttpResponse PostProcess(RouteCall& call);
   HttpResponse GetReport(RouteCall& call);
+  HttpResponse GetReportSvg(RouteCall& call);
   HttpResponse GetJob(RouteCall& call);
   HttpResponse GetProjects(RouteCall& call);
   HttpResponse GetLatencyStats(RouteCall& call);

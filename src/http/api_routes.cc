@@ -66,6 +66,20 @@ constexpr RouteAnswer kReportAnswers[] = {
     kUnavailable,
 };
 
+// GET /report/{job_id}.svg
+constexpr RouteParam kReportSvgParams[] = {
+    {"job_id", true, true, kJobIdSchema, "The job to draw, followed by .svg in the path."},
+    kProjectParam,
+    {"base", false, false, kJobIdSchema,
+     "Compare with this job instead of the lineage's base (the last successful job before)."},
+};
+constexpr RouteAnswer kReportSvgAnswers[] = {
+    {200, "The overlay drawing of the comparison (docs/api.md says what each mark means).",
+     "image/svg+xml", ref::kText},
+    kNotFoundJob,
+    kUnavailable,
+};
+
 // GET /jobs/{job_id}
 constexpr RouteParam kJobParams[] = {
     {"job_id", true, true, kJobIdSchema, "The job."},
@@ -181,6 +195,11 @@ std::span<const Route> Api::Routes() {
        kProcessAnswers,
        ref::kProcessRequest,
        "/process"},
+      // Before /report/{job_id}, which also matches "2.svg": the first route of a method wins.
+      {http::verb::get, "/report/{job_id}.svg", "The comparison of a job with its base, drawn",
+       "An SVG overlay: the base's unchanged objects grey, each change marked by its kind.",
+       AccessScope::kRead, kQuery, &Api::GetReportSvg, RequestLane::kWork, kReportSvgParams,
+       kReportSvgAnswers, "", "/report/2.svg?project=demo"},
       {http::verb::get, "/report/{job_id}", "What changed between a job and its base",
        "The base is the last successful job before it in its project, unless ?base= names one.",
        AccessScope::kRead, kQuery, &Api::GetReport, RequestLane::kWork, kReportParams,

@@ -1049,5 +1049,61 @@ TEST_F(ApiAccessTest, ProjectsListsOnlyTheTokensProjects) {
   EXPECT_EQ(JsonBody(admin.body()).Size("/projects"), 3u);
 }
 
+// --- GET /report/{job_id}.svg ---
+
+size_t CountOf(const std::string& text, std::string_view needle) {
+  size_t n = 0;
+  for (size_t at = text.find(needle); at != std::string::npos; at = text.find(needle, at + 1)) ++n;
+  return n;
+}
+
+constexpr std::string_view kWeb = R"(,"project":"web")";
+
+TEST_F(ApiTest, ReportSvgDrawsEachChangeOnce) {
+  PostOk(
+      "[" + JobJson(1, R"({"a":"box_0_0_1_1","b":"box_5_5_1_1","c":"box_2_2_1_1","d":"x"})", kWeb) +
+      "," +
+      JobJson(
+          2,
+          R"({"a":"box_0_0_1_1","b":"box_9_9_1_1","n1":"box_3_3_1_1","n2":"door_4_4_1_1","d":"x"})",
+          kWeb) +
+      "]");
+  const HttpResponse res = Get("/report/2.svg?project=web");
+  ASSERT_EQ(res.result_int(), 200u) << res.body();
+  EXPECT_EQ(res[http::field::content_type], "image/svg+xml");
+  EXPECT_EQ(CountOf(res.body(), "class=\"bt-added\""), 2u);
+  EXPECT_EQ(CountOf(res.body(), "class=\"bt-removed\""), 1u);
+  EXPECT_EQ(CountOf(res.body(), "class=\"bt-moved\""), 1u);
+  EXPECT_EQ(CountOf(res.body(), "class=\"bt-unchanged\""), 1u);
+  EXPECT_THAT(res.body(), HasSubstr("1 without a geometry"));
+  // The same comparison as GET /report's, base= included.
+  const HttpResponse against_self = Get("/report/2.svg?project=web&base=2");
+  ASSERT_EQ(against_self.result_int(), 200u) << against_self.body();
+  EXPECT_EQ(CountOf(against_self.body(), "class=\"bt-unchanged\""), 4u);
+  EXPECT_EQ(CountOf(against_self.body(), "class=\"bt-added\""), 0u);
+}
+
+TEST_F(ApiTest, ReportSvgErrorsAreThoseOfReport) {
+  PostOk(JobJson(1, R"({"a":"box_0_0_1_1"})", kWeb));
+  EXPECT_EQ(Get("/report/9.svg?project=web").result_int(), 404u);
+  EXPECT_EQ(Get("/report/1.svg?project=b%20d").result_int(), 400u);
+  EXPECT_EQ(Get("/report/1.svg?project=web&format=text").result_int(), 400u);
+  for (const std::string_view bad : {"/report/12x.svg", "/report/.svg", "/report/12.svg.svg",
+                                     "/report/0.svg", "/report/-1.svg"}) {
+    SCOPED_TRACE(bad);
+    const HttpResponse res = Get(std::string(bad) + "?project=web");
+    EXPECT_EQ(res.result_int(), Get("/report/12x?project=web").result_int()) << res.body();
+    EXPECT_EQ(res.result_int(), 400u) << res.body();
+  }
+}
+
+TEST_F(ApiAccessTest, ReportSvgNeedsReadOnTheProject) {
+  PostOk(JobJson(1, R"({"a":"box_0_0_1_1"})", R"(,"project":"other")"));
+  EXPECT_EQ(As("reader", http::verb::get, "/report/1.svg?project=other").result_int(), 403u);
+  EXPECT_EQ(As("ci", http::verb::get, "/report/1.svg?project=web").result_int(), 403u);
+  EXPECT_EQ(As("", http::verb::get, "/report/1.svg?project=other").result_int(), 401u);
+  EXPECT_EQ(As("admin", http::verb::get, "/report/1.svg?project=other").result_int(), 200u);
+}
+
 }  // namespace
 }  // namespace buildtrace

@@ -30,7 +30,14 @@ bool PathMatches(std::string_view path, std::span<const std::string> segments) {
       return;
     }
     const bool placeholder = !segment.empty() && segment.front() == '{';
-    match = placeholder || segment == segments[i];
+    if (placeholder) {
+      // "{job_id}.svg": a placeholder may end in a literal suffix, which the segment must end
+      // in after at least one character of its own.
+      const std::string_view suffix = segment.substr(segment.find('}') + 1);
+      match = segments[i].size() > suffix.size() && segments[i].ends_with(suffix);
+    } else {
+      match = segment == segments[i];
+    }
     ++i;
   });
   return match && i == segments.size();
@@ -55,8 +62,14 @@ const Route* RouteFor(std::span<const Route* const> at, boost::beast::http::verb
 std::string AllowedMethods(std::span<const Route* const> at) {
   std::string out;
   for (const Route* route : at) {
+    const std::string method(boost::beast::http::to_string(route->method));
+    // "/report/2.svg" matches two GET routes: name each method once.
+    if (("," + out + ",").find(" " + method + ",") != std::string::npos || out == method ||
+        out.starts_with(method + ",")) {
+      continue;
+    }
     if (!out.empty()) out += ", ";
-    out += std::string(boost::beast::http::to_string(route->method));
+    out += method;
   }
   return out;
 }

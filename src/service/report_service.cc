@@ -230,6 +230,35 @@ Result<std::string> ReportService::Render(const ReportRequest& request, ReportFo
   return answer;
 }
 
+Result<ReportService::ComparedStates> ReportService::WithStates(ReportRequest request) {
+  request.limit = kKeptReportLimit;
+  const ProjectLocks::Held held = jobs_.project_locks().Share(request.project);
+  Result<JobHeader> header = jobs_.LoadHeader(request.project, request.job_id);
+  if (!header.ok()) return header.status();
+  Result<BaseSelection> base = ChooseBase(request);
+  if (!base.ok()) return base.status();
+  const std::optional<int64_t> base_id = base->base_job_id;
+  ComparedStates out;
+  if (base->explicit_base) {
+    Result<Report> report = Compute(request, std::move(*base));
+    if (!report.ok()) return report.status();
+    out.report = std::move(*report);
+  } else {
+    Result<LineageReport> lineage = Lineage(request, std::move(*base));
+    if (!lineage.ok()) return lineage.status();
+    out.report = std::move(lineage->report);
+  }
+  auto job = jobs_.Load(request.project, request.job_id);
+  if (!job.ok()) return job.status();
+  out.job = std::move(*job);
+  if (base_id) {
+    auto loaded = jobs_.Load(request.project, *base_id);
+    if (!loaded.ok()) return loaded.status();
+    out.base = std::move(*loaded);
+  }
+  return out;
+}
+
 Result<ReportService::LineageReport> ReportService::Analyse(std::string_view project,
                                                             int64_t job_id) {
   ReportRequest request;

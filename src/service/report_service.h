@@ -73,6 +73,16 @@ class ReportService {
   // holds the project's lock shared (Analyzer::Analyse does).
   Result<LineageReport> Analyse(std::string_view project, int64_t job_id);
 
+  // The comparison Render would serve (the kept lineage comparison, or an explicit base's,
+  // at kKeptReportLimit) with the two states it compared, for drawings that need the objects'
+  // geometry (core/overlay_svg.h). `base` is null when the job has no base. Errors as Build.
+  struct ComparedStates {
+    Report report;
+    std::unique_ptr<ParsedJobs> base;
+    std::unique_ptr<ParsedJobs> job;
+  };
+  Result<ComparedStates> WithStates(ReportRequest request);
+
   // Forgets what this process remembers of the project's kept comparisons (it was deleted).
   void ForgetProject(std::string_view project);
 
