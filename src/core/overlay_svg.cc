@@ -129,19 +129,31 @@ std::pair<double, double> Centre(const Scale& scale, const Geometry& g) {
   return {scale.X(g.x + g.w / 2), scale.Y(g.y + g.h / 2)};
 }
 
-void AppendMark(std::string& out, const Scale& scale, const Mark& m) {
+// The value shown for a side of a mark: escaped and cut, "(none)" when absent.
+std::string ShownValue(std::string_view value) {
+  return value.empty() ? std::string("(none)") : XmlEscape(value, kMaxTitleBytes);
+}
+
+void AppendMark(std::string& out, const Scale& scale, const Mark& m, bool interactive) {
+  const char* kind = MarkClass(m.kind) + 3;  // without "bt-"
   out += "<g class=\"";
   out += MarkClass(m.kind);
+  if (interactive) {
+    const std::string id = XmlEscape(m.id, kMaxTitleBytes);
+    out += " mark\" tabindex=\"0\" role=\"img\" data-id=\"" + id + "\" data-kind=\"" + kind +
+           "\" data-before=\"" + ShownValue(m.before_value) + "\" data-after=\"" +
+           ShownValue(m.after_value) + "\" aria-label=\"" + id + " (" + kind + ")";
+  }
   out += "\"><title>";
   out += XmlEscape(m.id, kMaxTitleBytes);
   out += " (";
-  out += MarkClass(m.kind) + 3;
+  out += kind;
   out += ")";
   if (!m.before_value.empty() || !m.after_value.empty()) {
     out += ": ";
-    out += m.before_value.empty() ? "(none)" : XmlEscape(m.before_value, kMaxTitleBytes);
+    out += ShownValue(m.before_value);
     out += " \u2192 ";
-    out += m.after_value.empty() ? "(none)" : XmlEscape(m.after_value, kMaxTitleBytes);
+    out += ShownValue(m.after_value);
   }
   out += "</title>";
   switch (m.kind) {
@@ -179,21 +191,49 @@ void AppendMark(std::string& out, const Scale& scale, const Mark& m) {
   out += "</g>\n";
 }
 
-constexpr std::string_view kStyle =
-    "<style>\n"
-    "g rect{fill:none;stroke-width:2}\n"
-    ".bt-unchanged rect{fill:#e0e0e0;stroke:#9e9e9e;stroke-width:1}\n"
-    ".bt-added rect{fill:url(#bt-hatch);stroke:#0072b2}\n"
-    ".bt-removed rect{stroke:#d55e00;stroke-dasharray:8 4}\n"
-    ".bt-moved rect{stroke:#e69f00}\n"
-    ".bt-moved .bt-ghost,.bt-resized .bt-ghost{stroke-dasharray:2 3;stroke-width:1;opacity:.7}\n"
-    ".bt-arrow{stroke:#e69f00;stroke-width:1.5}\n"
-    ".bt-resized rect{stroke:#009e73}\n"
-    ".bt-retyped rect{stroke:#cc79a7}\n"
-    ".bt-marker{fill:#cc79a7;stroke:#000;stroke-width:.5}\n"
-    ".bt-changed rect{stroke:#56b4e9;stroke-dasharray:1 3;stroke-width:3}\n"
-    "text{font:12px sans-serif;fill:#000}\n"
-    "</style>\n"
+// The style rules, each under `scope` ("" in a file; "#overlay " in a page, where an inline
+// SVG's style would otherwise apply to the whole page).
+std::string Style(std::string_view scope) {
+  static constexpr std::string_view kRules[] = {
+      "g rect{fill:none;stroke-width:2}",
+      ".bt-unchanged rect{fill:#e0e0e0;stroke:#9e9e9e;stroke-width:1}",
+      ".bt-added rect{fill:url(#bt-hatch);stroke:#0072b2}",
+      ".bt-removed rect{stroke:#d55e00;stroke-dasharray:8 4}",
+      ".bt-moved rect{stroke:#e69f00}",
+      ".bt-moved .bt-ghost,.bt-resized .bt-ghost{stroke-dasharray:2 3;stroke-width:1;opacity:.7}",
+      ".bt-arrow{stroke:#e69f00;stroke-width:1.5}",
+      ".bt-resized rect{stroke:#009e73}",
+      ".bt-retyped rect{stroke:#cc79a7}",
+      ".bt-marker{fill:#cc79a7;stroke:#000;stroke-width:.5}",
+      ".bt-changed rect{stroke:#56b4e9;stroke-dasharray:1 3;stroke-width:3}",
+      "text{font:12px sans-serif;fill:#000}",
+      ".mark:focus{outline:none}",
+      ".mark:focus rect,.mark:hover rect{stroke:#000;stroke-width:3}",
+  };
+  std::string out = "<style>\n";
+  for (std::string_view rule : kRules) {
+    if (!scope.empty()) {
+      // Every selector of the rule gets the scope: "a,b{...}" -> "S a,S b{...}".
+      const std::string_view selectors = rule.substr(0, rule.find('{'));
+      size_t start = 0;
+      while (start <= selectors.size()) {
+        size_t comma = selectors.find(',', start);
+        if (comma == std::string_view::npos) comma = selectors.size();
+        if (start > 0) out += ',';
+        out += scope;
+        out += selectors.substr(start, comma - start);
+        start = comma + 1;
+      }
+      rule.remove_prefix(selectors.size());
+    }
+    out += rule;
+    out += '\n';
+  }
+  return out + "</style>\n";
+}
+
+// The hatch of added objects and the arrowhead of moved ones.
+constexpr std::string_view kDefs =
     "<defs>\n"
     "<pattern id=\"bt-hatch\" width=\"6\" height=\"6\" patternUnits=\"userSpaceOnUse\" "
     "patternTransform=\"rotate(45)\"><rect width=\"6\" height=\"6\" fill=\"#ffffff\"/>"
@@ -232,7 +272,8 @@ void AppendLegend(std::string& out) {
 
 class OverlayBuilder {
  public:
-  OverlayBuilder(const DiffResult& diff, const OverlayCaps& caps) : diff_(diff), caps_(caps) {}
+  OverlayBuilder(const DiffResult& diff, const OverlayOptions& options)
+      : diff_(diff), caps_(options) {}
 
   void CollectChanged(const JobState& before, const JobState& after) {
     std::unordered_set<std::string_view> added(diff_.added.begin(), diff_.added.end());
@@ -305,19 +346,24 @@ class OverlayBuilder {
       if (m.after) Grow(box, *m.after);
     }
     const Scale scale = Scale::Fit(box);
-    std::string out =
-        "<?xml version=\"1.0\" encoding=\"UTF-8\"?>\n"
-        "<svg xmlns=\"http://www.w3.org/2000/svg\" viewBox=\"0 0 " +
-        Num(kOverlayWidth) + " " + Num(kOverlayHeight + kLegendHeight) + "\" width=\"" +
-        Num(kOverlayWidth) + "\" height=\"" + Num(kOverlayHeight + kLegendHeight) + "\">\n";
-    out += kStyle;
+    const bool interactive = caps_.interactive;
+    std::string out = interactive ? "" : "<?xml version=\"1.0\" encoding=\"UTF-8\"?>\n";
+    out += "<svg xmlns=\"http://www.w3.org/2000/svg\"";
+    if (interactive) {
+      out += " id=\"overlay\" role=\"group\" aria-label=\"The changes drawn over the base\"";
+    }
+    out += " viewBox=\"0 0 " + Num(kOverlayWidth) + " " + Num(kOverlayHeight + kLegendHeight) +
+           "\" width=\"" + Num(kOverlayWidth) + "\" height=\"" +
+           Num(kOverlayHeight + kLegendHeight) + "\">\n";
+    out += Style(interactive ? "#overlay " : "");
+    out += kDefs;
     out += "<rect class=\"bt-background\" width=\"100%\" height=\"100%\" fill=\"#ffffff\"/>\n";
     // Unchanged first, so that the changes are drawn over them.
     for (const Mark& m : marks_) {
-      if (m.kind == MarkKind::kUnchanged) AppendMark(out, scale, m);
+      if (m.kind == MarkKind::kUnchanged) AppendMark(out, scale, m, interactive);
     }
     for (const Mark& m : marks_) {
-      if (m.kind != MarkKind::kUnchanged) AppendMark(out, scale, m);
+      if (m.kind != MarkKind::kUnchanged) AppendMark(out, scale, m, interactive);
     }
     AppendLegend(out);
     const DiffCounts& d = stats_.drawn;
@@ -406,7 +452,7 @@ class OverlayBuilder {
   }
 
   const DiffResult& diff_;
-  const OverlayCaps& caps_;
+  const OverlayOptions& caps_;
   std::vector<Mark> marks_;
   OverlayStats stats_;
   int64_t changed_drawn_ = 0;
@@ -455,8 +501,8 @@ std::string XmlEscape(std::string_view text, size_t max_bytes) {
 }
 
 std::string RenderOverlaySvg(const DiffResult& diff, const JobState& before, const JobState& after,
-                             const OverlayCaps& caps, OverlayStats* stats) {
-  OverlayBuilder builder(diff, caps);
+                             const OverlayOptions& options, OverlayStats* stats) {
+  OverlayBuilder builder(diff, options);
   builder.CollectChanged(before, after);
   builder.CollectUnchanged(before, after);
   if (stats != nullptr) *stats = builder.stats();

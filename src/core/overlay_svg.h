@@ -24,9 +24,15 @@ inline constexpr double kOverlayWidth = 800;
 inline constexpr double kOverlayHeight = 600;
 inline constexpr double kOverlayMargin = 20;
 
-struct OverlayCaps {
+struct OverlayOptions {
   size_t max_changed = kOverlayMaxChanged;
   size_t max_unchanged = kOverlayMaxUnchanged;
+  // For a page (the dashboard's job page) rather than a file: no XML declaration, the root is
+  // <svg id="overlay">, the style rules apply only inside it, and every drawn object is a
+  // focusable <g class="bt-KIND mark" tabindex="0"> carrying data-id, data-kind, data-before and
+  // data-after (escaped, cut like the titles) and an aria-label, for the page's details panel,
+  // filter box and keyboard navigation.
+  bool interactive = false;
 };
 
 // What the drawing drew and left out, for tests and logs.
@@ -38,12 +44,12 @@ struct OverlayStats {
 };
 
 // Renders the comparison `diff` of `before` with `after` (the two states the diff compared; the
-// listed objects are drawn, so a diff computed with a larger limit draws more, up to the caps).
+// listed objects are drawn, so a diff computed with a larger limit draws more, up to the caps in `options`).
 // Always a complete SVG document, whatever the input (no object, zero sizes, no geometry). Every
 // piece of the states' text is escaped, and IDs and values are cut to 200 bytes in titles, so
 // the output's size is bounded by the caps. `stats`, when given, says what was drawn.
 std::string RenderOverlaySvg(const DiffResult& diff, const JobState& before, const JobState& after,
-                             const OverlayCaps& caps = {}, OverlayStats* stats = nullptr);
+                             const OverlayOptions& options = {}, OverlayStats* stats = nullptr);
 
 // `text` escaped for XML character data and attribute values (&, <, >, ", ' as entities; control
 // characters XML cannot hold as U+FFFD), cut to at most `max_bytes` bytes of input at a UTF-8

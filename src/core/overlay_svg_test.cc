@@ -173,5 +173,33 @@ TEST(OverlaySvgTest, DegenerateInputsGiveValidSvg) {
   EXPECT_EQ(stats.left_out_changed, 0);
 }
 
+TEST(OverlaySvgTest, InteractiveMarksAreFocusableAndCarryTheirValues) {
+  const JobState before{{"m", "box_0_0_10_10"}, {"u", "box_50_50_10_10"}};
+  const JobState after{{"m", "box_90_0_10_10"}, {"u", "box_50_50_10_10"}, {"<i>", "box_1_1_1_1"}};
+  OverlayOptions options;
+  options.interactive = true;
+  const std::string svg = RenderOverlaySvg(Diff(before, after), before, after, options);
+  // Inline in a page: no XML declaration, an id, and styles that apply inside it only.
+  EXPECT_TRUE(svg.starts_with("<svg xmlns=\"http://www.w3.org/2000/svg\" id=\"overlay\" "));
+  EXPECT_TRUE(svg.ends_with("</svg>\n"));
+  EXPECT_THAT(svg, HasSubstr("#overlay g rect{fill:none;stroke-width:2}\n"));
+  EXPECT_THAT(svg, HasSubstr("#overlay .bt-moved .bt-ghost,#overlay .bt-resized .bt-ghost{"));
+  EXPECT_THAT(svg, Not(HasSubstr("\ntext{")));
+  EXPECT_THAT(svg, HasSubstr("<g class=\"bt-moved mark\" tabindex=\"0\" role=\"img\" data-id=\"m\" "
+                             "data-kind=\"moved\" data-before=\"box_0_0_10_10\" "
+                             "data-after=\"box_90_0_10_10\" aria-label=\"m (moved)\"><title>"));
+  EXPECT_THAT(svg, HasSubstr("<g class=\"bt-unchanged mark\" tabindex=\"0\" role=\"img\" "
+                             "data-id=\"u\" data-kind=\"unchanged\" data-before=\"(none)\" "
+                             "data-after=\"(none)\" aria-label=\"u (unchanged)\">"));
+  EXPECT_THAT(svg, HasSubstr("data-id=\"&lt;i&gt;\" data-kind=\"added\" data-before=\"(none)\" "
+                             "data-after=\"box_1_1_1_1\" aria-label=\"&lt;i&gt; (added)\""));
+  EXPECT_EQ(Count(svg, "tabindex=\"0\""), 3u);
+  // A file keeps its declaration and has no focusable marks.
+  const std::string file = RenderOverlaySvg(Diff(before, after), before, after);
+  EXPECT_TRUE(WellFormedEnds(file));
+  EXPECT_EQ(Count(file, "tabindex"), 0u);
+  EXPECT_THAT(file, HasSubstr("\ng rect{fill:none;stroke-width:2}\n"));
+}
+
 }  // namespace
 }  // namespace buildtrace
