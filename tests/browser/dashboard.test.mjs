@@ -493,7 +493,9 @@ describe('access control', { skip: AUTH_URL ? false : 'BUILDTRACE_UI_AUTH_URL is
     await (await present(page, 'form#signin input#token', 'the sign-in form')).fill(token);
     const answer = page.waitForResponse((r) => r.request().method() === 'POST' &&
       new URL(r.url()).pathname === '/ui/signin', { timeout: WAIT_MS });
-    await page.locator('form#signin [type="submit"]').first().click();
+    // The submit button: a <button> (submit unless typed otherwise) or an <input type=submit>.
+    await page.locator('form#signin button:not([type="button"]):not([type="reset"]), form#signin input[type="submit"]')
+      .first().click();
     const response = await answer;
     await page.waitForLoadState('load');
     return response;
