@@ -23,7 +23,7 @@ packages=(
   prometheus            # promtool: e2e_metrics_test lints GET /metrics with `promtool check metrics`
 )
 # Optional groups, named as arguments: `deploy` for scripts/check-deploy.sh, `ceph` for
-# scripts/s3-interop.sh.
+# scripts/s3-interop.sh, `browser` for scripts/ui-test.sh.
 for group in "$@"; do
   case $group in
     deploy)
@@ -33,7 +33,13 @@ for group in "$@"; do
       ;;
     # Ceph's monitor, OSD and RADOS Gateway, the real S3 server scripts/s3-interop.sh runs
     ceph) packages+=(ceph-mon ceph-osd radosgw) ;;
-    *) echo "install-deps.sh: unknown group $group (known: deploy, ceph)" >&2; exit 2 ;;
+    browser)
+      # Headless Chromium (/usr/lib/chromium/chromium), driven by playwright-core (tests/browser),
+      # which cannot download browsers here; Node.js and npm run the tests, any Node.js 18 or later
+      packages+=(chromium)
+      command -v npm >/dev/null || packages+=(nodejs npm)
+      ;;
+    *) echo "install-deps.sh: unknown group $group (known: deploy, ceph, browser)" >&2; exit 2 ;;
   esac
 done
 

@@ -3,10 +3,11 @@
 # test (unit, conformance and end-to-end) with CTest; then the fuzzers (scripts/fuzz.sh), a 30-second soak of the real server with mixed traffic
 # (scripts/soak.sh), the concurrency tests under ThreadSanitizer and the
 # whole suite again under AddressSanitizer + UBSan (scripts/sanitize.sh tsan, asan), each in its
-# own build folder. What CI runs (.ci/run): about 18 minutes on 2 cores from a fresh clone
-# (2026-12-05: format 1 s, tests 174 s, fuzzers 42 s, soak 36 s, TSan 99 s, ASan 311 s, the rest
-# the normal build, whose test code compiles at -O1 -g1), within the 30-minute budget. TEST_QUICK=1
-# runs the tests only. The last line sums up; the exit status is non-zero if any step failed.
+# own build folder, the S3 store against Ceph's RADOS Gateway (scripts/s3-interop.sh) and the
+# dashboard in headless Chromium (scripts/ui-test.sh). What CI runs (.ci/run): about 18 minutes
+# on 2 cores from a fresh clone (2026-12-05: format 1 s, tests 174 s, fuzzers 42 s, soak 36 s,
+# TSan 99 s, ASan 311 s, the rest the normal build, whose test code compiles at -O1 -g1), within
+# the 30-minute budget. TEST_QUICK=1 runs the tests only. The last line sums up; the exit status is non-zero if any step failed.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 scripts/install-deps.sh
@@ -34,6 +35,7 @@ if [[ "${TEST_QUICK:-0}" != 1 ]]; then
   step tsan scripts/sanitize.sh tsan
   step asan scripts/sanitize.sh asan
   step s3-interop scripts/s3-interop.sh  # the S3 store on Ceph's RADOS Gateway (not in CTest)
+  step ui scripts/ui-test.sh  # the dashboard in headless Chromium (not in CTest)
 fi
 summary=$(IFS=';'; echo "${results[*]}")
 if ((status)); then
