@@ -143,7 +143,10 @@ constexpr std::string_view kAddedStyle = "fill=\"url(#bt-chart-added)\" stroke=\
 constexpr std::string_view kRemovedStyle = "fill=\"#d55e00\" stroke=\"#8a3c00\"";
 constexpr std::string_view kModifiedStyle = "fill=\"url(#bt-chart-modified)\" stroke=\"#8a5f00\"";
 constexpr std::string_view kPointStyle = "fill=\"#0072b2\" stroke=\"#ffffff\"";
-constexpr std::string_view kUnknownPointStyle = "fill=\"#ffffff\" stroke=\"#555555\"";
+constexpr std::string_view kUnknownPointStyle =
+    "fill=\"#ffffff\" stroke=\"#555555\" stroke-dasharray=\"2 2\"";
+constexpr std::string_view kFailedPointStyle =
+    "fill=\"#ffffff\" stroke=\"#d55e00\" stroke-width=\"2\"";
 
 struct Series {
   const char* name;
@@ -251,13 +254,17 @@ void AppendPoints(std::string& out, std::span<const LatencyPoint> points, double
   for (size_t i = 0; i < points.size(); ++i) {
     const LatencyPoint& p = points[i];
     const bool known = std::isfinite(p.latency_ms);
-    out += std::string("<circle class=\"job") + (known ? "" : " unknown") + "\" data-job-id=\"" +
+    const char* kind = !known ? " unknown" : p.failed ? " failed" : "";
+    const std::string_view style = !known     ? kUnknownPointStyle
+                                   : p.failed ? kFailedPointStyle
+                                              : kPointStyle;
+    out += std::string("<circle class=\"job") + kind + "\" data-job-id=\"" +
            std::to_string(p.job_id) + "\"" + Attr("cx", JobSlotCentre(i, points.size())) +
-           Attr("cy", PlotY(known ? p.latency_ms : 0, top)) + " r=\"4\" " +
-           std::string(known ? kPointStyle : kUnknownPointStyle) + "><title>Job " +
-           std::to_string(p.job_id) + " (" + XmlEscape(p.timestamp, kMaxTitleBytes) +
+           Attr("cy", PlotY(known ? p.latency_ms : 0, top)) + " r=\"4\" " + std::string(style) +
+           "><title>Job " + std::to_string(p.job_id) + " (" +
+           XmlEscape(p.timestamp, kMaxTitleBytes) +
            "): " + (known ? FormatLatency(p.latency_ms) : "no latency recorded") +
-           "</title></circle>\n";
+           (p.failed ? ", failed" : "") + "</title></circle>\n";
   }
 }
 
@@ -409,7 +416,10 @@ std::string RenderLatencyChart(std::string_view id, std::span<const LatencyPoint
   AppendLegendEntry(out, kChartMarginLeft,
                     "<circle cx=\"7\" cy=\"7\" r=\"4\" " + std::string(kPointStyle) + "/>",
                     "job latency");
-  double x = kChartMarginLeft + 130;
+  AppendLegendEntry(out, kChartMarginLeft + 120,
+                    "<circle cx=\"7\" cy=\"7\" r=\"4\" " + std::string(kFailedPointStyle) + "/>",
+                    "failed job");
+  double x = kChartMarginLeft + 240;
   for (const Series& s : kQuantileSeries) {
     AppendLegendEntry(out, x,
                       "<line x1=\"0\" y1=\"7\" x2=\"28\" y2=\"7\" " + std::string(s.style) + "/>",

@@ -45,12 +45,15 @@ struct ChangeBar {
   std::optional<Counts> counts;
 };
 
-// One point of the latency chart. A latency that is not finite is drawn as a hollow marker on
-// the x axis (class "job unknown") rather than left out, so there is still one marker per job.
+// One point of the latency chart. A latency that is not finite is drawn as a hollow grey marker
+// on the x axis (class "job unknown") rather than left out, so there is still one marker per job
+// and the slots line up with the changes chart's. A failed job is a hollow ring (class "job
+// failed"): its latency is real but the warehouse's quantiles leave it out.
 struct LatencyPoint {
   int64_t job_id = 0;
   std::string timestamp;
   double latency_ms = 0;
+  bool failed = false;
 };
 
 // The warehouse's quantiles in ms; an absent or non-finite one draws no line.

@@ -195,6 +195,15 @@ TEST(LatencyChartTest, QuantileLinesAtTheirExactHeight) {
   ExpectFinite(svg);
 }
 
+TEST(LatencyChartTest, FailedJobsAreHollowRingsInTheirSlot) {
+  const std::vector<LatencyPoint> points = {{1, "t", 10}, {2, "t", 20, true}};
+  const std::string svg = RenderLatencyChart("l", points, {});
+  EXPECT_THAT(svg, HasSubstr("<circle class=\"job failed\" data-job-id=\"2\" cx=\"604\""));
+  EXPECT_THAT(svg, HasSubstr("20 ms, failed</title>"));
+  EXPECT_THAT(svg, HasSubstr(">failed job</text>"));
+  EXPECT_EQ(Count(svg, "<circle class=\"job failed\""), 1u);
+}
+
 TEST(LatencyChartTest, AbsentOrNonFiniteQuantilesDrawNoLine) {
   const std::vector<LatencyPoint> points = {{1, "t", 10}};
   const std::string svg = RenderLatencyChart("l", points, {std::nullopt, NAN, INFINITY});

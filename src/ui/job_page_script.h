@@ -102,4 +102,7 @@ inline constexpr std::string_view kJobPageScript = R"js(
 })();
 )js";
 
+// The HTML parser ends a script at the first "</script"; this one must hold none.
+static_assert(kJobPageScript.find("</") == std::string_view::npos);
+
 }  // namespace buildtrace::ui

@@ -105,7 +105,7 @@ void AppendCharts(std::string& out, const ProjectPage& page) {
     ChangeBar bar{j.job_id, j.timestamp, std::nullopt};
     if (j.counts) bar.counts = {j.counts->added, j.counts->removed, j.counts->modified()};
     bars.push_back(std::move(bar));
-    if (j.succeeded) points.push_back({j.job_id, j.timestamp, j.latency_ms});
+    points.push_back({j.job_id, j.timestamp, j.latency_ms, !j.succeeded});
   }
   out += "<h2 id=\"changes-heading\">Changes per job</h2>\n";
   out += RenderChangesChart("changes-chart", bars);

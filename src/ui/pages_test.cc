@@ -151,6 +151,7 @@ ProjectPage SampleProjectPage() {
   page.next_before = 41;
   page.charted = {Row(40, 100, DiffCounts{.added = 4}), Row(41, 50, std::nullopt),
                   Row(42, 80, DiffCounts{.removed = 2, .changed = 2})};
+  page.charted[1].succeeded = false;
   page.window_count = 2;
   page.p50 = 50;
   page.p95 = 80;
@@ -170,7 +171,8 @@ TEST(ProjectPageTest, ContractElements) {
   EXPECT_THAT(html, HasSubstr("<svg id=\"changes-chart\""));
   EXPECT_THAT(html, HasSubstr("<svg id=\"latency-chart\""));
   EXPECT_EQ(Count(html, "<g class=\"bar\" data-job-id="), 3u);
-  EXPECT_EQ(Count(html, "<circle class=\"job"), 3u);
+  EXPECT_EQ(Count(html, "<circle class=\"job"), 3u);  // one per charted job, failed ones too
+  EXPECT_THAT(html, HasSubstr("<circle class=\"job failed\" data-job-id=\"41\""));
   for (const char* q : {"p50", "p95", "p99"}) {
     EXPECT_EQ(Count(html, std::string("<line class=\"") + q + "\""), 1u) << q;
   }
