@@ -172,7 +172,10 @@ void AppendBar(std::string& out, const ChangeBar& bar, size_t index, size_t coun
   out += "<g class=\"bar\" data-job-id=\"" + std::to_string(bar.job_id) + "\"><title>Job " +
          std::to_string(bar.job_id) + " (" + XmlEscape(bar.timestamp, kMaxTitleBytes) + "): ";
   if (!bar.counts) {
-    out += "not analysed yet</title></g>\n";
+    // A low dashed outline, so that the job still has something to point at.
+    out += "not analysed yet</title><rect class=\"pending\"" + Attr("x", x) +
+           Attr("y", kChartMarginTop + kPlotHeight - 4) + Attr("width", width) +
+           " height=\"4\" fill=\"none\" stroke=\"#555555\" stroke-dasharray=\"2 2\"/></g>\n";
     return;
   }
   const ChangeBar::Counts& c = *bar.counts;
@@ -231,8 +234,10 @@ void AppendQuantiles(std::string& out, const LatencyQuantiles& q, double top) {
              std::string(kQuantileSeries[i].style) + "><title>" + l.name + ": " +
              FormatLatency(*l.value) + "</title></line>";
       out += "<text class=\"quantile-label " + std::string(l.name) + "\"" + Attr("x", label_x) +
-             Attr("y", y - 4) + " text-anchor=\"end\">" + l.name + " " + FormatLatency(*l.value) +
-             "</text>\n";
+             Attr("y", y - 4) +
+             // A white halo keeps the label readable over the points.
+             " text-anchor=\"end\" paint-order=\"stroke\" stroke=\"#ffffff\" stroke-width=\"3\">" +
+             l.name + " " + FormatLatency(*l.value) + "</text>\n";
     }
     label_x -= 130;
   }

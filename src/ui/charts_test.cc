@@ -140,7 +140,9 @@ TEST(ChangesChartTest, PendingJobsHaveABarGroupWithoutSegments) {
   const std::vector<ChangeBar> bars = {{5, "t", std::nullopt}};
   const std::string svg = RenderChangesChart("c", bars);
   EXPECT_EQ(Count(svg, "<g class=\"bar\" data-job-id=\"5\">"), 1u);
-  EXPECT_EQ(Count(svg, "<rect class="), 0u);
+  EXPECT_EQ(Count(svg, "<rect class="), 1u);
+  EXPECT_THAT(svg, HasSubstr("<rect class=\"pending\" x=\"400\" y=\"192\" width=\"48\" "
+                             "height=\"4\""));
   EXPECT_THAT(svg, HasSubstr("not analysed yet"));
   EXPECT_THAT(svg, HasSubstr("1 not analysed yet."));
   ExpectFinite(svg);
