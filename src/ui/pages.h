@@ -63,15 +63,15 @@ std::string RenderProjectsPage(const PageFrame& frame, std::span<const ProjectRo
 // id="newest"> back to the first page when `before` is set.
 struct ProjectPage {
   std::string project;
-  std::string window;              // as given: "30d"
-  std::optional<int64_t> before;   // the page starts below this job ID
-  std::vector<JobRow> jobs;        // the page, newest first
+  std::string window;             // as given: "30d"
+  std::optional<int64_t> before;  // the page starts below this job ID
+  std::vector<JobRow> jobs;       // the page, newest first
   std::optional<int64_t> next_before;
-  std::vector<JobRow> charted;     // the jobs in the window for the charts, oldest first
-  bool charted_capped = false;     // the window holds more jobs than charted (say so)
-  int64_t window_count = 0;        // succeeded jobs in the window (the warehouse's count)
+  std::vector<JobRow> charted;          // the jobs in the window for the charts, oldest first
+  bool charted_capped = false;          // the window holds more jobs than charted (say so)
+  int64_t window_count = 0;             // succeeded jobs in the window (the warehouse's count)
   std::optional<double> p50, p95, p99;  // the warehouse's quantiles over the window, in ms
-  std::string warehouse_error;     // non-empty: the quantiles could not be read (say so)
+  std::string warehouse_error;          // non-empty: the quantiles could not be read (say so)
 };
 std::string RenderProjectPage(const PageFrame& frame, const ProjectPage& page);
 
@@ -94,7 +94,7 @@ struct JobPage {
   const Report* report = nullptr;  // not owned; diff lists up to the page's list cap
   std::string overlay_svg;         // RenderOverlaySvg(..., {.interactive = true})
   std::optional<int64_t> prev_job_id, next_job_id;
-  std::string svg_url;  // "/report/N.svg?project=P": a link to the overlay alone
+  std::string svg_url;   // "/report/N.svg?project=P": a link to the overlay alone
   std::string json_url;  // "/report/N?project=P": the report as JSON
 };
 std::string RenderJobPage(const PageFrame& frame, const JobPage& page);
