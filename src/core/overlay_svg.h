@@ -44,10 +44,10 @@ struct OverlayStats {
 };
 
 // Renders the comparison `diff` of `before` with `after` (the two states the diff compared; the
-// listed objects are drawn, so a diff computed with a larger limit draws more, up to the caps in `options`).
-// Always a complete SVG document, whatever the input (no object, zero sizes, no geometry). Every
-// piece of the states' text is escaped, and IDs and values are cut to 200 bytes in titles, so
-// the output's size is bounded by the caps. `stats`, when given, says what was drawn.
+// listed objects are drawn, so a diff computed with a larger limit draws more, up to the caps in
+// `options`). Always a complete SVG document, whatever the input (no object, zero sizes, no
+// geometry). Every piece of the states' text is escaped, and IDs and values are cut to 200 bytes in
+// titles, so the output's size is bounded by the caps. `stats`, when given, says what was drawn.
 std::string RenderOverlaySvg(const DiffResult& diff, const JobState& before, const JobState& after,
                              const OverlayOptions& options = {}, OverlayStats* stats = nullptr);
 

@@ -113,13 +113,39 @@ HttpResponse MethodNotAllowed(const HttpRequest& request, const std::string& all
   return res;
 }
 
-// The credentials a request presents: its Authorization header or, on a route that takes its
+// The token in the dashboard's session cookie ("" when none), percent-decoded.
+std::string SessionCookieToken(const HttpRequest& request) {
+  const std::string_view header = request[http::field::cookie];
+  size_t at = 0;
+  while (at < header.size()) {
+    size_t end = header.find(';', at);
+    if (end == std::string_view::npos) end = header.size();
+    std::string_view pair = header.substr(at, end - at);
+    while (!pair.empty() && pair.front() == ' ') pair.remove_prefix(1);
+    if (pair.starts_with(kSessionCookie) && pair.substr(kSessionCookie.size()).starts_with('=')) {
+      Result<RequestTarget> decoded =
+          ParseRequestTarget("/?t=" + std::string(pair.substr(kSessionCookie.size() + 1)));
+      if (!decoded.ok() || !decoded->params.contains("t")) return "";
+      return decoded->params.at("t");
+    }
+    at = end + 1;
+  }
+  return "";
+}
+
+// The credentials a request presents: its Authorization header; on a route that takes its
 // token in the URL (the Pub/Sub push route: a push subscription can carry a secret only in its
-// endpoint URL), "?token=" as a bearer token. The server's access log redacts that parameter.
+// endpoint URL), "?token=" as a bearer token (the server's access log redacts that parameter);
+// on a dashboard page, the sign-in cookie.
 std::string PresentedAuthorization(const HttpRequest& request, const RequestTarget& target,
                                    const Route* route) {
   const std::string_view header = request[http::field::authorization];
-  if (!header.empty() || route == nullptr || !route->token_in_query) return std::string(header);
+  if (!header.empty() || route == nullptr) return std::string(header);
+  if (route->page) {
+    std::string token = SessionCookieToken(request);
+    return token.empty() ? std::string() : "Bearer " + token;
+  }
+  if (!route->token_in_query) return std::string();
   auto it = target.params.find("token");
   return it == target.params.end() ? std::string() : "Bearer " + it->second;
 }
@@ -154,7 +180,7 @@ std::optional<AccessNeed> AccessNeedFor(const Route* route, const RequestTarget&
       need.every_project = !need.project;
       break;
     case ProjectFrom::kPath:
-      need.project = target.segments.at(1);
+      need.project = target.segments.at(PathParamIndex(route->path, "project").value_or(1));
       break;
     case ProjectFrom::kNone:
     case ProjectFrom::kBody:            // checked once the body is parsed
@@ -185,7 +211,25 @@ DescriptorUsage CountDescriptors() {
   return usage;
 }
 
-HttpResponse Denied(const AccessDecision& decision) {
+// A refused request. On a dashboard page, a caller without a valid token is sent to the sign-in
+// form, which brings it back here; one whose token may not see the page gets a page that says so.
+HttpResponse Denied(const AccessDecision& decision, const Route* route,
+                    std::string_view request_target) {
+  if (route != nullptr && route->page) {
+    if (decision.outcome == AccessDecision::Outcome::kForbidden) {
+      ui::PageFrame frame;
+      frame.access_control = frame.signed_in = true;
+      HttpResponse res =
+          MakeResponse(403, ui::RenderErrorPage(frame, 403, "Not allowed", decision.message),
+                       "text/html; charset=utf-8");
+      res.set(http::field::cache_control, "no-store");
+      return res;
+    }
+    HttpResponse res = MakeResponse(303, "", "text/plain");
+    res.set(http::field::location, "/ui/signin?next=" + ui::UrlEncode(request_target));
+    res.set(http::field::cache_control, "no-store");
+    return res;
+  }
   if (decision.outcome == AccessDecision::Outcome::kForbidden) {
     return ErrorResponse(403, "forbidden", decision.message);
   }
@@ -240,7 +284,7 @@ std::optional<HttpResponse> Api::Screen(const HttpRequest& headers) const {
   const AccessDecision decision =
       context_.access->Decide(PresentedAuthorization(headers, *target, route), *need);
   if (decision.allowed()) return std::nullopt;
-  return Denied(decision);
+  return Denied(decision, route, headers.target());
 }
 
 RequestLane Api::Lane(const HttpRequest& request) {
@@ -287,7 +331,7 @@ HttpResponse Api::Dispatch(HttpRequest& request, const Route*& matched) {
     if (std::optional<AccessNeed> need = AccessNeedFor(route, *target)) {
       const AccessDecision decision =
           context_.access->Decide(PresentedAuthorization(request, *target, route), *need);
-      if (!decision.allowed()) return Denied(decision);
+      if (!decision.allowed()) return Denied(decision, route, request.target());
       token = decision.token;
     }
   }
@@ -298,11 +342,13 @@ HttpResponse Api::Dispatch(HttpRequest& request, const Route*& matched) {
   }
   const Route* route = RouteFor(at, request.method());
   if (route == nullptr) return MethodNotAllowed(request, AllowedMethods(at));
+  RouteCall call{request, *target, token};
   if (!route->lenient_params) {
     const std::vector<std::string_view> names = QueryParamNames(*route);
-    if (Status s = CheckParams(*target, names); !s.ok()) return ErrorResponse(s);
+    if (Status s = CheckParams(*target, names); !s.ok()) {
+      return route->page ? PageError(call, s) : ErrorResponse(s);
+    }
   }
-  RouteCall call{request, *target, token};
   return (this->*route->handler)(call);
 }
 
@@ -334,7 +380,8 @@ HttpResponse Api::PostProcess(RouteCall& call) {
     // a job outside the token's projects rejects the whole request before anything is stored.
     std::vector<std::string> projects;
     for (const Job& job : jobs) projects.push_back(job.header.project);
-    if (AccessDecision d = DecideProjects(*token, projects); !d.allowed()) return Denied(d);
+    if (AccessDecision d = DecideProjects(*token, projects); !d.allowed())
+      return Denied(d, nullptr, "");
   }
   std::vector<std::pair<const Job*, StoredJob>> stored;
   std::vector<StatusDetail> conflicts;

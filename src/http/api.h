@@ -26,9 +26,13 @@
 #include "service/project_deletion.h"
 #include "service/report_service.h"
 #include "store/state_store.h"
+#include "ui/pages.h"
 #include "warehouse/metrics_warehouse.h"
 
 namespace buildtrace {
+
+// The cookie the dashboard's sign-in form sets: the token, for the pages (Route::page) only.
+inline constexpr std::string_view kSessionCookie = "buildtrace_token";
 
 struct ApiContext {
   StateStore& store;
@@ -88,6 +92,8 @@ class Api {
   // The route table: every route the API answers, with its parameters, scope, handler and
   // documented answers (http/routes.h). GET /openapi.json and GET /docs are generated from it.
   static std::span<const Route> Routes();
+  // The routes of the API proper, without the dashboard's pages: what /openapi.json describes.
+  static std::span<const Route> ApiRoutes();
 
   // The repository and the report service the handlers use, for the analysis workers that run
   // beside them in `serve` (one header cache and one epoch cache for both).
@@ -119,6 +125,17 @@ class Api {
   HttpResponse GetMetrics(RouteCall& call);
   HttpResponse GetOpenApi(RouteCall& call);
   HttpResponse GetDocs(RouteCall& call);
+  // The dashboard (api_ui.cc).
+  HttpResponse GetHome(RouteCall& call);
+  HttpResponse GetUiProject(RouteCall& call);
+  HttpResponse GetUiJob(RouteCall& call);
+  HttpResponse GetSignIn(RouteCall& call);
+  HttpResponse PostSignIn(RouteCall& call);
+  HttpResponse PostSignOut(RouteCall& call);
+  HttpResponse GetFavicon(RouteCall& call);
+  ui::PageFrame Frame(const RouteCall& call) const;
+  // `status` as an error page, with the HTTP status the API would give it.
+  HttpResponse PageError(const RouteCall& call, const Status& status) const;
   // Enqueues an analysis task for each job `stored` created; logs and reports a failure.
   void Enqueue(const std::vector<std::pair<const Job*, StoredJob>>& stored);
   // Dead letters in the store, listed at most every 10 s (for /readyz and /metrics).

@@ -176,6 +176,49 @@ constexpr RouteAnswer kDocsAnswers[] = {
     {200, "This API's routes as a page to read.", "text/html", ref::kText},
 };
 
+// The dashboard's pages (docs/api.md, "The dashboard"); not in the OpenAPI document.
+constexpr RouteParam kUiProjectParams[] = {
+    {"project", true, true, kProjectSchema, "The project."},
+    {"window", false, false, R"({"type":"string","pattern":"^[0-9]+[smhdw]$","default":"30d"})",
+     "The time window of the table, the charts and the percentiles."},
+    {"before", false, false, kJobIdSchema, "Only jobs with a smaller job_id (the next page)."},
+};
+constexpr RouteParam kUiJobParams[] = {
+    {"project", true, true, kProjectSchema, "The project."},
+    {"job_id", true, true, kJobIdSchema, "The job."},
+};
+constexpr RouteParam kSignInParams[] = {
+    {"next", false, false, R"({"type":"string"})", "The page to go back to once signed in."},
+};
+constexpr RouteAnswer kPageAnswers[] = {
+    {200, "The page.", "text/html", ref::kText},
+    {303, "Access control is on and the request has no valid token: to the sign-in form.", "", ""},
+    {404, "No such project or job.", "text/html", ref::kText},
+    {503, "A backend did not answer.", "text/html", ref::kText},
+};
+constexpr RouteAnswer kSignInAnswers[] = {
+    {200, "The sign-in form.", "text/html", ref::kText},
+    {303, "Signed in (the cookie is set), or access control is off: on to ?next=.", "", ""},
+    {401, "The token is not valid or has no read scope: the form again, saying so.", "text/html",
+     ref::kText},
+};
+constexpr RouteAnswer kFaviconAnswers[] = {
+    {200, "The favicon.", "image/svg+xml", ref::kText},
+};
+
+// A dashboard route: a page (or its favicon) on the work lane, not part of the API document.
+constexpr Route PageRoute(http::verb method, std::string_view path, std::string_view summary,
+                          std::optional<AccessScope> scope, ProjectFrom project_from,
+                          RouteHandler handler, std::span<const RouteParam> params,
+                          std::span<const RouteAnswer> answers, std::string_view example) {
+  Route route{method, path, summary, "", scope, project_from, handler};
+  route.params = params;
+  route.answers = answers;
+  route.example = example;
+  route.page = true;
+  return route;
+}
+
 }  // namespace
 
 std::span<const Route> Api::Routes() {
@@ -307,6 +350,24 @@ std::span<const Route> Api::Routes() {
        kDocsAnswers,
        "",
        "/docs"},
+      PageRoute(http::verb::get, "/", "The dashboard: every project", AccessScope::kRead,
+                kFilteredAnswer, &Api::GetHome, {}, kPageAnswers, "/"),
+      PageRoute(http::verb::get, "/ui/projects/{project}", "The dashboard: a project's jobs",
+                AccessScope::kRead, kPath, &Api::GetUiProject, kUiProjectParams, kPageAnswers,
+                "/ui/projects/demo?window=30d"),
+      PageRoute(http::verb::get, "/ui/projects/{project}/jobs/{job_id}",
+                "The dashboard: a job's report and overlay", AccessScope::kRead, kPath,
+                &Api::GetUiJob, kUiJobParams, kPageAnswers, "/ui/projects/demo/jobs/2"),
+      PageRoute(http::verb::get, "/ui/signin", "The dashboard's sign-in form", std::nullopt, kNone,
+                &Api::GetSignIn, kSignInParams, kSignInAnswers, "/ui/signin"),
+      PageRoute(http::verb::post, "/ui/signin", "Sign in to the dashboard with a token",
+                std::nullopt, kNone, &Api::PostSignIn, {}, kSignInAnswers, "/ui/signin"),
+      PageRoute(http::verb::post, "/ui/signout", "Sign out of the dashboard", std::nullopt, kNone,
+                &Api::PostSignOut, {}, kSignInAnswers, "/ui/signout"),
+      PageRoute(http::verb::get, "/favicon.svg", "The dashboard's icon", std::nullopt, kNone,
+                &Api::GetFavicon, {}, kFaviconAnswers, "/favicon.svg"),
+      PageRoute(http::verb::get, "/favicon.ico", "The dashboard's icon (as SVG)", std::nullopt,
+                kNone, &Api::GetFavicon, {}, kFaviconAnswers, "/favicon.ico"),
       // Last, so that the tests walking the table in order delete the example project after
       // every other route's example ran.
       {http::verb::delete_, "/projects/{project}", "Delete a project and everything of it",
@@ -319,13 +380,24 @@ std::span<const Route> Api::Routes() {
   return kRoutes;
 }
 
+std::span<const Route> Api::ApiRoutes() {
+  static const std::vector<Route> routes = [] {
+    std::vector<Route> out;
+    for (const Route& route : Routes()) {
+      if (!route.page) out.push_back(route);
+    }
+    return out;
+  }();
+  return routes;
+}
+
 HttpResponse Api::GetOpenApi(RouteCall&) {
-  static const std::string document = OpenApiDocument(Routes(), BUILDTRACE_VERSION);
+  static const std::string document = OpenApiDocument(ApiRoutes(), BUILDTRACE_VERSION);
   return MakeResponse(200, document);
 }
 
 HttpResponse Api::GetDocs(RouteCall&) {
-  static const std::string page = ApiDocsPage(Routes(), BUILDTRACE_VERSION);
+  static const std::string page = ApiDocsPage(ApiRoutes(), BUILDTRACE_VERSION);
   return MakeResponse(200, page, "text/html; charset=utf-8");
 }
 

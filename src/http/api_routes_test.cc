@@ -94,11 +94,11 @@ class ApiRoutesTest : public ::testing::Test {
 };
 
 const Route& RouteAt(http::verb method, std::string_view path) {
-  for (const Route& route : Api::Routes()) {
+  for (const Route& route : Api::ApiRoutes()) {
     if (route.method == method && route.path == path) return route;
   }
   ADD_FAILURE() << "no route " << http::to_string(method) << " " << path;
-  return Api::Routes().front();
+  return Api::ApiRoutes().front();
 }
 
 // Checks `res` against what `route` documents in `document`: a documented status, a documented
@@ -129,8 +129,8 @@ void ExpectDocumented(const JsonSchemaChecker& checker, const Route& route, cons
 }
 
 TEST_F(ApiRoutesTest, EveryRoutesExampleAnswersAsDocumented) {
-  const JsonSchemaChecker checker(OpenApiDocument(Api::Routes(), "test"));
-  for (const Route& route : Api::Routes()) {
+  const JsonSchemaChecker checker(OpenApiDocument(Api::ApiRoutes(), "test"));
+  for (const Route& route : Api::ApiRoutes()) {
     const HttpResponse res = Send(*api_, route.method, route.example, ExampleBody(route));
     EXPECT_GE(res.result_int(), 200u);
     EXPECT_LT(res.result_int(), 300u) << route.path << ": " << res.body();
@@ -139,9 +139,9 @@ TEST_F(ApiRoutesTest, EveryRoutesExampleAnswersAsDocumented) {
 }
 
 TEST_F(ApiRoutesTest, EveryRoutesErrorsAnswerAsDocumented) {
-  const JsonSchemaChecker checker(OpenApiDocument(Api::Routes(), "test"));
+  const JsonSchemaChecker checker(OpenApiDocument(Api::ApiRoutes(), "test"));
   // An unknown parameter is a 400 on every route that is not lenient about them.
-  for (const Route& route : Api::Routes()) {
+  for (const Route& route : Api::ApiRoutes()) {
     if (route.lenient_params) continue;
     const std::string target = std::string(route.example) +
                                (route.example.find('?') == std::string_view::npos ? "?" : "&") +
@@ -240,7 +240,7 @@ TEST_F(ApiRoutesTest, NoRouteIsReachableWithoutItsScope) {
   ASSERT_TRUE(access.ok()) << access.status().message();
   std::unique_ptr<Api> secured = MakeApi(&*access);
   std::set<std::string> open;
-  for (const Route& route : Api::Routes()) {
+  for (const Route& route : Api::ApiRoutes()) {
     const std::string name =
         std::string(http::to_string(route.method)) + " " + std::string(route.path);
     SCOPED_TRACE(name);
@@ -282,7 +282,7 @@ TEST_F(ApiRoutesTest, TheDocumentDescribesEveryRoute) {
   EXPECT_EQ(doc.Str("/openapi"), "3.1.0");
   EXPECT_EQ(doc.Str("/info/title"), "BuildTrace");
   std::set<std::string> operation_ids;
-  for (const Route& route : Api::Routes()) {
+  for (const Route& route : Api::ApiRoutes()) {
     std::string method(http::to_string(route.method));
     for (char& c : method) c = static_cast<char>(std::tolower(static_cast<unsigned char>(c)));
     std::string lower = "/paths/";  // a JSON pointer escapes "/" as "~1"
@@ -295,7 +295,7 @@ TEST_F(ApiRoutesTest, TheDocumentDescribesEveryRoute) {
           doc.Str(lower + "/responses/" + std::to_string(answer.status) + "/description").empty());
     }
   }
-  EXPECT_EQ(operation_ids.size(), Api::Routes().size()) << "operationIds are unique";
+  EXPECT_EQ(operation_ids.size(), Api::ApiRoutes().size()) << "operationIds are unique";
   // Every $ref resolves, and every component schema uses only keywords the checker knows (an
   // empty object satisfies no strict schema, so the checker walks each one).
   const JsonSchemaChecker checker(res.body());
@@ -313,7 +313,7 @@ TEST_F(ApiRoutesTest, TheDocsPageListsEveryRouteWithoutScripts) {
   const HttpResponse res = Send(*api_, http::verb::get, "/docs");
   ASSERT_EQ(res.result_int(), 200u);
   EXPECT_EQ(res[http::field::content_type], "text/html; charset=utf-8");
-  for (const Route& route : Api::Routes()) {
+  for (const Route& route : Api::ApiRoutes()) {
     EXPECT_THAT(res.body(),
                 HasSubstr("<span class=\"m\">" + std::string(http::to_string(route.method)) +
                           "</span> <code>" + std::string(route.path) + "</code>"));
@@ -331,8 +331,8 @@ std::string ReadFile(const std::string& path) {
   return out.str();
 }
 
-// docs/api.md has a heading naming each route ("## GET /report/{job_id}"), and no heading names
-// a route the table does not have.
+// docs/api.md has a heading naming each route ("## GET /report/{job_id}"), the dashboard's pages
+// included, and no heading names a route the table does not have.
 TEST(ApiDocsTest, ApiMdIsCheckedAgainstTheRouteTable) {
   const std::string docs = ReadFile(BUILDTRACE_SOURCE_DIR "/docs/api.md");
   ASSERT_FALSE(docs.empty());

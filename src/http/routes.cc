@@ -9,6 +9,7 @@ namespace {
 // Calls `f` with each segment of a route path ("/report/{job_id}" -> "report", "{job_id}").
 template <typename F>
 void ForEachSegment(std::string_view path, F f) {
+  if (path == "/") return;  // the root has no segment
   size_t start = 1;
   while (start <= path.size()) {
     size_t end = path.find('/', start);
@@ -41,6 +42,19 @@ bool PathMatches(std::string_view path, std::span<const std::string> segments) {
     ++i;
   });
   return match && i == segments.size();
+}
+
+std::optional<size_t> PathParamIndex(std::string_view path, std::string_view name) {
+  std::optional<size_t> found;
+  size_t i = 0;
+  ForEachSegment(path, [&](std::string_view segment) {
+    if (segment.size() == name.size() + 2 && segment.front() == '{' && segment.back() == '}' &&
+        segment.substr(1, name.size()) == name) {
+      found = i;
+    }
+    ++i;
+  });
+  return found;
 }
 
 std::vector<const Route*> RoutesAt(std::span<const Route> routes,

@@ -34,7 +34,7 @@ enum class ProjectFrom : uint8_t {
   kNone,            // no project's data (or only counts across projects)
   kQuery,           // ?project=, the default project when absent
   kQueryOrEvery,    // ?project=; absent: every project (needs a token without a project list)
-  kPath,            // the path's second segment: /projects/{project}/...
+  kPath,            // the path's {project} segment: /projects/{project}/...
   kBody,            // the jobs in the body, checked once it is parsed
   kFilteredAnswer,  // the answer lists only the token's projects
 };
@@ -82,7 +82,15 @@ struct Route {
   // Unknown query parameters are ignored (the original service's /health ignored them, and load
   // balancers may add some); everywhere else they are a 400.
   bool lenient_params = false;
+  // A page of the dashboard (or its favicon), not an API call: it also takes its token from the
+  // sign-in cookie, a request without a valid token is redirected to the sign-in form, its
+  // errors are HTML pages, and it is left out of GET /openapi.json and /docs (docs/api.md lists
+  // the pages).
+  bool page = false;
 };
+
+// The index of the segment that the placeholder "{name}" takes in `path`; nullopt when none.
+std::optional<size_t> PathParamIndex(std::string_view path, std::string_view name);
 
 // True when `path` ("/report/{job_id}") matches the decoded segments ({"report", "124"}).
 bool PathMatches(std::string_view path, std::span<const std::string> segments);
