@@ -10,7 +10,6 @@
 #include <optional>
 
 #include "core/json_writer.h"
-#include "core/overlay_svg.h"
 #include "core/report.h"
 #include "core/timestamp.h"
 #include "http/content_encoding.h"
@@ -475,13 +474,9 @@ HttpResponse Api::GetReportSvg(RouteCall& call) {
     if (!base.ok()) return ErrorResponse(base.status());
     report_request.base_job_id = *base;
   }
-  Result<ReportService::ComparedStates> compared = reports_.WithStates(report_request);
-  if (!compared.ok()) return ErrorResponse(compared.status());
-  static const JobState kEmpty;
-  const JobState& before = compared->base ? compared->base->jobs().front().state : kEmpty;
-  return MakeResponse(
-      200, RenderOverlaySvg(compared->report.diff, before, compared->job->jobs().front().state),
-      "image/svg+xml");
+  Result<std::string> drawing = reports_.Drawing(report_request, /*interactive=*/false);
+  if (!drawing.ok()) return ErrorResponse(drawing.status());
+  return MakeResponse(200, std::move(*drawing), "image/svg+xml");
 }
 
 HttpResponse Api::GetJob(RouteCall& call) {

@@ -4,7 +4,6 @@
 // pages honour access control like the API; the sign-in form keeps a valid token in a cookie.
 #include <algorithm>
 
-#include "core/overlay_svg.h"
 #include "core/timestamp.h"
 #include "http/api.h"
 #include "http/error_response.h"
@@ -206,17 +205,14 @@ HttpResponse Api::GetUiJob(RouteCall& call) {
   ReportRequest request;
   request.project = project;
   request.job_id = *job_id;
-  Result<ReportService::ComparedStates> compared = reports_.WithStates(request);
-  if (!compared.ok()) return PageError(call, compared.status());
-  static const JobState kEmpty;
-  const JobState& before = compared->base ? compared->base->jobs().front().state : kEmpty;
-  OverlayOptions options;
-  options.interactive = true;
+  Result<Report> report = reports_.Comparison(request);
+  if (!report.ok()) return PageError(call, report.status());
+  Result<std::string> drawing = reports_.Drawing(request, /*interactive=*/true);
+  if (!drawing.ok()) return PageError(call, drawing.status());
   ui::JobPage page;
   page.project = project;
-  page.report = &compared->report;
-  page.overlay_svg =
-      RenderOverlaySvg(compared->report.diff, before, compared->job->jobs().front().state, options);
+  page.report = &*report;
+  page.overlay_svg = std::move(*drawing);
   // The neighbours in the project, whatever their status.
   auto first = [](std::optional<int64_t>& out) {
     return [&out](const IndexedJob& job) {

@@ -5,6 +5,7 @@
 #include <future>
 
 #include "core/json_writer.h"
+#include "core/overlay_svg.h"
 #include "core/report_reader.h"
 #include "core/timestamp.h"
 #include "service/log.h"
@@ -230,33 +231,53 @@ Result<std::string> ReportService::Render(const ReportRequest& request, ReportFo
   return answer;
 }
 
-Result<ReportService::ComparedStates> ReportService::WithStates(ReportRequest request) {
+Result<Report> ReportService::ComparisonFor(const ReportRequest& request, BaseSelection base) {
+  if (base.explicit_base) return Compute(request, std::move(base));
+  Result<LineageReport> lineage = Lineage(request, std::move(base));
+  if (!lineage.ok()) return lineage.status();
+  return std::move(lineage->report);
+}
+
+Result<Report> ReportService::Comparison(ReportRequest request) {
   request.limit = kKeptReportLimit;
   const ProjectLocks::Held held = jobs_.project_locks().Share(request.project);
   Result<JobHeader> header = jobs_.LoadHeader(request.project, request.job_id);
   if (!header.ok()) return header.status();
   Result<BaseSelection> base = ChooseBase(request);
   if (!base.ok()) return base.status();
+  return ComparisonFor(request, std::move(*base));
+}
+
+Result<std::string> ReportService::Drawing(ReportRequest request, bool interactive) {
+  request.limit = kKeptReportLimit;
+  const ProjectLocks::Held held = jobs_.project_locks().Share(request.project);
+  Result<JobHeader> header = jobs_.LoadHeader(request.project, request.job_id);
+  if (!header.ok()) return header.status();
+  Result<BaseSelection> base = ChooseBase(request);
+  if (!base.ok()) return base.status();
+  // Under the kept comparison's name (so that ForgetProject drops it), in no warehouse epoch.
+  const std::string key = KeptReportName(request.project, request.job_id, *base) +
+                          (interactive ? " drawing-page" : " drawing");
+  if (std::optional<std::string> drawing = answers_.Find(key, "")) return std::move(*drawing);
   const std::optional<int64_t> base_id = base->base_job_id;
-  ComparedStates out;
-  if (base->explicit_base) {
-    Result<Report> report = Compute(request, std::move(*base));
-    if (!report.ok()) return report.status();
-    out.report = std::move(*report);
-  } else {
-    Result<LineageReport> lineage = Lineage(request, std::move(*base));
-    if (!lineage.ok()) return lineage.status();
-    out.report = std::move(lineage->report);
-  }
+  Result<Report> report = ComparisonFor(request, std::move(*base));
+  if (!report.ok()) return report.status();
   auto job = jobs_.Load(request.project, request.job_id);
   if (!job.ok()) return job.status();
-  out.job = std::move(*job);
+  std::unique_ptr<ParsedJobs> base_job;
   if (base_id) {
     auto loaded = jobs_.Load(request.project, *base_id);
     if (!loaded.ok()) return loaded.status();
-    out.base = std::move(*loaded);
+    base_job = std::move(*loaded);
   }
-  return out;
+  static const JobState kEmpty;
+  OverlayOptions options;
+  options.interactive = interactive;
+  std::string drawing =
+      RenderOverlaySvg(report->diff, base_job ? base_job->jobs().front().state : kEmpty,
+                       (*job)->jobs().front().state, options);
+  answers_.Put(key, "", drawing);
+  return drawing;
 }
 
 Result<ReportService::LineageReport> ReportService::Analyse(std::string_view project,

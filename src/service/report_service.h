@@ -73,15 +73,17 @@ class ReportService {
   // holds the project's lock shared (Analyzer::Analyse does).
   Result<LineageReport> Analyse(std::string_view project, int64_t job_id);
 
-  // The comparison Render would serve (the kept lineage comparison, or an explicit base's,
-  // at kKeptReportLimit) with the two states it compared, for drawings that need the objects'
-  // geometry (core/overlay_svg.h). `base` is null when the job has no base. Errors as Build.
-  struct ComparedStates {
-    Report report;
-    std::unique_ptr<ParsedJobs> base;
-    std::unique_ptr<ParsedJobs> job;
-  };
-  Result<ComparedStates> WithStates(ReportRequest request);
+  // The comparison Render would serve (the kept lineage comparison, or an explicit base's, at
+  // kKeptReportLimit), as a Report, for pages that show it rather than render it. Errors as
+  // Build. Holds the project's lock shared.
+  Result<Report> Comparison(ReportRequest request);
+
+  // That comparison drawn (core/overlay_svg.h; `interactive`: for a page), which needs the two
+  // states' geometry. Both states are read and parsed once per comparison and variant: the
+  // drawing is then served from memory (the answer cache; the states never change, so neither
+  // does the drawing, whatever the warehouse's epoch) until the project is deleted or the cache
+  // needs the room. Errors as Build. Holds the project's lock shared.
+  Result<std::string> Drawing(ReportRequest request, bool interactive);
 
   // Forgets what this process remembers of the project's kept comparisons (it was deleted).
   void ForgetProject(std::string_view project);
@@ -91,6 +93,9 @@ class ReportService {
   // The lineage comparison at request.limit: kept, or computed, recorded and kept.
   Result<LineageReport> Lineage(const ReportRequest& request, BaseSelection base);
   Result<Report> Compute(const ReportRequest& request, BaseSelection base);
+  // The kept lineage comparison, or an explicit base's computed, for `base` (from ChooseBase),
+  // with the project's lock held by the caller.
+  Result<Report> ComparisonFor(const ReportRequest& request, BaseSelection base);
   WarehouseOutcome Record(const Report& report);
   struct KeptReport {
     Report report;

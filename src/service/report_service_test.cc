@@ -511,6 +511,41 @@ TEST_F(ReportServiceTest, AKeptAnswerIsServedFromMemoryUntilItsProjectIsForgotte
   EXPECT_EQ(store_->Calls(StoreMethod::kRead), reads_before + 2);  // forgotten: read again
 }
 
+// A drawing reads and parses both states once; then it comes from memory, until the project is
+// forgotten. The page's variant and the file's are kept apart.
+TEST_F(ReportServiceTest, ADrawingIsRenderedOnceAndServedFromMemory) {
+  Post({.id = 1, .state = R"({"A":"box_0_0_1_1","B":"box_5_5_1_1"})"});
+  Post({.id = 2, .state = R"({"A":"box_2_0_1_1","C":"door_1_1_1_1"})"});
+  Result<std::string> first = reports_->Drawing(RequestFor(2), /*interactive=*/false);
+  ASSERT_TRUE(first.ok()) << first.status().message();
+  EXPECT_THAT(*first, HasSubstr("<g class=\"bt-moved\"><title>A (moved)"));
+  EXPECT_THAT(*first, HasSubstr("<g class=\"bt-removed\"><title>B (removed)"));
+  EXPECT_THAT(*first, HasSubstr("<g class=\"bt-added\"><title>C (added)"));
+  const int reads_before = store_->Calls(StoreMethod::kRead);
+  Result<std::string> again = reports_->Drawing(RequestFor(2), false);
+  ASSERT_TRUE(again.ok());
+  EXPECT_EQ(*again, *first);
+  EXPECT_EQ(store_->Calls(StoreMethod::kRead), reads_before);  // from memory: no read at all
+  Result<std::string> page = reports_->Drawing(RequestFor(2), /*interactive=*/true);
+  ASSERT_TRUE(page.ok());
+  EXPECT_THAT(*page, HasSubstr("id=\"overlay\""));
+  EXPECT_GT(store_->Calls(StoreMethod::kRead), reads_before);  // the other variant: drawn now
+  const int reads_page = store_->Calls(StoreMethod::kRead);
+  ASSERT_TRUE(reports_->Drawing(RequestFor(2), true).ok());
+  EXPECT_EQ(store_->Calls(StoreMethod::kRead), reads_page);
+  reports_->ForgetProject("p");
+  Result<std::string> forgotten = reports_->Drawing(RequestFor(2), false);
+  ASSERT_TRUE(forgotten.ok());
+  EXPECT_EQ(*forgotten, *first);
+  EXPECT_GT(store_->Calls(StoreMethod::kRead), reads_page);  // forgotten: read again
+  // The report the page shows is the same comparison.
+  Result<Report> report = reports_->Comparison(RequestFor(2));
+  ASSERT_TRUE(report.ok());
+  EXPECT_EQ(report->diff.counts, (DiffCounts{1, 1, 0, 1, 0, 0, 0}));
+  EXPECT_EQ(report->base.base_job_id, std::optional<int64_t>(1));
+  EXPECT_EQ(reports_->Drawing(RequestFor(9), false).status().code(), StatusCode::kNotFound);
+}
+
 // Readers must not grow the store: every format, limit and explicit base leaves one kept object
 // per job, and what is served from it equals what is computed afresh.
 TEST_F(ReportServiceTest, ReadersKeepOneComparisonPerJobWhateverTheyAsk) {
