@@ -870,7 +870,9 @@ TEST_F(ApiTest, ReadyzReportsEachBackend) {
 }
 
 TEST_F(ApiTest, UnknownPathIs404) {
-  for (const char* target : {"/nope", "/report", "/report/1/2", "/stats/other", "/", "/jobs"}) {
+  // "/" is the dashboard (api_ui_test.cc); its other paths are under /ui/.
+  for (const char* target : {"/nope", "/report", "/report/1/2", "/stats/other", "/jobs", "/ui",
+                             "/ui/projects", "/ui/projects/p/jobs"}) {
     SCOPED_TRACE(target);
     const HttpResponse res = Get(target);
     ASSERT_EQ(res.result_int(), 404u) << res.body();
