@@ -12,6 +12,7 @@
 #include <unordered_set>
 #include <vector>
 
+#include "core/markup.h"
 #include "core/pseudo_hash.h"
 
 namespace buildtrace {
@@ -104,23 +105,11 @@ struct Scale {
   double Y(double y) const { return kOverlayMargin + (y - y0) * factor; }
 };
 
-// A coordinate with at most two decimals and no trailing zeros ("12", "7.6", "-3.25").
-std::string Num(double v) {
-  if (!std::isfinite(v)) return "0";
-  char buf[64];
-  std::snprintf(buf, sizeof buf, "%.2f", v);
-  std::string s = buf;
-  while (s.back() == '0') s.pop_back();
-  if (s.back() == '.') s.pop_back();
-  if (s == "-0") s = "0";
-  return s;
-}
-
 std::string Rect(const Scale& scale, const Geometry& g, std::string_view extra = "") {
   const double x = std::min(g.x, g.x + g.w), y = std::min(g.y, g.y + g.h);
-  std::string out = "<rect x=\"" + Num(scale.X(x)) + "\" y=\"" + Num(scale.Y(y)) + "\" width=\"" +
-                    Num(std::abs(g.w) * scale.factor) + "\" height=\"" +
-                    Num(std::abs(g.h) * scale.factor) + "\"";
+  std::string out = "<rect x=\"" + SvgNumber(scale.X(x)) + "\" y=\"" + SvgNumber(scale.Y(y)) +
+                    "\" width=\"" + SvgNumber(std::abs(g.w) * scale.factor) + "\" height=\"" +
+                    SvgNumber(std::abs(g.h) * scale.factor) + "\"";
   if (!extra.empty()) out += " " + std::string(extra);
   return out + "/>";
 }
@@ -169,8 +158,9 @@ void AppendMark(std::string& out, const Scale& scale, const Mark& m, bool intera
       out += Rect(scale, *m.after);
       const auto [x0, y0] = Centre(scale, *m.before);
       const auto [x1, y1] = Centre(scale, *m.after);
-      out += "<line class=\"bt-arrow\" x1=\"" + Num(x0) + "\" y1=\"" + Num(y0) + "\" x2=\"" +
-             Num(x1) + "\" y2=\"" + Num(y1) + "\" marker-end=\"url(#bt-arrowhead)\"/>";
+      out += "<line class=\"bt-arrow\" x1=\"" + SvgNumber(x0) + "\" y1=\"" + SvgNumber(y0) +
+             "\" x2=\"" + SvgNumber(x1) + "\" y2=\"" + SvgNumber(y1) +
+             "\" marker-end=\"url(#bt-arrowhead)\"/>";
       break;
     }
     case MarkKind::kResized:
@@ -180,8 +170,8 @@ void AppendMark(std::string& out, const Scale& scale, const Mark& m, bool intera
     case MarkKind::kRetyped: {
       out += Rect(scale, *m.after);
       const auto [cx, cy] = Centre(scale, *m.after);
-      out +=
-          "<path class=\"bt-marker\" d=\"M" + Num(cx) + " " + Num(cy - 6) + "l6 6l-6 6l-6 -6z\"/>";
+      out += "<path class=\"bt-marker\" d=\"M" + SvgNumber(cx) + " " + SvgNumber(cy - 6) +
+             "l6 6l-6 6l-6 -6z\"/>";
       break;
     }
     case MarkKind::kChanged:
@@ -262,9 +252,9 @@ void AppendLegend(std::string& out) {
   double x = kOverlayMargin;
   const double y = kOverlayHeight;
   for (const Entry& e : kEntries) {
-    out += "<rect x=\"" + Num(x) + "\" y=\"" + Num(y) + "\" width=\"14\" height=\"14\" style=\"" +
-           e.style + "\"/><text x=\"" + Num(x + 18) + "\" y=\"" + Num(y + 12) + "\">" + e.name +
-           "</text>\n";
+    out += "<rect x=\"" + SvgNumber(x) + "\" y=\"" + SvgNumber(y) +
+           "\" width=\"14\" height=\"14\" style=\"" + e.style + "\"/><text x=\"" +
+           SvgNumber(x + 18) + "\" y=\"" + SvgNumber(y + 12) + "\">" + e.name + "</text>\n";
     x += 108;
   }
   out += "</g>\n";
@@ -352,9 +342,9 @@ class OverlayBuilder {
     if (interactive) {
       out += " id=\"overlay\" role=\"group\" aria-label=\"The changes drawn over the base\"";
     }
-    out += " viewBox=\"0 0 " + Num(kOverlayWidth) + " " + Num(kOverlayHeight + kLegendHeight) +
-           "\" width=\"" + Num(kOverlayWidth) + "\" height=\"" +
-           Num(kOverlayHeight + kLegendHeight) + "\">\n";
+    out += " viewBox=\"0 0 " + SvgNumber(kOverlayWidth) + " " +
+           SvgNumber(kOverlayHeight + kLegendHeight) + "\" width=\"" + SvgNumber(kOverlayWidth) +
+           "\" height=\"" + SvgNumber(kOverlayHeight + kLegendHeight) + "\">\n";
     out += Style(interactive ? "#overlay " : "");
     out += kDefs;
     out += "<rect class=\"bt-background\" width=\"100%\" height=\"100%\" fill=\"#ffffff\"/>\n";
@@ -367,17 +357,18 @@ class OverlayBuilder {
     }
     AppendLegend(out);
     const DiffCounts& d = stats_.drawn;
-    out += "<text class=\"bt-note\" x=\"" + Num(kOverlayMargin) + "\" y=\"" +
-           Num(kOverlayHeight + 36) + "\">Drawn: " + std::to_string(d.added) + " added, " +
+    out += "<text class=\"bt-note\" x=\"" + SvgNumber(kOverlayMargin) + "\" y=\"" +
+           SvgNumber(kOverlayHeight + 36) + "\">Drawn: " + std::to_string(d.added) + " added, " +
            std::to_string(d.removed) + " removed, " + std::to_string(d.moved) + " moved, " +
            std::to_string(d.resized) + " resized, " + std::to_string(d.retyped) + " retyped, " +
            std::to_string(d.changed) + " changed, " + std::to_string(d.unchanged) +
            " unchanged.</text>\n";
-    out += "<text class=\"bt-note\" x=\"" + Num(kOverlayMargin) + "\" y=\"" +
-           Num(kOverlayHeight + 54) + "\">Left out: " + std::to_string(stats_.left_out_changed) +
-           " changed (cap " + std::to_string(caps_.max_changed) + "), " +
-           std::to_string(stats_.left_out_unchanged) + " unchanged (cap " +
-           std::to_string(caps_.max_unchanged) + "); " + std::to_string(stats_.without_geometry) +
+    out += "<text class=\"bt-note\" x=\"" + SvgNumber(kOverlayMargin) + "\" y=\"" +
+           SvgNumber(kOverlayHeight + 54) +
+           "\">Left out: " + std::to_string(stats_.left_out_changed) + " changed (cap " +
+           std::to_string(caps_.max_changed) + "), " + std::to_string(stats_.left_out_unchanged) +
+           " unchanged (cap " + std::to_string(caps_.max_unchanged) + "); " +
+           std::to_string(stats_.without_geometry) +
            " without a geometry (not type_x_y_w_h).</text>\n";
     out += "</svg>\n";
     return out;
@@ -460,45 +451,6 @@ class OverlayBuilder {
 };
 
 }  // namespace
-
-std::string XmlEscape(std::string_view text, size_t max_bytes) {
-  bool cut = false;
-  if (text.size() > max_bytes) {
-    size_t end = max_bytes;
-    while (end > 0 && (static_cast<unsigned char>(text[end]) & 0xC0) == 0x80) --end;
-    text = text.substr(0, end);
-    cut = true;
-  }
-  std::string out;
-  out.reserve(text.size() + 16);
-  for (const char ch : text) {
-    switch (ch) {
-      case '&':
-        out += "&amp;";
-        break;
-      case '<':
-        out += "&lt;";
-        break;
-      case '>':
-        out += "&gt;";
-        break;
-      case '"':
-        out += "&quot;";
-        break;
-      case '\'':
-        out += "&#39;";
-        break;
-      default:
-        if (static_cast<unsigned char>(ch) < 0x20 && ch != '\t' && ch != '\n' && ch != '\r') {
-          out += "\uFFFD";
-        } else {
-          out += ch;
-        }
-    }
-  }
-  if (cut) out += "\u2026";
-  return out;
-}
 
 std::string RenderOverlaySvg(const DiffResult& diff, const JobState& before, const JobState& after,
                              const OverlayOptions& options, OverlayStats* stats) {

@@ -9,6 +9,7 @@
 
 #include "core/diff.h"
 #include "core/job_state.h"
+#include "core/markup.h"  // XmlEscape, for the drawing's users
 
 namespace buildtrace {
 
@@ -50,10 +51,5 @@ struct OverlayStats {
 // titles, so the output's size is bounded by the caps. `stats`, when given, says what was drawn.
 std::string RenderOverlaySvg(const DiffResult& diff, const JobState& before, const JobState& after,
                              const OverlayOptions& options = {}, OverlayStats* stats = nullptr);
-
-// `text` escaped for XML character data and attribute values (&, <, >, ", ' as entities; control
-// characters XML cannot hold as U+FFFD), cut to at most `max_bytes` bytes of input at a UTF-8
-// character boundary ("…" marks a cut).
-std::string XmlEscape(std::string_view text, size_t max_bytes = std::string_view::npos);
 
 }  // namespace buildtrace

@@ -4,6 +4,7 @@
 #include <map>
 
 #include "core/json_writer.h"
+#include "core/markup.h"
 
 namespace buildtrace {
 namespace {
@@ -291,29 +292,6 @@ void WriteOperation(JsonWriter& w, const Route& route) {
   w.EndObject();
 }
 
-std::string Escape(std::string_view s) {
-  std::string out;
-  for (char c : s) {
-    switch (c) {
-      case '<':
-        out += "&lt;";
-        break;
-      case '>':
-        out += "&gt;";
-        break;
-      case '&':
-        out += "&amp;";
-        break;
-      case '"':
-        out += "&quot;";
-        break;
-      default:
-        out.push_back(c);
-    }
-  }
-  return out;
-}
-
 // "report-job_id-get": an HTML id for a route's section.
 std::string Anchor(const Route& route) {
   std::string out = Lower(http::to_string(route.method));
@@ -400,21 +378,21 @@ std::string ApiDocsPage(std::span<const Route> routes, std::string_view version)
       ".m{font-weight:bold;padding:0 .3rem;border:1px solid #555}"
       "section{border-top:1px solid #ddd;margin-top:1.5rem}"
       "</style></head><body>\n<h1>BuildTrace API <small>" +
-      Escape(version) +
+      XmlEscape(version) +
       "</small></h1>\n<p>Every route this service answers, from its route table. The machine-"
       "readable description is <a href=\"/openapi.json\">/openapi.json</a> (OpenAPI 3.1). "
       "Errors are <code>{\"error\": {\"code\", \"message\"}}</code>.</p>\n<nav><ul>\n";
   for (const Route& route : routes) {
     out += "<li><a href=\"#" + Anchor(route) + "\"><code>" +
-           std::string(http::to_string(route.method)) + " " + Escape(route.path) + "</code></a> " +
-           Escape(route.summary) + "</li>\n";
+           std::string(http::to_string(route.method)) + " " + XmlEscape(route.path) +
+           "</code></a> " + XmlEscape(route.summary) + "</li>\n";
   }
   out += "</ul></nav>\n";
   for (const Route& route : routes) {
     out += "<section id=\"" + Anchor(route) + "\"><h2><span class=\"m\">" +
-           std::string(http::to_string(route.method)) + "</span> <code>" + Escape(route.path) +
-           "</code></h2>\n<p>" + Escape(route.summary) + "</p>\n";
-    if (!route.description.empty()) out += "<p>" + Escape(route.description) + "</p>\n";
+           std::string(http::to_string(route.method)) + "</span> <code>" + XmlEscape(route.path) +
+           "</code></h2>\n<p>" + XmlEscape(route.summary) + "</p>\n";
+    if (!route.description.empty()) out += "<p>" + XmlEscape(route.description) + "</p>\n";
     out += "<p>Token scope: " +
            (route.scope ? "<code>" + std::string(AccessScopeName(*route.scope)) + "</code>"
                         : std::string("none (open)")) +
@@ -422,22 +400,22 @@ std::string ApiDocsPage(std::span<const Route> routes, std::string_view version)
     if (!route.params.empty()) {
       out += "<table><tr><th>Parameter</th><th>In</th><th>Schema</th><th>Meaning</th></tr>\n";
       for (const RouteParam& p : route.params) {
-        out += "<tr><td><code>" + Escape(p.name) + "</code></td><td>" +
+        out += "<tr><td><code>" + XmlEscape(p.name) + "</code></td><td>" +
                (p.in_path    ? "path"
                 : p.required ? "query, required"
                              : "query") +
-               "</td><td><code>" + Escape(p.schema) + "</code></td><td>" + Escape(p.description) +
-               "</td></tr>\n";
+               "</td><td><code>" + XmlEscape(p.schema) + "</code></td><td>" +
+               XmlEscape(p.description) + "</td></tr>\n";
       }
       out += "</table>\n";
     }
     out += "<p>Answers:</p><ul>\n";
     for (const RouteAnswer& a : DocumentedAnswers(route)) {
-      out += "<li><b>" + std::to_string(a.status) + "</b> " + Escape(a.description);
-      if (!a.media.empty()) out += " <code>" + Escape(a.media) + "</code>";
+      out += "<li><b>" + std::to_string(a.status) + "</b> " + XmlEscape(a.description);
+      if (!a.media.empty()) out += " <code>" + XmlEscape(a.media) + "</code>";
       out += "</li>\n";
     }
-    out += "</ul>\n<pre>" + Escape(CurlExample(route)) + "</pre></section>\n";
+    out += "</ul>\n<pre>" + XmlEscape(CurlExample(route)) + "</pre></section>\n";
   }
   out += "</body></html>\n";
   return out;

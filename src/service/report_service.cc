@@ -44,6 +44,12 @@ std::string KeptReportName(std::string_view project, int64_t job_id, const BaseS
          "-v2.json";
 }
 
+Result<BaseSelection> ReportService::ExistingJobsBase(const ReportRequest& request) {
+  Result<JobHeader> header = jobs_.LoadHeader(request.project, request.job_id);
+  if (!header.ok()) return header.status();
+  return ChooseBase(request);
+}
+
 Result<BaseSelection> ReportService::ChooseBase(const ReportRequest& request) {
   if (request.base_job_id) {
     Result<JobHeader> base = jobs_.LoadHeader(request.project, *request.base_job_id);
@@ -104,9 +110,7 @@ Result<Report> ReportService::Compute(const ReportRequest& request, BaseSelectio
 
 Result<Report> ReportService::Build(const ReportRequest& request) {
   const ProjectLocks::Held held = jobs_.project_locks().Share(request.project);
-  Result<JobHeader> header = jobs_.LoadHeader(request.project, request.job_id);
-  if (!header.ok()) return header.status();
-  Result<BaseSelection> base = ChooseBase(request);
+  Result<BaseSelection> base = ExistingJobsBase(request);
   if (!base.ok()) return base.status();
   const bool lineage = !base->explicit_base;
   Result<Report> report = Compute(request, std::move(*base));
@@ -193,9 +197,7 @@ Result<std::string> ReportService::Render(const ReportRequest& request, ReportFo
                                           bool* precomputed) {
   // It may record a row and keep a comparison: never while the project is being deleted.
   const ProjectLocks::Held held = jobs_.project_locks().Share(request.project);
-  Result<JobHeader> header = jobs_.LoadHeader(request.project, request.job_id);
-  if (!header.ok()) return header.status();
-  Result<BaseSelection> base = ChooseBase(request);
+  Result<BaseSelection> base = ExistingJobsBase(request);
   if (!base.ok()) return base.status();
   if (base->explicit_base) {
     // An ad-hoc comparison: answered, never kept, never a warehouse row.
@@ -241,9 +243,7 @@ Result<Report> ReportService::ComparisonFor(const ReportRequest& request, BaseSe
 Result<Report> ReportService::Comparison(ReportRequest request) {
   request.limit = kKeptReportLimit;
   const ProjectLocks::Held held = jobs_.project_locks().Share(request.project);
-  Result<JobHeader> header = jobs_.LoadHeader(request.project, request.job_id);
-  if (!header.ok()) return header.status();
-  Result<BaseSelection> base = ChooseBase(request);
+  Result<BaseSelection> base = ExistingJobsBase(request);
   if (!base.ok()) return base.status();
   return ComparisonFor(request, std::move(*base));
 }
@@ -251,9 +251,7 @@ Result<Report> ReportService::Comparison(ReportRequest request) {
 Result<std::string> ReportService::Drawing(ReportRequest request, bool interactive) {
   request.limit = kKeptReportLimit;
   const ProjectLocks::Held held = jobs_.project_locks().Share(request.project);
-  Result<JobHeader> header = jobs_.LoadHeader(request.project, request.job_id);
-  if (!header.ok()) return header.status();
-  Result<BaseSelection> base = ChooseBase(request);
+  Result<BaseSelection> base = ExistingJobsBase(request);
   if (!base.ok()) return base.status();
   // Under the kept comparison's name (so that ForgetProject drops it), in no warehouse epoch.
   const std::string key = KeptReportName(request.project, request.job_id, *base) +

@@ -90,6 +90,8 @@ class ReportService {
 
  private:
   Result<BaseSelection> ChooseBase(const ReportRequest& request);
+  // The job's base, once the job is known to exist (kNotFound naming it otherwise).
+  Result<BaseSelection> ExistingJobsBase(const ReportRequest& request);
   // The lineage comparison at request.limit: kept, or computed, recorded and kept.
   Result<LineageReport> Lineage(const ReportRequest& request, BaseSelection base);
   Result<Report> Compute(const ReportRequest& request, BaseSelection base);

@@ -1,4 +1,4 @@
-// The dashboard charts. Every coordinate goes through Num, which writes 0 for a non-finite
+// The dashboard charts. Every coordinate goes through SvgNumber, which writes 0 for a non-finite
 // number, and every value is clamped into its axis first, so no input can put "nan", "inf" or a
 // point outside the viewBox into the output.
 #include "ui/charts.h"
@@ -8,7 +8,7 @@
 #include <cstdio>
 #include <vector>
 
-#include "core/overlay_svg.h"
+#include "core/markup.h"
 
 namespace buildtrace::ui {
 namespace {
@@ -22,20 +22,8 @@ constexpr double kMaxBarWidth = 48;
 // At most this many ticks on a value axis (AxisTop gives 2 to 4; this bounds the loop).
 constexpr int kMaxTicks = 12;
 
-// A coordinate with at most two decimals and no trailing zeros ("12", "7.6", "-3.25").
-std::string Num(double v) {
-  if (!std::isfinite(v)) return "0";
-  char buf[400];  // %.2f of the largest double is 312 characters
-  std::snprintf(buf, sizeof buf, "%.2f", v);
-  std::string s = buf;
-  while (s.back() == '0') s.pop_back();
-  if (s.back() == '.') s.pop_back();
-  if (s == "-0") s = "0";
-  return s;
-}
-
 std::string Attr(std::string_view name, double v) {
-  return " " + std::string(name) + "=\"" + Num(v) + "\"";
+  return " " + std::string(name) + "=\"" + SvgNumber(v) + "\"";
 }
 
 // "12-06 02:37" from "2026-12-06T02:37:08Z": short enough for an axis; anything else as given.
@@ -63,9 +51,9 @@ std::string OpenChart(std::string_view id, std::string_view classes, double widt
                       std::string_view summary) {
   std::string out = "<svg";
   if (!id.empty()) out += " id=\"" + XmlEscape(id) + "\"";
-  out += " class=\"" + std::string(classes) + "\" viewBox=\"0 0 " + Num(width) + " " + Num(height) +
-         "\" font-size=\"12\" role=\"img\" aria-label=\"" + XmlEscape(summary) + "\"><title>" +
-         XmlEscape(summary) + "</title>\n";
+  out += " class=\"" + std::string(classes) + "\" viewBox=\"0 0 " + SvgNumber(width) + " " +
+         SvgNumber(height) + "\" font-size=\"12\" role=\"img\" aria-label=\"" + XmlEscape(summary) +
+         "\"><title>" + XmlEscape(summary) + "</title>\n";
   return out;
 }
 
@@ -121,8 +109,8 @@ void AppendNoData(std::string& out, std::string_view text) {
 // A legend entry: a 14 x 14 sample (`sample` is its markup at 0,0) and its name.
 void AppendLegendEntry(std::string& out, double x, std::string_view sample, std::string_view name) {
   const double y = kChartHeight - 18;
-  out += "<g transform=\"translate(" + Num(x) + " " + Num(y) + ")\">" + std::string(sample) +
-         "<text x=\"20\" y=\"12\">" + std::string(name) + "</text></g>\n";
+  out += "<g transform=\"translate(" + SvgNumber(x) + " " + SvgNumber(y) + ")\">" +
+         std::string(sample) + "<text x=\"20\" y=\"12\">" + std::string(name) + "</text></g>\n";
 }
 
 // Fill patterns, so that the segments differ without colour: added hatched, removed solid,
@@ -248,8 +236,8 @@ void AppendPoints(std::string& out, std::span<const LatencyPoint> points, double
   for (size_t i = 0; i < points.size(); ++i) {
     const double x = JobSlotCentre(i, points.size());
     if (std::isfinite(points[i].latency_ms)) {
-      polyline +=
-          (polyline.empty() ? "" : " ") + Num(x) + "," + Num(PlotY(points[i].latency_ms, top));
+      polyline += (polyline.empty() ? "" : " ") + SvgNumber(x) + "," +
+                  SvgNumber(PlotY(points[i].latency_ms, top));
     }
   }
   if (!polyline.empty()) {
@@ -358,7 +346,7 @@ std::string RenderSparkline(std::span<const double> latencies_ms) {
     if (range > 0 && std::isfinite(range)) {
       y = kSparklinePad + (kSparklineHeight - 2 * kSparklinePad) * (1 - (v - lo) / range);
     }
-    points += (points.empty() ? "" : " ") + Num(x) + "," + Num(y);
+    points += (points.empty() ? "" : " ") + SvgNumber(x) + "," + SvgNumber(y);
     circles += "<circle" + Attr("cx", x) + Attr("cy", y) + " r=\"1.5\" fill=\"#0072b2\"/>";
   }
   if (finite.size() > 1) {

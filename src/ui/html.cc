@@ -2,7 +2,7 @@
 // the pages work offline, behind strict proxies and under a `default-src 'self'` policy.
 #include "ui/html.h"
 
-#include "core/overlay_svg.h"
+#include "core/markup.h"
 
 namespace buildtrace::ui {
 namespace {
