@@ -94,6 +94,8 @@ class Api {
   static std::span<const Route> Routes();
   // The routes of the API proper, without the dashboard's pages: what /openapi.json describes.
   static std::span<const Route> ApiRoutes();
+  // The service's version, as GET /openapi.json, /docs and the pages' footer name it.
+  static std::string_view Version();
 
   // The repository and the report service the handlers use, for the analysis workers that run
   // beside them in `serve` (one header cache and one epoch cache for both).

@@ -391,6 +391,8 @@ std::span<const Route> Api::ApiRoutes() {
   return routes;
 }
 
+std::string_view Api::Version() { return BUILDTRACE_VERSION; }
+
 HttpResponse Api::GetOpenApi(RouteCall&) {
   static const std::string document = OpenApiDocument(ApiRoutes(), BUILDTRACE_VERSION);
   return MakeResponse(200, document);

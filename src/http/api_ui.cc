@@ -11,10 +11,6 @@
 #include "service/job_page.h"
 #include "ui/pages.h"
 
-#ifndef BUILDTRACE_VERSION
-#define BUILDTRACE_VERSION "dev"
-#endif
-
 namespace buildtrace {
 namespace {
 
@@ -98,7 +94,7 @@ ui::PageFrame Api::Frame(const RouteCall& call) const {
   ui::PageFrame frame;
   frame.access_control = context_.access != nullptr;
   frame.signed_in = call.token != nullptr;
-  frame.version = BUILDTRACE_VERSION;
+  frame.version = Version();
   return frame;
 }
 
