@@ -18,6 +18,7 @@
 #include "queue/pubsub_message.h"
 #include "service/job_page.h"
 #include "service/log.h"
+#include "ui/pages.h"
 
 namespace buildtrace {
 namespace {

@@ -26,10 +26,13 @@
 #include "service/project_deletion.h"
 #include "service/report_service.h"
 #include "store/state_store.h"
-#include "ui/pages.h"
 #include "warehouse/metrics_warehouse.h"
 
 namespace buildtrace {
+
+namespace ui {
+struct PageFrame;  // ui/pages.h
+}  // namespace ui
 
 // The cookie the dashboard's sign-in form sets: the token, for the pages (Route::page) only.
 inline constexpr std::string_view kSessionCookie = "buildtrace_token";

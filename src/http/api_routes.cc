@@ -177,6 +177,9 @@ constexpr RouteAnswer kDocsAnswers[] = {
 };
 
 // The dashboard's pages (docs/api.md, "The dashboard"); not in the OpenAPI document.
+constexpr RouteParam kUiHomeParams[] = {
+    {"after", false, false, kProjectSchema, "Only projects named after this one (the next page)."},
+};
 constexpr RouteParam kUiProjectParams[] = {
     {"project", true, true, kProjectSchema, "The project."},
     {"window", false, false, R"({"type":"string","pattern":"^[0-9]+[smhdw]$","default":"30d"})",
@@ -351,7 +354,7 @@ std::span<const Route> Api::Routes() {
        "",
        "/docs"},
       PageRoute(http::verb::get, "/", "The dashboard: every project", AccessScope::kRead,
-                kFilteredAnswer, &Api::GetHome, {}, kPageAnswers, "/"),
+                kFilteredAnswer, &Api::GetHome, kUiHomeParams, kPageAnswers, "/"),
       PageRoute(http::verb::get, "/ui/projects/{project}", "The dashboard: a project's jobs",
                 AccessScope::kRead, kPath, &Api::GetUiProject, kUiProjectParams, kPageAnswers,
                 "/ui/projects/demo?window=30d"),

@@ -16,9 +16,10 @@ namespace {
 
 namespace http = boost::beast::http;
 
-constexpr size_t kSparklineJobs = 30;  // latencies per project on GET /
-constexpr size_t kTableJobs = 50;      // jobs per page of a project's table
-constexpr size_t kChartedJobs = 200;   // jobs in a project page's charts at most
+constexpr size_t kProjectsPerPage = 100;  // projects per page of GET /
+constexpr size_t kSparklineJobs = 30;     // latencies per project on GET /
+constexpr size_t kTableJobs = 50;         // jobs per page of a project's table
+constexpr size_t kChartedJobs = 200;      // jobs in a project page's charts at most
 constexpr std::string_view kDefaultWindow = "30d";
 
 ui::JobRow RowOf(const JobPageEntry& job) {
@@ -113,9 +114,22 @@ HttpResponse Api::PageError(const RouteCall& call, const Status& status) const {
 HttpResponse Api::GetHome(RouteCall& call) {
   auto projects = jobs_.ListProjects();
   if (!projects.ok()) return PageError(call, projects.status());
+  // A page of projects after ?after= (by name), each costing a page of its jobs: a view of `/`
+  // reads as much with a thousand projects as with a hundred.
+  const std::string after = Param(call.target, "after");
+  if (!after.empty() && !IsValidProjectName(after)) {
+    return PageError(call, InvalidArgument("after must be a project name: 1-128 characters of "
+                                           "A-Z, a-z, 0-9, '.', '_' or '-'"));
+  }
   std::vector<ui::ProjectRow> rows;
+  std::string next_after;
   for (const ProjectSummary& p : *projects) {
     if (call.token != nullptr && !call.token->AllowsProject(p.project)) continue;
+    if (!after.empty() && p.project <= after) continue;
+    if (rows.size() == kProjectsPerPage) {
+      next_after = rows.back().project;
+      break;
+    }
     ui::ProjectRow row;
     row.project = p.project;
     row.jobs = p.jobs;
@@ -130,7 +144,7 @@ HttpResponse Api::GetHome(RouteCall& call) {
     }
     rows.push_back(std::move(row));
   }
-  return Html(200, ui::RenderProjectsPage(Frame(call), rows));
+  return Html(200, ui::RenderProjectsPage(Frame(call), rows, next_after));
 }
 
 HttpResponse Api::GetUiProject(RouteCall& call) {

@@ -5,6 +5,8 @@
 #include <gmock/gmock.h>
 #include <gtest/gtest.h>
 
+#include <cstdio>
+
 #include "core/canonical_hash.h"
 #include "core/timestamp.h"
 #include "http/api.h"
@@ -136,6 +138,32 @@ TEST_F(ApiUiTest, TheWindowFilterSelectsTheJobsShown) {
   EXPECT_THAT(older.body(), Not(HasSubstr("<tr data-job-id=\"3\"")));
   EXPECT_THAT(older.body(), HasSubstr("<tr data-job-id=\"1\""));
   EXPECT_THAT(older.body(), HasSubstr("id=\"newest\""));
+}
+
+// GET / lists 100 projects a page, by name, each with its latest job; the next page follows the
+// last one listed.
+TEST_F(ApiUiTest, TheProjectsComeAHundredAPage) {
+  std::string batch = "[";
+  for (int i = 0; i < 101; ++i) {
+    char name[8];
+    std::snprintf(name, sizeof name, "p%03d", i);
+    batch += (i ? "," : "") + Job(name, 1, 10, R"({"A":"box_0_0_1_1"})");
+  }
+  ASSERT_EQ(HandleAs(*open_, "", http::verb::post, "/process", batch + "]").result_int(), 202u);
+  // demo, other and p000-p100, by name: demo, other, p000 ... p097 on the first page.
+  const HttpResponse first = Get("/");
+  ASSERT_EQ(first.result_int(), 200u);
+  EXPECT_THAT(first.body(), HasSubstr("data-project=\"demo\""));
+  EXPECT_THAT(first.body(), HasSubstr("data-project=\"p097\""));
+  EXPECT_THAT(first.body(), Not(HasSubstr("data-project=\"p098\"")));
+  EXPECT_THAT(first.body(), HasSubstr("<a id=\"more-projects\" href=\"/?after=p097\">"));
+  const HttpResponse second = Get("/?after=p097");
+  ASSERT_EQ(second.result_int(), 200u);
+  EXPECT_THAT(second.body(), Not(HasSubstr("data-project=\"p097\"")));
+  EXPECT_THAT(second.body(), HasSubstr("data-project=\"p098\""));
+  EXPECT_THAT(second.body(), HasSubstr("data-project=\"p100\""));
+  EXPECT_THAT(second.body(), Not(HasSubstr("more-projects")));
+  EXPECT_EQ(Get("/?after=%2F..").result_int(), 400u);
 }
 
 TEST_F(ApiUiTest, ErrorsArePagesWithTheirStatus) {

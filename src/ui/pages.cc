@@ -352,7 +352,8 @@ std::string_view FaviconSvg() {
          "stroke-width=\"2.5\"/></svg>\n";
 }
 
-std::string RenderProjectsPage(const PageFrame& frame, std::span<const ProjectRow> projects) {
+std::string RenderProjectsPage(const PageFrame& frame, std::span<const ProjectRow> projects,
+                               std::string_view next_after) {
   std::string main = "<h1>Projects</h1>\n";
   if (projects.empty()) {
     main += "<p id=\"no-projects\">No projects yet: post a job to the API and it shows here.</p>\n";
@@ -364,6 +365,10 @@ std::string RenderProjectsPage(const PageFrame& frame, std::span<const ProjectRo
         "<tbody>\n";
     for (const ProjectRow& p : projects) AppendProjectRow(main, p);
     main += "</tbody></table></div>\n";
+  }
+  if (!next_after.empty()) {
+    main += "<p><a id=\"more-projects\" href=\"/?after=" + Html(UrlEncode(next_after)) +
+            "\">More projects</a></p>\n";
   }
   const Breadcrumb crumbs[] = {{"Projects", ""}};
   return RenderDocument(frame, {.title = "Projects", .breadcrumbs = crumbs, .main_html = main});

@@ -49,7 +49,10 @@ struct ProjectRow {
   std::optional<JobRow> latest;
   std::vector<double> recent_latencies_ms;  // oldest first, at most 30
 };
-std::string RenderProjectsPage(const PageFrame& frame, std::span<const ProjectRow> projects);
+// `next_after`, when not empty: more projects follow; the page ends with <a id="more-projects"
+// href="/?after=NAME"> to them.
+std::string RenderProjectsPage(const PageFrame& frame, std::span<const ProjectRow> projects,
+                               std::string_view next_after = "");
 
 // GET /ui/projects/{project}?window=30d&before=N
 // DOM: <form id="window-filter" method="get"> with <select name="window"> (options 24h, 7d, 30d,
