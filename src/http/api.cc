@@ -14,6 +14,7 @@
 #include "core/timestamp.h"
 #include "http/content_encoding.h"
 #include "http/error_response.h"
+#include "http/page_response.h"
 #include "http/request_target.h"
 #include "queue/pubsub_message.h"
 #include "service/job_page.h"
@@ -219,16 +220,9 @@ HttpResponse Denied(const AccessDecision& decision, const Route* route,
     if (decision.outcome == AccessDecision::Outcome::kForbidden) {
       ui::PageFrame frame;
       frame.access_control = frame.signed_in = true;
-      HttpResponse res =
-          MakeResponse(403, ui::RenderErrorPage(frame, 403, "Not allowed", decision.message),
-                       "text/html; charset=utf-8");
-      res.set(http::field::cache_control, "no-store");
-      return res;
+      return HtmlPage(403, ui::RenderErrorPage(frame, 403, "Not allowed", decision.message));
     }
-    HttpResponse res = MakeResponse(303, "", "text/plain");
-    res.set(http::field::location, "/ui/signin?next=" + ui::UrlEncode(request_target));
-    res.set(http::field::cache_control, "no-store");
-    return res;
+    return SeeOther("/ui/signin?next=" + ui::UrlEncode(request_target));
   }
   if (decision.outcome == AccessDecision::Outcome::kForbidden) {
     return ErrorResponse(403, "forbidden", decision.message);

@@ -7,6 +7,7 @@
 #include "core/timestamp.h"
 #include "http/api.h"
 #include "http/error_response.h"
+#include "http/page_response.h"
 #include "http/request_target.h"
 #include "service/job_page.h"
 #include "ui/pages.h"
@@ -36,23 +37,13 @@ ui::JobRow RowOf(const JobPageEntry& job) {
   return row;
 }
 
-HttpResponse Html(unsigned status, std::string page) {
-  HttpResponse res = MakeResponse(status, std::move(page), "text/html; charset=utf-8");
-  // The pages load nothing from elsewhere and run only their own inline script.
-  res.set("Content-Security-Policy",
-          "default-src 'none'; img-src 'self'; style-src 'unsafe-inline'; "
-          "script-src 'unsafe-inline'; form-action 'self'; frame-ancestors 'none'; "
-          "base-uri 'none'");
-  res.set(http::field::cache_control, "no-store");
-  res.set("X-Content-Type-Options", "nosniff");
-  return res;
-}
-
-HttpResponse Redirect(std::string location) {
-  HttpResponse res = MakeResponse(303, "", "text/plain");
-  res.set(http::field::location, std::move(location));
-  res.set(http::field::cache_control, "no-store");
-  return res;
+// The Set-Cookie value of the session cookie holding `value` (percent-encoded), with `extra`
+// attributes; Secure when the browser reached us over TLS (a proxy in front says so).
+std::string SessionCookie(const HttpRequest& request, std::string_view value,
+                          std::string_view extra = "") {
+  const bool tls = request["X-Forwarded-Proto"] == "https";
+  return std::string(kSessionCookie) + "=" + ui::UrlEncode(value) + "; Path=/; " +
+         std::string(extra) + "HttpOnly; SameSite=Strict" + (tls ? "; Secure" : "");
 }
 
 // Where a sign-in may send the browser on: a path of this service (never "//host" or a URL).
@@ -105,8 +96,8 @@ HttpResponse Api::PageError(const RouteCall& call, const Status& status) const {
                       : code == 400 ? "Bad request"
                       : code == 503 ? "A backend did not answer"
                                     : "Something went wrong";
-  HttpResponse res =
-      Html(code, ui::RenderErrorPage(Frame(call), static_cast<int>(code), title, status.message()));
+  HttpResponse res = HtmlPage(
+      code, ui::RenderErrorPage(Frame(call), static_cast<int>(code), title, status.message()));
   if (code == 503) res.set(http::field::retry_after, "5");
   return res;
 }
@@ -144,7 +135,7 @@ HttpResponse Api::GetHome(RouteCall& call) {
     }
     rows.push_back(std::move(row));
   }
-  return Html(200, ui::RenderProjectsPage(Frame(call), rows, next_after));
+  return HtmlPage(200, ui::RenderProjectsPage(Frame(call), rows, next_after));
 }
 
 HttpResponse Api::GetUiProject(RouteCall& call) {
@@ -200,7 +191,7 @@ HttpResponse Api::GetUiProject(RouteCall& call) {
   } else if (!stats.ok()) {
     page.warehouse_error = stats.status().message();
   }
-  return Html(200, ui::RenderProjectPage(Frame(call), page));
+  return HtmlPage(200, ui::RenderProjectPage(Frame(call), page));
 }
 
 HttpResponse Api::GetUiJob(RouteCall& call) {
@@ -215,13 +206,12 @@ HttpResponse Api::GetUiJob(RouteCall& call) {
   ReportRequest request;
   request.project = project;
   request.job_id = *job_id;
-  Result<Report> report = reports_.Comparison(request);
-  if (!report.ok()) return PageError(call, report.status());
-  Result<std::string> drawing = reports_.Drawing(request, /*interactive=*/true);
+  Report report;
+  Result<std::string> drawing = reports_.Drawing(request, /*interactive=*/true, &report);
   if (!drawing.ok()) return PageError(call, drawing.status());
   ui::JobPage page;
   page.project = project;
-  page.report = &*report;
+  page.report = &report;
   page.overlay_svg = std::move(*drawing);
   // The neighbours in the project, whatever their status.
   auto first = [](std::optional<int64_t>& out) {
@@ -239,42 +229,35 @@ HttpResponse Api::GetUiJob(RouteCall& call) {
   const std::string suffix = "?project=" + ui::UrlEncode(project);
   page.svg_url = "/report/" + std::to_string(*job_id) + ".svg" + suffix;
   page.json_url = "/report/" + std::to_string(*job_id) + suffix;
-  return Html(200, ui::RenderJobPage(Frame(call), page));
+  return HtmlPage(200, ui::RenderJobPage(Frame(call), page));
 }
 
 HttpResponse Api::GetSignIn(RouteCall& call) {
   const std::string next = SafeNext(Param(call.target, "next", "/"));
-  if (context_.access == nullptr) return Redirect(next);  // nothing to sign in to
-  return Html(200, ui::RenderSignInPage(Frame(call), next, ""));
+  if (context_.access == nullptr) return SeeOther(next);  // nothing to sign in to
+  return HtmlPage(200, ui::RenderSignInPage(Frame(call), next, ""));
 }
 
 HttpResponse Api::PostSignIn(RouteCall& call) {
   Result<RequestTarget> form = ParseForm(call.request.body());
   if (!form.ok()) return PageError(call, form.status());
   const std::string next = SafeNext(Param(*form, "next", "/"));
-  if (context_.access == nullptr) return Redirect(next);
+  if (context_.access == nullptr) return SeeOther(next);
   const std::string token = Param(*form, "token");
   const AccessToken* entry = context_.access->Authenticate("Bearer " + token);
   if (entry == nullptr || !entry->HasScope(AccessScope::kRead)) {
     const char* why = entry == nullptr ? "That token is not valid: check it and try again."
                                        : "That token has no read scope; the pages need one.";
-    return Html(401, ui::RenderSignInPage(Frame(call), next, why));
+    return HtmlPage(401, ui::RenderSignInPage(Frame(call), next, why));
   }
-  HttpResponse res = Redirect(next);
-  // Secure when the browser reached us over TLS (a proxy in front says so).
-  const bool tls = call.request["X-Forwarded-Proto"] == "https";
-  res.set(http::field::set_cookie, std::string(kSessionCookie) + "=" + ui::UrlEncode(token) +
-                                       "; Path=/; HttpOnly; SameSite=Strict" +
-                                       (tls ? "; Secure" : ""));
+  HttpResponse res = SeeOther(next);
+  res.set(http::field::set_cookie, SessionCookie(call.request, token));
   return res;
 }
 
 HttpResponse Api::PostSignOut(RouteCall& call) {
-  HttpResponse res = Redirect(context_.access != nullptr ? "/ui/signin" : "/");
-  const bool tls = call.request["X-Forwarded-Proto"] == "https";
-  res.set(http::field::set_cookie, std::string(kSessionCookie) +
-                                       "=; Path=/; Max-Age=0; HttpOnly; SameSite=Strict" +
-                                       (tls ? "; Secure" : ""));
+  HttpResponse res = SeeOther(context_.access != nullptr ? "/ui/signin" : "/");
+  res.set(http::field::set_cookie, SessionCookie(call.request, "", "Max-Age=0; "));
   return res;
 }
 

@@ -265,6 +265,7 @@ TEST_F(ApiUiTest, PagesHonourProjectScopedTokens) {
   EXPECT_EQ(project.result_int(), 403u);
   EXPECT_EQ(project[http::field::content_type], "text/html; charset=utf-8");
   EXPECT_THAT(project.body(), HasSubstr("data-status=\"403\""));
+  EXPECT_THAT(std::string(project["Content-Security-Policy"]), HasSubstr("default-src 'none'"));
   EXPECT_EQ(
       Browse(*secured_, http::verb::get, "/ui/projects/demo/jobs/2", "buildtrace_token=demo-reader")
           .result_int(),

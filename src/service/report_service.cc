@@ -240,15 +240,8 @@ Result<Report> ReportService::ComparisonFor(const ReportRequest& request, BaseSe
   return std::move(lineage->report);
 }
 
-Result<Report> ReportService::Comparison(ReportRequest request) {
-  request.limit = kKeptReportLimit;
-  const ProjectLocks::Held held = jobs_.project_locks().Share(request.project);
-  Result<BaseSelection> base = ExistingJobsBase(request);
-  if (!base.ok()) return base.status();
-  return ComparisonFor(request, std::move(*base));
-}
-
-Result<std::string> ReportService::Drawing(ReportRequest request, bool interactive) {
+Result<std::string> ReportService::Drawing(ReportRequest request, bool interactive,
+                                           Report* comparison) {
   request.limit = kKeptReportLimit;
   const ProjectLocks::Held held = jobs_.project_locks().Share(request.project);
   Result<BaseSelection> base = ExistingJobsBase(request);
@@ -256,10 +249,13 @@ Result<std::string> ReportService::Drawing(ReportRequest request, bool interacti
   // Under the kept comparison's name (so that ForgetProject drops it), in no warehouse epoch.
   const std::string key = KeptReportName(request.project, request.job_id, *base) +
                           (interactive ? " drawing-page" : " drawing");
-  if (std::optional<std::string> drawing = answers_.Find(key, "")) return std::move(*drawing);
   const std::optional<int64_t> base_id = base->base_job_id;
+  std::optional<std::string> kept = answers_.Find(key, "");
+  if (kept && comparison == nullptr) return std::move(*kept);
   Result<Report> report = ComparisonFor(request, std::move(*base));
   if (!report.ok()) return report.status();
+  if (comparison != nullptr) *comparison = *report;
+  if (kept) return std::move(*kept);
   auto job = jobs_.Load(request.project, request.job_id);
   if (!job.ok()) return job.status();
   std::unique_ptr<ParsedJobs> base_job;

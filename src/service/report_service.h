@@ -74,16 +74,15 @@ class ReportService {
   Result<LineageReport> Analyse(std::string_view project, int64_t job_id);
 
   // The comparison Render would serve (the kept lineage comparison, or an explicit base's, at
-  // kKeptReportLimit), as a Report, for pages that show it rather than render it. Errors as
-  // Build. Holds the project's lock shared.
-  Result<Report> Comparison(ReportRequest request);
-
-  // That comparison drawn (core/overlay_svg.h; `interactive`: for a page), which needs the two
+  // kKeptReportLimit) drawn (core/overlay_svg.h; `interactive`: for a page), which needs the two
   // states' geometry. Both states are read and parsed once per comparison and variant: the
   // drawing is then served from memory (the answer cache; the states never change, so neither
   // does the drawing, whatever the warehouse's epoch) until the project is deleted or the cache
-  // needs the room. Errors as Build. Holds the project's lock shared.
-  Result<std::string> Drawing(ReportRequest request, bool interactive);
+  // needs the room. `comparison`, when given, receives that comparison as a Report, for a page
+  // that shows it beside the drawing: the same base, chosen once, under the same lock. Errors as
+  // Build. Holds the project's lock shared.
+  Result<std::string> Drawing(ReportRequest request, bool interactive,
+                              Report* comparison = nullptr);
 
   // Forgets what this process remembers of the project's kept comparisons (it was deleted).
   void ForgetProject(std::string_view project);

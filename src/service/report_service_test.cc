@@ -538,11 +538,13 @@ TEST_F(ReportServiceTest, ADrawingIsRenderedOnceAndServedFromMemory) {
   ASSERT_TRUE(forgotten.ok());
   EXPECT_EQ(*forgotten, *first);
   EXPECT_GT(store_->Calls(StoreMethod::kRead), reads_page);  // forgotten: read again
-  // The report the page shows is the same comparison.
-  Result<Report> report = reports_->Comparison(RequestFor(2));
-  ASSERT_TRUE(report.ok());
-  EXPECT_EQ(report->diff.counts, (DiffCounts{1, 1, 0, 1, 0, 0, 0}));
-  EXPECT_EQ(report->base.base_job_id, std::optional<int64_t>(1));
+  // The report the page shows beside it is the same comparison, kept drawing or not.
+  Report report;
+  Result<std::string> shown = reports_->Drawing(RequestFor(2), true, &report);
+  ASSERT_TRUE(shown.ok());
+  EXPECT_EQ(*shown, *page);
+  EXPECT_EQ(report.diff.counts, (DiffCounts{1, 1, 0, 1, 0, 0, 0}));
+  EXPECT_EQ(report.base.base_job_id, std::optional<int64_t>(1));
   EXPECT_EQ(reports_->Drawing(RequestFor(9), false).status().code(), StatusCode::kNotFound);
 }
 
