@@ -2,6 +2,7 @@
 #include "core/job_writer.h"
 
 #include "core/json_writer.h"
+#include "core/large_memory.h"
 
 namespace buildtrace {
 
@@ -27,6 +28,7 @@ std::string SerializeJob(const Job& job) {
   std::string out;
   // IDs and hashes are usually short; this avoids most reallocations for large states.
   out.reserve(256 + job.state.size() * 40);
+  AdviseHugePages(out.data(), out.capacity());  // before the writes below first touch it
   JsonWriter w(out);
   w.BeginObject();
   w.Key("job_id").Int(h.job_id);

@@ -104,6 +104,14 @@ size_t LargeBuffersKeptNow() { return Kept().Bytes(); }
 bool HugePagesEnabled() { return HugePagesFlag().load(std::memory_order_relaxed); }
 void SetHugePagesEnabled(bool on) { HugePagesFlag().store(on, std::memory_order_relaxed); }
 
+void AdviseHugePages(void* data, size_t bytes) noexcept {
+  if (bytes < kHugePageBytes || !HugePagesEnabled()) return;
+  const auto start = reinterpret_cast<uintptr_t>(data);
+  const uintptr_t first = RoundUp(start, kHugePageBytes);
+  const uintptr_t last = (start + bytes) / kHugePageBytes * kHugePageBytes;
+  if (last > first) ::madvise(reinterpret_cast<void*>(first), last - first, MADV_HUGEPAGE);
+}
+
 // A large buffer is a mapping of its own, 2 MiB-aligned so every whole 2 MiB of it can be one
 // huge page: map 2 MiB more than needed, then unmap the unaligned head and the tail. With huge
 // pages off it is still a mapping (so ReleaseLarge needs no record of which it was), with normal

@@ -4,8 +4,11 @@
 #include "core/large_memory.h"
 
 #include <gtest/gtest.h>
+#include <sys/mman.h>
 
+#include <cstdio>
 #include <cstring>
+#include <fstream>
 #include <random>
 #include <string>
 #include <vector>
@@ -87,6 +90,57 @@ TEST_P(LargeMemoryTest, KeptBuffersAreReusedUpToTheCap) {
   auto* fresh = static_cast<char*>(AllocateLarge(2 * kMiB));
   ReleaseLarge(fresh, 2 * kMiB);
   EXPECT_EQ(LargeBuffersKeptNow(), 0u);
+}
+
+// The VmFlags line of the mapping of this process that starts at `start` and ends at `end`
+// ("" when no mapping has exactly those bounds), from /proc/self/smaps.
+std::string FlagsOfMapping(uintptr_t start, uintptr_t end) {
+  std::ifstream smaps("/proc/self/smaps");
+  std::string line;
+  bool inside = false;
+  while (std::getline(smaps, line)) {
+    unsigned long long from = 0, to = 0;
+    if (std::sscanf(line.c_str(), "%llx-%llx ", &from, &to) == 2 && line.find(':') > 17) {
+      inside = from == start && to == end;
+    } else if (inside && line.rfind("VmFlags:", 0) == 0) {
+      return line;
+    }
+  }
+  return "";
+}
+
+TEST_P(LargeMemoryTest, AdviceCoversTheWholeHugePagesInsideARangeOnly) {
+  // A mapping of our own, so its bounds are known: 8 MiB from a 2 MiB boundary, advised from
+  // 100 bytes past its first 4 KiB page to 1 MiB before its end.
+  constexpr size_t kMiB = size_t{1} << 20;
+  auto* base = static_cast<char*>(AllocateLarge(8 * kMiB));
+  ::madvise(base, 8 * kMiB, MADV_NOHUGEPAGE);  // AllocateLarge's own advice out of the way
+  const auto start = reinterpret_cast<uintptr_t>(base);
+  AdviseHugePages(base + 4096 + 100, 7 * kMiB - 4096 - 100);
+  // Only [2 MiB, 6 MiB) is whole huge pages inside the range; the head and the tail are not.
+  const std::string advised = FlagsOfMapping(start + 2 * kMiB, start + 6 * kMiB);
+  const bool thp = std::ifstream("/sys/kernel/mm/transparent_hugepage/enabled").good();
+  if (GetParam() && thp) {
+    EXPECT_NE(advised.find(" hg"), std::string::npos) << advised;
+    const std::string head = FlagsOfMapping(start, start + 2 * kMiB);
+    ASSERT_NE(head, "");  // split off, not advised
+    EXPECT_EQ(head.find(" hg"), std::string::npos) << head;
+  } else {
+    // Nothing advised, so nothing split off: the mapping is whole, without the flag.
+    const std::string whole = FlagsOfMapping(start, start + 8 * kMiB);
+    ASSERT_NE(whole, "");
+    EXPECT_EQ(whole.find(" hg"), std::string::npos) << whole;
+  }
+  // Less than one whole huge page: nothing advised, the mapping stays whole.
+  auto* small = static_cast<char*>(AllocateLarge(4 * kMiB));
+  ::madvise(small, 4 * kMiB, MADV_NOHUGEPAGE);
+  AdviseHugePages(small + 4096, 2 * kMiB);
+  const auto s = reinterpret_cast<uintptr_t>(small);
+  const std::string whole = FlagsOfMapping(s, s + 4 * kMiB);
+  ASSERT_NE(whole, "");
+  EXPECT_EQ(whole.find(" hg"), std::string::npos) << whole;
+  ReleaseLarge(small, 4 * kMiB);
+  ReleaseLarge(base, 8 * kMiB);
 }
 
 INSTANTIATE_TEST_SUITE_P(HugeAndNormalPages, LargeMemoryTest, ::testing::Bool(),

@@ -519,19 +519,16 @@ HttpResponse Api::GetLatencyStats(RouteCall& call) {
     if (!project.ok()) return ErrorResponse(project.status());
     query.project = *project;
   }
-  auto param = [&](const char* name, const char* fallback) {
-    auto it = target.params.find(name);
-    return it == target.params.end() ? std::string(fallback) : it->second;
-  };
-  const std::string window_text = param("window", "30d");
+  const std::string window_text = StringParam(target, "window", "30d");
   Result<int64_t> window = ParseWindow(window_text);
   if (!window.ok()) return ErrorResponse(window.status());
-  Result<std::vector<double>> quantiles = ParseQuantiles(param("quantiles", "0.5,0.95,0.99"));
+  Result<std::vector<double>> quantiles =
+      ParseQuantiles(StringParam(target, "quantiles", "0.5,0.95,0.99"));
   if (!quantiles.ok()) return ErrorResponse(quantiles.status());
   query.to_ms = context_.now_ms();
   query.from_ms = query.to_ms - *window;
   query.quantiles = *quantiles;
-  const std::string status_text = param("status", "succeeded");
+  const std::string status_text = StringParam(target, "status", "succeeded");
   if (status_text == "succeeded") {
     query.status = LatencyStatusFilter::kSucceeded;
   } else if (status_text == "failed") {

@@ -21,6 +21,7 @@ constexpr size_t kProjectsPerPage = 100;  // projects per page of GET /
 constexpr size_t kSparklineJobs = 30;     // latencies per project on GET /
 constexpr size_t kTableJobs = 50;         // jobs per page of a project's table
 constexpr size_t kChartedJobs = 200;      // jobs in a project page's charts at most
+static_assert(kTableJobs <= kChartedJobs, "the first table page is cut from the charted jobs");
 constexpr std::string_view kDefaultWindow = "30d";
 
 ui::JobRow RowOf(const JobPageEntry& job) {
@@ -74,12 +75,6 @@ Result<RequestTarget> ParseForm(std::string_view body) {
   return ParseRequestTarget(query);
 }
 
-std::string Param(const RequestTarget& target, const std::string& name,
-                  std::string_view fallback = "") {
-  auto it = target.params.find(name);
-  return it == target.params.end() ? std::string(fallback) : it->second;
-}
-
 }  // namespace
 
 ui::PageFrame Api::Frame(const RouteCall& call) const {
@@ -107,7 +102,7 @@ HttpResponse Api::GetHome(RouteCall& call) {
   if (!projects.ok()) return PageError(call, projects.status());
   // A page of projects after ?after= (by name), each costing a page of its jobs: a view of `/`
   // reads as much with a thousand projects as with a hundred.
-  const std::string after = Param(call.target, "after");
+  const std::string after = StringParam(call.target, "after");
   if (!after.empty() && !IsValidProjectName(after)) {
     return PageError(call, InvalidArgument("after must be a project name: 1-128 characters of "
                                            "A-Z, a-z, 0-9, '.', '_' or '-'"));
@@ -146,7 +141,7 @@ HttpResponse Api::GetUiProject(RouteCall& call) {
     return PageError(call, InvalidArgument("the project in /ui/projects/{project} must be 1-128 "
                                            "characters of A-Z, a-z, 0-9, '.', '_' or '-'"));
   }
-  page.window = Param(target, "window", kDefaultWindow);
+  page.window = StringParam(target, "window", kDefaultWindow);
   Result<int64_t> window = ParseWindow(page.window);
   if (!window.ok()) return PageError(call, window.status());
   if (auto it = target.params.find("before"); it != target.params.end()) {
@@ -156,9 +151,20 @@ HttpResponse Api::GetUiProject(RouteCall& call) {
   }
   const int64_t now = context_.now_ms();
   const int64_t from = WindowStart(now, *window);
+  // The charts: the newest jobs of the window. On the first page (no `before`) the table is the
+  // newest of those, so one read serves both.
+  Result<JobPage> charted = ReadJobPage(jobs_, page.project, std::nullopt, kChartedJobs);
+  if (!charted.ok()) return PageError(call, charted.status());
   // The table: a page of the jobs in the window, newest first.
-  Result<JobPage> listed = ReadJobPage(jobs_, page.project, page.before, kTableJobs);
-  if (!listed.ok()) return PageError(call, listed.status());
+  Result<JobPage> listed = JobPage{};
+  if (page.before) {
+    listed = ReadJobPage(jobs_, page.project, page.before, kTableJobs);
+    if (!listed.ok()) return PageError(call, listed.status());
+  } else {
+    const size_t n = std::min(charted->jobs.size(), kTableJobs);
+    listed->jobs.assign(charted->jobs.begin(), charted->jobs.begin() + n);
+    if (charted->jobs.size() > kTableJobs) listed->next_before = listed->jobs.back().job_id;
+  }
   bool left_window = false;
   for (const JobPageEntry& job : listed->jobs) {
     if (!InWindow(job, from)) {
@@ -168,9 +174,6 @@ HttpResponse Api::GetUiProject(RouteCall& call) {
     page.jobs.push_back(RowOf(job));
   }
   if (!left_window) page.next_before = listed->next_before;
-  // The charts: the newest jobs of the window, oldest first.
-  Result<JobPage> charted = ReadJobPage(jobs_, page.project, std::nullopt, kChartedJobs);
-  if (!charted.ok()) return PageError(call, charted.status());
   for (const JobPageEntry& job : charted->jobs) {
     if (!InWindow(job, from)) break;
     page.charted.push_back(RowOf(job));
@@ -233,7 +236,7 @@ HttpResponse Api::GetUiJob(RouteCall& call) {
 }
 
 HttpResponse Api::GetSignIn(RouteCall& call) {
-  const std::string next = SafeNext(Param(call.target, "next", "/"));
+  const std::string next = SafeNext(StringParam(call.target, "next", "/"));
   if (context_.access == nullptr) return SeeOther(next);  // nothing to sign in to
   return HtmlPage(200, ui::RenderSignInPage(Frame(call), next, ""));
 }
@@ -241,9 +244,9 @@ HttpResponse Api::GetSignIn(RouteCall& call) {
 HttpResponse Api::PostSignIn(RouteCall& call) {
   Result<RequestTarget> form = ParseForm(call.request.body());
   if (!form.ok()) return PageError(call, form.status());
-  const std::string next = SafeNext(Param(*form, "next", "/"));
+  const std::string next = SafeNext(StringParam(*form, "next", "/"));
   if (context_.access == nullptr) return SeeOther(next);
-  const std::string token = Param(*form, "token");
+  const std::string token = StringParam(*form, "token");
   const AccessToken* entry = context_.access->Authenticate("Bearer " + token);
   if (entry == nullptr || !entry->HasScope(AccessScope::kRead)) {
     const char* why = entry == nullptr ? "That token is not valid: check it and try again."

@@ -142,6 +142,27 @@ TEST_F(ApiUiTest, TheWindowFilterSelectsTheJobsShown) {
 
 // GET / lists 100 projects a page, by name, each with its latest job; the next page follows the
 // last one listed.
+TEST_F(ApiUiTest, AProjectsJobsCome50APageNewestFirst) {
+  std::string batch = "[";
+  for (int id = 1; id <= 55; ++id) {
+    batch += (id > 1 ? "," : "") + Job("many", id, 60 - id, R"({"A":"box_0_0_1_1"})");
+  }
+  ASSERT_EQ(HandleAs(*open_, "", http::verb::post, "/process", batch + "]").result_int(), 202u);
+  // The first page (its table cut from the charts' read): jobs 55 down to 6, then a link on.
+  const HttpResponse first = Get("/ui/projects/many");
+  ASSERT_EQ(first.result_int(), 200u) << first.body();
+  EXPECT_THAT(first.body(), HasSubstr("<tr data-job-id=\"55\""));
+  EXPECT_THAT(first.body(), HasSubstr("<tr data-job-id=\"6\""));
+  EXPECT_THAT(first.body(), Not(HasSubstr("<tr data-job-id=\"5\"")));
+  EXPECT_THAT(first.body(), HasSubstr("<a id=\"older\" href=\"?window=30d&amp;before=6\">"));
+  const HttpResponse second = Get("/ui/projects/many?before=6");
+  ASSERT_EQ(second.result_int(), 200u) << second.body();
+  EXPECT_THAT(second.body(), HasSubstr("<tr data-job-id=\"5\""));
+  EXPECT_THAT(second.body(), HasSubstr("<tr data-job-id=\"1\""));
+  EXPECT_THAT(second.body(), Not(HasSubstr("<tr data-job-id=\"6\"")));
+  EXPECT_THAT(second.body(), Not(HasSubstr("id=\"older\"")));
+}
+
 TEST_F(ApiUiTest, TheProjectsComeAHundredAPage) {
   std::string batch = "[";
   for (int i = 0; i < 101; ++i) {

@@ -109,6 +109,12 @@ Result<int64_t> ParseJobIdText(std::string_view text, std::string_view what) {
   return id;
 }
 
+std::string StringParam(const RequestTarget& target, const std::string& name,
+                        std::string_view fallback) {
+  auto it = target.params.find(name);
+  return it == target.params.end() ? std::string(fallback) : it->second;
+}
+
 Result<int64_t> IntParam(const RequestTarget& target, const std::string& name,
                          int64_t default_value, int64_t max, int64_t min) {
   auto it = target.params.find(name);

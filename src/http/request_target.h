@@ -31,6 +31,10 @@ Status CheckParams(const RequestTarget& target, std::span<const std::string_view
 // Reads a positive job ID ("124"), as found in a path or in base=; `what` names it in errors.
 Result<int64_t> ParseJobIdText(std::string_view text, std::string_view what);
 
+// A parameter's value as sent; `fallback` when absent.
+std::string StringParam(const RequestTarget& target, const std::string& name,
+                        std::string_view fallback = "");
+
 // Reads an integer parameter in [min, max]; default when absent.
 Result<int64_t> IntParam(const RequestTarget& target, const std::string& name,
                          int64_t default_value, int64_t max, int64_t min = 0);

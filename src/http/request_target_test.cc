@@ -137,6 +137,15 @@ TEST(ParseJobIdTextTest, RejectsEverythingElse) {
   }
 }
 
+TEST(StringParamTest, ReadsTheDecodedValueOrTheFallback) {
+  const RequestTarget target = ParseOk("/r?window=7d&empty=&name=a%20b");
+  EXPECT_EQ(StringParam(target, "window", "30d"), "7d");
+  EXPECT_EQ(StringParam(target, "empty", "30d"), "");  // sent empty is not absent
+  EXPECT_EQ(StringParam(target, "name"), "a b");
+  EXPECT_EQ(StringParam(target, "absent", "30d"), "30d");
+  EXPECT_EQ(StringParam(target, "absent"), "");
+}
+
 TEST(IntParamTest, ReadsValuesInRangeAndDefaultsWhenAbsent) {
   const RequestTarget target = ParseOk("/r?limit=0&max=100&big=7");
   EXPECT_EQ(*IntParam(target, "absent", 42, 100), 42);

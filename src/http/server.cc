@@ -11,6 +11,7 @@
 #include <thread>
 #include <vector>
 
+#include "core/large_memory.h"
 #include "http/body_budget.h"
 #include "http/connection_table.h"
 #include "http/request_framing.h"
@@ -250,6 +251,8 @@ class Session : public TrackedConnection, public std::enable_shared_from_this<Se
     if (!charge_.GrowTo(grown_room)) return false;
     std::string grown;
     grown.reserve(grown_room + kBodyPadding);  // exactly this much: `grown` is empty
+    // Before the copy and the reads touch it: a 39 MB body then costs about 40 faults, not 25 000.
+    AdviseHugePages(grown.data(), grown.capacity());
     grown.append(body);
     body.swap(grown);
     return true;
