@@ -62,26 +62,6 @@ bool CanConnect(int port) {
   return ok;
 }
 
-// Runs a program to completion, its output to `log`; returns its exit status (-1: not run).
-int RunToCompletion(std::vector<std::string> args, const std::string& log) {
-  std::vector<char*> argv;
-  for (std::string& arg : args) argv.push_back(arg.data());
-  argv.push_back(nullptr);
-  const int out = ::open(log.c_str(), O_WRONLY | O_CREAT | O_APPEND | O_CLOEXEC, 0644);
-  const pid_t pid = ::fork();
-  if (pid == 0) {
-    if (out >= 0) ::dup2(out, 1), ::dup2(out, 2);
-    ::execvp(argv[0], argv.data());
-    ::_exit(127);
-  }
-  if (out >= 0) ::close(out);
-  if (pid < 0) return -1;
-  int status = 0;
-  while (::waitpid(pid, &status, 0) < 0 && errno == EINTR) {
-  }
-  return WIFEXITED(status) ? WEXITSTATUS(status) : -1;
-}
-
 }  // namespace moto_detail
 
 Result<int> PickFreePort() {
