@@ -44,6 +44,41 @@ int Run(std::vector<std::string> argv, const fs::path& log) {
   return WEXITSTATUS(status);
 }
 
+// initdb's arguments after -D DIR: every cluster of these tests is made the same way.
+const std::vector<std::string> kInitdbOptions = {"-U", "postgres", "--auth=trust",
+                                                 "-E", "UTF8",     "--no-sync"};
+
+// A fresh cluster made by initdb, kept once per machine, user and initdb binary (its size and
+// time in the name), so that each test copies it (about 0.2 s) instead of running initdb again
+// (about 1.4 s of CPU). Made in a folder of its own and renamed into place whole, so no test
+// ever sees half of one; when two processes race, the second's rename fails and it removes its
+// own. Empty when it cannot be made: then the caller runs initdb itself and reports that.
+fs::path ClusterTemplate(const fs::path& temp, const fs::path& log) {
+  struct stat initdb_file {};
+  const std::string binary = std::string(kPostgresBin) + "/initdb";
+  if (::stat(binary.c_str(), &initdb_file) != 0) return {};
+  const fs::path made =
+      temp / ("bt_postgres_template_" + std::to_string(::geteuid()) + "_" +
+              std::to_string(initdb_file.st_size) + "_" + std::to_string(initdb_file.st_mtime));
+  std::error_code ec;
+  // Only a folder this user made counts: /tmp is shared, and anyone could plant one there.
+  const auto ours = [&made] {
+    struct stat folder {};
+    return ::lstat(made.c_str(), &folder) == 0 && S_ISDIR(folder.st_mode) &&
+           folder.st_uid == ::geteuid();
+  };
+  if (ours() && fs::exists(made / "data" / "PG_VERSION", ec)) return made / "data";
+  std::string pattern = (temp / "bt_postgres_template_XXXXXX").string();
+  if (::mkdtemp(pattern.data()) == nullptr) return {};
+  ::chmod(pattern.c_str(), 0777);
+  std::vector<std::string> args = {binary, "-D", pattern + "/data"};
+  args.insert(args.end(), kInitdbOptions.begin(), kInitdbOptions.end());
+  if (Run(args, log) != 0 || ::rename(pattern.c_str(), made.c_str()) != 0) {
+    fs::remove_all(pattern, ec);
+  }
+  return ours() && fs::exists(made / "data" / "PG_VERSION", ec) ? made / "data" : fs::path();
+}
+
 }  // namespace
 
 std::string PostgresServer::Start() {
@@ -52,9 +87,15 @@ std::string PostgresServer::Start() {
   dir_ = pattern;
   ::chmod(dir_.c_str(), 0777);
   StartGuardian();
-  if (Run({std::string(kPostgresBin) + "/initdb", "-D", (dir_ / "data").string(), "-U", "postgres",
-           "--auth=trust", "-E", "UTF8", "--no-sync"},
-          dir_ / "initdb.log") != 0) {
+  const fs::path cluster = ClusterTemplate(::testing::TempDir(), dir_ / "initdb.log");
+  // cp -a as the postgres user (Run), so the copy is its own, with the template's modes.
+  const bool copied =
+      !cluster.empty() &&
+      Run({"cp", "-a", cluster.string(), (dir_ / "data").string()}, dir_ / "initdb.log") == 0;
+  std::vector<std::string> initdb = {std::string(kPostgresBin) + "/initdb", "-D",
+                                     (dir_ / "data").string()};
+  initdb.insert(initdb.end(), kInitdbOptions.begin(), kInitdbOptions.end());
+  if (!copied && Run(initdb, dir_ / "initdb.log") != 0) {
     return "initdb failed (is Debian's postgresql 15 installed?):\n" +
            TailOfFile(dir_ / "initdb.log");
   }

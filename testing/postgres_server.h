@@ -1,7 +1,8 @@
-// A real PostgreSQL 15 server for tests: initdb in a temporary directory (as the postgres user
-// when run as root, as initdb demands), pg_ctl start on a free loopback port, stop and removal at
-// the end, and a guardian process that cleans up if the test process dies first. Used by the
-// PostgreSQL warehouse's tests and by the end-to-end tests.
+// A real PostgreSQL 15 server for tests: a fresh cluster in a temporary directory (a copy of one
+// that initdb made once per machine and initdb binary, kept in the temporary folder; as the
+// postgres user when run as root, as initdb demands), pg_ctl start on a free loopback port, stop
+// and removal at the end, and a guardian process that cleans up if the test process dies first.
+// Used by the PostgreSQL warehouse's tests and by the end-to-end tests.
 #pragma once
 
 #include <filesystem>
@@ -16,7 +17,8 @@ namespace buildtrace {
 // Every method returns an empty string on success or what went wrong.
 class PostgresServer {
  public:
-  // initdb, then start on a free port (retried: another process may take the port first).
+  // A fresh cluster, then start on a free port (retried: another process may take the port
+  // first).
   std::string Start();
   // Starts the server again on the port it had, keeping its data.
   std::string StartOnPort();
