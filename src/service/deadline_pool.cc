@@ -8,6 +8,7 @@ DeadlinePool::DeadlinePool(int threads, size_t max_queued) : max_queued_(max_que
 }
 
 DeadlinePool::~DeadlinePool() {
+  DropQueued();
   {
     std::lock_guard lock(mutex_);
     stopping_ = true;
@@ -39,6 +40,15 @@ void DeadlinePool::Work() {
     lock.lock();
     --running_;
   }
+}
+
+size_t DeadlinePool::DropQueued() {
+  std::deque<std::function<void()>> dropped;
+  {
+    std::lock_guard lock(mutex_);
+    dropped.swap(queue_);
+  }
+  return dropped.size();  // destroyed here, outside the lock
 }
 
 size_t DeadlinePool::busy() {

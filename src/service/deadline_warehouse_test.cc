@@ -1,5 +1,6 @@
 // Tests of DeadlineWarehouse: answers pass through, a stuck warehouse gives kUnavailable after the
-// deadline (and its call still completes), and a full queue is refused at once.
+// deadline (and its call still completes), and a full queue is refused at once; and of its
+// DeadlinePool: queued calls are dropped at shutdown.
 #include "service/deadline_warehouse.h"
 
 #include <gmock/gmock.h>
@@ -8,6 +9,8 @@
 #include <atomic>
 #include <condition_variable>
 #include <mutex>
+
+#include "service/deadline_pool.h"
 
 namespace buildtrace {
 namespace {
@@ -108,6 +111,35 @@ TEST(DeadlineWarehouseTest, AFullQueueIsRefusedAtOnce) {
                         "(1); retry later"));
   inner.Open();
   inner.WaitRecorded(2);  // the queued call ran too
+}
+
+TEST(DeadlinePoolTest, QueuedCallsAreDroppedAtShutdownAndStartedOnesFinish) {
+  GatedWarehouse inner;
+  std::atomic<int> ran{0};
+  {
+    DeadlinePool pool(1, 4);
+    const auto stuck = [&] {
+      ++ran;
+      return Status(inner.Record(Row(1)).status());
+    };
+    const auto queued = [&] {
+      ++ran;
+      return Status();
+    };
+    EXPECT_EQ(pool.Run<Status>(stuck, std::chrono::milliseconds(1), "stuck").code(),
+              StatusCode::kUnavailable);
+    inner.WaitEntered(1);
+    for (int i = 0; i < 2; ++i) {
+      EXPECT_EQ(pool.Run<Status>(queued, std::chrono::milliseconds(1), "queued").code(),
+                StatusCode::kUnavailable);
+    }
+    EXPECT_EQ(pool.busy(), 3U);
+    EXPECT_EQ(pool.DropQueued(), 2U);
+    EXPECT_EQ(pool.busy(), 1U);
+    inner.Open();
+  }  // joins the started call
+  inner.WaitRecorded(1);
+  EXPECT_EQ(ran.load(), 1);
 }
 
 }  // namespace

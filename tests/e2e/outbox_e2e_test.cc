@@ -18,8 +18,15 @@ using ::testing::HasSubstr;
 
 class OutboxE2eTest : public E2eTest {
  protected:
+  // SQLite's busy timeout cut from 5 s to 300 ms: a report's call then fails with
+  // SQLITE_BUSY before its 1 s deadline, and the server stops without waiting seconds for it.
   std::vector<std::string> ServeArgs() const override {
-    return {"--outbox-retry-initial", "50ms", "--outbox-retry-max", "200ms"};
+    return {"--outbox-retry-initial",
+            "50ms",
+            "--outbox-retry-max",
+            "200ms",
+            "--warehouse",
+            "sqlite://" + metrics_db() + "?busy-timeout-ms=300"};
   }
 
   std::vector<std::vector<int64_t>> Rows() {
