@@ -44,9 +44,18 @@ int Run(std::vector<std::string> argv, const fs::path& log) {
   return WEXITSTATUS(status);
 }
 
-// initdb's arguments after -D DIR: every cluster of these tests is made the same way.
-const std::vector<std::string> kInitdbOptions = {"-U", "postgres", "--auth=trust",
-                                                 "-E", "UTF8",     "--no-sync"};
+// initdb making a cluster in `data`: every cluster of these tests is made the same way.
+std::vector<std::string> InitdbCommand(const std::string& data) {
+  return {std::string(kPostgresBin) + "/initdb",
+          "-D",
+          data,
+          "-U",
+          "postgres",
+          "--auth=trust",
+          "-E",
+          "UTF8",
+          "--no-sync"};
+}
 
 // A fresh cluster made by initdb, kept once per machine, user and initdb binary (its size and
 // time in the name), so that each test copies it (about 0.2 s) instead of running initdb again
@@ -71,9 +80,8 @@ fs::path ClusterTemplate(const fs::path& temp, const fs::path& log) {
   std::string pattern = (temp / "bt_postgres_template_XXXXXX").string();
   if (::mkdtemp(pattern.data()) == nullptr) return {};
   ::chmod(pattern.c_str(), 0777);
-  std::vector<std::string> args = {binary, "-D", pattern + "/data"};
-  args.insert(args.end(), kInitdbOptions.begin(), kInitdbOptions.end());
-  if (Run(args, log) != 0 || ::rename(pattern.c_str(), made.c_str()) != 0) {
+  if (Run(InitdbCommand(pattern + "/data"), log) != 0 ||
+      ::rename(pattern.c_str(), made.c_str()) != 0) {
     fs::remove_all(pattern, ec);
   }
   return ours() && fs::exists(made / "data" / "PG_VERSION", ec) ? made / "data" : fs::path();
@@ -92,10 +100,7 @@ std::string PostgresServer::Start() {
   const bool copied =
       !cluster.empty() &&
       Run({"cp", "-a", cluster.string(), (dir_ / "data").string()}, dir_ / "initdb.log") == 0;
-  std::vector<std::string> initdb = {std::string(kPostgresBin) + "/initdb", "-D",
-                                     (dir_ / "data").string()};
-  initdb.insert(initdb.end(), kInitdbOptions.begin(), kInitdbOptions.end());
-  if (!copied && Run(initdb, dir_ / "initdb.log") != 0) {
+  if (!copied && Run(InitdbCommand((dir_ / "data").string()), dir_ / "initdb.log") != 0) {
     return "initdb failed (is Debian's postgresql 15 installed?):\n" +
            TailOfFile(dir_ / "initdb.log");
   }
