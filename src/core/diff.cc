@@ -1,10 +1,14 @@
 // The diff: a lockstep walk while both states list the same IDs in the same order (what real
 // pipelines emit), resynchronised through a flat index of the earlier state wherever they differ.
+// Large states are indexed and walked by two threads, each its half of the entries.
 #include "core/diff.h"
 
 #include <algorithm>
 #include <array>
+#include <atomic>
+#include <future>
 #include <string_view>
+#include <thread>
 #include <unordered_set>
 
 #include "core/pseudo_hash.h"
@@ -13,10 +17,14 @@
 namespace buildtrace {
 namespace {
 
-// Accumulates the comparison; keeps views only, copies just the listed entries at the end.
+// Accumulates the comparison. It keeps positions only (4 bytes each, where views would take 16
+// to 80): a tenth of a million-object state changing is 100 000 entries, and every byte of their
+// lists is a fresh page. The listed entries' strings are copied at the end.
 class DiffCollector {
  public:
-  void Compare(const StateEntry& before, const StateEntry& after) {
+  DiffCollector(const JobState& before, const JobState& after) : before_(before), after_(after) {}
+
+  void Compare(size_t b, size_t a, const StateEntry& before, const StateEntry& after) {
     if (before.structured == after.structured && before.value == after.value) {
       ++counts_.unchanged;
       return;
@@ -36,29 +44,32 @@ class DiffCollector {
         ++counts_.changed;
         break;
     }
-    modified_[static_cast<size_t>(kind)].push_back({before, after});
+    modified_[static_cast<size_t>(kind)].push_back(
+        {static_cast<uint32_t>(b), static_cast<uint32_t>(a)});
   }
-  void Added(const StateEntry& entry) {
+  void Added(size_t a) {
     ++counts_.added;
-    added_.push_back(entry);
+    added_.push_back(static_cast<uint32_t>(a));
   }
-  void Removed(const StateEntry& entry) {
+  void Removed(size_t b) {
     ++counts_.removed;
-    removed_.push_back(entry.id);
+    removed_.push_back(static_cast<uint32_t>(b));
   }
+
+  // Takes over what `other`, a collector of another share of the same two states, gathered.
+  void Merge(DiffCollector& other);
 
   DiffResult Finish(size_t limit);
 
  private:
-  // Views by value: a JobState's entries are packed, so there is no StateEntry to point at.
   struct Pair {
-    StateEntry before;
-    StateEntry after;
+    uint32_t before;
+    uint32_t after;
   };
 
   // Sorts the first min(limit, size) elements of `items` by `key` and drops the rest.
   template <typename T, typename Key>
-  bool KeepSmallest(std::vector<T>& items, size_t limit, Key key) {
+  static bool KeepSmallest(std::vector<T>& items, size_t limit, Key key) {
     auto less = [&key](const T& a, const T& b) { return key(a) < key(b); };
     const bool truncated = items.size() > limit;
     if (truncated) {
@@ -69,32 +80,54 @@ class DiffCollector {
     return truncated;
   }
 
+  const JobState& before_;
+  const JobState& after_;
   DiffCounts counts_;
-  std::vector<StateEntry> added_;
-  std::vector<std::string_view> removed_;
+  std::vector<uint32_t> added_;    // positions in after_
+  std::vector<uint32_t> removed_;  // positions in before_
   std::array<std::vector<Pair>, 4> modified_;
 };
+
+void DiffCollector::Merge(DiffCollector& other) {
+  counts_.added += other.counts_.added;
+  counts_.removed += other.counts_.removed;
+  counts_.unchanged += other.counts_.unchanged;
+  counts_.moved += other.counts_.moved;
+  counts_.resized += other.counts_.resized;
+  counts_.retyped += other.counts_.retyped;
+  counts_.changed += other.counts_.changed;
+  added_.insert(added_.end(), other.added_.begin(), other.added_.end());
+  removed_.insert(removed_.end(), other.removed_.begin(), other.removed_.end());
+  for (size_t k = 0; k < modified_.size(); ++k) {
+    modified_[k].insert(modified_[k].end(), other.modified_[k].begin(), other.modified_[k].end());
+  }
+}
 
 DiffResult DiffCollector::Finish(size_t limit) {
   DiffResult result;
   result.counts = counts_;
-  auto id = [](std::string_view v) { return v; };
-  result.truncated |= KeepSmallest(added_, limit, [](const StateEntry& e) { return e.id; });
-  result.truncated |= KeepSmallest(removed_, limit, id);
-  for (const StateEntry& e : added_) {
+  auto after_id = [this](uint32_t a) { return after_[a].id; };
+  auto before_id = [this](uint32_t b) { return before_[b].id; };
+  result.truncated |= KeepSmallest(added_, limit, after_id);
+  result.truncated |= KeepSmallest(removed_, limit, before_id);
+  for (const uint32_t a : added_) {
+    const StateEntry e = after_[a];
     result.added.emplace_back(e.id);
     std::optional<Geometry> g = GeometryOf(e.value, e.structured);
     result.added_at.push_back(
         g ? std::optional<Placement>(Placement{std::move(g->type), g->x, g->y}) : std::nullopt);
   }
-  result.removed.assign(removed_.begin(), removed_.end());
+  for (const uint32_t b : removed_) result.removed.emplace_back(before_[b].id);
   for (size_t k = 0; k < modified_.size(); ++k) {
     auto& pairs = modified_[k];
-    result.truncated |= KeepSmallest(pairs, limit, [](const Pair& p) { return p.after.id; });
+    result.truncated |=
+        KeepSmallest(pairs, limit, [this](const Pair& p) { return after_[p.after].id; });
     for (const Pair& p : pairs) {
-      result.modified.push_back({std::string(p.after.id), static_cast<ChangeKind>(k),
-                                 std::string(p.before.value), std::string(p.after.value),
-                                 p.before.structured, p.after.structured});
+      const StateEntry before = before_[p.before];
+      const StateEntry after = after_[p.after];
+      result.modified.push_back({std::string(after.id), static_cast<ChangeKind>(k),
+                                 std::string(before.value), std::string(after.value),
+                                 before.structured, after.structured});
     }
   }
   return result;
@@ -177,41 +210,125 @@ Status DuplicateId(std::string_view id, const char* which) {
                          " job; each object must appear once");
 }
 
-}  // namespace
+// One thread's share of the walk: the entries [first, last) of `after`.
+struct WalkShare {
+  WalkShare(const JobState& before, const JobState& after) : collector(before, after) {}
 
-Result<DiffResult> DiffStates(const JobState& before, const JobState& after, size_t limit) {
   DiffCollector collector;
-  if (before.empty()) {
-    // Nothing to join with: every object is added, and the index only checks for duplicates.
-    if (auto dup = StateIndex(after).duplicate()) return DuplicateId(*dup, "current");
-    for (const StateEntry& entry : after) collector.Added(entry);
-    return collector.Finish(limit);
-  }
-  const StateIndex index(before);
-  if (auto dup = index.duplicate()) return DuplicateId(*dup, "earlier");
-  std::vector<uint8_t> matched(before.size(), 0);
   // IDs of `after` not in `before`: only these can repeat without meeting a matched flag.
   std::unordered_set<std::string_view> added;
+  size_t matches = 0;                         // entries of `before` this share matched
+  std::optional<std::string_view> duplicate;  // an ID of `after` it met twice
+};
+
+// Walks entries [first, last) of `after` against `before`, setting matched[p] for each entry p
+// of `before` it meets. `shared`: another share walks the rest at the same time; a position both
+// match (an ID of `after` in both shares) may then go unnoticed, which the caller finds out by
+// counting.
+void Walk(const StateIndex& index, const JobState& before, const JobState& after,
+          std::vector<uint8_t>& matched, size_t first, size_t last, bool shared, WalkShare& share) {
   PipelinedFinder finder(index, before, after);
-  size_t next = 0;  // where the lockstep walk expects the next ID of `after` in `before`
-  for (size_t j = 0; j < after.size(); ++j) {
-    const StateEntry& entry = after[j];
+  // Where the lockstep walk expects the next ID of `after` in `before`; a share that starts
+  // elsewhere than the beginning finds its place by a lookup.
+  size_t next = first == 0 ? 0 : before.size();
+  bool lost = false;  // the entry before this one was not where the walk expected it either
+  for (size_t j = first; j < last; ++j) {
+    const StateEntry entry = after[j];
     size_t position = next;
-    if (next >= before.size() || before[next].id != entry.id) position = finder.Find(j);
+    if (next >= before.size() || before[next].id != entry.id) {
+      if (lost) {
+        position = finder.Find(j);  // a run of steps aside: a reordered or shuffled state
+      } else if (next + 1 < before.size() && before[next + 1].id == entry.id) {
+        position = next + 1;  // one object removed: the walk goes on after it
+      } else {
+        position = index.Find(entry.id);  // one step aside, such as an object added
+        lost = true;
+      }
+    } else {
+      lost = false;
+    }
     if (position == StateIndex::kNotFound) {
-      if (!added.insert(entry.id).second) return DuplicateId(entry.id, "current");
-      collector.Added(entry);
+      if (!share.added.insert(entry.id).second) {
+        share.duplicate = entry.id;
+        return;
+      }
+      share.collector.Added(j);
       continue;
     }
-    if (matched[position]) return DuplicateId(entry.id, "current");
-    matched[position] = 1;
-    collector.Compare(before[position], entry);
+    // Relaxed accesses: the shares write distinct flags unless `after` repeats an ID, and the
+    // flags are read after the shares are joined.
+    std::atomic_ref<uint8_t> flag(matched[position]);
+    if ((shared ? flag.load(std::memory_order_relaxed) : matched[position]) != 0) {
+      share.duplicate = entry.id;
+      return;
+    }
+    if (shared) {
+      flag.store(1, std::memory_order_relaxed);
+    } else {
+      matched[position] = 1;
+    }
+    ++share.matches;
+    share.collector.Compare(position, j, before[position], entry);
     next = position + 1;
   }
-  for (size_t k = 0; k < before.size(); ++k) {
-    if (!matched[k]) collector.Removed(before[k]);
+}
+
+// States this large are indexed and walked by two threads when the machine has two cores.
+constexpr size_t kParallelEntries = size_t{1} << 17;
+
+}  // namespace
+
+Result<DiffResult> DiffStates(const JobState& before, const JobState& after, size_t limit,
+                              unsigned threads) {
+  if (threads == 0) {
+    const bool large = std::max(before.size(), after.size()) >= kParallelEntries;
+    threads = large && std::thread::hardware_concurrency() > 1 ? 2 : 1;
   }
-  return collector.Finish(limit);
+  threads = std::min(threads, 2u);
+  if (before.empty()) {
+    // Nothing to join with: every object is added, and the index only checks for duplicates.
+    DiffCollector collector(before, after);
+    if (auto dup = StateIndex(after, threads).duplicate()) {
+      return DuplicateId(*dup, "current");
+    }
+    for (size_t j = 0; j < after.size(); ++j) collector.Added(j);
+    return collector.Finish(limit);
+  }
+  const StateIndex index(before, threads);
+  if (auto dup = index.duplicate()) return DuplicateId(*dup, "earlier");
+  std::vector<uint8_t> matched(before.size(), 0);
+  if (threads == 2) {
+    // The second half of `after` on another thread. Any sign of a repeated ID sends the walk
+    // to the single-threaded path below, which names the same ID as it always does.
+    const size_t half = after.size() / 2;
+    WalkShare share(before, after);
+    WalkShare second(before, after);
+    std::future<void> other = std::async(std::launch::async, [&] {
+      Walk(index, before, after, matched, half, after.size(), true, second);
+    });
+    Walk(index, before, after, matched, 0, half, true, share);
+    other.get();
+    const size_t flags = static_cast<size_t>(std::count(matched.begin(), matched.end(), 1));
+    const bool repeated =
+        share.duplicate || second.duplicate || share.matches + second.matches != flags ||
+        std::any_of(second.added.begin(), second.added.end(),
+                    [&](std::string_view id) { return share.added.contains(id); });
+    if (!repeated) {
+      share.collector.Merge(second.collector);
+      for (size_t k = 0; k < before.size(); ++k) {
+        if (!matched[k]) share.collector.Removed(k);
+      }
+      return share.collector.Finish(limit);
+    }
+    std::fill(matched.begin(), matched.end(), 0);
+  }
+  WalkShare share(before, after);
+  Walk(index, before, after, matched, 0, after.size(), false, share);
+  if (share.duplicate) return DuplicateId(*share.duplicate, "current");
+  for (size_t k = 0; k < before.size(); ++k) {
+    if (!matched[k]) share.collector.Removed(k);
+  }
+  return share.collector.Finish(limit);
 }
 
 }  // namespace buildtrace

@@ -335,18 +335,22 @@ TEST(DiffStatesTest, MatchesReferenceOnRandomStates) {
       return JobState(entries.begin(), entries.end());
     };
     for (size_t limit : {size_t{0}, size_t{1}, size_t{3}, size_t{1000}}) {
-      const std::string context =
-          "seed " + std::to_string(seed) + " limit " + std::to_string(limit);
-      const DiffResult want = ReferenceDiff(before, after, limit);
-      ExpectSameDiff(*DiffStates(before, after, limit), want, context + " same order");
-      const JobState shuffled_after = shuffled(after_entries);
-      ExpectSameDiff(*DiffStates(before, shuffled_after, limit), want, context + " after shuffled");
-      ExpectSameDiff(*DiffStates(shuffled(before_entries), shuffled_after, limit), want,
-                     context + " both shuffled");
-      ExpectSameDiff(*DiffStates(after, before, limit), ReferenceDiff(after, before, limit),
-                     context + " reversed");
-      ExpectSameDiff(*DiffStates(before, before, limit), ReferenceDiff(before, before, limit),
-                     context + " identical");
+      // One thread, and two (each its half of the index and of the walk), as large states take.
+      for (unsigned threads : {1u, 2u}) {
+        const std::string context = "seed " + std::to_string(seed) + " limit " +
+                                    std::to_string(limit) + " threads " + std::to_string(threads);
+        const DiffResult want = ReferenceDiff(before, after, limit);
+        ExpectSameDiff(*DiffStates(before, after, limit, threads), want, context + " same order");
+        const JobState shuffled_after = shuffled(after_entries);
+        ExpectSameDiff(*DiffStates(before, shuffled_after, limit, threads), want,
+                       context + " after shuffled");
+        ExpectSameDiff(*DiffStates(shuffled(before_entries), shuffled_after, limit, threads), want,
+                       context + " both shuffled");
+        ExpectSameDiff(*DiffStates(after, before, limit, threads),
+                       ReferenceDiff(after, before, limit), context + " reversed");
+        ExpectSameDiff(*DiffStates(before, before, limit, threads),
+                       ReferenceDiff(before, before, limit), context + " identical");
+      }
     }
   }
 }
@@ -408,6 +412,40 @@ TEST(DiffStatesTest, DuplicateIdsAreRejectedNamingTheJob) {
   ASSERT_FALSE(first_job.ok());
   EXPECT_EQ(first_job.status().message(),
             "object ID \"n\" appears twice in the current job; each object must appear once");
+}
+
+// With two threads each walks half of the current job: an ID repeated across the halves is seen
+// by neither alone, and must still be named, as one thread names it.
+TEST(DiffStatesTest, DuplicatesAcrossTheTwoHalvesAreRejectedAsWithOneThread) {
+  Strings s;
+  const JobState plain = {s.Entry("a", "1"), s.Entry("b", "1"), s.Entry("c", "1"),
+                          s.Entry("d", "1")};
+  // Halves [0, 2) and [2, 5): "a" matched in each; "n" added in each; "d" twice in the second.
+  const JobState matched_across = {s.Entry("a", "1"), s.Entry("b", "1"), s.Entry("c", "1"),
+                                   s.Entry("d", "1"), s.Entry("a", "2")};
+  const JobState added_across = {s.Entry("n", "1"), s.Entry("a", "1"), s.Entry("b", "1"),
+                                 s.Entry("c", "1"), s.Entry("n", "2")};
+  const JobState within_second = {s.Entry("a", "1"), s.Entry("b", "1"), s.Entry("d", "1"),
+                                  s.Entry("c", "1"), s.Entry("d", "2")};
+  const std::pair<const JobState*, const char*> cases[] = {
+      {&matched_across, "a"}, {&added_across, "n"}, {&within_second, "d"}};
+  for (const auto& [current, id] : cases) {
+    for (unsigned threads : {1u, 2u}) {
+      auto r = DiffStates(plain, *current, 10, threads);
+      ASSERT_FALSE(r.ok()) << id << " threads " << threads;
+      EXPECT_EQ(r.status().code(), StatusCode::kInvalidArgument);
+      EXPECT_EQ(r.status().message(), std::string("object ID \"") + id +
+                                          "\" appears twice in the current job; each object "
+                                          "must appear once")
+          << "threads " << threads;
+    }
+  }
+  const JobState dup_before = {s.Entry("a", "1"), s.Entry("b", "1"), s.Entry("c", "1"),
+                               s.Entry("a", "2")};
+  auto earlier = DiffStates(dup_before, plain, 10, 2);
+  ASSERT_FALSE(earlier.ok());
+  EXPECT_EQ(earlier.status().message(),
+            "object ID \"a\" appears twice in the earlier job; each object must appear once");
 }
 
 TEST(DiffStatesTest, LockstepResynchronisesAfterInsertionsAndRemovals) {

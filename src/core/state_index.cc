@@ -1,8 +1,12 @@
 // The flat ID index.
 #include "core/state_index.h"
 
+#include <algorithm>
+#include <atomic>
 #include <bit>
 #include <cstring>
+#include <future>
+#include <vector>
 
 namespace buildtrace {
 namespace {
@@ -17,7 +21,7 @@ uint64_t Mix(uint64_t h, uint64_t word) {
 }
 
 // How far ahead of the insert the build hashes and prefetches, to overlap cache misses.
-constexpr size_t kLookahead = 8;
+constexpr size_t kLookahead = 24;
 
 }  // namespace
 
@@ -40,58 +44,84 @@ uint64_t HashId(std::string_view id) {
   return h ^ (h >> 32);
 }
 
-StateIndex::StateIndex(const JobState& state) : state_(state) {
+StateIndex::StateIndex(const JobState& state, unsigned threads) : state_(state) {
   const size_t capacity = std::bit_ceil(std::max<size_t>(16, state.size() * 2));
   slots_.resize(capacity);
   mask_ = capacity - 1;
-  uint64_t ahead[kLookahead];
   const size_t n = state.size();
-  for (size_t i = 0; i < n && i < kLookahead; ++i) {
-    ahead[i] = HashId(state[i].id);
-    __builtin_prefetch(&slots_[ahead[i] & mask_], 1);
+  if (threads <= 1) {
+    duplicate_ = Insert(0, n, false);
+    return;
   }
-  for (size_t i = 0; i < n; ++i) {
-    const uint64_t hash = ahead[i % kLookahead];
-    if (i + kLookahead < n) {
-      const uint64_t next = HashId(state[i + kLookahead].id);
-      ahead[i % kLookahead] = next;
-      __builtin_prefetch(&slots_[next & mask_], 1);
-    }
-    Insert(hash, i);
+  // Each thread takes a contiguous share of the entries; the slots are claimed with a CAS.
+  std::vector<std::future<std::optional<std::string_view>>> others;
+  for (unsigned t = 1; t < threads; ++t) {
+    others.push_back(std::async(std::launch::async, [this, n, t, threads] {
+      return Insert(n * t / threads, n * (t + 1) / threads, true);
+    }));
+  }
+  duplicate_ = Insert(0, n / threads, true);
+  for (auto& other : others) {
+    std::optional<std::string_view> dup = other.get();
+    if (!duplicate_) duplicate_ = dup;
   }
 }
 
-void StateIndex::Insert(uint64_t hash, size_t position) {
-  const auto tag = static_cast<uint32_t>(hash >> 32);
-  for (uint64_t i = hash & mask_;; i = (i + 1) & mask_) {
-    Slot& slot = slots_[i];
-    if (slot.position == 0) {
-      slot.tag = tag;
-      slot.position = static_cast<uint32_t>(position + 1);
-      return;
+std::optional<std::string_view> StateIndex::Insert(size_t first, size_t last, bool shared) {
+  std::optional<std::string_view> duplicate;
+  uint64_t ahead[kLookahead];
+  for (size_t i = first; i < last && i < first + kLookahead; ++i) {
+    ahead[i % kLookahead] = HashId(state_[i].id);
+    __builtin_prefetch(&slots_[ahead[i % kLookahead] & mask_], 1);
+  }
+  for (size_t i = first; i < last; ++i) {
+    const uint64_t hash = ahead[i % kLookahead];
+    if (i + kLookahead < last) {
+      const uint64_t next = HashId(state_[i + kLookahead].id);
+      ahead[i % kLookahead] = next;
+      __builtin_prefetch(&slots_[next & mask_], 1);
     }
-    if (slot.tag == tag && state_[slot.position - 1].id == state_[position].id) {
-      if (!duplicate_) duplicate_ = state_[position].id;
-      return;
+    const auto tag = static_cast<uint32_t>(hash >> 32);
+    const Slot mine = (Slot{tag} << 32) | static_cast<uint32_t>(i + 1);
+    for (uint64_t s = hash & mask_;; s = (s + 1) & mask_) {
+      Slot seen;
+      if (shared) {
+        // Relaxed is enough: the entries were all written before the threads started, and the
+        // index is read only after they are joined.
+        std::atomic_ref<Slot> slot(slots_[s]);
+        seen = 0;
+        if (slot.compare_exchange_strong(seen, mine, std::memory_order_relaxed)) break;
+      } else {
+        seen = slots_[s];
+        if (seen == 0) {
+          slots_[s] = mine;
+          break;
+        }
+      }
+      if (TagOf(seen) == tag && state_[PositionOf(seen)].id == state_[i].id) {
+        if (!duplicate) duplicate = state_[i].id;
+        break;
+      }
     }
   }
+  return duplicate;
 }
 
 size_t StateIndex::Find(std::string_view id, uint64_t hash) const {
   const auto tag = static_cast<uint32_t>(hash >> 32);
   for (uint64_t i = hash & mask_;; i = (i + 1) & mask_) {
-    const Slot& slot = slots_[i];
-    if (slot.position == 0) return kNotFound;
-    if (slot.tag == tag && state_[slot.position - 1].id == id) return slot.position - 1;
+    const Slot slot = slots_[i];
+    if (slot == 0) return kNotFound;
+    if (TagOf(slot) == tag && state_[PositionOf(slot)].id == id) return PositionOf(slot);
   }
 }
 
 size_t StateIndex::Candidate(uint64_t hash) const {
   const auto tag = static_cast<uint32_t>(hash >> 32);
   for (uint64_t i = hash & mask_;; i = (i + 1) & mask_) {
-    const Slot& slot = slots_[i];
-    if (slot.position == 0) return kNotFound;
-    if (slot.tag == tag) return slot.position - 1;
+    const Slot slot = slots_[i];
+    if (slot == 0) return kNotFound;
+    if (TagOf(slot) == tag) return PositionOf(slot);
   }
 }
 

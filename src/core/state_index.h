@@ -25,7 +25,10 @@ class StateIndex {
   // Indexes every entry of `state`, which must outlive the index and hold fewer than 2^32
   // entries. An ID that appears more than once is indexed at its first position and reported by
   // duplicate().
-  explicit StateIndex(const JobState& state);
+  // `threads` > 1 splits the build across that many threads (this one and threads - 1 more);
+  // worth it for states of a few hundred thousand entries and more. Which of two equal IDs is
+  // indexed is then not defined; duplicate() names the ID either way.
+  explicit StateIndex(const JobState& state, unsigned threads = 1);
 
   // The position of `id` in the state, or kNotFound.
   size_t Find(std::string_view id) const { return Find(id, HashId(id)); }
@@ -42,12 +45,15 @@ class StateIndex {
   std::optional<std::string_view> duplicate() const { return duplicate_; }
 
  private:
-  struct Slot {
-    uint32_t tag = 0;       // the hash's upper half
-    uint32_t position = 0;  // 1 + the entry's position; 0 marks an empty slot
-  };
+  // A slot: the hash's upper half (the tag) in the upper 32 bits, 1 + the entry's position in
+  // the lower ones; 0 marks an empty slot. One word, so that threads can claim slots with a CAS.
+  using Slot = uint64_t;
+  static uint32_t TagOf(Slot slot) { return static_cast<uint32_t>(slot >> 32); }
+  static size_t PositionOf(Slot slot) { return static_cast<uint32_t>(slot) - size_t{1}; }
 
-  void Insert(uint64_t hash, size_t position);
+  // Indexes entries [first, last) (one thread's share); returns a duplicate ID it met, if any.
+  // `shared`: other threads insert at the same time.
+  std::optional<std::string_view> Insert(size_t first, size_t last, bool shared);
 
   const JobState& state_;
   std::vector<Slot, LargeAllocator<Slot>> slots_;  // huge pages when large

@@ -27,6 +27,32 @@ TEST(StateIndexTest, FindsEveryIdAtItsPosition) {
   EXPECT_EQ(index.Find(""), StateIndex::kNotFound);
 }
 
+// Built by several threads at once (each its share of the entries, slots claimed with a CAS), the
+// index finds the same positions.
+TEST(StateIndexTest, BuiltByThreadsFindsEveryIdAtItsPosition) {
+  std::deque<std::string> ids;
+  for (int i = 0; i < 20000; ++i) ids.push_back("id-" + std::to_string(i * 7919 % 20000));
+  const JobState state = StateOf(ids);
+  for (unsigned threads : {2u, 3u}) {
+    const StateIndex index(state, threads);
+    EXPECT_EQ(index.duplicate(), std::nullopt) << threads;
+    for (size_t i = 0; i < state.size(); ++i) ASSERT_EQ(index.Find(state[i].id), i) << threads;
+    EXPECT_EQ(index.Find("id-20000"), StateIndex::kNotFound);
+  }
+}
+
+TEST(StateIndexTest, BuiltByThreadsReportsADuplicateInAnyShare) {
+  // Shares of two threads: [0, 3) and [3, 6); "b" in both, then "e" twice in the second.
+  for (auto ids : {std::deque<std::string>{"a", "b", "c", "b", "d", "f"},
+                   std::deque<std::string>{"a", "b", "c", "e", "d", "e"}}) {
+    const JobState state = StateOf(ids);
+    const StateIndex index(state, 2);
+    ASSERT_TRUE(index.duplicate().has_value());
+    EXPECT_EQ(*index.duplicate(), ids[3] == "b" ? "b" : "e");
+    EXPECT_EQ(index.Find("d"), 4u);
+  }
+}
+
 TEST(StateIndexTest, EmptyState) {
   const JobState state;
   const StateIndex index(state);
