@@ -20,6 +20,7 @@
 
 #include "core/diff.h"
 #include "core/job_parser.h"
+#include "core/job_writer.h"
 #include "core/lineage.h"
 #include "core/report.h"
 #include "simulator/job_generator.h"
@@ -145,6 +146,19 @@ void ParseJob(benchmark::State& state, int64_t objects, Order order) {
   state.SetItemsProcessed(state.iterations() * objects);
 }
 
+// The stored form POST /process writes for a parsed job (SerializeJob), without the digest.
+void StoreJob(benchmark::State& state, int64_t objects, Order order) {
+  const Job& job = PairOf(objects).Current(order);
+  int64_t bytes = 0;
+  for (auto _ : state) {
+    std::string stored = SerializeJob(job);
+    bytes += static_cast<int64_t>(stored.size());
+    benchmark::DoNotOptimize(stored);
+  }
+  state.SetBytesProcessed(bytes);
+  state.SetItemsProcessed(state.iterations() * objects);
+}
+
 void DiffJobs(benchmark::State& state, int64_t objects, Order order) {
   const JobPair& pair = PairOf(objects);
   const JobState& before = pair.Previous().state;
@@ -197,6 +211,7 @@ struct Suite {
 void RegisterAll() {
   const Suite suites[] = {{"parse", ParseJob, true},
                           {"diff", DiffJobs, true},
+                          {"store", StoreJob, true},
                           {"render_json", RenderJson, false},
                           {"render_text", RenderText, false}};
   for (const auto& [name, function, scales] : suites) {

@@ -7,8 +7,9 @@
 #include <array>
 #include <atomic>
 #include <future>
+#include <limits>
 #include <string_view>
-#include <thread>
+#include <system_error>
 #include <unordered_set>
 
 #include "core/pseudo_hash.h"
@@ -56,7 +57,8 @@ class DiffCollector {
     removed_.push_back(static_cast<uint32_t>(b));
   }
 
-  // Takes over what `other`, a collector of another share of the same two states, gathered.
+  // Takes over what `other`, a collector of another share of the same two states, gathered
+  // (leaving `other` with any part of it).
   void Merge(DiffCollector& other);
 
   DiffResult Finish(size_t limit);
@@ -96,11 +98,13 @@ void DiffCollector::Merge(DiffCollector& other) {
   counts_.resized += other.counts_.resized;
   counts_.retyped += other.counts_.retyped;
   counts_.changed += other.counts_.changed;
-  added_.insert(added_.end(), other.added_.begin(), other.added_.end());
-  removed_.insert(removed_.end(), other.removed_.begin(), other.removed_.end());
-  for (size_t k = 0; k < modified_.size(); ++k) {
-    modified_[k].insert(modified_[k].end(), other.modified_[k].begin(), other.modified_[k].end());
-  }
+  auto append = [](auto& to, auto& from) {
+    if (to.empty()) return to.swap(from);
+    to.insert(to.end(), from.begin(), from.end());
+  };
+  append(added_, other.added_);
+  append(removed_, other.removed_);
+  for (size_t k = 0; k < modified_.size(); ++k) append(modified_[k], other.modified_[k]);
 }
 
 DiffResult DiffCollector::Finish(size_t limit) {
@@ -215,16 +219,18 @@ struct WalkShare {
   WalkShare(const JobState& before, const JobState& after) : collector(before, after) {}
 
   DiffCollector collector;
-  // IDs of `after` not in `before`: only these can repeat without meeting a matched flag.
+  // IDs of `after` not in `before`: a repeat of one of these meets no matched flag.
   std::unordered_set<std::string_view> added;
   size_t matches = 0;                         // entries of `before` this share matched
   std::optional<std::string_view> duplicate;  // an ID of `after` it met twice
 };
 
 // Walks entries [first, last) of `after` against `before`, setting matched[p] for each entry p
-// of `before` it meets. `shared`: another share walks the rest at the same time; a position both
-// match (an ID of `after` in both shares) may then go unnoticed, which the caller finds out by
-// counting.
+// of `before` it meets. Alone (`shared` false), it stops at the first ID of `after` it meets
+// twice. `shared`: another share walks the rest at the same time; the flags are then only set,
+// never read, and a repeated ID is found by the caller once both are joined: more matches than
+// flags set, or an added ID in both shares' sets (a repeat within one share's added IDs is still
+// caught here).
 void Walk(const StateIndex& index, const JobState& before, const JobState& after,
           std::vector<uint8_t>& matched, size_t first, size_t last, bool shared, WalkShare& share) {
   PipelinedFinder finder(index, before, after);
@@ -255,16 +261,15 @@ void Walk(const StateIndex& index, const JobState& before, const JobState& after
       share.collector.Added(j);
       continue;
     }
-    // Relaxed accesses: the shares write distinct flags unless `after` repeats an ID, and the
-    // flags are read after the shares are joined.
-    std::atomic_ref<uint8_t> flag(matched[position]);
-    if ((shared ? flag.load(std::memory_order_relaxed) : matched[position]) != 0) {
-      share.duplicate = entry.id;
-      return;
-    }
     if (shared) {
-      flag.store(1, std::memory_order_relaxed);
+      // Relaxed: two shares store to the same flag only when `after` repeats an ID, and the
+      // flags publish nothing; they are read once both shares are joined.
+      std::atomic_ref<uint8_t>(matched[position]).store(1, std::memory_order_relaxed);
     } else {
+      if (matched[position] != 0) {
+        share.duplicate = entry.id;
+        return;
+      }
       matched[position] = 1;
     }
     ++share.matches;
@@ -273,18 +278,48 @@ void Walk(const StateIndex& index, const JobState& before, const JobState& after
   }
 }
 
-// States this large are indexed and walked by two threads when the machine has two cores.
-constexpr size_t kParallelEntries = size_t{1} << 17;
+// Walks `after` in two halves on two threads. False, with nothing kept, when `after` repeats an
+// ID (found by counting: a share never reads the other's flags) or when no thread could be
+// started; the caller then walks on one thread, which names the repeated ID as it always does.
+bool WalkInHalves(const StateIndex& index, const JobState& before, const JobState& after,
+                  std::vector<uint8_t>& matched, DiffCollector& collector) {
+  const size_t half = after.size() / 2;
+  WalkShare share(before, after);
+  WalkShare second(before, after);
+  std::future<void> other;
+  try {
+    other = std::async(std::launch::async, [&] {
+      Walk(index, before, after, matched, half, after.size(), true, second);
+    });
+  } catch (const std::system_error&) {
+    return false;  // no thread to be had: one walk does it all
+  }
+  Walk(index, before, after, matched, 0, half, true, share);
+  other.get();
+  const size_t flags = static_cast<size_t>(std::count(matched.begin(), matched.end(), 1));
+  const bool repeated = share.duplicate || second.duplicate ||
+                        share.matches + second.matches != flags ||
+                        std::any_of(second.added.begin(), second.added.end(),
+                                    [&](std::string_view id) { return share.added.contains(id); });
+  if (repeated) {
+    std::fill(matched.begin(), matched.end(), 0);
+    return false;
+  }
+  collector.Merge(share.collector);
+  collector.Merge(second.collector);
+  return true;
+}
 
 }  // namespace
 
 Result<DiffResult> DiffStates(const JobState& before, const JobState& after, size_t limit,
                               unsigned threads) {
-  if (threads == 0) {
-    const bool large = std::max(before.size(), after.size()) >= kParallelEntries;
-    threads = large && std::thread::hardware_concurrency() > 1 ? 2 : 1;
-  }
+  if (threads == 0) threads = IndexThreadsFor(std::max(before.size(), after.size()));
   threads = std::min(threads, 2u);
+  if (std::max(before.size(), after.size()) > std::numeric_limits<uint32_t>::max()) {
+    // The comparison keeps 4-byte positions; no parser limit comes near this.
+    return InvalidArgument("a state of more than 2^32 objects cannot be compared");
+  }
   if (before.empty()) {
     // Nothing to join with: every object is added, and the index only checks for duplicates.
     DiffCollector collector(before, after);
@@ -297,38 +332,17 @@ Result<DiffResult> DiffStates(const JobState& before, const JobState& after, siz
   const StateIndex index(before, threads);
   if (auto dup = index.duplicate()) return DuplicateId(*dup, "earlier");
   std::vector<uint8_t> matched(before.size(), 0);
-  if (threads == 2) {
-    // The second half of `after` on another thread. Any sign of a repeated ID sends the walk
-    // to the single-threaded path below, which names the same ID as it always does.
-    const size_t half = after.size() / 2;
+  DiffCollector collector(before, after);
+  if (threads < 2 || !WalkInHalves(index, before, after, matched, collector)) {
     WalkShare share(before, after);
-    WalkShare second(before, after);
-    std::future<void> other = std::async(std::launch::async, [&] {
-      Walk(index, before, after, matched, half, after.size(), true, second);
-    });
-    Walk(index, before, after, matched, 0, half, true, share);
-    other.get();
-    const size_t flags = static_cast<size_t>(std::count(matched.begin(), matched.end(), 1));
-    const bool repeated =
-        share.duplicate || second.duplicate || share.matches + second.matches != flags ||
-        std::any_of(second.added.begin(), second.added.end(),
-                    [&](std::string_view id) { return share.added.contains(id); });
-    if (!repeated) {
-      share.collector.Merge(second.collector);
-      for (size_t k = 0; k < before.size(); ++k) {
-        if (!matched[k]) share.collector.Removed(k);
-      }
-      return share.collector.Finish(limit);
-    }
-    std::fill(matched.begin(), matched.end(), 0);
+    Walk(index, before, after, matched, 0, after.size(), false, share);
+    if (share.duplicate) return DuplicateId(*share.duplicate, "current");
+    collector.Merge(share.collector);
   }
-  WalkShare share(before, after);
-  Walk(index, before, after, matched, 0, after.size(), false, share);
-  if (share.duplicate) return DuplicateId(*share.duplicate, "current");
   for (size_t k = 0; k < before.size(); ++k) {
-    if (!matched[k]) share.collector.Removed(k);
+    if (!matched[k]) collector.Removed(k);
   }
-  return share.collector.Finish(limit);
+  return collector.Finish(limit);
 }
 
 }  // namespace buildtrace

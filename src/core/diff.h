@@ -79,8 +79,9 @@ struct DiffResult {
 // a flat index of `before` when they do not, after which the walk continues from where that ID
 // was found. Same-order states cost about one comparison per object; shuffled ones one lookup.
 // `threads`: 1 or 2 threads build the index and walk (each its own half of the entries); 0, the
-// default, takes two for states of 2^17 entries and more on a machine with two cores or more.
-// The answer is the same either way.
+// default, takes two when either state holds 2^17 entries or more and the machine has two
+// hardware threads or more. The answer, errors included, is the same either way. States of more
+// than 2^32 entries are refused (kInvalidArgument).
 Result<DiffResult> DiffStates(const JobState& before, const JobState& after, size_t limit,
                               unsigned threads = 0);
 

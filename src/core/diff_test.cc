@@ -427,8 +427,11 @@ TEST(DiffStatesTest, DuplicatesAcrossTheTwoHalvesAreRejectedAsWithOneThread) {
                                  s.Entry("c", "1"), s.Entry("n", "2")};
   const JobState within_second = {s.Entry("a", "1"), s.Entry("b", "1"), s.Entry("d", "1"),
                                   s.Entry("c", "1"), s.Entry("d", "2")};
+  // Halves [0, 2) and [2, 5): the second alone would name "c"; one thread names "n" first.
+  const JobState first_named = {s.Entry("n", "1"), s.Entry("b", "1"), s.Entry("n", "2"),
+                                s.Entry("c", "1"), s.Entry("c", "2")};
   const std::pair<const JobState*, const char*> cases[] = {
-      {&matched_across, "a"}, {&added_across, "n"}, {&within_second, "d"}};
+      {&matched_across, "a"}, {&added_across, "n"}, {&within_second, "d"}, {&first_named, "n"}};
   for (const auto& [current, id] : cases) {
     for (unsigned threads : {1u, 2u}) {
       auto r = DiffStates(plain, *current, 10, threads);
@@ -446,6 +449,19 @@ TEST(DiffStatesTest, DuplicatesAcrossTheTwoHalvesAreRejectedAsWithOneThread) {
   ASSERT_FALSE(earlier.ok());
   EXPECT_EQ(earlier.status().message(),
             "object ID \"a\" appears twice in the earlier job; each object must appear once");
+  // Two repeated IDs: which one a thread of the index meets first depends on timing; the answer
+  // does not (run often enough for the other order to come up).
+  const JobState two_repeated = {s.Entry("x", "1"), s.Entry("y", "1"), s.Entry("y", "2"),
+                                 s.Entry("x", "2")};
+  for (int i = 0; i < 200; ++i) {
+    for (const JobState* b : {&two_repeated, static_cast<const JobState*>(nullptr)}) {
+      auto r = b != nullptr ? DiffStates(*b, plain, 10, 2) : DiffStates({}, two_repeated, 10, 2);
+      ASSERT_FALSE(r.ok());
+      EXPECT_EQ(r.status().message(), std::string("object ID \"y\" appears twice in the ") +
+                                          (b != nullptr ? "earlier" : "current") +
+                                          " job; each object must appear once");
+    }
+  }
 }
 
 TEST(DiffStatesTest, LockstepResynchronisesAfterInsertionsAndRemovals) {

@@ -486,7 +486,7 @@ Status JobParser::ParseState(simdjson::ondemand::value value, Job& job) {
 }
 
 Status JobParser::CheckDuplicateIds(const Job& job) {
-  if (auto dup = StateIndex(job.state).duplicate()) {
+  if (auto dup = StateIndex(job.state, IndexThreadsFor(job.state.size())).duplicate()) {
     Issue("state." + std::string(*dup),
           "this object ID appears twice; each object must appear once");
   }

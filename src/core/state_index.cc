@@ -6,6 +6,8 @@
 #include <bit>
 #include <cstring>
 #include <future>
+#include <system_error>
+#include <thread>
 #include <vector>
 
 namespace buildtrace {
@@ -44,6 +46,10 @@ uint64_t HashId(std::string_view id) {
   return h ^ (h >> 32);
 }
 
+unsigned IndexThreadsFor(size_t entries) {
+  return entries >= (size_t{1} << 17) && std::thread::hardware_concurrency() > 1 ? 2 : 1;
+}
+
 StateIndex::StateIndex(const JobState& state, unsigned threads) : state_(state) {
   const size_t capacity = std::bit_ceil(std::max<size_t>(16, state.size() * 2));
   slots_.resize(capacity);
@@ -53,17 +59,29 @@ StateIndex::StateIndex(const JobState& state, unsigned threads) : state_(state) 
     duplicate_ = Insert(0, n, false);
     return;
   }
-  // Each thread takes a contiguous share of the entries; the slots are claimed with a CAS.
+  // Each thread takes a contiguous share of the entries; the slots are claimed with a CAS. This
+  // one takes the last share (and any share no thread could be started for).
   std::vector<std::future<std::optional<std::string_view>>> others;
-  for (unsigned t = 1; t < threads; ++t) {
-    others.push_back(std::async(std::launch::async, [this, n, t, threads] {
-      return Insert(n * t / threads, n * (t + 1) / threads, true);
-    }));
+  others.reserve(threads - 1);
+  std::vector<unsigned> here = {threads - 1};
+  for (unsigned t = 0; t + 1 < threads; ++t) {
+    try {
+      others.push_back(std::async(std::launch::async, [this, n, t, threads] {
+        return Insert(n * t / threads, n * (t + 1) / threads, true);
+      }));
+    } catch (const std::system_error&) {
+      here.push_back(t);
+    }
   }
-  duplicate_ = Insert(0, n / threads, true);
-  for (auto& other : others) {
-    std::optional<std::string_view> dup = other.get();
-    if (!duplicate_) duplicate_ = dup;
+  bool repeated = false;
+  for (unsigned t : here)
+    repeated |= Insert(n * t / threads, n * (t + 1) / threads, true).has_value();
+  for (auto& other : others) repeated |= other.get().has_value();
+  if (repeated) {
+    // Which of several repeated IDs a share meets first depends on the threads' timing: one
+    // thread, again, names the same one as always (the error path; its cost does not matter).
+    std::fill(slots_.begin(), slots_.end(), Slot{0});
+    duplicate_ = Insert(0, n, false);
   }
 }
 

@@ -18,6 +18,10 @@ namespace buildtrace {
 // processes, which never see each other's tables).
 uint64_t HashId(std::string_view id);
 
+// How many threads index a state of `entries` objects (and walk it, in the diff): two from 2^17
+// entries on a machine with two hardware threads or more, otherwise one.
+unsigned IndexThreadsFor(size_t entries);
+
 class StateIndex {
  public:
   static constexpr size_t kNotFound = static_cast<size_t>(-1);
@@ -25,9 +29,9 @@ class StateIndex {
   // Indexes every entry of `state`, which must outlive the index and hold fewer than 2^32
   // entries. An ID that appears more than once is indexed at its first position and reported by
   // duplicate().
-  // `threads` > 1 splits the build across that many threads (this one and threads - 1 more);
-  // worth it for states of a few hundred thousand entries and more. Which of two equal IDs is
-  // indexed is then not defined; duplicate() names the ID either way.
+  // `threads` > 1 splits the build across that many threads (this one and threads - 1 more),
+  // worth it from about 10^5 entries (the diff's threshold is 2^17). The index is the same
+  // either way, and so is duplicate(): a state with a repeated ID is indexed again by one thread.
   explicit StateIndex(const JobState& state, unsigned threads = 1);
 
   // The position of `id` in the state, or kNotFound.

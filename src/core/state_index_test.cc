@@ -53,6 +53,19 @@ TEST(StateIndexTest, BuiltByThreadsReportsADuplicateInAnyShare) {
   }
 }
 
+// With two repeated IDs, a thread may meet either first (here the calling thread, which takes the
+// last share and starts at once, usually meets "x" first); the index names the one a single
+// thread names, and finds each ID at its first position.
+TEST(StateIndexTest, BuiltByThreadsNamesTheDuplicateOneThreadNames) {
+  std::deque<std::string> ids = {"x", "y", "y", "x"};
+  const JobState state = StateOf(ids);
+  for (int i = 0; i < 200; ++i) {
+    const StateIndex index(state, 2);
+    ASSERT_EQ(index.duplicate(), std::optional<std::string_view>("y"));
+    EXPECT_EQ(index.Find("x"), 0u);
+  }
+}
+
 TEST(StateIndexTest, EmptyState) {
   const JobState state;
   const StateIndex index(state);

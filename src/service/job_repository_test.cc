@@ -15,6 +15,7 @@
 #include <vector>
 
 #include "core/canonical_hash.h"
+#include "core/diff.h"
 #include "core/job_writer.h"
 #include "core/stored_job.h"
 #include "store/file_state_store.h"
@@ -394,6 +395,31 @@ TEST_F(JobRepositoryTest, LoadOfACorruptObjectIsInternalAndNamesIt) {
                 ") is corrupt: the document is not valid JSON (JSON document ended early in the "
                 "middle of an object or array.); restore it from a "
                 "backup");
+}
+
+// A sealed job was validated when it was stored, and its digest proves the bytes unchanged, so
+// its IDs are not indexed again on every load; an object from before sealing (no digest) still
+// is: a repeated ID in it is a corrupt object, named.
+TEST_F(JobRepositoryTest, LoadChecksTheIdsOfAnObjectWithoutADigestOnly) {
+  std::string legacy(kJob12Stored);
+  legacy.replace(legacy.find("\"B\""), 3, "\"A\"");
+  ASSERT_TRUE(file_store_->CreateIfAbsent(JobObjectName("p", 12), legacy).ok());
+  Result<std::unique_ptr<ParsedJobs>> loaded = jobs_->Load("p", 12);
+  ASSERT_FALSE(loaded.ok());
+  EXPECT_EQ(loaded.status().reason(), "corrupt_object");
+  EXPECT_THAT(loaded.status().message(), HasSubstr("this object ID appears twice"));
+
+  // Sealed by something other than POST /process (which refuses a repeated ID): loaded as it
+  // is; a diff against it names the repeat (DiffStates checks the IDs it joins).
+  std::string sealed = "{\"job_id\":13" + legacy.substr(12);
+  SealStoredJob(sealed, ContentDigest(sealed));
+  ASSERT_TRUE(file_store_->CreateIfAbsent(JobObjectName("p", 13), sealed).ok());
+  Result<std::unique_ptr<ParsedJobs>> unchecked = jobs_->Load("p", 13);
+  ASSERT_TRUE(unchecked.ok()) << unchecked.status().message();
+  const Result<DiffResult> diff = DiffStates((*unchecked)->jobs()[0].state, {}, 10);
+  ASSERT_FALSE(diff.ok());
+  EXPECT_EQ(diff.status().message(),
+            "object ID \"A\" appears twice in the earlier job; each object must appear once");
 }
 
 TEST_F(JobRepositoryTest, LoadOfAnObjectHoldingAnotherJobIsInternal) {
