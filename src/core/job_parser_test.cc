@@ -578,6 +578,42 @@ TEST(JobParserStringsTest, EscapedAndPlainStringsGiveTheSameViews) {
   EXPECT_EQ(state[2].value, "\xc3\xa9");
 }
 
+// Strings are scanned eight bytes at a time: an escape, a quote after a backslash, a raw control
+// character or the closing quote at every offset of the first three words, in IDs and hashes.
+TEST(JobParserStringsTest, EveryOffsetOfAnEscapeOrAControlCharacterIsSeen) {
+  const std::string head = "{\"job_id\":1,\"timestamp\":\"2026-11-28T10:00:00Z\",\"latency_ms\":1,";
+  for (size_t at = 0; at <= 24; ++at) {
+    const std::string pad(at, 'x');
+    // Plain, a string of exactly `at` bytes, ending where a word may end.
+    auto plain =
+        ParseJobDocument(head + "\"state\":{\"" + pad + "y\":\"" + pad + "\"}}", ParseLimits{});
+    if (at == 0) {
+      ASSERT_FALSE(plain.ok());  // an empty hash
+    } else {
+      ASSERT_TRUE(plain.ok()) << at << ": " << plain.status().message();
+      EXPECT_EQ((*plain)->jobs().front().state[0].id, pad + "y");
+      EXPECT_EQ((*plain)->jobs().front().state[0].value, pad);
+    }
+    // Escapes: \" and \\ (a backslash before the closing quote) and \u0041.
+    auto escaped = ParseJobDocument(
+        head + "\"state\":{\"" + pad + "\\\"q\":\"" + pad + "\\\\\",\"" + pad + "\\u0041\":\"h\"}}",
+        ParseLimits{});
+    ASSERT_TRUE(escaped.ok()) << at << ": " << escaped.status().message();
+    const JobState& state = (*escaped)->jobs().front().state;
+    ASSERT_EQ(state.size(), 2u);
+    EXPECT_EQ(state[0].id, pad + "\"q");
+    EXPECT_EQ(state[0].value, pad + "\\");
+    EXPECT_EQ(state[1].id, pad + "A");
+    // A raw control character, in the ID and in the hash, after `at` plain bytes.
+    for (const std::string& body : {head + "\"state\":{\"" + pad + "\x01z\":\"h\"}}",
+                                    head + "\"state\":{\"i\":\"" + pad + "\x1f\"}}"}) {
+      auto r = ParseJobDocument(body, ParseLimits{});
+      ASSERT_FALSE(r.ok()) << at;
+      EXPECT_EQ(r.status().reason(), "malformed_json") << at;
+    }
+  }
+}
+
 TEST(JobParserStringsTest, DuplicateCheckCanBeLeftToTheDiff) {
   const std::string body =
       "{\"job_id\":1,\"timestamp\":\"2026-11-28T10:00:00Z\",\"latency_ms\":1,"

@@ -7,24 +7,6 @@
 
 namespace buildtrace {
 
-namespace {
-
-constexpr uint64_t kOnes = 0x0101010101010101ull;
-constexpr uint64_t kHighs = 0x8080808080808080ull;
-
-// True if any of the 8 bytes of `word` is a control character, '"' or '\\' (a byte that JSON
-// strings must escape). Bytes >= 0x80 (UTF-8) never count.
-bool NeedsEscape(uint64_t word) {
-  const uint64_t quote = word ^ (kOnes * '"');
-  const uint64_t backslash = word ^ (kOnes * '\\');
-  const uint64_t zero_in_quote = (quote - kOnes) & ~quote;
-  const uint64_t zero_in_backslash = (backslash - kOnes) & ~backslash;
-  const uint64_t below_space = (word - kOnes * 0x20) & ~word;
-  return ((zero_in_quote | zero_in_backslash | below_space) & kHighs) != 0;
-}
-
-}  // namespace
-
 void AppendJsonString(std::string& out, std::string_view s) {
   static constexpr char kHex[] = "0123456789abcdef";
   out.push_back('"');
@@ -32,7 +14,7 @@ void AppendJsonString(std::string& out, std::string_view s) {
   size_t clean = 0;
   for (uint64_t word; clean + 8 <= s.size(); clean += 8) {
     std::memcpy(&word, s.data() + clean, 8);
-    if (NeedsEscape(word)) break;
+    if (JsonEscapeMask(word) != 0) break;
   }
   size_t run_start = 0;
   for (size_t i = clean; i < s.size(); ++i) {
