@@ -314,8 +314,11 @@ bool WalkInHalves(const StateIndex& index, const JobState& before, const JobStat
 
 Result<DiffResult> DiffStates(const JobState& before, const JobState& after, size_t limit,
                               unsigned threads) {
-  if (threads == 0) threads = IndexThreadsFor(std::max(before.size(), after.size()));
-  threads = std::min(threads, 2u);
+  // Asked for: the index and the walk alike; by default each by the size it covers.
+  const unsigned index_threads =
+      std::min(threads == 0 ? IndexThreadsFor(before.size()) : threads, 2u);
+  const unsigned walk_threads =
+      std::min(threads == 0 ? IndexThreadsFor(after.size()) : threads, 2u);
   if (std::max(before.size(), after.size()) > std::numeric_limits<uint32_t>::max()) {
     // The comparison keeps 4-byte positions; no parser limit comes near this.
     return InvalidArgument("a state of more than 2^32 objects cannot be compared");
@@ -323,17 +326,17 @@ Result<DiffResult> DiffStates(const JobState& before, const JobState& after, siz
   if (before.empty()) {
     // Nothing to join with: every object is added, and the index only checks for duplicates.
     DiffCollector collector(before, after);
-    if (auto dup = StateIndex(after, threads).duplicate()) {
+    if (auto dup = StateIndex(after, walk_threads).duplicate()) {
       return DuplicateId(*dup, "current");
     }
     for (size_t j = 0; j < after.size(); ++j) collector.Added(j);
     return collector.Finish(limit);
   }
-  const StateIndex index(before, threads);
+  const StateIndex index(before, index_threads);
   if (auto dup = index.duplicate()) return DuplicateId(*dup, "earlier");
   std::vector<uint8_t> matched(before.size(), 0);
   DiffCollector collector(before, after);
-  if (threads < 2 || !WalkInHalves(index, before, after, matched, collector)) {
+  if (walk_threads < 2 || !WalkInHalves(index, before, after, matched, collector)) {
     WalkShare share(before, after);
     Walk(index, before, after, matched, 0, after.size(), false, share);
     if (share.duplicate) return DuplicateId(*share.duplicate, "current");

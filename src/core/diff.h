@@ -79,9 +79,10 @@ struct DiffResult {
 // a flat index of `before` when they do not, after which the walk continues from where that ID
 // was found. Same-order states cost about one comparison per object; shuffled ones one lookup.
 // `threads`: 1 or 2 threads build the index and walk (each its own half of the entries); 0, the
-// default, takes two when either state holds 2^17 entries or more and the machine has two
-// hardware threads or more. The answer, errors included, is the same either way. States of more
-// than 2^32 entries are refused (kInvalidArgument).
+// default, takes two for the index when `before` holds 2^17 entries or more, and for the walk
+// when `after` does, if the machine has two hardware threads or more (IndexThreadsFor). The answer,
+// errors included, is the same either way. States of more than 2^32 entries are refused
+// (kInvalidArgument).
 Result<DiffResult> DiffStates(const JobState& before, const JobState& after, size_t limit,
                               unsigned threads = 0);
 

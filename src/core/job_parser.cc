@@ -104,6 +104,7 @@ enum class StringForm { kPlain, kEscaped, kInvalid };
 // Eight bytes at a time: reading past the closing quote stays within the document's padding,
 // which simdjson requires after the last byte.
 StringForm ScanString(const char* raw, size_t& length) {
+  static_assert(std::endian::native == std::endian::little, "the first byte must be the lowest");
   bool escaped = false;
   for (const char* p = raw;;) {
     uint64_t word;

@@ -106,9 +106,13 @@ std::optional<std::string_view> StateIndex::Insert(size_t first, size_t last, bo
       if (shared) {
         // Relaxed is enough: the entries were all written before the threads started, and the
         // index is read only after they are joined.
+        // A slot seen taken is compared without a locked instruction; only an empty one is
+        // claimed with a CAS, which gives back the winner's value if another thread was first.
         std::atomic_ref<Slot> slot(slots_[s]);
-        seen = 0;
-        if (slot.compare_exchange_strong(seen, mine, std::memory_order_relaxed)) break;
+        seen = slot.load(std::memory_order_relaxed);
+        if (seen == 0 && slot.compare_exchange_strong(seen, mine, std::memory_order_relaxed)) {
+          break;
+        }
       } else {
         seen = slots_[s];
         if (seen == 0) {

@@ -329,7 +329,8 @@ Result<std::string> JobRepository::ReadRaw(std::string_view project, int64_t job
   return ReadChecked(JobObjectName(project, job_id));
 }
 
-Result<std::unique_ptr<ParsedJobs>> JobRepository::Load(std::string_view project, int64_t job_id) {
+Result<std::unique_ptr<ParsedJobs>> JobRepository::Load(std::string_view project, int64_t job_id,
+                                                        IdCheck ids) {
   const std::string name = JobObjectName(project, job_id);
   // Read as a parse input (the file store maps it), checked, then parsed in place: the parsed
   // job's strings point into these bytes, which the ParsedJobs takes over.
@@ -344,10 +345,10 @@ Result<std::unique_ptr<ParsedJobs>> JobRepository::Load(std::string_view project
   Result<UnsealedJob> unsealed = UnsealStoredJob(*bytes, name + " in " + store_.Describe());
   if (!unsealed.ok()) return Corrupt(unsealed.status());
   // A job whose digest verifies holds the bytes POST /process validated, its unique IDs included:
-  // indexing a million IDs again would only repeat that (and the diff checks the IDs it joins).
+  // for a caller that diffs it, indexing a million IDs here would only repeat the diff's check.
   // An object without a digest, from before sealing, is checked in full.
   ParseLimits limits = limits_;
-  if (unsealed->verified) limits.check_duplicate_ids = false;
+  if (ids == IdCheck::kByTheDiff && unsealed->verified) limits.check_duplicate_ids = false;
   auto parsed = ParseJobDocument(std::move(*bytes), limits);
   if (!parsed.ok()) return CorruptJob(project, job_id, parsed.status().message());
   const Job& job = (*parsed)->jobs().front();

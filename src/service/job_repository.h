@@ -71,10 +71,18 @@ class JobRepository {
   // with reason "corrupt_object", naming the object, if its bytes no longer match their digest.
   Result<std::string> ReadRaw(std::string_view project, int64_t job_id);
 
+  // Who checks that a loaded job's object IDs are unique: Load (the default), or the caller,
+  // which diffs the state (DiffStates checks every ID of both states) and on a repeated ID loads
+  // again with kByLoad to name the corrupt job. With kByTheDiff a job whose digest verifies is
+  // not indexed again on load (POST /process validated exactly those bytes); one without a
+  // digest, from before sealing, still is.
+  enum class IdCheck { kByLoad, kByTheDiff };
+
   // Reads, checks and parses a stored job. kNotFound if there is none; kInternal with reason
   // "corrupt_object", naming the object, if the stored bytes do not match their digest or do not
-  // parse.
-  Result<std::unique_ptr<ParsedJobs>> Load(std::string_view project, int64_t job_id);
+  // parse (or, with kByLoad, hold an object ID twice).
+  Result<std::unique_ptr<ParsedJobs>> Load(std::string_view project, int64_t job_id,
+                                           IdCheck ids = IdCheck::kByLoad);
 
   // A stored job's header: from memory when this process has stored or read the job before,
   // otherwise read and parsed like Load. Errors as Load.

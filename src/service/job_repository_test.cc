@@ -397,24 +397,30 @@ TEST_F(JobRepositoryTest, LoadOfACorruptObjectIsInternalAndNamesIt) {
                 "backup");
 }
 
-// A sealed job was validated when it was stored, and its digest proves the bytes unchanged, so
-// its IDs are not indexed again on every load; an object from before sealing (no digest) still
-// is: a repeated ID in it is a corrupt object, named.
-TEST_F(JobRepositoryTest, LoadChecksTheIdsOfAnObjectWithoutADigestOnly) {
+// A repeated object ID in a stored job is a corrupt object, named. A caller that diffs the state
+// (IdCheck::kByTheDiff) leaves the check of a sealed job to the diff: POST validated those bytes,
+// and the digest proves them unchanged. An object from before sealing (no digest) is checked
+// either way.
+TEST_F(JobRepositoryTest, ARepeatedIdIsCorruptUnlessTheCallerDiffsASealedJob) {
+  constexpr auto kByTheDiff = JobRepository::IdCheck::kByTheDiff;
   std::string legacy(kJob12Stored);
   legacy.replace(legacy.find("\"B\""), 3, "\"A\"");
   ASSERT_TRUE(file_store_->CreateIfAbsent(JobObjectName("p", 12), legacy).ok());
-  Result<std::unique_ptr<ParsedJobs>> loaded = jobs_->Load("p", 12);
-  ASSERT_FALSE(loaded.ok());
-  EXPECT_EQ(loaded.status().reason(), "corrupt_object");
-  EXPECT_THAT(loaded.status().message(), HasSubstr("this object ID appears twice"));
-
-  // Sealed by something other than POST /process (which refuses a repeated ID): loaded as it
-  // is; a diff against it names the repeat (DiffStates checks the IDs it joins).
+  // Sealed by something other than POST /process, which refuses a repeated ID.
   std::string sealed = "{\"job_id\":13" + legacy.substr(12);
   SealStoredJob(sealed, ContentDigest(sealed));
   ASSERT_TRUE(file_store_->CreateIfAbsent(JobObjectName("p", 13), sealed).ok());
-  Result<std::unique_ptr<ParsedJobs>> unchecked = jobs_->Load("p", 13);
+  for (const auto& [id, ids] :
+       {std::pair{12, JobRepository::IdCheck::kByLoad}, std::pair{12, kByTheDiff},
+        std::pair{13, JobRepository::IdCheck::kByLoad}}) {
+    Result<std::unique_ptr<ParsedJobs>> loaded = jobs_->Load("p", id, ids);
+    ASSERT_FALSE(loaded.ok()) << id;
+    EXPECT_EQ(loaded.status().reason(), "corrupt_object");
+    EXPECT_THAT(loaded.status().message(), HasSubstr("this object ID appears twice"));
+  }
+  EXPECT_EQ(jobs_->corrupt_objects(), 3u);
+
+  Result<std::unique_ptr<ParsedJobs>> unchecked = jobs_->Load("p", 13, kByTheDiff);
   ASSERT_TRUE(unchecked.ok()) << unchecked.status().message();
   const Result<DiffResult> diff = DiffStates((*unchecked)->jobs()[0].state, {}, 10);
   ASSERT_FALSE(diff.ok());

@@ -74,14 +74,16 @@ Result<BaseSelection> ReportService::ChooseBase(const ReportRequest& request) {
 }
 
 Result<Report> ReportService::Compute(const ReportRequest& request, BaseSelection base) {
-  // The base is read and parsed on a second thread while this one does the job itself.
+  // The base is read and parsed on a second thread while this one does the job itself. The diff
+  // checks the IDs of both (JobRepository::IdCheck).
+  constexpr auto kByTheDiff = JobRepository::IdCheck::kByTheDiff;
   std::future<Result<std::unique_ptr<ParsedJobs>>> pending_base;
   if (base.base_job_id) {
     pending_base = std::async(std::launch::async, [this, &request, id = *base.base_job_id] {
-      return jobs_.Load(request.project, id);
+      return jobs_.Load(request.project, id, kByTheDiff);
     });
   }
-  auto current = jobs_.Load(request.project, request.job_id);
+  auto current = jobs_.Load(request.project, request.job_id, kByTheDiff);
   std::unique_ptr<ParsedJobs> previous;
   if (pending_base.valid()) {
     auto loaded = pending_base.get();
@@ -94,8 +96,13 @@ Result<Report> ReportService::Compute(const ReportRequest& request, BaseSelectio
   Result<DiffResult> diff =
       DiffStates(previous ? previous->jobs().front().state : kEmpty, job.state, request.limit);
   if (!diff.ok()) {
-    // Stored jobs were checked when they were posted; a duplicate now means the store was
-    // changed behind our back.
+    // Stored jobs were checked when they were posted; a repeated ID now means the store was
+    // changed behind our back. Loading each again with the check names the corrupt object (and
+    // counts it) as any other corruption is.
+    for (const std::optional<int64_t>& id : {base.base_job_id, std::optional(request.job_id)}) {
+      if (!id) continue;
+      if (auto checked = jobs_.Load(request.project, *id); !checked.ok()) return checked.status();
+    }
     return Internal("stored jobs of project " + request.project +
                     " are corrupt: " + diff.status().message());
   }
