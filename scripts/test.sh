@@ -4,12 +4,12 @@
 # (scripts/soak.sh), the concurrency tests under ThreadSanitizer and the
 # whole suite again under AddressSanitizer + UBSan (scripts/sanitize.sh tsan, asan), each in its
 # own build folder, the S3 store against Ceph's RADOS Gateway (scripts/s3-interop.sh) and the
-# dashboard in headless Chromium (scripts/ui-test.sh). What CI runs (.ci/run): 1853 s on 2 cores
-# from a fresh clone of 8509ad6 (2026-12-06: build 715 s, format 2 s, tests 234 s, deploy 34 s,
-# fuzzers 69 s, soak 38 s, TSan 179 s, ASan 522 s, s3-interop 31 s, ui 29 s), just over the
-# 30-minute budget; since then the test code compiles at -O0 and the tests run two per core (not
-# yet timed as a whole). TEST_QUICK=1 runs the tests only. The last line sums up; the exit status is
-# non-zero if any step failed.
+# dashboard in headless Chromium (scripts/ui-test.sh). What CI runs (.ci/run): 1974 s on 2 cores
+# of an AMD EPYC VM from a fresh clone of 8fe2129 (2026-12-06: build about 750 s, format 2 s,
+# tests 203 s, deploy 44 s, fuzzers 79 s, soak 38 s, TSan 216 s, ASan 583 s, s3-interop 31 s,
+# ui 26 s), over the 30-minute budget; 1853 s for 8509ad6 on the Intel VM this project had before
+# (docs/operations.md, "Fuzzing and sanitizers"). TEST_QUICK=1 runs the tests only. The last line
+# sums up; the exit status is non-zero if any step failed.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 scripts/install-deps.sh
