@@ -23,7 +23,7 @@ uint64_t Mix(uint64_t h, uint64_t word) {
 }
 
 // How far ahead of the insert the build hashes and prefetches, to overlap cache misses.
-constexpr size_t kLookahead = 24;
+constexpr size_t kLookahead = 8;
 
 }  // namespace
 
