@@ -2,7 +2,8 @@
 # Builds the libFuzzer targets under fuzz/ with clang 14 into ./build-fuzz and runs each from its
 # seed corpus (fuzz/corpus/<target>/) for a fixed number of runs or seconds, whichever ends first.
 # Exits non-zero on any crash, leak or sanitizer report. FUZZ_RUNS and FUZZ_SECONDS override the
-# budget; naming targets runs only those (scripts/fuzz.sh diff_fuzzer).
+# budget; naming targets runs only those (scripts/fuzz.sh diff_fuzzer). As many run at once as
+# there are cores; BUILD_ONLY=1 builds them without running any.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 build_dir=${FUZZ_BUILD_DIR:-build-fuzz}
@@ -24,15 +25,28 @@ cmake --build "$build_dir" -j "$(nproc)" --target "${targets[@]}"
 
 export ASAN_OPTIONS=${ASAN_OPTIONS:-detect_leaks=1:abort_on_error=1}
 export UBSAN_OPTIONS=${UBSAN_OPTIONS:-print_stacktrace=1:halt_on_error=1}
+[[ "${BUILD_ONLY:-0}" == 1 ]] && exit 0  # scripts/test.sh builds ahead in the background
+# One target per core at a time (each fuzzer runs on one thread); each one's outcome is printed
+# in the targets' order once all have ended.
+fuzz_one() {  # fuzz_one TARGET: runs it; its output goes to its log
+  local work="$build_dir/fuzz-work/$1"
+  # New inputs go to a scratch corpus in the build dir; the seeds in the tree are only read.
+  mkdir -p "$work/corpus" "$work/artifacts"
+  "$build_dir/fuzz/$1" -runs="$runs" -max_total_time="$seconds" -max_len=8192 \
+    -artifact_prefix="$work/artifacts/" -print_final_stats=1 \
+    "$work/corpus" "fuzz/corpus/$1" >"$work/log" 2>&1
+}
+declare -A pid_of
+for t in "${targets[@]}"; do
+  while (($(jobs -rp | wc -l) >= $(nproc))); do wait -n || true; done
+  fuzz_one "$t" &
+  pid_of[$t]=$!
+done
 failed=()
 for t in "${targets[@]}"; do
-  # New inputs go to a scratch corpus in the build dir; the seeds in the tree are only read.
   work="$build_dir/fuzz-work/$t"
-  mkdir -p "$work/corpus" "$work/artifacts"
   echo "== $t: up to $runs runs or ${seconds}s"
-  if "$build_dir/fuzz/$t" -runs="$runs" -max_total_time="$seconds" -max_len=8192 \
-       -artifact_prefix="$work/artifacts/" -print_final_stats=1 \
-       "$work/corpus" "fuzz/corpus/$t" >"$work/log" 2>&1; then
+  if wait "${pid_of[$t]}"; then
     grep -E '^(Done|stat::number_of_executed_units)' "$work/log" | tail -1 || true
   else
     tail -n 40 "$work/log"

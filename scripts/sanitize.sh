@@ -11,8 +11,9 @@
 # Both compile at -O0 with line tables and one precompiled header (CMakeLists.txt says why): about
 # 2 minutes for ASan and 1 for TSan, build and tests, on 2 cores from empty folders (twice that
 # on a machine busy with other builds).
-# `scripts/sanitize.sh asan` or `scripts/sanitize.sh tsan` runs one of them. Exits non-zero on any
-# failure or sanitizer report; the last line says which.
+# `scripts/sanitize.sh asan` or `scripts/sanitize.sh tsan` runs one of them; BUILD_ONLY=1 builds
+# without running the tests (scripts/test.sh builds ahead in the background that way). Exits
+# non-zero on any failure or sanitizer report; the last line says which.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 which=("$@")
@@ -62,13 +63,14 @@ run() {  # run NAME COMMAND...: records the outcome without stopping at the firs
 # encoding) is covered under ASan by the Google API tests on the loopback fake and by
 # pubsub_message_test; the queue runs against the emulator in the normal build's tests.
 asan_excluded='HttpServerTest.AcceptOutOfDescriptorsBacksOffInsteadOfSpinning|^pubsub_queue_test$'
+built_only() { [[ "${BUILD_ONLY:-0}" == 1 ]]; }
 # Chained with &&: run calls these as an `if` condition, where bash ignores set -e, and a failed
 # build must not go on to test what was built before.
 asan() {
   configure build-asan address &&
     cmake --build build-asan -j "$(nproc)" &&
-    ctest --test-dir build-asan --output-on-failure -j "$(nproc)" --no-tests=error \
-      -E "$asan_excluded"
+    { built_only || ctest --test-dir build-asan --output-on-failure -j "$(nproc)" --no-tests=error \
+      -E "$asan_excluded"; }
 }
 # Only the test programs that hold one of those tests are built for TSan, as the normal build's
 # test list names them (scripts/test.sh builds it first); without that build, every program.
@@ -82,7 +84,8 @@ tsan() {
   targets=$(tsan_targets)
   configure build-tsan thread &&
     cmake --build build-tsan -j "$(nproc)" ${targets:+--target $targets} &&
-    ctest --test-dir build-tsan --output-on-failure -j "$(nproc)" -R "$tsan_tests" --no-tests=error
+    { built_only ||
+      ctest --test-dir build-tsan --output-on-failure -j "$(nproc)" -R "$tsan_tests" --no-tests=error; }
 }
 for w in "${which[@]}"; do
   case $w in
