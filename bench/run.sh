@@ -23,9 +23,9 @@ cleanup() {
 }
 trap cleanup EXIT
 
-scripts/install-deps.sh
 # wrk (C, epoll) drives the GET load: it costs the shared cores far less than a client of ours.
-command -v wrk >/dev/null || DEBIAN_FRONTEND=noninteractive apt-get install -y -q wrk >/dev/null
+# nginx serves the 16-client figure's floor (static_floor, below).
+scripts/install-deps.sh bench
 log "building Release into build-release/ (the service and the benchmark programs)"
 BUILD_TYPE=Release BUILD_DIR=build-release scripts/build.sh buildtrace make_job_pair parse_floor \
   disk_limits load analysis_benchmark core_benchmark >"$work/build.log" 2>&1 ||
@@ -167,6 +167,36 @@ expect_2xx() {  # WHAT "CODE SECONDS"
   [[ ${2%% *} == 2* ]] || { head -c 400 "$work/answer" >&2; echo >&2; die "$1 answered HTTP ${2%% *}"; }
 }
 
+# static_floor FILE: wrk's percentiles with 16 clients for FILE's bytes served as a static file
+# by nginx (sendfile, no application code): what this machine's cores and loopback allow for an
+# answer of that size, the floor of the 16-client figure.
+static_floor() {
+  local dir=$work/nginx port pid out user=""
+  rm -rf "$dir" && mkdir -p "$dir/root" "$dir/tmp" && cp "$1" "$dir/root/answer"
+  port=$(python3 -c 'import socket; s = socket.socket(); s.bind(("127.0.0.1", 0)); print(s.getsockname()[1])')
+  (($(id -u) == 0)) && user="user root;"  # its workers read a folder only root may open
+  cat >"$dir/nginx.conf" <<CONF
+daemon off; worker_processes auto; $user pid $dir/nginx.pid; error_log $dir/error.log;
+events { worker_connections 256; }
+http {
+  access_log off; sendfile on; tcp_nopush on; default_type application/json;
+  client_body_temp_path $dir/tmp; proxy_temp_path $dir/tmp; fastcgi_temp_path $dir/tmp;
+  uwsgi_temp_path $dir/tmp; scgi_temp_path $dir/tmp;
+  server { listen 127.0.0.1:$port; root $dir/root; }
+}
+CONF
+  nginx -p "$dir" -c "$dir/nginx.conf" 2>>"$dir/error.log" &
+  pid=$!
+  for _ in $(seq 100); do
+    curl -fsS -o /dev/null "http://127.0.0.1:$port/answer" 2>/dev/null && break
+    kill -0 "$pid" 2>/dev/null || { cat "$dir/error.log" >&2; die "nginx did not start"; }
+    sleep 0.1  # polling for nginx to listen, not synchronisation of a test
+  done
+  out=$(wrk_get "http://127.0.0.1:$port/answer" 16 2)
+  kill -TERM "$pid" && wait "$pid" || true
+  echo "$out"
+}
+
 server_round() {
   local r=$1 out
   log "round $r: (3) GET /report on the 100k pair"
@@ -185,6 +215,8 @@ server_round() {
   R[$r.size]=$(curl -sS -o /dev/null -w '%{size_download}' "$url/report/2?project=r$r-report")
   R[$r.sizesmall]=$(curl -sS -o /dev/null -w '%{size_download}' \
     "$url/report/2?project=r$r-report&limit=100")
+  curl -sS -o "$work/answer-100k" "$url/report/2?project=r$r-report"
+  R[$r.get16floor]=$(static_floor "$work/answer-100k")
   log "round $r: (3) the first GET /report on the 1M pair, and the server's peak RSS during it"
   out=$(post "$work/r$r-1m-prev.json") || die "POST of 1M job 1 failed"
   expect_2xx "POST of 1M job 1" "$out"
@@ -274,6 +306,8 @@ row "(3) GET /report 100k, first request" "${R[1.first]} s" "${R[2.first]} s" "d
 row "(3) GET /report 100k again, 1 client" "$(lat "${R[1.get1]}")" "$(lat "${R[2.get1]}")" "" "" "p99 < 5 ms"
 row "(3) GET /report 100k again, 16 clients" "$(lat "${R[1.get16]}")" "$(lat "${R[2.get16]}")" \
   "answer $(calc "%.0f KB" "${R[1.size]} / 1000")" "" "p99 < 5 ms"
+row "(3) ... 16 clients, the same bytes by nginx" "$(lat "${R[1.get16floor]}")" \
+  "$(lat "${R[2.get16floor]}")" "a static file: the floor" "" ""
 row "(3) ... 16 clients, limit=100" "$(lat "${R[1.get16small]}")" "$(lat "${R[2.get16small]}")" \
   "answer $(calc "%.0f KB" "${R[1.sizesmall]} / 1000")" "" "p99 < 5 ms"
 row "(4) POST small jobs (100 obj, 10/req, 4 cl.)" "$(small_rate "${R[1.small]}")" \

@@ -1,15 +1,19 @@
 #!/usr/bin/env bash
 # Installs what is missing, builds, checks the formatting (scripts/check-format.sh), and runs every
-# test (unit, conformance and end-to-end) with CTest; then the fuzzers (scripts/fuzz.sh), a 30-second soak of the real server with mixed traffic
-# (scripts/soak.sh), the concurrency tests under ThreadSanitizer and the
-# whole suite again under AddressSanitizer + UBSan (scripts/sanitize.sh tsan, asan), each in its
-# own build folder, the S3 store against Ceph's RADOS Gateway (scripts/s3-interop.sh) and the
-# dashboard in headless Chromium (scripts/ui-test.sh). What CI runs (.ci/run): 1974 s on 2 cores
-# of an AMD EPYC VM from a fresh clone of 8fe2129 (2026-12-06: build about 750 s, format 2 s,
-# tests 203 s, deploy 44 s, fuzzers 79 s, soak 38 s, TSan 216 s, ASan 583 s, s3-interop 31 s,
-# ui 26 s), over the 30-minute budget; 1853 s for 8509ad6 on the Intel VM this project had before
-# (docs/operations.md, "Fuzzing and sanitizers"). TEST_QUICK=1 runs the tests only. The last line
-# sums up; the exit status is non-zero if any step failed.
+# test (unit, conformance and end-to-end) with CTest; then the deploy checks
+# (scripts/check-deploy.sh), a 30-second soak of the real server with mixed traffic
+# (scripts/soak.sh), the S3 store against Ceph's RADOS Gateway (scripts/s3-interop.sh), the
+# dashboard in headless Chromium (scripts/ui-test.sh), the fuzzers (scripts/fuzz.sh), the
+# concurrency tests under ThreadSanitizer and the whole suite again under AddressSanitizer + UBSan
+# (scripts/sanitize.sh tsan, asan), each in its own build folder. The optional packages install
+# during the build, and the fuzzers', TSan's and ASan's builds run in the background at nice 19
+# during the tests and the checks that follow them, so the two cores stay busy. What CI runs
+# (.ci/run): 1821 s on 2 cores of an AMD EPYC VM from a fresh clone of 6439b43 (2026-12-07,
+# before lld: build about 700 s, tests 207 s, deploy 41 s, soak 40 s, s3-interop 31 s, ui 42 s,
+# then about 500 s waiting for the background builds, fuzzers 9 s, TSan 30 s, ASan 290 s); it
+# was 1974 s with every step in turn (docs/operations.md, "Fuzzing and sanitizers").
+# TEST_QUICK=1 runs the tests only. The last line sums up; the exit status is non-zero if any
+# step failed.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 scripts/install-deps.sh
