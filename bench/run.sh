@@ -173,7 +173,7 @@ expect_2xx() {  # WHAT "CODE SECONDS"
 static_floor() {
   local dir=$work/nginx port pid out user=""
   rm -rf "$dir" && mkdir -p "$dir/root" "$dir/tmp" && cp "$1" "$dir/root/answer"
-  port=$(python3 -c 'import socket; s = socket.socket(); s.bind(("127.0.0.1", 0)); print(s.getsockname()[1])')
+  port=$(free_port)
   (($(id -u) == 0)) && user="user root;"  # its workers read a folder only root may open
   cat >"$dir/nginx.conf" <<CONF
 daemon off; worker_processes auto; $user pid $dir/nginx.pid; error_log $dir/error.log;
@@ -212,10 +212,10 @@ server_round() {
   R[$r.get16]=$(wrk_get "$url/report/2?project=r$r-report" 16 2)
   # The same with limit=100: an answer a tenth the size, to tell serving from moving bytes.
   R[$r.get16small]=$(wrk_get "$url/report/2?project=r$r-report&limit=100" 16 2)
-  R[$r.size]=$(curl -sS -o /dev/null -w '%{size_download}' "$url/report/2?project=r$r-report")
+  curl -sS -o "$work/answer-100k" "$url/report/2?project=r$r-report"
+  R[$r.size]=$(size_of "$work/answer-100k")
   R[$r.sizesmall]=$(curl -sS -o /dev/null -w '%{size_download}' \
     "$url/report/2?project=r$r-report&limit=100")
-  curl -sS -o "$work/answer-100k" "$url/report/2?project=r$r-report"
   R[$r.get16floor]=$(static_floor "$work/answer-100k")
   log "round $r: (3) the first GET /report on the 1M pair, and the server's peak RSS during it"
   out=$(post "$work/r$r-1m-prev.json") || die "POST of 1M job 1 failed"

@@ -48,11 +48,9 @@ finish() {
 trap finish EXIT
 trap 'exit 130' INT TERM
 
-# A loopback port that was free a moment ago (the kernel's choice for port 0); the start is
-# retried with new ports if another process takes it meanwhile.
-free_port() {
-  python3 -c 'import socket; s = socket.socket(); s.bind(("127.0.0.1", 0)); print(s.getsockname()[1])'
-}
+# free_port (scripts/start_server.sh): the start is retried with new ports if another process
+# takes one meanwhile.
+source scripts/start_server.sh
 
 # The first of 20 consecutive free loopback ports, for the daemons' messenger (ms_bind_port_*),
 # below the kernel's ephemeral range, so that neither the ports of free_port nor the source

@@ -1,4 +1,12 @@
-# Sourced by bench/run.sh and scripts/soak.sh (not run on its own).
+# Sourced by bench/run.sh, scripts/soak.sh, scripts/ui-test.sh and scripts/s3-interop.sh (not run
+# on its own).
+
+# A loopback port that was free a moment ago (the kernel's choice for port 0), for a server that
+# cannot be told to take port 0 itself; its caller retries or fails if another process takes it.
+free_port() {
+  python3 -c 'import socket; s = socket.socket(); s.bind(("127.0.0.1", 0)); print(s.getsockname()[1])'
+}
+
 # start_server WORK BINARY [SERVE_ARGS...]: starts `BINARY serve --port 0 SERVE_ARGS...` in the
 # background, its standard output in WORK/serve.out and its log in WORK/serve.log, and waits for
 # the line that names its address. Sets server_pid and url (http://HOST:PORT). Calls the caller's

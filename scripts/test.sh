@@ -51,11 +51,11 @@ tests() {
   ctest --test-dir "${BUILD_DIR:-build}" --output-on-failure -j "$(($(nproc) * 2))" --no-tests=error
 }
 if [[ "${TEST_QUICK:-0}" != 1 ]]; then
+  wait "$installing" || echo "(installing the optional packages failed: $install_log; the steps install again)"
   # The fuzzers', TSan's and ASan's builds (nearly 1 000 s of CPU) run in the background at the
   # lowest priority while the steps below wait on their servers, disks and browser, which leave
   # a core idle for much of their time; each of the later steps builds again first (nothing left
   # to do when this build succeeded, the same error on screen when it failed).
-  wait "$installing" || echo "(installing the optional packages failed: $install_log; the steps install again)"
   prebuild_log=${BUILD_DIR:-build}/prebuild.log
   { BUILD_ONLY=1 nice -n 19 scripts/fuzz.sh &&
       BUILD_ONLY=1 nice -n 19 scripts/sanitize.sh tsan asan; } >"$prebuild_log" 2>&1 &
