@@ -1,5 +1,7 @@
 // HandleAs: one request, built by hand (no sockets), through Api::Handle, with a bearer token when
-// one is given, for the tests of the API's routes and access control.
+// one is given, for the tests of the API's routes and access control. HandleOwned: Api::Handle
+// with the answer's body as a string of its own, whether or not the answer shared kept bytes
+// (http/response_body.h), so that a test reads body() as it reads any string.
 #pragma once
 
 #include <string>
@@ -8,6 +10,12 @@
 #include "http/api.h"
 
 namespace buildtrace {
+
+inline HttpResponse HandleOwned(Api& api, HttpRequest& request) {
+  HttpResponse res = api.Handle(request);
+  res.body().Own();
+  return res;
+}
 
 // `token` empty: no Authorization header. A body is sent as application/json.
 inline HttpResponse HandleAs(Api& api, std::string_view token, boost::beast::http::verb method,
@@ -18,7 +26,7 @@ inline HttpResponse HandleAs(Api& api, std::string_view token, boost::beast::htt
   if (!body.empty()) request.set(http::field::content_type, "application/json");
   request.body() = std::move(body);
   request.prepare_payload();
-  return api.Handle(request);
+  return HandleOwned(api, request);
 }
 
 }  // namespace buildtrace

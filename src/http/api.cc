@@ -444,7 +444,7 @@ HttpResponse Api::GetReport(RouteCall& call) {
     report_request.base_job_id = *base;
   }
   bool precomputed = false;
-  Result<std::string> report = reports_.Render(report_request, *format, &precomputed);
+  Result<SharedText> report = reports_.Render(report_request, *format, &precomputed);
   if (!report.ok()) return ErrorResponse(report.status());
   HttpResponse res = MakeResponse(200, std::move(*report),
                                   text ? "text/plain; charset=utf-8" : "application/json");
@@ -469,7 +469,7 @@ HttpResponse Api::GetReportSvg(RouteCall& call) {
     if (!base.ok()) return ErrorResponse(base.status());
     report_request.base_job_id = *base;
   }
-  Result<std::string> drawing = reports_.Drawing(report_request, /*interactive=*/false);
+  Result<SharedText> drawing = reports_.Drawing(report_request, /*interactive=*/false);
   if (!drawing.ok()) return ErrorResponse(drawing.status());
   return MakeResponse(200, std::move(*drawing), "image/svg+xml");
 }

@@ -15,6 +15,7 @@
 #include "http/api.h"
 #include "queue/inproc_queue.h"
 #include "queue/pubsub_message.h"
+#include "testing/api_request.h"
 #include "testing/json_body.h"
 #include "testing/temp_backends.h"
 
@@ -64,7 +65,7 @@ class ApiAnalysisTest : public ::testing::Test {
     if (!authorization.empty()) request.set(http::field::authorization, authorization);
     request.body() = std::move(body);
     request.prepare_payload();
-    return api_->Handle(request);
+    return HandleOwned(*api_, request);
   }
   HttpResponse Get(std::string_view target) { return Send(http::verb::get, target); }
   HttpResponse Post(std::string body) { return Send(http::verb::post, "/process", body); }

@@ -29,6 +29,7 @@
 #include "http/api.h"
 #include "store/file_state_store.h"
 #include "store/s3_state_store.h"
+#include "testing/api_request.h"
 #include "testing/json_body.h"
 #include "testing/moto_server.h"
 #include "warehouse/sqlite_warehouse.h"
@@ -91,7 +92,7 @@ HttpResponse Send(Api& api, http::verb method, std::string_view target, std::str
   if (!token.empty()) request.set(http::field::authorization, "Bearer " + std::string(token));
   request.body() = std::move(body);
   request.prepare_payload();
-  return api.Handle(request);
+  return HandleOwned(api, request);
 }
 
 // moto, started once per process on first use.

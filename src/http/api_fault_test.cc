@@ -23,6 +23,7 @@
 #include "store/file_state_store.h"
 #include "store/gcs_state_store.h"
 #include "store/s3_state_store.h"
+#include "testing/api_request.h"
 #include "testing/fake_google_apis.h"
 #include "testing/faulty_metrics_warehouse.h"
 #include "testing/faulty_state_store.h"
@@ -71,7 +72,7 @@ HttpResponse Call(Api& api, http::verb method, std::string_view target, std::str
   HttpRequest request{method, target, 11};
   request.body() = std::move(body);
   request.prepare_payload();
-  return api.Handle(request);
+  return HandleOwned(api, request);
 }
 
 // A report's JSON without its "warehouse" member (always the last one): what the store and the

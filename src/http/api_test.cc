@@ -10,6 +10,7 @@
 #include <zlib.h>
 
 #include <memory>
+#include <sstream>
 #include <string>
 #include <tuple>
 #include <vector>
@@ -74,7 +75,7 @@ class ApiTest : public ::testing::Test {
     if (!accept.empty()) request.set(http::field::accept, accept);
     request.body() = std::move(body);
     request.prepare_payload();
-    return api_->Handle(request);
+    return HandleOwned(*api_, request);
   }
   HttpResponse Post(std::string body) { return Send(http::verb::post, "/process", body); }
   // A POST /process with one Content-Encoding header line per entry of `encodings`.
@@ -86,7 +87,7 @@ class ApiTest : public ::testing::Test {
     }
     request.body() = std::move(body);
     request.prepare_payload();
-    return (api != nullptr ? *api : *api_).Handle(request);
+    return HandleOwned(api != nullptr ? *api : *api_, request);
   }
   HttpResponse Get(std::string_view target, std::string_view accept = "") {
     return Send(http::verb::get, target, "", accept);
@@ -419,6 +420,32 @@ TEST_F(ApiReportTest, SecondReportFindsTheRowAlreadyRecorded) {
   const JsonBody body(res.body());
   EXPECT_EQ(body.Str("/warehouse/status"), "recorded");
   EXPECT_FALSE(body.Bool("/warehouse/inserted"));
+}
+
+// A kept answer is sent from the kept bytes themselves: every repeated report shares them, and
+// the response puts them on the wire whole, after a Content-Length of their size.
+TEST_F(ApiReportTest, RepeatedReportsShareTheKeptBytesWithoutCopying) {
+  ASSERT_EQ(Get("/report/2").result_int(), 200u);  // computed, recorded, kept
+  HttpRequest request{http::verb::get, "/report/2", 11};
+  HttpResponse second = api_->Handle(request);  // rendered and remembered
+  HttpResponse third = api_->Handle(request);   // from memory
+  ASSERT_EQ(third.result_int(), 200u);
+  EXPECT_EQ(third.body(), "");  // nothing of its own: it shares
+  EXPECT_EQ(second.body().text().data(), third.body().text().data());
+  const std::string text(third.body().text());
+  EXPECT_EQ(JsonBody(text).Str("/warehouse/status"), "recorded");
+
+  third.prepare_payload();
+  std::ostringstream wire;
+  wire << third;
+  const std::string sent = wire.str();
+  EXPECT_THAT(sent, HasSubstr("Content-Length: " + std::to_string(text.size()) + "\r\n"));
+  ASSERT_GE(sent.size(), text.size());
+  EXPECT_EQ(sent.substr(sent.size() - text.size()), text);
+
+  third.body().Own();  // a copy of its own, for code that wants one
+  EXPECT_EQ(third.body(), text);
+  EXPECT_EQ(third.body().text(), text);
 }
 
 TEST_F(ApiReportTest, ExplicitBase) {

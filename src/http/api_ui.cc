@@ -210,12 +210,12 @@ HttpResponse Api::GetUiJob(RouteCall& call) {
   request.project = project;
   request.job_id = *job_id;
   Report report;
-  Result<std::string> drawing = reports_.Drawing(request, /*interactive=*/true, &report);
+  Result<SharedText> drawing = reports_.Drawing(request, /*interactive=*/true, &report);
   if (!drawing.ok()) return PageError(call, drawing.status());
   ui::JobPage page;
   page.project = project;
   page.report = &report;
-  page.overlay_svg = std::move(*drawing);
+  page.overlay_svg = **drawing;
   // The neighbours in the project, whatever their status.
   auto first = [](std::optional<int64_t>& out) {
     return [&out](const IndexedJob& job) {

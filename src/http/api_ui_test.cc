@@ -80,7 +80,7 @@ class ApiUiTest : public ::testing::Test {
     }
     request.body() = std::move(body);
     request.prepare_payload();
-    return api.Handle(request);
+    return HandleOwned(api, request);
   }
   HttpResponse Get(std::string_view target) { return Browse(*open_, http::verb::get, target); }
 

@@ -96,6 +96,12 @@ HttpResponse MakeResponse(unsigned http_status, std::string body, std::string_vi
   return res;
 }
 
+HttpResponse MakeResponse(unsigned http_status, SharedText body, std::string_view content_type) {
+  HttpResponse res = MakeResponse(http_status, std::string(), content_type);
+  res.body().Share(std::move(body));
+  return res;
+}
+
 HttpResponse ErrorResponse(const Status& status) {
   const unsigned http_status = HttpStatusFor(status);
   HttpResponse res = MakeResponse(http_status, "{\"error\":" + ErrorObjectJson(status) + "}\n");

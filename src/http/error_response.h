@@ -31,5 +31,8 @@ HttpResponse ErrorResponse(unsigned http_status, std::string code, std::string m
 // A 200-style answer with a body and content type.
 HttpResponse MakeResponse(unsigned http_status, std::string body,
                           std::string_view content_type = "application/json");
+// The same with bytes that other answers may be sending too: sent without a copy.
+HttpResponse MakeResponse(unsigned http_status, SharedText body,
+                          std::string_view content_type = "application/json");
 
 }  // namespace buildtrace

@@ -420,7 +420,7 @@ class Session : public TrackedConnection, public std::enable_shared_from_this<Se
     record.method = req.method_string();
     record.url = url;
     record.status = res.result_int();
-    record.response_bytes = res.body().size();
+    record.response_bytes = res.body().text().size();
     record.latency = std::chrono::duration_cast<std::chrono::microseconds>(
         std::chrono::steady_clock::now() - start);
     record.request_id = request_id_;

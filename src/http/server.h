@@ -17,11 +17,13 @@
 #include <vector>
 
 #include "core/status.h"
+#include "http/response_body.h"
 
 namespace buildtrace {
 
 using HttpRequest = boost::beast::http::request<boost::beast::http::string_body>;
-using HttpResponse = boost::beast::http::response<boost::beast::http::string_body>;
+// Answers may share kept bytes instead of owning a copy (http/response_body.h).
+using HttpResponse = boost::beast::http::response<ResponseBody>;
 
 // Called on a worker thread (or an I/O or a control thread, see RequestLane), possibly on many at
 // once: must be thread-safe. Takes the request by reference so that it may move the body out.

@@ -5,16 +5,16 @@
 
 namespace buildtrace {
 
-std::optional<std::string> AnswerCache::Find(const std::string& key, std::string_view epoch) {
+SharedText AnswerCache::Find(const std::string& key, std::string_view epoch) {
   const std::lock_guard lock(mutex_);
   auto found = by_key_.find(key);
-  if (found == by_key_.end() || found->second->epoch != epoch) return std::nullopt;
+  if (found == by_key_.end() || found->second->epoch != epoch) return nullptr;
   order_.splice(order_.begin(), order_, found->second);
   return found->second->answer;
 }
 
-void AnswerCache::Put(const std::string& key, std::string_view epoch, std::string answer) {
-  const size_t size = key.size() + answer.size();
+void AnswerCache::Put(const std::string& key, std::string_view epoch, SharedText answer) {
+  const size_t size = key.size() + answer->size();
   if (size > max_bytes_) return;
   const std::lock_guard lock(mutex_);
   if (auto found = by_key_.find(key); found != by_key_.end()) Drop(found->second);
@@ -39,7 +39,7 @@ size_t AnswerCache::bytes() const {
 }
 
 void AnswerCache::Drop(Order::iterator it) {
-  bytes_ -= it->key.size() + it->answer.size();
+  bytes_ -= it->key.size() + it->answer->size();
   by_key_.erase(it->key);
   order_.erase(it);
 }

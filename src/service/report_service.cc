@@ -200,8 +200,8 @@ void ReportService::ForgetProject(std::string_view project) {
   std::erase_if(rerecorded_, [&](const std::string& name) { return name.starts_with(folder); });
 }
 
-Result<std::string> ReportService::Render(const ReportRequest& request, ReportFormat format,
-                                          bool* precomputed) {
+Result<SharedText> ReportService::Render(const ReportRequest& request, ReportFormat format,
+                                         bool* precomputed) {
   // It may record a row and keep a comparison: never while the project is being deleted.
   const ProjectLocks::Held held = jobs_.project_locks().Share(request.project);
   Result<BaseSelection> base = ExistingJobsBase(request);
@@ -215,7 +215,7 @@ Result<std::string> ReportService::Render(const ReportRequest& request, ReportFo
         "not_recorded", false,
         "a comparison with an explicit base is not the job's lineage: the warehouse keeps one "
         "row per job, against the base lineage chooses"};
-    return RenderReport(*report, format);
+    return std::make_shared<const std::string>(RenderReport(*report, format));
   }
   // The key: the kept comparison's name, then what else shapes the answer.
   const std::string key = KeptReportName(request.project, request.job_id, *base) + " " +
@@ -223,21 +223,21 @@ Result<std::string> ReportService::Render(const ReportRequest& request, ReportFo
                           std::to_string(request.limit);
   const std::optional<std::string> epoch = CurrentEpoch();
   if (epoch) {
-    if (std::optional<std::string> answer = answers_.Find(key, *epoch)) {
+    if (SharedText answer = answers_.Find(key, *epoch)) {
       if (precomputed != nullptr) *precomputed = true;
-      return std::move(*answer);
+      return answer;
     }
   }
   Result<LineageReport> lineage = Lineage(request, std::move(*base));
   if (!lineage.ok()) return lineage.status();
   if (precomputed != nullptr) *precomputed = lineage->precomputed;
-  std::string answer = RenderReport(lineage->report, format);
+  auto answer = std::make_shared<const std::string>(RenderReport(lineage->report, format));
   // Only an answer that says its row is already recorded stays right for the epoch's life.
   const std::optional<WarehouseOutcome>& w = lineage->report.warehouse;
   if (epoch && lineage->precomputed && w && w->status == "recorded" && !w->inserted) {
     answers_.Put(key, *epoch, answer);
   }
-  return answer;
+  return SharedText(std::move(answer));
 }
 
 Result<Report> ReportService::ComparisonFor(const ReportRequest& request, BaseSelection base) {
@@ -247,8 +247,8 @@ Result<Report> ReportService::ComparisonFor(const ReportRequest& request, BaseSe
   return std::move(lineage->report);
 }
 
-Result<std::string> ReportService::Drawing(ReportRequest request, bool interactive,
-                                           Report* comparison) {
+Result<SharedText> ReportService::Drawing(ReportRequest request, bool interactive,
+                                          Report* comparison) {
   request.limit = kKeptReportLimit;
   const ProjectLocks::Held held = jobs_.project_locks().Share(request.project);
   Result<BaseSelection> base = ExistingJobsBase(request);
@@ -257,12 +257,12 @@ Result<std::string> ReportService::Drawing(ReportRequest request, bool interacti
   const std::string key = KeptReportName(request.project, request.job_id, *base) +
                           (interactive ? " drawing-page" : " drawing");
   const std::optional<int64_t> base_id = base->base_job_id;
-  std::optional<std::string> kept = answers_.Find(key, "");
-  if (kept && comparison == nullptr) return std::move(*kept);
+  SharedText kept = answers_.Find(key, "");
+  if (kept && comparison == nullptr) return kept;
   Result<Report> report = ComparisonFor(request, std::move(*base));
   if (!report.ok()) return report.status();
   if (comparison != nullptr) *comparison = *report;
-  if (kept) return std::move(*kept);
+  if (kept) return kept;
   auto job = jobs_.Load(request.project, request.job_id);
   if (!job.ok()) return job.status();
   std::unique_ptr<ParsedJobs> base_job;
@@ -274,11 +274,11 @@ Result<std::string> ReportService::Drawing(ReportRequest request, bool interacti
   static const JobState kEmpty;
   OverlayOptions options;
   options.interactive = interactive;
-  std::string drawing =
+  auto drawing = std::make_shared<const std::string>(
       RenderOverlaySvg(report->diff, base_job ? base_job->jobs().front().state : kEmpty,
-                       (*job)->jobs().front().state, options);
+                       (*job)->jobs().front().state, options));
   answers_.Put(key, "", drawing);
-  return drawing;
+  return SharedText(std::move(drawing));
 }
 
 Result<ReportService::LineageReport> ReportService::Analyse(std::string_view project,

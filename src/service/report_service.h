@@ -15,6 +15,7 @@
 #include <unordered_set>
 
 #include "core/report.h"
+#include "core/shared_text.h"
 #include "service/answer_cache.h"
 #include "service/job_repository.h"
 #include "service/metrics_outbox.h"
@@ -58,11 +59,11 @@ class ReportService {
   // A report against an explicit base is computed and never recorded: its warehouse section
   // says "not_recorded". `precomputed`, when given, is set to whether the lineage comparison was
   // kept before this call (analysed in the background, or asked for before). A kept comparison's
-  // answer is rendered once per format and limit and then served from memory while the
-  // warehouse's epoch stays the same. Holds the project's lock (JobRepository::project_locks)
-  // shared.
-  Result<std::string> Render(const ReportRequest& request, ReportFormat format,
-                             bool* precomputed = nullptr);
+  // answer is rendered once per format and limit and then served from memory (the same bytes,
+  // shared, never copied) while the warehouse's epoch stays the same. Holds the project's lock
+  // (JobRepository::project_locks) shared.
+  Result<SharedText> Render(const ReportRequest& request, ReportFormat format,
+                            bool* precomputed = nullptr);
 
   struct LineageReport {
     Report report;
@@ -81,8 +82,7 @@ class ReportService {
   // needs the room. `comparison`, when given, receives that comparison as a Report, for a page
   // that shows it beside the drawing: the same base, chosen once, under the same lock. Errors as
   // Build. Holds the project's lock shared.
-  Result<std::string> Drawing(ReportRequest request, bool interactive,
-                              Report* comparison = nullptr);
+  Result<SharedText> Drawing(ReportRequest request, bool interactive, Report* comparison = nullptr);
 
   // Forgets what this process remembers of the project's kept comparisons (it was deleted).
   void ForgetProject(std::string_view project);

@@ -53,6 +53,12 @@ std::string JobJson(const JobSpec& s) {
          s.status + R"(","metadata":)" + s.metadata + R"(,"state":)" + s.state + "}";
 }
 
+// A rendered answer's text, to compare.
+Result<std::string> Text(Result<SharedText> answer) {
+  if (!answer.ok()) return answer.status();
+  return std::string(**answer);
+}
+
 class ReportServiceTest : public ::testing::Test {
  protected:
   void SetUp() override {
@@ -542,7 +548,7 @@ TEST(KeptReportNameTest, NamesEveryPartOfTheLineage) {
 TEST_F(ReportServiceTest, RenderKeepsTheReportAndServesItAgainWithoutTheStates) {
   Post({.id = 1, .state = R"({"A":"a","B":"b"})"});
   Post({.id = 2, .state = R"({"A":"a","B":"b2"})"});
-  Result<std::string> first = reports_->Render(RequestFor(2), ReportFormat::kJson);
+  Result<std::string> first = Text(reports_->Render(RequestFor(2), ReportFormat::kJson));
   ASSERT_TRUE(first.ok()) << first.status().message();
   EXPECT_THAT(*first, HasSubstr(R"("warehouse":{"status":"recorded","inserted":true,)"));
   const std::string name = "reports/p/0000000000000000002/0000000000000000001-l0-1000-v2.json";
@@ -551,7 +557,7 @@ TEST_F(ReportServiceTest, RenderKeepsTheReportAndServesItAgainWithoutTheStates) 
   EXPECT_THAT(*kept, Not(HasSubstr("warehouse")));
 
   const int reads_before = store_->Calls(StoreMethod::kRead);
-  Result<std::string> second = reports_->Render(RequestFor(2), ReportFormat::kJson);
+  Result<std::string> second = Text(reports_->Render(RequestFor(2), ReportFormat::kJson));
   ASSERT_TRUE(second.ok()) << second.status().message();
   EXPECT_EQ(store_->Calls(StoreMethod::kRead), reads_before + 1);  // only the kept report
   EXPECT_THAT(*second, HasSubstr(R"("warehouse":{"status":"recorded","inserted":false,)"));
@@ -559,7 +565,7 @@ TEST_F(ReportServiceTest, RenderKeepsTheReportAndServesItAgainWithoutTheStates) 
             second->substr(0, second->find("\"warehouse\"")));
   EXPECT_EQ(ReadSqliteRows(DbPath()).size(), 1u);
 
-  Result<std::string> text = reports_->Render(RequestFor(2), ReportFormat::kText);
+  Result<std::string> text = Text(reports_->Render(RequestFor(2), ReportFormat::kText));
   ASSERT_TRUE(text.ok());
   EXPECT_THAT(*text, HasSubstr("Summary: 0 added, 0 removed, 1 modified"));
   EXPECT_EQ(store_->Calls(StoreMethod::kRead), reads_before + 2);  // the same kept comparison
@@ -571,12 +577,14 @@ TEST_F(ReportServiceTest, AKeptAnswerIsServedFromMemoryUntilItsProjectIsForgotte
   Post({.id = 2, .state = R"({"A":"a","B":"b2"})"});
   ASSERT_TRUE(reports_->Render(RequestFor(2), ReportFormat::kJson).ok());  // computed, kept
   bool precomputed = false;
-  Result<std::string> second = reports_->Render(RequestFor(2), ReportFormat::kJson, &precomputed);
+  Result<std::string> second =
+      Text(reports_->Render(RequestFor(2), ReportFormat::kJson, &precomputed));
   ASSERT_TRUE(second.ok());
   EXPECT_TRUE(precomputed);
   const int reads_before = store_->Calls(StoreMethod::kRead);
   precomputed = false;
-  Result<std::string> third = reports_->Render(RequestFor(2), ReportFormat::kJson, &precomputed);
+  Result<std::string> third =
+      Text(reports_->Render(RequestFor(2), ReportFormat::kJson, &precomputed));
   ASSERT_TRUE(third.ok());
   EXPECT_TRUE(precomputed);
   EXPECT_EQ(*third, *second);
@@ -586,7 +594,7 @@ TEST_F(ReportServiceTest, AKeptAnswerIsServedFromMemoryUntilItsProjectIsForgotte
   ASSERT_TRUE(reports_->Render(other_limit, ReportFormat::kJson).ok());
   EXPECT_EQ(store_->Calls(StoreMethod::kRead), reads_before + 1);  // another answer: read
   reports_->ForgetProject("p");
-  Result<std::string> fourth = reports_->Render(RequestFor(2), ReportFormat::kJson);
+  Result<std::string> fourth = Text(reports_->Render(RequestFor(2), ReportFormat::kJson));
   ASSERT_TRUE(fourth.ok());
   EXPECT_EQ(*fourth, *second);
   EXPECT_EQ(store_->Calls(StoreMethod::kRead), reads_before + 2);  // forgotten: read again
@@ -597,17 +605,17 @@ TEST_F(ReportServiceTest, AKeptAnswerIsServedFromMemoryUntilItsProjectIsForgotte
 TEST_F(ReportServiceTest, ADrawingIsRenderedOnceAndServedFromMemory) {
   Post({.id = 1, .state = R"({"A":"box_0_0_1_1","B":"box_5_5_1_1"})"});
   Post({.id = 2, .state = R"({"A":"box_2_0_1_1","C":"door_1_1_1_1"})"});
-  Result<std::string> first = reports_->Drawing(RequestFor(2), /*interactive=*/false);
+  Result<std::string> first = Text(reports_->Drawing(RequestFor(2), /*interactive=*/false));
   ASSERT_TRUE(first.ok()) << first.status().message();
   EXPECT_THAT(*first, HasSubstr("<g class=\"bt-moved\"><title>A (moved)"));
   EXPECT_THAT(*first, HasSubstr("<g class=\"bt-removed\"><title>B (removed)"));
   EXPECT_THAT(*first, HasSubstr("<g class=\"bt-added\"><title>C (added)"));
   const int reads_before = store_->Calls(StoreMethod::kRead);
-  Result<std::string> again = reports_->Drawing(RequestFor(2), false);
+  Result<std::string> again = Text(reports_->Drawing(RequestFor(2), false));
   ASSERT_TRUE(again.ok());
   EXPECT_EQ(*again, *first);
   EXPECT_EQ(store_->Calls(StoreMethod::kRead), reads_before);  // from memory: no read at all
-  Result<std::string> page = reports_->Drawing(RequestFor(2), /*interactive=*/true);
+  Result<std::string> page = Text(reports_->Drawing(RequestFor(2), /*interactive=*/true));
   ASSERT_TRUE(page.ok());
   EXPECT_THAT(*page, HasSubstr("id=\"overlay\""));
   EXPECT_GT(store_->Calls(StoreMethod::kRead), reads_before);  // the other variant: drawn now
@@ -615,13 +623,13 @@ TEST_F(ReportServiceTest, ADrawingIsRenderedOnceAndServedFromMemory) {
   ASSERT_TRUE(reports_->Drawing(RequestFor(2), true).ok());
   EXPECT_EQ(store_->Calls(StoreMethod::kRead), reads_page);
   reports_->ForgetProject("p");
-  Result<std::string> forgotten = reports_->Drawing(RequestFor(2), false);
+  Result<std::string> forgotten = Text(reports_->Drawing(RequestFor(2), false));
   ASSERT_TRUE(forgotten.ok());
   EXPECT_EQ(*forgotten, *first);
   EXPECT_GT(store_->Calls(StoreMethod::kRead), reads_page);  // forgotten: read again
   // The report the page shows beside it is the same comparison, kept drawing or not.
   Report report;
-  Result<std::string> shown = reports_->Drawing(RequestFor(2), true, &report);
+  Result<std::string> shown = Text(reports_->Drawing(RequestFor(2), true, &report));
   ASSERT_TRUE(shown.ok());
   EXPECT_EQ(*shown, *page);
   EXPECT_EQ(report.diff.counts, (DiffCounts{1, 1, 0, 1, 0, 0, 0}));
@@ -645,7 +653,7 @@ TEST_F(ReportServiceTest, ReadersKeepOneComparisonPerJobWhateverTheyAsk) {
       for (std::optional<int64_t> base : {std::optional<int64_t>(), std::optional<int64_t>(1)}) {
         ReportRequest request = RequestFor(3, base);
         request.limit = limit;
-        Result<std::string> r = reports_->Render(request, format);
+        Result<std::string> r = Text(reports_->Render(request, format));
         ASSERT_TRUE(r.ok()) << r.status().message();
       }
     }
@@ -655,14 +663,14 @@ TEST_F(ReportServiceTest, ReadersKeepOneComparisonPerJobWhateverTheyAsk) {
   ReportRequest wide = RequestFor(2);
   wide.limit = 5000;
   const int reads_before = store_->Calls(StoreMethod::kRead);
-  Result<std::string> all = reports_->Render(wide, ReportFormat::kJson);
+  Result<std::string> all = Text(reports_->Render(wide, ReportFormat::kJson));
   ASSERT_TRUE(all.ok());
   EXPECT_THAT(*all, HasSubstr(R"("total_removed":1500)"));
   EXPECT_THAT(*all, HasSubstr(R"("truncated":false)"));
   EXPECT_GT(store_->Calls(StoreMethod::kRead), reads_before + 1) << "computed: the states read";
   ReportRequest narrow = RequestFor(2);
   narrow.limit = 3;
-  Result<std::string> cut = reports_->Render(narrow, ReportFormat::kJson);
+  Result<std::string> cut = Text(reports_->Render(narrow, ReportFormat::kJson));
   ASSERT_TRUE(cut.ok());
   EXPECT_THAT(*cut, HasSubstr(R"("removed":["O0","O1","O10"],)"));
   EXPECT_EQ(file_store_->List("reports/")->size(), 2u);
@@ -673,9 +681,9 @@ TEST_F(ReportServiceTest, AServedKeptReportEqualsAComputedOne) {
   Post({.id = 2, .state = R"({"A":"door_2_1_1_1","C":"c","S":{"type":"door","w":2}})"});
   ReportRequest request = RequestFor(2);
   request.limit = 1;
-  Result<std::string> computed = reports_->Render(request, ReportFormat::kText);
+  Result<std::string> computed = Text(reports_->Render(request, ReportFormat::kText));
   ASSERT_TRUE(computed.ok());
-  Result<std::string> served = reports_->Render(request, ReportFormat::kText);
+  Result<std::string> served = Text(reports_->Render(request, ReportFormat::kText));
   ASSERT_TRUE(served.ok());
   const auto body = [](const std::string& s) { return s.substr(0, s.find("\nWarehouse:")); };
   EXPECT_EQ(body(*served), body(*computed));
@@ -688,7 +696,7 @@ TEST_F(ReportServiceTest, ACorruptKeptReportIsAnErrorNamingIt) {
   Post({.id = 1});
   const std::string name = "reports/p/0000000000000000001/none-l0-1000-v2.json";
   ASSERT_TRUE(file_store_->CreateIfAbsent(name, "{\"job_id\":1,\"proj").ok());
-  Result<std::string> r = reports_->Render(RequestFor(1), ReportFormat::kJson);
+  Result<std::string> r = Text(reports_->Render(RequestFor(1), ReportFormat::kJson));
   ASSERT_FALSE(r.ok());
   EXPECT_EQ(r.status().code(), StatusCode::kInternal);
   EXPECT_EQ(r.status().reason(), "corrupt_object");
@@ -722,7 +730,7 @@ TEST_F(ReportServiceTest, BaseSelectionCostsTheSameAtAnyHistoryLength) {
     EXPECT_TRUE(reports_->Render(request, ReportFormat::kJson).ok());
     const int reads = store_->Calls(StoreMethod::kRead);
     const int lists = store_->Calls(StoreMethod::kList);
-    Result<std::string> again = reports_->Render(request, ReportFormat::kJson);
+    Result<std::string> again = Text(reports_->Render(request, ReportFormat::kJson));
     EXPECT_TRUE(again.ok());
     EXPECT_THAT(*again, HasSubstr("\"skipped_failed\":[" + std::to_string(failed + 1)));
     EXPECT_THAT(*again, HasSubstr(R"("base_job_id":1)"));
@@ -739,14 +747,14 @@ TEST_F(ReportServiceTest, BaseSelectionCostsTheSameAtAnyHistoryLength) {
 TEST_F(ReportServiceTest, AReportWhoseRowIsPendingIsNotKept) {
   Post({.id = 1});
   warehouse_->Fail(WarehouseMethod::kRecord, Unavailable("warehouse down"));
-  Result<std::string> pending = reports_->Render(RequestFor(1), ReportFormat::kJson);
+  Result<std::string> pending = Text(reports_->Render(RequestFor(1), ReportFormat::kJson));
   ASSERT_TRUE(pending.ok());
   EXPECT_THAT(*pending, HasSubstr(R"("warehouse":{"status":"pending","inserted":false,)"));
   EXPECT_EQ(file_store_->Read("reports/p/0000000000000000001/none-l0-1000-v2.json").status().code(),
             StatusCode::kNotFound);
   warehouse_->Heal();
   ASSERT_TRUE(outbox_->DrainOnce().ok());
-  Result<std::string> recorded = reports_->Render(RequestFor(1), ReportFormat::kJson);
+  Result<std::string> recorded = Text(reports_->Render(RequestFor(1), ReportFormat::kJson));
   ASSERT_TRUE(recorded.ok());
   EXPECT_THAT(*recorded, HasSubstr(R"("warehouse":{"status":"recorded","inserted":false,)"));
   EXPECT_TRUE(file_store_->Read("reports/p/0000000000000000001/none-l0-1000-v2.json").ok())
@@ -757,15 +765,15 @@ TEST_F(ReportServiceTest, AReportWhoseRowIsPendingIsNotKept) {
 TEST_F(ReportServiceTest, AKeptReportIsNotServedForAChangedLineage) {
   Post({.id = 1, .state = R"({"A":"a"})"});
   Post({.id = 4, .state = R"({"A":"b"})"});
-  Result<std::string> before = reports_->Render(RequestFor(4), ReportFormat::kJson);
+  Result<std::string> before = Text(reports_->Render(RequestFor(4), ReportFormat::kJson));
   ASSERT_TRUE(before.ok());
   EXPECT_THAT(*before, HasSubstr(R"("missing_ids":2)"));
   Post({.id = 3, .state = R"({"A":"c"})", .status = "failed"});
-  Result<std::string> after = reports_->Render(RequestFor(4), ReportFormat::kJson);
+  Result<std::string> after = Text(reports_->Render(RequestFor(4), ReportFormat::kJson));
   ASSERT_TRUE(after.ok());
   EXPECT_THAT(*after, HasSubstr(R"("skipped_failed":[3],"missing_ids":1)"));
   Post({.id = 2, .state = R"({"A":"d"})"});
-  Result<std::string> rebased = reports_->Render(RequestFor(4), ReportFormat::kJson);
+  Result<std::string> rebased = Text(reports_->Render(RequestFor(4), ReportFormat::kJson));
   ASSERT_TRUE(rebased.ok());
   EXPECT_THAT(*rebased, HasSubstr(R"("base_job_id":2)"));
 }

@@ -95,7 +95,7 @@ std::string RenderProjectPage(const PageFrame& frame, const ProjectPage& page);
 struct JobPage {
   std::string project;
   const Report* report = nullptr;  // not owned; diff lists up to the page's list cap
-  std::string overlay_svg;         // RenderOverlaySvg(..., {.interactive = true})
+  std::string_view overlay_svg;    // not owned; RenderOverlaySvg(..., {.interactive = true})
   std::optional<int64_t> prev_job_id, next_job_id;
   std::string svg_url;   // "/report/N.svg?project=P": a link to the overlay alone
   std::string json_url;  // "/report/N?project=P": the report as JSON

@@ -281,7 +281,8 @@ TEST(JobPageTest, ContractElements) {
   for (const char* id : {"zoom-in", "zoom-out", "zoom-reset"}) {
     EXPECT_THAT(html, HasSubstr(std::string("<button type=\"button\" id=\"") + id + "\""));
   }
-  EXPECT_THAT(html, HasSubstr("<div id=\"overlay-view\">\n" + page.overlay_svg + "</div>"));
+  EXPECT_THAT(html,
+              HasSubstr("<div id=\"overlay-view\">\n" + std::string(page.overlay_svg) + "</div>"));
   EXPECT_THAT(html, HasSubstr("<div id=\"object-details\" aria-live=\"polite\">"));
   EXPECT_THAT(html, HasSubstr("href=\"/report/7.svg?project=proj\""));
   EXPECT_THAT(html, HasSubstr("href=\"/report/7?project=proj\""));
