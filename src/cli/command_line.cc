@@ -199,7 +199,10 @@ void AddServe(CLI::App& app, ServeOptions& o, std::string& max_body, std::string
                    "Freed memory kept for reuse by later requests, e.g. 64MiB (0: return it "
                    "all to the system at once)")
       ->capture_default_str();
-  serve->add_option("--threads", o.worker_threads, "Worker threads (0: one per core, min 2)")
+  serve
+      ->add_option("--threads", o.worker_threads,
+                   "Worker threads (0: one per CPU the process may use, its affinity and cgroup "
+                   "quota counted; at least 2)")
       ->check(CLI::Range(0, 256));
   AddServeLimits(*serve, o);
   AddServeDeadlines(*serve, o);

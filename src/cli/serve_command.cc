@@ -15,6 +15,7 @@
 
 #include "cli/backend_choice.h"
 #include "cli/service_backends.h"
+#include "core/available_cpus.h"
 #include "core/job_parser.h"
 #include "core/large_memory.h"
 #include "http/access_control.h"
@@ -135,6 +136,11 @@ int RunServe(const ServeOptions& options) {
   const bool has_queue =
       options.analysis.workers > 0 || !options.analysis.queue_url.starts_with("inproc:");
   LogInfo(DescribeBackends(*choice, has_queue ? options.analysis.queue_url : std::string()));
+  const unsigned cpus = AvailableCpus();
+  LogInfo("cpus: " + std::to_string(cpus) +
+          " available (the affinity mask and the cgroup's CPU quota); worker threads: " +
+          std::to_string(options.worker_threads > 0 ? static_cast<unsigned>(options.worker_threads)
+                                                    : std::max(2u, cpus)));
   Result<std::optional<AccessControl>> access = LoadAccessControl(options);
   if (!access.ok()) {
     std::fprintf(stderr, "buildtrace serve: %s\n", access.status().message().c_str());

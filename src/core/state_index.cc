@@ -10,6 +10,8 @@
 #include <thread>
 #include <vector>
 
+#include "core/available_cpus.h"
+
 namespace buildtrace {
 namespace {
 
@@ -47,7 +49,7 @@ uint64_t HashId(std::string_view id) {
 }
 
 unsigned IndexThreadsFor(size_t entries) {
-  return entries >= (size_t{1} << 17) && std::thread::hardware_concurrency() > 1 ? 2 : 1;
+  return entries >= (size_t{1} << 17) && AvailableCpus() > 1 ? 2 : 1;
 }
 
 StateIndex::StateIndex(const JobState& state, unsigned threads) : state_(state) {

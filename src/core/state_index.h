@@ -19,7 +19,8 @@ namespace buildtrace {
 uint64_t HashId(std::string_view id);
 
 // How many threads index a state of `entries` objects (and walk it, in the diff): two from 2^17
-// entries on a machine with two hardware threads or more, otherwise one.
+// entries when the process may use two CPUs or more (core/available_cpus.h: the affinity mask
+// and the control group's CPU quota), otherwise one.
 unsigned IndexThreadsFor(size_t entries);
 
 class StateIndex {

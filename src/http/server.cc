@@ -11,6 +11,7 @@
 #include <thread>
 #include <vector>
 
+#include "core/available_cpus.h"
 #include "core/large_memory.h"
 #include "http/body_budget.h"
 #include "http/connection_table.h"
@@ -39,7 +40,7 @@ class HttpServer::Impl {
         table_(options_.max_connections, options_.max_connections_per_client, &stats_),
         budget_(InflightLimit(options_), &stats_),
         workers_(options_.worker_threads > 0 ? options_.worker_threads
-                                             : std::max(2u, std::thread::hardware_concurrency())),
+                                             : std::max(2u, AvailableCpus())),
         control_(std::max(1, options_.control_threads)),
         acceptor_(ioc_),
         signals_(ioc_, SIGINT, SIGTERM),

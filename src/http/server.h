@@ -102,7 +102,7 @@ struct ServerOptions {
   // stops anyway (Cloud Run kills the container 10 s after SIGTERM).
   std::chrono::milliseconds shutdown_timeout{10'000};
   int io_threads = 1;
-  int worker_threads = 0;   // 0: max(2, hardware threads)
+  int worker_threads = 0;   // 0: max(2, AvailableCpus())
   int control_threads = 2;  // for RequestLane::kControl; at least 1
   // Counts every response sent, the server's own rejections included; may be null. Not owned.
   ResponseCounters* counters = nullptr;
