@@ -116,14 +116,17 @@ measure 3 "$tools/parse_floor" "$g_prev" "$g_cur"
 floor_4m=$median_s
 measure 3 "$python" bench/reference_diff.py "$g_prev" "$g_cur"
 python_4m=$median_s
-# What each technique buys (docs/PERFORMANCE.md): the same diff with huge pages off, with its
-# inputs read from pipes instead of mapped, and, when BENCH_BASELINE names an older build of
+# What each technique buys (docs/PERFORMANCE.md): the same diff with huge pages off, with flat
+# states parsed by simdjson like any other, with its inputs read from pipes instead of mapped,
+# and, when BENCH_BASELINE names an older build of
 # buildtrace, that build.
-log "(6) the 1M diff without huge pages, from pipes, and BENCH_BASELINE=${BENCH_BASELINE:-unset}"
+log "(6) the 1M diff without huge pages, without the flat-state scan, from pipes, and BENCH_BASELINE=${BENCH_BASELINE:-unset}"
 measure 5 "$bin" diff "$m_prev" "$m_cur" --format json
 t_all=$median_s rss_all=$peak_kib faults_all=$faults
 measure 5 env BUILDTRACE_HUGE_PAGES=0 "$bin" diff "$m_prev" "$m_cur" --format json
 t_nohuge=$median_s rss_nohuge=$peak_kib faults_nohuge=$faults
+measure 5 env BUILDTRACE_FLAT_STATES=0 "$bin" diff "$m_prev" "$m_cur" --format json
+t_noflat=$median_s rss_noflat=$peak_kib faults_noflat=$faults
 measure 5 bash -c '"$0" diff <(cat "$1") <(cat "$2") --format json' "$bin" "$m_prev" "$m_cur"
 t_pipe=$median_s rss_pipe=$peak_kib faults_pipe=$faults
 if [[ -n ${BENCH_BASELINE:-} ]]; then
@@ -332,6 +335,8 @@ row "(6) diff 1M same order, median of 5" "wall" "peak RSS" "minor page faults" 
 row "    as built (mapped, huge pages, packed)" "$t_all s" "$(mib "$rss_all")" "$faults_all" "" ""
 row "    BUILDTRACE_HUGE_PAGES=0" "$t_nohuge s" "$(mib "$rss_nohuge")" "$faults_nohuge" \
   "$(ratio "$t_nohuge" "$t_all")" ""
+row "    BUILDTRACE_FLAT_STATES=0 (simdjson walk)" "$t_noflat s" "$(mib "$rss_noflat")" \
+  "$faults_noflat" "$(ratio "$t_noflat" "$t_all")" ""
 row "    inputs from pipes (read, not mapped)" "$t_pipe s" "$(mib "$rss_pipe")" "$faults_pipe" \
   "$(ratio "$t_pipe" "$t_all")" ""
 if [[ -n ${BENCH_BASELINE:-} ]]; then

@@ -1,6 +1,8 @@
 // Fuzzes the parser of POST /process bodies and stored jobs (core/job_parser.h). Besides "never
-// crash", it checks the stored form round-trips: every job that parses, written with SerializeJob
-// and parsed again as a document, must parse and give the same job.
+// crash", it checks that the flat-state scan (core/flat_state.h) changes nothing: the same body
+// parsed by the full parser alone gives the same jobs or the same error; and that the stored form
+// round-trips: every job that parses, written with SerializeJob and parsed again as a document,
+// must parse and give the same job.
 #include <cstddef>
 #include <cstdint>
 #include <cstdio>
@@ -8,6 +10,7 @@
 #include <string>
 #include <string_view>
 
+#include "core/flat_state.h"
 #include "core/job.h"
 #include "core/job_parser.h"
 #include "core/job_writer.h"
@@ -33,8 +36,8 @@ bool SameJob(const Job& a, const Job& b) {
   return true;
 }
 
-[[noreturn]] void Fail(const char* what, const std::string& serialized) {
-  std::fprintf(stderr, "round trip broken: %s\nserialized: %s\n", what, serialized.c_str());
+[[noreturn]] void Fail(const char* what, const std::string& bytes) {
+  std::fprintf(stderr, "broken: %s\nbytes: %s\n", what, bytes.c_str());
   std::abort();
 }
 
@@ -43,9 +46,27 @@ bool SameJob(const Job& a, const Job& b) {
 extern "C" int LLVMFuzzerTestOneInput(const uint8_t* data, size_t size) {
   buildtrace::ParseLimits limits;
   limits.max_jobs = 64;  // keep each run cheap; the rules are the same for larger batches
-  auto parsed = buildtrace::ParseJobBatch(
-      std::string_view(reinterpret_cast<const char*>(data), size), limits);
-  if (!parsed.ok()) return 0;
+  const std::string_view body(reinterpret_cast<const char*>(data), size);
+  auto parsed = buildtrace::ParseJobBatch(body, limits);
+  buildtrace::SetFlatStatesEnabled(false);
+  auto full = buildtrace::ParseJobBatch(body, limits);
+  buildtrace::SetFlatStatesEnabled(true);
+  if (parsed.ok() != full.ok()) Fail("the flat-state scan changed the outcome", std::string(body));
+  if (!parsed.ok()) {
+    if (parsed.status().message() != full.status().message() ||
+        !(parsed.status().details() == full.status().details())) {
+      Fail("the flat-state scan changed the error", std::string(body));
+    }
+    return 0;
+  }
+  if ((*parsed)->jobs().size() != (*full)->jobs().size()) {
+    Fail("the flat-state scan changed the jobs", std::string(body));
+  }
+  for (size_t i = 0; i < (*parsed)->jobs().size(); ++i) {
+    if (!SameJob((*parsed)->jobs()[i], (*full)->jobs()[i])) {
+      Fail("the flat-state scan changed a job", std::string(body));
+    }
+  }
   for (const Job& job : (*parsed)->jobs()) {
     std::string serialized = buildtrace::SerializeJob(job);
     auto again = buildtrace::ParseJobDocument(std::string_view(serialized), limits);

@@ -48,8 +48,7 @@ bool IsCgroupPath(std::string_view path) {
 // The smallest quota on the way from `path` up to the hierarchy's root at `mount`; `read`
 // gives the quota text of one folder.
 template <typename ReadQuota>
-std::optional<unsigned> SmallestQuota(const std::string& mount, std::string path,
-                                      ReadQuota read) {
+std::optional<unsigned> SmallestQuota(const std::string& mount, std::string path, ReadQuota read) {
   std::optional<unsigned> smallest;
   while (true) {
     if (std::optional<unsigned> cpus = CpusOfQuota(read(mount + path))) {
@@ -71,7 +70,8 @@ std::optional<unsigned> CgroupQuotaCpus(std::string_view proc_self_cgroup,
     const size_t first = line.find(':');
     const size_t second = first == std::string::npos ? first : line.find(':', first + 1);
     if (second == std::string::npos) continue;
-    const std::string_view controllers = std::string_view(line).substr(first + 1, second - first - 1);
+    const std::string_view controllers =
+        std::string_view(line).substr(first + 1, second - first - 1);
     const std::string path = line.substr(second + 1);
     if (!IsCgroupPath(path)) continue;
     std::optional<unsigned> cpus;

@@ -23,8 +23,8 @@ TEST(CpusOfQuotaTest, RoundsUpAndKnowsBothVersionsUnlimited) {
   EXPECT_EQ(CpusOfQuota("400000 100000"), 4u);
   EXPECT_EQ(CpusOfQuota("max 100000\n"), std::nullopt);  // v2: no limit
   EXPECT_EQ(CpusOfQuota("-1 100000"), std::nullopt);     // v1: no limit
-  for (std::string_view bad : {"", "100000", " 100000", "0 100000", "100000 0", "1e5 100000",
-                               "100000 x", "-5 100000"}) {
+  for (std::string_view bad :
+       {"", "100000", " 100000", "0 100000", "100000 0", "1e5 100000", "100000 x", "-5 100000"}) {
     EXPECT_EQ(CpusOfQuota(bad), std::nullopt) << bad;
   }
 }

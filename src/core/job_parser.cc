@@ -14,6 +14,7 @@
 #include <vector>
 
 #include "core/canonical_hash.h"
+#include "core/flat_state.h"
 #include "core/json_writer.h"
 #include "core/state_index.h"
 #include "core/timestamp.h"
@@ -74,6 +75,8 @@ class JobParser {
   bool has_index_ = true;
   bool allow_array_ = true;
   int64_t jobs_seen_ = 0;
+  // A state scanned already (flat_state.h), which the document's "state": {} stands for.
+  JobState* prescanned_ = nullptr;
 };
 
 namespace {
@@ -462,6 +465,11 @@ Status JobParser::ParseState(simdjson::ondemand::value value, Job& job) {
           "must be an object mapping object IDs to hashes, e.g. {\"D003\": \"door_10_20_5_5\"}");
     return Status::Ok();
   }
+  if (prescanned_ != nullptr) {
+    job.state = std::move(*prescanned_);
+    prescanned_ = nullptr;
+    return limits_.check_duplicate_ids ? CheckDuplicateIds(job) : Status::Ok();
+  }
   if (out_.jobs_.empty() && !allow_array_) {
     // One job per document: its objects are most of the input, at 20 bytes or more each.
     job.state.reserve(out_.input_.size() / 24);
@@ -634,7 +642,28 @@ Result<std::unique_ptr<ParsedJobs>> JobParser::Run(InputBytes body, const ParseL
   // at the end, kept or freed as SetParsersKept allows.
   std::unique_ptr<simdjson::ondemand::parser> simdjson_parser = Kept().Take();
   Status status;
-  {
+  bool parsed_fast = false;
+  // A flat state is scanned on its own; the rest, the header, is parsed in full with {} in the
+  // state's place. Whatever that parse finds wrong, the whole document is parsed again below, so
+  // that every answer and error is the full parser's.
+  std::optional<FlatState> flat;
+  if (FlatStatesEnabled()) flat = ScanFlatState(parsed->input_.view(), limits);
+  if (flat) {
+    const std::string_view whole = parsed->input_.view();
+    simdjson::padded_string header(whole.size() - (flat->end - flat->begin) + 2);
+    char* out = std::copy_n(whole.data(), flat->begin, header.data());
+    out = std::copy_n("{}", 2, out);
+    std::copy(whole.begin() + static_cast<std::ptrdiff_t>(flat->end), whole.end(), out);
+    JobParser parser(limits, *parsed, *simdjson_parser);
+    parser.prescanned_ = &flat->state;
+    status = parser.Parse(header, allow_array);
+    parsed_fast = status.ok() && parser.prescanned_ == nullptr;
+    if (!parsed_fast) {
+      parsed->jobs_.clear();
+      parsed->strings_.clear();
+    }
+  }
+  if (!parsed_fast) {
     JobParser parser(limits, *parsed, *simdjson_parser);
     status = parser.Parse(parsed->input_.padded(), allow_array);
   }

@@ -16,6 +16,7 @@
 #include <thread>
 
 #include "core/diff.h"
+#include "core/flat_state.h"
 #include "core/job_parser.h"
 #include "testing/reference_diff.h"
 
@@ -201,6 +202,52 @@ TEST_P(MappedParseTest, MappedFilesParseAndDiffLikeTheReference) {
       ExpectSameDiff(*DiffStates(bs, as, limit), ReferenceDiff(bs, as, limit),
                      "seed " + std::to_string(seed) + " limit " + std::to_string(limit));
     }
+  }
+}
+
+// A flat state (core/flat_state.h) is scanned eight bytes at a time, reading past the end of a
+// string into what follows it; at the end of a mapped file that is the padding page. A document
+// that ends exactly at a page boundary, whole or cut inside its last hash, parses as the full
+// parser parses it: the same state, or the same error.
+TEST_P(MappedParseTest, FlatStatesEndingAtAPageBoundaryParseLikeTheFullParser) {
+  const std::string head =
+      "{\"job_id\":1,\"timestamp\":\"2026-11-28T10:00:00Z\",\"latency_ms\":1,"
+      "\"state\":{";
+  std::string entries;
+  for (int i = 0; entries.size() < kMapFromBytes; ++i) {
+    entries += "\"o" + std::to_string(i) + "\":\"door_1_2_3_4\",";
+  }
+  const size_t size = (head.size() + entries.size() + 64) / Page() * Page() + Page();
+  const size_t hash_bytes =
+      size - head.size() - entries.size() - std::string("\"z\":\"\"}}").size();
+  const std::string whole = head + entries + "\"z\":\"" + std::string(hash_bytes, 'h') + "\"}}";
+  ASSERT_EQ(whole.size(), size);
+  const std::string cut = whole.substr(0, size - 3) + "hhh";  // the last hash never closes
+  ASSERT_EQ(cut.size(), size);
+  ParseLimits limits;
+  limits.max_hash_bytes = hash_bytes;
+  for (const bool closed : {true, false}) {
+    const std::string& doc = closed ? whole : cut;
+    const std::string path = Write("page.json", doc);
+    Result<InputBytes> fast_input = ReadInputFile(path, 1 << 30);
+    Result<InputBytes> full_input = ReadInputFile(path, 1 << 30);
+    ASSERT_TRUE(fast_input.ok() && full_input.ok());
+    ASSERT_TRUE(fast_input->mapped());
+    EXPECT_EQ(ScanFlatState(fast_input->view(), limits).has_value(), closed);
+    auto fast = ParseJobDocument(std::move(*fast_input), limits);
+    SetFlatStatesEnabled(false);
+    auto full = ParseJobDocument(std::move(*full_input), limits);
+    SetFlatStatesEnabled(true);
+    ASSERT_EQ(fast.ok(), closed);
+    ASSERT_EQ(full.ok(), closed);
+    if (!closed) {
+      EXPECT_EQ(fast.status().message(), full.status().message());
+      EXPECT_EQ(full.status().reason(), "malformed_json");
+      continue;
+    }
+    const JobState& state = (*fast)->jobs().front().state;
+    EXPECT_TRUE(state == (*full)->jobs().front().state);
+    EXPECT_EQ(state.back().value, std::string(hash_bytes, 'h'));
   }
 }
 
