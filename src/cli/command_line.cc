@@ -9,6 +9,7 @@
 #include <map>
 
 #include "cli/option_environment.h"
+#include "core/job_state.h"
 #include "service/log.h"
 
 namespace buildtrace {
@@ -101,8 +102,9 @@ void AddServeLimits(CLI::App& serve, ServeOptions& o) {
   serve.add_option("--max-objects", o.limits.max_objects, "Objects in one job's state at most")
       ->check(CLI::Range(size_t{1}, size_t{100'000'000}))
       ->capture_default_str();
+  // A state entry holds IDs of up to JobState::kMaxIdBytes (16 383) bytes.
   serve.add_option("--max-id-bytes", o.limits.max_id_bytes, "Longest object ID")
-      ->check(CLI::Range(size_t{1}, size_t{65'536}))
+      ->check(CLI::Range(size_t{1}, JobState::kMaxIdBytes))
       ->capture_default_str();
   serve.add_option("--max-hash-bytes", o.limits.max_hash_bytes, "Longest hash string")
       ->check(CLI::Range(size_t{1}, size_t{65'536}))

@@ -127,6 +127,16 @@ TEST(CommandLineTest, TheCommandLineWins) {
   EXPECT_EQ(from_environment.serve.port, 9999);
 }
 
+// An object ID longer than a state entry holds (JobState::kMaxIdBytes) cannot be allowed.
+TEST(CommandLineTest, IdLimitStopsWhereAStateEntryDoes) {
+  CommandLine most;
+  EXPECT_EQ(Parse(most, {"serve", "--max-id-bytes", "16383"}), std::nullopt);
+  EXPECT_EQ(most.serve.limits.max_id_bytes, 16383u);
+  CommandLine over;
+  EXPECT_EQ(Parse(over, {"serve", "--max-id-bytes", "16384"}),
+            "--max-id-bytes: Value 16384 not in range 1 to 16383");
+}
+
 TEST(CommandLineTest, VariablesOfEveryKind) {
   Variable flag("BUILDTRACE_ALLOW_UNAUTHENTICATED", "true");
   Variable duration("BUILDTRACE_IDLE_TIMEOUT", "2min");

@@ -105,8 +105,7 @@ const char* SkipValue(const char* p, const char* end) {
 
 // Past the flat state object at `p`, its entries appended to `state`; null when it is not flat,
 // not well formed, not UTF-8, or breaks a limit.
-const char* ScanState(const char* p, const char* end, const ParseLimits& limits,
-                      JobState& state) {
+const char* ScanState(const char* p, const char* end, const ParseLimits& limits, JobState& state) {
   if (p >= end || *p != '{') return nullptr;
   const char* const begin = p;
   // As the full parser does for a document's one state: its objects are most of the bytes, at
@@ -129,8 +128,10 @@ const char* ScanState(const char* p, const char* end, const ParseLimits& limits,
     if (hash_end == nullptr) return nullptr;
     const auto id_size = static_cast<size_t>(id_end - id);
     const auto hash_size = static_cast<size_t>(hash_end - hash);
-    if (id_size == 0 || id_size > limits.max_id_bytes || hash_size == 0 ||
-        hash_size > limits.max_hash_bytes || state.size() >= limits.max_objects) {
+    // What a state entry cannot hold, the full parser decides about too.
+    if (id_size == 0 || id_size > limits.max_id_bytes || id_size > JobState::kMaxIdBytes ||
+        hash_size == 0 || hash_size > limits.max_hash_bytes ||
+        hash_size > JobState::kMaxValueBytes || state.size() >= limits.max_objects) {
       return nullptr;
     }
     state.push_back({std::string_view(id, id_size), std::string_view(hash, hash_size), false});
@@ -156,6 +157,8 @@ bool FlatStatesEnabled() { return FlatStatesFlag().load(std::memory_order_relaxe
 void SetFlatStatesEnabled(bool on) { FlatStatesFlag().store(on, std::memory_order_relaxed); }
 
 std::optional<FlatState> ScanFlatState(std::string_view document, const ParseLimits& limits) {
+  // simdjson refuses a document this large: so must the fast path, for the same answer.
+  if (document.size() > simdjson::SIMDJSON_MAXSIZE_BYTES) return std::nullopt;
   const char* const base = document.data();
   const char* const end = base + document.size();
   const char* p = SkipBlanks(base, end);

@@ -5,7 +5,8 @@
 // On-Demand walk; the rest of the document, the header, is parsed by the full parser as before,
 // with the state's value replaced by {} (job_parser.cc). Anything else, anywhere in the state
 // (an escape, a structured value, an empty or over-long ID or hash, more objects than allowed,
-// bytes that are not UTF-8, JSON that is not well formed), and the document goes to the full
+// bytes that are not UTF-8, JSON that is not well formed), or a document larger than simdjson
+// takes (4 GiB), and the document goes to the full
 // parser whole, which gives the same answer and the same errors as if there were no fast path.
 #pragma once
 

@@ -661,6 +661,7 @@ Result<std::unique_ptr<ParsedJobs>> JobParser::Run(InputBytes body, const ParseL
     if (!parsed_fast) {
       parsed->jobs_.clear();
       parsed->strings_.clear();
+      flat.reset();  // its entries' memory, before the full parse needs its own
     }
   }
   if (!parsed_fast) {
