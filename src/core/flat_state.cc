@@ -104,8 +104,9 @@ const char* SkipValue(const char* p, const char* end) {
 }
 
 // Past the flat state object at `p`, its entries appended to `state`; null when it is not flat,
-// not well formed, not UTF-8, or breaks a limit.
-const char* ScanState(const char* p, const char* end, const ParseLimits& limits, JobState& state) {
+// not well formed, not UTF-8, or breaks a limit. `text_bytes` gets the bytes of its IDs and hashes.
+const char* ScanState(const char* p, const char* end, const ParseLimits& limits, JobState& state,
+                      size_t& text_bytes) {
   if (p >= end || *p != '{') return nullptr;
   const char* const begin = p;
   // As the full parser does for a document's one state: its objects are most of the bytes, at
@@ -135,6 +136,7 @@ const char* ScanState(const char* p, const char* end, const ParseLimits& limits,
       return nullptr;
     }
     state.push_back({std::string_view(id, id_size), std::string_view(hash, hash_size), false});
+    text_bytes += id_size + hash_size;
     p = SkipBlanks(hash_end + 1, end);
     if (p >= end) return nullptr;
     if (*p == ',') {
@@ -178,9 +180,14 @@ std::optional<FlatState> ScanFlatState(std::string_view document, const ParseLim
       if (found) return std::nullopt;  // repeated: the full parser says so
       found.emplace();
       found->begin = static_cast<size_t>(p - base);
-      p = ScanState(p, end, limits, found->state);
+      size_t text_bytes = 0;
+      p = ScanState(p, end, limits, found->state, text_bytes);
       if (p == nullptr) return std::nullopt;
       found->end = static_cast<size_t>(p - base);
+      // Without blanks, each entry is "id":"hash" (its text and 5 bytes), with a comma between
+      // two and the braces around: nothing else can make up the span.
+      const size_t n = found->state.size();
+      found->compact = found->end - found->begin == 2 + text_bytes + 5 * n + (n > 0 ? n - 1 : 0);
     } else {
       p = SkipValue(p, end);
       if (p == nullptr) return std::nullopt;

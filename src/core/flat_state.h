@@ -20,9 +20,10 @@
 namespace buildtrace {
 
 struct FlatState {
-  size_t begin = 0;  // the state value's first byte ('{') in the document
-  size_t end = 0;    // one past its last ('}')
-  JobState state;    // its entries, in document order, pointing into the document
+  size_t begin = 0;      // the state value's first byte ('{') in the document
+  size_t end = 0;        // one past its last ('}')
+  JobState state;        // its entries, in document order, pointing into the document
+  bool compact = false;  // no blank between its tokens: the bytes are the state's stored form
 };
 
 // Finds the top-level "state" member of the job object `document` and scans its value.

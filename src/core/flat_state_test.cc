@@ -13,6 +13,7 @@
 #include <vector>
 
 #include "core/job_parser.h"
+#include "core/job_writer.h"
 
 namespace buildtrace {
 namespace {
@@ -69,6 +70,8 @@ class RandomJob {
  private:
   bool Chance(double p) { return std::bernoulli_distribution(p)(rng_); }
   size_t Below(size_t n) { return std::uniform_int_distribution<size_t>(0, n - 1)(rng_); }
+  // Between the state's tokens: none in a third of the states, which are then stored as sent.
+  std::string Gap() { return tight_ ? "" : Blank(); }
   std::string Blank() {
     static const char* const kBlanks[] = {"", "", "", " ", "\n  ", "\t", "\r\n"};
     return kBlanks[Below(std::size(kBlanks))];
@@ -100,6 +103,7 @@ class RandomJob {
     }
   }
   std::string State(bool* flat) {
+    tight_ = Chance(0.33);
     const size_t objects = Below(odd_ ? 45 : 40);
     std::string state = "{";
     for (size_t i = 0; i < objects; ++i) {
@@ -111,15 +115,16 @@ class RandomJob {
       } else {
         value = Text("h" + std::to_string(Below(100000)), flat);
       }
-      state += (i ? "," + Blank() : Blank()) + Text("o" + std::to_string(id), flat) + Blank() +
-               ":" + Blank() + value;
+      state += (i ? "," + Gap() : Gap()) + Text("o" + std::to_string(id), flat) + Gap() + ":" +
+               Gap() + value;
     }
     if (objects > 40) *flat = false;
-    return state + Blank() + "}";
+    return state + Gap() + "}";
   }
 
   std::mt19937 rng_;
   bool odd_ = false;
+  bool tight_ = false;
 };
 
 // ScanFlatState reads up to 7 bytes past the document's end: it must be padded, as parsed
@@ -167,11 +172,14 @@ void ExpectSame(const Parsed& fast, const Parsed& full, const std::string& doc) 
     EXPECT_EQ(a[i].header.status, b[i].header.status) << doc;
     EXPECT_EQ(a[i].header.metadata, b[i].header.metadata) << doc;
     EXPECT_TRUE(a[i].state == b[i].state) << doc;
+    // A compact flat state is stored as the client's bytes: the same bytes as written anew.
+    EXPECT_EQ(SerializeJob(a[i]), SerializeJob(b[i])) << doc;
+    EXPECT_TRUE(b[i].state_json.empty());
   }
 }
 
 TEST(FlatStateTest, RandomDocumentsGiveTheFullParsersAnswer) {
-  size_t taken = 0, flat_valid = 0, invalid = 0;
+  size_t taken = 0, flat_valid = 0, invalid = 0, compact = 0;
   for (uint32_t seed = 1; seed <= 3000; ++seed) {
     RandomJob generator(seed);
     bool flat = false;
@@ -182,8 +190,14 @@ TEST(FlatStateTest, RandomDocumentsGiveTheFullParsersAnswer) {
     const Parsed fast = ParseWith(true, doc, batch, kPaddings[seed % std::size(kPaddings)]);
     ExpectSame(fast, full, doc);
     if (HasFailure()) return;
-    const bool scanned = Scan(simdjson::padded_string(doc), SmallLimits()).has_value();
+    const std::optional<FlatState> flat_state = Scan(simdjson::padded_string(doc), SmallLimits());
+    const bool scanned = flat_state.has_value();
     taken += scanned;
+    if (fast.ok() && scanned && flat_state->compact) {
+      ++compact;
+      EXPECT_EQ((*fast)->jobs().front().state_json,
+                doc.substr(flat_state->begin, flat_state->end - flat_state->begin));
+    }
     invalid += !full.ok();
     if (flat && full.ok()) {
       ++flat_valid;
@@ -194,6 +208,7 @@ TEST(FlatStateTest, RandomDocumentsGiveTheFullParsersAnswer) {
   EXPECT_GT(taken, 1000u);
   EXPECT_GT(flat_valid, 1000u);
   EXPECT_GT(invalid, 300u);
+  EXPECT_GT(compact, 300u);  // stored as the client's bytes
 }
 
 TEST(FlatStateTest, ScansTheStateInPlaceAndFindsItsExtent) {
@@ -209,6 +224,12 @@ TEST(FlatStateTest, ScansTheStateInPlaceAndFindsItsExtent) {
   EXPECT_EQ(flat->state[1].value, "y");
   EXPECT_FALSE(flat->state[1].structured);
   EXPECT_EQ(flat->state[0].id.data(), doc.data() + text.find("a\""));  // into the document
+  EXPECT_FALSE(flat->compact);                                         // blanks between tokens
+  const simdjson::padded_string compact(
+      std::string_view("{\"state\":{\"a\":\"x_1\",\"bb\":\"y\"}}"));
+  EXPECT_TRUE(Scan(compact, ParseLimits{})->compact);
+  const simdjson::padded_string empty(std::string_view("{\"state\":{}}"));
+  EXPECT_TRUE(Scan(empty, ParseLimits{})->compact);
 }
 
 TEST(FlatStateTest, LeavesEverythingElseToTheFullParser) {

@@ -35,6 +35,10 @@ struct JobHeader {
 struct Job {
   JobHeader header;
   JobState state;
+  // The state exactly as SerializeJob writes it, when the parser found it in that form (a flat
+  // state without blanks, core/flat_state.h), so that storing it is one copy; empty otherwise.
+  // Points into the parsed input, as the entries do; whoever changes `state` clears it.
+  std::string_view state_json;
 };
 
 // True for 1-128 characters of [A-Za-z0-9._-] starting with a letter or digit.

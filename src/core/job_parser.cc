@@ -75,8 +75,10 @@ class JobParser {
   bool has_index_ = true;
   bool allow_array_ = true;
   int64_t jobs_seen_ = 0;
-  // A state scanned already (flat_state.h), which the document's "state": {} stands for.
+  // A state scanned already (flat_state.h), which the document's "state": {} stands for, and its
+  // text when that is its stored form.
   JobState* prescanned_ = nullptr;
+  std::string_view prescanned_json_;
 };
 
 namespace {
@@ -467,6 +469,7 @@ Status JobParser::ParseState(simdjson::ondemand::value value, Job& job) {
   }
   if (prescanned_ != nullptr) {
     job.state = std::move(*prescanned_);
+    job.state_json = prescanned_json_;
     prescanned_ = nullptr;
     return limits_.check_duplicate_ids ? CheckDuplicateIds(job) : Status::Ok();
   }
@@ -656,6 +659,7 @@ Result<std::unique_ptr<ParsedJobs>> JobParser::Run(InputBytes body, const ParseL
     std::copy(whole.begin() + static_cast<std::ptrdiff_t>(flat->end), whole.end(), out);
     JobParser parser(limits, *parsed, *simdjson_parser);
     parser.prescanned_ = &flat->state;
+    if (flat->compact) parser.prescanned_json_ = whole.substr(flat->begin, flat->end - flat->begin);
     status = parser.Parse(header, allow_array);
     parsed_fast = status.ok() && parser.prescanned_ == nullptr;
     if (!parsed_fast) {

@@ -27,7 +27,8 @@ std::string SerializeJob(const Job& job) {
   const JobHeader& h = job.header;
   std::string out;
   // IDs and hashes are usually short; this avoids most reallocations for large states.
-  out.reserve(256 + job.state.size() * 40);
+  out.reserve(256 + h.metadata.size() * 64 +
+              (job.state_json.empty() ? job.state.size() * 40 : job.state_json.size()));
   AdviseHugePages(out.data(), out.capacity());  // before the writes below first touch it
   JsonWriter w(out);
   w.BeginObject();
@@ -40,7 +41,11 @@ std::string SerializeJob(const Job& job) {
   for (const auto& [key, value] : h.metadata) w.Key(key).String(value);
   w.EndObject();
   w.Key("state").Raw("");  // the state goes straight into `out`, without an intermediate copy
-  AppendStateJson(job.state, out);
+  if (job.state_json.empty()) {
+    AppendStateJson(job.state, out);
+  } else {
+    out.append(job.state_json);  // the client's bytes are already the stored form
+  }
   w.EndObject();
   out.push_back('\n');
   return out;

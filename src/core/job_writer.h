@@ -10,7 +10,8 @@
 namespace buildtrace {
 
 // {"job_id":..,"project":..,"timestamp":..,"latency_ms":..,"status":..,"metadata":{..},
-//  "state":{..}} followed by a newline.
+//  "state":{..}} followed by a newline. The state is `job.state_json` copied as it is when the
+// parser set it (the client's bytes were already this form), else written from the entries.
 std::string SerializeJob(const Job& job);
 
 // Appends the job's state object ({"id":"hash",...}) to `out`.
