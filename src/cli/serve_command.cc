@@ -136,11 +136,6 @@ int RunServe(const ServeOptions& options) {
   const bool has_queue =
       options.analysis.workers > 0 || !options.analysis.queue_url.starts_with("inproc:");
   LogInfo(DescribeBackends(*choice, has_queue ? options.analysis.queue_url : std::string()));
-  const unsigned cpus = AvailableCpus();
-  LogInfo("cpus: " + std::to_string(cpus) +
-          " available (the affinity mask and the cgroup's CPU quota); worker threads: " +
-          std::to_string(options.worker_threads > 0 ? static_cast<unsigned>(options.worker_threads)
-                                                    : std::max(2u, cpus)));
   Result<std::optional<AccessControl>> access = LoadAccessControl(options);
   if (!access.ok()) {
     std::fprintf(stderr, "buildtrace serve: %s\n", access.status().message().c_str());
@@ -210,6 +205,9 @@ int RunServe(const ServeOptions& options) {
   server_options.port = options.port;
   server_options.max_body_bytes = options.max_body_bytes;
   server_options.worker_threads = options.worker_threads;
+  LogInfo("cpus: " + std::to_string(AvailableCpus()) +
+          " available (the affinity mask and the cgroup's CPU quota); worker threads: " +
+          std::to_string(WorkerThreadsOf(server_options)));
   server_options.max_header_bytes = options.max_header_bytes;
   server_options.max_url_bytes = options.max_url_bytes;
   server_options.max_connections = options.max_connections;

@@ -30,6 +30,11 @@ namespace {
 class Session;
 }  // namespace
 
+unsigned WorkerThreadsOf(const ServerOptions& options) {
+  return options.worker_threads > 0 ? static_cast<unsigned>(options.worker_threads)
+                                    : std::max(2u, AvailableCpus());
+}
+
 class HttpServer::Impl {
  public:
   Impl(ServerOptions options, RequestHandler handler, ErrorResponder errors)
@@ -39,8 +44,7 @@ class HttpServer::Impl {
         stats_(options_.stats != nullptr ? *options_.stats : own_stats_),
         table_(options_.max_connections, options_.max_connections_per_client, &stats_),
         budget_(InflightLimit(options_), &stats_),
-        workers_(options_.worker_threads > 0 ? options_.worker_threads
-                                             : std::max(2u, AvailableCpus())),
+        workers_(WorkerThreadsOf(options_)),
         control_(std::max(1, options_.control_threads)),
         acceptor_(ioc_),
         signals_(ioc_, SIGINT, SIGTERM),

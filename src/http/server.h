@@ -121,6 +121,9 @@ struct ServerOptions {
   std::chrono::milliseconds accept_backoff_max{1'000};
 };
 
+// The worker threads `options` asks for: worker_threads, or max(2, AvailableCpus()) when it is 0.
+unsigned WorkerThreadsOf(const ServerOptions& options);
+
 class HttpServer {
  public:
   HttpServer(ServerOptions options, RequestHandler handler, ErrorResponder errors);
