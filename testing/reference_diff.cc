@@ -93,4 +93,31 @@ std::string JobDocument(const std::vector<std::pair<std::string, std::string>>& 
   return out + "}}";
 }
 
+std::vector<StateEntry> LaidOutInOneBuffer(const std::vector<StateEntry>& entries,
+                                           std::string& buffer, std::mt19937_64& rng) {
+  std::vector<size_t> gaps;
+  size_t bytes = 0;
+  for (const StateEntry& e : entries) {
+    gaps.push_back(rng() % 16);
+    bytes += e.id.size() + gaps.back() + e.value.size();
+  }
+  buffer.clear();
+  buffer.reserve(bytes);                      // once: the views below must not move
+  std::vector<std::pair<size_t, size_t>> at;  // where each ID and value starts
+  for (size_t i = 0; i < entries.size(); ++i) {
+    const size_t id = buffer.size();
+    buffer += entries[i].id;
+    buffer.append(gaps[i], ':');
+    at.emplace_back(id, buffer.size());
+    buffer += entries[i].value;
+  }
+  std::vector<StateEntry> out;
+  for (size_t i = 0; i < entries.size(); ++i) {
+    out.push_back({std::string_view(buffer).substr(at[i].first, entries[i].id.size()),
+                   std::string_view(buffer).substr(at[i].second, entries[i].value.size()),
+                   entries[i].structured});
+  }
+  return out;
+}
+
 }  // namespace buildtrace

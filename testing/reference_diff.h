@@ -30,4 +30,12 @@ void AppendRandomlyEscaped(std::string& out, std::string_view s, std::mt19937_64
 std::string JobDocument(const std::vector<std::pair<std::string, std::string>>& objects,
                         std::mt19937_64& rng);
 
+// Copies the entries' strings into `buffer` (its old content discarded), each ID followed by 0-15
+// bytes chosen at random and then its value, as a parser that points into one buffer leaves them,
+// and returns views of the copies. A JobState built from them takes the compact layout
+// (job_state.h) unless an entry is structured or too long for it. `buffer` must not change while
+// the views are used.
+std::vector<StateEntry> LaidOutInOneBuffer(const std::vector<StateEntry>& entries,
+                                           std::string& buffer, std::mt19937_64& rng);
+
 }  // namespace buildtrace

@@ -5,7 +5,6 @@
 
 #include <algorithm>
 #include <array>
-#include <atomic>
 #include <future>
 #include <limits>
 #include <string_view>
@@ -214,25 +213,46 @@ Status DuplicateId(std::string_view id, const char* which) {
                          " job; each object must appear once");
 }
 
+// Which entries of `before` a walk has met: one bit each, an eighth of what a byte per entry
+// takes (a million entries: 122 KiB).
+class MatchedBits {
+ public:
+  explicit MatchedBits(size_t n) : words_((n + 63) / 64, 0) {}
+  bool Test(size_t i) const { return (words_[i / 64] >> (i % 64)) & 1; }
+  void Set(size_t i) { words_[i / 64] |= uint64_t{1} << (i % 64); }
+  // Whether an entry is set here and in `other` too.
+  bool Overlaps(const MatchedBits& other) const {
+    for (size_t w = 0; w < words_.size(); ++w) {
+      if ((words_[w] & other.words_[w]) != 0) return true;
+    }
+    return false;
+  }
+  void Add(const MatchedBits& other) {
+    for (size_t w = 0; w < words_.size(); ++w) words_[w] |= other.words_[w];
+  }
+
+ private:
+  std::vector<uint64_t> words_;
+};
+
 // One thread's share of the walk: the entries [first, last) of `after`.
 struct WalkShare {
-  WalkShare(const JobState& before, const JobState& after) : collector(before, after) {}
+  WalkShare(const JobState& before, const JobState& after)
+      : collector(before, after), matched(before.size()) {}
 
   DiffCollector collector;
+  MatchedBits matched;  // the entries of `before` this share met
   // IDs of `after` not in `before`: a repeat of one of these meets no matched flag.
   std::unordered_set<std::string_view> added;
-  size_t matches = 0;                         // entries of `before` this share matched
   std::optional<std::string_view> duplicate;  // an ID of `after` it met twice
 };
 
-// Walks entries [first, last) of `after` against `before`, setting matched[p] for each entry p
-// of `before` it meets. Alone (`shared` false), it stops at the first ID of `after` it meets
-// twice. `shared`: another share walks the rest at the same time; the flags are then only set,
-// never read, and a repeated ID is found by the caller once both are joined: more matches than
-// flags set, or an added ID in both shares' sets (a repeat within one share's added IDs is still
-// caught here).
-void Walk(const StateIndex& index, const JobState& before, const JobState& after,
-          std::vector<uint8_t>& matched, size_t first, size_t last, bool shared, WalkShare& share) {
+// Walks entries [first, last) of `after` against `before`, marking in share.matched each entry
+// of `before` it meets, and stops at the first ID of `after` it meets twice. Two shares walked at
+// the same time each keep their own flags; an ID repeated across shares is found once both are
+// joined: a flag set in both, or an added ID in both shares' sets.
+void Walk(const StateIndex& index, const JobState& before, const JobState& after, size_t first,
+          size_t last, WalkShare& share) {
   PipelinedFinder finder(index, before, after);
   // Where the lockstep walk expects the next ID of `after` in `before`; a share that starts
   // elsewhere than the beginning finds its place by a lookup.
@@ -261,53 +281,42 @@ void Walk(const StateIndex& index, const JobState& before, const JobState& after
       share.collector.Added(j);
       continue;
     }
-    if (shared) {
-      // Relaxed: two shares store to the same flag only when `after` repeats an ID, and the
-      // flags publish nothing; they are read once both shares are joined.
-      std::atomic_ref<uint8_t>(matched[position]).store(1, std::memory_order_relaxed);
-    } else {
-      if (matched[position] != 0) {
-        share.duplicate = entry.id;
-        return;
-      }
-      matched[position] = 1;
+    if (share.matched.Test(position)) {
+      share.duplicate = entry.id;
+      return;
     }
-    ++share.matches;
+    share.matched.Set(position);
     share.collector.Compare(position, j, before[position], entry);
     next = position + 1;
   }
 }
 
-// Walks `after` in two halves on two threads. False, with nothing kept, when `after` repeats an
-// ID (found by counting: a share never reads the other's flags) or when no thread could be
-// started; the caller then walks on one thread, which names the repeated ID as it always does.
-bool WalkInHalves(const StateIndex& index, const JobState& before, const JobState& after,
-                  std::vector<uint8_t>& matched, DiffCollector& collector) {
+// Walks `after` in two halves on two threads. nullopt, with nothing kept, when `after` repeats an
+// ID or when no thread could be started; the caller then walks on one thread, which names the
+// repeated ID as it always does. Otherwise the entries of `before` either half met.
+std::optional<MatchedBits> WalkInHalves(const StateIndex& index, const JobState& before,
+                                        const JobState& after, DiffCollector& collector) {
   const size_t half = after.size() / 2;
   WalkShare share(before, after);
   WalkShare second(before, after);
   std::future<void> other;
   try {
-    other = std::async(std::launch::async, [&] {
-      Walk(index, before, after, matched, half, after.size(), true, second);
-    });
+    other = std::async(std::launch::async,
+                       [&] { Walk(index, before, after, half, after.size(), second); });
   } catch (const std::system_error&) {
-    return false;  // no thread to be had: one walk does it all
+    return std::nullopt;  // no thread to be had: one walk does it all
   }
-  Walk(index, before, after, matched, 0, half, true, share);
+  Walk(index, before, after, 0, half, share);
   other.get();
-  const size_t flags = static_cast<size_t>(std::count(matched.begin(), matched.end(), 1));
   const bool repeated = share.duplicate || second.duplicate ||
-                        share.matches + second.matches != flags ||
+                        share.matched.Overlaps(second.matched) ||
                         std::any_of(second.added.begin(), second.added.end(),
                                     [&](std::string_view id) { return share.added.contains(id); });
-  if (repeated) {
-    std::fill(matched.begin(), matched.end(), 0);
-    return false;
-  }
+  if (repeated) return std::nullopt;
   collector.Merge(share.collector);
   collector.Merge(second.collector);
-  return true;
+  share.matched.Add(second.matched);
+  return std::move(share.matched);
 }
 
 }  // namespace
@@ -334,16 +343,18 @@ Result<DiffResult> DiffStates(const JobState& before, const JobState& after, siz
   }
   const StateIndex index(before, index_threads);
   if (auto dup = index.duplicate()) return DuplicateId(*dup, "earlier");
-  std::vector<uint8_t> matched(before.size(), 0);
   DiffCollector collector(before, after);
-  if (walk_threads < 2 || !WalkInHalves(index, before, after, matched, collector)) {
+  std::optional<MatchedBits> matched;
+  if (walk_threads >= 2) matched = WalkInHalves(index, before, after, collector);
+  if (!matched) {
     WalkShare share(before, after);
-    Walk(index, before, after, matched, 0, after.size(), false, share);
+    Walk(index, before, after, 0, after.size(), share);
     if (share.duplicate) return DuplicateId(*share.duplicate, "current");
     collector.Merge(share.collector);
+    matched = std::move(share.matched);
   }
   for (size_t k = 0; k < before.size(); ++k) {
-    if (!matched[k]) collector.Removed(k);
+    if (!matched->Test(k)) collector.Removed(k);
   }
   return collector.Finish(limit);
 }

@@ -271,11 +271,12 @@ class RandomStates {
     }
   }
 
-  StateEntry Value(Strings& strings, const std::string& id) {
+  // `hashes_only`: no structured values.
+  StateEntry Value(Strings& strings, const std::string& id, bool hashes_only = false) {
     static const char* const kTypes[] = {"door", "window", "sliding_door"};
     const std::string type = kTypes[Uniform(0, 2)];
     const int x = Uniform(0, 2), y = Uniform(0, 2), w = Uniform(1, 2), h = Uniform(1, 2);
-    switch (Uniform(0, 4)) {
+    switch (Uniform(0, hashes_only ? 2 : 4)) {
       case 0:
         return strings.Entry(id, "h" + std::to_string(Uniform(0, 3)));
       case 1:
@@ -295,10 +296,14 @@ class RandomStates {
   std::mt19937 rng_;
 };
 
+// Every third seed's states hold hash strings only, laid out as a parser leaves them in one
+// buffer, so that they take the compact layout (job_state.h); the rest are wide. Shuffling a
+// compact state's entries makes it wide, so the two layouts also meet in one diff.
 TEST(DiffStatesTest, MatchesReferenceOnRandomStates) {
   for (uint32_t seed = 1; seed <= 60; ++seed) {
     RandomStates random(seed);
     Strings strings;
+    const bool compact = seed % 3 == 0;
     const int pool = seed % 10 == 0 ? 0 : random.Uniform(1, 200);
     std::vector<int> ids(static_cast<size_t>(pool));
     for (int i = 0; i < pool; ++i) ids[static_cast<size_t>(i)] = i;
@@ -311,25 +316,35 @@ TEST(DiffStatesTest, MatchesReferenceOnRandomStates) {
         case 0:  // only in after, at a random place
           after_entries.insert(
               after_entries.begin() + random.Uniform(0, static_cast<int>(after_entries.size())),
-              random.Value(strings, id));
+              random.Value(strings, id, compact));
           break;
         case 1:  // only in before
-          before_entries.push_back(random.Value(strings, id));
+          before_entries.push_back(random.Value(strings, id, compact));
           break;
         case 2:
         case 3:
         case 4: {  // in both, maybe with another value
-          before_entries.push_back(random.Value(strings, id));
-          after_entries.push_back(random.Value(strings, id));
+          before_entries.push_back(random.Value(strings, id, compact));
+          after_entries.push_back(random.Value(strings, id, compact));
           break;
         }
         default:  // in both, same value
-          before_entries.push_back(random.Value(strings, id));
+          before_entries.push_back(random.Value(strings, id, compact));
           after_entries.push_back(before_entries.back());
       }
     }
+    std::string before_buffer, after_buffer;
+    std::mt19937_64 layout_rng(seed);
+    if (compact) {
+      before_entries = LaidOutInOneBuffer(before_entries, before_buffer, layout_rng);
+      after_entries = LaidOutInOneBuffer(after_entries, after_buffer, layout_rng);
+    }
     const JobState before(before_entries.begin(), before_entries.end());
     const JobState after(after_entries.begin(), after_entries.end());
+    if (compact) {
+      ASSERT_FALSE(before.wide()) << seed;
+      ASSERT_FALSE(after.wide()) << seed;
+    }
     auto shuffled = [&](std::vector<StateEntry> entries) {
       std::shuffle(entries.begin(), entries.end(), random.rng());
       return JobState(entries.begin(), entries.end());

@@ -14,6 +14,8 @@
 #include <thread>
 #include <vector>
 
+#include "core/flat_state.h"
+
 namespace buildtrace {
 namespace {
 
@@ -576,6 +578,37 @@ TEST(JobParserStringsTest, EscapedAndPlainStringsGiveTheSameViews) {
   EXPECT_EQ(state[1].value, "a\"b\\c");
   EXPECT_EQ(state[2].id, "\n");
   EXPECT_EQ(state[2].value, "\xc3\xa9");
+}
+
+// A state of plain hash strings, spaced or not, takes the compact layout (job_state.h) from the
+// flat scan and from the simdjson walk alike: its entries point into the input. An escaped string
+// (unescaped into a string of its own) or a structured value makes it wide. What it reads back is
+// the same either way (the tests above and flat_state_test.cc).
+TEST(JobParserStringsTest, CommonStatesTakeTheCompactLayout) {
+  const std::string head = "{\"job_id\":1,\"timestamp\":\"2026-11-28T10:00:00Z\",\"latency_ms\":1,";
+  struct Case {
+    std::string state;
+    bool wide;
+  };
+  const std::vector<Case> cases = {
+      {R"({"D1":"door_1_2_3_4","W2":"window_5_6_7_8"})", false},
+      {R"({ "D1" : "door_1_2_3_4",
+            "W2" :  "window_5_6_7_8" })",
+       false},
+      {R"({"esc\u0061ped":"a\"b","\n":"\u00e9"})", true},
+      {R"({"D1":"door_1_2_3_4","S2":{"type":"door","x":1}})", true},
+  };
+  const bool flat_was = FlatStatesEnabled();
+  for (const bool flat : {true, false}) {
+    SetFlatStatesEnabled(flat);
+    for (const Case& c : cases) {
+      auto r = ParseJobDocument(head + "\"state\":" + c.state + "}", ParseLimits{});
+      ASSERT_TRUE(r.ok()) << c.state << ": " << r.status().message();
+      EXPECT_EQ((*r)->jobs().front().state.wide(), c.wide) << c.state << " flat " << flat;
+      EXPECT_EQ((*r)->jobs().front().state.size(), 2u) << c.state;
+    }
+  }
+  SetFlatStatesEnabled(flat_was);
 }
 
 // Strings are scanned eight bytes at a time: an escape, a quote after a backslash, a raw control

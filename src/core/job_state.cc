@@ -1,6 +1,7 @@
-// Packing a state's entries into 16 bytes each (job_state.h).
+// Packing a state's entries into 8 or 16 bytes each (job_state.h).
 #include "core/job_state.h"
 
+#include <algorithm>
 #include <stdexcept>
 #include <string>
 
@@ -11,7 +12,7 @@ JobState::JobState(std::initializer_list<StateEntry> entries) {
   for (const StateEntry& entry : entries) push_back(entry);
 }
 
-JobState::Packed JobState::Pack(const StateEntry& entry) {
+JobState::Wide JobState::PackWide(const StateEntry& entry) {
   const auto id = reinterpret_cast<uintptr_t>(entry.id.data());
   const auto value = reinterpret_cast<uintptr_t>(entry.value.data());
   if (entry.id.size() > kMaxIdBytes || entry.value.size() > kMaxValueBytes) {
@@ -25,6 +26,18 @@ JobState::Packed JobState::Pack(const StateEntry& entry) {
   return {id | (uint64_t{entry.id.size()} << 48) | (uint64_t{entry.structured} << 62) |
               ((value_size >> 16) << 63),
           value | ((value_size & 0xFFFF) << 48)};
+}
+
+void JobState::Widen() {
+  std::vector<uint64_t, LargeAllocator<uint64_t>> wide;
+  wide.reserve(std::max(words_.capacity(), size_t{1}) * 2);
+  for (const uint64_t word : words_) {
+    const Wide w = PackWide(UnpackCompact(word));
+    wide.push_back(w.id);
+    wide.push_back(w.value);
+  }
+  words_.swap(wide);
+  wide_ = 1;
 }
 
 bool operator==(const JobState& a, const JobState& b) {

@@ -1,17 +1,29 @@
-// A job's state: its objects in the order the client sent them, each packed in 16 bytes. A state
-// of a million objects is most of what a diff or a POST holds beside the input bytes, and every
-// byte of it is a fresh page to fault in and zero, so the entries are as small as the views allow:
-// the ID's and the value's addresses (48 bits each, all that x86-64 and AArch64 user space uses
-// unless a program asks the kernel for more, which this one never does) with the two lengths and
-// the structured flag in the 32 bits left over. The entries point into the buffers of the
-// ParsedJobs that produced them (job_parser.h) or, in tests, wherever their strings live.
-// Reading an entry gives a StateEntry, the plain view, by value.
+// A job's state: its objects in the order the client sent them, each packed in 8 bytes where it
+// can be and in 16 otherwise. A state of a million objects is most of what a diff or a POST holds
+// beside the input bytes, and every byte of it is a fresh page to fault in and zero, so the
+// entries are as small as the views allow. The entries point into the buffers of the ParsedJobs
+// that produced them (job_parser.h) or, in tests, wherever their strings live. Reading an entry
+// gives a StateEntry, the plain view, by value.
+//
+// Two layouts, one per state:
+// - compact (8 bytes), while every entry is a hash string (not structured) whose ID starts within
+//   4 GiB after the first entry's ID and whose value starts at most 15 bytes after its ID ends,
+//   both lengths under 2^14: what a parser that points into one buffer produces for the common
+//   `"id": "hash"` member. The ID is stored as its offset from the first ID, the value as its gap
+//   after the ID.
+// - wide (16 bytes): the ID's and the value's addresses (48 bits each, all that x86-64 and
+//   AArch64 user space uses unless a program asks the kernel for more, which this one never
+//   does) with the two lengths and the structured flag in the 32 bits left over.
+// A state starts compact and turns wide, once, at the first entry the compact layout cannot
+// hold; what it reads back is the same either way.
 #pragma once
 
+#include <algorithm>
 #include <cstddef>
 #include <cstdint>
 #include <initializer_list>
 #include <iterator>
+#include <optional>
 #include <string_view>
 #include <vector>
 
@@ -78,40 +90,89 @@ class JobState {
     for (; first != last; ++first) push_back(*first);
   }
 
-  size_t size() const { return entries_.size(); }
-  bool empty() const { return entries_.empty(); }
-  StateEntry operator[](size_t i) const { return Unpack(entries_[i]); }
+  size_t size() const { return words_.size() >> wide_; }
+  bool empty() const { return words_.empty(); }
+  StateEntry operator[](size_t i) const {
+    return wide_ ? UnpackWide(words_[2 * i], words_[2 * i + 1]) : UnpackCompact(words_[i]);
+  }
   StateEntry front() const { return (*this)[0]; }
   StateEntry back() const { return (*this)[size() - 1]; }
   Iterator begin() const { return {this, 0}; }
   Iterator end() const { return {this, size()}; }
   // Where entry i lives, for prefetching it a few lookups ahead.
-  const void* EntryAddress(size_t i) const { return &entries_[i]; }
+  const void* EntryAddress(size_t i) const { return &words_[i << wide_]; }
+  // Whether the entries take 16 bytes each rather than 8 (for tests and benchmarks).
+  bool wide() const { return wide_ != 0; }
 
-  void push_back(const StateEntry& entry) { entries_.push_back(Pack(entry)); }
-  void reserve(size_t n) { entries_.reserve(n); }
+  void push_back(const StateEntry& entry) {
+    if (!wide_) {
+      if (words_.empty()) base_ = entry.id.data();
+      if (const std::optional<uint64_t> word = PackCompact(entry)) return words_.push_back(*word);
+      Widen();
+    }
+    const Wide w = PackWide(entry);
+    if (words_.capacity() - words_.size() < 2) {  // both words or neither
+      words_.reserve(std::max<size_t>(8, words_.capacity() * 2));
+    }
+    words_.push_back(w.id);
+    words_.push_back(w.value);
+  }
+  void reserve(size_t n) { words_.reserve(n << wide_); }
 
   friend bool operator==(const JobState& a, const JobState& b);
 
  private:
-  // word 0: the ID's address, its length in bits 48-61, `structured` in bit 62 and bit 16 of the
-  // value's length in bit 63; word 1: the value's address and the low 16 bits of its length.
-  struct Packed {
+  // compact: the ID's offset from base_ in bits 0-31, its length in bits 32-45, the value's gap
+  // after the ID in bits 46-49 and its length in bits 50-63.
+  static constexpr uint64_t kCompactIdBytes = (uint64_t{1} << 14) - 1;
+  static constexpr uint64_t kCompactGap = 15;
+  static constexpr uint64_t kCompactValueBytes = (uint64_t{1} << 14) - 1;
+
+  std::optional<uint64_t> PackCompact(const StateEntry& entry) const {
+    // Unsigned differences: an ID before base_, or a value before the ID's end, wraps to a huge
+    // number and fails its bound like any other misfit.
+    const auto offset =
+        reinterpret_cast<uintptr_t>(entry.id.data()) - reinterpret_cast<uintptr_t>(base_);
+    const auto gap = reinterpret_cast<uintptr_t>(entry.value.data()) -
+                     (reinterpret_cast<uintptr_t>(entry.id.data()) + entry.id.size());
+    const uint64_t id_size = entry.id.size();
+    const uint64_t value_size = entry.value.size();
+    if (entry.structured || offset > 0xFFFFFFFFu || gap > kCompactGap ||
+        id_size > kCompactIdBytes || value_size > kCompactValueBytes) {
+      return std::nullopt;
+    }
+    return offset | (id_size << 32) | (uint64_t{gap} << 46) | (value_size << 50);
+  }
+  StateEntry UnpackCompact(uint64_t word) const {
+    const char* id = base_ + (word & 0xFFFFFFFFu);
+    const auto id_size = static_cast<size_t>((word >> 32) & kCompactIdBytes);
+    const char* value = id + id_size + ((word >> 46) & kCompactGap);
+    return {std::string_view(id, id_size), std::string_view(value, word >> 50), false};
+  }
+
+  // wide: word 0: the ID's address, its length in bits 48-61, `structured` in bit 62 and bit 16
+  // of the value's length in bit 63; word 1: the value's address and the low 16 bits of its
+  // length.
+  struct Wide {
     uint64_t id;
     uint64_t value;
   };
   static constexpr uint64_t kAddress = (uint64_t{1} << 48) - 1;
 
-  static Packed Pack(const StateEntry& entry);
-  static StateEntry Unpack(const Packed& p) {
-    const auto id_size = static_cast<size_t>((p.id >> 48) & kMaxIdBytes);
-    const auto value_size = static_cast<size_t>((p.value >> 48) | ((p.id >> 63) << 16));
-    return {std::string_view(reinterpret_cast<const char*>(p.id & kAddress), id_size),
-            std::string_view(reinterpret_cast<const char*>(p.value & kAddress), value_size),
-            ((p.id >> 62) & 1) != 0};
+  static Wide PackWide(const StateEntry& entry);
+  static StateEntry UnpackWide(uint64_t id_word, uint64_t value_word) {
+    const auto id_size = static_cast<size_t>((id_word >> 48) & kMaxIdBytes);
+    const auto value_size = static_cast<size_t>((value_word >> 48) | ((id_word >> 63) << 16));
+    return {std::string_view(reinterpret_cast<const char*>(id_word & kAddress), id_size),
+            std::string_view(reinterpret_cast<const char*>(value_word & kAddress), value_size),
+            ((id_word >> 62) & 1) != 0};
   }
+  // Rewrites every entry in the wide layout (once, at the first entry compact cannot hold).
+  void Widen();
 
-  std::vector<Packed, LargeAllocator<Packed>> entries_;
+  std::vector<uint64_t, LargeAllocator<uint64_t>> words_;
+  const char* base_ = nullptr;  // compact: the first entry's ID, which offsets count from
+  uint64_t wide_ = 0;           // 1 when wide: an entry is two words
 };
 
 }  // namespace buildtrace

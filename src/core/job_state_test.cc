@@ -1,5 +1,7 @@
 // Tests of the packed state entries: every length the parser allows (and the packing's own
-// limits) comes back exactly, with its flag, in order; what does not fit is refused.
+// limits) comes back exactly, with its flag, in order, in either layout; an entry the compact
+// layout cannot hold turns the state wide without changing what it reads back; what fits
+// neither is refused.
 #include "core/job_state.h"
 
 #include <gtest/gtest.h>
@@ -9,8 +11,24 @@
 #include <string>
 #include <vector>
 
+#include "testing/reference_diff.h"
+
 namespace buildtrace {
 namespace {
+
+// EXPECTs that `state` holds exactly `want`: the same addresses, lengths and flags, in order.
+void ExpectHolds(const JobState& state, const std::vector<StateEntry>& want,
+                 const std::string& context) {
+  ASSERT_EQ(state.size(), want.size()) << context;
+  for (size_t i = 0; i < want.size(); ++i) {
+    const StateEntry got = state[i];
+    ASSERT_EQ(got.id.data(), want[i].id.data()) << context << " entry " << i;
+    ASSERT_EQ(got.id.size(), want[i].id.size()) << context << " entry " << i;
+    ASSERT_EQ(got.value.data(), want[i].value.data()) << context << " entry " << i;
+    ASSERT_EQ(got.value.size(), want[i].value.size()) << context << " entry " << i;
+    ASSERT_EQ(got.structured, want[i].structured) << context << " entry " << i;
+  }
+}
 
 TEST(JobStateTest, EntriesComeBackExactlyAtEveryLength) {
   const std::string ids(JobState::kMaxIdBytes, 'i');
@@ -40,6 +58,106 @@ TEST(JobStateTest, EntriesComeBackExactlyAtEveryLength) {
   EXPECT_EQ(i, want.size());
   EXPECT_EQ(state.back().value.size(), want.back().value.size());
   EXPECT_EQ(state.end() - state.begin(), static_cast<std::ptrdiff_t>(want.size()));
+}
+
+// IDs and values laid out as a parser leaves them in one buffer, at every gap the compact layout
+// holds (0-15 bytes) and up to its longest lengths (2^14 - 1 bytes each), take 8 bytes an entry.
+TEST(JobStateTest, OneBufferLayoutIsCompactAndExact) {
+  const std::string ids(16383, 'i');
+  const std::string values(16383, 'v');
+  std::mt19937_64 rng(11);
+  std::vector<StateEntry> entries;
+  for (size_t id_size : {size_t{0}, size_t{1}, size_t{7}, size_t{16383}}) {
+    for (size_t value_size : {size_t{0}, size_t{1}, size_t{25}, size_t{16383}}) {
+      entries.push_back({std::string_view(ids).substr(0, id_size),
+                         std::string_view(values).substr(0, value_size), false});
+    }
+  }
+  for (int i = 0; i < 1000; ++i) entries.push_back({"D" + std::to_string(i), "door_1_2_3_4"});
+  std::string buffer;
+  const std::vector<StateEntry> laid_out = LaidOutInOneBuffer(entries, buffer, rng);
+  JobState state(laid_out.begin(), laid_out.end());
+  EXPECT_FALSE(state.wide());
+  ExpectHolds(state, laid_out, "compact");
+  JobState copy = state;  // a copy reads the same bytes
+  EXPECT_FALSE(copy.wide());
+  ExpectHolds(copy, laid_out, "copy");
+}
+
+// Each thing the compact layout cannot hold, met at a random place among entries it can, turns
+// the state wide once; every entry before and after it reads back exactly.
+TEST(JobStateTest, EachMisfitWidensTheStateAndKeepsEveryEntry) {
+  std::mt19937_64 rng(12);
+  std::vector<StateEntry> plain;
+  for (int i = 0; i < 300; ++i) plain.push_back({"W" + std::to_string(i), "window_1_2_3_4"});
+  const std::string long_value(16384, 'v');
+  plain.push_back({"big", long_value});
+  std::string buffer;
+  const std::vector<StateEntry> all = LaidOutInOneBuffer(plain, buffer, rng);
+  // The state is entries 10-299; entry 0 lies before them in the buffer, the big one after.
+  const std::vector<StateEntry> laid_out(all.begin() + 10, all.end() - 1);
+  const std::string_view bytes = buffer;
+  const char* first_id = laid_out.front().id.data();
+  // An ID 4 GiB or more after the first: an address, never read by JobState itself.
+  const auto* beyond =
+      reinterpret_cast<const char*>(reinterpret_cast<uintptr_t>(first_id) + (uintptr_t{1} << 32));
+  struct Misfit {
+    const char* name;
+    StateEntry entry;
+    bool readable;  // whether its bytes may be compared
+  };
+  const size_t last = all.back().id.data() - buffer.data() - 40;  // among entries that fit
+  const std::vector<Misfit> misfits = {
+      {"gap of 16 bytes", {bytes.substr(last, 0), bytes.substr(last + 16, 4)}, true},
+      {"value before its ID", {bytes.substr(last + 8, 2), bytes.substr(last, 4)}, true},
+      {"ID before the first ID", all.front(), true},
+      {"structured", {laid_out[5].id, laid_out[5].value, true}, true},
+      {"value of 2^14 bytes", all.back(), true},
+      {"ID 4 GiB after the first",
+       {std::string_view(beyond, 3), std::string_view(beyond + 5, 2)},
+       false},
+  };
+  for (const Misfit& misfit : misfits) {
+    for (size_t at : {size_t{0}, size_t{1}, size_t{150}, laid_out.size()}) {
+      std::vector<StateEntry> want(laid_out.begin(), laid_out.end());
+      want.insert(want.begin() + static_cast<std::ptrdiff_t>(at), misfit.entry);
+      if (at == 0 && std::string_view(misfit.name) == "ID before the first ID") {
+        continue;  // first, it is where offsets count from: it fits
+      }
+      JobState state;
+      state.reserve(3);  // far too small: widening keeps growing
+      for (const StateEntry& e : want) state.push_back(e);
+      const std::string context = std::string(misfit.name) + " at " + std::to_string(at);
+      EXPECT_TRUE(state.wide()) << context;
+      ExpectHolds(state, want, context);
+      if (misfit.readable) {
+        EXPECT_TRUE(state == JobState(want.begin(), want.end())) << context;
+      }
+    }
+  }
+}
+
+// Random sequences of entries that fit and entries that do not read back exactly, whichever
+// layout they end in.
+TEST(JobStateTest, RandomMixesReadBackExactly) {
+  std::mt19937_64 rng(13);
+  for (int round = 0; round < 200; ++round) {
+    std::vector<StateEntry> plain;
+    const size_t n = rng() % 200;
+    std::vector<std::string> ids, values;
+    for (size_t i = 0; i < n; ++i) {
+      ids.push_back("id" + std::to_string(rng() % 100000));
+      values.push_back(std::string(rng() % 40, 'h'));
+    }
+    for (size_t i = 0; i < n; ++i) plain.push_back({ids[i], values[i], false});
+    std::string buffer;
+    std::vector<StateEntry> want = LaidOutInOneBuffer(plain, buffer, rng);
+    const bool misfit = n > 0 && round % 2 == 1;
+    if (misfit) want[rng() % n].structured = true;
+    const JobState state(want.begin(), want.end());
+    EXPECT_EQ(state.wide(), misfit) << round;
+    ExpectHolds(state, want, "round " + std::to_string(round));
+  }
 }
 
 TEST(JobStateTest, TooLongIsRefused) {

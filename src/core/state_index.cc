@@ -53,9 +53,17 @@ unsigned IndexThreadsFor(size_t entries) {
 }
 
 StateIndex::StateIndex(const JobState& state, unsigned threads) : state_(state) {
-  const size_t capacity = std::bit_ceil(std::max<size_t>(16, state.size() * 2));
+  // At most three entries to four slots; a table on huge pages gets the whole of its last page,
+  // which it faults in anyway, as more slots (a million entries: 6 MiB, 1.57 million slots).
+  size_t capacity = std::max<size_t>(16, state.size() + state.size() / 3 + 1);
+  if (capacity * sizeof(Slot) >= kLargeBytes && HugePagesEnabled()) {
+    capacity = (capacity * sizeof(Slot) + kHugePageBytes - 1) / kHugePageBytes * kHugePageBytes /
+               sizeof(Slot);
+  }
   slots_.resize(capacity);
-  mask_ = capacity - 1;
+  // Positions take the low bits; a state of 2^31 entries or more leaves no tag.
+  const int position_bits = std::bit_width(state.size());
+  tag_mask_ = position_bits >= 32 ? 0 : ~((Slot{1} << position_bits) - 1);
   const size_t n = state.size();
   if (threads <= 1) {
     duplicate_ = Insert(0, n, false);
@@ -92,18 +100,18 @@ std::optional<std::string_view> StateIndex::Insert(size_t first, size_t last, bo
   uint64_t ahead[kLookahead];
   for (size_t i = first; i < last && i < first + kLookahead; ++i) {
     ahead[i % kLookahead] = HashId(state_[i].id);
-    __builtin_prefetch(&slots_[ahead[i % kLookahead] & mask_], 1);
+    __builtin_prefetch(&slots_[Home(ahead[i % kLookahead])], 1);
   }
   for (size_t i = first; i < last; ++i) {
     const uint64_t hash = ahead[i % kLookahead];
     if (i + kLookahead < last) {
       const uint64_t next = HashId(state_[i + kLookahead].id);
       ahead[i % kLookahead] = next;
-      __builtin_prefetch(&slots_[next & mask_], 1);
+      __builtin_prefetch(&slots_[Home(next)], 1);
     }
-    const auto tag = static_cast<uint32_t>(hash >> 32);
-    const Slot mine = (Slot{tag} << 32) | static_cast<uint32_t>(i + 1);
-    for (uint64_t s = hash & mask_;; s = (s + 1) & mask_) {
+    const Slot tag = TagOf(hash);
+    const Slot mine = tag | static_cast<Slot>(i + 1);
+    for (size_t s = Home(hash);; s = Next(s)) {
       Slot seen;
       if (shared) {
         // Relaxed is enough: the entries were all written before the threads started, and the
@@ -122,7 +130,7 @@ std::optional<std::string_view> StateIndex::Insert(size_t first, size_t last, bo
           break;
         }
       }
-      if (TagOf(seen) == tag && state_[PositionOf(seen)].id == state_[i].id) {
+      if ((seen & tag_mask_) == tag && state_[PositionOf(seen)].id == state_[i].id) {
         if (!duplicate) duplicate = state_[i].id;
         break;
       }
@@ -132,20 +140,20 @@ std::optional<std::string_view> StateIndex::Insert(size_t first, size_t last, bo
 }
 
 size_t StateIndex::Find(std::string_view id, uint64_t hash) const {
-  const auto tag = static_cast<uint32_t>(hash >> 32);
-  for (uint64_t i = hash & mask_;; i = (i + 1) & mask_) {
+  const Slot tag = TagOf(hash);
+  for (size_t i = Home(hash);; i = Next(i)) {
     const Slot slot = slots_[i];
     if (slot == 0) return kNotFound;
-    if (TagOf(slot) == tag && state_[PositionOf(slot)].id == id) return PositionOf(slot);
+    if ((slot & tag_mask_) == tag && state_[PositionOf(slot)].id == id) return PositionOf(slot);
   }
 }
 
 size_t StateIndex::Candidate(uint64_t hash) const {
-  const auto tag = static_cast<uint32_t>(hash >> 32);
-  for (uint64_t i = hash & mask_;; i = (i + 1) & mask_) {
+  const Slot tag = TagOf(hash);
+  for (size_t i = Home(hash);; i = Next(i)) {
     const Slot slot = slots_[i];
     if (slot == 0) return kNotFound;
-    if (TagOf(slot) == tag) return PositionOf(slot);
+    if ((slot & tag_mask_) == tag) return PositionOf(slot);
   }
 }
 

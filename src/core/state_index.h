@@ -1,5 +1,6 @@
 // An index from object ID to position over one JobState: an open-addressing hash table of
-// 8-byte slots (a hash tag and a position), built in one pass with prefetching. It is how the
+// 4-byte slots (a position and, in the bits the position leaves free, a tag from the ID's hash),
+// built in one pass with prefetching. It is how the
 // diff finds an object that is not where the lockstep walk expects it, and how duplicate IDs are
 // caught, at a fraction of the memory and time of a node-based std::unordered_map.
 #pragma once
@@ -43,18 +44,27 @@ class StateIndex {
   // For lookups in bulk, which overlap their cache misses by preparing each a few lookups
   // ahead: first PrefetchSlot(hash), later Candidate(hash) (reads the slot, now cached, and
   // names the position Find will most likely compare with, to prefetch its entry), then Find.
-  void PrefetchSlot(uint64_t hash) const { __builtin_prefetch(&slots_[hash & mask_]); }
+  void PrefetchSlot(uint64_t hash) const { __builtin_prefetch(&slots_[Home(hash)]); }
   size_t Candidate(uint64_t hash) const;
 
   // An ID that appears more than once in the state, if any.
   std::optional<std::string_view> duplicate() const { return duplicate_; }
 
  private:
-  // A slot: the hash's upper half (the tag) in the upper 32 bits, 1 + the entry's position in
-  // the lower ones; 0 marks an empty slot. One word, so that threads can claim slots with a CAS.
-  using Slot = uint64_t;
-  static uint32_t TagOf(Slot slot) { return static_cast<uint32_t>(slot >> 32); }
-  static size_t PositionOf(Slot slot) { return static_cast<uint32_t>(slot) - size_t{1}; }
+  // A slot: 1 + the entry's position in the low position_bits_ bits, the tag (the hash's low
+  // bits) in the rest; 0 marks an empty slot. A million entries take 20 bits and leave a 12-bit
+  // tag, so that a probe compares an ID only once in 4 096 times it meets another entry's slot.
+  // One word, so that threads can claim slots with a CAS.
+  using Slot = uint32_t;
+  Slot TagOf(uint64_t hash) const { return static_cast<Slot>(hash) & tag_mask_; }
+  size_t PositionOf(Slot slot) const { return (slot & ~tag_mask_) - size_t{1}; }
+  // The slot a probe for `hash` starts at: the hash's upper bits scaled to the table's size,
+  // which need not be a power of two.
+  size_t Home(uint64_t hash) const {
+    __extension__ using Product = unsigned __int128;  // g++ and clang: one multiply
+    return static_cast<size_t>((Product{hash} * slots_.size()) >> 64);
+  }
+  size_t Next(size_t slot) const { return slot + 1 == slots_.size() ? 0 : slot + 1; }
 
   // Indexes entries [first, last) (one thread's share); returns a duplicate ID it met, if any.
   // `shared`: other threads insert at the same time.
@@ -62,7 +72,7 @@ class StateIndex {
 
   const JobState& state_;
   std::vector<Slot, LargeAllocator<Slot>> slots_;  // huge pages when large
-  uint64_t mask_ = 0;
+  Slot tag_mask_ = 0;
   std::optional<std::string_view> duplicate_;
 };
 

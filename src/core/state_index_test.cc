@@ -5,7 +5,12 @@
 #include <gtest/gtest.h>
 
 #include <deque>
+#include <random>
 #include <string>
+#include <vector>
+
+#include "core/large_memory.h"
+#include "testing/reference_diff.h"
 
 namespace buildtrace {
 namespace {
@@ -92,6 +97,45 @@ TEST(StateIndexTest, LongSharedPrefixesAndNonAsciiIdsAreDistinct) {
   const StateIndex index(state);
   EXPECT_EQ(index.duplicate(), std::nullopt);
   for (size_t i = 0; i < state.size(); ++i) EXPECT_EQ(index.Find(state[i].id), i);
+}
+
+// Positions take the slot's low bits and the tag the rest, so the split moves with the state's
+// size: sizes on each side of a power of two, over states in both layouts (job_state.h), and a
+// table large enough for huge pages, built with them and without (its size rounds up to whole
+// huge pages only with them), by one thread and by two, find every ID and no other.
+TEST(StateIndexTest, EverySizeAroundAPowerOfTwoInBothLayouts) {
+  const bool huge_pages_were = HugePagesEnabled();
+  std::mt19937_64 rng(21);
+  for (size_t n : {size_t{1}, size_t{2}, size_t{3}, size_t{4}, size_t{5}, size_t{15}, size_t{16},
+                   size_t{17}, size_t{255}, size_t{256}, size_t{257}, size_t{4095}, size_t{4096},
+                   size_t{4097}, size_t{400000}}) {
+    std::vector<std::string> ids;
+    for (size_t i = 0; i < n; ++i) ids.push_back("D" + std::to_string(i * 7919 % n));
+    std::vector<StateEntry> entries;
+    for (const std::string& id : ids) entries.push_back({id, "door_1_2_3_4", false});
+    std::string buffer;
+    const std::vector<StateEntry> laid_out = LaidOutInOneBuffer(entries, buffer, rng);
+    for (const bool wide : {false, true}) {
+      const std::vector<StateEntry>& from = wide ? entries : laid_out;
+      const JobState state(from.begin(), from.end());
+      ASSERT_EQ(state.wide(), wide) << n;
+      for (const bool huge_pages : {true, false}) {
+        if (!huge_pages && n < 400000) continue;  // the same table: small ones never round up
+        SetHugePagesEnabled(huge_pages);
+        for (const unsigned threads : {1u, 2u}) {
+          const StateIndex index(state, threads);
+          const std::string context = std::to_string(n) + (wide ? " wide" : " compact") +
+                                      (huge_pages ? "" : " no huge pages") + " threads " +
+                                      std::to_string(threads);
+          EXPECT_EQ(index.duplicate(), std::nullopt) << context;
+          for (size_t i = 0; i < n; ++i) ASSERT_EQ(index.Find(state[i].id), i) << context;
+          EXPECT_EQ(index.Find("D" + std::to_string(n)), StateIndex::kNotFound) << context;
+          EXPECT_EQ(index.Find("d0"), StateIndex::kNotFound) << context;
+        }
+      }
+      SetHugePagesEnabled(huge_pages_were);
+    }
+  }
 }
 
 TEST(HashIdTest, DependsOnEveryByteAndTheLength) {
