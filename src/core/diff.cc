@@ -242,7 +242,7 @@ struct WalkShare {
 
   DiffCollector collector;
   MatchedBits matched;  // the entries of `before` this share met
-  // IDs of `after` not in `before`: a repeat of one of these meets no matched flag.
+  // IDs of `after` not in `before`: a repeat of one of these finds no entry to mark.
   std::unordered_set<std::string_view> added;
   std::optional<std::string_view> duplicate;  // an ID of `after` it met twice
 };

@@ -598,7 +598,10 @@ TEST(JobParserStringsTest, CommonStatesTakeTheCompactLayout) {
       {R"({"esc\u0061ped":"a\"b","\n":"\u00e9"})", true},
       {R"({"D1":"door_1_2_3_4","S2":{"type":"door","x":1}})", true},
   };
-  const bool flat_was = FlatStatesEnabled();
+  struct Restore {
+    bool was = FlatStatesEnabled();
+    ~Restore() { SetFlatStatesEnabled(was); }
+  } restore;  // also when an assertion ends the test early
   for (const bool flat : {true, false}) {
     SetFlatStatesEnabled(flat);
     for (const Case& c : cases) {
@@ -608,7 +611,6 @@ TEST(JobParserStringsTest, CommonStatesTakeTheCompactLayout) {
       EXPECT_EQ((*r)->jobs().front().state.size(), 2u) << c.state;
     }
   }
-  SetFlatStatesEnabled(flat_was);
 }
 
 // Strings are scanned eight bytes at a time: an escape, a quote after a backslash, a raw control

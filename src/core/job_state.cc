@@ -30,7 +30,7 @@ JobState::Wide JobState::PackWide(const StateEntry& entry) {
 
 void JobState::Widen() {
   std::vector<uint64_t, LargeAllocator<uint64_t>> wide;
-  wide.reserve(std::max(words_.capacity(), size_t{1}) * 2);
+  wide.reserve(std::max(words_.capacity(), words_.size() + 1) * 2);  // room for the next one
   for (const uint64_t word : words_) {
     const Wide w = PackWide(UnpackCompact(word));
     wide.push_back(w.id);

@@ -108,9 +108,9 @@ class JobState {
     if (!wide_) {
       if (words_.empty()) base_ = entry.id.data();
       if (const std::optional<uint64_t> word = PackCompact(entry)) return words_.push_back(*word);
-      Widen();
     }
-    const Wide w = PackWide(entry);
+    const Wide w = PackWide(entry);  // throws for what fits neither, before anything changes
+    if (!wide_) Widen();
     if (words_.capacity() - words_.size() < 2) {  // both words or neither
       words_.reserve(std::max<size_t>(8, words_.capacity() * 2));
     }
@@ -144,10 +144,13 @@ class JobState {
     return offset | (id_size << 32) | (uint64_t{gap} << 46) | (value_size << 50);
   }
   StateEntry UnpackCompact(uint64_t word) const {
-    const char* id = base_ + (word & 0xFFFFFFFFu);
+    // Addresses as integers, as PackCompact took them: the ID and its value may lie in
+    // different objects.
+    const uintptr_t id = reinterpret_cast<uintptr_t>(base_) + (word & 0xFFFFFFFFu);
     const auto id_size = static_cast<size_t>((word >> 32) & kCompactIdBytes);
-    const char* value = id + id_size + ((word >> 46) & kCompactGap);
-    return {std::string_view(id, id_size), std::string_view(value, word >> 50), false};
+    const uintptr_t value = id + id_size + ((word >> 46) & kCompactGap);
+    return {std::string_view(reinterpret_cast<const char*>(id), id_size),
+            std::string_view(reinterpret_cast<const char*>(value), word >> 50), false};
   }
 
   // wide: word 0: the ID's address, its length in bits 48-61, `structured` in bit 62 and bit 16

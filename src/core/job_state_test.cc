@@ -6,6 +6,7 @@
 
 #include <gtest/gtest.h>
 
+#include <deque>
 #include <random>
 #include <stdexcept>
 #include <string>
@@ -73,7 +74,10 @@ TEST(JobStateTest, OneBufferLayoutIsCompactAndExact) {
                          std::string_view(values).substr(0, value_size), false});
     }
   }
-  for (int i = 0; i < 1000; ++i) entries.push_back({"D" + std::to_string(i), "door_1_2_3_4"});
+  std::deque<std::string> names;  // the views' strings, which must outlive them
+  for (int i = 0; i < 1000; ++i) {
+    entries.push_back({names.emplace_back("D" + std::to_string(i)), "door_1_2_3_4"});
+  }
   std::string buffer;
   const std::vector<StateEntry> laid_out = LaidOutInOneBuffer(entries, buffer, rng);
   JobState state(laid_out.begin(), laid_out.end());
@@ -89,7 +93,10 @@ TEST(JobStateTest, OneBufferLayoutIsCompactAndExact) {
 TEST(JobStateTest, EachMisfitWidensTheStateAndKeepsEveryEntry) {
   std::mt19937_64 rng(12);
   std::vector<StateEntry> plain;
-  for (int i = 0; i < 300; ++i) plain.push_back({"W" + std::to_string(i), "window_1_2_3_4"});
+  std::deque<std::string> names;  // the views' strings, which must outlive them
+  for (int i = 0; i < 300; ++i) {
+    plain.push_back({names.emplace_back("W" + std::to_string(i)), "window_1_2_3_4"});
+  }
   const std::string long_value(16384, 'v');
   plain.push_back({"big", long_value});
   std::string buffer;
@@ -117,6 +124,18 @@ TEST(JobStateTest, EachMisfitWidensTheStateAndKeepsEveryEntry) {
        {std::string_view(beyond, 3), std::string_view(beyond + 5, 2)},
        false},
   };
+  // The last offset, 2^32 - 1, still fits; one byte further does not (the misfit above).
+  {
+    const uintptr_t last_id = reinterpret_cast<uintptr_t>(first_id) + 0xFFFFFFFFu;
+    // The longest ID, the widest gap (15 bytes), the longest value.
+    const std::vector<StateEntry> want = {
+        laid_out[0],
+        {std::string_view(reinterpret_cast<const char*>(last_id), 16383),
+         std::string_view(reinterpret_cast<const char*>(last_id + 16383 + 15), 16383)}};
+    const JobState state(want.begin(), want.end());
+    EXPECT_FALSE(state.wide());
+    ExpectHolds(state, want, "the last offset");
+  }
   for (const Misfit& misfit : misfits) {
     for (size_t at : {size_t{0}, size_t{1}, size_t{150}, laid_out.size()}) {
       std::vector<StateEntry> want(laid_out.begin(), laid_out.end());

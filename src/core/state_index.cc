@@ -55,6 +55,7 @@ unsigned IndexThreadsFor(size_t entries) {
 StateIndex::StateIndex(const JobState& state, unsigned threads) : state_(state) {
   // At most three entries to four slots; a table on huge pages gets the whole of its last page,
   // which it faults in anyway, as more slots (a million entries: 6 MiB, 1.57 million slots).
+  // Where the kernel offers no transparent huge pages, that is up to 2 MiB more zeroed memory.
   size_t capacity = std::max<size_t>(16, state.size() + state.size() / 3 + 1);
   if (capacity * sizeof(Slot) >= kLargeBytes && HugePagesEnabled()) {
     capacity = (capacity * sizeof(Slot) + kHugePageBytes - 1) / kHugePageBytes * kHugePageBytes /

@@ -51,10 +51,11 @@ class StateIndex {
   std::optional<std::string_view> duplicate() const { return duplicate_; }
 
  private:
-  // A slot: 1 + the entry's position in the low position_bits_ bits, the tag (the hash's low
-  // bits) in the rest; 0 marks an empty slot. A million entries take 20 bits and leave a 12-bit
-  // tag, so that a probe compares an ID only once in 4 096 times it meets another entry's slot.
-  // One word, so that threads can claim slots with a CAS.
+  // A slot: 1 + the entry's position in the low bits (as many as the state's size takes), the
+  // tag (the hash's low bits) in the rest, which tag_mask_ selects; 0 marks an empty slot. A
+  // million entries take 20 bits and leave a 12-bit tag, so that a probe compares an ID only once
+  // in 4 096 times it meets another entry's slot. One word, so that threads can claim slots with a
+  // CAS.
   using Slot = uint32_t;
   Slot TagOf(uint64_t hash) const { return static_cast<Slot>(hash) & tag_mask_; }
   size_t PositionOf(Slot slot) const { return (slot & ~tag_mask_) - size_t{1}; }

@@ -104,7 +104,10 @@ TEST(StateIndexTest, LongSharedPrefixesAndNonAsciiIdsAreDistinct) {
 // table large enough for huge pages, built with them and without (its size rounds up to whole
 // huge pages only with them), by one thread and by two, find every ID and no other.
 TEST(StateIndexTest, EverySizeAroundAPowerOfTwoInBothLayouts) {
-  const bool huge_pages_were = HugePagesEnabled();
+  struct Restore {
+    bool was = HugePagesEnabled();
+    ~Restore() { SetHugePagesEnabled(was); }
+  } restore;  // also when an assertion ends the test early
   std::mt19937_64 rng(21);
   for (size_t n : {size_t{1}, size_t{2}, size_t{3}, size_t{4}, size_t{5}, size_t{15}, size_t{16},
                    size_t{17}, size_t{255}, size_t{256}, size_t{257}, size_t{4095}, size_t{4096},
@@ -133,7 +136,7 @@ TEST(StateIndexTest, EverySizeAroundAPowerOfTwoInBothLayouts) {
           EXPECT_EQ(index.Find("d0"), StateIndex::kNotFound) << context;
         }
       }
-      SetHugePagesEnabled(huge_pages_were);
+      SetHugePagesEnabled(restore.was);
     }
   }
 }
