@@ -13,7 +13,8 @@
 # waiting for the background builds, fuzzers 8 s, TSan 26 s, ASan 302 s), within the 30-minute
 # budget with about 60 s to spare; it was 1974 s with every step in turn (docs/operations.md,
 # "Fuzzing and sanitizers"). A fresh clone of 8c277ee took 1843 s (tests 212 s, ASan's tests
-# 304 s): over the budget by 43 s, on a host whose runs vary by about 50 s.
+# 304 s): over the budget by 43 s, on a host whose runs vary by about 50 s. ASan's tests now run
+# a process per test program instead of per test (scripts/sanitize.sh): 152 s instead of 304.
 # TEST_QUICK=1 runs the tests only. The last line sums up; the exit status is non-zero if any
 # step failed.
 set -euo pipefail

@@ -153,10 +153,13 @@ TEST_F(E2eScaleOut, TwoInstancesShareOneStoreAndOneWarehouse) {
   // The same job posted to both at once is stored once.
   TestJob third;
   third.job_id = 3;
+  // One body for both: the default timestamp is taken when the JSON is written, and two
+  // writings a second apart would be two different jobs.
+  const std::string third_json = third.ToJson();
   HttpResponse answers[2];
   {
-    std::thread a([&] { answers[0] = Post(0, third.ToJson()); });
-    std::thread b([&] { answers[1] = Post(1, third.ToJson()); });
+    std::thread a([&] { answers[0] = Post(0, third_json); });
+    std::thread b([&] { answers[1] = Post(1, third_json); });
     a.join();
     b.join();
   }
