@@ -53,8 +53,8 @@ field() {  # KEY "k=v k=v ...": the value of KEY
   awk -v k="$1=" '{ for (i = 1; i <= NF; i++) if (index($i, k) == 1) { print substr($i, length(k) + 1); exit } }' <<<"$2"
 }
 size_of() { stat -c %s "$1"; }
-wrk_get() {  # URL CONNECTIONS THREADS: wrk's latency percentiles as "p50_ms=.. p99_ms=.. requests=.."
-  wrk -t"$3" -c"$2" -d3s --latency "$1" | awk '
+wrk_get() {  # URL CONNECTIONS THREADS [wrk options...]: wrk's percentiles as "p50_ms=.. p99_ms=.. requests=.."
+  wrk -t"$3" -c"$2" -d3s --latency "${@:4}" "$1" | awk '
     function to_ms(v) {
       if (v ~ /us$/) return substr(v, 1, length(v) - 2) / 1000
       if (v ~ /ms$/) return substr(v, 1, length(v) - 2) + 0
@@ -170,19 +170,24 @@ expect_2xx() {  # WHAT "CODE SECONDS"
   [[ ${2%% *} == 2* ]] || { head -c 400 "$work/answer" >&2; echo >&2; die "$1 answered HTTP ${2%% *}"; }
 }
 
-# static_floor FILE: wrk's percentiles with 16 clients for FILE's bytes served as a static file
-# by nginx (sendfile, no application code): what this machine's cores and loopback allow for an
-# answer of that size, the floor of the 16-client figure.
+# static_floor FILE [GZFILE]: wrk's percentiles with 16 clients for FILE's bytes served as a static
+# file by nginx (sendfile, no application code): what this machine's cores and loopback allow for
+# an answer of that size, the floor of the 16-client figure. With GZFILE, clients that send
+# Accept-Encoding: gzip and nginx sending GZFILE's bytes (gzip_static), the floor of the gzip row.
 static_floor() {
-  local dir=$work/nginx port pid out user=""
+  local dir=$work/nginx port pid out user="" accept=()
   rm -rf "$dir" && mkdir -p "$dir/root" "$dir/tmp" && cp "$1" "$dir/root/answer"
+  if [[ -n ${2:-} ]]; then
+    cp "$2" "$dir/root/answer.gz"
+    accept=(-H 'Accept-Encoding: gzip')
+  fi
   port=$(free_port)
   (($(id -u) == 0)) && user="user root;"  # its workers read a folder only root may open
   cat >"$dir/nginx.conf" <<CONF
 daemon off; worker_processes auto; $user pid $dir/nginx.pid; error_log $dir/error.log;
 events { worker_connections 256; }
 http {
-  access_log off; sendfile on; tcp_nopush on; default_type application/json;
+  access_log off; sendfile on; tcp_nopush on; default_type application/json; gzip_static on;
   client_body_temp_path $dir/tmp; proxy_temp_path $dir/tmp; fastcgi_temp_path $dir/tmp;
   uwsgi_temp_path $dir/tmp; scgi_temp_path $dir/tmp;
   server { listen 127.0.0.1:$port; root $dir/root; }
@@ -195,7 +200,11 @@ CONF
     kill -0 "$pid" 2>/dev/null || { cat "$dir/error.log" >&2; die "nginx did not start"; }
     sleep 0.1  # polling for nginx to listen, not synchronisation of a test
   done
-  out=$(wrk_get "http://127.0.0.1:$port/answer" 16 2)
+  if ((${#accept[@]} > 0)); then  # nginx must send the gzip bytes, or the floor is the other one
+    [[ $(curl -sS "${accept[@]}" -o /dev/null -w '%{size_download}' "http://127.0.0.1:$port/answer") == "$(size_of "$2")" ]] ||
+      die "nginx did not send $2 to a client accepting gzip"
+  fi
+  out=$(wrk_get "http://127.0.0.1:$port/answer" 16 2 "${accept[@]}")
   kill -TERM "$pid" && wait "$pid" || true
   echo "$out"
 }
@@ -220,6 +229,13 @@ server_round() {
   R[$r.sizesmall]=$(curl -sS -o /dev/null -w '%{size_download}' \
     "$url/report/2?project=r$r-report&limit=100")
   R[$r.get16floor]=$(static_floor "$work/answer-100k")
+  # The same answer to clients that take gzip (browsers, curl --compressed, Python's requests).
+  curl -sS -H 'Accept-Encoding: gzip' -o "$work/answer-100k.gz" "$url/report/2?project=r$r-report"
+  gunzip -c "$work/answer-100k.gz" | cmp -s - "$work/answer-100k" ||
+    die "the gzip answer does not hold the answer's bytes"
+  R[$r.sizegz]=$(size_of "$work/answer-100k.gz")
+  R[$r.get16gz]=$(wrk_get "$url/report/2?project=r$r-report" 16 2 -H 'Accept-Encoding: gzip')
+  R[$r.get16gzfloor]=$(static_floor "$work/answer-100k" "$work/answer-100k.gz")
   log "round $r: (3) the first GET /report on the 1M pair, and the server's peak RSS during it"
   out=$(post "$work/r$r-1m-prev.json") || die "POST of 1M job 1 failed"
   expect_2xx "POST of 1M job 1" "$out"
@@ -311,6 +327,10 @@ row "(3) GET /report 100k again, 16 clients" "$(lat "${R[1.get16]}")" "$(lat "${
   "answer $(calc "%.0f KB" "${R[1.size]} / 1000")" "" "p99 < 5 ms"
 row "(3) ... 16 clients, the same bytes by nginx" "$(lat "${R[1.get16floor]}")" \
   "$(lat "${R[2.get16floor]}")" "a static file: the floor" "" ""
+row "(3) ... 16 clients, Accept-Encoding: gzip" "$(lat "${R[1.get16gz]}")" "$(lat "${R[2.get16gz]}")" \
+  "answer $(calc "%.0f KB" "${R[1.sizegz]} / 1000") gzipped" "" "p99 < 5 ms"
+row "(3) ... 16 clients, gzip bytes by nginx" "$(lat "${R[1.get16gzfloor]}")" \
+  "$(lat "${R[2.get16gzfloor]}")" "gzip_static: the floor" "" ""
 row "(3) ... 16 clients, limit=100" "$(lat "${R[1.get16small]}")" "$(lat "${R[2.get16small]}")" \
   "answer $(calc "%.0f KB" "${R[1.sizesmall]} / 1000")" "" "p99 < 5 ms"
 row "(4) POST small jobs (100 obj, 10/req, 4 cl.)" "$(small_rate "${R[1.small]}")" \

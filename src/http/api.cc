@@ -16,6 +16,7 @@
 #include "http/error_response.h"
 #include "http/page_response.h"
 #include "http/request_target.h"
+#include "http/response_coding.h"
 #include "queue/pubsub_message.h"
 #include "service/job_page.h"
 #include "service/log.h"
@@ -443,11 +444,13 @@ HttpResponse Api::GetReport(RouteCall& call) {
     if (!base.ok()) return ErrorResponse(base.status());
     report_request.base_job_id = *base;
   }
-  bool precomputed = false;
-  Result<SharedText> report = reports_.Render(report_request, *format, &precomputed);
+  report_request.accept_gzip = AcceptsGzip(AcceptEncodingOf(request));
+  bool precomputed = false, gzipped = false;
+  Result<SharedText> report = reports_.Render(report_request, *format, &precomputed, &gzipped);
   if (!report.ok()) return ErrorResponse(report.status());
   HttpResponse res = MakeResponse(200, std::move(*report),
                                   text ? "text/plain; charset=utf-8" : "application/json");
+  if (gzipped) res.set(http::field::content_encoding, "gzip");
   res.set("BuildTrace-Analysis", precomputed ? "precomputed" : "on-demand");
   return res;
 }
@@ -469,9 +472,14 @@ HttpResponse Api::GetReportSvg(RouteCall& call) {
     if (!base.ok()) return ErrorResponse(base.status());
     report_request.base_job_id = *base;
   }
-  Result<SharedText> drawing = reports_.Drawing(report_request, /*interactive=*/false);
+  report_request.accept_gzip = AcceptsGzip(AcceptEncodingOf(call.request));
+  bool gzipped = false;
+  Result<SharedText> drawing =
+      reports_.Drawing(report_request, /*interactive=*/false, nullptr, &gzipped);
   if (!drawing.ok()) return ErrorResponse(drawing.status());
-  return MakeResponse(200, std::move(*drawing), "image/svg+xml");
+  HttpResponse res = MakeResponse(200, std::move(*drawing), "image/svg+xml");
+  if (gzipped) res.set(http::field::content_encoding, "gzip");
+  return res;
 }
 
 HttpResponse Api::GetJob(RouteCall& call) {

@@ -17,6 +17,7 @@
 #include "http/connection_table.h"
 #include "http/request_framing.h"
 #include "http/request_log.h"
+#include "http/response_coding.h"
 #include "service/log.h"
 
 namespace buildtrace {
@@ -411,6 +412,7 @@ class Session : public TrackedConnection, public std::enable_shared_from_this<Se
       LogError(std::string("handler threw: ") + e.what());
       res = server_.errors()(500, "internal", "internal error; see the server log");
     }
+    EncodeForClient(request, res);
     res.keep_alive(request.keep_alive() && res.keep_alive());
     LogAccess(request, res, start);
     return res;

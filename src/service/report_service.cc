@@ -3,7 +3,9 @@
 
 #include <algorithm>
 #include <future>
+#include <new>
 
+#include "core/gzip_compress.h"
 #include "core/json_writer.h"
 #include "core/overlay_svg.h"
 #include "core/report_reader.h"
@@ -200,8 +202,55 @@ void ReportService::ForgetProject(std::string_view project) {
   std::erase_if(rerecorded_, [&](const std::string& name) { return name.starts_with(folder); });
 }
 
+namespace {
+
+// The suffix of the cache key of a kept answer's gzip form.
+constexpr std::string_view kGzipKeySuffix = " gzip";
+
+void Tell(bool* flag, bool value) {
+  if (flag != nullptr) *flag = value;
+}
+
+}  // namespace
+
+SharedText ReportService::FindKept(const ReportRequest& request, const std::string& key,
+                                   std::string_view epoch, bool* gzipped) {
+  if (request.accept_gzip) {
+    if (SharedText compressed = answers_.Find(key + std::string(kGzipKeySuffix), epoch)) {
+      Tell(gzipped, true);
+      return compressed;
+    }
+  }
+  SharedText answer = answers_.Find(key, epoch);
+  if (!answer) return nullptr;
+  return AsAccepted(request, key, epoch, std::move(answer), gzipped);
+}
+
+SharedText ReportService::PutKept(const ReportRequest& request, const std::string& key,
+                                  std::string_view epoch, SharedText answer, bool* gzipped) {
+  answers_.Put(key, epoch, answer);
+  return AsAccepted(request, key, epoch, std::move(answer), gzipped);
+}
+
+SharedText ReportService::AsAccepted(const ReportRequest& request, const std::string& key,
+                                     std::string_view epoch, SharedText answer, bool* gzipped) {
+  Tell(gzipped, false);
+  if (!request.accept_gzip || answer->size() < kMinGzipAnswerBytes) return answer;
+  SharedText compressed;
+  try {
+    compressed = std::make_shared<const std::string>(GzipCompress(*answer));
+  } catch (const std::bad_alloc&) {
+    return answer;  // sent as it is
+  }
+  if (compressed->size() >= answer->size()) return answer;
+  answers_.Put(key + std::string(kGzipKeySuffix), epoch, compressed);
+  Tell(gzipped, true);
+  return compressed;
+}
+
 Result<SharedText> ReportService::Render(const ReportRequest& request, ReportFormat format,
-                                         bool* precomputed) {
+                                         bool* precomputed, bool* gzipped) {
+  Tell(gzipped, false);
   // It may record a row and keep a comparison: never while the project is being deleted.
   const ProjectLocks::Held held = jobs_.project_locks().Share(request.project);
   Result<BaseSelection> base = ExistingJobsBase(request);
@@ -223,7 +272,7 @@ Result<SharedText> ReportService::Render(const ReportRequest& request, ReportFor
                           std::to_string(request.limit);
   const std::optional<std::string> epoch = CurrentEpoch();
   if (epoch) {
-    if (SharedText answer = answers_.Find(key, *epoch)) {
+    if (SharedText answer = FindKept(request, key, *epoch, gzipped)) {
       if (precomputed != nullptr) *precomputed = true;
       return answer;
     }
@@ -235,7 +284,7 @@ Result<SharedText> ReportService::Render(const ReportRequest& request, ReportFor
   // Only an answer that says its row is already recorded stays right for the epoch's life.
   const std::optional<WarehouseOutcome>& w = lineage->report.warehouse;
   if (epoch && lineage->precomputed && w && w->status == "recorded" && !w->inserted) {
-    answers_.Put(key, *epoch, answer);
+    return PutKept(request, key, *epoch, std::move(answer), gzipped);
   }
   return SharedText(std::move(answer));
 }
@@ -248,7 +297,8 @@ Result<Report> ReportService::ComparisonFor(const ReportRequest& request, BaseSe
 }
 
 Result<SharedText> ReportService::Drawing(ReportRequest request, bool interactive,
-                                          Report* comparison) {
+                                          Report* comparison, bool* gzipped) {
+  Tell(gzipped, false);
   request.limit = kKeptReportLimit;
   const ProjectLocks::Held held = jobs_.project_locks().Share(request.project);
   Result<BaseSelection> base = ExistingJobsBase(request);
@@ -257,7 +307,7 @@ Result<SharedText> ReportService::Drawing(ReportRequest request, bool interactiv
   const std::string key = KeptReportName(request.project, request.job_id, *base) +
                           (interactive ? " drawing-page" : " drawing");
   const std::optional<int64_t> base_id = base->base_job_id;
-  SharedText kept = answers_.Find(key, "");
+  SharedText kept = FindKept(request, key, "", gzipped);
   if (kept && comparison == nullptr) return kept;
   Result<Report> report = ComparisonFor(request, std::move(*base));
   if (!report.ok()) return report.status();
@@ -277,8 +327,7 @@ Result<SharedText> ReportService::Drawing(ReportRequest request, bool interactiv
   auto drawing = std::make_shared<const std::string>(
       RenderOverlaySvg(report->diff, base_job ? base_job->jobs().front().state : kEmpty,
                        (*job)->jobs().front().state, options));
-  answers_.Put(key, "", drawing);
-  return SharedText(std::move(drawing));
+  return PutKept(request, key, "", std::move(drawing), gzipped);
 }
 
 Result<ReportService::LineageReport> ReportService::Analyse(std::string_view project,

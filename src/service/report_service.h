@@ -28,6 +28,9 @@ struct ReportRequest {
   int64_t job_id = 0;
   std::optional<int64_t> base_job_id;  // explicit base; chosen by lineage when absent
   size_t limit = 1000;                 // listed IDs per kind
+  // The client takes a gzip-compressed answer (http/response_coding.h): a kept answer is then
+  // served in the gzip form kept beside it, made once (Render, Drawing).
+  bool accept_gzip = false;
 };
 
 // Thread-safe if the repository's store and the warehouse are.
@@ -62,8 +65,13 @@ class ReportService {
   // answer is rendered once per format and limit and then served from memory (the same bytes,
   // shared, never copied) while the warehouse's epoch stays the same. Holds the project's lock
   // (JobRepository::project_locks) shared.
+  // With request.accept_gzip, a kept answer comes gzip-compressed (core/gzip_compress.h) when
+  // that is smaller, and `gzipped` (when given) says so: the compressed form is made at the first
+  // such request and kept beside the answer in the cache (its own entry, so the cache's cap
+  // counts it, and each form leaves when it is the least recently used). An answer that is not
+  // kept comes as it is, for the caller to compress if it will.
   Result<SharedText> Render(const ReportRequest& request, ReportFormat format,
-                            bool* precomputed = nullptr);
+                            bool* precomputed = nullptr, bool* gzipped = nullptr);
 
   struct LineageReport {
     Report report;
@@ -82,7 +90,9 @@ class ReportService {
   // needs the room. `comparison`, when given, receives that comparison as a Report, for a page
   // that shows it beside the drawing: the same base, chosen once, under the same lock. Errors as
   // Build. Holds the project's lock shared.
-  Result<SharedText> Drawing(ReportRequest request, bool interactive, Report* comparison = nullptr);
+  // With request.accept_gzip, the drawing comes gzip-compressed as Render's answers do.
+  Result<SharedText> Drawing(ReportRequest request, bool interactive, Report* comparison = nullptr,
+                             bool* gzipped = nullptr);
 
   // Forgets what this process remembers of the project's kept comparisons (it was deleted).
   void ForgetProject(std::string_view project);
@@ -98,6 +108,17 @@ class ReportService {
   // with the project's lock held by the caller.
   Result<Report> ComparisonFor(const ReportRequest& request, BaseSelection base);
   WarehouseOutcome Record(const Report& report);
+  // The kept answer under `key` in `epoch` as the client takes it: its gzip form when
+  // request.accept_gzip (kept, or made and kept now), else the answer itself; null when neither
+  // is kept. Sets *gzipped (may be null) to which.
+  SharedText FindKept(const ReportRequest& request, const std::string& key, std::string_view epoch,
+                      bool* gzipped);
+  // Keeps `answer` under `key` in `epoch` and returns it as the client takes it (as FindKept).
+  SharedText PutKept(const ReportRequest& request, const std::string& key, std::string_view epoch,
+                     SharedText answer, bool* gzipped);
+  // `answer`, kept under `key` in `epoch`, as the client takes it (as FindKept).
+  SharedText AsAccepted(const ReportRequest& request, const std::string& key,
+                        std::string_view epoch, SharedText answer, bool* gzipped);
   struct KeptReport {
     Report report;
     std::string recorded_in;  // the warehouse epoch its row was recorded in; "" if not known

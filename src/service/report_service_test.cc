@@ -16,9 +16,11 @@
 
 #include "core/canonical_hash.h"
 #include "core/diff.h"
+#include "core/gzip_compress.h"
 #include "core/json_writer.h"
 #include "core/stored_job.h"
 #include "service/job_repository.h"
+#include "testing/gzip.h"
 #include "testing/temp_backends.h"
 
 namespace buildtrace {
@@ -635,6 +637,121 @@ TEST_F(ReportServiceTest, ADrawingIsRenderedOnceAndServedFromMemory) {
   EXPECT_EQ(report.diff.counts, (DiffCounts{1, 1, 0, 1, 0, 0, 0}));
   EXPECT_EQ(report.base.base_job_id, std::optional<int64_t>(1));
   EXPECT_EQ(reports_->Drawing(RequestFor(9), false).status().code(), StatusCode::kNotFound);
+}
+
+// A state of `n` boxes, every third moved in `moved` (so that reports are long enough to
+// compress).
+std::string Boxes(int n, bool moved) {
+  std::string state = "{";
+  for (int i = 0; i < n; ++i) {
+    const int x = moved && i % 3 == 0 ? i + 1 : i;
+    state += (i ? ",\"B" : "\"B") + std::to_string(1000 + i) + "\":\"box_" + std::to_string(x) +
+             "_0_1_1\"";
+  }
+  return state + "}";
+}
+
+// A kept answer goes gzip-compressed to a client that takes it: the compressed form is made once
+// and then shared, and it holds exactly the answer's bytes. An answer that is not kept (the first,
+// computed now) comes as it is, for the HTTP layer to compress.
+TEST_F(ReportServiceTest, AKeptAnswerIsCompressedOnceForClientsThatTakeGzip) {
+  Post({.id = 1, .state = Boxes(300, false)});
+  Post({.id = 2, .state = Boxes(300, true)});
+  ReportRequest gzip = RequestFor(2);
+  gzip.accept_gzip = true;
+  bool gzipped = true;
+  Result<SharedText> first = reports_->Render(gzip, ReportFormat::kJson, nullptr, &gzipped);
+  ASSERT_TRUE(first.ok()) << first.status().message();
+  EXPECT_FALSE(gzipped);  // computed now: not kept, as it is
+  EXPECT_THAT(**first, HasSubstr(R"("total_moved":100)"));
+
+  Result<SharedText> plain = reports_->Render(RequestFor(2), ReportFormat::kJson);  // kept now
+  ASSERT_TRUE(plain.ok());
+  ASSERT_GE((*plain)->size(), kMinGzipAnswerBytes);
+  const int reads_before = store_->Calls(StoreMethod::kRead);
+  Result<SharedText> second = reports_->Render(gzip, ReportFormat::kJson, nullptr, &gzipped);
+  ASSERT_TRUE(second.ok());
+  EXPECT_TRUE(gzipped);
+  EXPECT_LT((*second)->size() * 3, (*plain)->size());
+  EXPECT_EQ(Gunzip(**second), **plain);
+  bool precomputed = false;
+  gzipped = false;
+  Result<SharedText> third = reports_->Render(gzip, ReportFormat::kJson, &precomputed, &gzipped);
+  ASSERT_TRUE(third.ok());
+  EXPECT_TRUE(gzipped);
+  EXPECT_TRUE(precomputed);
+  EXPECT_EQ(third->get(), second->get());  // the kept compressed form, shared
+  EXPECT_EQ(store_->Calls(StoreMethod::kRead), reads_before);
+  gzipped = true;
+  Result<SharedText> again =
+      reports_->Render(RequestFor(2), ReportFormat::kJson, nullptr, &gzipped);
+  ASSERT_TRUE(again.ok());
+  EXPECT_FALSE(gzipped);
+  EXPECT_EQ(again->get(), plain->get());  // a client that does not take gzip: the answer itself
+
+  // The same for the drawing.
+  Result<SharedText> drawing = reports_->Drawing(RequestFor(2), /*interactive=*/false);
+  ASSERT_TRUE(drawing.ok());
+  Result<SharedText> drawn_gzip = reports_->Drawing(gzip, false, nullptr, &gzipped);
+  ASSERT_TRUE(drawn_gzip.ok());
+  EXPECT_TRUE(gzipped);
+  EXPECT_EQ(Gunzip(**drawn_gzip), **drawing);
+  EXPECT_EQ(reports_->Drawing(gzip, false, nullptr, &gzipped)->get(), drawn_gzip->get());
+
+  // Forgetting the project forgets both forms: each is made again from the store.
+  reports_->ForgetProject("p");
+  Result<SharedText> forgotten = reports_->Render(gzip, ReportFormat::kJson, nullptr, &gzipped);
+  ASSERT_TRUE(forgotten.ok());
+  EXPECT_TRUE(gzipped);
+  EXPECT_NE(forgotten->get(), second->get());
+  EXPECT_EQ(Gunzip(**forgotten), **plain);
+  EXPECT_GT(store_->Calls(StoreMethod::kRead), reads_before);
+}
+
+// Short answers, and answers that are not kept, are never compressed here.
+TEST_F(ReportServiceTest, ShortAnswersAreNotCompressed) {
+  Post({.id = 1, .state = R"({"A":"a","B":"b"})"});
+  Post({.id = 2, .state = R"({"A":"a","B":"b2"})"});
+  ReportRequest gzip = RequestFor(2);
+  gzip.accept_gzip = true;
+  ASSERT_TRUE(reports_->Render(gzip, ReportFormat::kJson).ok());
+  bool gzipped = true;
+  Result<SharedText> kept = reports_->Render(gzip, ReportFormat::kJson, nullptr, &gzipped);
+  ASSERT_TRUE(kept.ok());
+  EXPECT_LT((*kept)->size(), kMinGzipAnswerBytes);
+  EXPECT_FALSE(gzipped);
+  EXPECT_THAT(**kept, HasSubstr(R"("job_id":2)"));
+  ReportRequest explicit_base = gzip;
+  explicit_base.base_job_id = 1;
+  gzipped = true;
+  ASSERT_TRUE(reports_->Render(explicit_base, ReportFormat::kJson, nullptr, &gzipped).ok());
+  EXPECT_FALSE(gzipped);
+}
+
+// The compressed form is an entry of the answer cache like any other: with room for the answer
+// alone, keeping its compressed form pushes the answer out.
+TEST_F(ReportServiceTest, TheCompressedFormCountsInTheCachesCap) {
+  Post({.id = 1, .state = Boxes(300, false)});
+  Post({.id = 2, .state = Boxes(300, true)});
+  ASSERT_TRUE(reports_->Render(RequestFor(2), ReportFormat::kJson).ok());  // computed, kept
+  Result<SharedText> plain = reports_->Render(RequestFor(2), ReportFormat::kJson);
+  ASSERT_TRUE(plain.ok());
+  // Room for the answer and its key, not for its compressed form besides.
+  ReportService small(*jobs_, *warehouse_, outbox_.get(), (*plain)->size() + 200);
+  ASSERT_TRUE(small.Render(RequestFor(2), ReportFormat::kJson).ok());  // kept in `small`
+  int reads = store_->Calls(StoreMethod::kRead);
+  ASSERT_TRUE(small.Render(RequestFor(2), ReportFormat::kJson).ok());
+  EXPECT_EQ(store_->Calls(StoreMethod::kRead), reads);  // from memory
+  ReportRequest gzip = RequestFor(2);
+  gzip.accept_gzip = true;
+  bool gzipped = false;
+  ASSERT_TRUE(small.Render(gzip, ReportFormat::kJson, nullptr, &gzipped).ok());
+  EXPECT_TRUE(gzipped);
+  reads = store_->Calls(StoreMethod::kRead);
+  ASSERT_TRUE(small.Render(gzip, ReportFormat::kJson, nullptr, &gzipped).ok());
+  EXPECT_EQ(store_->Calls(StoreMethod::kRead), reads);  // the compressed form: from memory
+  ASSERT_TRUE(small.Render(RequestFor(2), ReportFormat::kJson).ok());
+  EXPECT_EQ(store_->Calls(StoreMethod::kRead), reads + 1);  // the answer was pushed out: read
 }
 
 // Readers must not grow the store: every format, limit and explicit base leaves one kept object

@@ -1,6 +1,7 @@
 // Reports and the small endpoints over HTTP: lineage (failed jobs and gaps skipped), the text
 // format chosen by parameter or Accept header, health and readiness, unknown endpoints and
 // wrong methods.
+#include "testing/gzip.h"
 #include "tests/e2e/e2e_fixture.h"
 
 namespace buildtrace::e2e {
@@ -9,6 +10,7 @@ namespace {
 class E2eLineage : public E2eTest {};
 class E2eTextReport : public E2eTest {};
 class E2eEndpoints : public E2eTest {};
+class E2eCompression : public E2eTest {};
 
 // Jobs 1 (succeeded), 2 (failed) and 4 (succeeded) of project "lin"; 3 is never posted.
 std::vector<TestJob> LineageJobs() {
@@ -93,6 +95,68 @@ TEST_F(E2eTextReport, FormatTextAndAcceptHeaderGiveText) {
   EXPECT_EQ(JsonDoc(json.body).Int("/job_id"), 4);
 
   EXPECT_TRUE(IsError(Get("/report/4?project=lin&format=xml"), 400, "invalid_request"));
+}
+
+// Jobs 1 and 2 of project "gz", 300 objects each, every third moved in 2: answers long enough to
+// be compressed.
+std::vector<TestJob> LongJobs() {
+  TestJob one, two;
+  one.project = two.project = "gz";
+  two.job_id = 2;
+  one.state = two.state = "{";
+  for (int i = 0; i < 300; ++i) {
+    const std::string id = (i ? ",\"B" : "\"B") + std::to_string(1000 + i) + "\":";
+    one.state += id + "\"box_" + std::to_string(i) + "_0_1_1\"";
+    two.state += id + "\"box_" + std::to_string(i % 3 == 0 ? i + 1 : i) + "_0_1_1\"";
+  }
+  one.state += "}";
+  two.state += "}";
+  return {one, two};
+}
+
+// A client that sends Accept-Encoding: gzip gets long answers compressed, with the bytes the
+// uncompressed answer holds; every answer of a text type says it varies with Accept-Encoding.
+TEST_F(E2eCompression, LongAnswersComeGzippedToClientsThatAsk) {
+  PostOk(BatchJson(LongJobs()));
+  ASSERT_EQ(Get("/report/2?project=gz").status, 200);      // computed and recorded
+  const HttpResponse plain = Get("/report/2?project=gz");  // kept from now on
+  ASSERT_EQ(plain.status, 200);
+  EXPECT_EQ(plain.headers.count("content-encoding"), 0u);
+  EXPECT_EQ(plain.headers.at("vary"), "Accept-Encoding");
+  EXPECT_EQ(JsonDoc(plain.body).Int("/metrics/total_moved"), 100);
+
+  for (const char* accept : {"gzip", "gzip, deflate, br", "br;q=1.0, gzip;q=0.8, *;q=0.1"}) {
+    const HttpResponse gz = Get("/report/2?project=gz", {{"Accept-Encoding", accept}});
+    ASSERT_EQ(gz.status, 200) << accept;
+    EXPECT_EQ(gz.headers.at("content-encoding"), "gzip") << accept;
+    EXPECT_EQ(gz.headers.at("vary"), "Accept-Encoding") << accept;
+    EXPECT_EQ(gz.headers.at("content-length"), std::to_string(gz.body.size())) << accept;
+    EXPECT_LT(gz.body.size() * 3, plain.body.size()) << accept;
+    EXPECT_EQ(Gunzip(gz.body), plain.body) << accept;
+  }
+  for (const char* refused : {"identity", "gzip;q=0", "deflate"}) {
+    const HttpResponse as_is = Get("/report/2?project=gz", {{"Accept-Encoding", refused}});
+    EXPECT_EQ(as_is.headers.count("content-encoding"), 0u) << refused;
+    EXPECT_EQ(as_is.body, plain.body) << refused;
+  }
+
+  // The text report, the drawing and the stored job (compressed per request) too.
+  for (const char* target : {"/report/2?project=gz&format=text", "/report/2.svg?project=gz",
+                             "/jobs/2?project=gz", "/report/2?project=gz&base=1"}) {
+    const HttpResponse as_is = Get(target);
+    ASSERT_EQ(as_is.status, 200) << target;
+    ASSERT_GE(as_is.body.size(), 1400u) << target;
+    const HttpResponse gz = Get(target, {{"Accept-Encoding", "gzip"}});
+    ASSERT_EQ(gz.status, 200) << target;
+    EXPECT_EQ(gz.headers.at("content-encoding"), "gzip") << target;
+    EXPECT_EQ(gz.content_type, as_is.content_type) << target;
+    EXPECT_EQ(Gunzip(gz.body), as_is.body) << target;
+  }
+
+  // Short answers go as they are.
+  const HttpResponse health = Get("/healthz", {{"Accept-Encoding", "gzip"}});
+  EXPECT_EQ(health.status, 200);
+  EXPECT_EQ(health.headers.count("content-encoding"), 0u);
 }
 
 TEST_F(E2eEndpoints, HealthReadinessUnknownEndpointsAndWrongMethods) {
