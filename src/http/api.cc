@@ -451,6 +451,9 @@ HttpResponse Api::GetReport(RouteCall& call) {
   HttpResponse res = MakeResponse(200, std::move(*report),
                                   text ? "text/plain; charset=utf-8" : "application/json");
   if (gzipped) res.set(http::field::content_encoding, "gzip");
+  res.body().ChooseCoding();  // the service compressed it if that was worth it
+  // The answer's format may follow the Accept header (RequestedFormat).
+  res.set(http::field::vary, "Accept");
   res.set("BuildTrace-Analysis", precomputed ? "precomputed" : "on-demand");
   return res;
 }
@@ -479,6 +482,7 @@ HttpResponse Api::GetReportSvg(RouteCall& call) {
   if (!drawing.ok()) return ErrorResponse(drawing.status());
   HttpResponse res = MakeResponse(200, std::move(*drawing), "image/svg+xml");
   if (gzipped) res.set(http::field::content_encoding, "gzip");
+  res.body().ChooseCoding();
   return res;
 }
 

@@ -32,6 +32,7 @@ struct ResponseBody {
     value_type& operator=(std::string own) {
       std::string::operator=(std::move(own));
       shared_.reset();
+      coding_chosen_ = false;
       return *this;
     }
     value_type& operator=(const char* own) { return *this = std::string(own); }
@@ -53,8 +54,15 @@ struct ResponseBody {
       std::string::assign(*bytes);
     }
 
+    // Says that whoever made the answer chose its content coding for this client already (a
+    // report the service compressed, or found not worth compressing): the server sends it as it
+    // is (http/response_coding.h).
+    void ChooseCoding() { coding_chosen_ = true; }
+    bool coding_chosen() const { return coding_chosen_; }
+
    private:
     SharedText shared_;
+    bool coding_chosen_ = false;
   };
 
   static std::uint64_t size(const value_type& body) { return body.text().size(); }

@@ -48,14 +48,14 @@ std::optional<int> ParseWeight(std::string_view v) {
 std::optional<int> ElementWeight(std::string_view params) {
   int weight = 1000;
   while (!params.empty()) {
-    const std::string_view param = TrimOws(TakeUntil(params, ';'));
-    if (param.size() >= 2 && (param[0] == 'q' || param[0] == 'Q') && param[1] == '=') {
-      const std::optional<int> q = ParseWeight(param.substr(2));
-      if (!q) return std::nullopt;
-      weight = *q;
-    } else if (param.find('=') == std::string_view::npos) {
-      return std::nullopt;
-    }
+    std::string_view value = TrimOws(TakeUntil(params, ';'));
+    if (value.find('=') == std::string_view::npos) return std::nullopt;
+    // Blanks around "=" are not in the grammar; read leniently, so that "q = 0" still refuses.
+    const std::string_view name = TrimOws(TakeUntil(value, '='));
+    if (name != "q" && name != "Q") continue;  // a parameter of another kind: ignored
+    const std::optional<int> q = ParseWeight(TrimOws(value));
+    if (!q) return std::nullopt;
+    weight = *q;
   }
   return weight;
 }
@@ -129,9 +129,11 @@ void EncodeForClient(const HttpRequest& request, HttpResponse& response) {
   if (status < 200 || status == 204 || status == 304) return;
   if (!IsCompressibleType(response[http::field::content_type])) return;
   AddVaryAcceptEncoding(response);
+  if (response.body().coding_chosen()) return;
   if (response.find(http::field::content_encoding) != response.end()) return;
   const std::string_view body = response.body().text();
-  if (body.size() < kMinGzipAnswerBytes || !AcceptsGzip(AcceptEncodingOf(request))) return;
+  if (body.size() < kMinGzipAnswerBytes || body.size() > kMaxGzipPerRequestBytes) return;
+  if (!AcceptsGzip(AcceptEncodingOf(request))) return;
   std::string compressed;
   try {
     compressed = GzipCompress(body);
@@ -139,8 +141,8 @@ void EncodeForClient(const HttpRequest& request, HttpResponse& response) {
     return;  // the answer goes as it is
   }
   if (compressed.size() >= body.size()) return;
-  response.body() = std::move(compressed);
   response.set(http::field::content_encoding, "gzip");
+  response.body() = std::move(compressed);  // cannot throw: never one without the other
 }
 
 }  // namespace buildtrace

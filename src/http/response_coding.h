@@ -1,10 +1,12 @@
 // Answers compressed for clients that ask for it (RFC 9110 sections 8.4 and 12.5.3): an answer of
-// a text type (JSON, plain text, HTML, CSS, JavaScript, SVG, CSV) of at least
-// kMinGzipAnswerBytes goes gzip-compressed (core/gzip_compress.h) to a client whose
+// a text type (JSON, plain text, HTML, CSS, JavaScript, SVG, CSV) from kMinGzipAnswerBytes to
+// kMaxGzipPerRequestBytes goes gzip-compressed (core/gzip_compress.h) to a client whose
 // Accept-Encoding accepts gzip, with Content-Encoding: gzip; every answer of those types says
 // Vary: Accept-Encoding. Browsers, curl --compressed and Python's requests ask for gzip; a client
-// that sends no Accept-Encoding gets the bytes as they are. Kept report answers are compressed
-// once and kept compressed (service/report_service.h); others are compressed per request.
+// that sends no Accept-Encoding gets the bytes as they are. Reports and drawings are compressed by
+// the report service, kept ones once (service/report_service.h); other answers of the work lane
+// per request, as the server sends them (http/server.cc; the inline and control lanes, which keep
+// health checks answered, send theirs as they are).
 #pragma once
 
 #include <string>
@@ -30,7 +32,8 @@ bool AcceptsGzip(std::string_view accept_encoding);
 bool IsCompressibleType(std::string_view content_type);
 
 // Compresses `response`'s body for `request`'s client as this file's first lines say, unless the
-// response already has a Content-Encoding or has no body to speak of (1xx, 204, 304). Sets
+// response already has a Content-Encoding, its maker chose its coding (ResponseBody's
+// ChooseCoding) or it has no body to speak of (1xx, 204, 304). Sets
 // Vary: Accept-Encoding on every answer of a compressible type. Keeps the body as it is when its
 // gzip form would not be smaller. Thread-safe.
 void EncodeForClient(const HttpRequest& request, HttpResponse& response);

@@ -383,7 +383,7 @@ class Session : public TrackedConnection, public std::enable_shared_from_this<Se
     const LaneChooser& lane = server_.options().lane;
     const RequestLane chosen = lane ? lane(*request) : RequestLane::kWork;
     if (chosen == RequestLane::kInline) {
-      HttpResponse res = Answer(*request);
+      HttpResponse res = Answer(*request, /*compress=*/false);
       request.reset();
       charge_.Reset();
       return Write(std::move(res));
@@ -392,8 +392,12 @@ class Session : public TrackedConnection, public std::enable_shared_from_this<Se
     auto charge = std::make_shared<BodyCharge>(std::move(charge_));
     net::thread_pool& pool =
         chosen == RequestLane::kControl ? server_.control() : server_.workers();
-    net::post(pool, [self = shared_from_this(), request = std::move(request), charge]() mutable {
-      HttpResponse res = self->Answer(*request);
+    // Only the work lane compresses answers: the lanes that keep health checks answered never
+    // spend their threads on it.
+    const bool compress = chosen == RequestLane::kWork;
+    net::post(pool, [self = shared_from_this(), request = std::move(request), charge,
+                     compress]() mutable {
+      HttpResponse res = self->Answer(*request, compress);
       request.reset();
       charge->Reset();
       net::post(self->stream_.get_executor(),
@@ -401,8 +405,9 @@ class Session : public TrackedConnection, public std::enable_shared_from_this<Se
     });
   }
 
-  // Runs the handler; any thread.
-  HttpResponse Answer(HttpRequest& request) {
+  // Runs the handler, and compresses its answer for the client if `compress`
+  // (http/response_coding.h); any thread.
+  HttpResponse Answer(HttpRequest& request, bool compress) {
     const auto start = std::chrono::steady_clock::now();
     HttpResponse res;
     try {
@@ -412,7 +417,13 @@ class Session : public TrackedConnection, public std::enable_shared_from_this<Se
       LogError(std::string("handler threw: ") + e.what());
       res = server_.errors()(500, "internal", "internal error; see the server log");
     }
-    EncodeForClient(request, res);
+    if (compress) {
+      try {
+        EncodeForClient(request, res);
+      } catch (const std::exception& e) {  // out of memory: the answer goes as it is
+        LogError(std::string("compressing an answer failed: ") + e.what());
+      }
+    }
     res.keep_alive(request.keep_alive() && res.keep_alive());
     LogAccess(request, res, start);
     return res;

@@ -223,19 +223,25 @@ SharedText ReportService::FindKept(const ReportRequest& request, const std::stri
   }
   SharedText answer = answers_.Find(key, epoch);
   if (!answer) return nullptr;
-  return AsAccepted(request, key, epoch, std::move(answer), gzipped);
+  return AsAccepted(request, std::move(answer), &key, epoch, gzipped);
 }
 
 SharedText ReportService::PutKept(const ReportRequest& request, const std::string& key,
                                   std::string_view epoch, SharedText answer, bool* gzipped) {
   answers_.Put(key, epoch, answer);
-  return AsAccepted(request, key, epoch, std::move(answer), gzipped);
+  return AsAccepted(request, std::move(answer), &key, epoch, gzipped);
 }
 
-SharedText ReportService::AsAccepted(const ReportRequest& request, const std::string& key,
-                                     std::string_view epoch, SharedText answer, bool* gzipped) {
+SharedText ReportService::AsAccepted(const ReportRequest& request, SharedText answer,
+                                     const std::string* kept_key, std::string_view epoch,
+                                     bool* gzipped) {
   Tell(gzipped, false);
   if (!request.accept_gzip || answer->size() < kMinGzipAnswerBytes) return answer;
+  // An answer larger than the cache holds is not kept (AnswerCache::Put), nor is its gzip form.
+  if (kept_key != nullptr && kept_key->size() + answer->size() > answers_.max_bytes()) {
+    kept_key = nullptr;
+  }
+  if (kept_key == nullptr && answer->size() > kMaxGzipPerRequestBytes) return answer;
   SharedText compressed;
   try {
     compressed = std::make_shared<const std::string>(GzipCompress(*answer));
@@ -243,7 +249,7 @@ SharedText ReportService::AsAccepted(const ReportRequest& request, const std::st
     return answer;  // sent as it is
   }
   if (compressed->size() >= answer->size()) return answer;
-  answers_.Put(key + std::string(kGzipKeySuffix), epoch, compressed);
+  if (kept_key != nullptr) answers_.Put(*kept_key + std::string(kGzipKeySuffix), epoch, compressed);
   Tell(gzipped, true);
   return compressed;
 }
@@ -264,7 +270,8 @@ Result<SharedText> ReportService::Render(const ReportRequest& request, ReportFor
         "not_recorded", false,
         "a comparison with an explicit base is not the job's lineage: the warehouse keeps one "
         "row per job, against the base lineage chooses"};
-    return std::make_shared<const std::string>(RenderReport(*report, format));
+    return AsAccepted(request, std::make_shared<const std::string>(RenderReport(*report, format)),
+                      nullptr, "", gzipped);
   }
   // The key: the kept comparison's name, then what else shapes the answer.
   const std::string key = KeptReportName(request.project, request.job_id, *base) + " " +
@@ -286,7 +293,7 @@ Result<SharedText> ReportService::Render(const ReportRequest& request, ReportFor
   if (epoch && lineage->precomputed && w && w->status == "recorded" && !w->inserted) {
     return PutKept(request, key, *epoch, std::move(answer), gzipped);
   }
-  return SharedText(std::move(answer));
+  return AsAccepted(request, std::move(answer), nullptr, "", gzipped);
 }
 
 Result<Report> ReportService::ComparisonFor(const ReportRequest& request, BaseSelection base) {

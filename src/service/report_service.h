@@ -65,11 +65,12 @@ class ReportService {
   // answer is rendered once per format and limit and then served from memory (the same bytes,
   // shared, never copied) while the warehouse's epoch stays the same. Holds the project's lock
   // (JobRepository::project_locks) shared.
-  // With request.accept_gzip, a kept answer comes gzip-compressed (core/gzip_compress.h) when
-  // that is smaller, and `gzipped` (when given) says so: the compressed form is made at the first
-  // such request and kept beside the answer in the cache (its own entry, so the cache's cap
-  // counts it, and each form leaves when it is the least recently used). An answer that is not
-  // kept comes as it is, for the caller to compress if it will.
+  // With request.accept_gzip, the answer comes gzip-compressed (core/gzip_compress.h) when it is
+  // at least kMinGzipAnswerBytes long and its gzip form is smaller, and `gzipped` (when given)
+  // says so; the caller sends whatever comes as it is. A kept answer's compressed form is made at
+  // the first such request and kept beside it in the cache (its own entry, so the cache's cap
+  // counts it, and each form leaves when it is the least recently used); an answer that is not
+  // kept is compressed for this request only, and only up to kMaxGzipPerRequestBytes.
   Result<SharedText> Render(const ReportRequest& request, ReportFormat format,
                             bool* precomputed = nullptr, bool* gzipped = nullptr);
 
@@ -90,7 +91,7 @@ class ReportService {
   // needs the room. `comparison`, when given, receives that comparison as a Report, for a page
   // that shows it beside the drawing: the same base, chosen once, under the same lock. Errors as
   // Build. Holds the project's lock shared.
-  // With request.accept_gzip, the drawing comes gzip-compressed as Render's answers do.
+  // With request.accept_gzip, the drawing comes gzip-compressed as Render's kept answers do.
   Result<SharedText> Drawing(ReportRequest request, bool interactive, Report* comparison = nullptr,
                              bool* gzipped = nullptr);
 
@@ -108,17 +109,18 @@ class ReportService {
   // with the project's lock held by the caller.
   Result<Report> ComparisonFor(const ReportRequest& request, BaseSelection base);
   WarehouseOutcome Record(const Report& report);
-  // The kept answer under `key` in `epoch` as the client takes it: its gzip form when
-  // request.accept_gzip (kept, or made and kept now), else the answer itself; null when neither
-  // is kept. Sets *gzipped (may be null) to which.
+  // The kept answer under `key` in `epoch` as the client takes it (AsAccepted): its gzip form,
+  // kept or made and kept now, or the answer itself; null when neither is kept.
   SharedText FindKept(const ReportRequest& request, const std::string& key, std::string_view epoch,
                       bool* gzipped);
-  // Keeps `answer` under `key` in `epoch` and returns it as the client takes it (as FindKept).
+  // Keeps `answer` under `key` in `epoch` and returns it as the client takes it (AsAccepted).
   SharedText PutKept(const ReportRequest& request, const std::string& key, std::string_view epoch,
                      SharedText answer, bool* gzipped);
-  // `answer`, kept under `key` in `epoch`, as the client takes it (as FindKept).
-  SharedText AsAccepted(const ReportRequest& request, const std::string& key,
-                        std::string_view epoch, SharedText answer, bool* gzipped);
+  // `answer` as the client takes it, as Render says: gzip-compressed, its compressed form kept
+  // under *kept_key + " gzip" in `epoch` when `kept_key` is given, or as it is. Sets *gzipped
+  // (may be null) to which.
+  SharedText AsAccepted(const ReportRequest& request, SharedText answer,
+                        const std::string* kept_key, std::string_view epoch, bool* gzipped);
   struct KeptReport {
     Report report;
     std::string recorded_in;  // the warehouse epoch its row was recorded in; "" if not known

@@ -653,17 +653,25 @@ std::string Boxes(int n, bool moved) {
 
 // A kept answer goes gzip-compressed to a client that takes it: the compressed form is made once
 // and then shared, and it holds exactly the answer's bytes. An answer that is not kept (the first,
-// computed now) comes as it is, for the HTTP layer to compress.
+// computed now; one against an explicit base) is compressed for its request only.
 TEST_F(ReportServiceTest, AKeptAnswerIsCompressedOnceForClientsThatTakeGzip) {
   Post({.id = 1, .state = Boxes(300, false)});
   Post({.id = 2, .state = Boxes(300, true)});
   ReportRequest gzip = RequestFor(2);
   gzip.accept_gzip = true;
-  bool gzipped = true;
+  bool gzipped = false;
   Result<SharedText> first = reports_->Render(gzip, ReportFormat::kJson, nullptr, &gzipped);
   ASSERT_TRUE(first.ok()) << first.status().message();
-  EXPECT_FALSE(gzipped);  // computed now: not kept, as it is
-  EXPECT_THAT(**first, HasSubstr(R"("total_moved":100)"));
+  EXPECT_TRUE(gzipped);  // computed now, not kept: compressed for this request
+  EXPECT_THAT(Gunzip(**first), HasSubstr(R"("total_moved":100)"));
+  ReportRequest explicit_base = gzip;
+  explicit_base.base_job_id = 1;
+  Result<SharedText> ad_hoc =
+      reports_->Render(explicit_base, ReportFormat::kJson, nullptr, &gzipped);
+  ASSERT_TRUE(ad_hoc.ok());
+  EXPECT_TRUE(gzipped);
+  EXPECT_THAT(Gunzip(**ad_hoc), HasSubstr(R"("explicit_base":true)"));
+  EXPECT_NE(reports_->Render(explicit_base, ReportFormat::kJson)->get(), ad_hoc->get());
 
   Result<SharedText> plain = reports_->Render(RequestFor(2), ReportFormat::kJson);  // kept now
   ASSERT_TRUE(plain.ok());
