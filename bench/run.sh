@@ -127,8 +127,8 @@ measure 5 "$bin" diff "$k_prev" "$k_cur" --format json
 diff_100k=$median_s
 # The original design (bench/reference_diff.py: json.load, set-based diff, sentences).
 python=$(command -v python3) || die "python3 is needed for the reference (bench/reference_diff.py)"
-log "(1) the original design's diff in Python on the 1M pair against buildtrace diff, 3 rounds interleaved"
-versus_python "$m_prev" "$m_cur" 3
+log "(1) the original design's diff in Python on the 1M pair against buildtrace diff, 5 rounds interleaved"
+versus_python "$m_prev" "$m_cur" 5
 python_same=$py_s python_rss=$py_kib diff_same_vs=$bt_s
 log "(1) the 4M pair: buildtrace diff and the parse floor, 3 runs each; the Python reference, 3 rounds interleaved"
 input_4m=$(($(size_of "$g_prev") + $(size_of "$g_cur")))
