@@ -22,7 +22,7 @@ WORKDIR /src
 # The whole tree less what .dockerignore leaves out (build folders, data, .git).
 COPY . .
 RUN BUILD_TYPE=Release BUILD_DIR=/out scripts/build.sh buildtrace \
-    && strip /out/buildtrace
+    && strip /out/buildtrace /out/buildtrace-full
 
 FROM debian:12-slim AS runtime
 # The binary's shared libraries (scripts/check-deploy.sh keeps this list complete), CA
@@ -36,7 +36,8 @@ RUN apt-get update \
     && useradd --system --uid 10001 --gid 10001 --no-user-group --home-dir /var/lib/buildtrace \
        --shell /usr/sbin/nologin buildtrace \
     && install -d -o buildtrace -g buildtrace -m 0750 /var/lib/buildtrace
-COPY --from=build /out/buildtrace /usr/local/bin/buildtrace
+# The front binary and the full one it runs every command but `diff` with, side by side.
+COPY --from=build /out/buildtrace /out/buildtrace-full /usr/local/bin/
 USER 10001:10001
 WORKDIR /var/lib/buildtrace
 # Listen on every interface; Cloud Run's PORT is honoured (BUILDTRACE_PORT or --port win over it).

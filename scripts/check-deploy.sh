@@ -31,7 +31,7 @@ failures=0
 fail() { log "FAILED: $*"; failures=$((failures + 1)); }
 
 scripts/install-deps.sh deploy
-[[ -x $binary ]] || scripts/build.sh buildtrace
+[[ -x $binary && -x $build_dir/buildtrace-full ]] || scripts/build.sh buildtrace
 if ! cmp -s deploy/check/package-lock.json deploy/check/node_modules/.installed-lock 2>/dev/null; then
   npm ci --prefix deploy/check --no-audit --no-fund --loglevel=error >&2
   cp deploy/check/package-lock.json deploy/check/node_modules/.installed-lock
@@ -106,15 +106,20 @@ files_covered() {
       exit bad
     }' /var/lib/dpkg/info/*.list
 }
-# The libraries ldd resolves for the binary: the runtime stage must provide each.
-runtime_libraries() { ldd "$binary" | sed -n 's/^[[:space:]]*[^ ]* => \(\/[^ ]*\) .*/\1/p'; }
-# What the build of the binary read from the system: every header (ninja's deps log of the
-# binary's objects) and every library it links. The build stage must provide each.
+# The libraries ldd resolves for the two binaries (the front and the full one it runs): the
+# runtime stage must provide each.
+runtime_libraries() {
+  ldd "$binary" "$build_dir/buildtrace-full" | sed -n 's/^[[:space:]]*[^ ]* => \(\/[^ ]*\) .*/\1/p'
+}
+# What the build of the binaries read from the system: every header (ninja's deps log of their
+# objects) and every library they link. The build stage must provide each.
 build_inputs() {
-  local objects
-  mapfile -t objects < <(ninja -C "$build_dir" -t inputs buildtrace | grep '\.o$')
-  ninja -C "$build_dir" -t deps "${objects[@]}" | sed -n 's/^    \(\/usr\/.*\)/\1/p'
-  ninja -C "$build_dir" -t inputs buildtrace | grep '^/usr/'
+  local objects target
+  for target in buildtrace buildtrace-full; do
+    mapfile -t objects < <(ninja -C "$build_dir" -t inputs "$target" | grep '\.o$')
+    ninja -C "$build_dir" -t deps "${objects[@]}" | sed -n 's/^    \(\/usr\/.*\)/\1/p'
+    ninja -C "$build_dir" -t inputs "$target" | grep '^/usr/'
+  done
 }
 stage_packages() { # stage_packages NAME: the packages stage NAME installs (validate.mjs)
   node deploy/check/validate.mjs dockerfile "${2:-Dockerfile}" "$1"

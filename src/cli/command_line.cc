@@ -271,20 +271,6 @@ void AddSimulate(CLI::App& app, SimulateOptions& o) {
       ->capture_default_str();
 }
 
-void AddDiff(CLI::App& app, DiffOptions& o) {
-  auto* diff = app.add_subcommand("diff",
-                                  "Compare two job files offline and print the report "
-                                  "(exit 0: no changes, 1: changes, 2: trouble)");
-  diff->add_option("previous", o.previous_path, "The earlier job (JSON)")->required();
-  diff->add_option("current", o.current_path, "The later job (JSON)")->required();
-  diff->add_option("--format", o.format, "text or json")
-      ->check(CLI::IsMember({"text", "json"}))
-      ->capture_default_str();
-  diff->add_option("--limit", o.limit, "Listed objects per kind of change")
-      ->check(CLI::Range(size_t{0}, size_t{10000000}))
-      ->capture_default_str();
-}
-
 void AddRebuildMetrics(CLI::App& app, RebuildCommandOptions& o) {
   auto* rebuild = app.add_subcommand(
       "rebuild-metrics",
@@ -361,18 +347,6 @@ void AddStats(CLI::App& app, StatsOptions& o) {
   stats->add_option("--quantiles", o.quantiles, "e.g. 0.5,0.95,0.99 (the default)");
 }
 
-// Options of every command, before or after the subcommand's name.
-void AddGlobalOptions(CLI::App& app, CommandLine& line) {
-  app.set_version_flag("--version", "buildtrace " BUILDTRACE_VERSION);
-  app.add_option("--log-level", line.log_level, "Least severe log lines written")
-      ->check(CLI::IsMember({"debug", "info", "warning", "error"}))
-      ->capture_default_str();
-  app.add_option("--log-format", line.log_format,
-                 "text, or json: one object a line with Cloud Logging's severity, message, time")
-      ->check(CLI::IsMember({"text", "json"}))
-      ->capture_default_str();
-}
-
 void ApplyLogging(const CommandLine& line) {
   static const std::map<std::string, LogLevel> kLevels = {{"debug", LogLevel::kDebug},
                                                           {"info", LogLevel::kInfo},
@@ -380,19 +354,6 @@ void ApplyLogging(const CommandLine& line) {
                                                           {"error", LogLevel::kError}};
   SetLogLevel(kLevels.at(line.log_level));
   SetLogFormat(line.log_format == "json" ? LogFormat::kJson : LogFormat::kText);
-}
-
-// After a bad option: the variables that gave the chosen command's options values, since
-// CLI11's message names the flag only.
-void NameVariablesInUse(const CLI::App& app) {
-  std::vector<std::string> in_use = VariablesInUse(app);
-  for (const CLI::App* command : app.get_subcommands()) {
-    for (std::string& name : VariablesInUse(*command)) in_use.push_back(std::move(name));
-  }
-  if (in_use.empty()) return;
-  std::string names;
-  for (const std::string& name : in_use) names += (names.empty() ? "" : ", ") + name;
-  std::cerr << "(options set from the environment: " << names << ")\n";
 }
 
 int RunServeCommand(CommandLine& line) {
@@ -452,11 +413,10 @@ int Dispatch(const CLI::App& app, CommandLine& line) {
 }  // namespace
 
 std::unique_ptr<CLI::App> BuildCommandLine(CommandLine& line) {
-  auto app = std::make_unique<CLI::App>(
-      "BuildTrace: what changed between one build job and the one before it");
+  auto app = std::make_unique<CLI::App>(kCommandLineDescription);
   app->require_subcommand(1);
   app->fallthrough();  // --log-level and --log-format after the subcommand's name too
-  AddGlobalOptions(*app, line);
+  AddGlobalOptions(*app, line.log_level, line.log_format);
   AddServe(*app, line.serve, line.max_body, line.max_inflight_body, line.keep_memory);
   AddWorker(*app, line.worker);
   AddRebuildMetrics(*app, line.rebuild);

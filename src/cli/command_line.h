@@ -10,6 +10,7 @@
 
 #include "cli/client_commands.h"
 #include "cli/diff_command.h"
+#include "cli/diff_command_line.h"
 #include "cli/rebuild_command.h"
 #include "cli/serve_command.h"
 #include "cli/worker_command.h"
@@ -35,10 +36,6 @@ struct CommandLine {
   StatsOptions stats;
   DeleteProjectOptions delete_project;
 };
-
-// The subcommands whose options have no variable: diff compares two files offline, and its
-// --format and --limit would collide with report's and jobs' variables.
-inline const std::set<std::string> kCommandsWithoutEnvironment = {"diff"};
 
 // The whole command line, its options bound to `line`; variables bound as BindEnvironment says.
 std::unique_ptr<CLI::App> BuildCommandLine(CommandLine& line);

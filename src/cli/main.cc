@@ -1,5 +1,6 @@
-// The `buildtrace` command: serve, worker, rebuild-metrics, simulate, diff, post, report, jobs,
-// stats (src/cli/command_line.h).
+// The full `buildtrace` binary, `buildtrace-full`: every command (serve, worker, rebuild-metrics,
+// simulate, diff, post, report, jobs, stats; src/cli/command_line.h). Users run the front binary,
+// `buildtrace` (front_main.cc), which runs `diff` itself and becomes this one for the rest.
 #include "cli/command_line.h"
 
 int main(int argc, char** argv) { return buildtrace::RunCommandLine(argc, argv); }

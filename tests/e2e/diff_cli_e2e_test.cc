@@ -2,6 +2,8 @@
 // exit 0 when they do not, exit 2 naming the file when one cannot be read.
 #include <filesystem>
 #include <fstream>
+#include <string>
+#include <vector>
 
 #include "tests/e2e/e2e_fixture.h"
 #include "tests/e2e/run_command.h"
@@ -107,6 +109,92 @@ TEST_F(E2eDiffCli, ExitCodeAndJsonTotals) {
   EXPECT_EQ(trouble.out, "");
   EXPECT_TRUE(trouble.err.starts_with("buildtrace diff: ")) << trouble.err;
   EXPECT_NE(trouble.err.find(missing), std::string::npos) << trouble.err;
+}
+
+// `buildtrace` is the front binary: `diff` runs there and must answer exactly as the full binary
+// does, for good and bad command lines alike (the usage lines name the program as it was run).
+TEST_F(E2eDiffCli, TheFrontAnswersDiffExactlyAsTheFullBinaryDoes) {
+  TestJob a, b;
+  a.state = R"({"A":"door_0_0_1_1","B":"box_1_1_1_1"})";
+  b.state = R"({"A":"door_2_0_1_1","C":"box_1_1_1_1"})";
+  const std::string before = WriteJob("a.json", a), after = WriteJob("b.json", b);
+  const std::string front = BinaryPath(), full = BinaryPath() + "-full";
+  const std::vector<std::vector<std::string>> lines = {
+      {"diff", before, after},
+      {"diff", before, after, "--format", "json", "--limit", "1"},
+      {"diff", before, before},
+      {"diff", before, after, "--log-level", "debug"},
+      {"diff", "--help"},
+      {"diff", before},
+      {"diff", before, after, "--format", "xml"},
+      {"diff", before, after, "--limit", "many"},
+      {"diff", before, after, "--log-level", "loud"},
+      {"diff", before, root_dir() + "/missing.json"},
+  };
+  auto named_as = [](std::string text, const std::string& from, const std::string& to) {
+    for (size_t at = text.find(from); at != std::string::npos;
+         at = text.find(from, at + to.size())) {
+      text.replace(at, from.size(), to);
+    }
+    return text;
+  };
+  for (const std::vector<std::string>& line : lines) {
+    std::vector<std::string> by_front = line, by_full = line;
+    by_front.insert(by_front.begin(), front);
+    by_full.insert(by_full.begin(), full);
+    Result<CommandResult> f = RunCommand(by_front), g = RunCommand(by_full);
+    ASSERT_TRUE(f.ok() && g.ok());
+    const std::string what = line.size() > 1 ? line[1] + " ..." : line[0];
+    EXPECT_EQ(f->exit_code, g->exit_code) << what;
+    EXPECT_EQ(f->out, named_as(g->out, full, front)) << what;
+    EXPECT_EQ(f->err, named_as(g->err, full, front)) << what;
+  }
+}
+
+// The front loads no network client: the dynamic loader's list of what it would map.
+TEST_F(E2eDiffCli, TheFrontLinksNoNetworkClient) {
+  Result<CommandResult> listed =
+      RunCommand({"/usr/bin/env", "LD_TRACE_LOADED_OBJECTS=1", BinaryPath()});
+  ASSERT_TRUE(listed.ok());
+  EXPECT_NE(listed->out.find("libsimdjson"), std::string::npos) << listed->out;
+  for (const char* library : {"libcurl", "libpq", "libhiredis", "libsqlite3"}) {
+    EXPECT_EQ(listed->out.find(library), std::string::npos) << library << " in " << listed->out;
+  }
+  Result<CommandResult> full =
+      RunCommand({"/usr/bin/env", "LD_TRACE_LOADED_OBJECTS=1", BinaryPath() + "-full"});
+  ASSERT_TRUE(full.ok());
+  EXPECT_NE(full->out.find("libcurl"), std::string::npos) << full->out;
+}
+
+// Every other command runs in the full binary, which the front becomes: the same arguments (the
+// usage line names the program as it was run), the same exit status. Without the full binary
+// beside it, the front says where it looked.
+TEST_F(E2eDiffCli, OtherCommandsRunInTheFullBinaryBesideTheFront) {
+  Result<CommandResult> version = RunCommand({BinaryPath(), "--version"});
+  ASSERT_TRUE(version.ok());
+  EXPECT_EQ(version->exit_code, 0);
+  EXPECT_EQ(version->out, "buildtrace " BUILDTRACE_VERSION "\n");
+  Result<CommandResult> help = RunCommand({BinaryPath(), "report", "--help"});
+  ASSERT_TRUE(help.ok());
+  EXPECT_EQ(help->exit_code, 0);
+  EXPECT_NE(help->out.find("Usage: " + BinaryPath() + " report"), std::string::npos) << help->out;
+  Result<CommandResult> bad = RunCommand({BinaryPath(), "jobs", "--limit", "x"});
+  ASSERT_TRUE(bad.ok());
+  EXPECT_EQ(bad->exit_code, 2);
+
+  const std::string alone = root_dir() + "/alone";
+  std::filesystem::create_directory(alone);
+  std::filesystem::copy_file(BinaryPath(), alone + "/buildtrace");
+  Result<CommandResult> orphan = RunCommand({alone + "/buildtrace", "serve", "--port", "0"});
+  ASSERT_TRUE(orphan.ok());
+  EXPECT_EQ(orphan->exit_code, 2);
+  EXPECT_EQ(orphan->out, "");
+  EXPECT_TRUE(orphan->err.starts_with("buildtrace: cannot run " + alone +
+                                      "/buildtrace-full (No such file or directory)"))
+      << orphan->err;
+  Result<CommandResult> diff = RunCommand({alone + "/buildtrace", "diff", "--help"});
+  ASSERT_TRUE(diff.ok());
+  EXPECT_EQ(diff->exit_code, 0);  // diff needs nothing beside it
 }
 
 }  // namespace
