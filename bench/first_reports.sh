@@ -6,6 +6,7 @@
 # and prints the median and quartiles of those requests' time and the server's page faults per
 # report. The figures of docs/PERFORMANCE.md's "kept parsers" row came from
 #   bench/first_reports.sh /tmp/before/buildtrace build/buildtrace
+# (a build from 2026-12-07 on is two files: copy buildtrace-full beside buildtrace.)
 # Usage: bench/first_reports.sh BINARY [BINARY...]   (OBJECTS=100000 PROJECTS=20 ROUNDS=2)
 set -euo pipefail
 cd "$(dirname "$0")/.."

@@ -137,6 +137,10 @@ expect_failure "dockerfilelint" "Invalid Port Exposed" "$bin/dockerfilelint" "$w
 expect_failure "dockerfile-utils" "Invalid containerPort" "$bin/dockerfile-utils" lint "$work/Dockerfile.bad-expose"
 sed 's/^USER 10001:10001$/USER root/' Dockerfile >"$work/Dockerfile.root"
 expect_failure "Dockerfile stages" "non-root USER" stage_packages runtime "$work/Dockerfile.root"
+sed 's|^COPY --from=build /out/buildtrace /out/buildtrace-full |COPY --from=build /out/buildtrace |' \
+  Dockerfile >"$work/Dockerfile.one-binary"
+expect_failure "Dockerfile stages" "must copy /out/buildtrace-full" stage_packages runtime \
+  "$work/Dockerfile.one-binary"
 
 # The packages exist in Debian 12; the build stage provides every header and library the native
 # build of the binary used, the runtime stage every library the binary loads.

@@ -24,8 +24,8 @@ export UI_SCREENSHOTS=${UI_SCREENSHOTS:-build/ui-screenshots}
 
 scripts/install-deps.sh browser
 [[ -x /usr/lib/chromium/chromium ]] || die "no /usr/lib/chromium/chromium after installing chromium"
-[[ -x $binary ]] || scripts/build.sh buildtrace
-[[ -x $binary ]] || die "no server binary at $binary"
+[[ -x $binary && -x $binary-full ]] || scripts/build.sh buildtrace
+[[ -x $binary && -x $binary-full ]] || die "no server binaries at $binary and $binary-full"
 if ! cmp -s tests/browser/package-lock.json tests/browser/node_modules/.installed-lock 2>/dev/null; then
   npm ci --prefix tests/browser --no-audit --no-fund --loglevel=error >&2 ||
     die "npm ci in tests/browser failed"

@@ -54,7 +54,10 @@ function checkDockerfile(file, wanted) {
   const entry = all("ENTRYPOINT").at(-1);
   if (!entry || !text(entry).includes("/usr/local/bin/buildtrace")) problem(file, "ENTRYPOINT must run /usr/local/bin/buildtrace");
   const copies = all("COPY").map(text);
-  if (!copies.some((c) => c.includes("/out/buildtrace"))) problem(file, "the runtime stage must copy /out/buildtrace from the build stage");
+  // Both binaries: the front (`buildtrace`) runs every command but diff in `buildtrace-full`.
+  for (const binary of ["/out/buildtrace ", "/out/buildtrace-full "]) {
+    if (!copies.some((c) => `${c} `.includes(binary))) problem(file, `the runtime stage must copy ${binary.trim()} from the build stage`);
+  }
   // The packages of the runtime stage's `apt-get install`, options and shell words aside.
   const packages = [];
   const stage = stages.find((s) => s.name === wanted);

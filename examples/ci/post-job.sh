@@ -15,8 +15,8 @@
 # the ingest scope, when the service checks tokens), BUILDTRACE_PROJECT (default: default).
 # Prints the service's answer; exits non-zero when the job was not stored (curl --fail).
 #
-# The same in one line, with the buildtrace binary instead of curl (plain http:// only), once the
-# job's JSON is in job.json:
+# The same in one line, with the buildtrace binaries instead of curl (plain http:// only; copy
+# buildtrace and buildtrace-full side by side), once the job's JSON is in job.json:
 #   buildtrace post job.json            # BUILDTRACE_URL, BUILDTRACE_TOKEN from the environment
 set -euo pipefail
 

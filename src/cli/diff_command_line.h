@@ -1,8 +1,8 @@
 // The parts of the `buildtrace` command line that the small front binary (front_main.cc) shares
 // with the full one (command_line.h): the options every command takes, the diff subcommand, and
 // the diff's whole command line. The front runs `buildtrace diff` itself, without loading the
-// clients of the network backends (libcurl, libpq, hiredis: most of a process start's 25 ms,
-// docs/PERFORMANCE.md), and hands every other command to the full binary beside it.
+// clients of the network backends (libcurl, libpq, hiredis and their libraries: most of a process
+// start, docs/PERFORMANCE.md), and hands every other command to the full binary beside it.
 #pragma once
 
 #include <CLI/CLI.hpp>

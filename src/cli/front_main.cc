@@ -1,5 +1,6 @@
 // The `buildtrace` command users run: `buildtrace diff` here, in a binary that links only the core
-// (a process start of 8 ms instead of 25 ms on the machines this runs on, docs/PERFORMANCE.md);
+// (its process start about half the full binary's on the machines this runs on,
+// docs/PERFORMANCE.md);
 // every other command, and `diff` after a global option, by the full binary installed beside it
 // (kFullBinaryName), which this process becomes (execv: the same process ID, arguments,
 // environment and descriptors).
@@ -15,14 +16,24 @@
 
 namespace {
 
-// The folder of this executable, from /proc/self/exe; "" when it cannot be read.
-std::string OwnFolder() {
+// The folder of `path`, or "" when it names none.
+std::string FolderOf(std::string_view path) {
+  const size_t slash = path.rfind('/');
+  return slash == std::string_view::npos ? "" : std::string(path.substr(0, slash + 1));
+}
+
+// Where the full binary is: beside this executable (/proc/self/exe, symbolic links resolved),
+// else beside the path it was run by, else looked up in PATH (execvp).
+std::string FullBinary(const char* argv0) {
+  const std::string name(buildtrace::kFullBinaryName);
   char path[4096];
   const ssize_t n = ::readlink("/proc/self/exe", path, sizeof path - 1);
-  if (n <= 0) return "";
-  const std::string_view self(path, static_cast<size_t>(n));
-  const size_t slash = self.rfind('/');
-  return slash == std::string_view::npos ? "" : std::string(self.substr(0, slash));
+  if (n > 0) {
+    const std::string folder = FolderOf(std::string_view(path, static_cast<size_t>(n)));
+    if (!folder.empty()) return folder + name;
+  }
+  const std::string folder = argv0 != nullptr ? FolderOf(argv0) : "";
+  return folder + name;
 }
 
 }  // namespace
@@ -31,8 +42,8 @@ int main(int argc, char** argv) {
   if (argc >= 2 && std::string_view(argv[1]) == "diff") {
     return buildtrace::RunDiffCommandLine(argc, argv);
   }
-  const std::string full = OwnFolder() + "/" + std::string(buildtrace::kFullBinaryName);
-  ::execv(full.c_str(), argv);
+  const std::string full = FullBinary(argc > 0 ? argv[0] : nullptr);
+  ::execvp(full.c_str(), argv);  // a path with a slash is used as it is
   const int error = errno;
   std::cerr << "buildtrace: cannot run " << full << " (" << std::strerror(error)
             << "): every command but diff runs there; install it next to buildtrace "

@@ -138,16 +138,29 @@ TEST_F(E2eDiffCli, TheFrontAnswersDiffExactlyAsTheFullBinaryDoes) {
     }
     return text;
   };
-  for (const std::vector<std::string>& line : lines) {
+  // The same lines with variables in the environment: the global options take theirs, diff's
+  // own options none (a BUILDTRACE_FORMAT meant for `report` must not change it).
+  const std::vector<std::string> environments = {"BUILDTRACE_LOG_LEVEL=loud",
+                                                 "BUILDTRACE_FORMAT=xml", "BUILDTRACE_LIMIT=x"};
+  auto compare = [&](const std::vector<std::string>& line, const std::string& environment) {
     std::vector<std::string> by_front = line, by_full = line;
     by_front.insert(by_front.begin(), front);
     by_full.insert(by_full.begin(), full);
+    if (!environment.empty()) {
+      by_front.insert(by_front.begin(), {"/usr/bin/env", environment});
+      by_full.insert(by_full.begin(), {"/usr/bin/env", environment});
+    }
     Result<CommandResult> f = RunCommand(by_front), g = RunCommand(by_full);
     ASSERT_TRUE(f.ok() && g.ok());
-    const std::string what = line.size() > 1 ? line[1] + " ..." : line[0];
+    std::string what = environment;
+    for (const std::string& word : line) what += " " + word;
     EXPECT_EQ(f->exit_code, g->exit_code) << what;
     EXPECT_EQ(f->out, named_as(g->out, full, front)) << what;
     EXPECT_EQ(f->err, named_as(g->err, full, front)) << what;
+  };
+  for (const std::vector<std::string>& line : lines) compare(line, "");
+  for (const std::string& environment : environments) {
+    compare({"diff", before, after, "--format", "json"}, environment);
   }
 }
 
@@ -185,16 +198,21 @@ TEST_F(E2eDiffCli, OtherCommandsRunInTheFullBinaryBesideTheFront) {
   const std::string alone = root_dir() + "/alone";
   std::filesystem::create_directory(alone);
   std::filesystem::copy_file(BinaryPath(), alone + "/buildtrace");
-  Result<CommandResult> orphan = RunCommand({alone + "/buildtrace", "serve", "--port", "0"});
+  Result<CommandResult> orphan = RunCommand({alone + "/buildtrace", "jobs", "--help"});
   ASSERT_TRUE(orphan.ok());
   EXPECT_EQ(orphan->exit_code, 2);
   EXPECT_EQ(orphan->out, "");
   EXPECT_TRUE(orphan->err.starts_with("buildtrace: cannot run " + alone +
                                       "/buildtrace-full (No such file or directory)"))
       << orphan->err;
-  Result<CommandResult> diff = RunCommand({alone + "/buildtrace", "diff", "--help"});
+  // diff needs nothing beside it.
+  TestJob a, b;
+  b.state = R"({"D1":"door_11_20_5_5"})";
+  const std::string before = WriteJob("a.json", a), after = WriteJob("b.json", b);
+  Result<CommandResult> diff = RunCommand({alone + "/buildtrace", "diff", before, after});
   ASSERT_TRUE(diff.ok());
-  EXPECT_EQ(diff->exit_code, 0);  // diff needs nothing beside it
+  EXPECT_EQ(diff->exit_code, 1) << diff->err;
+  EXPECT_NE(diff->out.find("D1"), std::string::npos) << diff->out;
 }
 
 }  // namespace
