@@ -3,16 +3,15 @@
 
 #include <zlib.h>
 
-#include <algorithm>
 #include <cstddef>
 #include <new>
+
+#include "core/zlib_input.h"
 
 namespace buildtrace {
 namespace {
 
 constexpr size_t kChunkBytes = 64 << 10;
-// zlib counts input in 32-bit unsigned ints; a larger input is fed in pieces.
-constexpr size_t kMaxInputPiece = size_t{1} << 30;
 
 // A thread's deflate stream for gzip output, reset before each use.
 class Deflater {
@@ -46,18 +45,12 @@ std::string GzipCompress(std::string_view data) {
   std::string out;
   // Reports and drawings compress four- to six-fold at this level: usually one allocation.
   out.reserve(data.size() / 3 + 64);
-  const auto* next = reinterpret_cast<const unsigned char*>(data.data());
-  size_t unfed = data.size();
+  ZlibInput input(data);
   for (;;) {
-    if (zs.avail_in == 0 && unfed > 0) {
-      zs.next_in = const_cast<unsigned char*>(next);  // zlib's API predates const
-      zs.avail_in = static_cast<uInt>(std::min(unfed, kMaxInputPiece));
-      next += zs.avail_in;
-      unfed -= zs.avail_in;
-    }
+    input.Refill(zs);
     zs.next_out = chunk;
     zs.avail_out = kChunkBytes;
-    const int rc = deflate(&zs, unfed == 0 ? Z_FINISH : Z_NO_FLUSH);
+    const int rc = deflate(&zs, input.unfed() == 0 ? Z_FINISH : Z_NO_FLUSH);
     out.append(reinterpret_cast<const char*>(chunk), kChunkBytes - zs.avail_out);
     if (rc == Z_STREAM_END) return out;
     // With fresh output space each round, deflate only fails on a broken stream state.

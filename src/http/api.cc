@@ -423,6 +423,19 @@ HttpResponse Api::PostProcess(RouteCall& call) {
   return MakeResponse(409, ProcessAnswer(&s, stored));
 }
 
+namespace {
+
+// A 200 with what ReportService gave for a client whose Accept-Encoding it was told: the service
+// compressed it if that was worth it (`gzipped`), so the server sends it as it is.
+HttpResponse ReportServiceAnswer(SharedText bytes, std::string_view content_type, bool gzipped) {
+  HttpResponse res = MakeResponse(200, std::move(bytes), content_type);
+  if (gzipped) res.set(http::field::content_encoding, "gzip");
+  res.body().ChooseCoding();
+  return res;
+}
+
+}  // namespace
+
 HttpResponse Api::GetReport(RouteCall& call) {
   const HttpRequest& request = call.request;
   const RequestTarget& target = call.target;
@@ -448,10 +461,8 @@ HttpResponse Api::GetReport(RouteCall& call) {
   bool precomputed = false, gzipped = false;
   Result<SharedText> report = reports_.Render(report_request, *format, &precomputed, &gzipped);
   if (!report.ok()) return ErrorResponse(report.status());
-  HttpResponse res = MakeResponse(200, std::move(*report),
-                                  text ? "text/plain; charset=utf-8" : "application/json");
-  if (gzipped) res.set(http::field::content_encoding, "gzip");
-  res.body().ChooseCoding();  // the service compressed it if that was worth it
+  HttpResponse res = ReportServiceAnswer(
+      std::move(*report), text ? "text/plain; charset=utf-8" : "application/json", gzipped);
   // The answer's format may follow the Accept header (RequestedFormat).
   res.set(http::field::vary, "Accept");
   res.set("BuildTrace-Analysis", precomputed ? "precomputed" : "on-demand");
@@ -480,10 +491,7 @@ HttpResponse Api::GetReportSvg(RouteCall& call) {
   Result<SharedText> drawing =
       reports_.Drawing(report_request, /*interactive=*/false, nullptr, &gzipped);
   if (!drawing.ok()) return ErrorResponse(drawing.status());
-  HttpResponse res = MakeResponse(200, std::move(*drawing), "image/svg+xml");
-  if (gzipped) res.set(http::field::content_encoding, "gzip");
-  res.body().ChooseCoding();
-  return res;
+  return ReportServiceAnswer(std::move(*drawing), "image/svg+xml", gzipped);
 }
 
 HttpResponse Api::GetJob(RouteCall& call) {

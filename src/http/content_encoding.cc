@@ -9,18 +9,12 @@
 #include <cstdint>
 #include <memory>
 
+#include "core/zlib_input.h"
+
 namespace buildtrace {
 namespace {
 
 constexpr size_t kChunkBytes = 64 << 10;
-// zlib counts input in 32-bit unsigned ints; a larger body is fed in pieces.
-constexpr size_t kMaxInputPiece = 1u << 30;
-
-std::string_view TrimBlanks(std::string_view s) {
-  while (!s.empty() && (s.front() == ' ' || s.front() == '\t')) s.remove_prefix(1);
-  while (!s.empty() && (s.back() == ' ' || s.back() == '\t')) s.remove_suffix(1);
-  return s;
-}
 
 Status TooLargeBody(std::string_view which, uint64_t max_decoded_bytes) {
   return TooLarge(std::string(which) + " exceeds the limit of " +
@@ -111,15 +105,9 @@ Result<std::string> Gunzip(const std::string& body, uint64_t max_decoded_bytes) 
   z_stream& zs = inflater.stream();
   BoundedOutput out(AnnouncedSize(body), max_decoded_bytes);
   auto chunk = std::make_unique<char[]>(kChunkBytes);
-  const auto* next = reinterpret_cast<const unsigned char*>(body.data());
-  size_t unfed = body.size();
+  ZlibInput input(body);
   for (;;) {
-    if (zs.avail_in == 0 && unfed > 0) {
-      zs.next_in = const_cast<unsigned char*>(next);  // zlib's API predates const
-      zs.avail_in = static_cast<uInt>(std::min(unfed, kMaxInputPiece));
-      next += zs.avail_in;
-      unfed -= zs.avail_in;
-    }
+    input.Refill(zs);
     zs.next_out = reinterpret_cast<unsigned char*>(chunk.get());
     zs.avail_out = kChunkBytes;
     const int rc = inflate(&zs, Z_NO_FLUSH);
@@ -130,7 +118,7 @@ Result<std::string> Gunzip(const std::string& body, uint64_t max_decoded_bytes) 
     if (rc == Z_OK) continue;
     if (rc == Z_STREAM_END) {
       // The input left is contiguous: what zlib holds followed by what was not fed yet.
-      const size_t left = zs.avail_in + unfed;
+      const size_t left = zs.avail_in + input.unfed();
       if (left == 0) return std::move(out).Take();
       if (left >= 2 && zs.next_in[0] == 0x1f && zs.next_in[1] == 0x8b) {
         inflateReset(&zs);  // another member (what `cat a.gz b.gz` makes)
@@ -152,10 +140,16 @@ Result<std::string> Gunzip(const std::string& body, uint64_t max_decoded_bytes) 
 
 }  // namespace
 
+std::string_view TrimOws(std::string_view s) {
+  while (!s.empty() && (s.front() == ' ' || s.front() == '\t')) s.remove_prefix(1);
+  while (!s.empty() && (s.back() == ' ' || s.back() == '\t')) s.remove_suffix(1);
+  return s;
+}
+
 Result<std::string> DecodeBody(std::string_view content_encoding, std::string body,
                                uint64_t max_decoded_bytes) {
   namespace beast = boost::beast;
-  const std::string_view coding = TrimBlanks(content_encoding);
+  const std::string_view coding = TrimOws(content_encoding);
   if (coding.empty() || beast::iequals(coding, "identity")) {
     // The server enforces the limit on the wire; checked again so the contract holds everywhere.
     if (body.size() > max_decoded_bytes) {

@@ -40,4 +40,8 @@ inline constexpr size_t kDecodedBodyPadding = 64;
 Result<std::string> DecodeBody(std::string_view content_encoding, std::string body,
                                uint64_t max_decoded_bytes);
 
+// `s` without the optional whitespace (blanks and tabs, RFC 9110 section 5.6.3) at either end:
+// for the parts of coding fields (Content-Encoding here, Accept-Encoding in response_coding.cc).
+std::string_view TrimOws(std::string_view s);
+
 }  // namespace buildtrace

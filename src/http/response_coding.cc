@@ -7,18 +7,13 @@
 #include <utility>
 
 #include "core/gzip_compress.h"
+#include "http/content_encoding.h"
 
 namespace buildtrace {
 namespace {
 
 namespace beast = boost::beast;
 namespace http = beast::http;
-
-std::string_view TrimOws(std::string_view s) {
-  while (!s.empty() && (s.front() == ' ' || s.front() == '\t')) s.remove_prefix(1);
-  while (!s.empty() && (s.back() == ' ' || s.back() == '\t')) s.remove_suffix(1);
-  return s;
-}
 
 // Splits off what precedes the first `sep` (all of `s` when there is none).
 std::string_view TakeUntil(std::string_view& s, char sep) {
