@@ -686,6 +686,10 @@ Result<std::unique_ptr<ParsedJobs>> ParseJobBatch(std::string_view body,
   return JobParser::Run(InputBytes(std::string(body)), limits, true);
 }
 
+Result<std::unique_ptr<ParsedJobs>> ParseJobBatch(InputBytes body, const ParseLimits& limits) {
+  return JobParser::Run(std::move(body), limits, true);
+}
+
 Result<std::unique_ptr<ParsedJobs>> ParseJobDocument(std::string body, const ParseLimits& limits) {
   return JobParser::Run(InputBytes(std::move(body)), limits, false);
 }

@@ -59,6 +59,8 @@ class ParsedJobs {
 // Takes the body over (no copy); the string_view overload copies it.
 Result<std::unique_ptr<ParsedJobs>> ParseJobBatch(std::string body, const ParseLimits& limits);
 Result<std::unique_ptr<ParsedJobs>> ParseJobBatch(std::string_view body, const ParseLimits& limits);
+// The same over bytes already padded (a request body as received), taken over without a copy.
+Result<std::unique_ptr<ParsedJobs>> ParseJobBatch(InputBytes body, const ParseLimits& limits);
 
 // Parses exactly one job object (a stored job, or a file given to `buildtrace diff`), with the
 // same rules and errors as ParseJobBatch.

@@ -4,11 +4,14 @@
 #include <sys/mman.h>
 #include <unistd.h>
 
+#include <algorithm>
 #include <atomic>
 #include <cstdint>
 #include <cstdlib>
 #include <cstring>
 #include <mutex>
+#include <stdexcept>
+#include <utility>
 #include <vector>
 
 namespace buildtrace {
@@ -49,8 +52,9 @@ class KeptBuffers {
     const std::lock_guard lock(mutex_);
     return kept_bytes_;
   }
-  // The smallest kept buffer of at least `length` bytes, cut to `length`; nullptr if none.
-  void* Take(size_t length) {
+  // The smallest kept buffer of at least `length` bytes, cut to `most` (>= length) if longer;
+  // nullptr if none. Sets `taken` to the length it has.
+  void* Take(size_t length, size_t most, size_t& taken) {
     Region found{nullptr, 0};
     {
       const std::lock_guard lock(mutex_);
@@ -66,9 +70,11 @@ class KeptBuffers {
       kept_bytes_ -= found.length;
       regions_.erase(regions_.begin() + static_cast<std::ptrdiff_t>(best));
     }
-    if (found.length > length) {
-      ::munmap(static_cast<char*>(found.memory) + length, found.length - length);
+    if (found.length > most) {
+      ::munmap(static_cast<char*>(found.memory) + most, found.length - most);
+      found.length = most;
     }
+    taken = found.length;
     return found.memory;
   }
   // Keeps the buffer if the cap allows; false when the caller must return it.
@@ -112,14 +118,13 @@ void AdviseHugePages(void* data, size_t bytes) noexcept {
   if (last > first) ::madvise(reinterpret_cast<void*>(first), last - first, MADV_HUGEPAGE);
 }
 
-// A large buffer is a mapping of its own, 2 MiB-aligned so every whole 2 MiB of it can be one
-// huge page: map 2 MiB more than needed, then unmap the unaligned head and the tail. With huge
-// pages off it is still a mapping (so ReleaseLarge needs no record of which it was), with normal
-// pages.
-void* AllocateLarge(size_t bytes) {
-  if (bytes < kLargeBytes) return ::operator new(bytes);
-  const size_t length = RoundUp(bytes, kHugePageBytes);
-  if (void* kept = Kept().Take(length)) return kept;
+namespace {
+
+// A fresh mapping of `length` bytes (a whole number of huge pages), 2 MiB-aligned so every 2 MiB
+// of it can be one huge page: map 2 MiB more than needed, then unmap the unaligned head and the
+// tail. With huge pages off it is still a mapping (so ReleaseLarge needs no record of which it
+// was), with normal pages.
+void* MapAligned(size_t length) {
   const size_t mapped = length + kHugePageBytes;
   void* region =
       ::mmap(nullptr, mapped, PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
@@ -134,6 +139,54 @@ void* AllocateLarge(size_t bytes) {
   // Refused where the kernel has no transparent huge pages: normal pages, as without the advice.
   if (HugePagesEnabled()) ::madvise(memory, length, MADV_HUGEPAGE);
   return memory;
+}
+
+}  // namespace
+
+void* AllocateLarge(size_t bytes) {
+  size_t unused = 0;
+  return AllocateLargeUpTo(bytes, bytes, unused);
+}
+
+void* AllocateLargeUpTo(size_t bytes, size_t most, size_t& got) {
+  most = std::max(bytes, most);
+  if (most >= kLargeBytes) {
+    const size_t longest = RoundUp(most, kHugePageBytes);
+    if (void* kept = Kept().Take(RoundUp(bytes, kHugePageBytes), longest, got)) return kept;
+  }
+  got = bytes;
+  if (bytes < kLargeBytes) return ::operator new(bytes);
+  got = RoundUp(bytes, kHugePageBytes);
+  return MapAligned(got);
+}
+
+void* ReallocateLarge(void* memory, size_t old_bytes, size_t new_bytes, size_t keep) {
+  if (memory == nullptr) return AllocateLarge(new_bytes);
+  if (old_bytes >= kLargeBytes && new_bytes >= kLargeBytes) {
+    const size_t old_length = RoundUp(old_bytes, kHugePageBytes);
+    const size_t new_length = RoundUp(new_bytes, kHugePageBytes);
+    char* const start = static_cast<char*>(memory);
+    if (new_length <= old_length) {
+      if (new_length < old_length) ::munmap(start + new_length, old_length - new_length);
+      return memory;
+    }
+    // In place where the addresses after it are free (the grown part keeps the advice); else
+    // moved by the kernel to an aligned place of its own: page tables move, no byte is copied
+    // and every page already touched stays.
+    if (::mremap(memory, old_length, new_length, 0) != MAP_FAILED) return memory;
+    void* target = MapAligned(new_length);
+    void* moved = ::mremap(memory, old_length, new_length, MREMAP_MAYMOVE | MREMAP_FIXED, target);
+    if (moved == MAP_FAILED) {
+      ::munmap(target, new_length);
+      throw std::bad_alloc();
+    }
+    if (HugePagesEnabled()) ::madvise(moved, new_length, MADV_HUGEPAGE);
+    return moved;
+  }
+  void* grown = AllocateLarge(new_bytes);
+  std::memcpy(grown, memory, std::min({keep, old_bytes, new_bytes}));
+  ReleaseLarge(memory, old_bytes);
+  return grown;
 }
 
 void ReleaseLarge(void* memory, size_t bytes) noexcept {
@@ -233,6 +286,84 @@ void InputBytes::Release() noexcept {
   if (kind_ == Kind::kMapping) ::munmap(region_, region_bytes_);
   region_ = nullptr;
   kind_ = Kind::kString;
+}
+
+GrowingBytes::GrowingBytes(GrowingBytes&& other) noexcept
+    : data_(std::exchange(other.data_, nullptr)),
+      size_(std::exchange(other.size_, 0)),
+      buffer_bytes_(std::exchange(other.buffer_bytes_, 0)) {}
+
+GrowingBytes& GrowingBytes::operator=(GrowingBytes&& other) noexcept {
+  if (this != &other) {
+    Release();
+    data_ = std::exchange(other.data_, nullptr);
+    size_ = std::exchange(other.size_, 0);
+    buffer_bytes_ = std::exchange(other.buffer_bytes_, 0);
+  }
+  return *this;
+}
+
+GrowingBytes::~GrowingBytes() { Release(); }
+
+GrowingBytes& GrowingBytes::operator=(std::string_view bytes) {
+  size_ = 0;
+  Reserve(bytes.size());
+  if (!bytes.empty()) std::memcpy(data_, bytes.data(), bytes.size());
+  size_ = bytes.size();
+  return *this;
+}
+
+size_t GrowingBytes::capacity() const {
+  return buffer_bytes_ > simdjson::SIMDJSON_PADDING ? buffer_bytes_ - simdjson::SIMDJSON_PADDING
+                                                    : 0;
+}
+
+void GrowingBytes::Reserve(size_t bytes, size_t most) {
+  if (data_ != nullptr ? bytes <= capacity() : bytes == 0) return;
+  if (bytes > SIZE_MAX / 2) throw std::bad_alloc();
+  const size_t wanted = bytes + simdjson::SIMDJSON_PADDING;
+  if (data_ == nullptr) {
+    size_t got = 0;
+    data_ = static_cast<char*>(
+        AllocateLargeUpTo(wanted, std::max(most, bytes) + simdjson::SIMDJSON_PADDING, got));
+    buffer_bytes_ = got;
+    return;
+  }
+  data_ = static_cast<char*>(ReallocateLarge(data_, buffer_bytes_, wanted, size_));
+  // A large buffer is whole huge pages: all of them are the buffer's to use.
+  buffer_bytes_ = wanted >= kLargeBytes
+                      ? (wanted + kHugePageBytes - 1) / kHugePageBytes * kHugePageBytes
+                      : wanted;
+}
+
+void GrowingBytes::Resize(size_t bytes) {
+  if (bytes > capacity()) throw std::length_error("GrowingBytes::Resize past its capacity");
+  size_ = bytes;
+}
+
+void GrowingBytes::Append(std::string_view bytes) {
+  if (bytes.empty()) return;
+  if (bytes.size() > capacity() - size_) {
+    Reserve(std::max(size_ + bytes.size(), 2 * capacity()));
+  }
+  std::memcpy(data_ + size_, bytes.data(), bytes.size());
+  size_ += bytes.size();
+}
+
+InputBytes GrowingBytes::TakeInput() {
+  if (data_ == nullptr) return InputBytes();
+  InputBytes input = InputBytes::AdoptLarge(data_, buffer_bytes_, size_);
+  data_ = nullptr;
+  size_ = 0;
+  buffer_bytes_ = 0;
+  return input;
+}
+
+void GrowingBytes::Release() noexcept {
+  ReleaseLarge(data_, buffer_bytes_);
+  data_ = nullptr;
+  size_ = 0;
+  buffer_bytes_ = 0;
 }
 
 }  // namespace buildtrace

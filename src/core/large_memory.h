@@ -30,6 +30,16 @@ void SetHugePagesEnabled(bool on);
 // `bytes`. Thread-safe.
 void* AllocateLarge(size_t bytes);
 void ReleaseLarge(void* memory, size_t bytes) noexcept;
+// As AllocateLarge, but a kept buffer of up to `most` bytes may serve it whole (memory already
+// faulted in, for a buffer that is expected to grow to `most`); `got` is set to the bytes the
+// buffer has (at least `bytes`), which is what it is released or reallocated with.
+void* AllocateLargeUpTo(size_t bytes, size_t most, size_t& got);
+// Gives a buffer from AllocateLarge of `old_bytes` a new size, its first `keep` bytes kept (the
+// rest unspecified). A large buffer that stays large is resized by the kernel (mremap): no byte is
+// copied and the pages already touched stay, so a buffer grown step by step costs what its last
+// size does; any other is copied into a new buffer. Throws std::bad_alloc (the old buffer still
+// valid) when the system refuses.
+void* ReallocateLarge(void* memory, size_t old_bytes, size_t new_bytes, size_t keep);
 
 // Freed large buffers kept for reuse, up to `bytes` in all (0, the default: none, every buffer is
 // returned to the system when released). A process that handles one large state after another
@@ -107,6 +117,49 @@ class InputBytes {
   size_t region_bytes_ = 0;
   const char* data_;
   size_t size_ = 0;
+};
+
+// Bytes that arrive in pieces (a request body): a buffer from AllocateLarge that grows without
+// copying once large (ReallocateLarge), whose spare bytes are never zero-filled, and which keeps
+// simdjson::SIMDJSON_PADDING readable bytes after its capacity, so that it becomes an InputBytes
+// without a copy. Move-only; not thread-safe.
+class GrowingBytes {
+ public:
+  GrowingBytes() = default;
+  GrowingBytes(GrowingBytes&& other) noexcept;
+  GrowingBytes& operator=(GrowingBytes&& other) noexcept;
+  GrowingBytes(const GrowingBytes&) = delete;
+  GrowingBytes& operator=(const GrowingBytes&) = delete;
+  ~GrowingBytes();
+  // Replaces the content with a copy of `bytes`.
+  GrowingBytes& operator=(std::string_view bytes);
+
+  char* data() { return data_; }
+  const char* data() const { return data_; }
+  size_t size() const { return size_; }
+  bool empty() const { return size_ == 0; }
+  std::string_view view() const { return {data_, size_}; }
+  // The bytes it holds without growing (the padding after them not counted).
+  size_t capacity() const;
+
+  // Makes capacity() at least `bytes`, the content kept. `most`, when larger, is the size the
+  // content is expected to reach: a kept buffer of up to that size may be taken
+  // (AllocateLargeUpTo).
+  void Reserve(size_t bytes, size_t most = 0);
+  // Sets the size to `bytes`, at most capacity(); bytes past the old size are left as they are
+  // (unspecified until written).
+  void Resize(size_t bytes);
+  // Appends `bytes`, growing the buffer to at least twice its capacity when it must grow.
+  void Append(std::string_view bytes);
+  // The content as an input (its buffer taken over, no copy); this becomes empty.
+  InputBytes TakeInput();
+
+ private:
+  void Release() noexcept;
+
+  char* data_ = nullptr;
+  size_t size_ = 0;
+  size_t buffer_bytes_ = 0;  // what data_ was allocated with, the padding included
 };
 
 }  // namespace buildtrace

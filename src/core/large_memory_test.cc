@@ -5,11 +5,13 @@
 
 #include <gtest/gtest.h>
 #include <sys/mman.h>
+#include <sys/resource.h>
 
 #include <cstdio>
 #include <cstring>
 #include <fstream>
 #include <random>
+#include <stdexcept>
 #include <string>
 #include <vector>
 
@@ -143,6 +145,97 @@ TEST_P(LargeMemoryTest, AdviceCoversTheWholeHugePagesInsideARangeOnly) {
   ReleaseLarge(base, 8 * kMiB);
 }
 
+long ThreadMinorFaults() {
+  rusage usage{};
+  ::getrusage(RUSAGE_THREAD, &usage);
+  return usage.ru_minflt;
+}
+
+TEST_P(LargeMemoryTest, ReallocatedLargeBufferKeepsItsPagesWithoutACopy) {
+  constexpr size_t kMiB = size_t{1} << 20;
+  auto* p = static_cast<unsigned char*>(AllocateLarge(4 * kMiB));
+  for (size_t i = 0; i < 4 * kMiB; i += 4093) p[i] = static_cast<unsigned char>(i * 7);
+  p[4 * kMiB - 1] = 0x5A;
+  // Grown by the kernel: no byte is copied, so no fresh page is touched (a copy would fault in
+  // at least one).
+  const long before = ThreadMinorFaults();
+  auto* q = static_cast<unsigned char*>(ReallocateLarge(p, 4 * kMiB, 64 * kMiB, 4 * kMiB));
+  EXPECT_EQ(ThreadMinorFaults() - before, 0);
+  EXPECT_EQ(reinterpret_cast<uintptr_t>(q) % kHugePageBytes, 0u);
+  for (size_t i = 0; i < 4 * kMiB; i += 4093) {
+    ASSERT_EQ(q[i], static_cast<unsigned char>(i * 7)) << i;
+  }
+  EXPECT_EQ(q[4 * kMiB - 1], 0x5A);
+  q[64 * kMiB - 1] = 1;  // the grown part is the buffer's
+  // Shrunk in place, the head kept.
+  EXPECT_EQ(ReallocateLarge(q, 64 * kMiB, 5 * kMiB, 5 * kMiB), q);
+  EXPECT_EQ(q[4 * kMiB - 1], 0x5A);
+  ReleaseLarge(q, 5 * kMiB);
+  // A small buffer that grows large is copied (it was not a mapping), its bytes kept.
+  auto* small = static_cast<char*>(AllocateLarge(1000));
+  std::memset(small, 'z', 1000);
+  auto* grown = static_cast<char*>(ReallocateLarge(small, 1000, 3 * kMiB, 1000));
+  EXPECT_EQ(std::string(grown, 1000), std::string(1000, 'z'));
+  EXPECT_EQ(reinterpret_cast<uintptr_t>(grown) % kHugePageBytes, 0u);
+  ReleaseLarge(grown, 3 * kMiB);
+}
+
+TEST_P(LargeMemoryTest, GrowingBytesKeepEveryByteFromSmallToLarge) {
+  std::mt19937_64 rng(21);
+  GrowingBytes bytes;
+  std::string expected;
+  int appends = 0;
+  while (expected.size() < (size_t{9} << 20)) {
+    std::string piece(rng() % 300000 + 1, '\0');
+    for (char& c : piece) c = static_cast<char>(rng());
+    bytes.Append(piece);
+    expected += piece;
+    ASSERT_EQ(bytes.size(), expected.size());
+    ASSERT_GE(bytes.capacity(), bytes.size());
+    if (++appends % 10 == 0) ASSERT_TRUE(bytes.view() == expected) << expected.size();
+  }
+  ASSERT_TRUE(bytes.view() == expected);
+  EXPECT_EQ(reinterpret_cast<uintptr_t>(bytes.data()) % kHugePageBytes, 0u);
+  InputBytes input = bytes.TakeInput();
+  EXPECT_TRUE(bytes.empty());
+  EXPECT_EQ(bytes.capacity(), 0u);
+  ASSERT_EQ(input.size(), expected.size());
+  EXPECT_TRUE(input.view() == expected);
+  for (size_t i = 0; i < simdjson::SIMDJSON_PADDING; ++i) {
+    volatile char c = input.data()[input.size() + i];  // readable, or ASan says otherwise
+    (void)c;
+  }
+}
+
+TEST_P(LargeMemoryTest, AKeptBufferServesAGrowingBodyWhole) {
+  constexpr size_t kMiB = size_t{1} << 20;
+  SetLargeBuffersKept(16 * kMiB);
+  const char* first_data = nullptr;
+  {
+    GrowingBytes first;
+    first.Reserve(7 * kMiB);
+    first = std::string_view("kept");
+    first_data = first.data();
+  }
+  EXPECT_EQ(LargeBuffersKeptNow(), 8 * kMiB);
+  // A body expected to reach 8 MiB takes the kept buffer whole for its first 64 KiB: memory
+  // already faulted in, and no growth after.
+  GrowingBytes second;
+  second.Reserve(64 << 10, 8 * kMiB - simdjson::SIMDJSON_PADDING);
+  EXPECT_EQ(second.data(), first_data);
+  EXPECT_EQ(second.capacity(), 8 * kMiB - simdjson::SIMDJSON_PADDING);
+  EXPECT_EQ(LargeBuffersKeptNow(), 0u);
+  second = GrowingBytes();
+  EXPECT_EQ(LargeBuffersKeptNow(), 8 * kMiB);
+  // Without an expected size, a small reservation leaves the kept buffer alone.
+  GrowingBytes third;
+  third.Reserve(64 << 10);
+  EXPECT_NE(third.data(), first_data);
+  EXPECT_EQ(third.capacity(), size_t{64} << 10);
+  EXPECT_EQ(LargeBuffersKeptNow(), 8 * kMiB);
+  SetLargeBuffersKept(0);
+}
+
 INSTANTIATE_TEST_SUITE_P(HugeAndNormalPages, LargeMemoryTest, ::testing::Bool(),
                          [](const ::testing::TestParamInfo<bool>& p) {
                            return p.param ? "Huge" : "Normal";
@@ -153,6 +246,29 @@ void ExpectPadded(const InputBytes& input) {
     volatile char c = input.data()[input.size() + i];  // readable, or ASan says otherwise
     (void)c;
   }
+}
+
+TEST(GrowingBytesTest, AssignReserveResizeAndMove) {
+  GrowingBytes bytes;
+  EXPECT_TRUE(bytes.empty());
+  EXPECT_EQ(bytes.TakeInput().size(), 0u);
+  bytes = std::string_view("hello");
+  bytes.Reserve(100);
+  EXPECT_EQ(bytes.view(), "hello");
+  EXPECT_GE(bytes.capacity(), 100u);
+  bytes.Resize(3);
+  EXPECT_EQ(bytes.view(), "hel");
+  bytes.Resize(bytes.capacity());
+  EXPECT_THROW(bytes.Resize(bytes.capacity() + 1), std::length_error);
+  bytes.Resize(2);
+  GrowingBytes moved(std::move(bytes));
+  EXPECT_EQ(moved.view(), "he");
+  EXPECT_TRUE(bytes.empty());  // NOLINT(bugprone-use-after-move): moved-from is empty
+  EXPECT_EQ(bytes.capacity(), 0u);
+  bytes = std::move(moved);
+  EXPECT_EQ(bytes.view(), "he");
+  bytes.Append("llo");
+  EXPECT_EQ(bytes.TakeInput().view(), "hello");
 }
 
 TEST(InputBytesTest, EmptyIsPadded) {

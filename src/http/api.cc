@@ -362,11 +362,11 @@ HttpResponse Api::PostProcess(RouteCall& call) {
   HttpRequest& request = call.request;
   const AccessToken* token = call.token;
   const uint64_t body_bytes = request.body().size();
-  Result<std::string> decoded =
-      DecodeBody(ContentEncoding(request), std::move(request.body()), context_.max_body_bytes);
+  // The parser takes the body over as it was received (padded), or as it was decoded.
+  Result<InputBytes> decoded =
+      DecodeBody(ContentEncoding(request), request.body().TakeInput(), context_.max_body_bytes);
   if (!decoded.ok()) return ErrorResponse(decoded.status());
   static_assert(kDecodedBodyPadding >= simdjson::SIMDJSON_PADDING);
-  // The parser takes the body over; a decoded body already has room for simdjson's padding.
   auto parsed = ParseJobBatch(std::move(*decoded), context_.limits);
   if (!parsed.ok()) return ErrorResponse(parsed.status());
   const auto& jobs = (*parsed)->jobs();
@@ -663,7 +663,7 @@ HttpResponse Api::PostPubSubTask(RouteCall& call) {
                          "this instance has no analysis queue (--queue); start it with the "
                          "queue the push subscription belongs to");
   }
-  Result<AnalysisTask> task = ParsePubSubPushEnvelope(request.body());
+  Result<AnalysisTask> task = ParsePubSubPushEnvelope(request.body().view());
   // A message that can never be analysed is acknowledged (2xx), or Pub/Sub would push it again
   // for ever; it is logged for an operator.
   if (!task.ok()) {

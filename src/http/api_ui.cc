@@ -242,7 +242,7 @@ HttpResponse Api::GetSignIn(RouteCall& call) {
 }
 
 HttpResponse Api::PostSignIn(RouteCall& call) {
-  Result<RequestTarget> form = ParseForm(call.request.body());
+  Result<RequestTarget> form = ParseForm(call.request.body().view());
   if (!form.ok()) return PageError(call, form.status());
   const std::string next = SafeNext(StringParam(*form, "next", "/"));
   if (context_.access == nullptr) return SeeOther(next);

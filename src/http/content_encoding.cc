@@ -98,7 +98,7 @@ class GzipInflater {
   bool ok_ = false;
 };
 
-Result<std::string> Gunzip(const std::string& body, uint64_t max_decoded_bytes) {
+Result<std::string> Gunzip(std::string_view body, uint64_t max_decoded_bytes) {
   if (body.empty()) return BadEncoding("is empty");
   GzipInflater inflater;
   if (!inflater.ok()) return Internal("cannot start zlib's decompressor (out of memory?)");
@@ -146,8 +146,15 @@ std::string_view TrimOws(std::string_view s) {
   return s;
 }
 
-Result<std::string> DecodeBody(std::string_view content_encoding, std::string body,
-                               uint64_t max_decoded_bytes) {
+namespace {
+
+std::string_view BytesOf(const std::string& body) { return body; }
+std::string_view BytesOf(const InputBytes& body) { return body.view(); }
+
+// Both DecodeBody overloads: an identity body is returned as it is, a decoded one as a Body made
+// of the inflated string (which has the padding already, so an InputBytes takes it over).
+template <typename Body>
+Result<Body> Decode(std::string_view content_encoding, Body body, uint64_t max_decoded_bytes) {
   namespace beast = boost::beast;
   const std::string_view coding = TrimOws(content_encoding);
   if (coding.empty() || beast::iequals(coding, "identity")) {
@@ -158,12 +165,26 @@ Result<std::string> DecodeBody(std::string_view content_encoding, std::string bo
     return body;
   }
   if (beast::iequals(coding, "gzip") || beast::iequals(coding, "x-gzip")) {
-    return Gunzip(body, max_decoded_bytes);
+    Result<std::string> inflated = Gunzip(BytesOf(body), max_decoded_bytes);
+    if (!inflated.ok()) return inflated.status();
+    return Body(std::move(*inflated));
   }
   return InvalidArgument("Content-Encoding \"" + std::string(coding.substr(0, 100)) +
                          "\" is not supported; send the body uncompressed or with "
                          "Content-Encoding: gzip (a single coding)")
       .WithReason("unsupported_encoding");
+}
+
+}  // namespace
+
+Result<std::string> DecodeBody(std::string_view content_encoding, std::string body,
+                               uint64_t max_decoded_bytes) {
+  return Decode(content_encoding, std::move(body), max_decoded_bytes);
+}
+
+Result<InputBytes> DecodeBody(std::string_view content_encoding, InputBytes body,
+                              uint64_t max_decoded_bytes) {
+  return Decode(content_encoding, std::move(body), max_decoded_bytes);
 }
 
 }  // namespace buildtrace

@@ -9,6 +9,7 @@
 #include <string>
 #include <string_view>
 
+#include "core/large_memory.h"
 #include "core/status.h"
 
 namespace buildtrace {
@@ -39,6 +40,10 @@ inline constexpr size_t kDecodedBodyPadding = 64;
 // Thread-safe: no shared state.
 Result<std::string> DecodeBody(std::string_view content_encoding, std::string body,
                                uint64_t max_decoded_bytes);
+// The same for a body received into padded bytes (a request's): an identity body is returned as
+// it is, a decoded one in a buffer of its own.
+Result<InputBytes> DecodeBody(std::string_view content_encoding, InputBytes body,
+                              uint64_t max_decoded_bytes);
 
 // `s` without the optional whitespace (blanks and tabs, RFC 9110 section 5.6.3) at either end:
 // for the parts of coding fields (Content-Encoding here, Accept-Encoding in response_coding.cc).

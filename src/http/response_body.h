@@ -16,6 +16,7 @@
 #include <utility>
 
 #include "core/shared_text.h"
+#include "http/bytes_writer.h"
 
 namespace buildtrace {
 
@@ -70,24 +71,11 @@ struct ResponseBody {
   // A response that is read (a client's) fills the own string, as string_body does.
   using reader = boost::beast::http::string_body::reader;
 
-  class writer {
+  class writer : public BytesWriter {
    public:
-    using const_buffers_type = boost::asio::const_buffer;
-
     template <bool kIsRequest, class Fields>
     writer(const boost::beast::http::header<kIsRequest, Fields>&, const value_type& body)
-        : text_(body.text()) {}
-
-    void init(boost::beast::error_code& ec) { ec = {}; }
-
-    // The whole body as one buffer, and nothing after it.
-    boost::optional<std::pair<const_buffers_type, bool>> get(boost::beast::error_code& ec) {
-      ec = {};
-      return {{const_buffers_type(text_.data(), text_.size()), false}};
-    }
-
-   private:
-    std::string_view text_;
+        : BytesWriter(body.text()) {}
   };
 };
 

@@ -110,8 +110,6 @@ class HttpServer::Impl {
 
 namespace {
 
-// Spare capacity left after a request body, for parsers that read past the end (simdjson).
-constexpr size_t kBodyPadding = 64;
 // A body's first buffer, unless it is announced smaller; each growth doubles it (bounded by the
 // announced length), so a body never holds more than twice the bytes received plus this.
 constexpr size_t kFirstBodyBytes = 64 << 10;
@@ -123,11 +121,6 @@ constexpr size_t kParserReadBytes = 64 << 10;
 // connection, and the client may then lose the answer.
 constexpr auto kLingerTime = std::chrono::seconds(1);
 constexpr size_t kLingerBytes = 1 << 20;
-
-// The body bytes `body` can hold without growing, beyond which kBodyPadding bytes stay spare.
-size_t BodyRoom(const std::string& body) {
-  return body.capacity() > kBodyPadding ? body.capacity() - kBodyPadding : 0;
-}
 
 class Session : public TrackedConnection, public std::enable_shared_from_this<Session> {
  public:
@@ -246,50 +239,46 @@ class Session : public TrackedConnection, public std::enable_shared_from_this<Se
     Dispatch(std::make_shared<HttpRequest>(parser_->release()));
   }
 
-  // Makes room in `body` for `need` bytes in all (at most `most`), growing its buffer to at least
-  // twice its room so that a body is copied O(log n) times, and never to more than `most`: the
-  // buffer grows with the bytes received, never ahead of them. The growth is charged to the
-  // server's budget first; false (nothing changed) when the budget has no room.
-  bool ReserveBody(std::string& body, size_t need, size_t most) {
-    const size_t room = BodyRoom(body);
+  // Makes room in `body` for `need` bytes in all (at most `most`). Its room is what is charged to
+  // the server's budget: it grows to at least twice what it was, so that a body grows O(log n)
+  // times, and never to more than `most`, so that it grows with the bytes received, never ahead
+  // of them. The growth is charged first; false (nothing changed) when the budget has no room.
+  // The buffer behind the room may be larger (a kept buffer: memory the process holds already),
+  // and a large one grows by remapping, without copying what has arrived (core/large_memory.h).
+  bool ReserveBody(GrowingBytes& body, size_t need, size_t most) {
+    const size_t room = charge_.bytes();
     if (room >= need) return true;
     const size_t grown_room = std::min(most, std::max({need, 2 * room, kFirstBodyBytes}));
     if (!charge_.GrowTo(grown_room)) return false;
-    std::string grown;
-    grown.reserve(grown_room + kBodyPadding);  // exactly this much: `grown` is empty
-    // Before the copy and the reads touch it: a 39 MB body then costs about 40 faults, not 25 000.
-    AdviseHugePages(grown.data(), grown.capacity());
-    grown.append(body);
-    body.swap(grown);
+    body.Reserve(grown_room, most);
     return true;
   }
 
-  // A body of known length goes from the socket straight into the request's string, in reads as
-  // large as its buffer has room: several times faster than the parser's 64 KiB steps and copies.
+  // A body of known length goes from the socket straight into the request's buffer, in reads as
+  // large as its room: several times faster than the parser's 64 KiB steps and copies.
   void ReadBodyDirect(uint64_t length) {
     request_ = std::make_shared<HttpRequest>(parser_->release());
-    std::string& body = request_->body();
-    body.clear();
+    GrowingBytes& body = request_->body();
+    body.Resize(0);
     const size_t buffered = std::min<size_t>(length, buffer_.size());
     if (!ReserveBody(body, buffered, length)) return RefuseForBudget();
-    body.resize(buffered);
+    body.Resize(buffered);
     net::buffer_copy(net::buffer(body.data(), buffered), buffer_.data());
     buffer_.consume(buffered);
     ReadDirect(buffered, length);
   }
 
   // body[0, received) holds the bytes received so far; body's size is the end of the window the
-  // next read fills.
+  // next read fills (its bytes are not filled first: the read writes them).
   void ReadDirect(size_t received, size_t length) {
-    std::string& body = request_->body();
+    GrowingBytes& body = request_->body();
     if (received == length) {
-      body.resize(length);
+      body.Resize(length);
       return Dispatch(std::move(request_));
     }
     if (received == body.size()) {
-      body.resize(received);
       if (!ReserveBody(body, received + 1, length)) return RefuseForBudget();
-      body.resize(std::min(BodyRoom(body), length));
+      body.Resize(std::min<size_t>(charge_.bytes(), length));
     }
     stream_.async_read_some(
         net::buffer(body.data() + received, body.size() - received),
@@ -302,15 +291,15 @@ class Session : public TrackedConnection, public std::enable_shared_from_this<Se
   // A chunked body goes through the parser, one read at a time; before each, the body gets room
   // for all that read can add, so that the parser never grows it behind the budget's back.
   void ReadChunked() {
-    std::string& body = parser_->get().body();
+    GrowingBytes& body = parser_->get().body();
     const size_t most = static_cast<size_t>(server_.options().max_body_bytes);
     const size_t need = std::min(most, body.size() + buffer_.size() + kParserReadBytes);
     if (!ReserveBody(body, need, most)) return RefuseForBudget();
     http::async_read_some(stream_, buffer_, *parser_,
                           [self = shared_from_this()](beast::error_code ec, size_t) {
                             if (ec) return self->OnReadError(ec);
-                            // Should the parser have grown the body anyway, charge it late.
-                            if (!self->charge_.GrowTo(BodyRoom(self->parser_->get().body()))) {
+                            // Should the parser have added more anyway, charge it late.
+                            if (!self->charge_.GrowTo(self->parser_->get().body().size())) {
                               return self->RefuseForBudget();
                             }
                             if (!self->parser_->is_done()) return self->ReadChunked();
@@ -501,7 +490,7 @@ class Session : public TrackedConnection, public std::enable_shared_from_this<Se
 
   beast::tcp_stream stream_;
   beast::flat_buffer buffer_;
-  std::optional<http::request_parser<http::string_body>> parser_;
+  std::optional<http::request_parser<RequestBody>> parser_;
   std::shared_ptr<HttpRequest> request_;  // a body of known length being read
   std::shared_ptr<HttpResponse> response_;
   HttpServer::Impl& server_;

@@ -17,11 +17,14 @@
 #include <vector>
 
 #include "core/status.h"
+#include "http/request_body.h"
 #include "http/response_body.h"
 
 namespace buildtrace {
 
-using HttpRequest = boost::beast::http::request<boost::beast::http::string_body>;
+// Request bodies grow without copies and become the parser's input as they are
+// (http/request_body.h).
+using HttpRequest = boost::beast::http::request<RequestBody>;
 // Answers may share kept bytes instead of owning a copy (http/response_body.h).
 using HttpResponse = boost::beast::http::response<ResponseBody>;
 
