@@ -164,10 +164,13 @@ with_project() {  # SRC PROJECT DST: the job in SRC, renamed into PROJECT
   sed '1s/"project":"bench"/"project":"'"$2"'"/' "$1" >"$3"
   head -c 200 "$3" | grep -q "\"project\":\"$2\"" || die "$1 does not start with project bench"
 }
+# (4)'s 1M POST: the median of this many requests a round (one request is one sample of a shared
+# disk's mood).
+large_posts=5
 for r in 1 2; do
   with_project "$k_prev" "r$r-report" "$work/r$r-100k-prev.json"
   with_project "$k_cur" "r$r-report" "$work/r$r-100k-cur.json"
-  with_project "$m_prev" "r$r-large" "$work/r$r-1m.json"
+  for i in $(seq "$large_posts"); do with_project "$m_prev" "r$r-large$i" "$work/r$r-1m-$i.json"; done
   with_project "$m_prev" "r$r-big" "$work/r$r-1m-prev.json"
   with_project "$m_cur" "r$r-big" "$work/r$r-1m-cur.json"
   with_project "$m_prev" "r$r-gzip" "$work/r$r-1m-gzip.json"
@@ -275,9 +278,13 @@ server_round() {
   log "round $r: (4) POST /process, small jobs and one 1M job"
   R[$r.small]=$("$tools/load" post-small "$url" --clients 4 --requests 200 --jobs-per-request 10 \
     --objects 100 --first-job-id 1 --project "r$r-small" --max-seconds 30)
-  out=$(post "$work/r$r-1m.json") || die "POST of the 1M job failed"
-  expect_2xx "POST of the 1M job" "$out"
-  R[$r.large]=$(calc %.3f "${out#* }")
+  local large=()
+  for i in $(seq "$large_posts"); do
+    out=$(post "$work/r$r-1m-$i.json") || die "POST of the 1M job failed"
+    expect_2xx "POST of the 1M job" "$out"
+    large+=("${out#* }")
+  done
+  R[$r.large]=$(calc %.3f "$(median "${large[@]}")")
   out=$(post "$work/r$r-1m.json.gz" -H 'Content-Encoding: gzip') || out="transport-error 0"
   R[$r.gzip_code]=${out%% *} R[$r.gzip]=$(calc %.3f "${out#* }")
   R[$r.hwm]=$(vm VmHWM) R[$r.rss]=$(vm VmRSS)
@@ -299,7 +306,7 @@ lat() {  # "load output" -> "p50 A, p99 B ms, n=N", with errors when there were 
   ((e == 0)) || printf ', %s errors' "$e"
 }
 small_rate() { calc "%.0f jobs/s" "$(field jobs_per_s "$1")"; }
-large_mb_s() { calc "%.1f" "$(size_of "$work/r1-1m.json") / 1e6 / $1"; }
+large_mb_s() { calc "%.1f" "$(size_of "$work/r1-1m-1.json") / 1e6 / $1"; }
 gzip_cell() {  # ROUND
   local code=${R[$1.gzip_code]}
   if [[ $code == 2* ]]; then
@@ -362,7 +369,7 @@ row "(4) POST small jobs (100 obj, 10/req, 4 cl.)" "$(small_rate "${R[1.small]}"
   "$(ratio "$(field jobs_per_s "${R[1.small]}")" "${R[1.creates]}") / $(ratio "$(field jobs_per_s "${R[2.small]}")" "${R[2.creates]}")" \
   ">= 0.5x"
 row "(4) POST small jobs, latency per request" "$(lat "${R[1.small]}")" "$(lat "${R[2.small]}")" "" "" ""
-row "(4) POST one 1M job ($(calc "%.1f MB" "$(size_of "$work/r1-1m.json") / 1e6"))" \
+row "(4) POST one 1M job ($(calc "%.1f MB" "$(size_of "$work/r1-1m-1.json") / 1e6"), median of $large_posts)" \
   "$(large_mb_s "${R[1.large]}") MB/s (${R[1.large]} s)" "$(large_mb_s "${R[2.large]}") MB/s (${R[2.large]} s)" \
   "$(calc "%.0f / %.0f" "${R[1.write]}, ${R[2.write]}") MB/s write bandwidth" \
   "$(ratio "$(large_mb_s "${R[1.large]}")" "${R[1.write]}") / $(ratio "$(large_mb_s "${R[2.large]}")" "${R[2.write]}")" \
