@@ -52,9 +52,8 @@ class KeptBuffers {
     const std::lock_guard lock(mutex_);
     return kept_bytes_;
   }
-  // The smallest kept buffer of at least `length` bytes, cut to `most` (>= length) if longer;
-  // nullptr if none. Sets `taken` to the length it has.
-  void* Take(size_t length, size_t most, size_t& taken) {
+  // The smallest kept buffer of at least `length` bytes, cut to `length`; nullptr if none.
+  void* Take(size_t length) {
     Region found{nullptr, 0};
     {
       const std::lock_guard lock(mutex_);
@@ -70,11 +69,9 @@ class KeptBuffers {
       kept_bytes_ -= found.length;
       regions_.erase(regions_.begin() + static_cast<std::ptrdiff_t>(best));
     }
-    if (found.length > most) {
-      ::munmap(static_cast<char*>(found.memory) + most, found.length - most);
-      found.length = most;
+    if (found.length > length) {
+      ::munmap(static_cast<char*>(found.memory) + length, found.length - length);
     }
-    taken = found.length;
     return found.memory;
   }
   // Keeps the buffer if the cap allows; false when the caller must return it.
@@ -144,20 +141,10 @@ void* MapAligned(size_t length) {
 }  // namespace
 
 void* AllocateLarge(size_t bytes) {
-  size_t unused = 0;
-  return AllocateLargeUpTo(bytes, bytes, unused);
-}
-
-void* AllocateLargeUpTo(size_t bytes, size_t most, size_t& got) {
-  most = std::max(bytes, most);
-  if (most >= kLargeBytes) {
-    const size_t longest = RoundUp(most, kHugePageBytes);
-    if (void* kept = Kept().Take(RoundUp(bytes, kHugePageBytes), longest, got)) return kept;
-  }
-  got = bytes;
   if (bytes < kLargeBytes) return ::operator new(bytes);
-  got = RoundUp(bytes, kHugePageBytes);
-  return MapAligned(got);
+  const size_t length = RoundUp(bytes, kHugePageBytes);
+  if (void* kept = Kept().Take(length)) return kept;
+  return MapAligned(length);
 }
 
 void* ReallocateLarge(void* memory, size_t old_bytes, size_t new_bytes, size_t keep) {
@@ -176,10 +163,10 @@ void* ReallocateLarge(void* memory, size_t old_bytes, size_t new_bytes, size_t k
     if (::mremap(memory, old_length, new_length, 0) != MAP_FAILED) return memory;
     void* target = MapAligned(new_length);
     void* moved = ::mremap(memory, old_length, new_length, MREMAP_MAYMOVE | MREMAP_FIXED, target);
-    if (moved == MAP_FAILED) {
-      ::munmap(target, new_length);
-      throw std::bad_alloc();
-    }
+    // The kernel may have unmapped the target before failing, and another thread may have mapped
+    // something there since: the target is left alone (untouched address space, only on a
+    // failure that means the system is out of memory).
+    if (moved == MAP_FAILED) throw std::bad_alloc();
     if (HugePagesEnabled()) ::madvise(moved, new_length, MADV_HUGEPAGE);
     return moved;
   }
@@ -306,9 +293,11 @@ GrowingBytes& GrowingBytes::operator=(GrowingBytes&& other) noexcept {
 GrowingBytes::~GrowingBytes() { Release(); }
 
 GrowingBytes& GrowingBytes::operator=(std::string_view bytes) {
-  size_ = 0;
-  Reserve(bytes.size());
-  if (!bytes.empty()) std::memcpy(data_, bytes.data(), bytes.size());
+  if (bytes.size() > capacity()) {  // then `bytes` cannot lie in this buffer, too small for it
+    size_ = 0;
+    Reserve(bytes.size());
+  }
+  if (!bytes.empty()) std::memmove(data_, bytes.data(), bytes.size());
   size_ = bytes.size();
   return *this;
 }
@@ -318,22 +307,15 @@ size_t GrowingBytes::capacity() const {
                                                     : 0;
 }
 
-void GrowingBytes::Reserve(size_t bytes, size_t most) {
+void GrowingBytes::Reserve(size_t bytes) {
   if (data_ != nullptr ? bytes <= capacity() : bytes == 0) return;
   if (bytes > SIZE_MAX / 2) throw std::bad_alloc();
   const size_t wanted = bytes + simdjson::SIMDJSON_PADDING;
-  if (data_ == nullptr) {
-    size_t got = 0;
-    data_ = static_cast<char*>(
-        AllocateLargeUpTo(wanted, std::max(most, bytes) + simdjson::SIMDJSON_PADDING, got));
-    buffer_bytes_ = got;
-    return;
-  }
-  data_ = static_cast<char*>(ReallocateLarge(data_, buffer_bytes_, wanted, size_));
+  data_ =
+      static_cast<char*>(data_ == nullptr ? AllocateLarge(wanted)
+                                          : ReallocateLarge(data_, buffer_bytes_, wanted, size_));
   // A large buffer is whole huge pages: all of them are the buffer's to use.
-  buffer_bytes_ = wanted >= kLargeBytes
-                      ? (wanted + kHugePageBytes - 1) / kHugePageBytes * kHugePageBytes
-                      : wanted;
+  buffer_bytes_ = wanted >= kLargeBytes ? RoundUp(wanted, kHugePageBytes) : wanted;
 }
 
 void GrowingBytes::Resize(size_t bytes) {
@@ -344,9 +326,13 @@ void GrowingBytes::Resize(size_t bytes) {
 void GrowingBytes::Append(std::string_view bytes) {
   if (bytes.empty()) return;
   if (bytes.size() > capacity() - size_) {
+    // Bytes of this buffer's own move with it.
+    const bool own = data_ != nullptr && bytes.data() >= data_ && bytes.data() < data_ + size_;
+    const size_t offset = own ? static_cast<size_t>(bytes.data() - data_) : 0;
     Reserve(std::max(size_ + bytes.size(), 2 * capacity()));
+    if (own) bytes = std::string_view(data_ + offset, bytes.size());
   }
-  std::memcpy(data_ + size_, bytes.data(), bytes.size());
+  std::memmove(data_ + size_, bytes.data(), bytes.size());
   size_ += bytes.size();
 }
 

@@ -30,10 +30,6 @@ void SetHugePagesEnabled(bool on);
 // `bytes`. Thread-safe.
 void* AllocateLarge(size_t bytes);
 void ReleaseLarge(void* memory, size_t bytes) noexcept;
-// As AllocateLarge, but a kept buffer of up to `most` bytes may serve it whole (memory already
-// faulted in, for a buffer that is expected to grow to `most`); `got` is set to the bytes the
-// buffer has (at least `bytes`), which is what it is released or reallocated with.
-void* AllocateLargeUpTo(size_t bytes, size_t most, size_t& got);
 // Gives a buffer from AllocateLarge of `old_bytes` a new size, its first `keep` bytes kept (the
 // rest unspecified). A large buffer that stays large is resized by the kernel (mremap): no byte is
 // copied and the pages already touched stay, so a buffer grown step by step costs what its last
@@ -131,7 +127,7 @@ class GrowingBytes {
   GrowingBytes(const GrowingBytes&) = delete;
   GrowingBytes& operator=(const GrowingBytes&) = delete;
   ~GrowingBytes();
-  // Replaces the content with a copy of `bytes`.
+  // Replaces the content with a copy of `bytes` (which may lie in this buffer).
   GrowingBytes& operator=(std::string_view bytes);
 
   char* data() { return data_; }
@@ -142,14 +138,14 @@ class GrowingBytes {
   // The bytes it holds without growing (the padding after them not counted).
   size_t capacity() const;
 
-  // Makes capacity() at least `bytes`, the content kept. `most`, when larger, is the size the
-  // content is expected to reach: a kept buffer of up to that size may be taken
-  // (AllocateLargeUpTo).
-  void Reserve(size_t bytes, size_t most = 0);
+  // Makes capacity() at least `bytes`, the content kept. A large buffer is whole huge pages, so
+  // it may hold up to 2 MiB more; it may be a kept one (SetLargeBuffersKept).
+  void Reserve(size_t bytes);
   // Sets the size to `bytes`, at most capacity(); bytes past the old size are left as they are
   // (unspecified until written).
   void Resize(size_t bytes);
-  // Appends `bytes`, growing the buffer to at least twice its capacity when it must grow.
+  // Appends `bytes` (which may lie in this buffer), growing the buffer to at least twice its
+  // capacity when it must grow.
   void Append(std::string_view bytes);
   // The content as an input (its buffer taken over, no copy); this becomes empty.
   InputBytes TakeInput();

@@ -207,32 +207,41 @@ TEST_P(LargeMemoryTest, GrowingBytesKeepEveryByteFromSmallToLarge) {
   }
 }
 
-TEST_P(LargeMemoryTest, AKeptBufferServesAGrowingBodyWhole) {
+TEST_P(LargeMemoryTest, GrowingBytesReuseAKeptBufferAndGrowPastIt) {
   constexpr size_t kMiB = size_t{1} << 20;
   SetLargeBuffersKept(16 * kMiB);
   const char* first_data = nullptr;
   {
     GrowingBytes first;
     first.Reserve(7 * kMiB);
+    EXPECT_EQ(first.capacity(), 8 * kMiB - simdjson::SIMDJSON_PADDING);  // whole huge pages
     first = std::string_view("kept");
     first_data = first.data();
   }
   EXPECT_EQ(LargeBuffersKeptNow(), 8 * kMiB);
-  // A body expected to reach 8 MiB takes the kept buffer whole for its first 64 KiB: memory
-  // already faulted in, and no growth after.
+  // A large reservation takes the kept buffer (memory already faulted in), cut to its size.
   GrowingBytes second;
-  second.Reserve(64 << 10, 8 * kMiB - simdjson::SIMDJSON_PADDING);
+  second.Reserve(3 * kMiB);
   EXPECT_EQ(second.data(), first_data);
-  EXPECT_EQ(second.capacity(), 8 * kMiB - simdjson::SIMDJSON_PADDING);
+  EXPECT_EQ(second.capacity(), 4 * kMiB - simdjson::SIMDJSON_PADDING);
   EXPECT_EQ(LargeBuffersKeptNow(), 0u);
+  // It grows past it by remapping, its bytes kept.
+  second = std::string_view("abc");
+  second.Reserve(20 * kMiB);
+  EXPECT_EQ(second.view(), "abc");
+  EXPECT_EQ(second.capacity(), 22 * kMiB - simdjson::SIMDJSON_PADDING);
   second = GrowingBytes();
-  EXPECT_EQ(LargeBuffersKeptNow(), 8 * kMiB);
-  // Without an expected size, a small reservation leaves the kept buffer alone.
-  GrowingBytes third;
-  third.Reserve(64 << 10);
-  EXPECT_NE(third.data(), first_data);
-  EXPECT_EQ(third.capacity(), size_t{64} << 10);
-  EXPECT_EQ(LargeBuffersKeptNow(), 8 * kMiB);
+  EXPECT_EQ(LargeBuffersKeptNow(), 0u);  // 22 MiB is beyond the cap: returned
+  // A small reservation never takes a kept buffer.
+  {
+    GrowingBytes big;
+    big.Reserve(5 * kMiB);
+  }
+  EXPECT_EQ(LargeBuffersKeptNow(), 6 * kMiB);
+  GrowingBytes small;
+  small.Reserve(64 << 10);
+  EXPECT_EQ(small.capacity(), size_t{64} << 10);
+  EXPECT_EQ(LargeBuffersKeptNow(), 6 * kMiB);
   SetLargeBuffersKept(0);
 }
 
@@ -269,6 +278,19 @@ TEST(GrowingBytesTest, AssignReserveResizeAndMove) {
   EXPECT_EQ(bytes.view(), "he");
   bytes.Append("llo");
   EXPECT_EQ(bytes.TakeInput().view(), "hello");
+}
+
+TEST(GrowingBytesTest, BytesOfItsOwnMayBeAssignedAndAppended) {
+  GrowingBytes bytes;
+  bytes = std::string_view("0123456789");
+  bytes = bytes.view().substr(3);  // overlapping: moved, not copied
+  EXPECT_EQ(bytes.view(), "3456789");
+  // Appending its whole self makes it grow: the bytes appended are read from where they went.
+  for (int i = 0; i < 20; ++i) bytes.Append(bytes.view());
+  ASSERT_EQ(bytes.size(), size_t{7} << 20);
+  for (size_t at = 0; at < bytes.size(); at += 7 * 4099) {
+    ASSERT_EQ(bytes.view().substr(at, 7), "3456789") << at;
+  }
 }
 
 TEST(InputBytesTest, EmptyIsPadded) {

@@ -242,15 +242,21 @@ class Session : public TrackedConnection, public std::enable_shared_from_this<Se
   // Makes room in `body` for `need` bytes in all (at most `most`). Its room is what is charged to
   // the server's budget: it grows to at least twice what it was, so that a body grows O(log n)
   // times, and never to more than `most`, so that it grows with the bytes received, never ahead
-  // of them. The growth is charged first; false (nothing changed) when the budget has no room.
-  // The buffer behind the room may be larger (a kept buffer: memory the process holds already),
-  // and a large one grows by remapping, without copying what has arrived (core/large_memory.h).
+  // of them. The growth is charged first; false when the budget has no room, or the system no
+  // memory (the caller refuses the request, which gives the charge back). A large buffer is whole
+  // huge pages (up to 2 MiB more than its room, once a body has sent more than 1 MiB), and it
+  // grows by remapping, without copying what has arrived (core/large_memory.h).
   bool ReserveBody(GrowingBytes& body, size_t need, size_t most) {
     const size_t room = charge_.bytes();
     if (room >= need) return true;
     const size_t grown_room = std::min(most, std::max({need, 2 * room, kFirstBodyBytes}));
     if (!charge_.GrowTo(grown_room)) return false;
-    body.Reserve(grown_room, most);
+    try {
+      body.Reserve(grown_room);
+    } catch (const std::bad_alloc&) {
+      LogError("no memory for a request body of " + std::to_string(grown_room) + " bytes");
+      return false;
+    }
     return true;
   }
 
@@ -295,16 +301,18 @@ class Session : public TrackedConnection, public std::enable_shared_from_this<Se
     const size_t most = static_cast<size_t>(server_.options().max_body_bytes);
     const size_t need = std::min(most, body.size() + buffer_.size() + kParserReadBytes);
     if (!ReserveBody(body, need, most)) return RefuseForBudget();
-    http::async_read_some(stream_, buffer_, *parser_,
-                          [self = shared_from_this()](beast::error_code ec, size_t) {
-                            if (ec) return self->OnReadError(ec);
-                            // Should the parser have added more anyway, charge it late.
-                            if (!self->charge_.GrowTo(self->parser_->get().body().size())) {
-                              return self->RefuseForBudget();
-                            }
-                            if (!self->parser_->is_done()) return self->ReadChunked();
-                            self->Dispatch(std::make_shared<HttpRequest>(self->parser_->release()));
-                          });
+    http::async_read_some(
+        stream_, buffer_, *parser_,
+        [self = shared_from_this(), capacity = body.capacity()](beast::error_code ec, size_t) {
+          if (ec) return self->OnReadError(ec);
+          // Should the parser have grown the buffer anyway, charge it late.
+          const size_t now = self->parser_->get().body().capacity();
+          if (now > capacity && !self->charge_.GrowTo(now)) {
+            return self->RefuseForBudget();
+          }
+          if (!self->parser_->is_done()) return self->ReadChunked();
+          self->Dispatch(std::make_shared<HttpRequest>(self->parser_->release()));
+        });
   }
 
   void OnReadError(beast::error_code ec) {
