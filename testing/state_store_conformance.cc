@@ -5,10 +5,11 @@
 #include <algorithm>
 #include <cstdio>
 #include <latch>
-#include <random>
 #include <string_view>
 #include <thread>
 #include <vector>
+
+#include "testing/random_bytes.h"
 
 namespace buildtrace {
 
@@ -54,14 +55,6 @@ std::string StatusText(const Status& status) {
   return std::string(StatusCodeName(status.code())) + ": " + status.message();
 }
 
-// Deterministic bytes covering all 256 values.
-std::string Blob(size_t size, uint32_t seed) {
-  std::mt19937 engine(seed);
-  std::string bytes(size, '\0');
-  for (char& c : bytes) c = static_cast<char>(engine() & 0xFF);
-  return bytes;
-}
-
 // A valid name of exactly 512 bytes, in short segments that every backend can hold.
 std::string LongestValidName() {
   std::string name;
@@ -89,19 +82,19 @@ TEST_P(StateStoreConformanceTest, CreateThenReadReturnsExactBytes) {
   ExpectCreateThenRead(store(), "jobs/p1/0001.json", R"({"state":{"D001":"ok"}})");
   ExpectCreateThenRead(store(), "empty", "");
   ExpectCreateThenRead(store(), "binary.bin", std::string("\0a\0\xff\x80\n\r\0", 8));
-  ExpectCreateThenRead(store(), "all-bytes/blob", Blob(4096, 1));
+  ExpectCreateThenRead(store(), "all-bytes/blob", RandomBytes(4096, 1));
   ExpectCreateThenRead(store(), "A.Z_a-z.0-9/..x/.y", "odd but valid segments");
   ExpectCreateThenRead(store(), LongestValidName(), "longest name");
 }
 
 TEST_P(StateStoreConformanceTest, CreateThenReadLargeBlob) {
-  ExpectCreateThenRead(store(), "large/5mib", Blob(5 << 20, 2));
+  ExpectCreateThenRead(store(), "large/5mib", RandomBytes(5 << 20, 2));
 }
 
 TEST_P(StateStoreConformanceTest, ReadLeavesPaddingCapacity) {
   for (size_t size : {0, 1, 15, 63, 64, 65, 4096, 100000}) {
     const std::string name = "padding/" + std::to_string(size);
-    ASSERT_TRUE(store().CreateIfAbsent(name, Blob(size, 3)).ok()) << name;
+    ASSERT_TRUE(store().CreateIfAbsent(name, RandomBytes(size, 3)).ok()) << name;
     Result<std::string> read = store().Read(name);
     ASSERT_TRUE(read.ok()) << name << ": " << StatusText(read.status());
     EXPECT_EQ(read->size(), size);
@@ -276,7 +269,7 @@ TEST_P(StateStoreConformanceTest, ConcurrentCreatesOfOneNameHaveOneWinner) {
   std::vector<std::thread> threads;
   for (int i = 0; i < kThreads; ++i) {
     threads.emplace_back([&, i] {
-      const std::string data = "writer " + std::to_string(i) + " " + Blob(10000, i);
+      const std::string data = "writer " + std::to_string(i) + " " + RandomBytes(10000, i);
       start.arrive_and_wait();
       results[i] = store().CreateIfAbsent("race/new-folder/object", data);
     });
@@ -294,7 +287,7 @@ TEST_P(StateStoreConformanceTest, ConcurrentCreatesOfOneNameHaveOneWinner) {
   ASSERT_NE(winner, -1) << "no writer won";
   Result<std::string> read = store().Read("race/new-folder/object");
   ASSERT_TRUE(read.ok()) << StatusText(read.status());
-  EXPECT_TRUE(*read == "writer " + std::to_string(winner) + " " + Blob(10000, winner));
+  EXPECT_TRUE(*read == "writer " + std::to_string(winner) + " " + RandomBytes(10000, winner));
 }
 
 TEST_P(StateStoreConformanceTest, ConcurrentCreatesOfDistinctNamesAllSucceed) {

@@ -4,22 +4,15 @@
 
 #include <gtest/gtest.h>
 
-#include <random>
 #include <string>
 #include <thread>
 #include <vector>
 
 #include "testing/gzip.h"
+#include "testing/random_bytes.h"
 
 namespace buildtrace {
 namespace {
-
-std::string RandomBytes(size_t n, uint32_t seed) {
-  std::mt19937 rng(seed);
-  std::string s(n, '\0');
-  for (char& c : s) c = static_cast<char>(rng());
-  return s;
-}
 
 // Report-like text: IDs in a JSON array, compressible as real answers are.
 std::string ReportLike(size_t ids) {

@@ -16,7 +16,6 @@
 #include <functional>
 #include <memory>
 #include <mutex>
-#include <random>
 #include <regex>
 #include <string>
 #include <thread>
@@ -24,6 +23,7 @@
 
 #include "service/log.h"
 #include "testing/http_wire.h"
+#include "testing/random_bytes.h"
 #include "tests/e2e/raw_connection.h"
 
 namespace buildtrace {
@@ -226,20 +226,11 @@ TEST_F(HttpServerTest, ChunkedBodyWithinTheBoundIsServed) {
   ASSERT_TRUE(WaitFor([&] { return stats_.body_bytes_in_flight == 0; }));
 }
 
-// Bytes no two places of which are alike for long: a body in which a piece received twice, or
-// at the wrong place, or not at all, changes what arrives.
-std::string Scrambled(size_t bytes, uint64_t seed) {
-  std::mt19937_64 rng(seed);
-  std::string out(bytes, '\0');
-  for (char& c : out) c = static_cast<char>('a' + rng() % 26);
-  return out;
-}
-
 // A body of known length grows from its first buffer past the size of a huge page (where it moves
 // to a mapping of its own, then grows by remapping) and arrives byte for byte.
 TEST_F(HttpServerTest, LargeBodyArrivesWholeAcrossEveryGrowth) {
   Start({});
-  const std::string body = Scrambled((5 << 20) + 3, 11);
+  const std::string body = RandomBytes((5 << 20) + 3, 11);
   RawConnection conn(port());
   ASSERT_TRUE(conn.Send("POST /keep HTTP/1.1\r\nHost: x\r\nContent-Length: " +
                         std::to_string(body.size()) + "\r\n\r\n" + body));
@@ -252,7 +243,7 @@ TEST_F(HttpServerTest, LargeBodyArrivesWholeAcrossEveryGrowth) {
 // The same through the HTTP parser: a chunked body appended piece by piece.
 TEST_F(HttpServerTest, LargeChunkedBodyArrivesWhole) {
   Start({});
-  const std::string body = Scrambled((3 << 20) + 5, 12);
+  const std::string body = RandomBytes((3 << 20) + 5, 12);
   std::string request = "POST /keep HTTP/1.1\r\nHost: x\r\nTransfer-Encoding: chunked\r\n\r\n";
   for (size_t at = 0; at < body.size(); at += 40000) {
     const std::string piece = body.substr(at, 40000);
