@@ -148,9 +148,6 @@ std::string_view TrimOws(std::string_view s) {
 
 namespace {
 
-std::string_view BytesOf(const std::string& body) { return body; }
-std::string_view BytesOf(const InputBytes& body) { return body.view(); }
-
 // Both DecodeBody overloads: an identity body is returned as it is, a decoded one as a Body made
 // of the inflated string (which has the padding already, so an InputBytes takes it over).
 template <typename Body>
@@ -165,7 +162,8 @@ Result<Body> Decode(std::string_view content_encoding, Body body, uint64_t max_d
     return body;
   }
   if (beast::iequals(coding, "gzip") || beast::iequals(coding, "x-gzip")) {
-    Result<std::string> inflated = Gunzip(BytesOf(body), max_decoded_bytes);
+    Result<std::string> inflated =
+        Gunzip(std::string_view(body.data(), body.size()), max_decoded_bytes);
     if (!inflated.ok()) return inflated.status();
     return Body(std::move(*inflated));
   }

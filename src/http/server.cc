@@ -110,8 +110,9 @@ class HttpServer::Impl {
 
 namespace {
 
-// A body's first buffer, unless it is announced smaller; each growth doubles it (bounded by the
-// announced length), so a body never holds more than twice the bytes received plus this.
+// A body's first room, unless it is announced smaller; each growth doubles it (bounded by the
+// announced length), so a body's room never exceeds twice the bytes received plus this (its
+// buffer, once large, is whole huge pages: up to 2 MiB more, see ReserveBody).
 constexpr size_t kFirstBodyBytes = 64 << 10;
 // The most body bytes one step of the HTTP parser adds beyond what is buffered already (Beast
 // reads at most 64 KiB into a flat_buffer at a time).
