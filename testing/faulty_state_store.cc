@@ -39,7 +39,7 @@ int64_t FaultyStateStore::CreateCallsUnder(std::string_view prefix) const {
 
 void FaultyStateStore::LogCreates(std::span<const ObjectToCreate> objects) {
   std::lock_guard lock(mutex_);
-  for (const ObjectToCreate& object : objects) created_names_.emplace_back(object.name);
+  for (const ObjectToCreate& object : objects) created_names_.emplace_back(object.name());
 }
 
 bool FaultyStateStore::WaitForCalls(Method method, int64_t calls,
@@ -69,7 +69,7 @@ std::vector<Status> FaultyStateStore::Enter(Method method, size_t count) {
 }
 
 Status FaultyStateStore::CreateIfAbsent(std::string_view name, std::string_view data) {
-  const ObjectToCreate object{name, {}};
+  const ObjectToCreate object(name, data);
   LogCreates({&object, 1});
   if (Status s = Enter(Method::kCreateIfAbsent).front(); !s.ok()) return s;
   return target_.CreateIfAbsent(name, data);

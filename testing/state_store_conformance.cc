@@ -5,6 +5,7 @@
 #include <algorithm>
 #include <cstdio>
 #include <latch>
+#include <stdexcept>
 #include <string_view>
 #include <thread>
 #include <vector>
@@ -349,6 +350,23 @@ TEST_P(StateStoreConformanceTest, CreateManyGivesEachObjectItsOwnOutcome) {
   EXPECT_EQ(*store().List("batch/"),
             (std::vector<std::string>{"batch/a", "batch/b/c", "batch/taken"}));
   EXPECT_TRUE(store().CreateManyIfAbsent({}).empty());
+}
+
+TEST_P(StateStoreConformanceTest, CreateManyWritesAnObjectsPiecesOneAfterTheOther) {
+  const std::string middle = RandomBytes(3 << 20, 17);  // past any one write or buffer
+  const std::vector<ObjectToCreate> objects = {
+      ObjectToCreate("pieces/a", {"head:", middle, ":seal"}),
+      ObjectToCreate("pieces/b", {"", "only", ""}),
+      ObjectToCreate("pieces/c", {"", ""}),
+  };
+  EXPECT_EQ(objects[0].size(), middle.size() + 10);
+  const std::vector<Status> results = store().CreateManyIfAbsent(objects);
+  ASSERT_EQ(results.size(), objects.size());
+  for (const Status& s : results) EXPECT_TRUE(s.ok()) << s.message();
+  EXPECT_EQ(*store().Read("pieces/a"), "head:" + middle + ":seal");
+  EXPECT_EQ(*store().Read("pieces/b"), "only");
+  EXPECT_EQ(*store().Read("pieces/c"), "");
+  EXPECT_THROW(ObjectToCreate("x", {"1", "2", "3", "4"}), std::length_error);
 }
 
 }  // namespace

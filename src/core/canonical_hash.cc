@@ -4,6 +4,8 @@
 #include <openssl/evp.h>
 
 #include <algorithm>
+#include <memory>
+#include <new>
 #include <utility>
 #include <vector>
 
@@ -110,11 +112,19 @@ Status AppendCanonicalJson(simdjson::ondemand::value value, int max_depth, std::
   return Malformed("is not valid JSON");
 }
 
-std::string Sha256Hex(std::string_view data) {
+namespace {
+
+std::string Sha256HexOf(std::span<const std::string_view> pieces) {
   unsigned char digest[EVP_MAX_MD_SIZE];
   unsigned int length = 0;
-  // EVP_Digest only fails on allocation failure, which the rest of the program treats as fatal.
-  EVP_Digest(data.data(), data.size(), digest, &length, EVP_sha256(), nullptr);
+  // These only fail on allocation failure, which the rest of the program treats as fatal.
+  std::unique_ptr<EVP_MD_CTX, decltype(&EVP_MD_CTX_free)> context(EVP_MD_CTX_new(),
+                                                                  &EVP_MD_CTX_free);
+  if (!context || EVP_DigestInit_ex(context.get(), EVP_sha256(), nullptr) != 1) {
+    throw std::bad_alloc();
+  }
+  for (std::string_view piece : pieces) EVP_DigestUpdate(context.get(), piece.data(), piece.size());
+  EVP_DigestFinal_ex(context.get(), digest, &length);
   static constexpr char kHex[] = "0123456789abcdef";
   std::string hex(length * 2, '0');
   for (unsigned int i = 0; i < length; ++i) {
@@ -124,6 +134,14 @@ std::string Sha256Hex(std::string_view data) {
   return hex;
 }
 
+}  // namespace
+
+std::string Sha256Hex(std::string_view data) { return Sha256HexOf(std::span(&data, 1)); }
+
 std::string ContentDigest(std::string_view data) { return "sha256:" + Sha256Hex(data); }
+
+std::string ContentDigest(std::span<const std::string_view> pieces) {
+  return "sha256:" + Sha256HexOf(pieces);
+}
 
 }  // namespace buildtrace

@@ -7,6 +7,7 @@
 
 #include <simdjson.h>
 
+#include <span>
 #include <string>
 #include <string_view>
 
@@ -24,5 +25,7 @@ std::string Sha256Hex(std::string_view data);
 
 // "sha256:" + Sha256Hex(data): the form digests take in every API answer.
 std::string ContentDigest(std::string_view data);
+// The same of the pieces' bytes one after the other, without joining them.
+std::string ContentDigest(std::span<const std::string_view> pieces);
 
 }  // namespace buildtrace

@@ -63,6 +63,17 @@ TEST(ContentDigestTest, PrefixesSha256) {
             "sha256:ba7816bf8f01cfea414140de5dae2223b00361a396177a9cb410ff61f20015ad");
 }
 
+TEST(ContentDigestTest, PiecesHashAsTheirBytesJoined) {
+  const std::string_view abc[] = {"a", "", "bc"};
+  EXPECT_EQ(ContentDigest(abc),
+            "sha256:ba7816bf8f01cfea414140de5dae2223b00361a396177a9cb410ff61f20015ad");
+  EXPECT_EQ(ContentDigest(std::span<const std::string_view>()), "sha256:" + Sha256Hex(""));
+  const std::string big(300'000, 'q');
+  const std::string_view split[] = {std::string_view(big).substr(0, 70'001),
+                                    std::string_view(big).substr(70'001)};
+  EXPECT_EQ(ContentDigest(split), ContentDigest(big));
+}
+
 TEST(AppendCanonicalJsonTest, SortsKeysAndNormalisesNumbers) {
   const std::string a = CanonicalOk(R"({"x":10,"type":"door"})");
   const std::string b = CanonicalOk(R"({"type":"door","x":1e1})");

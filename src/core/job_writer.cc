@@ -23,13 +23,10 @@ void AppendStateJson(const JobState& state, std::string& out) {
   out.push_back('}');
 }
 
-std::string SerializeJob(const Job& job) {
-  const JobHeader& h = job.header;
-  std::string out;
-  // IDs and hashes are usually short; this avoids most reallocations for large states.
-  out.reserve(256 + h.metadata.size() * 64 +
-              (job.state_json.empty() ? job.state.size() * 40 : job.state_json.size()));
-  AdviseHugePages(out.data(), out.capacity());  // before the writes below first touch it
+namespace {
+
+// Writes the job's members up to and including the state's key into `out`.
+void AppendJobHead(const JobHeader& h, std::string& out) {
   JsonWriter w(out);
   w.BeginObject();
   w.Key("job_id").Int(h.job_id);
@@ -40,14 +37,38 @@ std::string SerializeJob(const Job& job) {
   w.Key("metadata").BeginObject();
   for (const auto& [key, value] : h.metadata) w.Key(key).String(value);
   w.EndObject();
-  w.Key("state").Raw("");  // the state goes straight into `out`, without an intermediate copy
-  if (job.state_json.empty()) {
-    AppendStateJson(job.state, out);
-  } else {
-    out.append(job.state_json);  // the client's bytes are already the stored form
+  w.Key("state").Raw("");  // the state follows, written by the caller or kept as the client's
+}
+
+// The head, with the state in it when `copy_state` or when there are no client bytes to keep.
+SerializedJob Serialize(const Job& job, bool copy_state) {
+  SerializedJob out;
+  const bool state_in_head = copy_state || job.state_json.empty();
+  size_t room = 256 + job.header.metadata.size() * 64 + kJobEnd.size();
+  // IDs and hashes are usually short; this avoids most reallocations for large states.
+  if (state_in_head) {
+    room += job.state_json.empty() ? job.state.size() * 40 : job.state_json.size();
   }
-  w.EndObject();
-  out.push_back('\n');
+  out.head.reserve(room);
+  AdviseHugePages(out.head.data(), out.head.capacity());  // before the writes below touch it
+  AppendJobHead(job.header, out.head);
+  if (!state_in_head) {
+    out.state = job.state_json;  // the client's bytes are already the stored form
+  } else if (job.state_json.empty()) {
+    AppendStateJson(job.state, out.head);
+  } else {
+    out.head.append(job.state_json);
+  }
+  return out;
+}
+
+}  // namespace
+
+SerializedJob SerializeJobPieces(const Job& job) { return Serialize(job, false); }
+
+std::string SerializeJob(const Job& job) {
+  std::string out = std::move(Serialize(job, true).head);
+  out.append(kJobEnd);
   return out;
 }
 

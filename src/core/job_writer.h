@@ -4,6 +4,7 @@
 #pragma once
 
 #include <string>
+#include <string_view>
 
 #include "core/job.h"
 
@@ -13,6 +14,15 @@ namespace buildtrace {
 //  "state":{..}} followed by a newline. The state is `job.state_json` copied as it is when the
 // parser set it (the client's bytes were already this form), else written from the entries.
 std::string SerializeJob(const Job& job);
+
+// The same bytes in pieces, so that a large state is written to the store from the client's own
+// bytes without a copy: SerializeJob(job) == head + state + kJobEnd.
+struct SerializedJob {
+  std::string head;  // up to and including "state": or, without job.state_json, the whole state
+  std::string_view state;  // job.state_json (a view: it lives as long as the job's input), or ""
+};
+inline constexpr std::string_view kJobEnd = "}\n";
+SerializedJob SerializeJobPieces(const Job& job);
 
 // Appends the job's state object ({"id":"hash",...}) to `out`.
 void AppendStateJson(const JobState& state, std::string& out);

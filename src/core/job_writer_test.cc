@@ -173,5 +173,35 @@ TEST(SerializeJobTest, ParsedClientJobIsStableAfterOneWrite) {
             "\n");
 }
 
+std::string Joined(const SerializedJob& pieces) {
+  return pieces.head + std::string(pieces.state) + std::string(kJobEnd);
+}
+
+TEST(SerializeJobPiecesTest, KeepsTheClientsStateBytesWithoutACopy) {
+  std::unique_ptr<ParsedJobs> parsed = ParseOk(
+      R"({"job_id":3,"timestamp":"2026-11-28T10:00:00Z","latency_ms":1,"metadata":{"k":"v"},)"
+      R"("state":{"a":"door_1_2_3_4","b":"x"}})");
+  ASSERT_TRUE(parsed);
+  const Job& job = parsed->jobs().front();
+  ASSERT_FALSE(job.state_json.empty());  // a flat state: the parser kept its bytes
+  const SerializedJob pieces = SerializeJobPieces(job);
+  EXPECT_EQ(pieces.state.data(), job.state_json.data());
+  EXPECT_EQ(pieces.state.size(), job.state_json.size());
+  EXPECT_EQ(pieces.head, R"({"job_id":3,"project":"default","timestamp":"2026-11-28T10:00:00Z",)"
+                         R"("latency_ms":1,"status":"succeeded","metadata":{"k":"v"},"state":)");
+  EXPECT_EQ(Joined(pieces), SerializeJob(job));
+}
+
+TEST(SerializeJobPiecesTest, WritesAStateWithoutClientBytesIntoTheHead) {
+  Job job;
+  job.header.job_id = 4;
+  job.header.timestamp = "2026-11-28T10:00:00Z";
+  job.state = {{"b", "door_1_2_3_4", false}, {"a", R"({"type":"door"})", true}};
+  const SerializedJob pieces = SerializeJobPieces(job);
+  EXPECT_TRUE(pieces.state.empty());
+  EXPECT_TRUE(pieces.head.ends_with(R"("state":{"b":"door_1_2_3_4","a":{"type":"door"}})"));
+  EXPECT_EQ(Joined(pieces), SerializeJob(job));
+}
+
 }  // namespace
 }  // namespace buildtrace

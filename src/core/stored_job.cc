@@ -20,12 +20,17 @@ bool IsLowerHex(std::string_view s) {
 
 }  // namespace
 
+std::string StoredJobSeal(std::string_view digest) {
+  std::string seal(kMember.substr(0, kMember.size() - 7));  // ,"digest":"
+  seal.append(digest);
+  seal.append(kEnd);
+  return seal;
+}
+
 void SealStoredJob(std::string& canonical, std::string_view digest) {
   // "...}\n" -> "...,"digest":"sha256:<hex>"}\n"
   canonical.resize(canonical.size() - 2);
-  canonical.append(kMember.substr(0, kMember.size() - 7));  // ,"digest":"
-  canonical.append(digest);
-  canonical.append(kEnd);
+  canonical.append(StoredJobSeal(digest));
 }
 
 // Checks the seal of `bytes`; `end_at(seal)` turns them into the canonical bytes by writing

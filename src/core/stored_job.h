@@ -22,6 +22,10 @@ namespace buildtrace {
 // does); `digest` is ContentDigest(canonical).
 void SealStoredJob(std::string& canonical, std::string_view digest);
 
+// What takes the place of the canonical bytes' final "}\n" (kJobEnd) in the sealed form:
+// ,"digest":"<digest>"}\n. For a job written in pieces (SerializeJobPieces).
+std::string StoredJobSeal(std::string_view digest);
+
 struct UnsealedJob {
   std::string digest;     // "sha256:<hex>" of the canonical bytes
   bool verified = false;  // false: an object written before sealing existed (no digest kept)

@@ -27,6 +27,12 @@ TEST(StoredJobTest, SealAppendsTheDigestAsTheLastMember) {
                 ContentDigest(kCanonical) + "\"}\n");
 }
 
+TEST(StoredJobTest, SealTakesThePlaceOfTheFinalBrace) {
+  const std::string seal = StoredJobSeal(ContentDigest(kCanonical));
+  EXPECT_EQ(seal, ",\"digest\":\"" + ContentDigest(kCanonical) + "\"}\n");
+  EXPECT_EQ(kCanonical.substr(0, kCanonical.size() - 2) + seal, Sealed());
+}
+
 TEST(StoredJobTest, UnsealGivesTheCanonicalBytesBackInPlace) {
   std::string s = Sealed();
   s.reserve(s.size() + 64);

@@ -174,18 +174,27 @@ std::vector<Result<StoredJob>> JobRepository::StoreMany(std::span<const Job> job
   projects.reserve(jobs.size());
   for (const Job& job : jobs) projects.push_back(job.header.project);
   const ProjectLocks::Held held = locks_.Share(projects);
-  std::vector<std::string> names, bytes, digests;
+  // Each job is written as its head, the client's own state bytes (not copied, when the parser
+  // kept them) and the seal; the digest is that of the canonical form, which ends where the seal
+  // begins.
+  std::vector<std::string> names, digests, seals;
+  std::vector<SerializedJob> forms;
   std::vector<ObjectToCreate> objects;
   names.reserve(jobs.size());
-  bytes.reserve(jobs.size());
   digests.reserve(jobs.size());
+  seals.reserve(jobs.size());
+  forms.reserve(jobs.size());
   for (const Job& job : jobs) {
     names.push_back(JobObjectName(job.header.project, job.header.job_id));
-    bytes.push_back(SerializeJob(job));
-    digests.push_back(ContentDigest(bytes.back()));
-    SealStoredJob(bytes.back(), digests.back());
+    forms.push_back(SerializeJobPieces(job));
+    const std::string_view canonical[] = {forms.back().head, forms.back().state, kJobEnd};
+    digests.push_back(ContentDigest(canonical));
+    seals.push_back(StoredJobSeal(digests.back()));
   }
-  for (size_t i = 0; i < jobs.size(); ++i) objects.push_back({names[i], bytes[i]});
+  objects.reserve(jobs.size());
+  for (size_t i = 0; i < jobs.size(); ++i) {
+    objects.push_back(ObjectToCreate(names[i], {forms[i].head, forms[i].state, seals[i]}));
+  }
   const std::vector<Status> created = store_.CreateManyIfAbsent(objects);
   std::vector<Result<StoredJob>> results;
   results.reserve(jobs.size());

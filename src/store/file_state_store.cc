@@ -7,9 +7,11 @@
 #include <fcntl.h>
 #include <sys/stat.h>
 #include <sys/statvfs.h>
+#include <sys/uio.h>
 #include <unistd.h>
 
 #include <algorithm>
+#include <array>
 #include <atomic>
 #include <cerrno>
 #include <filesystem>
@@ -52,21 +54,32 @@ std::string NewTempName() {
   return TempFileName(ThisWriter(), bits);
 }
 
-int WriteAll(int fd, std::string_view data) {
-  while (!data.empty()) {
-    const ssize_t n = ::write(fd, data.data(), data.size());
-    if (n < 0) {
-      if (errno == EINTR) continue;
-      return errno;
+// Writes the pieces one after the other, in as few calls as the kernel allows.
+int WriteAll(int fd, std::span<const std::string_view> pieces) {
+  std::array<iovec, ObjectToCreate::kMaxPieces> vectors{};
+  size_t count = 0;
+  for (std::string_view piece : pieces) {
+    if (!piece.empty()) vectors[count++] = {const_cast<char*>(piece.data()), piece.size()};
+  }
+  size_t first = 0;  // the first piece not yet written whole
+  while (first < count) {
+    const ssize_t n = ::writev(fd, &vectors[first], static_cast<int>(count - first));
+    if (n < 0 && errno == EINTR) continue;
+    if (n < 0) return errno;
+    if (n == 0) return EIO;  // a file that takes nothing would otherwise be retried forever
+    size_t done = static_cast<size_t>(n);
+    for (; first < count && done >= vectors[first].iov_len; ++first) done -= vectors[first].iov_len;
+    if (done > 0) {
+      vectors[first].iov_base = static_cast<char*>(vectors[first].iov_base) + done;
+      vectors[first].iov_len -= done;
     }
-    data.remove_prefix(static_cast<size_t>(n));
   }
   return 0;
 }
 
-// Writes `data` to a new temporary file in `dir_fd`, unflushed, and sets `temp_name`. On
+// Writes `pieces` to a new temporary file in `dir_fd`, unflushed, and sets `temp_name`. On
 // failure returns an errno and leaves no temporary file.
-int WriteTempFile(int dir_fd, std::string_view data, std::string& temp_name) {
+int WriteTempFile(int dir_fd, std::span<const std::string_view> pieces, std::string& temp_name) {
   int fd = -1;
   for (int attempt = 0; attempt < kTempNameAttempts && fd < 0; ++attempt) {
     temp_name = NewTempName();
@@ -76,7 +89,7 @@ int WriteTempFile(int dir_fd, std::string_view data, std::string& temp_name) {
   }
   if (fd < 0) return errno;
   Fd file(fd);
-  int err = WriteAll(file.get(), data);
+  int err = WriteAll(file.get(), pieces);
   const int close_err = file.Close();
   if (err == 0) err = close_err;
   if (err != 0) ::unlinkat(dir_fd, temp_name.c_str(), 0);
@@ -234,7 +247,7 @@ std::vector<Status> FileStateStore::CreateManyIfAbsent(std::span<const ObjectToC
   const int data_err = any([](const auto& p) { return p.has_value(); }) ? SyncAfterWrites() : 0;
   for (size_t i = 0; i < objects.size(); ++i) {
     if (!pending[i]) continue;
-    results[i] = Commit(objects[i].name, data_err, *pending[i]);
+    results[i] = Commit(objects[i].name(), data_err, *pending[i]);
     if (!results[i].ok() && results[i].code() != StatusCode::kAlreadyExists) pending[i].reset();
   }
   // A second flush makes the renames and new folders durable, and an object found existing:
@@ -247,7 +260,7 @@ std::vector<Status> FileStateStore::CreateManyIfAbsent(std::span<const ObjectToC
     const std::string what = pending[i]->stage == Stage::kRenamed
                                  ? "the object may be visible but is not known to be durable"
                                  : "the object exists but is not known to be durable";
-    results[i] = Unavailable(ErrorPrefix("create", objects[i].name) +
+    results[i] = Unavailable(ErrorPrefix("create", objects[i].name()) +
                              "flush failed: " + ErrnoText(commit_err) + "; " + what +
                              "; retry the create to confirm it");
   }
@@ -255,16 +268,16 @@ std::vector<Status> FileStateStore::CreateManyIfAbsent(std::span<const ObjectToC
 }
 
 Status FileStateStore::WriteTemp(const ObjectToCreate& object, PendingCreate& pending) const {
-  if (!IsValidObjectName(object.name)) {
-    return InvalidArgument(ErrorPrefix("create", object.name) + std::string(kNameRule));
+  if (!IsValidObjectName(object.name())) {
+    return InvalidArgument(ErrorPrefix("create", object.name()) + std::string(kNameRule));
   }
-  const auto [folder, file_name] = SplitName(object.name);
+  const auto [folder, file_name] = SplitName(object.name());
   pending.file_name = file_name;
   bool made_folders = false;  // made durable by the flush after the rename, as the rename is
   pending.dir = MakeFoldersBeneath(root_fd_.get(), folder, resolution(), made_folders);
-  if (!pending.dir.valid()) return CreateError(object.name, errno);
-  if (const int err = WriteTempFile(pending.dir.get(), object.data, pending.temp_name)) {
-    return CreateError(object.name, err);
+  if (!pending.dir.valid()) return CreateError(object.name(), errno);
+  if (const int err = WriteTempFile(pending.dir.get(), object.pieces(), pending.temp_name)) {
+    return CreateError(object.name(), err);
   }
   return Status::Ok();
 }
@@ -461,7 +474,8 @@ Status FileStateStore::ProbeCreateAndDelete() const {
   // The create path without its flushes, so that it is cheap enough to poll. The object's name is
   // a second temporary name: it carries the writer, so Open() clears it after a crash.
   std::string temp_name;
-  if (const int err = WriteTempFile(dir.get(), "probe", temp_name)) return fail(err);
+  const std::string_view probe = "probe";
+  if (const int err = WriteTempFile(dir.get(), std::span(&probe, 1), temp_name)) return fail(err);
   const std::string object_name = NewTempName();
   if (const int err = RenameNoReplace(dir.get(), temp_name, object_name)) {
     ::unlinkat(dir.get(), temp_name.c_str(), 0);

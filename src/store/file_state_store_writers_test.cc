@@ -186,9 +186,9 @@ TEST_F(FileStoreWritersTest, FailedFlushBeforeTheRenameLeavesNothing) {
   for (size_t i = 0; i < batch.size(); ++i) {
     EXPECT_EQ(results[i].code(), StatusCode::kUnavailable);
     EXPECT_THAT(results[i].message(),
-                HasSubstr("file store " + folder_ + ": create " + std::string(batch[i].name) +
+                HasSubstr("file store " + folder_ + ": create " + std::string(batch[i].name()) +
                           ": Input/output error"));
-    EXPECT_EQ(store->Read(batch[i].name).status().code(), StatusCode::kNotFound);
+    EXPECT_EQ(store->Read(batch[i].name()).status().code(), StatusCode::kNotFound);
   }
   EXPECT_EQ(hook.calls.load(), 1);  // no flush after a rename that did not happen
   EXPECT_EQ(FilesBelow(folder_), Names{});

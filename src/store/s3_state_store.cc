@@ -556,23 +556,27 @@ Status S3StateStore::HttpError(std::string_view operation, std::string_view obje
 // Operations
 
 Status S3StateStore::CreateIfAbsent(std::string_view name, std::string_view data) {
+  return Create(name, std::string(data));
+}
+
+Status S3StateStore::Create(std::string_view name, std::string body) {
   if (!IsValidObjectName(name)) {
     return InvalidArgument(ErrorPrefix("create", name) + std::string(kNameRule));
   }
-  HttpCall call = SignedCall("PUT", ObjectUrl(name), Sha256Hex(data));
+  HttpCall call = SignedCall("PUT", ObjectUrl(name), Sha256Hex(body));
   call.headers.push_back("If-None-Match: *");
   // Google Cloud Storage's XML API applies If-None-Match to reads only; its create-only
   // precondition is this header, which S3 and the other S3-compatible servers ignore.
   call.headers.push_back("x-goog-if-generation-match: 0");
   call.headers.push_back("Content-Type: application/octet-stream");
-  call.body = std::string(data);
-  call.timeout += kTimeoutPerMiB * static_cast<int64_t>(data.size() >> 20);
+  call.body = std::move(body);
+  call.timeout += kTimeoutPerMiB * static_cast<int64_t>(call.body.size() >> 20);
   int attempts = 0;
   Result<HttpReply> reply = Send(call, "create", name, &attempts);
   if (!reply.ok()) return reply.status();
   if (reply->status >= 200 && reply->status < 300) return Status::Ok();
   if (reply->status == 412) {
-    if (attempts > 1) return CheckRetriedCreate(name, data);
+    if (attempts > 1) return CheckRetriedCreate(name, call.body);
     return AlreadyExists(ErrorPrefix("create", name) + "object exists");
   }
   return HttpError("create", name, *reply);
@@ -594,7 +598,7 @@ std::vector<Status> S3StateStore::CreateManyIfAbsent(std::span<const ObjectToCre
   std::vector<std::vector<size_t>> lanes;
   std::unordered_map<std::string_view, size_t> lane_of_name;
   for (size_t i = 0; i < objects.size(); ++i) {
-    const auto [it, added] = lane_of_name.try_emplace(objects[i].name, lanes.size());
+    const auto [it, added] = lane_of_name.try_emplace(objects[i].name(), lanes.size());
     if (added) lanes.emplace_back();
     lanes[it->second].push_back(i);
   }
@@ -602,7 +606,7 @@ std::vector<Status> S3StateStore::CreateManyIfAbsent(std::span<const ObjectToCre
   std::atomic<size_t> next_lane{0};
   auto work = [&] {
     for (size_t lane; (lane = next_lane.fetch_add(1)) < lanes.size();) {
-      for (size_t i : lanes[lane]) results[i] = CreateIfAbsent(objects[i].name, objects[i].data);
+      for (size_t i : lanes[lane]) results[i] = Create(objects[i].name(), objects[i].Joined());
     }
   };
   std::vector<std::thread> helpers;

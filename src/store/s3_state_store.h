@@ -71,6 +71,7 @@ class S3StateStore : public StateStore {
   //   which is harmless: the stored object is the same.
   Status CreateIfAbsent(std::string_view name, std::string_view data) override;
   // Up to 8 PUTs at a time; objects of the same name are created in their order in `objects`.
+  // An object in pieces is joined into the PUT's body.
   std::vector<Status> CreateManyIfAbsent(std::span<const ObjectToCreate> objects) override;
   // One GET; 404 NoSuchKey is kNotFound.
   Result<std::string> Read(std::string_view name) override;
@@ -114,6 +115,9 @@ class S3StateStore : public StateStore {
   // The URL of a ListObjectsV2 call for keys starting with `key_prefix`.
   std::string ListUrl(std::string_view key_prefix, int max_keys,
                       std::string_view continuation_token) const;
+  // CreateIfAbsent with the body already in a string of its own (the pieces of a batch's object
+  // are joined into it, the one copy the PUT's body needs anyway).
+  Status Create(std::string_view name, std::string body);
   // After a retried PUT got 412: Ok if the stored object is `data`, else kAlreadyExists.
   Status CheckRetriedCreate(std::string_view name, std::string_view data);
   // "s3 store <Describe()>: <operation> <object>: ", the prefix of every error message.

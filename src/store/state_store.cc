@@ -2,6 +2,9 @@
 // so that no caller input can name anything outside a store's root or prefix.
 #include "store/state_store.h"
 
+#include <algorithm>
+#include <stdexcept>
+
 namespace buildtrace {
 namespace {
 
@@ -39,11 +42,33 @@ Result<InputBytes> StateStore::ReadInput(std::string_view name) {
   return InputBytes(std::move(*bytes));
 }
 
+ObjectToCreate::ObjectToCreate(std::string_view name,
+                               std::initializer_list<std::string_view> pieces)
+    : name_(name), count_(pieces.size()) {
+  if (pieces.size() > kMaxPieces) throw std::length_error("ObjectToCreate: too many pieces");
+  std::copy(pieces.begin(), pieces.end(), pieces_.begin());
+}
+
+size_t ObjectToCreate::size() const {
+  size_t total = 0;
+  for (std::string_view piece : pieces()) total += piece.size();
+  return total;
+}
+
+std::string ObjectToCreate::Joined() const {
+  std::string joined;
+  joined.reserve(size());
+  for (std::string_view piece : pieces()) joined.append(piece);
+  return joined;
+}
+
 std::vector<Status> StateStore::CreateManyIfAbsent(std::span<const ObjectToCreate> objects) {
   std::vector<Status> results;
   results.reserve(objects.size());
   for (const ObjectToCreate& object : objects) {
-    results.push_back(CreateIfAbsent(object.name, object.data));
+    const std::span<const std::string_view> pieces = object.pieces();
+    results.push_back(pieces.size() == 1 ? CreateIfAbsent(object.name(), pieces.front())
+                                         : CreateIfAbsent(object.name(), object.Joined()));
   }
   return results;
 }

@@ -4,6 +4,8 @@
 // the names and what goes in them.
 #pragma once
 
+#include <array>
+#include <initializer_list>
 #include <memory>
 #include <span>
 #include <string>
@@ -25,9 +27,26 @@ bool IsValidObjectName(std::string_view name);
 // a SIMD parser can read past the end without a copy.
 inline constexpr size_t kReadPadding = 64;
 
-struct ObjectToCreate {
-  std::string_view name;
-  std::string_view data;
+// One object of CreateManyIfAbsent: its name and its bytes, as one buffer or as up to kMaxPieces
+// pieces that follow one another (a stored job is a head, the client's own state bytes and a
+// seal, so that a large state goes from the request's buffer to the store without a copy). The
+// pieces are views: they must outlive the call.
+class ObjectToCreate {
+ public:
+  static constexpr size_t kMaxPieces = 3;
+  ObjectToCreate(std::string_view name, std::string_view data) : name_(name), pieces_{data} {}
+  // std::length_error past kMaxPieces.
+  ObjectToCreate(std::string_view name, std::initializer_list<std::string_view> pieces);
+
+  std::string_view name() const { return name_; }
+  std::span<const std::string_view> pieces() const { return {pieces_.data(), count_}; }
+  size_t size() const;         // of all pieces together
+  std::string Joined() const;  // the pieces in one buffer, for stores that send one
+
+ private:
+  std::string_view name_;
+  std::array<std::string_view, kMaxPieces> pieces_{};
+  size_t count_ = 1;
 };
 
 // All methods are safe to call concurrently from any thread, also from several processes or
@@ -51,7 +70,7 @@ class StateStore {
   // durability and atomicity), and returns one Status per object, in order. It exists so that an
   // implementation can group the flushes of a batch (the file store syncs once for all of them
   // rather than once per object). No order among the objects is promised. The default calls
-  // CreateIfAbsent for each.
+  // CreateIfAbsent for each (with the pieces joined when there are several).
   virtual std::vector<Status> CreateManyIfAbsent(std::span<const ObjectToCreate> objects);
 
   // Reads a whole object. kNotFound if there is none; kUnavailable if the store cannot be read.
