@@ -13,6 +13,7 @@
 #include <algorithm>
 #include <array>
 #include <atomic>
+#include <cassert>
 #include <cerrno>
 #include <filesystem>
 #include <optional>
@@ -57,6 +58,7 @@ std::string NewTempName() {
 // Writes the pieces one after the other, in as few calls as the kernel allows.
 int WriteAll(int fd, std::span<const std::string_view> pieces) {
   std::array<iovec, ObjectToCreate::kMaxPieces> vectors{};
+  assert(pieces.size() <= vectors.size());
   size_t count = 0;
   for (std::string_view piece : pieces) {
     if (!piece.empty()) vectors[count++] = {const_cast<char*>(piece.data()), piece.size()};

@@ -5,13 +5,16 @@
 #include <gmock/gmock.h>
 #include <gtest/gtest.h>
 #include <stdlib.h>
+#include <sys/resource.h>
 #include <sys/stat.h>
 
 #include <atomic>
 #include <chrono>
+#include <csignal>
 #include <filesystem>
 #include <fstream>
 #include <memory>
+#include <stdexcept>
 #include <string>
 #include <thread>
 #include <vector>
@@ -46,6 +49,10 @@ class TempFolderStore : public StateStore {
   Status CreateIfAbsent(std::string_view name, std::string_view data) override {
     return store_->CreateIfAbsent(name, data);
   }
+  std::vector<Status> CreateManyIfAbsent(std::span<const ObjectToCreate> objects) override {
+    return store_->CreateManyIfAbsent(objects);  // the file store's own batches and pieces
+  }
+  Result<InputBytes> ReadInput(std::string_view name) override { return store_->ReadInput(name); }
   Result<std::string> Read(std::string_view name) override { return store_->Read(name); }
   Result<Names> List(std::string_view prefix) override { return store_->List(prefix); }
   Status Delete(std::string_view name) override { return store_->Delete(name); }
@@ -160,6 +167,41 @@ TEST_F(FileStateStoreTest, NoTempFileRemainsAfterCreates) {
   EXPECT_EQ(results[0].code(), StatusCode::kAlreadyExists);
   EXPECT_TRUE(results[1].ok() && results[3].ok());
   EXPECT_EQ(FilesBelow(folder_), (Names{"jobs/a/1.json", "jobs/b/2.json", "jobs/c", "top"}));
+}
+
+TEST_F(FileStateStoreTest, WriteCutShortInAPieceFailsAndLeavesNothing) {
+  // Past the file size limit, writev stops short, in the middle of the second piece here, and
+  // the next call fails with EFBIG (SIGXFSZ ignored); each test runs in a process of its own.
+  std::unique_ptr<FileStateStore> store = OpenOk(folder_);
+  ASSERT_NE(store, nullptr);
+  const std::string middle(300'000, 'm');
+  struct rlimit old_limit {};
+  ASSERT_EQ(::getrlimit(RLIMIT_FSIZE, &old_limit), 0);
+  void (*old_handler)(int) = std::signal(SIGXFSZ, SIG_IGN);
+  struct rlimit limit = old_limit;
+  limit.rlim_cur = 100'000;
+  ASSERT_EQ(::setrlimit(RLIMIT_FSIZE, &limit), 0);
+  const std::vector<ObjectToCreate> batch = {
+      ObjectToCreate("jobs/a/1.json", {"head", middle, "seal"})};
+  const std::vector<Status> results = store->CreateManyIfAbsent(batch);
+  ::setrlimit(RLIMIT_FSIZE, &old_limit);
+  std::signal(SIGXFSZ, old_handler);
+  ASSERT_EQ(results.size(), 1u);
+  EXPECT_EQ(results[0].code(), StatusCode::kUnavailable);
+  EXPECT_THAT(results[0].message(),
+              HasSubstr("file store " + folder_ + ": create jobs/a/1.json: File too large"));
+  EXPECT_EQ(FilesBelow(folder_), Names{});
+}
+
+TEST(ObjectToCreateTest, TakesUpToThreePieces) {
+  const ObjectToCreate one("a", "bytes");
+  EXPECT_EQ(one.pieces().size(), 1u);
+  EXPECT_EQ(one.Joined(), "bytes");
+  const ObjectToCreate three("b", {"x", "", "yz"});
+  EXPECT_EQ(three.name(), "b");
+  EXPECT_EQ(three.size(), 3u);
+  EXPECT_EQ(three.Joined(), "xyz");
+  EXPECT_THROW(ObjectToCreate("c", {"1", "2", "3", "4"}), std::length_error);
 }
 
 TEST_F(FileStateStoreTest, FailedBatchCreateLeavesNothingOfTheFailedObjects) {

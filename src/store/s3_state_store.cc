@@ -556,6 +556,9 @@ Status S3StateStore::HttpError(std::string_view operation, std::string_view obje
 // Operations
 
 Status S3StateStore::CreateIfAbsent(std::string_view name, std::string_view data) {
+  if (!IsValidObjectName(name)) {
+    return InvalidArgument(ErrorPrefix("create", name) + std::string(kNameRule));
+  }
   return Create(name, std::string(data));
 }
 
