@@ -6,6 +6,7 @@
 
 #include <algorithm>
 #include <atomic>
+#include <cerrno>
 #include <cstdint>
 #include <cstdlib>
 #include <cstring>
@@ -52,27 +53,36 @@ class KeptBuffers {
     const std::lock_guard lock(mutex_);
     return kept_bytes_;
   }
-  // The smallest kept buffer of at least `length` bytes, cut to `length`; nullptr if none.
-  void* Take(size_t length) {
-    Region found{nullptr, 0};
-    {
-      const std::lock_guard lock(mutex_);
-      size_t best = regions_.size();
-      for (size_t i = 0; i < regions_.size(); ++i) {
-        if (regions_[i].length >= length &&
-            (best == regions_.size() || regions_[i].length < regions_[best].length)) {
-          best = i;
-        }
+  // The first `length` bytes of a kept buffer of at least that size: the smallest such buffer,
+  // or for a buffer that will grow (`for_growth`) the largest, so that TakeAt can later give it
+  // the bytes right after it. The rest of the kept buffer stays kept. nullptr if none is large
+  // enough.
+  void* Take(size_t length, bool for_growth) {
+    const std::lock_guard lock(mutex_);
+    size_t best = regions_.size();
+    for (size_t i = 0; i < regions_.size(); ++i) {
+      if (regions_[i].length < length) continue;
+      if (best == regions_.size() || (for_growth ? regions_[i].length > regions_[best].length
+                                                 : regions_[i].length < regions_[best].length)) {
+        best = i;
       }
-      if (best == regions_.size()) return nullptr;
-      found = regions_[best];
-      kept_bytes_ -= found.length;
-      regions_.erase(regions_.begin() + static_cast<std::ptrdiff_t>(best));
     }
-    if (found.length > length) {
-      ::munmap(static_cast<char*>(found.memory) + length, found.length - length);
+    if (best == regions_.size()) return nullptr;
+    return Claim(best, length);
+  }
+  // Claims [start, start + length) when a kept buffer begins at `start` and holds that much (the
+  // rest of it stays kept): the bytes right after a buffer that wants to grow where it is.
+  // Those bytes are in the same mapping as the buffer before them (kept buffers are never
+  // joined), so the grown buffer can still be remapped as one.
+  bool TakeAt(void* start, size_t length) {
+    const std::lock_guard lock(mutex_);
+    for (size_t i = 0; i < regions_.size(); ++i) {
+      if (regions_[i].memory == start && regions_[i].length >= length) {
+        Claim(i, length);
+        return true;
+      }
     }
-    return found.memory;
+    return false;
   }
   // Keeps the buffer if the cap allows; false when the caller must return it.
   bool Keep(void* memory, size_t length) {
@@ -88,6 +98,19 @@ class KeptBuffers {
     void* memory;
     size_t length;
   };
+  // Takes the first `length` bytes of regions_[i] out of the pool; mutex_ held.
+  void* Claim(size_t i, size_t length) {
+    Region& region = regions_[i];
+    void* const claimed = region.memory;
+    kept_bytes_ -= length;
+    if (region.length == length) {
+      regions_.erase(regions_.begin() + static_cast<std::ptrdiff_t>(i));
+    } else {
+      region.memory = static_cast<char*>(region.memory) + length;
+      region.length -= length;
+    }
+    return claimed;
+  }
   std::mutex mutex_;
   std::vector<Region> regions_;
   size_t kept_bytes_ = 0;
@@ -140,15 +163,21 @@ void* MapAligned(size_t length) {
 
 }  // namespace
 
-void* AllocateLarge(size_t bytes) {
+namespace {
+
+void* Allocate(size_t bytes, bool for_growth) {
   if (bytes < kLargeBytes) return ::operator new(bytes);
   const size_t length = RoundUp(bytes, kHugePageBytes);
-  if (void* kept = Kept().Take(length)) return kept;
+  if (void* kept = Kept().Take(length, for_growth)) return kept;
   return MapAligned(length);
 }
 
+}  // namespace
+
+void* AllocateLarge(size_t bytes) { return Allocate(bytes, false); }
+
 void* ReallocateLarge(void* memory, size_t old_bytes, size_t new_bytes, size_t keep) {
-  if (memory == nullptr) return AllocateLarge(new_bytes);
+  if (memory == nullptr) return Allocate(new_bytes, true);
   if (old_bytes >= kLargeBytes && new_bytes >= kLargeBytes) {
     const size_t old_length = RoundUp(old_bytes, kHugePageBytes);
     const size_t new_length = RoundUp(new_bytes, kHugePageBytes);
@@ -157,20 +186,26 @@ void* ReallocateLarge(void* memory, size_t old_bytes, size_t new_bytes, size_t k
       if (new_length < old_length) ::munmap(start + new_length, old_length - new_length);
       return memory;
     }
-    // In place where the addresses after it are free (the grown part keeps the advice); else
-    // moved by the kernel to an aligned place of its own: page tables move, no byte is copied
-    // and every page already touched stays.
+    // Into the kept bytes right after it, where they are (pages faulted in already; nothing to
+    // ask the kernel); else in place where the addresses after it are free (the grown part keeps
+    // the advice); else moved by the kernel to an aligned place of its own: page tables move, no
+    // byte is copied and every page already touched stays.
+    if (Kept().TakeAt(start + old_length, new_length - old_length)) return memory;
     if (::mremap(memory, old_length, new_length, 0) != MAP_FAILED) return memory;
-    void* target = MapAligned(new_length);
-    void* moved = ::mremap(memory, old_length, new_length, MREMAP_MAYMOVE | MREMAP_FIXED, target);
-    // The kernel may have unmapped the target before failing, and another thread may have mapped
-    // something there since: the target is left alone (untouched address space, only on a
-    // failure that means the system is out of memory).
-    if (moved == MAP_FAILED) throw std::bad_alloc();
-    if (HugePagesEnabled()) ::madvise(moved, new_length, MADV_HUGEPAGE);
-    return moved;
+    // EFAULT: the buffer spans two mappings (kept bytes claimed after it came from another one
+    // that happened to lie there), which the kernel remaps only one at a time: copied below.
+    if (errno != EFAULT) {
+      void* target = MapAligned(new_length);
+      void* moved = ::mremap(memory, old_length, new_length, MREMAP_MAYMOVE | MREMAP_FIXED, target);
+      // The kernel may have unmapped the target before failing, and another thread may have
+      // mapped something there since: the target is left alone (untouched address space, only on
+      // a failure that means the system is out of memory).
+      if (moved == MAP_FAILED) throw std::bad_alloc();
+      if (HugePagesEnabled()) ::madvise(moved, new_length, MADV_HUGEPAGE);
+      return moved;
+    }
   }
-  void* grown = AllocateLarge(new_bytes);
+  void* grown = Allocate(new_bytes, true);
   std::memcpy(grown, memory, std::min({keep, old_bytes, new_bytes}));
   ReleaseLarge(memory, old_bytes);
   return grown;
@@ -311,9 +346,7 @@ void GrowingBytes::Reserve(size_t bytes) {
   if (data_ != nullptr ? bytes <= capacity() : bytes == 0) return;
   if (bytes > SIZE_MAX / 2) throw std::bad_alloc();
   const size_t wanted = bytes + simdjson::SIMDJSON_PADDING;
-  data_ =
-      static_cast<char*>(data_ == nullptr ? AllocateLarge(wanted)
-                                          : ReallocateLarge(data_, buffer_bytes_, wanted, size_));
+  data_ = static_cast<char*>(ReallocateLarge(data_, buffer_bytes_, wanted, size_));
   // A large buffer is whole huge pages: all of them are the buffer's to use.
   buffer_bytes_ = wanted >= kLargeBytes ? RoundUp(wanted, kHugePageBytes) : wanted;
 }

@@ -31,18 +31,21 @@ void SetHugePagesEnabled(bool on);
 void* AllocateLarge(size_t bytes);
 void ReleaseLarge(void* memory, size_t bytes) noexcept;
 // Gives a buffer from AllocateLarge of `old_bytes` a new size, its first `keep` bytes kept (the
-// rest unspecified). A large buffer that stays large is resized by the kernel (mremap): no byte is
-// copied and the pages already touched stay, so a buffer grown step by step costs what its last
-// size does; any other is copied into a new buffer. Throws std::bad_alloc (the old buffer still
-// valid) when the system refuses.
+// rest unspecified); `memory` nullptr allocates one. A large buffer that stays large grows into
+// the kept bytes right after it where there are some (see SetLargeBuffersKept), else is resized
+// by the kernel (mremap): no byte is copied and the pages already touched stay, so a buffer grown
+// step by step costs what its last size does; any other is copied into a new buffer. Throws
+// std::bad_alloc (the old buffer still valid) when the system refuses.
 void* ReallocateLarge(void* memory, size_t old_bytes, size_t new_bytes, size_t keep);
 
 // Freed large buffers kept for reuse, up to `bytes` in all (0, the default: none, every buffer is
 // returned to the system when released). A process that handles one large state after another
 // (`buildtrace serve`, from --keep-memory) then takes its next buffers from memory already
-// faulted in, instead of mapping, faulting and zeroing fresh pages each time. A kept buffer
-// serves a request for at most its size (the rest of it is returned); a release that would
-// exceed the cap is returned at once. Thread-safe.
+// faulted in, instead of mapping, faulting and zeroing fresh pages each time. A request takes the
+// first bytes of the smallest kept buffer that holds it (the rest stays kept); a buffer that will
+// grow (ReallocateLarge: a request body) takes those of the largest, and grows into the rest as it
+// needs it, so that a body arriving bit by bit holds no more than it asked for and still reuses
+// one whole buffer. A release that would exceed the cap is returned at once. Thread-safe.
 void SetLargeBuffersKept(size_t bytes);
 size_t LargeBuffersKeptNow();  // the bytes kept at this moment
 

@@ -7,6 +7,7 @@
 #include <sys/mman.h>
 #include <sys/resource.h>
 
+#include <algorithm>
 #include <cstdio>
 #include <cstring>
 #include <fstream>
@@ -76,11 +77,19 @@ TEST_P(LargeMemoryTest, KeptBuffersAreReusedUpToTheCap) {
   EXPECT_EQ(LargeBuffersKeptNow(), 0u);
   ReleaseLarge(again, 3 * kMiB);  // 4 MiB: its size rounded to huge pages
   EXPECT_EQ(LargeBuffersKeptNow(), 4 * kMiB);
-  // A smaller request takes it cut to size; the rest goes back to the system.
+  // A smaller request takes its first bytes; the rest stays kept, for the next request.
   auto* smaller = static_cast<char*>(AllocateLarge(2 * kMiB));
   EXPECT_EQ(smaller, first);
+  EXPECT_EQ(LargeBuffersKeptNow(), 2 * kMiB);
+  auto* rest = static_cast<char*>(AllocateLarge(2 * kMiB));
+  EXPECT_EQ(rest, first + 2 * kMiB);
   EXPECT_EQ(LargeBuffersKeptNow(), 0u);
+  ReleaseLarge(rest, 2 * kMiB);
   ReleaseLarge(smaller, 2 * kMiB);
+  EXPECT_EQ(LargeBuffersKeptNow(), 4 * kMiB);
+  SetLargeBuffersKept(0);
+  SetLargeBuffersKept(8 * kMiB);
+  ReleaseLarge(AllocateLarge(2 * kMiB), 2 * kMiB);
   EXPECT_EQ(LargeBuffersKeptNow(), 2 * kMiB);
   // A larger request than anything kept gets a fresh buffer; beyond the cap, none is kept.
   auto* big = static_cast<char*>(AllocateLarge(10 * kMiB));
@@ -192,7 +201,9 @@ TEST_P(LargeMemoryTest, GrowingBytesKeepEveryByteFromSmallToLarge) {
     expected += piece;
     ASSERT_EQ(bytes.size(), expected.size());
     ASSERT_GE(bytes.capacity(), bytes.size());
-    if (++appends % 10 == 0) ASSERT_TRUE(bytes.view() == expected) << expected.size();
+    if (++appends % 10 == 0) {
+      ASSERT_TRUE(bytes.view() == expected) << expected.size();
+    }
   }
   ASSERT_TRUE(bytes.view() == expected);
   EXPECT_EQ(reinterpret_cast<uintptr_t>(bytes.data()) % kHugePageBytes, 0u);
@@ -213,35 +224,94 @@ TEST_P(LargeMemoryTest, GrowingBytesReuseAKeptBufferAndGrowPastIt) {
   const char* first_data = nullptr;
   {
     GrowingBytes first;
-    first.Reserve(7 * kMiB);
-    EXPECT_EQ(first.capacity(), 8 * kMiB - simdjson::SIMDJSON_PADDING);  // whole huge pages
+    first.Reserve(13 * kMiB);
+    EXPECT_EQ(first.capacity(), 14 * kMiB - simdjson::SIMDJSON_PADDING);  // whole huge pages
     first = std::string_view("kept");
     first_data = first.data();
   }
-  EXPECT_EQ(LargeBuffersKeptNow(), 8 * kMiB);
-  // A large reservation takes the kept buffer (memory already faulted in), cut to its size.
+  EXPECT_EQ(LargeBuffersKeptNow(), 14 * kMiB);
+  // A small reservation never takes a kept buffer.
+  {
+    GrowingBytes small;
+    small.Reserve(64 << 10);
+    EXPECT_EQ(small.capacity(), size_t{64} << 10);
+    EXPECT_EQ(LargeBuffersKeptNow(), 14 * kMiB);
+  }
+  // A large one takes the first bytes of the kept buffer (memory already faulted in) and no more;
+  // the rest stays kept, and the buffer grows into it, step by step, where it is.
   GrowingBytes second;
   second.Reserve(3 * kMiB);
   EXPECT_EQ(second.data(), first_data);
   EXPECT_EQ(second.capacity(), 4 * kMiB - simdjson::SIMDJSON_PADDING);
-  EXPECT_EQ(LargeBuffersKeptNow(), 0u);
-  // It grows past it by remapping, its bytes kept.
+  EXPECT_EQ(LargeBuffersKeptNow(), 10 * kMiB);
   second = std::string_view("abc");
+  second.Reserve(7 * kMiB);
+  EXPECT_EQ(second.data(), first_data);
+  EXPECT_EQ(LargeBuffersKeptNow(), 6 * kMiB);
+  second.Reserve(13 * kMiB);
+  EXPECT_EQ(second.data(), first_data);
+  EXPECT_EQ(second.view(), "abc");
+  EXPECT_EQ(LargeBuffersKeptNow(), 0u);
+  // Past it by remapping, its bytes kept.
   second.Reserve(20 * kMiB);
   EXPECT_EQ(second.view(), "abc");
   EXPECT_EQ(second.capacity(), 22 * kMiB - simdjson::SIMDJSON_PADDING);
   second = GrowingBytes();
   EXPECT_EQ(LargeBuffersKeptNow(), 0u);  // 22 MiB is beyond the cap: returned
-  // A small reservation never takes a kept buffer.
-  {
-    GrowingBytes big;
-    big.Reserve(5 * kMiB);
-  }
-  EXPECT_EQ(LargeBuffersKeptNow(), 6 * kMiB);
-  GrowingBytes small;
-  small.Reserve(64 << 10);
-  EXPECT_EQ(small.capacity(), size_t{64} << 10);
-  EXPECT_EQ(LargeBuffersKeptNow(), 6 * kMiB);
+  SetLargeBuffersKept(0);
+}
+
+TEST_P(LargeMemoryTest, GrowingBytesTakeTheLargestKeptBufferAndLeaveTheRestToOthers) {
+  constexpr size_t kMiB = size_t{1} << 20;
+  SetLargeBuffersKept(32 * kMiB);
+  void* small = AllocateLarge(4 * kMiB);
+  void* large = AllocateLarge(12 * kMiB);
+  ReleaseLarge(small, 4 * kMiB);
+  ReleaseLarge(large, 12 * kMiB);
+  // A buffer that will grow starts in the largest; a fixed one takes the smallest that fits.
+  GrowingBytes body;
+  body.Reserve(3 * kMiB);
+  EXPECT_EQ(static_cast<void*>(body.data()), large);
+  void* fixed = AllocateLarge(2 * kMiB);
+  EXPECT_EQ(fixed, small);
+  // Another buffer takes the bytes after the body's: the body then grows elsewhere, whole.
+  void* after = AllocateLarge(8 * kMiB);
+  EXPECT_EQ(after, static_cast<char*>(large) + 4 * kMiB);
+  body = std::string_view("body");
+  body.Reserve(9 * kMiB);
+  EXPECT_EQ(body.view(), "body");
+  EXPECT_EQ(LargeBuffersKeptNow(), 2 * kMiB);  // the small buffer's second half
+  ReleaseLarge(after, 8 * kMiB);
+  ReleaseLarge(fixed, 2 * kMiB);
+  body = GrowingBytes();
+  EXPECT_EQ(LargeBuffersKeptNow(), 22 * kMiB);
+  SetLargeBuffersKept(0);
+}
+
+TEST_P(LargeMemoryTest, ABufferGrownAcrossTwoMappingsGrowsOnByACopy) {
+  // Kept bytes right after a buffer may come from another mapping that happens to lie there; a
+  // buffer that took them spans two, which mremap refuses (EFAULT): it is copied instead.
+  constexpr size_t kMiB = size_t{1} << 20;
+  SetLargeBuffersKept(16 * kMiB);
+  // Two kept buffers side by side, each a mapping of its own (other flags keep the kernel from
+  // joining them).
+  auto* region = static_cast<char*>(
+      ::mmap(nullptr, 8 * kMiB, PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_ANONYMOUS, -1, 0));
+  ASSERT_NE(region, MAP_FAILED);
+  ASSERT_EQ(::madvise(region, 4 * kMiB, MADV_HUGEPAGE), 0);
+  ASSERT_EQ(::madvise(region + 4 * kMiB, 4 * kMiB, MADV_NOHUGEPAGE), 0);
+  ReleaseLarge(region, 4 * kMiB);
+  ReleaseLarge(region + 4 * kMiB, 4 * kMiB);
+  auto* buffer = static_cast<char*>(ReallocateLarge(nullptr, 0, 4 * kMiB, 0));
+  ASSERT_EQ(buffer, region);  // the first of the two largest
+  std::memset(buffer, 'a', 4 * kMiB);
+  buffer = static_cast<char*>(ReallocateLarge(buffer, 4 * kMiB, 8 * kMiB, 4 * kMiB));
+  EXPECT_EQ(LargeBuffersKeptNow(), 0u);  // it took the kept bytes after it
+  std::memset(buffer + 4 * kMiB, 'b', 4 * kMiB);
+  buffer = static_cast<char*>(ReallocateLarge(buffer, 8 * kMiB, 12 * kMiB, 8 * kMiB));
+  EXPECT_EQ(std::count(buffer, buffer + 4 * kMiB, 'a'), static_cast<long>(4 * kMiB));
+  EXPECT_EQ(std::count(buffer + 4 * kMiB, buffer + 8 * kMiB, 'b'), static_cast<long>(4 * kMiB));
+  ReleaseLarge(buffer, 12 * kMiB);
   SetLargeBuffersKept(0);
 }
 
