@@ -71,9 +71,9 @@ class KeptBuffers {
     return Claim(best, length);
   }
   // Claims [start, start + length) when a kept buffer begins at `start` and holds that much (the
-  // rest of it stays kept): the bytes right after a buffer that wants to grow where it is.
-  // Those bytes are in the same mapping as the buffer before them (kept buffers are never
-  // joined), so the grown buffer can still be remapped as one.
+  // rest of it stays kept): the bytes right after a buffer that wants to grow where it is. They
+  // may belong to another mapping than the buffer's (kept buffers side by side are joined), which
+  // only matters to mremap: see ReallocateLarge.
   bool TakeAt(void* start, size_t length) {
     const std::lock_guard lock(mutex_);
     for (size_t i = 0; i < regions_.size(); ++i) {
@@ -84,12 +84,27 @@ class KeptBuffers {
     }
     return false;
   }
-  // Keeps the buffer if the cap allows; false when the caller must return it.
+  // Keeps the buffer if the cap allows, joined with the kept buffers right before and after it
+  // (pieces of one buffer shared out by Take come back whole); false when the caller must
+  // return it.
   bool Keep(void* memory, size_t length) {
     const std::lock_guard lock(mutex_);
     if (kept_bytes_ + length > cap_) return false;
-    regions_.push_back({memory, length});
     kept_bytes_ += length;
+    Region joined{memory, length};
+    for (size_t i = 0; i < regions_.size();) {
+      Region& r = regions_[i];
+      if (static_cast<char*>(r.memory) + r.length == joined.memory) {
+        joined = {r.memory, r.length + joined.length};
+      } else if (static_cast<char*>(joined.memory) + joined.length == r.memory) {
+        joined.length += r.length;
+      } else {
+        ++i;
+        continue;
+      }
+      regions_.erase(regions_.begin() + static_cast<std::ptrdiff_t>(i));
+    }
+    regions_.push_back(joined);
     return true;
   }
 

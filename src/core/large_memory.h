@@ -34,8 +34,9 @@ void ReleaseLarge(void* memory, size_t bytes) noexcept;
 // rest unspecified); `memory` nullptr allocates one. A large buffer that stays large grows into
 // the kept bytes right after it where there are some (see SetLargeBuffersKept), else is resized
 // by the kernel (mremap): no byte is copied and the pages already touched stay, so a buffer grown
-// step by step costs what its last size does; any other is copied into a new buffer. Throws
-// std::bad_alloc (the old buffer still valid) when the system refuses.
+// step by step costs what its last size does. Any other is copied into a new buffer, and so is a
+// large one that spans two mappings (kept bytes it grew into came from another), which mremap
+// cannot move. Throws std::bad_alloc (the old buffer still valid) when the system refuses.
 void* ReallocateLarge(void* memory, size_t old_bytes, size_t new_bytes, size_t keep);
 
 // Freed large buffers kept for reuse, up to `bytes` in all (0, the default: none, every buffer is
@@ -45,7 +46,8 @@ void* ReallocateLarge(void* memory, size_t old_bytes, size_t new_bytes, size_t k
 // first bytes of the smallest kept buffer that holds it (the rest stays kept); a buffer that will
 // grow (ReallocateLarge: a request body) takes those of the largest, and grows into the rest as it
 // needs it, so that a body arriving bit by bit holds no more than it asked for and still reuses
-// one whole buffer. A release that would exceed the cap is returned at once. Thread-safe.
+// one whole buffer. Buffers kept side by side are joined. A release that would exceed the cap is
+// returned at once. Thread-safe.
 void SetLargeBuffersKept(size_t bytes);
 size_t LargeBuffersKeptNow();  // the bytes kept at this moment
 

@@ -25,7 +25,10 @@ class LargeMemoryTest : public ::testing::TestWithParam<bool> {
     was_ = HugePagesEnabled();
     SetHugePagesEnabled(GetParam());
   }
-  void TearDown() override { SetHugePagesEnabled(was_); }
+  void TearDown() override {
+    SetHugePagesEnabled(was_);
+    SetLargeBuffersKept(0);  // the next test starts with none kept, whatever this one left
+  }
 
  private:
   bool was_ = true;
@@ -87,15 +90,17 @@ TEST_P(LargeMemoryTest, KeptBuffersAreReusedUpToTheCap) {
   ReleaseLarge(rest, 2 * kMiB);
   ReleaseLarge(smaller, 2 * kMiB);
   EXPECT_EQ(LargeBuffersKeptNow(), 4 * kMiB);
-  SetLargeBuffersKept(0);
-  SetLargeBuffersKept(8 * kMiB);
-  ReleaseLarge(AllocateLarge(2 * kMiB), 2 * kMiB);
-  EXPECT_EQ(LargeBuffersKeptNow(), 2 * kMiB);
-  // A larger request than anything kept gets a fresh buffer; beyond the cap, none is kept.
+  // Side by side again, the two halves are one buffer: a 4 MiB request takes it whole.
+  auto* whole = static_cast<char*>(AllocateLarge(4 * kMiB));
+  EXPECT_EQ(whole, first);
+  EXPECT_EQ(LargeBuffersKeptNow(), 0u);
+  ReleaseLarge(whole, 4 * kMiB);
+  // A larger request than anything kept gets a fresh buffer and leaves the kept one alone;
+  // beyond the cap, none is kept.
   auto* big = static_cast<char*>(AllocateLarge(10 * kMiB));
-  EXPECT_NE(big, first);
+  EXPECT_EQ(LargeBuffersKeptNow(), 4 * kMiB);
   ReleaseLarge(big, 10 * kMiB);
-  EXPECT_EQ(LargeBuffersKeptNow(), 2 * kMiB);
+  EXPECT_EQ(LargeBuffersKeptNow(), 4 * kMiB);
   SetLargeBuffersKept(0);  // returns what is kept
   EXPECT_EQ(LargeBuffersKeptNow(), 0u);
   auto* fresh = static_cast<char*>(AllocateLarge(2 * kMiB));
@@ -264,8 +269,12 @@ TEST_P(LargeMemoryTest, GrowingBytesReuseAKeptBufferAndGrowPastIt) {
 TEST_P(LargeMemoryTest, GrowingBytesTakeTheLargestKeptBufferAndLeaveTheRestToOthers) {
   constexpr size_t kMiB = size_t{1} << 20;
   SetLargeBuffersKept(32 * kMiB);
-  void* small = AllocateLarge(4 * kMiB);
-  void* large = AllocateLarge(12 * kMiB);
+  // Two kept buffers with addresses between them that are not kept, so they stay two.
+  auto* region = static_cast<char*>(
+      ::mmap(nullptr, 18 * kMiB, PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_ANONYMOUS, -1, 0));
+  ASSERT_NE(region, MAP_FAILED);
+  void* small = region;
+  void* large = region + 6 * kMiB;
   ReleaseLarge(small, 4 * kMiB);
   ReleaseLarge(large, 12 * kMiB);
   // A buffer that will grow starts in the largest; a fixed one takes the smallest that fits.
@@ -285,7 +294,8 @@ TEST_P(LargeMemoryTest, GrowingBytesTakeTheLargestKeptBufferAndLeaveTheRestToOth
   ReleaseLarge(fixed, 2 * kMiB);
   body = GrowingBytes();
   EXPECT_EQ(LargeBuffersKeptNow(), 22 * kMiB);
-  SetLargeBuffersKept(0);
+  SetLargeBuffersKept(0);  // unmaps what the test mapped, but the addresses between
+  ::munmap(region + 4 * kMiB, 2 * kMiB);
 }
 
 TEST_P(LargeMemoryTest, ABufferGrownAcrossTwoMappingsGrowsOnByACopy) {
@@ -293,22 +303,24 @@ TEST_P(LargeMemoryTest, ABufferGrownAcrossTwoMappingsGrowsOnByACopy) {
   // buffer that took them spans two, which mremap refuses (EFAULT): it is copied instead.
   constexpr size_t kMiB = size_t{1} << 20;
   SetLargeBuffersKept(16 * kMiB);
-  // Two kept buffers side by side, each a mapping of its own (other flags keep the kernel from
-  // joining them).
+  // Two kept buffers side by side, each a mapping of its own (a flag on one half keeps the
+  // kernel from joining them, on any kernel), kept as one.
   auto* region = static_cast<char*>(
       ::mmap(nullptr, 8 * kMiB, PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_ANONYMOUS, -1, 0));
   ASSERT_NE(region, MAP_FAILED);
-  ASSERT_EQ(::madvise(region, 4 * kMiB, MADV_HUGEPAGE), 0);
-  ASSERT_EQ(::madvise(region + 4 * kMiB, 4 * kMiB, MADV_NOHUGEPAGE), 0);
+  ASSERT_EQ(::madvise(region + 4 * kMiB, 4 * kMiB, MADV_DONTDUMP), 0);
   ReleaseLarge(region, 4 * kMiB);
   ReleaseLarge(region + 4 * kMiB, 4 * kMiB);
+  EXPECT_EQ(LargeBuffersKeptNow(), 8 * kMiB);
   auto* buffer = static_cast<char*>(ReallocateLarge(nullptr, 0, 4 * kMiB, 0));
-  ASSERT_EQ(buffer, region);  // the first of the two largest
+  ASSERT_EQ(buffer, region);
   std::memset(buffer, 'a', 4 * kMiB);
   buffer = static_cast<char*>(ReallocateLarge(buffer, 4 * kMiB, 8 * kMiB, 4 * kMiB));
   EXPECT_EQ(LargeBuffersKeptNow(), 0u);  // it took the kept bytes after it
   std::memset(buffer + 4 * kMiB, 'b', 4 * kMiB);
   buffer = static_cast<char*>(ReallocateLarge(buffer, 8 * kMiB, 12 * kMiB, 8 * kMiB));
+  EXPECT_NE(buffer, region);  // copied; the two mappings are kept for the next buffer
+  EXPECT_EQ(LargeBuffersKeptNow(), 8 * kMiB);
   EXPECT_EQ(std::count(buffer, buffer + 4 * kMiB, 'a'), static_cast<long>(4 * kMiB));
   EXPECT_EQ(std::count(buffer + 4 * kMiB, buffer + 8 * kMiB, 'b'), static_cast<long>(4 * kMiB));
   ReleaseLarge(buffer, 12 * kMiB);
