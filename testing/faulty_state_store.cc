@@ -77,7 +77,24 @@ Status FaultyStateStore::CreateIfAbsent(std::string_view name, std::string_view 
 
 std::vector<Status> FaultyStateStore::CreateManyIfAbsent(std::span<const ObjectToCreate> objects) {
   LogCreates(objects);
+  return ForwardHealthy(objects, Enter(Method::kCreateIfAbsent, objects.size()));
+}
+
+std::vector<Status> FaultyStateStore::CreateManyIfAbsentPreparing(
+    std::span<const ObjectToCreate> objects, const std::function<Status()>& prepare) {
+  LogCreates(objects);
   std::vector<Status> results = Enter(Method::kCreateIfAbsent, objects.size());
+  if (std::all_of(results.begin(), results.end(), [](const Status& s) { return s.ok(); })) {
+    return target_.CreateManyIfAbsentPreparing(objects, prepare);
+  }
+  if (Status prepared = prepare(); !prepared.ok()) {
+    return std::vector<Status>(objects.size(), prepared);
+  }
+  return ForwardHealthy(objects, std::move(results));
+}
+
+std::vector<Status> FaultyStateStore::ForwardHealthy(std::span<const ObjectToCreate> objects,
+                                                     std::vector<Status> results) {
   size_t healthy = 0;
   while (healthy < results.size() && results[healthy].ok()) ++healthy;
   // Once a fault starts it covers every later call, so the failures are a suffix.

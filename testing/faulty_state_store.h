@@ -53,6 +53,10 @@ class FaultyStateStore : public StateStore {
   // are forwarded as one batch to the target's CreateManyIfAbsent (so its own batching runs);
   // the rest fail without reaching it.
   std::vector<Status> CreateManyIfAbsent(std::span<const ObjectToCreate> objects) override;
+  // The same; a batch without a failing call goes to the target's CreateManyIfAbsentPreparing
+  // whole (so its overlap runs), else the preparation runs first.
+  std::vector<Status> CreateManyIfAbsentPreparing(std::span<const ObjectToCreate> objects,
+                                                  const std::function<Status()>& prepare) override;
   Result<std::string> Read(std::string_view name) override;
   Result<std::vector<std::string>> List(std::string_view prefix) override;
   Status Delete(std::string_view name) override;
@@ -60,6 +64,10 @@ class FaultyStateStore : public StateStore {
   std::string Describe() const override { return target_.Describe(); }
 
  private:
+  // Forwards the objects before the first failing outcome of `results` as one batch.
+  std::vector<Status> ForwardHealthy(std::span<const ObjectToCreate> objects,
+                                     std::vector<Status> results);
+
   struct Fault {
     int64_t fail_from_call = 0;  // 1-based number of the first call that fails
     Status status;

@@ -367,5 +367,54 @@ TEST_P(StateStoreConformanceTest, CreateManyWritesAnObjectsPiecesOneAfterTheOthe
   EXPECT_EQ(*store().Read("pieces/c"), "");
 }
 
+TEST_P(StateStoreConformanceTest, CreateManyPreparingReadsTheLastPiecesAfterThePreparation) {
+  ASSERT_TRUE(store().CreateIfAbsent("prepared/taken", "old").ok());
+  const std::string middle = RandomBytes(1 << 20, 23);
+  std::string seal_a(5, '?');
+  std::string seal_b(4, '?');
+  const std::vector<ObjectToCreate> objects = {
+      ObjectToCreate("prepared/a", {"head:", middle, seal_a}),
+      ObjectToCreate("prepared/b", seal_b),  // one piece, the last
+      ObjectToCreate("prepared/taken", {"x", seal_b}),
+  };
+  int calls = 0;
+  const std::vector<Status> results = store().CreateManyIfAbsentPreparing(objects, [&] {
+    ++calls;
+    seal_a.replace(0, seal_a.size(), ":seal");  // in place: the pieces are views
+    seal_b.replace(0, seal_b.size(), "done");
+    return Status::Ok();
+  });
+  EXPECT_EQ(calls, 1);
+  ASSERT_EQ(results.size(), objects.size());
+  EXPECT_TRUE(results[0].ok()) << results[0].message();
+  EXPECT_TRUE(results[1].ok()) << results[1].message();
+  EXPECT_EQ(results[2].code(), StatusCode::kAlreadyExists) << results[2].message();
+  EXPECT_EQ(*store().Read("prepared/a"), "head:" + middle + ":seal");
+  EXPECT_EQ(*store().Read("prepared/b"), "done");
+  EXPECT_EQ(*store().Read("prepared/taken"), "old");
+}
+
+TEST_P(StateStoreConformanceTest, CreateManyPreparingCreatesNothingWhenThePreparationRefuses) {
+  const std::string middle = RandomBytes(1 << 20, 29);
+  const std::vector<ObjectToCreate> objects = {
+      ObjectToCreate("refused/a", {"head:", middle, "seal"}),
+      ObjectToCreate("refused/b/c", "x"),
+  };
+  const std::vector<Status> results = store().CreateManyIfAbsentPreparing(
+      objects, [] { return InvalidArgument("state.D1: this object ID appears twice"); });
+  ASSERT_EQ(results.size(), objects.size());
+  for (const Status& s : results) {
+    EXPECT_EQ(s.code(), StatusCode::kInvalidArgument);
+    EXPECT_EQ(s.message(), "state.D1: this object ID appears twice");
+  }
+  EXPECT_EQ(store().Read("refused/a").status().code(), StatusCode::kNotFound);
+  EXPECT_EQ(store().Read("refused/b/c").status().code(), StatusCode::kNotFound);
+  EXPECT_EQ(*store().List("refused/"), std::vector<std::string>{});
+  // Nothing was left half made: the same batch goes in afterwards.
+  const std::vector<Status> again = store().CreateManyIfAbsent(objects);
+  for (const Status& s : again) EXPECT_TRUE(s.ok()) << s.message();
+  EXPECT_EQ(*store().Read("refused/a"), "head:" + middle + "seal");
+}
+
 }  // namespace
 }  // namespace buildtrace

@@ -31,6 +31,10 @@ class JobParser {
   // Parses `body` into a new ParsedJobs that owns it.
   static Result<std::unique_ptr<ParsedJobs>> Run(InputBytes body, const ParseLimits& limits,
                                                  bool allow_array);
+  // Parses `input` into `out`'s jobs (their views point into `input`); the duplicate-ID check as
+  // limits.check_duplicate_ids says, never deferred.
+  static Status ParseInto(const InputBytes& input, ParsedJobs& out, const ParseLimits& limits,
+                          bool allow_array);
 
   Status Parse(simdjson::padded_string_view body, bool allow_array);
 
@@ -637,10 +641,8 @@ KeptParsers& Kept() {
 void SetParsersKept(size_t bytes) { Kept().SetLimit(bytes); }
 size_t ParsersKeptNow() { return Kept().KeptNow(); }
 
-Result<std::unique_ptr<ParsedJobs>> JobParser::Run(InputBytes body, const ParseLimits& limits,
-                                                   bool allow_array) {
-  auto parsed = std::make_unique<ParsedJobs>();
-  parsed->input_ = std::move(body);
+Status JobParser::ParseInto(const InputBytes& input, ParsedJobs& out, const ParseLimits& limits,
+                            bool allow_array) {
   // A kept parser when there is one (its pages already faulted in), else a new one; given back
   // at the end, kept or freed as SetParsersKept allows.
   std::unique_ptr<simdjson::ondemand::parser> simdjson_parser = Kept().Take();
@@ -650,31 +652,77 @@ Result<std::unique_ptr<ParsedJobs>> JobParser::Run(InputBytes body, const ParseL
   // state's place. Whatever that parse finds wrong, the whole document is parsed again below, so
   // that every answer and error is the full parser's.
   std::optional<FlatState> flat;
-  if (FlatStatesEnabled()) flat = ScanFlatState(parsed->input_.view(), limits);
+  if (FlatStatesEnabled()) flat = ScanFlatState(input.view(), limits);
   if (flat) {
-    const std::string_view whole = parsed->input_.view();
+    const std::string_view whole = input.view();
     simdjson::padded_string header(whole.size() - (flat->end - flat->begin) + 2);
-    char* out = std::copy_n(whole.data(), flat->begin, header.data());
-    out = std::copy_n("{}", 2, out);
-    std::copy(whole.begin() + static_cast<std::ptrdiff_t>(flat->end), whole.end(), out);
-    JobParser parser(limits, *parsed, *simdjson_parser);
+    char* end = std::copy_n(whole.data(), flat->begin, header.data());
+    end = std::copy_n("{}", 2, end);
+    std::copy(whole.begin() + static_cast<std::ptrdiff_t>(flat->end), whole.end(), end);
+    JobParser parser(limits, out, *simdjson_parser);
     parser.prescanned_ = &flat->state;
     if (flat->compact) parser.prescanned_json_ = whole.substr(flat->begin, flat->end - flat->begin);
     status = parser.Parse(header, allow_array);
     parsed_fast = status.ok() && parser.prescanned_ == nullptr;
     if (!parsed_fast) {
-      parsed->jobs_.clear();
-      parsed->strings_.clear();
+      out.jobs_.clear();
+      out.strings_.clear();
       flat.reset();  // its entries' memory, before the full parse needs its own
     }
   }
   if (!parsed_fast) {
-    JobParser parser(limits, *parsed, *simdjson_parser);
-    status = parser.Parse(parsed->input_.padded(), allow_array);
+    JobParser parser(limits, out, *simdjson_parser);
+    status = parser.Parse(input.padded(), allow_array);
   }
   Kept().Give(std::move(simdjson_parser));
-  if (!status.ok()) return status;
-  return parsed;
+  return status;
+}
+
+Result<std::unique_ptr<ParsedJobs>> JobParser::Run(InputBytes body, const ParseLimits& limits,
+                                                   bool allow_array) {
+  auto parsed = std::make_unique<ParsedJobs>();
+  parsed->input_ = std::move(body);
+  if (!limits.check_duplicate_ids || !limits.defer_duplicate_check) {
+    if (Status s = ParseInto(parsed->input_, *parsed, limits, allow_array); !s.ok()) return s;
+    return parsed;
+  }
+  ParseLimits checked = limits;  // what ParsedJobs::CheckDuplicateIds parses with
+  checked.defer_duplicate_check = false;
+  ParseLimits unchecked = checked;
+  unchecked.check_duplicate_ids = false;
+  Status status = ParseInto(parsed->input_, *parsed, unchecked, allow_array);
+  if (status.ok()) {
+    parsed->deferred_check_ = checked;
+    parsed->allow_array_ = allow_array;
+    return parsed;
+  }
+  // Only a list of problems can differ once the check is made (malformed JSON and too many jobs
+  // end the parse where they are met): parse again with it, for the same answer as without the
+  // deferral.
+  if (status.reason() != "invalid_job") return status;
+  parsed->jobs_.clear();
+  parsed->strings_.clear();
+  status = ParseInto(parsed->input_, *parsed, checked, allow_array);
+  return status.ok() ? Internal(
+                           "a parse with the duplicate-ID check accepted what one without "
+                           "it refused")
+                     : status;
+}
+
+Status ParsedJobs::CheckDuplicateIds() const {
+  if (!deferred_check_) return Status::Ok();
+  const bool any = std::any_of(jobs_.begin(), jobs_.end(), [](const Job& job) {
+    return StateIndex(job.state, IndexThreadsFor(job.state.size())).duplicate().has_value();
+  });
+  if (!any) return Status::Ok();
+  // The answer the parse would have given with the check: the same input parsed again with it,
+  // into jobs of its own (these stay as they are, for whoever still reads them).
+  ParsedJobs again;
+  const Status status = JobParser::ParseInto(input_, again, *deferred_check_, allow_array_);
+  return status.ok() ? Internal(
+                           "the duplicate-ID check found a repeated ID that a parse with "
+                           "the check did not")
+                     : status;
 }
 
 Result<std::unique_ptr<ParsedJobs>> ParseJobBatch(std::string body, const ParseLimits& limits) {

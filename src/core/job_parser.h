@@ -8,6 +8,7 @@
 #include <cstddef>
 #include <deque>
 #include <memory>
+#include <optional>
 #include <string>
 #include <vector>
 
@@ -31,6 +32,11 @@ struct ParseLimits {
   // Reject a state that lists an object ID twice. Off where the state goes straight into
   // DiffStates, which checks the same thing as part of its own work.
   bool check_duplicate_ids = true;
+  // With check_duplicate_ids: the parse leaves the check to ParsedJobs::CheckDuplicateIds, so
+  // that it can overlap other work (POST /process runs it while the store writes the jobs). A
+  // body the parse refuses is parsed again with the check, so every answer is the same as
+  // without the deferral.
+  bool defer_duplicate_check = false;
 };
 
 // Owns the parsed jobs and the bytes their state entries point into. Not copyable or movable
@@ -44,11 +50,18 @@ class ParsedJobs {
   std::vector<Job>& jobs() { return jobs_; }
   const std::vector<Job>& jobs() const { return jobs_; }
 
+  // The duplicate-ID check a parse with defer_duplicate_check left to be done: Ok (also when
+  // nothing was left), or exactly the error that parse would have returned with the check. The
+  // jobs stay as they are either way. Thread-safe, like every const method.
+  Status CheckDuplicateIds() const;
+
  private:
   friend class JobParser;
   InputBytes input_;                 // the parsed bytes, padded for simdjson
   std::deque<std::string> strings_;  // unescaped IDs and hashes, canonical structured objects
   std::vector<Job> jobs_;
+  std::optional<ParseLimits> deferred_check_;  // the limits to parse with, to check again
+  bool allow_array_ = true;
 };
 
 // Parses a request body: one job object, or an array of 1..max_jobs job objects. Errors:

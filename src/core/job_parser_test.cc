@@ -9,6 +9,7 @@
 #include <atomic>
 #include <memory>
 #include <optional>
+#include <random>
 #include <string>
 #include <string_view>
 #include <thread>
@@ -661,6 +662,135 @@ TEST(JobParserStringsTest, DuplicateCheckCanBeLeftToTheDiff) {
   auto parsed = ParseJobDocument(body, unchecked);
   ASSERT_TRUE(parsed.ok());
   EXPECT_EQ((*parsed)->jobs().front().state.size(), 2u);
+}
+
+// Whether two statuses say exactly the same: code, reason, message and every detail.
+void ExpectSameStatus(const Status& got, const Status& want, const std::string& body) {
+  EXPECT_EQ(got.code(), want.code()) << body;
+  EXPECT_EQ(got.reason(), want.reason()) << body;
+  EXPECT_EQ(got.message(), want.message()) << body;
+  ASSERT_EQ(got.details().size(), want.details().size()) << body;
+  for (size_t i = 0; i < got.details().size(); ++i) {
+    EXPECT_EQ(got.details()[i].index, want.details()[i].index) << body;
+    EXPECT_EQ(got.details()[i].field, want.details()[i].field) << body;
+    EXPECT_EQ(got.details()[i].message, want.details()[i].message) << body;
+  }
+}
+
+// A random batch: jobs with flat, escaped and structured states, some repeating an ID (also
+// once plainly and once escaped), some with other problems, some cut short.
+std::string RandomBatch(std::mt19937_64& rng) {
+  const auto pick = [&](int n) { return static_cast<int>(rng() % static_cast<uint64_t>(n)); };
+  std::string body;
+  const int jobs = 1 + pick(4);
+  const bool array = jobs > 1 || pick(2) == 0;
+  if (array) body += '[';
+  for (int j = 0; j < jobs; ++j) {
+    if (j) body += ',';
+    body += "{\"job_id\":" + std::to_string(j + 1);
+    body += pick(6) == 0 ? "" : ",\"timestamp\":\"2026-11-28T10:00:00Z\"";
+    body += pick(6) == 0 ? ",\"latency_ms\":-3" : ",\"latency_ms\":5";
+    body += ",\"state\":{";
+    const int objects = pick(40);
+    const int repeat = pick(3) == 0 && objects > 1 ? pick(objects) : -1;
+    for (int o = 0; o < objects; ++o) {
+      if (o) body += ',';
+      const std::string id = "o" + std::to_string(o % 10) + std::to_string(o);
+      body += "\"" + (pick(8) == 0 ? "\\u006f" + id.substr(1) : id) + "\":";
+      switch (pick(5)) {
+        case 0:
+          body += "\"door\\/1_2_3_4\"";
+          break;
+        case 1:
+          body += "{\"b\":1,\"a\":[true,null]}";
+          break;
+        default:
+          body += "\"door_1_2_3_4\"";
+          break;
+      }
+      if (o == repeat) body += ",\"" + id + "\":\"twice\"";
+    }
+    body += "}";
+    if (pick(10) == 0) body += ",\"status\":\"unknown\"";
+    body += "}";
+  }
+  if (array) body += ']';
+  if (pick(12) == 0) body.resize(static_cast<size_t>(pick(static_cast<int>(body.size()))));
+  return body;
+}
+
+// The deferred duplicate-ID check answers exactly as the check made during the parse, whatever
+// else is wrong with the body and however many problems the answer may list.
+TEST(JobParserTest, DeferredDuplicateCheckGivesTheSameAnswers) {
+  std::mt19937_64 rng(20261207);
+  int refused_later = 0, refused_at_once = 0, accepted = 0;
+  for (int round = 0; round < 3000; ++round) {
+    const std::string body = RandomBatch(rng);
+    ParseLimits limits;
+    limits.max_details = 1 + rng() % 4;
+    ParseLimits deferring = limits;
+    deferring.defer_duplicate_check = true;
+    const Parsed want = ParseJobBatch(std::string_view(body), limits);
+    const Parsed got = ParseJobBatch(std::string_view(body), deferring);
+    if (!got.ok()) {
+      ++refused_at_once;
+      ASSERT_FALSE(want.ok()) << body;
+      ExpectSameStatus(got.status(), want.status(), body);
+      continue;
+    }
+    const Status checked = (*got)->CheckDuplicateIds();
+    if (!checked.ok()) {
+      ++refused_later;
+      ASSERT_FALSE(want.ok()) << body;
+      ExpectSameStatus(checked, want.status(), body);
+      continue;
+    }
+    ++accepted;
+    ASSERT_TRUE(want.ok()) << body << ": " << want.status().message();
+    ASSERT_EQ((*got)->jobs().size(), (*want)->jobs().size()) << body;
+    for (size_t j = 0; j < (*got)->jobs().size(); ++j) {
+      const JobState& a = (*got)->jobs()[j].state;
+      const JobState& b = (*want)->jobs()[j].state;
+      ASSERT_EQ(a.size(), b.size()) << body;
+      for (size_t o = 0; o < a.size(); ++o) {
+        EXPECT_EQ(a[o].id, b[o].id) << body;
+        EXPECT_EQ(a[o].value, b[o].value) << body;
+      }
+    }
+  }
+  // Every kind of outcome was met, often.
+  EXPECT_GT(refused_later, 100);
+  EXPECT_GT(refused_at_once, 100);
+  EXPECT_GT(accepted, 100);
+}
+
+TEST(JobParserTest, DeferredDuplicateCheckLeavesTheJobsAsTheyAre) {
+  const std::string body =
+      "[{\"job_id\":1,\"timestamp\":\"2026-11-28T10:00:00Z\",\"latency_ms\":1,"
+      "\"state\":{\"a\":\"1\",\"b\":\"2\",\"a\":\"3\"}},"
+      "{\"job_id\":2,\"timestamp\":\"2026-11-28T10:00:00Z\",\"latency_ms\":1,"
+      "\"state\":{\"c\":\"1\",\"c\":\"2\"}}]";
+  ParseLimits deferring;
+  deferring.defer_duplicate_check = true;
+  const Parsed parsed = ParseJobBatch(std::string_view(body), deferring);
+  ASSERT_TRUE(parsed.ok()) << parsed.status().message();
+  const Status checked = (*parsed)->CheckDuplicateIds();
+  ExpectInvalid(
+      Parsed(checked),
+      {Detail(0, "state.a", "this object ID appears twice; each object must appear once"),
+       Detail(1, "state.c", "this object ID appears twice; each object must appear once")});
+  EXPECT_EQ(checked.message(),
+            "2 problems found, the first: job 0: state.a: this object ID appears twice; each "
+            "object must appear once");
+  ASSERT_EQ((*parsed)->jobs().size(), 2u);
+  EXPECT_EQ((*parsed)->jobs()[0].state.size(), 3u);
+  EXPECT_EQ((*parsed)->jobs()[1].state[1].value, "2");
+  // Without the check asked for, nothing was deferred.
+  ParseLimits unchecked = deferring;
+  unchecked.check_duplicate_ids = false;
+  const Parsed loose = ParseJobBatch(std::string_view(body), unchecked);
+  ASSERT_TRUE(loose.ok());
+  EXPECT_TRUE((*loose)->CheckDuplicateIds().ok());
 }
 
 // A job of `objects` objects (IDs o0, o1, ...), as a document.

@@ -12,6 +12,7 @@ constexpr std::string_view kMember = ",\"digest\":\"sha256:";
 constexpr size_t kHexDigits = 64;
 constexpr std::string_view kEnd = "\"}\n";
 constexpr size_t kSealBytes = kMember.size() + kHexDigits + kEnd.size();
+static_assert(kSealBytes == kStoredJobSealBytes);
 
 bool IsLowerHex(std::string_view s) {
   return std::all_of(s.begin(), s.end(),

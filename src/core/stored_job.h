@@ -25,6 +25,8 @@ void SealStoredJob(std::string& canonical, std::string_view digest);
 // What takes the place of the canonical bytes' final "}\n" (kJobEnd) in the sealed form:
 // ,"digest":"<digest>"}\n. For a job written in pieces (SerializeJobPieces).
 std::string StoredJobSeal(std::string_view digest);
+// Its size, for a digest from ContentDigest ("sha256:" and 64 hex digits).
+inline constexpr size_t kStoredJobSealBytes = 85;
 
 struct UnsealedJob {
   std::string digest;     // "sha256:<hex>" of the canonical bytes

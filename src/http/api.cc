@@ -367,21 +367,35 @@ HttpResponse Api::PostProcess(RouteCall& call) {
       DecodeBody(ContentEncoding(request), request.body().TakeInput(), context_.max_body_bytes);
   if (!decoded.ok()) return ErrorResponse(decoded.status());
   static_assert(kDecodedBodyPadding >= simdjson::SIMDJSON_PADDING);
-  auto parsed = ParseJobBatch(std::move(*decoded), context_.limits);
+  // The duplicate-ID check (the parse's costliest rule on a large state) runs while the store
+  // writes the jobs, which it refuses if the check fails: the answer is the parse's, as ever.
+  ParseLimits limits = context_.limits;
+  limits.defer_duplicate_check = true;
+  auto parsed = ParseJobBatch(std::move(*decoded), limits);
   if (!parsed.ok()) return ErrorResponse(parsed.status());
-  const auto& jobs = (*parsed)->jobs();
+  const ParsedJobs& batch = **parsed;
+  const auto& jobs = batch.jobs();
   if (token != nullptr) {
     // The projects of a POST are in its body, so this part of the decision waits for the parse;
     // a job outside the token's projects rejects the whole request before anything is stored.
     std::vector<std::string> projects;
     for (const Job& job : jobs) projects.push_back(job.header.project);
-    if (AccessDecision d = DecideProjects(*token, projects); !d.allowed())
+    if (AccessDecision d = DecideProjects(*token, projects); !d.allowed()) {
+      if (Status checked = batch.CheckDuplicateIds(); !checked.ok()) return ErrorResponse(checked);
       return Denied(d, nullptr, "");
+    }
   }
+  std::optional<Status> invalid;  // the duplicate-ID check's refusal
+  const auto check = [&] {
+    Status checked = batch.CheckDuplicateIds();
+    if (!checked.ok()) invalid = checked;
+    return checked;
+  };
   std::vector<std::pair<const Job*, StoredJob>> stored;
   std::vector<StatusDetail> conflicts;
   std::optional<Status> failure;  // the first job the store could not take
-  std::vector<Result<StoredJob>> outcomes = jobs_.StoreMany(jobs);
+  std::vector<Result<StoredJob>> outcomes = jobs_.StoreMany(jobs, check);
+  if (invalid) return ErrorResponse(*invalid);
   for (size_t i = 0; i < jobs.size(); ++i) {
     const Result<StoredJob>& outcome = outcomes[i];
     if (outcome.ok()) {

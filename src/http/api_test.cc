@@ -9,6 +9,7 @@
 #include <sys/resource.h>
 #include <zlib.h>
 
+#include <filesystem>
 #include <memory>
 #include <sstream>
 #include <string>
@@ -182,6 +183,51 @@ TEST_F(ApiTest, BatchWithOneInvalidJobStoresNothing) {
   EXPECT_FALSE(body.Has("/accepted"));
   EXPECT_THAT(StoredIds(), IsEmpty());
   EXPECT_EQ(store_->Calls(StoreMethod::kCreateIfAbsent), 0);
+}
+
+// A state of `objects` objects (o0, o1, ...), with o123 listed twice if `twice`: over 4 MiB at
+// 250 000 objects, so that the file store writes it while the duplicate-ID check runs.
+std::string LargeState(int objects, bool twice) {
+  std::string state = "{";
+  for (int i = 0; i < objects; ++i) {
+    if (i) state += ',';
+    state += "\"o" + std::to_string(i) + "\":\"door_1_2_3_4\"";
+  }
+  return state + (twice ? ",\"o123\":\"door_5_6_7_8\"}" : "}");
+}
+
+// Temporary files of the store, at any depth below `folder`.
+std::vector<std::string> TempFilesBelow(const std::string& folder) {
+  std::vector<std::string> temps;
+  for (const auto& entry : std::filesystem::recursive_directory_iterator(folder)) {
+    if (entry.path().filename().string().starts_with(".tmp-")) temps.push_back(entry.path());
+  }
+  return temps;
+}
+
+TEST_F(ApiTest, DuplicateIdInALargeStateIsTheParsersAnswerAndStoresNothing) {
+  const std::string state = LargeState(250'000, true);
+  ASSERT_GT(state.size(), size_t{4} << 20);
+  const HttpResponse res = Post("[" + JobJson(1) + "," + JobJson(2, state) + "]");
+  ASSERT_EQ(res.result_int(), 400u) << res.body().substr(0, 500);
+  const JsonBody body(res.body());
+  EXPECT_EQ(body.Str("/error/code"), "invalid_job");
+  EXPECT_EQ(body.Str("/error/message"),
+            "1 problem found, the first: job 1: state.o123: this object ID appears twice; each "
+            "object must appear once");
+  EXPECT_EQ(body.Size("/error/details"), 1u);
+  EXPECT_EQ(body.Int("/error/details/0/index"), 1);
+  EXPECT_EQ(body.Str("/error/details/0/field"), "state.o123");
+  EXPECT_FALSE(body.Has("/accepted"));
+  EXPECT_THAT(StoredIds(), IsEmpty());
+  EXPECT_THAT(TempFilesBelow(backends_.folder()), IsEmpty());
+  // The same batch without the repeat is stored whole, with the digest of its canonical bytes.
+  const HttpResponse ok =
+      Post("[" + JobJson(1) + "," + JobJson(2, LargeState(250'000, false)) + "]");
+  ASSERT_EQ(ok.result_int(), 202u) << ok.body();
+  EXPECT_EQ(ok.body(), kAcceptedPrefix + Accepted(1, true) + "," + Accepted(2, true) + "]}\n");
+  EXPECT_EQ(StoredIds(), (std::vector<int64_t>{1, 2}));
+  EXPECT_THAT(TempFilesBelow(backends_.folder()), IsEmpty());
 }
 
 TEST_F(ApiTest, MalformedJsonIsRejected) {
@@ -980,6 +1026,18 @@ TEST_F(ApiAccessTest, NoOrWrongTokenIs401WithWwwAuthenticate) {
       EXPECT_EQ(JsonBody(res.body()).Str("/error/code"), "unauthenticated");
     }
   }
+  EXPECT_THAT(StoredIds(), IsEmpty());
+}
+
+// A body both invalid and outside the token's projects: the parse's answer comes first, as
+// before the duplicate-ID check was deferred.
+TEST_F(ApiAccessTest, DuplicateIdOutsideTheTokensProjectsIs400) {
+  const HttpResponse res =
+      As("ci", http::verb::post, "/process", JobJson(1, R"({"A":"a","B":"b","A":"c"})"));
+  ASSERT_EQ(res.result_int(), 400u) << res.body();
+  EXPECT_EQ(JsonBody(res.body()).Str("/error/details/0/field"), "state.A");
+  const HttpResponse denied = As("ci", http::verb::post, "/process", JobJson(1));
+  ASSERT_EQ(denied.result_int(), 403u) << denied.body();
   EXPECT_THAT(StoredIds(), IsEmpty());
 }
 

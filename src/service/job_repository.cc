@@ -2,6 +2,7 @@
 #include "service/job_repository.h"
 
 #include <algorithm>
+#include <cassert>
 #include <charconv>
 #include <cstdio>
 #include <map>
@@ -169,14 +170,16 @@ void JobRepository::ForgetProject(std::string_view project) {
   }
 }
 
-std::vector<Result<StoredJob>> JobRepository::StoreMany(std::span<const Job> jobs) {
+std::vector<Result<StoredJob>> JobRepository::StoreMany(std::span<const Job> jobs,
+                                                        const std::function<Status()>& check) {
   std::vector<std::string_view> projects;
   projects.reserve(jobs.size());
   for (const Job& job : jobs) projects.push_back(job.header.project);
   const ProjectLocks::Held held = locks_.Share(projects);
   // Each job is written as its head, the client's own state bytes (not copied, when the parser
   // kept them) and the seal; the digest is that of the canonical form, which ends where the seal
-  // begins.
+  // begins. The digests, the seals and `check` are the store's preparation: the store may write
+  // the heads and states meanwhile (StateStore::CreateManyIfAbsentPreparing).
   std::vector<std::string> names, digests, seals;
   std::vector<SerializedJob> forms;
   std::vector<ObjectToCreate> objects;
@@ -184,20 +187,35 @@ std::vector<Result<StoredJob>> JobRepository::StoreMany(std::span<const Job> job
   digests.reserve(jobs.size());
   seals.reserve(jobs.size());
   forms.reserve(jobs.size());
+  objects.reserve(jobs.size());
   for (const Job& job : jobs) {
     names.push_back(JobObjectName(job.header.project, job.header.job_id));
     forms.push_back(SerializeJobPieces(job));
-    const std::string_view canonical[] = {forms.back().head, forms.back().state, kJobEnd};
-    digests.push_back(ContentDigest(canonical));
-    seals.push_back(StoredJobSeal(digests.back()));
+    seals.emplace_back(kStoredJobSealBytes, '\0');
+    objects.push_back(
+        ObjectToCreate(names.back(), {forms.back().head, forms.back().state, seals.back()}));
   }
-  objects.reserve(jobs.size());
-  for (size_t i = 0; i < jobs.size(); ++i) {
-    objects.push_back(ObjectToCreate(names[i], {forms[i].head, forms[i].state, seals[i]}));
-  }
-  const std::vector<Status> created = store_.CreateManyIfAbsent(objects);
+  bool refused = false;
+  const std::vector<Status> created = store_.CreateManyIfAbsentPreparing(objects, [&] {
+    for (size_t i = 0; i < jobs.size(); ++i) {
+      const std::string_view canonical[] = {forms[i].head, forms[i].state, kJobEnd};
+      digests.push_back(ContentDigest(canonical));
+      const std::string seal = StoredJobSeal(digests.back());
+      assert(seal.size() == seals[i].size());
+      std::copy(seal.begin(), seal.end(), seals[i].begin());
+    }
+    Status checked = check ? check() : Status::Ok();
+    refused = !checked.ok();
+    return checked;
+  });
   std::vector<Result<StoredJob>> results;
   results.reserve(jobs.size());
+  if (refused || digests.size() != jobs.size()) {  // refused, or (a broken store) not prepared
+    for (const Status& s : created) {
+      results.push_back(s.ok() ? Internal("the store created a job without its preparation") : s);
+    }
+    return results;
+  }
   for (size_t i = 0; i < jobs.size(); ++i) {
     if (created[i].ok()) {
       RememberHeader(jobs[i].header);

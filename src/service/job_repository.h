@@ -5,6 +5,7 @@
 
 #include <atomic>
 #include <cstdint>
+#include <functional>
 #include <memory>
 #include <mutex>
 #include <optional>
@@ -63,8 +64,11 @@ class JobRepository {
   // Every job stored (or found stored) is then added to the job index; a project's first jobs
   // make its index complete. An index the store refuses is not an error of the store call (the
   // jobs are durable): it is logged and counted (index_failures), and the sweep repairs it.
-  // Holds the locks of the jobs' projects shared throughout (ProjectLocks::Share).
-  std::vector<Result<StoredJob>> StoreMany(std::span<const Job> jobs);
+  // Holds the locks of the jobs' projects shared throughout (ProjectLocks::Share). `check`, if
+  // given, is a last check of the jobs that the store's writes may overlap: when it fails,
+  // nothing is stored and every result is its status.
+  std::vector<Result<StoredJob>> StoreMany(std::span<const Job> jobs,
+                                           const std::function<Status()>& check = {});
 
   // The stored bytes of a job in their canonical form (the bytes its digest was computed from;
   // see core/stored_job.h), with the store's read padding. kNotFound if there is none; kInternal

@@ -19,6 +19,7 @@
 #include <optional>
 #include <random>
 #include <system_error>
+#include <thread>
 #include <utility>
 
 #include "store/input_file.h"
@@ -79,23 +80,38 @@ int WriteAll(int fd, std::span<const std::string_view> pieces) {
   return 0;
 }
 
-// Writes `pieces` to a new temporary file in `dir_fd`, unflushed, and sets `temp_name`. On
-// failure returns an errno and leaves no temporary file.
-int WriteTempFile(int dir_fd, std::span<const std::string_view> pieces, std::string& temp_name) {
+// Creates a new temporary file in `dir_fd`, sets `temp_name` and returns it open for writing; on
+// failure sets errno and returns an invalid Fd.
+Fd OpenTempFile(int dir_fd, std::string& temp_name) {
   int fd = -1;
   for (int attempt = 0; attempt < kTempNameAttempts && fd < 0; ++attempt) {
     temp_name = NewTempName();
     fd = ::openat(dir_fd, temp_name.c_str(), O_WRONLY | O_CREAT | O_EXCL | O_NOFOLLOW | O_CLOEXEC,
                   0644);
-    if (fd < 0 && errno != EEXIST && errno != EINTR) return errno;
+    if (fd < 0 && errno != EEXIST && errno != EINTR) return Fd();
   }
-  if (fd < 0) return errno;
-  Fd file(fd);
+  return Fd(fd);
+}
+
+// Writes `pieces` to `file` (a temporary file named `temp_name` in `dir_fd`) and closes it, if
+// `close`. On failure returns an errno, having closed and removed the file.
+int WriteTempPieces(int dir_fd, const std::string& temp_name, Fd& file,
+                    std::span<const std::string_view> pieces, bool close) {
   int err = WriteAll(file.get(), pieces);
-  const int close_err = file.Close();
-  if (err == 0) err = close_err;
+  if (err != 0 || close) {
+    const int close_err = file.Close();
+    if (err == 0) err = close_err;
+  }
   if (err != 0) ::unlinkat(dir_fd, temp_name.c_str(), 0);
   return err;
+}
+
+// Writes `pieces` to a new temporary file in `dir_fd`, unflushed, and sets `temp_name`. On
+// failure returns an errno and leaves no temporary file.
+int WriteTempFile(int dir_fd, std::span<const std::string_view> pieces, std::string& temp_name) {
+  Fd file = OpenTempFile(dir_fd, temp_name);
+  if (!file.valid()) return errno;
+  return WriteTempPieces(dir_fd, temp_name, file, pieces, true);
 }
 
 // Renames `from` to `to` in `dir_fd` unless `to` exists (then EEXIST). File systems without
@@ -170,6 +186,7 @@ struct FileStateStore::PendingCreate {
   Fd dir;
   std::string file_name;
   std::string temp_name;
+  Fd file;  // the temporary file while its last piece is still to be written
   Stage stage = Stage::kWritten;
 };
 
@@ -234,14 +251,82 @@ int FileStateStore::SyncAfterWrites() {
 }
 
 std::vector<Status> FileStateStore::CreateManyIfAbsent(std::span<const ObjectToCreate> objects) {
-  using Stage = PendingCreate::Stage;
   std::vector<Status> results(objects.size());
   std::vector<std::optional<PendingCreate>> pending(objects.size());
   for (size_t i = 0; i < objects.size(); ++i) {
     pending[i].emplace();
-    results[i] = WriteTemp(objects[i], *pending[i]);
+    results[i] = WriteTemp(objects[i], objects[i].pieces().size(), *pending[i]);
     if (!results[i].ok()) pending[i].reset();
   }
+  CommitWritten(objects, results, pending);
+  return results;
+}
+
+std::vector<Status> FileStateStore::CreateManyIfAbsentPreparing(
+    std::span<const ObjectToCreate> objects, const std::function<Status()>& prepare) {
+  size_t bytes = 0;
+  for (const ObjectToCreate& object : objects) bytes += object.size();
+  if (bytes < options_.overlap_min_bytes) {
+    return StateStore::CreateManyIfAbsentPreparing(objects, prepare);
+  }
+  // Every piece but each object's last goes to its temporary file on a thread of its own while
+  // `prepare` runs here: the write into the page cache is as much CPU work as a job's digest and
+  // duplicate-ID check together.
+  std::vector<Status> results(objects.size());
+  std::vector<std::optional<PendingCreate>> pending(objects.size());
+  const auto write_heads = [&] {
+    for (size_t i = 0; i < objects.size(); ++i) {
+      pending[i].emplace();
+      results[i] = WriteTemp(objects[i], objects[i].pieces().size() - 1, *pending[i]);
+      if (!results[i].ok()) pending[i].reset();
+    }
+  };
+  const auto discard_all = [&] {
+    for (std::optional<PendingCreate>& p : pending) {
+      if (!p) continue;
+      p->file.Close();
+      ::unlinkat(p->dir.get(), p->temp_name.c_str(), 0);
+      p.reset();
+    }
+  };
+  Status prepared;
+  {
+    std::optional<std::jthread> writer;
+    try {
+      writer.emplace(write_heads);
+    } catch (const std::system_error&) {
+      write_heads();  // no thread to be had (a process or memory limit): one after the other
+    }
+    try {
+      prepared = prepare();
+    } catch (...) {
+      writer.reset();  // joins
+      discard_all();
+      throw;
+    }
+  }  // joins the writer
+  if (!prepared.ok()) {
+    discard_all();
+    return std::vector<Status>(objects.size(), prepared);
+  }
+  for (size_t i = 0; i < objects.size(); ++i) {
+    if (!pending[i]) continue;
+    PendingCreate& p = *pending[i];
+    const std::string_view last = objects[i].pieces().back();
+    if (const int err =
+            WriteTempPieces(p.dir.get(), p.temp_name, p.file, std::span(&last, 1), true)) {
+      results[i] = CreateError(objects[i].name(), err);
+      pending[i].reset();
+    }
+  }
+  CommitWritten(objects, results, pending);
+  return results;
+}
+
+void FileStateStore::CommitWritten(std::span<const ObjectToCreate> objects,
+                                   std::vector<Status>& results,
+                                   std::vector<std::optional<PendingCreate>>& pending) {
+  using Stage = PendingCreate::Stage;
   const auto any = [&](auto predicate) {
     return std::any_of(pending.begin(), pending.end(), predicate);
   };
@@ -266,10 +351,10 @@ std::vector<Status> FileStateStore::CreateManyIfAbsent(std::span<const ObjectToC
                              "flush failed: " + ErrnoText(commit_err) + "; " + what +
                              "; retry the create to confirm it");
   }
-  return results;
 }
 
-Status FileStateStore::WriteTemp(const ObjectToCreate& object, PendingCreate& pending) const {
+Status FileStateStore::WriteTemp(const ObjectToCreate& object, size_t pieces_now,
+                                 PendingCreate& pending) const {
   if (!IsValidObjectName(object.name())) {
     return InvalidArgument(ErrorPrefix("create", object.name()) + std::string(kNameRule));
   }
@@ -278,7 +363,11 @@ Status FileStateStore::WriteTemp(const ObjectToCreate& object, PendingCreate& pe
   bool made_folders = false;  // made durable by the flush after the rename, as the rename is
   pending.dir = MakeFoldersBeneath(root_fd_.get(), folder, resolution(), made_folders);
   if (!pending.dir.valid()) return CreateError(object.name(), errno);
-  if (const int err = WriteTempFile(pending.dir.get(), object.pieces(), pending.temp_name)) {
+  pending.file = OpenTempFile(pending.dir.get(), pending.temp_name);
+  if (!pending.file.valid()) return CreateError(object.name(), errno);
+  const bool whole = pieces_now == object.pieces().size();
+  if (const int err = WriteTempPieces(pending.dir.get(), pending.temp_name, pending.file,
+                                      object.pieces().first(pieces_now), whole)) {
     return CreateError(object.name(), err);
   }
   return Status::Ok();

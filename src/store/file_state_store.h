@@ -11,10 +11,12 @@
 
 #include <chrono>
 #include <condition_variable>
+#include <cstddef>
 #include <cstdint>
 #include <functional>
 #include <memory>
 #include <mutex>
+#include <optional>
 #include <string>
 #include <string_view>
 #include <vector>
@@ -41,6 +43,10 @@ struct FileStoreOptions {
   // For tests only: stands in for syncfs(2) of the root's file system (given the root folder's
   // descriptor); returns 0 or an errno. Empty: the real syncfs.
   std::function<int(int root_fd)> sync_file_system;
+  // CreateManyIfAbsentPreparing writes a batch of at least this many bytes on a thread of its own
+  // while the caller's preparation runs (a smaller one after it, where a thread would cost more
+  // than it saves). Tests set 0 or SIZE_MAX to take either path.
+  size_t overlap_min_bytes = size_t{4} << 20;
 };
 
 class FileStateStore : public StateStore {
@@ -75,6 +81,10 @@ class FileStateStore : public StateStore {
   Status CreateIfAbsent(std::string_view name, std::string_view data) override;
   // The same two flushes for the whole batch, shared with concurrent callers.
   std::vector<Status> CreateManyIfAbsent(std::span<const ObjectToCreate> objects) override;
+  // The same, with every piece but each object's last written while `prepare` runs, for a batch
+  // of options.overlap_min_bytes or more.
+  std::vector<Status> CreateManyIfAbsentPreparing(std::span<const ObjectToCreate> objects,
+                                                  const std::function<Status()>& prepare) override;
   Result<std::string> Read(std::string_view name) override;
   // Maps a large object (store/input_file.h): objects are never rewritten in place, so a mapped
   // one cannot shrink under its reader.
@@ -112,8 +122,13 @@ class FileStateStore : public StateStore {
   Status CreateError(std::string_view name, int err) const;
   // kInternal: `name` (an object or a folder on its way) is `what` (e.g. "a symlink").
   Status Refused(std::string_view operation, std::string_view name, std::string_view what) const;
-  // Makes the folders of `name` and writes its data to a temporary file there, unflushed.
-  Status WriteTemp(const ObjectToCreate& object, PendingCreate& pending) const;
+  // Makes the folders of `name` and writes its first `pieces_now` pieces to a temporary file
+  // there, unflushed; the file stays open in `pending` when pieces remain to be written.
+  Status WriteTemp(const ObjectToCreate& object, size_t pieces_now, PendingCreate& pending) const;
+  // Flushes the written temporary files of `pending`, renames them into place and flushes again,
+  // setting each one's outcome in `results`.
+  void CommitWritten(std::span<const ObjectToCreate> objects, std::vector<Status>& results,
+                     std::vector<std::optional<PendingCreate>>& pending);
   // Renames the flushed temporary file into place, unless `sync_err` says the flush failed.
   Status Commit(std::string_view name, int sync_err, PendingCreate& pending) const;
   // Opens the regular file of object `name` for reading and fills `info` (its fstat); kNotFound,

@@ -52,6 +52,10 @@ class TempFolderStore : public StateStore {
   std::vector<Status> CreateManyIfAbsent(std::span<const ObjectToCreate> objects) override {
     return store_->CreateManyIfAbsent(objects);  // the file store's own batches and pieces
   }
+  std::vector<Status> CreateManyIfAbsentPreparing(std::span<const ObjectToCreate> objects,
+                                                  const std::function<Status()>& prepare) override {
+    return store_->CreateManyIfAbsentPreparing(objects, prepare);
+  }
   Result<InputBytes> ReadInput(std::string_view name) override { return store_->ReadInput(name); }
   Result<std::string> Read(std::string_view name) override { return store_->Read(name); }
   Result<Names> List(std::string_view prefix) override { return store_->List(prefix); }
@@ -67,7 +71,8 @@ class TempFolderStore : public StateStore {
   std::unique_ptr<FileStateStore> store_;
 };
 
-// Once with openat2(2), once with the walk that stands in where the kernel lacks it.
+// With openat2(2); with the walk that stands in where the kernel lacks it; with every batch
+// of CreateManyIfAbsentPreparing overlapped.
 INSTANTIATE_TEST_SUITE_P(
     FileStateStore, StateStoreConformanceTest,
     ::testing::Values(StateStoreFactory{"File", [] { return TempFolderStore::Make({}); }},
@@ -75,6 +80,13 @@ INSTANTIATE_TEST_SUITE_P(
                                         [] {
                                           FileStoreOptions options;
                                           options.resolve_by_walk = true;
+                                          return TempFolderStore::Make(options);
+                                        }},
+                      // Every batch written on the writer thread while the caller prepares.
+                      StateStoreFactory{"FileOverlapping",
+                                        [] {
+                                          FileStoreOptions options;
+                                          options.overlap_min_bytes = 0;
                                           return TempFolderStore::Make(options);
                                         }}),
     StateStoreFactoryName);
@@ -190,6 +202,65 @@ TEST_F(FileStateStoreTest, WriteCutShortInAPieceFailsAndLeavesNothing) {
   EXPECT_EQ(results[0].code(), StatusCode::kUnavailable);
   EXPECT_THAT(results[0].message(),
               HasSubstr("file store " + folder_ + ": create jobs/a/1.json: File too large"));
+  EXPECT_EQ(FilesBelow(folder_), Names{});
+}
+
+// The overlapped batch's writes cut short by the file size limit, in a first piece (on the writer
+// thread) and in a last one (after the preparation): the object fails, nothing is left.
+TEST_F(FileStateStoreTest, OverlappedWriteCutShortInAnyPieceFailsAndLeavesNothing) {
+  FileStoreOptions options;
+  options.overlap_min_bytes = 0;
+  std::unique_ptr<FileStateStore> store = OpenOk(folder_, options);
+  ASSERT_NE(store, nullptr);
+  const std::string long_middle(300'000, 'm');
+  const std::string short_middle(90'000, 'm');
+  const std::string long_seal(20'000, 's');
+  struct rlimit old_limit {};
+  ASSERT_EQ(::getrlimit(RLIMIT_FSIZE, &old_limit), 0);
+  void (*old_handler)(int) = std::signal(SIGXFSZ, SIG_IGN);
+  struct rlimit limit = old_limit;
+  limit.rlim_cur = 100'000;
+  ASSERT_EQ(::setrlimit(RLIMIT_FSIZE, &limit), 0);
+  const std::vector<ObjectToCreate> batch = {
+      ObjectToCreate("jobs/a/1.json", {"head", long_middle, "seal"}),
+      ObjectToCreate("jobs/a/2.json", {"head", short_middle, long_seal}),
+      ObjectToCreate("jobs/a/3.json", {"head", short_middle, "seal"})};
+  int prepared = 0;
+  const std::vector<Status> results = store->CreateManyIfAbsentPreparing(batch, [&] {
+    ++prepared;
+    return Status::Ok();
+  });
+  ::setrlimit(RLIMIT_FSIZE, &old_limit);
+  std::signal(SIGXFSZ, old_handler);
+  EXPECT_EQ(prepared, 1);
+  ASSERT_EQ(results.size(), 3u);
+  for (size_t i : {0, 1}) {
+    EXPECT_EQ(results[i].code(), StatusCode::kUnavailable) << i;
+    EXPECT_THAT(results[i].message(), HasSubstr("file store " + folder_ + ": create jobs/a/" +
+                                                std::to_string(i + 1) + ".json: File too large"));
+  }
+  EXPECT_TRUE(results[2].ok()) << results[2].message();
+  EXPECT_EQ(FilesBelow(folder_), Names{"jobs/a/3.json"});
+}
+
+// A refusing or throwing preparation takes back the temporary files written meanwhile.
+TEST_F(FileStateStoreTest, OverlappedBatchLeavesNoTemporaryFileWhenThePreparationFails) {
+  FileStoreOptions options;
+  options.overlap_min_bytes = 0;
+  std::unique_ptr<FileStateStore> store = OpenOk(folder_, options);
+  ASSERT_NE(store, nullptr);
+  const std::string middle(1 << 20, 'm');
+  const std::vector<ObjectToCreate> batch = {ObjectToCreate("jobs/a/1.json", {"h", middle, "s"}),
+                                             ObjectToCreate("jobs/b/1.json", {"h", middle, "s"})};
+  const std::vector<Status> refused = store->CreateManyIfAbsentPreparing(
+      batch, [] { return InvalidArgument("refused by the caller"); });
+  ASSERT_EQ(refused.size(), 2u);
+  EXPECT_EQ(refused[0].message(), "refused by the caller");
+  EXPECT_EQ(refused[1].message(), "refused by the caller");
+  EXPECT_EQ(FilesBelow(folder_), Names{});
+  EXPECT_THROW(store->CreateManyIfAbsentPreparing(
+                   batch, []() -> Status { throw std::runtime_error("preparation failed"); }),
+               std::runtime_error);
   EXPECT_EQ(FilesBelow(folder_), Names{});
 }
 

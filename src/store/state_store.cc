@@ -73,6 +73,14 @@ std::vector<Status> StateStore::CreateManyIfAbsent(std::span<const ObjectToCreat
   return results;
 }
 
+std::vector<Status> StateStore::CreateManyIfAbsentPreparing(
+    std::span<const ObjectToCreate> objects, const std::function<Status()>& prepare) {
+  if (Status prepared = prepare(); !prepared.ok()) {
+    return std::vector<Status>(objects.size(), prepared);
+  }
+  return CreateManyIfAbsent(objects);
+}
+
 Result<int64_t> DeleteObjectsUnder(StateStore& store, std::string_view prefix) {
   Result<std::vector<std::string>> names = store.List(prefix);
   if (!names.ok()) return names.status();

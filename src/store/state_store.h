@@ -5,6 +5,7 @@
 #pragma once
 
 #include <array>
+#include <functional>
 #include <initializer_list>
 #include <memory>
 #include <span>
@@ -72,6 +73,15 @@ class StateStore {
   // rather than once per object). No order among the objects is promised. The default calls
   // CreateIfAbsent for each (with the pieces joined when there are several).
   virtual std::vector<Status> CreateManyIfAbsent(std::span<const ObjectToCreate> objects);
+
+  // CreateManyIfAbsent with work to do first: `prepare` completes each object's last piece in
+  // place (its size is final before the call; its bytes are read only after `prepare` returns)
+  // and may refuse the whole batch, in which case nothing is created and every object's outcome
+  // is its status. An implementation may write the other pieces meanwhile: the file store does,
+  // for large batches, so that a job's digest and checks overlap its write. The default runs
+  // `prepare`, then CreateManyIfAbsent.
+  virtual std::vector<Status> CreateManyIfAbsentPreparing(std::span<const ObjectToCreate> objects,
+                                                          const std::function<Status()>& prepare);
 
   // Reads a whole object. kNotFound if there is none; kUnavailable if the store cannot be read.
   // The returned string has kReadPadding bytes of spare capacity (see above).
