@@ -30,6 +30,10 @@ class CountingStore : public StateStore {
   std::vector<Status> CreateManyIfAbsent(std::span<const ObjectToCreate> o) override {
     return inner_.CreateManyIfAbsent(o);
   }
+  Result<std::vector<Status>> CreateManyIfAbsentPreparing(
+      std::span<const ObjectToCreate> o, const std::function<Status()>& prepare) override {
+    return inner_.CreateManyIfAbsentPreparing(o, prepare);
+  }
   Result<std::string> Read(std::string_view n) override {
     ++reads;
     return inner_.Read(n);

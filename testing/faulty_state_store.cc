@@ -80,16 +80,14 @@ std::vector<Status> FaultyStateStore::CreateManyIfAbsent(std::span<const ObjectT
   return ForwardHealthy(objects, Enter(Method::kCreateIfAbsent, objects.size()));
 }
 
-std::vector<Status> FaultyStateStore::CreateManyIfAbsentPreparing(
+Result<std::vector<Status>> FaultyStateStore::CreateManyIfAbsentPreparing(
     std::span<const ObjectToCreate> objects, const std::function<Status()>& prepare) {
   LogCreates(objects);
   std::vector<Status> results = Enter(Method::kCreateIfAbsent, objects.size());
   if (std::all_of(results.begin(), results.end(), [](const Status& s) { return s.ok(); })) {
     return target_.CreateManyIfAbsentPreparing(objects, prepare);
   }
-  if (Status prepared = prepare(); !prepared.ok()) {
-    return std::vector<Status>(objects.size(), prepared);
-  }
+  if (Status prepared = prepare(); !prepared.ok()) return prepared;
   return ForwardHealthy(objects, std::move(results));
 }
 

@@ -8,6 +8,7 @@
 #include <chrono>
 #include <condition_variable>
 #include <cstdint>
+#include <functional>
 #include <mutex>
 #include <optional>
 #include <span>
@@ -55,8 +56,8 @@ class FaultyStateStore : public StateStore {
   std::vector<Status> CreateManyIfAbsent(std::span<const ObjectToCreate> objects) override;
   // The same; a batch without a failing call goes to the target's CreateManyIfAbsentPreparing
   // whole (so its overlap runs), else the preparation runs first.
-  std::vector<Status> CreateManyIfAbsentPreparing(std::span<const ObjectToCreate> objects,
-                                                  const std::function<Status()>& prepare) override;
+  Result<std::vector<Status>> CreateManyIfAbsentPreparing(
+      std::span<const ObjectToCreate> objects, const std::function<Status()>& prepare) override;
   Result<std::string> Read(std::string_view name) override;
   Result<std::vector<std::string>> List(std::string_view prefix) override;
   Status Delete(std::string_view name) override;

@@ -378,13 +378,15 @@ TEST_P(StateStoreConformanceTest, CreateManyPreparingReadsTheLastPiecesAfterTheP
       ObjectToCreate("prepared/taken", {"x", seal_b}),
   };
   int calls = 0;
-  const std::vector<Status> results = store().CreateManyIfAbsentPreparing(objects, [&] {
+  const Result<std::vector<Status>> prepared = store().CreateManyIfAbsentPreparing(objects, [&] {
     ++calls;
     seal_a.replace(0, seal_a.size(), ":seal");  // in place: the pieces are views
     seal_b.replace(0, seal_b.size(), "done");
     return Status::Ok();
   });
   EXPECT_EQ(calls, 1);
+  ASSERT_TRUE(prepared.ok()) << prepared.status().message();
+  const std::vector<Status>& results = *prepared;
   ASSERT_EQ(results.size(), objects.size());
   EXPECT_TRUE(results[0].ok()) << results[0].message();
   EXPECT_TRUE(results[1].ok()) << results[1].message();
@@ -400,13 +402,11 @@ TEST_P(StateStoreConformanceTest, CreateManyPreparingCreatesNothingWhenThePrepar
       ObjectToCreate("refused/a", {"head:", middle, "seal"}),
       ObjectToCreate("refused/b/c", "x"),
   };
-  const std::vector<Status> results = store().CreateManyIfAbsentPreparing(
+  const Result<std::vector<Status>> refused = store().CreateManyIfAbsentPreparing(
       objects, [] { return InvalidArgument("state.D1: this object ID appears twice"); });
-  ASSERT_EQ(results.size(), objects.size());
-  for (const Status& s : results) {
-    EXPECT_EQ(s.code(), StatusCode::kInvalidArgument);
-    EXPECT_EQ(s.message(), "state.D1: this object ID appears twice");
-  }
+  ASSERT_FALSE(refused.ok());
+  EXPECT_EQ(refused.status().code(), StatusCode::kInvalidArgument);
+  EXPECT_EQ(refused.status().message(), "state.D1: this object ID appears twice");
   EXPECT_EQ(store().Read("refused/a").status().code(), StatusCode::kNotFound);
   EXPECT_EQ(store().Read("refused/b/c").status().code(), StatusCode::kNotFound);
   EXPECT_EQ(*store().List("refused/"), std::vector<std::string>{});

@@ -33,9 +33,9 @@ struct ParseLimits {
   // DiffStates, which checks the same thing as part of its own work.
   bool check_duplicate_ids = true;
   // With check_duplicate_ids: the parse leaves the check to ParsedJobs::CheckDuplicateIds, so
-  // that it can overlap other work (POST /process runs it while the store writes the jobs). A
-  // body the parse refuses is parsed again with the check, so every answer is the same as
-  // without the deferral.
+  // that it can overlap other work (POST /process, while the file store writes a large batch). A
+  // body the parse refuses as invalid_job is parsed again with the check (twice the parse's work
+  // on such a body), so every answer is the same as without the deferral.
   bool defer_duplicate_check = false;
 };
 

@@ -367,8 +367,9 @@ HttpResponse Api::PostProcess(RouteCall& call) {
       DecodeBody(ContentEncoding(request), request.body().TakeInput(), context_.max_body_bytes);
   if (!decoded.ok()) return ErrorResponse(decoded.status());
   static_assert(kDecodedBodyPadding >= simdjson::SIMDJSON_PADDING);
-  // The duplicate-ID check (the parse's costliest rule on a large state) runs while the store
-  // writes the jobs, which it refuses if the check fails: the answer is the parse's, as ever.
+  // The duplicate-ID check (the parse's costliest rule on a large state) is left to the store's
+  // preparation, which a file store overlaps with writing a large batch; if it fails nothing is
+  // stored, and the answer is the parse's, as ever.
   ParseLimits limits = context_.limits;
   limits.defer_duplicate_check = true;
   auto parsed = ParseJobBatch(std::move(*decoded), limits);
@@ -385,17 +386,13 @@ HttpResponse Api::PostProcess(RouteCall& call) {
       return Denied(d, nullptr, "");
     }
   }
-  std::optional<Status> invalid;  // the duplicate-ID check's refusal
-  const auto check = [&] {
-    Status checked = batch.CheckDuplicateIds();
-    if (!checked.ok()) invalid = checked;
-    return checked;
-  };
+  Result<std::vector<Result<StoredJob>>> checked =
+      jobs_.StoreManyChecked(jobs, [&] { return batch.CheckDuplicateIds(); });
+  if (!checked.ok()) return ErrorResponse(checked.status());
+  const std::vector<Result<StoredJob>>& outcomes = *checked;
   std::vector<std::pair<const Job*, StoredJob>> stored;
   std::vector<StatusDetail> conflicts;
   std::optional<Status> failure;  // the first job the store could not take
-  std::vector<Result<StoredJob>> outcomes = jobs_.StoreMany(jobs, check);
-  if (invalid) return ErrorResponse(*invalid);
   for (size_t i = 0; i < jobs.size(); ++i) {
     const Result<StoredJob>& outcome = outcomes[i];
     if (outcome.ok()) {

@@ -221,6 +221,7 @@ TEST_F(ApiTest, DuplicateIdInALargeStateIsTheParsersAnswerAndStoresNothing) {
   EXPECT_FALSE(body.Has("/accepted"));
   EXPECT_THAT(StoredIds(), IsEmpty());
   EXPECT_THAT(TempFilesBelow(backends_.folder()), IsEmpty());
+  EXPECT_FALSE(std::filesystem::exists(backends_.folder() + "/store/jobs/default"));  // no folder
   // The same batch without the repeat is stored whole, with the digest of its canonical bytes.
   const HttpResponse ok =
       Post("[" + JobJson(1) + "," + JobJson(2, LargeState(250'000, false)) + "]");
@@ -228,6 +229,7 @@ TEST_F(ApiTest, DuplicateIdInALargeStateIsTheParsersAnswerAndStoresNothing) {
   EXPECT_EQ(ok.body(), kAcceptedPrefix + Accepted(1, true) + "," + Accepted(2, true) + "]}\n");
   EXPECT_EQ(StoredIds(), (std::vector<int64_t>{1, 2}));
   EXPECT_THAT(TempFilesBelow(backends_.folder()), IsEmpty());
+  EXPECT_TRUE(std::filesystem::is_directory(backends_.folder() + "/store/jobs/default"));
 }
 
 TEST_F(ApiTest, MalformedJsonIsRejected) {

@@ -149,23 +149,21 @@ std::vector<Status> TimedStateStore::CreateManyIfAbsent(std::span<const ObjectTo
   return outcomes;
 }
 
-std::vector<Status> TimedStateStore::CreateManyIfAbsentPreparing(
+Result<std::vector<Status>> TimedStateStore::CreateManyIfAbsentPreparing(
     std::span<const ObjectToCreate> objects, const std::function<Status()>& prepare) {
   // The caller's preparation is not the store's time, nor is its refusal the store's error.
   std::chrono::steady_clock::duration preparing{};
-  bool refused = false;
   const auto start = std::chrono::steady_clock::now();
-  std::vector<Status> outcomes = inner_->CreateManyIfAbsentPreparing(objects, [&] {
+  Result<std::vector<Status>> outcomes = inner_->CreateManyIfAbsentPreparing(objects, [&] {
     const auto prepare_start = std::chrono::steady_clock::now();
     Status prepared = prepare();
     preparing = std::chrono::steady_clock::now() - prepare_start;
-    refused = !prepared.ok();
     return prepared;
   });
-  if (refused) return outcomes;
+  if (!outcomes.ok()) return outcomes;
   metrics_.Observe(BackendOperation::kStorePutMany,
                    std::chrono::steady_clock::now() - start - preparing, Status::Ok());
-  for (const Status& s : outcomes) metrics_.CountError(BackendOperation::kStorePutMany, s.code());
+  for (const Status& s : *outcomes) metrics_.CountError(BackendOperation::kStorePutMany, s.code());
   return outcomes;
 }
 

@@ -9,6 +9,7 @@
 #include <atomic>
 #include <chrono>
 #include <cstdint>
+#include <functional>
 #include <memory>
 #include <string>
 #include <string_view>
@@ -85,10 +86,11 @@ class TimedStateStore : public StateStore {
 
   Status CreateIfAbsent(std::string_view name, std::string_view data) override;
   std::vector<Status> CreateManyIfAbsent(std::span<const ObjectToCreate> objects) override;
-  // Times the batch without the caller's preparation (which may overlap the writes); a batch the
-  // preparation refused is neither timed nor counted as the store's error.
-  std::vector<Status> CreateManyIfAbsentPreparing(std::span<const ObjectToCreate> objects,
-                                                  const std::function<Status()>& prepare) override;
+  // Times the batch without the caller's preparation, so a batch whose writes overlapped it is
+  // timed short by the overlap; a batch the preparation refused is neither timed nor counted as
+  // the store's error.
+  Result<std::vector<Status>> CreateManyIfAbsentPreparing(
+      std::span<const ObjectToCreate> objects, const std::function<Status()>& prepare) override;
   Result<std::string> Read(std::string_view name) override;
   Result<InputBytes> ReadInput(std::string_view name) override;
   Result<std::vector<std::string>> List(std::string_view prefix) override;

@@ -2,7 +2,6 @@
 #include "service/job_repository.h"
 
 #include <algorithm>
-#include <cassert>
 #include <charconv>
 #include <cstdio>
 #include <map>
@@ -170,8 +169,12 @@ void JobRepository::ForgetProject(std::string_view project) {
   }
 }
 
-std::vector<Result<StoredJob>> JobRepository::StoreMany(std::span<const Job> jobs,
-                                                        const std::function<Status()>& check) {
+std::vector<Result<StoredJob>> JobRepository::StoreMany(std::span<const Job> jobs) {
+  return *StoreManyChecked(jobs, {});  // nothing to refuse it
+}
+
+Result<std::vector<Result<StoredJob>>> JobRepository::StoreManyChecked(
+    std::span<const Job> jobs, const std::function<Status()>& check) {
   std::vector<std::string_view> projects;
   projects.reserve(jobs.size());
   for (const Job& job : jobs) projects.push_back(job.header.project);
@@ -195,27 +198,20 @@ std::vector<Result<StoredJob>> JobRepository::StoreMany(std::span<const Job> job
     objects.push_back(
         ObjectToCreate(names.back(), {forms.back().head, forms.back().state, seals.back()}));
   }
-  bool refused = false;
-  const std::vector<Status> created = store_.CreateManyIfAbsentPreparing(objects, [&] {
+  const Result<std::vector<Status>> outcomes = store_.CreateManyIfAbsentPreparing(objects, [&] {
     for (size_t i = 0; i < jobs.size(); ++i) {
       const std::string_view canonical[] = {forms[i].head, forms[i].state, kJobEnd};
       digests.push_back(ContentDigest(canonical));
       const std::string seal = StoredJobSeal(digests.back());
-      assert(seal.size() == seals[i].size());
+      if (seal.size() != seals[i].size()) return Internal("a job's seal is not of its fixed size");
       std::copy(seal.begin(), seal.end(), seals[i].begin());
     }
-    Status checked = check ? check() : Status::Ok();
-    refused = !checked.ok();
-    return checked;
+    return check ? check() : Status::Ok();
   });
+  if (!outcomes.ok()) return outcomes.status();
+  const std::vector<Status>& created = *outcomes;
   std::vector<Result<StoredJob>> results;
   results.reserve(jobs.size());
-  if (refused || digests.size() != jobs.size()) {  // refused, or (a broken store) not prepared
-    for (const Status& s : created) {
-      results.push_back(s.ok() ? Internal("the store created a job without its preparation") : s);
-    }
-    return results;
-  }
   for (size_t i = 0; i < jobs.size(); ++i) {
     if (created[i].ok()) {
       RememberHeader(jobs[i].header);

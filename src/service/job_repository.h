@@ -59,16 +59,18 @@ class JobRepository {
   // the stored one stays as it was. kUnavailable if the store fails.
   Result<StoredJob> Store(const Job& job);
 
-  // Stores several jobs as Store does, grouping the store's flushes (CreateManyIfAbsent); one
+  // Stores several jobs as Store does, grouping the store's flushes (CreateManyIfAbsentPreparing,
+  // which computes the digests while the file store writes large jobs); one
   // result per job, in order. Each job is stored whole or not at all, whatever the others do.
   // Every job stored (or found stored) is then added to the job index; a project's first jobs
   // make its index complete. An index the store refuses is not an error of the store call (the
   // jobs are durable): it is logged and counted (index_failures), and the sweep repairs it.
-  // Holds the locks of the jobs' projects shared throughout (ProjectLocks::Share). `check`, if
-  // given, is a last check of the jobs that the store's writes may overlap: when it fails,
-  // nothing is stored and every result is its status.
-  std::vector<Result<StoredJob>> StoreMany(std::span<const Job> jobs,
-                                           const std::function<Status()>& check = {});
+  // Holds the locks of the jobs' projects shared throughout (ProjectLocks::Share).
+  std::vector<Result<StoredJob>> StoreMany(std::span<const Job> jobs);
+  // The same with a last check of the jobs, which the store's writes may overlap (so it runs
+  // with the locks held): when it fails, nothing is stored and the answer is its status.
+  Result<std::vector<Result<StoredJob>>> StoreManyChecked(std::span<const Job> jobs,
+                                                          const std::function<Status()>& check);
 
   // The stored bytes of a job in their canonical form (the bytes its digest was computed from;
   // see core/stored_job.h), with the store's read padding. kNotFound if there is none; kInternal

@@ -132,30 +132,32 @@ TEST_F(JobRepositoryTest, StoreWritesTheSerializedJobAndReturnsItsDigest) {
   EXPECT_EQ(StoredBytes("jobs/p/0000000000000000012.json"), Sealed(kJob12Stored));
 }
 
-// The check given to StoreMany runs while the store writes (the store's preparation, with the
-// digests): its refusal stores nothing, and then the same jobs go in with their digests.
-TEST_F(JobRepositoryTest, StoreManyStoresNothingWhenItsCheckRefuses) {
+// The check given to StoreManyChecked runs in the store's preparation, after the digests: its
+// refusal stores nothing and is the answer; then the same jobs go in with their digests.
+TEST_F(JobRepositoryTest, StoreManyCheckedStoresNothingWhenItsCheckRefuses) {
   auto parsed = Parse(kJob12);
   ASSERT_NE(parsed, nullptr);
   int checks = 0;
-  const std::vector<Result<StoredJob>> refused = jobs_->StoreMany(parsed->jobs(), [&] {
+  const auto refused = jobs_->StoreManyChecked(parsed->jobs(), [&] {
     ++checks;
     return InvalidArgument("refused by the check");
   });
   EXPECT_EQ(checks, 1);
-  ASSERT_EQ(refused.size(), 1u);
-  EXPECT_EQ(refused[0].status().code(), StatusCode::kInvalidArgument);
-  EXPECT_EQ(refused[0].status().message(), "refused by the check");
+  ASSERT_FALSE(refused.ok());
+  EXPECT_EQ(refused.status().code(), StatusCode::kInvalidArgument);
+  EXPECT_EQ(refused.status().message(), "refused by the check");
   EXPECT_EQ(file_store_->Read("jobs/p/0000000000000000012.json").status().code(),
             StatusCode::kNotFound);
   EXPECT_EQ(*jobs_->ListJobIds("p"), std::vector<int64_t>{});
-  const std::vector<Result<StoredJob>> stored = jobs_->StoreMany(parsed->jobs(), [&] {
+  const auto stored = jobs_->StoreManyChecked(parsed->jobs(), [&] {
     ++checks;
     return Status::Ok();
   });
   EXPECT_EQ(checks, 2);
-  ASSERT_TRUE(stored[0].ok()) << stored[0].status().message();
-  EXPECT_EQ(stored[0]->digest, kJob12Digest);
+  ASSERT_TRUE(stored.ok()) << stored.status().message();
+  ASSERT_EQ(stored->size(), 1u);
+  ASSERT_TRUE((*stored)[0].ok()) << (*stored)[0].status().message();
+  EXPECT_EQ((*stored)[0]->digest, kJob12Digest);
   EXPECT_EQ(StoredBytes("jobs/p/0000000000000000012.json"), Sealed(kJob12Stored));
   EXPECT_EQ(*jobs_->ListJobIds("p"), std::vector<int64_t>{12});
 }

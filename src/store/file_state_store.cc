@@ -15,6 +15,7 @@
 #include <atomic>
 #include <cassert>
 #include <cerrno>
+#include <exception>
 #include <filesystem>
 #include <optional>
 #include <random>
@@ -93,15 +94,13 @@ Fd OpenTempFile(int dir_fd, std::string& temp_name) {
   return Fd(fd);
 }
 
-// Writes `pieces` to `file` (a temporary file named `temp_name` in `dir_fd`) and closes it, if
-// `close`. On failure returns an errno, having closed and removed the file.
+// Writes `pieces` to `file` (a temporary file named `temp_name` in `dir_fd`) and closes it. On
+// failure returns an errno, having removed the file.
 int WriteTempPieces(int dir_fd, const std::string& temp_name, Fd& file,
-                    std::span<const std::string_view> pieces, bool close) {
+                    std::span<const std::string_view> pieces) {
   int err = WriteAll(file.get(), pieces);
-  if (err != 0 || close) {
-    const int close_err = file.Close();
-    if (err == 0) err = close_err;
-  }
+  const int close_err = file.Close();
+  if (err == 0) err = close_err;
   if (err != 0) ::unlinkat(dir_fd, temp_name.c_str(), 0);
   return err;
 }
@@ -111,17 +110,21 @@ int WriteTempPieces(int dir_fd, const std::string& temp_name, Fd& file,
 int WriteTempFile(int dir_fd, std::span<const std::string_view> pieces, std::string& temp_name) {
   Fd file = OpenTempFile(dir_fd, temp_name);
   if (!file.valid()) return errno;
-  return WriteTempPieces(dir_fd, temp_name, file, pieces, true);
+  return WriteTempPieces(dir_fd, temp_name, file, pieces);
 }
 
-// Renames `from` to `to` in `dir_fd` unless `to` exists (then EEXIST). File systems without
-// RENAME_NOREPLACE get link+unlink, which is just as atomic for this purpose.
-int RenameNoReplace(int dir_fd, const std::string& from, const std::string& to) {
-  if (::renameat2(dir_fd, from.c_str(), dir_fd, to.c_str(), RENAME_NOREPLACE) == 0) return 0;
+// Renames `from` in `from_dir` to `to` in `to_dir` unless `to` exists (then EEXIST). File
+// systems without RENAME_NOREPLACE get link+unlink, which is just as atomic for this purpose.
+int RenameNoReplace(int from_dir, const std::string& from, int to_dir, const std::string& to) {
+  if (::renameat2(from_dir, from.c_str(), to_dir, to.c_str(), RENAME_NOREPLACE) == 0) return 0;
   if (errno != EINVAL && errno != ENOSYS) return errno;
-  if (::linkat(dir_fd, from.c_str(), dir_fd, to.c_str(), 0) != 0) return errno;
-  ::unlinkat(dir_fd, from.c_str(), 0);
+  if (::linkat(from_dir, from.c_str(), to_dir, to.c_str(), 0) != 0) return errno;
+  ::unlinkat(from_dir, from.c_str(), 0);
   return 0;
+}
+
+int RenameNoReplace(int dir_fd, const std::string& from, const std::string& to) {
+  return RenameNoReplace(dir_fd, from, dir_fd, to);
 }
 
 int SyncFolder(const std::string& path) {
@@ -186,7 +189,8 @@ struct FileStateStore::PendingCreate {
   Fd dir;
   std::string file_name;
   std::string temp_name;
-  Fd file;  // the temporary file while its last piece is still to be written
+  Fd staging;  // where the temporary file waits for the folders (StageTemp), until FinishStaged
+  bool staged_in_place = false;  // the staging folder is the object's own
   Stage stage = Stage::kWritten;
 };
 
@@ -255,37 +259,40 @@ std::vector<Status> FileStateStore::CreateManyIfAbsent(std::span<const ObjectToC
   std::vector<std::optional<PendingCreate>> pending(objects.size());
   for (size_t i = 0; i < objects.size(); ++i) {
     pending[i].emplace();
-    results[i] = WriteTemp(objects[i], objects[i].pieces().size(), *pending[i]);
+    results[i] = WriteTemp(objects[i], *pending[i]);
     if (!results[i].ok()) pending[i].reset();
   }
   CommitWritten(objects, results, pending);
   return results;
 }
 
-std::vector<Status> FileStateStore::CreateManyIfAbsentPreparing(
+Result<std::vector<Status>> FileStateStore::CreateManyIfAbsentPreparing(
     std::span<const ObjectToCreate> objects, const std::function<Status()>& prepare) {
   size_t bytes = 0;
   for (const ObjectToCreate& object : objects) bytes += object.size();
   if (bytes < options_.overlap_min_bytes) {
     return StateStore::CreateManyIfAbsentPreparing(objects, prepare);
   }
-  // Every piece but each object's last goes to its temporary file on a thread of its own while
+  // Every piece but each object's last goes to a temporary file on a thread of its own while
   // `prepare` runs here: the write into the page cache is as much CPU work as a job's digest and
-  // duplicate-ID check together.
+  // duplicate-ID check together. No folder is made before `prepare` agrees (StageTemp).
   std::vector<Status> results(objects.size());
   std::vector<std::optional<PendingCreate>> pending(objects.size());
-  const auto write_heads = [&] {
-    for (size_t i = 0; i < objects.size(); ++i) {
-      pending[i].emplace();
-      results[i] = WriteTemp(objects[i], objects[i].pieces().size() - 1, *pending[i]);
-      if (!results[i].ok()) pending[i].reset();
+  std::exception_ptr write_error;
+  const auto write_heads = [&]() noexcept {
+    try {
+      for (size_t i = 0; i < objects.size(); ++i) {
+        pending[i].emplace();
+        results[i] = StageTemp(objects[i], *pending[i]);
+        if (!results[i].ok()) pending[i].reset();
+      }
+    } catch (...) {
+      write_error = std::current_exception();
     }
   };
   const auto discard_all = [&] {
     for (std::optional<PendingCreate>& p : pending) {
-      if (!p) continue;
-      p->file.Close();
-      ::unlinkat(p->dir.get(), p->temp_name.c_str(), 0);
+      if (p && !p->temp_name.empty()) ::unlinkat(p->staging.get(), p->temp_name.c_str(), 0);
       p.reset();
     }
   };
@@ -305,19 +312,18 @@ std::vector<Status> FileStateStore::CreateManyIfAbsentPreparing(
       throw;
     }
   }  // joins the writer
+  if (write_error) {
+    discard_all();
+    std::rethrow_exception(write_error);
+  }
   if (!prepared.ok()) {
     discard_all();
-    return std::vector<Status>(objects.size(), prepared);
+    return prepared;
   }
   for (size_t i = 0; i < objects.size(); ++i) {
     if (!pending[i]) continue;
-    PendingCreate& p = *pending[i];
-    const std::string_view last = objects[i].pieces().back();
-    if (const int err =
-            WriteTempPieces(p.dir.get(), p.temp_name, p.file, std::span(&last, 1), true)) {
-      results[i] = CreateError(objects[i].name(), err);
-      pending[i].reset();
-    }
+    results[i] = FinishStaged(objects[i], *pending[i]);
+    if (!results[i].ok()) pending[i].reset();
   }
   CommitWritten(objects, results, pending);
   return results;
@@ -353,8 +359,7 @@ void FileStateStore::CommitWritten(std::span<const ObjectToCreate> objects,
   }
 }
 
-Status FileStateStore::WriteTemp(const ObjectToCreate& object, size_t pieces_now,
-                                 PendingCreate& pending) const {
+Status FileStateStore::WriteTemp(const ObjectToCreate& object, PendingCreate& pending) const {
   if (!IsValidObjectName(object.name())) {
     return InvalidArgument(ErrorPrefix("create", object.name()) + std::string(kNameRule));
   }
@@ -363,11 +368,68 @@ Status FileStateStore::WriteTemp(const ObjectToCreate& object, size_t pieces_now
   bool made_folders = false;  // made durable by the flush after the rename, as the rename is
   pending.dir = MakeFoldersBeneath(root_fd_.get(), folder, resolution(), made_folders);
   if (!pending.dir.valid()) return CreateError(object.name(), errno);
-  pending.file = OpenTempFile(pending.dir.get(), pending.temp_name);
-  if (!pending.file.valid()) return CreateError(object.name(), errno);
-  const bool whole = pieces_now == object.pieces().size();
-  if (const int err = WriteTempPieces(pending.dir.get(), pending.temp_name, pending.file,
-                                      object.pieces().first(pieces_now), whole)) {
+  if (const int err = WriteTempFile(pending.dir.get(), object.pieces(), pending.temp_name)) {
+    return CreateError(object.name(), err);
+  }
+  return Status::Ok();
+}
+
+Status FileStateStore::StageTemp(const ObjectToCreate& object, PendingCreate& pending) const {
+  if (!IsValidObjectName(object.name())) {
+    return InvalidArgument(ErrorPrefix("create", object.name()) + std::string(kNameRule));
+  }
+  const auto [object_folder, file_name] = SplitName(object.name());
+  pending.file_name = file_name;
+  // The deepest folder on the way that exists: the folders still to be made below it are on its
+  // file system, so the temporary file can be renamed into them.
+  std::string_view folder = object_folder;
+  for (;;) {
+    pending.staging = OpenFolderBeneath(root_fd_.get(), folder, resolution());
+    if (pending.staging.valid() || folder.empty()) break;
+    const size_t slash = folder.rfind('/');
+    folder = slash == std::string_view::npos ? std::string_view() : folder.substr(0, slash);
+  }
+  pending.staged_in_place = folder == object_folder;
+  if (!pending.staging.valid()) return CreateError(object.name(), errno);
+  Fd file = OpenTempFile(pending.staging.get(), pending.temp_name);
+  if (!file.valid()) {
+    pending.temp_name.clear();
+    return CreateError(object.name(), errno);
+  }
+  const std::span<const std::string_view> pieces = object.pieces();
+  if (const int err = WriteTempPieces(pending.staging.get(), pending.temp_name, file,
+                                      pieces.first(pieces.empty() ? 0 : pieces.size() - 1))) {
+    pending.temp_name.clear();  // removed
+    return CreateError(object.name(), err);
+  }
+  return Status::Ok();
+}
+
+Status FileStateStore::FinishStaged(const ObjectToCreate& object, PendingCreate& pending) const {
+  const auto [folder, file_name] = SplitName(object.name());
+  bool made_folders = false;  // made durable by the flush after the rename, as the rename is
+  pending.dir = MakeFoldersBeneath(root_fd_.get(), folder, resolution(), made_folders);
+  int err = pending.dir.valid() ? 0 : errno;
+  // Into the object's folder, under the same temporary name.
+  if (err == 0 && !pending.staged_in_place) {
+    err = RenameNoReplace(pending.staging.get(), pending.temp_name, pending.dir.get(),
+                          pending.temp_name);
+  }
+  if (err != 0) {
+    ::unlinkat(pending.staging.get(), pending.temp_name.c_str(), 0);
+    return CreateError(object.name(), err);
+  }
+  pending.staging.Close();
+  const std::span<const std::string_view> pieces = object.pieces();
+  if (pieces.empty()) return Status::Ok();
+  Fd file(::openat(pending.dir.get(), pending.temp_name.c_str(),
+                   O_WRONLY | O_APPEND | O_NOFOLLOW | O_CLOEXEC));
+  if (!file.valid()) {
+    err = errno;
+    ::unlinkat(pending.dir.get(), pending.temp_name.c_str(), 0);
+    return CreateError(object.name(), err);
+  }
+  if ((err = WriteTempPieces(pending.dir.get(), pending.temp_name, file, pieces.last(1)))) {
     return CreateError(object.name(), err);
   }
   return Status::Ok();

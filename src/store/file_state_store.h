@@ -83,8 +83,8 @@ class FileStateStore : public StateStore {
   std::vector<Status> CreateManyIfAbsent(std::span<const ObjectToCreate> objects) override;
   // The same, with every piece but each object's last written while `prepare` runs, for a batch
   // of options.overlap_min_bytes or more.
-  std::vector<Status> CreateManyIfAbsentPreparing(std::span<const ObjectToCreate> objects,
-                                                  const std::function<Status()>& prepare) override;
+  Result<std::vector<Status>> CreateManyIfAbsentPreparing(
+      std::span<const ObjectToCreate> objects, const std::function<Status()>& prepare) override;
   Result<std::string> Read(std::string_view name) override;
   // Maps a large object (store/input_file.h): objects are never rewritten in place, so a mapped
   // one cannot shrink under its reader.
@@ -122,9 +122,13 @@ class FileStateStore : public StateStore {
   Status CreateError(std::string_view name, int err) const;
   // kInternal: `name` (an object or a folder on its way) is `what` (e.g. "a symlink").
   Status Refused(std::string_view operation, std::string_view name, std::string_view what) const;
-  // Makes the folders of `name` and writes its first `pieces_now` pieces to a temporary file
-  // there, unflushed; the file stays open in `pending` when pieces remain to be written.
-  Status WriteTemp(const ObjectToCreate& object, size_t pieces_now, PendingCreate& pending) const;
+  // Makes the folders of `name` and writes its data to a temporary file there, unflushed.
+  Status WriteTemp(const ObjectToCreate& object, PendingCreate& pending) const;
+  // Writes every piece but the last to a temporary file in the deepest existing folder on the
+  // way to `name`, making none; FinishStaged then makes the folders, moves the file into its
+  // folder and appends the last piece. Either removes the file when it fails.
+  Status StageTemp(const ObjectToCreate& object, PendingCreate& pending) const;
+  Status FinishStaged(const ObjectToCreate& object, PendingCreate& pending) const;
   // Flushes the written temporary files of `pending`, renames them into place and flushes again,
   // setting each one's outcome in `results`.
   void CommitWritten(std::span<const ObjectToCreate> objects, std::vector<Status>& results,

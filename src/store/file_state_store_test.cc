@@ -52,8 +52,8 @@ class TempFolderStore : public StateStore {
   std::vector<Status> CreateManyIfAbsent(std::span<const ObjectToCreate> objects) override {
     return store_->CreateManyIfAbsent(objects);  // the file store's own batches and pieces
   }
-  std::vector<Status> CreateManyIfAbsentPreparing(std::span<const ObjectToCreate> objects,
-                                                  const std::function<Status()>& prepare) override {
+  Result<std::vector<Status>> CreateManyIfAbsentPreparing(
+      std::span<const ObjectToCreate> objects, const std::function<Status()>& prepare) override {
     return store_->CreateManyIfAbsentPreparing(objects, prepare);
   }
   Result<InputBytes> ReadInput(std::string_view name) override { return store_->ReadInput(name); }
@@ -226,13 +226,15 @@ TEST_F(FileStateStoreTest, OverlappedWriteCutShortInAnyPieceFailsAndLeavesNothin
       ObjectToCreate("jobs/a/2.json", {"head", short_middle, long_seal}),
       ObjectToCreate("jobs/a/3.json", {"head", short_middle, "seal"})};
   int prepared = 0;
-  const std::vector<Status> results = store->CreateManyIfAbsentPreparing(batch, [&] {
+  const Result<std::vector<Status>> created = store->CreateManyIfAbsentPreparing(batch, [&] {
     ++prepared;
     return Status::Ok();
   });
   ::setrlimit(RLIMIT_FSIZE, &old_limit);
   std::signal(SIGXFSZ, old_handler);
   EXPECT_EQ(prepared, 1);
+  ASSERT_TRUE(created.ok()) << created.status().message();
+  const std::vector<Status>& results = *created;
   ASSERT_EQ(results.size(), 3u);
   for (size_t i : {0, 1}) {
     EXPECT_EQ(results[i].code(), StatusCode::kUnavailable) << i;
@@ -243,25 +245,73 @@ TEST_F(FileStateStoreTest, OverlappedWriteCutShortInAnyPieceFailsAndLeavesNothin
   EXPECT_EQ(FilesBelow(folder_), Names{"jobs/a/3.json"});
 }
 
-// A refusing or throwing preparation takes back the temporary files written meanwhile.
-TEST_F(FileStateStoreTest, OverlappedBatchLeavesNoTemporaryFileWhenThePreparationFails) {
+// A refusing or throwing preparation takes back the temporary files written meanwhile, and no
+// folder was made: they wait in the deepest folder that exists until the preparation agrees.
+TEST_F(FileStateStoreTest, OverlappedBatchLeavesNothingWhenThePreparationFails) {
   FileStoreOptions options;
   options.overlap_min_bytes = 0;
   std::unique_ptr<FileStateStore> store = OpenOk(folder_, options);
   ASSERT_NE(store, nullptr);
+  ASSERT_TRUE(store->CreateIfAbsent("jobs/a/0.json", "there").ok());
   const std::string middle(1 << 20, 'm');
   const std::vector<ObjectToCreate> batch = {ObjectToCreate("jobs/a/1.json", {"h", middle, "s"}),
-                                             ObjectToCreate("jobs/b/1.json", {"h", middle, "s"})};
-  const std::vector<Status> refused = store->CreateManyIfAbsentPreparing(
-      batch, [] { return InvalidArgument("refused by the caller"); });
-  ASSERT_EQ(refused.size(), 2u);
-  EXPECT_EQ(refused[0].message(), "refused by the caller");
-  EXPECT_EQ(refused[1].message(), "refused by the caller");
-  EXPECT_EQ(FilesBelow(folder_), Names{});
-  EXPECT_THROW(store->CreateManyIfAbsentPreparing(
+                                             ObjectToCreate("jobs/b/c/1.json", {"h", middle, "s"}),
+                                             ObjectToCreate("top", {"h", middle, "s"})};
+  const auto entries = [&] {
+    Names all;
+    for (const auto& entry : fs::recursive_directory_iterator(folder_)) {
+      all.push_back(fs::relative(entry.path(), folder_).string());
+    }
+    std::sort(all.begin(), all.end());
+    return all;
+  };
+  const Names before = entries();
+  EXPECT_EQ(before, (Names{".probe~", "jobs", "jobs/a", "jobs/a/0.json"}));
+  int calls = 0;
+  const Result<std::vector<Status>> refused = store->CreateManyIfAbsentPreparing(batch, [&] {
+    ++calls;
+    return InvalidArgument("refused by the caller");
+  });
+  EXPECT_EQ(calls, 1);
+  ASSERT_FALSE(refused.ok());
+  EXPECT_EQ(refused.status().message(), "refused by the caller");
+  EXPECT_EQ(entries(), before);
+  EXPECT_THROW((void)store->CreateManyIfAbsentPreparing(
                    batch, []() -> Status { throw std::runtime_error("preparation failed"); }),
                std::runtime_error);
-  EXPECT_EQ(FilesBelow(folder_), Names{});
+  EXPECT_EQ(entries(), before);
+  // Agreed, each goes to its own folder, made then.
+  const Result<std::vector<Status>> created =
+      store->CreateManyIfAbsentPreparing(batch, [] { return Status::Ok(); });
+  ASSERT_TRUE(created.ok());
+  for (const Status& s : *created) EXPECT_TRUE(s.ok()) << s.message();
+  EXPECT_EQ(FilesBelow(folder_),
+            (Names{"jobs/a/0.json", "jobs/a/1.json", "jobs/b/c/1.json", "top"}));
+  EXPECT_EQ(*store->Read("jobs/b/c/1.json"), "h" + middle + "s");
+}
+
+// A folder on the way that cannot be made fails that object after the preparation, as a create
+// without it does, and leaves nothing of it.
+TEST_F(FileStateStoreTest, OverlappedObjectWhoseFolderCannotBeMadeFailsAlone) {
+  WriteFile(folder_ + "/jobs", "a file, not a folder");
+  FileStoreOptions options;
+  options.overlap_min_bytes = 0;
+  std::unique_ptr<FileStateStore> store = OpenOk(folder_, options);
+  ASSERT_NE(store, nullptr);
+  const std::vector<ObjectToCreate> batch = {ObjectToCreate("jobs/a/1.json", {"x", "y"}),
+                                             ObjectToCreate("ok/1.json", {"x", "y"}),
+                                             ObjectToCreate("bad//name", {"x", "y"})};
+  const Result<std::vector<Status>> created =
+      store->CreateManyIfAbsentPreparing(batch, [] { return Status::Ok(); });
+  ASSERT_TRUE(created.ok());
+  const std::vector<Status>& results = *created;
+  EXPECT_EQ(results[0].code(), StatusCode::kUnavailable);
+  EXPECT_THAT(results[0].message(),
+              HasSubstr("file store " + folder_ + ": create jobs/a/1.json: Not a directory"));
+  EXPECT_TRUE(results[1].ok()) << results[1].message();
+  EXPECT_EQ(results[2].code(), StatusCode::kInvalidArgument);
+  EXPECT_EQ(FilesBelow(folder_), (Names{"jobs", "ok/1.json"}));
+  EXPECT_EQ(*store->Read("ok/1.json"), "xy");
 }
 
 TEST(ObjectToCreateTest, TakesUpToThreePieces) {

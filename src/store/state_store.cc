@@ -73,11 +73,9 @@ std::vector<Status> StateStore::CreateManyIfAbsent(std::span<const ObjectToCreat
   return results;
 }
 
-std::vector<Status> StateStore::CreateManyIfAbsentPreparing(
+Result<std::vector<Status>> StateStore::CreateManyIfAbsentPreparing(
     std::span<const ObjectToCreate> objects, const std::function<Status()>& prepare) {
-  if (Status prepared = prepare(); !prepared.ok()) {
-    return std::vector<Status>(objects.size(), prepared);
-  }
+  if (Status prepared = prepare(); !prepared.ok()) return prepared;
   return CreateManyIfAbsent(objects);
 }
 

@@ -76,12 +76,12 @@ class StateStore {
 
   // CreateManyIfAbsent with work to do first: `prepare` completes each object's last piece in
   // place (its size is final before the call; its bytes are read only after `prepare` returns)
-  // and may refuse the whole batch, in which case nothing is created and every object's outcome
-  // is its status. An implementation may write the other pieces meanwhile: the file store does,
-  // for large batches, so that a job's digest and checks overlap its write. The default runs
-  // `prepare`, then CreateManyIfAbsent.
-  virtual std::vector<Status> CreateManyIfAbsentPreparing(std::span<const ObjectToCreate> objects,
-                                                          const std::function<Status()>& prepare);
+  // and may refuse the whole batch: then nothing is created (no object, no folder) and the answer
+  // is its status, else one Status per object as CreateManyIfAbsent's. An implementation may
+  // write the other pieces meanwhile: the file store does, for large batches, so that a job's
+  // digest and checks overlap its write. The default runs `prepare`, then CreateManyIfAbsent.
+  virtual Result<std::vector<Status>> CreateManyIfAbsentPreparing(
+      std::span<const ObjectToCreate> objects, const std::function<Status()>& prepare);
 
   // Reads a whole object. kNotFound if there is none; kUnavailable if the store cannot be read.
   // The returned string has kReadPadding bytes of spare capacity (see above).
