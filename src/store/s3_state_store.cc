@@ -555,17 +555,16 @@ Status S3StateStore::HttpError(std::string_view operation, std::string_view obje
 // ---------------------------------------------------------------------------------------------
 // Operations
 
+Status S3StateStore::NameError(std::string_view operation, std::string_view name) const {
+  return InvalidArgument(ErrorPrefix(operation, name) + std::string(kNameRule));
+}
+
 Status S3StateStore::CreateIfAbsent(std::string_view name, std::string_view data) {
-  if (!IsValidObjectName(name)) {
-    return InvalidArgument(ErrorPrefix("create", name) + std::string(kNameRule));
-  }
+  if (!IsValidObjectName(name)) return NameError("create", name);
   return Create(name, std::string(data));
 }
 
 Status S3StateStore::Create(std::string_view name, std::string body) {
-  if (!IsValidObjectName(name)) {
-    return InvalidArgument(ErrorPrefix("create", name) + std::string(kNameRule));
-  }
   HttpCall call = SignedCall("PUT", ObjectUrl(name), Sha256Hex(body));
   call.headers.push_back("If-None-Match: *");
   // Google Cloud Storage's XML API applies If-None-Match to reads only; its create-only
@@ -609,7 +608,11 @@ std::vector<Status> S3StateStore::CreateManyIfAbsent(std::span<const ObjectToCre
   std::atomic<size_t> next_lane{0};
   auto work = [&] {
     for (size_t lane; (lane = next_lane.fetch_add(1)) < lanes.size();) {
-      for (size_t i : lanes[lane]) results[i] = Create(objects[i].name(), objects[i].Joined());
+      for (size_t i : lanes[lane]) {
+        const std::string_view name = objects[i].name();
+        results[i] =
+            IsValidObjectName(name) ? Create(name, objects[i].Joined()) : NameError("create", name);
+      }
     }
   };
   std::vector<std::thread> helpers;
@@ -625,9 +628,7 @@ std::vector<Status> S3StateStore::CreateManyIfAbsent(std::span<const ObjectToCre
 }
 
 Result<std::string> S3StateStore::Read(std::string_view name) {
-  if (!IsValidObjectName(name)) {
-    return InvalidArgument(ErrorPrefix("read", name) + std::string(kNameRule));
-  }
+  if (!IsValidObjectName(name)) return NameError("read", name);
   Result<HttpReply> reply =
       Send(SignedCall("GET", ObjectUrl(name), EmptyPayloadSha256()), "read", name);
   if (!reply.ok()) return reply.status();
@@ -644,9 +645,7 @@ Result<std::string> S3StateStore::Read(std::string_view name) {
 }
 
 Status S3StateStore::Delete(std::string_view name) {
-  if (!IsValidObjectName(name)) {
-    return InvalidArgument(ErrorPrefix("delete", name) + std::string(kNameRule));
-  }
+  if (!IsValidObjectName(name)) return NameError("delete", name);
   Result<HttpReply> reply =
       Send(SignedCall("DELETE", ObjectUrl(name), EmptyPayloadSha256()), "delete", name);
   if (!reply.ok()) return reply.status();

@@ -115,9 +115,11 @@ class S3StateStore : public StateStore {
   // The URL of a ListObjectsV2 call for keys starting with `key_prefix`.
   std::string ListUrl(std::string_view key_prefix, int max_keys,
                       std::string_view continuation_token) const;
-  // CreateIfAbsent with the body already in a string of its own (the pieces of a batch's object
-  // are joined into it, the one copy the PUT's body needs anyway).
+  // CreateIfAbsent of a name its caller has checked, with the body already in a string of its
+  // own (the pieces of a batch's object are joined into it, the one copy the PUT's body needs).
   Status Create(std::string_view name, std::string body);
+  // kInvalidArgument for `name`, which is not a valid object name.
+  Status NameError(std::string_view operation, std::string_view name) const;
   // After a retried PUT got 412: Ok if the stored object is `data`, else kAlreadyExists.
   Status CheckRetriedCreate(std::string_view name, std::string_view data);
   // "s3 store <Describe()>: <operation> <object>: ", the prefix of every error message.
