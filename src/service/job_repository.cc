@@ -170,7 +170,9 @@ void JobRepository::ForgetProject(std::string_view project) {
 }
 
 std::vector<Result<StoredJob>> JobRepository::StoreMany(std::span<const Job> jobs) {
-  return *StoreManyChecked(jobs, {});  // nothing to refuse it
+  Result<std::vector<Result<StoredJob>>> stored = StoreManyChecked(jobs, {});
+  if (stored.ok()) return std::move(*stored);
+  return std::vector<Result<StoredJob>>(jobs.size(), stored.status());  // a seal gone wrong
 }
 
 Result<std::vector<Result<StoredJob>>> JobRepository::StoreManyChecked(
@@ -209,6 +211,9 @@ Result<std::vector<Result<StoredJob>>> JobRepository::StoreManyChecked(
     return check ? check() : Status::Ok();
   });
   if (!outcomes.ok()) return outcomes.status();
+  if (digests.size() != jobs.size()) {  // a store that created without preparing
+    return Internal("the store did not compute the jobs' digests before creating them");
+  }
   const std::vector<Status>& created = *outcomes;
   std::vector<Result<StoredJob>> results;
   results.reserve(jobs.size());

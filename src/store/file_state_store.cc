@@ -191,6 +191,7 @@ struct FileStateStore::PendingCreate {
   std::string temp_name;
   Fd staging;  // where the temporary file waits for the folders (StageTemp), until FinishStaged
   bool staged_in_place = false;  // the staging folder is the object's own
+  uint64_t staged_bytes = 0;     // written by StageTemp
   Stage stage = Stage::kWritten;
 };
 
@@ -286,13 +287,17 @@ Result<std::vector<Status>> FileStateStore::CreateManyIfAbsentPreparing(
         results[i] = StageTemp(objects[i], *pending[i]);
         if (!results[i].ok()) pending[i].reset();
       }
+      if (options_.after_staging) options_.after_staging();
     } catch (...) {
       write_error = std::current_exception();
     }
   };
+  // Removes every temporary file not yet renamed into place, wherever it is at the time.
   const auto discard_all = [&] {
     for (std::optional<PendingCreate>& p : pending) {
-      if (p && !p->temp_name.empty()) ::unlinkat(p->staging.get(), p->temp_name.c_str(), 0);
+      if (p && p->stage == PendingCreate::Stage::kWritten && !p->temp_name.empty()) {
+        ::unlinkat(p->staging.valid() ? p->staging.get() : p->dir.get(), p->temp_name.c_str(), 0);
+      }
       p.reset();
     }
   };
@@ -320,12 +325,17 @@ Result<std::vector<Status>> FileStateStore::CreateManyIfAbsentPreparing(
     discard_all();
     return prepared;
   }
-  for (size_t i = 0; i < objects.size(); ++i) {
-    if (!pending[i]) continue;
-    results[i] = FinishStaged(objects[i], *pending[i]);
-    if (!results[i].ok()) pending[i].reset();
+  try {
+    for (size_t i = 0; i < objects.size(); ++i) {
+      if (!pending[i]) continue;
+      results[i] = FinishStaged(objects[i], *pending[i]);
+      if (!results[i].ok()) pending[i].reset();
+    }
+    CommitWritten(objects, results, pending);
+  } catch (...) {
+    discard_all();  // what is renamed stays: someone may have found it
+    throw;
   }
-  CommitWritten(objects, results, pending);
   return results;
 }
 
@@ -382,10 +392,12 @@ Status FileStateStore::StageTemp(const ObjectToCreate& object, PendingCreate& pe
   pending.file_name = file_name;
   // The deepest folder on the way that exists: the folders still to be made below it are on its
   // file system, so the temporary file can be renamed into them.
+  // Any other error than a missing folder is the create's error, as MakeFoldersBeneath would
+  // report it.
   std::string_view folder = object_folder;
   for (;;) {
     pending.staging = OpenFolderBeneath(root_fd_.get(), folder, resolution());
-    if (pending.staging.valid() || folder.empty()) break;
+    if (pending.staging.valid() || folder.empty() || errno != ENOENT) break;
     const size_t slash = folder.rfind('/');
     folder = slash == std::string_view::npos ? std::string_view() : folder.substr(0, slash);
   }
@@ -397,8 +409,10 @@ Status FileStateStore::StageTemp(const ObjectToCreate& object, PendingCreate& pe
     return CreateError(object.name(), errno);
   }
   const std::span<const std::string_view> pieces = object.pieces();
-  if (const int err = WriteTempPieces(pending.staging.get(), pending.temp_name, file,
-                                      pieces.first(pieces.empty() ? 0 : pieces.size() - 1))) {
+  const std::span<const std::string_view> first =
+      pieces.first(pieces.empty() ? 0 : pieces.size() - 1);
+  for (std::string_view piece : first) pending.staged_bytes += piece.size();
+  if (const int err = WriteTempPieces(pending.staging.get(), pending.temp_name, file, first)) {
     pending.temp_name.clear();  // removed
     return CreateError(object.name(), err);
   }
@@ -406,28 +420,40 @@ Status FileStateStore::StageTemp(const ObjectToCreate& object, PendingCreate& pe
 }
 
 Status FileStateStore::FinishStaged(const ObjectToCreate& object, PendingCreate& pending) const {
-  const auto [folder, file_name] = SplitName(object.name());
-  bool made_folders = false;  // made durable by the flush after the rename, as the rename is
-  pending.dir = MakeFoldersBeneath(root_fd_.get(), folder, resolution(), made_folders);
-  int err = pending.dir.valid() ? 0 : errno;
-  // Into the object's folder, under the same temporary name.
-  if (err == 0 && !pending.staged_in_place) {
-    err = RenameNoReplace(pending.staging.get(), pending.temp_name, pending.dir.get(),
-                          pending.temp_name);
+  int err = 0;
+  if (pending.staged_in_place) {
+    pending.dir = std::move(pending.staging);  // the folder it was written in, whatever its name
+  } else {
+    // Into the object's folder, made now, under the same temporary name.
+    const auto [folder, file_name] = SplitName(object.name());
+    bool made_folders = false;  // made durable by the flush after the rename, as the rename is
+    pending.dir = MakeFoldersBeneath(root_fd_.get(), folder, resolution(), made_folders);
+    err = pending.dir.valid() ? 0 : errno;
+    if (err == 0) {
+      err = RenameNoReplace(pending.staging.get(), pending.temp_name, pending.dir.get(),
+                            pending.temp_name);
+    }
+    if (err != 0) {
+      ::unlinkat(pending.staging.get(), pending.temp_name.c_str(), 0);
+      return CreateError(object.name(), err);
+    }
+    pending.staging.Close();
   }
-  if (err != 0) {
-    ::unlinkat(pending.staging.get(), pending.temp_name.c_str(), 0);
-    return CreateError(object.name(), err);
-  }
-  pending.staging.Close();
   const std::span<const std::string_view> pieces = object.pieces();
   if (pieces.empty()) return Status::Ok();
+  // The same file as written, or nothing: not a FIFO (O_NONBLOCK), nor a file linked elsewhere.
   Fd file(::openat(pending.dir.get(), pending.temp_name.c_str(),
-                   O_WRONLY | O_APPEND | O_NOFOLLOW | O_CLOEXEC));
-  if (!file.valid()) {
+                   O_WRONLY | O_APPEND | O_NOFOLLOW | O_NONBLOCK | O_CLOEXEC));
+  struct stat info {};
+  if (!file.valid() || ::fstat(file.get(), &info) != 0) {
     err = errno;
     ::unlinkat(pending.dir.get(), pending.temp_name.c_str(), 0);
     return CreateError(object.name(), err);
+  }
+  if (!S_ISREG(info.st_mode) || info.st_nlink != 1 ||
+      static_cast<uint64_t>(info.st_size) != pending.staged_bytes) {
+    ::unlinkat(pending.dir.get(), pending.temp_name.c_str(), 0);
+    return Refused("create", object.name(), "its temporary file was replaced meanwhile");
   }
   if ((err = WriteTempPieces(pending.dir.get(), pending.temp_name, file, pieces.last(1)))) {
     return CreateError(object.name(), err);

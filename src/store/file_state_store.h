@@ -47,6 +47,9 @@ struct FileStoreOptions {
   // while the caller's preparation runs (a smaller one after it, where a thread would cost more
   // than it saves). Tests set 0 or SIZE_MAX to take either path.
   size_t overlap_min_bytes = size_t{4} << 20;
+  // For tests only: called on the writer thread once it has staged every object of an
+  // overlapped batch, so that a test's preparation can wait for that.
+  std::function<void()> after_staging;
 };
 
 class FileStateStore : public StateStore {

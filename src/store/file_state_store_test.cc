@@ -13,6 +13,7 @@
 #include <csignal>
 #include <filesystem>
 #include <fstream>
+#include <future>
 #include <memory>
 #include <stdexcept>
 #include <string>
@@ -26,6 +27,7 @@ namespace buildtrace {
 namespace {
 
 using ::testing::HasSubstr;
+using ::testing::IsEmpty;
 
 // A FileStateStore in a fresh temporary folder, removed (with all objects) on destruction.
 class TempFolderStore : public StateStore {
@@ -288,6 +290,56 @@ TEST_F(FileStateStoreTest, OverlappedBatchLeavesNothingWhenThePreparationFails) 
   EXPECT_EQ(FilesBelow(folder_),
             (Names{"jobs/a/0.json", "jobs/a/1.json", "jobs/b/c/1.json", "top"}));
   EXPECT_EQ(*store->Read("jobs/b/c/1.json"), "h" + middle + "s");
+}
+
+// Temporary files below `folder` (names starting ".tmp-"), as paths.
+std::vector<fs::path> TempFilesIn(const std::string& folder) {
+  std::vector<fs::path> temps;
+  for (const auto& entry : fs::recursive_directory_iterator(folder)) {
+    if (entry.path().filename().string().starts_with(".tmp-")) temps.push_back(entry.path());
+  }
+  return temps;
+}
+
+// The folder a temporary file was written in is the one its object goes to, whatever happens to
+// the folder's name meanwhile (as for a create without the overlap); a temporary file replaced
+// meanwhile is not written to, and no temporary file is left either way.
+TEST_F(FileStateStoreTest, OverlappedObjectStaysWithItsFolderAndRefusesAReplacedFile) {
+  std::promise<void> staged;  // a new one before each batch
+  FileStoreOptions options;
+  options.overlap_min_bytes = 0;
+  options.after_staging = [&] { staged.set_value(); };
+  std::unique_ptr<FileStateStore> store = OpenOk(folder_, options);
+  ASSERT_NE(store, nullptr);
+  ASSERT_TRUE(store->CreateIfAbsent("jobs/a/0.json", "there").ok());
+  const std::string middle(1 << 20, 'm');
+  const std::vector<ObjectToCreate> moved = {ObjectToCreate("jobs/a/1.json", {"h", middle, "s"})};
+  staged = std::promise<void>();
+  const Result<std::vector<Status>> created = store->CreateManyIfAbsentPreparing(moved, [&] {
+    staged.get_future().wait();
+    fs::rename(folder_ + "/jobs/a", folder_ + "/jobs/a.old");
+    return Status::Ok();
+  });
+  ASSERT_TRUE(created.ok());
+  EXPECT_TRUE((*created)[0].ok()) << (*created)[0].message();
+  EXPECT_EQ(FilesBelow(folder_), (Names{"jobs/a.old/0.json", "jobs/a.old/1.json"}));
+  EXPECT_THAT(TempFilesIn(folder_), IsEmpty());
+
+  const std::vector<ObjectToCreate> replaced = {
+      ObjectToCreate("jobs/a.old/2.json", {"h", middle, "s"})};
+  staged = std::promise<void>();
+  const Result<std::vector<Status>> refused = store->CreateManyIfAbsentPreparing(replaced, [&] {
+    staged.get_future().wait();
+    const std::vector<fs::path> temps = TempFilesIn(folder_);
+    if (temps.size() != 1) return Internal("expected one temporary file");
+    fs::remove(temps[0]);
+    WriteFile(temps[0].string(), "someone else's");
+    return Status::Ok();
+  });
+  ASSERT_TRUE(refused.ok()) << refused.status().message();
+  EXPECT_EQ((*refused)[0].code(), StatusCode::kInternal);
+  EXPECT_THAT((*refused)[0].message(), HasSubstr("its temporary file was replaced meanwhile"));
+  EXPECT_EQ(FilesBelow(folder_), (Names{"jobs/a.old/0.json", "jobs/a.old/1.json"}));
 }
 
 // A folder on the way that cannot be made fails that object after the preparation, as a create
