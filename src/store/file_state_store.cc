@@ -34,9 +34,6 @@ namespace fs = std::filesystem;
 constexpr int kTempNameAttempts = 8;
 // Not a valid object name (the '~'), so it never collides with an object nor shows in List.
 constexpr std::string_view kProbeFolder = ".probe~";
-constexpr std::string_view kNameRule =
-    "invalid object name; use 1-512 bytes of [A-Za-z0-9._-] in '/'-separated parts, none of them "
-    "empty, \".\" or \"..\"";
 
 constexpr std::string_view kBelowSymlink = "a folder on its path is a symlink, not a folder";
 
@@ -191,7 +188,6 @@ struct FileStateStore::PendingCreate {
   std::string temp_name;
   Fd staging;  // where the temporary file waits for the folders (StageTemp), until FinishStaged
   bool staged_in_place = false;  // the staging folder is the object's own
-  uint64_t staged_bytes = 0;     // written by StageTemp
   Stage stage = Stage::kWritten;
 };
 
@@ -370,9 +366,7 @@ void FileStateStore::CommitWritten(std::span<const ObjectToCreate> objects,
 }
 
 Status FileStateStore::WriteTemp(const ObjectToCreate& object, PendingCreate& pending) const {
-  if (!IsValidObjectName(object.name())) {
-    return InvalidArgument(ErrorPrefix("create", object.name()) + std::string(kNameRule));
-  }
+  if (!IsValidObjectName(object.name())) return NameError("create", object.name());
   const auto [folder, file_name] = SplitName(object.name());
   pending.file_name = file_name;
   bool made_folders = false;  // made durable by the flush after the rename, as the rename is
@@ -384,10 +378,12 @@ Status FileStateStore::WriteTemp(const ObjectToCreate& object, PendingCreate& pe
   return Status::Ok();
 }
 
+Status FileStateStore::NameError(std::string_view operation, std::string_view name) const {
+  return InvalidArgument(ErrorPrefix(operation, name) + std::string(kObjectNameRule));
+}
+
 Status FileStateStore::StageTemp(const ObjectToCreate& object, PendingCreate& pending) const {
-  if (!IsValidObjectName(object.name())) {
-    return InvalidArgument(ErrorPrefix("create", object.name()) + std::string(kNameRule));
-  }
+  if (!IsValidObjectName(object.name())) return NameError("create", object.name());
   const auto [object_folder, file_name] = SplitName(object.name());
   pending.file_name = file_name;
   // The deepest folder on the way that exists: the folders still to be made below it are on its
@@ -411,7 +407,6 @@ Status FileStateStore::StageTemp(const ObjectToCreate& object, PendingCreate& pe
   const std::span<const std::string_view> pieces = object.pieces();
   const std::span<const std::string_view> first =
       pieces.first(pieces.empty() ? 0 : pieces.size() - 1);
-  for (std::string_view piece : first) pending.staged_bytes += piece.size();
   if (const int err = WriteTempPieces(pending.staging.get(), pending.temp_name, file, first)) {
     pending.temp_name.clear();  // removed
     return CreateError(object.name(), err);
@@ -450,8 +445,9 @@ Status FileStateStore::FinishStaged(const ObjectToCreate& object, PendingCreate&
     ::unlinkat(pending.dir.get(), pending.temp_name.c_str(), 0);
     return CreateError(object.name(), err);
   }
+  const uint64_t staged_bytes = object.size() - pieces.back().size();  // StageTemp's
   if (!S_ISREG(info.st_mode) || info.st_nlink != 1 ||
-      static_cast<uint64_t>(info.st_size) != pending.staged_bytes) {
+      static_cast<uint64_t>(info.st_size) != staged_bytes) {
     ::unlinkat(pending.dir.get(), pending.temp_name.c_str(), 0);
     return Refused("create", object.name(), "its temporary file was replaced meanwhile");
   }
@@ -483,9 +479,7 @@ Status FileStateStore::Commit(std::string_view name, int sync_err, PendingCreate
 }
 
 Result<std::string> FileStateStore::Read(std::string_view name) {
-  if (!IsValidObjectName(name)) {
-    return InvalidArgument(ErrorPrefix("read", name) + std::string(kNameRule));
-  }
+  if (!IsValidObjectName(name)) return NameError("read", name);
   struct stat info {};
   Result<Fd> file = OpenObject(name, info);
   if (!file.ok()) return file.status();
@@ -504,9 +498,7 @@ Result<std::string> FileStateStore::Read(std::string_view name) {
 }
 
 Result<InputBytes> FileStateStore::ReadInput(std::string_view name) {
-  if (!IsValidObjectName(name)) {
-    return InvalidArgument(ErrorPrefix("read", name) + std::string(kNameRule));
-  }
+  if (!IsValidObjectName(name)) return NameError("read", name);
   struct stat info {};
   Result<Fd> file = OpenObject(name, info);
   if (!file.ok()) return file.status();
@@ -601,9 +593,7 @@ Status FileStateStore::ListFolder(Fd folder, std::string_view relative_folder,
 }
 
 Status FileStateStore::Delete(std::string_view name) {
-  if (!IsValidObjectName(name)) {
-    return InvalidArgument(ErrorPrefix("delete", name) + std::string(kNameRule));
-  }
+  if (!IsValidObjectName(name)) return NameError("delete", name);
   const auto [folder, file_name] = SplitName(name);
   const Fd dir = OpenFolderBeneath(root_fd_.get(), folder, resolution());
   // No such folder, a parent that is a file, a name too long to exist: no such object.

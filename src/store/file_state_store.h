@@ -131,6 +131,8 @@ class FileStateStore : public StateStore {
   // way to `name`, making none; FinishStaged then makes the folders, moves the file into its
   // folder and appends the last piece. Either removes the file when it fails.
   Status StageTemp(const ObjectToCreate& object, PendingCreate& pending) const;
+  // kInvalidArgument for `name`, which is not a valid object name.
+  Status NameError(std::string_view operation, std::string_view name) const;
   Status FinishStaged(const ObjectToCreate& object, PendingCreate& pending) const;
   // Flushes the written temporary files of `pending`, renames them into place and flushes again,
   // setting each one's outcome in `results`.

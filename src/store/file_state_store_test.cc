@@ -183,23 +183,46 @@ TEST_F(FileStateStoreTest, NoTempFileRemainsAfterCreates) {
   EXPECT_EQ(FilesBelow(folder_), (Names{"jobs/a/1.json", "jobs/b/2.json", "jobs/c", "top"}));
 }
 
+// Files this process writes are limited to `bytes` while it lives (RLIMIT_FSIZE, with SIGXFSZ
+// ignored so that a write past the limit fails with EFBIG); each test runs in a process of its own.
+class FileSizeLimit {
+ public:
+  explicit FileSizeLimit(rlim_t bytes) {
+    if (::getrlimit(RLIMIT_FSIZE, &old_limit_) != 0) return;
+    struct rlimit limit = old_limit_;
+    limit.rlim_cur = bytes;
+    set_ = ::setrlimit(RLIMIT_FSIZE, &limit) == 0;
+    if (set_) old_handler_ = std::signal(SIGXFSZ, SIG_IGN);
+  }
+  FileSizeLimit(const FileSizeLimit&) = delete;
+  FileSizeLimit& operator=(const FileSizeLimit&) = delete;
+  ~FileSizeLimit() {
+    if (!set_) return;
+    ::setrlimit(RLIMIT_FSIZE, &old_limit_);
+    std::signal(SIGXFSZ, old_handler_);
+  }
+  bool set() const { return set_; }
+
+ private:
+  struct rlimit old_limit_ {};
+  void (*old_handler_)(int) = nullptr;
+  bool set_ = false;
+};
+
 TEST_F(FileStateStoreTest, WriteCutShortInAPieceFailsAndLeavesNothing) {
   // Past the file size limit, writev stops short, in the middle of the second piece here, and
   // the next call fails with EFBIG (SIGXFSZ ignored); each test runs in a process of its own.
   std::unique_ptr<FileStateStore> store = OpenOk(folder_);
   ASSERT_NE(store, nullptr);
   const std::string middle(300'000, 'm');
-  struct rlimit old_limit {};
-  ASSERT_EQ(::getrlimit(RLIMIT_FSIZE, &old_limit), 0);
-  void (*old_handler)(int) = std::signal(SIGXFSZ, SIG_IGN);
-  struct rlimit limit = old_limit;
-  limit.rlim_cur = 100'000;
-  ASSERT_EQ(::setrlimit(RLIMIT_FSIZE, &limit), 0);
   const std::vector<ObjectToCreate> batch = {
       ObjectToCreate("jobs/a/1.json", {"head", middle, "seal"})};
-  const std::vector<Status> results = store->CreateManyIfAbsent(batch);
-  ::setrlimit(RLIMIT_FSIZE, &old_limit);
-  std::signal(SIGXFSZ, old_handler);
+  std::vector<Status> results;
+  {
+    const FileSizeLimit limit(100'000);
+    ASSERT_TRUE(limit.set());
+    results = store->CreateManyIfAbsent(batch);
+  }
   ASSERT_EQ(results.size(), 1u);
   EXPECT_EQ(results[0].code(), StatusCode::kUnavailable);
   EXPECT_THAT(results[0].message(),
@@ -217,23 +240,20 @@ TEST_F(FileStateStoreTest, OverlappedWriteCutShortInAnyPieceFailsAndLeavesNothin
   const std::string long_middle(300'000, 'm');
   const std::string short_middle(90'000, 'm');
   const std::string long_seal(20'000, 's');
-  struct rlimit old_limit {};
-  ASSERT_EQ(::getrlimit(RLIMIT_FSIZE, &old_limit), 0);
-  void (*old_handler)(int) = std::signal(SIGXFSZ, SIG_IGN);
-  struct rlimit limit = old_limit;
-  limit.rlim_cur = 100'000;
-  ASSERT_EQ(::setrlimit(RLIMIT_FSIZE, &limit), 0);
   const std::vector<ObjectToCreate> batch = {
       ObjectToCreate("jobs/a/1.json", {"head", long_middle, "seal"}),
       ObjectToCreate("jobs/a/2.json", {"head", short_middle, long_seal}),
       ObjectToCreate("jobs/a/3.json", {"head", short_middle, "seal"})};
   int prepared = 0;
-  const Result<std::vector<Status>> created = store->CreateManyIfAbsentPreparing(batch, [&] {
-    ++prepared;
-    return Status::Ok();
-  });
-  ::setrlimit(RLIMIT_FSIZE, &old_limit);
-  std::signal(SIGXFSZ, old_handler);
+  Result<std::vector<Status>> created = InvalidArgument("not created");
+  {
+    const FileSizeLimit limit(100'000);
+    ASSERT_TRUE(limit.set());
+    created = store->CreateManyIfAbsentPreparing(batch, [&] {
+      ++prepared;
+      return Status::Ok();
+    });
+  }
   EXPECT_EQ(prepared, 1);
   ASSERT_TRUE(created.ok()) << created.status().message();
   const std::vector<Status>& results = *created;

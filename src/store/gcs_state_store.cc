@@ -13,9 +13,6 @@ namespace buildtrace {
 namespace {
 
 constexpr std::string_view kScheme = "gs://";
-constexpr std::string_view kNameRule =
-    "invalid object name; use 1-512 bytes of [A-Za-z0-9._-] in '/'-separated parts, none of them "
-    "empty, \".\" or \"..\"";
 // GCS names are at most 1024 bytes; the store's own names take up to 512 plus a '/'.
 constexpr size_t kMaxPrefixBytes = 1024 - 513;
 constexpr const char* kProbePermissions[] = {"storage.objects.create", "storage.objects.get",
@@ -90,7 +87,7 @@ GcsStateStore::GcsStateStore(std::string bucket, std::string prefix,
 
 Status GcsStateStore::CreateIfAbsent(std::string_view name, std::string_view data) {
   if (!IsValidObjectName(name)) {
-    return InvalidArgument(ErrorPrefix("create", name) + std::string(kNameRule));
+    return InvalidArgument(ErrorPrefix("create", name) + std::string(kObjectNameRule));
   }
   HttpCall call;
   call.method = "POST";
@@ -116,7 +113,7 @@ Status GcsStateStore::CreateIfAbsent(std::string_view name, std::string_view dat
 
 Result<std::string> GcsStateStore::Read(std::string_view name) {
   if (!IsValidObjectName(name)) {
-    return InvalidArgument(ErrorPrefix("read", name) + std::string(kNameRule));
+    return InvalidArgument(ErrorPrefix("read", name) + std::string(kObjectNameRule));
   }
   HttpCall call;
   call.url =
@@ -135,7 +132,7 @@ Result<std::string> GcsStateStore::Read(std::string_view name) {
 
 Status GcsStateStore::Delete(std::string_view name) {
   if (!IsValidObjectName(name)) {
-    return InvalidArgument(ErrorPrefix("delete", name) + std::string(kNameRule));
+    return InvalidArgument(ErrorPrefix("delete", name) + std::string(kObjectNameRule));
   }
   HttpCall call;
   call.method = "DELETE";

@@ -24,9 +24,6 @@
 namespace buildtrace {
 namespace {
 
-constexpr std::string_view kNameRule =
-    "invalid object name; use 1-512 bytes of [A-Za-z0-9._-] in '/'-separated parts, none of them "
-    "empty, \".\" or \"..\"";
 constexpr std::string_view kUrlForm = "s3://BUCKET/PREFIX?endpoint=URL&region=R";
 constexpr std::string_view kDefaultRegion = "us-east-1";
 constexpr size_t kMaxPrefixBytes = 511;  // with '/' and a 512-byte name: S3's 1024-byte keys
@@ -556,7 +553,7 @@ Status S3StateStore::HttpError(std::string_view operation, std::string_view obje
 // Operations
 
 Status S3StateStore::NameError(std::string_view operation, std::string_view name) const {
-  return InvalidArgument(ErrorPrefix(operation, name) + std::string(kNameRule));
+  return InvalidArgument(ErrorPrefix(operation, name) + std::string(kObjectNameRule));
 }
 
 Status S3StateStore::CreateIfAbsent(std::string_view name, std::string_view data) {

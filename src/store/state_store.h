@@ -23,6 +23,10 @@ namespace buildtrace {
 // every method returns kInvalidArgument for a name that fails it, so no caller input can name
 // anything outside the store's root or prefix.
 bool IsValidObjectName(std::string_view name);
+// What each store's error for such a name says after its own prefix.
+inline constexpr std::string_view kObjectNameRule =
+    "invalid object name; use 1-512 bytes of [A-Za-z0-9._-] in '/'-separated parts, none of them "
+    "empty, \".\" or \"..\"";
 
 // Bytes read from a store, with at least kReadPadding bytes of spare capacity after size() so that
 // a SIMD parser can read past the end without a copy.
