@@ -157,6 +157,10 @@ Result<StoredJob> JobRepository::Store(const Job& job) {
 
 void JobRepository::ForgetProject(std::string_view project) {
   statuses_.ForgetProject(project);
+  {
+    std::lock_guard lock(unindexed_mutex_);
+    unindexed_.erase(std::string(project));
+  }
   const std::string prefix = std::string(project) + "/";
   std::lock_guard lock(headers_mutex_);
   for (auto it = headers_.begin(); it != headers_.end();) {
@@ -184,7 +188,8 @@ Result<std::vector<Result<StoredJob>>> JobRepository::StoreManyChecked(
   // Each job is written as its head, the client's own state bytes (not copied, when the parser
   // kept them) and the seal; the digest is that of the canonical form, which ends where the seal
   // begins. The digests, the seals and `check` are the store's preparation: the store may write
-  // the heads and states meanwhile (StateStore::CreateManyIfAbsentPreparing).
+  // the heads and states meanwhile (StateStore::CreateManyIfAbsentPreparing), and so is marking
+  // a new project's index complete, which must come before its first jobs are in place.
   std::vector<std::string> names, digests, seals;
   std::vector<SerializedJob> forms;
   std::vector<ObjectToCreate> objects;
@@ -208,7 +213,10 @@ Result<std::vector<Result<StoredJob>>> JobRepository::StoreManyChecked(
       if (seal.size() != seals[i].size()) return Internal("a job's seal is not of its fixed size");
       std::copy(seal.begin(), seal.end(), seals[i].begin());
     }
-    return check ? check() : Status::Ok();
+    if (Status checked = check ? check() : Status::Ok(); !checked.ok()) return checked;
+    // Before anything is renamed into place, and only for jobs that will be stored.
+    CompleteNewIndexes(projects);
+    return Status::Ok();
   });
   if (!outcomes.ok()) return outcomes.status();
   if (digests.size() != jobs.size()) {  // a store that created without preparing
@@ -232,6 +240,40 @@ Result<std::vector<Result<StoredJob>>> JobRepository::StoreManyChecked(
   return results;
 }
 
+void JobRepository::CompleteNewIndexes(std::span<const std::string_view> projects) {
+  std::vector<std::string_view> distinct(projects.begin(), projects.end());
+  std::sort(distinct.begin(), distinct.end());
+  distinct.erase(std::unique(distinct.begin(), distinct.end()), distinct.end());
+  for (std::string_view project : distinct) {
+    Result<bool> complete = index_.IsComplete(project);
+    if (complete.ok() && *complete) continue;
+    if (complete.ok()) {
+      {
+        std::lock_guard lock(unindexed_mutex_);
+        if (unindexed_.contains(std::string(project))) continue;
+      }
+      Result<std::vector<int64_t>> ids = ListJobIds(project);
+      if (ids.ok() && ids->empty()) {
+        Status marked = index_.MarkComplete(project);
+        complete = marked.ok() ? Result<bool>(true) : Result<bool>(marked);
+      } else if (ids.ok()) {
+        std::lock_guard lock(unindexed_mutex_);
+        if (unindexed_.size() >= kMaxUnindexedProjects) unindexed_.clear();
+        unindexed_.insert(std::string(project));
+      } else {
+        complete = ids.status();
+      }
+    }
+    if (!complete.ok()) {
+      index_failures_.fetch_add(1, std::memory_order_relaxed);
+      LogWarning("the job index of project " + std::string(project) +
+                 " could not be marked complete (lineage lists its jobs until the sweep has "
+                 "built it): " +
+                 complete.status().message());
+    }
+  }
+}
+
 void JobRepository::IndexStored(std::span<const Job> jobs,
                                 const std::vector<Result<StoredJob>>& results) {
   std::map<std::string_view, std::vector<IndexedJob>> by_project;
@@ -240,26 +282,12 @@ void JobRepository::IndexStored(std::span<const Job> jobs,
     by_project[jobs[i].header.project].push_back(
         IndexedJob{jobs[i].header.job_id, jobs[i].header.status});
   }
-  for (auto& [project, project_jobs] : by_project) {
-    const std::vector<IndexedJob>& indexed = project_jobs;  // a lambda cannot capture a binding
-    Status added = index_.Add(project, indexed);
-    Result<bool> complete = added.ok() ? index_.IsComplete(project) : Result<bool>(added);
-    if (complete.ok() && !*complete) {
-      // A project's first jobs make its index complete: nothing stored before them is missing.
-      Result<std::vector<int64_t>> ids = ListJobIds(project);
-      complete = ids.ok() ? Result<bool>(false) : Result<bool>(ids.status());
-      if (ids.ok() && std::all_of(ids->begin(), ids->end(), [&](int64_t id) {
-            return std::any_of(indexed.begin(), indexed.end(),
-                               [id](const IndexedJob& j) { return j.job_id == id; });
-          })) {
-        Status marked = index_.MarkComplete(project);
-        complete = marked.ok() ? Result<bool>(true) : Result<bool>(marked);
-      }
-    }
-    if (!complete.ok()) {
+  for (const auto& [project, project_jobs] : by_project) {
+    Status added = index_.Add(project, project_jobs);
+    if (!added.ok()) {
       index_failures_.fetch_add(1, std::memory_order_relaxed);
       LogWarning("the job index of project " + std::string(project) +
-                 " lacks jobs just stored (the sweep adds them): " + complete.status().message());
+                 " lacks jobs just stored (the sweep adds them): " + added.message());
     }
   }
 }

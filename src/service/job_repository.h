@@ -12,6 +12,7 @@
 #include <span>
 #include <string>
 #include <unordered_map>
+#include <unordered_set>
 #include <vector>
 
 #include "core/job.h"
@@ -62,9 +63,10 @@ class JobRepository {
   // Stores several jobs as Store does, grouping the store's flushes (CreateManyIfAbsentPreparing,
   // which computes the digests while the file store writes large jobs); one
   // result per job, in order. Each job is stored whole or not at all, whatever the others do.
-  // Every job stored (or found stored) is then added to the job index; a project's first jobs
-  // make its index complete. An index the store refuses is not an error of the store call (the
-  // jobs are durable): it is logged and counted (index_failures), and the sweep repairs it.
+  // Every job stored (or found stored) is then added to the job index. A project that has no job
+  // yet gets its index marked complete before its first jobs are stored (CompleteNewIndexes). An
+  // index the store refuses is not an error of the store call (the jobs are durable): it is
+  // logged and counted (index_failures), and the sweep repairs it.
   // Holds the locks of the jobs' projects shared throughout (ProjectLocks::Share).
   std::vector<Result<StoredJob>> StoreMany(std::span<const Job> jobs);
   // The same with a last check of the jobs, which the store's writes may overlap (so it runs
@@ -116,7 +118,7 @@ class JobRepository {
   // Forgets the headers and statuses of the project's jobs (its job IDs may come back as other
   // jobs once it is deleted). The caller holds the project's lock exclusively.
   void ForgetProject(std::string_view project);
-  // Index additions the store refused since this repository was made.
+  // Index additions and completions the store refused since this repository was made.
   uint64_t index_failures() const { return index_failures_.load(std::memory_order_relaxed); }
 
   StateStore& store() { return store_; }
@@ -138,6 +140,13 @@ class JobRepository {
  private:
   void RememberHeader(const JobHeader& header);
   void NoteWrites(const std::vector<Status>& created);
+  // Before a batch is stored (in the store's preparation, once the batch is known to be taken),
+  // with the projects' locks held: marks the index of each project
+  // that has no job yet complete, while it is empty. Decided after storing, a request could not
+  // tell its own jobs from those that concurrent first requests stored meanwhile, and the
+  // project would be listed again on every request. A project that has jobs but no complete
+  // index (stored by an earlier version) is listed once per process and left to the sweep.
+  void CompleteNewIndexes(std::span<const std::string_view> projects);
   // Adds the jobs stored by StoreMany (results[i].ok()) to the index.
   void IndexStored(std::span<const Job> jobs, const std::vector<Result<StoredJob>>& results);
   Result<StoredJob> ResolveExisting(const Job& job, const std::string& name,
@@ -161,6 +170,11 @@ class JobRepository {
   JobIndex index_;
   ProjectLocks locks_;
   std::atomic<uint64_t> index_failures_{0};
+  // Projects found with jobs and no complete index, not listed again (CompleteNewIndexes);
+  // emptied when it reaches kMaxUnindexedProjects.
+  static constexpr size_t kMaxUnindexedProjects = 10'000;
+  std::mutex unindexed_mutex_;
+  std::unordered_set<std::string> unindexed_;  // guarded by unindexed_mutex_
   std::mutex write_failure_mutex_;
   std::optional<std::string> last_write_failure_;  // guarded by write_failure_mutex_
 };

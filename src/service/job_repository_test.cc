@@ -9,9 +9,12 @@
 #include <stdlib.h>
 
 #include <filesystem>
+#include <functional>
 #include <memory>
 #include <string>
+#include <thread>
 #include <tuple>
+#include <utility>
 #include <vector>
 
 #include "core/canonical_hash.h"
@@ -505,6 +508,84 @@ TEST_F(JobRepositoryTest, ListFailuresArePropagated) {
   ASSERT_FALSE(projects.ok());
   EXPECT_EQ(projects.status().code(), StatusCode::kUnavailable);
   EXPECT_EQ(projects.status().message(), "cannot list");
+}
+
+// A FaultyStateStore that runs `on_list` (once) when a listing of `prefix` starts: lets a test
+// put a whole request between another's steps.
+class ListHookStore : public FaultyStateStore {
+ public:
+  ListHookStore(StateStore& target, std::string prefix, std::function<void()> on_list)
+      : FaultyStateStore(target), prefix_(std::move(prefix)), on_list_(std::move(on_list)) {}
+  Result<std::vector<std::string>> List(std::string_view prefix) override {
+    if (prefix == prefix_ && on_list_) std::exchange(on_list_, nullptr)();
+    return FaultyStateStore::List(prefix);
+  }
+
+ private:
+  std::string prefix_;
+  std::function<void()> on_list_;
+};
+
+// Two first requests of a project, the second stored whole while the first looks at the project:
+// the index is complete all the same, and holds both jobs. (Decided after storing, as it once
+// was, each saw the other's job and neither marked it.)
+TEST_F(JobRepositoryTest, ConcurrentFirstRequestsOfAProjectMakeItsIndexComplete) {
+  auto first = Parse(JobJson("p", 1));
+  auto second = Parse(JobJson("p", 2));
+  ASSERT_TRUE(first && second);
+  std::unique_ptr<JobRepository> jobs;
+  ListHookStore hooked(*file_store_, "jobs/p/", [&] {
+    std::thread other([&] {
+      std::vector<Result<StoredJob>> stored = jobs->StoreMany(second->jobs());
+      EXPECT_TRUE(stored.front().ok()) << stored.front().status().message();
+    });
+    other.join();
+  });
+  jobs = std::make_unique<JobRepository>(hooked, ParseLimits{});
+  std::vector<Result<StoredJob>> stored = jobs->StoreMany(first->jobs());
+  ASSERT_TRUE(stored.front().ok()) << stored.front().status().message();
+  EXPECT_EQ(*jobs->ListJobIds("p"), (std::vector<int64_t>{1, 2}));
+  Result<bool> complete = JobIndex(*file_store_).IsComplete("p");
+  ASSERT_TRUE(complete.ok()) << complete.status().message();
+  EXPECT_TRUE(*complete);
+  std::vector<int64_t> indexed;
+  ASSERT_TRUE(JobIndex(*file_store_)
+                  .Ascending("p", std::nullopt,
+                             [&](const IndexedJob& job) {
+                               indexed.push_back(job.job_id);
+                               return true;
+                             })
+                  .ok());
+  EXPECT_EQ(indexed, (std::vector<int64_t>{1, 2}));
+  EXPECT_EQ(jobs->index_failures(), 0u);
+}
+
+// A project with a job stored before its index (by an earlier version) is left to the sweep:
+// listed by the first request of this process, not by every later one.
+TEST_F(JobRepositoryTest, AProjectWithJobsButNoCompleteIndexIsListedOncePerProcess) {
+  auto legacy = Parse(JobJson("p", 1));
+  ASSERT_NE(legacy, nullptr);
+  ASSERT_TRUE(
+      file_store_
+          ->CreateIfAbsent(JobObjectName("p", 1), Sealed(SerializeJob(legacy->jobs().front())))
+          .ok());
+  for (int64_t id : {2, 3, 4}) StoreOk(JobJson("p", id));
+  EXPECT_EQ(store_->Calls(Method::kList), 1);
+  EXPECT_FALSE(*jobs_->index().IsComplete("p"));
+  // A new project is listed once too, and its index is complete from its first job on.
+  for (int64_t id : {1, 2, 3}) StoreOk(JobJson("q", id));
+  EXPECT_EQ(store_->Calls(Method::kList), 2);
+  EXPECT_TRUE(*JobIndex(*file_store_).IsComplete("q"));
+  EXPECT_FALSE(*JobIndex(*file_store_).IsComplete("p"));
+  // Deleted (ProjectDeletion removes the files, then makes the repository forget the project),
+  // "p" is a new project again: listed once more, and complete from its next first job on.
+  fs::remove_all(folder_ + "/store/jobs/p");
+  fs::remove_all(folder_ + "/store/index/p");
+  jobs_->ForgetProject("p");
+  StoreOk(JobJson("p", 1));
+  EXPECT_EQ(store_->Calls(Method::kList), 3);
+  EXPECT_TRUE(*JobIndex(*file_store_).IsComplete("p"));
+  EXPECT_EQ(jobs_->index_failures(), 0u);
 }
 
 TEST(SameJobTest, ComparesHeaderAndObjectsInAnyOrder) {
