@@ -256,8 +256,9 @@ std::vector<Status> FileStateStore::CreateManyIfAbsent(std::span<const ObjectToC
   std::vector<std::optional<PendingCreate>> pending(objects.size());
   for (size_t i = 0; i < objects.size(); ++i) {
     pending[i].emplace();
-    results[i] = WriteTemp(objects[i], *pending[i]);
-    if (!results[i].ok()) pending[i].reset();
+    results[i] = objects[i].size() == 0 ? CreateEmpty(objects[i], *pending[i])
+                                        : WriteTemp(objects[i], *pending[i]);
+    if (!results[i].ok() && results[i].code() != StatusCode::kAlreadyExists) pending[i].reset();
   }
   CommitWritten(objects, results, pending);
   return results;
@@ -342,10 +343,11 @@ void FileStateStore::CommitWritten(std::span<const ObjectToCreate> objects,
   const auto any = [&](auto predicate) {
     return std::any_of(pending.begin(), pending.end(), predicate);
   };
+  const auto written = [](const auto& p) { return p.has_value() && p->stage == Stage::kWritten; };
   // One flush for the data of every temporary file, shared with concurrent batches.
-  const int data_err = any([](const auto& p) { return p.has_value(); }) ? SyncAfterWrites() : 0;
+  const int data_err = any(written) ? SyncAfterWrites() : 0;
   for (size_t i = 0; i < objects.size(); ++i) {
-    if (!pending[i]) continue;
+    if (!written(pending[i])) continue;
     results[i] = Commit(objects[i].name(), data_err, *pending[i]);
     if (!results[i].ok() && results[i].code() != StatusCode::kAlreadyExists) pending[i].reset();
   }
@@ -467,8 +469,12 @@ Status FileStateStore::Commit(std::string_view name, int sync_err, PendingCreate
   }
   ::unlinkat(dir, pending.temp_name.c_str(), 0);
   if (err != EEXIST) return CreateError(name, err);
+  return FoundExisting(name, pending);
+}
+
+Status FileStateStore::FoundExisting(std::string_view name, PendingCreate& pending) const {
   struct stat info {};
-  if (const int stat_err = StatEntry(dir, pending.file_name, info); stat_err != 0) {
+  if (const int stat_err = StatEntry(pending.dir.get(), pending.file_name, info); stat_err != 0) {
     return CreateError(name, stat_err);  // removed meanwhile (only the outbox deletes): retry
   }
   if (!S_ISREG(info.st_mode) && !S_ISDIR(info.st_mode)) {
@@ -476,6 +482,24 @@ Status FileStateStore::Commit(std::string_view name, int sync_err, PendingCreate
   }
   pending.stage = PendingCreate::Stage::kFoundExisting;
   return AlreadyExists(ErrorPrefix("create", name) + "object exists");
+}
+
+Status FileStateStore::CreateEmpty(const ObjectToCreate& object, PendingCreate& pending) const {
+  if (!IsValidObjectName(object.name())) return NameError("create", object.name());
+  const auto [folder, file_name] = SplitName(object.name());
+  pending.file_name = file_name;
+  bool made_folders = false;  // made durable by the flush after the create, as the create is
+  pending.dir = MakeFoldersBeneath(root_fd_.get(), folder, resolution(), made_folders);
+  if (!pending.dir.valid()) return CreateError(object.name(), errno);
+  // O_EXCL takes no symlink for the file: a name taken by one is EEXIST, then refused below.
+  const Fd file(::openat(pending.dir.get(), pending.file_name.c_str(),
+                         O_WRONLY | O_CREAT | O_EXCL | O_NOFOLLOW | O_CLOEXEC, 0644));
+  if (file.valid()) {
+    pending.stage = PendingCreate::Stage::kRenamed;  // in place: visible, not yet durable
+    return Status::Ok();
+  }
+  if (errno != EEXIST) return CreateError(object.name(), errno);
+  return FoundExisting(object.name(), pending);
 }
 
 Result<std::string> FileStateStore::Read(std::string_view name) {

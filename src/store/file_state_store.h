@@ -78,6 +78,7 @@ class FileStateStore : public StateStore {
   //   kInvalidArgument from CreateIfAbsent and kNotFound from Read.
   // - Durability relies on syncfs(2) of the store's file system: objects are written under
   //   temporary names, flushed, renamed into place without replacing anything, flushed again.
+  //   An empty object (the job index's) is created in place instead, then flushed once.
   //   A create that finds the name taken flushes too before it returns kAlreadyExists. Concurrent
   //   creates share their flushes (group commit): a flush that starts after a caller's writes
   //   covers them, so under load one flush serves many requests.
@@ -127,6 +128,10 @@ class FileStateStore : public StateStore {
   Status Refused(std::string_view operation, std::string_view name, std::string_view what) const;
   // Makes the folders of `name` and writes its data to a temporary file there, unflushed.
   Status WriteTemp(const ObjectToCreate& object, PendingCreate& pending) const;
+  // Makes the folders of `name`, an object of no bytes, and creates it there under its own name
+  // at once (O_EXCL): nothing of it can be half-written, so it needs no temporary file, nor the
+  // flush before a rename. kAlreadyExists (FoundExisting) when the name is taken.
+  Status CreateEmpty(const ObjectToCreate& object, PendingCreate& pending) const;
   // Writes every piece but the last to a temporary file in the deepest existing folder on the
   // way to `name`, making none; FinishStaged then makes the folders, moves the file into its
   // folder and appends the last piece. Either removes the file when it fails.
@@ -134,12 +139,15 @@ class FileStateStore : public StateStore {
   // kInvalidArgument for `name`, which is not a valid object name.
   Status NameError(std::string_view operation, std::string_view name) const;
   Status FinishStaged(const ObjectToCreate& object, PendingCreate& pending) const;
-  // Flushes the written temporary files of `pending`, renames them into place and flushes again,
-  // setting each one's outcome in `results`.
+  // Flushes the written temporary files of `pending`, renames them into place and flushes again
+  // (the objects created in place, CreateEmpty, too), setting each one's outcome in `results`.
   void CommitWritten(std::span<const ObjectToCreate> objects, std::vector<Status>& results,
                      std::vector<std::optional<PendingCreate>>& pending);
   // Renames the flushed temporary file into place, unless `sync_err` says the flush failed.
   Status Commit(std::string_view name, int sync_err, PendingCreate& pending) const;
+  // kAlreadyExists for `name`, taken in pending.dir by a regular file or a folder (kInternal,
+  // refused, for anything else; kUnavailable if it went meanwhile), marking `pending` so.
+  Status FoundExisting(std::string_view name, PendingCreate& pending) const;
   // Opens the regular file of object `name` for reading and fills `info` (its fstat); kNotFound,
   // kInternal (refused) or kUnavailable as Read returns them.
   Result<Fd> OpenObject(std::string_view name, struct stat& info) const;

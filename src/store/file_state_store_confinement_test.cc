@@ -69,6 +69,8 @@ TEST_P(FileStoreConfinementTest, CreateThroughASymlinkedFolderIsRefusedAndWrites
   for (const char* name : {"jobs/1.json", "jobs/a/1.json", "reports/a/1.json"}) {
     ExpectRefused(store_->CreateIfAbsent(name, "x"), std::string("create ") + name,
                   "a folder on its path is a symlink");
+    ExpectRefused(store_->CreateIfAbsent(name, ""), std::string("create ") + name,
+                  "a folder on its path is a symlink");  // empty: created in place
   }
   const std::vector<ObjectToCreate> batch = {{"jobs/b/2.json", "x"}, {"ok/1.json", "y"}};
   const std::vector<Status> results = store_->CreateManyIfAbsent(batch);
@@ -82,7 +84,14 @@ TEST_P(FileStoreConfinementTest, CreateOverASymlinkIsRefused) {
   Link(outside_ + "/secret.json", "jobs/1.json");
   ExpectRefused(store_->CreateIfAbsent("jobs/1.json", "x"), "create jobs/1.json",
                 "not a regular file but a symlink");
-  EXPECT_EQ(FilesBelow(root_), Names{"jobs/1.json"});
+  ExpectRefused(store_->CreateIfAbsent("jobs/1.json", ""), "create jobs/1.json",
+                "not a regular file but a symlink");
+  // Nor is a symlink to nothing followed by an empty object's create in place.
+  Link(outside_ + "/missing.json", "jobs/2.json");
+  ExpectRefused(store_->CreateIfAbsent("jobs/2.json", ""), "create jobs/2.json",
+                "not a regular file but a symlink");
+  EXPECT_FALSE(fs::exists(outside_ + "/missing.json"));
+  EXPECT_EQ(FilesBelow(root_), (Names{"jobs/1.json", "jobs/2.json"}));
   std::ifstream secret(outside_ + "/secret.json");
   EXPECT_EQ(std::string(std::istreambuf_iterator<char>(secret), {}), kSecret);
 }
@@ -109,6 +118,9 @@ TEST_P(FileStoreConfinementTest, ReadOfAFifoIsRefusedWithoutBlocking) {
   ExpectRefused(store_->Read("jobs/1.json").status(), "read jobs/1.json",
                 "not a regular file but a FIFO");
   EXPECT_EQ(store_->CreateIfAbsent("jobs/1.json", "x").code(), StatusCode::kInternal);
+  // An empty object, created in place rather than renamed, is refused the same way.
+  ExpectRefused(store_->CreateIfAbsent("jobs/1.json", ""), "create jobs/1.json",
+                "not a regular file but a FIFO");
 }
 
 TEST_P(FileStoreConfinementTest, ReadOfASocketIsRefused) {

@@ -133,6 +133,52 @@ TEST_F(FileStoreWritersTest, TempNamesCarryThisWritersIdentity) {
   EXPECT_FALSE(WriterIsGone(*writer));
 }
 
+// An empty object (the job index's) has nothing to tear: it is created under its own name, with
+// no temporary file, and flushed once; a batch with data in it still takes the two flushes.
+TEST_F(FileStoreWritersTest, EmptyObjectsAreCreatedInPlaceWithOneFlush) {
+  FlushHook hook;
+  Names at_first_flush;
+  hook.during = [&](int call) {
+    if (call == 1) at_first_flush = FilesBelow(folder_ + "/index");
+  };
+  std::unique_ptr<FileStateStore> store = OpenOk(folder_, hook.Options());
+  ASSERT_NE(store, nullptr);
+  const std::vector<ObjectToCreate> empty = {{"index/p/a", ""}, {"index/p/b", ""}};
+  std::vector<Status> results = store->CreateManyIfAbsent(empty);
+  ASSERT_TRUE(results[0].ok()) << results[0].message();
+  ASSERT_TRUE(results[1].ok()) << results[1].message();
+  EXPECT_EQ(hook.calls.load(), 1);
+  EXPECT_EQ(at_first_flush, (Names{"p/a", "p/b"}));
+  EXPECT_EQ(Read(*store, "index/p/a"), "");
+  // Found existing: kAlreadyExists, after a flush (its creator may not have flushed it yet).
+  EXPECT_EQ(store->CreateIfAbsent("index/p/a", "").code(), StatusCode::kAlreadyExists);
+  EXPECT_EQ(store->CreateIfAbsent("index/p", "").code(), StatusCode::kAlreadyExists);  // a folder
+  EXPECT_EQ(hook.calls.load(), 3);
+  const std::vector<ObjectToCreate> mixed = {{"index/p/c", ""}, {"jobs/p/1.json", "one"}};
+  results = store->CreateManyIfAbsent(mixed);
+  ASSERT_TRUE(results[0].ok()) << results[0].message();
+  ASSERT_TRUE(results[1].ok()) << results[1].message();
+  EXPECT_EQ(hook.calls.load(), 5);
+  EXPECT_EQ(Read(*store, "jobs/p/1.json"), "one");
+  EXPECT_EQ(FilesBelow(folder_), (Names{"index/p/a", "index/p/b", "index/p/c", "jobs/p/1.json"}));
+}
+
+// Its flush failing, an empty object created in place is not known to be durable; a retry
+// finds it and confirms it with a flush of its own.
+TEST_F(FileStoreWritersTest, EmptyObjectWhoseFlushFailsIsUnavailableUntilARetryConfirmsIt) {
+  FlushHook hook;
+  hook.fail = [](int call) { return call == 1; };
+  std::unique_ptr<FileStateStore> store = OpenOk(folder_, hook.Options());
+  ASSERT_NE(store, nullptr);
+  const Status failed = store->CreateIfAbsent("index/p/a", "");
+  EXPECT_EQ(failed.code(), StatusCode::kUnavailable);
+  EXPECT_THAT(failed.message(),
+              AllOf(HasSubstr("create index/p/a: flush failed: Input/output error"),
+                    HasSubstr("may be visible"), HasSubstr("retry the create to confirm it")));
+  EXPECT_EQ(store->CreateIfAbsent("index/p/a", "").code(), StatusCode::kAlreadyExists);
+  EXPECT_EQ(hook.calls.load(), 2);
+}
+
 TEST_F(FileStoreWritersTest, OpenKeepsTempFilesOfLiveWritersAndRemovesThoseOfGoneOnes) {
   ChildProcess live, dead;
   ASSERT_GT(live.pid(), 0);
