@@ -22,6 +22,7 @@
 #include "testing/gzip.h"
 #include "testing/json_body.h"
 #include "testing/temp_backends.h"
+#include "testing/temp_files.h"
 
 namespace buildtrace {
 namespace {
@@ -196,15 +197,6 @@ std::string LargeState(int objects, bool twice) {
   return state + (twice ? ",\"o123\":\"door_5_6_7_8\"}" : "}");
 }
 
-// Temporary files of the store, at any depth below `folder`.
-std::vector<std::string> TempFilesBelow(const std::string& folder) {
-  std::vector<std::string> temps;
-  for (const auto& entry : std::filesystem::recursive_directory_iterator(folder)) {
-    if (entry.path().filename().string().starts_with(".tmp-")) temps.push_back(entry.path());
-  }
-  return temps;
-}
-
 TEST_F(ApiTest, DuplicateIdInALargeStateIsTheParsersAnswerAndStoresNothing) {
   const std::string state = LargeState(250'000, true);
   ASSERT_GT(state.size(), size_t{4} << 20);
@@ -222,6 +214,8 @@ TEST_F(ApiTest, DuplicateIdInALargeStateIsTheParsersAnswerAndStoresNothing) {
   EXPECT_THAT(StoredIds(), IsEmpty());
   EXPECT_THAT(TempFilesBelow(backends_.folder()), IsEmpty());
   EXPECT_FALSE(std::filesystem::exists(backends_.folder() + "/store/jobs/default"));  // no folder
+  // Nor the job index's marker of a new project: it comes with the first jobs actually stored.
+  EXPECT_FALSE(std::filesystem::exists(backends_.folder() + "/store/index-projects/default"));
   // The same batch without the repeat is stored whole, with the digest of its canonical bytes.
   const HttpResponse ok =
       Post("[" + JobJson(1) + "," + JobJson(2, LargeState(250'000, false)) + "]");

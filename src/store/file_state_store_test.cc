@@ -22,6 +22,7 @@
 
 #include "store/file_state_store_test_fixture.h"
 #include "testing/state_store_conformance.h"
+#include "testing/temp_files.h"
 
 namespace buildtrace {
 namespace {
@@ -312,15 +313,6 @@ TEST_F(FileStateStoreTest, OverlappedBatchLeavesNothingWhenThePreparationFails) 
   EXPECT_EQ(*store->Read("jobs/b/c/1.json"), "h" + middle + "s");
 }
 
-// Temporary files below `folder` (names starting ".tmp-"), as paths.
-std::vector<fs::path> TempFilesIn(const std::string& folder) {
-  std::vector<fs::path> temps;
-  for (const auto& entry : fs::recursive_directory_iterator(folder)) {
-    if (entry.path().filename().string().starts_with(".tmp-")) temps.push_back(entry.path());
-  }
-  return temps;
-}
-
 // The folder a temporary file was written in is the one its object goes to, whatever happens to
 // the folder's name meanwhile (as for a create without the overlap); a temporary file replaced
 // meanwhile is not written to, and no temporary file is left either way.
@@ -343,14 +335,14 @@ TEST_F(FileStateStoreTest, OverlappedObjectStaysWithItsFolderAndRefusesAReplaced
   ASSERT_TRUE(created.ok());
   EXPECT_TRUE((*created)[0].ok()) << (*created)[0].message();
   EXPECT_EQ(FilesBelow(folder_), (Names{"jobs/a.old/0.json", "jobs/a.old/1.json"}));
-  EXPECT_THAT(TempFilesIn(folder_), IsEmpty());
+  EXPECT_THAT(TempFilesBelow(folder_), IsEmpty());
 
   const std::vector<ObjectToCreate> replaced = {
       ObjectToCreate("jobs/a.old/2.json", {"h", middle, "s"})};
   staged = std::promise<void>();
   const Result<std::vector<Status>> refused = store->CreateManyIfAbsentPreparing(replaced, [&] {
     staged.get_future().wait();
-    const std::vector<fs::path> temps = TempFilesIn(folder_);
+    const std::vector<fs::path> temps = TempFilesBelow(folder_);
     if (temps.size() != 1) return Internal("expected one temporary file");
     fs::remove(temps[0]);
     WriteFile(temps[0].string(), "someone else's");
