@@ -25,7 +25,7 @@ struct CommandLine {
   ServeOptions serve;
   std::string max_body = "64MiB";
   std::string max_inflight_body;  // empty: 4 x max_body
-  std::string keep_memory = "64MiB";
+  std::string keep_memory = "160MiB";
   WorkerOptions worker;
   RebuildCommandOptions rebuild;
   SimulateOptions simulate;

@@ -24,7 +24,7 @@ struct ServeOptions {
   uint32_t max_connections = 1024;
   uint32_t max_connections_per_client = 0;  // 0: no limit
   uint64_t max_inflight_body_bytes = 0;     // 0: 4 x max_body_bytes
-  uint64_t keep_memory_bytes = 64u << 20;   // freed memory kept for reuse (KeepFreedMemory)
+  uint64_t keep_memory_bytes = 160u << 20;  // freed memory kept for reuse (KeepFreedMemory)
   int64_t idle_timeout_ms = 60'000;
   int64_t header_timeout_ms = 10'000;
   int64_t request_timeout_ms = 120'000;
