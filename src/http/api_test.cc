@@ -214,7 +214,7 @@ TEST_F(ApiTest, DuplicateIdInALargeStateIsTheParsersAnswerAndStoresNothing) {
   EXPECT_THAT(StoredIds(), IsEmpty());
   EXPECT_THAT(TempFilesBelow(backends_.folder()), IsEmpty());
   EXPECT_FALSE(std::filesystem::exists(backends_.folder() + "/store/jobs/default"));  // no folder
-  // Nor the job index's marker of a new project: it comes with the first jobs actually stored.
+  // Nor the job index's mark of the new project: made only once the check agrees.
   EXPECT_FALSE(std::filesystem::exists(backends_.folder() + "/store/index-projects/default"));
   // The same batch without the repeat is stored whole, with the digest of its canonical bytes.
   const HttpResponse ok =
@@ -268,6 +268,8 @@ TEST_F(ApiTest, ConflictInABatchStillStoresTheOtherJobs) {
 }
 
 TEST_F(ApiTest, StoreFailingMidBatchIs503AndListsWhatWasStored) {
+  // A known project (its job index marked complete), so that the fault meets the jobs' creates.
+  ASSERT_TRUE(file_store_->CreateIfAbsent("index-projects/default", "").ok());
   store_->FailFrom(StoreMethod::kCreateIfAbsent, 1, Unavailable("disk went away"));
   const HttpResponse res = Post("[" + JobJson(1) + "," + JobJson(2) + "," + JobJson(3) + "]");
   ASSERT_EQ(res.result_int(), 503u) << res.body();
@@ -856,7 +858,16 @@ TEST_F(ApiTest, HealthzIsOk) {
 // is stored again, though the probe, which writes elsewhere, passes.
 TEST_F(ApiTest, ReadyzShowsTheStoresLastRefusalUntilAJobIsStored) {
   store_->Fail(StoreMethod::kCreateIfAbsent, Unavailable("jobs/secret: Permission denied"));
+  // A new project: its job index's mark is the first write refused.
   EXPECT_EQ(Post(JobJson(1)).result_int(), 503u);
+  EXPECT_EQ(JsonBody(Get("/readyz").body()).Str("/store/last_write_error"),
+            "marking the job index of project default complete: jobs/secret: Permission denied");
+  store_->Heal();
+  PostOk(JobJson(1));
+  EXPECT_EQ(JsonBody(Get("/readyz").body()).Str("/status"), "ready");
+  // A known project: the job's own create.
+  store_->Fail(StoreMethod::kCreateIfAbsent, Unavailable("jobs/secret: Permission denied"));
+  EXPECT_EQ(Post(JobJson(2)).result_int(), 503u);
   const HttpResponse refused = Get("/readyz");
   ASSERT_EQ(refused.result_int(), 200u) << refused.body();
   const JsonBody body(refused.body());
@@ -864,7 +875,7 @@ TEST_F(ApiTest, ReadyzShowsTheStoresLastRefusalUntilAJobIsStored) {
   EXPECT_EQ(body.Str("/store/status"), "ok");
   EXPECT_EQ(body.Str("/store/last_write_error"), "jobs/secret: Permission denied");
   store_->Heal();
-  PostOk(JobJson(1));
+  PostOk(JobJson(2));
   EXPECT_EQ(JsonBody(Get("/readyz").body()).Str("/status"), "ready");
 }
 

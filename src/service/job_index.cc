@@ -234,6 +234,19 @@ Status JobIndex::MarkComplete(std::string_view project) {
   return Status::Ok();
 }
 
+Status JobIndex::Unmark(std::string_view project) {
+  {
+    std::lock_guard lock(markers_mutex_);
+    complete_.erase(std::string(project));
+  }
+  Status deleted = store_.Delete(std::string(kProjectsFolder) + std::string(project));
+  if (!deleted.ok() && deleted.code() != StatusCode::kNotFound) {
+    return deleted.WithContext("taking back the job index mark of project " + std::string(project) +
+                               ": ");
+  }
+  return Status::Ok();
+}
+
 Result<int64_t> JobIndex::RemoveProject(std::string_view project) {
   const std::string complete = std::string(kProjectsFolder) + std::string(project);
   const std::string prefix = "index/" + std::string(project) + "/";

@@ -71,11 +71,16 @@ class JobIndex {
   Result<std::vector<IndexedJob>> Following(std::string_view project, int64_t job_id, size_t max);
 
   // Whether the project's index is complete: every job stored in the project is in it, except
-  // those whose store call has not returned yet (and crash leftovers the sweep repairs).
+  // those whose store call has not returned yet (and crash leftovers the sweep repairs). A new
+  // project's index is marked complete just before its first jobs are stored, so in that window
+  // a reader finds it complete and empty, as it would before the jobs were stored.
   // Projects stored by earlier versions have no index until it is built (MarkComplete after a
   // backfill); readers then fall back to listing the project's jobs. Remembered once true.
   Result<bool> IsComplete(std::string_view project);
   Status MarkComplete(std::string_view project);
+  // Takes the mark back (its first jobs could not be indexed): this process forgets it at once,
+  // then the marker is deleted, so readers list the project's jobs again until the sweep.
+  Status Unmark(std::string_view project);
 
   // The projects whose index is complete, by name.
   Result<std::vector<std::string>> Projects();

@@ -191,6 +191,8 @@ Result<std::vector<Result<StoredJob>>> JobRepository::StoreManyChecked(
   // the heads and states meanwhile (StateStore::CreateManyIfAbsentPreparing), and so is marking
   // a new project's index complete, which must come before its first jobs are in place.
   std::vector<std::string> names, digests, seals;
+  std::vector<std::string> marked;  // projects whose index this batch marked complete
+  Status index_refused;             // the store's error marking one
   std::vector<SerializedJob> forms;
   std::vector<ObjectToCreate> objects;
   names.reserve(jobs.size());
@@ -215,9 +217,14 @@ Result<std::vector<Result<StoredJob>>> JobRepository::StoreManyChecked(
     }
     if (Status checked = check ? check() : Status::Ok(); !checked.ok()) return checked;
     // Before anything is renamed into place, and only for jobs that will be stored.
-    CompleteNewIndexes(projects);
-    return Status::Ok();
+    index_refused = CompleteNewIndexes(projects, marked);
+    return index_refused;
   });
+  // The store's failure, not the jobs': each job's answer, as when their creates fail.
+  if (!index_refused.ok()) {
+    NoteWrites({index_refused});
+    return std::vector<Result<StoredJob>>(jobs.size(), index_refused);
+  }
   if (!outcomes.ok()) return outcomes.status();
   if (digests.size() != jobs.size()) {  // a store that created without preparing
     return Internal("the store did not compute the jobs' digests before creating them");
@@ -236,46 +243,44 @@ Result<std::vector<Result<StoredJob>>> JobRepository::StoreManyChecked(
     }
   }
   NoteWrites(created);
-  IndexStored(jobs, results);
+  IndexStored(jobs, results, marked);
   return results;
 }
 
-void JobRepository::CompleteNewIndexes(std::span<const std::string_view> projects) {
+Status JobRepository::CompleteNewIndexes(std::span<const std::string_view> projects,
+                                         std::vector<std::string>& marked) {
   std::vector<std::string_view> distinct(projects.begin(), projects.end());
   std::sort(distinct.begin(), distinct.end());
   distinct.erase(std::unique(distinct.begin(), distinct.end()), distinct.end());
   for (std::string_view project : distinct) {
     Result<bool> complete = index_.IsComplete(project);
     if (complete.ok() && *complete) continue;
-    if (complete.ok()) {
-      {
-        std::lock_guard lock(unindexed_mutex_);
-        if (unindexed_.contains(std::string(project))) continue;
-      }
-      Result<std::vector<int64_t>> ids = ListJobIds(project);
-      if (ids.ok() && ids->empty()) {
-        Status marked = index_.MarkComplete(project);
-        complete = marked.ok() ? Result<bool>(true) : Result<bool>(marked);
-      } else if (ids.ok()) {
-        std::lock_guard lock(unindexed_mutex_);
-        if (unindexed_.size() >= kMaxUnindexedProjects) unindexed_.clear();
-        unindexed_.insert(std::string(project));
-      } else {
-        complete = ids.status();
-      }
+    {
+      std::lock_guard lock(unindexed_mutex_);
+      if (complete.ok() && unindexed_.contains(std::string(project))) continue;
     }
-    if (!complete.ok()) {
-      index_failures_.fetch_add(1, std::memory_order_relaxed);
-      LogWarning("the job index of project " + std::string(project) +
-                 " could not be marked complete (lineage lists its jobs until the sweep has "
-                 "built it): " +
-                 complete.status().message());
+    Result<std::vector<int64_t>> ids =
+        complete.ok() ? ListJobIds(project) : Result<std::vector<int64_t>>(complete.status());
+    Status failed = ids.ok() ? Status::Ok()
+                             : ids.status().WithContext("checking whether project " +
+                                                        std::string(project) + " is new: ");
+    if (ids.ok() && ids->empty()) {
+      failed = index_.MarkComplete(project);
+      if (failed.ok()) marked.emplace_back(project);
+    } else if (ids.ok()) {
+      std::lock_guard lock(unindexed_mutex_);
+      if (unindexed_.size() >= kMaxUnindexedProjects) unindexed_.clear();
+      unindexed_.insert(std::string(project));
     }
+    // Stored without its mark, a new project would be taken for one of an earlier version.
+    if (!failed.ok()) return failed;
   }
+  return Status::Ok();
 }
 
 void JobRepository::IndexStored(std::span<const Job> jobs,
-                                const std::vector<Result<StoredJob>>& results) {
+                                const std::vector<Result<StoredJob>>& results,
+                                std::span<const std::string> marked) {
   std::map<std::string_view, std::vector<IndexedJob>> by_project;
   for (size_t i = 0; i < jobs.size(); ++i) {
     if (!results[i].ok()) continue;
@@ -284,11 +289,18 @@ void JobRepository::IndexStored(std::span<const Job> jobs,
   }
   for (const auto& [project, project_jobs] : by_project) {
     Status added = index_.Add(project, project_jobs);
-    if (!added.ok()) {
-      index_failures_.fetch_add(1, std::memory_order_relaxed);
-      LogWarning("the job index of project " + std::string(project) +
-                 " lacks jobs just stored (the sweep adds them): " + added.message());
+    if (added.ok()) continue;
+    index_failures_.fetch_add(1, std::memory_order_relaxed);
+    std::string what = "the job index of project " + std::string(project) +
+                       " lacks jobs just stored (the sweep adds them): " + added.message();
+    // Marked complete for these first jobs, the index would hide them from lineage: the mark
+    // goes again, and readers list the project's jobs until the sweep has built its index.
+    if (std::find(marked.begin(), marked.end(), project) != marked.end()) {
+      const Status unmarked = index_.Unmark(project);
+      what +=
+          unmarked.ok() ? "; its index is no longer marked complete" : "; " + unmarked.message();
     }
+    LogWarning(what);
   }
 }
 
@@ -321,6 +333,10 @@ Result<std::vector<IndexedJob>> JobRepository::BackfillIndex(std::string_view pr
   if (!s.ok()) return s;
   s = index_.MarkComplete(project);
   if (!s.ok()) return s;
+  {
+    std::lock_guard lock(unindexed_mutex_);
+    unindexed_.erase(std::string(project));
+  }
   return added;
 }
 

@@ -64,8 +64,9 @@ class JobRepository {
   // which computes the digests while the file store writes large jobs); one
   // result per job, in order. Each job is stored whole or not at all, whatever the others do.
   // Every job stored (or found stored) is then added to the job index. A project that has no job
-  // yet gets its index marked complete before its first jobs are stored (CompleteNewIndexes). An
-  // index the store refuses is not an error of the store call (the jobs are durable): it is
+  // yet gets its index marked complete before its first jobs are stored (CompleteNewIndexes; if
+  // the store fails there, nothing is stored and that error is every job's answer). An index
+  // entry the store refuses is not an error of the store call (the jobs are durable): it is
   // logged and counted (index_failures), and the sweep repairs it.
   // Holds the locks of the jobs' projects shared throughout (ProjectLocks::Share).
   std::vector<Result<StoredJob>> StoreMany(std::span<const Job> jobs);
@@ -141,14 +142,18 @@ class JobRepository {
   void RememberHeader(const JobHeader& header);
   void NoteWrites(const std::vector<Status>& created);
   // Before a batch is stored (in the store's preparation, once the batch is known to be taken),
-  // with the projects' locks held: marks the index of each project
-  // that has no job yet complete, while it is empty. Decided after storing, a request could not
-  // tell its own jobs from those that concurrent first requests stored meanwhile, and the
+  // with the projects' locks held: marks the index of each project that has no job yet
+  // complete, while it is empty, adding it to `marked`. Decided after storing, a request could
+  // not tell its own jobs from those that concurrent first requests stored meanwhile, and the
   // project would be listed again on every request. A project that has jobs but no complete
-  // index (stored by an earlier version) is listed once per process and left to the sweep.
-  void CompleteNewIndexes(std::span<const std::string_view> projects);
-  // Adds the jobs stored by StoreMany (results[i].ok()) to the index.
-  void IndexStored(std::span<const Job> jobs, const std::vector<Result<StoredJob>>& results);
+  // index (stored by an earlier version) is listed once per process and left to the sweep. A
+  // store error is the batch's: nothing is stored, and the client's retry marks the project.
+  Status CompleteNewIndexes(std::span<const std::string_view> projects,
+                            std::vector<std::string>& marked);
+  // Adds the jobs stored by StoreMany (results[i].ok()) to the index; a project of `marked`
+  // whose jobs cannot be added loses its mark again (JobIndex::Unmark).
+  void IndexStored(std::span<const Job> jobs, const std::vector<Result<StoredJob>>& results,
+                   std::span<const std::string> marked);
   Result<StoredJob> ResolveExisting(const Job& job, const std::string& name,
                                     const std::string& digest);
   // Reads a job object and turns it into its canonical bytes, checking the digest kept with it.

@@ -152,6 +152,8 @@ TEST_F(JobRepositoryTest, StoreManyCheckedStoresNothingWhenItsCheckRefuses) {
   EXPECT_EQ(file_store_->Read("jobs/p/0000000000000000012.json").status().code(),
             StatusCode::kNotFound);
   EXPECT_EQ(*jobs_->ListJobIds("p"), std::vector<int64_t>{});
+  // Nor the job index's mark of the new project, which comes only with jobs that are stored.
+  EXPECT_EQ(file_store_->List("index-projects/")->size(), 0u);
   const auto stored = jobs_->StoreManyChecked(parsed->jobs(), [&] {
     ++checks;
     return Status::Ok();
@@ -471,6 +473,7 @@ TEST_F(JobRepositoryTest, LoadOfAnObjectHoldingAnotherJobIsInternal) {
 }
 
 TEST_F(JobRepositoryTest, StoreFailureOnCreateIsPropagatedAndStoresNothing) {
+  StoreOk(JobJson("p", 1));  // the project is known: its index is marked complete already
   store_->Fail(Method::kCreateIfAbsent, Unavailable("store is down; retry later"));
   auto parsed = Parse(kJob12);
   ASSERT_NE(parsed, nullptr);
@@ -482,7 +485,7 @@ TEST_F(JobRepositoryTest, StoreFailureOnCreateIsPropagatedAndStoresNothing) {
   store_->Heal();
   Result<std::vector<int64_t>> ids = jobs_->ListJobIds("p");
   ASSERT_TRUE(ids.ok()) << ids.status().message();
-  EXPECT_THAT(*ids, IsEmpty());
+  EXPECT_EQ(*ids, std::vector<int64_t>{1});
 }
 
 // A re-post must read the stored job to compare; when that read fails the answer is the read's
@@ -544,7 +547,9 @@ TEST_F(JobRepositoryTest, ConcurrentFirstRequestsOfAProjectMakeItsIndexComplete)
   jobs = std::make_unique<JobRepository>(hooked, ParseLimits{});
   std::vector<Result<StoredJob>> stored = jobs->StoreMany(first->jobs());
   ASSERT_TRUE(stored.front().ok()) << stored.front().status().message();
-  EXPECT_EQ(*jobs->ListJobIds("p"), (std::vector<int64_t>{1, 2}));
+  Result<std::vector<int64_t>> ids = jobs->ListJobIds("p");
+  ASSERT_TRUE(ids.ok()) << ids.status().message();
+  EXPECT_EQ(*ids, (std::vector<int64_t>{1, 2}));
   Result<bool> complete = JobIndex(*file_store_).IsComplete("p");
   ASSERT_TRUE(complete.ok()) << complete.status().message();
   EXPECT_TRUE(*complete);
@@ -560,6 +565,14 @@ TEST_F(JobRepositoryTest, ConcurrentFirstRequestsOfAProjectMakeItsIndexComplete)
   EXPECT_EQ(jobs->index_failures(), 0u);
 }
 
+// Whether `project`'s index is complete, as a fresh reader of the store sees it (false on error,
+// which fails the test).
+bool MarkedComplete(StateStore& store, std::string_view project) {
+  Result<bool> complete = JobIndex(store).IsComplete(project);
+  EXPECT_TRUE(complete.ok()) << complete.status().message();
+  return complete.ok() && *complete;
+}
+
 // A project with a job stored before its index (by an earlier version) is left to the sweep:
 // listed by the first request of this process, not by every later one.
 TEST_F(JobRepositoryTest, AProjectWithJobsButNoCompleteIndexIsListedOncePerProcess) {
@@ -571,12 +584,12 @@ TEST_F(JobRepositoryTest, AProjectWithJobsButNoCompleteIndexIsListedOncePerProce
           .ok());
   for (int64_t id : {2, 3, 4}) StoreOk(JobJson("p", id));
   EXPECT_EQ(store_->Calls(Method::kList), 1);
-  EXPECT_FALSE(*jobs_->index().IsComplete("p"));
+  EXPECT_FALSE(MarkedComplete(*file_store_, "p"));
   // A new project is listed once too, and its index is complete from its first job on.
   for (int64_t id : {1, 2, 3}) StoreOk(JobJson("q", id));
   EXPECT_EQ(store_->Calls(Method::kList), 2);
-  EXPECT_TRUE(*JobIndex(*file_store_).IsComplete("q"));
-  EXPECT_FALSE(*JobIndex(*file_store_).IsComplete("p"));
+  EXPECT_TRUE(MarkedComplete(*file_store_, "q"));
+  EXPECT_FALSE(MarkedComplete(*file_store_, "p"));
   // Deleted (ProjectDeletion removes the files, then makes the repository forget the project),
   // "p" is a new project again: listed once more, and complete from its next first job on.
   fs::remove_all(folder_ + "/store/jobs/p");
@@ -584,8 +597,48 @@ TEST_F(JobRepositoryTest, AProjectWithJobsButNoCompleteIndexIsListedOncePerProce
   jobs_->ForgetProject("p");
   StoreOk(JobJson("p", 1));
   EXPECT_EQ(store_->Calls(Method::kList), 3);
-  EXPECT_TRUE(*JobIndex(*file_store_).IsComplete("p"));
+  EXPECT_TRUE(MarkedComplete(*file_store_, "p"));
   EXPECT_EQ(jobs_->index_failures(), 0u);
+}
+
+// A new project whose mark the store refuses is not stored without it (it would pass for one of
+// an earlier version, listed until the sweep): the batch fails whole, and its retry marks it.
+TEST_F(JobRepositoryTest, ANewProjectThatCannotBeMarkedCompleteStoresNothing) {
+  auto parsed = Parse(JobJson("p", 1));
+  ASSERT_NE(parsed, nullptr);
+  store_->Fail(Method::kCreateIfAbsent, Unavailable("injected: store went away"));
+  std::vector<Result<StoredJob>> stored = jobs_->StoreMany(parsed->jobs());
+  ASSERT_EQ(stored.size(), 1u);
+  ASSERT_FALSE(stored[0].ok());
+  EXPECT_EQ(stored[0].status().code(), StatusCode::kUnavailable);
+  EXPECT_EQ(stored[0].status().message(),
+            "marking the job index of project p complete: injected: store went away");
+  EXPECT_EQ(file_store_->List("jobs/")->size(), 0u);
+  EXPECT_FALSE(MarkedComplete(*file_store_, "p"));
+  store_->Heal();
+  stored = jobs_->StoreMany(parsed->jobs());
+  ASSERT_TRUE(stored[0].ok()) << stored[0].status().message();
+  EXPECT_TRUE(MarkedComplete(*file_store_, "p"));
+}
+
+// A new project whose first jobs cannot be indexed loses its mark again: marked complete, its
+// index would hide them from lineage until the sweep; unmarked, readers list its jobs.
+TEST_F(JobRepositoryTest, ANewProjectWhoseFirstJobsCannotBeIndexedIsNotLeftMarked) {
+  auto parsed = Parse(JobJson("p", 1));
+  ASSERT_NE(parsed, nullptr);
+  // Call 1 is the job's create, call 2 the mark's (in the store's preparation); the index's fail.
+  store_->FailFrom(Method::kCreateIfAbsent, 2, Unavailable("injected: store went away"));
+  std::vector<Result<StoredJob>> stored = jobs_->StoreMany(parsed->jobs());
+  ASSERT_TRUE(stored[0].ok()) << stored[0].status().message();
+  EXPECT_EQ(store_->CreateCallsUnder("index-projects/"), 1);
+  EXPECT_EQ(jobs_->index_failures(), 1u);
+  EXPECT_FALSE(MarkedComplete(*file_store_, "p"));
+  Result<bool> here = jobs_->index().IsComplete("p");
+  ASSERT_TRUE(here.ok()) << here.status().message();
+  EXPECT_FALSE(*here);
+  Result<std::vector<int64_t>> ids = jobs_->ListJobIds("p");
+  ASSERT_TRUE(ids.ok()) << ids.status().message();
+  EXPECT_EQ(*ids, std::vector<int64_t>{1});
 }
 
 TEST(SameJobTest, ComparesHeaderAndObjectsInAnyOrder) {

@@ -1,6 +1,7 @@
 // POSIX implementation of FileStateStore. Creation is write-temp, flush, rename-without-replace,
 // flush: the rename is the commit point, so concurrent creators of one name (threads or
-// processes) race only on it and exactly one wins. Once renamed, an object is never taken back:
+// processes) race only on it and exactly one wins. An empty object's commit point is its create
+// in place (O_EXCL), then one flush. Once renamed, an object is never taken back:
 // someone may already have found it. Paths are resolved by beneath.h, never through a symlink.
 #include "store/file_state_store.h"
 
@@ -497,8 +498,12 @@ Status FileStateStore::CreateEmpty(const ObjectToCreate& object, PendingCreate& 
   pending.dir = MakeFoldersBeneath(root_fd_.get(), folder, resolution(), made_folders);
   if (!pending.dir.valid()) return CreateError(object.name(), errno);
   // O_EXCL takes no symlink for the file: a name taken by one is EEXIST, then refused below.
-  const Fd file(::openat(pending.dir.get(), pending.file_name.c_str(),
-                         O_WRONLY | O_CREAT | O_EXCL | O_NOFOLLOW | O_CLOEXEC, 0644));
+  int fd;
+  do {
+    fd = ::openat(pending.dir.get(), pending.file_name.c_str(),
+                  O_WRONLY | O_CREAT | O_EXCL | O_NOFOLLOW | O_CLOEXEC, 0644);
+  } while (fd < 0 && errno == EINTR);
+  const Fd file(fd);
   if (file.valid()) {
     pending.stage = PendingCreate::Stage::kRenamed;  // in place: visible, not yet durable
     return Status::Ok();

@@ -3,7 +3,8 @@
 // ".tmp-<writer>-<random>~" beside the target (the writer being this host, pid and process start
 // time), are flushed and then renamed into place without replacing, so readers never see partial
 // objects and a crash leaves at most stray temporary files, which List() never shows and a later
-// Open() removes once their writer is gone.
+// Open() removes once their writer is gone. An empty object, which cannot be partial, is created
+// in place instead.
 #pragma once
 
 #include <sys/stat.h>
@@ -78,12 +79,14 @@ class FileStateStore : public StateStore {
   //   kInvalidArgument from CreateIfAbsent and kNotFound from Read.
   // - Durability relies on syncfs(2) of the store's file system: objects are written under
   //   temporary names, flushed, renamed into place without replacing anything, flushed again.
-  //   An empty object (the job index's) is created in place instead, then flushed once.
+  //   An empty object (the job index's) is created in place instead, then flushed once (by
+  //   CreateIfAbsent and CreateManyIfAbsent; the overlapped path of large batches stages it as
+  //   any other).
   //   A create that finds the name taken flushes too before it returns kAlreadyExists. Concurrent
   //   creates share their flushes (group commit): a flush that starts after a caller's writes
   //   covers them, so under load one flush serves many requests.
   Status CreateIfAbsent(std::string_view name, std::string_view data) override;
-  // The same two flushes for the whole batch, shared with concurrent callers.
+  // The same flushes for the whole batch, shared with concurrent callers.
   std::vector<Status> CreateManyIfAbsent(std::span<const ObjectToCreate> objects) override;
   // The same, with every piece but each object's last written while `prepare` runs, for a batch
   // of options.overlap_min_bytes or more.

@@ -84,6 +84,9 @@ class StateStore {
   // is its status, else one Status per object as CreateManyIfAbsent's. An implementation may
   // write the other pieces meanwhile: the file store does, for large batches, so that a job's
   // digest and checks overlap its write. The default runs `prepare`, then CreateManyIfAbsent.
+  // `prepare` may call this store itself (Read, List, CreateIfAbsent: JobRepository marks a new
+  // project's index complete there), so an implementation holds no lock, connection or pool
+  // slot of its own while it runs.
   virtual Result<std::vector<Status>> CreateManyIfAbsentPreparing(
       std::span<const ObjectToCreate> objects, const std::function<Status()>& prepare);
 
