@@ -308,6 +308,11 @@ Result<std::unique_ptr<TokenSource>> TokenSourceFor(const char* emulator_variabl
 
 Result<HttpReply> CallGoogleApi(TokenSource& tokens, const RetryPolicy& policy, HttpCall call,
                                 std::string_view what, int* attempts) {
+  return CallGoogleApiOn(tokens, policy, call, what, attempts);
+}
+
+Result<HttpReply> CallGoogleApiOn(TokenSource& tokens, const RetryPolicy& policy, HttpCall& call,
+                                  std::string_view what, int* attempts) {
   call.headers.emplace_back();  // the Authorization header, set per token below
   for (bool refreshed = false;; refreshed = true) {
     Result<std::string> token = tokens.Token();

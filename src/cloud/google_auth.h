@@ -160,6 +160,10 @@ Result<std::unique_ptr<TokenSource>> TokenSourceFor(const char* emulator_variabl
 // when given, is increased by every HTTP attempt made. Messages start with `what`.
 Result<HttpReply> CallGoogleApi(TokenSource& tokens, const RetryPolicy& policy, HttpCall call,
                                 std::string_view what, int* attempts = nullptr);
+// The same on a call its caller keeps (a large upload's body, to compare with what a retried
+// create finds, without a copy of it): `call` gets the Authorization header, and keeps it.
+Result<HttpReply> CallGoogleApiOn(TokenSource& tokens, const RetryPolicy& policy, HttpCall& call,
+                                  std::string_view what, int* attempts = nullptr);
 
 // "HTTP <status>: <the error.message of a Google JSON error body, if any>", for messages.
 std::string DescribeGoogleError(const HttpReply& reply);

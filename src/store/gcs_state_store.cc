@@ -86,35 +86,53 @@ GcsStateStore::GcsStateStore(std::string bucket, std::string prefix,
       retry_(std::move(retry)) {}
 
 Status GcsStateStore::CreateIfAbsent(std::string_view name, std::string_view data) {
-  if (!IsValidObjectName(name)) {
-    return InvalidArgument(ErrorPrefix("create", name) + std::string(kObjectNameRule));
+  if (!IsValidObjectName(name)) return NameError("create", name);
+  return Create(name, std::string(data));
+}
+
+std::vector<Status> GcsStateStore::CreateManyIfAbsent(std::span<const ObjectToCreate> objects) {
+  std::vector<Status> results;
+  results.reserve(objects.size());
+  for (const ObjectToCreate& object : objects) {
+    const std::string_view name = object.name();
+    results.push_back(IsValidObjectName(name) ? Create(name, object.Joined())
+                                              : NameError("create", name));
   }
+  return results;
+}
+
+Status GcsStateStore::Create(std::string_view name, std::string body) {
   HttpCall call;
   call.method = "POST";
   call.url = api_base_ + "/upload/storage/v1/b/" + bucket_ +
              "/o?uploadType=media&ifGenerationMatch=0&name=" + PercentEncode(FullName(name));
   call.headers = {"Content-Type: application/octet-stream"};
-  call.body = std::string(data);
+  call.body = std::move(body);
   call.max_response_bytes = 1 << 20;
   int attempts = 0;
-  Result<HttpReply> reply = Call(std::move(call), "create", name, &attempts);
+  const std::string what = ErrorPrefix("create", name);
+  // The call stays here, so that its body is what a retried create compares, not a copy of it.
+  Result<HttpReply> reply =
+      CallGoogleApiOn(*tokens_, retry_, call, what.substr(0, what.size() - 2), &attempts);
   if (!reply.ok()) return reply.status();
   if (reply->status == 200) return Status::Ok();
   if (reply->status == 412) {
     if (attempts > 1) {
       // An earlier attempt may have written the object before its answer was lost.
       Result<std::string> stored = Read(name);
-      if (stored.ok() && *stored == data) return Status::Ok();
+      if (stored.ok() && *stored == call.body) return Status::Ok();
     }
     return AlreadyExists(ErrorPrefix("create", name) + "object exists");
   }
   return ReplyError("create", name, *reply, attempts);
 }
 
+Status GcsStateStore::NameError(std::string_view operation, std::string_view name) const {
+  return InvalidArgument(ErrorPrefix(operation, name) + std::string(kObjectNameRule));
+}
+
 Result<std::string> GcsStateStore::Read(std::string_view name) {
-  if (!IsValidObjectName(name)) {
-    return InvalidArgument(ErrorPrefix("read", name) + std::string(kObjectNameRule));
-  }
+  if (!IsValidObjectName(name)) return NameError("read", name);
   HttpCall call;
   call.url =
       api_base_ + "/storage/v1/b/" + bucket_ + "/o/" + PercentEncode(FullName(name)) + "?alt=media";
@@ -131,9 +149,7 @@ Result<std::string> GcsStateStore::Read(std::string_view name) {
 }
 
 Status GcsStateStore::Delete(std::string_view name) {
-  if (!IsValidObjectName(name)) {
-    return InvalidArgument(ErrorPrefix("delete", name) + std::string(kObjectNameRule));
-  }
+  if (!IsValidObjectName(name)) return NameError("delete", name);
   HttpCall call;
   call.method = "DELETE";
   call.url = api_base_ + "/storage/v1/b/" + bucket_ + "/o/" + PercentEncode(FullName(name));

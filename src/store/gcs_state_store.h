@@ -14,6 +14,7 @@
 #pragma once
 
 #include <memory>
+#include <span>
 #include <string>
 #include <string_view>
 #include <vector>
@@ -42,6 +43,9 @@ class GcsStateStore : public StateStore {
                                                      RetryPolicy retry = {});
 
   Status CreateIfAbsent(std::string_view name, std::string_view data) override;
+  // One upload after another, each object's pieces joined into its body: the one copy the
+  // upload needs.
+  std::vector<Status> CreateManyIfAbsent(std::span<const ObjectToCreate> objects) override;
   Result<std::string> Read(std::string_view name) override;
   Result<std::vector<std::string>> List(std::string_view prefix) override;
   // objects.delete; 404 (no such object) is Ok.
@@ -61,6 +65,10 @@ class GcsStateStore : public StateStore {
                     int attempts) const;
   Result<HttpReply> Call(HttpCall call, std::string_view operation, std::string_view name,
                          int* attempts = nullptr);
+  // CreateIfAbsent of a name its caller has checked, with the body in a string of its own.
+  Status Create(std::string_view name, std::string body);
+  // kInvalidArgument for `name`, which is not a valid object name.
+  Status NameError(std::string_view operation, std::string_view name) const;
   // One page of objects.list; appends names relative to the store's prefix.
   Result<std::string> ListPage(const std::string& full_prefix, const std::string& page_token,
                                std::string_view prefix, std::vector<std::string>& names);

@@ -142,6 +142,26 @@ TEST_F(GcsStateStoreTest, LostAnswerOfOurOwnCreateIsOk) {
   EXPECT_EQ(fake_.Count(Op::kGetObject), 1);  // and read the object back
 }
 
+// A batch's object in pieces is uploaded as their one joined body, which is also what its
+// retried create compares with the object it finds; a bad name fails alone.
+TEST_F(GcsStateStoreTest, BatchObjectsInPiecesAreUploadedJoinedAndBadNamesFailAlone) {
+  fake_.FailNextAfterApplying(Op::kUpload, 503);
+  const std::vector<ObjectToCreate> batch = {
+      ObjectToCreate("a", {"h", "middle", "s"}), ObjectToCreate("../b", {"x"}), {"c", "plain"}};
+  const std::vector<Status> results = store_->CreateManyIfAbsent(batch);
+  ASSERT_EQ(results.size(), 3u);
+  EXPECT_TRUE(results[0].ok()) << results[0].message();
+  EXPECT_EQ(results[1].code(), StatusCode::kInvalidArgument);
+  EXPECT_NE(results[1].message().find("gcs store gs://bucket/pre: create ../b: "),
+            std::string::npos)
+      << results[1].message();
+  EXPECT_TRUE(results[2].ok()) << results[2].message();
+  EXPECT_EQ(fake_.Object("bucket", "pre/a"), "hmiddles");
+  EXPECT_EQ(fake_.Object("bucket", "pre/c"), "plain");
+  EXPECT_EQ(fake_.Count(Op::kUpload), 3);     // a twice (the retry met 412), c once
+  EXPECT_EQ(fake_.Count(Op::kGetObject), 1);  // a read back, and found ours
+}
+
 TEST_F(GcsStateStoreTest, RetryMeetingSomeoneElsesObjectIsAlreadyExists) {
   ASSERT_TRUE(store_->CreateIfAbsent("a", "theirs").ok());
   fake_.FailNext(Op::kUpload, 503);
