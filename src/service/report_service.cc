@@ -4,6 +4,7 @@
 #include <algorithm>
 #include <future>
 #include <new>
+#include <system_error>
 
 #include "core/gzip_compress.h"
 #include "core/json_writer.h"
@@ -196,6 +197,10 @@ WarehouseOutcome ReportService::RecordKept(const std::string& name, const KeptRe
 }
 
 void ReportService::ForgetProject(std::string_view project) {
+  {
+    std::lock_guard lock(keep_mutex_);
+    ++keep_generation_;
+  }
   const std::string folder = KeptReportFolder(project);
   answers_.Forget(folder);
   std::lock_guard lock(epoch_mutex_);
@@ -284,7 +289,7 @@ Result<SharedText> ReportService::Render(const ReportRequest& request, ReportFor
       return answer;
     }
   }
-  Result<LineageReport> lineage = Lineage(request, std::move(*base));
+  Result<LineageReport> lineage = Lineage(request, std::move(*base), /*keep_later=*/true);
   if (!lineage.ok()) return lineage.status();
   if (precomputed != nullptr) *precomputed = lineage->precomputed;
   auto answer = std::make_shared<const std::string>(RenderReport(lineage->report, format));
@@ -349,7 +354,7 @@ Result<ReportService::LineageReport> ReportService::Analyse(std::string_view pro
 }
 
 Result<ReportService::LineageReport> ReportService::Lineage(const ReportRequest& request,
-                                                            BaseSelection base) {
+                                                            BaseSelection base, bool keep_later) {
   const std::string name = KeptReportName(request.project, request.job_id, base);
   Result<std::optional<KeptReport>> kept = ReadKept(name, request, base);
   if (!kept.ok()) return kept.status();
@@ -364,12 +369,97 @@ Result<ReportService::LineageReport> ReportService::Lineage(const ReportRequest&
   if (!report.ok()) return report.status();
   const std::optional<std::string> epoch = CurrentEpoch();
   const WarehouseOutcome outcome = Record(*report);
-  if (outcome.status == "recorded") Keep(name, *report, epoch);
+  if (outcome.status == "recorded") {
+    size_t later_from;
+    {
+      std::lock_guard lock(keep_mutex_);
+      later_from = keep_later_min_objects_;
+    }
+    if (keep_later && static_cast<size_t>(report->object_count) >= later_from) {
+      KeepLater(name, *report, epoch);
+    } else {
+      Keep(name, *report, epoch);
+    }
+  }
   LineageReport out{
       computed.limit == request.limit ? std::move(*report) : DeriveReport(*report, request.limit),
       false};
   out.report.warehouse = outcome;
   return out;
+}
+
+ReportService::~ReportService() {
+  {
+    std::lock_guard lock(keep_mutex_);
+    keeper_stopping_ = true;
+  }
+  keep_changed_.notify_all();
+  if (keeper_.joinable()) keeper_.join();  // it keeps what is still waiting first
+}
+
+void ReportService::KeepLater(const std::string& name, const Report& report,
+                              const std::optional<std::string>& epoch) {
+  {
+    std::lock_guard lock(keep_mutex_);
+    if (pending_keeps_.size() < kMaxPendingKeeps) {
+      bool started = keeper_.joinable();
+      if (!started) {
+        try {
+          keeper_ = std::thread([this] { RunKeeper(); });
+          started = true;
+        } catch (const std::system_error&) {
+          // No thread to be had: kept now, below.
+        }
+      }
+      if (started) {
+        pending_keeps_.push_back(PendingKeep{name, report.job.project,
+                                             DeriveReport(report, kKeptReportLimit), epoch,
+                                             keep_generation_});
+        keep_changed_.notify_all();
+        return;
+      }
+    }
+  }
+  Keep(name, report, epoch);
+}
+
+void ReportService::RunKeeper() {
+  std::unique_lock lock(keep_mutex_);
+  for (;;) {
+    keep_changed_.wait(lock, [&] { return keeper_stopping_ || !pending_keeps_.empty(); });
+    if (pending_keeps_.empty()) return;  // stopping, and nothing left to keep
+    PendingKeep keep = std::move(pending_keeps_.front());
+    pending_keeps_.pop_front();
+    ++keeps_running_;
+    const std::function<void()> before = before_keep_;
+    lock.unlock();
+    if (before) before();
+    {
+      // As every write of a project's data: never while the project is being deleted. A
+      // deletion since it was handed over (ForgetProject) drops it.
+      const ProjectLocks::Held held = jobs_.project_locks().Share(keep.project);
+      bool current;
+      {
+        std::lock_guard check(keep_mutex_);
+        current = keep.generation == keep_generation_;
+      }
+      if (current) Keep(keep.name, keep.report, keep.epoch);
+    }
+    lock.lock();
+    --keeps_running_;
+    keep_changed_.notify_all();
+  }
+}
+
+void ReportService::AwaitKeeps() {
+  std::unique_lock lock(keep_mutex_);
+  keep_changed_.wait(lock, [&] { return pending_keeps_.empty() && keeps_running_ == 0; });
+}
+
+void ReportService::SetKeepLater(size_t min_objects, std::function<void()> before_keep) {
+  std::lock_guard lock(keep_mutex_);
+  keep_later_min_objects_ = min_objects;
+  before_keep_ = std::move(before_keep);
 }
 
 void ReportService::Keep(const std::string& name, const Report& report,

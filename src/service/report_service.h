@@ -8,10 +8,14 @@
 #pragma once
 
 #include <chrono>
+#include <condition_variable>
 #include <cstdint>
+#include <deque>
+#include <functional>
 #include <mutex>
 #include <optional>
 #include <string>
+#include <thread>
 #include <unordered_set>
 
 #include "core/report.h"
@@ -43,8 +47,16 @@ class ReportService {
   ReportService(JobRepository& jobs, MetricsWarehouse& warehouse, MetricsOutbox* outbox = nullptr,
                 size_t answer_cache_bytes = kDefaultAnswerCacheBytes)
       : jobs_(jobs), warehouse_(warehouse), outbox_(outbox), answers_(answer_cache_bytes) {}
+  // Writes the comparisons still waiting to be kept (KeepLater), then returns.
+  ~ReportService();
+  ReportService(const ReportService&) = delete;
+  ReportService& operator=(const ReportService&) = delete;
 
   static constexpr size_t kDefaultAnswerCacheBytes = size_t{16} << 20;
+  // Render keeps the comparison of a job of at least this many objects after it has answered,
+  // on a thread of its own (KeepLater): rendering and flushing it to the store are then not part
+  // of the first request's time. Smaller ones are kept before the answer, as Analyse keeps all.
+  static constexpr size_t kKeepLaterMinObjects = 100'000;
 
   // Computes the report afresh and records its metrics row (lineage base only: a report against
   // an explicit base has no warehouse section). kNotFound if the job or the
@@ -95,15 +107,25 @@ class ReportService {
   Result<SharedText> Drawing(ReportRequest request, bool interactive, Report* comparison = nullptr,
                              bool* gzipped = nullptr);
 
-  // Forgets what this process remembers of the project's kept comparisons (it was deleted).
+  // Forgets what this process remembers of the project's kept comparisons (it was deleted), and
+  // drops the comparisons still waiting to be kept (KeepLater), of any project. The caller holds
+  // the project's lock exclusively.
   void ForgetProject(std::string_view project);
+
+  // For tests: waits until every comparison handed to the background has been kept (or dropped).
+  void AwaitKeeps();
+  // For tests: the job size from which Render keeps after answering (kKeepLaterMinObjects), and
+  // a hook the background thread runs before it takes a comparison's project lock.
+  void SetKeepLater(size_t min_objects, std::function<void()> before_keep = nullptr);
 
  private:
   Result<BaseSelection> ChooseBase(const ReportRequest& request);
   // The job's base, once the job is known to exist (kNotFound naming it otherwise).
   Result<BaseSelection> ExistingJobsBase(const ReportRequest& request);
-  // The lineage comparison at request.limit: kept, or computed, recorded and kept.
-  Result<LineageReport> Lineage(const ReportRequest& request, BaseSelection base);
+  // The lineage comparison at request.limit: kept, or computed, recorded and kept (with
+  // `keep_later`, a large one after the caller has answered: KeepLater).
+  Result<LineageReport> Lineage(const ReportRequest& request, BaseSelection base,
+                                bool keep_later = false);
   Result<Report> Compute(const ReportRequest& request, BaseSelection base);
   // The kept lineage comparison, or an explicit base's computed, for `base` (from ChooseBase),
   // with the project's lock held by the caller.
@@ -131,6 +153,12 @@ class ReportService {
                                              const BaseSelection& base);
   // Keeps `report` (cut at kKeptReportLimit) as `name`, with the epoch its row was recorded in.
   void Keep(const std::string& name, const Report& report, const std::optional<std::string>& epoch);
+  // The same on the keeper thread, soon: the caller answers meanwhile. A request for the same
+  // comparison before it is kept computes it again, as two first requests at once do. With
+  // kMaxPendingKeeps waiting already, or no thread to be had, it keeps it now instead.
+  void KeepLater(const std::string& name, const Report& report,
+                 const std::optional<std::string>& epoch);
+  void RunKeeper();
   // The warehouse section of a kept comparison's report: "recorded" when its row was recorded in
   // the warehouse's current epoch (or this process wrote it again since); otherwise the row is
   // recorded again (the warehouse lost its rows, or the comparison predates epochs).
@@ -150,6 +178,24 @@ class ReportService {
   std::chrono::steady_clock::time_point epoch_checked_;  // guarded by epoch_mutex_
   // Kept comparisons whose rows this process recorded again in epoch_.
   std::unordered_set<std::string> rerecorded_;  // guarded by epoch_mutex_
+
+  struct PendingKeep {
+    std::string name;
+    std::string project;
+    Report report;  // cut at kKeptReportLimit
+    std::optional<std::string> epoch;
+    uint64_t generation = 0;  // keep_generation_ when it was handed over
+  };
+  static constexpr size_t kMaxPendingKeeps = 4;
+  std::mutex keep_mutex_;
+  std::condition_variable keep_changed_;
+  std::deque<PendingKeep> pending_keeps_;  // guarded by keep_mutex_
+  size_t keeps_running_ = 0;               // guarded by keep_mutex_
+  uint64_t keep_generation_ = 0;           // guarded by keep_mutex_; ForgetProject advances it
+  bool keeper_stopping_ = false;           // guarded by keep_mutex_
+  size_t keep_later_min_objects_ = kKeepLaterMinObjects;  // guarded by keep_mutex_
+  std::function<void()> before_keep_;                     // guarded by keep_mutex_
+  std::thread keeper_;  // started by the first KeepLater, joined by the destructor
 };
 
 // Kept comparisons list at most this many IDs per kind (the default limit): a report with a

@@ -10,6 +10,7 @@
 
 #include <algorithm>
 #include <filesystem>
+#include <future>
 #include <memory>
 #include <string>
 #include <vector>
@@ -572,6 +573,62 @@ TEST_F(ReportServiceTest, RenderKeepsTheReportAndServesItAgainWithoutTheStates) 
   EXPECT_THAT(*text, HasSubstr("Summary: 0 added, 0 removed, 1 modified"));
   EXPECT_EQ(store_->Calls(StoreMethod::kRead), reads_before + 2);  // the same kept comparison
   EXPECT_EQ(*file_store_->List("reports/"), std::vector<std::string>{name});
+}
+
+// A large job's comparison is kept after Render has answered, on the keeper thread: the answer
+// does not wait for its rendering and flush; the comparison is kept all the same, and served
+// from the store from then on. (kKeepLaterMinObjects is lowered to 1 object here.)
+TEST_F(ReportServiceTest, ALargeComparisonIsKeptAfterTheAnswer) {
+  Post({.id = 1, .state = R"({"A":"a","B":"b"})"});
+  Post({.id = 2, .state = R"({"A":"a","B":"b2"})"});
+  std::promise<void> go;
+  std::shared_future<void> released = go.get_future().share();
+  reports_->SetKeepLater(1, [released] { released.wait(); });
+  bool precomputed = true;
+  Result<std::string> first =
+      Text(reports_->Render(RequestFor(2), ReportFormat::kJson, &precomputed));
+  ASSERT_TRUE(first.ok()) << first.status().message();
+  EXPECT_FALSE(precomputed);
+  EXPECT_THAT(*first, HasSubstr(R"("warehouse":{"status":"recorded","inserted":true,)"));
+  const std::string name = "reports/p/0000000000000000002/0000000000000000001-l0-1000-v2.json";
+  EXPECT_EQ(file_store_->Read(name).status().code(), StatusCode::kNotFound);  // not yet
+  go.set_value();
+  reports_->AwaitKeeps();
+  Result<std::string> kept = file_store_->Read(name);
+  ASSERT_TRUE(kept.ok()) << kept.status().message();
+  Result<std::string> second =
+      Text(reports_->Render(RequestFor(2), ReportFormat::kJson, &precomputed));
+  ASSERT_TRUE(second.ok()) << second.status().message();
+  EXPECT_TRUE(precomputed);
+  EXPECT_EQ(first->substr(0, first->find("\"warehouse\"")),
+            second->substr(0, second->find("\"warehouse\"")));
+  EXPECT_EQ(ReadSqliteRows(DbPath()).size(), 1u);
+}
+
+// A project deleted before its comparison is kept: the comparison is dropped, never written
+// into the deleted project (ForgetProject comes under the project's lock, as ProjectDeletion
+// calls it); and whatever waits when the service goes is kept before it goes.
+TEST_F(ReportServiceTest, AComparisonWaitingToBeKeptIsDroppedByADeletionAndKeptAtShutdown) {
+  Post({.id = 1, .state = R"({"A":"a"})"});
+  Post({.id = 2, .state = R"({"A":"b"})"});
+  std::promise<void> go;
+  std::shared_future<void> released = go.get_future().share();
+  reports_->SetKeepLater(1, [released] { released.wait(); });
+  ASSERT_TRUE(reports_->Render(RequestFor(2), ReportFormat::kJson).ok());
+  {
+    const ProjectLocks::Held held = jobs_->project_locks().Exclusive("p");
+    reports_->ForgetProject("p");
+  }
+  go.set_value();
+  reports_->AwaitKeeps();
+  EXPECT_EQ(*file_store_->List("reports/"), std::vector<std::string>{});
+
+  reports_->SetKeepLater(1);
+  ASSERT_TRUE(reports_->Render(RequestFor(2), ReportFormat::kJson).ok());
+  reports_.reset();  // joins the keeper, which keeps what waits
+  EXPECT_EQ(*file_store_->List("reports/"),
+            std::vector<std::string>{
+                "reports/p/0000000000000000002/0000000000000000001-l0-1000-v2.json"});
 }
 
 TEST_F(ReportServiceTest, AKeptAnswerIsServedFromMemoryUntilItsProjectIsForgotten) {
