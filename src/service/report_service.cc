@@ -389,36 +389,43 @@ Result<ReportService::LineageReport> ReportService::Lineage(const ReportRequest&
 }
 
 ReportService::~ReportService() {
+  const size_t dropped = StopKeeping();
+  if (dropped > 0) {
+    LogInfo(std::to_string(dropped) +
+            " comparison(s) not kept at shutdown: they are computed again when asked for");
+  }
+  if (keeper_.joinable()) keeper_.join();  // after the comparison it is keeping, if any
+}
+
+size_t ReportService::StopKeeping() {
+  size_t dropped;
   {
     std::lock_guard lock(keep_mutex_);
     keeper_stopping_ = true;
+    dropped = pending_keeps_.size();
+    pending_keeps_.clear();
   }
   keep_changed_.notify_all();
-  if (keeper_.joinable()) keeper_.join();  // it keeps what is still waiting first
+  return dropped;
 }
 
 void ReportService::KeepLater(const std::string& name, const Report& report,
                               const std::optional<std::string>& epoch) {
-  {
+  try {
+    Report cut = DeriveReport(report, kKeptReportLimit);
     std::lock_guard lock(keep_mutex_);
-    if (pending_keeps_.size() < kMaxPendingKeeps) {
-      bool started = keeper_.joinable();
-      if (!started) {
-        try {
-          keeper_ = std::thread([this] { RunKeeper(); });
-          started = true;
-        } catch (const std::system_error&) {
-          // No thread to be had: kept now, below.
-        }
-      }
-      if (started) {
-        pending_keeps_.push_back(PendingKeep{name, report.job.project,
-                                             DeriveReport(report, kKeptReportLimit), epoch,
-                                             keep_generation_});
-        keep_changed_.notify_all();
-        return;
-      }
+    const bool waiting = std::any_of(pending_keeps_.begin(), pending_keeps_.end(),
+                                     [&](const PendingKeep& keep) { return keep.name == name; });
+    if (waiting) return;  // a concurrent first request handed the same comparison over
+    if (!keeper_stopping_ && pending_keeps_.size() < kMaxPendingKeeps) {
+      if (!keeper_.joinable()) keeper_ = std::thread([this] { RunKeeper(); });
+      pending_keeps_.push_back(
+          PendingKeep{name, report.job.project, std::move(cut), epoch, keep_generation_});
+      keep_changed_.notify_all();
+      return;
     }
+  } catch (const std::exception&) {
+    // No thread or no memory to be had for it: kept now, below.
   }
   Keep(name, report, epoch);
 }
@@ -427,14 +434,14 @@ void ReportService::RunKeeper() {
   std::unique_lock lock(keep_mutex_);
   for (;;) {
     keep_changed_.wait(lock, [&] { return keeper_stopping_ || !pending_keeps_.empty(); });
-    if (pending_keeps_.empty()) return;  // stopping, and nothing left to keep
+    if (keeper_stopping_ || pending_keeps_.empty()) return;  // StopKeeping dropped what waited
     PendingKeep keep = std::move(pending_keeps_.front());
     pending_keeps_.pop_front();
     ++keeps_running_;
     const std::function<void()> before = before_keep_;
     lock.unlock();
-    if (before) before();
-    {
+    try {
+      if (before) before();
       // As every write of a project's data: never while the project is being deleted. A
       // deletion since it was handed over (ForgetProject) drops it.
       const ProjectLocks::Held held = jobs_.project_locks().Share(keep.project);
@@ -444,6 +451,10 @@ void ReportService::RunKeeper() {
         current = keep.generation == keep_generation_;
       }
       if (current) Keep(keep.name, keep.report, keep.epoch);
+    } catch (const std::exception& e) {
+      // Not kept (out of memory, say): the next request computes it again. The process goes on,
+      // as it does when a request's handler throws.
+      LogError("comparison " + keep.name + " not kept: " + e.what());
     }
     lock.lock();
     --keeps_running_;
@@ -464,6 +475,7 @@ void ReportService::SetKeepLater(size_t min_objects, std::function<void()> befor
 
 void ReportService::Keep(const std::string& name, const Report& report,
                          const std::optional<std::string>& epoch) {
+  // DeriveReport of a report cut already (KeepLater's) copies no more than it holds.
   std::string kept = RenderReportJson(DeriveReport(report, kKeptReportLimit));
   if (epoch) {
     // "...}\n" -> "...,"recorded_in":"<epoch>"}\n": the epoch the row was recorded in.

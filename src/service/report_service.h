@@ -47,7 +47,8 @@ class ReportService {
   ReportService(JobRepository& jobs, MetricsWarehouse& warehouse, MetricsOutbox* outbox = nullptr,
                 size_t answer_cache_bytes = kDefaultAnswerCacheBytes)
       : jobs_(jobs), warehouse_(warehouse), outbox_(outbox), answers_(answer_cache_bytes) {}
-  // Writes the comparisons still waiting to be kept (KeepLater), then returns.
+  // Waits for the comparison being kept (KeepLater), if any; those still waiting are dropped
+  // (StopKeeping), so that shutdown never waits for more than one store write.
   ~ReportService();
   ReportService(const ReportService&) = delete;
   ReportService& operator=(const ReportService&) = delete;
@@ -114,6 +115,10 @@ class ReportService {
 
   // For tests: waits until every comparison handed to the background has been kept (or dropped).
   void AwaitKeeps();
+  // Keeps nothing more in the background: drops the comparisons waiting (returns how many; a
+  // later request computes them again) and keeps from now on before answering. The destructor
+  // calls it; the comparison being kept, if any, is finished.
+  size_t StopKeeping();
   // For tests: the job size from which Render keeps after answering (kKeepLaterMinObjects), and
   // a hook the background thread runs before it takes a comparison's project lock.
   void SetKeepLater(size_t min_objects, std::function<void()> before_keep = nullptr);
@@ -154,8 +159,10 @@ class ReportService {
   // Keeps `report` (cut at kKeptReportLimit) as `name`, with the epoch its row was recorded in.
   void Keep(const std::string& name, const Report& report, const std::optional<std::string>& epoch);
   // The same on the keeper thread, soon: the caller answers meanwhile. A request for the same
-  // comparison before it is kept computes it again, as two first requests at once do. With
-  // kMaxPendingKeeps waiting already, or no thread to be had, it keeps it now instead.
+  // comparison before it is kept computes it again, as two first requests at once do (and does
+  // not hand it over twice). With kMaxPendingKeeps waiting already, once StopKeeping has run, or
+  // with no thread or memory to be had, it keeps it now instead. The keeper logs, and goes on,
+  // when a keep throws.
   void KeepLater(const std::string& name, const Report& report,
                  const std::optional<std::string>& epoch);
   void RunKeeper();

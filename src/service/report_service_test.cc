@@ -9,9 +9,11 @@
 #include <stdlib.h>
 
 #include <algorithm>
+#include <condition_variable>
 #include <filesystem>
-#include <future>
+#include <functional>
 #include <memory>
+#include <mutex>
 #include <string>
 #include <vector>
 
@@ -575,15 +577,51 @@ TEST_F(ReportServiceTest, RenderKeepsTheReportAndServesItAgainWithoutTheStates) 
   EXPECT_EQ(*file_store_->List("reports/"), std::vector<std::string>{name});
 }
 
+// Holds the report service's keeper in its hook (SetKeepLater) until opened; shared with the
+// hook, and opened when the test's handle goes, so that a failing test never leaves the keeper
+// waiting.
+class KeeperGate {
+ public:
+  static std::shared_ptr<KeeperGate> Make() { return std::make_shared<KeeperGate>(); }
+  static std::function<void()> Hook(std::shared_ptr<KeeperGate> gate) {
+    return [gate] {
+      std::unique_lock lock(gate->mutex_);
+      ++gate->entered_;
+      gate->changed_.notify_all();
+      gate->changed_.wait(lock, [&] { return gate->open_; });
+    };
+  }
+  void AwaitEntered(int times) {
+    std::unique_lock lock(mutex_);
+    changed_.wait(lock, [&] { return entered_ >= times; });
+  }
+  void Open() {
+    {
+      std::lock_guard lock(mutex_);
+      open_ = true;
+    }
+    changed_.notify_all();
+  }
+
+ private:
+  std::mutex mutex_;
+  std::condition_variable changed_;
+  int entered_ = 0;
+  bool open_ = false;
+};
+struct OpenAtExit {
+  std::shared_ptr<KeeperGate> gate;
+  ~OpenAtExit() { gate->Open(); }
+};
+
 // A large job's comparison is kept after Render has answered, on the keeper thread: the answer
 // does not wait for its rendering and flush; the comparison is kept all the same, and served
 // from the store from then on. (kKeepLaterMinObjects is lowered to 1 object here.)
 TEST_F(ReportServiceTest, ALargeComparisonIsKeptAfterTheAnswer) {
   Post({.id = 1, .state = R"({"A":"a","B":"b"})"});
   Post({.id = 2, .state = R"({"A":"a","B":"b2"})"});
-  std::promise<void> go;
-  std::shared_future<void> released = go.get_future().share();
-  reports_->SetKeepLater(1, [released] { released.wait(); });
+  const OpenAtExit gate{KeeperGate::Make()};
+  reports_->SetKeepLater(1, KeeperGate::Hook(gate.gate));
   bool precomputed = true;
   Result<std::string> first =
       Text(reports_->Render(RequestFor(2), ReportFormat::kJson, &precomputed));
@@ -591,8 +629,9 @@ TEST_F(ReportServiceTest, ALargeComparisonIsKeptAfterTheAnswer) {
   EXPECT_FALSE(precomputed);
   EXPECT_THAT(*first, HasSubstr(R"("warehouse":{"status":"recorded","inserted":true,)"));
   const std::string name = "reports/p/0000000000000000002/0000000000000000001-l0-1000-v2.json";
+  gate.gate->AwaitEntered(1);
   EXPECT_EQ(file_store_->Read(name).status().code(), StatusCode::kNotFound);  // not yet
-  go.set_value();
+  gate.gate->Open();
   reports_->AwaitKeeps();
   Result<std::string> kept = file_store_->Read(name);
   ASSERT_TRUE(kept.ok()) << kept.status().message();
@@ -607,25 +646,31 @@ TEST_F(ReportServiceTest, ALargeComparisonIsKeptAfterTheAnswer) {
 
 // A project deleted before its comparison is kept: the comparison is dropped, never written
 // into the deleted project (ForgetProject comes under the project's lock, as ProjectDeletion
-// calls it); and whatever waits when the service goes is kept before it goes.
-TEST_F(ReportServiceTest, AComparisonWaitingToBeKeptIsDroppedByADeletionAndKeptAtShutdown) {
+// calls it). At shutdown, the comparison being kept is finished and those waiting are dropped.
+TEST_F(ReportServiceTest, AComparisonWaitingToBeKeptIsDroppedByADeletionOrAtShutdown) {
   Post({.id = 1, .state = R"({"A":"a"})"});
   Post({.id = 2, .state = R"({"A":"b"})"});
-  std::promise<void> go;
-  std::shared_future<void> released = go.get_future().share();
-  reports_->SetKeepLater(1, [released] { released.wait(); });
+  Post({.id = 3, .state = R"({"A":"c"})"});
+  const OpenAtExit gate{KeeperGate::Make()};
+  reports_->SetKeepLater(1, KeeperGate::Hook(gate.gate));
   ASSERT_TRUE(reports_->Render(RequestFor(2), ReportFormat::kJson).ok());
+  gate.gate->AwaitEntered(1);
   {
     const ProjectLocks::Held held = jobs_->project_locks().Exclusive("p");
     reports_->ForgetProject("p");
   }
-  go.set_value();
+  gate.gate->Open();
   reports_->AwaitKeeps();
   EXPECT_EQ(*file_store_->List("reports/"), std::vector<std::string>{});
 
-  reports_->SetKeepLater(1);
+  const OpenAtExit second{KeeperGate::Make()};
+  reports_->SetKeepLater(1, KeeperGate::Hook(second.gate));
   ASSERT_TRUE(reports_->Render(RequestFor(2), ReportFormat::kJson).ok());
-  reports_.reset();  // joins the keeper, which keeps what waits
+  second.gate->AwaitEntered(1);  // the keeper holds job 2's comparison
+  ASSERT_TRUE(reports_->Render(RequestFor(3), ReportFormat::kJson).ok());  // waits behind it
+  EXPECT_EQ(reports_->StopKeeping(), 1u);
+  second.gate->Open();
+  reports_.reset();  // joins the keeper once job 2's comparison is kept
   EXPECT_EQ(*file_store_->List("reports/"),
             std::vector<std::string>{
                 "reports/p/0000000000000000002/0000000000000000001-l0-1000-v2.json"});
