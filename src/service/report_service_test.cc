@@ -9,6 +9,7 @@
 #include <stdlib.h>
 
 #include <algorithm>
+#include <chrono>
 #include <condition_variable>
 #include <filesystem>
 #include <functional>
@@ -591,9 +592,10 @@ class KeeperGate {
       gate->changed_.wait(lock, [&] { return gate->open_; });
     };
   }
-  void AwaitEntered(int times) {
+  // False if the keeper has not come `times` times within 30 s (it kept before answering, say).
+  bool AwaitEntered(int times) {
     std::unique_lock lock(mutex_);
-    changed_.wait(lock, [&] { return entered_ >= times; });
+    return changed_.wait_for(lock, std::chrono::seconds(30), [&] { return entered_ >= times; });
   }
   void Open() {
     {
@@ -629,7 +631,7 @@ TEST_F(ReportServiceTest, ALargeComparisonIsKeptAfterTheAnswer) {
   EXPECT_FALSE(precomputed);
   EXPECT_THAT(*first, HasSubstr(R"("warehouse":{"status":"recorded","inserted":true,)"));
   const std::string name = "reports/p/0000000000000000002/0000000000000000001-l0-1000-v2.json";
-  gate.gate->AwaitEntered(1);
+  ASSERT_TRUE(gate.gate->AwaitEntered(1)) << "the comparison was not handed to the keeper";
   EXPECT_EQ(file_store_->Read(name).status().code(), StatusCode::kNotFound);  // not yet
   gate.gate->Open();
   reports_->AwaitKeeps();
@@ -654,7 +656,7 @@ TEST_F(ReportServiceTest, AComparisonWaitingToBeKeptIsDroppedByADeletionOrAtShut
   const OpenAtExit gate{KeeperGate::Make()};
   reports_->SetKeepLater(1, KeeperGate::Hook(gate.gate));
   ASSERT_TRUE(reports_->Render(RequestFor(2), ReportFormat::kJson).ok());
-  gate.gate->AwaitEntered(1);
+  ASSERT_TRUE(gate.gate->AwaitEntered(1)) << "the comparison was not handed to the keeper";
   {
     const ProjectLocks::Held held = jobs_->project_locks().Exclusive("p");
     reports_->ForgetProject("p");
@@ -666,7 +668,7 @@ TEST_F(ReportServiceTest, AComparisonWaitingToBeKeptIsDroppedByADeletionOrAtShut
   const OpenAtExit second{KeeperGate::Make()};
   reports_->SetKeepLater(1, KeeperGate::Hook(second.gate));
   ASSERT_TRUE(reports_->Render(RequestFor(2), ReportFormat::kJson).ok());
-  second.gate->AwaitEntered(1);  // the keeper holds job 2's comparison
+  ASSERT_TRUE(second.gate->AwaitEntered(1));  // the keeper holds job 2's comparison
   ASSERT_TRUE(reports_->Render(RequestFor(3), ReportFormat::kJson).ok());  // waits behind it
   EXPECT_EQ(reports_->StopKeeping(), 1u);
   second.gate->Open();
