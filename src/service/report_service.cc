@@ -2,9 +2,9 @@
 #include "service/report_service.h"
 
 #include <algorithm>
+#include <exception>
 #include <future>
 #include <new>
-#include <system_error>
 
 #include "core/gzip_compress.h"
 #include "core/json_writer.h"

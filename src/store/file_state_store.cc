@@ -371,13 +371,20 @@ void FileStateStore::CommitWritten(std::span<const ObjectToCreate> objects,
   }
 }
 
-Status FileStateStore::WriteTemp(const ObjectToCreate& object, PendingCreate& pending) const {
+Status FileStateStore::MakeObjectFolder(const ObjectToCreate& object,
+                                        PendingCreate& pending) const {
   if (!IsValidObjectName(object.name())) return NameError("create", object.name());
   const auto [folder, file_name] = SplitName(object.name());
   pending.file_name = file_name;
-  bool made_folders = false;  // made durable by the flush after the rename, as the rename is
+  // Made durable by the flush after the rename or the create in place, as those are.
+  bool made_folders = false;
   pending.dir = MakeFoldersBeneath(root_fd_.get(), folder, resolution(), made_folders);
   if (!pending.dir.valid()) return CreateError(object.name(), errno);
+  return Status::Ok();
+}
+
+Status FileStateStore::WriteTemp(const ObjectToCreate& object, PendingCreate& pending) const {
+  if (Status made = MakeObjectFolder(object, pending); !made.ok()) return made;
   if (const int err = WriteTempFile(pending.dir.get(), object.pieces(), pending.temp_name)) {
     return CreateError(object.name(), err);
   }
@@ -491,12 +498,7 @@ Status FileStateStore::FoundExisting(std::string_view name, PendingCreate& pendi
 }
 
 Status FileStateStore::CreateEmpty(const ObjectToCreate& object, PendingCreate& pending) const {
-  if (!IsValidObjectName(object.name())) return NameError("create", object.name());
-  const auto [folder, file_name] = SplitName(object.name());
-  pending.file_name = file_name;
-  bool made_folders = false;  // made durable by the flush after the create, as the create is
-  pending.dir = MakeFoldersBeneath(root_fd_.get(), folder, resolution(), made_folders);
-  if (!pending.dir.valid()) return CreateError(object.name(), errno);
+  if (Status made = MakeObjectFolder(object, pending); !made.ok()) return made;
   // O_EXCL takes no symlink for the file: a name taken by one is EEXIST, then refused below.
   int fd;
   do {

@@ -129,6 +129,8 @@ class FileStateStore : public StateStore {
   Status CreateError(std::string_view name, int err) const;
   // kInternal: `name` (an object or a folder on its way) is `what` (e.g. "a symlink").
   Status Refused(std::string_view operation, std::string_view name, std::string_view what) const;
+  // Checks `object`'s name and makes its folders, opening the last as pending.dir.
+  Status MakeObjectFolder(const ObjectToCreate& object, PendingCreate& pending) const;
   // Makes the folders of `name` and writes its data to a temporary file there, unflushed.
   Status WriteTemp(const ObjectToCreate& object, PendingCreate& pending) const;
   // Makes the folders of `name`, an object of no bytes, and creates it there under its own name
